@@ -1,0 +1,80 @@
+import { MAX_RUN_NAME_LENGTH } from "./group.js";
+
+// Cross-field rules, written once: each has a CEL form (x-kubernetes-validations in the
+// CRD, evaluated by the API server) and a TypeScript form (the zod schema and the webhook).
+// `at` is the node the rule hangs on, as a path of property names from the object root;
+// `field` is the field it reports, relative to that node (the CRD's fieldPath).
+
+export interface CrossFieldRule {
+  readonly id: string;
+  readonly at: readonly string[];
+  readonly cel: string;
+  readonly message: string;
+  readonly field?: string;
+  readonly reason?: "FieldValueRequired" | "FieldValueInvalid" | "FieldValueForbidden" | "FieldValueDuplicate";
+  /** Transition rules compare with the stored object and run only on update. */
+  readonly transition?: boolean;
+  /** The TypeScript form: true when the node satisfies the rule (old is the stored node). */
+  readonly holds: (node: any, old?: any) => boolean;
+}
+
+export const CROSS_FIELD_RULES: readonly CrossFieldRule[] = [
+  {
+    id: "fixed-batch-size-needs-value",
+    at: ["spec", "batchSize"],
+    cel: "self.mode != 'Fixed' || has(self.value)",
+    message: "spec.batchSize.value is required when spec.batchSize.mode is Fixed; set a value or use mode Auto",
+    field: ".value",
+    reason: "FieldValueRequired",
+    holds: (b) => b?.mode !== "Fixed" || b?.value !== undefined,
+  },
+  {
+    id: "unique-folds",
+    at: ["spec", "folds"],
+    cel: "self.all(f, self.filter(g, g == f).size() == 1)",
+    message: "spec.folds must not list a fold twice; list each of 0-4 or all at most once",
+    reason: "FieldValueDuplicate",
+    holds: (folds) => !Array.isArray(folds) || new Set(folds.map(String)).size === folds.length,
+  },
+  {
+    id: "min-epochs-below-max",
+    at: ["spec", "schedule"],
+    cel: "self.earlyStop.minEpochs < self.maxEpochs",
+    message: "spec.schedule.earlyStop.minEpochs must be lower than spec.schedule.maxEpochs; lower minEpochs or raise maxEpochs",
+    field: ".earlyStop.minEpochs",
+    reason: "FieldValueInvalid",
+    holds: (s) => !(s?.earlyStop?.minEpochs >= s?.maxEpochs),
+  },
+  {
+    id: "dataset-immutable",
+    at: ["spec", "dataset"],
+    cel: "self == oldSelf",
+    message: "spec.dataset is immutable after creation; create a new TrainingRun for another dataset",
+    transition: true,
+    holds: (d, old) => old === undefined || d === old,
+  },
+  {
+    id: "configuration-immutable",
+    at: ["spec", "configuration"],
+    cel: "self == oldSelf",
+    message: "spec.configuration is immutable after creation; create a new TrainingRun for another configuration",
+    transition: true,
+    holds: (c, old) => old === undefined || c === old,
+  },
+  {
+    id: "run-name-length",
+    at: [],
+    cel: `size(self.metadata.name) <= ${MAX_RUN_NAME_LENGTH}`,
+    message: `metadata.name must be at most ${MAX_RUN_NAME_LENGTH} characters so that child names such as <name>-validate-all and their pods stay valid; choose a shorter name`,
+    field: ".metadata.name",
+    reason: "FieldValueInvalid",
+    holds: (o) => typeof o?.metadata?.name !== "string" || o.metadata.name.length <= MAX_RUN_NAME_LENGTH,
+  },
+];
+
+/** The k8s-style path of a rule's field, such as `spec.batchSize.value`. */
+export function ruleFieldPath(rule: CrossFieldRule): string {
+  const base = rule.at.join(".");
+  const field = rule.field ?? "";
+  return `${base}${field}`.replace(/^\./, "");
+}

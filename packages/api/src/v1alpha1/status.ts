@@ -1,0 +1,150 @@
+import { z } from "zod";
+import { StopDecision } from "../messages.js";
+import { CalibrationProbe } from "../calibration.js";
+import { Condition } from "./conditions.js";
+import { timestamp } from "./shared.js";
+
+// The TrainingRun status: recomputed by the operator from the world on every pass and
+// written only by it, through the status subresource.
+
+export const RUN_PHASES = ["Pending", "Queued", "Calibrating", "Training", "Validating", "Succeeded", "Failed", "Suspended"] as const;
+export type RunPhase = (typeof RUN_PHASES)[number];
+
+export const FOLD_PHASES = [
+  "Pending",
+  "Queued",
+  "Training",
+  "Restarting",
+  "Converged",
+  "Completed",
+  "Validating",
+  "Validated",
+  "Failed",
+] as const;
+export type FoldPhase = (typeof FOLD_PHASES)[number];
+
+export const WAIT_REASONS = ["NoMatchingNodes", "QuotaExceeded", "NoGpuCapacity", "ClaimNotFound", "Suspended"] as const;
+export type WaitReason = (typeof WAIT_REASONS)[number];
+
+export const CALIBRATION_SOURCES = ["Calibrated", "Cached", "Fixed", "Plans", "Fallback"] as const;
+
+export const QueueStatus = z
+  .object({
+    position: z.int().min(1).optional().meta({ description: "1-based position among waiting runs, when waiting." }),
+    reason: z.enum(WAIT_REASONS).optional().meta({ description: "Why the run waits, when it waits." }),
+    message: z.string().max(4096).optional().meta({ description: "Details of the wait and how to resolve it." }),
+    queuedAt: timestamp("When the run first waited for GPUs.").optional(),
+    admittedAt: timestamp("When the first fold was admitted.").optional(),
+  })
+  .strict()
+  .meta({ description: "The run's place in the admission queue." });
+
+export const CalibrationStatus = z
+  .object({
+    batchSize: z.int().min(1).optional().meta({ description: "Batch size training uses." }),
+    plansBatchSize: z.int().min(1).optional().meta({ description: "Batch size of the original plans." }),
+    plans: z.string().optional().meta({ description: "Plans identifier training uses (derived plans after calibration)." }),
+    source: z.enum(CALIBRATION_SOURCES).optional().meta({
+      description:
+        "Calibrated: measured by this run's pre-job. Cached: reused from an earlier identical calibration. Fixed: spec.batchSize.value. Plans: the plans' batch size. Fallback: calibration failed, plans' batch size used.",
+    }),
+    gpuProduct: z.string().optional().meta({ description: "GPU product calibrated on." }),
+    attempts: z.int().min(0).optional().meta({ description: "Calibration pre-jobs run so far." }),
+    samplesPerSecond: z.number().min(0).optional().meta({ description: "Measured samples per second at the chosen size." }),
+    inputBound: z.boolean().optional().meta({ description: "Whether training would wait on the data loader." }),
+    probes: z.array(CalibrationProbe).max(64).optional().meta({ description: "Probed batch sizes." }),
+    epochScale: z.number().min(0).optional().meta({
+      description: "Factor maxEpochs was divided by to keep samples constant (1 when unchanged).",
+    }),
+    effectiveMaxEpochs: z.int().min(1).optional().meta({ description: "Planned epochs after keepSamplesConstant." }),
+    trainer: z.string().optional().meta({ description: "Trainer class training uses (a stock nnUNetTrainer_<N>epochs variant when the schedule shrank)." }),
+    message: z.string().max(4096).optional().meta({ description: "Details, such as the failure that led to a fallback." }),
+  })
+  .strict()
+  .meta({ description: "The batch size in use and where it came from." });
+
+export const ValidationResult = z
+  .object({
+    checkpoint: z.enum(["best", "final"]).meta({ description: "Checkpoint validated." }),
+    meanDice: z.number().meta({ description: "Mean foreground Dice over the validation cases." }),
+    perClassDice: z.array(z.number().meta({ description: "Dice of one foreground class." })).max(1024).optional().meta({ description: "Dice per foreground class." }),
+    completedAt: timestamp("When validation finished.").optional(),
+  })
+  .strict()
+  .meta({ description: "Result of nnU-Net validation of a fold." });
+
+export const FoldStatus = z
+  .object({
+    fold: z.string().regex(/^([0-4]|all)$/).meta({ description: "Fold key: 0 to 4 or all." }),
+    phase: z.enum(FOLD_PHASES).meta({ description: "Where the fold is in its lifecycle." }),
+    attempt: z.int().min(0).default(0).meta({ description: "Training attempt, 0 for the first pod; grows on each resume." }),
+    epoch: z.int().min(0).optional().meta({ description: "Last finished epoch." }),
+    maxEpochs: z.int().min(1).optional().meta({ description: "Planned epochs of this fold." }),
+    latestEma: z.number().optional().meta({ description: "EMA pseudo Dice after the last finished epoch." }),
+    bestEma: z.number().optional().meta({ description: "Best EMA pseudo Dice so far." }),
+    bestEpoch: z.int().min(0).optional().meta({ description: "Epoch of the best EMA pseudo Dice." }),
+    batchSize: z.int().min(1).optional().meta({ description: "Batch size of the current attempt (lower after an out-of-memory retry)." }),
+    stopDecision: StopDecision.optional(),
+    node: z.string().optional().meta({ description: "Node of the current or last training pod." }),
+    pod: z.string().optional().meta({ description: "Current or last training pod." }),
+    gpuSeconds: z.number().min(0).optional().meta({ description: "GPU-seconds the fold's training pods have used." }),
+    startedAt: timestamp("When training of the fold first started.").optional(),
+    finishedAt: timestamp("When training of the fold finished.").optional(),
+    validation: ValidationResult.optional(),
+    reason: z.string().max(1024).optional().meta({ description: "CamelCase reason for the phase, such as EarlyStopped." }),
+    message: z.string().max(4096).optional().meta({ description: "Details, such as the last log lines of a failed trainer." }),
+  })
+  .strict()
+  .meta({ description: "Status of one fold." });
+export type FoldStatus = z.infer<typeof FoldStatus>;
+
+export const RunTotals = z
+  .object({
+    gpuSecondsUsed: z.number().min(0).meta({ description: "GPU-seconds used by all training pods of the run." }),
+    gpuSecondsPlanned: z.number().min(0).optional().meta({
+      description: "GPU-seconds the full schedule at the plans' batch size would take, estimated from the measured epoch times.",
+    }),
+    gpuSecondsSaved: z.number().min(0).optional().meta({ description: "gpuSecondsPlanned minus gpuSecondsUsed." }),
+  })
+  .strict()
+  .meta({ description: "GPU accounting of the run." });
+
+export const RunSummary = z
+  .object({
+    epochs: z.string().optional().meta({ description: "Finished over planned epochs summed over the folds, such as 412/5000." }),
+    bestEma: z.number().optional().meta({ description: "Mean of the folds' best EMA pseudo Dice." }),
+    gpuHours: z.number().min(0).optional().meta({ description: "GPU-hours used so far." }),
+  })
+  .strict()
+  .meta({ description: "One-line summary for kubectl get." });
+
+export const TrainingRunStatus = z
+  .object({
+    phase: z.enum(RUN_PHASES).optional().meta({ description: "Where the run is in its lifecycle." }),
+    observedGeneration: z.int().min(0).optional().meta({ description: "metadata.generation this status was computed from." }),
+    conditions: z
+      .array(Condition)
+      .max(32)
+      .optional()
+      .meta({
+        description: "Conditions of the run, one per type.",
+        "x-kubernetes-list-type": "map",
+        "x-kubernetes-list-map-keys": ["type"],
+      }),
+    queue: QueueStatus.optional(),
+    calibration: CalibrationStatus.optional(),
+    folds: z
+      .array(FoldStatus)
+      .max(6)
+      .optional()
+      .meta({
+        description: "One entry per fold.",
+        "x-kubernetes-list-type": "map",
+        "x-kubernetes-list-map-keys": ["fold"],
+      }),
+    totals: RunTotals.optional(),
+    summary: RunSummary.optional(),
+  })
+  .strict()
+  .meta({ description: "Observed state of the run, recomputed by the operator." });
+export type TrainingRunStatus = z.infer<typeof TrainingRunStatus>;
