@@ -13,3 +13,4 @@ export * from "./crd/structural.js";
 export * from "./crd/validate.js";
 export * from "./crd/trainingrun-crd.js";
 export * from "./generated-files.js";
+export * from "./metrics.js";
