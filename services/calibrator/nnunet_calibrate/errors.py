@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, Sequence
+
 EXIT_CHOSEN = 0
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
@@ -36,6 +38,10 @@ class NothingFitsError(CalibrationError):
 
     reason = "NothingFits"
     exit_code = EXIT_NOTHING_FITS
+
+    def __init__(self, message: str, *, probes: Sequence[Any] = ()) -> None:
+        super().__init__(message)
+        self.probes = tuple(probes)
 
 
 class DeviceUnavailableError(CalibrationError):

@@ -1,0 +1,202 @@
+"""The torch backend: real training steps (forward, loss, backward, optimizer step) per batch size.
+
+A step is nnUNetTrainer.train_step: SGD (lr 1e-2, momentum 0.99, Nesterov, weight decay
+3e-5), autocast with a GradScaler under mixed precision, gradients unscaled and clipped to
+norm 12. On CUDA the peak is torch's peak reserved memory. On CPU (smoke tests only) there
+is no such counter: the peak is estimated from the tensors autograd saves, and the device
+memory is a budget given on the command line.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator
+
+import torch
+from torch import nn
+
+from .errors import BadInputError, DeviceUnavailableError
+from .plans import TrainingSetup
+from .search import ProbeOutcome
+
+MIB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class StepCounts:
+    warmup: int = 2
+    timed: int = 3
+
+
+def is_out_of_memory(error: BaseException) -> bool:
+    oom_type = getattr(torch.cuda, "OutOfMemoryError", None)
+    if oom_type is not None and isinstance(error, oom_type):
+        return True
+    text = str(error)
+    # cuDNN and cuBLAS report allocation failures in their own words.
+    return isinstance(error, RuntimeError) and ("out of memory" in text or "ALLOC_FAILED" in text or "CUDNN_STATUS_NOT_SUPPORTED" in text)
+
+
+class CudaMeter:
+    def __init__(self, device: torch.device) -> None:
+        self.device = device
+        self.name = torch.cuda.get_device_name(device)
+        self.total_mib = torch.cuda.get_device_properties(device).total_memory / MIB
+
+    def reset(self) -> None:
+        torch.cuda.synchronize(self.device)
+        torch.cuda.empty_cache()  # cached blocks of the previous probe would count as this probe's peak
+        torch.cuda.reset_peak_memory_stats(self.device)
+
+    @contextlib.contextmanager
+    def watching(self) -> Iterator[None]:
+        yield
+
+    def synchronize(self) -> None:
+        torch.cuda.synchronize(self.device)
+
+    def peak_mib(self) -> float:
+        return torch.cuda.max_memory_reserved(self.device) / MIB
+
+    def over_budget(self) -> bool:
+        return False  # the allocator itself raises out-of-memory
+
+
+class CpuEstimateMeter:
+    """Peak = parameters, gradients and momentum + the largest sum of autograd-saved tensors and inputs in a step."""
+
+    def __init__(self, budget_mib: float, static_bytes: int) -> None:
+        self.name = "cpu"
+        self.total_mib = budget_mib
+        self.static_bytes = static_bytes
+        self._saved: dict[int, int] = {}
+        self._peak = 0
+
+    def reset(self) -> None:
+        self._peak = 0
+
+    def add(self, tensor: torch.Tensor) -> None:
+        self._saved.setdefault(tensor.data_ptr(), tensor.element_size() * tensor.nelement())
+
+    @contextlib.contextmanager
+    def watching(self) -> Iterator[None]:
+        self._saved = {}
+
+        def pack(t: torch.Tensor) -> torch.Tensor:
+            self.add(t)
+            return t
+
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+            yield
+        self._peak = max(self._peak, self.static_bytes + sum(self._saved.values()))
+
+    def synchronize(self) -> None:
+        pass
+
+    def peak_mib(self) -> float:
+        return self._peak / MIB
+
+    def over_budget(self) -> bool:
+        return self.peak_mib() > self.total_mib
+
+
+class TorchProber:
+    def __init__(
+        self,
+        setup: TrainingSetup,
+        network: nn.Module,
+        loss: Callable[..., torch.Tensor],
+        device: torch.device,
+        precision: str,
+        meter: CudaMeter | CpuEstimateMeter,
+        steps: StepCounts = StepCounts(),
+        seed: int = 0,
+    ) -> None:
+        self.setup, self.loss, self.device, self.meter, self.steps = setup, loss, device, meter, steps
+        self.network = network.to(device)
+        self.network.train()
+        # nnU-Net autocasts on CUDA only; on CPU it trains in full precision.
+        self.mixed = precision == "mixed" and device.type == "cuda"
+        self.optimizer = torch.optim.SGD(self.network.parameters(), 1e-2, weight_decay=3e-5, momentum=0.99, nesterov=True)
+        self.generator = torch.Generator(device="cpu").manual_seed(seed)
+
+    def _batch(self, batch_size: int) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        s = self.setup
+        data = torch.randn((batch_size, s.input_channels, *s.patch_size), generator=self.generator).to(self.device)
+        targets = []
+        for shape in s.output_shapes():
+            if s.has_regions:
+                y = torch.randint(0, 2, (batch_size, s.num_outputs, *shape), generator=self.generator)
+            else:
+                y = torch.randint(0, s.num_outputs, (batch_size, 1, *shape), generator=self.generator)
+            targets.append(y.float().to(self.device))  # nnU-Net's loader delivers float segmentations
+        return data, targets
+
+    def _step(self, data: torch.Tensor, targets: list[torch.Tensor], scaler: Any) -> None:
+        self.optimizer.zero_grad(set_to_none=True)
+        autocast = torch.autocast(self.device.type, enabled=True) if self.mixed else contextlib.nullcontext()
+        with self.meter.watching():
+            with autocast:
+                output = self.network(data)
+                loss = self.loss(output, targets)
+            if scaler is not None:
+                scaler.scale(loss).backward()
+                scaler.unscale_(self.optimizer)
+                torch.nn.utils.clip_grad_norm_(self.network.parameters(), 12)
+                scaler.step(self.optimizer)
+                scaler.update()
+            else:
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(self.network.parameters(), 12)
+                self.optimizer.step()
+
+    def _run(self, batch_size: int) -> float:
+        # A fresh scaler per probe: one interrupted by an out-of-memory is left mid-step.
+        scaler = torch.cuda.amp.GradScaler() if self.mixed else None
+        data, targets = self._batch(batch_size)
+        for _ in range(self.steps.warmup):
+            self._step(data, targets, scaler)
+        self.meter.synchronize()
+        start = time.perf_counter()
+        for _ in range(self.steps.timed):
+            self._step(data, targets, scaler)
+        self.meter.synchronize()
+        return time.perf_counter() - start
+
+    def probe(self, batch_size: int) -> ProbeOutcome:
+        self.meter.reset()
+        elapsed: float | None = None
+        failure: BaseException | None = None
+        try:
+            elapsed = self._run(batch_size)
+        except RuntimeError as e:
+            if not is_out_of_memory(e):
+                raise
+            failure = e
+        # Outside the except block: its traceback holds the step's tensors until it is gone.
+        del failure
+        self.optimizer.zero_grad(set_to_none=True)
+        gc.collect()
+        if self.device.type == "cuda":
+            torch.cuda.empty_cache()
+        if elapsed is None or self.meter.over_budget():
+            return ProbeOutcome(fits=False)
+        return ProbeOutcome(fits=True, peak_mib=self.meter.peak_mib(), samples_per_second=batch_size * self.steps.timed / elapsed)
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "cuda":
+        if not torch.cuda.is_available():
+            raise DeviceUnavailableError("CUDA is not available to torch; the torch backend needs a GPU (or --device cpu for a smoke test)")
+        return torch.device("cuda", torch.cuda.current_device())
+    if name == "cpu":
+        return torch.device("cpu")
+    raise BadInputError(f"unknown device {name!r}", where="--device")
+
+
+def parameter_state_bytes(network: nn.Module) -> int:
+    """Weights, gradients and SGD momentum, all fp32."""
+    return 3 * sum(p.numel() * p.element_size() for p in network.parameters())
