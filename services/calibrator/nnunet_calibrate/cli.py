@@ -98,10 +98,10 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     except SystemExit as e:  # --help
         return int(e.code or 0)
     except CalibrationError as e:
-        return fail(options, env, log, e.reason, e.message, e.exit_code, getattr(e, "probes", ()))
+        return fail(options, argv, env, log, e.reason, e.message, e.exit_code, getattr(e, "probes", ()))
     except Exception as e:  # noqa: BLE001 - the operator reads the reason from the termination message
         log.error("calibration failed", error=f"{type(e).__name__}: {e}", traceback=traceback.format_exc())
-        return fail(options, env, log, "CalibrationFailed", f"{type(e).__name__}: {e}", EXIT_FAILED, ())
+        return fail(options, argv, env, log, "CalibrationFailed", f"{type(e).__name__}: {e}", EXIT_FAILED, ())
     out.write(compact(result) + "\n")
     out.flush()
     deliver(options.termination_path, options.termination_path_explicit, termination_message(result), log)
@@ -109,15 +109,25 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     return EXIT_CHOSEN
 
 
-def fail(options: Options | None, env: Mapping[str, str], log: Logger, reason: str, message: str, code: int, probes: Sequence[Probe]) -> int:
+def fail(options: Options | None, argv: Sequence[str], env: Mapping[str, str], log: Logger, reason: str, message: str, code: int,
+         probes: Sequence[Probe]) -> int:
     log.error("no batch size chosen", reason=reason, message=message, exitCode=code)
     text = termination_message(failure_message(reason, message, list(probes)))
     if options is not None:
         deliver(options.termination_path, options.termination_path_explicit, text, log)
     else:  # the arguments did not parse: still tell the pod's reader why
-        from_env = env.get(TERMINATION_PATH_ENV)
-        deliver(Path(from_env or DEFAULT_TERMINATION_PATH), bool(from_env), text, log)
+        given = termination_path_in(argv) or env.get(TERMINATION_PATH_ENV)
+        deliver(Path(given or DEFAULT_TERMINATION_PATH), bool(given), text, log)
     return code
+
+
+def termination_path_in(argv: Sequence[str]) -> str | None:
+    for i, arg in enumerate(argv):
+        if arg == "--termination-path" and i + 1 < len(argv):
+            return argv[i + 1]
+        if arg.startswith("--termination-path="):
+            return arg.split("=", 1)[1]
+    return None
 
 
 if __name__ == "__main__":
