@@ -31,7 +31,8 @@ def calibrate(options: Options, log: Logger, clock: Callable[[], float]) -> dict
 
     def probe(batch_size: int) -> ProbeOutcome:
         outcome = backend.probe(batch_size)
-        log.info("probed", batchSize=batch_size, fits=outcome.fits, peakMiB=outcome.peak_mib, samplesPerSecond=outcome.samples_per_second)
+        fields = {"peakMiB": outcome.peak_mib, "samplesPerSecond": outcome.samples_per_second} if outcome.fits else {"why": outcome.note}
+        log.info("probed", batchSize=batch_size, fits=outcome.fits, **fields)
         return outcome
 
     config = SearchConfig(setup.batch_size, options.max_batch, backend.memory_mib, options.headroom, options.objective)  # type: ignore[arg-type]

@@ -26,6 +26,7 @@ class ProbeOutcome:
     fits: bool
     peak_mib: float | None = None
     samples_per_second: float | None = None
+    note: str | None = None  # why it did not fit, for the log
 
 
 @dataclass(frozen=True)

@@ -112,6 +112,6 @@ class SimulatedBackend:
     def probe(self, batch: int) -> ProbeOutcome:
         peak = peak_reserved_mib(self.model, batch, self.precision)
         if peak + CUDA_CONTEXT_MIB > self.memory_mib:
-            return ProbeOutcome(fits=False)
+            return ProbeOutcome(fits=False, note="out of memory (model)")
         seconds = step_seconds(self.model, batch, self.precision, self.gpu, peak / self.memory_mib)
         return ProbeOutcome(fits=True, peak_mib=peak, samples_per_second=batch / seconds)

@@ -31,13 +31,17 @@ class StepCounts:
     timed: int = 3
 
 
+# Errors that mean "this batch is too big for this GPU", not "the code is wrong". cuDNN and
+# cuBLAS report allocation failures in their own words; kernels refuse tensors past 2^31
+# elements (118 classes x 16 x 128^3 logits are past it) before memory runs out.
+CAPACITY_ERRORS = ("out of memory", "ALLOC_FAILED", "CUDNN_STATUS_NOT_SUPPORTED", "32-bit index", "canUse32BitIndexMath")
+
+
 def is_out_of_memory(error: BaseException) -> bool:
     oom_type = getattr(torch.cuda, "OutOfMemoryError", None)
     if oom_type is not None and isinstance(error, oom_type):
         return True
-    text = str(error)
-    # cuDNN and cuBLAS report allocation failures in their own words.
-    return isinstance(error, RuntimeError) and ("out of memory" in text or "ALLOC_FAILED" in text or "CUDNN_STATUS_NOT_SUPPORTED" in text)
+    return isinstance(error, RuntimeError) and any(marker in str(error) for marker in CAPACITY_ERRORS)
 
 
 class CudaMeter:
@@ -155,7 +159,7 @@ class TorchProber:
 
     def _run(self, batch_size: int) -> float:
         # A fresh scaler per probe: one interrupted by an out-of-memory is left mid-step.
-        scaler = torch.cuda.amp.GradScaler() if self.mixed else None
+        scaler = make_grad_scaler() if self.mixed else None
         data, targets = self._batch(batch_size)
         for _ in range(self.steps.warmup):
             self._step(data, targets, scaler)
@@ -169,22 +173,28 @@ class TorchProber:
     def probe(self, batch_size: int) -> ProbeOutcome:
         self.meter.reset()
         elapsed: float | None = None
-        failure: BaseException | None = None
+        reason: str | None = None
         try:
             elapsed = self._run(batch_size)
         except RuntimeError as e:
             if not is_out_of_memory(e):
                 raise
-            failure = e
-        # Outside the except block: its traceback holds the step's tensors until it is gone.
-        del failure
+            reason = str(e).split("\n", 1)[0][:200]
+        # Cleanup happens here, outside the except block: the exception's traceback holds the
+        # step's tensors, and only leaving the block frees them.
         self.optimizer.zero_grad(set_to_none=True)
         gc.collect()
         if self.device.type == "cuda":
             torch.cuda.empty_cache()
         if elapsed is None or self.meter.over_budget():
-            return ProbeOutcome(fits=False)
+            return ProbeOutcome(fits=False, note=reason or "over the memory budget")
         return ProbeOutcome(fits=True, peak_mib=self.meter.peak_mib(), samples_per_second=batch_size * self.steps.timed / elapsed)
+
+
+def make_grad_scaler() -> Any:
+    """torch >= 2.3 has torch.amp.GradScaler("cuda") and deprecates the torch.cuda.amp spelling."""
+    modern = getattr(torch.amp, "GradScaler", None)
+    return modern("cuda") if modern is not None else torch.cuda.amp.GradScaler()
 
 
 def resolve_device(name: str) -> torch.device:

@@ -90,12 +90,23 @@ class RunsOutOfMemoryAbove(torch.nn.Module):
         return self.inner(x)
 
 
-def test_an_out_of_memory_is_caught_released_and_the_search_goes_on():
+@pytest.mark.parametrize(
+    "error",
+    [
+        torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB (GPU 0; 44.99 GiB total capacity)"),
+        RuntimeError("CUDA error: out of memory"),
+        RuntimeError("cuDNN error: CUDNN_STATUS_NOT_SUPPORTED. This error may appear if you passed in a non-contiguous input."),
+        RuntimeError("CUBLAS_STATUS_ALLOC_FAILED when calling `cublasCreate(handle)`"),
+        RuntimeError("Expected canUse32BitIndexMath(input) && canUse32BitIndexMath(output) to be true, but got false."),
+    ],
+    ids=["torch OOM", "CUDA OOM", "cuDNN", "cuBLAS", "32-bit indexing"],
+)
+def test_an_out_of_memory_is_caught_released_and_the_search_goes_on(error):
     setup = make_setup()
     inner = FallbackUNet(setup.network, setup.input_channels, setup.num_outputs)
-    oom = torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
-    prober = make_prober(setup, network=RunsOutOfMemoryAbove(inner, 2, oom))
-    assert not prober.probe(4).fits
+    prober = make_prober(setup, network=RunsOutOfMemoryAbove(inner, 2, error))
+    failed = prober.probe(4)
+    assert not failed.fits and failed.note
     assert all(p.grad is None for p in prober.network.parameters()), "gradients of the failed step are released"
     assert prober.probe(2).fits
 
