@@ -57,13 +57,19 @@ class DiceAndCE(nn.Module):
 
 
 class DiceAndBCE(nn.Module):
-    def __init__(self, batch_dice: bool) -> None:
+    def __init__(self, batch_dice: bool, use_ignore_label: bool) -> None:
         super().__init__()
         self.dice = MemoryEfficientSoftDice(batch_dice, do_bg=True, nonlin="sigmoid")
-        self.bce = nn.BCEWithLogitsLoss()
+        self.bce = nn.BCEWithLogitsLoss(reduction="none" if use_ignore_label else "mean")
+        self.use_ignore_label = use_ignore_label
 
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        return self.bce(x, y.to(x.dtype)) + self.dice(x, y)
+        if not self.use_ignore_label:
+            return self.bce(x, y.to(x.dtype)) + self.dice(x, y)
+        # the last target channel is the mask of annotated voxels (1) versus the ignore label (0)
+        mask, regions = y[:, -1:].to(x.dtype), y[:, :-1]
+        bce = (self.bce(x, regions.to(x.dtype)) * mask).sum() / torch.clip(mask.sum() * x.shape[1], min=1e-8)
+        return bce + self.dice(x, regions * mask)
 
 
 class DeepSupervision(nn.Module):
@@ -86,5 +92,8 @@ def deep_supervision_weights(levels: int) -> list[float]:
 
 
 def build_fallback_loss(setup: TrainingSetup) -> nn.Module:
-    base: nn.Module = DiceAndBCE(setup.batch_dice) if setup.has_regions else DiceAndCE(setup.batch_dice, setup.ignore_label)
+    if setup.has_regions:
+        base: nn.Module = DiceAndBCE(setup.batch_dice, use_ignore_label=setup.ignore_label is not None)
+    else:
+        base = DiceAndCE(setup.batch_dice, setup.ignore_label)
     return DeepSupervision(base, deep_supervision_weights(len(setup.deep_supervision_scales)))

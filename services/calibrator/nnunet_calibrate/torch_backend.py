@@ -133,7 +133,9 @@ class TorchProber:
         targets = []
         for shape in s.output_shapes():
             if s.has_regions:
-                y = torch.randint(0, 2, (batch_size, s.num_outputs, *shape), generator=self.generator)
+                # one channel per region, plus nnU-Net's ignore mask as the last channel when there is an ignore label
+                channels = s.num_outputs + (1 if s.ignore_label is not None else 0)
+                y = torch.randint(0, 2, (batch_size, channels, *shape), generator=self.generator)
             else:
                 y = torch.randint(0, s.num_outputs, (batch_size, 1, *shape), generator=self.generator)
             targets.append(y.float().to(self.device))  # nnU-Net's loader delivers float segmentations

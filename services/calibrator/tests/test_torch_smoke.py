@@ -79,6 +79,21 @@ def test_real_training_steps_at_two_batch_sizes():
     assert prober.mixed is False, "like nnU-Net, no autocast on CPU"
 
 
+@pytest.mark.parametrize(
+    "name, labels",
+    [
+        ("labels with an ignore label", {"background": 0, "liver": 1, "tumor": 2, "ignore": 3}),
+        ("overlapping regions", {"background": 0, "whole": [1, 2], "core": 2}),
+        ("regions with an ignore label", {"background": 0, "whole": [1, 2], "core": 2, "ignore": 3}),
+    ],
+)
+def test_training_steps_run_for_every_kind_of_label(name, labels):
+    plans, dataset = load_fixture("Dataset003_Liver")
+    dataset["labels"] = labels
+    setup = setup_from_plans(shrink(plans), dataset, "3d_fullres", plans_path=Path("/x/p.json"), plans_name="p", dataset="d")
+    assert make_prober(setup).probe(2).fits, name
+
+
 class RunsOutOfMemoryAbove(torch.nn.Module):
     def __init__(self, inner: torch.nn.Module, limit: int, error: Exception) -> None:
         super().__init__()
