@@ -126,6 +126,7 @@ class TorchProber:
         self.mixed = precision == "mixed" and device.type == "cuda"
         self.optimizer = torch.optim.SGD(self.network.parameters(), 1e-2, weight_decay=3e-5, momentum=0.99, nesterov=True)
         self.generator = torch.Generator(device="cpu").manual_seed(seed)
+        self.largest_run: int | None = None
 
     def _batch(self, batch_size: int) -> tuple[torch.Tensor, list[torch.Tensor]]:
         s = self.setup
@@ -179,7 +180,9 @@ class TorchProber:
         try:
             elapsed = self._run(batch_size)
         except RuntimeError as e:
-            if not is_out_of_memory(e):
+            # Another error at a size larger than one that ran is a limit of some kernel at
+            # that size (the code path itself works): not fitting, with the message logged.
+            if not is_out_of_memory(e) and (self.largest_run is None or batch_size <= self.largest_run):
                 raise
             reason = str(e).split("\n", 1)[0][:200]
         # Cleanup happens here, outside the except block: the exception's traceback holds the
@@ -190,6 +193,7 @@ class TorchProber:
             torch.cuda.empty_cache()
         if elapsed is None or self.meter.over_budget():
             return ProbeOutcome(fits=False, note=reason or "over the memory budget")
+        self.largest_run = max(batch_size, self.largest_run or 0)
         return ProbeOutcome(fits=True, peak_mib=self.meter.peak_mib(), samples_per_second=batch_size * self.steps.timed / elapsed)
 
 

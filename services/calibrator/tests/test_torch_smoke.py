@@ -134,6 +134,15 @@ def test_an_error_that_is_not_out_of_memory_is_not_swallowed():
         prober.probe(1)
 
 
+def test_an_unknown_error_above_a_size_that_ran_is_a_limit_of_that_size():
+    setup = make_setup()
+    inner = FallbackUNet(setup.network, setup.input_channels, setup.num_outputs)
+    prober = make_prober(setup, network=RunsOutOfMemoryAbove(inner, 2, RuntimeError("numel needs to be smaller than int32_t max")))
+    assert prober.probe(2).fits
+    failed = prober.probe(4)
+    assert not failed.fits and "int32_t" in failed.note
+
+
 def test_a_search_with_real_steps_completes_under_a_fake_memory_budget(preprocessed: Path, tmp_path: Path):
     from nnunet_calibrate.cli import main
 
