@@ -193,3 +193,17 @@ def test_a_builder_that_cannot_run_is_bad_input(name, requested, importable, kin
     with pytest.raises(BadInputError) as info:
         choose_builder(setup.__class__(**{**setup.__dict__, "network": network}), requested, importable)
     assert where in info.value.where, name
+
+
+def test_a_2d_configuration_builds_and_trains():
+    plans, dataset = load_fixture("Dataset003_Liver")
+    config = plans["configurations"]["2d"]
+    config["patch_size"] = [32, 32]
+    kwargs = config["architecture"]["arch_kwargs"]
+    kwargs.update(n_stages=3, features_per_stage=[4, 8, 16], kernel_sizes=[[3, 3]] * 3, strides=[[1, 1], [2, 2], [2, 2]],
+                  n_conv_per_stage=[2, 2, 2], n_conv_per_stage_decoder=[2, 2])
+    setup = setup_from_plans(plans, dataset, "2d", plans_path=Path("/x/p.json"), plans_name="p", dataset="d")
+    prober = make_prober(setup)
+    assert isinstance(prober.network.encoder[0][0][0], torch.nn.Conv2d)
+    one, two = prober.probe(1), prober.probe(2)
+    assert one.fits and two.fits and two.peak_mib > one.peak_mib
