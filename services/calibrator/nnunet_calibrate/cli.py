@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import sys
 import time
@@ -90,7 +91,7 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
          stderr: TextIO | None = None, clock: Callable[[], float] = time.monotonic) -> int:
     argv = sys.argv[1:] if argv is None else argv
     env = os.environ if env is None else env
-    out = sys.stdout if stdout is None else stdout
+    out = claim_stdout() if stdout is None else stdout
     log = Logger(sys.stderr if stderr is None else stderr)
     options: Options | None = None
     try:
@@ -120,6 +121,18 @@ def fail(options: Options | None, argv: Sequence[str], env: Mapping[str, str], l
         given = termination_path_in(argv) or env.get(TERMINATION_PATH_ENV)
         deliver(Path(given or DEFAULT_TERMINATION_PATH), bool(given), text, log)
     return code
+
+
+def claim_stdout() -> TextIO:
+    """Keeps stdout for the result alone: whatever else writes to it (nnunetv2 prints on import
+    and in its trainer, data-loader workers inherit the descriptor) goes to stderr."""
+    try:
+        sys.stdout.flush()
+        result = os.fdopen(os.dup(sys.stdout.fileno()), "w", encoding="utf-8")
+        os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+        return result
+    except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+        return sys.stdout  # not a real file (embedded); nothing to protect
 
 
 def termination_path_in(argv: Sequence[str]) -> str | None:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -14,13 +16,19 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from conftest import load_fixture, result_validator, shrink, write_plans  # noqa: E402
+from conftest import HERE, load_fixture, result_validator, shrink, write_plans  # noqa: E402
 
 FAKE = {
     "nnunetv2/__init__.py": "CALLS = []\n",
     "nnunetv2/utilities/__init__.py": "",
     "nnunetv2/utilities/plans_handling/__init__.py": "",
+    "nnunetv2/paths.py": """
+        import os
+        if os.environ.get('nnUNet_raw') is None:
+            print('nnUNet_raw is not defined and nnU-Net can only be used on data for which preprocessed files are already present')
+    """,
     "nnunetv2/utilities/plans_handling/plans_handler.py": """
+        import nnunetv2.paths
         from nnunet_calibrate.plans import resolve_configuration, label_facts
 
         class ConfigurationManager:
@@ -89,13 +97,23 @@ FAKE = {
 }
 
 
-@pytest.fixture
-def fake_nnunetv2(tmp_path: Path, monkeypatch):
-    root = tmp_path / "site"
+def write_fake(root: Path) -> Path:
     for name, text in FAKE.items():
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         (root / name).write_text(textwrap.dedent(text))
-    monkeypatch.syspath_prepend(str(root))
+    return root
+
+
+def tiny_args(preprocessed: Path, tmp_path: Path) -> list[str]:
+    plans, _ = load_fixture("Dataset003_Liver")
+    write_plans(preprocessed, "Dataset003_Liver", "tinyPlans", shrink(plans))
+    return ["--dataset", "3", "--configuration", "3d_fullres", "--plans", "tinyPlans", "--device", "cpu", "--memory-mib", "4",
+            "--warmup-steps", "0", "--timed-steps", "1", "--preprocessed", str(preprocessed), "--termination-path", str(tmp_path / "t")]
+
+
+@pytest.fixture
+def fake_nnunetv2(tmp_path: Path, monkeypatch):
+    monkeypatch.syspath_prepend(str(write_fake(tmp_path / "site")))
     from nnunet_calibrate import nnunet_adapter
 
     monkeypatch.setattr(nnunet_adapter, "nnunet_version", lambda: "2.5.1")
@@ -107,12 +125,8 @@ def fake_nnunetv2(tmp_path: Path, monkeypatch):
 def test_with_nnunetv2_importable_its_builder_and_loss_are_used(fake_nnunetv2, preprocessed: Path, tmp_path: Path):
     from nnunet_calibrate.cli import main
 
-    plans, _ = load_fixture("Dataset003_Liver")
-    write_plans(preprocessed, "Dataset003_Liver", "tinyPlans", shrink(plans))
     out, err = io.StringIO(), io.StringIO()
-    args = ["--dataset", "3", "--configuration", "3d_fullres", "--plans", "tinyPlans", "--device", "cpu", "--memory-mib", "4",
-            "--warmup-steps", "0", "--timed-steps", "1", "--preprocessed", str(preprocessed), "--termination-path", str(tmp_path / "t")]
-    assert main(args, env={}, stdout=out, stderr=err) == 0, err.getvalue()
+    assert main(tiny_args(preprocessed, tmp_path), env={}, stdout=out, stderr=err) == 0, err.getvalue()
     result = json.loads(out.getvalue())
     assert list(result_validator().iter_errors(result)) == []
     assert (result["builder"], result["nnunetVersion"]) == ("nnunetv2", "2.5.1")
@@ -124,3 +138,15 @@ def test_with_nnunetv2_importable_its_builder_and_loss_are_used(fake_nnunetv2, p
     assert network == ("network", "dynamic_network_architectures.architectures.unet.PlainConvUNet", 1, 3, True, True)
     assert loss == ("loss", {"batch_dice": False, "smooth": 1e-5, "ddp": False, "do_bg": False}, {}, 1, 1, None, "MemoryEfficientSoftDiceLoss")
     assert wrapper == ("deep supervision", [1.0, 0.0]), "three stages: two outputs, the lowest weighted 0"
+
+
+def test_stdout_carries_only_the_result_though_nnunetv2_prints(preprocessed: Path, tmp_path: Path):
+    site = write_fake(tmp_path / "site")
+    env = {k: v for k, v in os.environ.items() if k != "nnUNet_raw"}
+    env["PYTHONPATH"] = os.pathsep.join([str(site), str(HERE.parent)])
+    done = subprocess.run([sys.executable, "-m", "nnunet_calibrate", *tiny_args(preprocessed, tmp_path)],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert len(lines) == 1 and json.loads(lines[0])["builder"] == "nnunetv2"
+    assert "nnUNet_raw is not defined" in done.stderr
