@@ -12,6 +12,7 @@ from .errors import BadInputError
 DEFAULT_TERMINATION_PATH = "/dev/termination-log"
 TERMINATION_PATH_ENV = "NNUNET_TERMINATION_MESSAGE_PATH"
 GPU_PRODUCT_ENV = "NVIDIA_GPU_PRODUCT"
+BACKEND_ENV = "NNUNET_CALIBRATE_BACKEND"  # lets the devcluster pick the simulated backend without rewriting Job args
 DEFAULT_GPU_PRODUCT = "NVIDIA-L40S"
 
 
@@ -52,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-batch", type=int, default=64, help="largest batch size to probe (default 64)")
     p.add_argument("--objective", choices=("throughput", "memory"), default="throughput")
     p.add_argument("--precision", choices=("mixed", "full"), default="mixed")
-    p.add_argument("--backend", choices=("torch", "simulated"), default="torch")
+    p.add_argument("--backend", choices=("torch", "simulated"), help=f"default: ${BACKEND_ENV} or torch")
     p.add_argument("--preprocessed", type=Path, help="nnUNet_preprocessed folder (default: $nnUNet_preprocessed)")
     p.add_argument("--termination-path", type=Path, help=f"termination message file (default: ${TERMINATION_PATH_ENV} or {DEFAULT_TERMINATION_PATH})")
     p.add_argument("--gpu-product", help=f"simulated backend: GPU product (default: ${GPU_PRODUCT_ENV} or {DEFAULT_GPU_PRODUCT})")
@@ -76,6 +77,9 @@ def parse_options(argv: Sequence[str], env: Mapping[str, str]) -> Options:
         raise BadInputError("must be positive", where="--memory-mib")
     if a.warmup_steps < 0 or a.timed_steps < 1 or a.loader_batches < 0:
         raise BadInputError("warm-up steps >= 0, timed steps >= 1, loader batches >= 0", where="--warmup-steps/--timed-steps/--loader-batches")
+    backend = a.backend or env.get(BACKEND_ENV) or "torch"
+    if backend not in ("torch", "simulated"):
+        raise BadInputError(f"expected torch or simulated, got {backend!r}", where=BACKEND_ENV)
     preprocessed = a.preprocessed or (Path(env["nnUNet_preprocessed"]) if env.get("nnUNet_preprocessed") else None)
     explicit = a.termination_path is not None or bool(env.get(TERMINATION_PATH_ENV))
     termination = a.termination_path or Path(env.get(TERMINATION_PATH_ENV) or DEFAULT_TERMINATION_PATH)
@@ -87,7 +91,7 @@ def parse_options(argv: Sequence[str], env: Mapping[str, str]) -> Options:
         max_batch=a.max_batch,
         objective=a.objective,
         precision=a.precision,
-        backend=a.backend,
+        backend=backend,
         preprocessed=preprocessed,
         termination_path=termination,
         termination_path_explicit=explicit,

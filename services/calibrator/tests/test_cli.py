@@ -109,6 +109,16 @@ def test_the_environment_names_the_termination_path_and_the_preprocessed_folder(
     assert code == 0 and target.read_text() == stdout.strip()
 
 
+def test_the_environment_can_pick_the_simulated_backend_but_a_flag_wins(preprocessed: Path, tmp_path: Path):
+    args = ["--dataset", "3", "--configuration", "3d_fullres", "--preprocessed", str(preprocessed), "--termination-path", str(tmp_path / "t")]
+    code, stdout, _ = run(args, {"NNUNET_CALIBRATE_BACKEND": "simulated", "NVIDIA_GPU_PRODUCT": "NVIDIA-A10"})
+    assert code == 0 and json.loads(stdout)["gpu"]["name"] == "NVIDIA A10"
+    code, _, _ = run(args + ["--backend", "simulated"], {"NNUNET_CALIBRATE_BACKEND": "tpu"})
+    assert code == 0
+    code, _, _ = run(args, {"NNUNET_CALIBRATE_BACKEND": "tpu"})
+    assert code == 2 and "NNUNET_CALIBRATE_BACKEND" in json.loads((tmp_path / "t").read_text())["message"]
+
+
 def test_the_module_runs_as_a_program_in_well_under_a_second_without_torch(preprocessed: Path, tmp_path: Path):
     probe = (
         "import runpy, sys; sys.argv = ['nnunet_calibrate'] + sys.argv[1:]\n"
