@@ -67,7 +67,8 @@ def torch_backend(setup: TrainingSetup, options: Options, preprocessed: Path, lo
     torch.manual_seed(options.seed)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # as nnUNetv2_train sets it
-    builder = choose_builder(setup, options.builder, nnunet_adapter.nnunet_available())
+    nnunet_importable = nnunet_adapter.nnunet_available()
+    builder = choose_builder(setup, options.builder, nnunet_importable)
     if builder == "nnunetv2":
         network, loss = nnunet_adapter.build_nnunet_network(setup), nnunet_adapter.build_nnunet_loss(setup)
     else:
@@ -83,7 +84,7 @@ def torch_backend(setup: TrainingSetup, options: Options, preprocessed: Path, lo
     log.info("network built", builder=builder, parameters=sum(p.numel() for p in network.parameters()), device=str(device))
 
     measure = None
-    if builder == "nnunetv2" and device.type == "cuda" and options.loader_batches > 0:
+    if nnunet_importable and device.type == "cuda" and options.loader_batches > 0:
 
         def measure(batch_size: int) -> float:
             return nnunet_adapter.measure_loader(setup, preprocessed, batch_size, options.loader_batches, device)
