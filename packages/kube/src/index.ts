@@ -5,3 +5,5 @@ export * from "./port.js";
 export * from "./client-port.js";
 export * from "./workqueue.js";
 export * from "./metrics.js";
+export * from "./store.js";
+export * from "./informer.js";
