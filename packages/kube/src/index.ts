@@ -7,3 +7,5 @@ export * from "./workqueue.js";
 export * from "./metrics.js";
 export * from "./store.js";
 export * from "./informer.js";
+export * from "./leader.js";
+export * from "./events.js";
