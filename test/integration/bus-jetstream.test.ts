@@ -15,6 +15,8 @@ import {
   publishEpoch,
   publishHeartbeat,
   purgeRunSubjects,
+  replayEpochs,
+  runEpochsFilter,
 } from "@nnunet-operator/bus";
 import { type NatsServerHandle, startNatsServer } from "@nnunet-operator/bus/testing";
 
@@ -163,6 +165,20 @@ describe("bus on a real nats-server with JetStream", () => {
     await running;
     assert.deepEqual(malformed, ["json", "schema", "subject", "subject"]);
     assert.deepEqual(good, [3]);
+  });
+
+  it("replays the stored epochs of one fold in order, acknowledged or not, and returns at the end", async () => {
+    await ensureEpochStream(jsm, limits);
+    for (let n = 0; n < 5; n++) {
+      await publishEpoch(js, epoch(n));
+      await publishEpoch(js, epoch(n, { fold: "1" }));
+    }
+    const fold0: number[] = [];
+    const count = await replayEpochs(js, epochSubject({ namespace: "team-a", run: "liver", fold: "0" }), (m) => void fold0.push(m.epoch));
+    assert.equal(count, 5);
+    assert.deepEqual(fold0, [0, 1, 2, 3, 4]);
+    assert.equal(await replayEpochs(js, runEpochsFilter("team-a", "liver"), () => {}), 10);
+    assert.equal(await replayEpochs(js, runEpochsFilter("team-a", "spleen"), () => assert.fail("nothing stored")), 0);
   });
 
   it("purges every stored epoch of one run and nothing of another", async () => {

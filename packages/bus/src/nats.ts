@@ -241,6 +241,40 @@ export async function consumeEpochs(
   }
 }
 
+/**
+ * Reads every stored epoch on `filter` (one fold's subject, or a run's wildcard) in stream
+ * order through an ephemeral ordered consumer and returns once it reached the end. For
+ * rebuilding per-fold state after a restart: acknowledged messages of the durable consumer
+ * are not delivered again, but they are still in the stream.
+ */
+export async function replayEpochs(
+  js: JetStreamClient,
+  filter: string,
+  handler: (metrics: EpochMetrics, meta: DeliveryMeta) => void | Promise<void>,
+  options: { signal?: AbortSignal; onMalformed?: ConsumeEpochOptions["onMalformed"] } = {},
+): Promise<number> {
+  const consumer = await js.consumers.get(EPOCH_STREAM, { filter_subjects: filter, deliver_policy: DeliverPolicy.All });
+  if ((await consumer.info()).num_pending === 0) return 0;
+  const messages = await consumer.consume({ max_messages: 256 });
+  let delivered = 0;
+  try {
+    for await (const m of messages) {
+      const meta = metaOf(m);
+      const decoded = decodeEpochMessage(m.subject, m.data);
+      if (decoded.ok) {
+        await handler(decoded.value, meta);
+        delivered += 1;
+      } else {
+        options.onMalformed?.(decoded.reason, decoded.detail, meta);
+      }
+      if (m.info.pending === 0 || options.signal?.aborted) break;
+    }
+  } finally {
+    await messages.close().catch(() => undefined);
+  }
+  return delivered;
+}
+
 /** Deletes every stored epoch of one run (the operator's finalizer); returns how many. */
 export async function purgeRunSubjects(jsm: JetStreamManager, namespace: string, run: string): Promise<number> {
   try {

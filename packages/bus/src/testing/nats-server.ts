@@ -57,10 +57,21 @@ let exitHookInstalled = false;
 function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
-  // A test that fails before stop() must not leave a server behind.
-  process.on("exit", () => {
+  // A test that fails before stop(), or a runner that kills the test process, must not
+  // leave a server behind.
+  const killAll = (): void => {
     for (const child of live) child.kill("SIGKILL");
-  });
+  };
+  process.on("exit", killAll);
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    const onSignal = (): void => {
+      killAll();
+      // Let the signal do what it would have done without us.
+      process.removeListener(signal, onSignal);
+      if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+    };
+    process.on(signal, onSignal);
+  }
 }
 
 async function waitReady(monitorUrl: string, child: ChildProcess, timeoutMs: number, logs: () => string, spawnError: () => Error | undefined): Promise<void> {
