@@ -195,6 +195,30 @@ describe("bus on a real nats-server with JetStream", () => {
     assert.equal(await purgeRunSubjects(jsm, "team-a", "liver"), 0);
   });
 
+  it("updates the durable consumer's max-ack-pending bound when it changes", async () => {
+    await ensureEpochStream(jsm, limits);
+    await ensureEpochConsumer(jsm, "bounded", { maxAckPending: 100 });
+    await ensureEpochConsumer(jsm, "bounded", { maxAckPending: 100 });
+    assert.equal((await jsm.consumers.info(EPOCH_STREAM, "bounded")).config.max_ack_pending, 100);
+    await ensureEpochConsumer(jsm, "bounded", { maxAckPending: 20 });
+    assert.equal((await jsm.consumers.info(EPOCH_STREAM, "bounded")).config.max_ack_pending, 20);
+  });
+
+  it("drains a connection on abort: what was published before still arrives, then it closes", async () => {
+    const controller = new AbortController();
+    const publisher = await connectBus({ servers: server.url, name: "drain-test", signal: controller.signal });
+    const address = { namespace: "team-a", run: "liver", fold: "4" };
+    const sub = nc.subscribe(heartbeatSubject(address), { max: 50 });
+    await nc.flush();
+    for (let i = 0; i < 50; i++) publishHeartbeat(publisher, { schemaVersion: 1, ...address, runUid: "u", attempt: 0, sentAt: "2026-01-01T00:00:00Z", buffered: i });
+    controller.abort();
+    await publisher.closed();
+    let received = 0;
+    for await (const _m of sub) received += 1;
+    assert.equal(received, 50);
+    assert.equal(publisher.isClosed(), true);
+  });
+
   it("delivers heartbeats on core NATS", async () => {
     const address = { namespace: "team-a", run: "liver", fold: "1" };
     const sub = nc.subscribe(heartbeatSubject(address), { max: 1 });

@@ -62,6 +62,7 @@ describe("ClientPort against a fake API server", () => {
       }
       if (req.method === "POST" && path === TR_PATH) return send(res, 409, status(409, "AlreadyExists", "r1"));
       if (req.method === "PATCH") return send(res, patchAnswer[0], patchAnswer[1]);
+      if (path.endsWith("/slow")) return; // never answers: the client's timeout must fire
       if (req.method === "DELETE") return send(res, 200, { kind: "Status", status: "Success" });
       send(res, 404, { kind: "Status", code: 404, reason: "NotFound", details: {} });
     });
@@ -143,6 +144,22 @@ describe("ClientPort against a fake API server", () => {
     const pod = await port.get(Resources.pods, { namespace: "ns", name: "p1" });
     assert.equal(seen.at(-1)!.path, "/api/v1/namespaces/ns/pods/p1");
     assert.equal(pod.metadata.creationTimestamp, "2026-01-01T00:00:00Z");
+  });
+
+  it("gives up on a request that gets no answer within the timeout, as a retryable Timeout", async () => {
+    const kc = new KubeConfig();
+    kc.loadFromOptions({
+      clusters: [{ name: "fake", server: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, skipTLSVerify: true }],
+      users: [{ name: "u" }],
+      contexts: [{ name: "fake", cluster: "fake", user: "u" }],
+      currentContext: "fake",
+    });
+    const impatient = new ClientPort(kc, { requestTimeoutMs: 200 });
+    await assert.rejects(impatient.get(Resources.trainingRuns, { namespace: "ns", name: "slow" }), (err: unknown) => {
+      assert.equal((err as { reason: string }).reason, "Timeout");
+      assert.equal((err as { retryable: boolean }).retryable, true);
+      return true;
+    });
   });
 
   it("sends delete options as query parameters and preconditions in the body", async () => {
