@@ -229,6 +229,33 @@ describe("bus on a real nats-server with JetStream", () => {
     }
   });
 
+  it("keeps consuming across a server restart without losing an epoch", async () => {
+    await ensureEpochStream(jsm, limits);
+    await ensureEpochConsumer(jsm, "restart", { ackWaitMs: 2000 });
+    const seen = new Set<number>();
+    const controller = new AbortController();
+    const running = consumeEpochs(js, "restart", (m) => void seen.add(m.epoch), controller.signal);
+    const publish = async (n: number) => {
+      for (;;) {
+        try {
+          return await publishEpoch(js, epoch(n), { timeoutMs: 1000 });
+        } catch {
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      }
+    };
+    for (let n = 0; n < 10; n++) await publish(n);
+    await waitFor("the first ten", () => seen.size >= 10);
+    const restartedAt = Date.now();
+    await server.restart({ downMs: 200 });
+    for (let n = 10; n < 20; n++) await publish(n);
+    await waitFor("the ten published after the restart", () => seen.size >= 20, 40_000);
+    console.log(`# consumer caught up ${Date.now() - restartedAt} ms after the restart began`);
+    controller.abort();
+    await running;
+    assert.deepEqual([...seen].sort((a, b) => a - b), Array.from({ length: 20 }, (_, i) => i));
+  });
+
   it("survives a server restart in the middle of publishing: every epoch stored exactly once", async () => {
     await ensureEpochStream(jsm, limits);
     const total = 60;
