@@ -134,6 +134,18 @@ describe("WorkQueue", () => {
     await h.running;
   });
 
+  it("waits at least as long as the server asked with Retry-After", async () => {
+    const h = harness({ fail: (_k, n) => (n === 1 ? Object.assign(new Error("429"), { retryAfterMs: 3000 }) : undefined) });
+    h.queue.add("k");
+    await settle();
+    await h.clock.advance(2999);
+    assert.equal(h.calls.length, 1, "not after the 100 ms backoff");
+    await h.clock.advance(1);
+    assert.equal(h.calls.length, 2);
+    h.controller.abort();
+    await h.running;
+  });
+
   it("does not retry an error that says it is terminal", async () => {
     const terminal = Object.assign(new Error("422 Invalid"), { retryable: false });
     const h = harness({ fail: () => terminal });

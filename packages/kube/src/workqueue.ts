@@ -59,6 +59,12 @@ export function defaultIsRetryable(err: unknown): boolean {
   return !(typeof err === "object" && err !== null && (err as { retryable?: unknown }).retryable === false);
 }
 
+/** A server's hint (KubeApiError.retryAfterMs) of how long to wait, or 0. */
+function retryAfterOf(err: unknown): number {
+  const hint = typeof err === "object" && err !== null ? (err as { retryAfterMs?: unknown }).retryAfterMs : undefined;
+  return typeof hint === "number" && Number.isFinite(hint) && hint > 0 ? hint : 0;
+}
+
 export class WorkQueue {
   private readonly ready = new Set<string>(); // insertion order is queue order
   private readonly readySince = new Map<string, number>();
@@ -117,12 +123,15 @@ export class WorkQueue {
     this.waiting.set(key, { at, timer });
   }
 
-  /** Queues `key` after its next backoff delay and counts the failure. */
-  addRateLimited(key: string): number {
+  /**
+   * Queues `key` after its next backoff delay (at least `minDelayMs`, e.g. a server's
+   * Retry-After) and counts the failure. Returns the delay.
+   */
+  addRateLimited(key: string, minDelayMs = 0): number {
     const failures = (this.failures.get(key) ?? 0) + 1;
     this.failures.set(key, failures);
     this.metrics.retried?.();
-    const delay = computeBackoff(failures, this.backoff, this.random);
+    const delay = Math.max(minDelayMs, computeBackoff(failures, this.backoff, this.random));
     this.addAfter(key, delay);
     return delay;
   }
@@ -188,7 +197,7 @@ export class WorkQueue {
       } catch (err) {
         const retrying = (this.options.isRetryable ?? defaultIsRetryable)(err);
         this.options.onError?.(key, err, retrying);
-        if (retrying) this.addRateLimited(key);
+        if (retrying) this.addRateLimited(key, retryAfterOf(err));
         else this.forget(key);
       } finally {
         this.metrics.workDuration?.((this.clock.now() - started) / 1000);
