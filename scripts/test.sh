@@ -10,6 +10,7 @@ shopt -s globstar nullglob
 
 echo "== generated files"
 npx tsx packages/api/scripts/gen-crd.ts --check
+npx tsx scripts/gen-deploy.ts --check
 
 echo "== typecheck"
 npx tsc -b --noEmit

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { stringify } from "yaml";
 import { CalibrationResult } from "./calibration.js";
+import { chartValuesJsonSchema } from "./chart-values.js";
 import { buildTrainingRunCrd } from "./crd/trainingrun-crd.js";
 import { EpochMetrics, Heartbeat, StopDecision } from "./messages.js";
 
@@ -15,8 +16,12 @@ function jsonSchema(schema: z.ZodType, id: string): string {
 }
 
 export function generatedFiles(): Record<string, string> {
+  const crd = HEADER + stringify(buildTrainingRunCrd(), { lineWidth: 0 });
   return {
-    "crds/trainingruns.nnunet-operator.io.yaml": HEADER + stringify(buildTrainingRunCrd(), { lineWidth: 0 }),
+    "crds/trainingruns.nnunet-operator.io.yaml": crd,
+    // Helm installs CRDs from the chart's crds/ folder: the same bytes as crds/.
+    "charts/nnunet-operator/crds/trainingruns.nnunet-operator.io.yaml": crd,
+    "charts/nnunet-operator/values.schema.json": `${JSON.stringify(chartValuesJsonSchema(), null, 2)}\n`,
     "packages/api/schemas/calibration-result.schema.json": jsonSchema(CalibrationResult, "calibration-result"),
     "packages/api/schemas/epoch-metrics.schema.json": jsonSchema(EpochMetrics, "epoch-metrics"),
     "packages/api/schemas/heartbeat.schema.json": jsonSchema(Heartbeat, "heartbeat"),

@@ -14,3 +14,4 @@ export * from "./crd/validate.js";
 export * from "./crd/trainingrun-crd.js";
 export * from "./generated-files.js";
 export * from "./metrics.js";
+export * from "./chart-values.js";

@@ -1,0 +1,109 @@
+{{/* Names. Object names are <fullname>[-component]; fullname fits in 40 characters (schema). */}}
+{{- define "nnunet.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 40 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "nnunet.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 40 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := default .Chart.Name .Values.nameOverride -}}
+{{- if contains $name .Release.Name -}}
+{{- .Release.Name | trunc 40 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 40 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "nnunet.earlyStopName" -}}{{ include "nnunet.fullname" . }}-early-stop{{- end -}}
+{{- define "nnunet.natsName" -}}{{ include "nnunet.fullname" . }}-nats{{- end -}}
+{{- define "nnunet.webhookServiceName" -}}{{ include "nnunet.fullname" . }}-webhook{{- end -}}
+{{- define "nnunet.webhookSecretName" -}}{{ include "nnunet.fullname" . }}-webhook-tls{{- end -}}
+{{- define "nnunet.operatorMetricsService" -}}{{ include "nnunet.fullname" . }}-metrics{{- end -}}
+{{- define "nnunet.earlyStopMetricsService" -}}{{ include "nnunet.earlyStopName" . }}-metrics{{- end -}}
+
+{{/* Labels on every object. */}}
+{{- define "nnunet.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
+app.kubernetes.io/name: {{ include "nnunet.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: nnunet-operator
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
+
+{{/* Selector labels of one component: (dict "ctx" $ "component" "operator"). */}}
+{{- define "nnunet.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "nnunet.name" .ctx }}
+app.kubernetes.io/instance: {{ .ctx.Release.Name }}
+app.kubernetes.io/component: {{ .component }}
+{{- end -}}
+
+{{- define "nnunet.componentLabels" -}}
+{{ include "nnunet.labels" .ctx }}
+app.kubernetes.io/component: {{ .component }}
+{{- end -}}
+
+{{/* An image reference: (dict "ctx" $ "image" .Values.images.operator). */}}
+{{- define "nnunet.image" -}}
+{{- printf "%s:%s" .image.repository (default .ctx.Chart.AppVersion .image.tag) -}}
+{{- end -}}
+
+{{/* The NATS URL the services and the reporter use. */}}
+{{- define "nnunet.natsUrl" -}}
+{{- if .Values.nats.embedded.enabled -}}
+{{- printf "nats://%s.%s.svc:4222" (include "nnunet.natsName" .) .Release.Namespace -}}
+{{- else -}}
+{{- required "nats.url is required when nats.embedded.enabled is false" .Values.nats.url -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Restricted pod security (Pod Security Standards "restricted"). */}}
+{{- define "nnunet.podSecurityContext" -}}
+runAsNonRoot: true
+runAsUser: 65532
+runAsGroup: 65532
+fsGroup: 65532
+seccompProfile:
+  type: RuntimeDefault
+{{- end -}}
+
+{{- define "nnunet.containerSecurityContext" -}}
+allowPrivilegeEscalation: false
+readOnlyRootFilesystem: true
+runAsNonRoot: true
+capabilities:
+  drop: [ALL]
+seccompProfile:
+  type: RuntimeDefault
+{{- end -}}
+
+{{/* Default affinity: spread replicas of a component over nodes, preferred. */}}
+{{- define "nnunet.affinity" -}}
+{{- if .affinity -}}
+{{ toYaml .affinity }}
+{{- else -}}
+podAntiAffinity:
+  preferredDuringSchedulingIgnoredDuringExecution:
+    - weight: 100
+      podAffinityTerm:
+        topologyKey: kubernetes.io/hostname
+        labelSelector:
+          matchLabels:
+            {{- include "nnunet.selectorLabels" (dict "ctx" .ctx "component" .component) | nindent 12 }}
+{{- end -}}
+{{- end -}}
+
+{{/* The NATS credentials volume, when a Secret is configured. */}}
+{{- define "nnunet.natsCredsVolume" -}}
+- name: nats-creds
+  secret:
+    secretName: {{ .Values.nats.credsSecret.name }}
+    items:
+      - key: {{ .Values.nats.credsSecret.key }}
+        path: nats.creds
+{{- end -}}

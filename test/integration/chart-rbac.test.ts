@@ -1,0 +1,87 @@
+import { strict as assert } from "node:assert";
+import { describe, it } from "node:test";
+import { type K8sObject, renderChart } from "../chart/render.js";
+import { VALUES_SETS } from "../chart/values-sets.js";
+
+// The RBAC the chart renders, expanded to one "scope group/resource verb" line per
+// permission of each ServiceAccount and compared with the exact list the services need:
+// a missing or an excess permission fails. (That the services run with exactly this set is
+// proved by their integration tests on the devcluster in RBAC mode, not here.)
+
+type Rule = { apiGroups?: string[]; resources?: string[]; verbs: string[]; resourceNames?: string[]; nonResourceURLs?: string[] };
+type Binding = K8sObject & { roleRef: { kind: string; name: string }; subjects?: { kind: string; name: string; namespace?: string }[] };
+
+function permissions(objects: readonly K8sObject[], serviceAccount: string, namespace: string): string[] {
+  const roles = new Map(objects.filter((o) => o.kind === "Role" || o.kind === "ClusterRole").map((o) => [`${o.kind}/${o.metadata.namespace ?? ""}/${o.metadata.name}`, o]));
+  const out = new Set<string>();
+  for (const b of objects.filter((o): o is Binding => o.kind === "RoleBinding" || o.kind === "ClusterRoleBinding")) {
+    if (!b.subjects?.some((s) => s.kind === "ServiceAccount" && s.name === serviceAccount && s.namespace === namespace)) continue;
+    const roleNamespace = b.roleRef.kind === "Role" ? (b.metadata.namespace ?? "") : "";
+    const role = roles.get(`${b.roleRef.kind}/${roleNamespace}/${b.roleRef.name}`);
+    assert.ok(role, `${b.kind} ${b.metadata.name} refers to a missing ${b.roleRef.kind} ${b.roleRef.name}`);
+    const scope = b.kind === "RoleBinding" ? `namespace ${b.metadata.namespace}` : "cluster";
+    for (const rule of (role.rules as Rule[] | undefined) ?? [])
+      for (const group of rule.apiGroups ?? [])
+        for (const resource of rule.resources ?? [])
+          for (const verb of rule.verbs) out.add(`${scope} ${group === "" ? "core" : group}/${resource} ${verb}`);
+  }
+  return [...out].sort();
+}
+
+const expand = (scope: string, resource: string, verbs: string) => verbs.split(" ").map((v) => `${scope} ${resource} ${v}`);
+
+const OPERATOR = [
+  ...expand("cluster", "nnunet-operator.io/trainingruns", "get list watch update patch"),
+  ...expand("cluster", "nnunet-operator.io/trainingruns/status", "get update patch"),
+  ...expand("cluster", "nnunet-operator.io/trainingruns/finalizers", "update"),
+  ...expand("cluster", "batch/jobs", "get list watch create delete patch"),
+  ...expand("cluster", "core/pods", "get list watch delete"),
+  ...expand("cluster", "core/nodes", "get list watch"),
+  ...expand("cluster", "core/persistentvolumeclaims", "get list watch"),
+  ...expand("cluster", "core/configmaps", "get list watch create update patch"),
+  ...expand("cluster", "core/events", "create patch"),
+  ...expand("cluster", "events.k8s.io/events", "create patch"),
+  ...expand("namespace nnunet-system", "coordination.k8s.io/leases", "get create update"),
+].sort();
+
+const EARLY_STOP = [
+  ...expand("cluster", "nnunet-operator.io/trainingruns", "get list watch"),
+  ...expand("cluster", "batch/jobs", "get list watch patch"),
+  ...expand("cluster", "core/events", "create patch"),
+  ...expand("cluster", "events.k8s.io/events", "create patch"),
+  ...expand("namespace nnunet-system", "coordination.k8s.io/leases", "get create update"),
+].sort();
+
+describe("RBAC", () => {
+  const objects = renderChart();
+
+  it("grants the operator exactly what it needs", () => {
+    assert.deepEqual(permissions(objects, "nnunet-operator", "nnunet-system"), OPERATOR);
+  });
+
+  it("grants early-stop exactly what it needs: no status writes, no pod deletion", () => {
+    assert.deepEqual(permissions(objects, "nnunet-operator-early-stop", "nnunet-system"), EARLY_STOP);
+  });
+
+  it("grants NATS nothing, and mounts no API token into it", () => {
+    assert.deepEqual(permissions(objects, "nnunet-operator-nats", "nnunet-system"), []);
+    const sa = objects.find((o) => o.kind === "ServiceAccount" && o.metadata.name === "nnunet-operator-nats");
+    assert.equal(sa?.automountServiceAccountToken, false);
+  });
+
+  for (const set of VALUES_SETS) {
+    it(`has no wildcard, no Secrets, no non-resource URLs and no escalation verbs with ${set.name}`, () => {
+      const rules = renderChart({ valuesFiles: set.valuesFiles })
+        .filter((o) => o.kind === "Role" || o.kind === "ClusterRole")
+        .flatMap((o) => ((o.rules as Rule[] | undefined) ?? []).map((r) => ({ role: o.metadata.name, ...r })));
+      assert.ok(rules.length > 0);
+      for (const r of rules) {
+        const all = [...(r.apiGroups ?? []), ...(r.resources ?? []), ...r.verbs, ...(r.resourceNames ?? [])];
+        assert.ok(!all.some((x) => x.includes("*")), `${r.role} has a wildcard: ${JSON.stringify(r)}`);
+        assert.ok(!(r.resources ?? []).some((x) => x === "secrets" || x.startsWith("secrets/")), `${r.role} grants Secrets`);
+        assert.equal(r.nonResourceURLs, undefined, `${r.role} grants non-resource URLs`);
+        assert.ok(!r.verbs.some((v) => ["escalate", "bind", "impersonate"].includes(v)), `${r.role} can escalate`);
+      }
+    });
+  }
+});
