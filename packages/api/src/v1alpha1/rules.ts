@@ -70,6 +70,17 @@ export const CROSS_FIELD_RULES: readonly CrossFieldRule[] = [
     reason: "FieldValueInvalid",
     holds: (o) => typeof o?.metadata?.name !== "string" || o.metadata.name.length <= MAX_RUN_NAME_LENGTH,
   },
+  {
+    // The run name is a NATS subject token and a label value, where a dot would split it.
+    id: "run-name-dns-label",
+    at: [],
+    cel: "self.metadata.name.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')",
+    message:
+      "metadata.name must be a DNS label (lower-case letters, digits and '-', no dots) because it names NATS subjects and labels; choose a name without dots",
+    field: ".metadata.name",
+    reason: "FieldValueInvalid",
+    holds: (o) => typeof o?.metadata?.name !== "string" || /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(o.metadata.name),
+  },
 ];
 
 /** The k8s-style path of a rule's field, such as `spec.batchSize.value`. */
