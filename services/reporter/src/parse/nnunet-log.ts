@@ -59,6 +59,8 @@ interface HistoryEntry {
 }
 
 export const EMA_MOMENTUM = 0.9;
+/** Consecutive epoch headers that may be missing before a jump ahead counts as corrupt. */
+const MAX_LOST_HEADERS = 10;
 
 export class NnunetLogParser {
   readonly stats: ParserStats = { lines: 0, epochs: 0, garbled: 0, abandoned: 0, rewinds: 0 };
@@ -133,7 +135,8 @@ export class NnunetLogParser {
     if (open === undefined) return;
     if (kind === "pseudoDice") {
       const list = parseNumberList(value);
-      if (list === undefined) this.stats.garbled += 1;
+      // A Dice outside [0, 1] can only come from a corrupted line.
+      if (list === undefined || list.some((d) => d < 0 || d > 1)) this.stats.garbled += 1;
       else open.pseudoDice = list;
       return;
     }
@@ -155,13 +158,17 @@ export class NnunetLogParser {
     this.#open = undefined;
 
     const last = this.lastEpoch;
-    if (last !== undefined && epoch <= last) {
-      // Going back is a restart only right after the trainer started up; anywhere else the
-      // header is corrupt, and believing it would throw away good history.
-      if (!this.#sessionStarted) {
+    if (!this.#sessionStarted && last !== undefined) {
+      // Within one trainer process epochs only count up, one at a time (a few lost headers
+      // are tolerated). Anything else is a corrupt header: believing a jump back would throw
+      // away good history, believing a jump ahead would reject every following epoch.
+      const expected = (previous?.epoch ?? last) + 1;
+      if (epoch < expected || epoch > expected + MAX_LOST_HEADERS) {
         this.stats.garbled += 1;
         return emitted;
       }
+    }
+    if (last !== undefined && epoch <= last) {
       while ((this.#history.at(-1)?.epoch ?? -1) >= epoch) this.#history.pop();
       this.stats.rewinds += 1;
       if (epoch === 0) this.training += 1;
