@@ -38,8 +38,13 @@ function harness(dir: string, options: { includeOlder?: boolean; chunkBytes?: nu
     for await (const e of it) events.push(e);
     done = true;
   })();
+  // Until the tail has finished its poll and sleeps again (fs work runs off the main thread).
   const settle = async () => {
-    for (let i = 0; i < 1000 && !clock.waiting && !done; i++) await new Promise((r) => setImmediate(r));
+    const deadline = Date.now() + 10_000;
+    while (!clock.waiting && !done) {
+      if (Date.now() > deadline) throw new Error("the tail did not reach its next poll");
+      await new Promise((r) => setTimeout(r, 1));
+    }
   };
   return {
     clock,
