@@ -2,3 +2,5 @@
 export * from "./convergence/index.js";
 export * from "./evaluate/replay.js";
 export * from "./evaluate/oracle.js";
+export * from "./evaluate/curves.js";
+export * from "./evaluate/report.js";
