@@ -30,7 +30,7 @@ export function pointFromMetrics(m: EpochMetrics): EpochPoint {
 
 export class FoldHistory {
   readonly points: EpochPoint[] = [];
-  /** bestEmaAt[i]: index of the best EMA among points[0..i] (first of equals, as nnU-Net keeps the first best). */
+  /** #bestIndex[i]: index of the best EMA among points[0..i] (the first of equals: nnU-Net saves checkpoint_best only on a strict improvement). */
   readonly #bestIndex: number[] = [];
 
   get length(): number {

@@ -187,6 +187,8 @@ export class NnunetLogParser {
     const prev = this.#history.at(-1);
     const dice = open.pseudoDice ?? [];
     const mean = nanMean(dice);
+    // Without this epoch's Dice (a garbled line) the EMA is carried: nnU-Net did update it, so
+    // ours lags by one term until the history rewinds; no better guess exists.
     const ema = mean === undefined ? prev?.ema : prev?.ema === undefined ? mean : EMA_MOMENTUM * prev.ema + (1 - EMA_MOMENTUM) * mean;
     const newBest = ema !== undefined && mean !== undefined && (prev?.bestEma === undefined || ema > prev.bestEma);
     this.#history.push({ epoch: open.epoch, ema, bestEma: newBest ? ema : prev?.bestEma });
