@@ -1,0 +1,76 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { readCurveDir, parseCurveCsv, CurveFormatError, type Curve } from "./curves.js";
+import { oracleSavedFraction } from "./oracle.js";
+import { evaluatePolicies } from "./report.js";
+import { BASELINES, LOSS_BUDGET } from "./replay.js";
+
+// The evaluator on the real curves in test/fixtures: the default policy keeps the loss
+// budget on every set of curves of at least 200 epochs we hold (all of them, and two
+// halves split by source repository, so that no family of runs is both tuned and tested
+// on), and saves more than every baseline that keeps the same budget.
+
+const CURVES = fileURLToPath(new URL("../../../../test/fixtures/nnunet-logs/curves/", import.meta.url));
+const all = readCurveDir(CURVES).filter((c) => c.points.length >= 200);
+const familyA = /^(brats-ztang|crf-effunet|liver-at|chasedb1-xray)__/;
+const sets: [string, Curve[]][] = [
+  ["all curves of at least 200 epochs", all],
+  ["BraTS, REFUGE, liver and CHASEDB1 runs", all.filter((c) => familyA.test(c.name))],
+  ["temporal bone, OCT and the other runs", all.filter((c) => !familyA.test(c.name))],
+];
+
+test("the fixtures hold the 58 curves of at least 200 epochs the targets speak of", () => {
+  assert.equal(all.length, 58);
+});
+
+for (const [name, curves] of sets) {
+  test(`Forecast with the API defaults keeps the loss budget and beats the in-budget baselines: ${name}`, () => {
+    const e = evaluatePolicies(curves, "Forecast");
+    const s = e.summary;
+    assert.ok(s.meanBestEmaLoss <= LOSS_BUDGET.mean, `mean best-EMA loss ${s.meanBestEmaLoss}`);
+    assert.ok(s.maxBestEmaLoss <= LOSS_BUDGET.max, `max best-EMA loss ${s.maxBestEmaLoss}`);
+    assert.ok(s.gpuSecondsSavedFraction > 0, "saves something");
+    for (const b of BASELINES) {
+      const bs = e.baselines[b];
+      assert.ok(bs !== undefined);
+      if (bs.withinBudget) assert.ok(s.gpuSecondsSavedFraction > bs.gpuSecondsSavedFraction, `${b} saves ${bs.gpuSecondsSavedFraction}`);
+    }
+  });
+}
+
+test("the oracle saves about 20% on the 58 curves, as the issue measured", () => {
+  const o = oracleSavedFraction(all);
+  assert.ok(o > 0.19 && o < 0.22, `oracle ${o}`);
+});
+
+function curve(name: string, emas: number[], times: number[]): Curve {
+  return { name, maxEpochs: emas.length, points: emas.map((ema, epoch) => ({ epoch, emaPseudoDice: ema, epochTimeSeconds: times[epoch] ?? 1 })) };
+}
+
+test("the oracle spends the loss budget where it saves the most GPU-seconds", () => {
+  // Stopping a after epoch 0 loses 0.003 and saves 30 s; stopping b after epoch 0 loses 0.001
+  // and saves 3 s. With a mean budget of 0.002 over two curves (0.004 in all) both fit.
+  const a = curve("a", [0.9, 0.903], [10, 30]);
+  const b = curve("b", [0.9, 0.901], [10, 3]);
+  assert.ok(Math.abs(oracleSavedFraction([a, b]) - 33 / 53) < 1e-9);
+  // A curve losing more than 0.010 by any stop cannot be stopped early at all.
+  const c = curve("c", [0.5, 0.52], [10, 100]);
+  assert.ok(Math.abs(oracleSavedFraction([c, curve("flat", [0.9, 0.9], [10, 10])]) - 10 / 130) < 1e-9);
+});
+
+test("a CSV with another header is rejected with a typed error", () => {
+  assert.throws(() => parseCurveCsv("x.csv", "epoch,loss\n0,1\n"), CurveFormatError);
+});
+
+test("the command prints one JSON object whose summary has the documented keys", () => {
+  const script = fileURLToPath(new URL("../../scripts/evaluate.ts", import.meta.url));
+  const out = execFileSync(process.execPath, ["--import", "tsx", script, "--curves", CURVES, "--json", "--match", "^tbone-exp01"], { encoding: "utf8" });
+  const parsed = JSON.parse(out) as { summary: Record<string, unknown>; curves: unknown[] };
+  for (const key of ["curves", "epochsSavedFraction", "gpuSecondsSavedFraction", "oracleGpuSecondsSavedFraction", "meanBestEmaLoss", "maxBestEmaLoss"]) {
+    assert.equal(typeof parsed.summary[key], "number", key);
+  }
+  assert.equal(parsed.summary["curves"], 5);
+  assert.equal(parsed.curves.length, 5);
+});
