@@ -1,8 +1,8 @@
 import type { IJob } from "kubernetes-models/batch/v1/Job";
 import type { INode } from "kubernetes-models/v1/Node";
 import type { IPod } from "kubernetes-models/v1/Pod";
-import type { IContainerStatus } from "kubernetes-models/v1/ContainerStatus";
 import {
+  CalibrationResult,
   ANNOTATION_STOP_DECISION,
   LABEL_FOLD,
   LABEL_ROLE,
@@ -151,7 +151,9 @@ export class PodBuilder {
   of(run: string, role: Role, fold?: string): this {
     const container = role === "calibrate" ? "calibrate" : "nnunet";
     this.pod.metadata!.labels = { [LABEL_RUN]: run, [LABEL_ROLE]: role, ...(fold !== undefined ? { [LABEL_FOLD]: fold } : {}) };
-    this.pod.spec!.containers = [{ name: container, image: "nnunet" }];
+    this.pod.spec!.containers = [{ ...this.pod.spec!.containers[0]!, name: container, image: "nnunet" }];
+    const statuses = this.pod.status?.containerStatuses;
+    if (statuses) this.pod.status = { ...this.pod.status, containerStatuses: statuses.map((s, i) => (i === 0 ? { ...s, name: container } : s)) };
     return this;
   }
   createdAt(seconds: number): this {
@@ -250,3 +252,29 @@ export class JobBuilder {
   }
 }
 export const makeJob = (name: string): JobBuilder => new JobBuilder(name);
+
+/** A calibrator result as the calibrator writes it: 2 in the plans, 8 chosen. */
+export function makeCalibrationResult(overrides: Partial<CalibrationResult> = {}): CalibrationResult {
+  return CalibrationResult.parse({
+    schemaVersion: 1,
+    chosenBatchSize: 8,
+    plansBatchSize: 2,
+    plans: "nnUNetPlans",
+    derivedPlans: "nnUNetPlans_bs8",
+    configuration: "3d_fullres",
+    objective: "throughput",
+    precision: "mixed",
+    headroom: 0.1,
+    backend: "simulated",
+    builder: "simulated",
+    gpu: { name: "NVIDIA L40S", memoryMiB: 46068 },
+    probes: [
+      { batchSize: 2, fits: true, peakMemoryMiB: 11000, samplesPerSecond: 9.1, withinHeadroom: true },
+      { batchSize: 4, fits: true, peakMemoryMiB: 20500, samplesPerSecond: 15.8, withinHeadroom: true },
+      { batchSize: 6, fits: true, peakMemoryMiB: 30000, samplesPerSecond: 18.9, withinHeadroom: true },
+      { batchSize: 8, fits: true, peakMemoryMiB: 39800, samplesPerSecond: 20.2, withinHeadroom: true },
+      { batchSize: 12, fits: false },
+    ],
+    ...overrides,
+  });
+}
