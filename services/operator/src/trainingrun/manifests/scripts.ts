@@ -64,7 +64,7 @@ if len(text) > 4000:
     del msg["perClassDice"]
     text = json.dumps(msg, separators=(",", ":"))
 print(text)
-with open("/dev/termination-log", "w") as f:
+with open(os.environ.get("TERMINATION_MESSAGE_PATH", "/dev/termination-log"), "w") as f:
     f.write(text)
 `.trim();
 
