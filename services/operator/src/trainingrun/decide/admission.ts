@@ -146,7 +146,17 @@ export const checkCapacity: Check = ({ run, demand, nodes }) => {
 };
 
 /** In order: holds first (no position), then what a cluster change or a quota change fixes. */
-export const ADMISSION_CHECKS: readonly Check[] = [checkSuspended, checkClaim, checkProductsAccepted, checkMatchingNodes, checkQuota, checkCapacity];
+export const HOLD_CHECKS: readonly Check[] = [checkSuspended, checkClaim];
+export const CAPACITY_CHECKS: readonly Check[] = [checkProductsAccepted, checkMatchingNodes, checkQuota, checkCapacity];
+export const ADMISSION_CHECKS: readonly Check[] = [...HOLD_CHECKS, ...CAPACITY_CHECKS];
+
+function firstMatch(checks: readonly Check[], ctx: Ctx): CheckResult | undefined {
+  for (const check of checks) {
+    const r = check(ctx);
+    if (r.matched) return r;
+  }
+  return undefined;
+}
 const HOLDS = new Set<WaitReason>(["Suspended", "ClaimNotFound"]);
 
 export function compareRuns(a: TrainingRun, b: TrainingRun): number {
@@ -172,6 +182,10 @@ export function decideAdmission(input: AdmissionInput): AdmissionDecision {
   for (const { run } of input.runs) queueUsed.set(run.spec.queue, (queueUsed.get(run.spec.queue) ?? 0) + (byRun.get(runKey(run)) ?? 0));
 
   const result = new Map<string, RunAdmission>();
+  // Within a pass free GPUs and quota only shrink, so work of a shape (queue, products,
+  // GPUs) that was refused once is refused again: remember the refusal instead of
+  // re-running the checks for each of thousands of waiting folds.
+  const refused = new Map<string, CheckResult>();
   let position = 0;
   let admittedGpus = 0;
   for (const entry of [...input.runs].sort((a, b) => compareRuns(a.run, b.run))) {
@@ -183,7 +197,9 @@ export function decideAdmission(input: AdmissionInput): AdmissionDecision {
     for (const demand of wants) {
       const queue = input.queues.find((q) => q.name === run.spec.queue);
       const ctx: Ctx = { run, claimExists: entry.claimExists, demand, nodes, queue, queueUsed: queueUsed.get(run.spec.queue) ?? 0, acceptedProducts: input.acceptedProducts };
-      const blocked = ADMISSION_CHECKS.map((check) => check(ctx)).find((r) => r.matched);
+      const shape = `${run.spec.queue}|${run.spec.gpu.productLabel}|${run.spec.gpu.products.join(",")}|${demand.gpus}`;
+      const blocked = firstMatch(HOLD_CHECKS, ctx) ?? refused.get(shape) ?? firstMatch(CAPACITY_CHECKS, ctx);
+      if (blocked && !HOLDS.has(blocked.reason)) refused.set(shape, blocked);
       if (blocked) {
         wait ??= blocked;
         continue;

@@ -52,9 +52,9 @@ function templateProducts(job: IJob): { label: string | undefined; values: strin
   return { label: expr?.key, values: expr?.values ?? [] };
 }
 
-function sameChild(job: IJob, pod: IPod): boolean {
-  const keys = [LABEL_RUN, LABEL_ROLE, LABEL_FOLD];
-  return pod.metadata?.namespace === job.metadata?.namespace && keys.every((k) => label(pod, k) === label(job, k));
+/** Identity of a child across its Job and pods: namespace, run, role and fold labels. */
+function childKey(obj: IJob | IPod): string {
+  return [obj.metadata?.namespace, label(obj, LABEL_RUN), label(obj, LABEL_ROLE), label(obj, LABEL_FOLD)].join("/");
 }
 
 /**
@@ -63,11 +63,11 @@ function sameChild(job: IJob, pod: IPod): boolean {
  */
 export function reservationsFrom(jobs: readonly IJob[], pods: readonly IPod[]): Reservation[] {
   const out: Reservation[] = [];
+  const bound = new Set(pods.filter((p) => isPodActive(p) && p.spec?.nodeName && label(p, LABEL_RUN) !== undefined).map(childKey));
   for (const job of jobs) {
     if (label(job, LABEL_RUN) === undefined) continue;
     if (job.spec?.suspend || isJobComplete(job) || isJobFailed(job) || job.metadata?.deletionTimestamp) continue;
-    const placed = pods.some((p) => sameChild(job, p) && isPodActive(p) && p.spec?.nodeName);
-    if (placed) continue;
+    if (bound.has(childKey(job))) continue;
     const gpus = podGpuRequest(job.spec?.template.spec);
     if (gpus === 0) continue;
     const { label: productLabel, values } = templateProducts(job);
