@@ -1,5 +1,6 @@
 import { performance } from "node:perf_hooks";
 import type { IJob } from "kubernetes-models/batch/v1/Job";
+import type { INode } from "kubernetes-models/v1/Node";
 import type { IPod } from "kubernetes-models/v1/Pod";
 import { parseTrainingRun, type TrainingRun } from "@nnunet-operator/api";
 import { parseOperatorConfig } from "../src/config.js";
@@ -19,7 +20,7 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 1000);
 const NODES = Number(process.env.BENCH_NODES ?? 250);
 const config = parseOperatorConfig("queues: [{ name: default }]");
 
-const nodes = Array.from({ length: NODES }, (_, i) => ({
+const nodes: INode[] = Array.from({ length: NODES }, (_, i) => ({
   apiVersion: "v1",
   kind: "Node",
   metadata: { name: `l40s-${i}`, labels: { "nvidia.com/gpu.product": "NVIDIA-L40S" } },
@@ -38,8 +39,8 @@ const runs: TrainingRun[] = Array.from({ length: RUNS }, (_, i) => {
   return r.run;
 });
 
-let jobs: IJob[] = [];
-let pods: IPod[] = [];
+const jobs: IJob[] = [];
+const pods: IPod[] = [];
 const jobsByRun = new Map<string, IJob[]>();
 const podsByRun = new Map<string, IPod[]>();
 const now = new Date("2026-01-01T01:00:00Z");
@@ -72,7 +73,7 @@ for (;;) {
       created += 1;
       const job = { ...act.object, status: { active: 1 } };
       const node = admission.runs.get(runKey(run))!.nodes.get(`train/${act.object.metadata?.labels?.["nnunet-operator.io/fold"]}`);
-      const pod: IPod = { apiVersion: "v1", kind: "Pod", metadata: { name: `${act.object.metadata?.name}-x`, namespace: act.object.metadata?.namespace, labels: act.object.spec!.template.metadata!.labels! }, spec: { ...act.object.spec!.template.spec!, ...(node ? { nodeName: node } : {}) }, status: { phase: "Running", startTime: now.toISOString() } };
+      const pod: IPod = { apiVersion: "v1", kind: "Pod", metadata: { name: `${act.object.metadata?.name}-x`, namespace: act.object.metadata?.namespace ?? "", labels: act.object.spec!.template.metadata!.labels! }, spec: { ...act.object.spec!.template.spec!, ...(node ? { nodeName: node } : {}) }, status: { phase: "Running", startTime: now.toISOString() } };
       jobs.push(job);
       pods.push(pod);
       jobsByRun.set(runKey(run), [...(jobsByRun.get(runKey(run)) ?? []), job]);
