@@ -108,7 +108,7 @@ describe("calibration decision", () => {
       input: { job: job(makeJob("liver-calibrate").active()), pods: [calibratePod(makePod().waiting("ImagePullBackOff", "pull access denied"))] },
       ready: false,
       condition: ["Unknown", "Calibrating"],
-      message: /ImagePullBackOff \(pull access denied\)/,
+      message: /ImagePullBackOff \(pull access denied\); fix spec\.image/,
     },
     {
       name: "a finished Job's result is used and written to the cache",

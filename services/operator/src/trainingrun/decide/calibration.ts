@@ -202,7 +202,8 @@ export function decideCalibration(input: CalibrationInput): CalibrationDecision 
   const schedule = decideSchedule(run, undefined, undefined);
   if (input.job) {
     const waiting = pod ? containerWaitingReason(pod, CALIBRATE_CONTAINER) : undefined;
-    const detail = waiting ? `; the pod waits: ${waiting.reason}${waiting.message ? ` (${waiting.message})` : ""}` : "";
+    const pull = waiting && /ErrImagePull|ImagePullBackOff|InvalidImageName/.test(waiting.reason) ? `; fix spec.image or the operator's images.training, or add an image pull secret` : "";
+    const detail = waiting ? `; the pod waits: ${waiting.reason}${waiting.message ? ` (${waiting.message})` : ""}${pull}` : "";
     return pending(run, schedule, attempts, `calibration Job ${input.job.metadata?.name} is running (attempt ${attempts + 1})${detail}`, []);
   }
   if (input.admitted) return pending(run, schedule, attempts, "creating the calibration Job", [{ type: "CreateCalibrationJob" }]);

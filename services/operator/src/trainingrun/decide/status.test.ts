@@ -25,6 +25,7 @@ describe("a run's whole lifecycle, pass by pass", () => {
     assert.equal(cond(plan.status, "Calibrated")?.status, "Unknown");
     assert.equal(plan.status.observedGeneration, 3);
     assert.ok(plan.status.conditions?.every((c) => c.observedGeneration === 3));
+    assert.ok(!plan.events.some((e) => e.reason.startsWith("Fold")), "folds that start out waiting are no news");
 
     // Pass 2: the calibrate Job runs.
     clock.advance(30);

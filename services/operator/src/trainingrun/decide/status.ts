@@ -155,6 +155,8 @@ export function transitionEvents(prev: TrainingRunStatus | undefined, next: Trai
   for (const f of next.folds ?? []) {
     const old = prev?.folds?.find((o) => o.fold === f.fold);
     if (old?.phase === f.phase) continue;
+    // A new run's folds all start out waiting; that is no news.
+    if (!old && (f.phase === "Pending" || f.phase === "Queued")) continue;
     const warning = f.phase === "Failed" || f.phase === "Restarting";
     events.push({ type: warning ? "Warning" : "Normal", reason: `Fold${f.phase}`, message: `fold ${f.fold}: ${f.message ?? f.phase}` });
   }
