@@ -42,6 +42,7 @@ export class Sim {
       queues: this.config.queues,
       acceptedProducts: this.config.gpu.acceptedProducts,
       tolerations: gpuTolerations(this.config),
+      defaultProductLabel: this.config.gpu.defaultProductLabel,
     });
     const plan = decideRun(this.run, this.world(admission.runs.get(runKey(this.run))), now);
     this.run = { ...this.run, status: plan.status };

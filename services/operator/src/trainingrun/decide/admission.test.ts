@@ -193,3 +193,18 @@ describe("admission of fold-work", () => {
     }
   });
 });
+
+describe("the cluster's GPU product label", () => {
+  it("replaces the API default for runs that kept it, so nodes labelled otherwise match", () => {
+    const node = makeNode("a").product("NVIDIA-L40S", "gpu.example.com/model").build();
+    const input = { nodes: [node], runs: [entry(makeRun().build(), folds(1))] };
+    assert.equal(of(decide(input)).wait?.reason, "NoMatchingNodes");
+    assert.equal(of(decide({ ...input, defaultProductLabel: "gpu.example.com/model" })).admitted.size, 1);
+  });
+
+  it("leaves a label the run set itself alone", () => {
+    const node = makeNode("a").product("NVIDIA-L40S", "gpu.example.com/model").build();
+    const run = makeRun().with({ gpu: { productLabel: "other.example.com/gpu" } }).build();
+    assert.equal(of(decide({ nodes: [node], runs: [entry(run, folds(1))], defaultProductLabel: "gpu.example.com/model" })).wait?.reason, "NoMatchingNodes");
+  });
+});

@@ -4,6 +4,7 @@ import type { IPod } from "kubernetes-models/v1/Pod";
 import type { IToleration } from "kubernetes-models/v1/Toleration";
 import type { TrainingRun, WaitReason } from "@nnunet-operator/api";
 import type { QueueConfig } from "../../config.js";
+import { withDefaultProductLabel } from "./defaults.js";
 import { bestFit, buildGpuNodes, type GpuNode, gpusByRun, nodeMatches, reservationsFrom } from "./capacity.js";
 
 // Cluster-wide admission of fold-work. Every pass sees the whole queue: the work every run
@@ -38,6 +39,8 @@ export interface AdmissionInput {
   readonly queues: readonly QueueConfig[];
   readonly acceptedProducts: readonly string[];
   readonly tolerations: readonly IToleration[];
+  /** The cluster's GPU product label, where runs kept the API default (see defaults.ts). */
+  readonly defaultProductLabel?: string;
 }
 
 export interface RunWait {
@@ -189,7 +192,7 @@ export function decideAdmission(input: AdmissionInput): AdmissionDecision {
   let position = 0;
   let admittedGpus = 0;
   for (const entry of [...input.runs].sort((a, b) => compareRuns(a.run, b.run))) {
-    const { run } = entry;
+    const run = withDefaultProductLabel(entry.run, input.defaultProductLabel);
     const admitted = new Set<string>();
     const placed = new Map<string, string>();
     let wait: CheckResult | undefined;

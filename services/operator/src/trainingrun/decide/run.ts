@@ -9,6 +9,7 @@ import { buildValidationJob } from "../manifests/validation-job.js";
 import type { Demand } from "./admission.js";
 import type { CalibrationAction } from "./calibration.js";
 import type { FoldAction } from "./folds.js";
+import { withClusterDefaults } from "./defaults.js";
 import { decideParts, type RunWorld } from "./parts.js";
 import { assembleStatus, type RunEvent, transitionEvents } from "./status.js";
 
@@ -58,7 +59,8 @@ export function toKubeActions(run: TrainingRun, world: RunWorld, actions: readon
   });
 }
 
-export function decideRun(run: TrainingRun, world: RunWorld, now: Date): RunPlan {
+export function decideRun(stored: TrainingRun, world: RunWorld, now: Date): RunPlan {
+  const run = withClusterDefaults(stored, world.config);
   const parts = decideParts(run, world, now);
   const status = assembleStatus(run, parts, world, now);
   const events = transitionEvents(run.status, status);

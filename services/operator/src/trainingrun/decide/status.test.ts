@@ -169,6 +169,18 @@ describe("status of waiting, failing and held runs", () => {
   });
 });
 
+describe("cluster defaults", () => {
+  it("a run that kept the API's product label is placed with the cluster's configured label", () => {
+    const cluster = parseOperatorConfig("gpu: { defaultProductLabel: gpu.example.com/model }");
+    const sim = new Sim(makeRun().folds(0).batch({ mode: "Plans" }).build(), cluster, [makeNode("a").product("NVIDIA-L40S", "gpu.example.com/model").build()]);
+    const plan = sim.pass(at(0));
+    const created = plan.actions[0];
+    assert.ok(created?.verb === "create");
+    const term = created.object.spec?.template.spec?.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms[0];
+    assert.equal(term?.matchExpressions?.[0]?.key, "gpu.example.com/model");
+  });
+});
+
 describe("transition events", () => {
   it("are emitted for condition flips and fold phase changes only", () => {
     const c = (type: string, status: "True" | "False", reason: string) => ({ type, status, reason, message: "m", lastTransitionTime: iso(0) });

@@ -2,6 +2,7 @@ import { type Condition, ConditionReason, ConditionType, type FoldStatus, type R
 import { computeSummary, computeTotals } from "./accounting.js";
 import { LABEL_ROLE } from "@nnunet-operator/api";
 import { label, podGpuSeconds } from "./objects.js";
+import { withClusterDefaults } from "./defaults.js";
 import { decideParts, type RunParts, type RunWorld } from "./parts.js";
 
 // The whole TrainingRun status, recomputed from the world on every pass, and the events
@@ -164,7 +165,8 @@ export function transitionEvents(prev: TrainingRunStatus | undefined, next: Trai
 }
 
 /** The status a pass writes, with the events of its transitions. */
-export function computeStatus(run: TrainingRun, world: RunWorld, now: Date): { status: TrainingRunStatus; events: RunEvent[] } {
+export function computeStatus(stored: TrainingRun, world: RunWorld, now: Date): { status: TrainingRunStatus; events: RunEvent[] } {
+  const run = withClusterDefaults(stored, world.config);
   const status = assembleStatus(run, decideParts(run, world, now), world, now);
   return { status, events: transitionEvents(run.status, status) };
 }
