@@ -101,7 +101,7 @@ describe("calibration decision", () => {
       input: { job: job(makeJob("liver-calibrate").active()), pods: [calibratePod(makePod().running())] },
       ready: false,
       condition: ["Unknown", "Calibrating"],
-      message: /running \(attempt 1\)/,
+      message: /running \(attempt 1 of at most 3\)/,
     },
     {
       name: "a calibration pod that cannot pull its image says so while waiting",

@@ -204,7 +204,8 @@ export function decideCalibration(input: CalibrationInput): CalibrationDecision 
     const waiting = pod ? containerWaitingReason(pod, CALIBRATE_CONTAINER) : undefined;
     const pull = waiting && /ErrImagePull|ImagePullBackOff|InvalidImageName/.test(waiting.reason) ? `; fix spec.image or the operator's images.training, or add an image pull secret` : "";
     const detail = waiting ? `; the pod waits: ${waiting.reason}${waiting.message ? ` (${waiting.message})` : ""}${pull}` : "";
-    return pending(run, schedule, attempts, `calibration Job ${input.job.metadata?.name} is running (attempt ${attempts + 1})${detail}`, []);
+    const limit = input.config.calibration.retryLimit + 1;
+    return pending(run, schedule, attempts, `calibration Job ${input.job.metadata?.name} is running (attempt ${attempts + 1} of at most ${limit})${detail}`, []);
   }
   if (input.admitted) return pending(run, schedule, attempts, "creating the calibration Job", [{ type: "CreateCalibrationJob" }]);
   return { ...pending(run, schedule, attempts, "the calibration Job waits for a GPU", []), wantsGpu: true };

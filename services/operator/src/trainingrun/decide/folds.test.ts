@@ -56,6 +56,20 @@ const cases: Case[] = [
   { name: "a Job whose pod is not scheduled yet is Training, starting", input: { job: trainJob().active().build() }, phase: "Training", reason: "Starting" },
   { name: "a running pod is Training on its node", input: { job: trainJob().active().build(), pods: [trainPod().running(400).build()] }, phase: "Training", reason: "Running", message: /running on gpu-1/ },
   {
+    name: "a pod the scheduler cannot place says what the scheduler says",
+    input: {
+      job: trainJob().active().build(),
+      pods: [(() => {
+        const p = makePod("liver-fold-0-abcde").of("liver", "train", "0").gpus(1).build();
+        p.status = { phase: "Pending", conditions: [{ type: "PodScheduled", status: "False", reason: "Unschedulable", message: "0/3 nodes are available: 3 Insufficient nvidia.com/gpu." }] };
+        return p;
+      })()],
+    },
+    phase: "Training",
+    reason: "Unschedulable",
+    message: /cannot be scheduled: 0\/3 nodes are available/,
+  },
+  {
     name: "an image that cannot be pulled waits with a message naming the fix, never Failed",
     input: { job: trainJob().active().build(), pods: [trainPod().waiting("ImagePullBackOff", "not found").build()] },
     phase: "Training",

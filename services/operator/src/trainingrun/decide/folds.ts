@@ -150,6 +150,12 @@ function decideTraining(input: FoldInput): FoldDecision {
       message: `image ${image} cannot be pulled (${waiting.reason}${waiting.message ? `: ${waiting.message}` : ""}); fix spec.image or the operator's images.training, or add an image pull secret`,
     });
   }
+  const unschedulable = pod?.status?.conditions?.find((c) => c.type === "PodScheduled" && c.status === "False" && c.reason === "Unschedulable");
+  if (unschedulable) {
+    // Admission counted the GPUs, so this is a world that changed under us (a node gone, a
+    // label changed): say what the scheduler says; the pod starts when it can.
+    return finish(input, { ...base, reason: "Unschedulable", message: `the training pod cannot be scheduled: ${unschedulable.message ?? "no node fits"}` });
+  }
   if (!pod?.spec?.nodeName) return finish(input, { ...base, reason: "Starting", message: "waiting for the training pod to be scheduled" });
   return finish(input, { ...base, reason: "Running", message: `attempt ${jobAttempt} running on ${pod.spec.nodeName}` });
 }
