@@ -98,10 +98,11 @@ const cases: Case[] = [
     message: /train_loss nan/,
   },
   {
-    name: "an unreadable stop decision is ignored while the pod trains",
+    name: "an unreadable stop decision is ignored, and said so, while the pod trains",
     input: { job: trainJob().annotate("nnunet-operator.io/stop-decision", "{oops").active().build(), pods: [trainPod().running().build()] },
     phase: "Training",
     reason: "Running",
+    message: /ignoring the Job's unreadable stop decision: not JSON/,
   },
   { name: "a completed Job is Completed and, admitted, validated", input: { job: trainJob().complete().build(), pods: [trainPod().running().succeeded().build()], admitted: { train: false, validate: true } }, phase: "Completed", actions: ["CreateValidationJob"] },
   {

@@ -133,7 +133,7 @@ function decideTraining(input: FoldInput): FoldDecision {
   }
 
   if (isJobComplete(job)) {
-    const finishedAt = job.status?.conditions?.find((c) => c.type === "Complete")?.lastTransitionTime ?? input.now.toISOString();
+    const finishedAt = job.status?.conditions?.find((c) => c.type === "Complete")?.lastTransitionTime ?? previous?.finishedAt ?? input.now.toISOString();
     return finish(input, { ...base, phase: "Completed", reason: "Completed", message: `trained the full schedule of ${input.calibration.schedule.effectiveMaxEpochs} epochs`, finishedAt: String(finishedAt) });
   }
 
@@ -157,7 +157,8 @@ function decideTraining(input: FoldInput): FoldDecision {
     return finish(input, { ...base, reason: "Unschedulable", message: `the training pod cannot be scheduled: ${unschedulable.message ?? "no node fits"}` });
   }
   if (!pod?.spec?.nodeName) return finish(input, { ...base, reason: "Starting", message: "waiting for the training pod to be scheduled" });
-  return finish(input, { ...base, reason: "Running", message: `attempt ${jobAttempt} running on ${pod.spec.nodeName}` });
+  const note = stop.error ? `; ignoring the Job's ${stop.error}` : "";
+  return finish(input, { ...base, reason: "Running", message: `attempt ${jobAttempt} running on ${pod.spec.nodeName}${note}` });
 }
 
 /** Resume after a retryable failure, step the batch down after CUDA OOM, or fail for good. */

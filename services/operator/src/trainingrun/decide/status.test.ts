@@ -115,6 +115,45 @@ describe("a run's whole lifecycle, pass by pass", () => {
   });
 });
 
+describe("level-triggered passes", () => {
+  function runningSim() {
+    const sim = new Sim(makeRun().folds(0, 1).batch({ mode: "Fixed", value: 4 }).build(), config, nodes());
+    sim.pass(at(0));
+    for (const f of ["0", "1"]) {
+      sim.addPod(makePod(`liver-fold-${f}-x`).of("liver", "train", f).gpus(1).on("a").running(10).build());
+      sim.progress.set(f, { attempt: 0, epoch: 40, latestEma: 0.7, bestEma: 0.71, bestEpoch: 39, epochsTimed: 41, meanEpochSeconds: 90, observedAt: iso(50) });
+    }
+    sim.pass(at(60));
+    return sim;
+  }
+
+  it("a pass repeated over the same world at the same time changes nothing and creates nothing new", () => {
+    const sim = runningSim();
+    const before = structuredClone(sim.run.status);
+    const plan = sim.pass(at(60));
+    assert.deepEqual(plan.status, before);
+    assert.deepEqual(plan.events, []);
+    assert.deepEqual(plan.actions, []);
+  });
+
+  it("after an operator restart (no progress cache yet) the epochs and EMA of the stored status stand", () => {
+    const sim = runningSim();
+    sim.progress.clear();
+    const plan = sim.pass(at(61));
+    assert.deepEqual(plan.status.folds?.map((f) => [f.epoch, f.bestEma]), [[40, 0.71], [40, 0.71]]);
+    assert.deepEqual(plan.actions, []);
+  });
+
+  it("Jobs missing while status says Training count as lost attempts: the adapter must only reconcile from synced informers", () => {
+    const sim = runningSim();
+    sim.jobs = [];
+    sim.pods = [];
+    const plan = sim.pass(at(62));
+    assert.deepEqual(plan.status.folds?.map((f) => [f.phase, f.attempt]), [["Restarting", 1], ["Restarting", 1]]);
+    assert.deepEqual(plan.actions.map((a) => a.verb === "create" && a.object.metadata?.annotations?.["nnunet-operator.io/attempt"]), ["1", "1"]);
+  });
+});
+
 describe("status of waiting, failing and held runs", () => {
   it("a run whose claim is missing is Pending with Admitted=False ClaimNotFound and a Warning event", () => {
     const sim = new Sim(makeRun().build(), config, nodes());
