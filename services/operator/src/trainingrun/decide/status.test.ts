@@ -163,6 +163,7 @@ describe("status of waiting, failing and held runs", () => {
     assert.equal(cond(plan.status, "Admitted")?.reason, "ClaimNotFound");
     assert.deepEqual(plan.actions, []);
     assert.ok(plan.events.some((e) => e.type === "Warning" && e.reason === "ClaimNotFound"));
+    assert.equal(plan.status.queue?.queuedAt, undefined, "a hold is not a wait for GPUs");
   });
 
   it("a run waiting for GPUs is Queued with its position, reason and the time it started waiting", () => {

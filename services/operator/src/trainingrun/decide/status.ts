@@ -118,7 +118,8 @@ export function assembleStatus(run: TrainingRun, parts: RunParts, world: RunWorl
   const wait = world.admission.wait;
   const anyChild = world.jobs.length > 0 || world.admission.admitted.size > 0;
   const admittedAt = prev?.queue?.admittedAt ?? (anyChild ? now.toISOString() : undefined);
-  const queuedAt = prev?.queue?.queuedAt ?? (wait && !anyChild ? now.toISOString() : undefined);
+  // Holds (suspended, missing claim) are not waiting for GPUs, so they do not start the clock.
+  const queuedAt = prev?.queue?.queuedAt ?? (wait?.position !== undefined && !anyChild ? now.toISOString() : undefined);
   const phase = computePhase(run, parts, world);
 
   let list: Condition[] = prev?.conditions ?? [];
