@@ -31,8 +31,11 @@ export class Sim {
     return { config: this.config, jobs: this.jobs, pods: this.pods, nodes: this.nodes, calibrationCache: this.cache, claimExists: this.claimExists, admission, progress: this.progress };
   }
 
-  /** One reconcile pass: admission over the wants, the plan, status written, actions applied. */
-  pass(now: Date): RunPlan {
+  /**
+   * One reconcile pass: admission over the wants, the plan, status written, actions applied.
+   * `crashAfter` simulates an operator that dies after writing status and the first n actions.
+   */
+  pass(now: Date, crashAfter?: number): RunPlan {
     const probe = decideRun(this.run, this.world(), now);
     const admission = decideAdmission({
       nodes: this.nodes,
@@ -46,7 +49,7 @@ export class Sim {
     });
     const plan = decideRun(this.run, this.world(admission.runs.get(runKey(this.run))), now);
     this.run = { ...this.run, status: plan.status };
-    for (const a of plan.actions) {
+    for (const a of plan.actions.slice(0, crashAfter ?? plan.actions.length)) {
       if (a.verb === "create") {
         if (!this.jobs.some((j) => j.metadata?.name === a.object.metadata?.name)) this.jobs.push({ ...a.object, status: { active: 1 } });
       } else if (a.verb === "delete") {
