@@ -72,11 +72,22 @@ describe("operator crashes and cluster faults at random", () => {
       const clock = new FakeClock();
       const sim = new Sim(makeRun().folds(0, 1, 2).with({ maxRestarts: 3 }).build(), config, [makeNode("a").gpus(8).build()]);
       const seen = new Map<string, number>();
+      const created = new Set<string>();
       for (let step = 0; step < 90; step++) {
         const now = clock.advance(10);
         const chaos = step < 50;
         if (step % 2 === 0) cluster(sim, roll, (step + 1) * 10, chaos);
-        else sim.pass(now, chaos && roll(3) === 0 ? roll(3) : undefined);
+        else {
+          const crash = chaos && roll(3) === 0 ? roll(3) : undefined;
+          const existing = new Set(sim.jobs.map((j) => j.metadata?.name));
+          const plan = sim.pass(now, crash);
+          for (const a of plan.actions.slice(0, crash ?? plan.actions.length)) {
+            if (a.verb !== "create" || existing.has(a.object.metadata?.name) || label(a.object, LABEL_ROLE) !== "train") continue;
+            const key = `${label(a.object, LABEL_FOLD)}/${a.object.metadata?.annotations?.[ANNOTATION_ATTEMPT]}`;
+            assert.ok(!created.has(key), `step ${step}: attempt ${key} started twice`);
+            created.add(key);
+          }
+        }
 
         for (const f of sim.run.status?.folds ?? []) {
           const live = sim.pods.filter((p) => label(p, LABEL_ROLE) === "train" && label(p, LABEL_FOLD) === f.fold && isPodActive(p));
