@@ -4,10 +4,22 @@ import { ANNOTATION_STOP_DECISION, findCondition, type TrainingRunStatus } from 
 import { parseOperatorConfig } from "../../config.js";
 import { at, FakeClock, iso, makeCalibrationResult, makeNode, makePod, makeRun } from "../../testing/builders.js";
 import { Sim } from "../../testing/sim.js";
+import { Job } from "kubernetes-models/batch/v1/Job";
+import { ConfigMap } from "kubernetes-models/v1/ConfigMap";
 import { NOTHING_ADMITTED } from "./admission.js";
+import type { RunPlan } from "./run.js";
 import { computeStatus, transitionEvents } from "./status.js";
 
 const config = parseOperatorConfig("");
+
+/** Every object a plan would write validates as what it claims to be. */
+function validateWrites(plan: RunPlan): RunPlan {
+  for (const a of plan.actions) {
+    if (a.verb === "create") new Job(a.object).validate();
+    if (a.verb === "upsertConfigMapData") new ConfigMap(a.ifMissing).validate();
+  }
+  return plan;
+}
 const nodes = () => [makeNode("a").build(), makeNode("b").build()];
 const cond = (s: TrainingRunStatus | undefined, type: string) => findCondition(s?.conditions, type);
 const stop = (epoch: number, policy = "Forecast") => JSON.stringify({ schemaVersion: 1, epoch, policy, reason: "predicted gain below 0.002", bestEpoch: epoch - 5, bestEma: 0.9, decidedAt: iso(5000) });
@@ -19,7 +31,7 @@ describe("a run's whole lifecycle, pass by pass", () => {
     const sim = new Sim(makeRun().generation(3).build(), config, nodes());
 
     // Pass 1: calibration is the only work, it gets its GPU and its Job.
-    let plan = sim.pass(clock.now());
+    let plan = validateWrites(sim.pass(clock.now()));
     assert.deepEqual(plan.actions.map((a) => a.verb === "create" && a.object.metadata?.name), ["liver-calibrate"]);
     assert.equal(plan.status.phase, "Pending");
     assert.equal(cond(plan.status, "Calibrated")?.status, "Unknown");
@@ -29,7 +41,7 @@ describe("a run's whole lifecycle, pass by pass", () => {
 
     // Pass 2: the calibrate Job runs.
     clock.advance(30);
-    plan = sim.pass(clock.now());
+    plan = validateWrites(sim.pass(clock.now()));
     assert.equal(plan.status.phase, "Calibrating");
     assert.deepEqual(plan.actions, []);
 
@@ -37,7 +49,7 @@ describe("a run's whole lifecycle, pass by pass", () => {
     clock.advance(300);
     sim.setJob("liver-calibrate", (j) => ({ ...j, status: { succeeded: 1, conditions: [{ type: "Complete", status: "True" }] } }));
     sim.addPod(makePod("liver-calibrate-x").of("liver", "calibrate").gpus(1).on("a").running(30).succeeded(330, JSON.stringify(makeCalibrationResult())).build());
-    plan = sim.pass(clock.now());
+    plan = validateWrites(sim.pass(clock.now()));
     assert.equal(cond(plan.status, "Calibrated")?.reason, "Calibrated");
     assert.deepEqual(plan.actions.map((a) => (a.verb === "create" ? a.object.metadata?.name : a.verb)), ["upsertConfigMapData", "liver-fold-0", "liver-fold-1", "liver-fold-2", "liver-fold-3", "liver-fold-4"]);
     assert.equal(plan.status.calibration?.trainer, "nnUNetTrainer_250epochs");
@@ -49,7 +61,7 @@ describe("a run's whole lifecycle, pass by pass", () => {
       sim.addPod(makePod(`liver-fold-${f}-x`).of("liver", "train", String(f)).gpus(1).on(f < 4 ? "a" : "b").running(400).build());
       sim.progress.set(String(f), { attempt: 0, epoch: 99, latestEma: 0.85, bestEma: 0.86 + f / 100, bestEpoch: 97, meanEpochSeconds: 100, epochsTimed: 100, observedAt: clock.now().toISOString() });
     }
-    plan = sim.pass(clock.now());
+    plan = validateWrites(sim.pass(clock.now()));
     assert.equal(plan.status.phase, "Training");
     assert.equal(cond(plan.status, "Training")?.status, "True");
     assert.equal(plan.status.summary?.epochs, "500/1250");
@@ -59,7 +71,7 @@ describe("a run's whole lifecycle, pass by pass", () => {
 
     // Pass 5: nothing changed but time: lastTransitionTime stays, no events.
     clock.advance(600);
-    plan = sim.pass(clock.now());
+    plan = validateWrites(sim.pass(clock.now()));
     assert.equal(cond(plan.status, "Training")?.lastTransitionTime, trainingSince);
     assert.deepEqual(plan.events, []);
 
@@ -69,7 +81,7 @@ describe("a run's whole lifecycle, pass by pass", () => {
       sim.setJob(`liver-fold-${f}`, (j) => ({ ...j, metadata: { ...j.metadata, annotations: { ...j.metadata?.annotations, [ANNOTATION_STOP_DECISION]: stop(180) } }, spec: { ...j.spec!, suspend: true }, status: {} }));
       sim.addPod(makePod(`liver-fold-${f}-x`).of("liver", "train", String(f)).gpus(1).on("a").running(400).failed(143, { finishSeconds: 1990 }).build());
     }
-    plan = sim.pass(clock.now());
+    plan = validateWrites(sim.pass(clock.now()));
     assert.equal(plan.status.phase, "Validating");
     assert.equal(cond(plan.status, "Converged")?.reason, "EarlyStopped");
     assert.deepEqual(plan.actions.map((a) => a.verb === "create" && a.object.metadata?.name), [0, 1, 2, 3, 4].map((f) => `liver-validate-${f}`));
@@ -83,7 +95,7 @@ describe("a run's whole lifecycle, pass by pass", () => {
       sim.setJob(`liver-validate-${f}`, (j) => ({ ...j, status: { succeeded: 1, conditions: [{ type: "Complete", status: "True" }] } }));
       sim.addPod(makePod(`liver-validate-${f}-x`).of("liver", "validate", String(f)).gpus(1).on("b").running(2000).succeeded(2100, valMessage(0.9)).build());
     }
-    plan = sim.pass(clock.now());
+    plan = validateWrites(sim.pass(clock.now()));
     assert.equal(plan.status.phase, "Succeeded");
     assert.equal(cond(plan.status, "Ready")?.status, "True");
     assert.equal(cond(plan.status, "Validated")?.message, "every fold validated; mean Dice 0.9000");
@@ -99,15 +111,15 @@ describe("a run's whole lifecycle, pass by pass", () => {
     sim.addPod(makePod("liver-fold-0-x").of("liver", "train", "0").gpus(1).on("a").running(10).disrupted().failed(137, { finishSeconds: 100 }).build());
     sim.setJob("liver-fold-0", (j) => ({ ...j, status: { failed: 1, conditions: [{ type: "Failed", status: "True", lastTransitionTime: iso(100) }] } }));
     clock.advance(105);
-    let plan = sim.pass(clock.now());
+    let plan = validateWrites(sim.pass(clock.now()));
     assert.equal(plan.status.folds?.[0]?.phase, "Restarting");
     assert.equal(plan.requeueAfterSeconds, 5);
     assert.ok(plan.events.some((e) => e.type === "Warning" && e.reason === "FoldRestarting"));
     clock.advance(10);
-    plan = sim.pass(clock.now());
+    plan = validateWrites(sim.pass(clock.now()));
     assert.equal(plan.status.folds?.[0]?.attempt, 1, "the next attempt is in the status written with the delete");
     assert.deepEqual(plan.actions.map((a) => a.verb), ["delete"]);
-    plan = sim.pass(clock.now());
+    plan = validateWrites(sim.pass(clock.now()));
     const created = plan.actions[0];
     assert.ok(created?.verb === "create");
     assert.equal(created.object.spec?.template.spec?.containers[0]?.args?.at(-1), "--c");
