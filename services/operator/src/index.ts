@@ -23,3 +23,5 @@ export * from "./trainingrun/manifests/training-job.js";
 export * from "./trainingrun/manifests/validation-job.js";
 export * from "./webhook/admission-review.js";
 export * from "./webhook/validate-trainingrun.js";
+export * from "./trainingrun/decide/status-write.js";
+export * from "./trainingrun/decide/defaults.js";
