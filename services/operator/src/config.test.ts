@@ -1,0 +1,78 @@
+import { strict as assert } from "node:assert";
+import { describe, it } from "node:test";
+import { applyEnvOverrides, ConfigError, parseOperatorConfig, parseOperatorEnv, queueQuota } from "./config.js";
+
+describe("operator configuration file", () => {
+  it("an empty file yields every default", () => {
+    const config = parseOperatorConfig("");
+    assert.equal(config.namespace, "nnunet-system");
+    assert.deepEqual(config.queues, [{ name: "default" }]);
+    assert.equal(config.images.reporter, "nnunet-operator/reporter:latest");
+    assert.equal(config.calibration.retryLimit, 2);
+    assert.equal(config.restartBackoff.initialSeconds, 10);
+    assert.equal(config.gpu.defaultProductLabel, "nvidia.com/gpu.product");
+  });
+
+  it("a full file as the chart renders it is read field for field", () => {
+    const config = parseOperatorConfig(`
+namespace: gpu-ops
+queues:
+  - name: research
+    gpuQuota: 8
+  - name: default
+gpu:
+  acceptedProducts: [NVIDIA-L40S, NVIDIA-A100-SXM4-80GB]
+  extraTolerations:
+    - { key: dedicated, operator: Equal, value: nnunet, effect: NoSchedule }
+images:
+  training: registry.example/nnunet:2.5
+nats:
+  url: nats://nats.gpu-ops:4222
+  credsSecret: { name: nats-reporter }
+calibration: { retryLimit: 4, backend: simulated }
+restartBackoff: { initialSeconds: 5, maxSeconds: 60 }
+`);
+    assert.deepEqual(queueQuota(config, "research"), { defined: true, quota: 8 });
+    assert.deepEqual(queueQuota(config, "default"), { defined: true, quota: undefined });
+    assert.deepEqual(queueQuota(config, "nope"), { defined: false, quota: undefined });
+    assert.equal(config.nats.credsSecret?.key, "nats.creds");
+    assert.equal(config.gpu.extraTolerations[0]?.value, "nnunet");
+    assert.equal(config.calibration.backend, "simulated");
+  });
+
+  const bad: Array<{ name: string; yaml: string; key: string }> = [
+    { name: "a negative quota names queues.0.gpuQuota", yaml: "queues: [{name: a, gpuQuota: -1}]", key: "queues.0.gpuQuota" },
+    { name: "a queue listed twice names the second", yaml: "queues: [{name: a}, {name: a}]", key: "queues.1.name" },
+    { name: "a misspelt key is named", yaml: "images: {trainng: x}", key: "images" },
+    { name: "an http NATS url names nats.url", yaml: "nats: {url: http://x}", key: "nats.url" },
+    { name: "a backoff cap below its start names maxSeconds", yaml: "restartBackoff: {initialSeconds: 30, maxSeconds: 5}", key: "restartBackoff.maxSeconds" },
+    { name: "a retry limit beyond 10 names calibration.retryLimit", yaml: "calibration: {retryLimit: 50}", key: "calibration.retryLimit" },
+  ];
+  for (const c of bad) {
+    it(`${c.name}`, () => {
+      assert.throws(
+        () => parseOperatorConfig(c.yaml),
+        (e: unknown) => e instanceof ConfigError && e.keys.includes(c.key) && e.message.includes(c.key),
+      );
+    });
+  }
+
+  it("text that is not YAML is a ConfigError with the line", () => {
+    assert.throws(() => parseOperatorConfig("queues: [a\n  b: :"), (e: unknown) => e instanceof ConfigError && /not YAML at line/.test(e.message));
+  });
+});
+
+describe("operator environment", () => {
+  it("defaults ports and the config path, and overrides namespace and NATS from the Deployment", () => {
+    const env = parseOperatorEnv({ POD_NAMESPACE: "ops", NATS_URL: "nats://n:4222", HTTP_PORT: "9000", PATH: "/bin" });
+    assert.equal(env.HTTP_PORT, 9000);
+    assert.equal(env.NNUNET_OPERATOR_CONFIG, "/etc/nnunet-operator/config.yaml");
+    const config = applyEnvOverrides(parseOperatorConfig(""), env);
+    assert.equal(config.namespace, "ops");
+    assert.equal(config.nats.url, "nats://n:4222");
+  });
+
+  it("a port that is not a number names the variable", () => {
+    assert.throws(() => parseOperatorEnv({ WEBHOOK_PORT: "https" }), (e: unknown) => e instanceof ConfigError && e.message.includes("WEBHOOK_PORT"));
+  });
+});

@@ -1,0 +1,229 @@
+import type { IJob } from "kubernetes-models/batch/v1/Job";
+import type { INode } from "kubernetes-models/v1/Node";
+import type { IPod } from "kubernetes-models/v1/Pod";
+import type { IToleration } from "kubernetes-models/v1/Toleration";
+import type { TrainingRun, WaitReason } from "@nnunet-operator/api";
+import type { QueueConfig } from "../../config.js";
+import { withDefaultProductLabel } from "./defaults.js";
+import { bestFit, buildGpuNodes, type GpuNode, gpusByRun, nodeMatches, reservationsFrom } from "./capacity.js";
+
+// Cluster-wide admission of fold-work. Every pass sees the whole queue: the work every run
+// wants to start now, ordered by spec.priority, then creation time, then name; each piece
+// goes through a chain of named checks and is admitted onto one node's free GPUs, or waits
+// with the first check that stopped it. Best-effort FIFO (as kueue's default): a piece
+// that cannot fit does not block smaller ones behind it, which keeps GPUs busy; the price
+// is that a fold needing many GPUs on one node may wait while single-GPU work passes.
+
+export type DemandKind = "calibrate" | "train" | "validate";
+export interface Demand {
+  readonly kind: DemandKind;
+  readonly fold?: string;
+  readonly gpus: number;
+}
+export const demandKey = (d: { kind: DemandKind; fold?: string | undefined }): string => (d.fold === undefined ? d.kind : `${d.kind}/${d.fold}`);
+
+export interface AdmissionRun {
+  readonly run: TrainingRun;
+  /** Whether the run's PersistentVolumeClaim exists. */
+  readonly claimExists: boolean;
+  readonly wants: readonly Demand[];
+}
+
+export interface AdmissionInput {
+  readonly nodes: readonly INode[];
+  /** Every pod in the cluster: GPUs held by other workloads count too. */
+  readonly pods: readonly IPod[];
+  /** Our Jobs in every namespace, for GPUs promised to pods not yet bound. */
+  readonly jobs: readonly IJob[];
+  readonly runs: readonly AdmissionRun[];
+  readonly queues: readonly QueueConfig[];
+  readonly acceptedProducts: readonly string[];
+  readonly tolerations: readonly IToleration[];
+  /** The cluster's GPU product label, where runs kept the API default (see defaults.ts). */
+  readonly defaultProductLabel?: string;
+}
+
+export interface RunWait {
+  readonly reason: WaitReason;
+  readonly message: string;
+  /** 1-based among runs waiting for GPUs; absent for holds (suspended, missing claim). */
+  readonly position?: number;
+}
+export interface RunAdmission {
+  readonly admitted: ReadonlySet<string>;
+  /** Nodes the admitted work was counted against (the scheduler still picks the node). */
+  readonly nodes: ReadonlyMap<string, string>;
+  readonly wait?: RunWait;
+}
+export interface AdmissionDecision {
+  readonly runs: ReadonlyMap<string, RunAdmission>;
+  /** Runs waiting for GPUs (the queue length metric). */
+  readonly waiting: number;
+  readonly admittedGpus: number;
+}
+
+export const runKey = (run: TrainingRun): string => `${run.metadata.namespace ?? "default"}/${run.metadata.name}`;
+
+interface Ctx {
+  readonly run: TrainingRun;
+  readonly claimExists: boolean;
+  readonly demand: Demand;
+  readonly nodes: readonly GpuNode[];
+  readonly queue: QueueConfig | undefined;
+  readonly queueUsed: number;
+  readonly acceptedProducts: readonly string[];
+}
+/** A named check, cert-manager style: matched means it stops the work, with reason and message. */
+export interface CheckResult {
+  readonly reason: WaitReason;
+  readonly message: string;
+  readonly matched: boolean;
+}
+type Check = (ctx: Ctx) => CheckResult;
+const pass = (reason: WaitReason): CheckResult => ({ reason, message: "", matched: false });
+
+export const checkSuspended: Check = ({ run }) =>
+  run.spec.suspend ? { reason: "Suspended", message: "spec.suspend is true: nothing new starts; set it to false to resume", matched: true } : pass("Suspended");
+
+export const checkClaim: Check = ({ run, claimExists }) =>
+  claimExists
+    ? pass("ClaimNotFound")
+    : {
+        reason: "ClaimNotFound",
+        message: `PersistentVolumeClaim ${run.spec.storage.claimName} not found in namespace ${run.metadata.namespace}; create it with the nnU-Net folders or fix spec.storage.claimName`,
+        matched: true,
+      };
+
+export const checkProductsAccepted: Check = ({ run, acceptedProducts }) => {
+  const refused = run.spec.gpu.products.filter((p) => !acceptedProducts.includes(p));
+  return refused.length < run.spec.gpu.products.length
+    ? pass("NoMatchingNodes")
+    : {
+        reason: "NoMatchingNodes",
+        message: `GPU product(s) ${refused.join(", ")} are not accepted by the operator (accepted: ${acceptedProducts.join(", ")}); change spec.gpu.products or the operator's gpu.acceptedProducts`,
+        matched: true,
+      };
+};
+
+export const checkMatchingNodes: Check = ({ run, demand, nodes }) => {
+  const { productLabel, products } = run.spec.gpu;
+  const matching = nodes.filter((n) => nodeMatches(n, productLabel, products));
+  const usable = matching.filter((n) => n.blockers.length === 0 && n.allocatable >= demand.gpus);
+  if (usable.length > 0) return pass("NoMatchingNodes");
+  const seen = [...new Set(nodes.map((n) => n.labels[productLabel]).filter((v): v is string => !!v))];
+  const why = matching.length === 0
+    ? `no node has ${productLabel} in [${products.join(", ")}]${seen.length ? ` (nodes offer ${seen.join(", ")})` : ""}`
+    : `the ${matching.length} matching node(s) cannot take it: ${matching.map((n) => `${n.name} ${n.blockers.length ? n.blockers.join(", ") : `has ${n.allocatable} GPU(s)`}`).join("; ")}`;
+  return {
+    reason: "NoMatchingNodes",
+    message: `no Ready, schedulable node with ${demand.gpus} ${products.join("/")} GPU(s): ${why}; add or uncordon such nodes, or change spec.gpu.products or spec.gpu.perFold`,
+    matched: true,
+  };
+};
+
+export const checkQuota: Check = ({ run, demand, queue, queueUsed }) => {
+  if (!queue) {
+    return { reason: "QuotaExceeded", message: `queue ${run.spec.queue} is not defined in the operator configuration; set spec.queue to a defined queue or add it to queues`, matched: true };
+  }
+  if (queue.gpuQuota === undefined || queueUsed + demand.gpus <= queue.gpuQuota) return pass("QuotaExceeded");
+  const never = demand.gpus > queue.gpuQuota ? ` (the quota is smaller than the ${demand.gpus} GPUs one fold needs)` : "";
+  return {
+    reason: "QuotaExceeded",
+    message: `queue ${queue.name} uses ${queueUsed} of its ${queue.gpuQuota} GPU quota and this needs ${demand.gpus} more${never}; wait for the queue's runs to finish or raise gpuQuota of queue ${queue.name}`,
+    matched: true,
+  };
+};
+
+export const checkCapacity: Check = ({ run, demand, nodes }) => {
+  const { productLabel, products } = run.spec.gpu;
+  if (bestFit(nodes, demand.gpus, productLabel, products)) return pass("NoGpuCapacity");
+  const usable = nodes.filter((n) => n.blockers.length === 0 && nodeMatches(n, productLabel, products));
+  const free = usable.reduce((s, n) => s + n.free, 0);
+  const total = usable.reduce((s, n) => s + n.allocatable, 0);
+  const largest = usable.reduce((m, n) => Math.max(m, n.free), 0);
+  return {
+    reason: "NoGpuCapacity",
+    message: `all matching GPUs are in use: ${free} of ${total} free on ${usable.length} node(s), at most ${largest} on one node, and this needs ${demand.gpus} on one node; it starts when GPUs free up (or add nodes)`,
+    matched: true,
+  };
+};
+
+/** In order: holds first (no position), then what a cluster change or a quota change fixes. */
+export const HOLD_CHECKS: readonly Check[] = [checkSuspended, checkClaim];
+export const CAPACITY_CHECKS: readonly Check[] = [checkProductsAccepted, checkMatchingNodes, checkQuota, checkCapacity];
+export const ADMISSION_CHECKS: readonly Check[] = [...HOLD_CHECKS, ...CAPACITY_CHECKS];
+
+function firstMatch(checks: readonly Check[], ctx: Ctx): CheckResult | undefined {
+  for (const check of checks) {
+    const r = check(ctx);
+    if (r.matched) return r;
+  }
+  return undefined;
+}
+const HOLDS = new Set<WaitReason>(["Suspended", "ClaimNotFound"]);
+
+export function compareRuns(a: TrainingRun, b: TrainingRun): number {
+  return (
+    b.spec.priority - a.spec.priority ||
+    String(a.metadata.creationTimestamp ?? "").localeCompare(String(b.metadata.creationTimestamp ?? "")) ||
+    runKey(a).localeCompare(runKey(b))
+  );
+}
+
+const KIND_ORDER: Record<DemandKind, number> = { validate: 0, calibrate: 1, train: 2 };
+
+export function decideAdmission(input: AdmissionInput): AdmissionDecision {
+  const nodes = buildGpuNodes(input.nodes, input.pods, input.tolerations);
+  const reservations = reservationsFrom(input.jobs, input.pods);
+  // Promised GPUs are placed first, on the node they would most likely land on.
+  for (const r of [...reservations].sort((a, b) => b.gpus - a.gpus)) {
+    const node = bestFit(nodes, r.gpus, r.productLabel, r.products);
+    if (node) node.free -= r.gpus;
+  }
+  const byRun = gpusByRun(input.pods, reservations);
+  const queueUsed = new Map<string, number>();
+  for (const { run } of input.runs) queueUsed.set(run.spec.queue, (queueUsed.get(run.spec.queue) ?? 0) + (byRun.get(runKey(run)) ?? 0));
+
+  const result = new Map<string, RunAdmission>();
+  // Within a pass free GPUs and quota only shrink, so work of a shape (queue, products,
+  // GPUs) that was refused once is refused again: remember the refusal instead of
+  // re-running the checks for each of thousands of waiting folds.
+  const refused = new Map<string, CheckResult>();
+  let position = 0;
+  let admittedGpus = 0;
+  for (const entry of [...input.runs].sort((a, b) => compareRuns(a.run, b.run))) {
+    const run = withDefaultProductLabel(entry.run, input.defaultProductLabel);
+    const admitted = new Set<string>();
+    const placed = new Map<string, string>();
+    let wait: CheckResult | undefined;
+    const wants = [...entry.wants].sort((a, b) => KIND_ORDER[a.kind] - KIND_ORDER[b.kind] || String(a.fold).localeCompare(String(b.fold)));
+    for (const demand of wants) {
+      const queue = input.queues.find((q) => q.name === run.spec.queue);
+      const ctx: Ctx = { run, claimExists: entry.claimExists, demand, nodes, queue, queueUsed: queueUsed.get(run.spec.queue) ?? 0, acceptedProducts: input.acceptedProducts };
+      const shape = `${run.spec.queue}|${run.spec.gpu.productLabel}|${run.spec.gpu.products.join(",")}|${demand.gpus}`;
+      const blocked = firstMatch(HOLD_CHECKS, ctx) ?? refused.get(shape) ?? firstMatch(CAPACITY_CHECKS, ctx);
+      if (blocked && !HOLDS.has(blocked.reason)) refused.set(shape, blocked);
+      if (blocked) {
+        wait ??= blocked;
+        continue;
+      }
+      const node = bestFit(nodes, demand.gpus, run.spec.gpu.productLabel, run.spec.gpu.products)!;
+      node.free -= demand.gpus;
+      queueUsed.set(run.spec.queue, ctx.queueUsed + demand.gpus);
+      admittedGpus += demand.gpus;
+      admitted.add(demandKey(demand));
+      placed.set(demandKey(demand), node.name);
+    }
+    let runWait: RunWait | undefined;
+    if (wait) {
+      const waitingCount = wants.length - admitted.size;
+      const prefix = wants.length > 1 ? `${waitingCount} of ${wants.length} piece(s) of work wait: ` : "";
+      runWait = { reason: wait.reason, message: `${prefix}${wait.message}`, ...(HOLDS.has(wait.reason) ? {} : { position: ++position }) };
+    }
+    result.set(runKey(run), { admitted, nodes: placed, ...(runWait ? { wait: runWait } : {}) });
+  }
+  return { runs: result, waiting: position, admittedGpus };
+}
+
+/** What a run that asked for nothing, or was not part of the pass, is granted. */
+export const NOTHING_ADMITTED: RunAdmission = { admitted: new Set(), nodes: new Map() };

@@ -1,0 +1,110 @@
+import type { IJob } from "kubernetes-models/batch/v1/Job";
+import type { INode } from "kubernetes-models/v1/Node";
+import type { IPod } from "kubernetes-models/v1/Pod";
+import type { IToleration } from "kubernetes-models/v1/Toleration";
+import { LABEL_FOLD, LABEL_ROLE, LABEL_RUN } from "@nnunet-operator/api";
+import { allocatableGpus, isJobComplete, isJobFailed, isPodActive, label, nodeReady, podGpuRequest, untoleratedTaints } from "./objects.js";
+
+// The cluster's GPUs as admission sees them: per node, what is allocatable and what every
+// non-terminated pod on it already requests (ours or not), and what our own created-but-
+// unplaced children will need. Pure and rebuilt from the informer caches on every pass.
+
+export interface GpuNode {
+  readonly name: string;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly allocatable: number;
+  /** Why pods of ours cannot land here; empty when they can. */
+  readonly blockers: readonly string[];
+  free: number;
+}
+
+export interface Reservation {
+  readonly namespace: string;
+  readonly run: string;
+  readonly gpus: number;
+  readonly productLabel: string | undefined;
+  readonly products: readonly string[];
+}
+
+export function buildGpuNodes(nodes: readonly INode[], pods: readonly IPod[], tolerations: readonly IToleration[]): GpuNode[] {
+  const used = new Map<string, number>();
+  for (const pod of pods) {
+    const node = pod.spec?.nodeName;
+    if (!node || !isPodActive(pod)) continue;
+    used.set(node, (used.get(node) ?? 0) + podGpuRequest(pod.spec));
+  }
+  return nodes.map((n) => {
+    const name = n.metadata?.name ?? "";
+    const allocatable = allocatableGpus(n);
+    const blockers: string[] = [];
+    if (!nodeReady(n)) blockers.push("not Ready");
+    if (n.spec?.unschedulable) blockers.push("cordoned");
+    const taints = untoleratedTaints(n, tolerations);
+    if (taints.length > 0) blockers.push(`taint ${taints.map((t) => `${t.key}${t.value ? `=${t.value}` : ""}:${t.effect}`).join(", ")}`);
+    return { name, labels: n.metadata?.labels ?? {}, allocatable, blockers, free: Math.max(0, allocatable - (used.get(name) ?? 0)) };
+  });
+}
+
+/** The product In-list of a pod template's required node affinity. */
+function templateProducts(job: IJob): { label: string | undefined; values: string[] } {
+  const terms = job.spec?.template.spec?.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms ?? [];
+  const expr = terms.flatMap((t) => t.matchExpressions ?? []).find((e) => e.operator === "In");
+  return { label: expr?.key, values: expr?.values ?? [] };
+}
+
+/** Identity of a child across its Job and pods: namespace, run, role and fold labels. */
+function childKey(obj: IJob | IPod): string {
+  return [obj.metadata?.namespace, label(obj, LABEL_RUN), label(obj, LABEL_ROLE), label(obj, LABEL_FOLD)].join("/");
+}
+
+/**
+ * GPUs our Jobs hold before their pod is bound to a node: created (so admitted) but not yet
+ * visible on any node. Without these, the next pass would hand the same GPUs out again.
+ */
+export function reservationsFrom(jobs: readonly IJob[], pods: readonly IPod[]): Reservation[] {
+  const out: Reservation[] = [];
+  const bound = new Set(pods.filter((p) => isPodActive(p) && p.spec?.nodeName && label(p, LABEL_RUN) !== undefined).map(childKey));
+  for (const job of jobs) {
+    if (label(job, LABEL_RUN) === undefined) continue;
+    if (job.spec?.suspend || isJobComplete(job) || isJobFailed(job) || job.metadata?.deletionTimestamp) continue;
+    if (bound.has(childKey(job))) continue;
+    const gpus = podGpuRequest(job.spec?.template.spec);
+    if (gpus === 0) continue;
+    const { label: productLabel, values } = templateProducts(job);
+    out.push({ namespace: job.metadata?.namespace ?? "", run: label(job, LABEL_RUN)!, gpus, productLabel, products: values });
+  }
+  return out;
+}
+
+export function nodeMatches(node: GpuNode, productLabel: string | undefined, products: readonly string[]): boolean {
+  if (productLabel === undefined) return true;
+  const v = node.labels[productLabel];
+  return v !== undefined && products.includes(v);
+}
+
+/** The usable node with the least free GPUs that still fits, so big holes stay for big folds. */
+export function bestFit(nodes: readonly GpuNode[], gpus: number, productLabel: string | undefined, products: readonly string[]): GpuNode | undefined {
+  let best: GpuNode | undefined;
+  for (const n of nodes) {
+    if (n.blockers.length > 0 || n.free < gpus || !nodeMatches(n, productLabel, products)) continue;
+    if (!best || n.free < best.free || (n.free === best.free && n.name < best.name)) best = n;
+  }
+  return best;
+}
+
+/** GPUs held by our children, per run key (`namespace/name`): bound pods and reservations. */
+export function gpusByRun(pods: readonly IPod[], reservations: readonly Reservation[]): Map<string, number> {
+  const byRun = new Map<string, number>();
+  for (const pod of pods) {
+    const run = label(pod, LABEL_RUN);
+    // Unbound pods are covered by their Job's reservation.
+    if (!run || !isPodActive(pod) || !pod.spec?.nodeName) continue;
+    const key = `${pod.metadata?.namespace}/${run}`;
+    byRun.set(key, (byRun.get(key) ?? 0) + podGpuRequest(pod.spec));
+  }
+  for (const r of reservations) {
+    const key = `${r.namespace}/${r.run}`;
+    byRun.set(key, (byRun.get(key) ?? 0) + r.gpus);
+  }
+  return byRun;
+}

@@ -1,0 +1,223 @@
+import type { IJob } from "kubernetes-models/batch/v1/Job";
+import type { IPod } from "kubernetes-models/v1/Pod";
+import { ANNOTATION_STOP_DECISION, type FoldStatus, StopDecision, type TrainingRun } from "@nnunet-operator/api";
+import type { OperatorConfig } from "../../config.js";
+import { NNUNET_CONTAINER } from "../manifests/common.js";
+import type { CalibrationDecision } from "./calibration.js";
+import { classifyFailure, type Failure } from "./failures.js";
+import { annotation, ANNOTATION_ATTEMPT, ANNOTATION_BATCH_SIZE, ANNOTATION_PRIOR_GPU_SECONDS, containerWaitingReason, intAnnotation, isJobComplete, isJobFailed, isPodActive, newestPod, podGpuSeconds } from "./objects.js";
+import type { FoldProgress } from "./progress.js";
+import { decideValidation } from "./validation.js";
+
+// One fold's training lifecycle, decided from its Job and pods. Attempts follow the
+// scheme documented at buildTrainingJob: one pod per Job, a new Job per attempt, the next
+// attempt written to status before the old Job is deleted. The fold's previous status is
+// read back only for that history (attempt, batch size, GPU-seconds of deleted attempts,
+// results of children that are gone); everything else comes from the world.
+
+export interface FoldInput {
+  readonly run: TrainingRun;
+  readonly config: OperatorConfig;
+  readonly fold: string;
+  readonly job: IJob | undefined;
+  readonly pods: readonly IPod[];
+  readonly validateJob: IJob | undefined;
+  readonly validatePods: readonly IPod[];
+  readonly previous: FoldStatus | undefined;
+  readonly calibration: Pick<CalibrationDecision, "ready" | "batchSize" | "ladder" | "schedule">;
+  readonly admitted: { readonly train: boolean; readonly validate: boolean };
+  readonly progress: FoldProgress | undefined;
+  readonly now: Date;
+}
+
+export type FoldAction =
+  | { type: "CreateTrainingJob"; fold: string; attempt: number; batchSize: number | undefined; trainer: string; priorGpuSeconds: number }
+  | { type: "DeleteTrainingJob"; fold: string; name: string; reason: string }
+  | { type: "CreateValidationJob"; fold: string; checkpoint: "best" | "final"; batchSize: number | undefined; trainer: string };
+
+export interface FoldDecision {
+  readonly status: FoldStatus;
+  readonly actions: readonly FoldAction[];
+  /** Work that needs a GPU admission has not granted yet. */
+  readonly wants?: "train" | "validate";
+  readonly requeueAfterSeconds?: number;
+}
+
+type Partial_ = Omit<FoldStatus, "fold" | "attempt"> & { attempt?: number };
+
+const TRAINING_DONE = new Set(["Converged", "Completed", "Validating", "Validated"]);
+
+export function parseStopDecision(job: IJob): { decision?: StopDecision; error?: string } {
+  const text = annotation(job, ANNOTATION_STOP_DECISION);
+  if (text === undefined) return {};
+  try {
+    const parsed = StopDecision.safeParse(JSON.parse(text));
+    return parsed.success ? { decision: parsed.data } : { error: `unreadable stop decision: ${parsed.error.issues[0]?.message}` };
+  } catch {
+    return { error: "unreadable stop decision: not JSON" };
+  }
+}
+
+export function restartBackoffSeconds(config: OperatorConfig, attempt: number): number {
+  return Math.min(config.restartBackoff.initialSeconds * 2 ** attempt, config.restartBackoff.maxSeconds);
+}
+
+export function decideFold(input: FoldInput): FoldDecision {
+  const training = decideTraining(input);
+  const phase = training.status.phase;
+  if (phase !== "Converged" && phase !== "Completed" && phase !== "Validating" && phase !== "Validated") return training;
+  return decideValidation(input, training.status);
+}
+
+function finish(input: FoldInput, s: Partial_, extra: Omit<FoldDecision, "status"> = { actions: [] }): FoldDecision {
+  const p = input.progress;
+  const prev = input.previous;
+  const status: FoldStatus = {
+    fold: input.fold,
+    attempt: s.attempt ?? prev?.attempt ?? 0,
+    maxEpochs: input.calibration.schedule.effectiveMaxEpochs,
+    ...pick(prev, ["epoch", "latestEma", "bestEma", "bestEpoch", "node", "pod", "startedAt", "finishedAt", "gpuSeconds", "batchSize", "stopDecision", "validation"]),
+    ...(p ? { epoch: p.epoch } : {}),
+    ...(p?.latestEma !== undefined ? { latestEma: p.latestEma } : {}),
+    ...(p?.bestEma !== undefined ? { bestEma: p.bestEma } : {}),
+    ...(p?.bestEpoch !== undefined ? { bestEpoch: p.bestEpoch } : {}),
+    ...s,
+  } as FoldStatus;
+  if (s.reason === undefined) delete status.reason;
+  if (s.message === undefined) delete status.message;
+  return { status, ...extra };
+}
+
+function pick<T extends object, K extends keyof T>(o: T | undefined, keys: readonly K[]): Partial<Pick<T, K>> {
+  const out: Partial<Pick<T, K>> = {};
+  for (const k of keys) if (o?.[k] !== undefined) out[k] = o[k];
+  return out;
+}
+
+function decideTraining(input: FoldInput): FoldDecision {
+  const { job, previous } = input;
+  if (!job) return noJob(input);
+
+  const jobAttempt = intAnnotation(job, ANNOTATION_ATTEMPT) ?? 0;
+  if (previous && previous.attempt > jobAttempt) {
+    // The replacement of this Job is already decided (status says so): finish deleting it.
+    const deleting = job.metadata?.deletionTimestamp !== undefined;
+    return finish(input, { phase: "Restarting", reason: previous.reason ?? "Restarting", message: deleting ? `waiting for Job ${job.metadata?.name} of attempt ${jobAttempt} to be deleted` : previous.message ?? "" }, {
+      actions: deleting ? [] : [{ type: "DeleteTrainingJob", fold: input.fold, name: job.metadata?.name ?? "", reason: "replaced by the next attempt" }],
+    });
+  }
+
+  const batchSize = intAnnotation(job, ANNOTATION_BATCH_SIZE) ?? input.calibration.batchSize;
+  const prior = intAnnotation(job, ANNOTATION_PRIOR_GPU_SECONDS) ?? 0;
+  const pod = newestPod(input.pods);
+  const active = input.pods.filter(isPodActive);
+  const gpuSeconds = Math.round(prior + input.pods.reduce((n, p) => n + podGpuSeconds(p, input.now), 0));
+  const startedAt = previous?.startedAt ?? input.pods.map((p) => p.status?.startTime).filter((t): t is string => !!t).sort()[0];
+  const base: Partial_ = {
+    phase: "Training",
+    attempt: jobAttempt,
+    gpuSeconds,
+    ...(batchSize !== undefined ? { batchSize } : {}),
+    ...(pod?.metadata?.name ? { pod: pod.metadata.name } : {}),
+    ...(pod?.spec?.nodeName ? { node: pod.spec.nodeName } : {}),
+    ...(startedAt ? { startedAt } : {}),
+  };
+
+  const stop = parseStopDecision(job);
+  if (stop.decision) {
+    const d = stop.decision;
+    if (active.length > 0) return finish(input, { ...base, phase: "Training", reason: "Stopping", message: `stop decided at epoch ${d.epoch} by ${d.policy}; waiting for the pod to terminate` });
+    const finishedAt = d.decidedAt;
+    if (d.policy === "Divergence") return finish(input, { ...base, phase: "Failed", reason: "Diverged", message: `training diverged at epoch ${d.epoch}: ${d.reason}`, stopDecision: d, finishedAt });
+    return finish(input, { ...base, phase: "Converged", reason: "EarlyStopped", message: `stopped at epoch ${d.epoch} by ${d.policy}: ${d.reason}`, stopDecision: d, finishedAt });
+  }
+
+  if (isJobComplete(job)) {
+    const finishedAt = job.status?.conditions?.find((c) => c.type === "Complete")?.lastTransitionTime ?? previous?.finishedAt ?? input.now.toISOString();
+    return finish(input, { ...base, phase: "Completed", reason: "Completed", message: `trained the full schedule of ${input.calibration.schedule.effectiveMaxEpochs} epochs`, finishedAt: String(finishedAt) });
+  }
+
+  if (active.length === 0 && (isJobFailed(job) || pod?.status?.phase === "Failed")) {
+    return afterFailure(input, base, classifyFailure(job, pod, input.now), jobAttempt, batchSize);
+  }
+
+  const waiting = pod ? containerWaitingReason(pod, NNUNET_CONTAINER) : undefined;
+  if (waiting && /ErrImagePull|ImagePullBackOff|InvalidImageName/.test(waiting.reason)) {
+    const image = pod?.spec?.containers.find((c) => c.name === NNUNET_CONTAINER)?.image ?? "";
+    return finish(input, {
+      ...base,
+      reason: "ImagePullFailed",
+      message: `image ${image} cannot be pulled (${waiting.reason}${waiting.message ? `: ${waiting.message}` : ""}); fix spec.image or the operator's images.training, or add an image pull secret`,
+    });
+  }
+  const unschedulable = pod?.status?.conditions?.find((c) => c.type === "PodScheduled" && c.status === "False" && c.reason === "Unschedulable");
+  if (unschedulable) {
+    // Admission counted the GPUs, so this is a world that changed under us (a node gone, a
+    // label changed): say what the scheduler says; the pod starts when it can.
+    return finish(input, { ...base, reason: "Unschedulable", message: `the training pod cannot be scheduled: ${unschedulable.message ?? "no node fits"}` });
+  }
+  if (!pod?.spec?.nodeName) return finish(input, { ...base, reason: "Starting", message: "waiting for the training pod to be scheduled" });
+  const note = stop.error ? `; ignoring the Job's ${stop.error}` : "";
+  return finish(input, { ...base, reason: "Running", message: `attempt ${jobAttempt} running on ${pod.spec.nodeName}${note}` });
+}
+
+/** Resume after a retryable failure, step the batch down after CUDA OOM, or fail for good. */
+function afterFailure(input: FoldInput, base: Partial_, failure: Failure, jobAttempt: number, batchSize: number | undefined): FoldDecision {
+  const { run, config, now } = input;
+  const finishedAt = failure.at.toISOString();
+  if (failure.kind === "Terminal") return finish(input, { ...base, phase: "Failed", reason: failure.reason, message: failure.message, finishedAt });
+  const next = jobAttempt + 1;
+  if (jobAttempt >= run.spec.maxRestarts) {
+    return finish(input, { ...base, phase: "Failed", reason: "RestartsExhausted", message: `gave up after ${jobAttempt} restart(s) (spec.maxRestarts ${run.spec.maxRestarts}); last failure: ${failure.message}`, finishedAt });
+  }
+  let nextBatch = batchSize;
+  if (failure.kind === "CudaOutOfMemory") {
+    nextBatch = batchSize === undefined ? undefined : input.calibration.ladder.find((b) => b < batchSize);
+    if (nextBatch === undefined) {
+      const hint = batchSize === undefined ? "the plans' batch size does not fit this GPU; use spec.batchSize.mode Auto to calibrate it" : `no calibrated batch size below ${batchSize} is left`;
+      return finish(input, { ...base, phase: "Failed", reason: "TrainerError", message: `${failure.message}; ${hint}`, finishedAt });
+    }
+  }
+  const wait = restartBackoffSeconds(config, jobAttempt) - (now.getTime() - failure.at.getTime()) / 1000;
+  const what = failure.kind === "CudaOutOfMemory" ? `resuming with batch size ${nextBatch} (from ${batchSize})` : "resuming from checkpoint_latest.pth";
+  if (wait > 0) {
+    return finish(input, { ...base, phase: "Restarting", reason: failure.reason, message: `${failure.message}; ${what} in ${Math.ceil(wait)}s` }, { actions: [], requeueAfterSeconds: Math.ceil(wait) });
+  }
+  return finish(
+    input,
+    { ...base, phase: "Restarting", attempt: next, ...(nextBatch !== undefined ? { batchSize: nextBatch } : {}), reason: failure.reason, message: `${failure.message}; ${what} as attempt ${next}` },
+    { actions: [{ type: "DeleteTrainingJob", fold: input.fold, name: input.job?.metadata?.name ?? "", reason: failure.reason }] },
+  );
+}
+
+function noJob(input: FoldInput): FoldDecision {
+  const { previous, run } = input;
+  if (previous && (TRAINING_DONE.has(previous.phase) || previous.phase === "Failed")) {
+    // The Job is gone after the fold finished (deleted by hand): what it told us stands.
+    const phase = previous.phase === "Failed" ? "Failed" : previous.stopDecision ? "Converged" : "Completed";
+    return finish(input, { phase, reason: previous.reason, message: previous.message });
+  }
+  let attempt = previous?.attempt ?? 0;
+  let restarting = previous?.phase === "Restarting";
+  let message: string | undefined;
+  if (previous?.phase === "Training") {
+    // We saw this attempt's Job and nobody decided to replace it: it vanished. Count it as
+    // a lost attempt, so the resumed pod gets fresh message ids.
+    if (attempt >= run.spec.maxRestarts) {
+      return finish(input, { phase: "Failed", reason: "RestartsExhausted", message: `the training Job of attempt ${attempt} disappeared and spec.maxRestarts ${run.spec.maxRestarts} is used up` });
+    }
+    attempt += 1;
+    restarting = true;
+    message = `the training Job of attempt ${attempt - 1} disappeared; resuming as attempt ${attempt}`;
+  }
+  if (!input.calibration.ready) return finish(input, { phase: "Pending", attempt, reason: "WaitingForCalibration", message: "waiting for the batch size" });
+  const batchSize = previous?.batchSize ?? input.calibration.batchSize;
+  const phase = restarting ? "Restarting" : "Queued";
+  const common: Partial_ = { phase, attempt, ...(batchSize !== undefined ? { batchSize } : {}) };
+  if (!input.admitted.train) {
+    return { ...finish(input, { ...common, reason: restarting ? previous?.reason ?? "Restarting" : "WaitingForGpu", message: message ?? "waiting for a GPU" }), wants: "train" };
+  }
+  return finish(input, { ...common, reason: "Admitted", message: message ?? `creating the training Job for attempt ${attempt}` }, {
+    actions: [{ type: "CreateTrainingJob", fold: input.fold, attempt, batchSize, trainer: input.calibration.schedule.trainer, priorGpuSeconds: previous?.gpuSeconds ?? 0 }],
+  });
+}

@@ -1,0 +1,83 @@
+import type { IJob } from "kubernetes-models/batch/v1/Job";
+import type { INode } from "kubernetes-models/v1/Node";
+import type { IPod } from "kubernetes-models/v1/Pod";
+import { calibrateJobName, foldJobName, foldKey, LABEL_FOLD, LABEL_ROLE, type Role, type TrainingRun, validateJobName } from "@nnunet-operator/api";
+import type { OperatorConfig } from "../../config.js";
+import { type Demand, demandKey, type RunAdmission } from "./admission.js";
+import { type CalibrationDecision, decideCalibration } from "./calibration.js";
+import { decideFold, type FoldDecision } from "./folds.js";
+import { label } from "./objects.js";
+import type { FoldProgress } from "./progress.js";
+
+// The observed world of one run, as the reconciler hands it to the pure decisions, and the
+// step that runs the calibration and fold decisions over it.
+
+export interface RunWorld {
+  readonly config: OperatorConfig;
+  /** The run's Jobs (label nnunet-operator.io/run, same namespace). */
+  readonly jobs: readonly IJob[];
+  /** The run's pods (same label). */
+  readonly pods: readonly IPod[];
+  readonly nodes: readonly INode[];
+  /** data of the namespace's calibration cache ConfigMap, when it exists. */
+  readonly calibrationCache: Readonly<Record<string, string>> | undefined;
+  readonly claimExists: boolean;
+  /** This run's share of the cluster-wide admission pass. */
+  readonly admission: RunAdmission;
+  /** Latest progress per fold key, from the in-memory cache fed by the NATS subscription. */
+  readonly progress: ReadonlyMap<string, FoldProgress>;
+}
+
+export interface RunParts {
+  readonly calibration: CalibrationDecision;
+  readonly folds: readonly FoldDecision[];
+  readonly wants: readonly Demand[];
+}
+
+function childPods(world: RunWorld, role: Role, fold?: string): IPod[] {
+  return world.pods.filter((p) => label(p, LABEL_ROLE) === role && (fold === undefined || label(p, LABEL_FOLD) === fold));
+}
+
+function job(world: RunWorld, name: string): IJob | undefined {
+  return world.jobs.find((j) => j.metadata?.name === name);
+}
+
+export function decideParts(run: TrainingRun, world: RunWorld, now: Date): RunParts {
+  const name = run.metadata.name ?? "";
+  const admitted = (kind: Demand["kind"], fold?: string) => world.admission.admitted.has(demandKey({ kind, fold }));
+  const calibration = decideCalibration({
+    run,
+    config: world.config,
+    job: job(world, calibrateJobName(name)),
+    pods: childPods(world, "calibrate"),
+    nodes: world.nodes,
+    cache: world.calibrationCache,
+    previous: run.status?.calibration,
+    admitted: admitted("calibrate"),
+    now,
+  });
+  const folds = run.spec.folds.map((f) => {
+    const fold = foldKey(f);
+    return decideFold({
+      run,
+      config: world.config,
+      fold,
+      job: job(world, foldJobName(name, fold)),
+      pods: childPods(world, "train", fold),
+      validateJob: job(world, validateJobName(name, fold)),
+      validatePods: childPods(world, "validate", fold),
+      previous: run.status?.folds?.find((s) => s.fold === fold),
+      calibration,
+      admitted: { train: admitted("train", fold), validate: admitted("validate", fold) },
+      progress: world.progress.get(fold),
+      now,
+    });
+  });
+  const wants: Demand[] = [
+    ...(calibration.wantsGpu ? [{ kind: "calibrate" as const, gpus: 1 }] : []),
+    ...folds.flatMap((d): Demand[] =>
+      d.wants === "train" ? [{ kind: "train", fold: d.status.fold, gpus: run.spec.gpu.perFold }] : d.wants === "validate" ? [{ kind: "validate", fold: d.status.fold, gpus: 1 }] : [],
+    ),
+  ];
+  return { calibration, folds, wants };
+}

@@ -1,0 +1,68 @@
+import type { FoldStatus } from "@nnunet-operator/api";
+import { NNUNET_CONTAINER } from "../manifests/common.js";
+import { ValidationMessage } from "../manifests/scripts.js";
+import { validationCheckpoint } from "../manifests/validation-job.js";
+import type { FoldDecision, FoldInput } from "./folds.js";
+import { containerTerminated, containerWaitingReason, isJobComplete, isJobFailed, lastLines, newestPod } from "./objects.js";
+
+// The validation step of a fold that converged or completed: `<run>-validate-<f>` and its
+// Dice, read from the termination message the validation wrapper writes.
+
+type ValidationResult = NonNullable<FoldStatus["validation"]>;
+
+export function parseValidationMessage(text: string | undefined, completedAt: string | undefined): { ok: true; result: ValidationResult } | { ok: false; error: string } {
+  if (!text?.trim()) return { ok: false, error: "validation left no termination message" };
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    return { ok: false, error: `the validation result is not JSON: "${lastLines(text, 6, 600)}"` };
+  }
+  const parsed = ValidationMessage.safeParse(json);
+  if (!parsed.success) return { ok: false, error: `the validation result has no valid ${parsed.error.issues[0]?.path.join(".") || "content"}: "${text.slice(0, 600)}"` };
+  const m = parsed.data;
+  // A NaN Dice (a class absent from every case) has no place in a list of numbers; the
+  // per-class list is left out rather than shifted.
+  const perClass = m.perClassDice && m.perClassDice.every((d): d is number => d !== null) ? m.perClassDice : undefined;
+  return { ok: true, result: { checkpoint: m.checkpoint, meanDice: m.meanDice, ...(perClass ? { perClassDice: perClass } : {}), ...(completedAt ? { completedAt } : {}) } };
+}
+
+export function decideValidation(input: FoldInput, trained: FoldStatus): FoldDecision {
+  const { run, validateJob: job, previous } = input;
+  const earlyStopped = trained.stopDecision !== undefined;
+  const outcome: FoldStatus = { ...trained, phase: earlyStopped ? "Converged" : "Completed" };
+  if (!run.spec.validation.enabled) return { status: outcome, actions: [] };
+
+  if (!job) {
+    if (previous?.validation) return { status: validated(outcome, previous.validation), actions: [] };
+    const checkpoint = validationCheckpoint(run, earlyStopped);
+    if (!input.admitted.validate) {
+      return { status: { ...outcome, message: `${outcome.message ?? ""}; validation waits for a GPU`.replace(/^; /, "") }, actions: [], wants: "validate" };
+    }
+    return {
+      status: outcome,
+      actions: [{ type: "CreateValidationJob", fold: input.fold, checkpoint, batchSize: trained.batchSize, trainer: input.calibration.schedule.trainer }],
+    };
+  }
+
+  const pod = newestPod(input.validatePods.filter((p) => p.status?.phase === "Succeeded")) ?? newestPod(input.validatePods);
+  const term = pod ? containerTerminated(pod, NNUNET_CONTAINER) : undefined;
+  if (isJobComplete(job)) {
+    const completedAt = term?.finishedAt ? String(term.finishedAt) : undefined;
+    const parsed = parseValidationMessage(term?.message, completedAt);
+    if (parsed.ok) return { status: validated(outcome, parsed.result), actions: [] };
+    if (previous?.validation) return { status: validated(outcome, previous.validation), actions: [] };
+    return { status: { ...outcome, phase: "Failed", reason: "ValidationFailed", message: parsed.error }, actions: [] };
+  }
+  if (isJobFailed(job)) {
+    const why = term ? `exit code ${term.exitCode}:\n${lastLines(term.message) || "(no log output)"}` : "the validation Job failed";
+    return { status: { ...outcome, phase: "Failed", reason: "ValidationFailed", message: `validation failed, ${why}` }, actions: [] };
+  }
+  const waiting = pod ? containerWaitingReason(pod, NNUNET_CONTAINER) : undefined;
+  const message = waiting ? `validation pod waits: ${waiting.reason}${waiting.message ? ` (${waiting.message})` : ""}` : `validating ${validationCheckpoint(run, earlyStopped)} checkpoint`;
+  return { status: { ...outcome, phase: "Validating", reason: "Validating", message }, actions: [] };
+}
+
+function validated(outcome: FoldStatus, v: ValidationResult): FoldStatus {
+  return { ...outcome, phase: "Validated", reason: "ValidationPassed", message: `mean Dice ${v.meanDice.toFixed(4)} (${v.checkpoint} checkpoint)`, validation: v };
+}
