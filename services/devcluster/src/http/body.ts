@@ -60,7 +60,7 @@ function decodeYaml(text: string): unknown {
 }
 
 /** Decodes a create or update body (JSON or YAML). */
-export function decodeObject(req: IncomingMessage, body: Buffer, allowProtobuf = false): unknown {
+export function decodeObject(req: IncomingMessage, body: Buffer): unknown {
   const type = mediaType(req);
   const text = body.toString("utf8");
   if (type === "" || type === "application/json" || type === "*/*") {
@@ -72,7 +72,7 @@ export function decodeObject(req: IncomingMessage, body: Buffer, allowProtobuf =
     if (v === null || typeof v !== "object") throw badRequest(`Object 'Kind' is missing in '${text.slice(0, 200)}'`);
     return v;
   }
-  if (type === "application/vnd.kubernetes.protobuf" && allowProtobuf) return decodeProtobufObject(body);
+  if (type === "application/vnd.kubernetes.protobuf") return decodeProtobufObject(body);
   throw unsupportedMediaType(["application/json", "application/yaml", "application/vnd.kubernetes.protobuf"]);
 }
 

@@ -1,4 +1,4 @@
-import { badRequest } from "../api/errors.js";
+import { ApiError, badRequest } from "../api/errors.js";
 
 // The few protobuf bodies kubectl sends for built-in types we must understand: kubectl's
 // typed clients post SelfSubjectAccessReview and SubjectAccessReview as
@@ -70,6 +70,47 @@ function nonResourceAttributes(f: Fields | undefined) {
   return compact({ path: str(f, 1), verb: str(f, 2) });
 }
 
+/** Field layouts of the built-in messages kubectl's typed clients send (`kubectl create ns|cm|secret|sa`). */
+type Layout = Record<number, [string, "string" | "bytes" | "bool" | "int" | "map" | "bytesmap" | "strings" | Layout | [Layout]]>;
+const OWNER_REF: Layout = { 1: ["kind", "string"], 3: ["name", "string"], 4: ["uid", "string"], 5: ["apiVersion", "string"], 6: ["controller", "bool"], 7: ["blockOwnerDeletion", "bool"] };
+const OBJECT_META: Layout = { 1: ["name", "string"], 2: ["generateName", "string"], 3: ["namespace", "string"], 11: ["labels", "map"], 12: ["annotations", "map"], 13: ["ownerReferences", [OWNER_REF]], 14: ["finalizers", "strings"] };
+const NAME_REF: Layout = { 1: ["name", "string"] };
+const LAYOUTS: Record<string, Layout> = {
+  Namespace: { 1: ["metadata", OBJECT_META], 2: ["spec", { 1: ["finalizers", "strings"] }] },
+  ConfigMap: { 1: ["metadata", OBJECT_META], 2: ["data", "map"], 3: ["binaryData", "bytesmap"], 4: ["immutable", "bool"] },
+  Secret: { 1: ["metadata", OBJECT_META], 2: ["data", "bytesmap"], 3: ["type", "string"], 4: ["stringData", "map"], 5: ["immutable", "bool"] },
+  ServiceAccount: { 1: ["metadata", OBJECT_META], 2: ["secrets", [{ 1: ["kind", "string"], 2: ["namespace", "string"], 3: ["name", "string"] }]], 3: ["imagePullSecrets", [NAME_REF]], 4: ["automountServiceAccountToken", "bool"] },
+};
+
+function decodeLayout(f: Fields, layout: Layout): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [num, [name, type]] of Object.entries(layout)) {
+    const values = f.get(Number(num));
+    if (!values?.length) continue;
+    const bufs = values.filter(Buffer.isBuffer);
+    // gogo-protobuf always writes non-pointer strings; empty means unset.
+    if (type === "string") {
+      const v = bufs[0]?.toString("utf8");
+      if (v) out[name] = v;
+    }
+    else if (type === "bytes") out[name] = bufs[0]?.toString("base64");
+    else if (type === "bool") out[name] = values[0] === 1;
+    else if (type === "int") out[name] = values[0];
+    else if (type === "strings") out[name] = bufs.map((b) => b.toString("utf8"));
+    else if (type === "map" || type === "bytesmap") {
+      const m: Record<string, string> = {};
+      for (const entry of bufs) {
+        const e = readFields(entry);
+        const v = e.get(2)?.[0];
+        m[str(e, 1) ?? ""] = Buffer.isBuffer(v) ? (type === "map" ? v.toString("utf8") : v.toString("base64")) : "";
+      }
+      out[name] = m;
+    } else if (Array.isArray(type)) out[name] = bufs.map((b) => decodeLayout(readFields(b), type[0]));
+    else if (bufs[0]) out[name] = decodeLayout(readFields(bufs[0]), type);
+  }
+  return out;
+}
+
 export function decodeProtobufObject(body: Buffer): Record<string, unknown> {
   if (body.length < 4 || body.subarray(0, 4).toString("latin1") !== "k8s\0") throw badRequest("provided input is not a Kubernetes protobuf object: missing magic number");
   const unknown = readFields(body.subarray(4));
@@ -77,8 +118,10 @@ export function decodeProtobufObject(body: Buffer): Record<string, unknown> {
   const apiVersion = typeMeta ? str(typeMeta, 1) : undefined;
   const kind = typeMeta ? str(typeMeta, 2) : undefined;
   const raw: Fields = msg(unknown, 2) ?? new Map();
+  const layout = kind ? LAYOUTS[kind] : undefined;
+  if (layout) return { apiVersion, kind, ...decodeLayout(raw, layout) };
   if (kind !== "SelfSubjectAccessReview" && kind !== "SubjectAccessReview") {
-    throw badRequest(`protobuf bodies are only understood for access reviews, not ${kind ?? "unknown kinds"}; send application/json`);
+    throw new ApiError(415, "UnsupportedMediaType", `the devcluster decodes protobuf only for ${[...Object.keys(LAYOUTS), "SelfSubjectAccessReview", "SubjectAccessReview"].join(", ")}, not ${kind ?? "this object"}; send application/json`);
   }
   const spec: Fields = msg(raw, 2) ?? new Map();
   const out: Record<string, unknown> = compact({

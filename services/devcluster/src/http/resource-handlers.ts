@@ -219,7 +219,7 @@ function watch(cluster: Cluster, call: ResourceCall, ns: string | undefined): vo
 /** SelfSubjectAccessReview and SubjectAccessReview: answered, never stored. */
 async function accessReview(cluster: Cluster, call: ResourceCall): Promise<void> {
   if (call.info.verb !== "create" || call.info.name !== undefined) throw methodNotAllowed();
-  const body = decodeObject(call.req, await readBody(call.req), true) as { spec?: { resourceAttributes?: Record<string, string>; nonResourceAttributes?: { path?: string; verb?: string }; user?: string; groups?: string[] } };
+  const body = decodeObject(call.req, await readBody(call.req)) as { spec?: { resourceAttributes?: Record<string, string>; nonResourceAttributes?: { path?: string; verb?: string }; user?: string; groups?: string[] } };
   const spec = body.spec ?? {};
   let user = call.user;
   if (call.def.resource === "subjectaccessreviews") {
