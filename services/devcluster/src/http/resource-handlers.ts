@@ -92,6 +92,8 @@ export async function handleResource(cluster: Cluster, call: ResourceCall): Prom
       const force = call.url.searchParams.get("force");
       if (force !== null && type !== "apply") throw badRequest("force: Invalid value: true: may not be specified for non-apply patch");
       const existed = cluster.registry.stored(def, ns, name!) !== undefined;
+      // Apply needs an explicit manager; the user-agent default is only for Updates.
+      if (type === "apply" && call.url.searchParams.get("fieldManager") === null) delete opts.fieldManager;
       const out = await cluster.registry.patch(def, ns, name!, type, patch, { ...opts, force: force === "true" }, sub);
       return render(call, out, existed ? 200 : 201, opts.warnings);
     }
