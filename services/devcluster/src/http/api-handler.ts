@@ -57,6 +57,8 @@ function authenticate(cluster: Cluster, req: IncomingMessage, opts: ApiHandlerOp
 export function createApiHandler(cluster: Cluster, opts: ApiHandlerOptions) {
   return (req: IncomingMessage, res: ServerResponse): void => {
     let format: ResponseFormat = "json";
+    // Bodies of requests that take none (a GET with a body) are drained, not parsed.
+    if (req.method === "GET" || req.method === "HEAD") req.resume();
     handle(cluster, opts, req, res, (f) => (format = f)).catch((error: unknown) => {
       try {
         sendError(res, error, format);

@@ -64,6 +64,7 @@ export async function handleResource(cluster: Cluster, call: ResourceCall): Prom
   if (!def.namespaced && info.namespace !== undefined && def.resource !== "namespaces") throw resourceNotFound();
   if (def.namespaced && info.name !== undefined && info.namespace === undefined) throw resourceNotFound();
   if (!def.verbs.includes(info.verb)) throw methodNotAllowed();
+  if (info.watchPrefix && info.verb !== "watch") throw methodNotAllowed();
   const ns = def.namespaced ? info.namespace : undefined;
   const name = info.name;
   const sub = info.subresource === "status" ? "status" : undefined;
