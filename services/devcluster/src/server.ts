@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -9,6 +10,7 @@ import type { KubeObject } from "./api/resources.js";
 import { Cluster, type ClusterOptions } from "./cluster.js";
 import { createApiHandler, type SubresourceHandler } from "./http/api-handler.js";
 import { buildKubeconfig } from "./kubeconfig.js";
+import { selfSignedCertificate } from "./tls.js";
 
 // startDevCluster: the cluster behind a node:http server on 127.0.0.1, plus a kubeconfig
 // that points kubectl and client libraries at it.
@@ -25,6 +27,12 @@ export interface DevClusterOptions extends ClusterOptions {
   tokens?: Record<string, string>;
   /** Interval of watch bookmarks for watchers that allow them. */
   bookmarkIntervalMs?: number;
+  /**
+   * Serve HTTPS with a self-signed certificate (written into the kubeconfig); the default.
+   * kubectl sends bearer tokens and impersonation only over TLS, and client-node refuses
+   * plain http unless the kubeconfig skips TLS verification (which the http kubeconfig does).
+   */
+  tls?: boolean;
   /** YAML files (CRDs, RBAC, anything) created at start, in order. */
   manifests?: string[];
 }
@@ -32,6 +40,8 @@ export interface DevClusterOptions extends ClusterOptions {
 export interface DevCluster {
   url: string;
   kubeconfigPath: string;
+  /** PEM of the self-signed serving certificate when serving HTTPS. */
+  caPem: string | undefined;
   /** The bearer token of the admin user in the kubeconfig (system:masters). */
   adminToken: string;
   cluster: Cluster;
@@ -64,7 +74,10 @@ export async function startDevCluster(options: DevClusterOptions = {}): Promise<
     subresources,
     hostHeader: () => hostHeader,
   });
-  const server: Server = createServer({ requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 65_000 }, handler);
+  const serverOptions = { requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 65_000 };
+  const tls = options.tls ?? true;
+  const cert = tls ? selfSignedCertificate() : undefined;
+  const server: Server = cert ? createHttpsServer({ ...serverOptions, cert: cert.certPem, key: cert.keyPem }, handler) : createServer(serverOptions, handler);
   server.on("clientError", (_error, socket) => {
     // A response already under way (a watch) must not get a second status line.
     const busy = (socket as unknown as { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent;
@@ -77,12 +90,13 @@ export async function startDevCluster(options: DevClusterOptions = {}): Promise<
   });
   const port = (server.address() as AddressInfo).port;
   hostHeader = `${host}:${port}`;
-  const url = `http://${host}:${port}`;
+  const url = `${cert ? "https" : "http"}://${host}:${port}`;
   const kubeconfigPath = options.kubeconfigPath ?? join(mkdtempSync(join(tmpdir(), "devcluster-")), "kubeconfig");
-  writeFileSync(kubeconfigPath, buildKubeconfig(url, adminToken), { mode: 0o600 });
+  writeFileSync(kubeconfigPath, buildKubeconfig(url, adminToken, {}, cert?.certPem), { mode: 0o600 });
   return {
     url,
     kubeconfigPath,
+    caPem: cert?.certPem,
     adminToken,
     cluster,
     addSubresource: (key, h) => void subresources.set(key, h),

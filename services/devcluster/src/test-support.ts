@@ -12,7 +12,7 @@ export const fixtures = resolve(repoRoot, "test/fixtures/trainingruns");
 export function kubeConfigFor(dc: DevCluster, token = dc.adminToken): KubeConfig {
   const kc = new KubeConfig();
   kc.loadFromOptions({
-    clusters: [{ name: "devcluster", server: dc.url, skipTLSVerify: true }],
+    clusters: [{ name: "devcluster", server: dc.url, skipTLSVerify: dc.caPem === undefined, ...(dc.caPem ? { caData: Buffer.from(dc.caPem).toString("base64") } : {}) }],
     users: [{ name: "user", token }],
     contexts: [{ name: "devcluster", cluster: "devcluster", user: "user", namespace: "default" }],
     currentContext: "devcluster",

@@ -40,7 +40,7 @@ const pods = "/api/v1/namespaces/default/pods";
 describe("robustness against bad requests", () => {
   let dc: DevCluster;
   before(async () => {
-    ({ dc } = await withDevCluster());
+    ({ dc } = await withDevCluster({ tls: false }));
   });
   after(() => dc.stop());
 

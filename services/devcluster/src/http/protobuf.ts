@@ -70,12 +70,20 @@ function nonResourceAttributes(f: Fields | undefined) {
   return compact({ path: str(f, 1), verb: str(f, 2) });
 }
 
-/** Field layouts of the built-in messages kubectl's typed clients send (`kubectl create ns|cm|secret|sa`). */
+/** Field layouts of the built-in messages kubectl's typed clients send (`kubectl create ns|cm|secret|sa|role|rolebinding|...`). */
 type Layout = Record<number, [string, "string" | "bytes" | "bool" | "int" | "map" | "bytesmap" | "strings" | Layout | [Layout]]>;
 const OWNER_REF: Layout = { 1: ["kind", "string"], 3: ["name", "string"], 4: ["uid", "string"], 5: ["apiVersion", "string"], 6: ["controller", "bool"], 7: ["blockOwnerDeletion", "bool"] };
 const OBJECT_META: Layout = { 1: ["name", "string"], 2: ["generateName", "string"], 3: ["namespace", "string"], 11: ["labels", "map"], 12: ["annotations", "map"], 13: ["ownerReferences", [OWNER_REF]], 14: ["finalizers", "strings"] };
 const NAME_REF: Layout = { 1: ["name", "string"] };
+const POLICY_RULE: Layout = { 1: ["verbs", "strings"], 2: ["apiGroups", "strings"], 3: ["resources", "strings"], 4: ["resourceNames", "strings"], 5: ["nonResourceURLs", "strings"] };
+const SUBJECT: Layout = { 1: ["kind", "string"], 2: ["apiGroup", "string"], 3: ["name", "string"], 4: ["namespace", "string"] };
+const ROLE_REF: Layout = { 1: ["apiGroup", "string"], 2: ["kind", "string"], 3: ["name", "string"] };
+const BINDING: Layout = { 1: ["metadata", OBJECT_META], 2: ["subjects", [SUBJECT]], 3: ["roleRef", ROLE_REF] };
 const LAYOUTS: Record<string, Layout> = {
+  Role: { 1: ["metadata", OBJECT_META], 2: ["rules", [POLICY_RULE]] },
+  ClusterRole: { 1: ["metadata", OBJECT_META], 2: ["rules", [POLICY_RULE]] },
+  RoleBinding: BINDING,
+  ClusterRoleBinding: BINDING,
   Namespace: { 1: ["metadata", OBJECT_META], 2: ["spec", { 1: ["finalizers", "strings"] }] },
   ConfigMap: { 1: ["metadata", OBJECT_META], 2: ["data", "map"], 3: ["binaryData", "bytesmap"], 4: ["immutable", "bool"] },
   Secret: { 1: ["metadata", OBJECT_META], 2: ["data", "bytesmap"], 3: ["type", "string"], 4: ["stringData", "map"], 5: ["immutable", "bool"] },

@@ -50,7 +50,7 @@ export function serveWatch(store: Store, req: IncomingMessage, res: ServerRespon
     res.end();
   };
   onClose(stop);
-  req.on("close", stop);
+  // Not req's close: that fires once the (empty) request body has been read.
   res.on("close", stop);
 
   const write = (line: string) => {
