@@ -1,3 +1,5 @@
+import { eventFromCore, eventToCore } from "./events.js";
+
 // The resource catalogue: every REST resource the emulator serves, built in or registered
 // by a CRD. Discovery, routing, RBAC and the registry all read resource facts from here.
 
@@ -111,7 +113,7 @@ export function builtinResources(): ResourceDef[] {
     def({ group: "", version: "v1", resource: "serviceaccounts", kind: "ServiceAccount", shortNames: ["sa"] }),
     def({ group: "batch", version: "v1", resource: "jobs", kind: "Job", categories: ["all"], statusSubresource: true, generation: true }),
     def({ group: "coordination.k8s.io", version: "v1", resource: "leases", kind: "Lease" }),
-    def({ group: "events.k8s.io", version: "v1", resource: "events", kind: "Event", shortNames: ["ev"], storage: "events" }),
+    def({ group: "events.k8s.io", version: "v1", resource: "events", kind: "Event", shortNames: ["ev"], storage: "events", convert: { toStored: eventToCore, fromStored: eventFromCore } }),
     def({ group: "rbac.authorization.k8s.io", version: "v1", resource: "roles", kind: "Role" }),
     def({ group: "rbac.authorization.k8s.io", version: "v1", resource: "rolebindings", kind: "RoleBinding" }),
     def({ group: "rbac.authorization.k8s.io", version: "v1", resource: "clusterroles", kind: "ClusterRole", namespaced: false }),

@@ -186,6 +186,18 @@ describe("CRUD through client-node", () => {
     assert.equal(statusOf(err).message, "field label not supported: spec.image");
   });
 
+  it("stores events.k8s.io Events and core Events as one collection in two shapes", async () => {
+    const ev = dc.cluster.resource("events.k8s.io", "v1", "events");
+    await dc.cluster.registry.create(ev, "default", { metadata: { name: "e1" }, eventTime: "2026-01-01T00:00:00.000000Z", reportingController: "nnunet-operator", reportingInstance: "op-1", action: "Admit", reason: "Admitted", note: "admitted", type: "Normal", regarding: { kind: "TrainingRun", name: "st", namespace: "default" } });
+    const asCore = await core.listNamespacedEvent({ namespace: "default", fieldSelector: "involvedObject.name=st,involvedObject.kind=TrainingRun" });
+    assert.equal(asCore.items.length, 1);
+    assert.equal(asCore.items[0]?.message, "admitted");
+    assert.equal(asCore.items[0]?.reportingComponent, "nnunet-operator");
+    const back = dc.cluster.registry.get(ev, "default", "e1") as { note?: string; regarding?: { name?: string } };
+    assert.equal(back.note, "admitted");
+    assert.equal(back.regarding?.name, "st");
+  });
+
   it("pages a list with limit and continue, keeping the first page's resourceVersion", async () => {
     for (let i = 0; i < 7; i++) await core.createNamespacedSecret({ namespace: "default", body: { metadata: { name: `page-${i}` } } });
     const seen: string[] = [];
