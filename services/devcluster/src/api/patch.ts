@@ -169,7 +169,9 @@ function matchKey(item: Json, keys: string[]): string | undefined {
 
 function mergeList(orig: Json[], patch: Json[], schema: MergeSchema | undefined): Json[] {
   const meta = schema?.list;
-  if (patch.length === 1 && isObject(patch[0]) && patch[0]["$patch"] === "replace" && Object.keys(patch[0]).length === 1) return [];
+  // An element that is only {"$patch": "replace"} replaces the whole list with the rest.
+  const replaceDirective = (p: Json) => isObject(p) && p["$patch"] === "replace" && Object.keys(p).length === 1;
+  if (patch.some(replaceDirective)) return patch.filter((p) => !replaceDirective(p)).map(stripDirectives);
   if (meta?.kind === "set") {
     const out = [...orig];
     for (const v of patch) if (!out.some((o) => deepEqual(o, v))) out.push(v);
@@ -177,9 +179,6 @@ function mergeList(orig: Json[], patch: Json[], schema: MergeSchema | undefined)
   }
   if (meta?.kind !== "map" || !meta.keys?.length) return patch.filter((p) => !(isObject(p) && "$patch" in p)).map(stripDirectives);
   const keys = meta.keys;
-  if (patch.some((p) => isObject(p) && p["$patch"] === "replace")) {
-    return patch.filter((p) => !(isObject(p) && p["$patch"] === "replace")).map(stripDirectives);
-  }
   const out = [...orig];
   for (const item of patch) {
     if (!isObject(item)) throw badRequest(`merging an object in json but data type is not struct, instead is: ${typeof item}`);
