@@ -130,6 +130,7 @@ export function customResources(crd: KubeObject): CustomResourceInfo[] {
       printerColumns: v.additionalPrinterColumns ?? [],
       convert: {
         // conversion strategy None: only apiVersion changes between versions.
+        storedApiVersion: `${spec.group}/${storageVersion}`,
         toStored: (o) => ({ ...o, apiVersion: `${spec.group}/${storageVersion}` }),
         fromStored: (o) => ({ ...o, apiVersion: `${spec.group}/${v.name}` }),
       },

@@ -1,7 +1,7 @@
 import { ApiError, badRequest, conflict, notFound } from "./errors.js";
 import { nowRfc3339, type Registry, type WriteOptions } from "./registry.js";
 import type { KubeObject, ResourceDef } from "./resources.js";
-import { matchesFields, matchesLabels, type FieldRequirement, type LabelSelector } from "./selectors.js";
+import { matchesFieldValues, matchesLabels, type FieldRequirement, type LabelSelector } from "./selectors.js";
 
 // Deletion as the real server does it: preconditions, propagation policy (Background,
 // Foreground with the foregroundDeletion finalizer, Orphan with the orphan finalizer),
@@ -130,8 +130,8 @@ export class Deleter {
   async deleteCollection(def: ResourceDef, namespace: string | undefined, labels: LabelSelector, fields: FieldRequirement[], opts: DeleteOptions): Promise<KubeObject[]> {
     const out: KubeObject[] = [];
     const targets = [...this.registry.store.scan(def.storage, def.namespaced ? namespace : undefined)]
-      .map((e) => e.object)
-      .filter((o) => matchesLabels(labels, o.metadata.labels) && matchesFields(fields, o));
+      .filter((e) => matchesLabels(labels, e.labels) && matchesFieldValues(fields, e.fields))
+      .map((e) => e.object);
     for (const o of targets) {
       try {
         out.push((await this.delete(def, o.metadata.namespace, o.metadata.name!, opts)).object);

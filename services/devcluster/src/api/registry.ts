@@ -30,6 +30,11 @@ export interface WriteOptions {
   fieldValidation?: FieldValidation;
   /** Warnings for the Warning response header (unknown fields under Warn). */
   warnings?: string[];
+  /**
+   * The caller hands the body over and will not mutate the result (the HTTP layer):
+   * the registry skips its defensive copies.
+   */
+  shared?: boolean;
 }
 
 export type Operation = "CREATE" | "UPDATE" | "DELETE";
@@ -159,7 +164,7 @@ export class Registry {
     if (!isObject(body) || (body["metadata"] !== undefined && !isObject(body["metadata"]))) throw badRequest("Object 'metadata' is missing or invalid in the request body");
     this.checkTypeMeta(def, body);
     // The real server serialises apiVersion, kind and metadata first.
-    let obj = { apiVersion: apiVersionOf(def), kind: def.kind, metadata: {}, ...structuredClone(body) } as KubeObject;
+    let obj = { apiVersion: apiVersionOf(def), kind: def.kind, metadata: {}, ...(opts.shared ? body : structuredClone(body)) } as KubeObject;
     obj.apiVersion = apiVersionOf(def);
     obj.kind = def.kind;
     const meta = obj.metadata;
@@ -194,7 +199,7 @@ export class Registry {
     if (opts.dryRun) return this.external(def, obj);
     this.store.put(def.storage, obj);
     this.deps.afterWrite?.(def, obj);
-    return structuredClone(this.external(def, obj));
+    return opts.shared ? this.external(def, obj) : structuredClone(this.external(def, obj));
   }
 
   /** PUT: replaces the object (or its status) with optimistic concurrency. */
@@ -268,7 +273,7 @@ export class Registry {
       if (operation === "Update") recordUpdate(existing, validated, opts.fieldManager ?? "unknown", this.mergeSchema(def), subresource, nowRfc3339(this.now()));
       if (sameObject(existing, validated)) return structuredClone(this.external(def, existing));
       await this.admit({ operation: "UPDATE", def, subresource, namespace, name, object: this.external(def, validated), oldObject: this.external(def, existing) }, opts, { kind: "UpdateOptions", apiVersion: "meta.k8s.io/v1" });
-      if (this.stored(def, namespace, name) !== existing) {
+      if (this.stored(def, namespace, name)?.metadata.resourceVersion !== existing.metadata.resourceVersion) {
         if (attempt < 5) continue;
         throw staleConflict(def, name);
       }
@@ -276,7 +281,8 @@ export class Registry {
       validated = validated as KubeObject;
       this.store.put(def.storage, validated);
       this.deps.afterWrite?.(def, validated);
-      return structuredClone(this.external(def, this.stored(def, namespace, name) ?? validated));
+      const result = this.external(def, this.stored(def, namespace, name) ?? validated);
+      return opts.shared ? result : structuredClone(result);
     }
   }
 

@@ -34,7 +34,7 @@ export interface ResourceDef {
   custom: boolean;
   printerColumns?: PrinterColumn[];
   /** Converts between the stored form and this resource's form when storage is shared. */
-  convert?: { toStored(obj: KubeObject): KubeObject; fromStored(obj: KubeObject): KubeObject };
+  convert?: { storedApiVersion: string; toStored(obj: KubeObject): KubeObject; fromStored(obj: KubeObject): KubeObject };
   /** Create-only virtual resources (access reviews) are not stored. */
   virtual?: boolean;
 }
@@ -113,7 +113,7 @@ export function builtinResources(): ResourceDef[] {
     def({ group: "", version: "v1", resource: "serviceaccounts", kind: "ServiceAccount", shortNames: ["sa"] }),
     def({ group: "batch", version: "v1", resource: "jobs", kind: "Job", categories: ["all"], statusSubresource: true, generation: true }),
     def({ group: "coordination.k8s.io", version: "v1", resource: "leases", kind: "Lease" }),
-    def({ group: "events.k8s.io", version: "v1", resource: "events", kind: "Event", shortNames: ["ev"], storage: "events", convert: { toStored: eventToCore, fromStored: eventFromCore } }),
+    def({ group: "events.k8s.io", version: "v1", resource: "events", kind: "Event", shortNames: ["ev"], storage: "events", convert: { storedApiVersion: "v1", toStored: eventToCore, fromStored: eventFromCore } }),
     def({ group: "rbac.authorization.k8s.io", version: "v1", resource: "roles", kind: "Role" }),
     def({ group: "rbac.authorization.k8s.io", version: "v1", resource: "rolebindings", kind: "RoleBinding" }),
     def({ group: "rbac.authorization.k8s.io", version: "v1", resource: "clusterroles", kind: "ClusterRole", namespaced: false }),
@@ -126,6 +126,9 @@ export function builtinResources(): ResourceDef[] {
 }
 
 export const apiVersionOf = (d: Pick<ResourceDef, "group" | "version">) => (d.group ? `${d.group}/${d.version}` : d.version);
+
+/** Stored objects are served as they are unless this resource's form differs from the stored one. */
+export const needsConversion = (d: ResourceDef) => d.convert !== undefined && d.convert.storedApiVersion !== apiVersionOf(d);
 
 /** Looks resources up by group/version/resource and by group/version/kind; CRDs add and remove entries. */
 export class ResourceCatalog {

@@ -137,6 +137,23 @@ function fieldValue(obj: KubeObject, field: string): string {
   return String(v);
 }
 
+/** The values of every field label a resource supports, computed once per write. */
+export function fieldValues(storage: string, obj: KubeObject): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const field of FIELD_LABELS[storage.split(".")[0]!] ?? []) out[field] = fieldValue(obj, field);
+  out["metadata.name"] = obj.metadata.name ?? "";
+  out["metadata.namespace"] = obj.metadata.namespace ?? "";
+  return out;
+}
+
+export function matchesFieldValues(selector: readonly FieldRequirement[], values: Readonly<Record<string, string>>): boolean {
+  for (const r of selector) {
+    const v = values[r.field] ?? "";
+    if (r.op === "=" ? v !== r.value : v === r.value) return false;
+  }
+  return true;
+}
+
 export function matchesFields(selector: readonly FieldRequirement[], obj: KubeObject): boolean {
   for (const r of selector) {
     const v = fieldValue(obj, r.field);

@@ -2,8 +2,9 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { ApiError, badRequest, methodNotAllowed, notFound, resourceNotFound } from "../api/errors.js";
 import type { DeleteOptions, PropagationPolicy } from "../api/deletion.js";
 import type { FieldValidation, UserInfo, WriteOptions } from "../api/registry.js";
-import { apiVersionOf, type KubeObject, type ResourceDef } from "../api/resources.js";
-import { matchesFields, matchesLabels, parseFieldSelector, parseLabelSelector } from "../api/selectors.js";
+import { apiVersionOf, needsConversion, type KubeObject, type ResourceDef } from "../api/resources.js";
+import { matchesFieldValues, matchesLabels, parseFieldSelector, parseLabelSelector } from "../api/selectors.js";
+import type { Entry } from "../api/store.js";
 import { userFromName, type Cluster } from "../cluster.js";
 import { decodeDeleteOptions, decodeObject, decodePatch, readBody } from "./body.js";
 import type { ResourceRequest, ResponseFormat } from "./request-info.js";
@@ -36,7 +37,7 @@ function writeOptions(call: ResourceCall): WriteOptions & { warnings: string[] }
   if (fv !== null && fv !== "" && !FIELD_VALIDATIONS.has(fv)) throw badRequest(`fieldValidation: Unsupported value: "${fv}": supported values: "Ignore", "Strict", "Warn"`);
   const manager = q.get("fieldManager") ?? defaultManager(call.req);
   if (manager.length > 128) throw badRequest("fieldManager: Too long: may not be more than 128 bytes");
-  return { user: call.user, dryRun: dryRun.length > 0, fieldManager: manager, fieldValidation: (fv || "Warn") as FieldValidation, warnings: [] };
+  return { user: call.user, dryRun: dryRun.length > 0, fieldManager: manager, fieldValidation: (fv || "Warn") as FieldValidation, warnings: [], shared: true };
 }
 
 /** The real server names an unnamed manager after the client's user agent. */
@@ -52,7 +53,12 @@ function integerParam(q: URLSearchParams, name: string): number | undefined {
   return Number(v);
 }
 
-function render(call: ResourceCall, obj: KubeObject, code: number, warnings: string[] = []): void {
+function render(call: ResourceCall, obj: KubeObject, code: number, warnings: string[] = [], cluster?: Cluster): void {
+  if (cluster && call.format === "json" && !needsConversion(call.def)) {
+    // The stored JSON of what was just written is the response body: no second stringify.
+    const entry = cluster.store.entry(call.def.storage, obj.metadata.namespace, obj.metadata.name ?? "");
+    if (entry && entry.resourceVersion === obj.metadata.resourceVersion) return sendRaw(call.res, code, entry.json, "json", warnings);
+  }
   if (call.format === "table") return sendJson(call.res, code, toTable(call.def, [obj], { resourceVersion: obj.metadata.resourceVersion! }, call.url.searchParams.get("includeObject"), Date.now()), "table", warnings);
   if (call.format === "partial") return sendJson(call.res, code, partialMetadata(obj), "json", warnings);
   sendJson(call.res, code, obj, call.format, warnings);
@@ -80,12 +86,12 @@ export async function handleResource(cluster: Cluster, call: ResourceCall): Prom
     case "create": {
       const opts = writeOptions(call);
       const body = decodeObject(call.req, await readBody(call.req));
-      return render(call, await cluster.registry.create(def, ns, body, opts), 201, opts.warnings);
+      return render(call, await cluster.registry.create(def, ns, body, opts), 201, opts.warnings, cluster);
     }
     case "update": {
       const opts = writeOptions(call);
       const body = decodeObject(call.req, await readBody(call.req));
-      return render(call, await cluster.registry.update(def, ns, name!, body, opts, sub), 200, opts.warnings);
+      return render(call, await cluster.registry.update(def, ns, name!, body, opts, sub), 200, opts.warnings, cluster);
     }
     case "patch": {
       const opts = writeOptions(call);
@@ -96,7 +102,7 @@ export async function handleResource(cluster: Cluster, call: ResourceCall): Prom
       // Apply needs an explicit manager; the user-agent default is only for Updates.
       if (type === "apply" && call.url.searchParams.get("fieldManager") === null) delete opts.fieldManager;
       const out = await cluster.registry.patch(def, ns, name!, type, patch, { ...opts, force: force === "true" }, sub);
-      return render(call, out, existed ? 200 : 201, opts.warnings);
+      return render(call, out, existed ? 200 : 201, opts.warnings, cluster);
     }
     case "delete": {
       const opts = deleteOptions(call, decodeDeleteOptions(await readBody(call.req)));
@@ -163,20 +169,20 @@ function list(cluster: Cluster, call: ResourceCall, ns: string | undefined): voi
     after = token.start;
     listRV = token.rv;
   }
-  const entries: { object: KubeObject; json: string }[] = [];
+  const entries: Entry[] = [];
   let more = false;
   let lastKey = "";
   let remaining = 0;
   const filtering = labels.length > 0 || fields.length > 0;
   for (const e of cluster.store.scan(def.storage, ns, after)) {
-    if (filtering && !(matchesLabels(labels, e.object.metadata.labels) && matchesFields(fields, e.object))) continue;
+    if (filtering && !(matchesLabels(labels, e.labels) && matchesFieldValues(fields, e.fields))) continue;
     if (limit !== undefined && limit > 0 && entries.length >= limit) {
       more = true;
       remaining++;
       continue;
     }
     entries.push(e);
-    lastKey = `${e.object.metadata.namespace ?? ""}/${e.object.metadata.name}`;
+    lastKey = `${e.namespace ?? ""}/${e.name}`;
   }
   const metadata: Record<string, unknown> = { resourceVersion: String(listRV) };
   if (more) {
@@ -190,7 +196,7 @@ function list(cluster: Cluster, call: ResourceCall, ns: string | undefined): voi
   if (call.format === "partial") {
     return sendJson(call.res, 200, { kind: "PartialObjectMetadataList", apiVersion: "meta.k8s.io/v1", metadata, items: entries.map((e) => partialMetadata(external(e.object))) });
   }
-  if (call.format === "yaml" || def.convert) {
+  if (call.format === "yaml" || needsConversion(def)) {
     return sendJson(call.res, 200, { kind: def.listKind, apiVersion: apiVersionOf(def), metadata, items: entries.map((e) => external(e.object)) }, call.format);
   }
   // Concatenating the stored JSON keeps a list of 10,000 pods cheap.

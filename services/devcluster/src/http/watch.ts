@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { ApiError } from "../api/errors.js";
-import { apiVersionOf, type KubeObject, type ResourceDef } from "../api/resources.js";
-import { matchesFields, matchesLabels, type FieldRequirement, type LabelSelector } from "../api/selectors.js";
+import { apiVersionOf, needsConversion as conversionNeeded, type KubeObject, type ResourceDef } from "../api/resources.js";
+import { matchesFields, matchesFieldValues, matchesLabels, type FieldRequirement, type LabelSelector } from "../api/selectors.js";
 import type { Store, StoreEvent } from "../api/store.js";
 import { partialMetadata, toTable } from "./table.js";
 import type { ResponseFormat } from "./request-info.js";
@@ -34,7 +34,7 @@ export function serveWatch(store: Store, req: IncomingMessage, res: ServerRespon
   const ns = def.namespaced ? w.namespace : undefined;
   const matches = (o: KubeObject | undefined) =>
     o !== undefined && (ns === undefined || o.metadata.namespace === ns) && matchesLabels(w.labels, o.metadata.labels) && matchesFields(w.fields, o);
-  const needsConversion = def.convert !== undefined;
+  const needsConversion = conversionNeeded(def);
   const external = (o: KubeObject) => (def.convert ? def.convert.fromStored(o) : o);
 
   res.writeHead(200, { "content-type": w.format === "table" ? "application/json;as=Table;v=v1;g=meta.k8s.io" : "application/json", "cache-control": "no-cache, private", "transfer-encoding": "chunked" });
@@ -58,14 +58,16 @@ export function serveWatch(store: Store, req: IncomingMessage, res: ServerRespon
     res.write(line);
     if (res.writableLength > MAX_BUFFERED) stop();
   };
-  const emit = (type: string, obj: KubeObject, json: string | undefined) => {
+  const emit = (type: string, get: KubeObject | (() => KubeObject), json: string | undefined) => {
+    const obj = () => (typeof get === "function" ? get() : get);
     if (w.format === "json") {
-      const body = json !== undefined && (!needsConversion || obj.apiVersion === apiVersionOf(def)) ? json : JSON.stringify(external(obj));
+      const body = json !== undefined && !needsConversion ? json : JSON.stringify(external(obj()));
       write(`{"type":"${type}","object":${body}}\n`);
     } else if (w.format === "partial") {
-      write(`{"type":"${type}","object":${JSON.stringify(partialMetadata(external(obj)))}}\n`);
+      write(`{"type":"${type}","object":${JSON.stringify(partialMetadata(external(obj())))}}\n`);
     } else {
-      const table = toTable(def, [external(obj)], { resourceVersion: obj.metadata.resourceVersion! }, w.includeObject, w.now());
+      const o = external(obj());
+      const table = toTable(def, [o], { resourceVersion: o.metadata.resourceVersion! }, w.includeObject, w.now());
       write(`{"type":"${type}","object":${JSON.stringify(table)}}\n`);
     }
   };
@@ -91,7 +93,9 @@ export function serveWatch(store: Store, req: IncomingMessage, res: ServerRespon
   const rv = w.resourceVersion;
   try {
     if (rv === undefined || rv === "" || rv === "0") {
-      for (const entry of store.scan(def.storage, ns)) if (matches(entry.object)) emit("ADDED", entry.object, entry.json);
+      for (const entry of store.scan(def.storage, ns)) {
+        if (matchesLabels(w.labels, entry.labels) && matchesFieldValues(w.fields, entry.fields)) emit("ADDED", () => entry.object, entry.json);
+      }
       if (w.sendInitialEvents && w.allowBookmarks) bookmark({ "k8s.io/initial-events-end": "true" });
       unsubscribe = store.watch(def.storage, def, undefined, onEvent);
     } else {
