@@ -3,9 +3,10 @@ import { pino } from "pino";
 import { startDevCluster } from "./server.js";
 
 // `devcluster serve`: runs the emulator until SIGINT/SIGTERM and prints where its
-// kubeconfig is. The only place that reads argv and exits.
+// kubeconfig is (HTTPS with a self-signed certificate; --http for plain HTTP). The only
+// place that reads argv and exits.
 
-const USAGE = `usage: devcluster serve [--port N] [--host 127.0.0.1] [--kubeconfig PATH] [--rbac] [--tls] [--manifest FILE]... [--token TOKEN=USER]...`;
+const USAGE = `usage: devcluster serve [--port N] [--host 127.0.0.1] [--kubeconfig PATH] [--rbac] [--http] [--manifest FILE]... [--token TOKEN=USER]...`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -20,7 +21,7 @@ async function main(argv: string[]): Promise<number> {
       host: { type: "string", default: "127.0.0.1" },
       kubeconfig: { type: "string" },
       rbac: { type: "boolean", default: false },
-      tls: { type: "boolean" },
+      http: { type: "boolean", default: false },
       manifest: { type: "string", multiple: true, default: [] },
       token: { type: "string", multiple: true, default: [] },
     },
@@ -45,7 +46,7 @@ async function main(argv: string[]): Promise<number> {
     port,
     host: values.host,
     rbac: values.rbac,
-    ...(values.tls !== undefined ? { tls: values.tls } : {}),
+    tls: !values.http,
     manifests: values.manifest,
     tokens,
     ...(values.kubeconfig ? { kubeconfigPath: values.kubeconfig } : {}),

@@ -42,8 +42,8 @@ export class ApiError extends Error {
   }
 
   toStatus(): Status {
-    const status: Status = { kind: "Status", apiVersion: "v1", metadata: {}, status: "Failure", message: this.message, reason: this.reason, code: this.code };
-    if (this.details !== undefined) status.details = this.details;
+    // Key order as the real server serialises metav1.Status.
+    const status: Status = { kind: "Status", apiVersion: "v1", metadata: {}, status: "Failure", message: this.message, reason: this.reason, ...(this.details !== undefined ? { details: this.details } : {}), code: this.code };
     return status;
   }
 }
