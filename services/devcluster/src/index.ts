@@ -8,3 +8,4 @@ export type { StoreEvent, EventType } from "./api/store.js";
 export type { UserInfo, WriteOptions, PatchType } from "./api/registry.js";
 export type { DeleteOptions, DeleteResult, PropagationPolicy } from "./api/deletion.js";
 export type { SubresourceHandler, SubresourceContext } from "./http/api-handler.js";
+export { bindPod } from "./api/binding.js";

@@ -99,6 +99,16 @@ describe("deletion and garbage collection through client-node", () => {
     await eventually(async () => !(await exists("graceful")), "the pod to go after its grace period", 4000);
   });
 
+  it("binds a pod to a node once through pods/binding, with PodScheduled", async () => {
+    await core.createNamespacedPod({ namespace: "default", body: { metadata: { name: "to-bind" }, spec: { containers: [{ name: "c", image: "busybox" }] } } });
+    await core.createNamespacedPodBinding({ name: "to-bind", namespace: "default", body: { metadata: { name: "to-bind" }, target: { apiVersion: "v1", kind: "Node", name: "node-7" } } });
+    const bound = await core.readNamespacedPod({ name: "to-bind", namespace: "default" });
+    assert.equal(bound.spec?.nodeName, "node-7");
+    assert.equal(bound.status?.conditions?.find((c) => c.type === "PodScheduled")?.status, "True");
+    const again = await core.createNamespacedPodBinding({ name: "to-bind", namespace: "default", body: { metadata: { name: "to-bind" }, target: { name: "node-8" } } }).catch((e: unknown) => e);
+    assert.equal(statusOf(again).message, 'Operation cannot be fulfilled on pods/binding "to-bind": pod to-bind is already assigned to node "node-7"');
+  });
+
   it("deletes an unscheduled pod at once", async () => {
     await core.createNamespacedPod({ namespace: "default", body: { metadata: { name: "unscheduled" }, spec: { containers: [{ name: "c", image: "busybox" }] } } });
     await core.deleteNamespacedPod({ name: "unscheduled", namespace: "default" });
