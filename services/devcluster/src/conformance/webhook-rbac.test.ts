@@ -1,10 +1,12 @@
 import { strict as assert } from "node:assert";
 import { createServer, type Server } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { AuthorizationV1Api, CoreV1Api, CustomObjectsApi, RbacAuthorizationV1Api } from "@kubernetes/client-node";
 import type { DevCluster } from "../server.js";
 import { kubeConfigFor, statusOf, withDevCluster } from "../test-support.js";
+import { selfSignedCertificate } from "../tls.js";
 
 // Validating admission webhooks (AdmissionReview v1 over HTTP, service references mapped
 // to a local URL, failurePolicy) and RBAC mode (bearer tokens as service accounts, 403 with
@@ -79,6 +81,33 @@ describe("validating admission webhooks", () => {
     const before = reviews.length;
     await kubeConfigFor(dc).makeApiClient(CoreV1Api).createNamespacedConfigMap({ namespace: "default", body: { metadata: { name: "unrelated" } } });
     assert.equal(reviews.length, before);
+  });
+
+  it("calls an https webhook, trusting the caBundle", async () => {
+    const cert = selfSignedCertificate("webhook");
+    let called = 0;
+    const secure = createHttpsServer({ cert: cert.certPem, key: cert.keyPem }, (req, res) => {
+      let body = "";
+      req.on("data", (c: Buffer) => (body += c.toString()));
+      req.on("end", () => {
+        called++;
+        const review = JSON.parse(body) as Review;
+        res.setHeader("content-type", "application/json");
+        res.end(JSON.stringify({ apiVersion: "admission.k8s.io/v1", kind: "AdmissionReview", response: { uid: review.request.uid, allowed: false, status: { message: "no leases today" } } }));
+      });
+    });
+    await new Promise<void>((r) => secure.listen(0, "127.0.0.1", r));
+    const port = (secure.address() as AddressInfo).port;
+    await dc.cluster.create({
+      apiVersion: "admissionregistration.k8s.io/v1", kind: "ValidatingWebhookConfiguration", metadata: { name: "tls" },
+      webhooks: [{ name: "leases.example.com", clientConfig: { url: `https://127.0.0.1:${port}/validate`, caBundle: Buffer.from(cert.certPem).toString("base64") }, rules: [{ operations: ["CREATE"], apiGroups: ["coordination.k8s.io"], apiVersions: ["v1"], resources: ["leases"] }], failurePolicy: "Fail", sideEffects: "None", admissionReviewVersions: ["v1"] }],
+    });
+    const lease = dc.cluster.resource("coordination.k8s.io", "v1", "leases");
+    const err = await dc.cluster.registry.create(lease, "default", { metadata: { name: "l" } }).catch((e: unknown) => e);
+    secure.close();
+    assert.equal(called, 1);
+    assert.equal((err as { code: number }).code, 400);
+    assert.equal((err as Error).message, 'admission webhook "leases.example.com" denied the request: no leases today');
   });
 
   it("fails closed with 500 when an unreachable webhook has failurePolicy Fail, and opens with Ignore", async () => {
