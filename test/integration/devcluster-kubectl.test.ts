@@ -52,27 +52,33 @@ describe("kubectl against the devcluster", { skip: existsSync(kubectlBin) ? fals
     assert.ok(annotations["kubectl.kubernetes.io/last-applied-configuration"], "client-side apply records last-applied");
   });
 
-  it("lets client-side apply change and remove fields with a three-way merge", async () => {
+  it("lets client-side apply change and remove fields with a three-way merge, and refuses immutable changes", async () => {
     const file = join(home, "job.yaml");
-    const job = (env: string, withSidecar: boolean) => `apiVersion: batch/v1
+    // A suspended Job that never started may change its scheduling directives only.
+    const job = (selector: string, env: string) => `apiVersion: batch/v1
 kind: Job
 metadata: {name: apply-job}
 spec:
+  suspend: true
   template:
     spec:
       restartPolicy: Never
+      nodeSelector: {${selector}}
       containers:
       - name: main
         image: busybox:1.36
         env: [{name: MODE, value: "${env}"}]
-${withSidecar ? "      - name: sidecar\n        image: busybox:1.36\n" : ""}`;
-    writeFileSync(file, job("a", true));
+`;
+    writeFileSync(file, job("gpu: l40s, zone: a", "a"));
     assert.match(await ok(["apply", "-f", file]), /job.batch\/apply-job created/);
-    writeFileSync(file, job("b", false));
+    writeFileSync(file, job("gpu: l40s", "a"));
     assert.match(await ok(["apply", "-f", file]), /job.batch\/apply-job configured/);
-    const containers = JSON.parse(await ok(["get", "job", "apply-job", "-o", "jsonpath={.spec.template.spec.containers}"])) as { name: string; env?: { value: string }[] }[];
-    assert.deepEqual(containers.map((c) => c.name), ["main"]);
-    assert.equal(containers[0]?.env?.[0]?.value, "b");
+    const selector = JSON.parse(await ok(["get", "job", "apply-job", "-o", "jsonpath={.spec.template.spec.nodeSelector}"])) as Record<string, string>;
+    assert.deepEqual(selector, { gpu: "l40s" });
+    writeFileSync(file, job("gpu: l40s", "b"));
+    const immutable = await kubectl(["apply", "-f", file]);
+    assert.notEqual(immutable.code, 0);
+    assert.match(immutable.stderr, /The Job "apply-job" is invalid: spec.template: Invalid value: .*: field is immutable/);
   });
 
   it("rejects an invalid TrainingRun with the field in the message, and an unknown field through strict validation", async () => {

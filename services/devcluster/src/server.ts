@@ -9,7 +9,7 @@ import { parseAllDocuments } from "yaml";
 import type { KubeObject } from "./api/resources.js";
 import { Cluster, type ClusterOptions } from "./cluster.js";
 import { createApiHandler, type SubresourceHandler } from "./http/api-handler.js";
-import { bindingHandler } from "./http/binding-handler.js";
+import { bindingHandler, evictionHandler } from "./http/binding-handler.js";
 import { buildKubeconfig } from "./kubeconfig.js";
 import { selfSignedCertificate } from "./tls.js";
 
@@ -65,7 +65,7 @@ export async function startDevCluster(options: DevClusterOptions = {}): Promise<
   const { userFromName } = await import("./cluster.js");
   for (const [token, name] of Object.entries(options.tokens ?? {})) cluster.addToken(token, userFromName(name));
   const adminToken = `devcluster-admin-${randomBytes(16).toString("hex")}`;
-  const subresources = new Map<string, SubresourceHandler>([["pods/binding", bindingHandler(cluster)]]);
+  const subresources = new Map<string, SubresourceHandler>([["pods/binding", bindingHandler(cluster)], ["pods/eviction", evictionHandler(cluster)]]);
   const host = options.host ?? "127.0.0.1";
   let hostHeader = host;
   const handler = createApiHandler(cluster, {

@@ -7,6 +7,7 @@ import { applyJsonPatch, applyMergePatch, applyStrategicMergePatch, deepEqual } 
 import { mergeSchemaForKind, type MergeSchema } from "./patch-schema.js";
 import { apiVersionOf, type KubeObject, type ResourceCatalog, type ResourceDef } from "./resources.js";
 import type { Store } from "./store.js";
+import { validateImmutable } from "./immutability.js";
 import { validateBuiltin, validateMetadata } from "./validation.js";
 
 // REST semantics over the store, shared by the HTTP handlers and in-process controllers:
@@ -141,6 +142,7 @@ export class Registry {
     applyBuiltinDefaults(def, out);
     errs.push(...validateMetadata(def, out));
     errs.push(...validateBuiltin(def, out));
+    if (old) errs.push(...validateImmutable(def, old, out));
     const info = this.deps.customInfo(def);
     if (info?.validator) {
       const validation = opts.fieldValidation ?? "Warn";

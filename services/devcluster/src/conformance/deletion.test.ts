@@ -109,6 +109,12 @@ describe("deletion and garbage collection through client-node", () => {
     assert.equal(statusOf(again).message, 'Operation cannot be fulfilled on pods/binding "to-bind": pod to-bind is already assigned to node "node-7"');
   });
 
+  it("evicts a pod through pods/eviction", async () => {
+    await core.createNamespacedPod({ namespace: "default", body: { metadata: { name: "evictee" }, spec: { containers: [{ name: "c", image: "busybox" }] } } });
+    await core.createNamespacedPodEviction({ name: "evictee", namespace: "default", body: { metadata: { name: "evictee", namespace: "default" }, deleteOptions: { gracePeriodSeconds: 0 } } });
+    assert.equal(await exists("evictee"), false);
+  });
+
   it("deletes an unscheduled pod at once", async () => {
     await core.createNamespacedPod({ namespace: "default", body: { metadata: { name: "unscheduled" }, spec: { containers: [{ name: "c", image: "busybox" }] } } });
     await core.deleteNamespacedPod({ name: "unscheduled", namespace: "default" });

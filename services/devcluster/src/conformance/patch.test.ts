@@ -5,7 +5,8 @@ import type { DevCluster } from "../server.js";
 import { statusOf, withDevCluster } from "../test-support.js";
 
 // Every patch type through client-node: JSON patch, merge patch, strategic merge patch
-// (containers, volumes and env merged by key, $patch: delete) and server-side apply
+// (containers and conditions merged by key, $patch: delete; the pure merge rules for
+// volumes, env and the other lists are in api/patch.test.ts) and server-side apply
 // (field managers, conflicts, force, managedFields, removal of fields a manager stops
 // applying).
 
@@ -48,28 +49,31 @@ describe("patches through client-node", () => {
     assert.deepEqual(out.metadata?.annotations, { x: "y" });
   });
 
-  it("merges containers, env and volumes by name in a strategic merge patch", async () => {
-    const out = await core.patchNamespacedPod({
-      name: "p",
-      namespace: "default",
-      body: { spec: { containers: [{ name: "main", image: "nnunet:2", env: [{ name: "B", value: "20" }, { name: "C", value: "3" }] }], volumes: [{ name: "extra", emptyDir: {} }] } },
-    }, as(PatchStrategy.StrategicMergePatch));
+  it("merges containers by name in a strategic merge patch (an image change, which pods allow)", async () => {
+    const out = await core.patchNamespacedPod({ name: "p", namespace: "default", body: { spec: { containers: [{ name: "main", image: "nnunet:2" }] } } }, as(PatchStrategy.StrategicMergePatch));
     const main = out.spec?.containers.find((c) => c.name === "main");
     assert.equal(out.spec?.containers.length, 2, "reporter kept");
     assert.equal(main?.image, "nnunet:2");
-    assert.deepEqual(main?.env?.map((e) => `${e.name}=${e.value}`), ["A=1", "B=20", "C=3"]);
+    assert.deepEqual(main?.env?.map((e) => `${e.name}=${e.value}`), ["A=1", "B=2"], "env kept");
     assert.equal(main?.volumeMounts?.[0]?.mountPath, "/data", "volumeMounts kept");
-    assert.deepEqual(out.spec?.volumes?.map((v) => v.name), ["data", "shm", "extra"]);
+    assert.deepEqual(out.spec?.volumes?.map((v) => v.name), ["data", "shm"]);
   });
 
-  it("deletes list items with $patch: delete", async () => {
-    const out = await core.patchNamespacedPod({
-      name: "p",
-      namespace: "default",
-      body: { spec: { containers: [{ name: "reporter", $patch: "delete" }], volumes: [{ name: "shm", $patch: "delete" }] } },
-    }, as(PatchStrategy.StrategicMergePatch));
-    assert.deepEqual(out.spec?.containers.map((c) => c.name), ["main"]);
-    assert.deepEqual(out.spec?.volumes?.map((v) => v.name), ["data", "extra"]);
+  it("refuses other pod spec changes with 422 Forbidden, as the real server does", async () => {
+    const err = await core.patchNamespacedPod({ name: "p", namespace: "default", body: { spec: { volumes: [{ name: "extra", emptyDir: {} }] } } }, as(PatchStrategy.StrategicMergePatch)).catch((e: unknown) => e);
+    const s = statusOf(err);
+    assert.equal(s.code, 422);
+    assert.equal(s.details?.causes?.[0]?.field, "spec");
+    assert.match(s.message, /^Pod "p" is invalid: spec: Forbidden: pod updates may not change fields other than/);
+  });
+
+  it("merges status conditions by type and deletes one with $patch: delete", async () => {
+    const conditions = [{ type: "Ready", status: "False" }, { type: "PodScheduled", status: "True" }];
+    await core.patchNamespacedPodStatus({ name: "p", namespace: "default", body: { status: { conditions } } }, as(PatchStrategy.StrategicMergePatch));
+    const merged = await core.patchNamespacedPodStatus({ name: "p", namespace: "default", body: { status: { conditions: [{ type: "Ready", status: "True" }] } } }, as(PatchStrategy.StrategicMergePatch));
+    assert.deepEqual(merged.status?.conditions?.map((c) => `${c.type}=${c.status}`), ["Ready=True", "PodScheduled=True"]);
+    const out = await core.patchNamespacedPodStatus({ name: "p", namespace: "default", body: { status: { conditions: [{ type: "Ready", $patch: "delete" }] } } }, as(PatchStrategy.StrategicMergePatch));
+    assert.deepEqual(out.status?.conditions?.map((c) => c.type), ["PodScheduled"]);
   });
 
   it("refuses a strategic merge patch on a custom resource with 415", async () => {
