@@ -3,11 +3,13 @@ import { alreadyExists, ApiError, badRequest, forbidden, invalid, notFound, stal
 import { applyBuiltinDefaults, applyCreateDefaults, generateNameSuffix } from "./defaults.js";
 import { crdStatus, defaultCrd, validateCrd, type CustomResourceInfo } from "./crd.js";
 import { recordUpdate, serverSideApply } from "./managed-fields.js";
-import { applyJsonPatch, applyMergePatch, applyStrategicMergePatch, deepEqual } from "./patch.js";
+import { applyJsonPatch, applyMergePatch, applyStrategicMergePatch } from "./patch.js";
 import { mergeSchemaForKind, type MergeSchema } from "./patch-schema.js";
 import { apiVersionOf, type KubeObject, type ResourceCatalog, type ResourceDef } from "./resources.js";
 import type { Store } from "./store.js";
+import { fromCause } from "./crd-causes.js";
 import { validateImmutable } from "./immutability.js";
+import { changedBeyondMetadata, sameObject } from "./object-diff.js";
 import { validateBuiltin, validateMetadata } from "./validation.js";
 
 // REST semantics over the store, shared by the HTTP handlers and in-process controllers:
@@ -320,49 +322,6 @@ export class Registry {
     const added = (next.metadata.finalizers ?? []).filter((f) => !before.has(f));
     if (added.length > 0) {
       throw invalid(def.kind, def.group, existing.metadata.name!, [{ type: "FieldValueForbidden", field: "metadata.finalizers", detail: "no new finalizers can be added if the object is being deleted, found new finalizers " + JSON.stringify(added) }]);
-    }
-  }
-}
-
-/** Anything but metadata and status changed: the real server bumps generation then. */
-export function changedBeyondMetadata(a: KubeObject, b: KubeObject): boolean {
-  const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
-  for (const k of keys) {
-    if (k === "metadata" || k === "status" || k === "apiVersion" || k === "kind") continue;
-    if (!deepEqual(a[k], b[k])) return true;
-  }
-  return false;
-}
-
-/** A no-op write does not bump resourceVersion on the real server either. */
-function sameObject(a: KubeObject, b: KubeObject): boolean {
-  const strip = (o: KubeObject) => ({ ...o, metadata: { ...o.metadata, resourceVersion: undefined, managedFields: (o.metadata.managedFields ?? []).map((e) => ({ ...e, time: undefined })) } });
-  return deepEqual(JSON.parse(JSON.stringify(strip(a))), JSON.parse(JSON.stringify(strip(b))));
-}
-
-function fromCause(c: { field: string; message: string; reason: string }, object: unknown): FieldError {
-  let value: unknown = object;
-  const field = c.field === "(root)" ? "<nil>" : c.field;
-  for (const part of c.field.replace(/\[(\d+)\]/g, ".$1").split(".")) {
-    if (c.field === "(root)") break;
-    value = isObject(value) || Array.isArray(value) ? (value as Record<string, unknown>)[part] : undefined;
-  }
-  const fromSchema = c.message.startsWith(`${c.field} `);
-  const detail = fromSchema ? c.message.slice(c.field.length + 1) : c.message;
-  switch (c.reason) {
-    case "FieldValueRequired": return { type: "FieldValueRequired", field };
-    case "FieldValueDuplicate": return { type: "FieldValueDuplicate", field, value };
-    case "FieldValueNotSupported": {
-      const m = /allowed values: (\[.*\])$/.exec(detail);
-      const allowed = m ? (JSON.parse(m[1]!) as unknown[]).map((v) => JSON.stringify(v)).join(", ") : detail;
-      return { type: "FieldValueNotSupported", field, value, detail: `supported values: ${allowed}` };
-    }
-    case "FieldValueForbidden": return { type: "FieldValueForbidden", field, detail };
-    case "FieldValueTypeInvalid": return { type: "FieldValueTypeInvalid", field, value, detail };
-    default: {
-      // CEL rule failures name the type of the value, as the real server does.
-      if (!fromSchema) value = Array.isArray(value) ? "array" : value === undefined || isObject(value) ? "object" : typeof value === "number" ? (Number.isInteger(value) ? "integer" : "number") : typeof value;
-      return { type: "FieldValueInvalid", field, value, detail };
     }
   }
 }
