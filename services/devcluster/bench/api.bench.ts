@@ -21,7 +21,7 @@ interface Child {
 
 function startChild(): Promise<Child> {
   const script = fileURLToPath(new URL("./server-child.ts", import.meta.url));
-  const child = fork(script, [], { execArgv: ["--import", "tsx", "--expose-gc"], stdio: ["ignore", "inherit", "inherit", "ipc"] });
+  const child = fork(script, [], { execArgv: ["--import", "tsx", "--expose-gc", ...(process.env["BENCH_CPU_PROFILE"] ? ["--cpu-prof", `--cpu-prof-dir=${process.env["BENCH_CPU_PROFILE"]}`] : [])], stdio: ["ignore", "inherit", "inherit", "ipc"] });
   return new Promise((resolve) => {
     child.once("message", (m: { url: string; token: string }) => {
       resolve({

@@ -3,7 +3,7 @@ import { startDevCluster } from "../src/index.js";
 // The devcluster in its own process for the benchmark, so that the load generator does
 // not share its event loop. Reports its URL over IPC and answers RSS queries.
 
-const dc = await startDevCluster({ tls: false, historySize: 1000 });
+const dc = await startDevCluster({ tls: false });
 process.send?.({ type: "ready", url: dc.url, token: dc.adminToken });
 process.on("message", (msg: { type: string }) => {
   if (msg.type === "rss") {

@@ -49,6 +49,35 @@ export class Entry {
 
 export type Listener = (event: StoreEvent) => void;
 
+/** A kept event: JSON only, objects parsed again when a resuming watch replays it. */
+class RecordedEvent implements StoreEvent {
+  private objectRef: WeakRef<KubeObject>;
+  private prevRef: WeakRef<KubeObject> | undefined;
+  constructor(readonly type: EventType, readonly storage: string, readonly rv: number, readonly json: string, object: KubeObject, prev: KubeObject | undefined, private readonly prevJson: string | undefined) {
+    this.objectRef = new WeakRef(object);
+    this.prevRef = prev ? new WeakRef(prev) : undefined;
+  }
+
+  get object(): KubeObject {
+    let o = this.objectRef.deref();
+    if (!o) {
+      o = JSON.parse(this.json) as KubeObject;
+      this.objectRef = new WeakRef(o);
+    }
+    return o;
+  }
+
+  get prev(): KubeObject | undefined {
+    if (this.prevJson === undefined) return undefined;
+    let o = this.prevRef?.deref();
+    if (!o) {
+      o = JSON.parse(this.prevJson) as KubeObject;
+      this.prevRef = new WeakRef(o);
+    }
+    return o;
+  }
+}
+
 class Bucket {
   readonly items = new Map<string, Entry>();
   private ring: (StoreEvent | undefined)[];
@@ -166,14 +195,15 @@ export class Store {
   put(storage: string, object: KubeObject): KubeObject {
     const b = this.bucket(storage);
     const key = objectKey(object.metadata.namespace, object.metadata.name!);
-    const prev = b.items.get(key)?.object;
+    const prevEntry = b.items.get(key);
+    const prev = prevEntry?.object;
     const rv = ++this.rv;
     object.metadata.resourceVersion = String(rv);
     const json = JSON.stringify(object);
     if (!prev) b.invalidateKeys();
     const m = object.metadata;
     b.items.set(key, new Entry(json, object, m.namespace, m.name!, String(rv), m.labels, fieldValues(storage, object)));
-    this.emit(b, { type: prev ? "MODIFIED" : "ADDED", storage, rv, object, prev, json });
+    this.emit(b, { type: prev ? "MODIFIED" : "ADDED", storage, rv, object, prev, json }, prevEntry?.json);
     return object;
   }
 
@@ -181,19 +211,20 @@ export class Store {
   remove(storage: string, namespace: string | undefined, name: string): KubeObject | undefined {
     const b = this.buckets.get(storage);
     const key = objectKey(namespace, name);
-    const prev = b?.items.get(key)?.object;
+    const prevEntry = b?.items.get(key);
+    const prev = prevEntry?.object;
     if (!b || !prev) return undefined;
     b.items.delete(key);
     b.invalidateKeys();
     const rv = ++this.rv;
     const object: KubeObject = { ...prev, metadata: { ...prev.metadata, resourceVersion: String(rv) } };
     const json = JSON.stringify(object);
-    this.emit(b, { type: "DELETED", storage, rv, object, prev, json });
+    this.emit(b, { type: "DELETED", storage, rv, object, prev, json }, prevEntry?.json);
     return object;
   }
 
-  private emit(b: Bucket, event: StoreEvent): void {
-    b.record(event);
+  private emit(b: Bucket, event: StoreEvent, prevJson: string | undefined): void {
+    b.record(new RecordedEvent(event.type, event.storage, event.rv, event.json, event.object, event.prev, prevJson));
     for (const l of b.listeners) l(event);
     for (const l of this.allListeners) l(event);
   }

@@ -44,6 +44,7 @@ export function serveWatch(store: Store, req: IncomingMessage, res: ServerRespon
   const timers: NodeJS.Timeout[] = [];
   const stop = () => {
     if (closed) return;
+    flush();
     closed = true;
     unsubscribe();
     for (const t of timers) clearTimeout(t), clearInterval(t);
@@ -53,10 +54,25 @@ export function serveWatch(store: Store, req: IncomingMessage, res: ServerRespon
   // Not req's close: that fires once the (empty) request body has been read.
   res.on("close", stop);
 
+  // Events of one event-loop turn go out in one write: a burst of creates costs one
+  // syscall per watcher instead of one per event.
+  let pending = "";
+  let flushScheduled = false;
+  const flush = () => {
+    flushScheduled = false;
+    if (closed || pending === "") return;
+    const chunk = pending;
+    pending = "";
+    res.write(chunk);
+    if (res.writableLength > MAX_BUFFERED) stop();
+  };
   const write = (line: string) => {
     if (closed) return;
-    res.write(line);
-    if (res.writableLength > MAX_BUFFERED) stop();
+    pending += line;
+    if (!flushScheduled) {
+      flushScheduled = true;
+      setImmediate(flush);
+    }
   };
   const emit = (type: string, get: KubeObject | (() => KubeObject), json: string | undefined) => {
     const obj = () => (typeof get === "function" ? get() : get);
