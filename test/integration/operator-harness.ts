@@ -100,6 +100,7 @@ export async function startEnv(options: { webhooks?: boolean } = {}): Promise<En
       statusMinIntervalSeconds: 1,
       waitingResyncSeconds: 5,
       purgeRun: (ns, run) => purgeRunSubjects(jsm, ns, run),
+      bus: { nc, js },
     });
     const controller = new AbortController();
     const done = operator.run(controller.signal);

@@ -111,7 +111,7 @@ describe("a TrainingRun's lifecycle on the devcluster", () => {
 
   it("records events on the run's transitions", async () => {
     const reasons = await eventually(() => {
-      const r = listObjects(env.dc, "v1", "Event").filter((e) => e.involvedObject?.name === "liver").map((e) => e.reason as string);
+      const r = listObjects(env.dc, "v1", "Event").filter((e) => (e as { involvedObject?: { name?: string } }).involvedObject?.name === "liver").map((e) => String(e.reason));
       return r.includes("Succeeded") ? r : undefined;
     }, "a Succeeded event");
     for (const reason of ["FoldConverged", "FoldValidated", "EarlyStopped"]) assert.ok(reasons.includes(reason), `${reason} in ${reasons.join(",")}`);

@@ -1,3 +1,5 @@
+import type { JetStreamClient } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
 import { LABEL_RUN } from "@nnunet-operator/api";
@@ -18,7 +20,7 @@ import type { OperatorConfig } from "./config.js";
 import { OperatorMetrics } from "./metrics.js";
 import { AdmissionPass } from "./trainingrun/admission-pass.js";
 import { isPodActive, podGpuRequest } from "./trainingrun/decide/objects.js";
-import { ProgressCache } from "./trainingrun/progress-feed.js";
+import { ProgressCache, runProgressFeed } from "./trainingrun/progress-feed.js";
 import { TrainingRunReconciler } from "./trainingrun/reconciler.js";
 import { World } from "./trainingrun/world.js";
 
@@ -42,6 +44,8 @@ export interface OperatorOptions {
   /** Waiting runs are looked at again at least this often (queue positions, missing claims). */
   waitingResyncSeconds?: number;
   purgeRun?: (namespace: string, run: string) => Promise<number>;
+  /** NATS: the epoch feed fills the progress cache (a replay of the stream, then live). */
+  bus?: { nc: NatsConnection; js: JetStreamClient };
 }
 
 /** A run still waiting for something a cluster change may bring (GPUs, a node, a claim). */
@@ -162,8 +166,21 @@ export class Operator {
 
   /** Runs informers and the election until `signal` aborts; reconciles only while leading. */
   async run(signal: AbortSignal): Promise<void> {
+    const { bus, logger } = this.options;
+    const feed = bus
+      ? runProgressFeed(
+          {
+            ...bus,
+            cache: this.progress,
+            onProgress: this.enqueue,
+            onMalformed: (reason, detail) => logger.warn({ reason, detail }, "malformed epoch message"),
+            onError: (err) => logger.warn({ err }, "epoch replay skipped"),
+          },
+          signal,
+        ).catch((err) => logger.warn({ err }, "epoch feed ended"))
+      : undefined;
     const informers = this.world.run(signal);
-    await Promise.all([informers, this.elector.run(signal)]);
+    await Promise.all([informers, this.elector.run(signal), feed]);
     if (this.wakeTimer) clearTimeout(this.wakeTimer);
   }
 

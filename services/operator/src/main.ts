@@ -11,7 +11,6 @@ import { ClientPort, promKubeRequestMetrics } from "@nnunet-operator/kube";
 import { applyEnvOverrides, parseOperatorConfig, readProcessEnv } from "./config.js";
 import { Operator } from "./controller.js";
 import { buildServer } from "./server.js";
-import { runProgressFeed } from "./trainingrun/progress-feed.js";
 
 // The composition root: reads the environment and the configuration file, builds the
 // ports (kube, NATS), the operator and its two HTTP servers, and stops everything on one
@@ -43,18 +42,8 @@ async function main(): Promise<void> {
     registry,
     identity: `${env.POD_NAME ?? hostname()}_${randomBytes(4).toString("hex")}`,
     purgeRun: (ns, run) => purgeRunSubjects(jsm, ns, run),
+    bus: { nc, js },
   });
-  const feed = runProgressFeed(
-    {
-      nc,
-      js,
-      cache: operator.progress,
-      onProgress: () => undefined, // status catches up on the run's next pass (throttled anyway)
-      onMalformed: (reason, detail) => logger.warn({ reason, detail }, "malformed epoch message"),
-      onError: (err) => logger.warn({ err }, "epoch replay skipped"),
-    },
-    signal,
-  );
 
   const metricsServer = buildServer({ registry, ready: () => operator.ready(), beforeScrape: () => operator.refreshGauges(), logger, serve: { metrics: true, webhook: false } });
   const [cert, key] = await Promise.all([readFile(join(env.WEBHOOK_CERT_DIR, "tls.crt")), readFile(join(env.WEBHOOK_CERT_DIR, "tls.key"))]);
@@ -66,7 +55,6 @@ async function main(): Promise<void> {
   const closeServers = (): void => void Promise.all([metricsServer.close(), webhookServer.close()]);
   signal.addEventListener("abort", closeServers, { once: true });
   await operator.run(signal);
-  await feed.catch((err) => logger.warn({ err }, "epoch feed ended"));
   await drainOnAbort(nc, signal);
   logger.info("operator stopped");
 }

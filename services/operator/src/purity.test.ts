@@ -8,7 +8,7 @@ import { describe, it } from "node:test";
 // reconciler and the informers reach the cluster only through packages/kube's port.
 
 const root = import.meta.dirname;
-const ADAPTERS = new Set<string>(["main.ts", "server.ts", "trainingrun/progress-feed.ts"]);
+const ADAPTERS = new Set<string>(["main.ts", "server.ts", "controller.ts", "trainingrun/progress-feed.ts"]);
 const FORBIDDEN = [/^@kubernetes\/client-node/, /^@nats-io\//, /^(node:)?fs(\/|$)/, /^fastify/, /^(node:)?(http|https|net|child_process)$/];
 
 function sources(dir: string): string[] {
