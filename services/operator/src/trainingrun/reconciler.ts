@@ -130,6 +130,9 @@ export class TrainingRunReconciler {
       gpuSecondsSaved: plan.status.totals?.gpuSecondsSaved ?? 0,
       batchSize: plan.status.calibration?.batchSize !== undefined ? { value: plan.status.calibration.batchSize, source: plan.status.calibration.source ?? "Plans" } : undefined,
     });
+    // The writes went into the caches without the watch events that would requeue the run
+    // (remember() swallows them), so look again at once: the status should show them.
+    if (plan.actions.length > 0) return { requeueAfterMs: 1 };
     const waits = [plan.requeueAfterSeconds, write.requeueAfterSeconds].filter((s): s is number => s !== undefined);
     return waits.length > 0 ? { requeueAfterMs: Math.max(100, Math.min(...waits) * 1000) } : undefined;
   }
