@@ -4,7 +4,7 @@
 // parse turned into a fallback to the plans' batch size (never a failed run).
 import { strict as assert } from "node:assert";
 import { after, before, describe, it } from "node:test";
-import { addClaim, addNode, createRun, type Env, eventually, finishPod, getJob, getRun, listObjects, startEnv, startPod } from "./operator-harness.js";
+import { addClaim, addNode, CALIBRATION_RESULT, createRun, type Env, eventually, finishPod, getJob, getRun, listObjects, startEnv, startPod } from "./operator-harness.js";
 
 let env: Env;
 before(async () => {
@@ -16,26 +16,6 @@ before(async () => {
 after(async () => env?.stop());
 
 const AUTO = { batchSize: { mode: "Auto" }, folds: [0] };
-const RESULT = {
-  schemaVersion: 1,
-  chosenBatchSize: 8,
-  plansBatchSize: 2,
-  plans: "nnUNetPlans",
-  derivedPlans: "nnUNetPlans_bs8",
-  configuration: "3d_fullres",
-  objective: "throughput",
-  precision: "mixed",
-  headroom: 0.1,
-  backend: "simulated",
-  builder: "simulated",
-  gpu: { name: "NVIDIA L40S", memoryMiB: 46068 },
-  probes: [
-    { batchSize: 2, fits: true, peakMemoryMiB: 11000, samplesPerSecond: 9.1, withinHeadroom: true },
-    { batchSize: 4, fits: true, peakMemoryMiB: 20500, samplesPerSecond: 15.8, withinHeadroom: true },
-    { batchSize: 8, fits: true, peakMemoryMiB: 39800, samplesPerSecond: 20.2, withinHeadroom: true },
-    { batchSize: 12, fits: false },
-  ],
-};
 const arg = (args: string[], flag: string) => args[args.indexOf(flag) + 1];
 
 describe("calibration", () => {
@@ -52,7 +32,7 @@ describe("calibration", () => {
 
   it("reads the result from the termination message into status and the cache, then trains with the derived plans", async () => {
     const pod = await startPod(env.dc, "cal-a-calibrate", "gpu-a");
-    await finishPod(env.dc, "cal-a-calibrate", pod, { container: "calibrate", exitCode: 0, message: JSON.stringify(RESULT) });
+    await finishPod(env.dc, "cal-a-calibrate", pod, { container: "calibrate", exitCode: 0, message: JSON.stringify(CALIBRATION_RESULT) });
     const job = await eventually(() => getJob(env.dc, "cal-a-fold-0"), "the training Job");
     const cal = getRun(env.dc, "cal-a").status.calibration;
     assert.equal(cal.batchSize, 8);

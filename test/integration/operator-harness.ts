@@ -249,3 +249,28 @@ export async function loseNode(dc: DevCluster, node: string, jobsAndPods: Array<
 }
 
 export const hasFinalizer = (o: KubeObject) => (o.metadata.finalizers ?? []).includes(FINALIZER);
+
+/** What the calibrator writes to its termination message: 2 in the plans, 8 chosen, 4 between. */
+export const CALIBRATION_RESULT = {
+  schemaVersion: 1,
+  chosenBatchSize: 8,
+  plansBatchSize: 2,
+  plans: "nnUNetPlans",
+  derivedPlans: "nnUNetPlans_bs8",
+  configuration: "3d_fullres",
+  objective: "throughput",
+  precision: "mixed",
+  headroom: 0.1,
+  backend: "simulated",
+  builder: "simulated",
+  gpu: { name: "NVIDIA L40S", memoryMiB: 46068 },
+  probes: [
+    { batchSize: 2, fits: true, peakMemoryMiB: 11000, samplesPerSecond: 9.1, withinHeadroom: true },
+    { batchSize: 4, fits: true, peakMemoryMiB: 20500, samplesPerSecond: 15.8, withinHeadroom: true },
+    { batchSize: 8, fits: true, peakMemoryMiB: 39800, samplesPerSecond: 20.2, withinHeadroom: true },
+    { batchSize: 12, fits: false },
+  ],
+};
+
+export const argAfter = (args: string[], flag: string) => args[args.indexOf(flag) + 1];
+export const nnunetArgs = (job: { spec?: any } | undefined): string[] => job?.spec.template.spec.containers.find((c: { name: string }) => c.name === "nnunet").args ?? [];
