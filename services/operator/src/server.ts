@@ -28,9 +28,9 @@ export interface ServerDeps {
 
 export function buildServer(deps: ServerDeps): FastifyInstance {
   const app = Fastify({
-    ...(deps.logger ? { loggerInstance: deps.logger.child({ component: "http" }) } : { logger: false }),
+    // Request logs (info) would log every probe and scrape: only warnings and errors.
+    ...(deps.logger ? { loggerInstance: deps.logger.child({ component: "http" }, { level: "warn" }) } : { logger: false }),
     ...(deps.https ? { https: { cert: deps.https.cert, key: deps.https.key } } : {}),
-    disableRequestLogging: true,
     // AdmissionReviews of a TrainingRun are small; the API server sends at most a few MB.
     bodyLimit: 4 * 1024 * 1024,
   }) as unknown as FastifyInstance;
