@@ -88,7 +88,8 @@ export class TrainingRunReconciler {
     }
     if (!(raw.metadata.finalizers ?? []).includes(FINALIZER)) {
       await this.addFinalizer(raw);
-      return undefined; // the update comes back through the informer
+      // remember() keeps the watch event of our own write from requeueing: go on at once.
+      return { requeueAfterMs: 1 };
     }
     try {
       return await this.act(key, raw, parsed.run);

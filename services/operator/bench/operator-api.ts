@@ -1,0 +1,195 @@
+import { spawn } from "node:child_process";
+import { existsSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { performance } from "node:perf_hooks";
+import { KubeConfig } from "@kubernetes/client-node";
+import { pino } from "pino";
+import { Registry } from "prom-client";
+import { LABEL_RUN } from "@nnunet-operator/api";
+import { ClientPort, type KubeObject, type KubePort, Resources } from "@nnunet-operator/kube";
+import { Operator, parseOperatorConfig } from "../src/runtime.js";
+
+// The operator end to end under the issue's load: 1,000 TrainingRuns x 5 folds on 250
+// simulated nodes x 4 L40S, through the real reconciler, against the devcluster's API over
+// HTTPS. The devcluster runs in a child process, so this process's resident memory is the
+// operator's (plus this small driver). Phase 1: time until every GPU is admitted (1,000
+// training Jobs). Phase 2: the first runs are driven through their whole life (pods run,
+// finish, validate) standing in for kubelet and Job controller, and the operator's API
+// writes are counted per fold lifecycle.
+//
+// Run: npm run bench:operator-api   (BENCH_RUNS, BENCH_NODES, BENCH_LIFECYCLE_RUNS to scale)
+
+const RUNS = Number(process.env.BENCH_RUNS ?? 1000);
+const NODES = Number(process.env.BENCH_NODES ?? 250);
+const LIFECYCLE_RUNS = Number(process.env.BENCH_LIFECYCLE_RUNS ?? 40);
+const FOLDS = 5;
+const NS = "bench";
+const root = resolve(import.meta.dirname, "../../..");
+
+async function startCluster(): Promise<{ kubeconfig: string; stop: () => void }> {
+  const kubeconfig = join(mkdtempSync(join(tmpdir(), "bench-operator-")), "kubeconfig");
+  const child = spawn(process.execPath, ["--import", "tsx", join(root, "services/devcluster/src/cli.ts"), "serve", "--kubeconfig", kubeconfig, "--manifest", join(root, "crds/trainingruns.nnunet-operator.io.yaml")], { cwd: root, stdio: ["ignore", "pipe", "inherit"] });
+  await new Promise<void>((ok, fail) => {
+    child.stdout!.on("data", (d: Buffer) => d.toString().includes("KUBECONFIG") && ok());
+    child.once("exit", (code) => fail(new Error(`devcluster exited with ${code}`)));
+  });
+  if (!existsSync(kubeconfig)) throw new Error("no kubeconfig");
+  return { kubeconfig, stop: () => void child.kill("SIGTERM") };
+}
+
+/** Counts the operator's writes per run (Jobs, run status and metadata, events). */
+function countingPort(inner: KubePort, perRun: Map<string, number>, verbs: Map<string, number>): KubePort {
+  const bump = (verb: string, run: string | undefined) => {
+    verbs.set(verb, (verbs.get(verb) ?? 0) + 1);
+    if (run) perRun.set(run, (perRun.get(run) ?? 0) + 1);
+  };
+  const runOf = (o: KubeObject): string | undefined => o.metadata.labels?.[LABEL_RUN] ?? ((o as { regarding?: { name?: string } }).regarding?.name);
+  return {
+    get: (r, k) => inner.get(r, k),
+    list: (r, o) => inner.list(r, o),
+    watch: (r, o, e, s) => inner.watch(r, o, e, s),
+    replace: (r, o, opts) => (bump("update", undefined), inner.replace!(r, o, opts)),
+    create: (r, o, opts) => (bump(`create ${r.plural}`, runOf(o)), inner.create(r, o, opts)),
+    patch: (r, k, p, o) => (bump(`patch ${r.plural}`, r === Resources.trainingRuns ? k.name : r.plural === "events" ? k.name.split(".")[0] : undefined), inner.patch(r, k, p, o)),
+    patchStatus: (r, k, p, o) => (bump(`patchStatus ${r.plural}`, k.name), inner.patchStatus(r, k, p, o)),
+    delete: (r, k, o) => (bump(`delete ${r.plural}`, k.name.replace(/-(fold|validate)-[^-]+$|-calibrate$/, "")), inner.delete(r, k, o)),
+  };
+}
+
+async function pool<T>(items: readonly T[], n: number, fn: (t: T) => Promise<unknown>): Promise<void> {
+  let i = 0;
+  await Promise.all(Array.from({ length: n }, async () => {
+    while (i < items.length) await fn(items[i++]!);
+  }));
+}
+
+const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))] ?? NaN;
+const now = () => new Date().toISOString().replace(/\.\d+Z$/, "Z");
+
+async function main(): Promise<void> {
+  const cluster = await startCluster();
+  const kc = new KubeConfig();
+  kc.loadFromFile(cluster.kubeconfig);
+  const admin = new ClientPort(kc, { fieldManager: "bench" });
+
+  await admin.create(Resources.namespaces, { apiVersion: "v1", kind: "Namespace", metadata: { name: NS } });
+  await admin.create(Resources.namespaces, { apiVersion: "v1", kind: "Namespace", metadata: { name: "nnunet-system" } });
+  await admin.create(Resources.persistentVolumeClaims, { apiVersion: "v1", kind: "PersistentVolumeClaim", metadata: { name: "data", namespace: NS }, spec: { accessModes: ["ReadWriteMany"], resources: { requests: { storage: "1Ti" } } } });
+  const nodes = Array.from({ length: NODES }, (_, i) => `l40s-${i}`);
+  await pool(nodes, 16, (name) =>
+    admin.create(Resources.nodes, {
+      apiVersion: "v1",
+      kind: "Node",
+      metadata: { name, labels: { "nvidia.com/gpu.product": "NVIDIA-L40S" } },
+      spec: { taints: [{ key: "nvidia.com/gpu", value: "present", effect: "NoSchedule" }] },
+      status: { allocatable: { "nvidia.com/gpu": "4" }, conditions: [{ type: "Ready", status: "True" }] },
+    }),
+  );
+  const runNames = Array.from({ length: RUNS }, (_, i) => `run-${String(i).padStart(4, "0")}`);
+  await pool(runNames, 16, (name) =>
+    admin.create(Resources.trainingRuns, { apiVersion: "nnunet-operator.io/v1alpha1", kind: "TrainingRun", metadata: { name, namespace: NS }, spec: { dataset: "Dataset003_Liver", configuration: "3d_fullres", storage: { claimName: "data" }, batchSize: { mode: "Fixed", value: 4 } } }),
+  );
+
+  const perRun = new Map<string, number>();
+  const verbs = new Map<string, number>();
+  const operatorKc = new KubeConfig();
+  operatorKc.loadFromFile(cluster.kubeconfig);
+  const port = countingPort(new ClientPort(operatorKc), perRun, verbs);
+  const operator = new Operator({
+    port,
+    config: parseOperatorConfig("namespace: nnunet-system"),
+    logger: pino({ level: "silent" }),
+    registry: new Registry(),
+    identity: "bench",
+    leaderElection: { leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 200 },
+    statusMinIntervalSeconds: 30,
+  });
+  const latencies: number[] = [];
+  const reconcile = operator.reconciler.reconcile.bind(operator.reconciler);
+  operator.reconciler.reconcile = async (key) => {
+    const t = performance.now();
+    try {
+      return await reconcile(key);
+    } finally {
+      latencies.push(performance.now() - t);
+    }
+  };
+  let peakRss = 0;
+  const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 200);
+  const controller = new AbortController();
+  const t0 = performance.now();
+  const running = operator.run(controller.signal);
+
+  const trainingJobs = () => operator.world.allJobs().filter((j) => j.metadata?.labels?.["nnunet-operator.io/role"] === "train").length;
+  const capacity = NODES * 4;
+  while (trainingJobs() < Math.min(capacity, RUNS * FOLDS)) {
+    if (performance.now() - t0 > 300_000) throw new Error(`capacity not full after 300 s: ${trainingJobs()} Jobs`);
+    if (process.env.BENCH_DEBUG) console.error(((performance.now() - t0) / 1000).toFixed(1), "leader", operator.isLeader(), "synced", operator.ready(), "jobs", trainingJobs(), "passes", latencies.length);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const fillSeconds = (performance.now() - t0) / 1000;
+  const fillLatencies = [...latencies];
+  const rssAtFull = process.memoryUsage().rss;
+
+  // Phase 2: the first runs through their whole life.
+  const lifecycle = runNames.slice(0, LIFECYCLE_RUNS);
+  const writesBefore = new Map(lifecycle.map((r) => [r, perRun.get(r) ?? 0]));
+  const startPods = async (role: string, message?: string) => {
+    const jobs = operator.world.allJobs().filter((j) => lifecycle.includes(j.metadata?.labels?.[LABEL_RUN] ?? "") && j.metadata?.labels?.["nnunet-operator.io/role"] === role);
+    await pool(jobs, 8, async (job) => {
+      const name = `${job.metadata!.name}-p`;
+      const tpl = job.spec!.template;
+      const node = nodes[Math.abs(hash(name)) % NODES]!;
+      await admin.create(Resources.pods, { apiVersion: "v1", kind: "Pod", metadata: { name, namespace: NS, labels: tpl.metadata!.labels!, ownerReferences: [{ apiVersion: "batch/v1", kind: "Job", name: job.metadata!.name!, uid: job.metadata!.uid!, controller: true }] }, spec: { ...tpl.spec, nodeName: node } } as KubeObject);
+      const t = now();
+      await admin.patchStatus(Resources.pods, { namespace: NS, name }, { status: { phase: "Succeeded", startTime: t, containerStatuses: [{ name: "nnunet", ready: false, restartCount: 0, image: "x", imageID: "", state: { terminated: { exitCode: 0, reason: "Completed", startedAt: t, finishedAt: t, ...(message ? { message } : {}) } } }] } }, { type: "merge" });
+      await admin.patchStatus(Resources.jobs, { namespace: NS, name: job.metadata!.name! }, { status: { succeeded: 1, completionTime: t, conditions: [{ type: "Complete", status: "True", lastTransitionTime: t }] } }, { type: "merge" });
+    });
+  };
+  const phaseOf = (r: string) => (operator.world.informers.runs.store.get(`${NS}/${r}`)?.status as { phase?: string } | undefined)?.phase;
+  await startPods("train");
+  const until = async (what: string, ok: () => boolean) => {
+    const t = performance.now();
+    while (!ok()) {
+      if (performance.now() - t > 120_000) throw new Error(`timed out: ${what}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  };
+  await until("validation Jobs", () => operator.world.allJobs().filter((j) => lifecycle.includes(j.metadata?.labels?.[LABEL_RUN] ?? "") && j.metadata?.labels?.["nnunet-operator.io/role"] === "validate").length === LIFECYCLE_RUNS * FOLDS);
+  await startPods("validate", JSON.stringify({ schemaVersion: 1, checkpoint: "final", meanDice: 0.9, perClassDice: [0.9] }));
+  await until("Succeeded", () => lifecycle.every((r) => phaseOf(r) === "Succeeded"));
+  await new Promise((r) => setTimeout(r, 1000)); // late events
+  const lifecycleWrites = lifecycle.reduce((s, r) => s + (perRun.get(r) ?? 0), 0);
+  const fillWrites = lifecycle.reduce((s, r) => s + (writesBefore.get(r) ?? 0), 0);
+
+  clearInterval(sampler);
+  controller.abort();
+  await running;
+  cluster.stop();
+
+  const rows: Array<[string, string, string]> = [
+    ["runs x folds / nodes x GPUs", `${RUNS} x ${FOLDS} / ${NODES} x 4 L40S`, ""],
+    ["time until capacity is full", `${fillSeconds.toFixed(1)} s (${trainingJobs()} training Jobs)`, "< 60 s"],
+    ["reconcile latency p50 / p99 (fill)", `${pct(fillLatencies, 50).toFixed(1)} / ${pct(fillLatencies, 99).toFixed(1)} ms over ${fillLatencies.length} passes`, "p99 < 100 ms"],
+    ["reconcile latency p50 / p99 (all)", `${pct(latencies, 50).toFixed(1)} / ${pct(latencies, 99).toFixed(1)} ms over ${latencies.length} passes`, ""],
+    ["API writes per fold lifecycle", `${(lifecycleWrites / (LIFECYCLE_RUNS * FOLDS)).toFixed(1)} (${lifecycleWrites} writes, ${LIFECYCLE_RUNS} runs x ${FOLDS} folds, ${fillWrites} of them until admitted)`, "<= 15"],
+    ["operator RSS at full / peak", `${(rssAtFull / 2 ** 20).toFixed(0)} / ${(peakRss / 2 ** 20).toFixed(0)} MB`, "< 300 MB"],
+    ["operator writes by verb", [...verbs].sort().map(([v, n]) => `${v} ${n}`).join(", "), ""],
+  ];
+  const w = [Math.max(...rows.map((r) => r[0].length)), Math.max(...rows.map((r) => r[1].length))];
+  console.log(`| ${"metric".padEnd(w[0]!)} | ${"value".padEnd(w[1]!)} | target |`);
+  console.log(`|${"-".repeat(w[0]! + 2)}|${"-".repeat(w[1]! + 2)}|--------|`);
+  for (const [a, b, c] of rows) console.log(`| ${a.padEnd(w[0]!)} | ${b.padEnd(w[1]!)} | ${c} |`);
+}
+
+function hash(s: string): number {
+  let h = 0;
+  for (let i = 0; i < s.length; i++) h = (h * 31 + s.charCodeAt(i)) | 0;
+  return h;
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exitCode = 1;
+});
