@@ -1,22 +1,21 @@
-import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync } from "node:fs";
+import { execFileSync, fork, type ChildProcess } from "node:child_process";
+import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
 import { KubeConfig } from "@kubernetes/client-node";
-import { pino } from "pino";
-import { Registry } from "prom-client";
 import { LABEL_RUN } from "@nnunet-operator/api";
-import { ClientPort, type KubeObject, type KubePort, Resources } from "@nnunet-operator/kube";
-import { Operator, parseOperatorConfig } from "../src/runtime.js";
+import { startDevCluster } from "@nnunet-operator/devcluster";
+import { ClientPort, type KubeObject, Resources } from "@nnunet-operator/kube";
 
 // The operator end to end under the issue's load: 1,000 TrainingRuns x 5 folds on 250
 // simulated nodes x 4 L40S, through the real reconciler, against the devcluster's API over
-// HTTPS. The devcluster runs in a child process, so this process's resident memory is the
-// operator's (plus this small driver). Phase 1: time until every GPU is admitted (1,000
-// training Jobs). Phase 2: the first runs are driven through their whole life (pods run,
-// finish, validate) standing in for kubelet and Job controller, and the operator's API
-// writes are counted per fold lifecycle.
+// HTTPS. The operator runs in its own process, bundled as the operator image bundles it
+// (images/bundle.sh) and started with plain node, so its resident memory is the operator's
+// alone; the devcluster and this driver live here. Phase 1: time until every GPU is
+// admitted (1,000 training Jobs). Phase 2: the first runs are driven through their whole
+// life (pods run, finish, validate; this driver plays kubelet and Job controller) and the
+// operator's API writes are counted per fold lifecycle.
 //
 // Run: npm run bench:operator-api   (BENCH_RUNS, BENCH_NODES, BENCH_LIFECYCLE_RUNS to scale)
 
@@ -27,34 +26,32 @@ const FOLDS = 5;
 const NS = "bench";
 const root = resolve(import.meta.dirname, "../../..");
 
-async function startCluster(): Promise<{ kubeconfig: string; stop: () => void }> {
-  const kubeconfig = join(mkdtempSync(join(tmpdir(), "bench-operator-")), "kubeconfig");
-  const child = spawn(process.execPath, ["--import", "tsx", join(root, "services/devcluster/src/cli.ts"), "serve", "--kubeconfig", kubeconfig, "--manifest", join(root, "crds/trainingruns.nnunet-operator.io.yaml")], { cwd: root, stdio: ["ignore", "pipe", "inherit"] });
-  await new Promise<void>((ok, fail) => {
-    child.stdout!.on("data", (d: Buffer) => d.toString().includes("KUBECONFIG") && ok());
-    child.once("exit", (code) => fail(new Error(`devcluster exited with ${code}`)));
-  });
-  if (!existsSync(kubeconfig)) throw new Error("no kubeconfig");
-  return { kubeconfig, stop: () => void child.kill("SIGTERM") };
+interface Report {
+  latencies: number[];
+  marked: number;
+  perRun: Array<[string, number]>;
+  verbs: Array<[string, number]>;
+  peakRss: number;
+  startRss: number;
+  afterGc: NodeJS.MemoryUsage;
 }
 
-/** Counts the operator's writes per run (Jobs, run status and metadata, events). */
-function countingPort(inner: KubePort, perRun: Map<string, number>, verbs: Map<string, number>): KubePort {
-  const bump = (verb: string, run: string | undefined) => {
-    verbs.set(verb, (verbs.get(verb) ?? 0) + 1);
-    if (run) perRun.set(run, (perRun.get(run) ?? 0) + 1);
-  };
-  const runOf = (o: KubeObject): string | undefined => o.metadata.labels?.[LABEL_RUN] ?? ((o as { regarding?: { name?: string } }).regarding?.name);
-  return {
-    get: (r, k) => inner.get(r, k),
-    list: (r, o) => inner.list(r, o),
-    watch: (r, o, e, s) => inner.watch(r, o, e, s),
-    replace: (r, o, opts) => (bump("update", undefined), inner.replace!(r, o, opts)),
-    create: (r, o, opts) => (bump(`create ${r.plural}`, runOf(o)), inner.create(r, o, opts)),
-    patch: (r, k, p, o) => (bump(`patch ${r.plural}`, r === Resources.trainingRuns ? k.name : r.plural === "events" ? k.name.split(".")[0] : undefined), inner.patch(r, k, p, o)),
-    patchStatus: (r, k, p, o) => (bump(`patchStatus ${r.plural}`, k.name), inner.patchStatus(r, k, p, o)),
-    delete: (r, k, o) => (bump(`delete ${r.plural}`, k.name.replace(/-(fold|validate)-[^-]+$|-calibrate$/, "")), inner.delete(r, k, o)),
-  };
+function startOperator(kubeconfig: string): { child: ChildProcess; ask: <T>(type: string, reply: string) => Promise<T> } {
+  const dir = mkdtempSync(join(tmpdir(), "bench-operator-"));
+  const bundle = join(dir, "operator.mjs");
+  execFileSync("sh", [join(root, "images/bundle.sh"), join(root, "services/operator/bench/operator-proc.ts"), bundle], { cwd: root, stdio: "inherit" });
+  const child = fork(bundle, [], { execPath: process.execPath, execArgv: ["--expose-gc", ...(process.env.BENCH_NODE_FLAGS ?? "").split(" ").filter(Boolean)], env: { ...process.env, KUBECONFIG: kubeconfig }, stdio: ["ignore", "inherit", "inherit", "ipc"] });
+  const ask = <T>(type: string, reply: string) =>
+    new Promise<T>((ok) => {
+      const on = (m: { type: string }) => {
+        if (m.type !== reply) return;
+        child.off("message", on);
+        ok(m as T);
+      };
+      child.on("message", on);
+      if (type) child.send({ type });
+    });
+  return { child, ask };
 }
 
 async function pool<T>(items: readonly T[], n: number, fn: (t: T) => Promise<unknown>): Promise<void> {
@@ -69,9 +66,9 @@ const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(
 const now = () => new Date().toISOString().replace(/\.\d+Z$/, "Z");
 
 async function main(): Promise<void> {
-  const cluster = await startCluster();
+  const dc = await startDevCluster({ manifests: [join(root, "crds/trainingruns.nnunet-operator.io.yaml")] });
   const kc = new KubeConfig();
-  kc.loadFromFile(cluster.kubeconfig);
+  kc.loadFromFile(dc.kubeconfigPath);
   const admin = new ClientPort(kc, { fieldManager: "bench" });
 
   await admin.create(Resources.namespaces, { apiVersion: "v1", kind: "Namespace", metadata: { name: NS } });
@@ -92,56 +89,26 @@ async function main(): Promise<void> {
     admin.create(Resources.trainingRuns, { apiVersion: "nnunet-operator.io/v1alpha1", kind: "TrainingRun", metadata: { name, namespace: NS }, spec: { dataset: "Dataset003_Liver", configuration: "3d_fullres", storage: { claimName: "data" }, batchSize: { mode: "Fixed", value: 4 } } }),
   );
 
-  const perRun = new Map<string, number>();
-  const verbs = new Map<string, number>();
-  const operatorKc = new KubeConfig();
-  operatorKc.loadFromFile(cluster.kubeconfig);
-  const port = countingPort(new ClientPort(operatorKc), perRun, verbs);
-  const operator = new Operator({
-    port,
-    config: parseOperatorConfig("namespace: nnunet-system"),
-    logger: pino({ level: "silent" }),
-    registry: new Registry(),
-    identity: "bench",
-    leaderElection: { leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 200 },
-    statusMinIntervalSeconds: 30,
-  });
-  const latencies: number[] = [];
-  const reconcile = operator.reconciler.reconcile.bind(operator.reconciler);
-  operator.reconciler.reconcile = async (key) => {
-    const t = performance.now();
-    try {
-      return await reconcile(key);
-    } finally {
-      latencies.push(performance.now() - t);
-    }
-  };
-  global.gc?.();
-  const baselineRss = process.memoryUsage().rss;
-  let peakRss = 0;
-  const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 200);
-  const controller = new AbortController();
+  const { child, ask } = startOperator(dc.kubeconfigPath);
+  await ask("", "started");
   const t0 = performance.now();
-  const running = operator.run(controller.signal);
-
-  const trainingJobs = () => operator.world.allJobs().filter((j) => j.metadata?.labels?.["nnunet-operator.io/role"] === "train").length;
+  const jobsDef = dc.cluster.resource("batch", "v1", "jobs");
+  const allJobs = () => [...dc.cluster.store.scan(jobsDef.storage, NS)].map((e) => e.object as KubeObject & { spec?: any });
+  const trainingJobs = () => allJobs().filter((j) => j.metadata.labels?.["nnunet-operator.io/role"] === "train").length;
   const capacity = NODES * 4;
   while (trainingJobs() < Math.min(capacity, RUNS * FOLDS)) {
     if (performance.now() - t0 > 300_000) throw new Error(`capacity not full after 300 s: ${trainingJobs()} Jobs`);
-    if (process.env.BENCH_DEBUG) console.error(((performance.now() - t0) / 1000).toFixed(1), "leader", operator.isLeader(), "synced", operator.ready(), "jobs", trainingJobs(), "passes", latencies.length);
+    if (process.env.BENCH_DEBUG) console.error(((performance.now() - t0) / 1000).toFixed(1), "jobs", trainingJobs());
     await new Promise((r) => setTimeout(r, 100));
   }
   const fillSeconds = (performance.now() - t0) / 1000;
-  const fillLatencies = [...latencies];
-  const rssAtFull = process.memoryUsage().rss;
-  global.gc?.();
-  const afterGc = process.memoryUsage();
+  const { rss: rssAtFull } = await ask<{ rss: number }>("mark", "marked");
 
   // Phase 2: the first runs through their whole life.
   const lifecycle = runNames.slice(0, LIFECYCLE_RUNS);
-  const writesBefore = new Map(lifecycle.map((r) => [r, perRun.get(r) ?? 0]));
+  const writesBefore = new Map((await ask<Report>("report", "report")).perRun);
   const startPods = async (role: string, message?: string) => {
-    const jobs = operator.world.allJobs().filter((j) => lifecycle.includes(j.metadata?.labels?.[LABEL_RUN] ?? "") && j.metadata?.labels?.["nnunet-operator.io/role"] === role);
+    const jobs = allJobs().filter((j) => lifecycle.includes(j.metadata.labels?.[LABEL_RUN] ?? "") && j.metadata.labels?.["nnunet-operator.io/role"] === role);
     await pool(jobs, 8, async (job) => {
       const name = `${job.metadata!.name}-p`;
       const tpl = job.spec!.template;
@@ -152,7 +119,8 @@ async function main(): Promise<void> {
       await admin.patchStatus(Resources.jobs, { namespace: NS, name: job.metadata!.name! }, { status: { succeeded: 1, completionTime: t, conditions: [{ type: "Complete", status: "True", lastTransitionTime: t }] } }, { type: "merge" });
     });
   };
-  const phaseOf = (r: string) => (operator.world.informers.runs.store.get(`${NS}/${r}`)?.status as { phase?: string } | undefined)?.phase;
+  const runsDef = dc.cluster.resource("nnunet-operator.io", "v1alpha1", "trainingruns");
+  const phaseOf = (r: string) => (dc.cluster.store.get(runsDef.storage, NS, r)?.["status"] as { phase?: string } | undefined)?.phase;
   await startPods("train");
   const until = async (what: string, ok: () => boolean) => {
     const t = performance.now();
@@ -161,17 +129,22 @@ async function main(): Promise<void> {
       await new Promise((r) => setTimeout(r, 100));
     }
   };
-  await until("validation Jobs", () => operator.world.allJobs().filter((j) => lifecycle.includes(j.metadata?.labels?.[LABEL_RUN] ?? "") && j.metadata?.labels?.["nnunet-operator.io/role"] === "validate").length === LIFECYCLE_RUNS * FOLDS);
+  await until("validation Jobs", () => allJobs().filter((j) => lifecycle.includes(j.metadata.labels?.[LABEL_RUN] ?? "") && j.metadata.labels?.["nnunet-operator.io/role"] === "validate").length === LIFECYCLE_RUNS * FOLDS);
   await startPods("validate", JSON.stringify({ schemaVersion: 1, checkpoint: "final", meanDice: 0.9, perClassDice: [0.9] }));
   await until("Succeeded", () => lifecycle.every((r) => phaseOf(r) === "Succeeded"));
   await new Promise((r) => setTimeout(r, 1000)); // late events
+  const report = await ask<Report>("report", "report");
+  const perRun = new Map(report.perRun);
   const lifecycleWrites = lifecycle.reduce((s, r) => s + (perRun.get(r) ?? 0), 0);
   const fillWrites = lifecycle.reduce((s, r) => s + (writesBefore.get(r) ?? 0), 0);
-
-  clearInterval(sampler);
-  controller.abort();
-  await running;
-  cluster.stop();
+  const { latencies, afterGc } = report;
+  const fillLatencies = latencies.slice(0, report.marked);
+  const peakRss = report.peakRss;
+  const baselineRss = report.startRss;
+  const verbs = report.verbs;
+  child.send({ type: "stop" });
+  await new Promise((r) => child.once("exit", r));
+  await dc.stop();
 
   const rows: Array<[string, string, string]> = [
     ["runs x folds / nodes x GPUs", `${RUNS} x ${FOLDS} / ${NODES} x 4 L40S`, ""],
@@ -180,9 +153,9 @@ async function main(): Promise<void> {
     ["reconcile latency p50 / p99 (all)", `${pct(latencies, 50).toFixed(1)} / ${pct(latencies, 99).toFixed(1)} ms over ${latencies.length} passes`, ""],
     ["API writes per fold lifecycle", `${(lifecycleWrites / (LIFECYCLE_RUNS * FOLDS)).toFixed(1)} (${lifecycleWrites} writes, ${LIFECYCLE_RUNS} runs x ${FOLDS} folds, ${fillWrites} of them until admitted)`, "<= 15"],
     ["operator RSS at full / peak", `${mb(rssAtFull)} / ${mb(peakRss)} MB`, "< 300 MB"],
-    ["  of which before the operator started", `${mb(baselineRss)} MB (runtime, tsx, client-node and the other modules)`, ""],
-    ["  RSS / heap used at full after a GC", `${mb(afterGc.rss)} / ${mb(afterGc.heapUsed)} MB`, ""],
-    ["operator writes by verb", [...verbs].sort().map(([v, n]) => `${v} ${n}`).join(", "), ""],
+    ["  of which at start", `${mb(baselineRss)} MB (node with the bundle loaded, before any object)`, ""],
+    ["  at the end, after a GC", `RSS ${mb(afterGc.rss)}, heap used ${mb(afterGc.heapUsed)} of ${mb(afterGc.heapTotal)}, external ${mb(afterGc.external)} MB`, ""],
+    ["operator writes by verb", verbs.sort().map(([v, n]) => `${v} ${n}`).join(", "), ""],
   ];
   const w = [Math.max(...rows.map((r) => r[0].length)), Math.max(...rows.map((r) => r[1].length))];
   console.log(`| ${"metric".padEnd(w[0]!)} | ${"value".padEnd(w[1]!)} | target |`);

@@ -21,7 +21,7 @@ import { OperatorMetrics } from "./metrics.js";
 import { AdmissionPass } from "./trainingrun/admission-pass.js";
 import { isPodActive, podGpuRequest } from "./trainingrun/decide/objects.js";
 import { ProgressCache, runProgressFeed } from "./trainingrun/progress-feed.js";
-import { TrainingRunReconciler } from "./trainingrun/reconciler.js";
+import { type EventSink, TrainingRunReconciler } from "./trainingrun/reconciler.js";
 import { World } from "./trainingrun/world.js";
 
 // The operator's moving parts, wired: informers (always running, so a standby replica is
@@ -46,6 +46,38 @@ export interface OperatorOptions {
   purgeRun?: (namespace: string, run: string) => Promise<number>;
   /** NATS: the epoch feed fills the progress cache (a replay of the stream, then live). */
   bus?: { nc: NatsConnection; js: JetStreamClient };
+}
+
+/**
+ * Events are fire-and-forget for the reconciler; without a bound, a burst of transitions
+ * (a thousand runs admitted at once) opens as many concurrent API requests. At most
+ * `concurrency` in flight, a bounded backlog, and beyond it a dropped event (logged).
+ */
+export function boundedEvents(recorder: Pick<EventRecorder, "event">, concurrency: number, maxBacklog: number, onDrop: () => void): EventSink {
+  let inFlight = 0;
+  const backlog: Array<() => Promise<void>> = [];
+  const next = (): void => {
+    while (inFlight < concurrency && backlog.length > 0) {
+      const job = backlog.shift()!;
+      inFlight += 1;
+      void job().finally(() => {
+        inFlight -= 1;
+        next();
+      });
+    }
+  };
+  return {
+    event: (object, type, reason, note) => {
+      if (backlog.length >= maxBacklog) {
+        onDrop();
+        return Promise.resolve();
+      }
+      return new Promise<void>((resolve) => {
+        backlog.push(() => recorder.event(object, type, reason, note).then(resolve));
+        next();
+      });
+    },
+  };
 }
 
 /** A run still waiting for something a cluster change may bring (GPUs, a node, a claim). */
@@ -81,7 +113,7 @@ export class Operator {
       admission: new AdmissionPass(this.world, config, this.progress),
       progress: this.progress,
       config,
-      events: { event: (o, type, reason, note) => recorder.event(o, type, reason, note) },
+      events: boundedEvents(recorder, 4, 5000, () => logger.warn("event backlog full: dropping an event")),
       metrics: this.metrics,
       logger,
       clock: this.clock,

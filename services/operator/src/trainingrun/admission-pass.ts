@@ -18,6 +18,8 @@ import type { ProgressCache } from "./progress-feed.js";
 
 export class AdmissionPass {
   private readonly wantsCache = new Map<string, { fingerprint: string; wants: readonly Demand[] }>();
+  /** The last decision and what it was computed from: reused while neither changed. */
+  private last: { signature: string; version: number; decision: AdmissionDecision } | undefined;
 
   constructor(
     private readonly world: World,
@@ -55,8 +57,15 @@ export class AdmissionPass {
     this.wantsCache.delete(key);
   }
 
-  /** Admission over every live run, with `current`'s wants computed afresh. */
+  /**
+   * Admission over every live run, with `current`'s wants computed afresh. Reuses the last
+   * decision when the children, nodes, claims and caches did not change (the world's
+   * version) and every run asks for the same work with the same priority, queue, products
+   * and holds (the signature): a row of waiting runs, each looked at in turn, then costs
+   * one admission pass instead of one each.
+   */
   decide(current: TrainingRun, currentWants: readonly Demand[], now: Date): AdmissionDecision {
+    const version = this.world.version;
     const runs: AdmissionRun[] = [];
     const currentKey = runKey(current);
     for (const raw of this.world.runs()) {
@@ -73,7 +82,9 @@ export class AdmissionPass {
         wants: fresh ? currentWants : this.wantsOf(raw, run, now),
       });
     }
-    return decideAdmission({
+    const signature = runs.map(signatureOf).join("\n");
+    if (this.last && this.last.version === version && this.last.signature === signature) return this.last.decision;
+    const decision = decideAdmission({
       nodes: this.world.nodes(),
       pods: this.world.allPods(),
       jobs: this.world.allJobs(),
@@ -83,5 +94,13 @@ export class AdmissionPass {
       tolerations: gpuTolerations(this.config),
       defaultProductLabel: this.config.gpu.defaultProductLabel,
     });
+    this.last = { signature, version, decision };
+    return decision;
   }
+}
+
+/** Everything of a run that decideAdmission reads. */
+function signatureOf(r: AdmissionRun): string {
+  const { metadata, spec } = r.run;
+  return JSON.stringify([metadata.namespace, metadata.name, metadata.creationTimestamp, spec.priority, spec.queue, spec.suspend, spec.gpu, r.claimExists, r.wants]);
 }

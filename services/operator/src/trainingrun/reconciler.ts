@@ -108,8 +108,9 @@ export class TrainingRunReconciler {
     const log = logger.child({ trainingRun: run.metadata.name, namespace: run.metadata.namespace });
     const base = admission.runWorld(run);
     const probe = decideRun(run, base, now);
-    const decision = admission.decide(run, probe.wants, now);
-    const plan = decideRun(run, { ...base, admission: decision.runs.get(runKey(run)) ?? NOTHING_ADMITTED }, now);
+    // A run that wants no GPU work gets nothing from admission: skip the cluster-wide pass.
+    const granted = probe.wants.length === 0 ? NOTHING_ADMITTED : (admission.decide(run, probe.wants, now).runs.get(runKey(run)) ?? NOTHING_ADMITTED);
+    const plan = granted === NOTHING_ADMITTED ? probe : decideRun(run, { ...base, admission: granted }, now);
 
     const write = decideStatusWrite(run.status, plan.status, { now, lastWriteAt: this.lastStatusWrite.get(key), minIntervalSeconds: this.deps.statusMinIntervalSeconds });
     if (write.write) {

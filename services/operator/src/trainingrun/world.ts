@@ -4,6 +4,7 @@ import type { IPod } from "kubernetes-models/v1/Pod";
 import { type FieldError, LABEL_RUN, parseTrainingRun, type TrainingRun } from "@nnunet-operator/api";
 import { Informer, type KubeObject, type KubePort, objectKey, Resources } from "@nnunet-operator/kube";
 import type { OperatorConfig } from "../config.js";
+import { slimJob, slimObject, slimPod } from "./slim.js";
 
 // The operator's view of the cluster: one informer per resource it reads, all through the
 // kube port, and the small per-run caches that keep a reconcile cheap when a thousand runs
@@ -25,20 +26,25 @@ export class World {
   private readonly parsed = new Map<string, { rv: string | undefined; result: ParsedRun }>();
   /** Bumped on every node change: capacity and products of the cluster. */
   private nodesVersion = 0;
+  /** Bumped on every change of anything but the runs themselves (children, nodes, claims, caches). */
+  version = 0;
 
   constructor(port: Pick<KubePort, "list" | "watch">, readonly config: OperatorConfig, onError: (err: unknown) => void) {
     const common = { port, onError };
     this.informers = {
-      runs: new Informer({ ...common, resource: Resources.trainingRuns }),
+      runs: new Informer({ ...common, resource: Resources.trainingRuns, transform: slimObject }),
       // Only our children: the run label is set on every Job and pod the operator creates.
-      jobs: new Informer({ ...common, resource: Resources.jobs, labelSelector: LABEL_RUN }),
+      jobs: new Informer({ ...common, resource: Resources.jobs, labelSelector: LABEL_RUN, transform: slimJob }),
       // Every pod: GPUs held by other workloads count against capacity too.
-      pods: new Informer({ ...common, resource: Resources.pods }),
-      nodes: new Informer({ ...common, resource: Resources.nodes }),
-      claims: new Informer({ ...common, resource: Resources.persistentVolumeClaims }),
-      configMaps: new Informer({ ...common, resource: Resources.configMaps, fieldSelector: `metadata.name=${config.calibration.cacheConfigMap}` }),
+      pods: new Informer({ ...common, resource: Resources.pods, transform: slimPod }),
+      nodes: new Informer({ ...common, resource: Resources.nodes, transform: slimObject }),
+      claims: new Informer({ ...common, resource: Resources.persistentVolumeClaims, transform: slimObject }),
+      configMaps: new Informer({ ...common, resource: Resources.configMaps, fieldSelector: `metadata.name=${config.calibration.cacheConfigMap}`, transform: slimObject }),
     };
     this.informers.nodes.addHandler(() => void (this.nodesVersion += 1));
+    for (const informer of [this.informers.jobs, this.informers.pods, this.informers.nodes, this.informers.claims, this.informers.configMaps]) {
+      informer.addHandler(() => void (this.version += 1));
+    }
   }
 
   all(): Informer<KubeObject>[] {
@@ -124,6 +130,7 @@ export class World {
     const cached = store.get(objectKey(object));
     // Never replace a newer object the watch already delivered.
     if (cached && Number(cached.metadata.resourceVersion) > Number(object.metadata.resourceVersion)) return;
-    store.upsert(object);
+    if (kind !== "runs") this.version += 1;
+    store.upsert(kind === "jobs" ? slimJob(object) : slimObject(object));
   }
 }
