@@ -127,7 +127,8 @@ export class FakeKubePort implements KubePort {
       throw statusError(409, "Conflict", `Operation cannot be fulfilled on ${resourceName(resource)} "${object.metadata.name}": the object has been modified`, object.metadata.name);
     }
     const next = structuredClone(object) as KubeObject;
-    next.metadata = { ...current.metadata, ...next.metadata, uid: current.metadata.uid, resourceVersion: String(++this.rv) };
+    next.metadata = { ...current.metadata, ...next.metadata, resourceVersion: String(++this.rv) };
+    if (current.metadata.uid !== undefined) next.metadata.uid = current.metadata.uid;
     bucket.set(key, next);
     this.notify(resource, "MODIFIED", next);
     return structuredClone(next) as T;

@@ -119,8 +119,7 @@ export class TrainingRunReconciler {
       world.remember("runs", updated);
       this.lastStatusWrite.set(key, now);
     }
-    const done = await performActions(port, plan.actions);
-    for (const w of done.written) world.remember(w.kind, w.object);
+    const done = await performActions(port, plan.actions, (kind, object) => world.remember(kind, object));
     for (const a of plan.actions) log.info({ action: a.verb, why: a.why }, "acted");
     for (const e of plan.events) void this.deps.events.event(raw, e.type, e.reason, e.message);
     this.observe(run, plan, done.created, now);
