@@ -3,7 +3,7 @@ import { type IncomingMessage, type ServerResponse, createServer } from "node:ht
 import type { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { KubeConfig } from "@kubernetes/client-node";
-import { ClientPort, type RequestInfo } from "./client-port.js";
+import { ClientPort, type RequestInfo, sharedAgentMiddleware } from "./client-port.js";
 import { isAlreadyExists, isConflict, isInvalid, isNotFound } from "./errors.js";
 import { Informer } from "./informer.js";
 import { type KubeObject, Resources } from "./port.js";
@@ -203,5 +203,23 @@ describe("ClientPort against a fake API server", () => {
     assert.deepEqual(watchVersions, ["10", "12", "30"], "resumed from the bookmark, then from the re-list");
     assert.equal(seen.find((s) => s.query.get("watch") === "true")?.query.get("allowWatchBookmarks"), "true");
     assert.deepEqual(changes, ["added a@10", "added b@10", "updated a@11", "deleted a@11", "updated b@30", "added c@30"]);
+  });
+});
+
+describe("sharedAgentMiddleware", () => {
+  it("reuses one keep-alive https agent per TLS configuration instead of client-node's agent per request", async () => {
+    const { Agent } = await import("node:https");
+    const { RequestContext, HttpMethod } = await import("@kubernetes/client-node/dist/gen/http/http.js");
+    const middleware = sharedAgentMiddleware();
+    const through = async (ca: string) => {
+      const ctx = new RequestContext("https://127.0.0.1:6443/api", HttpMethod.GET);
+      ctx.setAgent(new Agent({ ca }));
+      return (await middleware.pre(ctx).toPromise()).getAgent() as InstanceType<typeof Agent>;
+    };
+    const [a, b, c] = [await through("CA-1"), await through("CA-1"), await through("CA-2")];
+    assert.equal(a, b);
+    assert.notEqual(a, c);
+    assert.equal((a as unknown as { keepAlive: boolean }).keepAlive, true);
+    assert.equal(a.options.ca, "CA-1");
   });
 });
