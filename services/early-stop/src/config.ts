@@ -18,7 +18,8 @@ export const EarlyStopConfig = z
     natsCredsFile: z.string().min(1).optional(),
     logLevel: z.enum(LOG_LEVELS).default("info"),
     httpHost: z.string().min(1).default("0.0.0.0"),
-    httpPort: intFrom(1, 65535).default(8080),
+    /** 0 picks a free port (tests). */
+    httpPort: intFrom(0, 65535).default(8080),
     /** Leader election identity; the pod name (unique per replica). */
     podName: z.string().min(1).optional(),
     /** Namespace of the Lease. */
@@ -77,4 +78,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   const problems = parsed.error.issues.map((i) => `${ENV[i.path[0] as keyof EarlyStopConfig] ?? String(i.path[0])}: ${i.message}`);
   throw new ConfigError(`invalid configuration: ${problems.join("; ")}`, { cause: parsed.error });
+}
+
+/** The NNUNET_EPOCHS stream limits this configuration asks for (packages/bus EpochStreamLimits). */
+export function streamLimits(config: EarlyStopConfig): { maxAgeMs: number; maxBytes: number; duplicateWindowMs: number } {
+  return { maxAgeMs: config.streamMaxAgeHours * 3600_000, maxBytes: config.streamMaxBytes, duplicateWindowMs: config.streamDuplicateWindowMinutes * 60_000 };
 }

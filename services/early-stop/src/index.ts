@@ -13,3 +13,4 @@ export * from "./runs.js";
 export * from "./server.js";
 export * from "./stall-watch.js";
 export * from "./terminator.js";
+export * from "./app.js";
