@@ -45,6 +45,8 @@ export interface EarlyStopHandle {
   readonly app: FastifyInstance;
   readonly controller: EarlyStopController;
   readonly registry: Registry;
+  /** The TrainingRuns as the informer has them. */
+  readonly runs: RunIndex;
   readonly nc: NatsConnection;
   /** Address the HTTP server listens on. */
   readonly url: string;
@@ -143,6 +145,7 @@ export async function startEarlyStop(options: StartOptions): Promise<EarlyStopHa
     app,
     controller,
     registry,
+    runs,
     nc,
     url,
     isLeader: () => elector.isLeader(),

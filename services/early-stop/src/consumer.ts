@@ -1,9 +1,9 @@
-import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { jetstream, jetstreamManager, type JsMsg } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { EpochMetrics } from "@nnunet-operator/api";
 import {
   ALL_EPOCHS,
-  consumeEpochs,
+  decodeEpochMessage,
   EPOCH_STREAM,
   type DecodeReason,
   type DeliveryMeta,
@@ -87,12 +87,62 @@ export function natsEpochSource(options: NatsEpochSourceOptions): EpochSource {
       return count;
     },
 
-    consume(handler, onMalformed, signal) {
-      return consumeEpochs(js, options.durable, handler, signal, {
-        onMalformed,
-        ...(options.onHandlerError !== undefined && { onHandlerError: options.onHandlerError }),
-        ...(options.batch !== undefined && { batch: options.batch }),
-      });
+    async consume(handler, onMalformed, signal) {
+      if (signal.aborted) return;
+      const consumer = await js.consumers.get(EPOCH_STREAM, options.durable);
+      const messages = await consumer.consume({ max_messages: options.batch ?? 512 });
+      const stop = (): void => void messages.stop();
+      signal.addEventListener("abort", stop, { once: true });
+      const acks = new AckBatcher();
+      try {
+        for await (const m of messages) {
+          const meta = metaOf(m);
+          const decoded = decodeEpochMessage(m.subject, m.data);
+          if (!decoded.ok) {
+            onMalformed(decoded.reason, decoded.detail, meta);
+            // No reason text: nats-server 2.9 only understands a bare +TERM.
+            m.term();
+          } else {
+            try {
+              const pending = handler(decoded.value, meta);
+              if (pending !== undefined) await pending;
+              acks.add(m);
+            } catch (err) {
+              options.onHandlerError?.(err, meta);
+              m.nak(1000);
+            }
+          }
+          // Acknowledge once the buffer of pulled messages is worked off (or every 128):
+          // acks written in one go share a socket write instead of one each.
+          if (messages.getPending() <= 1 || acks.size >= 128) acks.flush();
+          if (signal.aborted) break;
+        }
+      } finally {
+        acks.flush();
+        signal.removeEventListener("abort", stop);
+        await messages.close().catch(() => undefined);
+      }
     },
   };
+}
+
+/** Acknowledgements held back until a batch is worked off; each is sent after its handler returned. */
+class AckBatcher {
+  private held: JsMsg[] = [];
+
+  get size(): number {
+    return this.held.length;
+  }
+
+  add(m: JsMsg): void {
+    this.held.push(m);
+  }
+
+  flush(): void {
+    for (const m of this.held.splice(0)) m.ack();
+  }
+}
+
+function metaOf(m: JsMsg): DeliveryMeta {
+  return { subject: m.subject, streamSequence: m.info.streamSequence, deliveryCount: m.info.deliveryCount, redelivered: m.info.redelivered, msgId: m.headers?.get("Nats-Msg-Id") || undefined };
 }

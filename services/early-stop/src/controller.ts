@@ -5,7 +5,7 @@ import type { Logger } from "pino";
 import { toStopDecision } from "./convergence/decide.js";
 import type { EpochSource } from "./consumer.js";
 import { EpochIngestor, type FoldEntry } from "./ingest.js";
-import type { EarlyStopMetrics } from "./metrics.js";
+import type { EarlyStopMetrics, FoldSample } from "./metrics.js";
 import type { ReadRunResult } from "./runs.js";
 import { checkFoldStall } from "./stall-watch.js";
 import type { StopTarget, Terminator } from "./terminator.js";
@@ -35,7 +35,18 @@ export class EarlyStopController {
   private ingestor: EpochIngestor | undefined;
   private readonly settling = new Set<string>();
 
-  constructor(private readonly deps: ControllerDeps) {}
+  constructor(private readonly deps: ControllerDeps) {
+    deps.metrics.setFoldSource(() => this.samples());
+  }
+
+  /** The folds of the running term as the per-fold gauges show them. */
+  *samples(): Iterable<FoldSample> {
+    for (const e of this.ingestor?.folds.values() ?? []) {
+      const last = e.state.history.last;
+      if (last === undefined) continue;
+      yield { namespace: e.namespace, run: e.run, fold: e.fold, epoch: last.epoch, maxEpochs: e.state.config.maxEpochs, ema: last.emaPseudoDice, lastEpochAtMs: e.lastEpochAtMs, stalled: e.stalled };
+    }
+  }
 
   /** Whether a term is running (this replica leads and has rebuilt its state). */
   get active(): boolean {
@@ -90,38 +101,29 @@ export class EarlyStopController {
     }
   }
 
-  /** A run was deleted: drop its folds and their series. */
+  /** A run was deleted: drop its folds (and so their series). */
   forgetRun(namespace: string, run: string): void {
-    for (const e of this.ingestor?.forgetRun(namespace, run) ?? []) {
-      for (const g of [this.deps.metrics.foldEpoch, this.deps.metrics.foldMaxEpochs, this.deps.metrics.foldEma, this.deps.metrics.foldLastEpochTime, this.deps.metrics.foldStalled]) {
-        g.remove({ namespace: e.namespace, run: e.run, fold: e.fold });
-      }
-    }
+    this.ingestor?.forgetRun(namespace, run);
   }
 
   private onMalformed(reason: DecodeReason, detail: string, meta: DeliveryMeta): void {
-    this.deps.metrics.messages.inc({ result: "rejected", reason });
+    this.deps.metrics.countMessage("rejected", reason);
     this.deps.log.warn({ reason, detail, subject: meta.subject, seq: meta.streamSequence }, "malformed epoch message dropped");
   }
 
   private async onEpoch(ingestor: EpochIngestor, m: EpochMetrics, live: boolean, meta?: DeliveryMeta): Promise<void> {
     const { metrics, clock } = this.deps;
-    const result = ingestor.ingest(m, clock.now());
+    // A replayed epoch was received when it was observed, not now.
+    const result = ingestor.ingest(m, live ? clock.now() : Date.parse(m.observedAt));
     if (!result.accepted) {
       if (live) {
-        metrics.messages.inc({ result: "rejected", reason: result.reason });
+        metrics.countMessage("rejected", result.reason);
         this.deps.log.debug({ reason: result.reason, detail: result.detail, seq: meta?.streamSequence }, "epoch message dropped");
       }
       return;
     }
-    if (live) metrics.messages.inc({ result: "accepted", reason: "" });
+    if (live) metrics.countMessage("accepted");
     const { entry } = result;
-    const labels = { namespace: entry.namespace, run: entry.run, fold: entry.fold };
-    metrics.foldEpoch.set(labels, m.epoch);
-    metrics.foldMaxEpochs.set(labels, entry.state.config.maxEpochs);
-    if (m.emaPseudoDice !== undefined) metrics.foldEma.set(labels, m.emaPseudoDice);
-    metrics.foldLastEpochTime.set(labels, (live ? clock.now() : Date.parse(m.observedAt)) / 1000);
-    metrics.foldStalled.set(labels, 0);
     if (entry.state.decision !== undefined && !entry.settled && live) await this.settle(entry, true);
   }
 
@@ -183,11 +185,8 @@ export class EarlyStopController {
       const run = found?.ok ? found.run : undefined;
       const verdict = checkFoldStall(entry, run, now);
       const labels = { namespace: entry.namespace, run: entry.run, fold: entry.fold };
-      if (!verdict.stalled) {
-        this.deps.metrics.foldStalled.set(labels, 0);
-        continue;
-      }
-      this.deps.metrics.foldStalled.set(labels, 1);
+      entry.stalled = verdict.stalled;
+      if (!verdict.stalled) continue;
       if (entry.stallReportedEpoch === verdict.lastEpoch) continue;
       entry.stallReportedEpoch = verdict.lastEpoch;
       this.deps.log.warn({ ...labels, lastEpoch: verdict.lastEpoch, seconds: verdict.secondsSinceLastEpoch, limit: verdict.limitSeconds }, "fold stalled");

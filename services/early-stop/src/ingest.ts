@@ -39,6 +39,10 @@ export interface FoldEntry {
   settled: boolean;
   /** Last epoch for which a stall was reported, so that one stall is reported once. */
   stallReportedEpoch?: number;
+  /** Whether the last tick found the fold stalled. */
+  stalled: boolean;
+  /** When the fold's last accepted epoch was received (ms). */
+  lastEpochAtMs: number;
 }
 
 export type IngestResult =
@@ -67,7 +71,7 @@ export class EpochIngestor {
     let entry = this.folds.get(key);
     const decidedBefore = entry !== undefined && entry.runUid === m.runUid && entry.state.decision !== undefined;
     if (entry === undefined || entry.runUid !== m.runUid) {
-      entry = { key, namespace: m.namespace, run: m.run, fold: m.fold, runUid: m.runUid, state: new FoldState(planned.config), configKey: planned.key, settled: false };
+      entry = { key, namespace: m.namespace, run: m.run, fold: m.fold, runUid: m.runUid, state: new FoldState(planned.config), configKey: planned.key, settled: false, stalled: false, lastEpochAtMs: receivedAtMs };
       this.folds.set(key, entry);
     } else if (entry.configKey !== planned.key && entry.state.decision === undefined) {
       // The spec or the planned schedule changed: decide as if the new config had applied
@@ -83,6 +87,8 @@ export class EpochIngestor {
       const reason = outcome.reason === "OutOfOrder" && holdsEpoch(entry.state, m.epoch) ? "duplicate" : FOLD_REJECTION[outcome.reason];
       return reject(reason, `fold ${key} attempt ${m.attempt} epoch ${m.epoch}: ${reason}`);
     }
+    entry.lastEpochAtMs = receivedAtMs;
+    entry.stalled = false;
     // A rebuild above may have decided on an earlier epoch without this epoch deciding.
     const decision = outcome.decision ?? (!decidedBefore ? entry.state.decision : undefined);
     if (decision !== undefined) entry.decidedAtMs = receivedAtMs;

@@ -105,7 +105,8 @@ async function handle(port: FakeKubePort, req: IncomingMessage, res: ServerRespo
     if (req.method === "GET" && url.searchParams.get("watch") === "true") {
       const abort = new AbortController();
       watches.add(abort);
-      req.on("close", () => abort.abort());
+      // The response closes when the client goes away (the request emits close once read).
+      res.on("close", () => abort.abort());
       res.writeHead(200, { "content-type": "application/json", "transfer-encoding": "chunked" });
       const labelSelector = url.searchParams.get("labelSelector") ?? undefined;
       await port.watch(resource, { namespace, labelSelector }, (event) => res.write(`${JSON.stringify(event)}\n`), abort.signal);

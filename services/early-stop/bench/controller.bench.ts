@@ -1,0 +1,175 @@
+import { fileURLToPath } from "node:url";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { connectBus, encodeEpochMetrics, ensureEpochStream, epochMessageId, epochSubject, EPOCH_STREAM, publishEpoch } from "@nnunet-operator/bus";
+import { startNatsServer } from "@nnunet-operator/bus/testing";
+import { type KubeObject, type ObjectKey, type PatchOptions, type ResourceRef, Resources } from "@nnunet-operator/kube";
+import { FakeKubePort } from "@nnunet-operator/kube/testing";
+import { pino } from "pino";
+import { startEarlyStop } from "../src/app.js";
+import { loadConfig, streamLimits } from "../src/config.js";
+import { readCurveDir } from "../src/evaluate/curves.js";
+import { presetConfig, replayCurve } from "../src/evaluate/replay.js";
+import { epochMessage, makeRun, makeTrainingJob, startFakeApiServer } from "../src/testing/index.js";
+
+// The controller end to end, as main.ts composes it, on a real nats-server and an HTTP fake
+// of the Kubernetes API (reached through client-node, like a real one):
+// 1. decision latency: from publishing the deciding epoch to the stop patch accepted by the
+//    API, one fold at a time (no queueing), for the Forecast policy on every real curve it
+//    stops and for Divergence on many folds; p50 and p99 against the 250 ms target;
+// 2. sustained ingest through the real JetStream consumer: a backlog of real curve epochs
+//    (all 62 curves, several copies, interleaved) consumed by a fresh durable consumer, in
+//    messages/s on the controller's one Node.js thread, against the 20,000/s target.
+//
+// npm run bench:early-stop-latency     (BENCH_COPIES=n scales the backlog; default 4)
+
+const CURVES = fileURLToPath(new URL("../../../test/fixtures/nnunet-logs/curves/", import.meta.url));
+const COPIES = Number(process.env["BENCH_COPIES"] ?? 4);
+const DIVERGING_FOLDS = Number(process.env["BENCH_DIVERGING_FOLDS"] ?? 200);
+
+/** Records when each Job patch was accepted. */
+class TimedPort extends FakeKubePort {
+  readonly accepted = new Map<string, number>();
+  override async patch<T extends KubeObject>(resource: ResourceRef, key: ObjectKey, patch: unknown, options: PatchOptions): Promise<T> {
+    const result = await super.patch<T>(resource, key, patch, options);
+    if (resource === Resources.jobs) this.accepted.set(`${key.namespace}/${key.name}`, performance.now());
+    return result;
+  }
+}
+
+// BENCH_PROFILE=file.cpuprofile: a CPU profile of the ingest phase only.
+const profiler = process.env["BENCH_PROFILE"] ? await ingestProfiler(process.env["BENCH_PROFILE"]) : undefined;
+async function ingestProfiler(file: string) {
+  const { Session } = await import("node:inspector/promises");
+  const { writeFile } = await import("node:fs/promises");
+  const session = new Session();
+  session.connect();
+  return {
+    start: async () => {
+      await session.post("Profiler.enable");
+      await session.post("Profiler.start");
+    },
+    stop: async () => writeFile(file, JSON.stringify((await session.post("Profiler.stop")).profile)),
+  };
+}
+
+const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] ?? Number.NaN;
+const log = pino({ level: "silent" });
+const curves = readCurveDir(CURVES);
+const nats = await startNatsServer();
+const kube = new TimedPort();
+const api = await startFakeApiServer(kube);
+const config = (durable: string) => loadConfig({ NATS_URL: nats.url, HTTP_HOST: "127.0.0.1", HTTP_PORT: "0", LOG_LEVEL: "silent", NATS_DURABLE: durable, NATS_MAX_ACK_PENDING: "10000" });
+const nc = await connectBus({ servers: nats.url, name: "bench" });
+const js = jetstream(nc);
+const jsm = await jetstreamManager(nc);
+await ensureEpochStream(jsm, streamLimits(config("x")));
+
+async function until(predicate: () => boolean, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error("bench timed out");
+    await new Promise((r) => setTimeout(r, 1));
+  }
+}
+
+// 1. Latency.
+interface LatencyRow {
+  scenario: string;
+  samples: number;
+  p50: number;
+  p99: number;
+  max: number;
+}
+const latencyRows: LatencyRow[] = [];
+{
+  const controller = await startEarlyStop({ config: config("latency"), kubeConfig: api.kubeConfig(), log, identity: "bench-latency" });
+  await until(() => controller.controller.active);
+  const measure = async (scenario: string, folds: Array<{ name: string; warmup: Array<Parameters<typeof epochMessage>[0]>; decide: Parameters<typeof epochMessage>[0]; maxEpochs: number }>) => {
+    const samples: number[] = [];
+    for (const f of folds) {
+      const run = await kube.create(Resources.trainingRuns, makeRun({ name: f.name, folds: [0], maxEpochs: f.maxEpochs }));
+      await kube.create(Resources.jobs, makeTrainingJob(run, "0"));
+      const address = { run: f.name, runUid: run.metadata.uid ?? "" };
+      await until(() => controller.runs.get("team-a", f.name) !== undefined);
+      for (const p of f.warmup) await publishEpoch(js, epochMessage(p, Date.now(), address));
+      const key = `team-a/${f.name}/0`;
+      await until(() => (controller.controller.folds().get(key)?.state.history.last?.epoch ?? -1) === (f.warmup.at(-1)?.epoch ?? -1));
+      const t0 = performance.now();
+      await publishEpoch(js, epochMessage(f.decide, Date.now(), address));
+      await until(() => kube.accepted.has(`team-a/${f.name}-fold-0`), 10_000);
+      samples.push((kube.accepted.get(`team-a/${f.name}-fold-0`) ?? Number.NaN) - t0);
+    }
+    samples.sort((a, b) => a - b);
+    latencyRows.push({ scenario, samples: samples.length, p50: quantile(samples, 0.5), p99: quantile(samples, 0.99), max: samples.at(-1) ?? Number.NaN });
+  };
+  const forecast = curves.flatMap((c, i) => {
+    const stop = replayCurve(c, presetConfig("Forecast")).stopEpoch;
+    if (stop === undefined) return [];
+    return [{ name: `lat-curve-${i}`, warmup: c.points.slice(0, stop) as Array<Parameters<typeof epochMessage>[0]>, decide: c.points[stop]!, maxEpochs: c.maxEpochs }];
+  });
+  await measure("Forecast, real curves (decides at its evaluator epoch)", forecast);
+  const flat = curves[0]!.points;
+  const diverging = Array.from({ length: DIVERGING_FOLDS }, (_, i) => ({ name: `lat-nan-${i}`, warmup: flat.slice(0, 10), decide: { ...flat[10]!, trainLoss: Number.NaN }, maxEpochs: 1000 }));
+  await measure(`Divergence, ${DIVERGING_FOLDS} folds`, diverging);
+  await controller.stop();
+}
+
+// 2. Sustained ingest.
+let ingestRow: { messages: number; folds: number; seconds: number; rate: number; decisions: number };
+{
+  await jsm.streams.purge(EPOCH_STREAM);
+  const folds = Array.from({ length: COPIES }, (_, copy) => curves.map((c, i) => ({ curve: c, name: `in-${copy}-${i}` }))).flat();
+  const uids = new Map<string, string>();
+  for (const f of folds) uids.set(f.name, (await kube.create(Resources.trainingRuns, makeRun({ name: f.name, folds: [0], maxEpochs: f.curve.maxEpochs }))).metadata.uid ?? "");
+  const longest = Math.max(...curves.map((c) => c.points.length));
+  const pending: Array<Promise<unknown>> = [];
+  let messages = 0;
+  for (let e = 0; e < longest; e++) {
+    for (const f of folds) {
+      const p = f.curve.points[e];
+      if (p === undefined) continue;
+      const m = epochMessage(p, Date.UTC(2026, 0, 1) + e * 60_000, { run: f.name, runUid: uids.get(f.name) ?? "" });
+      pending.push(js.publish(epochSubject(m), encodeEpochMetrics(m), { msgID: epochMessageId(m) }));
+      messages += 1;
+      if (pending.length >= 2000) await Promise.all(pending.splice(0));
+    }
+  }
+  await Promise.all(pending);
+  const controller = await startEarlyStop({ config: config("ingest"), kubeConfig: api.kubeConfig(), log, identity: "bench-ingest" });
+  await until(() => folds.every((f) => controller.runs.get("team-a", f.name) !== undefined));
+  const counted = async () => ((await controller.registry.getSingleMetric("nnunet_earlystop_messages_total")?.get())?.values ?? []).reduce((a, v) => a + v.value, 0);
+  await until(() => controller.controller.active);
+  await profiler?.start();
+  const t0 = performance.now();
+  for (;;) {
+    if ((await counted()) >= messages) break;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  await profiler?.stop();
+  // No Jobs exist for these folds: a decision costs a GET answered 404, no patch.
+  const decisions = [...controller.controller.folds().values()].filter((e) => e.state.decision !== undefined).length;
+  const accepted = ((await controller.registry.getSingleMetric("nnunet_earlystop_messages_total")?.get())?.values ?? []).find((v) => v.labels.result === "accepted")?.value ?? 0;
+  if (accepted !== messages) throw new Error(`accepted ${accepted} of ${messages} messages: the bench measures the wrong thing`);
+  ingestRow = { messages, folds: folds.length, seconds, rate: messages / seconds, decisions };
+  await controller.stop();
+}
+
+await nc.close();
+await api.close();
+await nats.stop();
+
+const table = (header: string[], rows: string[][]) => {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  const fmt = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join("  ");
+  return `${fmt(header)}\n${fmt(widths.map((w) => "-".repeat(w)))}\n${rows.map(fmt).join("\n")}\n`;
+};
+const ms = (v: number) => v.toFixed(1);
+process.stdout.write(`early-stop controller on nats-server ${nats.url}, Kubernetes API fake over HTTP, node ${process.version}\n\n`);
+process.stdout.write("decision latency: deciding epoch published -> stop patch accepted by the API (ms)\n");
+process.stdout.write(table(["scenario", "samples", "p50", "p99", "max"], latencyRows.map((r) => [r.scenario, String(r.samples), ms(r.p50), ms(r.p99), ms(r.max)])));
+const worstP99 = Math.max(...latencyRows.map((r) => r.p99));
+process.stdout.write(`worst p99: ${ms(worstP99)} ms (target < 250 ms): ${worstP99 < 250 ? "met" : "NOT met"}\n\n`);
+process.stdout.write("sustained ingest through the JetStream consumer (backlog consumed by a fresh durable consumer)\n");
+process.stdout.write(table(["messages", "folds", "folds decided", "seconds", "messages/s"], [[String(ingestRow.messages), String(ingestRow.folds), String(ingestRow.decisions), ingestRow.seconds.toFixed(2), Math.round(ingestRow.rate).toLocaleString("en-US")]]));
+process.stdout.write(`ingest: ${Math.round(ingestRow.rate).toLocaleString("en-US")} messages/s (target 20,000): ${ingestRow.rate >= 20_000 ? "met" : "NOT met"}\n`);
