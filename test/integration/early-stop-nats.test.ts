@@ -4,7 +4,7 @@ import { after, before, describe, it } from "node:test";
 import { type JetStreamClient, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { ANNOTATION_STOP_DECISION, StopDecision } from "@nnunet-operator/api";
-import { connectBus, ensureEpochStream, publishEpoch } from "@nnunet-operator/bus";
+import { connectBus, ensureEpochStream, EPOCH_STREAM, publishEpoch } from "@nnunet-operator/bus";
 import { type NatsServerHandle, startNatsServer } from "@nnunet-operator/bus/testing";
 import { type Curve, type EarlyStopHandle, loadConfig, parseCurveCsv, presetConfig, replayCurve, startEarlyStop, streamLimits } from "@nnunet-operator/early-stop";
 import { epochMessage, type FakeApiServer, makeRun, makeTrainingJob, startFakeApiServer } from "@nnunet-operator/early-stop/testing";
@@ -151,6 +151,9 @@ describe("early-stop controller with a real nats-server", () => {
     assert.deepEqual(epochsHeld(controller, "team-a/refuge/1"), range(expected["1"]!));
     assert.equal(jobPatches("refuge", "0").length, 1);
     assert.equal(jobPatches("refuge", "1").length, 1);
+    // Batched acknowledgements all reach the server once the controller is idle.
+    const jsm = await jetstreamManager(nc);
+    await until("every delivery acknowledged", async () => (await jsm.consumers.info(EPOCH_STREAM, "nnunet-early-stop")).num_ack_pending === 0);
     const metrics = await (await fetch(`${controller.url}/metrics`)).text();
     assert.match(metrics, /^nnunet_earlystop_decisions_total\{policy="Forecast",reason="Converged"\} [12]$/m);
     await stopController(controller);
