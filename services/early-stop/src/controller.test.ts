@@ -20,7 +20,7 @@ import { type EpochAddress, epochMessage, flatCurve, makeRun, makeTrainingJob, M
 
 const PATIENCE = { policy: "Patience", patience: 10, minEpochs: 5, minDelta: 0.001 };
 
-async function world(options: { earlyStop?: Record<string, unknown>; maxEpochs?: number; runs?: KubeObject[]; jobs?: boolean } = {}) {
+async function world(options: { earlyStop?: Record<string, unknown>; maxEpochs?: number; runs?: KubeObject[]; jobs?: boolean; firstTerminator?: Pick<Terminator, "terminate"> } = {}) {
   const clock = new FakeClock();
   const port = new FakeKubePort();
   const run = makeRun({ earlyStop: options.earlyStop ?? PATIENCE, maxEpochs: options.maxEpochs ?? 200 });
@@ -34,12 +34,12 @@ async function world(options: { earlyStop?: Record<string, unknown>; maxEpochs?:
   const source = new MemoryEpochSource();
   const events = new EventRecorder({ port, clock, reporter: { controller: "nnunet-operator.io/early-stop", instance: "test" } });
   const runs = async () => new RunIndex(await snapshot(port));
-  const makeController = async () =>
+  const makeController = async (terminator: Pick<Terminator, "terminate"> = new Terminator({ port, events })) =>
     new EarlyStopController({
       source,
       runs: await runs(),
       waitForRuns: async () => true,
-      terminator: new Terminator({ port, events }),
+      terminator,
       events,
       metrics,
       clock,
@@ -47,7 +47,7 @@ async function world(options: { earlyStop?: Record<string, unknown>; maxEpochs?:
       tickMs: 10_000,
       retryDelayMs: 100,
     });
-  const controller = await makeController();
+  const controller = await makeController(options.firstTerminator);
   const term = new AbortController();
   const done = controller.lead(term.signal);
   await settle();
@@ -240,6 +240,30 @@ describe("early-stop controller", () => {
     await until("the stop patch", () => jobPatches(w.port).length === 1);
     const body = jobPatches(w.port)[0]?.body as { metadata: { annotations: Record<string, string> } };
     assert.equal(StopDecision.parse(JSON.parse(body.metadata.annotations[ANNOTATION_STOP_DECISION] ?? "")).epoch, expectedStop(curve, PATIENCE, 200));
+    term.abort();
+    await done;
+  });
+
+  it("patches after a crash between the decision and its patch: the next term finds the decision in the replay", async () => {
+    // The first term's patch never returns (the process dies while it is in flight): the
+    // deciding epoch was delivered but never acknowledged.
+    const w = await world({ firstTerminator: { terminate: () => new Promise(() => undefined) } });
+    const curve = flatCurve(60);
+    const stop = expectedStop(curve, PATIENCE, 200) ?? 0;
+    w.publish(curve);
+    await until("the deciding epoch delivered", () => w.source.delivered === stop + 1);
+    await settle();
+    assert.equal(w.source.acked, stop, "the deciding epoch is not acknowledged");
+    assert.equal(jobPatches(w.port).length, 0);
+    w.term.abort();
+    const next = await w.makeController();
+    const term = new AbortController();
+    const done = next.lead(term.signal);
+    await until("the stop patch", () => jobPatches(w.port).length === 1);
+    const body = jobPatches(w.port)[0]?.body as { metadata: { annotations: Record<string, string> } };
+    assert.equal(StopDecision.parse(JSON.parse(body.metadata.annotations[ANNOTATION_STOP_DECISION] ?? "")).epoch, stop);
+    await until("the rest consumed", () => w.source.acked === 60);
+    assert.equal(jobPatches(w.port).length, 1);
     term.abort();
     await done;
   });
