@@ -27,6 +27,9 @@ try {
   started = true;
   if (!shutdown.signal.aborted) await new Promise((resolve) => shutdown.signal.addEventListener("abort", resolve, { once: true }));
   await handle.stop();
+  // Everything is handed back and drained; client-node's kept-alive API connections would
+  // still hold the event loop open for minutes.
+  process.exit(0);
 } catch (err) {
   log.fatal({ err }, "early-stop failed to start");
   process.exitCode = 1;
