@@ -33,7 +33,7 @@ async function until(what: string, predicate: () => boolean | Promise<boolean>, 
   }
 }
 
-describe("early-stop controller with a real nats-server", () => {
+describe("early-stop controller with a real nats-server", { timeout: 120_000 }, () => {
   let nats: NatsServerHandle;
   let api: FakeApiServer;
   let kube: FakeKubePort;
