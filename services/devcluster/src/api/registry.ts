@@ -273,7 +273,7 @@ export class Registry {
       let validated = this.validate(def, next, existing, opts);
       if (def.resource === "customresourcedefinitions" && !def.custom && subresource !== "status") validated["status"] = existing["status"];
       this.checkFinalizersOnDeletion(def, existing, validated);
-      if (def.generation && changedBeyondMetadata(existing, validated)) validated.metadata.generation = (existing.metadata.generation ?? 1) + 1;
+      if (def.generation && changedBeyondMetadata(existing, validated, def.statusSubresource)) validated.metadata.generation = (existing.metadata.generation ?? 1) + 1;
       if (operation === "Update") recordUpdate(existing, validated, opts.fieldManager ?? "unknown", this.mergeSchema(def), subresource, nowRfc3339(this.now()));
       if (sameObject(existing, validated)) return structuredClone(this.external(def, existing));
       await this.admit({ operation: "UPDATE", def, subresource, namespace, name, object: this.external(def, validated), oldObject: this.external(def, existing) }, opts, { kind: "UpdateOptions", apiVersion: "meta.k8s.io/v1" });
