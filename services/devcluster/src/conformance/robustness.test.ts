@@ -91,6 +91,16 @@ describe("robustness against bad requests", () => {
     assert.equal((await send(dc, "GET", "/version")).code, 200);
   });
 
+  it("server-side applies a YAML body", async () => {
+    const yaml = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: from-yaml\ndata:\n  mode: fast\n";
+    const r = await send(dc, "PATCH", "/api/v1/namespaces/default/configmaps/from-yaml?fieldManager=yaml-applier", yaml, { "content-type": "application/apply-patch+yaml" });
+    assert.equal(r.code, 201);
+    assert.deepEqual(r.body["data"], { mode: "fast" });
+    const again = await send(dc, "PATCH", "/api/v1/namespaces/default/configmaps/from-yaml?fieldManager=yaml-applier", yaml.replace("fast", "slow"), { "content-type": "application/apply-patch+yaml" });
+    assert.equal(again.code, 200);
+    assert.deepEqual(again.body["data"], { mode: "slow" });
+  });
+
   it("refuses nesting deeper than 1000 levels with 400", async () => {
     const deep = `{"metadata":{"name":"deep"},"data":${"[".repeat(5000)}${"]".repeat(5000)}}`;
     const r = await send(dc, "POST", "/api/v1/namespaces/default/configmaps", deep, json);
