@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { request as httpsRequest } from "node:https";
 import { after, before, describe, it } from "node:test";
 import { parse } from "yaml";
-import { BatchV1Api, CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type V1Pod } from "@kubernetes/client-node";
+import { BatchV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, PatchStrategy, setHeaderOptions, type V1Pod } from "@kubernetes/client-node";
 import type { DevCluster } from "../server.js";
 import { fixtures, statusOf, withDevCluster } from "../test-support.js";
 
@@ -32,6 +32,14 @@ describe("CRUD through client-node", () => {
     custom = started.kc.makeApiClient(CustomObjectsApi);
   });
   after(() => dc.stop());
+
+  it("works from the kubeconfig file it writes (HTTPS, self-signed CA, bearer token)", async () => {
+    const kc = new KubeConfig();
+    kc.loadFromFile(dc.kubeconfigPath);
+    assert.match(kc.getCurrentCluster()?.server ?? "", /^https:\/\/127\.0\.0\.1:\d+$/);
+    const names = (await kc.makeApiClient(CoreV1Api).listNamespace()).items.map((n) => n.metadata?.name);
+    assert.deepEqual(names, ["default", "kube-node-lease", "kube-public", "kube-system"]);
+  });
 
   it("creates a pod with uid, creationTimestamp, resourceVersion and the defaults a real server sets", async () => {
     const created = await core.createNamespacedPod({ namespace: "default", body: pod("web") });
