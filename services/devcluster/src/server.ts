@@ -34,6 +34,8 @@ export interface DevClusterOptions extends ClusterOptions {
    * plain http unless the kubeconfig skips TLS verification (which the http kubeconfig does).
    */
   tls?: boolean;
+  /** Request log (pino), one debug line per request. */
+  logger?: { debug(obj: object, msg: string): void };
   /** YAML files (CRDs, RBAC, anything) created at start, in order. */
   manifests?: string[];
 }
@@ -74,6 +76,7 @@ export async function startDevCluster(options: DevClusterOptions = {}): Promise<
     bookmarkIntervalMs: options.bookmarkIntervalMs ?? 60_000,
     subresources,
     hostHeader: () => hostHeader,
+    logger: options.logger,
   });
   const serverOptions = { requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 65_000 };
   const tls = options.tls ?? true;
