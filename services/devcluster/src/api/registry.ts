@@ -234,7 +234,7 @@ export class Registry {
         applied.metadata ??= {};
         if (applied.metadata.name !== undefined && applied.metadata.name !== name) throw badRequest(`the name of the object (${applied.metadata.name}) does not match the name on the URL (${name})`);
         applied.metadata.name = name;
-        const merged = serverSideApply({ live: undefined, applied, manager: opts.fieldManager, force: opts.force ?? false, schema: this.mergeSchema(def), subresource: undefined, now: nowRfc3339(this.now()), kindForError: def.kind });
+        const merged = serverSideApply({ live: undefined, applied, manager: opts.fieldManager, force: opts.force ?? false, schema: this.mergeSchema(def), subresource: undefined, now: nowRfc3339(this.now()) });
         merged.metadata.name = name;
         if (def.namespaced && namespace !== undefined) merged.metadata.namespace = namespace;
         return this.create(def, namespace, merged, opts, true);
@@ -249,7 +249,7 @@ export class Registry {
           const applied = structuredClone(patch) as KubeObject;
           applied.metadata ??= {};
           if (applied.metadata.name !== undefined && applied.metadata.name !== name) throw badRequest(`the name of the object (${applied.metadata.name}) does not match the name on the URL (${name})`);
-          return serverSideApply({ live: current, applied, manager: opts.fieldManager!, force: opts.force ?? false, schema: this.mergeSchema(def), subresource, now: nowRfc3339(this.now()), kindForError: def.kind });
+          return serverSideApply({ live: current, applied, manager: opts.fieldManager!, force: opts.force ?? false, schema: this.mergeSchema(def), subresource, now: nowRfc3339(this.now()) });
         }
       }
     }, type === "apply" ? "Apply" : "Update");

@@ -211,7 +211,7 @@ function watch(cluster: Cluster, call: ResourceCall, ns: string | undefined): vo
   // The deprecated watch of one named object is a watch with a metadata.name selector.
   const fields = parseFieldSelector(q.get("fieldSelector"), def.storage);
   if (call.info.name !== undefined) fields.push({ field: "metadata.name", op: "=", value: call.info.name });
-  serveWatch(cluster.store, call.req, call.res, {
+  serveWatch(cluster.store, call.res, {
     def,
     namespace: ns,
     labels: parseLabelSelector(q.get("labelSelector")),
@@ -224,7 +224,7 @@ function watch(cluster: Cluster, call: ResourceCall, ns: string | undefined): vo
     includeObject: q.get("includeObject"),
     bookmarkIntervalMs: call.bookmarkIntervalMs,
     now: () => Date.now(),
-  }, () => undefined);
+  });
 }
 
 /** SelfSubjectAccessReview and SubjectAccessReview: answered, never stored. */
