@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { Environment } from "@marcbachmann/cel-js";
+import { z } from "zod";
 import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { ApiError, internalError } from "../api/errors.js";
@@ -36,6 +37,16 @@ interface Webhook {
   admissionReviewVersions?: string[];
   matchConditions?: { name: string; expression: string }[];
 }
+
+/** What the API server reads from a webhook's answer (AdmissionReview v1 response). */
+const AdmissionReviewResponse = z.object({
+  response: z.object({
+    uid: z.string(),
+    allowed: z.boolean(),
+    status: z.object({ code: z.number().int().optional(), message: z.string().optional(), reason: z.string().optional() }).optional(),
+    warnings: z.array(z.string()).optional(),
+  }),
+});
 
 const cel = new Environment({ unlistedVariablesAreDyn: true, homogeneousAggregateLiterals: false });
 
@@ -150,15 +161,16 @@ async function callWebhook(hook: Webhook, a: AdmissionAttributes, obj: KubeObjec
   } catch (error) {
     return fail(`failed to call webhook: Post "${target}": ${(error as Error).message}`);
   }
-  let parsed: { response?: { uid?: string; allowed?: boolean; status?: { code?: number; message?: string; reason?: string } } };
+  let json: unknown;
   try {
-    parsed = JSON.parse(body) as typeof parsed;
+    json = JSON.parse(body);
   } catch (error) {
     return fail(`received invalid webhook response: ${(error as Error).message}`);
   }
-  const response = parsed.response;
-  if (!response) return fail("received invalid webhook response: expected response, got none");
-  if (response.uid !== uid) return fail(`expected response.uid="${uid}", got "${response.uid ?? ""}"`);
+  const parsed = AdmissionReviewResponse.safeParse(json);
+  if (!parsed.success) return fail(`received invalid webhook response: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
+  const response = parsed.data.response;
+  if (response.uid !== uid) return fail(`expected response.uid="${uid}", got "${response.uid}"`);
   if (response.allowed) return;
   const status = response.status ?? {};
   const code = status.code !== undefined && status.code >= 400 ? status.code : 400;

@@ -136,6 +136,23 @@ describe("validating admission webhooks", () => {
     assert.equal((err as Error).message, 'admission webhook "leases.example.com" denied the request: no leases today');
   });
 
+  it("fails closed with 500 on a malformed AdmissionReview answer", async () => {
+    const broken = createServer((_req, res) => res.end('{"response":{"allowed":"yes"}}'));
+    await new Promise<void>((r) => broken.listen(0, "127.0.0.1", r));
+    const url = `http://127.0.0.1:${(broken.address() as AddressInfo).port}/`;
+    const vwc = dc.cluster.resource("admissionregistration.k8s.io", "v1", "validatingwebhookconfigurations");
+    await dc.cluster.create({
+      apiVersion: "admissionregistration.k8s.io/v1", kind: "ValidatingWebhookConfiguration", metadata: { name: "broken" },
+      webhooks: [{ name: "broken.example.com", clientConfig: { url }, rules: [{ operations: ["CREATE"], apiGroups: [""], apiVersions: ["v1"], resources: ["serviceaccounts"] }], failurePolicy: "Fail", sideEffects: "None", admissionReviewVersions: ["v1"] }],
+    });
+    const sa = dc.cluster.resource("", "v1", "serviceaccounts");
+    const err = await dc.cluster.registry.create(sa, "default", { metadata: { name: "robot" } }).catch((e: unknown) => e);
+    broken.close();
+    await dc.cluster.deleter.delete(vwc, undefined, "broken");
+    assert.equal((err as { code: number }).code, 500);
+    assert.match((err as Error).message, /failed calling webhook "broken.example.com": received invalid webhook response/);
+  });
+
   it("fails closed with 500 when an unreachable webhook has failurePolicy Fail, and opens with Ignore", async () => {
     const down = (policy: string) => ({
       apiVersion: "admissionregistration.k8s.io/v1", kind: "ValidatingWebhookConfiguration", metadata: { name: `down-${policy.toLowerCase()}` },
