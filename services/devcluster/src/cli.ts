@@ -6,7 +6,7 @@ import { startDevCluster } from "./server.js";
 // kubeconfig is (HTTPS with a self-signed certificate; --http for plain HTTP). The only
 // place that reads argv and exits.
 
-const USAGE = `usage: devcluster serve [--port N] [--host 127.0.0.1] [--kubeconfig PATH] [--rbac] [--http] [--manifest FILE]... [--token TOKEN=USER]...`;
+const USAGE = `usage: devcluster serve [--port N] [--host 127.0.0.1] [--kubeconfig PATH] [--rbac] [--http] [-v] [--manifest FILE]... [--token TOKEN=USER]...`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -22,6 +22,7 @@ async function main(argv: string[]): Promise<number> {
       kubeconfig: { type: "string" },
       rbac: { type: "boolean", default: false },
       http: { type: "boolean", default: false },
+      verbose: { type: "boolean", short: "v", default: false },
       manifest: { type: "string", multiple: true, default: [] },
       token: { type: "string", multiple: true, default: [] },
     },
@@ -41,8 +42,9 @@ async function main(argv: string[]): Promise<number> {
     }
     tokens[t.slice(0, i)] = t.slice(i + 1);
   }
-  const log = pino({ name: "devcluster" });
+  const log = pino({ name: "devcluster", level: values.verbose ? "debug" : "info" });
   const dc = await startDevCluster({
+    logger: log,
     port,
     host: values.host,
     rbac: values.rbac,

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseAllDocuments } from "yaml";
 import type { KubeObject } from "./api/resources.js";
-import { Cluster, type ClusterOptions } from "./cluster.js";
+import { Cluster, userFromName, type ClusterOptions } from "./cluster.js";
 import { createApiHandler, type SubresourceHandler } from "./http/api-handler.js";
 import { bindingHandler, evictionHandler } from "./http/binding-handler.js";
 import { buildKubeconfig } from "./kubeconfig.js";
@@ -34,6 +34,8 @@ export interface DevClusterOptions extends ClusterOptions {
    * plain http unless the kubeconfig skips TLS verification (which the http kubeconfig does).
    */
   tls?: boolean;
+  /** Request log (pino), one debug line per request. */
+  logger?: { debug(obj: object, msg: string): void };
   /** YAML files (CRDs, RBAC, anything) created at start, in order. */
   manifests?: string[];
 }
@@ -62,7 +64,6 @@ export async function startDevCluster(options: DevClusterOptions = {}): Promise<
   const cluster = new Cluster(options);
   await cluster.start();
   for (const file of options.manifests ?? []) for (const obj of loadManifests(file)) await cluster.create(obj);
-  const { userFromName } = await import("./cluster.js");
   for (const [token, name] of Object.entries(options.tokens ?? {})) cluster.addToken(token, userFromName(name));
   const adminToken = `devcluster-admin-${randomBytes(16).toString("hex")}`;
   const subresources = new Map<string, SubresourceHandler>([["pods/binding", bindingHandler(cluster)], ["pods/eviction", evictionHandler(cluster)]]);
@@ -74,6 +75,7 @@ export async function startDevCluster(options: DevClusterOptions = {}): Promise<
     bookmarkIntervalMs: options.bookmarkIntervalMs ?? 60_000,
     subresources,
     hostHeader: () => hostHeader,
+    logger: options.logger,
   });
   const serverOptions = { requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 65_000 };
   const tls = options.tls ?? true;
