@@ -37,7 +37,8 @@ export const ReporterEnv = z.object({
   /** Epoch messages kept while NATS is unreachable; past it the newest are dropped. */
   REPORTER_BUFFER_MAX: intFrom(1, 1_000_000, "epoch messages buffered while NATS is unreachable").default(5000),
   REPORTER_HEARTBEAT_SECONDS: intFrom(1, 3600, "seconds between heartbeats").default(30),
-  REPORTER_POLL_MS: intFrom(50, 60_000, "milliseconds between looks at the log").default(500),
+  /** The fallback when fs.watch sees nothing (network volumes): a stat and a readdir per poll. */
+  REPORTER_POLL_MS: intFrom(50, 60_000, "milliseconds between looks at the log").default(250),
   /** How often the counters are logged. */
   REPORTER_STATS_SECONDS: intFrom(1, 86_400, "seconds between counter logs").default(300),
   /** On SIGTERM: how long to keep publishing what is buffered before draining NATS. */

@@ -109,6 +109,7 @@ async function main(): Promise<number> {
     logger,
     now: realNow,
     sleep: realSleep,
+    watchFolder: true,
   });
   logger.info({ foldDir: config.foldDir, servers: config.nats.servers, bufferMax: config.bufferMax }, "reporter started");
   await reporter.run(abort.signal);

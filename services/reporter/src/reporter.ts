@@ -2,6 +2,7 @@ import { stat } from "node:fs/promises";
 import { type EpochMetricsInput, type Heartbeat, MESSAGE_SCHEMA_VERSION } from "@nnunet-operator/api";
 import { buildEpochMessage, type ReporterIdentity } from "./epoch-message.js";
 import { PublishGate } from "./file-gate.js";
+import { FolderWakeup } from "./folder-wakeup.js";
 import { NnunetLogParser } from "./parse/nnunet-log.js";
 import type { EpochPublisher, Sleep } from "./publish.js";
 import { tailTrainingLog, type TailEvent } from "./tail.js";
@@ -36,6 +37,8 @@ export interface ReporterDeps {
   readonly logger: ReporterLogger;
   readonly now: () => Date;
   readonly sleep: Sleep;
+  /** Wake the tail on changes in the fold folder (fs.watch) instead of waiting out the poll. */
+  readonly watchFolder?: boolean;
   /** Whether the fold folder exists (a port so tests can pin it). */
   readonly folderExists?: (dir: string) => Promise<boolean>;
   /** Every message the gate lets through, before it is queued (the benchmark's hook). */
@@ -80,9 +83,10 @@ export class Reporter {
 
   async #tailLoop(signal: AbortSignal): Promise<void> {
     const { foldDir, pollMs, sleep, logger } = this.deps;
+    const wakeup = this.deps.watchFolder ? new FolderWakeup(foldDir, sleep) : undefined;
     while (!signal.aborted) {
       try {
-        for await (const event of tailTrainingLog({ dir: foldDir, pollMs, sleep }, signal)) this.handle(event);
+        for await (const event of tailTrainingLog({ dir: foldDir, pollMs, sleep: wakeup?.sleep ?? sleep }, signal)) this.handle(event);
       } catch (err) {
         // An unreadable folder (permissions, a stale NFS handle): start over from the first
         // file, as a restarted reporter would; the message ids make the replay harmless.
@@ -93,6 +97,7 @@ export class Reporter {
         await sleep(Math.max(1000, pollMs), signal);
       }
     }
+    wakeup?.close();
   }
 
   /** One tail event through gate, parser and publisher. Never throws. */
