@@ -64,12 +64,13 @@ describe("Reporter", () => {
   });
 
   it("never publishes a preexisting log until it grows", async () => {
-    const { bus, feed, event } = setup();
+    const { bus, feed, event, reporter } = setup();
     event({ kind: "file", path: "/f/a", newest: true, preexisting: true });
     feed("/f/a", epochLines(0));
     event({ kind: "synced", path: "/f/a" });
     await settle();
     assert.deepEqual(bus.stored, []);
+    assert.equal(reporter.buildHeartbeat().lastEpoch, undefined, "a held log's epochs are not this trainer's");
     feed("/f/a", epochLines(1).slice(0, 1));
     await settle();
     assert.deepEqual(bus.stored, ["uid-1/0/2/0"]);

@@ -41,12 +41,11 @@ export interface ReporterDeps {
   readonly watchFolder?: boolean;
   /** Whether the fold folder exists (a port so tests can pin it). */
   readonly folderExists?: (dir: string) => Promise<boolean>;
-  /** Every message the gate lets through, before it is queued (the benchmark's hook). */
-  readonly onEpoch?: (message: EpochMetricsInput) => void;
 }
 
 export interface ReporterState {
   logFile: string | undefined;
+  /** Last epoch let through the gate (this trainer's), published or still buffered. */
   lastEpoch: number | undefined;
   lastLineAt: number | undefined;
   lines: number;
@@ -126,7 +125,6 @@ export class Reporter {
       this.#skip(this.#parser.stats.garbled - before);
       if (parsed === undefined) return;
       this.state.epochs += 1;
-      this.state.lastEpoch = parsed.epoch;
       let message: EpochMetricsInput;
       try {
         message = buildEpochMessage(parsed, this.deps.identity, this.deps.now());
@@ -144,7 +142,8 @@ export class Reporter {
   }
 
   #send(message: EpochMetricsInput): void {
-    this.deps.onEpoch?.(message);
+    // The last epoch of this pod's trainer: an older log's epochs rebuild state but say nothing about it.
+    this.state.lastEpoch = message.epoch;
     this.deps.publisher.enqueue(message);
   }
 
