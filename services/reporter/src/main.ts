@@ -84,6 +84,7 @@ async function main(): Promise<number> {
         if (consecutive === 1 || consecutive % 30 === 0) logger.warn({ epoch, err: err instanceof Error ? err.message : String(err), consecutive, retryInMs, buffered: publisher?.buffered }, "publish failed; buffering and retrying");
       },
       recovered: (afterFailures) => logger.info({ afterFailures, buffered: publisher?.buffered }, "publishing again"),
+      resumed: (lastStored) => logger.info({ lastStored }, lastStored === undefined ? "stream holds nothing of this attempt: publishing every epoch" : "stream holds this attempt up to lastStored: publishing what follows"),
     },
   });
   void bus.start(abort.signal);

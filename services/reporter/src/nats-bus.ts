@@ -1,7 +1,7 @@
-import { type JetStreamClient, jetstream } from "@nats-io/jetstream";
+import { type JetStreamClient, type JetStreamManager, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { EpochMetricsInput, Heartbeat } from "@nnunet-operator/api";
-import { EPOCH_STREAM, connectBus, encodeEpochMetrics, epochSubject, publishHeartbeat } from "@nnunet-operator/bus";
+import { EPOCH_STREAM, connectBus, decodeEpochMessage, encodeEpochMetrics, epochSubject, publishHeartbeat } from "@nnunet-operator/bus";
 import type { EpochBusPort, Sleep } from "./publish.js";
 
 // The reporter's adapter over NATS: connects in the background (a sidecar starts before NATS
@@ -12,6 +12,12 @@ import type { EpochBusPort, Sleep } from "./publish.js";
 export class BusUnavailableError extends Error {
   override readonly name = "BusUnavailableError";
   readonly retryable = true;
+}
+
+/** The stream could not say where this attempt left off (no permission, a timeout): publish everything. */
+export class ResumeLookupError extends Error {
+  override readonly name = "ResumeLookupError";
+  readonly retryable = false;
 }
 
 export interface BusLogger {
@@ -36,6 +42,7 @@ export interface NatsReporterBusOptions {
 export class NatsReporterBus implements EpochBusPort {
   #nc: NatsConnection | undefined;
   #js: JetStreamClient | undefined;
+  #jsm: JetStreamManager | undefined;
   #up = false;
 
   constructor(readonly options: NatsReporterBusOptions) {}
@@ -101,6 +108,28 @@ export class NatsReporterBus implements EpochBusPort {
       timeout: this.options.publishTimeoutMs ?? 2000,
     });
     return { duplicate: ack.duplicate };
+  }
+
+  /**
+   * The last epoch the stream holds on this fold's subject if it is from the same run uid and
+   * attempt. Needs $JS.API.STREAM.MSG.GET; any failure but a down connection is a
+   * ResumeLookupError (terminal: the publisher then simply re-publishes, which is safe).
+   */
+  async lastStoredEpoch(sample: EpochMetricsInput): Promise<number | undefined> {
+    const nc = this.#nc;
+    if (!this.#up || nc === undefined) throw new BusUnavailableError("NATS is not connected");
+    let stored;
+    try {
+      this.#jsm ??= await jetstreamManager(nc, { checkAPI: false, timeout: this.options.publishTimeoutMs ?? 2000 });
+      stored = await this.#jsm.streams.getMessage(EPOCH_STREAM, { last_by_subj: epochSubject(sample) });
+    } catch (cause) {
+      throw new ResumeLookupError("cannot read the fold's last stored epoch", { cause });
+    }
+    if (stored === null) return undefined;
+    const decoded = decodeEpochMessage(stored.subject, stored.data);
+    if (!decoded.ok) return undefined;
+    const last = decoded.value;
+    return last.runUid === sample.runUid && last.attempt === sample.attempt ? last.epoch : undefined;
   }
 
   /** Core NATS, fire and forget; false when not connected (a heartbeat is not worth buffering). */

@@ -1,7 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { EpochPublisher, retryDelay } from "./publish.js";
-import { FakeBus, FakeClock, makeEpochMessage, settle } from "./testing.js";
+import { FakeBus, FakeClock, TerminalError, makeEpochMessage, settle } from "./testing.js";
 
 // The publisher's buffer against a fake bus and a fake clock: nothing here waits for real
 // time, every retry happens when the test moves the clock.
@@ -139,6 +139,42 @@ describe("EpochPublisher", () => {
     await settle();
     assert.deepEqual(bus.stored, []);
     assert.equal(publisher.buffered, 2);
+  });
+});
+
+describe("EpochPublisher after a restart", () => {
+  it("asks the stream once where this attempt left off and sends only the epochs after it", async () => {
+    const { bus, publisher, enqueue } = setup();
+    bus.lastStored = () => 2;
+    enqueue(0, 1, 2, 3, 4);
+    await settle();
+    enqueue(5);
+    await settle();
+    assert.deepEqual(bus.stored, ids(3, 4, 5));
+    assert.equal(publisher.stats.alreadyStored, 3);
+    assert.equal(bus.lookups, 1);
+  });
+
+  it("a lookup that fails while the bus is down is retried like a publish", async () => {
+    const { clock, bus, publisher, enqueue } = setup({ up: false });
+    bus.lastStored = () => 0;
+    enqueue(0, 1);
+    await clock.advance(100);
+    assert.equal(publisher.stats.failures, 2);
+    bus.up = true;
+    await clock.advance(200);
+    assert.deepEqual(bus.stored, ids(1));
+  });
+
+  it("a lookup refused for good (no permission) falls back to publishing everything", async () => {
+    const { bus, publisher, enqueue } = setup();
+    bus.lastStored = () => {
+      throw new TerminalError("permissions violation");
+    };
+    enqueue(0, 1);
+    await settle();
+    assert.deepEqual(bus.stored, ids(0, 1));
+    assert.equal(publisher.stats.rejected, 0);
   });
 });
 

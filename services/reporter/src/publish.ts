@@ -18,15 +18,21 @@ import { epochMessageId } from "@nnunet-operator/bus";
 // per-fold state (services/early-stop/src/convergence/fold-state.ts) rejects an epoch at or
 // below the last one it holds from the same attempt as Duplicate or OutOfOrder, and it
 // rebuilds that state by replaying the stream in order, so the copy changes nothing there
-// either. The message id de-duplication is an optimisation of stream size; the consumer's
-// per-fold state is the guarantee. The reporter's part of the bargain: within one attempt
-// it never publishes two different epochs under one id (file-gate.ts), and it publishes in
-// log order.
+// either. The message id de-duplication, and the publisher asking the stream for the last
+// epoch this attempt stored before its first publish (so a restarted reporter sends only what
+// is new), are optimisations of stream size; the consumer's per-fold state is the guarantee.
+// The reporter's part of the bargain: within one attempt it never publishes two different
+// epochs under one id (file-gate.ts), and it publishes in log order.
 
 /** What the publisher needs from the bus: one acknowledged JetStream publish. */
 export interface EpochBusPort {
   /** Resolves on the JetStream ack; rejects when NATS or the stream is unreachable. */
   publish(message: EpochMetricsInput, msgId: string): Promise<{ duplicate: boolean }>;
+  /**
+   * The last epoch the stream already holds from this fold, run uid and attempt (undefined
+   * when none or when the bus cannot tell). Asked once, before the first publish.
+   */
+  lastStoredEpoch?(sample: EpochMetricsInput): Promise<number | undefined>;
 }
 
 export type Sleep = (ms: number, signal: AbortSignal) => Promise<void>;
@@ -42,6 +48,8 @@ export interface PublisherStats {
   rejected: number;
   /** Failed tries, each retried. */
   failures: number;
+  /** Not sent: the stream already held them from this attempt (a restarted reporter). */
+  alreadyStored: number;
 }
 
 export interface PublisherEvents {
@@ -52,6 +60,8 @@ export interface PublisherEvents {
   failed?(epoch: number, error: unknown, consecutive: number, retryInMs: number): void;
   /** The first success after failures. */
   recovered?(afterFailures: number): void;
+  /** The stream's last epoch from this attempt, learnt before the first publish. */
+  resumed?(lastStored: number | undefined): void;
 }
 
 export interface PublisherOptions {
@@ -80,7 +90,7 @@ function isTerminal(error: unknown): boolean {
 }
 
 export class EpochPublisher {
-  readonly stats: PublisherStats = { published: 0, duplicates: 0, dropped: 0, rejected: 0, failures: 0 };
+  readonly stats: PublisherStats = { published: 0, duplicates: 0, dropped: 0, rejected: 0, failures: 0, alreadyStored: 0 };
   /** The last epoch JetStream acknowledged. */
   lastPublishedEpoch: number | undefined;
 
@@ -90,6 +100,8 @@ export class EpochPublisher {
   #closed = false;
   #wake = new AbortController();
   #idle: (() => void)[] = [];
+  #resumeKnown = false;
+  #storedThrough: number | undefined;
 
   constructor(options: PublisherOptions) {
     if (!Number.isInteger(options.maxBuffered) || options.maxBuffered < 1) throw new RangeError("maxBuffered must be a positive integer");
@@ -146,6 +158,13 @@ export class EpochPublisher {
     let consecutive = 0;
     for (let head = this.#queue[0]; head !== undefined && !this.#closed; head = this.#queue[0]) {
       try {
+        if (!this.#resumeKnown) await this.#learnResumePoint(head.message);
+        if (this.#storedThrough !== undefined && head.message.epoch <= this.#storedThrough) {
+          // Stored by this attempt before a restart; the controller would reject it anyway.
+          this.#queue.shift();
+          this.stats.alreadyStored += 1;
+          continue;
+        }
         const { duplicate } = await bus.publish(head.message, head.id);
         this.#queue.shift();
         this.stats.published += 1;
@@ -171,5 +190,26 @@ export class EpochPublisher {
       }
     }
     if (this.#queue.length === 0) for (const resolve of this.#idle.splice(0)) resolve();
+  }
+
+  /**
+   * A restarted reporter re-reads its log from the start. Asking the stream where this attempt
+   * left off saves storing copies once the duplicate window has passed; a retryable failure
+   * is retried like a publish, a terminal one (no permission) gives up on the shortcut.
+   */
+  async #learnResumePoint(sample: EpochMetricsInput): Promise<void> {
+    const ask = this.#options.bus.lastStoredEpoch;
+    if (ask === undefined) {
+      this.#resumeKnown = true;
+      return;
+    }
+    try {
+      this.#storedThrough = await ask.call(this.#options.bus, sample);
+    } catch (error) {
+      if (!isTerminal(error)) throw error;
+      this.#storedThrough = undefined;
+    }
+    this.#resumeKnown = true;
+    this.#options.events?.resumed?.(this.#storedThrough);
   }
 }

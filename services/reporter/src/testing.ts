@@ -60,6 +60,16 @@ export class FakeBus implements EpochBusPort {
   readonly refuse = new Set<string>();
   readonly stored: string[] = [];
   readonly tries: string[] = [];
+  /** When set, the bus answers lastStoredEpoch with this (a function may throw). */
+  lastStored: (() => number | undefined) | undefined;
+  lookups = 0;
+
+  lastStoredEpoch = async (): Promise<number | undefined> => {
+    this.lookups += 1;
+    if (this.lastStored === undefined) return undefined;
+    if (!this.up) throw new RetryableError("bus down");
+    return this.lastStored();
+  };
 
   async publish(message: EpochMetricsInput, msgId: string): Promise<{ duplicate: boolean }> {
     this.tries.push(msgId);
