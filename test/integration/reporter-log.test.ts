@@ -155,6 +155,7 @@ describe("reporter: real logs to JetStream", () => {
     assert.deepEqual(stored.filter((s) => s.metrics.attempt === 0).map((s) => s.id), ids("uid-refuge", "2", 0, range(0, 799)), "attempt 0: each epoch once (the in-file re-run of 700..725 is a duplicate id)");
     const resumed = stored.filter((s) => s.metrics.attempt === 1);
     assert.deepEqual(resumed.map((s) => s.id), ids("uid-refuge", "2", 1, range(700, 799)), "attempt 1: the new file only");
+    assert.ok(a1.records.some((r) => r.msg === "stream holds nothing of this attempt: publishing every epoch"), "attempt 0's epochs are no resume point for attempt 1");
     // The EMA continues from the old log's history, as nnU-Net's does from its checkpoint.
     const curve = parseCurveCsv("crf-effunet fold 2", readFileSync(CRF_FOLD2_CSV, "utf8")).points;
     for (const s of resumed) {

@@ -124,6 +124,7 @@ describe("reporter: outages and restarts", () => {
     assert.deepEqual((await storedEpochs(js, who)).map((s) => s.id), ids("uid-crash", "1", 0, range(0, 205)));
     const stopped = second.records.find((r) => r.msg === "reporter stopped");
     assert.equal(stopped?.alreadyStored, 100, "the stream said where the killed reporter left off");
+    assert.ok(second.records.some((r) => r.lastStored === 99 && r.msg?.startsWith("stream holds this attempt")));
     assert.equal(stopped?.published, 106);
     assert.equal(stopped?.duplicates, 0);
   });

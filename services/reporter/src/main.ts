@@ -63,10 +63,15 @@ async function main(): Promise<number> {
     publishTimeoutMs: PUBLISH_TIMEOUT_MS,
     logger,
     sleep: realSleep,
-    onUp: () => publisher?.wake(),
+    // Back up: retry at once, and (first time) learn where this attempt left off in the stream.
+    onUp: () => {
+      publisher?.wake();
+      publisher?.resume().catch(() => undefined);
+    },
   });
   publisher = new EpochPublisher({
     bus,
+    identity,
     maxBuffered: config.bufferMax,
     sleep: realSleep,
     events: {

@@ -2,6 +2,7 @@ import { type JetStreamClient, type JetStreamManager, jetstream, jetstreamManage
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { EpochMetricsInput, Heartbeat } from "@nnunet-operator/api";
 import { EPOCH_STREAM, connectBus, decodeEpochMessage, encodeEpochMetrics, epochSubject, publishHeartbeat } from "@nnunet-operator/bus";
+import type { ReporterIdentity } from "./epoch-message.js";
 import type { EpochBusPort, Sleep } from "./publish.js";
 
 // The reporter's adapter over NATS: connects in the background (a sidecar starts before NATS
@@ -115,13 +116,13 @@ export class NatsReporterBus implements EpochBusPort {
    * attempt. Needs $JS.API.STREAM.MSG.GET; any failure but a down connection is a
    * ResumeLookupError (terminal: the publisher then simply re-publishes, which is safe).
    */
-  async lastStoredEpoch(sample: EpochMetricsInput): Promise<number | undefined> {
+  async lastStoredEpoch(identity: ReporterIdentity): Promise<number | undefined> {
     const nc = this.#nc;
     if (!this.#up || nc === undefined) throw new BusUnavailableError("NATS is not connected");
     let stored;
     try {
       this.#jsm ??= await jetstreamManager(nc, { checkAPI: false, timeout: this.options.publishTimeoutMs ?? 2000 });
-      stored = await this.#jsm.streams.getMessage(EPOCH_STREAM, { last_by_subj: epochSubject(sample) });
+      stored = await this.#jsm.streams.getMessage(EPOCH_STREAM, { last_by_subj: epochSubject(identity) });
     } catch (cause) {
       throw new ResumeLookupError("cannot read the fold's last stored epoch", { cause });
     }
@@ -129,7 +130,7 @@ export class NatsReporterBus implements EpochBusPort {
     const decoded = decodeEpochMessage(stored.subject, stored.data);
     if (!decoded.ok) return undefined;
     const last = decoded.value;
-    return last.runUid === sample.runUid && last.attempt === sample.attempt ? last.epoch : undefined;
+    return last.runUid === identity.runUid && last.attempt === identity.attempt ? last.epoch : undefined;
   }
 
   /** Core NATS, fire and forget; false when not connected (a heartbeat is not worth buffering). */

@@ -1,7 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { EpochPublisher, retryDelay } from "./publish.js";
-import { FakeBus, FakeClock, TerminalError, makeEpochMessage, settle } from "./testing.js";
+import { FakeBus, FakeClock, IDENTITY, TerminalError, makeEpochMessage, settle } from "./testing.js";
 
 // The publisher's buffer against a fake bus and a fake clock: nothing here waits for real
 // time, every retry happens when the test moves the clock.
@@ -13,6 +13,7 @@ function setup(options: { maxBuffered?: number; up?: boolean } = {}) {
   const events: string[] = [];
   const publisher = new EpochPublisher({
     bus,
+    identity: IDENTITY,
     maxBuffered: options.maxBuffered ?? 100,
     sleep: clock.sleep,
     retryInitialMs: 100,
@@ -153,6 +154,27 @@ describe("EpochPublisher after a restart", () => {
     assert.deepEqual(bus.stored, ids(3, 4, 5));
     assert.equal(publisher.stats.alreadyStored, 3);
     assert.equal(bus.lookups, 1);
+  });
+
+  it("learnt as soon as the bus is up, before the log is re-read: stored epochs are not even queued, so a log longer than the buffer loses nothing", async () => {
+    const { bus, publisher, enqueue } = setup({ maxBuffered: 3 });
+    bus.lastStored = () => 9;
+    await publisher.resume();
+    enqueue(...Array.from({ length: 13 }, (_, i) => i));
+    await settle();
+    assert.deepEqual(bus.stored, ids(10, 11, 12));
+    assert.equal(publisher.stats.dropped, 0);
+    assert.equal(publisher.stats.alreadyStored, 10);
+    await publisher.resume();
+    assert.equal(bus.lookups, 1, "asked once");
+  });
+
+  it("nothing stored from this attempt (a first start, or only older attempts in the stream): everything is sent", async () => {
+    const { bus, enqueue } = setup();
+    bus.lastStored = () => undefined;
+    enqueue(0, 1);
+    await settle();
+    assert.deepEqual(bus.stored, ids(0, 1));
   });
 
   it("a lookup that fails while the bus is down is retried like a publish", async () => {

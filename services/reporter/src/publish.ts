@@ -1,5 +1,6 @@
 import type { EpochMetricsInput } from "@nnunet-operator/api";
 import { epochMessageId } from "@nnunet-operator/bus";
+import type { ReporterIdentity } from "./epoch-message.js";
 
 // Publishes epoch messages in log order, one at a time, through a small bus port, with a
 // bounded in-memory buffer for the time NATS or JetStream is unreachable. The buffer keeps
@@ -30,9 +31,9 @@ export interface EpochBusPort {
   publish(message: EpochMetricsInput, msgId: string): Promise<{ duplicate: boolean }>;
   /**
    * The last epoch the stream already holds from this fold, run uid and attempt (undefined
-   * when none or when the bus cannot tell). Asked once, before the first publish.
+   * when none or when the bus cannot tell). Asked once per publisher.
    */
-  lastStoredEpoch?(sample: EpochMetricsInput): Promise<number | undefined>;
+  lastStoredEpoch?(identity: ReporterIdentity): Promise<number | undefined>;
 }
 
 export type Sleep = (ms: number, signal: AbortSignal) => Promise<void>;
@@ -70,6 +71,8 @@ export interface PublisherOptions {
   readonly maxBuffered: number;
   /** Injected delay (a fake clock in tests); must resolve early when its signal aborts. */
   readonly sleep: Sleep;
+  /** Whose epochs these are: lets the publisher ask the stream where this attempt left off. */
+  readonly identity?: ReporterIdentity;
   readonly retryInitialMs?: number;
   readonly retryMaxMs?: number;
   readonly events?: PublisherEvents;
@@ -101,6 +104,7 @@ export class EpochPublisher {
   #wake = new AbortController();
   #idle: (() => void)[] = [];
   #resumeKnown = false;
+  #resuming: Promise<void> | undefined;
   #storedThrough: number | undefined;
 
   constructor(options: PublisherOptions) {
@@ -116,6 +120,12 @@ export class EpochPublisher {
   /** Queues one epoch; false when the buffer is full and the epoch was dropped (counted). */
   enqueue(message: EpochMetricsInput): boolean {
     if (this.#closed) return false;
+    if (this.#storedThrough !== undefined && message.epoch <= this.#storedThrough) {
+      // Stored by this attempt before a restart (the controller would reject it anyway); not
+      // queued, so a re-read log does not fill the buffer.
+      this.stats.alreadyStored += 1;
+      return true;
+    }
     if (this.#queue.length >= this.#options.maxBuffered) {
       this.stats.dropped += 1;
       this.#options.events?.dropped?.(message.epoch, this.#queue.length);
@@ -158,11 +168,8 @@ export class EpochPublisher {
     let consecutive = 0;
     for (let head = this.#queue[0]; head !== undefined && !this.#closed; head = this.#queue[0]) {
       try {
-        if (!this.#resumeKnown) await this.#learnResumePoint(head.message);
-        if (this.#storedThrough !== undefined && head.message.epoch <= this.#storedThrough) {
-          // Stored by this attempt before a restart; the controller would reject it anyway.
-          this.#queue.shift();
-          this.stats.alreadyStored += 1;
+        if (!this.#resumeKnown) {
+          await this.resume();
           continue;
         }
         const { duplicate } = await bus.publish(head.message, head.id);
@@ -194,22 +201,39 @@ export class EpochPublisher {
 
   /**
    * A restarted reporter re-reads its log from the start. Asking the stream where this attempt
-   * left off saves storing copies once the duplicate window has passed; a retryable failure
-   * is retried like a publish, a terminal one (no permission) gives up on the shortcut.
+   * left off saves sending (and, past the duplicate window, storing) copies, and keeps a
+   * re-read log out of the buffer. Main calls it as soon as the bus is up; the pump calls it
+   * before its first publish. Resolves when known; rejects on a retryable failure (the
+   * connection is down); a terminal one (no permission) gives up on the shortcut.
    */
-  async #learnResumePoint(sample: EpochMetricsInput): Promise<void> {
+  resume(): Promise<void> {
+    if (this.#resumeKnown) return Promise.resolve();
+    this.#resuming ??= this.#learnResumePoint().finally(() => (this.#resuming = undefined));
+    return this.#resuming;
+  }
+
+  async #learnResumePoint(): Promise<void> {
     const ask = this.#options.bus.lastStoredEpoch;
-    if (ask === undefined) {
+    const identity = this.#options.identity;
+    if (ask === undefined || identity === undefined) {
       this.#resumeKnown = true;
       return;
     }
+    let last: number | undefined;
     try {
-      this.#storedThrough = await ask.call(this.#options.bus, sample);
+      last = await ask.call(this.#options.bus, identity);
     } catch (error) {
       if (!isTerminal(error)) throw error;
-      this.#storedThrough = undefined;
+      last = undefined;
     }
+    if (this.#resumeKnown) return;
+    this.#storedThrough = last;
     this.#resumeKnown = true;
-    this.#options.events?.resumed?.(this.#storedThrough);
+    if (last !== undefined) {
+      const before = this.#queue.length;
+      this.#queue.splice(0, this.#queue.length, ...this.#queue.filter((e) => e.message.epoch > last));
+      this.stats.alreadyStored += before - this.#queue.length;
+    }
+    this.#options.events?.resumed?.(last);
   }
 }

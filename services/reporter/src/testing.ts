@@ -1,4 +1,5 @@
 import { MESSAGE_SCHEMA_VERSION, type EpochMetricsInput } from "@nnunet-operator/api";
+import type { ReporterIdentity } from "./epoch-message.js";
 import type { EpochBusPort, Sleep } from "./publish.js";
 
 // Test doubles shared by the reporter's unit tests: a fake clock whose sleeps resolve only
@@ -64,7 +65,7 @@ export class FakeBus implements EpochBusPort {
   lastStored: (() => number | undefined) | undefined;
   lookups = 0;
 
-  lastStoredEpoch = async (): Promise<number | undefined> => {
+  lastStoredEpoch = async (_identity: ReporterIdentity): Promise<number | undefined> => {
     this.lookups += 1;
     if (this.lastStored === undefined) return undefined;
     if (!this.up) throw new RetryableError("bus down");
@@ -85,6 +86,8 @@ export class FakeBus implements EpochBusPort {
     return { duplicate };
   }
 }
+
+export const IDENTITY: ReporterIdentity = { namespace: "team-a", run: "liver", runUid: "uid-1", fold: "0", attempt: 0 };
 
 export function makeEpochMessage(epoch: number, overrides: Partial<EpochMetricsInput> = {}): EpochMetricsInput {
   return {
