@@ -130,6 +130,15 @@ describe("EpochPublisher", () => {
     assert.equal(await publisher.flush(1), true, "an empty buffer flushes at once");
   });
 
+  it("an epoch queued after the pump ran dry (from the flush continuation) starts it again", async () => {
+    const { bus, publisher, enqueue } = setup();
+    enqueue(0);
+    await publisher.flush(1000).then(() => enqueue(1));
+    await settle();
+    assert.deepEqual(bus.stored, ids(0, 1));
+    assert.equal(publisher.buffered, 0);
+  });
+
   it("close stops publishing, leaves the rest buffered and refuses new epochs", async () => {
     const { bus, publisher, enqueue } = setup({ up: false });
     enqueue(0, 1);

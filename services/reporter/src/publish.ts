@@ -100,6 +100,8 @@ export class EpochPublisher {
   readonly #options: PublisherOptions;
   readonly #queue: Entry[] = [];
   #pump: Promise<void> | undefined;
+  /** Set and cleared synchronously by the pump, so an epoch queued as it ends starts a new one. */
+  #pumping = false;
   #closed = false;
   #wake = new AbortController();
   #idle: (() => void)[] = [];
@@ -132,7 +134,7 @@ export class EpochPublisher {
       return false;
     }
     this.#queue.push({ message, id: epochMessageId(message) });
-    this.#pump ??= this.#run().finally(() => (this.#pump = undefined));
+    if (!this.#pumping) this.#pump = this.#run();
     return true;
   }
 
@@ -158,10 +160,20 @@ export class EpochPublisher {
   async close(): Promise<void> {
     this.#closed = true;
     this.wake();
-    await this.#pump;
+    await this.#pump?.catch(() => undefined);
   }
 
   async #run(): Promise<void> {
+    this.#pumping = true;
+    try {
+      await this.#drain();
+    } finally {
+      this.#pumping = false;
+      if (this.#queue.length === 0) for (const resolve of this.#idle.splice(0)) resolve();
+    }
+  }
+
+  async #drain(): Promise<void> {
     const { bus, events, sleep } = this.#options;
     const initial = this.#options.retryInitialMs ?? 100;
     const max = this.#options.retryMaxMs ?? 2000;
@@ -196,7 +208,6 @@ export class EpochPublisher {
         if (this.#wake.signal.aborted) this.#wake = new AbortController();
       }
     }
-    if (this.#queue.length === 0) for (const resolve of this.#idle.splice(0)) resolve();
   }
 
   /**
