@@ -1,10 +1,11 @@
 import assert from "node:assert/strict";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { type JetStreamClient, type JetStreamManager, jetstream, jetstreamManager } from "@nats-io/jetstream";
-import type { NatsConnection } from "@nats-io/transport-node";
+import { type NatsConnection, connect } from "@nats-io/transport-node";
+import { createUser } from "@nats-io/nkeys";
 import { connectBus, encodeEpochMetrics, ensureEpochStream, epochSubject } from "@nnunet-operator/bus";
 import { type NatsServerHandle, startNatsServer } from "@nnunet-operator/bus/testing";
 import { FoldState, makePolicyConfig } from "@nnunet-operator/early-stop";
@@ -187,5 +188,77 @@ describe("reporter: a restart after the duplicate window", () => {
     assert.equal(outcomes.filter((o) => o.accepted).length, 100);
     assert.deepEqual(state.history.points.map((p) => p.epoch), range(0, 99));
     assert.deepEqual(new Set(outcomes.flatMap((o) => (o.accepted ? [] : [o.reason]))), new Set(["OutOfOrder"]));
+  });
+});
+
+describe("reporter: a NATS user (creds file) that may only publish epochs and heartbeats", () => {
+  let server: NatsServerHandle;
+  let nc: NatsConnection;
+  let js: JetStreamClient;
+  let jsm: JetStreamManager;
+  let root: string;
+  let credsFile: string;
+
+  before(async () => {
+    root = await mkdtemp(join(tmpdir(), "reporter-perms-"));
+    // Least privilege for the sidecar: its subjects and the inbox for JetStream acks, no
+    // JetStream API. It signs in with an nkey from a .creds file (NATS_CREDS_FILE); without
+    // an operator the server checks the nkey signature and ignores the JWT part.
+    const user = createUser();
+    credsFile = join(root, "reporter.creds");
+    await writeFile(
+      credsFile,
+      `-----BEGIN NATS USER JWT-----\nnot-checked-without-an-operator\n------END NATS USER JWT------\n\n-----BEGIN USER NKEY SEED-----\n${new TextDecoder().decode(user.getSeed())}\n------END USER NKEY SEED------\n`,
+    );
+    const config = join(root, "nats.conf");
+    await writeFile(
+      config,
+      `authorization {
+  users = [
+    { user: admin, password: admin }
+    { nkey: ${user.getPublicKey()}, permissions: { publish: { allow: ["nnunet.epochs.>", "nnunet.heartbeat.>"] }, subscribe: { allow: ["_INBOX.>"] } } }
+  ]
+}
+`,
+    );
+    server = await startNatsServer({ args: ["-c", config] });
+    nc = await connect({ servers: server.url, user: "admin", pass: "admin", name: "reporter-perms-test" });
+    js = jetstream(nc);
+    jsm = await jetstreamManager(nc);
+    await ensureEpochStream(jsm, limits);
+  });
+
+  after(async () => {
+    killReporters();
+    await nc?.close();
+    await server?.stop();
+    if (root) await rm(root, { recursive: true, force: true });
+  });
+
+  it("publishes, and after a restart (no stream lookup allowed) re-publishes the log, which JetStream drops as duplicates", async () => {
+    const who: Identity = { namespace: "team-a", run: "perms", runUid: "uid-perms", fold: "4", attempt: 0 };
+    const foldDir = await makeFoldDir(root, "4");
+    const log = join(foldDir, LOG_NAME);
+    const lines = await readLines(CHASEDB1_LOG);
+    const env = reporterEnv(who, foldDir, server.url, { NATS_CREDS_FILE: credsFile });
+    const first = ReporterProcess.start(env);
+    await first.waitForLog("the reporter to connect", (r) => r.msg === "connected to NATS");
+    await writeLog(log, lines.slice(0, afterEpoch(lines, 29)), { linesPerWrite: EPOCH_LINES });
+    await waitFor("30 stored", async () => (await storedCount(jsm, who)) === 30, 20_000, () => first.output());
+    await first.stop("SIGKILL");
+
+    const second = ReporterProcess.start(env);
+    await second.waitForLog("the restarted reporter to read the log", (r) => r.msg === "log was there before us: publishing once it grows");
+    await writeLog(log, lines.slice(0, afterEpoch(lines, 59)), { from: afterEpoch(lines, 29), linesPerWrite: EPOCH_LINES });
+    await waitFor("60 stored", async () => (await storedCount(jsm, who)) >= 60, 20_000, () => second.output());
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal((await second.stop()).code, 0);
+
+    assert.deepEqual((await storedEpochs(js, who)).map((s) => s.id), ids("uid-perms", "4", 0, range(0, 59)));
+    const stopped = second.records.find((r) => r.msg === "reporter stopped");
+    assert.equal(stopped?.alreadyStored, 0);
+    assert.ok(second.records.some((r) => r.msg?.startsWith("cannot ask the stream")), "the lookup was refused");
+    assert.equal(stopped?.duplicates, 30, "the first 30 epochs came back as JetStream duplicates");
+    assert.equal(stopped?.published, 60);
   });
 });

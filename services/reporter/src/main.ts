@@ -89,7 +89,12 @@ async function main(): Promise<number> {
         if (consecutive === 1 || consecutive % 30 === 0) logger.warn({ epoch, err: err instanceof Error ? err.message : String(err), consecutive, retryInMs, buffered: publisher?.buffered }, "publish failed; buffering and retrying");
       },
       recovered: (afterFailures) => logger.info({ afterFailures, buffered: publisher?.buffered }, "publishing again"),
-      resumed: (lastStored) => logger.info({ lastStored }, lastStored === undefined ? "stream holds nothing of this attempt: publishing every epoch" : "stream holds this attempt up to lastStored: publishing what follows"),
+      resumed: (lastStored, err) => {
+        const cause = err instanceof Error && err.cause instanceof Error ? err.cause.message : undefined;
+        if (err !== undefined) logger.info({ err: err instanceof Error ? err.message : String(err), cause }, "cannot ask the stream where this attempt left off: publishing every epoch (duplicates are dropped)");
+        else if (lastStored === undefined) logger.info({}, "stream holds nothing of this attempt: publishing every epoch");
+        else logger.info({ lastStored }, "stream holds this attempt up to lastStored: publishing what follows");
+      },
     },
   });
   void bus.start(abort.signal);

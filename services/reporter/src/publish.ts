@@ -61,8 +61,8 @@ export interface PublisherEvents {
   failed?(epoch: number, error: unknown, consecutive: number, retryInMs: number): void;
   /** The first success after failures. */
   recovered?(afterFailures: number): void;
-  /** The stream's last epoch from this attempt, learnt before the first publish. */
-  resumed?(lastStored: number | undefined): void;
+  /** The stream's last epoch from this attempt, learnt before the first publish; `error` when the bus refused to tell. */
+  resumed?(lastStored: number | undefined, error?: unknown): void;
 }
 
 export interface PublisherOptions {
@@ -231,11 +231,12 @@ export class EpochPublisher {
       return;
     }
     let last: number | undefined;
+    let refused: unknown;
     try {
       last = await ask.call(this.#options.bus, identity);
     } catch (error) {
       if (!isTerminal(error)) throw error;
-      last = undefined;
+      refused = error;
     }
     if (this.#resumeKnown) return;
     this.#storedThrough = last;
@@ -245,6 +246,7 @@ export class EpochPublisher {
       this.#queue.splice(0, this.#queue.length, ...this.#queue.filter((e) => e.message.epoch > last));
       this.stats.alreadyStored += before - this.#queue.length;
     }
-    this.#options.events?.resumed?.(last);
+    if (refused === undefined) this.#options.events?.resumed?.(last);
+    else this.#options.events?.resumed?.(undefined, refused);
   }
 }
