@@ -95,10 +95,13 @@ describe("reporter: outages and restarts", () => {
     const who: Identity = { namespace: "team-a", run: "late-nats", runUid: "uid-late", fold: "3", attempt: 0 };
     const foldDir = await makeFoldDir(join(root, "late"), "3");
     const restarting = server.restart({ downMs: 2500 });
-    await new Promise((r) => setTimeout(r, 200));
+    const up = () => fetch(`${server.monitorUrl}/healthz`, { signal: AbortSignal.timeout(500) }).then((r) => r.ok, () => false);
+    await waitFor("the server to be down", async () => !(await up()), 10_000);
     const reporter = ReporterProcess.start(reporterEnv(who, foldDir, server.url));
     await reporter.waitForLog("the reporter to start", (r) => r.msg === "reporter started");
     await writeLog(join(foldDir, LOG_NAME), lines.slice(0, afterEpoch(lines, 39)), { linesPerWrite: EPOCH_LINES });
+    await reporter.waitForLog("a publish refused while NATS is down", (r) => r.msg === "publish failed; buffering and retrying");
+    assert.ok(!reporter.records.some((r) => r.msg === "connected to NATS"), "NATS was reachable after all");
     await restarting;
     await waitFor("40 stored", async () => (await storedCount(jsm, who).catch(() => 0)) >= 40, 30_000, () => reporter.output());
     assert.equal((await reporter.stop()).code, 0);
