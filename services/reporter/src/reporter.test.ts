@@ -1,5 +1,8 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { Heartbeat } from "@nnunet-operator/api";
 import { EpochPublisher } from "./publish.js";
 import { Reporter } from "./reporter.js";
@@ -111,5 +114,42 @@ describe("Reporter", () => {
     abort2.abort();
     await done2;
     assert.equal(silent.heartbeats.length, 0);
+  });
+});
+
+describe("Reporter when the fold folder cannot be read", () => {
+  it("a failing tail is logged and started over; the loop never throws", async () => {
+    const root = mkdtempSync(join(tmpdir(), "reporter-notdir-"));
+    try {
+      // A file where the folder should be: readdir fails with ENOTDIR on every look.
+      const notDir = join(root, "fold_0");
+      writeFileSync(notDir, "");
+      const clock = new FakeClock();
+      const warnings: string[] = [];
+      const reporter = new Reporter({
+        identity,
+        foldDir: notDir,
+        pollMs: 500,
+        heartbeatMs: 10_000,
+        statsMs: 60_000,
+        publisher: new EpochPublisher({ bus: new FakeBus(), maxBuffered: 10, sleep: clock.sleep }),
+        heartbeat: () => true,
+        counters: { skippedLines: { inc: () => undefined } },
+        logger: { info: () => undefined, debug: () => undefined, warn: (_f, m) => void warnings.push(m) },
+        now: () => new Date(clock.now),
+        sleep: clock.sleep,
+        folderExists: async () => false,
+      });
+      const abort = new AbortController();
+      const done = reporter.run(abort.signal);
+      await clock.advance(1000);
+      await clock.advance(1000);
+      abort.abort();
+      await done;
+      assert.ok(reporter.state.tailRestarts >= 2, `restarts: ${reporter.state.tailRestarts}`);
+      assert.ok(warnings.every((w) => w === "log tail failed; starting it over"));
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });
