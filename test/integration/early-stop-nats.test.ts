@@ -7,17 +7,18 @@ import { ANNOTATION_STOP_DECISION, StopDecision } from "@nnunet-operator/api";
 import { connectBus, ensureEpochStream, EPOCH_STREAM, publishEpoch } from "@nnunet-operator/bus";
 import { type NatsServerHandle, startNatsServer } from "@nnunet-operator/bus/testing";
 import { type Curve, type EarlyStopHandle, loadConfig, parseCurveCsv, presetConfig, replayCurve, startEarlyStop, streamLimits } from "@nnunet-operator/early-stop";
-import { epochMessage, type FakeApiServer, makeRun, makeTrainingJob, startFakeApiServer } from "@nnunet-operator/early-stop/testing";
-import { type KubeObject, Resources } from "@nnunet-operator/kube";
-import { FakeKubePort } from "@nnunet-operator/kube/testing";
+import { epochMessage, makeRun, makeTrainingJob } from "@nnunet-operator/early-stop/testing";
+import { ClientPort, Informer, isForbidden, type KubeObject, Resources } from "@nnunet-operator/kube";
 import { readFileSync } from "node:fs";
 import { pino } from "pino";
+import { type ApiBackend, devclusterBackend, fakeApiBackend } from "./early-stop-support.js";
 
 // The early-stop controller as main.ts composes it (ClientPort, informer, leader election,
-// JetStream consumer, fastify) against a real nats-server with JetStream and an HTTP fake of
-// the Kubernetes API (the devcluster is not on main yet). Real learning curves are published
-// epoch by epoch; each fold's Job must be patched exactly once, at the epoch the evaluator's
-// own replay predicts, also when the controller and the NATS server restart mid-run, and no
+// JetStream consumer, fastify) against a real nats-server with JetStream, and two Kubernetes
+// APIs: the devcluster with RBAC on (the controller holds only the chart's early-stop
+// rights) and an HTTP fake over FakeKubePort. Real learning curves are published epoch by
+// epoch; each fold's Job must be patched exactly once, at the epoch the evaluator's own
+// replay predicts, also when the controller and the NATS server restart mid-run, and no
 // epoch may be lost on the way.
 
 const CURVES = fileURLToPath(new URL("../fixtures/nnunet-logs/curves/", import.meta.url));
@@ -33,17 +34,20 @@ async function until(what: string, predicate: () => boolean | Promise<boolean>, 
   }
 }
 
-describe("early-stop controller with a real nats-server", { timeout: 120_000 }, () => {
+for (const startBackend of [() => devclusterBackend(["team-a"]), fakeApiBackend]) describe(`early-stop controller with a real nats-server and ${startBackend === fakeApiBackend ? "an HTTP fake of the API" : "the devcluster with the chart's RBAC"}`, { timeout: 120_000 }, () => {
   let nats: NatsServerHandle;
-  let api: FakeApiServer;
-  let kube: FakeKubePort;
+  let backend: ApiBackend;
+  let kube: ApiBackend["admin"];
+  const stopWatching = new AbortController();
+  /** Per Job, every distinct stop-decision annotation it has carried: one entry per patch. */
+  const decisionsSeen = new Map<string, string[]>();
   let nc: NatsConnection;
   let js: JetStreamClient;
   const running: EarlyStopHandle[] = [];
   const config = (name: string) => loadConfig({ NATS_URL: nats.url, HTTP_HOST: "127.0.0.1", HTTP_PORT: "0", POD_NAME: name, TICK_SECONDS: "1", LOG_LEVEL: "silent" });
 
   async function startController(name: string): Promise<EarlyStopHandle> {
-    const handle = await startEarlyStop({ config: config(name), kubeConfig: api.kubeConfig(), log: pino({ level: "silent" }), identity: name, leaderElection: { leaseDurationMs: 3000, renewDeadlineMs: 2000, retryPeriodMs: 200 } });
+    const handle = await startEarlyStop({ config: config(name), kubeConfig: backend.controllerKubeConfig(), log: pino({ level: "silent" }), identity: name, leaderElection: { leaseDurationMs: 3000, renewDeadlineMs: 2000, retryPeriodMs: 200 } });
     running.push(handle);
     return handle;
   }
@@ -68,16 +72,17 @@ describe("early-stop controller with a real nats-server", { timeout: 120_000 }, 
   }
 
   async function createRun(name: string, folds: Array<{ fold: string; maxEpochs: number }>, earlyStop: Record<string, unknown> = {}): Promise<KubeObject> {
-    const run = await kube.create(Resources.trainingRuns, {
-      ...makeRun({ name, folds: folds.map((f) => Number(f.fold)), earlyStop }),
-      status: { folds: folds.map((f) => ({ fold: f.fold, phase: "Training", attempt: 0, maxEpochs: f.maxEpochs })) },
-    });
+    // The operator writes status through the status subresource.
+    const created = await kube.create(Resources.trainingRuns, makeRun({ name, folds: folds.map((f) => Number(f.fold)), earlyStop }));
+    const key = { namespace: "team-a", name };
+    const run = await kube.patchStatus(Resources.trainingRuns, key, { status: { folds: folds.map((f) => ({ fold: f.fold, phase: "Training", attempt: 0, maxEpochs: f.maxEpochs })) } }, { type: "merge" });
+    assert.equal(run.metadata.uid, created.metadata.uid);
     for (const f of folds) await kube.create(Resources.jobs, makeTrainingJob(run, f.fold));
     return run;
   }
 
-  function jobPatches(run: string, fold: string) {
-    return kube.requests.filter((r) => r.verb === "patch" && r.resource === "jobs.batch" && r.key === `team-a/${run}-fold-${fold}`);
+  function jobPatches(run: string, fold: string): string[] {
+    return decisionsSeen.get(`team-a/${run}-fold-${fold}`) ?? [];
   }
 
   async function decisionOn(run: string, fold: string): Promise<StopDecision | undefined> {
@@ -92,8 +97,18 @@ describe("early-stop controller with a real nats-server", { timeout: 120_000 }, 
 
   before(async () => {
     nats = await startNatsServer();
-    kube = new FakeKubePort();
-    api = await startFakeApiServer(kube);
+    backend = await startBackend();
+    kube = backend.admin;
+    const jobs = new Informer({ port: kube, resource: Resources.jobs, namespace: "team-a" });
+    jobs.addHandler((change) => {
+      const job = change.object;
+      const value = job.metadata.annotations?.[ANNOTATION_STOP_DECISION];
+      const key = `team-a/${job.metadata.name}`;
+      const seen = decisionsSeen.get(key) ?? [];
+      if (value !== undefined && seen.at(-1) !== value) decisionsSeen.set(key, [...seen, value]);
+    });
+    void jobs.run(stopWatching.signal);
+    await jobs.waitForSync();
     nc = await connectBus({ servers: nats.url, name: "test-publisher", reconnectTimeWaitMs: 100, reconnectJitterMs: 50 });
     js = jetstream(nc);
     await ensureEpochStream(await jetstreamManager(nc), streamLimits(config("x")));
@@ -101,8 +116,9 @@ describe("early-stop controller with a real nats-server", { timeout: 120_000 }, 
 
   after(async () => {
     for (const h of [...running]) await h.stop();
+    stopWatching.abort();
     await nc?.close();
-    await api?.close();
+    await backend?.close();
     await nats?.stop();
   });
 
@@ -134,6 +150,8 @@ describe("early-stop controller with a real nats-server", { timeout: 120_000 }, 
     await publishUpTo(100);
     controller = await startController("es-b");
     await until("fold 1's stop patch", async () => (await decisionOn("refuge", "1")) !== undefined);
+    const job = await kube.get<KubeObject & { spec: { suspend?: boolean } }>(Resources.jobs, { namespace: "team-a", name: "refuge-fold-1" });
+    assert.equal(job.spec.suspend, true, "the same patch suspends the Job");
     assert.equal((await decisionOn("refuge", "1"))?.epoch, expected["1"]);
     await until("epoch 100 of fold 0 consumed", () => epochsHeld(controller, "team-a/refuge/0").at(-1) === 100);
 
@@ -149,6 +167,7 @@ describe("early-stop controller with a real nats-server", { timeout: 120_000 }, 
     const range = (n: number) => Array.from({ length: n + 1 }, (_, i) => i);
     assert.deepEqual(epochsHeld(controller, "team-a/refuge/0"), range(expected["0"]!));
     assert.deepEqual(epochsHeld(controller, "team-a/refuge/1"), range(expected["1"]!));
+    await until("the Job watch caught up", () => jobPatches("refuge", "0").length > 0);
     assert.equal(jobPatches("refuge", "0").length, 1);
     assert.equal(jobPatches("refuge", "1").length, 1);
     // Batched acknowledgements all reach the server once the controller is idle.
@@ -159,6 +178,15 @@ describe("early-stop controller with a real nats-server", { timeout: 120_000 }, 
     await stopController(controller);
   });
 
+  // The HTTP fake has no authorisation to test.
+  if (startBackend !== fakeApiBackend) it("works with credentials that hold only what the controller needs", async () => {
+    const port = new ClientPort(backend.controllerKubeConfig());
+    await createRun("rights", [{ fold: "0", maxEpochs: 100 }]);
+    assert.equal((await port.get(Resources.trainingRuns, { namespace: "team-a", name: "rights" })).metadata.name, "rights");
+    await assert.rejects(port.patchStatus(Resources.trainingRuns, { namespace: "team-a", name: "rights" }, { status: { phase: "Failed" } }, { type: "merge" }), (err: unknown) => isForbidden(err));
+    await assert.rejects(port.delete(Resources.jobs, { namespace: "team-a", name: "rights-fold-0" }), (err: unknown) => isForbidden(err));
+  });
+
   it("runs two replicas safely: only the leader consumes, the follower takes over and decides once", async () => {
     const points = OCT;
     const expected = replayCurve(points, presetConfig("Forecast")).stopEpoch;
@@ -167,8 +195,7 @@ describe("early-stop controller with a real nats-server", { timeout: 120_000 }, 
     const a = await startController("replica-a");
     await until("replica a leads", () => a.isLeader() && a.controller.active);
     const b = await startController("replica-b");
-    const ready = await fetch(`${b.url}/readyz`);
-    assert.equal(ready.status, 200, "a follower is ready");
+    await until("the follower is ready", async () => (await fetch(`${b.url}/readyz`)).status === 200);
     for (let e = 0; e < 40; e++) await publish(points, e, { run: "oct", runUid: run.metadata.uid ?? "", fold: "0" });
     await until("the leader holds 40 epochs", () => epochsHeld(a, "team-a/oct/0").length === 40);
     assert.equal(b.isLeader(), false);
@@ -178,6 +205,7 @@ describe("early-stop controller with a real nats-server", { timeout: 120_000 }, 
     for (let e = 40; e <= expected; e++) await publish(points, e, { run: "oct", runUid: run.metadata.uid ?? "", fold: "0" });
     await until("the stop patch", async () => (await decisionOn("oct", "0")) !== undefined);
     assert.equal((await decisionOn("oct", "0"))?.epoch, expected);
+    await until("the Job watch caught up", () => jobPatches("oct", "0").length > 0);
     assert.equal(jobPatches("oct", "0").length, 1);
     assert.deepEqual(epochsHeld(b, "team-a/oct/0").length, expected + 1);
     await stopController(b);

@@ -44,7 +44,11 @@ export function makeTrainingJob(run: KubeObject, fold: string, extra: { annotati
       annotations: { "nnunet-operator.io/attempt": "0", ...extra.annotations },
       ownerReferences: [{ apiVersion: API_VERSION, kind: KIND, name, uid: run.metadata.uid ?? "", controller: true }],
     },
-    spec: { suspend: false, template: { spec: { containers: [] } } },
+    spec: {
+      suspend: false,
+      backoffLimit: 0,
+      template: { metadata: { labels: { [LABEL_RUN]: name, [LABEL_FOLD]: fold } }, spec: { restartPolicy: "Never", containers: [{ name: "nnunet", image: "nnunet-operator/nnunet:test" }] } },
+    },
     status: { active: 1, ...(extra.conditions !== undefined && { conditions: extra.conditions }) },
   };
 }
