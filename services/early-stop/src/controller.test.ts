@@ -172,6 +172,18 @@ describe("early-stop controller", () => {
     await w.done;
   });
 
+  it("never stops a fold because its metrics are missing: epochs without Dice or losses take no decision", async () => {
+    const w = await world();
+    const bare = flatCurve(120).map((p) => ({ epoch: p.epoch, epochTimeSeconds: 100 }));
+    w.publish(bare);
+    await until("all consumed", () => w.source.acked === 120);
+    assert.equal(w.controller.folds().get("team-a/liver/0")?.state.decision, undefined);
+    await w.clock.advance(10_000);
+    assert.equal(jobPatches(w.port).length, 0);
+    w.term.abort();
+    await w.done;
+  });
+
   it("stops a diverging fold at once, before minEpochs and with early stopping disabled", async () => {
     const w = await world({ earlyStop: { enabled: false, minEpochs: 100 } });
     const curve = flatCurve(5);
