@@ -5,6 +5,7 @@ import { notFound } from "./api/errors.js";
 import { nowRfc3339, Registry, SYSTEM_USER, type UserInfo, type WriteOptions } from "./api/registry.js";
 import { ResourceCatalog, type KubeObject, type ResourceDef } from "./api/resources.js";
 import { Store } from "./api/store.js";
+import { admitOnCreate } from "./api/builtin-admission.js";
 import { bootstrapPolicy, RbacAuthorizer } from "./auth/rbac.js";
 import { CrdController } from "./controllers/crd-controller.js";
 import { GarbageCollector } from "./controllers/garbage-collector.js";
@@ -51,6 +52,7 @@ export class Cluster {
       admit: createWebhookAdmission(this.store, options.webhooks),
       customInfo: (def) => this.crds.info(def),
       afterWrite: (def, obj) => deleter?.finishIfReleased(def, obj),
+      mutateOnCreate: (def, obj) => admitOnCreate(this.store, def, obj),
     });
     deleter = new Deleter(this.registry, {
       onGracefulPod: (_registry, def, pod, grace) => {
