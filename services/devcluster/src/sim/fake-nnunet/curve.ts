@@ -23,7 +23,7 @@ export const DEFAULT_CURVES: Record<string, string> = {
 };
 
 export function parseCurve(text: string): CurveRow[] {
-  const lines = text.trim().split("\n").slice(1);
+  const lines = text.trim().split(/\r?\n/).slice(1);
   return lines.map((line) => {
     const [epoch, trainLoss, valLoss, , perClass, ema, time, lr] = line.split(",");
     return { epoch: Number(epoch), trainLoss: trainLoss!, valLoss: valLoss!, dice: perClass!.split(";"), ema: Number(ema), epochTime: Number(time), lr: lr! };

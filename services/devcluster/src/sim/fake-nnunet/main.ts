@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { findCurve, parseCurve, type CurveRow } from "./curve.js";
@@ -173,7 +173,12 @@ async function main(): Promise<void> {
 
   const eps = Number(env["NNUNET_SIM_EPOCHS_PER_SECOND"] ?? 0);
   const scale = Number(env["NNUNET_SIM_TIME_SCALE"] ?? 2500);
-  const checkpoint = (name: string, epoch: number) => writeFileSync(join(foldDir, name), JSON.stringify({ simulated: true, current_epoch: epoch + 1, best_ema: best, plans_name: plansName, batch_size: batch, trainer: args.trainer }));
+  const checkpoint = (name: string, epoch: number) => {
+    // Written whole then renamed, so a reader never sees half a checkpoint.
+    const tmp = join(foldDir, `.${name}.tmp`);
+    writeFileSync(tmp, JSON.stringify({ simulated: true, current_epoch: epoch + 1, best_ema: best, plans_name: plansName, batch_size: batch, trainer: args.trainer }));
+    renameSync(tmp, join(foldDir, name));
+  };
   const wallStart = Date.now();
   let wallDue = 0;
   let last: CurveRow | undefined;
