@@ -27,7 +27,7 @@ const calibratePolicy: JobSpec["podFailurePolicy"] = {
   ],
 };
 
-const cases: { name: string; job: KubeObject; pods: KubeObject[]; want: { create?: number; delete?: number; conditions?: string[]; counts?: Partial<JobStatus>; deleteJob?: boolean; requeue?: number } }[] = [
+const cases: { name: string; job: KubeObject; pods: KubeObject[]; want: { create?: number; delete?: number; conditions?: string[]; counts?: Record<string, unknown>; deleteJob?: boolean; requeue?: number } }[] = [
   { name: "a new job creates its first pod and starts", job: makeJob(), pods: [], want: { create: 1, conditions: [], counts: { active: 1, startTime: "2026-01-01T00:10:00Z" } } },
   { name: "a running pod is left alone and counted active and ready", job: makeJob({}, { startTime: "2026-01-01T00:00:00Z" }), pods: [makePod({ ready: true })], want: { create: 0, counts: { active: 1, ready: 1 } } },
   { name: "a succeeded pod meets the success criteria and completes the job", job: makeJob({}, { startTime: "x" }), pods: [makePod({ phase: "Succeeded" })], want: { create: 0, conditions: ["SuccessCriteriaMet/CompletionsReached", "Complete/CompletionsReached"], counts: { succeeded: 1, active: 0 } } },

@@ -64,7 +64,7 @@ describe("fake-nnunet", () => {
       assert.equal(e.trainLoss, Number(row.trainLoss));
       assert.equal(e.valLoss, Number(row.valLoss));
       assert.deepEqual(e.pseudoDice, row.dice.map(Number));
-      assert.ok(Math.abs(e.emaPseudoDice - row.ema) < 1e-5, `EMA of epoch ${i}`);
+      assert.ok(Math.abs(e.emaPseudoDice! - row.ema) < 1e-5, `EMA of epoch ${i}`);
       assert.equal(e.epochTimeSeconds, row.epochTime);
       assert.equal(e.learningRate, Number(row.lr));
     }
