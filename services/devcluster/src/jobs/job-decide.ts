@@ -66,6 +66,7 @@ interface ContainerStatus {
 }
 
 const podStatus = (p: KubeObject) => (p["status"] ?? {}) as { phase?: string; conditions?: { type: string; status: string }[]; containerStatuses?: ContainerStatus[]; initContainerStatuses?: ContainerStatus[] };
+const isFailedPod = (p: KubeObject) => podStatus(p).phase === "Failed";
 export const isTerminal = (p: KubeObject) => podStatus(p).phase === "Succeeded" || podStatus(p).phase === "Failed";
 
 /** How a finished pod counts: the first matching podFailurePolicy rule decides for a failed pod. */
@@ -137,7 +138,8 @@ export function decideJob(job: KubeObject, pods: readonly KubeObject[], now: Dat
   let failJob: string | undefined;
   for (const p of pods) {
     if (!isTerminal(p) || !p.metadata.finalizers?.includes(TRACKING_FINALIZER) || alreadyCounted.has(p.metadata.uid!)) continue;
-    const verdict = judgePod(p, rules);
+    // Pods stopped by a suspension are not failures of the job.
+    const verdict: Verdict = spec.suspend && isFailedPod(p) ? { outcome: "ignored" } : judgePod(p, rules);
     out.count.push({ pod: p, verdict });
     if (verdict.outcome === "succeeded") status.succeeded = (status.succeeded ?? 0) + 1;
     if (verdict.outcome === "failed") status.failed = (status.failed ?? 0) + 1;

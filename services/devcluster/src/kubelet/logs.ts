@@ -73,7 +73,7 @@ export function logHandler(source: LogSource): SubresourceHandler {
     }
     let offset = existsSync(log.path) ? statSync(log.path).size : 0;
     let closed = false;
-    req.on("close", () => (closed = true));
+    res.on("close", () => (closed = true));
     while (!closed) {
       await new Promise((r) => setTimeout(r, 100));
       const more = readFrom(log.path, offset);

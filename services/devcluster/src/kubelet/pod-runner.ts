@@ -104,9 +104,12 @@ export class PodRunner {
     for (const s of this.slots) if (s.proc) this.signal(s, "SIGKILL");
   }
 
+  /** SIGTERM goes to the container's main process only (PID 1 in a real container); SIGKILL to its whole process group. */
   private signal(s: Slot, sig: NodeJS.Signals): void {
+    const pid = s.proc?.pid;
+    if (!pid) return;
     try {
-      if (s.proc?.pid) process.kill(-s.proc.pid, sig);
+      process.kill(sig === "SIGKILL" ? -pid : pid, sig);
     } catch {
       // Already gone.
     }
@@ -236,6 +239,12 @@ export class PodRunner {
       };
       proc.once("error", (e) => end(128, "StartError", e.message));
       proc.once("exit", (code, signal) => {
+        // The container is gone once its main process is: orphans in its group go with it.
+        try {
+          if (proc.pid) process.kill(-proc.pid, "SIGKILL");
+        } catch {
+          // No process left in the group.
+        }
         const n = code ?? 128 + (signal ? (SIGNALS[signal] ?? 9) : 9);
         end(n, n === 0 ? "Completed" : "Error");
       });
