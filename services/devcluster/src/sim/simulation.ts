@@ -20,7 +20,7 @@ export const DEMO_PREPROCESSED = fileURLToPath(new URL("../../fixtures/preproces
 export interface SeedClaim {
   namespace?: string;
   name: string;
-  /** Copied into <claim>/preprocessed; default: the demo fixtures (Dataset003_Liver, Dataset501_TotalSegCT). */
+  /** Copied into <claim>/nnUNet_preprocessed (nnUNet_raw and nnUNet_results are made empty); default: the demo fixtures (Dataset003_Liver, Dataset501_TotalSegCT). */
   preprocessed?: string;
   /** Also create the PersistentVolumeClaim object (default true). */
   create?: boolean;
@@ -64,8 +64,9 @@ export async function startSimulation(cluster: Cluster, options: SimulationOptio
   for (const seed of options.seedClaims ?? []) {
     const ns = seed.namespace ?? "default";
     const dir = claimDir(dataRoot, ns, seed.name);
-    cpSync(seed.preprocessed ?? DEMO_PREPROCESSED, join(dir, "preprocessed"), { recursive: true });
-    for (const sub of ["raw", "results"]) mkdirSync(join(dir, sub), { recursive: true });
+    // The folders a TrainingRun's storage defaults name (spec.storage.*SubPath).
+    cpSync(seed.preprocessed ?? DEMO_PREPROCESSED, join(dir, "nnUNet_preprocessed"), { recursive: true });
+    for (const sub of ["nnUNet_raw", "nnUNet_results"]) mkdirSync(join(dir, sub), { recursive: true });
     if (seed.create ?? true) {
       const exists = cluster.store.get("persistentvolumeclaims", ns, seed.name);
       if (!exists) await cluster.create({ apiVersion: "v1", kind: "PersistentVolumeClaim", metadata: { name: seed.name, namespace: ns }, spec: { accessModes: ["ReadWriteMany"], resources: { requests: { storage: "100Gi" } } } });
