@@ -59,9 +59,11 @@ export interface Placeholders {
   repo: string;
   node: string;
   tsx: string;
+  /** The simulated nnU-Net bundled to plain JavaScript (run with `node`, no loader). */
+  fakeNnunet: string;
 }
 
-const fill = (s: string, p: Placeholders) => s.replaceAll("${repo}", p.repo).replaceAll("${node}", p.node).replaceAll("${tsx}", p.tsx);
+const fill = (s: string, p: Placeholders) => s.replaceAll("${repo}", p.repo).replaceAll("${node}", p.node).replaceAll("${tsx}", p.tsx).replaceAll("${fake-nnunet}", p.fakeNnunet);
 
 /** argv for a container: command (or the image's entrypoint) and args, with command[0] mapped to a local program. */
 export function resolveCommand(map: ImageMap, image: string, command: readonly string[] | undefined, args: readonly string[] | undefined, p: Placeholders): Resolved {

@@ -25,6 +25,8 @@ const SIM_BIN = `${REPO_ROOT}/services/devcluster/sim-bin`;
 export interface KubeletOptions {
   dataRoot: string;
   imageMap: ImageMap;
+  /** The bundled simulated nnU-Net (sim/fake-nnunet/bundle.ts). */
+  fakeNnunet: string;
   /** Extra environment for every container (the simulators' knobs: time scale, curves). */
   env?: Record<string, string>;
   /** Remove a pod's folder (logs, emptyDirs) once the pod is gone; default true. */
@@ -123,7 +125,7 @@ export class Kubelet {
     const runner = new PodRunner(pod, {
       dataRoot: this.options.dataRoot,
       imageMap: this.options.imageMap,
-      placeholders: { repo: REPO_ROOT, node: process.execPath, tsx: fileURLToPath(import.meta.resolve("tsx")) },
+      placeholders: { repo: REPO_ROOT, node: process.execPath, tsx: fileURLToPath(import.meta.resolve("tsx")), fakeNnunet: this.options.fakeNnunet },
       lookups: this.lookups,
       baseEnv: this.baseEnv(pod, node),
       recorder: createRecorder(c, "kubelet", nodeName),
@@ -145,6 +147,7 @@ export class Kubelet {
       DEVCLUSTER_REPO: REPO_ROOT,
       DEVCLUSTER_NODE: process.execPath,
       DEVCLUSTER_TSX: fileURLToPath(import.meta.resolve("tsx")),
+      DEVCLUSTER_FAKE_NNUNET: this.options.fakeNnunet,
       ...(labels[LABEL_GPU_PRODUCT] ? { NVIDIA_GPU_PRODUCT: labels[LABEL_GPU_PRODUCT], NVIDIA_GPU_MEMORY_MIB: labels[LABEL_GPU_MEMORY] ?? "", NVIDIA_VISIBLE_DEVICES: Array.from({ length: gpus }, (_, i) => String(i)).join(",") } : {}),
       ...this.options.env,
     };

@@ -37,7 +37,7 @@ describe("image map", () => {
       { image: "*nnunet-operator/reporter", entrypoint: ["reporter"], commands: { reporter: { run: ["node", "reporter.ts"] } } },
     ],
   };
-  const p = { repo: "/repo", node: "node", tsx: "tsx" };
+  const p = { repo: "/repo", node: "node", tsx: "tsx", fakeNnunet: "/bin/fake.mjs" };
   it("strips registry-free tags and digests", () => {
     assert.equal(imageRepository("ghcr.io/x/nnunet-operator/nnunet:2.5@sha256:abc"), "ghcr.io/x/nnunet-operator/nnunet");
     assert.equal(imageRepository("localhost:5000/img"), "localhost:5000/img");

@@ -9,6 +9,7 @@ import { Kubelet } from "../kubelet/kubelet.js";
 import { claimDir } from "../kubelet/paths.js";
 import { buildNodes, DEFAULT_NODE_SHAPE, parseNodeSpec, type NodeShape } from "../nodes/node-spec.js";
 import { Scheduler } from "../scheduler/scheduler.js";
+import { bundleFakeNnunet } from "./fake-nnunet/bundle.js";
 
 // Part 2 composed: simulated nodes, the scheduler, the Job controller and the process
 // kubelet on one in-memory cluster. The cluster must use podTermination "external" so the
@@ -79,7 +80,7 @@ export async function startSimulation(cluster: Cluster, options: SimulationOptio
   if (options.curveMap !== undefined) env["NNUNET_SIM_CURVE_MAP"] = options.curveMap;
   const scheduler = new Scheduler(cluster);
   const jobs = new JobController(cluster);
-  const kubelet = new Kubelet(cluster, { dataRoot, imageMap, env });
+  const kubelet = new Kubelet(cluster, { dataRoot, imageMap, env, fakeNnunet: bundleFakeNnunet(join(dataRoot, "bin")) });
   const stops = [scheduler.start(), jobs.start(), kubelet.start()];
   return { dataRoot, scheduler, jobs, kubelet, stop: () => stops.reverse().forEach((s) => s()) };
 }

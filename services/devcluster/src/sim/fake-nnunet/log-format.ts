@@ -1,4 +1,4 @@
-import { appendFileSync } from "node:fs";
+import { openSync, writeSync } from "node:fs";
 
 // nnU-Net v2's training log, byte for byte: `print_to_log_file` writes
 // `<datetime>: <message> \n` (str(datetime.now()), one space after each argument), and the
@@ -18,23 +18,34 @@ export function logFileName(ms: number): string {
   return `training_log_${d.getFullYear()}_${d.getMonth() + 1}_${d.getDate()}_${pad(d.getHours())}_${pad(d.getMinutes())}_${pad(d.getSeconds())}.txt`;
 }
 
-/** A log writer with a simulated clock in milliseconds. */
+/** A log writer with a simulated clock in milliseconds; the file stays open (one write per call). */
 export class TrainingLog {
   /** Each line is a little later than the one before, as printing takes time. */
   private micros = 0;
-  constructor(readonly path: string, public clockMs: number) {}
+  private readonly fd: number;
+  constructor(readonly path: string, public clockMs: number) {
+    this.fd = openSync(path, "a");
+  }
 
-  lines(messages: string[]): void {
+  /** The lines as print_to_log_file would write them now (not written yet). */
+  format(messages: string[]): string {
     let text = "";
     for (const m of messages) {
       this.micros += 137;
       text += `${pythonDatetime(Math.round(this.clockMs * 1000) + this.micros)}: ${m} \n`;
     }
-    appendFileSync(this.path, text);
+    return text;
+  }
+
+  /** Writes the lines and returns them as written. */
+  lines(messages: string[]): string {
+    const text = this.format(messages);
+    writeSync(this.fd, text);
+    return text;
   }
 
   raw(text: string): void {
-    appendFileSync(this.path, text);
+    writeSync(this.fd, text);
   }
 }
 

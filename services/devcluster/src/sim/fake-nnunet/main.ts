@@ -16,9 +16,11 @@ import { checkpointDice, writeSummary } from "./validation.js";
 // NVIDIA_GPU_MEMORY_MIB); if not, it dies with CUDA's out-of-memory error like nnU-Net.
 // SIGTERM ends it at once (default action), without checkpoint_final.
 
-const HERE = fileURLToPath(new URL(".", import.meta.url));
-const REPO = join(HERE, "../../../../..");
 const env = process.env;
+// Run from a bundle (the kubelet's fast path) import.meta.url is the bundle's, so the
+// repository comes from the environment the kubelet sets.
+const REPO = env["DEVCLUSTER_REPO"] ?? join(fileURLToPath(new URL(".", import.meta.url)), "../../../../..");
+const HERE = join(REPO, "services/devcluster/src/sim/fake-nnunet");
 
 function die(code: number, lines: string[]): never {
   process.stderr.write(`${lines.join("\n")}\n`);
@@ -159,10 +161,8 @@ async function main(): Promise<void> {
   let clock = Date.now();
   while (existsSync(join(foldDir, logFileName(clock)))) clock += 1000;
   const log = new TrainingLog(join(foldDir, logFileName(clock)), clock);
-  const echo = (lines: string[]) => {
-    log.lines(lines);
-    process.stdout.write(`${lines.join("\n")}\n`);
-  };
+  // nnU-Net prints each log line to stdout too (the container log), timestamp included.
+  const echo = (lines: string[]) => void process.stdout.write(log.lines(lines));
   log.raw(`${CITATION}\nThis is the configuration used by this training:\nConfiguration name: ${args.config}\n ${pyRepr(config)} \n\nThese are the global plan.json settings:\n ${pyRepr(Object.fromEntries(Object.entries(plans).filter(([k]) => k !== "configurations")))} \n\n`);
   echo(["unpacking dataset...", "unpacking done...", "do_dummy_2d_data_aug: False", `Using splits from existing split file: ${join(pre, dataset, "splits_final.json")}`, "The split file contains 5 splits.", `Desired fold for training: ${args.fold}`, `This split has ${(datasetJson.numTraining ?? 20) - cases} training and ${cases} validation cases.`]);
   if (fit && !fit.fits) {
@@ -179,16 +179,30 @@ async function main(): Promise<void> {
     writeFileSync(tmp, JSON.stringify({ simulated: true, current_epoch: epoch + 1, best_ema: best, plans_name: plansName, batch_size: batch, trainer: args.trainer }));
     renameSync(tmp, join(foldDir, name));
   };
+  // Wake-ups are at least NNUNET_SIM_TICK_MS apart (default 200 ms): epochs that fell due
+  // meanwhile are written together, each with its own simulated timestamps. A hundred
+  // trainers at 20 epochs/s then cost little CPU, and the log is the same.
+  const tickMs = Number(env["NNUNET_SIM_TICK_MS"] ?? 200);
   const wallStart = Date.now();
   let wallDue = 0;
   let last: CurveRow | undefined;
+  let pending = "";
+  const flush = () => {
+    if (!pending) return;
+    log.raw(pending);
+    process.stdout.write(pending);
+    pending = "";
+  };
   for (let e = start; e < curve.length; e++) {
     const row = curve[e]!;
     const seconds = row.epochTime * speed;
     wallDue += eps > 0 ? 1000 / eps : (seconds * 1000) / scale;
     const wait = wallStart + wallDue - Date.now();
-    if (wait > 0) await sleep(wait);
-    echo(["", `Epoch ${e}`, `Current learning rate: ${row.lr}`]);
+    if (wait > 0) {
+      flush();
+      await sleep(Math.max(wait, tickMs));
+    }
+    pending += log.format(["", `Epoch ${e}`, `Current learning rate: ${row.lr}`]);
     log.clockMs += seconds * 1000;
     const lines = [`train_loss ${row.trainLoss}`, `val_loss ${row.valLoss}`, `Pseudo dice [${row.dice.join(", ")}]`, `Epoch time: ${Math.round(seconds * 100) / 100} s`];
     if (best === undefined || row.ema > best) {
@@ -196,11 +210,16 @@ async function main(): Promise<void> {
       lines.push(`Yayy! New best EMA pseudo Dice: ${r4(row.ema)}`);
       checkpoint("checkpoint_best.pth", e);
     }
-    echo(lines);
-    if ((e + 1) % 50 === 0 && e !== curve.length - 1) checkpoint("checkpoint_latest.pth", e);
+    pending += log.format(lines);
+    if ((e + 1) % 50 === 0 && e !== curve.length - 1) {
+      // What the checkpoint covers is in the log before the checkpoint exists.
+      flush();
+      checkpoint("checkpoint_latest.pth", e);
+    }
     log.clockMs += 1500;
     last = row;
   }
+  flush();
   checkpoint("checkpoint_final.pth", (last ?? curve[curve.length - 1]!).epoch);
   rmSync(join(foldDir, "checkpoint_latest.pth"), { force: true });
   echo(["Training done."]);
