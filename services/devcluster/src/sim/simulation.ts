@@ -35,7 +35,7 @@ export interface SimulationOptions {
   imageMap?: string | ImageMap;
   /** Claims, hostPaths and pod folders live here (default: a new temporary folder). */
   dataRoot?: string;
-  /** Recorded training seconds per wall-clock second for the simulated nnU-Net (default 2500: 1,000 epochs of ~60 s in about 25 s). */
+  /** Recorded training seconds per wall-clock second for the simulated nnU-Net (default 1200: the 1,000 epochs of the TotalSegCT stand-in curve, 68,000 recorded seconds, in about a minute). */
   timeScale?: number;
   /** A fixed replay rate instead of timeScale. */
   epochsPerSecond?: number;

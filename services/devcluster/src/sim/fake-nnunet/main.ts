@@ -11,7 +11,7 @@ import { checkpointDice, writeSummary } from "./validation.js";
 // exact log into $nnUNet_results/<Dataset>/<T>__<plans_name>__<CONFIG>/fold_<F>/ by
 // replaying a real learning curve, and writes the checkpoints nnU-Net writes (as small
 // JSON files). Time: NNUNET_SIM_EPOCHS_PER_SECOND (a fixed rate) or NNUNET_SIM_TIME_SCALE
-// (recorded seconds per wall second, default 2500). Memory: the calibrator's simulated GPU
+// (recorded seconds per wall second, default 1200). Memory: the calibrator's simulated GPU
 // model decides whether the plans' batch fits the node's GPU (NVIDIA_GPU_PRODUCT,
 // NVIDIA_GPU_MEMORY_MIB); if not, it dies with CUDA's out-of-memory error like nnU-Net.
 // SIGTERM ends it at once (default action), without checkpoint_final.
@@ -172,7 +172,7 @@ async function main(): Promise<void> {
   }
 
   const eps = Number(env["NNUNET_SIM_EPOCHS_PER_SECOND"] ?? 0);
-  const scale = Number(env["NNUNET_SIM_TIME_SCALE"] ?? 2500);
+  const scale = Number(env["NNUNET_SIM_TIME_SCALE"] ?? 1200);
   const checkpoint = (name: string, epoch: number) => {
     // Written whole then renamed, so a reader never sees half a checkpoint.
     const tmp = join(foldDir, `.${name}.tmp`);
