@@ -144,6 +144,8 @@ export class Kubelet {
       HOME: `${this.options.dataRoot}/pods/${pod.metadata.uid}/root`,
       HOSTNAME: pod.metadata.name!,
       LANG: "C.UTF-8",
+      // Container images run in UTC (the reporter reads nnU-Net's log timestamps as UTC).
+      TZ: "UTC",
       DEVCLUSTER_REPO: REPO_ROOT,
       DEVCLUSTER_NODE: process.execPath,
       DEVCLUSTER_TSX: fileURLToPath(import.meta.resolve("tsx")),

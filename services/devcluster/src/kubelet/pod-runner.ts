@@ -90,7 +90,10 @@ export class PodRunner {
     const deadline = Date.now() + graceSeconds * 1000;
     void (async () => {
       const workers = this.slots.filter((s) => s.role !== "sidecar" && s.proc);
-      for (const s of workers) this.signal(s, "SIGTERM");
+      for (const s of workers) {
+        this.deps.recorder.event(this.pod, "Normal", "Killing", `Stopping container ${s.name}`);
+        this.signal(s, "SIGTERM");
+      }
       await Promise.race([Promise.all(workers.map((s) => s.exited)), sleep(Math.max(0, deadline - Date.now()))]);
       await this.stopSidecars(deadline);
       for (const s of this.slots) if (s.proc) this.signal(s, "SIGKILL");
@@ -251,6 +254,7 @@ export class PodRunner {
     });
     if (proc.pid !== undefined) {
       this.set(s, { running: { startedAt: started } });
+      this.deps.recorder.event(this.pod, "Normal", "Created", `Created container: ${c.name}`);
       this.deps.recorder.event(this.pod, "Normal", "Started", `Started container ${c.name}`);
     }
     return s.exited;

@@ -102,6 +102,16 @@ describe("kubelet and Job controller on simulated nodes", () => {
     assert.ok(Date.now() - started >= 900, "waited for the grace period");
   });
 
+  it("finishes a foreground deletion of a job once its running pod has stopped", async () => {
+    const c = dc.cluster;
+    await c.create(makeJob("replaced", { containers: [sh("main", "while true; do sleep 0.05; done")] }));
+    const [p] = await waitFor("a running pod", () => podsOf(c, "replaced").filter((x) => containerState(x, "main")?.["running"]).length === 1 && podsOf(c, "replaced"));
+    await c.delete(c.resource("batch", "v1", "jobs"), "default", "replaced", { propagationPolicy: "Foreground" });
+    assert.ok(job(c, "replaced")?.metadata.deletionTimestamp, "the job waits for its pod");
+    await waitFor("the job and its pod gone", () => job(c, "replaced") === undefined && pod(c, p!.metadata.name!) === undefined);
+    assert.ok(events(c, p!.metadata.name!).some((e) => e.reason === "Killing" && e.message === "Stopping container main"));
+  });
+
   it("waits in ErrImagePull and then ImagePullBackOff for an image the map does not know, with events", async () => {
     const c = dc.cluster;
     await c.create(makePod("unknown-image", { containers: [{ name: "main", image: "registry.example.com/nothing:1.0" }] }));
