@@ -1,4 +1,4 @@
-import { cpSync, mkdirSync, mkdtempSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -33,7 +33,7 @@ export interface SimulationOptions {
   nodeShape?: Partial<NodeShape>;
   /** Image map YAML (default services/devcluster/images.yaml). */
   imageMap?: string | ImageMap;
-  /** Claims, hostPaths and pod folders live here (default: a new temporary folder). */
+  /** Claims, hostPaths and pod folders live here (default: a new temporary folder, removed on stop). */
   dataRoot?: string;
   /** Recorded training seconds per wall-clock second for the simulated nnU-Net (default 1200: the 1,000 epochs of the TotalSegCT stand-in curve, 68,000 recorded seconds, in about a minute). */
   timeScale?: number;
@@ -57,6 +57,7 @@ export interface Simulation {
 export async function startSimulation(cluster: Cluster, options: SimulationOptions): Promise<Simulation> {
   const groups = parseNodeSpec(options.nodes ?? "");
   const dataRoot = options.dataRoot ?? mkdtempSync(join(tmpdir(), "devcluster-data-"));
+  const temporary = options.dataRoot === undefined;
   mkdirSync(dataRoot, { recursive: true });
   const nodeDef = cluster.resource("", "v1", "nodes");
   for (const node of buildNodes(groups, { ...DEFAULT_NODE_SHAPE, ...options.nodeShape }, cluster.now())) {
@@ -82,5 +83,14 @@ export async function startSimulation(cluster: Cluster, options: SimulationOptio
   const jobs = new JobController(cluster);
   const kubelet = new Kubelet(cluster, { dataRoot, imageMap, env, fakeNnunet: bundleFakeNnunet(join(dataRoot, "bin")) });
   const stops = [scheduler.start(), jobs.start(), kubelet.start()];
-  return { dataRoot, scheduler, jobs, kubelet, stop: () => stops.reverse().forEach((s) => s()) };
+  return {
+    dataRoot,
+    scheduler,
+    jobs,
+    kubelet,
+    stop: () => {
+      stops.reverse().forEach((s) => s());
+      if (temporary) rmSync(dataRoot, { recursive: true, force: true, maxRetries: 3 });
+    },
+  };
 }

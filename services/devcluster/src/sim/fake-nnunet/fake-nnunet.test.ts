@@ -1,10 +1,10 @@
 import { strict as assert } from "node:assert";
 import { spawn } from "node:child_process";
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { describe, it } from "node:test";
+import { after, describe, it } from "node:test";
 import { NnunetLogParser, replayLogFiles } from "./test-support.js";
 import { parseCurve } from "./curve.js";
 
@@ -15,8 +15,12 @@ const TSX = fileURLToPath(import.meta.resolve("tsx"));
 const FIXTURES = fileURLToPath(new URL("../../../fixtures/preprocessed", import.meta.url));
 const CURVE = fileURLToPath(new URL("../../../../../test/fixtures/nnunet-logs/curves/liver-at__Dataset003_Liver__3d_fullres__fold0.csv", import.meta.url));
 
+const roots: string[] = [];
+after(() => roots.forEach((r) => rmSync(r, { recursive: true, force: true })));
+
 function world() {
   const root = mkdtempSync(join(tmpdir(), "fake-nnunet-"));
+  roots.push(root);
   cpSync(FIXTURES, join(root, "pre"), { recursive: true });
   return { root, pre: join(root, "pre"), results: join(root, "results") };
 }
