@@ -133,7 +133,10 @@ export class Kubelet {
       changed: () => this.statusQueue.add(key),
     });
     this.runners.set(key, { uid: pod.metadata.uid!, node: nodeName, runner });
-    void runner.done.then(() => this.statusQueue.add(key));
+    void runner.done.then(
+      () => this.statusQueue.add(key),
+      (error: unknown) => this.recorder.event(pod, "Warning", "Failed", `kubelet: ${error instanceof Error ? error.message : String(error)}`),
+    );
   }
 
   private baseEnv(pod: KubeObject, node: KubeObject): Record<string, string> {

@@ -214,13 +214,18 @@ export class PodRunner {
       this.deps.recorder.event(this.pod, "Warning", "Failed", `Error: ${r.message}`);
       return 128;
     }
-    const table = mountTable(c.volumeMounts, this.volumes, [{ containerPath: c.terminationMessagePath ?? "/dev/termination-log", hostPath: msgFile }]);
-    const own = containerEnv(this.pod, c, this.deps.lookups);
-    const env: Record<string, string> = { ...this.deps.baseEnv, TERMINATION_MESSAGE_PATH: msgFile, NNUNET_TERMINATION_MESSAGE_PATH: msgFile };
-    for (const [k, v] of Object.entries({ ...r.env, ...own })) env[k] = rewritePaths(v, table);
-    const argv = r.argv.map((a, i) => (i < r.prefix ? a : rewritePaths(expandVars(a, own), table)));
-    const cwd = c.workingDir ? rewritePaths(c.workingDir, table) : join(this.dir, "root");
-    mkdirSync(cwd, { recursive: true });
+    let prepared: { env: Record<string, string>; argv: string[]; cwd: string };
+    try {
+      prepared = this.prepare(c, r, msgFile);
+    } catch (error) {
+      // A missing ConfigMap key, an undefined volume: the kubelet keeps retrying, as a real one does.
+      const message = error instanceof Error ? error.message : String(error);
+      this.set(s, { waiting: { reason: "CreateContainerConfigError", message } });
+      this.deps.recorder.event(this.pod, "Warning", "Failed", `Error: ${message}`);
+      await sleep(1000);
+      return this.terminating ? -1 : this.runOnce(s);
+    }
+    const { env, argv, cwd } = prepared;
     const fd = openSync(logFile, "a");
     let proc: ChildProcess;
     try {
@@ -258,6 +263,17 @@ export class PodRunner {
       this.deps.recorder.event(this.pod, "Normal", "Started", `Started container ${c.name}`);
     }
     return s.exited;
+  }
+
+  private prepare(c: ContainerSpec, r: { argv: string[]; prefix: number; env: Record<string, string> }, msgFile: string): { env: Record<string, string>; argv: string[]; cwd: string } {
+    const table = mountTable(c.volumeMounts, this.volumes, [{ containerPath: c.terminationMessagePath ?? "/dev/termination-log", hostPath: msgFile }]);
+    const own = containerEnv(this.pod, c, this.deps.lookups);
+    const env: Record<string, string> = { ...this.deps.baseEnv, TERMINATION_MESSAGE_PATH: msgFile, NNUNET_TERMINATION_MESSAGE_PATH: msgFile };
+    for (const [k, v] of Object.entries({ ...r.env, ...own })) env[k] = rewritePaths(v, table);
+    const argv = r.argv.map((a, i) => (i < r.prefix ? a : rewritePaths(expandVars(a, own), table)));
+    const cwd = c.workingDir ? rewritePaths(c.workingDir, table) : join(this.dir, "root");
+    mkdirSync(cwd, { recursive: true });
+    return { env, argv, cwd };
   }
 
   private terminationMessage(c: ContainerSpec, msgFile: string, logFile: string, code: number): string | undefined {

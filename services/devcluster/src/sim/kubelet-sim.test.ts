@@ -91,6 +91,16 @@ describe("kubelet and Job controller on simulated nodes", () => {
     assert.ok(existsSync(`${dc.simulation!.dataRoot}/hostpath/var/devcluster-test/marker`));
   });
 
+  it("holds a container whose env names a missing ConfigMap in CreateContainerConfigError and starts it once the ConfigMap exists", async () => {
+    const c = dc.cluster;
+    await c.create(makePod("needs-config", { containers: [sh("main", 'echo "$LEVEL" > /dev/termination-log', { env: [{ name: "LEVEL", valueFrom: { configMapKeyRef: { name: "later", key: "level" } } }] })] }));
+    const waiting = await waitFor("CreateContainerConfigError", () => (containerState(pod(c, "needs-config"), "main")?.["waiting"] as { reason: string; message: string } | undefined)?.reason === "CreateContainerConfigError" && (containerState(pod(c, "needs-config"), "main")!["waiting"] as { message: string }));
+    assert.equal(waiting.message, "couldn't find key level in ConfigMap default/later");
+    await c.create({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "later", namespace: "default" }, data: { level: "debug" } });
+    await waitFor("succeeded", () => statusOf(pod(c, "needs-config")).phase === "Succeeded");
+    assert.equal((containerState(pod(c, "needs-config"), "main")!["terminated"] as { message: string }).message, "debug\n");
+  });
+
   it("ends a graceful deletion with SIGKILL when SIGTERM is ignored, then removes the pod", async () => {
     const c = dc.cluster;
     await c.create(makePod("stubborn", { terminationGracePeriodSeconds: 1, containers: [sh("main", "trap '' TERM; while true; do sleep 0.05; done")] }));
