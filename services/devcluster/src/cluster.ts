@@ -6,6 +6,7 @@ import { nowRfc3339, Registry, SYSTEM_USER, type UserInfo, type WriteOptions } f
 import { ResourceCatalog, type KubeObject, type ResourceDef } from "./api/resources.js";
 import { matchesLabels, parseLabelSelector } from "./api/selectors.js";
 import { Store, type StoreEvent } from "./api/store.js";
+import { admitOnCreate } from "./api/builtin-admission.js";
 import { bootstrapPolicy, RbacAuthorizer } from "./auth/rbac.js";
 import { CrdController } from "./controllers/crd-controller.js";
 import { GarbageCollector } from "./controllers/garbage-collector.js";
@@ -52,6 +53,7 @@ export class Cluster {
       admit: createWebhookAdmission(this.store, options.webhooks),
       customInfo: (def) => this.crds.info(def),
       afterWrite: (def, obj) => deleter?.finishIfReleased(def, obj),
+      mutateOnCreate: (def, obj) => admitOnCreate(this.store, def, obj),
     });
     deleter = new Deleter(this.registry, {
       onGracefulPod: (_registry, def, pod, grace) => {

@@ -72,6 +72,8 @@ export interface RegistryDeps {
   customInfo: (def: ResourceDef) => CustomResourceInfo | undefined;
   /** Called after a write so that deletion can finish objects whose finalizers are gone. */
   afterWrite?: (def: ResourceDef, obj: KubeObject) => void;
+  /** Built-in admission that mutates a new object (pod priority, claim binding); may throw an ApiError. */
+  mutateOnCreate?: (def: ResourceDef, obj: KubeObject) => void;
 }
 
 export class Registry {
@@ -191,6 +193,7 @@ export class Registry {
     if (!prepared) delete m.managedFields;
     obj = this.validate(def, obj, undefined, opts);
     applyCreateDefaults(def, obj);
+    this.deps.mutateOnCreate?.(def, obj);
     if (def.resource === "customresourcedefinitions" && !def.custom) {
       obj["status"] = crdStatus(obj, nowRfc3339(now));
       m.finalizers = [...new Set([...(m.finalizers ?? []), "customresourcecleanup.apiextensions.k8s.io"])];
