@@ -160,6 +160,17 @@ export class ClientPort implements KubePort {
     );
   }
 
+  replace<T extends KubeObject>(resource: ResourceRef, object: T, options: CreateOptions = {}): Promise<T> {
+    const { group, version, plural } = resource;
+    const fieldManager = options.fieldManager ?? this.fieldManager;
+    const name = object.metadata.name ?? "";
+    return this.call("update", resource, (o) =>
+      resource.namespaced
+        ? this.api.replaceNamespacedCustomObjectWithHttpInfo({ group, version, plural, namespace: ns(resource, object.metadata), name, body: object, fieldManager }, o)
+        : this.api.replaceClusterCustomObjectWithHttpInfo({ group, version, plural, name, body: object, fieldManager }, o),
+    );
+  }
+
   patch<T extends KubeObject>(resource: ResourceRef, key: ObjectKey, patch: unknown, options: PatchOptions): Promise<T> {
     const { group, version, plural } = resource;
     const params = this.patchParams(resource, key, patch, options);

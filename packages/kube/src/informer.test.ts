@@ -82,6 +82,23 @@ describe("Informer", () => {
     await running;
   });
 
+  it("caches listed and watched objects through the transform", async () => {
+    const fat = (name: string, rv: string): KubeObject => ({ metadata: { namespace: "ns", name, resourceVersion: rv, managedFields: [{ manager: "x" }] } as KubeObject["metadata"] });
+    const { port } = scriptedPort([{ items: [fat("a", "5")], resourceVersion: "10" }], [async (emit) => emit({ type: "ADDED", object: fat("b", "11") })]);
+    const slim = (o: KubeObject): KubeObject => {
+      const { managedFields: _m, ...metadata } = o.metadata as KubeObject["metadata"] & { managedFields?: unknown };
+      return { ...o, metadata };
+    };
+    const informer = new Informer({ port, resource: Resources.pods, clock: new FakeClock(), transform: slim });
+    const controller = new AbortController();
+    const running = informer.run(controller.signal);
+    await informer.waitForSync(controller.signal);
+    await settle();
+    assert.deepEqual(informer.store.list().map((o) => o.metadata), [{ namespace: "ns", name: "a", resourceVersion: "5" }, { namespace: "ns", name: "b", resourceVersion: "11" }]);
+    controller.abort();
+    await running;
+  });
+
   it("re-lists on 410 Gone and reports the objects deleted while it was away", async () => {
     const { port, listCalls } = scriptedPort(
       [

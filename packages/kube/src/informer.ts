@@ -27,6 +27,12 @@ export interface InformerOptions<T extends KubeObject> {
   pageSize?: number;
   watchTimeoutSeconds?: number;
   onError?: (err: unknown) => void;
+  /**
+   * Applied to every object before it is cached (client-go's SetTransform): drop what the
+   * controller never reads (managedFields, container commands) so a large cache stays small.
+   * Must keep metadata.name, namespace and resourceVersion.
+   */
+  transform?: (object: T) => T;
 }
 
 export const INFORMER_BACKOFF: BackoffConfig = { baseMs: 500, maxMs: 30_000, jitter: 0.2 };
@@ -193,7 +199,8 @@ export class Informer<T extends KubeObject = KubeObject> {
         ...((this.options.pageSize ?? 500) > 0 && { limit: this.options.pageSize ?? 500 }),
         ...(continueToken !== undefined && { continue: continueToken }),
       });
-      items.push(...page.items);
+      const transform = this.options.transform;
+      items.push(...(transform ? page.items.map(transform) : page.items));
       resourceVersion = page.resourceVersion;
       continueToken = page.continue;
     } while (continueToken && !signal.aborted);
@@ -207,7 +214,8 @@ export class Informer<T extends KubeObject = KubeObject> {
   }
 
   private onEvent(event: WatchEvent<T>): void {
-    const { change, resourceVersion } = applyWatchEvent(this.store, event);
+    const transform = this.options.transform;
+    const { change, resourceVersion } = applyWatchEvent(this.store, transform && event.type !== "BOOKMARK" ? { type: event.type, object: transform(event.object) } : event);
     if (resourceVersion) this.rv = resourceVersion;
     if (change) this.emit(change);
   }

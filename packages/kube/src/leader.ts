@@ -69,7 +69,8 @@ export function decideLease(lease: Lease | undefined, identity: string, nowMs: n
 }
 
 export interface LeaderElectorOptions {
-  port: Pick<KubePort, "get" | "create" | "patch">;
+  /** With `replace`, Lease writes are updates (PUT): the RBAC of the chart grants get, create, update. */
+  port: Pick<KubePort, "get" | "create" | "patch" | "replace">;
   namespace: string;
   name: string;
   /** Unique per replica: the pod name, plus a random suffix if pods can share names. */
@@ -168,8 +169,7 @@ export class LeaderElector {
         const body: Lease = { apiVersion: apiVersionOf(Resources.leases), kind: "Lease", metadata: this.key(), spec: decision.spec };
         this.current = await this.options.port.create<Lease>(Resources.leases, body);
       } else {
-        const patch = { metadata: { resourceVersion: lease?.metadata.resourceVersion }, spec: decision.spec };
-        this.current = await this.options.port.patch<Lease>(Resources.leases, this.key(), patch, { type: "merge" });
+        this.current = await this.write(lease!, decision.spec);
       }
     } catch (err) {
       // Another replica wrote first: not an error, just a lost race.
@@ -185,12 +185,19 @@ export class LeaderElector {
     const lease = this.current;
     if (lease?.spec?.holderIdentity !== this.options.identity) return;
     const now = toMicroTime(this.clock.now());
-    const patch = { metadata: { resourceVersion: lease.metadata.resourceVersion }, spec: { holderIdentity: "", leaseDurationSeconds: 1, renewTime: now } };
     try {
-      await this.options.port.patch(Resources.leases, this.key(), patch, { type: "merge" });
+      await this.write(lease, { ...lease.spec, holderIdentity: "", leaseDurationSeconds: 1, renewTime: now });
     } catch (err) {
       this.options.onError?.(err);
     }
+  }
+
+  /** Writes `spec` over `lease`, guarded by the resourceVersion it was decided on. */
+  private write(lease: Lease, spec: LeaseSpec): Promise<Lease> {
+    const { replace } = this.options.port;
+    if (replace) return replace.call(this.options.port, Resources.leases, { ...lease, metadata: { ...lease.metadata }, spec }) as Promise<Lease>;
+    const patch = { metadata: { resourceVersion: lease.metadata.resourceVersion }, spec };
+    return this.options.port.patch<Lease>(Resources.leases, this.key(), patch, { type: "merge" });
   }
 
   private noteLeader(identity: string): void {

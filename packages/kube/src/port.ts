@@ -155,6 +155,12 @@ export interface KubePort {
   list<T extends KubeObject = KubeObject>(resource: ResourceRef, options?: ListOptions): Promise<ListResult<T>>;
   create<T extends KubeObject = KubeObject>(resource: ResourceRef, object: T, options?: CreateOptions): Promise<T>;
   patch<T extends KubeObject = KubeObject>(resource: ResourceRef, key: ObjectKey, patch: unknown, options: PatchOptions): Promise<T>;
+  /**
+   * Replaces the whole object (PUT, the RBAC verb `update`), guarded by the
+   * resourceVersion in `object.metadata`. Optional: for callers whose RBAC grants update
+   * but not patch (the chart's leader-election Role grants leases get, create, update).
+   */
+  replace?<T extends KubeObject = KubeObject>(resource: ResourceRef, object: T, options?: CreateOptions): Promise<T>;
   /** Patches the status subresource. */
   patchStatus<T extends KubeObject = KubeObject>(resource: ResourceRef, key: ObjectKey, patch: unknown, options: PatchOptions): Promise<T>;
   delete(resource: ResourceRef, key: ObjectKey, options?: DeleteOptions): Promise<void>;

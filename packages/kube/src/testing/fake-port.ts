@@ -63,7 +63,7 @@ export class FakeKubePort implements KubePort {
     this.failures.push({ verb, error });
   }
 
-  /** Writes requests made so far (create, patch, patchStatus, delete). */
+  /** Writes requests made so far (create, update, patch, patchStatus, delete). */
   writes(): RecordedRequest[] {
     return this.requests.filter((r) => r.verb !== "get" && r.verb !== "list" && r.verb !== "watch");
   }
@@ -115,6 +115,23 @@ export class FakeKubePort implements KubePort {
     bucket.set(key, stored);
     this.notify(resource, "ADDED", stored);
     return structuredClone(stored);
+  }
+
+  async replace<T extends KubeObject>(resource: ResourceRef, object: T, options?: CreateOptions): Promise<T> {
+    const key = objectKey(object);
+    this.begin("update", resource, key, object, options);
+    const bucket = this.bucket(resource);
+    const current = bucket.get(key);
+    if (!current) throw statusError(404, "NotFound", `${resourceName(resource)} "${object.metadata.name}" not found`, object.metadata.name);
+    if (object.metadata.resourceVersion !== undefined && object.metadata.resourceVersion !== current.metadata.resourceVersion) {
+      throw statusError(409, "Conflict", `Operation cannot be fulfilled on ${resourceName(resource)} "${object.metadata.name}": the object has been modified`, object.metadata.name);
+    }
+    const next = structuredClone(object) as KubeObject;
+    next.metadata = { ...current.metadata, ...next.metadata, resourceVersion: String(++this.rv) };
+    if (current.metadata.uid !== undefined) next.metadata.uid = current.metadata.uid;
+    bucket.set(key, next);
+    this.notify(resource, "MODIFIED", next);
+    return structuredClone(next) as T;
   }
 
   patch<T extends KubeObject>(resource: ResourceRef, key: ObjectKey, patch: unknown, options: PatchOptions): Promise<T> {

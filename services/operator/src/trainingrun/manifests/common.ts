@@ -113,11 +113,13 @@ export function resources(run: TrainingRun, gpus: number): NonNullable<IContaine
 }
 
 /**
- * The fold's output folder as nnU-Net names it. Derived plans (`<plans>_bs<N>`) keep the
- * original `plans_name` inside the JSON, and nnU-Net names the folder after that, so the
- * folder uses spec.plans whatever batch size runs: an out-of-memory step-down resumes in
- * the same folder from the same checkpoint.
+ * The fold's output folder as nnU-Net names it: `<Trainer>__<plans_name>__<config>`, where
+ * `plans` is the plans identifier the fold trains with. A derived `<plans>_bs<N>.json` has
+ * `plans_name` `<plans>_bs<N>` (the calibrator's rule, which DERIVE_PLANS_PY follows), so a
+ * fold trained with a calibrated batch size has its own folder. After an out-of-memory
+ * step-down the next attempt trains in the smaller batch size's folder; `--c` finds no
+ * checkpoint there and nnU-Net starts that fold afresh.
  */
-export function foldDir(run: TrainingRun, trainer: string, fold: string): string {
-  return `${MOUNT_RESULTS}/${run.spec.dataset}/${trainer}__${run.spec.plans}__${run.spec.configuration}/fold_${fold}`;
+export function foldDir(run: TrainingRun, trainer: string, fold: string, plans: string): string {
+  return `${MOUNT_RESULTS}/${run.spec.dataset}/${trainer}__${plans}__${run.spec.configuration}/fold_${fold}`;
 }

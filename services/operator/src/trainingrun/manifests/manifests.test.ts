@@ -120,12 +120,19 @@ describe("training Job of a fold", () => {
       NNUNET_RUN_UID: "uid-liver",
       NNUNET_FOLD: "2",
       NNUNET_ATTEMPT: "2",
-      NNUNET_FOLD_DIR: "/nnunet/results/Dataset003_Liver/nnUNetTrainer_250epochs__nnUNetPlans__3d_fullres/fold_2",
+      NNUNET_FOLD_DIR: "/nnunet/results/Dataset003_Liver/nnUNetTrainer_250epochs__nnUNetPlans_bs6__3d_fullres/fold_2",
       NATS_URL: "nats://nats.ops:4222",
       NATS_CREDS_FILE: "/etc/nnunet-operator/nats/nats.creds",
     });
     assert.equal(pod(resumed).volumes?.find((v) => v.name === "nats-creds")?.secret?.secretName, "nats-reporter");
     assert.equal(reporter.volumeMounts?.find((m) => m.mountPath === "/nnunet/results")?.readOnly, true);
+  });
+
+  it("names the fold folder after the plans it trains with: the derived plans' own plans_name, or the plans when the batch size is the plans' own", () => {
+    const plain = valid(buildTrainingJob({ run, config, fold: "1", attempt: 0, batchSize: undefined, trainer: "nnUNetTrainer", priorGpuSeconds: 0 }));
+    assert.equal(env(plain, "reporter").NNUNET_FOLD_DIR, "/nnunet/results/Dataset003_Liver/nnUNetTrainer__nnUNetPlans__3d_fullres/fold_1");
+    assert.equal(container(plain, "nnunet").args?.[container(plain, "nnunet").args!.indexOf("-p") + 1], "nnUNetPlans");
+    assert.equal(container(resumed, "nnunet").args?.[container(resumed, "nnunet").args!.indexOf("-p") + 1], "nnUNetPlans_bs6");
   });
 
   it("without a credentials secret the reporter gets no NATS_CREDS_FILE and no secret volume", () => {
@@ -168,7 +175,7 @@ describe("validation Job", () => {
     const c = container(job, "nnunet");
     assert.equal(job.metadata!.name, "liver-validate-3");
     assert.equal(job.metadata!.labels![LABEL_ROLE], "validate");
-    assert.deepEqual(c.args?.slice(0, 3), ["/nnunet/results/Dataset003_Liver/nnUNetTrainer_250epochs__nnUNetPlans__3d_fullres/fold_3", "best", "nnUNetv2_train"]);
+    assert.deepEqual(c.args?.slice(0, 3), ["/nnunet/results/Dataset003_Liver/nnUNetTrainer_250epochs__nnUNetPlans_bs8__3d_fullres/fold_3", "best", "nnUNetv2_train"]);
     assert.equal(c.args?.[c.args.indexOf("-p") + 1], "nnUNetPlans_bs8", "validation uses the plans the fold trained with");
     assert.deepEqual(c.args?.slice(-4), ["-num_gpus", "1", "--val", "--val_best"]);
     assert.equal(c.resources?.limits?.["nvidia.com/gpu"], "1");

@@ -2,12 +2,13 @@ import { strict as assert } from "node:assert";
 import { spawnSync } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { after, describe, it } from "node:test";
 import { DERIVE_PLANS_PY, VALIDATE_PY, ValidationMessage } from "./scripts.js";
 
 // The two Python helpers run for real here (python3 is in every nnU-Net image and on CI).
 
+const repoRoot = resolve(import.meta.dirname, "../../../../..");
 const root = mkdtempSync(join(tmpdir(), "nnunet-scripts-"));
 after(() => rmSync(root, { recursive: true, force: true }));
 
@@ -21,19 +22,37 @@ describe("derive-plans helper", () => {
   const plans = { plans_name: "nnUNetPlans", configurations: { "3d_fullres": { batch_size: 2, patch_size: [128, 128, 128] }, "2d": { batch_size: 12 } } };
   writeFileSync(join(ds, "nnUNetPlans.json"), JSON.stringify(plans));
 
-  it("writes <plans>_bs<N>.json with only the configuration's batch size changed", () => {
+  it("writes <plans>_bs<N>.json with only the configuration's batch size and plans_name changed", () => {
     const r = py(DERIVE_PLANS_PY, [pre, "Dataset003_Liver", "nnUNetPlans", "3d_fullres", "6"]);
     assert.equal(r.status, 0, r.stderr);
     const derived = JSON.parse(readFileSync(join(ds, "nnUNetPlans_bs6.json"), "utf8"));
-    assert.deepEqual(derived, { ...plans, configurations: { ...plans.configurations, "3d_fullres": { batch_size: 6, patch_size: [128, 128, 128] } } });
+    assert.deepEqual(derived, { ...plans, plans_name: "nnUNetPlans_bs6", configurations: { ...plans.configurations, "3d_fullres": { batch_size: 6, patch_size: [128, 128, 128] } } });
   });
 
-  it("keeps an existing derived file with that batch size (the calibrator's) and refuses one with another", () => {
+  it("writes byte for byte what the calibrator writes, so whichever comes first the file is the same", () => {
+    const calibrator = join(repoRoot, "services/calibrator");
+    const viaCalibrator = spawnSync(
+      "python3",
+      ["-c", "import json,sys\nfrom pathlib import Path\nfrom nnunet_calibrate.derive import derive_plans, derived_plans_name, write_derived_plans\np=json.load(open(sys.argv[1]))\nname=derived_plans_name('nnUNetPlans', 7)\nwrite_derived_plans(Path(sys.argv[2]), derive_plans(p, '3d_fullres', 7, name))", join(ds, "nnUNetPlans.json"), join(ds, "calibrator_bs7.json")],
+      { encoding: "utf8", env: { ...process.env, PYTHONPATH: calibrator } },
+    );
+    assert.equal(viaCalibrator.status, 0, viaCalibrator.stderr);
+    assert.equal(py(DERIVE_PLANS_PY, [pre, "Dataset003_Liver", "nnUNetPlans", "3d_fullres", "7"]).status, 0);
+    assert.equal(readFileSync(join(ds, "nnUNetPlans_bs7.json"), "utf8"), readFileSync(join(ds, "calibrator_bs7.json"), "utf8"));
+    // The calibrator's file in place first: the init container keeps it.
+    rmSync(join(ds, "nnUNetPlans_bs7.json"));
+    writeFileSync(join(ds, "nnUNetPlans_bs7.json"), readFileSync(join(ds, "calibrator_bs7.json")));
+    assert.equal(py(DERIVE_PLANS_PY, [pre, "Dataset003_Liver", "nnUNetPlans", "3d_fullres", "7"]).status, 0);
+  });
+
+  it("keeps an existing identical derived file and never overwrites a different one", () => {
     assert.equal(py(DERIVE_PLANS_PY, [pre, "Dataset003_Liver", "nnUNetPlans", "3d_fullres", "6"]).status, 0);
-    writeFileSync(join(ds, "nnUNetPlans_bs4.json"), JSON.stringify({ configurations: { "3d_fullres": { batch_size: 5 } } }));
+    const other = JSON.stringify({ configurations: { "3d_fullres": { batch_size: 4 } } });
+    writeFileSync(join(ds, "nnUNetPlans_bs4.json"), other);
     const r = py(DERIVE_PLANS_PY, [pre, "Dataset003_Liver", "nnUNetPlans", "3d_fullres", "4"]);
     assert.notEqual(r.status, 0);
-    assert.match(r.stderr, /exists with another batch size/);
+    assert.match(r.stderr, /exists with different content; will not overwrite it/);
+    assert.equal(readFileSync(join(ds, "nnUNetPlans_bs4.json"), "utf8"), other);
   });
 
   it("fails with a message naming the fix when the plans or the configuration are missing", () => {

@@ -8,21 +8,20 @@ import { z } from "zod";
 
 /**
  * argv: preprocessed_dir dataset plans configuration batch_size.
- * Writes `<plans>_bs<N>.json` beside the plans with only batch_size changed (what the
- * calibrator writes too), atomically; an existing file with that batch size is kept, so
- * the calibrator's own file and a rerun are both fine.
+ * Writes `<plans>_bs<N>.json` beside the plans by the calibrator's rule
+ * (services/calibrator/nnunet_calibrate/derive.py), so whichever of the two writes it first
+ * the file is the same: only `configurations.<C>.batch_size` and `plans_name` (set to
+ * `<plans>_bs<N>`, which nnU-Net names the results folder after) change, serialised as
+ * json.dumps(indent=4) plus a newline. An existing file with that content is kept; a
+ * different one is never overwritten. Written to a temporary file and linked into place,
+ * so two writers racing cannot clobber each other.
  */
 export const DERIVE_PLANS_PY = `
-import json, os, sys, tempfile
+import json, os, sys
 root, dataset, plans, config, bs = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5])
+name = "%s_bs%d" % (plans, bs)
 src = os.path.join(root, dataset, plans + ".json")
-dst = os.path.join(root, dataset, "%s_bs%d.json" % (plans, bs))
-if os.path.exists(dst):
-    with open(dst) as f:
-        have = json.load(f)
-    if have.get("configurations", {}).get(config, {}).get("batch_size") == bs:
-        sys.exit(0)
-    sys.exit("%s exists with another batch size for %s; remove it" % (dst, config))
+dst = os.path.join(root, dataset, name + ".json")
 if not os.path.exists(src):
     sys.exit("plans file %s not found: run nnUNetv2_plan_and_preprocess or fix spec.plans" % src)
 with open(src) as f:
@@ -30,10 +29,34 @@ with open(src) as f:
 if config not in p.get("configurations", {}):
     sys.exit("configuration %s is not in %s: fix spec.configuration" % (config, src))
 p["configurations"][config]["batch_size"] = bs
-fd, tmp = tempfile.mkstemp(dir=os.path.dirname(dst), suffix=".tmp")
-with os.fdopen(fd, "w") as f:
-    json.dump(p, f, indent=4)
-os.replace(tmp, dst)
+if "plans_name" in p:
+    p["plans_name"] = name
+def same():
+    try:
+        with open(dst) as f:
+            have = json.load(f)
+    except ValueError:
+        sys.exit("%s exists and is not a readable plans file; will not overwrite it: remove it" % dst)
+    if have != p:
+        sys.exit("%s exists with different content; will not overwrite it: remove it" % dst)
+if os.path.exists(dst):
+    same()
+    sys.exit(0)
+tmp = os.path.join(os.path.dirname(dst), ".%s.%d.tmp" % (os.path.basename(dst), os.getpid()))
+try:
+    with open(tmp, "w") as f:
+        f.write(json.dumps(p, indent=4) + "\\n")
+        f.flush()
+        os.fsync(f.fileno())
+    try:
+        os.link(tmp, dst)
+    except FileExistsError:
+        same()
+    except OSError:
+        os.replace(tmp, dst)
+finally:
+    if os.path.exists(tmp):
+        os.unlink(tmp)
 `.trim();
 
 /**

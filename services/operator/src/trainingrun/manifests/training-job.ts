@@ -73,7 +73,7 @@ function reporterSidecar(input: TrainingJobInput): { container: IContainer; volu
     { name: "NNUNET_RUN_UID", value: run.metadata.uid ?? "" },
     { name: "NNUNET_FOLD", value: fold },
     { name: "NNUNET_ATTEMPT", value: String(attempt) },
-    { name: "NNUNET_FOLD_DIR", value: foldDir(run, trainer, fold) },
+    { name: "NNUNET_FOLD_DIR", value: foldDir(run, trainer, fold, trainingPlans(run, input.batchSize)) },
     { name: "NATS_URL", value: config.nats.url },
     ...(creds ? [{ name: "NATS_CREDS_FILE", value: `${NATS_CREDS_DIR}/${creds.key}` }] : []),
   ];

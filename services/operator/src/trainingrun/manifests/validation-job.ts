@@ -50,7 +50,7 @@ export function buildValidationJob(input: ValidationJobInput): IJob {
               image: trainingImage(run, config),
               imagePullPolicy: config.images.pullPolicy,
               command: ["python3", "-c", VALIDATE_PY],
-              args: [foldDir(run, trainer, fold), checkpoint, "nnUNetv2_train", ...trainArgs(run, fold, trainer, plans, 1, extra)],
+              args: [foldDir(run, trainer, fold, plans), checkpoint, "nnUNetv2_train", ...trainArgs(run, fold, trainer, plans, 1, extra)],
               env: nnunetEnv(),
               volumeMounts: dataMounts(run),
               // Validation predicts the fold's cases on one GPU, whatever training used.

@@ -1,0 +1,175 @@
+import { execFileSync, fork, type ChildProcess } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { performance } from "node:perf_hooks";
+import { KubeConfig } from "@kubernetes/client-node";
+import { LABEL_RUN } from "@nnunet-operator/api";
+import { startDevCluster } from "@nnunet-operator/devcluster";
+import { ClientPort, type KubeObject, Resources } from "@nnunet-operator/kube";
+
+// The operator end to end under the issue's load: 1,000 TrainingRuns x 5 folds on 250
+// simulated nodes x 4 L40S, through the real reconciler, against the devcluster's API over
+// HTTPS. The operator runs in its own process, bundled as the operator image bundles it
+// (images/bundle.sh) and started with plain node, so its resident memory is the operator's
+// alone; the devcluster and this driver live here. Phase 1: time until every GPU is
+// admitted (1,000 training Jobs). Phase 2: the first runs are driven through their whole
+// life (pods run, finish, validate; this driver plays kubelet and Job controller) and the
+// operator's API writes are counted per fold lifecycle.
+//
+// Run: npm run bench:operator-api   (BENCH_RUNS, BENCH_NODES, BENCH_LIFECYCLE_RUNS to scale)
+
+const RUNS = Number(process.env.BENCH_RUNS ?? 1000);
+const NODES = Number(process.env.BENCH_NODES ?? 250);
+const LIFECYCLE_RUNS = Number(process.env.BENCH_LIFECYCLE_RUNS ?? 40);
+const FOLDS = 5;
+const NS = "bench";
+const root = resolve(import.meta.dirname, "../../..");
+
+interface Report {
+  latencies: number[];
+  marked: number;
+  perRun: Array<[string, number]>;
+  verbs: Array<[string, number]>;
+  peakRss: number;
+  startRss: number;
+  afterGc: NodeJS.MemoryUsage;
+}
+
+function startOperator(kubeconfig: string): { child: ChildProcess; ask: <T>(type: string, reply: string) => Promise<T> } {
+  const dir = mkdtempSync(join(tmpdir(), "bench-operator-"));
+  const bundle = join(dir, "operator.mjs");
+  execFileSync("sh", [join(root, "images/bundle.sh"), join(root, "services/operator/bench/operator-proc.ts"), bundle], { cwd: root, stdio: "inherit" });
+  const child = fork(bundle, [], { execPath: process.execPath, execArgv: ["--expose-gc", ...(process.env.BENCH_NODE_FLAGS ?? "").split(" ").filter(Boolean)], env: { ...process.env, KUBECONFIG: kubeconfig }, stdio: ["ignore", "inherit", "inherit", "ipc"] });
+  const ask = <T>(type: string, reply: string) =>
+    new Promise<T>((ok) => {
+      const on = (m: { type: string }) => {
+        if (m.type !== reply) return;
+        child.off("message", on);
+        ok(m as T);
+      };
+      child.on("message", on);
+      if (type) child.send({ type });
+    });
+  return { child, ask };
+}
+
+async function pool<T>(items: readonly T[], n: number, fn: (t: T) => Promise<unknown>): Promise<void> {
+  let i = 0;
+  await Promise.all(Array.from({ length: n }, async () => {
+    while (i < items.length) await fn(items[i++]!);
+  }));
+}
+
+const mb = (bytes: number) => (bytes / 2 ** 20).toFixed(0);
+const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))] ?? NaN;
+const now = () => new Date().toISOString().replace(/\.\d+Z$/, "Z");
+
+async function main(): Promise<void> {
+  const dc = await startDevCluster({ manifests: [join(root, "crds/trainingruns.nnunet-operator.io.yaml")] });
+  const kc = new KubeConfig();
+  kc.loadFromFile(dc.kubeconfigPath);
+  const admin = new ClientPort(kc, { fieldManager: "bench" });
+
+  await admin.create(Resources.namespaces, { apiVersion: "v1", kind: "Namespace", metadata: { name: NS } });
+  await admin.create(Resources.namespaces, { apiVersion: "v1", kind: "Namespace", metadata: { name: "nnunet-system" } });
+  await admin.create(Resources.persistentVolumeClaims, { apiVersion: "v1", kind: "PersistentVolumeClaim", metadata: { name: "data", namespace: NS }, spec: { accessModes: ["ReadWriteMany"], resources: { requests: { storage: "1Ti" } } } });
+  const nodes = Array.from({ length: NODES }, (_, i) => `l40s-${i}`);
+  await pool(nodes, 16, (name) =>
+    admin.create(Resources.nodes, {
+      apiVersion: "v1",
+      kind: "Node",
+      metadata: { name, labels: { "nvidia.com/gpu.product": "NVIDIA-L40S" } },
+      spec: { taints: [{ key: "nvidia.com/gpu", value: "present", effect: "NoSchedule" }] },
+      status: { allocatable: { "nvidia.com/gpu": "4" }, conditions: [{ type: "Ready", status: "True" }] },
+    }),
+  );
+  const runNames = Array.from({ length: RUNS }, (_, i) => `run-${String(i).padStart(4, "0")}`);
+  await pool(runNames, 16, (name) =>
+    admin.create(Resources.trainingRuns, { apiVersion: "nnunet-operator.io/v1alpha1", kind: "TrainingRun", metadata: { name, namespace: NS }, spec: { dataset: "Dataset003_Liver", configuration: "3d_fullres", storage: { claimName: "data" }, batchSize: { mode: "Fixed", value: 4 } } }),
+  );
+
+  const { child, ask } = startOperator(dc.kubeconfigPath);
+  await ask("", "started");
+  const t0 = performance.now();
+  const jobsDef = dc.cluster.resource("batch", "v1", "jobs");
+  const allJobs = () => [...dc.cluster.store.scan(jobsDef.storage, NS)].map((e) => e.object as KubeObject & { spec?: any });
+  const trainingJobs = () => allJobs().filter((j) => j.metadata.labels?.["nnunet-operator.io/role"] === "train").length;
+  const capacity = NODES * 4;
+  while (trainingJobs() < Math.min(capacity, RUNS * FOLDS)) {
+    if (performance.now() - t0 > 300_000) throw new Error(`capacity not full after 300 s: ${trainingJobs()} Jobs`);
+    if (process.env.BENCH_DEBUG) console.error(((performance.now() - t0) / 1000).toFixed(1), "jobs", trainingJobs());
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const fillSeconds = (performance.now() - t0) / 1000;
+  const { rss: rssAtFull } = await ask<{ rss: number }>("mark", "marked");
+
+  // Phase 2: the first runs through their whole life.
+  const lifecycle = runNames.slice(0, LIFECYCLE_RUNS);
+  const writesBefore = new Map((await ask<Report>("report", "report")).perRun);
+  const startPods = async (role: string, message?: string) => {
+    const jobs = allJobs().filter((j) => lifecycle.includes(j.metadata.labels?.[LABEL_RUN] ?? "") && j.metadata.labels?.["nnunet-operator.io/role"] === role);
+    await pool(jobs, 8, async (job) => {
+      const name = `${job.metadata!.name}-p`;
+      const tpl = job.spec!.template;
+      const node = nodes[Math.abs(hash(name)) % NODES]!;
+      await admin.create(Resources.pods, { apiVersion: "v1", kind: "Pod", metadata: { name, namespace: NS, labels: tpl.metadata!.labels!, ownerReferences: [{ apiVersion: "batch/v1", kind: "Job", name: job.metadata!.name!, uid: job.metadata!.uid!, controller: true }] }, spec: { ...tpl.spec, nodeName: node } } as KubeObject);
+      const t = now();
+      await admin.patchStatus(Resources.pods, { namespace: NS, name }, { status: { phase: "Succeeded", startTime: t, containerStatuses: [{ name: "nnunet", ready: false, restartCount: 0, image: "x", imageID: "", state: { terminated: { exitCode: 0, reason: "Completed", startedAt: t, finishedAt: t, ...(message ? { message } : {}) } } }] } }, { type: "merge" });
+      await admin.patchStatus(Resources.jobs, { namespace: NS, name: job.metadata!.name! }, { status: { succeeded: 1, completionTime: t, conditions: [{ type: "Complete", status: "True", lastTransitionTime: t }] } }, { type: "merge" });
+    });
+  };
+  const runsDef = dc.cluster.resource("nnunet-operator.io", "v1alpha1", "trainingruns");
+  const phaseOf = (r: string) => (dc.cluster.store.get(runsDef.storage, NS, r)?.["status"] as { phase?: string } | undefined)?.phase;
+  await startPods("train");
+  const until = async (what: string, ok: () => boolean) => {
+    const t = performance.now();
+    while (!ok()) {
+      if (performance.now() - t > 120_000) throw new Error(`timed out: ${what}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  };
+  await until("validation Jobs", () => allJobs().filter((j) => lifecycle.includes(j.metadata.labels?.[LABEL_RUN] ?? "") && j.metadata.labels?.["nnunet-operator.io/role"] === "validate").length === LIFECYCLE_RUNS * FOLDS);
+  await startPods("validate", JSON.stringify({ schemaVersion: 1, checkpoint: "final", meanDice: 0.9, perClassDice: [0.9] }));
+  await until("Succeeded", () => lifecycle.every((r) => phaseOf(r) === "Succeeded"));
+  await new Promise((r) => setTimeout(r, 1000)); // late events
+  const report = await ask<Report>("report", "report");
+  const perRun = new Map(report.perRun);
+  const lifecycleWrites = lifecycle.reduce((s, r) => s + (perRun.get(r) ?? 0), 0);
+  const fillWrites = lifecycle.reduce((s, r) => s + (writesBefore.get(r) ?? 0), 0);
+  const { latencies, afterGc } = report;
+  const fillLatencies = latencies.slice(0, report.marked);
+  const peakRss = report.peakRss;
+  const baselineRss = report.startRss;
+  const verbs = report.verbs;
+  child.send({ type: "stop" });
+  await new Promise((r) => child.once("exit", r));
+  await dc.stop();
+
+  const rows: Array<[string, string, string]> = [
+    ["runs x folds / nodes x GPUs", `${RUNS} x ${FOLDS} / ${NODES} x 4 L40S`, ""],
+    ["time until capacity is full", `${fillSeconds.toFixed(1)} s (${trainingJobs()} training Jobs)`, "< 60 s"],
+    ["reconcile latency p50 / p99 (fill)", `${pct(fillLatencies, 50).toFixed(1)} / ${pct(fillLatencies, 99).toFixed(1)} ms over ${fillLatencies.length} passes`, "p99 < 100 ms"],
+    ["reconcile latency p50 / p99 (all)", `${pct(latencies, 50).toFixed(1)} / ${pct(latencies, 99).toFixed(1)} ms over ${latencies.length} passes`, ""],
+    ["API writes per fold lifecycle", `${(lifecycleWrites / (LIFECYCLE_RUNS * FOLDS)).toFixed(1)} (${lifecycleWrites} writes, ${LIFECYCLE_RUNS} runs x ${FOLDS} folds, ${fillWrites} of them until admitted)`, "<= 15"],
+    ["operator RSS at full / peak", `${mb(rssAtFull)} / ${mb(peakRss)} MB`, "< 300 MB"],
+    ["  of which at start", `${mb(baselineRss)} MB (node with the bundle loaded, before any object)`, ""],
+    ["  at the end, after a GC", `RSS ${mb(afterGc.rss)}, heap used ${mb(afterGc.heapUsed)} of ${mb(afterGc.heapTotal)}, external ${mb(afterGc.external)} MB`, ""],
+    ["operator writes by verb", verbs.sort().map(([v, n]) => `${v} ${n}`).join(", "), ""],
+  ];
+  const w = [Math.max(...rows.map((r) => r[0].length)), Math.max(...rows.map((r) => r[1].length))];
+  console.log(`| ${"metric".padEnd(w[0]!)} | ${"value".padEnd(w[1]!)} | target |`);
+  console.log(`|${"-".repeat(w[0]! + 2)}|${"-".repeat(w[1]! + 2)}|--------|`);
+  for (const [a, b, c] of rows) console.log(`| ${a.padEnd(w[0]!)} | ${b.padEnd(w[1]!)} | ${c} |`);
+}
+
+function hash(s: string): number {
+  let h = 0;
+  for (let i = 0; i < s.length; i++) h = (h * 31 + s.charCodeAt(i)) | 0;
+  return h;
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exitCode = 1;
+});

@@ -1,0 +1,75 @@
+import { performance } from "node:perf_hooks";
+import { KubeConfig } from "@kubernetes/client-node";
+import { pino } from "pino";
+import { Registry } from "prom-client";
+import { LABEL_RUN } from "@nnunet-operator/api";
+import { ClientPort, type KubeObject, type KubePort, Resources } from "@nnunet-operator/kube";
+import { Operator, parseOperatorConfig } from "../src/runtime.js";
+
+// The operator process of the API benchmark (operator-api.ts): bundled with
+// images/bundle.sh and run with plain node, as the operator image runs, so its resident
+// memory is what production would see. Talks to the parent over IPC: "mark" snapshots the
+// reconcile latencies so far, "report" answers with every figure, "stop" shuts down.
+
+/** Counts the operator's writes per run (Jobs, run status and metadata, events). */
+function countingPort(inner: KubePort, perRun: Map<string, number>, verbs: Map<string, number>): KubePort {
+  const bump = (verb: string, run: string | undefined) => {
+    verbs.set(verb, (verbs.get(verb) ?? 0) + 1);
+    if (run) perRun.set(run, (perRun.get(run) ?? 0) + 1);
+  };
+  const runOf = (o: KubeObject): string | undefined => o.metadata.labels?.[LABEL_RUN] ?? (o as { regarding?: { name?: string } }).regarding?.name;
+  return {
+    get: (r, k) => inner.get(r, k),
+    list: (r, o) => inner.list(r, o),
+    watch: (r, o, e, s) => inner.watch(r, o, e, s),
+    replace: (r, o, opts) => (bump(`update ${r.plural}`, undefined), inner.replace!(r, o, opts)),
+    create: (r, o, opts) => (bump(`create ${r.plural}`, runOf(o)), inner.create(r, o, opts)),
+    patch: (r, k, p, o) => (bump(`patch ${r.plural}`, r === Resources.trainingRuns ? k.name : r.plural === "events" ? k.name.split(".")[0] : undefined), inner.patch(r, k, p, o)),
+    patchStatus: (r, k, p, o) => (bump(`patchStatus ${r.plural}`, k.name), inner.patchStatus(r, k, p, o)),
+    delete: (r, k, o) => (bump(`delete ${r.plural}`, k.name.replace(/-(fold|validate)-[^-]+$|-calibrate$/, "")), inner.delete(r, k, o)),
+  };
+}
+
+const kc = new KubeConfig();
+kc.loadFromFile(process.env.KUBECONFIG ?? "");
+const perRun = new Map<string, number>();
+const verbs = new Map<string, number>();
+const operator = new Operator({
+  port: countingPort(new ClientPort(kc), perRun, verbs),
+  config: parseOperatorConfig("namespace: nnunet-system"),
+  logger: pino({ level: "silent" }),
+  registry: new Registry(),
+  identity: "bench",
+  statusMinIntervalSeconds: 30,
+});
+const latencies: number[] = [];
+let marked = 0;
+const reconcile = operator.reconciler.reconcile.bind(operator.reconciler);
+operator.reconciler.reconcile = async (key) => {
+  const t = performance.now();
+  try {
+    return await reconcile(key);
+  } finally {
+    latencies.push(performance.now() - t);
+  }
+};
+let peakRss = 0;
+const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 100);
+const startRss = process.memoryUsage().rss;
+const controller = new AbortController();
+const running = operator.run(controller.signal);
+
+process.on("message", (m: { type: string }) => {
+  if (m.type === "mark") {
+    marked = latencies.length;
+    process.send!({ type: "marked", rss: process.memoryUsage().rss });
+  } else if (m.type === "report") {
+    global.gc?.();
+    process.send!({ type: "report", latencies, marked, perRun: [...perRun], verbs: [...verbs], peakRss, startRss, afterGc: process.memoryUsage() });
+  } else if (m.type === "stop") {
+    clearInterval(sampler);
+    controller.abort();
+    void running.then(() => process.exit(0));
+  }
+});
+process.send!({ type: "started" });

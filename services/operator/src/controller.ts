@@ -1,0 +1,243 @@
+import type { JetStreamClient } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/transport-node";
+import type { Logger } from "pino";
+import type { Registry } from "prom-client";
+import { LABEL_RUN } from "@nnunet-operator/api";
+import {
+  type Clock,
+  EventRecorder,
+  type KubeObject,
+  type KubePort,
+  type LeaderElectionConfig,
+  LeaderElector,
+  labelKey,
+  ownKey,
+  promWorkQueueMetrics,
+  systemClock,
+  WorkQueue,
+} from "@nnunet-operator/kube";
+import type { OperatorConfig } from "./config.js";
+import { OperatorMetrics } from "./metrics.js";
+import { AdmissionPass } from "./trainingrun/admission-pass.js";
+import { isPodActive, podGpuRequest } from "./trainingrun/decide/objects.js";
+import { ProgressCache, runProgressFeed } from "./trainingrun/progress-feed.js";
+import { type EventSink, TrainingRunReconciler } from "./trainingrun/reconciler.js";
+import { World } from "./trainingrun/world.js";
+
+// The operator's moving parts, wired: informers (always running, so a standby replica is
+// warm and ready), the leader election, and while leading a work queue whose workers run
+// the reconciler. main.ts builds the ports and hands them in; the integration tests and
+// the benchmark build an Operator the same way.
+
+export interface OperatorOptions {
+  port: KubePort;
+  config: OperatorConfig;
+  logger: Logger;
+  registry: Registry;
+  /** Unique per replica (POD_NAME plus a random suffix). */
+  identity: string;
+  clock?: Clock;
+  concurrency?: number;
+  leaderElection?: Partial<LeaderElectionConfig>;
+  leaseName?: string;
+  statusMinIntervalSeconds?: number;
+  /** Waiting runs are looked at again at least this often (queue positions, missing claims). */
+  waitingResyncSeconds?: number;
+  purgeRun?: (namespace: string, run: string) => Promise<number>;
+  /** NATS: the epoch feed fills the progress cache (a replay of the stream, then live). */
+  bus?: { nc: NatsConnection; js: JetStreamClient };
+}
+
+/**
+ * Events are fire-and-forget for the reconciler; without a bound, a burst of transitions
+ * (a thousand runs admitted at once) opens as many concurrent API requests. At most
+ * `concurrency` in flight, a bounded backlog, and beyond it a dropped event (logged).
+ */
+export function boundedEvents(recorder: Pick<EventRecorder, "event">, concurrency: number, maxBacklog: number, onDrop: () => void): EventSink {
+  let inFlight = 0;
+  const backlog: Array<() => Promise<void>> = [];
+  const next = (): void => {
+    while (inFlight < concurrency && backlog.length > 0) {
+      const job = backlog.shift()!;
+      inFlight += 1;
+      void job().finally(() => {
+        inFlight -= 1;
+        next();
+      });
+    }
+  };
+  return {
+    event: (object, type, reason, note) => {
+      if (backlog.length >= maxBacklog) {
+        onDrop();
+        return Promise.resolve();
+      }
+      return new Promise<void>((resolve) => {
+        backlog.push(() => recorder.event(object, type, reason, note).then(resolve));
+        next();
+      });
+    },
+  };
+}
+
+/** A run still waiting for something a cluster change may bring (GPUs, a node, a claim). */
+function waiting(run: KubeObject): boolean {
+  const status = run.status as { phase?: string; queue?: { reason?: string } } | undefined;
+  return !status?.phase || status.queue?.reason !== undefined;
+}
+
+export class Operator {
+  readonly world: World;
+  readonly metrics: OperatorMetrics;
+  readonly progress = new ProgressCache();
+  readonly reconciler: TrainingRunReconciler;
+  private queue: WorkQueue | undefined;
+  private readonly elector: LeaderElector;
+  private readonly clock: Clock;
+  private wakeTimer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(private readonly options: OperatorOptions) {
+    const { port, config, logger, registry } = options;
+    this.clock = options.clock ?? systemClock;
+    this.metrics = new OperatorMetrics(registry);
+    this.world = new World(port, config, (err) => logger.warn({ err }, "informer error"));
+    const recorder = new EventRecorder({
+      port,
+      reporter: { controller: "nnunet-operator", instance: options.identity },
+      clock: this.clock,
+      onError: (err, input) => logger.warn({ err, reason: input.reason }, "event not recorded"),
+    });
+    this.reconciler = new TrainingRunReconciler({
+      port,
+      world: this.world,
+      admission: new AdmissionPass(this.world, config, this.progress),
+      progress: this.progress,
+      config,
+      events: boundedEvents(recorder, 4, 5000, () => logger.warn("event backlog full: dropping an event")),
+      metrics: this.metrics,
+      logger,
+      clock: this.clock,
+      ...(options.purgeRun ? { purgeRun: options.purgeRun } : {}),
+      statusMinIntervalSeconds: options.statusMinIntervalSeconds ?? 30,
+    });
+    this.elector = new LeaderElector({
+      port,
+      namespace: config.namespace,
+      name: options.leaseName ?? "nnunet-operator",
+      identity: options.identity,
+      clock: this.clock,
+      ...(options.leaderElection ? { config: options.leaderElection } : {}),
+      onStartedLeading: (signal) => this.lead(signal),
+      onNewLeader: (leader) => logger.info({ leader }, "leader"),
+      onError: (err) => logger.warn({ err }, "leader election"),
+    });
+    this.wire();
+  }
+
+  private enqueue = (key: string): void => this.queue?.add(key);
+
+  private wire(): void {
+    const { runs, jobs, pods, nodes, claims, configMaps } = this.world.informers;
+    const sink = { add: this.enqueue };
+    runs.onChange(ownKey, sink);
+    jobs.onChange(labelKey(LABEL_RUN), sink);
+    pods.onChange(labelKey(LABEL_RUN), sink);
+    // Capacity and holds change with nodes, with GPU pods ending (ours or not), with claims
+    // and with runs leaving: every waiting run may now be admitted (or move in the queue).
+    nodes.addHandler(() => this.wakeWaiting());
+    claims.addHandler(() => this.wakeWaiting());
+    configMaps.addHandler(() => this.wakeWaiting());
+    pods.addHandler((c) => {
+      const freed = c.type === "deleted" ? isPodActive(c.object as never) : c.type === "updated" && isPodActive(c.old as never) && !isPodActive(c.object as never);
+      if (freed && podGpuRequest((c.object as { spec?: never }).spec) > 0) this.wakeWaiting();
+    });
+    runs.addHandler((c) => {
+      if (c.type === "deleted") this.wakeWaiting();
+    });
+  }
+
+  /** Enqueues every waiting run, coalesced over a short window (a node flapping is one wake-up). */
+  wakeWaiting(): void {
+    if (!this.queue || this.wakeTimer) return;
+    this.wakeTimer = setTimeout(() => {
+      this.wakeTimer = undefined;
+      for (const run of this.world.runs()) if (waiting(run)) this.enqueue(`${run.metadata.namespace}/${run.metadata.name}`);
+    }, 100);
+  }
+
+  isLeader(): boolean {
+    return this.elector.isLeader();
+  }
+
+  /** Ready: every informer has listed once. */
+  ready(): boolean {
+    return this.world.hasSynced();
+  }
+
+  queueLength(): number {
+    return this.queue?.len() ?? 0;
+  }
+
+  /** Gauges that describe the whole cache, refreshed per scrape. */
+  refreshGauges(): void {
+    const runPhases: string[] = [];
+    const foldPhases: string[] = [];
+    const queued = new Map<string, number>();
+    for (const run of this.world.runs()) {
+      const status = run.status as { phase?: string; folds?: Array<{ phase: string }> } | undefined;
+      const queue = ((run.spec as { queue?: string } | undefined)?.queue) ?? "default";
+      if (status?.phase) runPhases.push(status.phase);
+      for (const f of status?.folds ?? []) {
+        foldPhases.push(f.phase);
+        if (f.phase === "Queued") queued.set(queue, (queued.get(queue) ?? 0) + 1);
+      }
+    }
+    this.metrics.setPhases(runPhases, foldPhases);
+    this.metrics.setQueueLengths(queued, this.options.config.queues.map((q) => q.name));
+  }
+
+  /** Runs informers and the election until `signal` aborts; reconciles only while leading. */
+  async run(signal: AbortSignal): Promise<void> {
+    const { bus, logger } = this.options;
+    const feed = bus
+      ? runProgressFeed(
+          {
+            ...bus,
+            cache: this.progress,
+            onProgress: this.enqueue,
+            onMalformed: (reason, detail) => logger.warn({ reason, detail }, "malformed epoch message"),
+            onError: (err) => logger.warn({ err }, "epoch replay skipped"),
+          },
+          signal,
+        ).catch((err) => logger.warn({ err }, "epoch feed ended"))
+      : undefined;
+    const informers = this.world.run(signal);
+    await Promise.all([informers, this.elector.run(signal), feed]);
+    if (this.wakeTimer) clearTimeout(this.wakeTimer);
+  }
+
+  private async lead(signal: AbortSignal): Promise<void> {
+    const { logger, registry } = this.options;
+    // A Job missing from an unsynced cache would look like a lost attempt: wait for all.
+    if (!(await this.world.waitForSync(signal))) return;
+    const queue = new WorkQueue({
+      concurrency: this.options.concurrency ?? 1,
+      clock: this.clock,
+      metrics: promWorkQueueMetrics(registry, "trainingruns"),
+      onError: (key, err, retrying) => logger.warn({ err, key, retrying }, "reconcile failed"),
+    });
+    this.queue = queue;
+    logger.info("leading: reconciling");
+    for (const run of this.world.runs()) queue.add(`${run.metadata.namespace}/${run.metadata.name}`);
+    const resync = setInterval(() => {
+      for (const run of this.world.runs()) if (waiting(run)) queue.add(`${run.metadata.namespace}/${run.metadata.name}`);
+    }, (this.options.waitingResyncSeconds ?? 60) * 1000);
+    try {
+      await queue.run((key) => this.reconciler.reconcile(key), signal);
+    } finally {
+      clearInterval(resync);
+      if (this.queue === queue) this.queue = undefined;
+      logger.info("stopped leading");
+    }
+  }
+}

@@ -1,0 +1,66 @@
+import { randomBytes } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import { hostname } from "node:os";
+import { join } from "node:path";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { KubeConfig } from "@kubernetes/client-node";
+import { pino } from "pino";
+import { collectDefaultMetrics, Registry } from "prom-client";
+import { connectBus, drainOnAbort, purgeRunSubjects } from "@nnunet-operator/bus";
+import { ClientPort, promKubeRequestMetrics } from "@nnunet-operator/kube";
+import { applyEnvOverrides, parseOperatorConfig, readProcessEnv } from "./config.js";
+import { Operator } from "./controller.js";
+import { buildServer } from "./server.js";
+
+// The composition root: reads the environment and the configuration file, builds the
+// ports (kube, NATS), the operator and its two HTTP servers, and stops everything on one
+// AbortSignal (SIGTERM/SIGINT): servers close, the queue drains, the Lease is released,
+// informers stop, NATS drains.
+
+async function main(): Promise<void> {
+  const env = readProcessEnv();
+  const logger = pino({ name: "nnunet-operator", level: env.LOG_LEVEL });
+  const config = applyEnvOverrides(parseOperatorConfig(await readFile(env.NNUNET_OPERATOR_CONFIG, "utf8"), env.NNUNET_OPERATOR_CONFIG), env);
+  const controller = new AbortController();
+  const { signal } = controller;
+  for (const s of ["SIGTERM", "SIGINT"] as const) process.once(s, () => controller.abort());
+
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const kc = new KubeConfig();
+  kc.loadFromDefault();
+  const port = new ClientPort(kc, { fieldManager: "nnunet-operator", onRequest: promKubeRequestMetrics(registry) });
+
+  const nc = await connectBus({ servers: config.nats.url, name: `nnunet-operator/${env.POD_NAME ?? hostname()}`, signal });
+  const js = jetstream(nc);
+  const jsm = await jetstreamManager(nc);
+
+  const operator = new Operator({
+    port,
+    config,
+    logger,
+    registry,
+    identity: `${env.POD_NAME ?? hostname()}_${randomBytes(4).toString("hex")}`,
+    purgeRun: (ns, run) => purgeRunSubjects(jsm, ns, run),
+    bus: { nc, js },
+  });
+
+  const metricsServer = buildServer({ registry, ready: () => operator.ready(), beforeScrape: () => operator.refreshGauges(), logger, serve: { metrics: true, webhook: false } });
+  const [cert, key] = await Promise.all([readFile(join(env.WEBHOOK_CERT_DIR, "tls.crt")), readFile(join(env.WEBHOOK_CERT_DIR, "tls.key"))]);
+  const webhookServer = buildServer({ registry, ready: () => true, queues: config.queues.map((q) => q.name), logger, serve: { metrics: false, webhook: true }, https: { cert, key } });
+  await metricsServer.listen({ host: "0.0.0.0", port: env.HTTP_PORT });
+  await webhookServer.listen({ host: "0.0.0.0", port: env.WEBHOOK_PORT });
+  logger.info({ httpPort: env.HTTP_PORT, webhookPort: env.WEBHOOK_PORT, namespace: config.namespace }, "operator started");
+
+  const closeServers = (): void => void Promise.all([metricsServer.close(), webhookServer.close()]);
+  signal.addEventListener("abort", closeServers, { once: true });
+  await operator.run(signal);
+  await drainOnAbort(nc, signal);
+  logger.info("operator stopped");
+}
+
+main().catch((err: unknown) => {
+  // The one place that may end the process: the composition root.
+  console.error(err);
+  process.exitCode = 1;
+});

@@ -1,0 +1,97 @@
+import { Counter, Gauge, Histogram, type Registry } from "prom-client";
+import { METRICS, type MetricSpec, RUN_PHASES, FOLD_PHASES } from "@nnunet-operator/api";
+
+// The operator's Prometheus metrics, registered exactly as packages/api's catalogue names
+// them (name, type, help, labels, buckets), so the dashboard and alert rules match.
+
+type OperatorKey = {
+  [K in keyof typeof METRICS]: (typeof METRICS)[K]["service"] extends "operator" ? K : never;
+}[keyof typeof METRICS];
+
+function make(spec: MetricSpec, registry: Registry): Counter | Gauge | Histogram {
+  const base = { name: spec.name, help: spec.help, labelNames: [...spec.labels], registers: [registry] };
+  switch (spec.type) {
+    case "counter":
+      return new Counter(base);
+    case "gauge":
+      return new Gauge(base);
+    case "histogram":
+      return new Histogram({ ...base, ...(spec.buckets ? { buckets: [...spec.buckets] } : {}) });
+  }
+}
+
+export interface RunGauges {
+  namespace: string;
+  run: string;
+  gpusInUse: number;
+  gpuSecondsUsed: number;
+  gpuSecondsSaved: number;
+  batchSize?: { value: number; source: string } | undefined;
+}
+
+export class OperatorMetrics {
+  readonly runs: Gauge;
+  readonly queueLength: Gauge;
+  readonly queueWait: Histogram;
+  readonly admittedFolds: Counter;
+  readonly gpusInUse: Gauge;
+  readonly reconcileDuration: Histogram;
+  readonly reconcileErrors: Counter;
+  readonly calibratedBatchSize: Gauge;
+  readonly gpuSecondsUsed: Gauge;
+  readonly gpuSecondsSaved: Gauge;
+  readonly foldsByPhase: Gauge;
+  private readonly batchSources = new Map<string, string>();
+
+  constructor(readonly registry: Registry) {
+    const get = <T>(key: OperatorKey): T => make(METRICS[key], registry) as T;
+    this.runs = get("runs");
+    this.queueLength = get("queueLength");
+    this.queueWait = get("queueWait");
+    this.admittedFolds = get("admittedFolds");
+    this.gpusInUse = get("gpusInUse");
+    this.reconcileDuration = get("reconcileDuration");
+    this.reconcileErrors = get("reconcileErrors");
+    this.calibratedBatchSize = get("calibratedBatchSize");
+    this.gpuSecondsUsed = get("gpuSecondsUsed");
+    this.gpuSecondsSaved = get("gpuSecondsSaved");
+    this.foldsByPhase = get("foldsByPhase");
+  }
+
+  /** Phase counts over every run and fold the cache holds; every phase gets a sample, zero included. */
+  setPhases(runPhases: readonly string[], foldPhases: readonly string[]): void {
+    for (const phase of RUN_PHASES) this.runs.set({ phase }, 0);
+    for (const phase of FOLD_PHASES) this.foldsByPhase.set({ phase }, 0);
+    for (const phase of runPhases) this.runs.inc({ phase });
+    for (const phase of foldPhases) this.foldsByPhase.inc({ phase });
+  }
+
+  setQueueLengths(byQueue: ReadonlyMap<string, number>, queues: readonly string[]): void {
+    for (const queue of queues) this.queueLength.set({ queue }, byQueue.get(queue) ?? 0);
+  }
+
+  setRun(g: RunGauges): void {
+    const labels = { namespace: g.namespace, run: g.run };
+    this.gpusInUse.set(labels, g.gpusInUse);
+    this.gpuSecondsUsed.set(labels, g.gpuSecondsUsed);
+    this.gpuSecondsSaved.set(labels, g.gpuSecondsSaved);
+    const key = `${g.namespace}/${g.run}`;
+    const old = this.batchSources.get(key);
+    if (old !== undefined && old !== g.batchSize?.source) this.calibratedBatchSize.remove({ ...labels, source: old });
+    if (g.batchSize) {
+      this.calibratedBatchSize.set({ ...labels, source: g.batchSize.source }, g.batchSize.value);
+      this.batchSources.set(key, g.batchSize.source);
+    } else this.batchSources.delete(key);
+  }
+
+  /** A deleted run leaves no series behind. */
+  forgetRun(namespace: string, run: string): void {
+    const labels = { namespace, run };
+    this.gpusInUse.remove(labels);
+    this.gpuSecondsUsed.remove(labels);
+    this.gpuSecondsSaved.remove(labels);
+    const source = this.batchSources.get(`${namespace}/${run}`);
+    if (source !== undefined) this.calibratedBatchSize.remove({ ...labels, source });
+    this.batchSources.delete(`${namespace}/${run}`);
+  }
+}

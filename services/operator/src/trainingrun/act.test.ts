@@ -1,0 +1,80 @@
+import { strict as assert } from "node:assert";
+import { describe, it } from "node:test";
+import { KubeApiError, type KubeObject, Resources } from "@nnunet-operator/kube";
+import { FakeKubePort } from "@nnunet-operator/kube/testing";
+import { mergePatchBetween, performActions } from "./act.js";
+import type { KubeAction } from "./decide/run.js";
+import { slimJob, slimPod } from "./slim.js";
+
+const job = (name: string): KubeAction => ({ verb: "create", object: { apiVersion: "batch/v1", kind: "Job", metadata: { name, namespace: "ns" }, spec: { template: { spec: { containers: [] } } } }, why: "test" });
+const cache: KubeAction = {
+  verb: "upsertConfigMapData",
+  namespace: "ns",
+  name: "cache",
+  patch: { data: { k2: "v2" } },
+  ifMissing: { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "cache", namespace: "ns" }, data: { k2: "v2" } },
+  why: "test",
+};
+
+describe("mergePatchBetween", () => {
+  const cases: Array<[string, unknown, unknown, unknown]> = [
+    ["sets what changed and nulls what went away", { a: 1, b: 2 }, { a: 1, c: 3 }, { b: null, c: 3 }],
+    ["recurses into objects", { q: { position: 3, reason: "X" } }, { q: { reason: "X" } }, { q: { position: null } }],
+    ["replaces arrays whole (conditions, folds)", { c: [1, 2] }, { c: [2] }, { c: [2] }],
+    ["is empty when nothing changed", { a: { b: [1] } }, { a: { b: [1] } }, {}],
+  ];
+  for (const [name, from, to, patch] of cases) it(name, () => assert.deepEqual(mergePatchBetween(from, to), patch));
+});
+
+describe("performActions", () => {
+  it("creates the Jobs of one admission at once, and takes AlreadyExists as success", async () => {
+    const port = new FakeKubePort();
+    await port.create(Resources.jobs, (job("b") as unknown as { object: KubeObject }).object);
+    const written: string[] = [];
+    const result = await performActions(port, [job("a"), job("b"), job("c")], (_k, o) => written.push(o.metadata.name!));
+    assert.deepEqual(result.created, ["a", "c"]);
+    assert.deepEqual(written, ["a", "c"]);
+  });
+
+  it("reports the Jobs it wrote before a create failed, then fails", async () => {
+    const port = new FakeKubePort();
+    port.failNext("create", new KubeApiError("forbidden", { code: 403, reason: "Forbidden", retryable: false }));
+    const written: string[] = [];
+    await assert.rejects(performActions(port, [job("a"), job("b")], (_k, o) => written.push(o.metadata.name!)), /forbidden/);
+    assert.deepEqual(written, ["b"]);
+  });
+
+  it("deletes with foreground propagation and takes NotFound as success", async () => {
+    const port = new FakeKubePort();
+    await performActions(port, [{ verb: "delete", kind: "Job", namespace: "ns", name: "gone", propagationPolicy: "Foreground", why: "test" }]);
+    assert.deepEqual(port.writes().map((w) => [w.verb, w.options]), [["delete", { propagationPolicy: "Foreground" }]]);
+  });
+
+  it("creates the cache ConfigMap when missing, else merge-patches one key", async () => {
+    const port = new FakeKubePort();
+    await performActions(port, [cache]);
+    assert.deepEqual((await port.get(Resources.configMaps, { namespace: "ns", name: "cache" })).data, { k2: "v2" });
+    await performActions(port, [{ ...cache, patch: { data: { k3: "v3" } } } as KubeAction]);
+    assert.deepEqual((await port.get(Resources.configMaps, { namespace: "ns", name: "cache" })).data, { k2: "v2", k3: "v3" });
+  });
+});
+
+describe("slim caches", () => {
+  it("keeps of a pod what the decisions read, and drops managedFields and container details", () => {
+    const pod = {
+      metadata: { name: "p", namespace: "ns", resourceVersion: "3", managedFields: [{ manager: "x" }], labels: { a: "b" } },
+      spec: { nodeName: "n1", containers: [{ name: "nnunet", image: "img", args: ["long"], env: [{ name: "A", value: "1" }], resources: { limits: { "nvidia.com/gpu": "1" } } }], initContainers: [{ name: "reporter", image: "r", restartPolicy: "Always", command: ["x"] }], volumes: [{ name: "v" }] },
+      status: { phase: "Running" },
+    } as KubeObject;
+    assert.deepEqual(slimPod(pod), {
+      metadata: { name: "p", namespace: "ns", resourceVersion: "3", labels: { a: "b" } },
+      spec: { nodeName: "n1", containers: [{ name: "nnunet", image: "img", resources: { limits: { "nvidia.com/gpu": "1" } } }], initContainers: [{ name: "reporter", image: "r", restartPolicy: "Always" }] },
+      status: { phase: "Running" },
+    });
+  });
+
+  it("keeps of a Job its suspension, template labels and placement", () => {
+    const j = { metadata: { name: "j", annotations: { x: "1" } }, spec: { suspend: true, backoffLimit: 0, template: { metadata: { labels: { r: "1" } }, spec: { affinity: { a: 1 }, containers: [{ name: "c", image: "i", command: ["python3"] }] } } }, status: { active: 1 } } as KubeObject;
+    assert.deepEqual(slimJob(j), { metadata: { name: "j", annotations: { x: "1" } }, spec: { suspend: true, template: { metadata: { labels: { r: "1" } }, spec: { affinity: { a: 1 }, containers: [{ name: "c", image: "i" }] } } }, status: { active: 1 } });
+  });
+});

@@ -1,0 +1,92 @@
+import { isAlreadyExists, isNotFound, type KubeObject, type KubePort, Resources } from "@nnunet-operator/kube";
+import type { KubeAction } from "./decide/run.js";
+
+// Performs one plan's kube actions in order, with the idempotence the plan relies on:
+// a create that meets AlreadyExists and a delete that meets NotFound are success, and the
+// calibration cache is merge-patched (concurrent writers of different keys do not clash)
+// or created when missing. Every other error goes up to the work queue, which retries the
+// retryable ones with backoff.
+
+export interface ActResult {
+  /** Objects a write returned, for the caches. */
+  readonly written: Array<{ kind: "jobs" | "configMaps"; object: KubeObject }>;
+  /** Names of Jobs this pass created (not those that already existed). */
+  readonly created: string[];
+}
+
+/** Recursive JSON merge patch (RFC 7386) from `from` to `to`: removed keys become null, arrays are replaced. Pure. */
+export function mergePatchBetween(from: unknown, to: unknown): unknown {
+  const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+  if (!isObject(from) || !isObject(to)) return to;
+  const patch: Record<string, unknown> = {};
+  for (const key of Object.keys(from)) if (!(key in to) || to[key] === undefined) patch[key] = null;
+  for (const [key, value] of Object.entries(to)) {
+    if (value === undefined) continue;
+    const old = from[key];
+    if (JSON.stringify(old) === JSON.stringify(value)) continue;
+    patch[key] = isObject(old) && isObject(value) ? mergePatchBetween(old, value) : value;
+  }
+  return patch;
+}
+
+/**
+ * Performs the actions in order, except that a run of consecutive creates (the folds of one
+ * admission) is sent at once: creates of distinct, deterministic names do not depend on
+ * each other, and a pass that admits five folds then costs one round trip, not five.
+ */
+export async function performActions(
+  port: Pick<KubePort, "create" | "delete" | "patch">,
+  actions: readonly KubeAction[],
+  /** Called at once with every object written, also when a later action fails. */
+  onWritten: (kind: "jobs" | "configMaps", object: KubeObject) => void = () => undefined,
+): Promise<ActResult> {
+  const result: ActResult = { written: [], created: [] };
+  const wrote = (kind: "jobs" | "configMaps", object: KubeObject): void => {
+    result.written.push({ kind, object });
+    onWritten(kind, object);
+  };
+  for (let i = 0; i < actions.length; i++) {
+    const action = actions[i]!;
+    switch (action.verb) {
+      case "create": {
+        const batch: Array<Extract<KubeAction, { verb: "create" }>> = [action];
+        while (actions[i + 1]?.verb === "create") batch.push(actions[++i] as Extract<KubeAction, { verb: "create" }>);
+        const settled = await Promise.allSettled(batch.map((a) => port.create(Resources.jobs, a.object as KubeObject)));
+        let failure: unknown;
+        settled.forEach((s, k) => {
+          if (s.status === "fulfilled") {
+            wrote("jobs", s.value);
+            result.created.push(batch[k]!.object.metadata?.name ?? "");
+          } else if (!isAlreadyExists(s.reason)) failure ??= s.reason;
+        });
+        if (failure !== undefined) throw failure;
+        break;
+      }
+      case "delete": {
+        try {
+          await port.delete(Resources.jobs, { namespace: action.namespace, name: action.name }, { propagationPolicy: action.propagationPolicy });
+        } catch (err) {
+          if (!isNotFound(err)) throw err;
+        }
+        break;
+      }
+      case "upsertConfigMapData": {
+        const key = { namespace: action.namespace, name: action.name };
+        try {
+          wrote("configMaps", await port.patch(Resources.configMaps, key, action.patch, { type: "merge" }));
+        } catch (err) {
+          if (!isNotFound(err)) throw err;
+          try {
+            wrote("configMaps", await port.create(Resources.configMaps, action.ifMissing as KubeObject));
+          } catch (createErr) {
+            // Another writer created it between our patch and create: patch again.
+            if (!isAlreadyExists(createErr)) throw createErr;
+            wrote("configMaps", await port.patch(Resources.configMaps, key, action.patch, { type: "merge" }));
+          }
+        }
+        break;
+      }
+    }
+  }
+  return result;
+}

@@ -1,0 +1,106 @@
+import type { TrainingRun } from "@nnunet-operator/api";
+import type { KubeObject } from "@nnunet-operator/kube";
+import type { OperatorConfig } from "../config.js";
+import { type AdmissionDecision, type AdmissionRun, decideAdmission, type Demand, NOTHING_ADMITTED, runKey } from "./decide/admission.js";
+import type { RunWorld } from "./decide/parts.js";
+import { decideRun } from "./decide/run.js";
+import { gpuTolerations } from "./manifests/common.js";
+import type { World } from "./world.js";
+import type { ProgressCache } from "./progress-feed.js";
+
+// The cluster-wide admission pass one reconcile needs. Every run's wants (the GPU work it
+// would start now) come from decideRun; for the run being reconciled they are fresh, for
+// the others they are cached per fingerprint (the run's resourceVersion and its children's,
+// its claim, the calibration cache, the nodes). With a thousand runs that turns a pass from
+// a thousand decideRun calls into one, plus the admission itself. A cached entry can only
+// be stale through time (a restart backoff running out); that run's own reconcile, which
+// the backoff requeues, computes it fresh.
+
+export class AdmissionPass {
+  private readonly wantsCache = new Map<string, { fingerprint: string; wants: readonly Demand[] }>();
+  /** The last decision and what it was computed from: reused while neither changed. */
+  private last: { signature: string; version: number; decision: AdmissionDecision } | undefined;
+
+  constructor(
+    private readonly world: World,
+    private readonly config: OperatorConfig,
+    private readonly progress: ProgressCache,
+  ) {}
+
+  /** The world of one run as the pure decisions take it (admission left empty). */
+  runWorld(run: TrainingRun): RunWorld {
+    const ns = run.metadata.namespace ?? "default";
+    const name = run.metadata.name ?? "";
+    return {
+      config: this.config,
+      jobs: this.world.jobsOf(ns, name),
+      pods: this.world.podsOf(ns, name),
+      nodes: this.world.nodes(),
+      calibrationCache: this.world.calibrationCache(ns).data,
+      claimExists: this.world.claimExists(ns, run.spec.storage.claimName),
+      admission: NOTHING_ADMITTED,
+      progress: this.progress.of(run.metadata.uid),
+    };
+  }
+
+  private wantsOf(raw: KubeObject, run: TrainingRun, now: Date): readonly Demand[] {
+    const key = runKey(run);
+    const fingerprint = this.world.fingerprint(raw, run);
+    const hit = this.wantsCache.get(key);
+    if (hit && hit.fingerprint === fingerprint) return hit.wants;
+    const wants = decideRun(run, this.runWorld(run), now).wants;
+    this.wantsCache.set(key, { fingerprint, wants });
+    return wants;
+  }
+
+  forget(key: string): void {
+    this.wantsCache.delete(key);
+  }
+
+  /**
+   * Admission over every live run, with `current`'s wants computed afresh. Reuses the last
+   * decision when the children, nodes, claims and caches did not change (the world's
+   * version) and every run asks for the same work with the same priority, queue, products
+   * and holds (the signature): a row of waiting runs, each looked at in turn, then costs
+   * one admission pass instead of one each.
+   */
+  decide(current: TrainingRun, currentWants: readonly Demand[], now: Date): AdmissionDecision {
+    const version = this.world.version;
+    const runs: AdmissionRun[] = [];
+    const currentKey = runKey(current);
+    for (const raw of this.world.runs()) {
+      if (raw.metadata.deletionTimestamp) continue;
+      const parsed = this.world.parse(raw);
+      if (!parsed.ok) continue;
+      const run = parsed.run;
+      const key = runKey(run);
+      const fresh = key === currentKey;
+      const target = fresh ? current : run;
+      runs.push({
+        run: target,
+        claimExists: this.world.claimExists(target.metadata.namespace ?? "default", target.spec.storage.claimName),
+        wants: fresh ? currentWants : this.wantsOf(raw, run, now),
+      });
+    }
+    const signature = runs.map(signatureOf).join("\n");
+    if (this.last && this.last.version === version && this.last.signature === signature) return this.last.decision;
+    const decision = decideAdmission({
+      nodes: this.world.nodes(),
+      pods: this.world.allPods(),
+      jobs: this.world.allJobs(),
+      runs,
+      queues: this.config.queues,
+      acceptedProducts: this.config.gpu.acceptedProducts,
+      tolerations: gpuTolerations(this.config),
+      defaultProductLabel: this.config.gpu.defaultProductLabel,
+    });
+    this.last = { signature, version, decision };
+    return decision;
+  }
+}
+
+/** Everything of a run that decideAdmission reads. */
+function signatureOf(r: AdmissionRun): string {
+  const { metadata, spec } = r.run;
+  return JSON.stringify([metadata.namespace, metadata.name, metadata.creationTimestamp, spec.priority, spec.queue, spec.suspend, spec.gpu, r.claimExists, r.wants]);
+}

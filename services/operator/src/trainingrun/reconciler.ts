@@ -1,0 +1,209 @@
+import type { Logger } from "pino";
+import { ConditionType, type FoldStatus, FINALIZER, setCondition, type TrainingRun, type TrainingRunStatus } from "@nnunet-operator/api";
+import { type Clock, type KubeObject, type KubePort, type ProcessResult, Resources, splitKey } from "@nnunet-operator/kube";
+import type { OperatorConfig } from "../config.js";
+import type { OperatorMetrics } from "../metrics.js";
+import { mergePatchBetween, performActions } from "./act.js";
+import type { AdmissionPass } from "./admission-pass.js";
+import { NOTHING_ADMITTED, runKey } from "./decide/admission.js";
+import { isPodActive, podGpuRequest } from "./decide/objects.js";
+import { decideRun, type RunPlan } from "./decide/run.js";
+import { decideStatusWrite } from "./decide/status-write.js";
+import type { ProgressCache } from "./progress-feed.js";
+import type { World } from "./world.js";
+
+// read -> decide -> act for one TrainingRun, keyed by namespace/name. Level-triggered: the
+// work queue carries keys, every pass re-reads the run and its world from the informer
+// caches, asks the pure core for a plan, and performs it: status first (status subresource,
+// merge patch), then the plan's writes in order, then its events. Nothing here decides what
+// a run needs; this file only reads, writes, counts and classifies errors.
+
+export interface EventSink {
+  event(object: KubeObject, type: "Normal" | "Warning", reason: string, note: string): Promise<void>;
+}
+
+export interface ReconcilerDeps {
+  port: Pick<KubePort, "create" | "delete" | "patch" | "patchStatus">;
+  world: World;
+  admission: AdmissionPass;
+  progress: ProgressCache;
+  config: OperatorConfig;
+  events: EventSink;
+  metrics: OperatorMetrics;
+  logger: Logger;
+  clock: Clock;
+  /** Purges a run's epochs from JetStream (the finalizer); absent without NATS. */
+  purgeRun?: (namespace: string, run: string) => Promise<number>;
+  /** Progress-only status writes at most this often. */
+  statusMinIntervalSeconds: number;
+}
+
+/** A failure retrying cannot fix: the run gets a condition saying so and is not requeued. */
+export class TerminalReconcileError extends Error {
+  override readonly name = "TerminalReconcileError";
+  readonly retryable = false;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+const CONTROLLER = "trainingrun";
+
+export class TrainingRunReconciler {
+  private readonly lastStatusWrite = new Map<string, Date>();
+
+  constructor(private readonly deps: ReconcilerDeps) {}
+
+  async reconcile(key: string): Promise<ProcessResult> {
+    const started = this.deps.clock.now();
+    let result = "success";
+    try {
+      const out = await this.pass(key);
+      if (out) result = "requeue";
+      return out;
+    } catch (err) {
+      result = "error";
+      this.deps.metrics.reconcileErrors.inc({ controller: CONTROLLER, reason: errorReason(err) });
+      throw err;
+    } finally {
+      this.deps.metrics.reconcileDuration.observe({ controller: CONTROLLER, result }, (this.deps.clock.now() - started) / 1000);
+    }
+  }
+
+  private async pass(key: string): Promise<ProcessResult> {
+    const { world, logger } = this.deps;
+    const raw = world.informers.runs.store.get(key);
+    if (!raw) {
+      this.forget(key, undefined);
+      return undefined;
+    }
+    if (raw.metadata.deletionTimestamp) return this.finalize(key, raw);
+    const parsed = world.parse(raw);
+    if (!parsed.ok) {
+      // The webhook keeps such runs out; without it, say why and wait for an edit.
+      const message = parsed.errors.map((e) => `${e.field}: ${e.message}`).join("; ");
+      await this.writeTerminalCondition(raw, undefined, "InvalidSpec", message);
+      logger.warn({ trainingRun: raw.metadata.name, namespace: raw.metadata.namespace, errors: parsed.errors }, "invalid TrainingRun");
+      return undefined;
+    }
+    if (!(raw.metadata.finalizers ?? []).includes(FINALIZER)) {
+      await this.addFinalizer(raw);
+      // remember() keeps the watch event of our own write from requeueing: go on at once.
+      return { requeueAfterMs: 1 };
+    }
+    try {
+      return await this.act(key, raw, parsed.run);
+    } catch (err) {
+      if ((err as { retryable?: unknown }).retryable === false) {
+        await this.writeTerminalCondition(raw, parsed.run, "ReconcileFailed", (err as Error).message);
+        throw err instanceof TerminalReconcileError ? err : new TerminalReconcileError((err as Error).message, { cause: err });
+      }
+      throw err;
+    }
+  }
+
+  private async act(key: string, raw: KubeObject, run: TrainingRun): Promise<ProcessResult> {
+    const { world, admission, port, logger, metrics } = this.deps;
+    const now = new Date(this.deps.clock.now());
+    const log = logger.child({ trainingRun: run.metadata.name, namespace: run.metadata.namespace });
+    const base = admission.runWorld(run);
+    const probe = decideRun(run, base, now);
+    // A run that wants no GPU work gets nothing from admission: skip the cluster-wide pass.
+    const granted = probe.wants.length === 0 ? NOTHING_ADMITTED : (admission.decide(run, probe.wants, now).runs.get(runKey(run)) ?? NOTHING_ADMITTED);
+    const plan = granted === NOTHING_ADMITTED ? probe : decideRun(run, { ...base, admission: granted }, now);
+
+    const write = decideStatusWrite(run.status, plan.status, { now, lastWriteAt: this.lastStatusWrite.get(key), minIntervalSeconds: this.deps.statusMinIntervalSeconds });
+    if (write.write) {
+      const patch = { metadata: { resourceVersion: raw.metadata.resourceVersion }, status: mergePatchBetween(raw.status ?? {}, plan.status) };
+      const updated = await port.patchStatus(Resources.trainingRuns, splitKey(key), patch, { type: "merge" });
+      world.remember("runs", updated);
+      this.lastStatusWrite.set(key, now);
+    }
+    const done = await performActions(port, plan.actions, (kind, object) => world.remember(kind, object));
+    for (const a of plan.actions) log.info({ action: a.verb, why: a.why }, "acted");
+    for (const e of plan.events) void this.deps.events.event(raw, e.type, e.reason, e.message);
+    this.observe(run, plan, done.created, now);
+    metrics.setRun({
+      namespace: run.metadata.namespace ?? "default",
+      run: run.metadata.name ?? "",
+      gpusInUse: base.pods.filter((p) => isPodActive(p) && p.spec?.nodeName).reduce((s, p) => s + podGpuRequest(p.spec), 0),
+      gpuSecondsUsed: plan.status.totals?.gpuSecondsUsed ?? 0,
+      gpuSecondsSaved: plan.status.totals?.gpuSecondsSaved ?? 0,
+      batchSize: plan.status.calibration?.batchSize !== undefined ? { value: plan.status.calibration.batchSize, source: plan.status.calibration.source ?? "Plans" } : undefined,
+    });
+    // The writes went into the caches without the watch events that would requeue the run
+    // (remember() swallows them), so look again at once: the status should show them.
+    if (plan.actions.length > 0) return { requeueAfterMs: 1 };
+    const waits = [plan.requeueAfterSeconds, write.requeueAfterSeconds].filter((s): s is number => s !== undefined);
+    return waits.length > 0 ? { requeueAfterMs: Math.max(100, Math.min(...waits) * 1000) } : undefined;
+  }
+
+  /** Queue wait and admitted folds, from the Jobs this pass created. */
+  private observe(run: TrainingRun, plan: RunPlan, created: readonly string[], now: Date): void {
+    const queue = run.spec.queue;
+    const queuedAt = plan.status.queue?.queuedAt;
+    for (const name of created) {
+      if (!/-fold-[^-]+$/.test(name)) continue;
+      const fold = plan.status.folds?.find((f: FoldStatus) => name.endsWith(`-fold-${f.fold}`));
+      if (fold && fold.attempt > 0) continue; // a restart is not a new admission
+      this.deps.metrics.admittedFolds.inc({ queue });
+      if (queuedAt) this.deps.metrics.queueWait.observe({ queue }, Math.max(0, (now.getTime() - Date.parse(queuedAt)) / 1000));
+    }
+  }
+
+  private async addFinalizer(raw: KubeObject): Promise<void> {
+    const finalizers = [...(raw.metadata.finalizers ?? []), FINALIZER];
+    const updated = await this.deps.port.patch(Resources.trainingRuns, splitKey(runKeyOf(raw)), { metadata: { resourceVersion: raw.metadata.resourceVersion, finalizers } }, { type: "merge" });
+    this.deps.world.remember("runs", updated);
+  }
+
+  /** Deletion: purge the run's epochs from JetStream, then let it go. Children go by owner references. */
+  private async finalize(key: string, raw: KubeObject): Promise<ProcessResult> {
+    const finalizers = raw.metadata.finalizers ?? [];
+    if (finalizers.includes(FINALIZER)) {
+      const ns = raw.metadata.namespace ?? "default";
+      const name = raw.metadata.name ?? "";
+      if (this.deps.purgeRun) {
+        const purged = await this.deps.purgeRun(ns, name);
+        this.deps.logger.info({ trainingRun: name, namespace: ns, purged }, "purged the run's epochs");
+      }
+      const rest = finalizers.filter((f) => f !== FINALIZER);
+      await this.deps.port.patch(Resources.trainingRuns, splitKey(key), { metadata: { resourceVersion: raw.metadata.resourceVersion, finalizers: rest.length > 0 ? rest : null } }, { type: "merge" });
+    }
+    this.forget(key, raw.metadata.uid);
+    return undefined;
+  }
+
+  private forget(key: string, uid: string | undefined): void {
+    const { namespace, name } = splitKey(key);
+    this.lastStatusWrite.delete(key);
+    this.deps.admission.forget(key);
+    this.deps.world.forget(key);
+    this.deps.progress.forget(uid);
+    this.deps.metrics.forgetRun(namespace ?? "default", name);
+  }
+
+  /** Ready=False with the reason, written on the stored status; best effort. */
+  private async writeTerminalCondition(raw: KubeObject, run: TrainingRun | undefined, reason: string, message: string): Promise<void> {
+    const stored = (raw.status ?? {}) as TrainingRunStatus;
+    const generation = raw.metadata.generation ?? 0;
+    const { conditions, changed } = setCondition(stored.conditions ?? [], { type: ConditionType.Ready, status: "False", reason, message: message.slice(0, 2000), observedGeneration: generation }, new Date(this.deps.clock.now()));
+    if (!changed) return;
+    try {
+      const updated = await this.deps.port.patchStatus(Resources.trainingRuns, splitKey(runKeyOf(raw)), { status: { conditions } }, { type: "merge" });
+      this.deps.world.remember("runs", updated);
+      void this.deps.events.event(raw, "Warning", reason, message);
+    } catch (err) {
+      this.deps.logger.error({ err, trainingRun: run?.metadata.name ?? raw.metadata.name }, "could not record the terminal condition");
+    }
+  }
+}
+
+function runKeyOf(raw: KubeObject): string {
+  return `${raw.metadata.namespace ?? "default"}/${raw.metadata.name ?? ""}`;
+}
+
+function errorReason(err: unknown): string {
+  const e = err as { reason?: unknown; name?: unknown };
+  return typeof e?.reason === "string" ? e.reason : typeof e?.name === "string" ? e.name : "Unknown";
+}

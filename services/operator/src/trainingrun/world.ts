@@ -1,0 +1,136 @@
+import type { IJob } from "kubernetes-models/batch/v1/Job";
+import type { INode } from "kubernetes-models/v1/Node";
+import type { IPod } from "kubernetes-models/v1/Pod";
+import { type FieldError, LABEL_RUN, parseTrainingRun, type TrainingRun } from "@nnunet-operator/api";
+import { Informer, type KubeObject, type KubePort, objectKey, Resources } from "@nnunet-operator/kube";
+import type { OperatorConfig } from "../config.js";
+import { slimJob, slimObject, slimPod } from "./slim.js";
+
+// The operator's view of the cluster: one informer per resource it reads, all through the
+// kube port, and the small per-run caches that keep a reconcile cheap when a thousand runs
+// share the cluster. Holds no rules: it gathers what the pure decisions take as input.
+
+export interface WorldInformers {
+  readonly runs: Informer<KubeObject>;
+  readonly jobs: Informer<KubeObject>;
+  readonly pods: Informer<KubeObject>;
+  readonly nodes: Informer<KubeObject>;
+  readonly claims: Informer<KubeObject>;
+  readonly configMaps: Informer<KubeObject>;
+}
+
+export type ParsedRun = { ok: true; run: TrainingRun } | { ok: false; errors: FieldError[] };
+
+export class World {
+  readonly informers: WorldInformers;
+  private readonly parsed = new Map<string, { rv: string | undefined; result: ParsedRun }>();
+  /** Bumped on every node change: capacity and products of the cluster. */
+  private nodesVersion = 0;
+  /** Bumped on every change of anything but the runs themselves (children, nodes, claims, caches). */
+  version = 0;
+
+  constructor(port: Pick<KubePort, "list" | "watch">, readonly config: OperatorConfig, onError: (err: unknown) => void) {
+    const common = { port, onError };
+    this.informers = {
+      runs: new Informer({ ...common, resource: Resources.trainingRuns, transform: slimObject }),
+      // Only our children: the run label is set on every Job and pod the operator creates.
+      jobs: new Informer({ ...common, resource: Resources.jobs, labelSelector: LABEL_RUN, transform: slimJob }),
+      // Every pod: GPUs held by other workloads count against capacity too.
+      pods: new Informer({ ...common, resource: Resources.pods, transform: slimPod }),
+      nodes: new Informer({ ...common, resource: Resources.nodes, transform: slimObject }),
+      claims: new Informer({ ...common, resource: Resources.persistentVolumeClaims, transform: slimObject }),
+      configMaps: new Informer({ ...common, resource: Resources.configMaps, fieldSelector: `metadata.name=${config.calibration.cacheConfigMap}`, transform: slimObject }),
+    };
+    this.informers.nodes.addHandler(() => void (this.nodesVersion += 1));
+    for (const informer of [this.informers.jobs, this.informers.pods, this.informers.nodes, this.informers.claims, this.informers.configMaps]) {
+      informer.addHandler(() => void (this.version += 1));
+    }
+  }
+
+  all(): Informer<KubeObject>[] {
+    return Object.values(this.informers);
+  }
+
+  run(signal: AbortSignal): Promise<void[]> {
+    return Promise.all(this.all().map((i) => i.run(signal)));
+  }
+
+  async waitForSync(signal: AbortSignal): Promise<boolean> {
+    const synced = await Promise.all(this.all().map((i) => i.waitForSync(signal)));
+    return synced.every(Boolean);
+  }
+
+  hasSynced(): boolean {
+    return this.all().every((i) => i.hasSynced());
+  }
+
+  /** The run parsed with the API's zod schema, cached per resourceVersion. */
+  parse(raw: KubeObject): ParsedRun {
+    const key = objectKey(raw);
+    const rv = raw.metadata.resourceVersion;
+    const hit = this.parsed.get(key);
+    if (hit && hit.rv === rv && rv !== undefined) return hit.result;
+    const r = parseTrainingRun(raw);
+    const result: ParsedRun = r.ok ? { ok: true, run: r.run } : { ok: false, errors: r.errors };
+    this.parsed.set(key, { rv, result });
+    return result;
+  }
+
+  forget(key: string): void {
+    this.parsed.delete(key);
+  }
+
+  runs(): KubeObject[] {
+    return this.informers.runs.store.list();
+  }
+
+  jobsOf(namespace: string, run: string): IJob[] {
+    return this.informers.jobs.store.byLabel(LABEL_RUN, run).filter((j) => j.metadata.namespace === namespace) as IJob[];
+  }
+
+  podsOf(namespace: string, run: string): IPod[] {
+    return this.informers.pods.store.byLabel(LABEL_RUN, run).filter((p) => p.metadata.namespace === namespace) as IPod[];
+  }
+
+  allJobs(): IJob[] {
+    return this.informers.jobs.store.list() as IJob[];
+  }
+
+  allPods(): IPod[] {
+    return this.informers.pods.store.list() as IPod[];
+  }
+
+  nodes(): INode[] {
+    return this.informers.nodes.store.list() as INode[];
+  }
+
+  claimExists(namespace: string, name: string): boolean {
+    return this.informers.claims.store.get(`${namespace}/${name}`) !== undefined;
+  }
+
+  calibrationCache(namespace: string): { data: Record<string, string> | undefined; rv: string } {
+    const cm = this.informers.configMaps.store.get(`${namespace}/${this.config.calibration.cacheConfigMap}`);
+    return { data: cm?.data as Record<string, string> | undefined, rv: cm?.metadata.resourceVersion ?? "" };
+  }
+
+  /**
+   * What decides a run's wants besides `now`: its own version, its children's, its claim,
+   * the namespace's calibration cache and the nodes. Equal fingerprints, equal wants.
+   */
+  fingerprint(raw: KubeObject, run: TrainingRun): string {
+    const ns = run.metadata.namespace ?? "default";
+    const name = run.metadata.name ?? "";
+    const children = [...this.jobsOf(ns, name), ...this.podsOf(ns, name)].map((o) => o.metadata?.resourceVersion ?? "").sort().join(",");
+    return [raw.metadata.resourceVersion, children, this.claimExists(ns, run.spec.storage.claimName), this.calibrationCache(ns).rv, this.nodesVersion].join("|");
+  }
+
+  /** Puts an object a write returned into the cache at once, so the next pass sees its own writes. */
+  remember(kind: "runs" | "jobs" | "configMaps", object: KubeObject): void {
+    const store = this.informers[kind].store;
+    const cached = store.get(objectKey(object));
+    // Never replace a newer object the watch already delivered.
+    if (cached && Number(cached.metadata.resourceVersion) > Number(object.metadata.resourceVersion)) return;
+    if (kind !== "runs") this.version += 1;
+    store.upsert(kind === "jobs" ? slimJob(object) : slimObject(object));
+  }
+}

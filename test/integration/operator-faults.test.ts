@@ -1,0 +1,92 @@
+// Faults through the real reconciler: a lost node resumes the fold with --c as the next
+// attempt, a CUDA out-of-memory exit steps the batch size down one calibrated size, an
+// nnU-Net error fails the fold with its last log lines, and a missing claim makes the run
+// wait with ClaimNotFound until the claim appears.
+import { strict as assert } from "node:assert";
+import { after, before, describe, it } from "node:test";
+import {
+  addClaim,
+  addNode,
+  argAfter,
+  CALIBRATION_RESULT,
+  createRun,
+  type Env,
+  eventually,
+  finishPod,
+  getJob,
+  getRun,
+  jobNames,
+  loseNode,
+  nnunetArgs,
+  startEnv,
+  startPod,
+} from "./operator-harness.js";
+
+let env: Env;
+before(async () => {
+  env = await startEnv();
+  for (const n of ["gpu-a", "gpu-b", "gpu-c"]) await addNode(env.dc, n);
+  await addClaim(env.dc);
+  await env.startOperator();
+});
+after(async () => env?.stop());
+
+const fold = (run: string, f = "0") => getRun(env.dc, run).status?.folds?.find((x: { fold: string }) => x.fold === f);
+const attemptOf = (job: { metadata: { annotations?: Record<string, string> } } | undefined) => job?.metadata.annotations?.["nnunet-operator.io/attempt"];
+
+describe("faults", () => {
+  it("resumes a fold whose node was lost with --c as attempt 1", async () => {
+    await createRun(env.dc, "lost", { folds: [0] });
+    await eventually(() => getJob(env.dc, "lost-fold-0"), "the training Job");
+    const pod = await startPod(env.dc, "lost-fold-0", "gpu-a");
+    await loseNode(env.dc, "gpu-a", [["lost-fold-0", pod]]);
+    const job = await eventually(() => (attemptOf(getJob(env.dc, "lost-fold-0")) === "1" ? getJob(env.dc, "lost-fold-0") : undefined), "the Job of attempt 1");
+    assert.equal(nnunetArgs(job).at(-1), "--c");
+    const reporterEnv = job!.spec.template.spec.initContainers.find((c: { name: string }) => c.name === "reporter").env;
+    assert.equal(reporterEnv.find((e: { name: string }) => e.name === "NNUNET_ATTEMPT").value, "1");
+    assert.equal(fold("lost").attempt, 1);
+    assert.notEqual(getRun(env.dc, "lost").status.phase, "Failed");
+  });
+
+  it("steps the batch size down one calibrated size after a CUDA out-of-memory exit", async () => {
+    await createRun(env.dc, "oom", { folds: [0], batchSize: { mode: "Auto" } });
+    await eventually(() => getJob(env.dc, "oom-calibrate"), "the calibration Job");
+    const cal = await startPod(env.dc, "oom-calibrate", "gpu-b");
+    await finishPod(env.dc, "oom-calibrate", cal, { container: "calibrate", exitCode: 0, message: JSON.stringify(CALIBRATION_RESULT) });
+    await eventually(() => getJob(env.dc, "oom-fold-0"), "the training Job");
+    assert.equal(argAfter(nnunetArgs(getJob(env.dc, "oom-fold-0")), "-p"), "nnUNetPlans_bs8");
+    const pod = await startPod(env.dc, "oom-fold-0", "gpu-b");
+    const log = "Epoch 3\nTraceback (most recent call last):\ntorch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB. GPU 0 has a total capacity of 44.52 GiB";
+    await finishPod(env.dc, "oom-fold-0", pod, { exitCode: 1, message: log });
+    const job = await eventually(() => (attemptOf(getJob(env.dc, "oom-fold-0")) === "1" ? getJob(env.dc, "oom-fold-0") : undefined), "the Job of attempt 1");
+    assert.equal(argAfter(nnunetArgs(job), "-p"), "nnUNetPlans_bs4");
+    assert.equal(nnunetArgs(job).at(-1), "--c");
+    assert.equal(fold("oom").batchSize, 4);
+  });
+
+  it("fails a fold whose nnU-Net exited with an error, with the last log lines in the condition", async () => {
+    await createRun(env.dc, "broken", { folds: [0] });
+    await eventually(() => getJob(env.dc, "broken-fold-0"), "the training Job");
+    const pod = await startPod(env.dc, "broken-fold-0", "gpu-c");
+    const log = "Traceback (most recent call last):\n  File \"run_training.py\", line 9\nRuntimeError: Expected all tensors to be on the same device";
+    await finishPod(env.dc, "broken-fold-0", pod, { exitCode: 1, message: log });
+    const status = await eventually(() => (getRun(env.dc, "broken").status?.phase === "Failed" ? getRun(env.dc, "broken").status : undefined), "phase Failed");
+    const failed = status.conditions.find((c: { type: string }) => c.type === "Failed");
+    assert.equal(failed.status, "True");
+    assert.equal(failed.reason, "TrainerError");
+    assert.match(failed.message, /RuntimeError: Expected all tensors to be on the same device/);
+    assert.equal(attemptOf(getJob(env.dc, "broken-fold-0")), "0", "not restarted");
+  });
+
+  it("makes a run whose claim is missing wait with ClaimNotFound, and starts it once the claim exists", async () => {
+    await createRun(env.dc, "noclaim", { folds: [0], storage: { claimName: "later-data" } });
+    const status = await eventually(() => (getRun(env.dc, "noclaim").status?.queue?.reason === "ClaimNotFound" ? getRun(env.dc, "noclaim").status : undefined), "ClaimNotFound");
+    const admitted = status.conditions.find((c: { type: string }) => c.type === "Admitted");
+    assert.equal(admitted.status, "False");
+    assert.match(admitted.message, /PersistentVolumeClaim later-data not found in namespace team-a; create it/);
+    assert.notEqual(status.phase, "Failed");
+    assert.ok(!jobNames(env.dc).includes("noclaim-fold-0"));
+    await addClaim(env.dc, "later-data");
+    await eventually(() => getJob(env.dc, "noclaim-fold-0"), "the training Job once the claim exists");
+  });
+});

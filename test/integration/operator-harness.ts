@@ -1,0 +1,276 @@
+// Shared setup of the operator integration tests: a devcluster in RBAC mode with the CRD
+// and the operator's RBAC exactly as the chart renders it, a real nats-server, operators
+// running with the chart's ServiceAccount token, and a few in-process stand-ins for what
+// devcluster part 2 will add (Job controller, scheduler, kubelet): they write pod and Job
+// status through the cluster's registry, the way those controllers would.
+import { randomBytes } from "node:crypto";
+import { join } from "node:path";
+import { KubeConfig } from "@kubernetes/client-node";
+import { type JetStreamClient, type JetStreamManager, jetstream, jetstreamManager } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { pino } from "pino";
+import { Registry } from "prom-client";
+import { FINALIZER } from "@nnunet-operator/api";
+import { connectBus, ensureEpochStream, purgeRunSubjects } from "@nnunet-operator/bus";
+import { startNatsServer, type NatsServerHandle } from "@nnunet-operator/bus/testing";
+import { bindPod, type DevCluster, type KubeObject, startDevCluster } from "@nnunet-operator/devcluster";
+import { ClientPort, type RequestInfo } from "@nnunet-operator/kube";
+import { Operator, parseOperatorConfig, type OperatorConfigInput } from "@nnunet-operator/operator/runtime";
+import { NAMESPACE, parseManifests, repoRoot, runOk, templateArgs } from "../chart/render.js";
+
+export const CRD = join(repoRoot, "crds/trainingruns.nnunet-operator.io.yaml");
+export const OPERATOR_SA = "nnunet-operator";
+export const RUN_NS = "team-a";
+const RBAC_KINDS = new Set(["ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"]);
+
+/** The operator's RBAC objects from `helm template` of the chart: what it runs with in production. */
+export function operatorRbac(): KubeObject[] {
+  return parseManifests(runOk("helm", templateArgs()))
+    .filter((o) => RBAC_KINDS.has(o.kind) && o.metadata.labels?.["app.kubernetes.io/component"] === "operator") as unknown as KubeObject[];
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Polls `probe` until it returns a value (not undefined/false) or the time is up. */
+export async function eventually<T>(probe: () => T | undefined | false | Promise<T | undefined | false>, what: string, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await probe();
+      if (v !== undefined && v !== false) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ""}`);
+    await sleep(50);
+  }
+}
+
+export interface RunningOperator {
+  operator: Operator;
+  identity: string;
+  requests: RequestInfo[];
+  stop(): Promise<void>;
+}
+
+export interface Env {
+  dc: DevCluster;
+  nats: NatsServerHandle;
+  nc: NatsConnection;
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+  startOperator(options?: { config?: OperatorConfigInput; identity?: string; token?: string }): Promise<RunningOperator>;
+  stop(): Promise<void>;
+}
+
+export async function startEnv(options: { webhooks?: boolean } = {}): Promise<Env> {
+  const dc = await startDevCluster({ rbac: true, manifests: [CRD] });
+  const c = dc.cluster;
+  for (const name of [NAMESPACE, RUN_NS]) await c.create({ apiVersion: "v1", kind: "Namespace", metadata: { name } });
+  for (const o of operatorRbac()) await c.create(o);
+  const nats = await startNatsServer();
+  const nc = await connectBus({ servers: nats.url, name: "operator-test" });
+  const jsm = await jetstreamManager(nc);
+  await ensureEpochStream(jsm, { maxAgeMs: 3_600_000, maxBytes: 64 * 1024 * 1024, duplicateWindowMs: 60_000 });
+  const js = jetstream(nc);
+  const running: RunningOperator[] = [];
+  void options;
+
+  async function startOperator(o: { config?: OperatorConfigInput; identity?: string; token?: string } = {}): Promise<RunningOperator> {
+    const token = o.token ?? dc.serviceAccountToken(NAMESPACE, OPERATOR_SA);
+    const kc = new KubeConfig();
+    kc.loadFromOptions({
+      clusters: [{ name: "dc", server: dc.url, caData: Buffer.from(dc.caPem ?? "").toString("base64") }],
+      users: [{ name: "operator", token }],
+      contexts: [{ name: "operator", cluster: "dc", user: "operator" }],
+      currentContext: "operator",
+    });
+    const requests: RequestInfo[] = [];
+    const port = new ClientPort(kc, { onRequest: (r) => requests.push(r) });
+    const config = parseOperatorConfig(JSON.stringify({ namespace: NAMESPACE, nats: { url: nats.url }, restartBackoff: { initialSeconds: 0, maxSeconds: 0 }, ...o.config }));
+    const identity = o.identity ?? `operator-${randomBytes(3).toString("hex")}`;
+    const operator = new Operator({
+      port,
+      config,
+      logger: pino({ level: process.env.OPERATOR_TEST_LOG ?? "silent" }).child({ identity }),
+      registry: new Registry(),
+      identity,
+      leaderElection: { leaseDurationMs: 2_000, renewDeadlineMs: 1_500, retryPeriodMs: 300 },
+      statusMinIntervalSeconds: 1,
+      waitingResyncSeconds: 5,
+      purgeRun: (ns, run) => purgeRunSubjects(jsm, ns, run),
+      bus: { nc, js },
+    });
+    const controller = new AbortController();
+    const done = operator.run(controller.signal);
+    const handle: RunningOperator = {
+      operator,
+      identity,
+      requests,
+      stop: async () => {
+        controller.abort();
+        await done;
+        running.splice(running.indexOf(handle), 1);
+      },
+    };
+    running.push(handle);
+    return handle;
+  }
+
+  return {
+    dc,
+    nats,
+    nc,
+    js,
+    jsm,
+    startOperator,
+    stop: async () => {
+      for (const r of [...running]) await r.stop();
+      await nc.drain();
+      await nats.stop();
+      await dc.stop();
+    },
+  };
+}
+
+// ---- the cluster's other controllers, played by the test ----
+
+const def = (dc: DevCluster, apiVersion: string, kind: string) => dc.cluster.resourceFor(apiVersion, kind);
+const now = () => new Date().toISOString().replace(/\.\d+Z$/, "Z");
+
+export async function addNode(dc: DevCluster, name: string, opts: { gpus?: number; product?: string } = {}): Promise<void> {
+  await dc.cluster.create({
+    apiVersion: "v1",
+    kind: "Node",
+    metadata: { name, labels: { "nvidia.com/gpu.product": opts.product ?? "NVIDIA-L40S", "kubernetes.io/hostname": name } },
+    spec: { taints: [{ key: "nvidia.com/gpu", value: "present", effect: "NoSchedule" }] },
+    status: {
+      allocatable: { "nvidia.com/gpu": String(opts.gpus ?? 4), cpu: "64", memory: "512Gi" },
+      capacity: { "nvidia.com/gpu": String(opts.gpus ?? 4), cpu: "64", memory: "512Gi" },
+      conditions: [{ type: "Ready", status: "True", lastHeartbeatTime: now(), lastTransitionTime: now(), reason: "KubeletReady", message: "kubelet is posting ready status" }],
+    },
+  });
+}
+
+export async function addClaim(dc: DevCluster, name = "nnunet-data", namespace = RUN_NS): Promise<void> {
+  await dc.cluster.create({
+    apiVersion: "v1",
+    kind: "PersistentVolumeClaim",
+    metadata: { name, namespace },
+    spec: { accessModes: ["ReadWriteMany"], resources: { requests: { storage: "100Gi" } } },
+    status: { phase: "Bound" },
+  });
+}
+
+export function makeRunObject(name: string, spec: Record<string, unknown> = {}, namespace = RUN_NS): KubeObject {
+  return {
+    apiVersion: "nnunet-operator.io/v1alpha1",
+    kind: "TrainingRun",
+    metadata: { name, namespace },
+    spec: { dataset: "Dataset003_Liver", configuration: "3d_fullres", storage: { claimName: "nnunet-data" }, batchSize: { mode: "Fixed", value: 4 }, ...spec },
+  };
+}
+
+export async function createRun(dc: DevCluster, name: string, spec: Record<string, unknown> = {}): Promise<KubeObject> {
+  return dc.cluster.create(makeRunObject(name, spec));
+}
+
+export function getRun(dc: DevCluster, name: string, namespace = RUN_NS): KubeObject & { status?: any } {
+  return dc.cluster.registry.get(def(dc, "nnunet-operator.io/v1alpha1", "TrainingRun"), namespace, name) as KubeObject & { status?: any };
+}
+
+export function getJob(dc: DevCluster, name: string, namespace = RUN_NS): (KubeObject & { spec?: any; status?: any }) | undefined {
+  try {
+    return dc.cluster.registry.get(def(dc, "batch/v1", "Job"), namespace, name) as KubeObject & { spec?: any };
+  } catch {
+    return undefined;
+  }
+}
+
+export function listObjects(dc: DevCluster, apiVersion: string, kind: string, namespace = RUN_NS): (KubeObject & { spec?: any; status?: any })[] {
+  const d = def(dc, apiVersion, kind);
+  return [...dc.cluster.store.scan(d.storage, namespace)].map((e) => e.object) as never;
+}
+
+export const jobNames = (dc: DevCluster, namespace = RUN_NS) => listObjects(dc, "batch/v1", "Job", namespace).map((j) => j.metadata.name).sort();
+
+/** The Job controller's part: one pod from the Job's template, bound to `node` by the scheduler's binding. */
+export async function startPod(dc: DevCluster, jobName: string, node: string, namespace = RUN_NS): Promise<string> {
+  const job = getJob(dc, jobName, namespace);
+  if (!job) throw new Error(`no Job ${jobName}`);
+  const tpl = job.spec.template;
+  const name = `${jobName}-${randomBytes(3).toString("hex").slice(0, 5)}`;
+  await dc.cluster.create({
+    apiVersion: "v1",
+    kind: "Pod",
+    metadata: { name, namespace, labels: { ...tpl.metadata?.labels, "batch.kubernetes.io/job-name": jobName }, ...(tpl.metadata?.annotations ? { annotations: tpl.metadata.annotations } : {}), ownerReferences: [{ apiVersion: "batch/v1", kind: "Job", name: jobName, uid: job.metadata.uid!, controller: true, blockOwnerDeletion: true }] },
+    spec: tpl.spec,
+  });
+  await bindPod(dc.cluster.registry, namespace, name, node);
+  await patchStatus(dc, "v1", "Pod", name, { phase: "Running", startTime: now() }, namespace);
+  await patchStatus(dc, "batch/v1", "Job", jobName, { active: 1, startTime: now() }, namespace);
+  return name;
+}
+
+export async function patchStatus(dc: DevCluster, apiVersion: string, kind: string, name: string, status: Record<string, unknown>, namespace: string | undefined = RUN_NS): Promise<void> {
+  await dc.cluster.registry.patch(def(dc, apiVersion, kind), namespace, name, "merge", { status }, {}, "status");
+}
+
+export interface Exit {
+  container?: string;
+  exitCode: number;
+  message?: string;
+  reason?: string;
+}
+
+/** The kubelet's and the Job controller's part when a pod's main container ends. */
+export async function finishPod(dc: DevCluster, jobName: string, podName: string, exit: Exit, namespace = RUN_NS): Promise<void> {
+  const ok = exit.exitCode === 0;
+  const terminated = { exitCode: exit.exitCode, reason: exit.reason ?? (ok ? "Completed" : "Error"), finishedAt: now(), startedAt: now(), ...(exit.message ? { message: exit.message } : {}) };
+  await patchStatus(dc, "v1", "Pod", podName, { phase: ok ? "Succeeded" : "Failed", containerStatuses: [{ name: exit.container ?? "nnunet", ready: false, restartCount: 0, image: "x", imageID: "", state: { terminated } }] }, namespace);
+  await patchStatus(dc, "batch/v1", "Job", jobName, jobEnd(ok), namespace);
+}
+
+function jobEnd(ok: boolean): Record<string, unknown> {
+  const t = now();
+  return ok
+    ? { active: 0, succeeded: 1, completionTime: t, conditions: [{ type: "SuccessCriteriaMet", status: "True", lastTransitionTime: t }, { type: "Complete", status: "True", lastTransitionTime: t }] }
+    : { active: 0, failed: 1, conditions: [{ type: "FailureTarget", status: "True", lastTransitionTime: t }, { type: "Failed", status: "True", reason: "BackoffLimitExceeded", message: "Job has reached the specified backoff limit", lastTransitionTime: t }] };
+}
+
+/** The node controller's part: the node goes NotReady and its pods fail as disrupted. */
+export async function loseNode(dc: DevCluster, node: string, jobsAndPods: Array<[string, string]>, namespace = RUN_NS): Promise<void> {
+  await patchStatus(dc, "v1", "Node", node, { conditions: [{ type: "Ready", status: "Unknown", reason: "NodeStatusUnknown", message: "Kubelet stopped posting node status.", lastHeartbeatTime: now(), lastTransitionTime: now() }] }, undefined);
+  for (const [job, pod] of jobsAndPods) {
+    await patchStatus(dc, "v1", "Pod", pod, { phase: "Failed", reason: "NodeLost", conditions: [{ type: "DisruptionTarget", status: "True", reason: "DeletionByTaintManager", message: "Taint manager: deleting due to NoExecute taint", lastTransitionTime: now() }] }, namespace);
+    await patchStatus(dc, "batch/v1", "Job", job, jobEnd(false), namespace);
+  }
+}
+
+export const hasFinalizer = (o: KubeObject) => (o.metadata.finalizers ?? []).includes(FINALIZER);
+
+/** What the calibrator writes to its termination message: 2 in the plans, 8 chosen, 4 between. */
+export const CALIBRATION_RESULT = {
+  schemaVersion: 1,
+  chosenBatchSize: 8,
+  plansBatchSize: 2,
+  plans: "nnUNetPlans",
+  derivedPlans: "nnUNetPlans_bs8",
+  configuration: "3d_fullres",
+  objective: "throughput",
+  precision: "mixed",
+  headroom: 0.1,
+  backend: "simulated",
+  builder: "simulated",
+  gpu: { name: "NVIDIA L40S", memoryMiB: 46068 },
+  probes: [
+    { batchSize: 2, fits: true, peakMemoryMiB: 11000, samplesPerSecond: 9.1, withinHeadroom: true },
+    { batchSize: 4, fits: true, peakMemoryMiB: 20500, samplesPerSecond: 15.8, withinHeadroom: true },
+    { batchSize: 8, fits: true, peakMemoryMiB: 39800, samplesPerSecond: 20.2, withinHeadroom: true },
+    { batchSize: 12, fits: false },
+  ],
+};
+
+export const argAfter = (args: string[], flag: string) => args[args.indexOf(flag) + 1];
+export const nnunetArgs = (job: { spec?: any } | undefined): string[] => job?.spec.template.spec.containers.find((c: { name: string }) => c.name === "nnunet").args ?? [];
