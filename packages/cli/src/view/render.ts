@@ -1,5 +1,5 @@
 import type { FoldStatus, TrainingRun } from "@nnunet-operator/api";
-import { age, dice, gpuHours, padEnd, padStart, paint, percent, phase, progressBar, truncate } from "./format.js";
+import { age, dice, gpuHours, padEnd, padStart, paint, percent, phase, progressBar, truncate, visibleLength } from "./format.js";
 
 // The live view of `kubectl nnunet watch` and of the demo, as a pure function of the runs'
 // statuses: per run its phase, the calibration result, per fold a progress bar with epoch
@@ -52,7 +52,7 @@ function renderRun(run: TrainingRun, o: RenderOptions, multiNamespace: boolean):
   const calibration = calibrationLine(run, o);
   if (calibration) lines.push(`  ${calibration}`);
   if (folds.length === 0 && s?.queue?.reason) lines.push(`  waiting: ${s.queue.reason}${s.queue.message ? ` - ${s.queue.message}` : ""}`);
-  for (const fold of folds) lines.push(foldLine(fold, o));
+  for (const fold of folds) lines.push(...foldLine(fold, o));
   const totals = totalsLine(run);
   if (totals) lines.push(`  ${totals}`);
   if (FINISHED.has(s?.phase ?? "") && folds.length > 0) lines.push(...summaryLines(run, folds, o));
@@ -78,7 +78,7 @@ function trim(n: number): string {
 /** What happened to a fold besides its progress: the stop, the Dice, a failure. */
 export function foldNote(fold: FoldStatus): string {
   const notes: string[] = [];
-  if (fold.stopDecision) notes.push(`stopped @${fold.stopDecision.epoch} (${fold.stopDecision.policy})`);
+  if (fold.stopDecision) notes.push(`stopped @${fold.stopDecision.epoch} ${fold.stopDecision.policy}`);
   if (fold.validation) notes.push(`Dice ${dice(fold.validation.meanDice)}`);
   if (fold.attempt > 0 && (fold.phase === "Training" || fold.phase === "Restarting")) notes.push(`attempt ${fold.attempt}`);
   if ((fold.phase === "Failed" || fold.phase === "Restarting") && (fold.reason || fold.message)) {
@@ -87,20 +87,24 @@ export function foldNote(fold: FoldStatus): string {
   return notes.join(" · ");
 }
 
-function foldLine(fold: FoldStatus, o: RenderOptions): string {
+function foldLine(fold: FoldStatus, o: RenderOptions): string[] {
   const done = fold.epoch ?? 0;
   const total = fold.maxEpochs;
-  const epochs = padStart(`${fold.epoch ?? "-"}/${total ?? "?"}`, 9);
-  // Fixed columns take about 78 characters; the bar gets what is left, up to 32.
-  const barWidth = Math.min(32, o.width - 78);
-  const progress = barWidth >= 8 ? progressBar(done, total ?? 0, barWidth, o.tty) : padStart(total ? `${Math.floor((100 * done) / total)}%` : "-", 4);
+  const epochs = padStart(`${fold.epoch ?? "-"}/${total ?? "?"}`, 8);
+  // The other columns take 67 characters; the bar gets the rest, between 10 and 32, and
+  // below that a percentage stands in for it. The best column goes first on narrower screens.
+  const barWidth = Math.min(32, o.width - 67);
+  const progress = barWidth >= 10 ? progressBar(done, total ?? 0, barWidth, o.tty) : padStart(total ? `${Math.floor((100 * done) / total)}%` : "-", 4);
   const best = fold.bestEma !== undefined ? `${dice(fold.bestEma)}@${fold.bestEpoch ?? "?"}` : "-";
-  const cells = [`  fold ${padEnd(fold.fold, 3)}`, progress, epochs, `ema ${dice(fold.latestEma)}`];
-  if (o.width >= 56) cells.push(`best ${padEnd(best, 11)}`);
+  const cells = [`  fold ${padEnd(fold.fold, 3)}`, progress, epochs, padEnd(`ema ${dice(fold.latestEma)}`, 10)];
+  if (o.width >= 60) cells.push(padEnd(`best ${best}`, 16));
   cells.push(padEnd(phase(fold.phase, o.tty), 10));
+  const row = cells.join("  ").trimEnd();
   const note = foldNote(fold);
-  if (note) cells.push(fold.phase === "Failed" ? paint(note, "red", o.tty) : note);
-  return cells.join("  ").trimEnd();
+  if (!note) return [row];
+  const text = fold.phase === "Failed" ? paint(note, "red", o.tty) : note;
+  // A note that does not fit beside the row goes under it rather than being cut.
+  return visibleLength(row) + 2 + visibleLength(note) <= o.width ? [`${row}  ${text}`] : [row, `             ${text}`];
 }
 
 function totalsLine(run: TrainingRun): string | undefined {
