@@ -5,12 +5,12 @@ import { tmpdir } from "node:os";
 import { delimiter, join, resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { KubeConfig } from "@kubernetes/client-node";
-import { ANNOTATION_STOP_DECISION, LABEL_FOLD, LABEL_ROLE, LABEL_RUN, StopDecision } from "@nnunet-operator/api";
+import { ANNOTATION_STOP_DECISION, LABEL_FOLD, LABEL_ROLE, LABEL_RUN, StopDecision, type TrainingRun } from "@nnunet-operator/api";
 import { runCli, watchRuns } from "@nnunet-operator/cli";
 import { type DevCluster, startDevCluster } from "@nnunet-operator/devcluster";
 import { ClientPort, type KubeObject, Resources } from "@nnunet-operator/kube";
 import { parse, stringify } from "yaml";
-import { convergedFold, makeRun, queuedRun, succeededRun, trainingRun } from "../../packages/cli/src/testing/runs.ts";
+import { convergedFold, makeRun, queuedRun, succeededRun, trainingRun } from "@nnunet-operator/cli/testing";
 
 // kubectl-nnunet against a real devcluster: in process through runCli, and as the real
 // plugin, `kubectl nnunet ...` with the bin directory on PATH. The runs' statuses are
@@ -78,11 +78,11 @@ function pod(name: string, run: string, fold: string, role = "train"): KubeObjec
   };
 }
 
-async function createRun(run: KubeObject & { status?: unknown }): Promise<void> {
-  const { status, ...object } = run;
-  const { resourceVersion: _rv, uid: _uid, creationTimestamp: _ct, ...metadata } = object.metadata;
-  await port.create(Resources.trainingRuns, { ...object, metadata });
-  if (status) await port.patchStatus(Resources.trainingRuns, { namespace: metadata.namespace, name: metadata.name as string }, { status }, { type: "merge" });
+async function createRun(run: TrainingRun): Promise<void> {
+  const { status, metadata, ...object } = run;
+  const key = { namespace: metadata.namespace as string, name: metadata.name as string };
+  await port.create(Resources.trainingRuns, { ...object, metadata: key });
+  if (status) await port.patchStatus(Resources.trainingRuns, key, { status }, { type: "merge" });
 }
 
 before(async () => {

@@ -13,7 +13,7 @@ interface Case {
   width?: number;
   tty?: boolean;
   contains: Array<string | RegExp>;
-  absent?: Array<string | RegExp>;
+  absent?: string[];
 }
 
 const cases: Case[] = [
