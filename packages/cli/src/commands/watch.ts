@@ -77,6 +77,7 @@ export async function watchRuns(o: WatchViewOptions): Promise<WatchEnd> {
   });
   const running = informer.run(stop.signal);
   let previousLines = 0;
+  let seen = false;
   let plain: PlainState = EMPTY_PLAIN_STATE;
   let end: WatchEnd = "aborted";
   let resolveEnd: () => void = () => {};
@@ -101,6 +102,14 @@ export async function watchRuns(o: WatchViewOptions): Promise<WatchEnd> {
     if (stop.signal.aborted) return;
     const shown = runs();
     const target = o.run === undefined ? undefined : shown.find((r) => r.metadata.name === o.run);
+    if (o.run !== undefined && !target && seen) {
+      // The run was there and is gone: that ends the watch, it is not a mistake of the user.
+      o.out.write(`TrainingRun ${o.run} was deleted\n`);
+      end = "finished";
+      stop.abort();
+      return;
+    }
+    if (target) seen = true;
     if (o.run !== undefined && !target && !o.waitForRun) {
       firstError = new NotFoundError(`TrainingRun "${o.run}" not found in ${o.namespace === undefined ? "any namespace" : `namespace "${o.namespace}"`}: list runs with kubectl nnunet status${o.namespace ? ` -n ${o.namespace}` : " -A"}`);
       stop.abort();
