@@ -73,7 +73,6 @@ describe("kubectl nnunet watch", () => {
   it("on a TTY redraws the frame in place and shows the cursor again when it ends", async () => {
     const abort = new AbortController();
     const out = sink();
-    let changed = false;
     const watching = watchRuns({
       port: world.port,
       namespace: "default",
@@ -86,21 +85,27 @@ describe("kubectl nnunet watch", () => {
       signal: abort.signal,
       coalesceMs: 10,
     });
-    for (let i = 0; i < 200 && !out.text().includes("liver-low"); i++) await new Promise((r) => setTimeout(r, 10));
-    const first = out.text();
-    assert.ok(first.startsWith("\x1b[?25l\x1b[J"), JSON.stringify(first.slice(0, 20)));
-    assert.match(first, /\x1b\[33mQueued\x1b\[0m/);
-    await world.port.patchStatus(Resources.trainingRuns, { namespace: "default", name: "liver-low" }, { status: { phase: "Calibrating", queue: null } }, { type: "merge" });
-    for (let i = 0; i < 200 && !changed; i++) {
-      await new Promise((r) => setTimeout(r, 10));
-      changed = out.text().includes("Calibrating");
+    const until = async (text: string): Promise<void> => {
+      for (let i = 0; i < 300 && !out.text().includes(text); i++) await new Promise((r) => setTimeout(r, 10));
+    };
+    try {
+      await until("liver-low");
+      const first = out.text();
+      assert.ok(first.startsWith("\x1b[?25l\x1b[J"), JSON.stringify(first.slice(0, 20)));
+      assert.match(first, /\x1b\[1mqueue\x1b\[0m\n {2}#1 {2}liver-low/);
+      await world.port.patchStatus(Resources.trainingRuns, { namespace: "default", name: "liver-low" }, { status: { phase: "Calibrating", queue: null } }, { type: "merge" });
+      await until("Calibrating");
+      abort.abort();
+      assert.equal(await watching, "aborted");
+      const redraw = out.text().slice(first.length);
+      const lines = first.split("\n").length - 1;
+      assert.ok(redraw.startsWith(`\x1b[${lines}F\x1b[J`), JSON.stringify(redraw.slice(0, 20)));
+      assert.match(redraw, /\x1b\[36mCalibrating\x1b\[0m/);
+      assert.ok(redraw.endsWith("\x1b[?25h"));
+    } finally {
+      abort.abort();
+      await watching;
     }
-    abort.abort();
-    assert.equal(await watching, "aborted");
-    const redraw = out.text().slice(first.length);
-    const lines = first.split("\n").length - 1;
-    assert.ok(redraw.startsWith(`\x1b[${lines}F\x1b[J`), JSON.stringify(redraw.slice(0, 20)));
-    assert.ok(redraw.endsWith("\x1b[?25h"));
   });
 
   it("ends, saying so, when the watched run is deleted", async () => {

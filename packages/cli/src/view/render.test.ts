@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { TrainingRun } from "@nnunet-operator/api";
-import { NOW, calibratingRun, failedRun, queuedRun, succeededRun, trainingRun } from "../testing/runs.js";
+import { NOW, calibratingRun, failedRun, makeRun, queuedRun, succeededRun, trainingRun } from "../testing/runs.js";
 import { visibleLength } from "./format.js";
 import { renderRunView } from "./render.js";
 
@@ -18,9 +18,10 @@ interface Case {
 
 const cases: Case[] = [
   {
-    name: "a queued run shows its place, reason and waiting time in the queue block",
+    name: "a queued run shows only in the queue block: place, priority, waiting time and reason",
     runs: [queuedRun()],
-    contains: ["liver-low  Queued", "queue", /#1 {2}liver-low {2}queue default, priority 10 for 3m: NoGpuCapacity/, "waiting: NoGpuCapacity"],
+    contains: [/^queue\n {2}#1 {2}liver-low {2}queue default, priority 10 for 3m:\n {7}NoGpuCapacity - needs 5 GPUs of NVIDIA-L40S, 0 free\n$/],
+    absent: ["Queued"],
   },
   {
     name: "a calibrating run says that the GPU is being measured",
@@ -88,6 +89,11 @@ const cases: Case[] = [
     runs: [trainingRun(), { ...queuedRun(), metadata: { ...queuedRun().metadata, namespace: "team-b" } }],
     width: 160,
     contains: ["default/totalseg-ct  Training", "#1  team-b/liver-low"],
+  },
+  {
+    name: "a run held without a place in the queue (suspended) says why",
+    runs: [makeRun("held", { phase: "Suspended", queue: { reason: "Suspended", message: "spec.suspend is true" } })],
+    contains: ["held  Suspended", "  held: Suspended - spec.suspend is true"],
   },
   {
     name: "nothing to show says so",

@@ -22,11 +22,13 @@ export function renderRunView(runs: readonly TrainingRun[], options: RenderOptio
   const multiNamespace = new Set(runs.map((r) => r.metadata.namespace)).size > 1;
   const sorted = [...runs].sort((a, b) => runKey(a).localeCompare(runKey(b)));
   for (const run of sorted) {
+    // A run that only waits has nothing to show but its place: the queue block has it.
+    if (run.status?.queue?.position !== undefined && (run.status.folds?.length ?? 0) === 0) continue;
     if (lines.length > 0) lines.push("");
     lines.push(...renderRun(run, { ...options, width }, multiNamespace));
   }
   const queue = renderQueue(sorted, options, multiNamespace);
-  if (queue.length > 0) lines.push("", ...queue);
+  if (queue.length > 0) lines.push(...(lines.length > 0 ? [""] : []), ...queue);
   if (lines.length === 0) lines.push("no TrainingRuns yet");
   return lines.map((l) => truncate(l, width)).join("\n") + "\n";
 }
@@ -51,7 +53,7 @@ function renderRun(run: TrainingRun, o: RenderOptions, multiNamespace: boolean):
   const lines = [header.join("  ")];
   const calibration = calibrationLine(run, o);
   if (calibration) lines.push(`  ${calibration}`);
-  if (folds.length === 0 && s?.queue?.reason) lines.push(`  waiting: ${s.queue.reason}${s.queue.message ? ` - ${s.queue.message}` : ""}`);
+  if (folds.length === 0 && s?.queue?.reason) lines.push(`  held: ${s.queue.reason}${s.queue.message ? ` - ${s.queue.message}` : ""}`);
   for (const fold of folds) lines.push(...foldLine(fold, o));
   const totals = totalsLine(run);
   if (totals) lines.push(`  ${totals}`);
@@ -138,7 +140,9 @@ function renderQueue(runs: readonly TrainingRun[], o: RenderOptions, multiNamesp
     const q = run.status?.queue ?? {};
     const since = q.queuedAt ? ` for ${age(q.queuedAt, o.now)}` : "";
     const why = q.reason ? `${q.reason}${q.message ? ` - ${q.message}` : ""}` : "waiting";
-    lines.push(`  #${q.position}  ${runLabel(run, multiNamespace)}  queue ${run.spec.queue ?? "default"}, priority ${run.spec.priority ?? 0}${since}: ${why}`);
+    const head = `  #${q.position}  ${runLabel(run, multiNamespace)}  queue ${run.spec.queue ?? "default"}, priority ${run.spec.priority ?? 0}${since}`;
+    // The reason goes under the run when both do not fit on one line, rather than being cut.
+    lines.push(...(visibleLength(head) + 2 + why.length <= o.width ? [`${head}: ${why}`] : [`${head}:`, `       ${why}`]));
   }
   return lines;
 }
