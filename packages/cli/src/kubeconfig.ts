@@ -31,7 +31,12 @@ export function loadTarget(flags: GlobalFlags, env: Readonly<Record<string, stri
     for (const file of files.slice(1)) {
       const more = new KubeConfig();
       load(more, file);
-      kc.mergeConfig(more, true);
+      // kubectl's rule: the first file that names a cluster, user or context wins (client-node's
+      // mergeConfig throws on duplicates instead).
+      for (const cluster of more.getClusters()) if (!kc.getCluster(cluster.name)) kc.addCluster(cluster);
+      for (const user of more.getUsers()) if (!kc.getUser(user.name)) kc.addUser(user);
+      for (const context of more.getContexts()) if (!kc.getContextObject(context.name)) kc.addContext(context);
+      if (!kc.getCurrentContext() && more.getCurrentContext()) kc.setCurrentContext(more.getCurrentContext());
     }
     source = files.join(delimiter);
   } else {

@@ -84,17 +84,30 @@ export async function watchRuns(o: WatchViewOptions): Promise<WatchEnd> {
   const ended = new Promise<void>((r) => (resolveEnd = r));
   stop.signal.addEventListener("abort", () => resolveEnd(), { once: true });
 
+  // Parsing a run costs about 0.1 ms; a redraw re-parses only what changed since the last.
+  let parsedCache = new Map<string, { resourceVersion: string | undefined; run: TrainingRun }>();
   const runs = (): TrainingRun[] => {
     const parsed: TrainingRun[] = [];
+    const cache = new Map<string, { resourceVersion: string | undefined; run: TrainingRun }>();
     for (const object of informer.store.list()) {
+      const key = `${object.metadata.namespace}/${object.metadata.name}`;
+      const hit = parsedCache.get(key);
+      if (hit && hit.resourceVersion !== undefined && hit.resourceVersion === object.metadata.resourceVersion) {
+        cache.set(key, hit);
+        parsed.push(hit.run);
+        continue;
+      }
       try {
-        parsed.push(parseRun(object));
+        const run = parseRun(object);
+        cache.set(key, { resourceVersion: object.metadata.resourceVersion, run });
+        parsed.push(run);
       } catch (err) {
-        const key = `${object.metadata.namespace}/${object.metadata.name}@${object.metadata.resourceVersion}`;
-        if (!warned.has(key)) o.warn?.((err as Error).message);
-        warned.add(key);
+        const version = `${object.metadata.namespace}/${object.metadata.name}@${object.metadata.resourceVersion}`;
+        if (!warned.has(version)) o.warn?.((err as Error).message);
+        warned.add(version);
       }
     }
+    parsedCache = cache;
     return selectRuns(parsed, o.run, o.namespace);
   };
 
