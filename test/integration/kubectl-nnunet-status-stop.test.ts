@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { ANNOTATION_STOP_DECISION, StopDecision } from "@nnunet-operator/api";
 import { convergedFold, makeRun } from "@nnunet-operator/cli/testing";
+import { startDevCluster } from "@nnunet-operator/devcluster";
 import { type KubeObject, Resources } from "@nnunet-operator/kube";
 import { parse, stringify } from "yaml";
 import { CliWorld } from "./kubectl-nnunet-support.js";
@@ -68,6 +69,27 @@ describe("kubectl nnunet status", () => {
     const missing = await world.cli(["status", "--kubeconfig", file, "--context", "nope"]);
     assert.equal(missing.code, 2);
     assert.match(missing.stderr, /context "nope" is not in .* \(contexts: devcluster, team-b\)/);
+  });
+
+  it("says when the API server cannot be reached, and what to check", async () => {
+    const config = parse(readFileSync(world.dc.kubeconfigPath, "utf8"));
+    config.clusters[0].cluster.server = "https://127.0.0.1:1";
+    const file = join(mkdtempSync(join(tmpdir(), "kc-")), "config");
+    writeFileSync(file, stringify(config));
+    const r = await world.cli(["status", "--kubeconfig", file]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^error: cannot reach the API server: .*ECONNREFUSED.*; check the kubeconfig's server and that the cluster is up\n$/);
+  });
+
+  it("says when the cluster does not serve TrainingRuns, and how to install them", async () => {
+    const bare = await startDevCluster({});
+    try {
+      const r = await world.cli(["status"], { KUBECONFIG: bare.kubeconfigPath });
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /^error: this cluster does not serve TrainingRuns: install nnunet-operator \(its chart, or kubectl apply -f crds\/\) or pick another --context\n$/);
+    } finally {
+      await bare.stop();
+    }
   });
 
   it("says which run is missing, where it looked and how to list runs; exit code 1", async () => {

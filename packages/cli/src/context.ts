@@ -1,5 +1,5 @@
 import { TrainingRun, formatFieldErrors, fieldErrors } from "@nnunet-operator/api";
-import { type KubeObject, type KubePort, KubeApiError, Resources, isNotFound } from "@nnunet-operator/kube";
+import { type KubeObject, type KubePort, KubeApiError, Resources, isNotFound, resourceName } from "@nnunet-operator/kube";
 import { CliError, NotFoundError } from "./errors.js";
 
 // What every command gets: the port, the namespace, where to write, the clock and the
@@ -54,7 +54,10 @@ export async function readRun(ctx: CommandContext, name: string): Promise<Traini
 export function describeApiError(err: KubeApiError): string {
   const what = `${err.verb ?? "request"} ${err.resource ?? ""}`.trim();
   const message = err.status?.message ?? err.message;
-  if (err.code === 0) return `cannot reach the API server (${what}): ${message}; check the kubeconfig's server and that the cluster is up`;
+  if (err.code === 0) return `cannot reach the API server: ${err.message}; check the kubeconfig's server and that the cluster is up`;
+  if (err.code === 404 && err.verb === "list" && err.resource === resourceName(Resources.trainingRuns)) {
+    return "this cluster does not serve TrainingRuns: install nnunet-operator (its chart, or kubectl apply -f crds/) or pick another --context";
+  }
   if (err.code === 401) return `the API server did not accept the credentials (${what}): refresh them in the kubeconfig`;
   if (err.code === 403) return `not allowed to ${what}: ${message}`;
   return `${what} failed (${err.code} ${err.reason}): ${message}`;
