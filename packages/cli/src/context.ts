@@ -10,6 +10,9 @@ export interface Output {
   isTTY?: boolean | undefined;
   columns?: number | undefined;
   rows?: number | undefined;
+  /** A TTY's "resize" event (process.stdout has it): the live view redraws from scratch. */
+  on?(event: "resize", listener: () => void): unknown;
+  off?(event: "resize", listener: () => void): unknown;
 }
 
 export interface CommandContext {

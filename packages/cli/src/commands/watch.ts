@@ -156,6 +156,15 @@ export async function watchRuns(o: WatchViewOptions): Promise<WatchEnd> {
     }, o.coalesceMs ?? 100);
   };
   const refresh = o.tty && !o.once ? setInterval(draw, o.refreshMs ?? 5000) : undefined;
+  // After a resize the terminal has rewrapped the old frame, so counting its lines back up
+  // would miss: clear the screen and draw anew.
+  const onResize = (): void => {
+    if (previousLines === 0 || stop.signal.aborted) return;
+    o.out.write("\x1b[2J\x1b[H");
+    previousLines = 0;
+    draw();
+  };
+  if (o.tty) o.out.on?.("resize", onResize);
   try {
     if (await informer.waitForSync(stop.signal)) {
       informer.addHandler(schedule);
@@ -165,6 +174,7 @@ export async function watchRuns(o: WatchViewOptions): Promise<WatchEnd> {
   } finally {
     if (pending) clearTimeout(pending);
     if (refresh) clearInterval(refresh);
+    if (o.tty) o.out.off?.("resize", onResize);
     stop.abort();
     o.signal.removeEventListener("abort", onAbort);
     await running;
