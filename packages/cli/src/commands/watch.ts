@@ -134,6 +134,9 @@ export async function watchRuns(o: WatchViewOptions): Promise<WatchEnd> {
       const { text, lines } = redrawSequence(previousLines, frame, o.height?.());
       o.out.write((previousLines === 0 ? HIDE_CURSOR : "") + text);
       previousLines = lines;
+    } else if (o.once) {
+      // A snapshot: the whole frame, plain, rather than a log of changes.
+      o.out.write(renderRunView(shown, { width: o.width(), tty: false, now: o.now() }));
     } else {
       const update = plainUpdates(plain, shown);
       plain = update.state;
