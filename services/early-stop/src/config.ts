@@ -40,7 +40,7 @@ export const EarlyStopConfig = z
 export type EarlyStopConfig = z.infer<typeof EarlyStopConfig>;
 
 /** Environment variable of each field. */
-const ENV: Record<keyof EarlyStopConfig, string> = {
+export const CONFIG_ENV: Readonly<Record<keyof EarlyStopConfig, string>> = {
   natsUrl: "NATS_URL",
   natsCredsFile: "NATS_CREDS_FILE",
   logLevel: "LOG_LEVEL",
@@ -65,7 +65,7 @@ export class ConfigError extends Error {
 /** Parses the environment (an empty variable counts as unset); throws ConfigError naming the variables. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): EarlyStopConfig {
   const raw: Record<string, string> = {};
-  for (const [field, name] of Object.entries(ENV)) {
+  for (const [field, name] of Object.entries(CONFIG_ENV)) {
     const value = env[name];
     if (value !== undefined && value.trim() !== "") raw[field] = value.trim();
   }
@@ -76,7 +76,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     }
     return parsed.data;
   }
-  const problems = parsed.error.issues.map((i) => `${ENV[i.path[0] as keyof EarlyStopConfig] ?? String(i.path[0])}: ${i.message}`);
+  const problems = parsed.error.issues.map((i) => `${CONFIG_ENV[i.path[0] as keyof EarlyStopConfig] ?? String(i.path[0])}: ${i.message}`);
   throw new ConfigError(`invalid configuration: ${problems.join("; ")}`, { cause: parsed.error });
 }
 
