@@ -60,9 +60,9 @@ describe("admission", () => {
     await createRun(env.dc, "quota", { folds: [0, 1, 2], queue: "small", gpu: { products: [H100] }, ...noValidation });
     const q = await eventually(() => queue("quota")?.reason === "QuotaExceeded" && queue("quota"), "quota to wait on the quota");
     assert.match(q.message, /queue small uses 2 of its 2 GPU quota/);
-    await eventually(() => jobNames(env.dc).filter((n) => n.startsWith("quota-")).length === 2, "two Jobs");
+    await eventually(() => jobNames(env.dc).filter((n) => n?.startsWith("quota-")).length === 2, "two Jobs");
     await sleep(300);
-    assert.deepEqual(jobNames(env.dc).filter((n) => n.startsWith("quota-")), ["quota-fold-0", "quota-fold-1"]);
+    assert.deepEqual(jobNames(env.dc).filter((n) => n?.startsWith("quota-")), ["quota-fold-0", "quota-fold-1"]);
   });
 
   it("makes a run for a product no node offers wait with NoMatchingNodes naming the fix", async () => {

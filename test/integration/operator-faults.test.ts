@@ -18,6 +18,7 @@ import {
   jobNames,
   loseNode,
   nnunetArgs,
+  patchStatus,
   startEnv,
   startPod,
 } from "./operator-harness.js";
@@ -76,6 +77,16 @@ describe("faults", () => {
     assert.equal(failed.reason, "TrainerError");
     assert.match(failed.message, /RuntimeError: Expected all tensors to be on the same device/);
     assert.equal(attemptOf(getJob(env.dc, "broken-fold-0")), "0", "not restarted");
+  });
+
+  it("makes a fold whose image cannot be pulled wait with ImagePullFailed naming the fix, not fail", async () => {
+    await createRun(env.dc, "nopull", { folds: [0], image: "registry.example/nnunet:missing" });
+    await eventually(() => getJob(env.dc, "nopull-fold-0"), "the training Job");
+    const pod = await startPod(env.dc, "nopull-fold-0", "gpu-c");
+    await patchStatus(env.dc, "v1", "Pod", pod, { phase: "Pending", containerStatuses: [{ name: "nnunet", ready: false, restartCount: 0, image: "registry.example/nnunet:missing", imageID: "", state: { waiting: { reason: "ImagePullBackOff", message: "Back-off pulling image" } } }] });
+    const training = await eventually(() => getRun(env.dc, "nopull").status?.conditions?.find((c: { type: string; reason: string }) => c.type === "Training" && c.reason === "ImagePullFailed"), "ImagePullFailed");
+    assert.match(training.message, /image registry.example\/nnunet:missing cannot be pulled \(ImagePullBackOff.*fix spec.image/);
+    assert.notEqual(getRun(env.dc, "nopull").status.phase, "Failed");
   });
 
   it("makes a run whose claim is missing wait with ClaimNotFound, and starts it once the claim exists", async () => {

@@ -43,14 +43,18 @@ const operator = new Operator({
   statusMinIntervalSeconds: 30,
 });
 const latencies: number[] = [];
+const cpu: number[] = [];
 let marked = 0;
 const reconcile = operator.reconciler.reconcile.bind(operator.reconciler);
 operator.reconciler.reconcile = async (key) => {
   const t = performance.now();
+  const c = process.cpuUsage();
   try {
     return await reconcile(key);
   } finally {
     latencies.push(performance.now() - t);
+    const d = process.cpuUsage(c);
+    cpu.push((d.user + d.system) / 1000);
   }
 };
 let peakRss = 0;
@@ -65,7 +69,7 @@ process.on("message", (m: { type: string }) => {
     process.send!({ type: "marked", rss: process.memoryUsage().rss });
   } else if (m.type === "report") {
     global.gc?.();
-    process.send!({ type: "report", latencies, marked, perRun: [...perRun], verbs: [...verbs], peakRss, startRss, afterGc: process.memoryUsage() });
+    process.send!({ type: "report", latencies, cpu, marked, perRun: [...perRun], verbs: [...verbs], peakRss, startRss, afterGc: process.memoryUsage() });
   } else if (m.type === "stop") {
     clearInterval(sampler);
     controller.abort();

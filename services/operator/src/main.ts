@@ -31,11 +31,22 @@ async function main(): Promise<void> {
   kc.loadFromDefault();
   const port = new ClientPort(kc, { fieldManager: "nnunet-operator", onRequest: promKubeRequestMetrics(registry) });
 
+  // The servers come first: liveness must answer while NATS or the API server is slow to
+  // reach, and readiness says "not ready" until the caches synced.
+  let operator: Operator | undefined;
+  const metricsServer = buildServer({ registry, ready: () => operator?.ready() ?? false, beforeScrape: () => operator?.refreshGauges(), logger, serve: { metrics: true, webhook: false } });
+  const [cert, key] = await Promise.all([readFile(join(env.WEBHOOK_CERT_DIR, "tls.crt")), readFile(join(env.WEBHOOK_CERT_DIR, "tls.key"))]);
+  const webhookServer = buildServer({ registry, ready: () => true, queues: config.queues.map((q) => q.name), logger, serve: { metrics: false, webhook: true }, https: { cert, key } });
+  await metricsServer.listen({ host: "0.0.0.0", port: env.HTTP_PORT });
+  await webhookServer.listen({ host: "0.0.0.0", port: env.WEBHOOK_PORT });
+  const closeServers = (): void => void Promise.all([metricsServer.close(), webhookServer.close()]);
+  if (signal.aborted) closeServers();
+  else signal.addEventListener("abort", closeServers, { once: true });
+
   const nc = await connectBus({ servers: config.nats.url, name: `nnunet-operator/${env.POD_NAME ?? hostname()}`, signal });
   const js = jetstream(nc);
   const jsm = await jetstreamManager(nc);
-
-  const operator = new Operator({
+  operator = new Operator({
     port,
     config,
     logger,
@@ -44,16 +55,8 @@ async function main(): Promise<void> {
     purgeRun: (ns, run) => purgeRunSubjects(jsm, ns, run),
     bus: { nc, js },
   });
-
-  const metricsServer = buildServer({ registry, ready: () => operator.ready(), beforeScrape: () => operator.refreshGauges(), logger, serve: { metrics: true, webhook: false } });
-  const [cert, key] = await Promise.all([readFile(join(env.WEBHOOK_CERT_DIR, "tls.crt")), readFile(join(env.WEBHOOK_CERT_DIR, "tls.key"))]);
-  const webhookServer = buildServer({ registry, ready: () => true, queues: config.queues.map((q) => q.name), logger, serve: { metrics: false, webhook: true }, https: { cert, key } });
-  await metricsServer.listen({ host: "0.0.0.0", port: env.HTTP_PORT });
-  await webhookServer.listen({ host: "0.0.0.0", port: env.WEBHOOK_PORT });
   logger.info({ httpPort: env.HTTP_PORT, webhookPort: env.WEBHOOK_PORT, namespace: config.namespace }, "operator started");
 
-  const closeServers = (): void => void Promise.all([metricsServer.close(), webhookServer.close()]);
-  signal.addEventListener("abort", closeServers, { once: true });
   await operator.run(signal);
   await drainOnAbort(nc, signal);
   logger.info("operator stopped");
