@@ -25,13 +25,13 @@ import { epochMessage, makeRun, makeTrainingJob } from "../src/testing/index.js"
 //    on many folds; p50 and p99 against the 250 ms target;
 // 2. sustained ingest through the real JetStream consumer: a backlog of real curve epochs
 //    (all 62 curves, several copies, interleaved) consumed by a fresh durable consumer, in
-//    messages/s on the controller's one Node.js thread, against the 20,000/s target.
-//
-// 3. from the log line that ends a diverging epoch, through the reporter process, to the
+//    messages/s on the controller's one Node.js thread, against the 20,000/s target;
+// 3. latency from the log line that ends a diverging epoch, through the reporter process, to the
 //    stop patch (the end-to-end figure), one reporter per fold.
 //
-// npm run bench:early-stop-latency   (BENCH_COPIES=n scales the backlog, default 4; BENCH_LOG_SAMPLES=n, default 20;
-// BENCH_DIVERGING_FOLDS=n, default 200; BENCH_PROFILE=file.cpuprofile profiles the ingest)
+// npm run bench:early-stop-latency   (BENCH_COPIES=n scales the backlog, default 4;
+// BENCH_DIVERGING_FOLDS=n, default 200; BENCH_LOG_SAMPLES=n, default 20;
+// BENCH_PROFILE=file.cpuprofile profiles the ingest)
 
 const CURVES = fileURLToPath(new URL("../../../test/fixtures/nnunet-logs/curves/", import.meta.url));
 const CRD = fileURLToPath(new URL("../../../crds/trainingruns.nnunet-operator.io.yaml", import.meta.url));
