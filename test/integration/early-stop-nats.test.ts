@@ -170,6 +170,10 @@ for (const startBackend of [() => devclusterBackend(["team-a"]), fakeApiBackend]
     await until("the Job watch caught up", () => jobPatches("refuge", "0").length > 0);
     assert.equal(jobPatches("refuge", "0").length, 1);
     assert.equal(jobPatches("refuge", "1").length, 1);
+    // One Event per stopped fold on the TrainingRun, written with the controller's own rights.
+    await until("the events", async () => (await kube.list(Resources.events, { namespace: "team-a" })).items.filter((e) => (e as { regarding?: { name?: string } }).regarding?.name === "refuge").length >= 2);
+    const events = (await kube.list(Resources.events, { namespace: "team-a" })).items as Array<KubeObject & { reason?: string; note?: string; regarding?: { kind?: string; name?: string } }>;
+    assert.deepEqual(events.filter((e) => e.regarding?.name === "refuge").map((e) => [e.regarding?.kind, e.reason]), [["TrainingRun", "FoldStopped"], ["TrainingRun", "FoldStopped"]]);
     // Batched acknowledgements all reach the server once the controller is idle.
     const jsm = await jetstreamManager(nc);
     await until("every delivery acknowledged", async () => (await jsm.consumers.info(EPOCH_STREAM, "nnunet-early-stop")).num_ack_pending === 0);
