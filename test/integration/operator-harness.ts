@@ -64,7 +64,7 @@ export interface Env {
   stop(): Promise<void>;
 }
 
-export async function startEnv(options: { webhooks?: boolean } = {}): Promise<Env> {
+export async function startEnv(): Promise<Env> {
   const dc = await startDevCluster({ rbac: true, manifests: [CRD] });
   const c = dc.cluster;
   for (const name of [NAMESPACE, RUN_NS]) await c.create({ apiVersion: "v1", kind: "Namespace", metadata: { name } });
@@ -75,7 +75,6 @@ export async function startEnv(options: { webhooks?: boolean } = {}): Promise<En
   await ensureEpochStream(jsm, { maxAgeMs: 3_600_000, maxBytes: 64 * 1024 * 1024, duplicateWindowMs: 60_000 });
   const js = jetstream(nc);
   const running: RunningOperator[] = [];
-  void options;
 
   async function startOperator(o: { config?: OperatorConfigInput; identity?: string; token?: string } = {}): Promise<RunningOperator> {
     const token = o.token ?? dc.serviceAccountToken(NAMESPACE, OPERATOR_SA);

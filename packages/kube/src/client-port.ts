@@ -8,6 +8,7 @@ import {
   setHeaderMiddleware,
 } from "@kubernetes/client-node";
 import { of } from "@kubernetes/client-node/dist/gen/rxjsStub.js";
+import { Agent as HttpsAgent } from "node:https";
 import { type Clock, systemClock } from "./clock.js";
 import { KubeApiError, httpError, networkError } from "./errors.js";
 import {
@@ -66,6 +67,32 @@ const corePathMiddleware: ObservableMiddleware = {
   post: (rsp) => of(rsp),
 };
 
+/**
+ * client-node 1.4 builds a new https.Agent for every request (KubeConfig's
+ * applySecurityAuthentication), so every request pays a TLS handshake and a new secure
+ * context: most of a busy controller's CPU. This middleware swaps in one keep-alive agent
+ * per distinct set of TLS options (so rotated client certificates get a new agent).
+ */
+export function sharedAgentMiddleware(agents: Map<string, HttpsAgent> = new Map()): ObservableMiddleware {
+  return {
+    pre: (ctx) => {
+      const fresh = ctx.getAgent();
+      if (fresh instanceof HttpsAgent) {
+        const o = fresh.options;
+        const key = JSON.stringify([o.ca, o.cert, o.key, o.pfx, o.passphrase, o.rejectUnauthorized, o.servername]);
+        let agent = agents.get(key);
+        if (!agent) {
+          if (agents.size >= 8) agents.clear();
+          agents.set(key, (agent = new HttpsAgent({ ...o, keepAlive: true, maxSockets: 32 })));
+        }
+        ctx.setAgent(agent);
+      }
+      return of(ctx);
+    },
+    post: (rsp) => of(rsp),
+  };
+}
+
 function timeoutMiddleware(ms: number): ObservableMiddleware {
   return {
     pre: (ctx) => {
@@ -95,6 +122,7 @@ export class ClientPort implements KubePort {
   private readonly fieldManager: string;
   private readonly timeoutMs: number;
   private readonly clock: Clock;
+  private readonly agents = sharedAgentMiddleware();
 
   constructor(kubeConfig: KubeConfig, private readonly options: ClientPortOptions = {}) {
     this.api = kubeConfig.makeApiClient(CustomObjectsApi);
@@ -105,7 +133,7 @@ export class ClientPort implements KubePort {
   }
 
   private async call<T>(verb: string, resource: ResourceRef, send: (opts: ConfigurationOptions) => Http<unknown>, contentType?: string): Promise<T> {
-    const middleware = [corePathMiddleware, timeoutMiddleware(this.timeoutMs)];
+    const middleware = [corePathMiddleware, this.agents, timeoutMiddleware(this.timeoutMs)];
     if (contentType) middleware.push(setHeaderMiddleware("Content-Type", contentType));
     const started = this.clock.now();
     const name = resourceName(resource);

@@ -17,7 +17,7 @@ import type { ProgressCache } from "./progress-feed.js";
 // the backoff requeues, computes it fresh.
 
 export class AdmissionPass {
-  private readonly wantsCache = new Map<string, { fingerprint: string; wants: readonly Demand[] }>();
+  private readonly wantsCache = new Map<string, { fingerprint: string; wants: readonly Demand[]; signature: string }>();
   /** The last decision and what it was computed from: reused while neither changed. */
   private last: { signature: string; version: number; decision: AdmissionDecision } | undefined;
 
@@ -43,14 +43,16 @@ export class AdmissionPass {
     };
   }
 
-  private wantsOf(raw: KubeObject, run: TrainingRun, now: Date): readonly Demand[] {
+  /** The run's wants and its admission signature, both cached per fingerprint. */
+  private wantsOf(raw: KubeObject, run: TrainingRun, claimExists: boolean, now: Date): { wants: readonly Demand[]; signature: string } {
     const key = runKey(run);
     const fingerprint = this.world.fingerprint(raw, run);
     const hit = this.wantsCache.get(key);
-    if (hit && hit.fingerprint === fingerprint) return hit.wants;
+    if (hit && hit.fingerprint === fingerprint) return hit;
     const wants = decideRun(run, this.runWorld(run), now).wants;
-    this.wantsCache.set(key, { fingerprint, wants });
-    return wants;
+    const entry = { fingerprint, wants, signature: signatureOf({ run, claimExists, wants }) };
+    this.wantsCache.set(key, entry);
+    return entry;
   }
 
   forget(key: string): void {
@@ -67,22 +69,25 @@ export class AdmissionPass {
   decide(current: TrainingRun, currentWants: readonly Demand[], now: Date): AdmissionDecision {
     const version = this.world.version;
     const runs: AdmissionRun[] = [];
+    const signatures: string[] = [];
     const currentKey = runKey(current);
     for (const raw of this.world.runs()) {
       if (raw.metadata.deletionTimestamp) continue;
       const parsed = this.world.parse(raw);
       if (!parsed.ok) continue;
-      const run = parsed.run;
-      const key = runKey(run);
-      const fresh = key === currentKey;
-      const target = fresh ? current : run;
-      runs.push({
-        run: target,
-        claimExists: this.world.claimExists(target.metadata.namespace ?? "default", target.spec.storage.claimName),
-        wants: fresh ? currentWants : this.wantsOf(raw, run, now),
-      });
+      const fresh = runKey(parsed.run) === currentKey;
+      const run = fresh ? current : parsed.run;
+      const claimExists = this.world.claimExists(run.metadata.namespace ?? "default", run.spec.storage.claimName);
+      if (fresh) {
+        runs.push({ run, claimExists, wants: currentWants });
+        signatures.push(signatureOf({ run, claimExists, wants: currentWants }));
+      } else {
+        const { wants, signature } = this.wantsOf(raw, run, claimExists, now);
+        runs.push({ run, claimExists, wants });
+        signatures.push(signature);
+      }
     }
-    const signature = runs.map(signatureOf).join("\n");
+    const signature = signatures.join("\n");
     if (this.last && this.last.version === version && this.last.signature === signature) return this.last.decision;
     const decision = decideAdmission({
       nodes: this.world.nodes(),
