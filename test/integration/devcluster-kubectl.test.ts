@@ -23,7 +23,7 @@ interface Result {
   stderr: string;
 }
 
-describe("kubectl against the devcluster", { skip: existsSync(kubectlBin) ? false : "run scripts/setup.sh to install kubectl" }, () => {
+describe("kubectl against the devcluster", () => {
   let dc: DevCluster;
   let home: string;
   const kubectl = (args: string[], extraEnv: Record<string, string> = {}): Promise<Result> =>
@@ -39,6 +39,7 @@ describe("kubectl against the devcluster", { skip: existsSync(kubectlBin) ? fals
   };
 
   before(async () => {
+    assert.ok(existsSync(kubectlBin), `${kubectlBin} is missing: run scripts/setup.sh (npm test does) to install kubectl`);
     home = mkdtempSync(join(tmpdir(), "devcluster-kubectl-"));
     dc = await startDevCluster({ kubeconfigPath: join(home, "kubeconfig"), rbac: true, bookmarkIntervalMs: 1000 });
   });

@@ -192,7 +192,7 @@ export function listObjects(dc: DevCluster, apiVersion: string, kind: string, na
   return [...dc.cluster.store.scan(d.storage, namespace)].map((e) => e.object) as never;
 }
 
-export const jobNames = (dc: DevCluster, namespace = RUN_NS) => listObjects(dc, "batch/v1", "Job", namespace).map((j) => j.metadata.name).sort();
+export const jobNames = (dc: DevCluster, namespace = RUN_NS) => listObjects(dc, "batch/v1", "Job", namespace).map((j) => j.metadata.name ?? "").sort();
 
 /** The Job controller's part: one pod from the Job's template, bound to `node` by the scheduler's binding. */
 export async function startPod(dc: DevCluster, jobName: string, node: string, namespace = RUN_NS): Promise<string> {

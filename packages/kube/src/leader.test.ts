@@ -101,7 +101,7 @@ describe("LeaderElector", () => {
     await a.stop();
   });
 
-  it("renews and releases with updates (PUT) when the port can replace, which RBAC grants as update, never patch", async () => {
+  it("renews and releases with merge patches, which the chart's RBAC grants as patch, never update", async () => {
     const port = new FakeKubePort();
     const clock = new FakeClock(T0);
     const controller = new AbortController();
@@ -112,14 +112,14 @@ describe("LeaderElector", () => {
     controller.abort();
     await running;
     const verbs = port.writes().map((r) => r.verb);
-    assert.deepEqual(verbs, ["create", "update", "update"], "create, one renew, the release");
+    assert.deepEqual(verbs, ["create", "patch", "patch"], "create, one renew, the release");
   });
 
   it("loses a race for the Lease to a concurrent writer without reporting an error", async () => {
     const port = new FakeKubePort();
     const clock = new FakeClock(T0);
     await port.create<Lease>(Resources.leases, { metadata: { namespace: "sys", name: "op" }, spec: { holderIdentity: "", renewTime: toMicroTime(T0) } });
-    port.failNext("update", new KubeApiError("modified", { code: 409, reason: "Conflict", retryable: true }));
+    port.failNext("patch", new KubeApiError("modified", { code: 409, reason: "Conflict", retryable: true }));
     const errors: unknown[] = [];
     const controller = new AbortController();
     const e = new LeaderElector({ port, clock, namespace: "sys", name: "op", identity: "a", onStartedLeading: () => {}, onError: (err) => errors.push(err) });

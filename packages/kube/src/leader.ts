@@ -69,8 +69,7 @@ export function decideLease(lease: Lease | undefined, identity: string, nowMs: n
 }
 
 export interface LeaderElectorOptions {
-  /** With `replace`, Lease writes are updates (PUT): the RBAC of the chart grants get, create, update. */
-  port: Pick<KubePort, "get" | "create" | "patch" | "replace">;
+  port: Pick<KubePort, "get" | "create" | "patch">;
   namespace: string;
   name: string;
   /** Unique per replica: the pod name, plus a random suffix if pods can share names. */
@@ -192,10 +191,12 @@ export class LeaderElector {
     }
   }
 
-  /** Writes `spec` over `lease`, guarded by the resourceVersion it was decided on. */
+  /**
+   * Writes `spec` over `lease` with a merge patch guarded by the resourceVersion it was
+   * decided on (a stale version is a 409, a lost race). The chart's Roles grant leases
+   * get, create and patch, nothing more.
+   */
   private write(lease: Lease, spec: LeaseSpec): Promise<Lease> {
-    const { replace } = this.options.port;
-    if (replace) return replace.call(this.options.port, Resources.leases, { ...lease, metadata: { ...lease.metadata }, spec }) as Promise<Lease>;
     const patch = { metadata: { resourceVersion: lease.metadata.resourceVersion }, spec };
     return this.options.port.patch<Lease>(Resources.leases, this.key(), patch, { type: "merge" });
   }

@@ -4,7 +4,9 @@ import { Deleter, type DeleteOptions, type DeleteResult } from "./api/deletion.j
 import { notFound } from "./api/errors.js";
 import { nowRfc3339, Registry, SYSTEM_USER, type UserInfo, type WriteOptions } from "./api/registry.js";
 import { ResourceCatalog, type KubeObject, type ResourceDef } from "./api/resources.js";
-import { Store } from "./api/store.js";
+import { matchesLabels, parseLabelSelector } from "./api/selectors.js";
+import { Store, type StoreEvent } from "./api/store.js";
+import { admitOnCreate } from "./api/builtin-admission.js";
 import { bootstrapPolicy, RbacAuthorizer } from "./auth/rbac.js";
 import { CrdController } from "./controllers/crd-controller.js";
 import { GarbageCollector } from "./controllers/garbage-collector.js";
@@ -51,6 +53,7 @@ export class Cluster {
       admit: createWebhookAdmission(this.store, options.webhooks),
       customInfo: (def) => this.crds.info(def),
       afterWrite: (def, obj) => deleter?.finishIfReleased(def, obj),
+      mutateOnCreate: (def, obj) => admitOnCreate(this.store, def, obj),
     });
     deleter = new Deleter(this.registry, {
       onGracefulPod: (_registry, def, pod, grace) => {
@@ -104,6 +107,26 @@ export class Cluster {
     const def = this.catalog.byKind(apiVersion, kind);
     if (!def) throw notFound({ group: apiVersion.includes("/") ? apiVersion.split("/")[0]! : "", resource: kind.toLowerCase() }, kind);
     return def;
+  }
+
+  /** Objects of a resource (copies), optionally of one namespace and matching a label selector. */
+  list(def: ResourceDef, namespace?: string, labelSelector?: string): KubeObject[] {
+    const selector = parseLabelSelector(labelSelector);
+    const out: KubeObject[] = [];
+    for (const e of this.store.scan(def.storage, def.namespaced ? namespace : undefined)) {
+      if (matchesLabels(selector, e.labels)) out.push(structuredClone(this.registry.external(def, e.object)));
+    }
+    return out;
+  }
+
+  /**
+   * Calls `listener` synchronously with every change to a resource (optionally one
+   * namespace), from `sinceRV` if given. Keep listeners cheap: enqueue keys, act later.
+   */
+  watch(def: ResourceDef, listener: (event: StoreEvent) => void, opts: { namespace?: string; sinceRV?: number } = {}): () => void {
+    return this.store.watch(def.storage, def, opts.sinceRV, (e) => {
+      if (opts.namespace === undefined || e.object.metadata.namespace === opts.namespace) listener(e);
+    });
   }
 
   /** Creates an object of any served kind, as an in-process client would. */

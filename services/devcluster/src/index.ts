@@ -9,3 +9,14 @@ export type { UserInfo, WriteOptions, PatchType } from "./api/registry.js";
 export type { DeleteOptions, DeleteResult, PropagationPolicy } from "./api/deletion.js";
 export type { SubresourceHandler, SubresourceContext } from "./http/api-handler.js";
 export { bindPod } from "./api/binding.js";
+// Part 2: simulated nodes, scheduler, Job controller, process kubelet, simulated nnU-Net.
+export { startSimulation, DEFAULT_IMAGE_MAP, DEMO_PREPROCESSED, type Simulation, type SimulationOptions, type SeedClaim } from "./sim/simulation.js";
+export { parseNodeSpec, buildNodes, NodeSpecError, GPU_PRODUCTS, type NodeGroup, type NodeShape } from "./nodes/node-spec.js";
+export { applyNodeAction, decideNodeAction, isNodeReady, NODE_ACTIONS, type NodeAction } from "./nodes/node-control.js";
+export { runNodeCommand } from "./nodes/node-cli.js";
+export { Scheduler } from "./scheduler/scheduler.js";
+export { decidePlacement } from "./scheduler/predicates.js";
+export { JobController } from "./jobs/job-controller.js";
+export { decideJob } from "./jobs/job-decide.js";
+export { Kubelet } from "./kubelet/kubelet.js";
+export { loadImageMap, resolveCommand, ImageMap, type ImageEntry } from "./kubelet/image-map.js";

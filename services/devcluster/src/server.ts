@@ -7,16 +7,18 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseAllDocuments } from "yaml";
 import type { KubeObject } from "./api/resources.js";
-import { Cluster, type ClusterOptions } from "./cluster.js";
+import { Cluster, userFromName, type ClusterOptions } from "./cluster.js";
 import { createApiHandler, type SubresourceHandler } from "./http/api-handler.js";
 import { bindingHandler, evictionHandler } from "./http/binding-handler.js";
 import { buildKubeconfig } from "./kubeconfig.js";
 import { selfSignedCertificate } from "./tls.js";
+import { logHandler } from "./kubelet/logs.js";
+import { startSimulation, type Simulation, type SimulationOptions } from "./sim/simulation.js";
 
 // startDevCluster: the cluster behind a node:http server on 127.0.0.1, plus a kubeconfig
 // that points kubectl and client libraries at it.
 
-export interface DevClusterOptions extends ClusterOptions {
+export interface DevClusterOptions extends ClusterOptions, SimulationOptions {
   /** 0 picks a free port. */
   port?: number;
   host?: string;
@@ -34,6 +36,8 @@ export interface DevClusterOptions extends ClusterOptions {
    * plain http unless the kubeconfig skips TLS verification (which the http kubeconfig does).
    */
   tls?: boolean;
+  /** Request log (pino), one debug line per request. */
+  logger?: { debug(obj: object, msg: string): void };
   /** YAML files (CRDs, RBAC, anything) created at start, in order. */
   manifests?: string[];
 }
@@ -46,6 +50,8 @@ export interface DevCluster {
   /** The bearer token of the admin user in the kubeconfig (system:masters). */
   adminToken: string;
   cluster: Cluster;
+  /** Nodes, scheduler, Job controller and kubelet when `nodes` was given (part 2). */
+  simulation: Simulation | undefined;
   /** Serves an extra subresource such as `pods/log`. */
   addSubresource(key: string, handler: SubresourceHandler): void;
   serviceAccountToken(namespace: string, name: string): string;
@@ -59,13 +65,15 @@ export function loadManifests(path: string): KubeObject[] {
 }
 
 export async function startDevCluster(options: DevClusterOptions = {}): Promise<DevCluster> {
-  const cluster = new Cluster(options);
+  // With simulated nodes a kubelet ends graceful pod deletions.
+  const cluster = new Cluster(options.nodes !== undefined ? { ...options, podTermination: "external" } : options);
   await cluster.start();
   for (const file of options.manifests ?? []) for (const obj of loadManifests(file)) await cluster.create(obj);
-  const { userFromName } = await import("./cluster.js");
   for (const [token, name] of Object.entries(options.tokens ?? {})) cluster.addToken(token, userFromName(name));
   const adminToken = `devcluster-admin-${randomBytes(16).toString("hex")}`;
   const subresources = new Map<string, SubresourceHandler>([["pods/binding", bindingHandler(cluster)], ["pods/eviction", evictionHandler(cluster)]]);
+  const simulation = options.nodes !== undefined ? await startSimulation(cluster, options) : undefined;
+  if (simulation) subresources.set("pods/log", logHandler(simulation.kubelet.logSource()));
   const host = options.host ?? "127.0.0.1";
   let hostHeader = host;
   const handler = createApiHandler(cluster, {
@@ -74,6 +82,7 @@ export async function startDevCluster(options: DevClusterOptions = {}): Promise<
     bookmarkIntervalMs: options.bookmarkIntervalMs ?? 60_000,
     subresources,
     hostHeader: () => hostHeader,
+    logger: options.logger,
   });
   const serverOptions = { requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 65_000 };
   const tls = options.tls ?? true;
@@ -100,9 +109,11 @@ export async function startDevCluster(options: DevClusterOptions = {}): Promise<
     caPem: cert?.certPem,
     adminToken,
     cluster,
+    simulation,
     addSubresource: (key, h) => void subresources.set(key, h),
     serviceAccountToken: (ns, name) => cluster.serviceAccountToken(ns, name),
     stop: async () => {
+      simulation?.stop();
       cluster.stop();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -13,4 +13,8 @@ describe("self-signed serving certificate", () => {
     assert.ok(x.verify(x.publicKey));
     assert.ok(x.checkIP("127.0.0.1"));
   });
+
+  it("encodes valid DER every time (serial numbers never need padding)", () => {
+    for (let i = 0; i < 200; i++) assert.doesNotThrow(() => new X509Certificate(selfSignedCertificate().certPem));
+  });
 });

@@ -42,7 +42,8 @@ export function selfSignedCertificate(commonName = "devcluster", now = new Date(
     seq(oid("2.5.29.17"), octets(altNames)),
   ));
   const serial = randomBytes(16);
-  serial[0] = serial[0]! & 0x7f;
+  // Positive and without a leading zero byte, as DER demands of an INTEGER.
+  serial[0] = 0x40 | (serial[0]! & 0x3f);
   const tbs = seq(
     der(0xa0, der(0x02, Buffer.from([2]))),
     integer(serial),

@@ -117,8 +117,8 @@ test("a newer log file (a resume) is switched to after the rest of the old one i
   writeFileSync(join(dir, "training_log_2024_1_1_10_00_00.txt"), "Epoch 0\n");
   const es = await t.poll();
   assert.deepEqual(
-    es.map((e) => (e.kind === "line" ? e.line : `file ${e.path.split("/").pop()}`)),
-    ["Epoch time: 1 s", "file training_log_2024_1_1_10_00_00.txt", "Epoch 0"],
+    es.map((e) => (e.kind === "line" ? e.line : `${e.kind} ${e.path.split("/").pop()}`)),
+    ["Epoch time: 1 s", "file training_log_2024_1_1_10_00_00.txt", "Epoch 0", "synced training_log_2024_1_1_10_00_00.txt"],
   );
   await t.stop();
 }));
@@ -175,3 +175,21 @@ test("the line buffer hands out complete lines only and strips carriage returns"
   assert.deepEqual(b.push("c\n\n"), ["bc", ""]);
   assert.equal(b.pending, "");
 });
+
+test("files there at the first look are marked preexisting, later ones not; synced follows the first read of the newest", withDir(async (dir) => {
+  mkdirSync(dir);
+  writeFileSync(join(dir, "training_log_2024_1_1_8_00_00.txt"), "Epoch 0\n");
+  writeFileSync(join(dir, "training_log_2024_1_1_9_00_00.txt"), "Epoch 1\n");
+  const t = harness(dir);
+  const marks = (es: TailEvent[]) => es.flatMap((e) => (e.kind === "file" ? [`file ${e.path.split("/").pop()} newest=${e.newest} preexisting=${e.preexisting}`] : e.kind === "synced" ? [`synced ${e.path.split("/").pop()}`] : []));
+  assert.deepEqual(marks(await t.first()), [
+    "file training_log_2024_1_1_8_00_00.txt newest=false preexisting=true",
+    "file training_log_2024_1_1_9_00_00.txt newest=true preexisting=true",
+    "synced training_log_2024_1_1_9_00_00.txt",
+  ]);
+  appendFileSync(join(dir, "training_log_2024_1_1_9_00_00.txt"), "Epoch 2\n");
+  assert.deepEqual(marks(await t.poll()), [], "growth of a synced file brings no new marks");
+  writeFileSync(join(dir, "training_log_2024_1_1_10_00_00.txt"), "Epoch 2\n");
+  assert.deepEqual(marks(await t.poll()), ["file training_log_2024_1_1_10_00_00.txt newest=true preexisting=false", "synced training_log_2024_1_1_10_00_00.txt"]);
+  await t.stop();
+}));

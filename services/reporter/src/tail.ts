@@ -10,9 +10,14 @@ import { StringDecoder } from "node:string_decoder";
 export const LOG_FILE = /^training_log_(\d+)_(\d+)_(\d+)_(\d+)_(\d+)_(\d+)\.txt$/;
 
 export type TailEvent =
-  /** Lines that follow come from this file; `newest` is false while older files are replayed. */
-  | { readonly kind: "file"; readonly path: string; readonly newest: boolean }
-  | { readonly kind: "line"; readonly path: string; readonly line: string };
+  /**
+   * Lines that follow come from this file; `newest` is false while older files are replayed.
+   * `preexisting`: the file was already there at the tail's first look at the folder.
+   */
+  | { readonly kind: "file"; readonly path: string; readonly newest: boolean; readonly preexisting: boolean }
+  | { readonly kind: "line"; readonly path: string; readonly line: string }
+  /** Everything the newest file held at its first read has been handed out; later lines are new. */
+  | { readonly kind: "synced"; readonly path: string };
 
 export interface TailOptions {
   readonly dir: string;
@@ -100,6 +105,7 @@ async function listLogFiles(dir: string): Promise<string[]> {
 /** One followed file: its read offset, decoder (UTF-8 split across reads) and line buffer. */
 class FollowedFile {
   offset = 0;
+  synced = false;
   readonly #decoder = new StringDecoder("utf8");
   readonly lines = new LineBuffer();
 
@@ -142,24 +148,32 @@ export async function* tailTrainingLog(options: TailOptions, signal: AbortSignal
   const chunkBytes = options.chunkBytes ?? 64 * 1024;
   let current: FollowedFile | undefined;
   let first = true;
+  let initial: ReadonlySet<string> | undefined;
   while (!signal.aborted) {
     const files = await listLogFiles(options.dir);
+    initial ??= new Set(files);
     const newest = files.at(-1);
     if (newest !== undefined && newest !== current?.path) {
       // Finish what the previous file still had before moving on.
       if (current !== undefined) for (const line of await current.readNew(chunkBytes)) yield { kind: "line", path: current.path, line };
       if (first && options.includeOlder !== false) {
         for (const older of files.slice(0, -1)) {
-          yield { kind: "file", path: older, newest: false };
+          yield { kind: "file", path: older, newest: false, preexisting: initial.has(older) };
           const f = new FollowedFile(older);
           for (const line of await f.readNew(chunkBytes)) yield { kind: "line", path: older, line };
         }
       }
       current = new FollowedFile(newest);
-      yield { kind: "file", path: newest, newest: true };
+      yield { kind: "file", path: newest, newest: true, preexisting: initial.has(newest) };
     }
     first = first && newest === undefined;
-    if (current !== undefined) for (const line of await current.readNew(chunkBytes)) yield { kind: "line", path: current.path, line };
+    if (current !== undefined) {
+      for (const line of await current.readNew(chunkBytes)) yield { kind: "line", path: current.path, line };
+      if (!current.synced) {
+        current.synced = true;
+        yield { kind: "synced", path: current.path };
+      }
+    }
     await sleep(pollMs, signal);
   }
 }

@@ -1,4 +1,6 @@
 import { randomUUID } from "node:crypto";
+import { Environment } from "@marcbachmann/cel-js";
+import { z } from "zod";
 import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { ApiError, internalError } from "../api/errors.js";
@@ -8,7 +10,8 @@ import { fromLabelSelectorObject, matchesLabels } from "../api/selectors.js";
 import type { Store } from "../api/store.js";
 
 // Validating admission webhooks: every ValidatingWebhookConfiguration in the store is
-// matched against the request (rules, scope, namespace and object selectors), and each
+// matched against the request (rules, scope, namespace and object selectors, CEL
+// matchConditions), and each
 // matching webhook gets an AdmissionReview v1 over HTTP(S). A denial is returned with the
 // real server's "admission webhook ... denied the request" message; a call that fails
 // follows failurePolicy (Fail: 500, Ignore: allowed).
@@ -32,6 +35,41 @@ interface Webhook {
   objectSelector?: Parameters<typeof fromLabelSelectorObject>[0];
   timeoutSeconds?: number;
   admissionReviewVersions?: string[];
+  matchConditions?: { name: string; expression: string }[];
+}
+
+/** What the API server reads from a webhook's answer (AdmissionReview v1 response). */
+const AdmissionReviewResponse = z.object({
+  response: z.object({
+    uid: z.string(),
+    allowed: z.boolean(),
+    status: z.object({ code: z.number().int().optional(), message: z.string().optional(), reason: z.string().optional() }).optional(),
+    warnings: z.array(z.string()).optional(),
+  }),
+});
+
+const cel = new Environment({ unlistedVariablesAreDyn: true, homogeneousAggregateLiterals: false });
+
+/** matchConditions: every CEL expression must hold for the webhook to be called. */
+function conditionsHold(hook: Webhook, a: AdmissionAttributes): boolean {
+  const conditions = hook.matchConditions ?? [];
+  if (conditions.length === 0) return true;
+  const vars = {
+    object: a.object ?? null,
+    oldObject: a.oldObject ?? null,
+    request: { operation: a.operation, name: a.name, namespace: a.namespace ?? "", userInfo: { username: a.user.username, groups: a.user.groups }, resource: { group: a.def.group, version: a.def.version, resource: a.def.resource }, subResource: a.subresource ?? "" },
+  };
+  for (const c of conditions) {
+    let holds: unknown;
+    try {
+      holds = cel.evaluate(c.expression, vars);
+    } catch (error) {
+      if ((hook.failurePolicy ?? "Fail") === "Ignore") return false;
+      throw internalError(`failed calling webhook "${hook.name}": matchCondition "${c.name}" could not be evaluated: ${(error as Error).message}`);
+    }
+    if (holds !== true) return false;
+  }
+  return true;
 }
 
 export interface WebhookOptions {
@@ -78,6 +116,7 @@ export function createWebhookAdmission(store: Store, options: WebhookOptions = {
         const ns = store.get("namespaces", undefined, a.namespace);
         if (!matchesLabels(fromLabelSelectorObject(hook.namespaceSelector), ns?.metadata.labels)) continue;
       }
+      if (!conditionsHold(hook, a)) continue;
       await callWebhook(hook, a, obj, options);
     }
   };
@@ -122,15 +161,16 @@ async function callWebhook(hook: Webhook, a: AdmissionAttributes, obj: KubeObjec
   } catch (error) {
     return fail(`failed to call webhook: Post "${target}": ${(error as Error).message}`);
   }
-  let parsed: { response?: { uid?: string; allowed?: boolean; status?: { code?: number; message?: string; reason?: string } } };
+  let json: unknown;
   try {
-    parsed = JSON.parse(body) as typeof parsed;
+    json = JSON.parse(body);
   } catch (error) {
     return fail(`received invalid webhook response: ${(error as Error).message}`);
   }
-  const response = parsed.response;
-  if (!response) return fail("received invalid webhook response: expected response, got none");
-  if (response.uid !== uid) return fail(`expected response.uid="${uid}", got "${response.uid ?? ""}"`);
+  const parsed = AdmissionReviewResponse.safeParse(json);
+  if (!parsed.success) return fail(`received invalid webhook response: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
+  const response = parsed.data.response;
+  if (response.uid !== uid) return fail(`expected response.uid="${uid}", got "${response.uid}"`);
   if (response.allowed) return;
   const status = response.status ?? {};
   const code = status.code !== undefined && status.code >= 400 ? status.code : 400;

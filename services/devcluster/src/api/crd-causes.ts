@@ -17,7 +17,10 @@ export function fromCause(c: { field: string; message: string; reason: string },
   const fromSchema = c.message.startsWith(`${c.field} `);
   const detail = fromSchema ? c.message.slice(c.field.length + 1) : c.message;
   switch (c.reason) {
-    case "FieldValueRequired": return { type: "FieldValueRequired", field };
+    // A CEL rule's message travels as the detail (field.Required(path, detail)); a schema
+    // `required` has none.
+    case "FieldValueRequired":
+      return detail.startsWith("must have required property") ? { type: "FieldValueRequired", field } : { type: "FieldValueRequired", field, detail };
     case "FieldValueDuplicate": return { type: "FieldValueDuplicate", field, value };
     case "FieldValueNotSupported": {
       const m = /allowed values: (\[.*\])$/.exec(detail);

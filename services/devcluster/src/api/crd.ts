@@ -3,7 +3,6 @@ import { Environment } from "@marcbachmann/cel-js";
 import type { FieldError } from "./errors.js";
 import { mergeSchemaFromOpenApi, withMetadata, type MergeSchema } from "./patch-schema.js";
 import type { KubeObject, PrinterColumn, ResourceDef } from "./resources.js";
-import { validateName } from "./validation.js";
 
 // CustomResourceDefinitions: validation of the CRD itself (names, versions, a structural
 // schema, compilable CEL rules), its defaulting and status, and the resource definitions
@@ -139,4 +138,3 @@ export function customResources(crd: KubeObject): CustomResourceInfo[] {
   });
 }
 
-export { validateName };

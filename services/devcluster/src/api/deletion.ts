@@ -68,6 +68,9 @@ export class Deleter {
     if (opts.gracePeriodSeconds !== undefined && (!Number.isInteger(opts.gracePeriodSeconds) || opts.gracePeriodSeconds < 0)) {
       throw badRequest(`invalid gracePeriodSeconds: ${opts.gracePeriodSeconds}`);
     }
+    if (def.resource === "namespaces" && !def.custom && ["default", "kube-system", "kube-public"].includes(name)) {
+      throw new ApiError(403, "Forbidden", `namespaces "${name}" is forbidden: this namespace may not be deleted`, { name, kind: "namespaces" });
+    }
     await r.admit({ operation: "DELETE", def, subresource: undefined, namespace, name, object: undefined, oldObject: r.external(def, existing) }, opts, { kind: "DeleteOptions", apiVersion: "meta.k8s.io/v1" });
     const current = r.stored(def, namespace, name);
     if (!current) throw notFound(def, name);

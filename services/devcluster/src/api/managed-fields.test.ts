@@ -18,7 +18,7 @@ describe("field sets", () => {
 });
 
 describe("server-side apply", () => {
-  const apply = (live: KubeObject | undefined, applied: KubeObject, manager: string, force = false) => serverSideApply({ live, applied, manager, force, schema, subresource: undefined, now, kindForError: "Pod" });
+  const apply = (live: KubeObject | undefined, applied: KubeObject, manager: string, force = false) => serverSideApply({ live, applied, manager, force, schema, subresource: undefined, now });
 
   it("merges containers by name across managers", () => {
     const a = apply(undefined, pod([{ name: "main", image: "i:1" }]), "a");

@@ -184,7 +184,6 @@ export interface ApplyInput {
   schema: MergeSchema | undefined;
   subresource: "status" | undefined;
   now: string;
-  kindForError: string;
 }
 
 const readable = (path: string) => "." + path.split(SEP).filter((e) => e !== ".").map((e) => (e.startsWith("f:") ? e.slice(2) : `[${e.slice(2)}]`)).join(".").replace(/\.\[/g, "[");

@@ -3,11 +3,14 @@ import type { KubeObject } from "./resources.js";
 
 // Comparisons the registry makes between the stored and the next version of an object.
 
-/** Anything but metadata and status changed: the real server bumps generation then. */
-export function changedBeyondMetadata(a: KubeObject, b: KubeObject): boolean {
+/**
+ * Anything but metadata (and status, where a status subresource keeps it apart) changed:
+ * the real server bumps generation then.
+ */
+export function changedBeyondMetadata(a: KubeObject, b: KubeObject, statusIsSubresource = true): boolean {
   const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
   for (const k of keys) {
-    if (k === "metadata" || k === "status" || k === "apiVersion" || k === "kind") continue;
+    if (k === "metadata" || (k === "status" && statusIsSubresource) || k === "apiVersion" || k === "kind") continue;
     if (!deepEqual(a[k], b[k])) return true;
   }
   return false;

@@ -72,6 +72,8 @@ export interface RegistryDeps {
   customInfo: (def: ResourceDef) => CustomResourceInfo | undefined;
   /** Called after a write so that deletion can finish objects whose finalizers are gone. */
   afterWrite?: (def: ResourceDef, obj: KubeObject) => void;
+  /** Built-in admission that mutates a new object (pod priority, claim binding); may throw an ApiError. */
+  mutateOnCreate?: (def: ResourceDef, obj: KubeObject) => void;
 }
 
 export class Registry {
@@ -191,6 +193,7 @@ export class Registry {
     if (!prepared) delete m.managedFields;
     obj = this.validate(def, obj, undefined, opts);
     applyCreateDefaults(def, obj);
+    this.deps.mutateOnCreate?.(def, obj);
     if (def.resource === "customresourcedefinitions" && !def.custom) {
       obj["status"] = crdStatus(obj, nowRfc3339(now));
       m.finalizers = [...new Set([...(m.finalizers ?? []), "customresourcecleanup.apiextensions.k8s.io"])];
@@ -234,7 +237,7 @@ export class Registry {
         applied.metadata ??= {};
         if (applied.metadata.name !== undefined && applied.metadata.name !== name) throw badRequest(`the name of the object (${applied.metadata.name}) does not match the name on the URL (${name})`);
         applied.metadata.name = name;
-        const merged = serverSideApply({ live: undefined, applied, manager: opts.fieldManager, force: opts.force ?? false, schema: this.mergeSchema(def), subresource: undefined, now: nowRfc3339(this.now()), kindForError: def.kind });
+        const merged = serverSideApply({ live: undefined, applied, manager: opts.fieldManager, force: opts.force ?? false, schema: this.mergeSchema(def), subresource: undefined, now: nowRfc3339(this.now()) });
         merged.metadata.name = name;
         if (def.namespaced && namespace !== undefined) merged.metadata.namespace = namespace;
         return this.create(def, namespace, merged, opts, true);
@@ -249,7 +252,7 @@ export class Registry {
           const applied = structuredClone(patch) as KubeObject;
           applied.metadata ??= {};
           if (applied.metadata.name !== undefined && applied.metadata.name !== name) throw badRequest(`the name of the object (${applied.metadata.name}) does not match the name on the URL (${name})`);
-          return serverSideApply({ live: current, applied, manager: opts.fieldManager!, force: opts.force ?? false, schema: this.mergeSchema(def), subresource, now: nowRfc3339(this.now()), kindForError: def.kind });
+          return serverSideApply({ live: current, applied, manager: opts.fieldManager!, force: opts.force ?? false, schema: this.mergeSchema(def), subresource, now: nowRfc3339(this.now()) });
         }
       }
     }, type === "apply" ? "Apply" : "Update");
@@ -273,7 +276,7 @@ export class Registry {
       let validated = this.validate(def, next, existing, opts);
       if (def.resource === "customresourcedefinitions" && !def.custom && subresource !== "status") validated["status"] = existing["status"];
       this.checkFinalizersOnDeletion(def, existing, validated);
-      if (def.generation && changedBeyondMetadata(existing, validated)) validated.metadata.generation = (existing.metadata.generation ?? 1) + 1;
+      if (def.generation && changedBeyondMetadata(existing, validated, def.statusSubresource)) validated.metadata.generation = (existing.metadata.generation ?? 1) + 1;
       if (operation === "Update") recordUpdate(existing, validated, opts.fieldManager ?? "unknown", this.mergeSchema(def), subresource, nowRfc3339(this.now()));
       if (sameObject(existing, validated)) return structuredClone(this.external(def, existing));
       await this.admit({ operation: "UPDATE", def, subresource, namespace, name, object: this.external(def, validated), oldObject: this.external(def, existing) }, opts, { kind: "UpdateOptions", apiVersion: "meta.k8s.io/v1" });

@@ -112,6 +112,7 @@ export function builtinResources(): ResourceDef[] {
     def({ group: "", version: "v1", resource: "secrets", kind: "Secret" }),
     def({ group: "", version: "v1", resource: "serviceaccounts", kind: "ServiceAccount", shortNames: ["sa"] }),
     def({ group: "", version: "v1", resource: "persistentvolumeclaims", kind: "PersistentVolumeClaim", shortNames: ["pvc"], statusSubresource: true }),
+    def({ group: "scheduling.k8s.io", version: "v1", resource: "priorityclasses", kind: "PriorityClass", namespaced: false, shortNames: ["pc"] }),
     def({ group: "batch", version: "v1", resource: "jobs", kind: "Job", categories: ["all"], statusSubresource: true, generation: true }),
     def({ group: "coordination.k8s.io", version: "v1", resource: "leases", kind: "Lease" }),
     def({ group: "events.k8s.io", version: "v1", resource: "events", kind: "Event", shortNames: ["ev"], storage: "events", convert: { storedApiVersion: "v1", toStored: eventToCore, fromStored: eventFromCore } }),

@@ -44,6 +44,26 @@ describe("store", () => {
     assert.equal(s.isExpired("configmaps", s.currentRV() - 1), false);
   });
 
+  it("keeps writing and notifying when one listener throws", () => {
+    const s = new Store();
+    const seen: string[] = [];
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.message);
+    process.on("warning", onWarning);
+    s.watch("configmaps", gr, undefined, () => {
+      throw new Error("listener bug");
+    });
+    s.watch("configmaps", gr, undefined, (e) => seen.push(e.object.metadata.name!));
+    s.put("configmaps", cm("a"));
+    assert.deepEqual(seen, ["a"]);
+    assert.equal(s.get("configmaps", "default", "a")?.metadata.name, "a");
+    return new Promise<void>((resolve) => setImmediate(() => {
+      process.off("warning", onWarning);
+      assert.deepEqual(warnings, ["listener bug"]);
+      resolve();
+    }));
+  });
+
   it("lets a watch start from a resourceVersion of another resource's write", () => {
     const s = new Store({ historySize: 2 });
     for (let i = 0; i < 5; i++) s.put("secrets", { ...cm(`s${i}`), kind: "Secret" });

@@ -225,8 +225,17 @@ export class Store {
 
   private emit(b: Bucket, event: StoreEvent, prevJson: string | undefined): void {
     b.record(new RecordedEvent(event.type, event.storage, event.rv, event.json, event.object, event.prev, prevJson));
-    for (const l of b.listeners) l(event);
-    for (const l of this.allListeners) l(event);
+    // One failing listener must neither break the write nor starve the other listeners.
+    for (const l of b.listeners) this.notify(l, event);
+    for (const l of this.allListeners) this.notify(l, event);
+  }
+
+  private notify(listener: Listener, event: StoreEvent): void {
+    try {
+      listener(event);
+    } catch (error) {
+      process.emitWarning(error instanceof Error ? error : new Error(String(error)), { code: "DEVCLUSTER_LISTENER" });
+    }
   }
 
   /**

@@ -1,9 +1,10 @@
 import { strict as assert } from "node:assert";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { request as httpsRequest } from "node:https";
 import { after, before, describe, it } from "node:test";
 import { parse } from "yaml";
-import { BatchV1Api, CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type V1Pod } from "@kubernetes/client-node";
+import { BatchV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, PatchStrategy, setHeaderOptions, type V1Pod } from "@kubernetes/client-node";
 import type { DevCluster } from "../server.js";
 import { fixtures, statusOf, withDevCluster } from "../test-support.js";
 
@@ -31,6 +32,14 @@ describe("CRUD through client-node", () => {
     custom = started.kc.makeApiClient(CustomObjectsApi);
   });
   after(() => dc.stop());
+
+  it("works from the kubeconfig file it writes (HTTPS, self-signed CA, bearer token)", async () => {
+    const kc = new KubeConfig();
+    kc.loadFromFile(dc.kubeconfigPath);
+    assert.match(kc.getCurrentCluster()?.server ?? "", /^https:\/\/127\.0\.0\.1:\d+$/);
+    const names = (await kc.makeApiClient(CoreV1Api).listNamespace()).items.map((n) => n.metadata?.name);
+    assert.deepEqual(names, ["default", "kube-node-lease", "kube-public", "kube-system"]);
+  });
 
   it("creates a pod with uid, creationTimestamp, resourceVersion and the defaults a real server sets", async () => {
     const created = await core.createNamespacedPod({ namespace: "default", body: pod("web") });
@@ -144,6 +153,32 @@ describe("CRUD through client-node", () => {
     assert.equal(viaMain.spec.suspend, true);
     assert.equal(viaMain.status.phase, "Training");
     assert.equal(viaMain.metadata.generation, 2);
+  });
+
+  it("prunes unknown fields of a custom resource with a Warning header when field validation is Warn", async () => {
+    const body = JSON.stringify({ apiVersion: "nnunet-operator.io/v1alpha1", kind: "TrainingRun", metadata: { name: "warned" }, spec: { dataset: "Dataset004_Hippocampus", configuration: "3d_fullres", storage: { claimName: "d" }, colour: "blue" } });
+    const { headers, text } = await new Promise<{ headers: Record<string, unknown>; text: string }>((resolve, reject) => {
+      const req = httpsRequest(`${dc.url}/apis/nnunet-operator.io/v1alpha1/namespaces/default/trainingruns`, { method: "POST", ca: dc.caPem, headers: { authorization: `Bearer ${dc.adminToken}`, "content-type": "application/json" } }, (res) => {
+        let t = "";
+        res.on("data", (c: Buffer) => (t += c.toString()));
+        res.on("end", () => resolve({ headers: res.headers, text: t }));
+      });
+      req.on("error", reject);
+      req.end(body);
+    });
+    assert.equal(headers["warning"], '299 - "unknown field \\"spec.colour\\""');
+    assert.equal((JSON.parse(text) as { spec: Record<string, unknown> }).spec["colour"], undefined);
+  });
+
+  it("bumps generation on status changes of a custom resource without a status subresource", async () => {
+    const crd = dc.cluster.resource("apiextensions.k8s.io", "v1", "customresourcedefinitions");
+    await dc.cluster.registry.create(crd, undefined, { metadata: { name: "notes.example.com" }, spec: { group: "example.com", scope: "Namespaced", names: { plural: "notes", kind: "Note" }, versions: [{ name: "v1", served: true, storage: true, schema: { openAPIV3Schema: { type: "object", "x-kubernetes-preserve-unknown-fields": true } } }] } });
+    const notes = { group: "example.com", version: "v1", plural: "notes", namespace: "default" };
+    await custom.createNamespacedCustomObject({ ...notes, body: { apiVersion: "example.com/v1", kind: "Note", metadata: { name: "n" }, status: { seen: 1 } } });
+    const merge = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
+    const out = (await custom.patchNamespacedCustomObject({ ...notes, name: "n", body: { status: { seen: 2 } } }, merge)) as { status: { seen: number }; metadata: { generation: number } };
+    assert.equal(out.status.seen, 2);
+    assert.equal(out.metadata.generation, 2);
   });
 
   it("evaluates transition rules with oldSelf: the dataset is immutable", async () => {

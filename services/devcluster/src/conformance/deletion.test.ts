@@ -121,6 +121,12 @@ describe("deletion and garbage collection through client-node", () => {
     assert.equal(await exists("unscheduled"), false);
   });
 
+  it("refuses to delete the default namespace", async () => {
+    const err = await core.deleteNamespace({ name: "default" }).catch((e: unknown) => e);
+    assert.equal(statusOf(err).code, 403);
+    assert.equal(statusOf(err).message, 'namespaces "default" is forbidden: this namespace may not be deleted');
+  });
+
   it("deletes a namespace with its content", async () => {
     await core.createNamespace({ body: { metadata: { name: "doomed" } } });
     await core.createNamespacedConfigMap({ namespace: "doomed", body: { metadata: { name: "inside" } } });

@@ -1,6 +1,6 @@
 import { strict as assert } from "node:assert";
 import { after, before, describe, it } from "node:test";
-import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type V1Pod } from "@kubernetes/client-node";
+import { CoreV1Api, CustomObjectsApi, KubernetesObjectApi, PatchStrategy, setHeaderOptions, type KubernetesObject, type V1Pod } from "@kubernetes/client-node";
 import type { DevCluster } from "../server.js";
 import { statusOf, withDevCluster } from "../test-support.js";
 
@@ -17,8 +17,10 @@ describe("patches through client-node", () => {
   let dc: DevCluster;
   let core: CoreV1Api;
   let custom: CustomObjectsApi;
+  let generic: KubernetesObjectApi;
   before(async () => {
     const started = await withDevCluster();
+    generic = KubernetesObjectApi.makeApiClient(started.kc);
     dc = started.dc;
     core = started.kc.makeApiClient(CoreV1Api);
     custom = started.kc.makeApiClient(CustomObjectsApi);
@@ -125,6 +127,17 @@ describe("patches through client-node", () => {
     const status = (await custom.patchNamespacedCustomObjectStatus({ ...TR, name: "ssa-tr", body: { apiVersion: "nnunet-operator.io/v1alpha1", kind: "TrainingRun", metadata: { name: "ssa-tr" }, status: { phase: "Training" } }, fieldManager: "operator" }, as(PatchStrategy.ServerSideApply))) as { status: { phase: string }; metadata: { managedFields: { manager: string; subresource?: string }[] } };
     assert.equal(status.status.phase, "Training");
     assert.ok(status.metadata.managedFields.some((m) => m.manager === "operator" && m.subresource === "status"));
+  });
+
+  it("serves client-node's generic KubernetesObjectApi, which resolves resources through discovery", async () => {
+    const spec = { apiVersion: "nnunet-operator.io/v1alpha1", kind: "TrainingRun", metadata: { name: "generic", namespace: "default" }, spec: { dataset: "Dataset004_Hippocampus", configuration: "3d_fullres", storage: { claimName: "d" } } } as KubernetesObject;
+    const applied = await generic.patch(spec, undefined, undefined, "operator", true, PatchStrategy.ServerSideApply);
+    assert.equal(applied.metadata?.name, "generic");
+    const read = await generic.read({ apiVersion: "nnunet-operator.io/v1alpha1", kind: "TrainingRun", metadata: { name: "generic", namespace: "default" } });
+    assert.equal(read.metadata?.uid, applied.metadata?.uid);
+    await generic.delete(read);
+    const err = await generic.read({ apiVersion: "nnunet-operator.io/v1alpha1", kind: "TrainingRun", metadata: { name: "generic", namespace: "default" } }).catch((e: unknown) => e);
+    assert.equal(statusOf(err).code, 404);
   });
 
   it("requires a fieldManager for apply", async () => {

@@ -91,6 +91,33 @@ describe("robustness against bad requests", () => {
     assert.equal((await send(dc, "GET", "/version")).code, 200);
   });
 
+  it("server-side applies a YAML body", async () => {
+    const yaml = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: from-yaml\ndata:\n  mode: fast\n";
+    const r = await send(dc, "PATCH", "/api/v1/namespaces/default/configmaps/from-yaml?fieldManager=yaml-applier", yaml, { "content-type": "application/apply-patch+yaml" });
+    assert.equal(r.code, 201);
+    assert.deepEqual(r.body["data"], { mode: "fast" });
+    const again = await send(dc, "PATCH", "/api/v1/namespaces/default/configmaps/from-yaml?fieldManager=yaml-applier", yaml.replace("fast", "slow"), { "content-type": "application/apply-patch+yaml" });
+    assert.equal(again.code, 200);
+    assert.deepEqual(again.body["data"], { mode: "slow" });
+  });
+
+  it("refuses nesting deeper than 1000 levels with 400", async () => {
+    const deep = `{"metadata":{"name":"deep"},"data":${"[".repeat(5000)}${"]".repeat(5000)}}`;
+    const r = await send(dc, "POST", "/api/v1/namespaces/default/configmaps", deep, json);
+    assert.equal(r.code, 400);
+    assert.match(r.body.message ?? "", /exceeded max depth/);
+  });
+
+  it("treats __proto__ keys as plain unknown data, never as a prototype", async () => {
+    const body = '{"metadata":{"name":"proto","labels":{"__proto__":{"polluted":"yes"}}},"data":{"__proto__":{"x":"1"},"k":"v"}}';
+    const r = await send(dc, "POST", "/api/v1/namespaces/default/configmaps", body, json);
+    assert.equal(r.code, 201);
+    const patched = await send(dc, "PATCH", "/api/v1/namespaces/default/configmaps/proto", '{"data":{"__proto__":{"y":"2"}}}', { "content-type": "application/merge-patch+json" });
+    assert.equal(patched.code, 200);
+    assert.deepEqual(patched.body["data"], { k: "v" });
+    assert.equal(({} as Record<string, unknown>)["polluted"], undefined);
+  });
+
   it("answers 401 Unauthorized with a Status for an unknown bearer token", async () => {
     const r = await send(dc, "GET", pods, undefined, { authorization: "Bearer nope" });
     assert.deepEqual(r.body, { kind: "Status", apiVersion: "v1", metadata: {}, status: "Failure", message: "Unauthorized", reason: "Unauthorized", code: 401 });

@@ -77,6 +77,32 @@ describe("validating admission webhooks", () => {
     assert.equal(s.message, 'admission webhook "vtrainingrun.nnunet-operator.io" denied the request: dataset is on the deny list');
   });
 
+  it("skips a webhook whose matchConditions do not hold", async () => {
+    let calls = 0;
+    const counting = createServer((req, res) => {
+      let body = "";
+      req.on("data", (c: Buffer) => (body += c.toString()));
+      req.on("end", () => {
+        calls++;
+        const review = JSON.parse(body) as Review;
+        res.setHeader("content-type", "application/json");
+        res.end(JSON.stringify({ apiVersion: "admission.k8s.io/v1", kind: "AdmissionReview", response: { uid: review.request.uid, allowed: true } }));
+      });
+    });
+    await new Promise<void>((r) => counting.listen(0, "127.0.0.1", r));
+    const url = `http://127.0.0.1:${(counting.address() as AddressInfo).port}/`;
+    await dc.cluster.create({
+      apiVersion: "admissionregistration.k8s.io/v1", kind: "ValidatingWebhookConfiguration", metadata: { name: "conditional" },
+      webhooks: [{ name: "conditional.example.com", clientConfig: { url }, matchConditions: [{ name: "only-team-a", expression: "has(object.metadata.labels) && object.metadata.labels['team'] == 'a'" }], rules: [{ operations: ["CREATE"], apiGroups: [""], apiVersions: ["v1"], resources: ["configmaps"] }], failurePolicy: "Fail", sideEffects: "None", admissionReviewVersions: ["v1"] }],
+    });
+    const core = kubeConfigFor(dc).makeApiClient(CoreV1Api);
+    await core.createNamespacedConfigMap({ namespace: "default", body: { metadata: { name: "team-b", labels: { team: "b" } } } });
+    await core.createNamespacedConfigMap({ namespace: "default", body: { metadata: { name: "team-a", labels: { team: "a" } } } });
+    counting.close();
+    await dc.cluster.deleter.delete(dc.cluster.resource("admissionregistration.k8s.io", "v1", "validatingwebhookconfigurations"), undefined, "conditional");
+    assert.equal(calls, 1);
+  });
+
   it("does not call the webhook for resources its rules do not match", async () => {
     const before = reviews.length;
     await kubeConfigFor(dc).makeApiClient(CoreV1Api).createNamespacedConfigMap({ namespace: "default", body: { metadata: { name: "unrelated" } } });
@@ -108,6 +134,23 @@ describe("validating admission webhooks", () => {
     assert.equal(called, 1);
     assert.equal((err as { code: number }).code, 400);
     assert.equal((err as Error).message, 'admission webhook "leases.example.com" denied the request: no leases today');
+  });
+
+  it("fails closed with 500 on a malformed AdmissionReview answer", async () => {
+    const broken = createServer((_req, res) => res.end('{"response":{"allowed":"yes"}}'));
+    await new Promise<void>((r) => broken.listen(0, "127.0.0.1", r));
+    const url = `http://127.0.0.1:${(broken.address() as AddressInfo).port}/`;
+    const vwc = dc.cluster.resource("admissionregistration.k8s.io", "v1", "validatingwebhookconfigurations");
+    await dc.cluster.create({
+      apiVersion: "admissionregistration.k8s.io/v1", kind: "ValidatingWebhookConfiguration", metadata: { name: "broken" },
+      webhooks: [{ name: "broken.example.com", clientConfig: { url }, rules: [{ operations: ["CREATE"], apiGroups: [""], apiVersions: ["v1"], resources: ["serviceaccounts"] }], failurePolicy: "Fail", sideEffects: "None", admissionReviewVersions: ["v1"] }],
+    });
+    const sa = dc.cluster.resource("", "v1", "serviceaccounts");
+    const err = await dc.cluster.registry.create(sa, "default", { metadata: { name: "robot" } }).catch((e: unknown) => e);
+    broken.close();
+    await dc.cluster.deleter.delete(vwc, undefined, "broken");
+    assert.equal((err as { code: number }).code, 500);
+    assert.match((err as Error).message, /failed calling webhook "broken.example.com": received invalid webhook response/);
   });
 
   it("fails closed with 500 when an unreachable webhook has failurePolicy Fail, and opens with Ignore", async () => {

@@ -33,6 +33,8 @@ export interface ApiHandlerOptions {
   /** Extra subresources keyed `resource/subresource` (for example `pods/log`), served by later parts. */
   subresources: Map<string, SubresourceHandler>;
   hostHeader: () => string;
+  /** Logs one line per request at debug level (a pino logger or anything shaped like one). */
+  logger?: { debug(obj: object, msg: string): void } | undefined;
 }
 
 function authenticate(cluster: Cluster, req: IncomingMessage, opts: ApiHandlerOptions): UserInfo {
@@ -57,6 +59,11 @@ function authenticate(cluster: Cluster, req: IncomingMessage, opts: ApiHandlerOp
 export function createApiHandler(cluster: Cluster, opts: ApiHandlerOptions) {
   return (req: IncomingMessage, res: ServerResponse): void => {
     let format: ResponseFormat = "json";
+    if (opts.logger) {
+      const started = performance.now();
+      const log = opts.logger;
+      res.once("finish", () => log.debug({ method: req.method, url: req.url, status: res.statusCode, ms: Math.round(performance.now() - started) }, "request"));
+    }
     // Bodies of requests that take none (a GET with a body) are drained, not parsed.
     if (req.method === "GET" || req.method === "HEAD") req.resume();
     handle(cluster, opts, req, res, (f) => (format = f)).catch((error: unknown) => {

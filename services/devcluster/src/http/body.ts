@@ -8,6 +8,28 @@ import { decodeProtobufObject } from "./protobuf.js";
 // errors reported as 400 with the decoder's message.
 
 export const MAX_BODY_BYTES = 3 * 1024 * 1024;
+/** Nesting deeper than this is refused (the real decoder stops at 10,000; our recursive merges want less). */
+export const MAX_DEPTH = 1000;
+
+/**
+ * Drops own `__proto__` keys (an unknown field to any schema, and a prototype setter to
+ * JavaScript) and refuses absurd nesting, without recursion.
+ */
+export function sanitize(value: unknown): unknown {
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (typeof v !== "object" || v === null) continue;
+    if (depth > MAX_DEPTH) throw badRequest(`json: exceeded max depth of ${MAX_DEPTH}`);
+    if (Array.isArray(v)) {
+      for (const item of v) stack.push([item, depth + 1]);
+      continue;
+    }
+    if (Object.prototype.hasOwnProperty.call(v, "__proto__")) delete (v as Record<string, unknown>)["__proto__"];
+    for (const item of Object.values(v)) stack.push([item, depth + 1]);
+  }
+  return value;
+}
 
 export function readBody(req: IncomingMessage, limit = MAX_BODY_BYTES): Promise<Buffer> {
   return new Promise((resolve, reject) => {
@@ -44,17 +66,19 @@ const mediaType = (req: IncomingMessage) => (req.headers["content-type"] ?? "").
 
 function decodeJson(text: string, what: string): unknown {
   try {
-    return JSON.parse(text) as unknown;
+    return sanitize(JSON.parse(text) as unknown);
   } catch (error) {
+    if (error instanceof ApiError) throw error;
     throw badRequest(`${what}json parse error: ${(error as Error).message}`);
   }
 }
 
 function decodeYaml(text: string): unknown {
   try {
-    const docs = text.trim() === "" ? null : (parseYaml(text, { prettyErrors: false, uniqueKeys: true }) as unknown);
-    return docs;
+    const docs = text.trim() === "" ? null : (parseYaml(text, { prettyErrors: false, uniqueKeys: true, maxAliasCount: 100 }) as unknown);
+    return sanitize(docs);
   } catch (error) {
+    if (error instanceof ApiError) throw error;
     throw badRequest(`error converting YAML to JSON: yaml: ${(error as Error).message.split("\n")[0]}`);
   }
 }

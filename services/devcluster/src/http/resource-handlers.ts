@@ -208,12 +208,14 @@ function watch(cluster: Cluster, call: ResourceCall, ns: string | undefined): vo
   const { def } = call;
   const q = call.url.searchParams;
   const timeout = integerParam(q, "timeoutSeconds");
-  if (call.info.name !== undefined) throw badRequest("watch of a single object by name: use fieldSelector=metadata.name=<name>");
-  serveWatch(cluster.store, call.req, call.res, {
+  // The deprecated watch of one named object is a watch with a metadata.name selector.
+  const fields = parseFieldSelector(q.get("fieldSelector"), def.storage);
+  if (call.info.name !== undefined) fields.push({ field: "metadata.name", op: "=", value: call.info.name });
+  serveWatch(cluster.store, call.res, {
     def,
     namespace: ns,
     labels: parseLabelSelector(q.get("labelSelector")),
-    fields: parseFieldSelector(q.get("fieldSelector"), def.storage),
+    fields,
     resourceVersion: q.get("resourceVersion") ?? undefined,
     allowBookmarks: q.get("allowWatchBookmarks") === "true",
     sendInitialEvents: q.get("sendInitialEvents") === "true",
@@ -222,7 +224,7 @@ function watch(cluster: Cluster, call: ResourceCall, ns: string | undefined): vo
     includeObject: q.get("includeObject"),
     bookmarkIntervalMs: call.bookmarkIntervalMs,
     now: () => Date.now(),
-  }, () => undefined);
+  });
 }
 
 /** SelfSubjectAccessReview and SubjectAccessReview: answered, never stored. */

@@ -1,4 +1,4 @@
-import type { IncomingMessage, ServerResponse } from "node:http";
+import type { ServerResponse } from "node:http";
 import { ApiError } from "../api/errors.js";
 import { apiVersionOf, needsConversion as conversionNeeded, type KubeObject, type ResourceDef } from "../api/resources.js";
 import { matchesFields, matchesFieldValues, matchesLabels, type FieldRequirement, type LabelSelector } from "../api/selectors.js";
@@ -29,7 +29,7 @@ export interface WatchRequest {
 /** Slow readers are cut off (they re-watch) rather than buffering without bound. */
 const MAX_BUFFERED = 32 * 1024 * 1024;
 
-export function serveWatch(store: Store, req: IncomingMessage, res: ServerResponse, w: WatchRequest, onClose: (stop: () => void) => void): void {
+export function serveWatch(store: Store, res: ServerResponse, w: WatchRequest): void {
   const { def } = w;
   const ns = def.namespaced ? w.namespace : undefined;
   const matches = (o: KubeObject | undefined) =>
@@ -50,7 +50,6 @@ export function serveWatch(store: Store, req: IncomingMessage, res: ServerRespon
     for (const t of timers) clearTimeout(t), clearInterval(t);
     res.end();
   };
-  onClose(stop);
   // Not req's close: that fires once the (empty) request body has been read.
   res.on("close", stop);
 

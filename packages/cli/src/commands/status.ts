@@ -1,0 +1,102 @@
+import type { FoldStatus, TrainingRun } from "@nnunet-operator/api";
+import { Resources } from "@nnunet-operator/kube";
+import { type CommandContext, parseRun, readRun } from "../context.js";
+import { age, dice, gpuHours, percent, table } from "../view/format.js";
+import { foldNote } from "../view/render.js";
+
+// `kubectl nnunet status [RUN]`: one line per run, or one table row per fold of RUN.
+
+const DONE = new Set(["Converged", "Completed", "Validating", "Validated"]);
+
+export function formatRunList(runs: readonly TrainingRun[], now: Date, withNamespace: boolean): string {
+  if (runs.length === 0) return "";
+  const header = [...(withNamespace ? ["NAMESPACE"] : []), "NAME", "PHASE", "FOLDS", "EPOCHS", "BEST-EMA", "BATCH", "GPU-H", "SAVED", "QUEUE", "AGE"];
+  const rows = [...runs]
+    .sort((a, b) => `${a.metadata.namespace}/${a.metadata.name}`.localeCompare(`${b.metadata.namespace}/${b.metadata.name}`))
+    .map((run) => {
+      const s = run.status;
+      const folds = s?.folds ?? [];
+      const t = s?.totals;
+      const saved = t?.gpuSecondsPlanned !== undefined ? percent(t.gpuSecondsSaved ?? Math.max(0, t.gpuSecondsPlanned - t.gpuSecondsUsed), t.gpuSecondsPlanned) : "-";
+      const queue = s?.queue?.position !== undefined ? `#${s.queue.position} ${s.queue.reason ?? ""}`.trim() : "-";
+      return [
+        ...(withNamespace ? [run.metadata.namespace ?? ""] : []),
+        run.metadata.name ?? "",
+        s?.phase ?? "Pending",
+        `${folds.filter((f) => DONE.has(f.phase)).length}/${run.spec.folds.length}`,
+        s?.summary?.epochs ?? "-",
+        dice(s?.summary?.bestEma),
+        s?.calibration?.batchSize !== undefined ? String(s.calibration.batchSize) : "-",
+        gpuHours(t?.gpuSecondsUsed ?? (s?.summary?.gpuHours !== undefined ? s.summary.gpuHours * 3600 : undefined)),
+        saved,
+        queue,
+        age(run.metadata.creationTimestamp, now),
+      ];
+    });
+  return table(header, rows).join("\n") + "\n";
+}
+
+/** Folds the spec asks for that status does not list yet show as Pending. */
+function foldsOf(run: TrainingRun): FoldStatus[] {
+  const listed = new Map((run.status?.folds ?? []).map((f) => [f.fold, f]));
+  for (const fold of run.spec.folds.map(String)) if (!listed.has(fold)) listed.set(fold, { fold, phase: "Pending", attempt: 0 });
+  return [...listed.values()].sort((a, b) => a.fold.localeCompare(b.fold));
+}
+
+function result(fold: FoldStatus): string {
+  const parts: string[] = [];
+  if (fold.stopDecision) parts.push(`stopped @${fold.stopDecision.epoch} by ${fold.stopDecision.policy}: ${fold.stopDecision.reason}`);
+  if (fold.validation) parts.push(`validation Dice ${dice(fold.validation.meanDice)} (checkpoint_${fold.validation.checkpoint})`);
+  if (parts.length === 0) return foldNote(fold) || "-";
+  return parts.join("; ");
+}
+
+export function formatFoldTable(run: TrainingRun, now: Date): string {
+  const s = run.status;
+  const lines = [`TrainingRun ${run.metadata.namespace}/${run.metadata.name}: ${s?.phase ?? "Pending"} (${run.spec.dataset} ${run.spec.configuration}, age ${age(run.metadata.creationTimestamp, now)})`];
+  const failed = s?.conditions?.find((c) => c.type === "Failed" && c.status === "True");
+  if (failed) lines.push(`Failed: ${failed.reason}: ${failed.message ?? ""}`);
+  const q = s?.queue;
+  if (q?.position !== undefined || q?.reason) lines.push(`Queue: ${q.position !== undefined ? `#${q.position} in ` : ""}${run.spec.queue}${q.reason ? `, ${q.reason}` : ""}${q.message ? `: ${q.message}` : ""}`);
+  const c = s?.calibration;
+  if (c?.batchSize !== undefined) {
+    const extras = [c.samplesPerSecond !== undefined ? `${c.samplesPerSecond.toFixed(1)} samples/s` : "", c.gpuProduct ?? "", c.effectiveMaxEpochs !== undefined ? `${c.effectiveMaxEpochs} epochs planned` : ""].filter(Boolean);
+    lines.push(`Calibration: batch ${c.batchSize} (${c.source ?? "?"}${c.plansBatchSize !== undefined ? `, plans ${c.plansBatchSize}` : ""})${extras.length ? `, ${extras.join(", ")}` : ""}`);
+  }
+  const t = s?.totals;
+  if (t) {
+    const planned = t.gpuSecondsPlanned;
+    const saved = planned === undefined ? undefined : (t.gpuSecondsSaved ?? Math.max(0, planned - t.gpuSecondsUsed));
+    lines.push(`GPU-hours: ${gpuHours(t.gpuSecondsUsed)} used${planned !== undefined && saved !== undefined ? ` of ${gpuHours(planned)} for the full schedule, saved ${percent(saved, planned)}` : ""}`);
+  }
+  lines.push("");
+  const rows = foldsOf(run).map((f) => [
+    f.fold,
+    f.phase,
+    String(f.attempt),
+    `${f.epoch ?? "-"}/${f.maxEpochs ?? "?"}`,
+    dice(f.latestEma),
+    f.bestEma !== undefined ? `${dice(f.bestEma)} @${f.bestEpoch ?? "?"}` : "-",
+    f.batchSize !== undefined ? String(f.batchSize) : "-",
+    f.node ?? "-",
+    gpuHours(f.gpuSeconds),
+    result(f),
+  ]);
+  lines.push(...table(["FOLD", "PHASE", "ATTEMPT", "EPOCH", "EMA", "BEST-EMA", "BATCH", "NODE", "GPU-H", "STOP/VALIDATION"], rows));
+  return lines.join("\n") + "\n";
+}
+
+export async function statusCommand(ctx: CommandContext, run: string | undefined): Promise<number> {
+  if (run !== undefined) {
+    ctx.stdout.write(formatFoldTable(await readRun(ctx, run), ctx.now()));
+    return 0;
+  }
+  const list = await ctx.port.list(Resources.trainingRuns, { namespace: ctx.namespace });
+  const runs = list.items.map(parseRun);
+  if (runs.length === 0) {
+    ctx.stderr.write(ctx.namespace === undefined ? "No TrainingRuns found in any namespace.\n" : `No TrainingRuns found in namespace "${ctx.namespace}" (look in every namespace with -A).\n`);
+    return 0;
+  }
+  ctx.stdout.write(formatRunList(runs, ctx.now(), ctx.namespace === undefined));
+  return 0;
+}

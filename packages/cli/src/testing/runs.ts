@@ -1,0 +1,77 @@
+import { type FoldStatus, TrainingRun, type TrainingRunStatus } from "@nnunet-operator/api";
+
+// Made-up TrainingRuns for the renderer and command tests: one builder per lifecycle stage,
+// each parsed with the API schema so a test can never show a status the operator cannot write.
+
+export const NOW = new Date("2026-01-01T12:00:00Z");
+export const minutesAgo = (m: number): string => new Date(NOW.getTime() - m * 60_000).toISOString();
+
+export function makeRun(name: string, status: TrainingRunStatus | undefined, spec: Record<string, unknown> = {}, namespace = "default"): TrainingRun {
+  return TrainingRun.parse({
+    apiVersion: "nnunet-operator.io/v1alpha1",
+    kind: "TrainingRun",
+    metadata: { name, namespace, uid: `uid-${name}`, creationTimestamp: minutesAgo(90), resourceVersion: "1" },
+    spec: { dataset: "Dataset501_TotalSegCT", configuration: "3d_fullres", storage: { claimName: "nnunet-data" }, ...spec },
+    ...(status && { status }),
+  });
+}
+
+export const calibration = {
+  batchSize: 12,
+  plansBatchSize: 2,
+  source: "Calibrated",
+  gpuProduct: "NVIDIA-L40S",
+  samplesPerSecond: 41.3,
+  effectiveMaxEpochs: 250,
+  epochScale: 4,
+} as const;
+
+export function trainingFold(fold: string, epoch: number, extra: Partial<FoldStatus> = {}): FoldStatus {
+  return { fold, phase: "Training", attempt: 0, epoch, maxEpochs: 250, latestEma: 0.8123, bestEma: 0.815, bestEpoch: epoch - 2, batchSize: 12, node: "l40s-1", gpuSeconds: epoch * 90, ...extra };
+}
+
+export function convergedFold(fold: string, epoch: number): FoldStatus {
+  return {
+    ...trainingFold(fold, epoch),
+    latestEma: 0.8601,
+    bestEma: 0.861,
+    bestEpoch: epoch - 3,
+    phase: "Converged",
+    reason: "EarlyStopped",
+    stopDecision: { schemaVersion: 1, epoch, policy: "Forecast", reason: "forecast gain 0.0011 < 0.012", bestEpoch: epoch - 3, bestEma: 0.861, decidedAt: minutesAgo(5) },
+  };
+}
+
+export function validatedFold(fold: string, epoch: number, dice: number): FoldStatus {
+  return { ...convergedFold(fold, epoch), phase: "Validated", validation: { checkpoint: "best", meanDice: dice } };
+}
+
+export const queuedRun = (name = "liver-low", position = 1) =>
+  makeRun(name, { phase: "Queued", queue: { position, reason: "NoGpuCapacity", message: "needs 5 GPUs of NVIDIA-L40S, 0 free", queuedAt: minutesAgo(3) } }, { priority: 10 });
+
+export const calibratingRun = () => makeRun("calib", { phase: "Calibrating", calibration: { attempts: 1 } });
+
+export const trainingRun = () =>
+  makeRun("totalseg-ct", {
+    phase: "Training",
+    calibration,
+    folds: [trainingFold("0", 120), convergedFold("1", 187), { fold: "2", phase: "Queued", attempt: 0, maxEpochs: 250 }],
+    totals: { gpuSecondsUsed: 27630, gpuSecondsPlanned: 360000, gpuSecondsSaved: 332370 },
+    summary: { epochs: "307/750", bestEma: 0.838, gpuHours: 7.7 },
+  }, { folds: [0, 1, 2] });
+
+export const succeededRun = () =>
+  makeRun("done", {
+    phase: "Succeeded",
+    calibration,
+    folds: [validatedFold("0", 180, 0.8231), validatedFold("1", 201, 0.8302)],
+    totals: { gpuSecondsUsed: 34290, gpuSecondsPlanned: 180000, gpuSecondsSaved: 145710 },
+    summary: { epochs: "381/500", bestEma: 0.861, gpuHours: 9.5 },
+  }, { folds: [0, 1] });
+
+export const failedRun = () =>
+  makeRun("broken", {
+    phase: "Failed",
+    conditions: [{ type: "Failed", status: "True", reason: "TrainingFailed", message: "fold 0 failed 4 times", lastTransitionTime: minutesAgo(1) }],
+    folds: [{ fold: "0", phase: "Failed", attempt: 3, epoch: 12, maxEpochs: 1000, reason: "OutOfMemory", message: "torch.OutOfMemoryError: CUDA out of memory\nTried to allocate 2.00 GiB" }],
+  }, { folds: [0] });

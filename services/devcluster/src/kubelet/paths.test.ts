@@ -1,0 +1,60 @@
+import { strict as assert } from "node:assert";
+import { describe, it } from "node:test";
+import { findImage, imageRepository, resolveCommand, type ImageMap } from "./image-map.js";
+import { expandVars, rewritePaths } from "./paths.js";
+
+const table = [
+  { containerPath: "/nnunet/results", hostPath: "/data/pvc/ns/claim/nnUNet_results" },
+  { containerPath: "/nnunet", hostPath: "/data/pvc/ns/claim" },
+  { containerPath: "/dev/termination-log", hostPath: "/data/pods/u/termination/main" },
+].sort((a, b) => b.containerPath.length - a.containerPath.length);
+
+describe("container paths on the host", () => {
+  const cases: [string, string, string][] = [
+    ["rewrites a mount path itself", "/nnunet/results", "/data/pvc/ns/claim/nnUNet_results"],
+    ["rewrites a path below a mount", "/nnunet/results/Dataset003_Liver/fold_0", "/data/pvc/ns/claim/nnUNet_results/Dataset003_Liver/fold_0"],
+    ["rewrites by the longest matching mount", "/nnunet/raw", "/data/pvc/ns/claim/raw"],
+    ["rewrites a flag value", "--out=/nnunet/results/x", "--out=/data/pvc/ns/claim/nnUNet_results/x"],
+    ["rewrites paths inside a shell script", "echo ok > /dev/termination-log; cat /nnunet/raw/a", "echo ok > /data/pods/u/termination/main; cat /data/pvc/ns/claim/raw/a"],
+    ["leaves alone a longer name that starts alike", "/nnunet-other/x /nnunetx", "/nnunet-other/x /nnunetx"],
+    ["leaves alone a mount path inside another path", "/opt/nnunet/results", "/opt/nnunet/results"],
+  ];
+  for (const [name, input, want] of cases) it(name, () => assert.equal(rewritePaths(input, table), want));
+
+  const vars: [string, string, string][] = [
+    ["expands a known variable", "$(A)-x", "1-x"],
+    ["keeps an unknown variable as written", "$(B)", "$(B)"],
+    ["reads $$ as an escaped $", "$$(A)", "$(A)"],
+    ["leaves shell variables to the shell", "$A ${A}", "$A ${A}"],
+  ];
+  for (const [name, input, want] of vars) it(name, () => assert.equal(expandVars(input, { A: "1" }), want));
+});
+
+describe("image map", () => {
+  const map: ImageMap = {
+    images: [
+      { image: "*nnunet-operator/nnunet", commands: { nnUNetv2_train: { run: ["node", "fake.ts"] }, python3: { run: ["/usr/bin/python3"], env: { PYTHONPATH: "${repo}/calibrator" } } } },
+      { image: "*nnunet-operator/reporter", entrypoint: ["reporter"], commands: { reporter: { run: ["node", "reporter.ts"] } } },
+    ],
+  };
+  const p = { repo: "/repo", node: "node", tsx: "tsx", fakeNnunet: "/bin/fake.mjs" };
+  it("strips registry-free tags and digests", () => {
+    assert.equal(imageRepository("ghcr.io/x/nnunet-operator/nnunet:2.5@sha256:abc"), "ghcr.io/x/nnunet-operator/nnunet");
+    assert.equal(imageRepository("localhost:5000/img"), "localhost:5000/img");
+    assert.ok(findImage(map, "ghcr.io/acme/nnunet-operator/nnunet:1.0"));
+  });
+  it("maps the training command and keeps the container's arguments", () => {
+    assert.deepEqual(resolveCommand(map, "nnunet-operator/nnunet:latest", ["nnUNetv2_train"], ["Dataset003_Liver", "3d_fullres", "0"], p), { kind: "ok", argv: ["node", "fake.ts", "Dataset003_Liver", "3d_fullres", "0"], prefix: 2, env: {} });
+    assert.deepEqual(resolveCommand(map, "nnunet-operator/nnunet", ["python3", "-m", "nnunet_calibrate"], ["--dataset", "D"], p), { kind: "ok", argv: ["/usr/bin/python3", "-m", "nnunet_calibrate", "--dataset", "D"], prefix: 1, env: { PYTHONPATH: "/repo/calibrator" } });
+  });
+  it("uses the image's entrypoint when the container has no command", () => {
+    const r = resolveCommand(map, "nnunet-operator/reporter:latest", undefined, undefined, p);
+    assert.deepEqual(r, { kind: "ok", argv: ["node", "reporter.ts"], prefix: 2, env: {} });
+  });
+  it("answers a pull error for an unknown image and an exec error for an unknown command", () => {
+    assert.equal(resolveCommand(map, "busybox", ["sh"], [], p).kind, "pull");
+    const r = resolveCommand(map, "nnunet-operator/nnunet", ["bash"], [], p);
+    assert.equal(r.kind, "exec");
+    assert.match((r as { message: string }).message, /exec: "bash": executable file not found in \$PATH/);
+  });
+});

@@ -1,0 +1,183 @@
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import type { KubeObject } from "../api/resources.js";
+
+// Where a pod's volumes live on the host, and how a container's view of the file system
+// maps onto it. A process cannot get a mount namespace here, so every container path a
+// program is told about (env values, command and args) is rewritten to its host folder:
+// with `/nnunet/results` mounted from the claim's `results` subPath, the value
+// `/nnunet/results/Dataset003_Liver` becomes `<dataRoot>/pvc/<ns>/<claim>/results/Dataset003_Liver`.
+// Paths a program builds itself from a rewritten value are then host paths too.
+//
+//   persistentVolumeClaim  <dataRoot>/pvc/<namespace>/<claim>
+//   hostPath               <dataRoot>/hostpath/<path>
+//   emptyDir (any medium)  <dataRoot>/pods/<uid>/volumes/<name>
+//   configMap, secret      <dataRoot>/pods/<uid>/volumes/<name>/<key or item path> (written at start)
+//   terminationMessagePath <dataRoot>/pods/<uid>/termination/<container>  (also $TERMINATION_MESSAGE_PATH)
+
+type Obj = Record<string, unknown>;
+
+export interface VolumeSource {
+  name: string;
+  persistentVolumeClaim?: { claimName: string };
+  hostPath?: { path: string };
+  emptyDir?: { medium?: string };
+  configMap?: { name: string; items?: { key: string; path: string }[]; optional?: boolean };
+  secret?: { secretName: string; items?: { key: string; path: string }[]; optional?: boolean };
+}
+
+export interface VolumeMount {
+  name: string;
+  mountPath: string;
+  subPath?: string;
+}
+
+export interface Lookups {
+  configMap(namespace: string, name: string): KubeObject | undefined;
+  secret(namespace: string, name: string): KubeObject | undefined;
+  claim(namespace: string, name: string): KubeObject | undefined;
+}
+
+export class MountError extends Error {
+  override readonly name = "MountError";
+}
+
+export const podDir = (dataRoot: string, uid: string) => join(dataRoot, "pods", uid);
+export const claimDir = (dataRoot: string, namespace: string, claim: string) => join(dataRoot, "pvc", namespace, claim);
+
+function writeItems(dir: string, data: Record<string, string>, items: { key: string; path: string }[] | undefined, decode: boolean): void {
+  mkdirSync(dir, { recursive: true });
+  const pairs = items ? items.map((i) => [i.path, data[i.key]] as const) : Object.entries(data);
+  for (const [path, value] of pairs) {
+    if (value === undefined) continue;
+    const file = resolve(dir, path);
+    mkdirSync(resolve(file, ".."), { recursive: true });
+    writeFileSync(file, decode ? Buffer.from(value, "base64") : value);
+  }
+}
+
+/** Host folder of each volume; writes configMap and secret files. Throws MountError as FailedMount would say it. */
+export function prepareVolumes(pod: KubeObject, dataRoot: string, lookups: Lookups): Map<string, string> {
+  const ns = pod.metadata.namespace!;
+  const volumes = (((pod["spec"] as Obj)["volumes"] as VolumeSource[] | undefined) ?? []);
+  const out = new Map<string, string>();
+  for (const v of volumes) {
+    const own = join(podDir(dataRoot, pod.metadata.uid!), "volumes", v.name);
+    if (v.persistentVolumeClaim) {
+      const claim = lookups.claim(ns, v.persistentVolumeClaim.claimName);
+      if (!claim) throw new MountError(`persistentvolumeclaim "${v.persistentVolumeClaim.claimName}" not found`);
+      out.set(v.name, claimDir(dataRoot, ns, v.persistentVolumeClaim.claimName));
+    } else if (v.hostPath) out.set(v.name, join(dataRoot, "hostpath", v.hostPath.path));
+    else if (v.configMap) {
+      const cm = lookups.configMap(ns, v.configMap.name);
+      if (!cm && !v.configMap.optional) throw new MountError(`MountVolume.SetUp failed for volume "${v.name}" : configmap "${v.configMap.name}" not found`);
+      writeItems(own, (cm?.["data"] as Record<string, string> | undefined) ?? {}, v.configMap.items, false);
+      out.set(v.name, own);
+    } else if (v.secret) {
+      const s = lookups.secret(ns, v.secret.secretName);
+      if (!s && !v.secret.optional) throw new MountError(`MountVolume.SetUp failed for volume "${v.name}" : secret "${v.secret.secretName}" not found`);
+      const data = { ...((s?.["data"] as Record<string, string> | undefined) ?? {}) };
+      for (const [k, val] of Object.entries((s?.["stringData"] as Record<string, string> | undefined) ?? {})) data[k] = Buffer.from(val).toString("base64");
+      writeItems(own, data, v.secret.items, true);
+      out.set(v.name, own);
+    } else out.set(v.name, own);
+  }
+  for (const dir of out.values()) mkdirSync(dir, { recursive: true });
+  return out;
+}
+
+export interface MountEntry {
+  containerPath: string;
+  hostPath: string;
+}
+
+/** The container's mounts as host folders, longest container path first (so nested mounts win). */
+export function mountTable(mounts: readonly VolumeMount[] | undefined, volumes: ReadonlyMap<string, string>, extra: readonly MountEntry[] = []): MountEntry[] {
+  const table: MountEntry[] = [...extra];
+  for (const m of mounts ?? []) {
+    const base = volumes.get(m.name);
+    if (base === undefined) throw new MountError(`volume "${m.name}" of mount ${m.mountPath} is not defined in the pod`);
+    const hostPath = m.subPath ? join(base, m.subPath) : base;
+    mkdirSync(hostPath, { recursive: true });
+    table.push({ containerPath: m.mountPath.replace(/\/+$/, "") || "/", hostPath });
+  }
+  return table.sort((a, b) => b.containerPath.length - a.containerPath.length);
+}
+
+/** Rewrites every container path in `s` (not inside a longer path or name) to its host path. */
+export function rewritePaths(s: string, table: readonly MountEntry[]): string {
+  if (table.length === 0 || !s.includes("/")) return s;
+  let out = s;
+  for (const { containerPath, hostPath } of table) {
+    if (containerPath === "/") continue;
+    const escaped = containerPath.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+    out = out.replace(new RegExp(`(^|[^A-Za-z0-9_.~/-])${escaped}(?![A-Za-z0-9_.~-])`, "g"), (_m, pre: string) => `${pre}${hostPath}`);
+  }
+  return out;
+}
+
+/** Kubernetes' $(VAR) expansion: known variables expand, unknown ones stay as written, $$ escapes. */
+export function expandVars(s: string, env: Readonly<Record<string, string>>): string {
+  return s.replace(/\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)/g, (m, name: string | undefined) => (name === undefined ? "$" : (env[name] ?? m)));
+}
+
+interface EnvVar {
+  name: string;
+  value?: string;
+  valueFrom?: {
+    fieldRef?: { fieldPath: string };
+    configMapKeyRef?: { name: string; key: string; optional?: boolean };
+    secretKeyRef?: { name: string; key: string; optional?: boolean };
+    resourceFieldRef?: { resource: string; divisor?: string };
+  };
+}
+
+interface EnvFrom {
+  prefix?: string;
+  configMapRef?: { name: string; optional?: boolean };
+  secretRef?: { name: string; optional?: boolean };
+}
+
+function fieldRef(pod: KubeObject, path: string): string {
+  const m = /^metadata\.(labels|annotations)\['(.+)'\]$/.exec(path);
+  if (m) return (pod.metadata[m[1] as "labels" | "annotations"] ?? {})[m[2]!] ?? "";
+  const map: Record<string, string | undefined> = {
+    "metadata.name": pod.metadata.name,
+    "metadata.namespace": pod.metadata.namespace,
+    "metadata.uid": pod.metadata.uid,
+    "spec.nodeName": (pod["spec"] as Obj)["nodeName"] as string | undefined,
+    "spec.serviceAccountName": (pod["spec"] as Obj)["serviceAccountName"] as string | undefined,
+    "status.podIP": "127.0.0.1",
+    "status.hostIP": "127.0.0.1",
+  };
+  return map[path] ?? "";
+}
+
+/** The container's environment in declaration order (envFrom first), with $(VAR) expansion. */
+export function containerEnv(pod: KubeObject, container: { env?: EnvVar[]; envFrom?: EnvFrom[] }, lookups: Lookups): Record<string, string> {
+  const ns = pod.metadata.namespace!;
+  const env: Record<string, string> = {};
+  for (const from of container.envFrom ?? []) {
+    const cm = from.configMapRef ? lookups.configMap(ns, from.configMapRef.name) : undefined;
+    const sec = from.secretRef ? lookups.secret(ns, from.secretRef.name) : undefined;
+    if (from.configMapRef && !cm && !from.configMapRef.optional) throw new MountError(`configmap "${from.configMapRef.name}" not found`);
+    if (from.secretRef && !sec && !from.secretRef.optional) throw new MountError(`secret "${from.secretRef.name}" not found`);
+    for (const [k, v] of Object.entries((cm?.["data"] as Record<string, string> | undefined) ?? {})) env[`${from.prefix ?? ""}${k}`] = v;
+    for (const [k, v] of Object.entries((sec?.["data"] as Record<string, string> | undefined) ?? {})) env[`${from.prefix ?? ""}${k}`] = Buffer.from(v, "base64").toString();
+  }
+  for (const e of container.env ?? []) {
+    const from = e.valueFrom;
+    if (!from) env[e.name] = expandVars(e.value ?? "", env);
+    else if (from.fieldRef) env[e.name] = fieldRef(pod, from.fieldRef.fieldPath);
+    else if (from.configMapKeyRef) {
+      const v = (lookups.configMap(ns, from.configMapKeyRef.name)?.["data"] as Record<string, string> | undefined)?.[from.configMapKeyRef.key];
+      if (v === undefined && !from.configMapKeyRef.optional) throw new MountError(`couldn't find key ${from.configMapKeyRef.key} in ConfigMap ${ns}/${from.configMapKeyRef.name}`);
+      if (v !== undefined) env[e.name] = v;
+    } else if (from.secretKeyRef) {
+      const v = (lookups.secret(ns, from.secretKeyRef.name)?.["data"] as Record<string, string> | undefined)?.[from.secretKeyRef.key];
+      if (v === undefined && !from.secretKeyRef.optional) throw new MountError(`couldn't find key ${from.secretKeyRef.key} in Secret ${ns}/${from.secretKeyRef.name}`);
+      if (v !== undefined) env[e.name] = Buffer.from(v, "base64").toString();
+    } else if (from.resourceFieldRef) env[e.name] = "0";
+  }
+  return env;
+}
