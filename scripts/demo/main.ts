@@ -15,7 +15,7 @@ import { formatSummary, runFigures } from "./summary.js";
 
 const USAGE = `usage: npm run demo [-- --keep] [--time-scale N]
   --keep          leave the cluster running after the runs finish (Ctrl-C stops it)
-  --time-scale N  recorded training seconds replayed per second (default 1200)`;
+  --time-scale N  recorded training seconds replayed per second (default 400: about two minutes)`;
 
 interface Args {
   keep: boolean;
@@ -48,9 +48,10 @@ const HIGH = join(repoRoot, "deploy/samples/trainingrun.yaml");
 const LOW = join(repoRoot, "deploy/samples/trainingrun-low-priority.yaml");
 const FINISHED = new Set(["Succeeded", "Failed"]);
 
-let stack: Stack | undefined;
+let starting: Promise<Stack> | undefined;
 let stopping: Promise<void> | undefined;
-const stopAll = (): Promise<void> => (stopping ??= (async () => void (await stack?.stop()))());
+// A signal during the start waits for it to finish, so that nothing half-started survives.
+const stopAll = (): Promise<void> => (stopping ??= (async () => void (await (await starting?.catch(() => undefined))?.stop()))());
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
@@ -70,7 +71,8 @@ async function main(): Promise<void> {
   }
 
   console.log("Starting: devcluster (4 x 4 L40S + 1 CPU node, RBAC), NATS JetStream, operator, early-stop controller...");
-  stack = await startStack({ ...(args.timeScale !== undefined && { timeScale: args.timeScale }), logLevel: "info" });
+  starting = startStack({ timeScale: args.timeScale ?? 400, logLevel: "info" });
+  const stack = await starting;
   if (shutdown.signal.aborted) return;
   const { dc } = stack;
   console.log(`  cluster ${dc.url}, logs in ${join(stack.workDir, "logs")}`);

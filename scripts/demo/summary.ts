@@ -12,7 +12,8 @@ import type { TrainingRun } from "@nnunet-operator/api";
 export interface FoldFigures {
   fold: string;
   phase: string;
-  reason: string | undefined;
+  /** "@<epoch> <policy>" when the early-stop controller stopped the fold. */
+  stopped: string | undefined;
   epochs: number;
   maxEpochs: number | undefined;
   bestEma: number | undefined;
@@ -55,7 +56,7 @@ export function runFigures(run: TrainingRun, resultsDir: string): RunFigures {
   const figures = folds.map((f): FoldFigures => ({
     fold: f.fold,
     phase: f.phase,
-    reason: f.reason,
+    stopped: f.stopDecision ? `@${f.stopDecision.epoch} ${f.stopDecision.policy}` : undefined,
     epochs: f.epoch !== undefined ? f.epoch + 1 : 0,
     maxEpochs: f.maxEpochs,
     bestEma: f.bestEma,
@@ -87,7 +88,7 @@ export function formatSummary(runs: readonly RunFigures[], elapsedSeconds: numbe
     lines.push("  fold  epochs     stopped        best EMA  val Dice  checkpoint  GPU-h");
     for (const f of r.folds) {
       const epochs = `${f.epochs}/${f.maxEpochs ?? "?"}`;
-      lines.push(`  ${f.fold.padEnd(4)}  ${epochs.padEnd(9)}  ${(f.reason ?? f.phase).padEnd(13)}  ${num(f.bestEma).padStart(8)}  ${num(f.validationDice).padStart(8)}  ${(f.checkpoint ?? "-").padEnd(10)}  ${hours(f.gpuSeconds).padStart(5)}`);
+      lines.push(`  ${f.fold.padEnd(4)}  ${epochs.padEnd(9)}  ${(f.stopped ?? "no").padEnd(13)}  ${num(f.bestEma).padStart(8)}  ${num(f.validationDice).padStart(8)}  ${(f.checkpoint ?? "-").padEnd(10)}  ${hours(f.gpuSeconds).padStart(5)}`);
     }
     if (r.plannedGpuSeconds !== undefined && r.plannedGpuSeconds > 0) {
       const saved = 1 - r.usedGpuSeconds / r.plannedGpuSeconds;
