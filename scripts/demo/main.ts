@@ -59,7 +59,10 @@ async function main(): Promise<void> {
   const started = Date.now();
   const shutdown = new AbortController();
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
-    process.once(signal, () => {
+    // `on`, not `once`: a second Ctrl-C must not kill the demo halfway through stopping,
+    // and the nats-server helper re-raises a signal nobody else listens to.
+    process.on(signal, () => {
+      if (shutdown.signal.aborted) return;
       shutdown.abort();
       if (tty) process.stdout.write("\x1b[?25h");
       console.log(`\n${signal}: stopping everything the demo started...`);

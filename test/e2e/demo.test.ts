@@ -82,7 +82,7 @@ describe("npm run demo without a TTY", { timeout: 200_000 }, () => {
   });
 
   it("stops every process it started on SIGINT", async () => {
-    const demo = startDemo(["--time-scale", "200"]);
+    const demo = startDemo(["--time-scale", "1200"]);
     await waitFor(demo, /totalseg-ct fold \d: Training, epoch \d+/, 90_000);
     const started = descendants(demo.pid);
     // The cluster's and the controllers' processes, nats-server and the training pods' processes.
