@@ -15,7 +15,7 @@ import { formatSummary, runFigures } from "./summary.js";
 
 const USAGE = `usage: npm run demo [-- --keep] [--time-scale N]
   --keep          leave the cluster running after the runs finish (Ctrl-C stops it)
-  --time-scale N  recorded training seconds replayed per second (default 400: about two minutes)`;
+  --time-scale N  recorded training seconds replayed per second (default 250: about two and a half minutes)`;
 
 interface Args {
   keep: boolean;
@@ -74,7 +74,7 @@ async function main(): Promise<void> {
   }
 
   console.log("Starting: devcluster (4 x 4 L40S + 1 CPU node, RBAC), NATS JetStream, operator, early-stop controller...");
-  starting = startStack({ timeScale: args.timeScale ?? 400, logLevel: "info" });
+  starting = startStack({ timeScale: args.timeScale ?? 250, logLevel: "info" });
   const stack = await starting;
   if (shutdown.signal.aborted) return;
   const { dc } = stack;

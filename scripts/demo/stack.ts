@@ -32,6 +32,8 @@ export interface StackOptions {
   /** Where logs, kubeconfigs and the simulated volumes go (default: a new temporary folder). */
   workDir?: string;
   logLevel?: string;
+  /** Keep the simulated volumes (the claim's plans, logs, checkpoints) after stop; default false. */
+  keepData?: boolean;
 }
 
 export interface Stack {
@@ -85,6 +87,8 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
     await prometheus?.stop();
     await dc?.stop();
     await nats?.stop();
+    // The simulated volumes and pod folders go; the logs stay for a look afterwards.
+    if (!o.keepData) rmSync(dataRoot, { recursive: true, force: true });
   };
 
   try {

@@ -99,5 +99,6 @@ export function formatSummary(runs: readonly RunFigures[], elapsedSeconds: numbe
     lines.push(`  (simulation wall clock: ${Math.round(r.wallGpuSeconds)} GPU-seconds)`);
   }
   if (planned > 0) lines.push("", `All runs: ${hours(used)} GPU-hours used of ${hours(planned)} for the full schedules: ${((1 - used / planned) * 100).toFixed(1)}% saved (simulated L40S time, from the replayed logs' epoch times)`);
+  lines.push("(The live view's GPU-hours count the pods' wall clock, which the simulation compresses by its time scale.)");
   return lines.join("\n") + "\n";
 }

@@ -13,7 +13,7 @@ import { loadManifests } from "@nnunet-operator/devcluster";
 import { makePolicyConfig, parseCurveCsv, replayCurve } from "@nnunet-operator/early-stop";
 import { sleep } from "../../scripts/demo/processes.js";
 import { promQuery } from "../../scripts/demo/prometheus.js";
-import { repoRoot, type Stack, startStack } from "../../scripts/demo/stack.js";
+import { removeWorkDir, repoRoot, type Stack, startStack } from "../../scripts/demo/stack.js";
 import { ClusterObserver, podGpuSeconds } from "./support/observer.js";
 
 const NS = "default";
@@ -70,6 +70,7 @@ describe("the full system: two runs competing for simulated L40S GPUs", { timeou
   after(async () => {
     observer?.stop();
     await stack?.stop();
+    if (stack) removeWorkDir(stack.workDir);
   });
 
   it("both runs succeed", () => {
