@@ -2,6 +2,7 @@
 export { startDevCluster, loadManifests, type DevCluster, type DevClusterOptions } from "./server.js";
 export { Cluster, serviceAccountUser, userFromName, DEFAULT_NAMESPACES, type ClusterOptions } from "./cluster.js";
 export { buildKubeconfig } from "./kubeconfig.js";
+export { selfSignedCertificate, type SelfSigned } from "./tls.js";
 export { ApiError, type Status } from "./api/errors.js";
 export type { KubeObject, ObjectMeta, OwnerReference, ResourceDef } from "./api/resources.js";
 export type { StoreEvent, EventType } from "./api/store.js";

@@ -72,6 +72,12 @@ describe("operator environment", () => {
     assert.equal(config.nats.url, "nats://n:4222");
   });
 
+  it("progress-only status writes default to every 30 s and can be made more frequent", () => {
+    assert.equal(parseOperatorEnv({}).STATUS_MIN_INTERVAL_SECONDS, 30);
+    assert.equal(parseOperatorEnv({ STATUS_MIN_INTERVAL_SECONDS: "2" }).STATUS_MIN_INTERVAL_SECONDS, 2);
+    assert.throws(() => parseOperatorEnv({ STATUS_MIN_INTERVAL_SECONDS: "soon" }), (e: unknown) => e instanceof ConfigError && e.message.includes("STATUS_MIN_INTERVAL_SECONDS"));
+  });
+
   it("a port that is not a number names the variable", () => {
     assert.throws(() => parseOperatorEnv({ WEBHOOK_PORT: "https" }), (e: unknown) => e instanceof ConfigError && e.message.includes("WEBHOOK_PORT"));
   });

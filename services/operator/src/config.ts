@@ -104,6 +104,8 @@ export const OperatorEnv = z.object({
   HTTP_PORT: z.coerce.number().int().min(1).max(65535).default(8080),
   WEBHOOK_PORT: z.coerce.number().int().min(1).max(65535).default(9443),
   WEBHOOK_CERT_DIR: z.string().min(1).default("/tmp/k8s-webhook-server/serving-certs"),
+  /** Progress-only status writes (epochs, EMA) at most this often; the demo's live view wants a few seconds, a large cluster the default 30. */
+  STATUS_MIN_INTERVAL_SECONDS: z.coerce.number().min(0).max(3600).default(30),
 });
 export type OperatorEnv = z.infer<typeof OperatorEnv>;
 

@@ -52,6 +52,7 @@ async function main(): Promise<void> {
     logger,
     registry,
     identity: `${env.POD_NAME ?? hostname()}_${randomBytes(4).toString("hex")}`,
+    statusMinIntervalSeconds: env.STATUS_MIN_INTERVAL_SECONDS,
     purgeRun: (ns, run) => purgeRunSubjects(jsm, ns, run),
     bus: { nc, js },
   });

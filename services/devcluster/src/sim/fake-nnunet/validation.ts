@@ -47,7 +47,9 @@ export function writeSummary(foldDir: string, dice: readonly number[], labels: r
     return { metrics: m, prediction_file: join(foldDir, "validation", `case_${String(i).padStart(3, "0")}.nii.gz`), reference_file: `gt_segmentations/case_${String(i).padStart(3, "0")}.nii.gz` };
   });
   const mean: Record<string, Metrics> = {};
-  for (const label of labels) {
+  // A curve may log fewer classes than the dataset has labels (a stand-in curve of another
+  // dataset): the summary covers the classes the curve has.
+  for (const label of dice.map((_, c) => labels[c] ?? String(c + 1))) {
     const rows = perCase.map((p) => p.metrics[label]!);
     mean[label] = Object.fromEntries((Object.keys(rows[0]!) as (keyof Metrics)[]).map((k) => [k, avg(rows.map((r) => r[k]))])) as unknown as Metrics;
   }

@@ -291,6 +291,13 @@ describe("fold decision", () => {
     assert.equal(d.status.maxEpochs, 250);
   });
 
+  it("GPU-seconds of a stopped fold stay counted once its pod is gone (the suspended Job deleted it)", () => {
+    const d = decideFold(input({ job: trainJob().stopDecision().build(), pods: [], previous: prev({ phase: "Converged", attempt: 0, gpuSeconds: 840 }) }));
+    assert.equal(d.status.gpuSeconds, 840);
+    const next = decideFold(input({ job: trainJob(1).stopDecision().build(), pods: [], previous: prev({ phase: "Training", attempt: 0, gpuSeconds: 840 }) }));
+    assert.equal(next.status.gpuSeconds, 0, "another attempt counts from its Job's prior GPU-seconds");
+  });
+
   it("epoch and EMA values come from the progress the NATS side provides", () => {
     const d = decideFold(input({ job: trainJob().active().build(), pods: [trainPod().running().build()], progress: { attempt: 0, epoch: 41, latestEma: 0.81, bestEma: 0.82, bestEpoch: 39, epochsTimed: 42, meanEpochSeconds: 95, observedAt: iso(900) } }));
     assert.deepEqual([d.status.epoch, d.status.latestEma, d.status.bestEma, d.status.bestEpoch], [41, 0.81, 0.82, 39]);

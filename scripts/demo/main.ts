@@ -1,0 +1,141 @@
+import { join } from "node:path";
+import { KubeConfig } from "@kubernetes/client-node";
+import { TrainingRun } from "@nnunet-operator/api";
+import { watchRuns } from "@nnunet-operator/cli";
+import { loadManifests } from "@nnunet-operator/devcluster";
+import { ClientPort } from "@nnunet-operator/kube";
+import { sleep } from "./processes.js";
+import { repoRoot, type Stack, startStack } from "./stack.js";
+import { formatSummary, runFigures } from "./summary.js";
+
+// `npm run demo`: the whole system on this machine (scripts/demo/stack.ts), the two sample
+// runs, the live view of kubectl-nnunet, and a summary. `--keep` leaves it running for
+// kubectl. SIGINT/SIGTERM stop everything it started. Without a TTY (or with CI set) the
+// view prints one line per change instead of redrawing.
+
+const USAGE = `usage: npm run demo [-- --keep] [--time-scale N]
+  --keep          leave the cluster running after the runs finish (Ctrl-C stops it)
+  --time-scale N  recorded training seconds replayed per second (default 250: about two and a half minutes)`;
+
+interface Args {
+  keep: boolean;
+  timeScale: number | undefined;
+}
+
+function parseArgs(argv: readonly string[]): Args {
+  const args: Args = { keep: false, timeScale: undefined };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === "--keep") args.keep = true;
+    else if (a === "--time-scale") args.timeScale = Number(argv[++i]);
+    else if (a === "-h" || a === "--help") {
+      console.log(USAGE);
+      process.exit(0);
+    } else {
+      console.error(`unknown argument ${a}\n${USAGE}`);
+      process.exit(2);
+    }
+  }
+  if (args.timeScale !== undefined && !(args.timeScale > 0)) {
+    console.error(`--time-scale must be a positive number\n${USAGE}`);
+    process.exit(2);
+  }
+  return args;
+}
+
+const NAMESPACE = "default";
+const HIGH = join(repoRoot, "deploy/samples/trainingrun.yaml");
+const LOW = join(repoRoot, "deploy/samples/trainingrun-low-priority.yaml");
+const FINISHED = new Set(["Succeeded", "Failed"]);
+
+let starting: Promise<Stack> | undefined;
+let stopping: Promise<void> | undefined;
+// A signal during the start waits for it to finish, so that nothing half-started survives.
+const stopAll = (): Promise<void> => (stopping ??= (async () => void (await (await starting?.catch(() => undefined))?.stop()))());
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const tty = Boolean(process.stdout.isTTY) && !process.env.CI;
+  const started = Date.now();
+  const shutdown = new AbortController();
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    // `on`, not `once`: a second Ctrl-C must not kill the demo halfway through stopping,
+    // and the nats-server helper re-raises a signal nobody else listens to.
+    process.on(signal, () => {
+      if (shutdown.signal.aborted) return;
+      shutdown.abort();
+      if (tty) process.stdout.write("\x1b[?25h");
+      console.log(`\n${signal}: stopping everything the demo started...`);
+      void stopAll().then(() => {
+        console.log("stopped.");
+        process.exit(130);
+      });
+    });
+  }
+
+  console.log("Starting: devcluster (4 x 4 L40S + 1 CPU node, RBAC), NATS JetStream, operator, early-stop controller...");
+  starting = startStack({ timeScale: args.timeScale ?? 250, logLevel: "info" });
+  const stack = await starting;
+  if (shutdown.signal.aborted) return;
+  const { dc } = stack;
+  console.log(`  cluster ${dc.url}, logs in ${join(stack.workDir, "logs")}`);
+  const kc = new KubeConfig();
+  kc.loadFromFile(stack.kubeconfigPath);
+  const port = new ClientPort(kc, { fieldManager: "nnunet-demo" });
+  const runDef = dc.cluster.resourceFor("nnunet-operator.io/v1alpha1", "TrainingRun");
+  const get = (name: string): TrainingRun | undefined => {
+    const obj = dc.cluster.store.get(runDef.storage, NAMESPACE, name);
+    return obj ? TrainingRun.parse(obj) : undefined;
+  };
+
+  for (const obj of loadManifests(HIGH)) await dc.cluster.create(obj);
+  console.log("Applied deploy/samples/trainingrun.yaml (totalseg-ct: 5 folds, batch size Auto, early stop Forecast, priority 100)");
+
+  const view = new AbortController();
+  shutdown.signal.addEventListener("abort", () => view.abort(), { once: true });
+  const viewing = watchRuns({
+    port,
+    namespace: NAMESPACE,
+    out: process.stdout,
+    tty,
+    width: () => process.stdout.columns ?? 120,
+    height: () => process.stdout.rows,
+    now: () => new Date(),
+    signal: view.signal,
+    refreshMs: 1000,
+  });
+
+  // The low-priority run arrives once the first one's folds hold the GPUs: it has to queue.
+  while (!shutdown.signal.aborted && !(get("totalseg-ct")?.status?.folds ?? []).some((f) => f.phase === "Training")) await sleep(250);
+  if (shutdown.signal.aborted) return;
+  for (const obj of loadManifests(LOW)) await dc.cluster.create(obj);
+  if (!tty) console.log("Applied deploy/samples/trainingrun-low-priority.yaml (liver-lowprio: 3 folds x 4 GPUs, priority 10)");
+
+  const names = ["totalseg-ct", "liver-lowprio"];
+  while (!shutdown.signal.aborted && !names.every((n) => FINISHED.has(get(n)?.status?.phase ?? ""))) await sleep(500);
+  if (shutdown.signal.aborted) return;
+  await sleep(1500); // one last frame with the final statuses
+  view.abort();
+  await viewing;
+  if (tty) process.stdout.write("\x1b[?25h");
+
+  const results = join(stack.dataRoot, "pvc", NAMESPACE, "nnunet-data", "nnUNet_results");
+  const figures = names.map((n) => runFigures(get(n)!, results));
+  console.log("\n" + formatSummary(figures, (Date.now() - started) / 1000));
+
+  const env = `export KUBECONFIG=${stack.kubeconfigPath} PATH=${join(repoRoot, ".tools/bin")}:${join(repoRoot, "node_modules/.bin")}:$PATH`;
+  if (args.keep) {
+    console.log(["Everything keeps running. In another terminal:", `  ${env}`, "  kubectl get tr -w", "  kubectl nnunet status totalseg-ct", "  kubectl nnunet watch liver-lowprio", "  kubectl apply -f deploy/samples/trainingrun.yaml   # after kubectl delete tr totalseg-ct", "Ctrl-C here stops it all."].join("\n"));
+    await new Promise<void>((resolve) => shutdown.signal.addEventListener("abort", () => resolve(), { once: true }));
+    return;
+  }
+  console.log(["Keep exploring: `npm run demo -- --keep` leaves the cluster running and prints:", `  ${env.replace(stack.kubeconfigPath, "<kubeconfig>")}`, "  kubectl get tr -w; kubectl nnunet status totalseg-ct; kubectl nnunet logs totalseg-ct --fold 0", "Architecture and the other commands: README.md"].join("\n"));
+  await stopAll();
+  process.exit(figures.every((f) => f.phase === "Succeeded") ? 0 : 1);
+}
+
+main().catch(async (err: unknown) => {
+  console.error(err);
+  await stopAll().catch(() => undefined);
+  process.exit(1);
+});

@@ -1,0 +1,173 @@
+// The whole system with real processes: nats-server (JetStream), the devcluster in RBAC mode
+// with the chart's RBAC (simulated L40S nodes, scheduler, Job controller, process kubelet),
+// two operator replicas and the early-stop controller as their own processes with their
+// ServiceAccount tokens, the reporter sidecars and the calibrator (simulated backend) in the
+// training pods, and Prometheus scraping the operator and the early-stop controller. The two
+// sample runs compete for the GPUs: the low-priority one arrives while the first trains.
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { TrainingRun } from "@nnunet-operator/api";
+import { loadManifests } from "@nnunet-operator/devcluster";
+import { makePolicyConfig, parseCurveCsv, replayCurve } from "@nnunet-operator/early-stop";
+import { sleep } from "../../scripts/demo/processes.js";
+import { promQuery } from "../../scripts/demo/prometheus.js";
+import { removeWorkDir, repoRoot, type Stack, startStack } from "../../scripts/demo/stack.js";
+import { ClusterObserver, podGpuSeconds } from "./support/observer.js";
+
+const NS = "default";
+const HIGH = "totalseg-ct";
+const LOW = "liver-lowprio";
+// The curves the simulated nnU-Net replays for the samples' datasets (its curve choice:
+// services/devcluster/src/sim/fake-nnunet/curve.ts).
+const CURVES: Record<string, string> = {
+  Dataset501_TotalSegCT: "icekang__Dataset306_Sohee_Ajay_Calcium_OCT__3d_fullres__fold0.csv",
+  Dataset003_Liver: "liver-at__Dataset003_Liver__3d_fullres__fold0.csv",
+};
+
+async function eventually<T>(probe: () => T | undefined | false, what: string, timeoutMs: number, stack: Stack): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = probe();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\n${stack.services.map((s) => `--- ${s.name}\n${s.tail()}`).join("\n")}`);
+    await sleep(200);
+  }
+}
+
+describe("the full system: two runs competing for simulated L40S GPUs", { timeout: 240_000 }, () => {
+  let stack: Stack;
+  let observer: ClusterObserver;
+  const lowWaits: { reason?: string | undefined; position?: number | undefined; highPhase?: string | undefined }[] = [];
+  let runs: Record<string, TrainingRun> = {};
+
+  const get = (name: string): TrainingRun | undefined => {
+    const def = stack.dc.cluster.resourceFor("nnunet-operator.io/v1alpha1", "TrainingRun");
+    const obj = stack.dc.cluster.store.get(def.storage, NS, name);
+    return obj ? TrainingRun.parse(obj) : undefined;
+  };
+
+  before(async () => {
+    stack = await startStack({ operatorReplicas: 2, prometheus: true, timeScale: 1200, logLevel: "info" });
+    observer = new ClusterObserver(stack.dc);
+    for (const obj of loadManifests(join(repoRoot, "deploy/samples/trainingrun.yaml"))) await stack.dc.cluster.create(obj);
+    await eventually(() => (get(HIGH)?.status?.folds ?? []).some((f) => f.phase === "Training"), `${HIGH} training`, 60_000, stack);
+    for (const obj of loadManifests(join(repoRoot, "deploy/samples/trainingrun-low-priority.yaml"))) await stack.dc.cluster.create(obj);
+    await eventually(
+      () => {
+        const low = get(LOW)?.status;
+        if (low?.queue?.reason) lowWaits.push({ reason: low.queue.reason, position: low.queue.position, highPhase: get(HIGH)?.status?.phase });
+        return [HIGH, LOW].every((n) => ["Succeeded", "Failed"].includes(get(n)?.status?.phase ?? ""));
+      },
+      "both runs to finish",
+      150_000,
+      stack,
+    );
+    runs = { [HIGH]: get(HIGH)!, [LOW]: get(LOW)! };
+  });
+
+  after(async () => {
+    observer?.stop();
+    await stack?.stop();
+    if (stack) removeWorkDir(stack.workDir);
+  });
+
+  it("both runs succeed", () => {
+    for (const run of Object.values(runs)) assert.equal(run.status?.phase, "Succeeded", `${run.metadata.name}: ${JSON.stringify(run.status?.conditions)}`);
+  });
+
+  it("places pods only on L40S nodes and never uses more GPUs than exist (checked on every pod event)", () => {
+    assert.deepEqual(observer.violations, []);
+    const gpuPods = [...observer.pods.values()].filter((p) => p.gpus > 0);
+    assert.ok(gpuPods.length >= 5 + 3 + 2, `GPU pods seen: ${gpuPods.length}`);
+    for (const p of gpuPods) assert.match(p.node ?? "", /^l40s-\d$/, p.name);
+    assert.ok(observer.maxGpusInUse <= 16 && observer.maxGpusInUse >= 5, `max GPUs in use ${observer.maxGpusInUse}`);
+  });
+
+  it("queues the low-priority run while the high-priority one holds the GPUs, and admits its folds after", () => {
+    assert.ok(lowWaits.some((w) => w.reason === "NoGpuCapacity" && w.position === 1 && w.highPhase === "Training"), JSON.stringify(lowWaits.slice(0, 3)));
+    const firstLow = Math.min(...observer.podsOf(LOW, "train").map((p) => p.createdAt));
+    const highTrain = observer.podsOf(HIGH, "train");
+    assert.equal(highTrain.length, 5);
+    for (const p of highTrain) assert.ok(p.createdAt < firstLow, `${p.name} admitted after the low-priority run's first fold`);
+  });
+
+  it("trains every fold with the calibrated batch size: in status, in the derived plans file, in the checkpoints", () => {
+    const claim = join(stack.dataRoot, "pvc", NS, "nnunet-data");
+    for (const run of Object.values(runs)) {
+      const cal = run.status?.calibration;
+      assert.equal(cal?.source, "Calibrated");
+      const batch = cal?.batchSize ?? 0;
+      assert.ok(batch > (cal?.plansBatchSize ?? 0), `${run.metadata.name}: calibrated ${batch}, plans ${cal?.plansBatchSize}`);
+      assert.equal(cal?.plans, `${run.spec.plans}_bs${batch}`);
+      const plans = JSON.parse(readFileSync(join(claim, "nnUNet_preprocessed", run.spec.dataset, `${cal?.plans}.json`), "utf8")) as { plans_name: string; configurations: Record<string, { batch_size?: number }> };
+      assert.equal(plans.configurations[run.spec.configuration]?.batch_size, batch);
+      assert.equal(plans.plans_name, cal?.plans);
+      for (const f of run.status?.folds ?? []) {
+        assert.equal(f.batchSize, batch, `${run.metadata.name} fold ${f.fold}`);
+        const dir = join(claim, "nnUNet_results", run.spec.dataset, `${cal?.trainer}__${cal?.plans}__${run.spec.configuration}`, `fold_${f.fold}`);
+        const best = JSON.parse(readFileSync(join(dir, "checkpoint_best.pth"), "utf8")) as { batch_size: number; plans_name: string };
+        assert.deepEqual([best.batch_size, best.plans_name], [batch, cal?.plans], dir);
+      }
+    }
+  });
+
+  it("stops every fold at the epoch the evaluator predicts for its curve, and validates it from checkpoint_best", () => {
+    for (const run of Object.values(runs)) {
+      const curveFile = CURVES[run.spec.dataset]!;
+      const curve = parseCurveCsv(curveFile, readFileSync(join(repoRoot, "test/fixtures/nnunet-logs/curves", curveFile), "utf8"));
+      for (const f of run.status?.folds ?? []) {
+        // The planned schedule after keepSamplesConstant: what the controller configures the fold with.
+        assert.equal(f.maxEpochs, run.status?.calibration?.effectiveMaxEpochs);
+        const predicted = replayCurve(curve, () => makePolicyConfig(run.spec.schedule.earlyStop, f.maxEpochs!));
+        assert.notEqual(predicted.stopEpoch, undefined, `the evaluator stops ${curveFile} within ${f.maxEpochs} planned epochs`);
+        assert.equal(f.stopDecision?.epoch, predicted.stopEpoch, `${run.metadata.name} fold ${f.fold}`);
+        assert.equal(f.stopDecision?.policy, "Forecast");
+        assert.equal(f.validation?.checkpoint, "best");
+        const job = observer.jobs.get(`${NS}/${run.metadata.name}-validate-${f.fold}`);
+        const args: string[] = (job?.spec?.template?.spec?.containers ?? []).flatMap((c: any) => [...(c.command ?? []), ...(c.args ?? [])]);
+        assert.ok(args.includes("--val_best"), `validation args of fold ${f.fold}: ${args.join(" ")}`);
+      }
+    }
+  });
+
+  it("accounts GPU-seconds: the run's total is its folds' plus calibration and validation, consistent with the pods' run times", () => {
+    for (const run of Object.values(runs)) {
+      const name = run.metadata.name!;
+      const totals = run.status?.totals;
+      const folds = (run.status?.folds ?? []).reduce((s, f) => s + (f.gpuSeconds ?? 0), 0);
+      const trainPods = observer.podsOf(name, "train").reduce((s, p) => s + podGpuSeconds(p), 0);
+      const allPods = observer.podsOf(name).reduce((s, p) => s + podGpuSeconds(p), 0);
+      assert.ok(totals !== undefined);
+      // Each fold is rounded to whole seconds, the total once.
+      assert.ok(Math.abs(folds - trainPods) <= (run.status?.folds?.length ?? 0) + 0.05 * trainPods, `${name}: folds ${folds} vs training pods ${trainPods.toFixed(1)}`);
+      assert.ok(totals.gpuSecondsUsed >= folds - 1, `${name}: total ${totals.gpuSecondsUsed} < folds ${folds}`);
+      assert.ok(Math.abs(totals.gpuSecondsUsed - allPods) <= 2 + 0.05 * allPods, `${name}: total ${totals.gpuSecondsUsed} vs pods ${allPods.toFixed(1)}`);
+      assert.ok((totals.gpuSecondsPlanned ?? 0) > 0);
+    }
+  });
+
+  it("is seen by Prometheus: the run's per-fold epoch and EMA series", async () => {
+    const url = stack.prometheusUrl!;
+    for (const metric of ["nnunet_fold_epoch", "nnunet_fold_ema_pseudo_dice"]) {
+      const result = await eventuallyAsync(async () => {
+        const r = await promQuery(url, `max_over_time(${metric}{namespace="${NS}",run="${HIGH}"}[10m])`);
+        return r.length === 5 ? r : undefined;
+      }, 20_000);
+      assert.deepEqual(result.map((s) => s.metric["fold"]).sort(), ["0", "1", "2", "3", "4"]);
+      for (const s of result) assert.ok(Number(s.value[1]) > 0, `${metric} ${JSON.stringify(s)}`);
+    }
+  });
+});
+
+async function eventuallyAsync<T>(probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe().catch(() => undefined);
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error("timed out waiting for Prometheus");
+    await sleep(500);
+  }
+}
+
