@@ -46,8 +46,6 @@ export function spawnService(o: SpawnServiceOptions): Service {
       resolve("spawn-error");
     });
   });
-  let gone = false;
-  void exited.then(() => (gone = true));
   const pid = child.pid ?? -1;
   return {
     name: o.name,
@@ -61,7 +59,6 @@ export function spawnService(o: SpawnServiceOptions): Service {
       clearTimeout(timer);
       // The leader is gone; anything it left in its group goes too.
       killGroup(pid, "SIGKILL");
-      void gone;
     },
   };
 }

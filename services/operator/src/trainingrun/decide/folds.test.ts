@@ -296,6 +296,8 @@ describe("fold decision", () => {
     assert.equal(d.status.gpuSeconds, 840);
     const next = decideFold(input({ job: trainJob(1).stopDecision().build(), pods: [], previous: prev({ phase: "Training", attempt: 0, gpuSeconds: 840 }) }));
     assert.equal(next.status.gpuSeconds, 0, "another attempt counts from its Job's prior GPU-seconds");
+    const finished = decideFold(input({ job: trainJob().stopDecision().build(), pods: [trainPod().running(400).failed(143, { finishSeconds: 1000 }).build()], previous: prev({ phase: "Training", attempt: 0, gpuSeconds: 900 }), now: at(1100) }));
+    assert.equal(finished.status.gpuSeconds, 600, "while the pod exists, its finish time counts, not an earlier estimate");
   });
 
   it("epoch and EMA values come from the progress the NATS side provides", () => {

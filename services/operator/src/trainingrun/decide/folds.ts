@@ -111,9 +111,9 @@ function decideTraining(input: FoldInput): FoldDecision {
   const prior = intAnnotation(job, ANNOTATION_PRIOR_GPU_SECONDS) ?? 0;
   const pod = newestPod(input.pods);
   const active = input.pods.filter(isPodActive);
-  // A stopped fold's pod is deleted (the Job is suspended): the GPU-seconds it used stay in
-  // the status written while it existed, so this attempt's figure never goes down.
-  const counted = previous !== undefined && previous.attempt === jobAttempt ? (previous.gpuSeconds ?? 0) : 0;
+  // A stopped fold's pod is deleted (the Job is suspended): once it is gone, the GPU-seconds
+  // it used stay as the status last counted them while it existed.
+  const counted = previous !== undefined && previous.attempt === jobAttempt && input.pods.length === 0 ? (previous.gpuSeconds ?? 0) : 0;
   const gpuSeconds = Math.max(counted, Math.round(prior + input.pods.reduce((n, p) => n + podGpuSeconds(p, input.now), 0)));
   const startedAt = previous?.startedAt ?? input.pods.map((p) => p.status?.startTime).filter((t): t is string => !!t).sort()[0];
   const base: Partial_ = {
