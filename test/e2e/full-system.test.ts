@@ -15,6 +15,7 @@ import { sleep } from "../../scripts/demo/processes.js";
 import { promQuery } from "../../scripts/demo/prometheus.js";
 import { removeWorkDir, repoRoot, type Stack, startStack } from "../../scripts/demo/stack.js";
 import { ClusterObserver, podGpuSeconds } from "./support/observer.js";
+import { exposedMetricNames, usedMetricNames } from "../chart/used-metrics.js";
 
 const NS = "default";
 const HIGH = "totalseg-ct";
@@ -171,6 +172,17 @@ describe("the full system: two runs competing for simulated L40S GPUs", { timeou
       assert.deepEqual(result.map((s) => s.metric["fold"]).sort(), ["0", "1", "2", "3", "4"]);
       for (const s of result) assert.ok(Number(s.value[1]) > 0, `${metric} ${JSON.stringify(s)}`);
     }
+  });
+
+  it("serves, on the live /metrics of the operator and the early-stop controller, every metric the chart's dashboard and alert rules query", async () => {
+    const exposed = new Set<string>();
+    for (const hostPort of [...stack.operatorMetrics, stack.earlyStopMetrics]) {
+      const res = await fetch(`http://${hostPort}/metrics`);
+      assert.equal(res.status, 200, `${hostPort}/metrics`);
+      for (const name of exposedMetricNames(await res.text())) exposed.add(name);
+    }
+    const missing = [...usedMetricNames()].filter((name) => !exposed.has(name));
+    assert.deepEqual(missing, [], "queried by the dashboard or the rules but served by neither service");
   });
 });
 

@@ -41,7 +41,7 @@ const OPERATOR = [
   ...expand("cluster", "core/configmaps", "get list watch create update patch"),
   ...expand("cluster", "core/events", "create patch"),
   ...expand("cluster", "events.k8s.io/events", "create patch"),
-  ...expand("namespace nnunet-system", "coordination.k8s.io/leases", "get create update"),
+  ...expand("namespace nnunet-system", "coordination.k8s.io/leases", "get create patch"),
 ].sort();
 
 const EARLY_STOP = [
@@ -49,7 +49,7 @@ const EARLY_STOP = [
   ...expand("cluster", "batch/jobs", "get list watch patch"),
   ...expand("cluster", "core/events", "create patch"),
   ...expand("cluster", "events.k8s.io/events", "create patch"),
-  ...expand("namespace nnunet-system", "coordination.k8s.io/leases", "get create update"),
+  ...expand("namespace nnunet-system", "coordination.k8s.io/leases", "get create patch"),
 ].sort();
 
 describe("RBAC", () => {
