@@ -68,7 +68,7 @@ async function main(): Promise<void> {
       console.log(`\n${signal}: stopping everything the demo started...`);
       void stopAll().then(() => {
         console.log("stopped.");
-        process.exit(130);
+        process.exit(signal === "SIGINT" ? 130 : 143);
       });
     });
   }

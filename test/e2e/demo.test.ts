@@ -2,9 +2,10 @@
 // summary; and Ctrl-C (SIGINT) in the middle stops every process it started.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
+import { readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, it } from "node:test";
+import { afterEach, describe, it } from "node:test";
 import { repoRoot } from "../../scripts/demo/stack.js";
 
 interface Demo {
@@ -13,13 +14,17 @@ interface Demo {
   pid: number;
 }
 
+const started: Demo[] = [];
+
 function startDemo(args: string[]): Demo {
   const child = spawn("bash", [join(repoRoot, "scripts/demo.sh"), ...args], { cwd: repoRoot, env: { ...process.env, CI: "true" }, stdio: ["pipe", "pipe", "pipe"] });
   let out = "";
   child.stdout.on("data", (c: Buffer) => (out += c.toString()));
   child.stderr.on("data", (c: Buffer) => (out += c.toString()));
   const exited = new Promise<number | string>((resolve) => child.once("exit", (code, signal) => resolve(code ?? signal ?? "?")));
-  return { output: () => out, exited, pid: child.pid! };
+  const demo = { output: () => out, exited, pid: child.pid! };
+  started.push(demo);
+  return demo;
 }
 
 async function waitFor(demo: Demo, pattern: RegExp, timeoutMs: number): Promise<void> {
@@ -66,6 +71,14 @@ function stillAlive(processes: Map<number, string>): number[] {
 }
 
 describe("npm run demo without a TTY", { timeout: 200_000 }, () => {
+  afterEach(() => {
+    // The demo keeps its logs for a look afterwards; the test has looked.
+    for (const d of started.splice(0)) {
+      const dir = /logs in (\S+)\/logs/.exec(d.output())?.[1];
+      if (dir?.startsWith(join(tmpdir(), "nnunet-demo-"))) rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("runs both sample runs to the end and prints the summary and how to keep exploring", async () => {
     const demo = startDemo(["--time-scale", "1200"]);
     const code = await demo.exited;
