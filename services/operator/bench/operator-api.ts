@@ -106,6 +106,7 @@ async function main(): Promise<void> {
     await new Promise((r) => setTimeout(r, 100));
   }
   const fillSeconds = (performance.now() - t0) / 1000;
+  const fullJobs = trainingJobs();
   const { rss: rssAtFull } = await ask<{ rss: number }>("mark", "marked");
 
   // Phase 2: the first runs through their whole life.
@@ -153,7 +154,7 @@ async function main(): Promise<void> {
 
   const rows: Array<[string, string, string]> = [
     ["runs x folds / nodes x GPUs", `${RUNS} x ${FOLDS} / ${NODES} x 4 L40S`, ""],
-    ["time until capacity is full", `${fillSeconds.toFixed(1)} s (${trainingJobs()} training Jobs)`, "< 60 s"],
+    ["time until capacity is full", `${fillSeconds.toFixed(1)} s (${fullJobs} training Jobs then, ${trainingJobs()} at the end)`, "< 60 s"],
     ["reconcile latency p50 / p99 (fill)", `${pct(fillLatencies, 50).toFixed(1)} / ${pct(fillLatencies, 99).toFixed(1)} ms over ${fillLatencies.length} passes`, "p99 < 100 ms"],
     ["  process CPU during a pass p50 / p99", `${pct(fillCpu, 50).toFixed(1)} / ${pct(fillCpu, 99).toFixed(1)} ms (fill; the rest of a pass is waiting on the API)`, ""],
     ["reconcile latency p50 / p99 (all)", `${pct(latencies, 50).toFixed(1)} / ${pct(latencies, 99).toFixed(1)} ms over ${latencies.length} passes`, ""],
