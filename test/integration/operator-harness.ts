@@ -16,6 +16,7 @@ import { startNatsServer, type NatsServerHandle } from "@nnunet-operator/bus/tes
 import { bindPod, type DevCluster, type KubeObject, startDevCluster } from "@nnunet-operator/devcluster";
 import { ClientPort, type RequestInfo } from "@nnunet-operator/kube";
 import { Operator, parseOperatorConfig, type OperatorConfigInput } from "@nnunet-operator/operator/runtime";
+import { makeCalibrationResult } from "@nnunet-operator/operator/testing";
 import { NAMESPACE, parseManifests, repoRoot, runOk, templateArgs } from "../chart/render.js";
 
 export const CRD = join(repoRoot, "crds/trainingruns.nnunet-operator.io.yaml");
@@ -249,27 +250,15 @@ export async function loseNode(dc: DevCluster, node: string, jobsAndPods: Array<
 
 export const hasFinalizer = (o: KubeObject) => (o.metadata.finalizers ?? []).includes(FINALIZER);
 
-/** What the calibrator writes to its termination message: 2 in the plans, 8 chosen, 4 between. */
-export const CALIBRATION_RESULT = {
-  schemaVersion: 1,
-  chosenBatchSize: 8,
-  plansBatchSize: 2,
-  plans: "nnUNetPlans",
-  derivedPlans: "nnUNetPlans_bs8",
-  configuration: "3d_fullres",
-  objective: "throughput",
-  precision: "mixed",
-  headroom: 0.1,
-  backend: "simulated",
-  builder: "simulated",
-  gpu: { name: "NVIDIA L40S", memoryMiB: 46068 },
+/** What the calibrator writes to its termination message: 2 in the plans, 8 chosen, 4 the step below it. */
+export const CALIBRATION_RESULT = makeCalibrationResult({
   probes: [
     { batchSize: 2, fits: true, peakMemoryMiB: 11000, samplesPerSecond: 9.1, withinHeadroom: true },
     { batchSize: 4, fits: true, peakMemoryMiB: 20500, samplesPerSecond: 15.8, withinHeadroom: true },
     { batchSize: 8, fits: true, peakMemoryMiB: 39800, samplesPerSecond: 20.2, withinHeadroom: true },
     { batchSize: 12, fits: false },
   ],
-};
+});
 
 export const argAfter = (args: string[], flag: string) => args[args.indexOf(flag) + 1];
 export const nnunetArgs = (job: { spec?: any } | undefined): string[] => job?.spec.template.spec.containers.find((c: { name: string }) => c.name === "nnunet").args ?? [];
