@@ -52,3 +52,23 @@ export function oracleSavedFraction(curves: readonly Curve[]): number {
   for (const v of dp) if (v > best) best = v;
   return best / total;
 }
+
+/**
+ * The per-curve bound: the fraction of GPU-seconds saved by stopping every curve at the first
+ * epoch after which it gains at most `maxLoss` more (knowing its future). A rule whose loss
+ * stays within the mean budget on every single curve, not just on average over a set, can save
+ * no more than this: stopping any earlier loses more than `maxLoss` on that curve.
+ */
+export function perCurveBoundSavedFraction(curves: readonly Curve[], maxLoss: number = LOSS_BUDGET.mean): number {
+  let total = 0;
+  let saved = 0;
+  for (const curve of curves) {
+    const emas = curve.points.map((p) => p.emaPseudoDice ?? Number.NEGATIVE_INFINITY);
+    const times = curve.points.map((p) => p.epochTimeSeconds ?? 0);
+    const max = emas.reduce((a, b) => Math.max(a, b), Number.NEGATIVE_INFINITY);
+    const stop = emas.findIndex((e) => max - e <= maxLoss + 1e-12);
+    total += times.reduce((a, b) => a + b, 0);
+    saved += times.slice(stop + 1).reduce((a, b) => a + b, 0);
+  }
+  return total > 0 ? saved / total : 0;
+}
