@@ -217,8 +217,8 @@ export class EarlyStopController {
       lastEpoch: verdict.lastEpoch,
       attempt: verdict.attempt,
       detectedAt: new Date(nowMs).toISOString(),
-      secondsSinceLastEpoch: Math.round(verdict.secondsSinceLastEpoch),
-      limitSeconds: Math.round(verdict.limitSeconds),
+      secondsSinceLastEpoch: Math.round(verdict.secondsSinceLastEpoch * 1000) / 1000,
+      limitSeconds: Math.round(verdict.limitSeconds * 1000) / 1000,
     } as const;
     try {
       const outcome = await this.deps.terminator.reportStall({ namespace: entry.namespace, run: entry.run, runUid: entry.runUid, fold: entry.fold }, report);

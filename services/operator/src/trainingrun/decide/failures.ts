@@ -130,7 +130,12 @@ export function stallFailure(report: StallReport | undefined, jobAttempt: number
   return {
     kind: "Retryable",
     reason: "Stalled",
-    message: `training stalled: no epoch for ${Math.round(report.secondsSinceLastEpoch)}s after epoch ${report.lastEpoch} (limit ${Math.round(report.limitSeconds)}s, reported by the early-stop controller)`,
+    message: `training stalled: no epoch for ${seconds(report.secondsSinceLastEpoch)} after epoch ${report.lastEpoch} (limit ${seconds(report.limitSeconds)}, reported by the early-stop controller)`,
     at: Number.isNaN(detectedAt.getTime()) ? new Date(0) : detectedAt,
   };
+}
+
+/** 612s, 5.4s: whole seconds unless that would hide the difference from a short limit. */
+function seconds(x: number): string {
+  return x >= 100 ? `${Math.round(x)}s` : `${Math.round(x * 10) / 10}s`;
 }
