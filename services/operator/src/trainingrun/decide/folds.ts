@@ -11,11 +11,11 @@ import { decideValidation } from "./validation.js";
 
 // One fold's training lifecycle, decided from its Job and pods. Attempts follow the
 // scheme documented at buildTrainingJob: one pod per Job, a new Job per attempt, the next
-// attempt written to status before the old Job is deleted. A stall report of the running
-// attempt (from the early-stop controller) is a retryable failure like a lost node; a stop
-// decision wins over it. The fold's previous status is
+// attempt written to status before the old Job is deleted. The fold's previous status is
 // read back only for that history (attempt, batch size, GPU-seconds of deleted attempts,
-// results of children that are gone); everything else comes from the world.
+// results of children that are gone); everything else comes from the world. A stall report
+// of the running attempt (the early-stop controller's) is a retryable failure like a lost
+// node; a stop decision wins over it.
 
 export interface FoldInput {
   readonly run: TrainingRun;
