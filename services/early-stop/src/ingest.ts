@@ -37,8 +37,12 @@ export interface FoldEntry {
   decidedAtMs?: number;
   /** The decision is on the Job (or nothing is left to stop): no more patch attempts. */
   settled: boolean;
-  /** Last epoch for which a stall was reported, so that one stall is reported once. */
-  stallReportedEpoch?: number;
+  /** Stall (`attempt/lastEpoch`) last announced with an Event, so that one stall is announced once. */
+  stallEventKey?: string;
+  /** Stall (`attempt/lastEpoch`) whose report is on the Job, or needs none: not patched again. */
+  stallReportKey?: string;
+  /** A newer attempt in the operator's status that has logged no epoch yet, and when this term first saw it. */
+  attemptStart?: { readonly attempt: number; readonly atMs: number };
   /** Whether the last tick found the fold stalled. */
   stalled: boolean;
   /** When the fold's last accepted epoch was received (ms). */

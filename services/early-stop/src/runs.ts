@@ -18,6 +18,8 @@ export interface RunView {
   readonly configs: ReadonlyMap<string, { readonly config: PolicyConfig; readonly key: string }>;
   /** Per fold: the phase the operator last wrote, when any. */
   readonly phases: ReadonlyMap<string, FoldPhase>;
+  /** Per fold: the attempt the operator last wrote, when any (a restart raises it before its pod logs). */
+  readonly attempts: ReadonlyMap<string, number>;
 }
 
 // Status is the operator's; read only the fields used here and tolerate the rest.
@@ -25,7 +27,14 @@ const StatusView = z
   .looseObject({
     calibration: z.looseObject({ effectiveMaxEpochs: z.int().min(1).optional() }).optional().catch(undefined),
     folds: z
-      .array(z.looseObject({ fold: z.string(), phase: z.enum(FOLD_PHASES).optional().catch(undefined), maxEpochs: z.int().min(1).optional().catch(undefined) }))
+      .array(
+        z.looseObject({
+          fold: z.string(),
+          phase: z.enum(FOLD_PHASES).optional().catch(undefined),
+          attempt: z.int().min(0).optional().catch(undefined),
+          maxEpochs: z.int().min(1).optional().catch(undefined),
+        }),
+      )
       .optional()
       .catch(undefined),
   })
@@ -44,6 +53,7 @@ export function readRun(object: { metadata: { name?: string; namespace?: string;
   const folds = new Set(spec.data.folds.map(foldKey));
   const configs = new Map<string, { config: PolicyConfig; key: string }>();
   const phases = new Map<string, FoldPhase>();
+  const attempts = new Map<string, number>();
   const earlyStop = spec.data.schedule.earlyStop;
   const earlyStopKey = JSON.stringify(earlyStop);
   for (const fold of folds) {
@@ -51,8 +61,9 @@ export function readRun(object: { metadata: { name?: string; namespace?: string;
     const maxEpochs = entry?.maxEpochs ?? status?.calibration?.effectiveMaxEpochs ?? spec.data.schedule.maxEpochs;
     configs.set(fold, { config: { earlyStop, maxEpochs }, key: `${maxEpochs}:${earlyStopKey}` });
     if (entry?.phase !== undefined) phases.set(fold, entry.phase);
+    if (entry?.attempt !== undefined) attempts.set(fold, entry.attempt);
   }
-  return { ok: true, run: { namespace, name, uid, resourceVersion: object.metadata.resourceVersion ?? "", folds, configs, phases } };
+  return { ok: true, run: { namespace, name, uid, resourceVersion: object.metadata.resourceVersion ?? "", folds, configs, phases, attempts } };
 }
 
 /** Caches views by object key and resourceVersion, over any store of TrainingRun objects. */

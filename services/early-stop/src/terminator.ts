@@ -1,4 +1,4 @@
-import { ANNOTATION_STOP_DECISION, API_VERSION, foldJobName, KIND, type StopDecision } from "@nnunet-operator/api";
+import { ANNOTATION_ATTEMPT, ANNOTATION_STALL_REPORT, ANNOTATION_STOP_DECISION, API_VERSION, foldJobName, KIND, StallReport, type StopDecision } from "@nnunet-operator/api";
 import { type EventRecorder, isConflict, isNotFound, type KubeObject, type KubePort, Resources } from "@nnunet-operator/kube";
 
 // Acts on a stop decision (DESIGN.md, "Contracts between the parts"): ONE merge patch on the
@@ -9,6 +9,11 @@ import { type EventRecorder, isConflict, isNotFound, type KubeObject, type KubeP
 // writer (an old leader, a manual stop) put there first. Idempotent: a Job that already
 // carries a decision, a finished Job, a missing Job or one of another run incarnation is
 // left alone. An Event on the TrainingRun records each patch.
+//
+// A stall goes the same way with the annotation nnunet-operator.io/stall-report (StallReport
+// JSON) and nothing else: the Job keeps running, and the operator decides to restart it. Only
+// on the Job of the attempt that stalled, never on one with a stop decision, and not again
+// when the Job already holds the same report.
 
 export type TerminateOutcome =
   /** This call patched the Job. */
@@ -21,6 +26,13 @@ export type TerminateOutcome =
   | "job-missing"
   /** The Job belongs to another incarnation of the run. */
   | "job-foreign";
+
+export type StallReportOutcome =
+  | TerminateOutcome
+  /** The Job already carries this report (a retry, a new term). */
+  | "already-reported"
+  /** The Job is of another attempt than the one that stalled (a restart in between). */
+  | "other-attempt";
 
 export interface StopTarget {
   readonly namespace: string;
@@ -58,6 +70,11 @@ export function buildStopPatch(decision: StopDecision, resourceVersion: string |
   };
 }
 
+/** The merge patch that records a stall report; the Job runs on. Pure. */
+export function buildStallPatch(report: StallReport, resourceVersion: string | undefined): Record<string, unknown> {
+  return { metadata: { ...(resourceVersion !== undefined && { resourceVersion }), annotations: { [ANNOTATION_STALL_REPORT]: JSON.stringify(report) } } };
+}
+
 /** What to do with the Job as read. Pure. */
 export function decideJob(job: JobView, target: StopTarget): Exclude<TerminateOutcome, "patched" | "job-missing"> | "patch" {
   const owner = (job.metadata.ownerReferences ?? []).find((r) => r.kind === KIND);
@@ -65,6 +82,32 @@ export function decideJob(job: JobView, target: StopTarget): Exclude<TerminateOu
   if (job.metadata.annotations?.[ANNOTATION_STOP_DECISION] !== undefined) return "already-decided";
   if (isJobFinished(job)) return "job-finished";
   return "patch";
+}
+
+/** The Job's attempt as the operator wrote it (0 when missing, as the operator reads it). Pure. */
+export function jobAttempt(job: JobView): number {
+  const text = job.metadata.annotations?.[ANNOTATION_ATTEMPT];
+  return text !== undefined && /^\d+$/.test(text) ? Number(text) : 0;
+}
+
+/** What to do with the Job as read, for a stall report. Pure. */
+export function decideStallJob(job: JobView, target: StopTarget, report: StallReport): Exclude<StallReportOutcome, "patched" | "job-missing"> | "patch" {
+  const stop = decideJob(job, target);
+  if (stop !== "patch") return stop;
+  if (jobAttempt(job) !== report.attempt) return "other-attempt";
+  const held = readStallReport(job.metadata.annotations?.[ANNOTATION_STALL_REPORT]);
+  if (held !== undefined && held.attempt === report.attempt && held.lastEpoch === report.lastEpoch) return "already-reported";
+  return "patch";
+}
+
+function readStallReport(text: string | undefined): StallReport | undefined {
+  if (text === undefined) return undefined;
+  try {
+    const parsed = StallReport.safeParse(JSON.parse(text));
+    return parsed.success ? parsed.data : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 export interface TerminatorDeps {
@@ -78,6 +121,25 @@ export class Terminator {
   constructor(private readonly deps: TerminatorDeps) {}
 
   async terminate(target: StopTarget, decision: StopDecision): Promise<TerminateOutcome> {
+    const outcome = await this.patchJob(target, (job) => decideJob(job, target), (rv) => buildStopPatch(decision, rv));
+    if (outcome !== "patched") return outcome;
+    void this.deps.events.record({
+      regarding: { apiVersion: API_VERSION, kind: KIND, name: target.run, namespace: target.namespace, uid: target.runUid },
+      type: decision.policy === "Divergence" ? "Warning" : "Normal",
+      reason: decision.policy === "Divergence" ? "FoldDiverged" : "FoldStopped",
+      action: "SuspendJob",
+      note: `fold ${target.fold} stopped at epoch ${decision.epoch} by ${decision.policy}${decision.bestEpoch !== undefined ? ` (best EMA ${decision.bestEma?.toFixed(4)} at epoch ${decision.bestEpoch})` : ""}: ${decision.reason}`,
+    });
+    return "patched";
+  }
+
+  /** Puts `report` on the fold's Job. The caller's FoldStalled Event announces the stall. */
+  async reportStall(target: StopTarget, report: StallReport): Promise<StallReportOutcome> {
+    return this.patchJob(target, (job) => decideStallJob(job, target, report), (rv) => buildStallPatch(report, rv));
+  }
+
+  /** Read, decide, patch with the read resourceVersion; a conflict reads again. */
+  private async patchJob<O extends string>(target: StopTarget, decide: (job: JobView) => O | "patch", build: (resourceVersion: string | undefined) => Record<string, unknown>): Promise<O | "patched" | "job-missing"> {
     const key = { namespace: target.namespace, name: foldJobName(target.run, target.fold) };
     const maxConflicts = this.deps.maxConflicts ?? 3;
     for (let attempt = 0; ; attempt++) {
@@ -88,23 +150,16 @@ export class Terminator {
         if (isNotFound(err)) return "job-missing";
         throw wrap(err, `reading Job ${key.namespace}/${key.name}`);
       }
-      const next = decideJob(job, target);
+      const next = decide(job);
       if (next !== "patch") return next;
       try {
-        await this.deps.port.patch(Resources.jobs, key, buildStopPatch(decision, job.metadata.resourceVersion), { type: "merge" });
+        await this.deps.port.patch(Resources.jobs, key, build(job.metadata.resourceVersion), { type: "merge" });
+        return "patched";
       } catch (err) {
         if (isNotFound(err)) return "job-missing";
         if (isConflict(err) && attempt < maxConflicts) continue;
         throw wrap(err, `patching Job ${key.namespace}/${key.name}`);
       }
-      void this.deps.events.record({
-        regarding: { apiVersion: API_VERSION, kind: KIND, name: target.run, namespace: target.namespace, uid: target.runUid },
-        type: decision.policy === "Divergence" ? "Warning" : "Normal",
-        reason: decision.policy === "Divergence" ? "FoldDiverged" : "FoldStopped",
-        action: "SuspendJob",
-        note: `fold ${target.fold} stopped at epoch ${decision.epoch} by ${decision.policy}${decision.bestEpoch !== undefined ? ` (best EMA ${decision.bestEma?.toFixed(4)} at epoch ${decision.bestEpoch})` : ""}: ${decision.reason}`,
-      });
-      return "patched";
     }
   }
 }

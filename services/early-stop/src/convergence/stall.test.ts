@@ -23,11 +23,14 @@ const cases = [
   { name: "beyond five median epoch times is a stall", h: history([100, 100, 100]), now: last(3) + 501_000, stalled: true },
   { name: "the median ignores one very slow epoch", h: history([100, 100, 5000, 100, 100]), now: last(5) + 600_000, stalled: true },
   { name: "without logged epoch times the arrival gaps are used", h: history([undefined, undefined, undefined], 60), now: last(3, 60) + 301_000, stalled: true },
+  { name: "a new attempt that started after the last epoch is quiet only since its start", h: history([100, 100, 100]), now: last(3) + 900_000, since: last(3) + 500_000, stalled: false },
+  { name: "a new attempt quiet for five median epoch times since its start is a stall", h: history([100, 100, 100]), now: last(3) + 1_001_000, since: last(3) + 500_000, stalled: true },
+  { name: "a start before the last epoch changes nothing", h: history([100, 100, 100]), now: last(3) + 501_000, since: last(3) - 50_000, stalled: true },
 ];
 
 for (const c of cases) {
   test(c.name, () => {
-    assert.equal(checkStall(c.h, c.now, cfg).stalled, c.stalled);
+    assert.equal(checkStall(c.h, c.now, cfg, c.since).stalled, c.stalled);
   });
 }
 

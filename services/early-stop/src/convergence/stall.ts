@@ -14,11 +14,16 @@ export interface StallReport {
 
 const MEDIAN_OVER = 20;
 
-export function checkStall(h: FoldHistory, nowMs: number, cfg: PolicyConfig): StallReport {
+/**
+ * `quietSinceMs`: when the fold was known to be alive after its last epoch (a new attempt
+ * that started later and has logged nothing yet); the quiet time is counted from the later
+ * of the two.
+ */
+export function checkStall(h: FoldHistory, nowMs: number, cfg: PolicyConfig, quietSinceMs?: number): StallReport {
   const last = h.last;
   if (last?.observedAtMs === undefined || !Number.isFinite(last.observedAtMs)) return { stalled: false };
   const median = medianEpochSeconds(h);
-  const since = Math.max(0, (nowMs - last.observedAtMs) / 1000);
+  const since = Math.max(0, (nowMs - Math.max(last.observedAtMs, quietSinceMs ?? -Infinity)) / 1000);
   if (median === undefined) return { stalled: false, secondsSinceLastEpoch: since };
   const limit = cfg.earlyStop.stallAfterEpochTimes * median;
   return { stalled: since > limit, secondsSinceLastEpoch: since, medianEpochSeconds: median, limitSeconds: limit };

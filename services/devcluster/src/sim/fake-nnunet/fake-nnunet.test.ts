@@ -103,6 +103,33 @@ describe("fake-nnunet", () => {
     assert.ok(existsSync(join(dir, "checkpoint_final.pth")));
   });
 
+  it("hangs once at NNUNET_SIM_HANG_AT_EPOCH, alive and silent until killed, and the resumed run trains on past it", async () => {
+    const w = world();
+    const dir = foldDir(w);
+    const hang = { NNUNET_SIM_EPOCHS_PER_SECOND: "2000", NNUNET_SIM_HANG_AT_EPOCH: "60" };
+    let quietSince: number | undefined;
+    let size = -1;
+    // Killed once the log has not grown for a second after the hang's epoch header.
+    const first = await run(w, ["Dataset003_Liver", "3d_fullres", "0"], hang, () => {
+      const [file] = existsSync(dir) ? logs(dir) : [];
+      const text = file ? readFileSync(file, "utf8") : "";
+      if (!text.includes(": Epoch 60 \n")) return false;
+      if (text.length !== size) [size, quietSince] = [text.length, Date.now()];
+      return Date.now() - (quietSince ?? Date.now()) > 1000;
+    });
+    assert.equal(first.signal, "SIGTERM", "it was still alive when killed");
+    const [hung] = logs(dir);
+    assert.doesNotMatch(readFileSync(hung!, "utf8"), /: train_loss .*\n[^]*: Epoch 60 \n[^]*: train_loss /, "nothing after epoch 60's header");
+    assert.deepEqual(replayLogFiles([hung!])[0]!.epochs.map((e) => e.epoch), Array.from({ length: 60 }, (_, i) => i));
+    assert.equal((JSON.parse(readFileSync(join(dir, "checkpoint_latest.pth"), "utf8")) as { current_epoch: number }).current_epoch, 50);
+
+    const second = await run(w, ["Dataset003_Liver", "3d_fullres", "0", "--c"], hang);
+    assert.equal(second.code, 0, second.stderr);
+    const [training] = replayLogFiles(logs(dir));
+    assert.deepEqual(training!.epochs.map((e) => e.epoch), Array.from({ length: 1000 }, (_, i) => i));
+    assert.ok(existsSync(join(dir, "checkpoint_final.pth")));
+  });
+
   it("trains derived plans into the folder their plans_name gives, with epoch times scaled by the throughput model", async () => {
     const w = world();
     const plans = JSON.parse(readFileSync(join(w.pre, "Dataset003_Liver", "nnUNetPlans.json"), "utf8")) as { plans_name: string; configurations: Record<string, { batch_size: number }> };

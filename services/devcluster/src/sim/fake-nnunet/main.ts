@@ -14,7 +14,8 @@ import { checkpointDice, writeSummary } from "./validation.js";
 // (recorded seconds per wall second, default 1200). Memory: the calibrator's simulated GPU
 // model decides whether the plans' batch fits the node's GPU (NVIDIA_GPU_PRODUCT,
 // NVIDIA_GPU_MEMORY_MIB); if not, it dies with CUDA's out-of-memory error like nnU-Net.
-// SIGTERM ends it at once (default action), without checkpoint_final.
+// SIGTERM ends it at once (default action), without checkpoint_final. NNUNET_SIM_HANG_AT_EPOCH
+// makes it hang once, as a deadlocked data loader does (see the loop).
 
 const env = process.env;
 // Run from a bundle (the kubelet's fast path) import.meta.url is the bundle's, so the
@@ -183,6 +184,11 @@ async function main(): Promise<void> {
   // meanwhile are written together, each with its own simulated timestamps. A hundred
   // trainers at 20 epochs/s then cost little CPU, and the log is the same.
   const tickMs = Number(env["NNUNET_SIM_TICK_MS"] ?? 200);
+  // A hang (a deadlocked data-loader worker, a stuck NCCL call): at epoch N nnU-Net prints
+  // the epoch's first lines and then nothing, alive, until it is killed. Once per fold folder
+  // (a marker file), so that the resumed attempt trains on past it.
+  const hangAt = env["NNUNET_SIM_HANG_AT_EPOCH"] === undefined ? undefined : Number(env["NNUNET_SIM_HANG_AT_EPOCH"]);
+  const hangMarker = join(foldDir, `.sim-hung-at-epoch-${hangAt}`);
   const wallStart = Date.now();
   let wallDue = 0;
   let last: CurveRow | undefined;
@@ -203,6 +209,11 @@ async function main(): Promise<void> {
       await sleep(Math.max(wait, tickMs));
     }
     pending += log.format(["", `Epoch ${e}`, `Current learning rate: ${row.lr}`]);
+    if (e === hangAt && !existsSync(hangMarker)) {
+      flush();
+      writeFileSync(hangMarker, `${new Date().toISOString()}\n`);
+      await new Promise<never>(() => setInterval(() => undefined, 60_000));
+    }
     log.clockMs += seconds * 1000;
     const lines = [`train_loss ${row.trainLoss}`, `val_loss ${row.valLoss}`, `Pseudo dice [${row.dice.join(", ")}]`, `Epoch time: ${Math.round(seconds * 100) / 100} s`];
     if (best === undefined || row.ema > best) {

@@ -4,7 +4,7 @@ import { ANNOTATION_STOP_DECISION, type FoldStatus, StopDecision, type TrainingR
 import type { OperatorConfig } from "../../config.js";
 import { NNUNET_CONTAINER } from "../manifests/common.js";
 import type { CalibrationDecision } from "./calibration.js";
-import { classifyFailure, type Failure } from "./failures.js";
+import { classifyFailure, type Failure, parseStallReport, stallFailure } from "./failures.js";
 import { annotation, ANNOTATION_ATTEMPT, ANNOTATION_BATCH_SIZE, ANNOTATION_PRIOR_GPU_SECONDS, containerWaitingReason, intAnnotation, isJobComplete, isJobFailed, isPodActive, newestPod, podGpuSeconds } from "./objects.js";
 import type { FoldProgress } from "./progress.js";
 import { decideValidation } from "./validation.js";
@@ -13,7 +13,9 @@ import { decideValidation } from "./validation.js";
 // scheme documented at buildTrainingJob: one pod per Job, a new Job per attempt, the next
 // attempt written to status before the old Job is deleted. The fold's previous status is
 // read back only for that history (attempt, batch size, GPU-seconds of deleted attempts,
-// results of children that are gone); everything else comes from the world.
+// results of children that are gone); everything else comes from the world. A stall report
+// of the running attempt (the early-stop controller's) is a retryable failure like a lost
+// node; a stop decision wins over it.
 
 export interface FoldInput {
   readonly run: TrainingRun;
@@ -107,6 +109,11 @@ function decideTraining(input: FoldInput): FoldDecision {
     });
   }
 
+  if (previous?.phase === "Failed" && previous.attempt === jobAttempt && job.metadata?.deletionTimestamp !== undefined) {
+    // A failed attempt's Job on its way out (a stalled pod with no restart left): what it told us stands.
+    return finish(input, { phase: "Failed", reason: previous.reason, message: previous.message });
+  }
+
   const batchSize = intAnnotation(job, ANNOTATION_BATCH_SIZE) ?? input.calibration.batchSize;
   const prior = intAnnotation(job, ANNOTATION_PRIOR_GPU_SECONDS) ?? 0;
   const pod = newestPod(input.pods);
@@ -140,8 +147,13 @@ function decideTraining(input: FoldInput): FoldDecision {
     return finish(input, { ...base, phase: "Completed", reason: "Completed", message: `trained the full schedule of ${input.calibration.schedule.effectiveMaxEpochs} epochs`, finishedAt: String(finishedAt) });
   }
 
+  const stall = parseStallReport(job);
+  const stalled = stallFailure(stall.report, jobAttempt);
   if (active.length === 0 && (isJobFailed(job) || pod?.status?.phase === "Failed")) {
-    return afterFailure(input, base, classifyFailure(job, pod, input.now), jobAttempt, batchSize);
+    // A stalled attempt whose pod then ended without a cause of its own (killed, lost) ended
+    // because of the stall; an nnU-Net error or CUDA out-of-memory says more.
+    const failure = classifyFailure(job, pod, input.now);
+    return afterFailure(input, base, stalled && failure.kind === "Retryable" ? stalled : failure, jobAttempt, batchSize);
   }
 
   const waiting = pod ? containerWaitingReason(pod, NNUNET_CONTAINER) : undefined;
@@ -160,7 +172,9 @@ function decideTraining(input: FoldInput): FoldDecision {
     return finish(input, { ...base, reason: "Unschedulable", message: `the training pod cannot be scheduled: ${unschedulable.message ?? "no node fits"}` });
   }
   if (!pod?.spec?.nodeName) return finish(input, { ...base, reason: "Starting", message: "waiting for the training pod to be scheduled" });
-  const note = stop.error ? `; ignoring the Job's ${stop.error}` : "";
+  if (stalled && active.length > 0) return afterFailure(input, base, stalled, jobAttempt, batchSize);
+  const ignored = [stop.error, stall.error, stall.report && !stalled ? `stall report of attempt ${stall.report.attempt}` : undefined].filter((x) => x !== undefined);
+  const note = ignored.map((x) => `; ignoring the Job's ${x}`).join("");
   return finish(input, { ...base, reason: "Running", message: `attempt ${jobAttempt} running on ${pod.spec.nodeName}${note}` });
 }
 
@@ -171,7 +185,11 @@ function afterFailure(input: FoldInput, base: Partial_, failure: Failure, jobAtt
   if (failure.kind === "Terminal") return finish(input, { ...base, phase: "Failed", reason: failure.reason, message: failure.message, finishedAt });
   const next = jobAttempt + 1;
   if (jobAttempt >= run.spec.maxRestarts) {
-    return finish(input, { ...base, phase: "Failed", reason: "RestartsExhausted", message: `gave up after ${jobAttempt} restart(s) (spec.maxRestarts ${run.spec.maxRestarts}); last failure: ${failure.message}`, finishedAt });
+    // A stalled pod still runs: delete its Job so that it gives its GPU back.
+    const running = input.pods.some(isPodActive) && input.job?.metadata?.deletionTimestamp === undefined;
+    return finish(input, { ...base, phase: "Failed", reason: "RestartsExhausted", message: `gave up after ${jobAttempt} restart(s) (spec.maxRestarts ${run.spec.maxRestarts}); last failure: ${failure.message}`, finishedAt }, {
+      actions: running ? [{ type: "DeleteTrainingJob", fold: input.fold, name: input.job?.metadata?.name ?? "", reason: `${failure.reason}, no restart left` }] : [],
+    });
   }
   let nextBatch = batchSize;
   if (failure.kind === "CudaOutOfMemory") {

@@ -11,7 +11,8 @@ import type { IToleration } from "kubernetes-models/v1/Toleration";
 // in one place.
 
 export const GPU_RESOURCE = "nvidia.com/gpu";
-export const ANNOTATION_ATTEMPT = "nnunet-operator.io/attempt";
+// The attempt annotation is part of the stall-report contract, so it lives in packages/api.
+export { ANNOTATION_ATTEMPT } from "@nnunet-operator/api";
 export const ANNOTATION_BATCH_SIZE = "nnunet-operator.io/batch-size";
 export const ANNOTATION_PRIOR_GPU_SECONDS = "nnunet-operator.io/prior-gpu-seconds";
 

@@ -1,0 +1,224 @@
+// A fold whose trainer hangs is restarted, end to end with every controller real: the
+// devcluster in RBAC mode with the chart's ServiceAccounts and roles (deploy/manifests), its
+// simulated L40S node, scheduler, Job controller and process kubelet; a real nats-server; the
+// reporter sidecar in the training pods; the early-stop controller and the operator, each
+// composed as in production and authenticated with its ServiceAccount's token. The simulated
+// nnU-Net replays a short curve of 0.25 s epochs (recorded time, replayed at time scale 1) and
+// hangs once at epoch 55 (NNUNET_SIM_HANG_AT_EPOCH), after checkpoint_latest at epoch 50.
+// The early-stop controller reports the stall on the Job (48 median epoch times: 12 s), the
+// operator restarts the fold as attempt 1, which resumes from epoch 50 with --c and finishes.
+import assert from "node:assert/strict";
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { KubeConfig } from "@kubernetes/client-node";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { pino } from "pino";
+import { Registry } from "prom-client";
+import { ANNOTATION_ATTEMPT, ANNOTATION_STALL_REPORT, StallReport } from "@nnunet-operator/api";
+import { connectBus, purgeRunSubjects } from "@nnunet-operator/bus";
+import { type NatsServerHandle, startNatsServer } from "@nnunet-operator/bus/testing";
+import { type DevCluster, startDevCluster } from "@nnunet-operator/devcluster";
+import { type EarlyStopHandle, loadConfig, startEarlyStop } from "@nnunet-operator/early-stop";
+import { ClientPort } from "@nnunet-operator/kube";
+import { Operator, parseOperatorConfig } from "@nnunet-operator/operator/runtime";
+import { NnunetLogParser } from "@nnunet-operator/reporter";
+import { chartRbac, operatorConfig, repoRoot, SYSTEM_NS } from "../../scripts/demo/stack.js";
+import { eventually, getJob, getRun, listObjects } from "./operator-harness.js";
+
+const NS = "team-a";
+const RUN = "hang";
+const EPOCHS = 70;
+const HANG_AT = 55;
+const EPOCH_SECONDS = 0.25;
+// 12 s: well above an epoch, and room for the restarted pod to start (sidecar, trainer) on a
+// busy machine before its quiet time would count as a stall.
+const STALL_AFTER = 48;
+
+let dc: DevCluster;
+let nats: NatsServerHandle;
+let nc: NatsConnection;
+let earlyStop: EarlyStopHandle;
+let work: string;
+const stops: Array<() => Promise<void>> = [];
+
+/** A learning curve in the format of test/fixtures/nnunet-logs/curves: rising EMA, PolyLR, short epochs. */
+function writeCurve(path: string): void {
+  const rows = ["epoch,train_loss,val_loss,pseudo_dice_mean,pseudo_dice_per_class,ema_pseudo_dice,epoch_time_s,lr"];
+  let ema = 0;
+  for (let e = 0; e < EPOCHS; e++) {
+    const dice = Math.round((0.9 - 0.5 * Math.exp(-e / 15)) * 1e4) / 1e4;
+    ema = e === 0 ? dice : 0.9 * ema + 0.1 * dice;
+    const lr = Math.round(0.01 * (1 - e / EPOCHS) ** 0.9 * 1e5) / 1e5;
+    rows.push(`${e},${(-0.2 - e / 100).toFixed(4)},${(-0.1 - e / 120).toFixed(4)},${dice},${dice};${dice},${ema.toFixed(6)},${EPOCH_SECONDS},${lr}`);
+  }
+  writeFileSync(path, `${rows.join("\n")}\n`);
+}
+
+function kubeConfigFor(serviceAccount: string): KubeConfig {
+  const kc = new KubeConfig();
+  kc.loadFromOptions({
+    clusters: [{ name: "dc", server: dc.url, caData: Buffer.from(dc.caPem ?? "").toString("base64") }],
+    users: [{ name: serviceAccount, token: dc.serviceAccountToken(SYSTEM_NS, serviceAccount) }],
+    contexts: [{ name: "dc", cluster: "dc", user: serviceAccount }],
+    currentContext: "dc",
+  });
+  return kc;
+}
+
+before(async () => {
+  work = mkdtempSync(join(tmpdir(), "fold-stall-"));
+  const curve = join(work, "hang-curve.csv");
+  writeCurve(curve);
+  writeFileSync(join(work, "curves.json"), JSON.stringify({ Dataset003_Liver: curve }));
+  dc = await startDevCluster({
+    rbac: true,
+    manifests: [join(repoRoot, "crds/trainingruns.nnunet-operator.io.yaml")],
+    nodes: "1xL40S:4",
+    nodeShape: { cpu: "64", memory: "512Gi" },
+    dataRoot: join(work, "data"),
+    timeScale: 1,
+    curveMap: join(work, "curves.json"),
+    containerEnv: { NNUNET_SIM_HANG_AT_EPOCH: String(HANG_AT), NNUNET_SIM_GPU_MODEL: "off" },
+    // The claim's folder is seeded with the demo datasets; the claim itself follows its namespace.
+    seedClaims: [{ namespace: NS, name: "nnunet-data", create: false }],
+  });
+  for (const obj of chartRbac()) {
+    if (obj.kind === "Namespace" && dc.cluster.store.get("namespaces", undefined, obj.metadata.name ?? "")) continue;
+    await dc.cluster.create(obj);
+  }
+  await dc.cluster.create({ apiVersion: "v1", kind: "Namespace", metadata: { name: NS } });
+  await dc.cluster.create({ apiVersion: "v1", kind: "PersistentVolumeClaim", metadata: { name: "nnunet-data", namespace: NS }, spec: { accessModes: ["ReadWriteMany"], resources: { requests: { storage: "100Gi" } } } });
+  nats = await startNatsServer();
+
+  // The early-stop controller first: it owns the epoch stream.
+  const esConfig = loadConfig({ NATS_URL: nats.url, HTTP_HOST: "127.0.0.1", HTTP_PORT: "0", POD_NAME: "early-stop-0", POD_NAMESPACE: SYSTEM_NS, LOG_LEVEL: "silent", TICK_SECONDS: "1" });
+  earlyStop = await startEarlyStop({ config: esConfig, kubeConfig: kubeConfigFor("nnunet-operator-early-stop"), log: pino({ level: process.env.EARLY_STOP_TEST_LOG ?? "silent" }), identity: "early-stop-0", leaderElection: { leaseDurationMs: 3000, renewDeadlineMs: 2000, retryPeriodMs: 200 } });
+  stops.push(() => earlyStop.stop());
+  await eventually(() => earlyStop.controller.active, "the early-stop controller leading", 20_000);
+
+  nc = await connectBus({ servers: nats.url, name: "operator" });
+  const jsm = await jetstreamManager(nc);
+  const config = parseOperatorConfig(operatorConfig(nats.url));
+  const identity = "operator-0";
+  const operator = new Operator({
+    port: new ClientPort(kubeConfigFor("nnunet-operator")),
+    config,
+    logger: pino({ level: process.env.OPERATOR_TEST_LOG ?? "silent" }).child({ identity }),
+    registry: new Registry(),
+    identity,
+    leaderElection: { leaseDurationMs: 3000, renewDeadlineMs: 2000, retryPeriodMs: 300 },
+    statusMinIntervalSeconds: 1,
+    waitingResyncSeconds: 5,
+    purgeRun: (ns, run) => purgeRunSubjects(jsm, ns, run),
+    bus: { nc, js: jetstream(nc) },
+  });
+  const abort = new AbortController();
+  const done = operator.run(abort.signal);
+  stops.push(async () => {
+    abort.abort();
+    await done;
+  });
+});
+
+after(async () => {
+  for (const stop of stops.reverse()) await stop();
+  await nc?.drain();
+  await dc?.stop();
+  await nats?.stop();
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+type Job = NonNullable<ReturnType<typeof getJob>>;
+const attemptOf = (job: Job | undefined) => job?.metadata.annotations?.[ANNOTATION_ATTEMPT];
+const fold = () => getRun(dc, RUN, NS).status?.folds?.find((f: { fold: string }) => f.fold === "0");
+/** Events on the run, as the API stores them (core/v1 form: events.k8s.io's note is the message). */
+const events = (reason: string) =>
+  (listObjects(dc, "events.k8s.io/v1", "Event", NS) as unknown as Array<{ reason?: string; type: string; message?: string; involvedObject?: { kind?: string; name?: string } }>).filter(
+    (e) => e.reason === reason && e.involvedObject?.kind === "TrainingRun" && e.involvedObject.name === RUN,
+  );
+
+describe("a fold whose trainer hangs", { timeout: 150_000 }, () => {
+  // What the test saw on the way: the stall report on the first Job, the fold's phases.
+  let report: StallReport | undefined;
+  const phases: string[] = [];
+
+  before(async () => {
+    await dc.cluster.create({
+      apiVersion: "nnunet-operator.io/v1alpha1",
+      kind: "TrainingRun",
+      metadata: { name: RUN, namespace: NS },
+      spec: {
+        dataset: "Dataset003_Liver",
+        configuration: "3d_fullres",
+        folds: [0],
+        storage: { claimName: "nnunet-data" },
+        batchSize: { mode: "Fixed", value: 2 },
+        resources: { cpu: "4", memory: "16Gi", shmSize: "1Gi" },
+        schedule: { maxEpochs: 100, earlyStop: { enabled: false, stallAfterEpochTimes: STALL_AFTER } },
+        validation: { enabled: true, checkpoint: "final" },
+      },
+    });
+    await eventually(
+      () => {
+        const job = getJob(dc, `${RUN}-fold-0`, NS);
+        const raw = job?.metadata.annotations?.[ANNOTATION_STALL_REPORT];
+        if (raw !== undefined && attemptOf(job) === "0") report ??= StallReport.parse(JSON.parse(raw));
+        const phase = `${fold()?.phase}/${fold()?.reason}/${fold()?.attempt}`;
+        if (phases.at(-1) !== phase) phases.push(phase);
+        const runPhase = getRun(dc, RUN, NS).status?.phase;
+        return runPhase === "Succeeded" || runPhase === "Failed";
+      },
+      "the run to finish",
+      140_000,
+    );
+  });
+
+  it("is reported stalled by the early-stop controller on its Job: attempt 0, after the last epoch before the hang", () => {
+    assert.ok(report, `no stall report seen; fold phases: ${phases.join(" -> ")}`);
+    assert.equal(report.attempt, 0);
+    assert.equal(report.lastEpoch, HANG_AT - 1);
+    assert.equal(report.limitSeconds, STALL_AFTER * EPOCH_SECONDS);
+    assert.ok(report.secondsSinceLastEpoch > report.limitSeconds);
+    const stalled = events("FoldStalled");
+    assert.equal(stalled[0]?.type, "Warning");
+    assert.match(stalled[0]?.message ?? "", new RegExp(`fold 0 logged no epoch for \\d+ s after epoch ${HANG_AT - 1}`));
+  });
+
+  it("is restarted by the operator as attempt 1, with a FoldRestarting warning naming the stall", () => {
+    assert.ok(phases.includes("Restarting/Stalled/0") || phases.includes("Restarting/Stalled/1"), phases.join(" -> "));
+    assert.equal(fold()?.attempt, 1, phases.join(" -> "));
+    const restarting = events("FoldRestarting");
+    assert.equal(restarting.length, 1, JSON.stringify(restarting));
+    assert.equal(restarting[0]?.type, "Warning");
+    assert.match(restarting[0]?.message ?? "", new RegExp(`fold 0: training stalled: no epoch for [\\d.]+s after epoch ${HANG_AT - 1}`));
+    const job = getJob(dc, `${RUN}-fold-0`, NS);
+    assert.equal(attemptOf(job), "1");
+    const args: string[] = job?.spec.template.spec.containers.find((c: { name: string }) => c.name === "nnunet").args ?? [];
+    assert.equal(args.at(-1), "--c");
+    assert.equal(job?.metadata.annotations?.[ANNOTATION_STALL_REPORT], undefined, "the new attempt's Job carries no report");
+  });
+
+  it("resumes from checkpoint_latest at epoch 50 and finishes: the run succeeds with every epoch trained", async () => {
+    const run = getRun(dc, RUN, NS);
+    assert.equal(run.status?.phase, "Succeeded", JSON.stringify(run.status?.conditions));
+    assert.deepEqual([fold()?.phase, fold()?.attempt], ["Validated", 1]);
+    const dir = join(work, "data", "pvc", NS, "nnunet-data", "nnUNet_results", "Dataset003_Liver", `${run.status?.calibration?.trainer}__${run.status?.calibration?.plans}__3d_fullres`, "fold_0");
+    const logs = readdirSync(dir).filter((f) => f.startsWith("training_log_")).sort();
+    assert.equal(logs.length, 2, "one log per attempt");
+    const epochsOf = async (file: string) => {
+      const parser = new NnunetLogParser();
+      const { readFile } = await import("node:fs/promises");
+      return (await readFile(join(dir, file), "utf8")).split("\n").map((l) => parser.push(l)).filter((e) => e !== undefined).map((e) => e.epoch);
+    };
+    assert.deepEqual(await epochsOf(logs[0]!), Array.from({ length: HANG_AT }, (_, i) => i));
+    assert.deepEqual(await epochsOf(logs[1]!), Array.from({ length: EPOCHS - 50 }, (_, i) => 50 + i));
+    // The early-stop controller holds the fold as the resumed attempt left it.
+    const held = earlyStop.controller.folds().get(`${NS}/${RUN}/0`);
+    assert.equal(held?.state.attempt, 1);
+    assert.deepEqual(held?.state.history.points.map((p) => p.epoch), Array.from({ length: EPOCHS }, (_, i) => i));
+    assert.equal(events("FoldStalled").length, 1, "the restarted attempt was never reported stalled");
+  });
+});
