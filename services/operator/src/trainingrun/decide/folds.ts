@@ -199,7 +199,10 @@ function afterFailure(input: FoldInput, base: Partial_, failure: Failure, jobAtt
       return finish(input, { ...base, phase: "Failed", reason: "TrainerError", message: `${failure.message}; ${hint}`, finishedAt });
     }
   }
-  const wait = restartBackoffSeconds(config, jobAttempt) - (now.getTime() - failure.at.getTime()) / 1000;
+  // A stall was waited out already (stallAfterEpochTimes median epochs without one) and its
+  // pod may still hold a GPU doing nothing: it is restarted at once. Other failures back off.
+  const backoff = failure.reason === "Stalled" ? 0 : restartBackoffSeconds(config, jobAttempt);
+  const wait = backoff - (now.getTime() - failure.at.getTime()) / 1000;
   const what = failure.kind === "CudaOutOfMemory" ? `resuming with batch size ${nextBatch} (from ${batchSize})` : "resuming from checkpoint_latest.pth";
   if (wait > 0) {
     return finish(input, { ...base, phase: "Restarting", reason: failure.reason, message: `${failure.message}; ${what} in ${Math.ceil(wait)}s` }, { actions: [], requeueAfterSeconds: Math.ceil(wait) });

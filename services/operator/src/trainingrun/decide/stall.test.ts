@@ -9,9 +9,10 @@ import { ANNOTATION_BATCH_SIZE } from "./objects.js";
 import { decideSchedule } from "./schedule.js";
 
 // A stall report on the fold's Job (the early-stop controller's, services/early-stop README)
-// through the fold's failure path: a failed attempt with reason Stalled, restarted after the
-// backoff as the next attempt within spec.maxRestarts; another attempt's report ignored; a
-// stop decision winning over it. The report is detected at 900 s; restart backoff 10 s.
+// through the fold's failure path: a failed attempt with reason Stalled, restarted at once
+// (the stall limit was the wait, and the hung pod holds a GPU) as the next attempt within
+// spec.maxRestarts; another attempt's report ignored; a stop decision winning over it. The
+// report is detected at 900 s; the restart backoff of other failures is 10 s.
 
 const config = parseOperatorConfig("restartBackoff: { initialSeconds: 10, maxSeconds: 300 }");
 const run = makeRun().build();
@@ -42,30 +43,20 @@ interface Case {
 
 const cases: Case[] = [
   {
-    name: "a stall report on the running attempt's Job waits out the restart backoff, the hung pod still running",
+    name: "a stall report on the running attempt's Job deletes it with its hung pod at once and records the next attempt, to resume from checkpoint_latest",
     input: { job: stalledJob().active().build(), pods: [trainPod().running(100).build()] },
-    phase: "Restarting",
-    reason: "Stalled",
-    attempt: 0,
-    actions: [],
-    requeue: 5,
-    message: /^training stalled: no epoch for 612s after epoch 41 \(limit 500s, reported by the early-stop controller\); resuming from checkpoint_latest\.pth in 5s$/,
-  },
-  {
-    name: "after the backoff the stalled Job is deleted with its pod and the next attempt recorded, to resume from checkpoint_latest",
-    input: { job: stalledJob().active().build(), pods: [trainPod().running(100).build()], now: at(915) },
     phase: "Restarting",
     reason: "Stalled",
     attempt: 1,
     actions: ["DeleteTrainingJob"],
-    message: /training stalled.*resuming from checkpoint_latest\.pth as attempt 1/,
+    message: /^training stalled: no epoch for 612s after epoch 41 \(limit 500s, reported by the early-stop controller\); resuming from checkpoint_latest\.pth as attempt 1$/,
   },
   {
-    name: "a later attempt's stall waits the doubled backoff, like any restart",
-    input: { job: stalledJob(2).active().build(), pods: [trainPod().running(100).build()], now: at(930) },
+    name: "a later attempt's stall is restarted at once too: no backoff on top of the stall limit",
+    input: { job: stalledJob(2).active().build(), pods: [trainPod().running(100).build()], now: at(901) },
     phase: "Restarting",
-    attempt: 2,
-    requeue: 10,
+    attempt: 3,
+    actions: ["DeleteTrainingJob"],
   },
   {
     name: "a stall report of an older attempt is ignored, and said so, while the new attempt trains",
@@ -114,8 +105,7 @@ const cases: Case[] = [
     input: { job: stalledJob().failed(903).build(), pods: [trainPod().running(100).failed(143, { finishSeconds: 903 }).build()] },
     phase: "Restarting",
     reason: "Stalled",
-    attempt: 0,
-    requeue: 5,
+    attempt: 1,
   },
   {
     name: "a stalled pod that then ends with an nnU-Net error fails as TrainerError",
@@ -168,7 +158,7 @@ describe("a stalled fold", () => {
 });
 
 describe("a stalled fold, pass by pass", () => {
-  it("is restarted as attempt 1 with --c after the backoff, with a FoldRestarting warning naming the stall, and trains on", () => {
+  it("is restarted at once as attempt 1 with --c, with a FoldRestarting warning naming the stall, and trains on", () => {
     const clock = new FakeClock();
     const sim = new Sim(makeRun().folds(0).batch({ mode: "Fixed", value: 4 }).build(), config, [makeNode("a").build()]);
     sim.pass(clock.now());
@@ -180,20 +170,14 @@ describe("a stalled fold, pass by pass", () => {
     clock.advance(840);
     sim.setJob("liver-fold-0", (j) => ({ ...j, metadata: { ...j.metadata, annotations: { ...j.metadata?.annotations, [ANNOTATION_STALL_REPORT]: stallReport({ detectedAt: clock.now().toISOString() }) } } }));
     let plan = sim.pass(clock.now());
-    assert.deepEqual([plan.status.folds?.[0]?.phase, plan.status.folds?.[0]?.reason, plan.status.folds?.[0]?.attempt], ["Restarting", "Stalled", 0]);
-    assert.deepEqual(plan.actions, [], "the backoff first");
-    assert.equal(plan.requeueAfterSeconds, 10);
+    assert.deepEqual([plan.status.folds?.[0]?.phase, plan.status.folds?.[0]?.reason, plan.status.folds?.[0]?.attempt], ["Restarting", "Stalled", 1], "the next attempt is in the status written with the delete");
+    assert.deepEqual(plan.actions.map((a) => (a.verb === "delete" ? `${a.verb} ${a.name}` : a.verb)), ["delete liver-fold-0"], "no backoff: the hung pod gives its GPU back at once");
     const warning = plan.events.find((e) => e.reason === "FoldRestarting");
     assert.equal(warning?.type, "Warning");
     assert.match(warning?.message ?? "", /^fold 0: training stalled: no epoch for 612s after epoch 41/);
 
-    clock.advance(10);
     plan = sim.pass(clock.now());
-    assert.equal(plan.status.folds?.[0]?.attempt, 1, "the next attempt is in the status written with the delete");
-    assert.deepEqual(plan.actions.map((a) => (a.verb === "delete" ? `${a.verb} ${a.name}` : a.verb)), ["delete liver-fold-0"]);
     assert.deepEqual(plan.events.filter((e) => e.reason === "FoldRestarting"), [], "one warning per restart");
-
-    plan = sim.pass(clock.now());
     const created = plan.actions[0];
     assert.ok(created?.verb === "create");
     assert.equal(created.object.metadata?.annotations?.[ANNOTATION_ATTEMPT], "1");
