@@ -2,7 +2,7 @@ import type { IJob } from "kubernetes-models/batch/v1/Job";
 import type { IPod } from "kubernetes-models/v1/Pod";
 import { ANNOTATION_STALL_REPORT, StallReport } from "@nnunet-operator/api";
 import { NNUNET_CONTAINER } from "../manifests/common.js";
-import { annotation, containerTerminated, lastLines, podCondition } from "./objects.js";
+import { containerTerminated, jsonAnnotation, lastLines, podCondition } from "./objects.js";
 
 // Why a training pod ended badly, and whether trying again can help. The order of the
 // checks matters: a disrupted pod's container also shows a signal exit, and an nnU-Net
@@ -113,14 +113,8 @@ export function classifyFailure(job: IJob, pod: IPod | undefined, now: Date): Fa
 // README, "Contract: the stall report"). The attempt is restarted like any retryable failure.
 
 export function parseStallReport(job: IJob): { report?: StallReport; error?: string } {
-  const text = annotation(job, ANNOTATION_STALL_REPORT);
-  if (text === undefined) return {};
-  try {
-    const parsed = StallReport.safeParse(JSON.parse(text));
-    return parsed.success ? { report: parsed.data } : { error: `unreadable stall report: ${parsed.error.issues[0]?.message}` };
-  } catch {
-    return { error: "unreadable stall report: not JSON" };
-  }
+  const { value, error } = jsonAnnotation(job, ANNOTATION_STALL_REPORT, StallReport, "stall report");
+  return { ...(value !== undefined && { report: value }), ...(error !== undefined && { error }) };
 }
 
 /** The failure a stall report of the Job's own attempt stands for; undefined for none, or another attempt's. */

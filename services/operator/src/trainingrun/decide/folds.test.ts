@@ -6,6 +6,7 @@ import { at, iso, JobBuilder, makeJob, makePod, makeRun, PodBuilder } from "../.
 import { type FoldInput, decideFold } from "./folds.js";
 import { ANNOTATION_ATTEMPT, ANNOTATION_BATCH_SIZE, ANNOTATION_PRIOR_GPU_SECONDS } from "./objects.js";
 import { decideSchedule } from "./schedule.js";
+import { assertFoldDecision, type FoldCase, previousFold } from "../../testing/fold-cases.js";
 
 const config = parseOperatorConfig("restartBackoff: { initialSeconds: 10, maxSeconds: 300 }");
 const run = makeRun().build();
@@ -34,22 +35,9 @@ function input(over: Partial<FoldInput> = {}): FoldInput {
     ...over,
   };
 }
-const prev = (s: Partial<FoldStatus>): FoldStatus => ({ fold: "0", phase: "Training", attempt: 0, ...s });
+const prev = previousFold;
 
-interface Case {
-  name: string;
-  input: Partial<FoldInput>;
-  phase: FoldStatus["phase"];
-  reason?: string;
-  attempt?: number;
-  batch?: number;
-  actions?: string[];
-  wants?: "train" | "validate";
-  requeue?: number;
-  message?: RegExp;
-}
-
-const cases: Case[] = [
+const cases: FoldCase[] = [
   { name: "a fold waits in Pending until the batch size is known", input: { calibration: { ...calibrated, ready: false } }, phase: "Pending", actions: [] },
   { name: "a fold without a GPU grant is Queued and asks for one", input: {}, phase: "Queued", reason: "WaitingForGpu", wants: "train", actions: [] },
   { name: "an admitted fold creates its training Job as attempt 0", input: { admitted: { train: true, validate: false } }, phase: "Queued", attempt: 0, batch: 8, actions: ["CreateTrainingJob"] },
@@ -266,14 +254,7 @@ describe("fold decision", () => {
   for (const c of cases) {
     it(c.name, () => {
       const d = decideFold(input(c.input));
-      assert.equal(d.status.phase, c.phase, `phase (${d.status.reason}: ${d.status.message})`);
-      if (c.reason) assert.equal(d.status.reason, c.reason);
-      if (c.attempt !== undefined) assert.equal(d.status.attempt, c.attempt, "attempt");
-      if (c.batch !== undefined) assert.equal(d.status.batchSize, c.batch, "batch size");
-      if (c.actions) assert.deepEqual(d.actions.map((a) => a.type), c.actions);
-      assert.equal(d.wants, c.wants, "wants");
-      assert.equal(d.requeueAfterSeconds, c.requeue, "requeue");
-      if (c.message) assert.match(d.status.message ?? "", c.message);
+      assertFoldDecision(d, c);
     });
   }
 

@@ -5,7 +5,7 @@ import type { OperatorConfig } from "../../config.js";
 import { NNUNET_CONTAINER } from "../manifests/common.js";
 import type { CalibrationDecision } from "./calibration.js";
 import { classifyFailure, type Failure, parseStallReport, stallFailure } from "./failures.js";
-import { annotation, ANNOTATION_ATTEMPT, ANNOTATION_BATCH_SIZE, ANNOTATION_PRIOR_GPU_SECONDS, containerWaitingReason, intAnnotation, isJobComplete, isJobFailed, isPodActive, newestPod, podGpuSeconds } from "./objects.js";
+import { ANNOTATION_ATTEMPT, ANNOTATION_BATCH_SIZE, ANNOTATION_PRIOR_GPU_SECONDS, containerWaitingReason, intAnnotation, isJobComplete, isJobFailed, isPodActive, jsonAnnotation, newestPod, podGpuSeconds } from "./objects.js";
 import type { FoldProgress } from "./progress.js";
 import { decideValidation } from "./validation.js";
 
@@ -50,14 +50,8 @@ type Partial_ = Omit<FoldStatus, "fold" | "attempt"> & { attempt?: number };
 const TRAINING_DONE = new Set(["Converged", "Completed", "Validating", "Validated"]);
 
 export function parseStopDecision(job: IJob): { decision?: StopDecision; error?: string } {
-  const text = annotation(job, ANNOTATION_STOP_DECISION);
-  if (text === undefined) return {};
-  try {
-    const parsed = StopDecision.safeParse(JSON.parse(text));
-    return parsed.success ? { decision: parsed.data } : { error: `unreadable stop decision: ${parsed.error.issues[0]?.message}` };
-  } catch {
-    return { error: "unreadable stop decision: not JSON" };
-  }
+  const { value, error } = jsonAnnotation(job, ANNOTATION_STOP_DECISION, StopDecision, "stop decision");
+  return { ...(value !== undefined && { decision: value }), ...(error !== undefined && { error }) };
 }
 
 export function restartBackoffSeconds(config: OperatorConfig, attempt: number): number {

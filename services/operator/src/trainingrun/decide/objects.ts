@@ -70,6 +70,29 @@ export function annotation(obj: { metadata?: { annotations?: Record<string, stri
   return obj.metadata?.annotations?.[key];
 }
 
+/**
+ * A JSON annotation read with its zod schema: the value, nothing when the annotation is
+ * absent, or an error naming `what` when it does not parse (a bad annotation is reported
+ * and ignored, never acted on).
+ */
+export function jsonAnnotation<T>(
+  obj: { metadata?: { annotations?: Record<string, string> } },
+  key: string,
+  schema: { safeParse(v: unknown): { success: true; data: T } | { success: false; error: { issues: readonly { message: string }[] } } },
+  what: string,
+): { value?: T; error?: string } {
+  const text = annotation(obj, key);
+  if (text === undefined) return {};
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    return { error: `unreadable ${what}: not JSON` };
+  }
+  const parsed = schema.safeParse(json);
+  return parsed.success ? { value: parsed.data } : { error: `unreadable ${what}: ${parsed.error.issues[0]?.message}` };
+}
+
 export function label(obj: { metadata?: { labels?: Record<string, string> } }, key: string): string | undefined {
   return obj.metadata?.labels?.[key];
 }
