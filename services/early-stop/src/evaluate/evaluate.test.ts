@@ -4,7 +4,7 @@ import { execFileSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { readCurveDir, parseCurveCsv, CurveFormatError, type Curve } from "./curves.js";
 import { oracleSavedFraction, perCurveBoundSavedFraction } from "./oracle.js";
-import { evaluatePolicies } from "./report.js";
+import { evaluateBySource, evaluatePolicies, sourceOf } from "./report.js";
 import { BASELINES, LOSS_BUDGET } from "./replay.js";
 
 // The evaluator on the real curves in test/fixtures: the default policy keeps the loss
@@ -84,6 +84,27 @@ test("no rule within the mean budget on every single curve reaches 70% of the or
   // The figure behind the note on issue #6's target: the per-curve bound is about half the oracle.
   const ratio = perCurveBoundSavedFraction(all) / oracleSavedFraction(all);
   assert.ok(ratio > 0.5 && ratio < 0.52, `per-curve bound / oracle ${ratio}`);
+});
+
+test("a curve's source is its file name up to the first double underscore", () => {
+  assert.equal(sourceOf("crf-effunet__Task008_Refuge__2d__fold0.csv"), "crf-effunet");
+  assert.equal(sourceOf("plain.csv"), "plain");
+});
+
+test("--by-source judges every set the sources make against that set's own oracle and budget", () => {
+  // Source a: two flat curves (all saving comes from them); source b: one still gaining.
+  const curves = [curve("a__1", [0.9, 0.9, 0.9], [10, 10, 10]), curve("a__2", [0.8, 0.8, 0.8], [10, 10, 10]), curve("b__1", [0.5, 0.6, 0.7], [10, 10, 10])];
+  const sets = evaluateBySource(curves, "Patience200");
+  assert.deepEqual(
+    sets.map((s) => [s.set, s.summary.curves]),
+    [["all", 3], ["only a", 2], ["all but a", 1], ["all but b", 2]],
+    "a source with one curve has no set of its own",
+  );
+  const oracle = Object.fromEntries(sets.map((s) => [s.set, s.summary.oracleGpuSecondsSavedFraction]));
+  assert.ok(Math.abs((oracle["all"] ?? 0) - 40 / 90) < 1e-9);
+  assert.ok(Math.abs((oracle["only a"] ?? 0) - 40 / 60) < 1e-9);
+  assert.equal(oracle["all but a"], 0);
+  for (const s of sets) assert.ok(Math.abs(s.perCurveBoundGpuSecondsSavedFraction - (oracle[s.set] ?? 0)) < 1e-9, `${s.set}: lossless stops only`);
 });
 
 test("a CSV with another header is rejected with a typed error", () => {

@@ -22,6 +22,62 @@ export function evaluatePolicies(curves: readonly Curve[], policy: string, overr
   return { policy, summary: summarize(results, oracle), curves: results, baselines, perCurveBoundGpuSecondsSavedFraction: perCurveBoundSavedFraction(curves) };
 }
 
+/** One set of curves judged on its own: the policy's summary against that set's oracle and per-curve bound. */
+export interface SetEvaluation {
+  readonly set: string;
+  readonly summary: Summary;
+  readonly perCurveBoundGpuSecondsSavedFraction: number;
+}
+
+/** The source of a curve: its file name up to the first "__" (the repository slug of SOURCES.md). */
+export function sourceOf(name: string): string {
+  return name.replace(/\.csv$/, "").split("__")[0] ?? name;
+}
+
+/**
+ * The policy on every set the sources make: all curves, each source's curves alone (when it
+ * has two or more) and all curves but each source's. Each curve is replayed once; a set's
+ * budget and oracle are its own.
+ */
+export function evaluateBySource(curves: readonly Curve[], policy: string, overrides?: Record<string, unknown>): SetEvaluation[] {
+  const config = presetConfig(policy, overrides);
+  const results = new Map(curves.map((c) => [c, replayCurve(c, config)]));
+  const sources = [...new Set(curves.map((c) => sourceOf(c.name)))].sort();
+  const sets: [string, Curve[]][] = [["all", [...curves]]];
+  for (const source of sources) {
+    const only = curves.filter((c) => sourceOf(c.name) === source);
+    if (only.length >= 2) sets.push([`only ${source}`, only]);
+    if (sources.length > 1) sets.push([`all but ${source}`, curves.filter((c) => sourceOf(c.name) !== source)]);
+  }
+  return sets.map(([set, cs]) => ({
+    set,
+    summary: summarize(
+      cs.map((c) => results.get(c)).filter((r) => r !== undefined),
+      oracleSavedFraction(cs),
+    ),
+    perCurveBoundGpuSecondsSavedFraction: perCurveBoundSavedFraction(cs),
+  }));
+}
+
+export function formatSets(policy: string, sets: readonly SetEvaluation[]): string {
+  const ofOracle = (v: number, s: Summary) => (s.oracleGpuSecondsSavedFraction > 0 ? v / s.oracleGpuSecondsSavedFraction : 0);
+  const rows = table([
+    ["set", "curves", `${policy} GPU-s saved`, "of oracle", "mean loss", "max loss", "within budget", "oracle", "per-curve bound (of oracle)"],
+    ...sets.map(({ set, summary: s, perCurveBoundGpuSecondsSavedFraction: b }) => [
+      set,
+      String(s.curves),
+      pct(s.gpuSecondsSavedFraction),
+      pct(s.ofOracle),
+      s.meanBestEmaLoss.toFixed(4),
+      s.maxBestEmaLoss.toFixed(4),
+      s.withinBudget ? "yes" : "no",
+      pct(s.oracleGpuSecondsSavedFraction),
+      `${pct(b)} (${pct(ofOracle(b, s))})`,
+    ]),
+  ]);
+  return `${rows}\n\nEach set has its own loss budget (mean best-EMA loss <= 0.002, none above 0.010) and its own oracle.\n`;
+}
+
 const pct = (v: number) => `${(v * 100).toFixed(1)}%`;
 
 function table(rows: string[][]): string {
