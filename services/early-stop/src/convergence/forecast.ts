@@ -3,33 +3,69 @@ import type { PolicyConfig } from "./config.js";
 import type { FoldHistory } from "./history.js";
 import { polyLrFactor } from "./schedule.js";
 
-// Forecast, our default: predict how much the rest of the PolyLR schedule can still add to
-// the best EMA pseudo Dice, and stop when even an upper confidence bound of that gain is
-// below maxGain.
+// Forecast, our default: predict how much the rest of the planned schedule can still add to
+// the best EMA pseudo Dice, and stop once even an upper confidence bound of that gain is
+// below maxGain. Two forecasts, either of which may stop a fold:
 //
-// Model. Under PolyLR most late gains come from the learning rate going down (annealing),
-// so the remaining gain is modelled as proportional to how much "annealing" is left:
-// x(e) = (lr(e)/lr0)^LR_EXPONENT, which falls from 1 to 0 over the planned schedule. On a
-// trailing window of epochs the raw mean pseudo Dice is fitted by least squares as
-// y = a + b*x; the level now is a + b*x_now, and the schedule would add -b per unit of x
-// for the x_now still to come. Upper bound = (level + z*se_level) + max(0, -b + z*se_b)*x_now,
-// minus the best EMA so far, with z the normal quantile of `confidence`. A fitted slope of
-// the wrong sign (Dice falling as lr falls) is clamped to zero rather than trusted: it would
-// predict a loss. The exponent below 1 stretches the end of the schedule, where real curves
-// keep creeping up at tiny learning rates more than a linear-in-lr model expects.
+// The trend (trendGainAt). Under PolyLR the gain a fold still has to make falls off roughly
+// as the square of the schedule left (on the real curves in test/fixtures, G(p) ~ A(1-p)^2
+// from 20% of the schedule on, p the fraction done), so the gain to come is about half of
+// what the current rate of improvement would add if it held to the end: G ~ slope x epochs
+// left / 2. The slope is fitted by least squares to the raw per-epoch signal over the last
+// TREND_WINDOW of the schedule and taken at its upper confidence bound. This forecast spends
+// about maxGain of best-EMA loss per fold, whatever the curve: over every set of the shared
+// curves we hold, the mean loss comes out at 0.6-0.95 of maxGain (npm run evaluate ... --by-source).
 //
-// Guards, each from the evaluation on the real curves (npm run evaluate): the forecast needs
-// MIN_PROGRESS of the schedule (early on lr has hardly moved, so any extrapolation to zero is
-// a guess), and the bound must hold for CONSECUTIVE epochs in a row (one noisy epoch must not
-// stop a fold).
+// The turn (forecastAt). The PolyLR annealing model of the level: on a trailing window the
+// raw signal is fitted as y = a + b*x with x(e) = (lr(e)/lr0)^LR_EXPONENT, the annealing still
+// to come, so the level at the end of the schedule is a + max(0, -b)*x_now above the level
+// now. When even its upper bound stays below the best EMA so far, the fold has turned down
+// and the rest of the schedule is not predicted to win it back.
+//
+// Guards, from the evaluation on the real curves: no forecast before MIN_PROGRESS of the
+// schedule (early on either fit extrapolates a phase that is not the annealing one), and the
+// condition must hold for CONSECUTIVE epochs in a row (one noisy epoch must not stop a fold).
 
 export const FORECAST_MODEL = {
+  /** Trend: fraction of the planned schedule the slope is fitted over, and the fewest values. */
+  trendWindowFraction: 0.3,
+  trendMinWindow: 20,
+  /** Trend: remaining gain = slope x epochs left x this (the (1-p)^2 fall-off). */
+  trendGainFactor: 0.5,
+  /** Turn: the annealing model's exponent and trailing window. */
   lrExponent: 0.7,
   windowFraction: 0.4,
   minWindow: 30,
-  minProgress: 0.2,
+  minProgress: 0.15,
   consecutive: 5,
 } as const;
+
+export interface TrendEstimate {
+  readonly epoch: number;
+  /** Upper confidence bound of the gain the rest of the schedule brings (trend forecast). */
+  readonly gainUpper: number;
+  /** Fitted slope of the signal per epoch, and the epochs left in the schedule. */
+  readonly slope: number;
+  readonly epochsLeft: number;
+}
+
+/** The trend forecast made at points[index], or why there is none. */
+export function trendGainAt(h: FoldHistory, cfg: PolicyConfig, index: number): TrendEstimate | string {
+  const { maxEpochs } = cfg;
+  const { monitor, forecast } = cfg.earlyStop;
+  const at = h.points[index];
+  if (at === undefined) return "no epoch";
+  const s = at.epoch;
+  if (s < FORECAST_MODEL.minProgress * maxEpochs) return `needs ${FORECAST_MODEL.minProgress * 100}% of the schedule`;
+  const window = Math.max(FORECAST_MODEL.trendMinWindow, Math.floor(FORECAST_MODEL.trendWindowFraction * maxEpochs));
+  const fit = leastSquares(h, index, window, monitor, (e) => e);
+  if (typeof fit === "string") return fit;
+  if (fit.n < FORECAST_MODEL.trendMinWindow / 2) return `only ${fit.n} epochs with a value in the window`;
+  const z = normalQuantile(forecast.confidence);
+  const slopeUpper = fit.b + z * fit.seB;
+  const epochsLeft = Math.max(0, maxEpochs - s - 1);
+  return { epoch: s, gainUpper: FORECAST_MODEL.trendGainFactor * slopeUpper * epochsLeft, slope: fit.b, epochsLeft };
+}
 
 export interface ForecastEstimate {
   readonly epoch: number;
@@ -42,7 +78,7 @@ export interface ForecastEstimate {
   readonly best: number;
 }
 
-/** The forecast made at points[index] (only epochs up to it are used), or why there is none. */
+/** The annealing forecast made at points[index] (only epochs up to it are used), or why there is none. */
 export function forecastAt(h: FoldHistory, cfg: PolicyConfig, index: number, bestLevel: number): ForecastEstimate | string {
   const { maxEpochs } = cfg;
   const { monitor, forecast } = cfg.earlyStop;
@@ -52,6 +88,31 @@ export function forecastAt(h: FoldHistory, cfg: PolicyConfig, index: number, bes
   if (s < FORECAST_MODEL.minProgress * maxEpochs) return `needs ${FORECAST_MODEL.minProgress * 100}% of the schedule`;
   const x = annealingCurve(maxEpochs);
   const window = Math.max(FORECAST_MODEL.minWindow, Math.floor(FORECAST_MODEL.windowFraction * (s + 1)));
+  const fit = leastSquares(h, index, window, monitor, (e) => (e < maxEpochs ? (x[e] ?? 0) : 0));
+  if (typeof fit === "string") return fit === "constant" ? "learning rate constant over the window" : fit;
+  if (fit.n < FORECAST_MODEL.minWindow / 2) return `only ${fit.n} epochs with a value in the window`;
+  const xNow = s < maxEpochs ? (x[s] ?? 0) : 0;
+  const z = normalQuantile(forecast.confidence);
+  const level = fit.a + fit.b * xNow;
+  const seLevel = Math.sqrt(fit.s2 * (1 / fit.n + ((xNow - fit.xMean) * (xNow - fit.xMean)) / fit.cxx));
+  const gainPerAnnealing = Math.max(0, -fit.b + z * fit.seB);
+  const gainUpper = level + z * seLevel + gainPerAnnealing * xNow - bestLevel;
+  return { epoch: s, gainUpper, level, gainPerAnnealing: -fit.b, annealingLeft: xNow, best: bestLevel };
+}
+
+interface Fit {
+  readonly n: number;
+  readonly a: number;
+  readonly b: number;
+  readonly seB: number;
+  readonly s2: number;
+  readonly xMean: number;
+  readonly cxx: number;
+}
+
+/** y = a + b*x by least squares over the epochs in (epoch at index - window, epoch at index]. */
+function leastSquares(h: FoldHistory, index: number, window: number, monitor: PolicyConfig["earlyStop"]["monitor"], xOf: (epoch: number) => number): Fit | string {
+  const s = h.points[index]?.epoch ?? 0;
   let n = 0;
   let sx = 0;
   let sy = 0;
@@ -63,7 +124,7 @@ export function forecastAt(h: FoldHistory, cfg: PolicyConfig, index: number, bes
     if (p === undefined || p.epoch <= s - window) break;
     const y = monitorSignal(p, monitor);
     if (y === undefined) continue;
-    const xj = p.epoch < maxEpochs ? (x[p.epoch] ?? 0) : 0;
+    const xj = xOf(p.epoch);
     n += 1;
     sx += xj;
     sy += y;
@@ -71,22 +132,14 @@ export function forecastAt(h: FoldHistory, cfg: PolicyConfig, index: number, bes
     sxy += xj * y;
     syy += y * y;
   }
-  if (n < FORECAST_MODEL.minWindow / 2) return `only ${n} epochs with a value in the window`;
-  const xm = sx / n;
-  const cxx = sxx - sx * xm;
-  if (!(cxx > 0)) return "learning rate constant over the window";
+  if (n < 3) return `only ${n} epochs with a value in the window`;
+  const xMean = sx / n;
+  const cxx = sxx - sx * xMean;
+  if (!(cxx > 0)) return "constant";
   const b = (sxy - sx * (sy / n)) / cxx;
-  const a = sy / n - b * xm;
-  const ssr = Math.max(0, syy - (sy * sy) / n - b * b * cxx);
-  const s2 = ssr / Math.max(1, n - 2);
-  const xNow = s < maxEpochs ? (x[s] ?? 0) : 0;
-  const z = normalQuantile(forecast.confidence);
-  const level = a + b * xNow;
-  const seLevel = Math.sqrt(s2 * (1 / n + ((xNow - xm) * (xNow - xm)) / cxx));
-  const seSlope = Math.sqrt(s2 / cxx);
-  const gainPerAnnealing = Math.max(0, -b + z * seSlope);
-  const gainUpper = level + z * seLevel + gainPerAnnealing * xNow - bestLevel;
-  return { epoch: s, gainUpper, level, gainPerAnnealing: -b, annealingLeft: xNow, best: bestLevel };
+  const a = sy / n - b * xMean;
+  const s2 = Math.max(0, syy - (sy * sy) / n - b * b * cxx) / Math.max(1, n - 2);
+  return { n, a, b, seB: Math.sqrt(s2 / cxx), s2, xMean, cxx };
 }
 
 export function checkForecast(h: FoldHistory, cfg: PolicyConfig): Check {
@@ -101,23 +154,29 @@ export function checkForecast(h: FoldHistory, cfg: PolicyConfig): Check {
     if (v !== undefined && v > best) best = v;
     if (i >= h.length - k) bests.push(best);
   });
-  let last: ForecastEstimate | undefined;
-  for (let i = 0; i < k; i++) {
+  // The latest epoch first: a message names where the fold is now.
+  let why = "";
+  for (let i = k - 1; i >= 0; i--) {
     const index = h.length - k + i;
-    const f = forecastAt(h, cfg, index, bests[i] ?? Number.NEGATIVE_INFINITY);
-    if (typeof f === "string") return { matched: false, reason: "Forecasting", message: f };
-    if (!(f.gainUpper < forecast.maxGain)) {
-      return { matched: false, reason: "StillGaining", message: describe(f, cfg, "at least") };
+    const trend = trendGainAt(h, cfg, index);
+    if (typeof trend === "string") return { matched: false, reason: "Forecasting", message: trend };
+    if (trend.gainUpper < forecast.maxGain) {
+      why ||= describeTrend(trend, cfg, "at most");
+      continue;
     }
-    last = f;
+    const turn = forecastAt(h, cfg, index, bests[i] ?? Number.NEGATIVE_INFINITY);
+    if (typeof turn !== "string" && turn.gainUpper < 0) {
+      why ||= `even the ${forecast.confidence * 100}% bound of the level the annealing left can reach stays ${(-turn.gainUpper).toFixed(4)} below the best`;
+      continue;
+    }
+    return { matched: false, reason: "StillGaining", message: describeTrend(trend, cfg, "at least") };
   }
-  return { matched: true, reason: "Converged", message: last === undefined ? "" : `${describe(last, cfg, "at most")} for ${k} epochs in a row; ${displayLevel(last.best, monitor)} is the best so far` };
+  return { matched: true, reason: "Converged", message: `${why} for ${k} epochs in a row; ${displayLevel(best, monitor)} is the best so far` };
 }
 
-function describe(f: ForecastEstimate, cfg: PolicyConfig, bound: string): string {
+function describeTrend(t: TrendEstimate, cfg: PolicyConfig, bound: string): string {
   const { forecast } = cfg.earlyStop;
-  const left = Math.max(0, cfg.maxEpochs - f.epoch - 1);
-  return `the remaining ${left} of ${cfg.maxEpochs} epochs are predicted to add ${bound} ${Math.max(0, f.gainUpper).toFixed(4)} (${forecast.confidence * 100}% bound; maxGain ${forecast.maxGain})`;
+  return `the remaining ${t.epochsLeft} of ${cfg.maxEpochs} epochs are predicted to add ${bound} ${Math.max(0, t.gainUpper).toFixed(4)} (${forecast.confidence * 100}% bound; maxGain ${forecast.maxGain})`;
 }
 
 // x(e) for every epoch of a schedule, memoised per schedule length: a pure function's cache.
