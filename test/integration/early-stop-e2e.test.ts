@@ -11,7 +11,7 @@ import { makeRun, makeTrainingJob } from "@nnunet-operator/early-stop/testing";
 import { type KubeObject, Resources } from "@nnunet-operator/kube";
 import { pino } from "pino";
 import { type ApiBackend, devclusterBackend } from "./early-stop-support.js";
-import { CHASEDB1_LOG, REPO_ROOT, ReporterProcess, killReporters, makeFoldDir, readLines, reporterEnv, waitFor, writeLog } from "./support/reporter-harness.js";
+import { MIZ_LUCY_LOG, REPO_ROOT, ReporterProcess, killReporters, makeFoldDir, readLines, reporterEnv, waitFor, writeLog } from "./support/reporter-harness.js";
 
 // From a trainer's log to the suspended Job, with every part real except the trainer and
 // the cluster: a real nnU-Net log is written into the fold folder a few lines at a time; the
@@ -22,7 +22,9 @@ import { CHASEDB1_LOG, REPO_ROOT, ReporterProcess, killReporters, makeFoldDir, r
 // evaluator predicts from the log's curve CSV, and the controller must hold every epoch of
 // the log once.
 
-const CURVE = parseCurveCsv("chasedb1", readFileSync(join(REPO_ROOT, "test/fixtures/nnunet-logs/curves/chasedb1-xray__Dataset100_CHASEDB1__2d__fold0.csv"), "utf8"));
+// A BraTS run (nnU-Net v1 log, 262 of 1000 planned epochs) that Forecast stops near its end,
+// after all three restarts.
+const CURVE = parseCurveCsv("miz-lucy", readFileSync(join(REPO_ROOT, "test/fixtures/nnunet-logs/curves/miz-lucy__Task500_BraTS2021__3d_fullres__fold0.csv"), "utf8"));
 let nats: NatsServerHandle;
 let backend: ApiBackend;
 let root: string;
@@ -59,15 +61,15 @@ it("stops the fold at the evaluator's epoch from the raw log, across restarts of
   const expected = replayCurve(CURVE, presetConfig("Forecast")).stopEpoch;
   assert.ok(expected !== undefined);
   const kube = backend.admin;
-  await kube.create(Resources.trainingRuns, makeRun({ name: "chase", folds: [0] }));
-  const run = await kube.patchStatus(Resources.trainingRuns, { namespace: "team-a", name: "chase" }, { status: { folds: [{ fold: "0", phase: "Training", attempt: 0, maxEpochs: CURVE.maxEpochs }] } }, { type: "merge" });
+  await kube.create(Resources.trainingRuns, makeRun({ name: "lucy", folds: [0] }));
+  const run = await kube.patchStatus(Resources.trainingRuns, { namespace: "team-a", name: "lucy" }, { status: { folds: [{ fold: "0", phase: "Training", attempt: 0, maxEpochs: CURVE.maxEpochs }] } }, { type: "merge" });
   await kube.create(Resources.jobs, makeTrainingJob(run, "0"));
 
-  const lines = await readLines(CHASEDB1_LOG);
+  const lines = await readLines(MIZ_LUCY_LOG);
   const foldDir = await makeFoldDir(root);
-  const log = join(foldDir, basename(CHASEDB1_LOG));
-  const env = reporterEnv({ namespace: "team-a", run: "chase", runUid: run.metadata.uid ?? "", fold: "0", attempt: 0 }, foldDir, nats.url);
-  const held = (c: EarlyStopHandle) => c.controller.folds().get("team-a/chase/0")?.state.history.points.map((p) => p.epoch) ?? [];
+  const log = join(foldDir, basename(MIZ_LUCY_LOG));
+  const env = reporterEnv({ namespace: "team-a", run: "lucy", runUid: run.metadata.uid ?? "", fold: "0", attempt: 0 }, foldDir, nats.url);
+  const held = (c: EarlyStopHandle) => c.controller.folds().get("team-a/lucy/0")?.state.history.points.map((p) => p.epoch) ?? [];
 
   let controller = await startController("es-1");
   let reporter = ReporterProcess.start(env);
@@ -94,7 +96,7 @@ it("stops the fold at the evaluator's epoch from the raw log, across restarts of
   await writeLog(log, lines, { from: written });
 
   const decisionOn = async () => {
-    const job = await kube.get<KubeObject & { spec: { suspend?: boolean } }>(Resources.jobs, { namespace: "team-a", name: "chase-fold-0" });
+    const job = await kube.get<KubeObject & { spec: { suspend?: boolean } }>(Resources.jobs, { namespace: "team-a", name: "lucy-fold-0" });
     const raw = job.metadata.annotations?.[ANNOTATION_STOP_DECISION];
     return raw === undefined ? undefined : { decision: StopDecision.parse(JSON.parse(raw)), suspend: job.spec.suspend };
   };

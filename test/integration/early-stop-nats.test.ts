@@ -124,7 +124,7 @@ for (const startBackend of [() => devclusterBackend(["team-a"]), fakeApiBackend]
 
   it("stops each fold at the epoch the evaluator predicts, across a controller restart and a NATS restart, losing no epoch", async () => {
     const expected = { "0": replayCurve(REFUGE, presetConfig("Forecast")).stopEpoch, "1": replayCurve(OCT, presetConfig("Forecast")).stopEpoch };
-    assert.ok(expected["0"] !== undefined && expected["1"] !== undefined && expected["1"] < 120 && expected["0"] > 150, `curves fit the script: ${JSON.stringify(expected)}`);
+    assert.ok(expected["0"] !== undefined && expected["1"] !== undefined && expected["1"] > 60 && expected["0"] > expected["1"], `curves fit the script: ${JSON.stringify(expected)}`);
     const run = await createRun("refuge", [{ fold: "0", maxEpochs: REFUGE.maxEpochs }, { fold: "1", maxEpochs: OCT.maxEpochs }]);
     const address = (fold: string) => ({ run: "refuge", runUid: run.metadata.uid ?? "", fold });
     const curves: Record<string, Curve> = { "0": REFUGE, "1": OCT };
@@ -145,15 +145,15 @@ for (const startBackend of [() => devclusterBackend(["team-a"]), fakeApiBackend]
     await publishUpTo(60);
     await until("epoch 60 of both folds consumed", () => epochsHeld(controller, "team-a/refuge/0").at(-1) === 60 && epochsHeld(controller, "team-a/refuge/1").at(-1) === 60);
 
-    // Controller restart: epochs published while it is down wait in the stream.
+    // Controller restart: epochs published while it is down wait in the stream, up to fold 1's decision.
     await stopController(controller);
-    await publishUpTo(100);
+    await publishUpTo(expected["1"]!);
     controller = await startController("es-b");
     await until("fold 1's stop patch", async () => (await decisionOn("refuge", "1")) !== undefined);
     const job = await kube.get<KubeObject & { spec: { suspend?: boolean } }>(Resources.jobs, { namespace: "team-a", name: "refuge-fold-1" });
     assert.equal(job.spec.suspend, true, "the same patch suspends the Job");
     assert.equal((await decisionOn("refuge", "1"))?.epoch, expected["1"]);
-    await until("epoch 100 of fold 0 consumed", () => epochsHeld(controller, "team-a/refuge/0").at(-1) === 100);
+    await until("fold 0 consumed as far as fold 1's decision", () => epochsHeld(controller, "team-a/refuge/0").at(-1) === expected["1"]);
 
     // NATS restart under the connected controller and publisher.
     await nats.restart();

@@ -14,6 +14,7 @@ import { EPOCH_STREAM, type FoldAddress, epochSubject, replayEpochs } from "@nnu
 export const REPO_ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 export const LOGS = join(REPO_ROOT, "test/fixtures/nnunet-logs/raw");
 export const CHASEDB1_LOG = join(LOGS, "chasedb1-xray/nnunetv2/nnUNet_results/Dataset100_CHASEDB1/nnUNetTrainer__nnUNetPlans__2d/fold_0/training_log_2023_11_29_19_18_29.txt");
+export const MIZ_LUCY_LOG = join(LOGS, "miz-lucy/fold_0/training_log_2023_9_11_17_34_21.txt");
 export const CRF_FOLD2_LOGS = [join(LOGS, "crf-effunet/fold_2/training_log_2021_6_19_09_40_34.txt"), join(LOGS, "crf-effunet/fold_2/training_log_2021_6_20_11_10_06.txt")] as const;
 export const CRF_FOLD2_CSV = join(REPO_ROOT, "test/fixtures/nnunet-logs/curves/crf-effunet__Task008_Refuge__2d__fold2.csv");
 
