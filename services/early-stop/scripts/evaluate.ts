@@ -6,7 +6,7 @@ import { PRESETS } from "../src/evaluate/replay.js";
 
 // npm run evaluate -w services/early-stop -- --curves DIR [--policy NAME] [--json]
 //   [--min-length N] [--match REGEX] [--spec JSON] [--by-source]
-// --spec merges earlyStop fields over the policy's preset (e.g. '{"forecast":{"maxGain":0.01}}').
+// --spec merges earlyStop fields over the policy's preset (e.g. '{"forecast":{"maxGain":0.003}}').
 // Replays every curve CSV in DIR through the controller's policy code and prints, per curve,
 // the stop epoch and what stopping there saved and lost, then the policy beside the
 // baselines and the oracle. --json prints one JSON object instead. --by-source prints the

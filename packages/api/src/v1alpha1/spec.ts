@@ -137,7 +137,7 @@ export const ForecastSpec = z
       .default(0.002)
       .meta({
         description:
-          "Stop when the EMA pseudo Dice the rest of the schedule is predicted to add stays below this value (at the given confidence, for 5 epochs in a row). It is about the best EMA pseudo Dice a fold gives up: on real nnU-Net curves the mean loss comes out at 0.6-0.95 of it.",
+          "Stop when the EMA pseudo Dice the rest of the schedule is predicted to add stays below this value (at the given confidence, for 5 epochs in a row). It is about the best EMA pseudo Dice a fold gives up: on real nnU-Net curves the mean loss comes out at 0.55-0.95 of it.",
       }),
     confidence: z
       .number()

@@ -14,7 +14,7 @@ import { polyLrFactor } from "./schedule.js";
 // left / 2. The slope is fitted by least squares to the raw per-epoch signal over the last
 // TREND_WINDOW of the schedule and taken at its upper confidence bound. This forecast spends
 // about maxGain of best-EMA loss per fold, whatever the curve: over every set of the shared
-// curves we hold, the mean loss comes out at 0.6-0.95 of maxGain (npm run evaluate ... --by-source).
+// curves we hold, the mean loss comes out at 0.55-0.95 of maxGain (npm run evaluate ... --by-source).
 //
 // The turn (forecastAt). The PolyLR annealing model of the level: on a trailing window the
 // raw signal is fitted as y = a + b*x with x(e) = (lr(e)/lr0)^LR_EXPONENT, the annealing still
