@@ -23,7 +23,7 @@ const LOW = "liver-lowprio";
 // The curves the simulated nnU-Net replays for the samples' datasets (its curve choice:
 // services/devcluster/src/sim/fake-nnunet/curve.ts).
 const CURVES: Record<string, string> = {
-  Dataset501_TotalSegCT: "icekang__Dataset306_Sohee_Ajay_Calcium_OCT__3d_fullres__fold0.csv",
+  Dataset501_TotalSegCT: "icekang__Dataset306_Sohee_Ajay_Calcium_OCT__2d__fold0.csv",
   Dataset003_Liver: "liver-at__Dataset003_Liver__3d_fullres__fold0.csv",
 };
 

@@ -17,9 +17,14 @@ export interface CurveRow {
   lr: string;
 }
 
-/** Datasets of the demo fixtures that have no recorded curve of their own. */
+/**
+ * Datasets of the demo fixtures that have no recorded curve of their own. TotalSegCT stands
+ * in with a run that converged early (the calcium OCT 2d run: flat from epoch ~100 of 1000),
+ * so that the demo shows a fold stopped early beside the liver run, still learning, which
+ * Forecast lets run almost to the end.
+ */
 export const DEFAULT_CURVES: Record<string, string> = {
-  Dataset501_TotalSegCT: "icekang__Dataset306_Sohee_Ajay_Calcium_OCT__3d_fullres__fold0.csv",
+  Dataset501_TotalSegCT: "icekang__Dataset306_Sohee_Ajay_Calcium_OCT__2d__fold0.csv",
 };
 
 export function parseCurve(text: string): CurveRow[] {
