@@ -1,6 +1,6 @@
 import { displayLevel, monitorLevel, monitorSignal, type Check } from "./check.js";
 import type { PolicyConfig } from "./config.js";
-import type { FoldHistory } from "./history.js";
+import type { FoldHistory, LineSums } from "./history.js";
 import { polyLrFactor } from "./schedule.js";
 
 // Forecast, our default: predict how much the rest of the planned schedule can still add to
@@ -58,7 +58,7 @@ export function trendGainAt(h: FoldHistory, cfg: PolicyConfig, index: number): T
   const s = at.epoch;
   if (s < FORECAST_MODEL.minProgress * maxEpochs) return `needs ${FORECAST_MODEL.minProgress * 100}% of the schedule`;
   const window = Math.max(FORECAST_MODEL.trendMinWindow, Math.floor(FORECAST_MODEL.trendWindowFraction * maxEpochs));
-  const fit = leastSquares(h, index, window, monitor, (e) => e);
+  const fit = fitSums(h.lineSums(monitor === "ValLoss" ? "negValLoss" : "pseudoDice", index, window));
   if (typeof fit === "string") return fit;
   if (fit.n < FORECAST_MODEL.trendMinWindow / 2) return `only ${fit.n} epochs with a value in the window`;
   const z = normalQuantile(forecast.confidence);
@@ -110,6 +110,18 @@ interface Fit {
   readonly cxx: number;
 }
 
+/** y = a + b*x by least squares from a window's sums. */
+function fitSums({ n, sx, sy, sxx, sxy, syy }: LineSums): Fit | string {
+  if (n < 3) return `only ${n} epochs with a value in the window`;
+  const xMean = sx / n;
+  const cxx = sxx - sx * xMean;
+  if (!(cxx > 0)) return "constant";
+  const b = (sxy - sx * (sy / n)) / cxx;
+  const a = sy / n - b * xMean;
+  const s2 = Math.max(0, syy - (sy * sy) / n - b * b * cxx) / Math.max(1, n - 2);
+  return { n, a, b, seB: Math.sqrt(s2 / cxx), s2, xMean, cxx };
+}
+
 /** y = a + b*x by least squares over the epochs in (epoch at index - window, epoch at index]. */
 function leastSquares(h: FoldHistory, index: number, window: number, monitor: PolicyConfig["earlyStop"]["monitor"], xOf: (epoch: number) => number): Fit | string {
   const s = h.points[index]?.epoch ?? 0;
@@ -132,14 +144,7 @@ function leastSquares(h: FoldHistory, index: number, window: number, monitor: Po
     sxy += xj * y;
     syy += y * y;
   }
-  if (n < 3) return `only ${n} epochs with a value in the window`;
-  const xMean = sx / n;
-  const cxx = sxx - sx * xMean;
-  if (!(cxx > 0)) return "constant";
-  const b = (sxy - sx * (sy / n)) / cxx;
-  const a = sy / n - b * xMean;
-  const s2 = Math.max(0, syy - (sy * sy) / n - b * b * cxx) / Math.max(1, n - 2);
-  return { n, a, b, seB: Math.sqrt(s2 / cxx), s2, xMean, cxx };
+  return fitSums({ n, sx, sy, sxx, sxy, syy });
 }
 
 export function checkForecast(h: FoldHistory, cfg: PolicyConfig): Check {
