@@ -49,14 +49,20 @@ export interface TrendEstimate {
   readonly epochsLeft: number;
 }
 
+/** The epoch of points[index] if a forecast may be made there, or why not. */
+function forecastEpoch(h: FoldHistory, maxEpochs: number, index: number): number | string {
+  const at = h.points[index];
+  if (at === undefined) return "no epoch";
+  if (at.epoch < FORECAST_MODEL.minProgress * maxEpochs) return `needs ${FORECAST_MODEL.minProgress * 100}% of the schedule`;
+  return at.epoch;
+}
+
 /** The trend forecast made at points[index], or why there is none. */
 export function trendGainAt(h: FoldHistory, cfg: PolicyConfig, index: number): TrendEstimate | string {
   const { maxEpochs } = cfg;
   const { monitor, forecast } = cfg.earlyStop;
-  const at = h.points[index];
-  if (at === undefined) return "no epoch";
-  const s = at.epoch;
-  if (s < FORECAST_MODEL.minProgress * maxEpochs) return `needs ${FORECAST_MODEL.minProgress * 100}% of the schedule`;
+  const s = forecastEpoch(h, maxEpochs, index);
+  if (typeof s === "string") return s;
   const window = Math.max(FORECAST_MODEL.trendMinWindow, Math.floor(FORECAST_MODEL.trendWindowFraction * maxEpochs));
   const fit = fitSums(h.lineSums(monitor === "ValLoss" ? "negValLoss" : "pseudoDice", index, window));
   if (typeof fit === "string") return fit;
@@ -82,10 +88,8 @@ export interface ForecastEstimate {
 export function forecastAt(h: FoldHistory, cfg: PolicyConfig, index: number, bestLevel: number): ForecastEstimate | string {
   const { maxEpochs } = cfg;
   const { monitor, forecast } = cfg.earlyStop;
-  const at = h.points[index];
-  if (at === undefined) return "no epoch";
-  const s = at.epoch;
-  if (s < FORECAST_MODEL.minProgress * maxEpochs) return `needs ${FORECAST_MODEL.minProgress * 100}% of the schedule`;
+  const s = forecastEpoch(h, maxEpochs, index);
+  if (typeof s === "string") return s;
   const x = annealingCurve(maxEpochs);
   const window = Math.max(FORECAST_MODEL.minWindow, Math.floor(FORECAST_MODEL.windowFraction * (s + 1)));
   const fit = leastSquares(h, index, window, monitor, (e) => (e < maxEpochs ? (x[e] ?? 0) : 0));
