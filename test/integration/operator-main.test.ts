@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { freePort } from "@nnunet-operator/bus/testing";
+import { admissionReview } from "@nnunet-operator/operator/testing";
 import { NAMESPACE, repoRoot } from "../chart/render.js";
 import { addClaim, addNode, createRun, type Env, eventually, getJob, OPERATOR_SA, startEnv } from "./operator-harness.js";
 
@@ -86,18 +87,7 @@ describe("the operator process", () => {
   });
 
   it("serves the validating webhook over TLS on the webhook port", async () => {
-    const review = {
-      apiVersion: "admission.k8s.io/v1",
-      kind: "AdmissionReview",
-      request: {
-        uid: "u-1",
-        kind: { group: "nnunet-operator.io", version: "v1alpha1", kind: "TrainingRun" },
-        resource: { group: "nnunet-operator.io", version: "v1alpha1", resource: "trainingruns" },
-        operation: "CREATE",
-        userInfo: { username: "alice" },
-        object: { apiVersion: "nnunet-operator.io/v1alpha1", kind: "TrainingRun", metadata: { name: "x", namespace: "team-a" }, spec: { dataset: "Dataset003_Liver", configuration: "3d_fullres", storage: { claimName: "d" }, folds: [9] } },
-      },
-    };
+    const review = admissionReview("CREATE", { apiVersion: "nnunet-operator.io/v1alpha1", kind: "TrainingRun", metadata: { name: "x", namespace: "team-a" }, spec: { dataset: "Dataset003_Liver", configuration: "3d_fullres", storage: { claimName: "d" }, folds: [9] } });
     const res = await postTls("/validate-trainingrun", review);
     assert.equal(res.status, 200);
     assert.equal(res.json.response.allowed, false);

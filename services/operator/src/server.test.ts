@@ -4,6 +4,7 @@ import { Registry } from "prom-client";
 import { METRICS } from "@nnunet-operator/api";
 import { OperatorMetrics } from "./metrics.js";
 import { buildServer } from "./server.js";
+import { admissionReview } from "./testing/builders.js";
 
 const run = (spec: Record<string, unknown> = {}) => ({
   apiVersion: "nnunet-operator.io/v1alpha1",
@@ -12,19 +13,7 @@ const run = (spec: Record<string, unknown> = {}) => ({
   spec: { dataset: "Dataset003_Liver", configuration: "3d_fullres", storage: { claimName: "nnunet-data" }, ...spec },
 });
 
-const review = (object: unknown) => ({
-  apiVersion: "admission.k8s.io/v1",
-  kind: "AdmissionReview",
-  request: {
-    uid: "705ab4f5-6393-11e8-b7cc-42010a800002",
-    kind: { group: "nnunet-operator.io", version: "v1alpha1", kind: "TrainingRun" },
-    resource: { group: "nnunet-operator.io", version: "v1alpha1", resource: "trainingruns" },
-    namespace: "team-a",
-    operation: "CREATE",
-    userInfo: { username: "alice" },
-    object,
-  },
-});
+const review = (object: unknown) => admissionReview("CREATE", object);
 
 function setup(ready = true) {
   const registry = new Registry();

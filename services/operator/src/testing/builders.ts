@@ -278,3 +278,22 @@ export function makeCalibrationResult(overrides: Partial<CalibrationResult> = {}
     ...overrides,
   });
 }
+
+/** An AdmissionReview request for a TrainingRun, as the API server sends it to the validating webhook. */
+export function admissionReview(operation: string, object: unknown, oldObject?: unknown, extra: Record<string, unknown> = {}) {
+  return {
+    apiVersion: "admission.k8s.io/v1",
+    kind: "AdmissionReview",
+    request: {
+      uid: "705ab4f5-6393-11e8-b7cc-42010a800002",
+      kind: { group: "nnunet-operator.io", version: "v1alpha1", kind: "TrainingRun" },
+      resource: { group: "nnunet-operator.io", version: "v1alpha1", resource: "trainingruns" },
+      namespace: "team-a",
+      operation,
+      userInfo: { username: "alice" },
+      object,
+      ...(oldObject !== undefined ? { oldObject } : {}),
+      ...extra,
+    },
+  };
+}

@@ -5,6 +5,7 @@ import { describe, it } from "node:test";
 import { parse } from "yaml";
 import { AdmissionReviewResponse, BadAdmissionReviewError } from "./admission-review.js";
 import { validateTrainingRunReview } from "./validate-trainingrun.js";
+import { admissionReview } from "../testing/builders.js";
 
 const fixtures = resolve(import.meta.dirname, "../../../../test/fixtures/trainingruns");
 const load = (dir: string) =>
@@ -23,23 +24,7 @@ const run = (over: Record<string, unknown> = {}, spec: Record<string, unknown> =
   ...over,
 });
 
-function review(operation: string, object: unknown, oldObject?: unknown, extra: Record<string, unknown> = {}) {
-  return {
-    apiVersion: "admission.k8s.io/v1",
-    kind: "AdmissionReview",
-    request: {
-      uid: "705ab4f5-6393-11e8-b7cc-42010a800002",
-      kind: { group: "nnunet-operator.io", version: "v1alpha1", kind: "TrainingRun" },
-      resource: { group: "nnunet-operator.io", version: "v1alpha1", resource: "trainingruns" },
-      namespace: "team-a",
-      operation,
-      userInfo: { username: "alice" },
-      object,
-      ...(oldObject !== undefined ? { oldObject } : {}),
-      ...extra,
-    },
-  };
-}
+const review = admissionReview;
 
 function check(body: unknown, options = {}) {
   const out = validateTrainingRunReview(body, options);
