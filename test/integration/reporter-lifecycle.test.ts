@@ -4,22 +4,19 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { type JetStreamManager, jetstreamManager } from "@nats-io/jetstream";
-import type { NatsConnection } from "@nats-io/transport-node";
-import { connectBus, ensureEpochStream } from "@nnunet-operator/bus";
-import { type NatsServerHandle, freePort, startNatsServer } from "@nnunet-operator/bus/testing";
+import { freePort } from "@nnunet-operator/bus/testing";
 import {
   CHASEDB1_LOG,
   type Identity,
   REPO_ROOT,
   ReporterProcess,
-  killReporters,
   makeFoldDir,
   readLines,
   reporterEnv,
   storedCount,
   waitFor,
   writeLog,
+  useEpochStream,
 } from "./support/reporter-harness.js";
 
 // How the sidecar starts and ends: SIGTERM exits 0 within a bound (with NATS up, and with
@@ -29,37 +26,22 @@ import {
 const LOG_NAME = "training_log_2023_11_29_19_18_29.txt";
 
 describe("reporter: start and shutdown", () => {
-  let server: NatsServerHandle;
-  let nc: NatsConnection;
-  let jsm: JetStreamManager;
-  let root: string;
   let lines: string[];
+  const bus = useEpochStream("reporter-lifecycle", { maxAgeMs: 3600_000, maxBytes: 64 * 1024 * 1024, duplicateWindowMs: 120_000 });
 
   before(async () => {
-    server = await startNatsServer();
-    nc = await connectBus({ servers: server.url, name: "reporter-lifecycle-test" });
-    jsm = await jetstreamManager(nc);
-    await ensureEpochStream(jsm, { maxAgeMs: 3600_000, maxBytes: 64 * 1024 * 1024, duplicateWindowMs: 120_000 });
-    root = await mkdtemp(join(tmpdir(), "reporter-life-"));
     lines = await readLines(CHASEDB1_LOG);
-  });
-
-  after(async () => {
-    killReporters();
-    await nc?.close();
-    await server?.stop();
-    if (root) await rm(root, { recursive: true, force: true });
   });
 
   it("SIGTERM mid-run: exits 0 within 3 s, after publishing what it had; /metrics counts while it runs", async () => {
     const who: Identity = { namespace: "team-a", run: "term", runUid: "uid-term", fold: "0", attempt: 0 };
-    const foldDir = await makeFoldDir(join(root, "term"));
+    const foldDir = await makeFoldDir(join(bus.root, "term"));
     const port = await freePort();
-    const reporter = ReporterProcess.start(reporterEnv(who, foldDir, server.url, { REPORTER_METRICS_PORT: String(port) }));
+    const reporter = ReporterProcess.start(reporterEnv(who, foldDir, bus.server.url, { REPORTER_METRICS_PORT: String(port) }));
     await reporter.waitForLog("/metrics", (r) => r.msg === "serving /metrics");
     await writeLog(join(foldDir, LOG_NAME), lines.slice(0, 300), { splitEvery: 0 });
-    await waitFor("epochs stored", async () => (await storedCount(jsm, who)) > 0, 20_000, () => reporter.output());
-    await waitFor("the stored count to settle", async () => (await storedCount(jsm, who)) === 34, 10_000);
+    await waitFor("epochs stored", async () => (await storedCount(bus.jsm, who)) > 0, 20_000, () => reporter.output());
+    await waitFor("the stored count to settle", async () => (await storedCount(bus.jsm, who)) === 34, 10_000);
     const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
     assert.match(metrics, /^nnunet_reporter_epochs_published_total 34$/m);
     assert.match(metrics, /^nnunet_reporter_epochs_dropped_total 0$/m);
@@ -72,7 +54,7 @@ describe("reporter: start and shutdown", () => {
 
   it("SIGTERM while NATS is gone and epochs are buffered: exits 0 within the shutdown bound and says how many were left", async () => {
     const who: Identity = { namespace: "team-a", run: "term-down", runUid: "uid-term-down", fold: "2", attempt: 0 };
-    const foldDir = await makeFoldDir(join(root, "term-down"), "2");
+    const foldDir = await makeFoldDir(join(bus.root, "term-down"), "2");
     // Nothing listens on this port: NATS is unreachable for the reporter's whole life.
     const nowhere = `nats://127.0.0.1:${await freePort()}`;
     const reporter = ReporterProcess.start(reporterEnv(who, foldDir, nowhere, { REPORTER_SHUTDOWN_MS: "1000", REPORTER_BUFFER_MAX: "10" }));
@@ -96,7 +78,7 @@ describe("reporter: start and shutdown", () => {
   for (const bad of badEnvs)
     it(`a bad environment (${bad.name}) exits 2 at once, naming ${bad.variable}`, async () => {
       const who: Identity = { namespace: "team-a", run: "bad", runUid: "uid-bad", fold: "0", attempt: 0 };
-      const reporter = ReporterProcess.start(reporterEnv(who, join(root, "bad", "fold_0"), server.url, bad.patch));
+      const reporter = ReporterProcess.start(reporterEnv(who, join(bus.root, "bad", "fold_0"), bus.server.url, bad.patch));
       const { code } = await reporter.exited;
       assert.equal(code, 2);
       const fatal = reporter.records.find((r) => r.level === 60);

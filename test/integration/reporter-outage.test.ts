@@ -6,7 +6,7 @@ import { after, before, describe, it } from "node:test";
 import { type JetStreamClient, type JetStreamManager, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { type NatsConnection, connect } from "@nats-io/transport-node";
 import { createUser } from "@nats-io/nkeys";
-import { connectBus, encodeEpochMetrics, ensureEpochStream, epochSubject } from "@nnunet-operator/bus";
+import { encodeEpochMetrics, ensureEpochStream, epochSubject } from "@nnunet-operator/bus";
 import { type NatsServerHandle, startNatsServer } from "@nnunet-operator/bus/testing";
 import { FoldState, makePolicyConfig } from "@nnunet-operator/early-stop";
 import {
@@ -23,6 +23,7 @@ import {
   storedEpochs,
   waitFor,
   writeLog,
+  useEpochStream,
 } from "./support/reporter-harness.js";
 
 // Outages and restarts mid-run, with the real reporter process and a real nats-server:
@@ -41,49 +42,32 @@ function afterEpoch(lines: readonly string[], n: number): number {
 }
 
 describe("reporter: outages and restarts", () => {
-  let server: NatsServerHandle;
-  let nc: NatsConnection;
-  let js: JetStreamClient;
-  let jsm: JetStreamManager;
-  let root: string;
   let lines: string[];
+  const bus = useEpochStream("reporter-outage", limits, { reconnectTimeWaitMs: 100 });
 
   before(async () => {
-    server = await startNatsServer();
-    nc = await connectBus({ servers: server.url, name: "reporter-outage-test", reconnectTimeWaitMs: 100 });
-    js = jetstream(nc);
-    jsm = await jetstreamManager(nc);
-    await ensureEpochStream(jsm, limits);
-    root = await mkdtemp(join(tmpdir(), "reporter-outage-"));
     lines = await readLines(CHASEDB1_LOG);
-  });
-
-  after(async () => {
-    killReporters();
-    await nc?.close();
-    await server?.stop();
-    if (root) await rm(root, { recursive: true, force: true });
   });
 
   it("the NATS server stopped mid-run and restarted: the reporter buffers, catches up, and no epoch is lost or stored twice", async () => {
     const who: Identity = { namespace: "team-a", run: "outage", runUid: "uid-outage", fold: "0", attempt: 0 };
-    const foldDir = await makeFoldDir(join(root, "outage"));
-    const reporter = ReporterProcess.start(reporterEnv(who, foldDir, server.url));
+    const foldDir = await makeFoldDir(join(bus.root, "outage"));
+    const reporter = ReporterProcess.start(reporterEnv(who, foldDir, bus.server.url));
     await reporter.waitForLog("the reporter to connect", (r) => r.msg === "connected to NATS");
     const log = join(foldDir, LOG_NAME);
     await writeLog(log, lines.slice(0, afterEpoch(lines, 59)), { linesPerWrite: EPOCH_LINES });
-    await waitFor("60 stored", async () => (await storedCount(jsm, who)) === 60, 20_000, () => reporter.output());
+    await waitFor("60 stored", async () => (await storedCount(bus.jsm, who)) === 60, 20_000, () => reporter.output());
 
     // Down for 2 s while the trainer keeps writing epochs 60..129, then the rest after it is back.
     const writing = writeLog(log, lines.slice(0, afterEpoch(lines, 129)), { from: afterEpoch(lines, 59), linesPerWrite: EPOCH_LINES, delayMs: 25 });
-    await server.restart({ downMs: 2000 });
+    await bus.server.restart({ downMs: 2000 });
     await writing;
     await writeLog(log, lines, { from: afterEpoch(lines, 129), linesPerWrite: EPOCH_LINES });
-    await waitFor("206 stored", async () => (await storedCount(jsm, who).catch(() => 0)) >= 206, 30_000, () => reporter.output());
+    await waitFor("206 stored", async () => (await storedCount(bus.jsm, who).catch(() => 0)) >= 206, 30_000, () => reporter.output());
     await new Promise((r) => setTimeout(r, 300));
     assert.equal((await reporter.stop()).code, 0);
 
-    const stored = await storedEpochs(js, who);
+    const stored = await storedEpochs(bus.js, who);
     assert.deepEqual(stored.map((s) => s.id), ids("uid-outage", "0", 0, range(0, 205)));
     assert.ok(reporter.records.some((r) => r.msg === "publish failed; buffering and retrying" || r.msg === "NATS disconnected; buffering epochs"), "the reporter never saw the outage");
     const stopped = reporter.records.find((r) => r.msg === "reporter stopped");
@@ -93,39 +77,39 @@ describe("reporter: outages and restarts", () => {
 
   it("NATS unreachable when the reporter starts: it tails and buffers, and publishes everything once NATS is up", async () => {
     const who: Identity = { namespace: "team-a", run: "late-nats", runUid: "uid-late", fold: "3", attempt: 0 };
-    const foldDir = await makeFoldDir(join(root, "late"), "3");
-    const restarting = server.restart({ downMs: 2500 });
-    const up = () => fetch(`${server.monitorUrl}/healthz`, { signal: AbortSignal.timeout(500) }).then((r) => r.ok, () => false);
+    const foldDir = await makeFoldDir(join(bus.root, "late"), "3");
+    const restarting = bus.server.restart({ downMs: 2500 });
+    const up = () => fetch(`${bus.server.monitorUrl}/healthz`, { signal: AbortSignal.timeout(500) }).then((r) => r.ok, () => false);
     await waitFor("the server to be down", async () => !(await up()), 10_000);
-    const reporter = ReporterProcess.start(reporterEnv(who, foldDir, server.url));
+    const reporter = ReporterProcess.start(reporterEnv(who, foldDir, bus.server.url));
     await reporter.waitForLog("the reporter to start", (r) => r.msg === "reporter started");
     await writeLog(join(foldDir, LOG_NAME), lines.slice(0, afterEpoch(lines, 39)), { linesPerWrite: EPOCH_LINES });
     await reporter.waitForLog("a publish refused while NATS is down", (r) => r.msg === "publish failed; buffering and retrying");
     assert.ok(!reporter.records.some((r) => r.msg === "connected to NATS"), "NATS was reachable after all");
     await restarting;
-    await waitFor("40 stored", async () => (await storedCount(jsm, who).catch(() => 0)) >= 40, 30_000, () => reporter.output());
+    await waitFor("40 stored", async () => (await storedCount(bus.jsm, who).catch(() => 0)) >= 40, 30_000, () => reporter.output());
     assert.equal((await reporter.stop()).code, 0);
-    assert.deepEqual((await storedEpochs(js, who)).map((s) => s.id), ids("uid-late", "3", 0, range(0, 39)));
+    assert.deepEqual((await storedEpochs(bus.js, who)).map((s) => s.id), ids("uid-late", "3", 0, range(0, 39)));
   });
 
   it("the reporter killed mid-run and started again: it re-reads the log from the start, sends only what the stream lacks, and stores nothing twice", async () => {
     const who: Identity = { namespace: "team-a", run: "crash", runUid: "uid-crash", fold: "1", attempt: 0 };
-    const foldDir = await makeFoldDir(join(root, "crash"), "1");
+    const foldDir = await makeFoldDir(join(bus.root, "crash"), "1");
     const log = join(foldDir, LOG_NAME);
-    const first = ReporterProcess.start(reporterEnv(who, foldDir, server.url));
+    const first = ReporterProcess.start(reporterEnv(who, foldDir, bus.server.url));
     await first.waitForLog("the reporter to start", (r) => r.msg === "reporter started");
     await writeLog(log, lines.slice(0, afterEpoch(lines, 99)), { linesPerWrite: EPOCH_LINES });
-    await waitFor("100 stored", async () => (await storedCount(jsm, who)) === 100, 20_000, () => first.output());
+    await waitFor("100 stored", async () => (await storedCount(bus.jsm, who)) === 100, 20_000, () => first.output());
     await first.stop("SIGKILL");
 
-    const second = ReporterProcess.start(reporterEnv(who, foldDir, server.url));
+    const second = ReporterProcess.start(reporterEnv(who, foldDir, bus.server.url));
     await second.waitForLog("the restarted reporter to read the log", (r) => r.msg === "log was there before us: publishing once it grows");
     await writeLog(log, lines, { from: afterEpoch(lines, 99), linesPerWrite: EPOCH_LINES });
-    await waitFor("206 stored", async () => (await storedCount(jsm, who)) >= 206, 20_000, () => second.output());
+    await waitFor("206 stored", async () => (await storedCount(bus.jsm, who)) >= 206, 20_000, () => second.output());
     await new Promise((r) => setTimeout(r, 300));
     assert.equal((await second.stop()).code, 0);
 
-    assert.deepEqual((await storedEpochs(js, who)).map((s) => s.id), ids("uid-crash", "1", 0, range(0, 205)));
+    assert.deepEqual((await storedEpochs(bus.js, who)).map((s) => s.id), ids("uid-crash", "1", 0, range(0, 205)));
     const stopped = second.records.find((r) => r.msg === "reporter stopped");
     assert.equal(stopped?.alreadyStored, 100, "the stream said where the killed reporter left off");
     assert.ok(second.records.some((r) => r.lastStored === 99 && r.msg?.startsWith("stream holds this attempt")));
@@ -135,55 +119,35 @@ describe("reporter: outages and restarts", () => {
 });
 
 describe("reporter: a restart after the duplicate window", () => {
-  let server: NatsServerHandle;
-  let nc: NatsConnection;
-  let js: JetStreamClient;
-  let jsm: JetStreamManager;
-  let root: string;
-
-  before(async () => {
-    server = await startNatsServer();
-    nc = await connectBus({ servers: server.url, name: "reporter-window-test" });
-    js = jetstream(nc);
-    jsm = await jetstreamManager(nc);
-    // A window far shorter than a run, as 120 s is against days of training.
-    await ensureEpochStream(jsm, { ...limits, duplicateWindowMs: 300 });
-    root = await mkdtemp(join(tmpdir(), "reporter-window-"));
-  });
-
-  after(async () => {
-    killReporters();
-    await nc?.close();
-    await server?.stop();
-    if (root) await rm(root, { recursive: true, force: true });
-  });
+  // A window far shorter than a run, as 120 s is against days of training.
+  const bus = useEpochStream("reporter-window", { ...limits, duplicateWindowMs: 300 });
 
   it("the restarted reporter stores no copy even past the window, and copies that do get stored are counted once by the early-stop fold state", async () => {
     const who: Identity = { namespace: "team-a", run: "window", runUid: "uid-window", fold: "0", attempt: 0 };
-    const foldDir = await makeFoldDir(root);
+    const foldDir = await makeFoldDir(bus.root);
     const log = join(foldDir, LOG_NAME);
     const lines = await readLines(CHASEDB1_LOG);
-    const first = ReporterProcess.start(reporterEnv(who, foldDir, server.url));
+    const first = ReporterProcess.start(reporterEnv(who, foldDir, bus.server.url));
     await first.waitForLog("the reporter to start", (r) => r.msg === "reporter started");
     await writeLog(log, lines.slice(0, afterEpoch(lines, 49)), { linesPerWrite: EPOCH_LINES });
-    await waitFor("50 stored", async () => (await storedCount(jsm, who)) === 50, 20_000, () => first.output());
+    await waitFor("50 stored", async () => (await storedCount(bus.jsm, who)) === 50, 20_000, () => first.output());
     assert.equal((await first.stop()).code, 0);
     await new Promise((r) => setTimeout(r, 800));
 
-    const second = ReporterProcess.start(reporterEnv(who, foldDir, server.url));
+    const second = ReporterProcess.start(reporterEnv(who, foldDir, bus.server.url));
     await second.waitForLog("the restarted reporter to read the log", (r) => r.msg === "log was there before us: publishing once it grows");
     await writeLog(log, lines.slice(0, afterEpoch(lines, 99)), { from: afterEpoch(lines, 49), linesPerWrite: EPOCH_LINES });
-    await waitFor("100 stored", async () => (await storedCount(jsm, who)) >= 100, 20_000, () => second.output());
+    await waitFor("100 stored", async () => (await storedCount(bus.jsm, who)) >= 100, 20_000, () => second.output());
     await new Promise((r) => setTimeout(r, 300));
     assert.equal((await second.stop()).code, 0);
-    assert.equal(await storedCount(jsm, who), 100, "the restarted reporter sent only epochs 50..99");
+    assert.equal(await storedCount(bus.jsm, who), 100, "the restarted reporter sent only epochs 50..99");
 
     // A reporter that cannot ask the stream (no permission for it) re-publishes the whole log;
     // past the window JetStream stores those copies. Made here by publishing the stored
     // messages again under their own ids.
-    const originals = await storedEpochs(js, who);
-    for (const o of originals.slice(0, 50)) await js.publish(epochSubject(who), encodeEpochMetrics(o.metrics), { msgID: o.id ?? "" });
-    const stored = await storedEpochs(js, who);
+    const originals = await storedEpochs(bus.js, who);
+    for (const o of originals.slice(0, 50)) await bus.js.publish(epochSubject(who), encodeEpochMetrics(o.metrics), { msgID: o.id ?? "" });
+    const stored = await storedEpochs(bus.js, who);
     assert.equal(stored.length, 150, "past the window JetStream stores the copies");
     assert.deepEqual(stored.map((s) => s.id), [...ids("uid-window", "0", 0, range(0, 99)), ...ids("uid-window", "0", 0, range(0, 49))]);
     const state = new FoldState(makePolicyConfig({ policy: "Patience", patience: 1000 }, 1000));

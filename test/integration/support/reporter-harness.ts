@@ -1,10 +1,14 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { appendFile, mkdir, readFile, writeFile } from "node:fs/promises";
+import { appendFile, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { after, before } from "node:test";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
+import { type JetStreamClient, type JetStreamManager, jetstream, jetstreamManager } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/transport-node";
 import type { EpochMetrics } from "@nnunet-operator/api";
-import { EPOCH_STREAM, type FoldAddress, epochSubject, replayEpochs } from "@nnunet-operator/bus";
+import { EPOCH_STREAM, type FoldAddress, connectBus, ensureEpochStream, epochSubject, replayEpochs } from "@nnunet-operator/bus";
+import { type NatsServerHandle, startNatsServer } from "@nnunet-operator/bus/testing";
 
 // Helpers of the reporter's integration tests: the real main.ts as a child process (run by
 // tsx, configured by environment exactly as the training Job does), a trainer stand-in that
@@ -185,3 +189,37 @@ export async function storedEpochs(js: JetStreamClient, address: FoldAddress): P
 
 export const ids = (uid: string, fold: string, attempt: number, epochs: Iterable<number>) => [...epochs].map((e) => `${uid}/${fold}/${attempt}/${e}`);
 export const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
+
+/** What a describe block of the reporter tests runs against: filled in by its before hook. */
+export interface EpochStreamFixture {
+  server: NatsServerHandle;
+  nc: NatsConnection;
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+  /** A temporary folder for fold folders, removed after the block. */
+  root: string;
+}
+
+/**
+ * Registers the block's before and after hooks: a real nats-server with the epoch stream
+ * (`limits`), a client connection and a temporary folder; afterwards every reporter started
+ * is killed and all of it torn down.
+ */
+export function useEpochStream(name: string, limits: Parameters<typeof ensureEpochStream>[1], connect: { reconnectTimeWaitMs?: number } = {}): EpochStreamFixture {
+  const f = {} as EpochStreamFixture;
+  before(async () => {
+    f.server = await startNatsServer();
+    f.nc = await connectBus({ servers: f.server.url, name: `${name}-test`, ...connect });
+    f.js = jetstream(f.nc);
+    f.jsm = await jetstreamManager(f.nc);
+    await ensureEpochStream(f.jsm, limits);
+    f.root = await mkdtemp(join(tmpdir(), `${name}-`));
+  });
+  after(async () => {
+    killReporters();
+    await f.nc?.close();
+    await f.server?.stop();
+    if (f.root) await rm(f.root, { recursive: true, force: true });
+  });
+  return f;
+}
