@@ -16,16 +16,7 @@ export interface LogSource {
 /** The last `lines` lines of a file, at most `maxBytes` (FallbackToLogsOnError). */
 export function tailText(path: string, lines: number, maxBytes: number): string {
   if (!existsSync(path)) return "";
-  const size = statSync(path).size;
-  const start = Math.max(0, size - maxBytes);
-  const buf = Buffer.alloc(size - start);
-  const fd = openSync(path, "r");
-  try {
-    readSync(fd, buf, 0, buf.length, start);
-  } finally {
-    closeSync(fd);
-  }
-  const text = buf.toString("utf8");
+  const text = readFrom(path, Math.max(0, statSync(path).size - maxBytes)).toString("utf8");
   const all = text.endsWith("\n") ? text.slice(0, -1).split("\n") : text.split("\n");
   return all.slice(-lines).join("\n") + (text.endsWith("\n") ? "\n" : "");
 }
