@@ -17,6 +17,11 @@ export interface Failure {
   readonly message: string;
   /** When it happened, for the restart backoff. */
   readonly at: Date;
+  /**
+   * The failure was only known after waiting already (a stall is reported after several
+   * median epoch times), and its pod may still hold a GPU: restart without the backoff.
+   */
+  readonly waitedOut?: boolean;
 }
 
 /** What PyTorch prints when the GPU runs out of memory, in its old and new wording. */
@@ -124,6 +129,7 @@ export function stallFailure(report: StallReport | undefined, jobAttempt: number
   return {
     kind: "Retryable",
     reason: "Stalled",
+    waitedOut: true,
     message: `training stalled: no epoch for ${seconds(report.secondsSinceLastEpoch)} after epoch ${report.lastEpoch} (limit ${seconds(report.limitSeconds)}, reported by the early-stop controller)`,
     at: Number.isNaN(detectedAt.getTime()) ? new Date(0) : detectedAt,
   };

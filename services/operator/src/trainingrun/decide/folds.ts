@@ -193,9 +193,7 @@ function afterFailure(input: FoldInput, base: Partial_, failure: Failure, jobAtt
       return finish(input, { ...base, phase: "Failed", reason: "TrainerError", message: `${failure.message}; ${hint}`, finishedAt });
     }
   }
-  // A stall was waited out already (stallAfterEpochTimes median epochs without one) and its
-  // pod may still hold a GPU doing nothing: it is restarted at once. Other failures back off.
-  const backoff = failure.reason === "Stalled" ? 0 : restartBackoffSeconds(config, jobAttempt);
+  const backoff = failure.waitedOut === true ? 0 : restartBackoffSeconds(config, jobAttempt);
   const wait = backoff - (now.getTime() - failure.at.getTime()) / 1000;
   const what = failure.kind === "CudaOutOfMemory" ? `resuming with batch size ${nextBatch} (from ${batchSize})` : "resuming from checkpoint_latest.pth";
   if (wait > 0) {
