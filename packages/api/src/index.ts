@@ -7,6 +7,7 @@ export * from "./v1alpha1/conditions.js";
 export * from "./v1alpha1/rules.js";
 export * from "./v1alpha1/trainingrun.js";
 export * from "./messages.js";
+export * from "./fold-job.js";
 export * from "./calibration.js";
 export * from "./crd/openapi.js";
 export * from "./crd/structural.js";

@@ -3,7 +3,7 @@ import { describe, it } from "node:test";
 import { ANNOTATION_STALL_REPORT, ANNOTATION_STOP_DECISION, type StallReport, type StopDecision } from "@nnunet-operator/api";
 import { EventRecorder, KubeApiError, type KubeObject, Resources } from "@nnunet-operator/kube";
 import { FakeKubePort, settle } from "@nnunet-operator/kube/testing";
-import { buildStallPatch, buildStopPatch, decideJob, decideStallJob, Terminator, TerminateError } from "./terminator.js";
+import { buildStallPatch, decideJob, decideStallJob, Terminator, TerminateError } from "./terminator.js";
 import { makeRun, makeTrainingJob } from "./testing/index.js";
 
 // The Job side of a stop decision and of a stall report: which Jobs are patched, what the
@@ -16,22 +16,14 @@ const target = { namespace: "team-a", run: "liver", runUid: "uid-liver", fold: "
 describe("decideJob", () => {
   const cases: Array<{ name: string; job: KubeObject; want: ReturnType<typeof decideJob> }> = [
     { name: "a running Job of the run is patched", job: makeTrainingJob(run, "0"), want: "patch" },
-    { name: "a Job that carries a decision already is left alone", job: makeTrainingJob(run, "0", { annotations: { [ANNOTATION_STOP_DECISION]: "{}" } }), want: "already-decided" },
+    { name: "a Job that carries a decision already is left alone", job: makeTrainingJob(run, "0", { annotations: { [ANNOTATION_STOP_DECISION]: JSON.stringify(decision) } }), want: "already-decided" },
+    { name: "a Job whose decision is malformed gets a valid one (packages/api: a malformed decision is no decision)", job: makeTrainingJob(run, "0", { annotations: { [ANNOTATION_STOP_DECISION]: "{}" } }), want: "patch" },
     { name: "a complete Job has nothing left to stop", job: makeTrainingJob(run, "0", { conditions: [{ type: "Complete", status: "True" }] }), want: "job-finished" },
     { name: "a failed Job has nothing left to stop", job: makeTrainingJob(run, "0", { conditions: [{ type: "Failed", status: "True" }] }), want: "job-finished" },
     { name: "a Job whose Complete condition is False is still patched", job: makeTrainingJob(run, "0", { conditions: [{ type: "Complete", status: "False" }] }), want: "patch" },
     { name: "a Job owned by another incarnation of the run is not ours", job: makeTrainingJob({ ...run, metadata: { ...run.metadata, uid: "uid-old" } }, "0"), want: "job-foreign" },
   ];
   for (const c of cases) it(c.name, () => assert.equal(decideJob(c.job, target), c.want));
-});
-
-describe("buildStopPatch", () => {
-  it("puts the decision annotation, spec.suspend and the resourceVersion precondition in one merge patch", () => {
-    assert.deepEqual(buildStopPatch(decision, "42"), {
-      metadata: { resourceVersion: "42", annotations: { [ANNOTATION_STOP_DECISION]: JSON.stringify(decision) } },
-      spec: { suspend: true },
-    });
-  });
 });
 
 describe("Terminator", () => {
@@ -87,7 +79,7 @@ describe("stall report", () => {
     makeTrainingJob(run, "0", { annotations: { "nnunet-operator.io/attempt": attempt, ...annotations }, ...(conditions !== undefined && { conditions }) });
   const cases: Array<{ name: string; job: KubeObject; want: ReturnType<typeof decideStallJob> }> = [
     { name: "the running Job of the attempt that stalled is patched", job: jobOf("1"), want: "patch" },
-    { name: "a Job with a stop decision is never touched", job: jobOf("1", { [ANNOTATION_STOP_DECISION]: "{}" }), want: "already-decided" },
+    { name: "a Job with a stop decision is never touched", job: jobOf("1", { [ANNOTATION_STOP_DECISION]: JSON.stringify(decision) }), want: "already-decided" },
     { name: "a finished Job has nothing to restart", job: jobOf("1", {}, [{ type: "Complete", status: "True" }]), want: "job-finished" },
     { name: "the Job of a newer attempt (a restart in between) is not blamed for the old one", job: jobOf("2"), want: "other-attempt" },
     { name: "the Job of an older attempt is not patched either", job: jobOf("0"), want: "other-attempt" },

@@ -1,4 +1,4 @@
-import { ANNOTATION_ATTEMPT, ANNOTATION_STALL_REPORT, ANNOTATION_STOP_DECISION, API_VERSION, foldJobName, KIND, StallReport, type StopDecision } from "@nnunet-operator/api";
+import { ANNOTATION_STALL_REPORT, API_VERSION, decideStopWrite, foldJobName, jobAttempt, KIND, StallReport, type StopDecision, stopDecisionPatch } from "@nnunet-operator/api";
 import { type EventRecorder, isConflict, isNotFound, type KubeObject, type KubePort, Resources } from "@nnunet-operator/kube";
 
 // Acts on a stop decision (DESIGN.md, "Contracts between the parts"): ONE merge patch on the
@@ -6,8 +6,9 @@ import { type EventRecorder, isConflict, isNotFound, type KubeObject, type KubeP
 // (StopDecision JSON) and spec.suspend: true, so the Job controller terminates the pod
 // gracefully and makes no replacement; the operator turns that into fold status. The patch
 // carries the resourceVersion it was decided on, so it never overwrites a decision another
-// writer (an old leader, a manual stop) put there first. Idempotent: a Job that already
-// carries a decision, a finished Job, a missing Job or one of another run incarnation is
+// writer (an old leader, a manual stop) put there first. What counts as a decision, as a
+// finished Job and what a malformed decision means is packages/api's (fold-job.ts): a
+// malformed one is replaced. Idempotent: a Job that already carries a decision, a finished Job, a missing Job or one of another run incarnation is
 // left alone. An Event on the TrainingRun records each patch.
 //
 // A stall goes the same way with the annotation nnunet-operator.io/stall-report (StallReport
@@ -57,19 +58,6 @@ interface JobView extends KubeObject {
   status?: { conditions?: Array<{ type?: string; status?: string }> };
 }
 
-/** Whether the Job is Complete or Failed. Pure. */
-export function isJobFinished(job: JobView): boolean {
-  return (job.status?.conditions ?? []).some((c) => (c.type === "Complete" || c.type === "Failed") && c.status === "True");
-}
-
-/** The one merge patch that records `decision` and suspends the Job. Pure. */
-export function buildStopPatch(decision: StopDecision, resourceVersion: string | undefined): Record<string, unknown> {
-  return {
-    metadata: { ...(resourceVersion !== undefined && { resourceVersion }), annotations: { [ANNOTATION_STOP_DECISION]: JSON.stringify(decision) } },
-    spec: { suspend: true },
-  };
-}
-
 /** The merge patch that records a stall report; the Job runs on. Pure. */
 export function buildStallPatch(report: StallReport, resourceVersion: string | undefined): Record<string, unknown> {
   return { metadata: { ...(resourceVersion !== undefined && { resourceVersion }), annotations: { [ANNOTATION_STALL_REPORT]: JSON.stringify(report) } } };
@@ -79,15 +67,9 @@ export function buildStallPatch(report: StallReport, resourceVersion: string | u
 export function decideJob(job: JobView, target: StopTarget): Exclude<TerminateOutcome, "patched" | "job-missing"> | "patch" {
   const owner = (job.metadata.ownerReferences ?? []).find((r) => r.kind === KIND);
   if (owner !== undefined && owner.uid !== target.runUid) return "job-foreign";
-  if (job.metadata.annotations?.[ANNOTATION_STOP_DECISION] !== undefined) return "already-decided";
-  if (isJobFinished(job)) return "job-finished";
-  return "patch";
-}
-
-/** The Job's attempt as the operator wrote it (0 when missing, as the operator reads it). Pure. */
-export function jobAttempt(job: JobView): number {
-  const text = job.metadata.annotations?.[ANNOTATION_ATTEMPT];
-  return text !== undefined && /^\d+$/.test(text) ? Number(text) : 0;
+  const write = decideStopWrite(job);
+  if (write.write) return "patch";
+  return write.why === "decided" ? "already-decided" : "job-finished";
 }
 
 /** What to do with the Job as read, for a stall report. Pure. */
@@ -121,7 +103,7 @@ export class Terminator {
   constructor(private readonly deps: TerminatorDeps) {}
 
   async terminate(target: StopTarget, decision: StopDecision): Promise<TerminateOutcome> {
-    const outcome = await this.patchJob(target, (job) => decideJob(job, target), (rv) => buildStopPatch(decision, rv));
+    const outcome = await this.patchJob(target, (job) => decideJob(job, target), (rv) => stopDecisionPatch(decision, rv));
     if (outcome !== "patched") return outcome;
     void this.deps.events.record({
       regarding: { apiVersion: API_VERSION, kind: KIND, name: target.run, namespace: target.namespace, uid: target.runUid },

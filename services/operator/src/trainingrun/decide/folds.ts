@@ -1,11 +1,11 @@
 import type { IJob } from "kubernetes-models/batch/v1/Job";
 import type { IPod } from "kubernetes-models/v1/Pod";
-import { ANNOTATION_STOP_DECISION, type FoldStatus, StopDecision, type TrainingRun } from "@nnunet-operator/api";
+import { type FoldStatus, isJobComplete, isJobFailed, jobAttempt as attemptOf, readStopDecision, type StopDecision, type TrainingRun } from "@nnunet-operator/api";
 import type { OperatorConfig } from "../../config.js";
 import { NNUNET_CONTAINER } from "../manifests/common.js";
 import type { CalibrationDecision } from "./calibration.js";
 import { classifyFailure, type Failure, parseStallReport, stallFailure } from "./failures.js";
-import { ANNOTATION_ATTEMPT, ANNOTATION_BATCH_SIZE, ANNOTATION_PRIOR_GPU_SECONDS, containerWaitingReason, intAnnotation, isJobComplete, isJobFailed, isPodActive, jsonAnnotation, newestPod, podGpuSeconds } from "./objects.js";
+import { ANNOTATION_BATCH_SIZE, ANNOTATION_PRIOR_GPU_SECONDS, containerWaitingReason, intAnnotation, isPodActive, newestPod, podGpuSeconds } from "./objects.js";
 import type { FoldProgress } from "./progress.js";
 import { decideValidation } from "./validation.js";
 
@@ -49,9 +49,10 @@ type Partial_ = Omit<FoldStatus, "fold" | "attempt"> & { attempt?: number };
 
 const TRAINING_DONE = new Set(["Converged", "Completed", "Validating", "Validated"]);
 
+/** The Job's stop decision; a malformed one is no decision, only a note (packages/api fold-job.ts). */
 export function parseStopDecision(job: IJob): { decision?: StopDecision; error?: string } {
-  const { value, error } = jsonAnnotation(job, ANNOTATION_STOP_DECISION, StopDecision, "stop decision");
-  return { ...(value !== undefined && { decision: value }), ...(error !== undefined && { error }) };
+  const read = readStopDecision(job);
+  return read.state === "valid" ? { decision: read.value } : read.state === "malformed" ? { error: read.error } : {};
 }
 
 export function restartBackoffSeconds(config: OperatorConfig, attempt: number): number {
@@ -94,7 +95,7 @@ function decideTraining(input: FoldInput): FoldDecision {
   const { job, previous } = input;
   if (!job) return noJob(input);
 
-  const jobAttempt = intAnnotation(job, ANNOTATION_ATTEMPT) ?? 0;
+  const jobAttempt = attemptOf(job);
   if (previous && previous.attempt > jobAttempt) {
     // The replacement of this Job is already decided (status says so): finish deleting it.
     const deleting = job.metadata?.deletionTimestamp !== undefined;
