@@ -11,7 +11,6 @@ export * from "./fold-job.js";
 export * from "./calibration.js";
 export * from "./crd/openapi.js";
 export * from "./crd/structural.js";
-export * from "./crd/validate.js";
 export * from "./crd/trainingrun-crd.js";
 export * from "./generated-files.js";
 export * from "./metrics.js";
