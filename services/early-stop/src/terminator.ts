@@ -1,4 +1,4 @@
-import { ANNOTATION_STALL_REPORT, API_VERSION, decideStopWrite, foldJobName, jobAttempt, KIND, StallReport, type StopDecision, stopDecisionPatch } from "@nnunet-operator/api";
+import { API_VERSION, decideStopWrite, foldJobName, KIND, type StopDecision, stopDecisionPatch } from "@nnunet-operator/api";
 import { type EventRecorder, isConflict, isNotFound, type KubeObject, type KubePort, Resources } from "@nnunet-operator/kube";
 
 // Acts on a stop decision (DESIGN.md, "Contracts between the parts"): ONE merge patch on the
@@ -10,11 +10,7 @@ import { type EventRecorder, isConflict, isNotFound, type KubeObject, type KubeP
 // finished Job and what a malformed decision means is packages/api's (fold-job.ts): a
 // malformed one is replaced. Idempotent: a Job that already carries a decision, a finished Job, a missing Job or one of another run incarnation is
 // left alone. An Event on the TrainingRun records each patch.
-//
-// A stall goes the same way with the annotation nnunet-operator.io/stall-report (StallReport
-// JSON) and nothing else: the Job keeps running, and the operator decides to restart it. Only
-// on the Job of the attempt that stalled, never on one with a stop decision, and not again
-// when the Job already holds the same report.
+
 
 export type TerminateOutcome =
   /** This call patched the Job. */
@@ -27,13 +23,6 @@ export type TerminateOutcome =
   | "job-missing"
   /** The Job belongs to another incarnation of the run. */
   | "job-foreign";
-
-export type StallReportOutcome =
-  | TerminateOutcome
-  /** The Job already carries this report (a retry, a new term). */
-  | "already-reported"
-  /** The Job is of another attempt than the one that stalled (a restart in between). */
-  | "other-attempt";
 
 export interface StopTarget {
   readonly namespace: string;
@@ -58,11 +47,6 @@ interface JobView extends KubeObject {
   status?: { conditions?: Array<{ type?: string; status?: string }> };
 }
 
-/** The merge patch that records a stall report; the Job runs on. Pure. */
-export function buildStallPatch(report: StallReport, resourceVersion: string | undefined): Record<string, unknown> {
-  return { metadata: { ...(resourceVersion !== undefined && { resourceVersion }), annotations: { [ANNOTATION_STALL_REPORT]: JSON.stringify(report) } } };
-}
-
 /** What to do with the Job as read. Pure. */
 export function decideJob(job: JobView, target: StopTarget): Exclude<TerminateOutcome, "patched" | "job-missing"> | "patch" {
   const owner = (job.metadata.ownerReferences ?? []).find((r) => r.kind === KIND);
@@ -70,26 +54,6 @@ export function decideJob(job: JobView, target: StopTarget): Exclude<TerminateOu
   const write = decideStopWrite(job);
   if (write.write) return "patch";
   return write.why === "decided" ? "already-decided" : "job-finished";
-}
-
-/** What to do with the Job as read, for a stall report. Pure. */
-export function decideStallJob(job: JobView, target: StopTarget, report: StallReport): Exclude<StallReportOutcome, "patched" | "job-missing"> | "patch" {
-  const stop = decideJob(job, target);
-  if (stop !== "patch") return stop;
-  if (jobAttempt(job) !== report.attempt) return "other-attempt";
-  const held = readStallReport(job.metadata.annotations?.[ANNOTATION_STALL_REPORT]);
-  if (held !== undefined && held.attempt === report.attempt && held.lastEpoch === report.lastEpoch) return "already-reported";
-  return "patch";
-}
-
-function readStallReport(text: string | undefined): StallReport | undefined {
-  if (text === undefined) return undefined;
-  try {
-    const parsed = StallReport.safeParse(JSON.parse(text));
-    return parsed.success ? parsed.data : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 export interface TerminatorDeps {
@@ -113,11 +77,6 @@ export class Terminator {
       note: `fold ${target.fold} stopped at epoch ${decision.epoch} by ${decision.policy}${decision.bestEpoch !== undefined ? ` (best EMA ${decision.bestEma?.toFixed(4)} at epoch ${decision.bestEpoch})` : ""}: ${decision.reason}`,
     });
     return "patched";
-  }
-
-  /** Puts `report` on the fold's Job. The caller's FoldStalled Event announces the stall. */
-  async reportStall(target: StopTarget, report: StallReport): Promise<StallReportOutcome> {
-    return this.patchJob(target, (job) => decideStallJob(job, target, report), (rv) => buildStallPatch(report, rv));
   }
 
   /** Read, decide, patch with the read resourceVersion; a conflict reads again. */

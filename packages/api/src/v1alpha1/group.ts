@@ -14,8 +14,6 @@ export const CRD_NAME = `${PLURAL}.${GROUP}`;
 export const LABEL_RUN = `${GROUP}/run`;
 export const LABEL_FOLD = `${GROUP}/fold`;
 export const LABEL_ROLE = `${GROUP}/role`;
-/** On a fold's training Job: the early-stop controller's StallReport (JSON). */
-export const ANNOTATION_STALL_REPORT = `${GROUP}/stall-report`;
 export const FINALIZER = `${GROUP}/purge-metrics`;
 
 export const ROLES = ["calibrate", "train", "validate"] as const;

@@ -31,6 +31,7 @@ function input(over: Partial<FoldInput> = {}): FoldInput {
     calibration: calibrated,
     admitted: { train: false, validate: false },
     progress: undefined,
+    liveness: { heartbeat: undefined, feedSince: undefined },
     now: at(1000),
     ...over,
   };
