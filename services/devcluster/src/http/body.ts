@@ -120,8 +120,9 @@ export function decodePatch(req: IncomingMessage, body: Buffer): { type: PatchTy
   return { type, patch: decodeJson(text, "error decoding patch: ") };
 }
 
-/** A DELETE may carry DeleteOptions in its body. */
-export function decodeDeleteOptions(body: Buffer): Record<string, unknown> {
+/** A DELETE may carry DeleteOptions in its body: JSON, or protobuf from client-go's typed clients (helm uninstall). */
+export function decodeDeleteOptions(req: IncomingMessage, body: Buffer): Record<string, unknown> {
+  if (mediaType(req) === "application/vnd.kubernetes.protobuf" && body.length > 0) return decodeProtobufObject(body);
   const text = body.toString("utf8").trim();
   if (!text) return {};
   const v = decodeJson(text, "couldn't get version/kind; ");

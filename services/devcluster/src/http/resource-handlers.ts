@@ -105,13 +105,13 @@ export async function handleResource(cluster: Cluster, call: ResourceCall): Prom
       return render(call, out, existed ? 200 : 201, opts.warnings, cluster);
     }
     case "delete": {
-      const opts = deleteOptions(call, decodeDeleteOptions(await readBody(call.req)));
+      const opts = deleteOptions(call, decodeDeleteOptions(call.req, await readBody(call.req)));
       const result = await cluster.deleter.delete(def, ns, name!, opts);
       if (!result.deleted || def.resource === "pods" || def.resource === "namespaces") return render(call, result.object, 200);
       return sendJson(call.res, 200, { kind: "Status", apiVersion: "v1", metadata: {}, status: "Success", details: { name, ...(def.group ? { group: def.group } : {}), kind: def.resource, uid: result.object.metadata.uid } });
     }
     case "deletecollection": {
-      const opts = deleteOptions(call, decodeDeleteOptions(await readBody(call.req)));
+      const opts = deleteOptions(call, decodeDeleteOptions(call.req, await readBody(call.req)));
       const q = call.url.searchParams;
       const deleted = await cluster.deleter.deleteCollection(def, ns, parseLabelSelector(q.get("labelSelector")), parseFieldSelector(q.get("fieldSelector"), def.storage), opts);
       return sendJson(call.res, 200, { kind: def.listKind, apiVersion: apiVersionOf(def), metadata: { resourceVersion: String(cluster.store.currentRV()) }, items: deleted });
