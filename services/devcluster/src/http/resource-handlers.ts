@@ -11,6 +11,7 @@ import type { ResourceRequest, ResponseFormat } from "./request-info.js";
 import { sendJson, sendRaw } from "./respond.js";
 import { partialMetadata, toTable } from "./table.js";
 import { serveWatch } from "./watch.js";
+import { queryFlag } from "./query.js";
 
 // The REST verbs of one resource over HTTP: query parameters and bodies in, registry
 // calls, and responses in the negotiated form (object, list, Table, partial metadata).
@@ -101,7 +102,7 @@ export async function handleResource(cluster: Cluster, call: ResourceCall): Prom
       const existed = cluster.registry.stored(def, ns, name!) !== undefined;
       // Apply needs an explicit manager; the user-agent default is only for Updates.
       if (type === "apply" && call.url.searchParams.get("fieldManager") === null) delete opts.fieldManager;
-      const out = await cluster.registry.patch(def, ns, name!, type, patch, { ...opts, force: force === "true" }, sub);
+      const out = await cluster.registry.patch(def, ns, name!, type, patch, { ...opts, force: queryFlag(call.url.searchParams, "force") }, sub);
       return render(call, out, existed ? 200 : 201, opts.warnings, cluster);
     }
     case "delete": {
@@ -127,8 +128,8 @@ function deleteOptions(call: ResourceCall, body: Record<string, unknown>): Delet
   if (grace !== undefined) opts.gracePeriodSeconds = grace;
   const policy = q.get("propagationPolicy") ?? (typeof body["propagationPolicy"] === "string" ? body["propagationPolicy"] : undefined);
   if (policy) opts.propagationPolicy = policy as PropagationPolicy;
-  const orphan = q.get("orphanDependents") ?? body["orphanDependents"];
-  if (orphan !== undefined && orphan !== null) opts.orphanDependents = orphan === true || orphan === "true";
+  if (q.has("orphanDependents")) opts.orphanDependents = queryFlag(q, "orphanDependents");
+  else if (typeof body["orphanDependents"] === "boolean") opts.orphanDependents = body["orphanDependents"];
   if (typeof body["preconditions"] === "object" && body["preconditions"] !== null) opts.preconditions = body["preconditions"] as DeleteOptions["preconditions"] & object;
   if (Array.isArray(body["dryRun"]) && body["dryRun"].includes("All")) opts.dryRun = true;
   return opts;
@@ -217,8 +218,8 @@ function watch(cluster: Cluster, call: ResourceCall, ns: string | undefined): vo
     labels: parseLabelSelector(q.get("labelSelector")),
     fields,
     resourceVersion: q.get("resourceVersion") ?? undefined,
-    allowBookmarks: q.get("allowWatchBookmarks") === "true",
-    sendInitialEvents: q.get("sendInitialEvents") === "true",
+    allowBookmarks: queryFlag(q, "allowWatchBookmarks"),
+    sendInitialEvents: queryFlag(q, "sendInitialEvents"),
     timeoutSeconds: timeout,
     format: call.format,
     includeObject: q.get("includeObject"),
