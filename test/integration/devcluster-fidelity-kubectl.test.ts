@@ -1,4 +1,6 @@
 import { strict as assert } from "node:assert";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { startClientHarness, type ClientHarness } from "./support/clients.js";
 
@@ -32,6 +34,35 @@ describe("kubectl commands our other tests do not use", () => {
     it("creates a Secret whose values are bytes (base64 in JSON)", async () => {
       await ok("create", "secret", "generic", "pb-secret", "--from-literal=token=s3cr3t");
       assert.equal(Buffer.from((await json("get", "secret", "pb-secret"))["data"].token, "base64").toString(), "s3cr3t");
+    });
+  });
+
+  describe("dryRun=All on every PATCH type returns the patched object and stores nothing", () => {
+    const manifest = (mode: string) => `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: dry\ndata:\n  mode: ${mode}\n`;
+    before(async () => {
+      writeFileSync(join(h.home, "dry.yaml"), manifest("slow"));
+      await ok("apply", "-f", join(h.home, "dry.yaml"));
+      writeFileSync(join(h.home, "dry.yaml"), manifest("fast"));
+    });
+    const stored = async () => (await json("get", "configmap", "dry"))["data"].mode as string;
+    const cases: { name: string; args: string[] }[] = [
+      { name: "kubectl apply --dry-run=server (strategic merge patch)", args: ["apply", "--dry-run=server", "-f", "DRY"] },
+      { name: "kubectl apply --server-side --dry-run=server (apply patch)", args: ["apply", "--server-side", "--force-conflicts", "--dry-run=server", "-f", "DRY"] },
+      { name: "kubectl patch --type=merge --dry-run=server", args: ["patch", "configmap", "dry", "--type=merge", "-p", '{"data":{"mode":"fast"}}', "--dry-run=server"] },
+      { name: "kubectl patch --type=json --dry-run=server", args: ["patch", "configmap", "dry", "--type=json", "-p", '[{"op":"replace","path":"/data/mode","value":"fast"}]', "--dry-run=server"] },
+      { name: "kubectl patch --type=strategic --dry-run=server", args: ["patch", "configmap", "dry", "--type=strategic", "-p", '{"data":{"mode":"fast"}}', "--dry-run=server"] },
+    ];
+    for (const c of cases) {
+      it(`shows the new value for ${c.name}`, async () => {
+        const out = JSON.parse(await ok(...c.args.map((a) => (a === "DRY" ? join(h.home, "dry.yaml") : a)), "-o", "json")) as { data: { mode: string } };
+        assert.equal(out.data.mode, "fast");
+        assert.equal(await stored(), "slow");
+      });
+    }
+    it("makes `kubectl diff` print the change and exit 1", async () => {
+      const r = await h.kubectl("diff", "-f", join(h.home, "dry.yaml"));
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stdout, /-\s+mode: slow\n\+\s+mode: fast/);
     });
   });
 });

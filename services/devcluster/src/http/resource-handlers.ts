@@ -54,6 +54,12 @@ function integerParam(q: URLSearchParams, name: string): number | undefined {
   return Number(v);
 }
 
+/**
+ * The cluster whose stored JSON may stand for a write's result: never under dryRun, where
+ * the result keeps the stored resourceVersion but not the stored content.
+ */
+const storedJson = (cluster: Cluster, opts: WriteOptions) => (opts.dryRun ? undefined : cluster);
+
 function render(call: ResourceCall, obj: KubeObject, code: number, warnings: string[] = [], cluster?: Cluster): void {
   if (cluster && call.format === "json" && !needsConversion(call.def)) {
     // The stored JSON of what was just written is the response body: no second stringify.
@@ -87,12 +93,12 @@ export async function handleResource(cluster: Cluster, call: ResourceCall): Prom
     case "create": {
       const opts = writeOptions(call);
       const body = decodeObject(call.req, await readBody(call.req));
-      return render(call, await cluster.registry.create(def, ns, body, opts), 201, opts.warnings, cluster);
+      return render(call, await cluster.registry.create(def, ns, body, opts), 201, opts.warnings, storedJson(cluster, opts));
     }
     case "update": {
       const opts = writeOptions(call);
       const body = decodeObject(call.req, await readBody(call.req));
-      return render(call, await cluster.registry.update(def, ns, name!, body, opts, sub), 200, opts.warnings, cluster);
+      return render(call, await cluster.registry.update(def, ns, name!, body, opts, sub), 200, opts.warnings, storedJson(cluster, opts));
     }
     case "patch": {
       const opts = writeOptions(call);
@@ -103,7 +109,7 @@ export async function handleResource(cluster: Cluster, call: ResourceCall): Prom
       // Apply needs an explicit manager; the user-agent default is only for Updates.
       if (type === "apply" && call.url.searchParams.get("fieldManager") === null) delete opts.fieldManager;
       const out = await cluster.registry.patch(def, ns, name!, type, patch, { ...opts, force: queryFlag(call.url.searchParams, "force") }, sub);
-      return render(call, out, existed ? 200 : 201, opts.warnings, cluster);
+      return render(call, out, existed ? 200 : 201, opts.warnings, storedJson(cluster, opts));
     }
     case "delete": {
       const opts = deleteOptions(call, decodeDeleteOptions(call.req, await readBody(call.req)));
