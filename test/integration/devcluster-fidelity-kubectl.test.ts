@@ -2,7 +2,7 @@ import { strict as assert } from "node:assert";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { startClientHarness, type ClientHarness } from "./support/clients.js";
+import { repo, startClientHarness, type ClientHarness } from "./support/clients.js";
 
 // kubectl commands our other tests never run, each a departure from kube-apiserver found
 // by trying them (issue 16); every case names the behaviour a real cluster shows.
@@ -63,6 +63,31 @@ describe("kubectl commands our other tests do not use", () => {
       const r = await h.kubectl("diff", "-f", join(h.home, "dry.yaml"));
       assert.equal(r.code, 1, r.stderr);
       assert.match(r.stdout, /-\s+mode: slow\n\+\s+mode: fast/);
+    });
+  });
+
+  describe("finalizer names", () => {
+    const crd = join(repo, "crds/trainingruns.nnunet-operator.io.yaml");
+    it("updates an existing CRD (its own customresourcecleanup finalizer passes): label and re-apply", async () => {
+      await ok("apply", "-f", crd);
+      assert.match(await ok("label", "crd", "trainingruns.nnunet-operator.io", "x=y"), /labeled/);
+      assert.match(await ok("apply", "-f", crd), /(unchanged|configured)/);
+      assert.deepEqual((await json("get", "crd", "trainingruns.nnunet-operator.io"))["metadata"].finalizers, ["customresourcecleanup.apiextensions.k8s.io"]);
+    });
+    it("accepts a name without a path on a custom resource, with kube-apiserver's warning", async () => {
+      const sample = (await ok("create", "--dry-run=client", "-o", "json", "-f", join(repo, "deploy/samples/trainingrun.yaml")));
+      const tr = JSON.parse(sample) as { metadata: Record<string, unknown> };
+      tr.metadata["finalizers"] = ["example.com-cleanup"];
+      writeFileSync(join(h.home, "tr.json"), JSON.stringify(tr));
+      const r = await h.kubectl("create", "-f", join(h.home, "tr.json"));
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stderr, /Warning: metadata.finalizers: "example.com-cleanup": prefer a domain-qualified finalizer name including a path \(\/\)/);
+    });
+    it("refuses the same name on a built-in kind with the real message", async () => {
+      writeFileSync(join(h.home, "cm.json"), JSON.stringify({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "fin", finalizers: ["example.com-cleanup"] } }));
+      const r = await h.kubectl("create", "-f", join(h.home, "cm.json"));
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /metadata.finalizers\[0\]: Invalid value: "example.com-cleanup": name is neither a standard finalizer name nor is it fully qualified/);
     });
   });
 });

@@ -8,6 +8,7 @@ import { mergeSchemaForKind, type MergeSchema } from "./patch-schema.js";
 import { apiVersionOf, type KubeObject, type ResourceCatalog, type ResourceDef } from "./resources.js";
 import type { Store } from "./store.js";
 import { fromCause } from "./crd-causes.js";
+import { finalizerWarnings } from "./finalizers.js";
 import { validateImmutable } from "./immutability.js";
 import { changedBeyondMetadata, sameObject } from "./object-diff.js";
 import { validateBuiltin, validateMetadata } from "./validation.js";
@@ -145,6 +146,7 @@ export class Registry {
     }
     applyBuiltinDefaults(def, out);
     errs.push(...validateMetadata(def, out));
+    opts.warnings?.push(...finalizerWarnings(def, out, old));
     errs.push(...validateBuiltin(def, out));
     if (old) errs.push(...validateImmutable(def, old, out));
     const info = this.deps.customInfo(def);
