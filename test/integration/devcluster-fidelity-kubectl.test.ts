@@ -90,4 +90,54 @@ describe("kubectl commands our other tests do not use", () => {
       assert.match(r.stderr, /metadata.finalizers\[0\]: Invalid value: "example.com-cleanup": name is neither a standard finalizer name nor is it fully qualified/);
     });
   });
+
+  describe("preconditions and limits", () => {
+    it("refuses a replace that carries another object's uid with 409 (UID precondition)", async () => {
+      await ok("create", "configmap", "uid-check", "--from-literal=a=b");
+      const cm = await json("get", "configmap", "uid-check");
+      cm["metadata"].uid = "00000000-0000-4000-8000-000000000001";
+      writeFileSync(join(h.home, "uid.json"), JSON.stringify(cm));
+      const r = await h.kubectl("replace", "-f", join(h.home, "uid.json"));
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /Error from server \(Conflict\).*Operation cannot be fulfilled on configmaps "uid-check": StorageError: invalid object, Code: 4, Key: \/registry\/configmaps\/default\/uid-check, ResourceVersion: 0, AdditionalErrorMsg: Precondition failed: UID in precondition: 00000000-0000-4000-8000-000000000001, UID in object meta: /);
+    });
+    it("refuses a ConfigMap whose data is over 1 MiB with 422", async () => {
+      writeFileSync(join(h.home, "big.bin"), "x".repeat(1_200_000));
+      const r = await h.kubectl("create", "configmap", "big", `--from-file=${join(h.home, "big.bin")}`);
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /ConfigMap "big" is invalid: \[\]: Too long: may not be more than 1048576 bytes/);
+    });
+    it("refuses a 1.6 MB custom object as etcd does (request is too large)", async () => {
+      writeFileSync(join(h.home, "blob-crd.yaml"), `apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: blobs.example.com}
+spec:
+  group: example.com
+  names: {plural: blobs, singular: blob, kind: Blob}
+  scope: Namespaced
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}
+`);
+      await ok("apply", "-f", join(h.home, "blob-crd.yaml"));
+      await ok("wait", "--for=condition=Established", "crd/blobs.example.com");
+      writeFileSync(join(h.home, "blob.json"), JSON.stringify({ apiVersion: "example.com/v1", kind: "Blob", metadata: { name: "huge" }, data: "x".repeat(1_600_000) }));
+      const r = await h.kubectl("create", "-f", join(h.home, "blob.json"));
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /Error from server: error when creating ".*blob.json": etcdserver: request is too large/);
+    });
+    it("refuses a body with a duplicate field under fieldValidation=Strict, and warns under Warn", async () => {
+      const body = '{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"dup"},"data":{"k":"1","k":"2"}}';
+      writeFileSync(join(h.home, "dup.json"), body);
+      const strict = await h.kubectl("create", "--raw", "/api/v1/namespaces/default/configmaps?fieldValidation=Strict", "-f", join(h.home, "dup.json"));
+      assert.equal(strict.code, 1);
+      assert.match(strict.stderr, /ConfigMap in version \"v1\" cannot be handled as a ConfigMap: strict decoding error: duplicate field \"data.k\"/);
+      const warn = await h.kubectl("create", "--raw", "/api/v1/namespaces/default/configmaps?fieldValidation=Warn", "-f", join(h.home, "dup.json"));
+      assert.equal(warn.code, 0, warn.stderr);
+      assert.match(warn.stderr, /Warning: duplicate field "data.k"/);
+      assert.equal((await json("get", "configmap", "dup"))["data"].k, "2");
+    });
+  });
 });

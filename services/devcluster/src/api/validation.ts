@@ -114,6 +114,17 @@ export function validateBuiltin(def: ResourceDef, obj: KubeObject): FieldError[]
     if (rp !== "Never" && rp !== "OnFailure") errs.push({ type: "FieldValueNotSupported", field: "spec.template.spec.restartPolicy", value: rp ?? "", detail: 'supported values: "OnFailure", "Never"' });
     return errs;
   }
-  if (def.resource === "customresourcedefinitions") return [];
+  if (def.resource === "configmaps" && def.group === "") return validateConfigMapSize(obj);
   return [];
+}
+
+/** core/v1 MaxSecretSize: the data of a ConfigMap (values, not keys) stays under 1 MiB. */
+export const MAX_CONFIGMAP_DATA_BYTES = 1024 * 1024;
+
+function validateConfigMapSize(obj: KubeObject): FieldError[] {
+  let total = 0;
+  for (const v of Object.values(asObj(obj["data"]))) if (typeof v === "string") total += Buffer.byteLength(v);
+  for (const v of Object.values(asObj(obj["binaryData"]))) if (typeof v === "string") total += Buffer.byteLength(v, "base64");
+  // Upstream passes an empty path (the whole object), which prints as "[]".
+  return total > MAX_CONFIGMAP_DATA_BYTES ? [{ type: "FieldValueTooLong", field: "[]", detail: `may not be more than ${MAX_CONFIGMAP_DATA_BYTES} bytes` }] : [];
 }

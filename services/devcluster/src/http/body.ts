@@ -1,7 +1,8 @@
 import type { IncomingMessage } from "node:http";
 import { parse as parseYaml } from "yaml";
 import { ApiError, badRequest, tooLarge, unsupportedMediaType } from "../api/errors.js";
-import type { PatchType } from "../api/registry.js";
+import type { FieldValidation, PatchType } from "../api/registry.js";
+import { duplicateFields } from "./json-duplicates.js";
 import { decodeProtobufObject } from "./protobuf.js";
 
 // Request bodies: the real server's 3 MiB limit, content types per verb, and decoding
@@ -98,6 +99,19 @@ export function decodeObject(req: IncomingMessage, body: Buffer): unknown {
   }
   if (type === "application/vnd.kubernetes.protobuf") return decodeProtobufObject(body);
   throw unsupportedMediaType(["application/json", "application/yaml", "application/vnd.kubernetes.protobuf"]);
+}
+
+/**
+ * Duplicate fields in a JSON create or update body, reported as the strict decoder does:
+ * an error under fieldValidation=Strict, warnings under Warn, nothing under Ignore.
+ */
+export function checkDuplicateFields(req: IncomingMessage, body: Buffer, kind: string, version: string, validation: FieldValidation, warnings: string[]): void {
+  const type = mediaType(req);
+  if (validation === "Ignore" || !(type === "" || type === "application/json" || type === "*/*")) return;
+  const found = duplicateFields(body.toString("utf8")).map((path) => `duplicate field "${path}"`);
+  if (found.length === 0) return;
+  if (validation === "Strict") throw badRequest(`${kind} in version "${version}" cannot be handled as a ${kind}: strict decoding error: ${found.join(", ")}`);
+  warnings.push(...found);
 }
 
 const PATCH_TYPES: Record<string, PatchType> = {

@@ -6,7 +6,7 @@ import { apiVersionOf, needsConversion, type KubeObject, type ResourceDef } from
 import { matchesFieldValues, matchesLabels, parseFieldSelector, parseLabelSelector } from "../api/selectors.js";
 import type { Entry } from "../api/store.js";
 import { userFromName, type Cluster } from "../cluster.js";
-import { decodeDeleteOptions, decodeObject, decodePatch, readBody } from "./body.js";
+import { checkDuplicateFields, decodeDeleteOptions, decodeObject, decodePatch, readBody } from "./body.js";
 import type { ResourceRequest, ResponseFormat } from "./request-info.js";
 import { sendJson, sendRaw } from "./respond.js";
 import { partialMetadata, toTable } from "./table.js";
@@ -92,12 +92,12 @@ export async function handleResource(cluster: Cluster, call: ResourceCall): Prom
     case "watch": return watch(cluster, call, ns);
     case "create": {
       const opts = writeOptions(call);
-      const body = decodeObject(call.req, await readBody(call.req));
+      const body = decodeWrite(call, opts, await readBody(call.req));
       return render(call, await cluster.registry.create(def, ns, body, opts), 201, opts.warnings, storedJson(cluster, opts));
     }
     case "update": {
       const opts = writeOptions(call);
-      const body = decodeObject(call.req, await readBody(call.req));
+      const body = decodeWrite(call, opts, await readBody(call.req));
       return render(call, await cluster.registry.update(def, ns, name!, body, opts, sub), 200, opts.warnings, storedJson(cluster, opts));
     }
     case "patch": {
@@ -125,6 +125,12 @@ export async function handleResource(cluster: Cluster, call: ResourceCall): Prom
     }
     default: throw methodNotAllowed();
   }
+}
+
+function decodeWrite(call: ResourceCall, opts: WriteOptions & { warnings: string[] }, raw: Buffer): unknown {
+  const body = decodeObject(call.req, raw);
+  checkDuplicateFields(call.req, raw, call.def.kind, call.def.version, opts.fieldValidation ?? "Warn", opts.warnings);
+  return body;
 }
 
 function deleteOptions(call: ResourceCall, body: Record<string, unknown>): DeleteOptions {
