@@ -55,7 +55,14 @@ def apply_force_conflicts():
     return {"owner": out.data["owner"], "managers": managers}
 
 
-CHECKS = {f.__name__: f for f in [watch_events, apply_force_conflicts]}
+def list_nodes():
+    """list_node() deserialises every Node: NodeSystemInfo's fields are all required there."""
+    nodes = core.list_node().items
+    info = nodes[0].status.node_info
+    return {"count": len(nodes), "bootID": bool(info.boot_id), "machineID": bool(info.machine_id), "systemUUID": bool(info.system_uuid), "kernelVersion": bool(info.kernel_version), "osImage": bool(info.os_image), "kubeProxyVersion": bool(info.kube_proxy_version)}
+
+
+CHECKS = {f.__name__: f for f in [watch_events, apply_force_conflicts, list_nodes]}
 
 if __name__ == "__main__":
     print(json.dumps(CHECKS[sys.argv[1]]()))
