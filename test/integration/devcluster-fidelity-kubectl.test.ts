@@ -2,7 +2,7 @@ import { strict as assert } from "node:assert";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { repo, startClientHarness, type ClientHarness } from "./support/clients.js";
+import { kubectlBin, repo, startClientHarness, type ClientHarness } from "./support/clients.js";
 
 // kubectl commands our other tests never run, each a departure from kube-apiserver found
 // by trying them (issue 16); every case names the behaviour a real cluster shows.
@@ -138,6 +138,31 @@ spec:
       assert.equal(warn.code, 0, warn.stderr);
       assert.match(warn.stderr, /Warning: duplicate field "data.k"/);
       assert.equal((await json("get", "configmap", "dup"))["data"].k, "2");
+    });
+  });
+
+  describe("reviews and tokens", () => {
+    it("answers `kubectl auth whoami` (SelfSubjectReview)", async () => {
+      assert.match(await ok("auth", "whoami"), /Username\s+system:admin\nGroups\s+\[system:masters system:authenticated\]/);
+    });
+    it("lists the rules of a service account with `kubectl auth can-i --list` (SelfSubjectRulesReview)", async () => {
+      await ok("create", "serviceaccount", "lister");
+      await ok("create", "role", "cm-reader", "--verb=get,list", "--resource=configmaps");
+      await ok("create", "rolebinding", "lister-reads", "--role=cm-reader", "--serviceaccount=default:lister");
+      const out = await ok("auth", "can-i", "--list", "--as=system:serviceaccount:default:lister", "-n", "default");
+      assert.match(out, /configmaps\s+\[\]\s+\[\]\s+\[get list\]/);
+      assert.match(out, /selfsubjectrulesreviews.authorization.k8s.io\s+\[\]\s+\[\]\s+\[create\]/);
+    });
+    it("issues a token with `kubectl create token` that authenticates as the service account", async () => {
+      const token = (await ok("create", "token", "lister", "--duration=20m")).trim();
+      assert.equal(token.split(".").length, 3, "a JWT-shaped token");
+      const claims = JSON.parse(Buffer.from(token.split(".")[1]!, "base64url").toString()) as { sub: string; exp: number; iat: number };
+      assert.deepEqual([claims.sub, claims.exp - claims.iat], ["system:serviceaccount:default:lister", 1200]);
+      const r = await h.run(kubectlBin, ["auth", "whoami", `--token=${token}`]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /Username\s+system:serviceaccount:default:lister/);
+      const short = await h.kubectl("create", "token", "lister", "--duration=5m");
+      assert.match(short.stderr, /may not specify a duration less than 10 minutes/);
     });
   });
 });

@@ -1,15 +1,16 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { ApiError, badRequest, methodNotAllowed, notFound, resourceNotFound } from "../api/errors.js";
+import { ApiError, badRequest, methodNotAllowed, resourceNotFound } from "../api/errors.js";
 import type { DeleteOptions, PropagationPolicy } from "../api/deletion.js";
 import type { FieldValidation, UserInfo, WriteOptions } from "../api/registry.js";
 import { apiVersionOf, needsConversion, type KubeObject, type ResourceDef } from "../api/resources.js";
 import { matchesFieldValues, matchesLabels, parseFieldSelector, parseLabelSelector } from "../api/selectors.js";
 import type { Entry } from "../api/store.js";
-import { userFromName, type Cluster } from "../cluster.js";
+import type { Cluster } from "../cluster.js";
 import { checkDuplicateFields, decodeDeleteOptions, decodeObject, decodePatch, readBody } from "./body.js";
 import type { ResourceRequest, ResponseFormat } from "./request-info.js";
 import { sendJson, sendRaw } from "./respond.js";
 import { partialMetadata, toTable } from "./table.js";
+import { review } from "./reviews.js";
 import { serveWatch } from "./watch.js";
 import { queryFlag } from "./query.js";
 
@@ -73,7 +74,7 @@ function render(call: ResourceCall, obj: KubeObject, code: number, warnings: str
 
 export async function handleResource(cluster: Cluster, call: ResourceCall): Promise<void> {
   const { info, def } = call;
-  if (def.virtual) return accessReview(cluster, call);
+  if (def.virtual) return review(cluster, call);
   if (!def.namespaced && info.namespace !== undefined && def.resource !== "namespaces") throw resourceNotFound();
   if (def.namespaced && info.name !== undefined && info.namespace === undefined) throw resourceNotFound();
   if (!def.verbs.includes(info.verb)) throw methodNotAllowed();
@@ -238,24 +239,4 @@ function watch(cluster: Cluster, call: ResourceCall, ns: string | undefined): vo
     bookmarkIntervalMs: call.bookmarkIntervalMs,
     now: () => Date.now(),
   });
-}
-
-/** SelfSubjectAccessReview and SubjectAccessReview: answered, never stored. */
-async function accessReview(cluster: Cluster, call: ResourceCall): Promise<void> {
-  if (call.info.verb !== "create" || call.info.name !== undefined) throw methodNotAllowed();
-  const body = decodeObject(call.req, await readBody(call.req)) as { spec?: { resourceAttributes?: Record<string, string>; nonResourceAttributes?: { path?: string; verb?: string }; user?: string; groups?: string[] } };
-  const spec = body.spec ?? {};
-  let user = call.user;
-  if (call.def.resource === "subjectaccessreviews") {
-    if (!spec.user && !spec.groups?.length) throw notFound(call.def, "");
-    user = spec.user ? userFromName(spec.user, spec.groups ?? []) : { username: "", groups: spec.groups ?? [] };
-  }
-  let allowed: boolean;
-  if (!call.rbac && call.def.resource === "selfsubjectaccessreviews") allowed = true;
-  else if (spec.nonResourceAttributes) allowed = cluster.authorizer.allows(user, { verb: spec.nonResourceAttributes.verb ?? "get", path: spec.nonResourceAttributes.path ?? "/" });
-  else {
-    const r = spec.resourceAttributes ?? {};
-    allowed = cluster.authorizer.allows(user, { verb: r["verb"] ?? "", group: r["group"] ?? "", resource: r["resource"] ?? "", subresource: r["subresource"] || undefined, namespace: r["namespace"] || undefined, name: r["name"] || undefined });
-  }
-  sendJson(call.res, 201, { kind: call.def.kind, apiVersion: apiVersionOf(call.def), metadata: { creationTimestamp: null }, spec, status: { allowed, ...(allowed ? { reason: "RBAC: allowed" } : {}) } });
 }
