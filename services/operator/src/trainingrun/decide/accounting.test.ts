@@ -1,6 +1,8 @@
 import { strict as assert } from "node:assert";
+import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
 import { describe, it } from "node:test";
-import type { FoldStatus } from "@nnunet-operator/api";
+import { type FoldStatus, TrainingRunStatus } from "@nnunet-operator/api";
 import { iso, makeCalibrationResult, makeRun } from "../../testing/builders.js";
 import { computeSummary, computeTotals, epochRange, epochSecondsAtPlansBatch, withGpuFigures } from "./accounting.js";
 import type { FoldProgress } from "./progress.js";
@@ -91,5 +93,15 @@ describe("the run at a glance (the printer columns' fields)", () => {
   it("leaves saved out until a fold finished", () => {
     const s = computeSummary([fold("0", "Training", { epoch: 9, maxEpochs: 500 })], { gpuSecondsUsed: 360 });
     assert.deepEqual(s, { folds: "0/1", epochs: "9/500", gpuHours: 0.1 });
+  });
+});
+
+describe("the printer-column fixture (test/fixtures/trainingruns/status)", () => {
+  it("holds the totals and summary this accounting computes from its folds", () => {
+    const file = resolve(import.meta.dirname, "../../../../../test/fixtures/trainingruns/status/training-five-folds.json");
+    const status = TrainingRunStatus.parse((JSON.parse(readFileSync(file, "utf8")) as { status: unknown }).status);
+    const totals = computeTotals(status.folds ?? []);
+    assert.deepEqual(totals, status.totals);
+    assert.deepEqual(computeSummary(status.folds ?? [], totals), status.summary);
   });
 });
