@@ -100,6 +100,8 @@ describe("a run's whole lifecycle, pass by pass", () => {
     plan = validateWrites(sim.pass(clock.now()));
     assert.equal(plan.status.phase, "Succeeded");
     assert.equal(cond(plan.status, "Ready")?.status, "True");
+    assert.equal(plan.status.totals?.gpuSecondsUsed, 5 * 100 * 100, "validation pods add nothing to the training GPU-seconds");
+    assert.equal(plan.status.totals?.savedPercent, Math.round((1000 * plan.status.totals!.gpuSecondsSaved!) / plan.status.totals!.gpuSecondsPlanned!) / 10);
     assert.equal(cond(plan.status, "Validated")?.message, "every fold validated; mean Dice 0.9000");
     assert.equal(plan.status.folds?.[2]?.validation?.meanDice, 0.9);
     assert.ok(plan.events.some((e) => e.reason === "Succeeded"));
