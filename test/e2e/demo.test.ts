@@ -94,7 +94,7 @@ describe("npm run demo without a TTY", { timeout: 200_000 }, () => {
     // One figure per run: the live lines' last word on a run is the summary's.
     const summary = out.slice(out.indexOf("Summary ("));
     for (const name of ["totalseg-ct", "liver-lowprio"]) {
-      const live = new RegExp(`^${name} summary: (GPU-hours .*)$`, "m").exec(out)?.[1];
+      const live = new RegExp(`^\\d\\d:\\d\\d:\\d\\d ${name} summary: (GPU-hours .*)$`, "m").exec(out)?.[1];
       const final = /^ {2}(GPU-hours .*)$/m.exec(summary.slice(summary.indexOf(`\n${name}: `)))?.[1];
       assert.ok(live !== undefined, `${name}: no live summary line`);
       assert.equal(final, live, `${name}: the live lines and the summary print the same figure`);
