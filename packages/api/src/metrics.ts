@@ -30,8 +30,8 @@ export const METRICS = {
   reconcileDuration: m({ service: "operator", name: "nnunet_reconcile_duration_seconds", type: "histogram", help: "Duration of one reconcile pass.", labels: ["controller", "result"], buckets: LATENCY_BUCKETS }),
   reconcileErrors: m({ service: "operator", name: "nnunet_reconcile_errors_total", type: "counter", help: "Reconcile passes that ended in an error.", labels: ["controller", "reason"] }),
   calibratedBatchSize: m({ service: "operator", name: "nnunet_calibration_batch_size", type: "gauge", help: "Batch size a run trains with.", labels: ["namespace", "run", "source"] }),
-  gpuSecondsUsed: m({ service: "operator", name: "nnunet_run_gpu_seconds_used", type: "gauge", help: "GPU-seconds used by a run's training pods.", labels: ["namespace", "run"] }),
-  gpuSecondsSaved: m({ service: "operator", name: "nnunet_run_gpu_seconds_saved", type: "gauge", help: "GPU-seconds saved against the full schedule at the plans' batch size.", labels: ["namespace", "run"] }),
+  gpuSecondsUsed: m({ service: "operator", name: "nnunet_run_gpu_seconds_used", type: "gauge", help: "GPU-seconds of a run's training epochs as the trainer logged them (status.totals.gpuSecondsUsed).", labels: ["namespace", "run"] }),
+  gpuSecondsSaved: m({ service: "operator", name: "nnunet_run_gpu_seconds_saved", type: "gauge", help: "GPU-seconds saved against the full schedule at the plans' batch size by the folds that finished training (status.totals.gpuSecondsSaved).", labels: ["namespace", "run"] }),
   foldsByPhase: m({ service: "operator", name: "nnunet_folds", type: "gauge", help: "Folds by phase.", labels: ["phase"] }),
   foldStalled: m({ service: "operator", name: "nnunet_fold_stalled", type: "gauge", help: "1 while a fold has logged no epoch past its stall deadline: hung and being restarted, or its stream lost.", labels: ["namespace", "run", "fold"] }),
   // early-stop

@@ -5,7 +5,7 @@ import type { OperatorConfig } from "../../config.js";
 import { NNUNET_CONTAINER } from "../manifests/common.js";
 import type { CalibrationDecision } from "./calibration.js";
 import { classifyFailure, type Failure } from "./failures.js";
-import { ANNOTATION_BATCH_SIZE, ANNOTATION_PRIOR_GPU_SECONDS, containerWaitingReason, intAnnotation, isPodActive, newestPod, podGpuSeconds } from "./objects.js";
+import { ANNOTATION_BATCH_SIZE, containerWaitingReason, intAnnotation, isPodActive, newestPod } from "./objects.js";
 import type { FoldProgress } from "./progress.js";
 import { decideStall, type HeartbeatSeen } from "./stall.js";
 import { decideValidation } from "./validation.js";
@@ -36,7 +36,7 @@ export interface FoldInput {
 }
 
 export type FoldAction =
-  | { type: "CreateTrainingJob"; fold: string; attempt: number; batchSize: number | undefined; trainer: string; priorGpuSeconds: number }
+  | { type: "CreateTrainingJob"; fold: string; attempt: number; batchSize: number | undefined; trainer: string }
   | { type: "DeleteTrainingJob"; fold: string; name: string; reason: string }
   | { type: "CreateValidationJob"; fold: string; checkpoint: "best" | "final"; batchSize: number | undefined; trainer: string };
 
@@ -76,7 +76,7 @@ function finish(input: FoldInput, s: Partial_, extra: Omit<FoldDecision, "status
     fold: input.fold,
     attempt: s.attempt ?? prev?.attempt ?? 0,
     maxEpochs: input.calibration.schedule.effectiveMaxEpochs,
-    ...pick(prev, ["epoch", "latestEma", "bestEma", "bestEpoch", "node", "pod", "startedAt", "finishedAt", "gpuSeconds", "batchSize", "stopDecision", "validation"]),
+    ...pick(prev, ["epoch", "latestEma", "bestEma", "bestEpoch", "node", "pod", "startedAt", "finishedAt", "gpuSecondsUsed", "gpuSecondsPlanned", "batchSize", "stopDecision", "validation"]),
     ...(p ? { epoch: p.epoch } : {}),
     ...(p?.latestEma !== undefined ? { latestEma: p.latestEma } : {}),
     ...(p?.bestEma !== undefined ? { bestEma: p.bestEma } : {}),
@@ -113,18 +113,12 @@ function decideTraining(input: FoldInput): FoldDecision {
   }
 
   const batchSize = intAnnotation(job, ANNOTATION_BATCH_SIZE) ?? input.calibration.batchSize;
-  const prior = intAnnotation(job, ANNOTATION_PRIOR_GPU_SECONDS) ?? 0;
   const pod = newestPod(input.pods);
   const active = input.pods.filter(isPodActive);
-  // A stopped fold's pod is deleted (the Job is suspended): once it is gone, the GPU-seconds
-  // it used stay as the status last counted them while it existed.
-  const counted = previous !== undefined && previous.attempt === jobAttempt && input.pods.length === 0 ? (previous.gpuSeconds ?? 0) : 0;
-  const gpuSeconds = Math.max(counted, Math.round(prior + input.pods.reduce((n, p) => n + podGpuSeconds(p, input.now), 0)));
   const startedAt = previous?.startedAt ?? input.pods.map((p) => p.status?.startTime).filter((t): t is string => !!t).sort()[0];
   const base: Partial_ = {
     phase: "Training",
     attempt: jobAttempt,
-    gpuSeconds,
     ...(batchSize !== undefined ? { batchSize } : {}),
     ...(pod?.metadata?.name ? { pod: pod.metadata.name } : {}),
     ...(pod?.spec?.nodeName ? { node: pod.spec.nodeName } : {}),
@@ -247,6 +241,6 @@ function noJob(input: FoldInput): FoldDecision {
     return { ...finish(input, { ...common, reason: restarting ? previous?.reason ?? "Restarting" : "WaitingForGpu", message: message ?? "waiting for a GPU" }), wants: "train" };
   }
   return finish(input, { ...common, reason: "Admitted", message: message ?? `creating the training Job for attempt ${attempt}` }, {
-    actions: [{ type: "CreateTrainingJob", fold: input.fold, attempt, batchSize, trainer: input.calibration.schedule.trainer, priorGpuSeconds: previous?.gpuSeconds ?? 0 }],
+    actions: [{ type: "CreateTrainingJob", fold: input.fold, attempt, batchSize, trainer: input.calibration.schedule.trainer }],
   });
 }

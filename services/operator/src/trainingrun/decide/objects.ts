@@ -12,7 +12,6 @@ import type { IToleration } from "kubernetes-models/v1/Toleration";
 
 export const GPU_RESOURCE = "nvidia.com/gpu";
 export const ANNOTATION_BATCH_SIZE = "nnunet-operator.io/batch-size";
-export const ANNOTATION_PRIOR_GPU_SECONDS = "nnunet-operator.io/prior-gpu-seconds";
 
 /** Parses an integer quantity such as `4` or `"4"`; GPUs are never fractional. */
 export function intQuantity(value: string | number | undefined): number {
@@ -103,23 +102,6 @@ export function containerWaitingReason(pod: IPod, name: string): { reason: strin
 /** Newest pod first: the one a decision is about when a Job had several. */
 export function newestPod(pods: readonly IPod[]): IPod | undefined {
   return [...pods].sort((a, b) => String(b.metadata?.creationTimestamp ?? "").localeCompare(String(a.metadata?.creationTimestamp ?? "")) || String(b.metadata?.name).localeCompare(String(a.metadata?.name)))[0];
-}
-
-/** Seconds a pod held its GPUs: from start to the last container finish, or to now while it runs. */
-export function podGpuSeconds(pod: IPod, now: Date): number {
-  const gpus = podGpuRequest(pod.spec);
-  const start = pod.status?.startTime ? Date.parse(String(pod.status.startTime)) : NaN;
-  if (gpus === 0 || Number.isNaN(start)) return 0;
-  let end = now.getTime();
-  if (!isPodActive(pod)) {
-    const finishes = (pod.status?.containerStatuses ?? [])
-      .map((c) => c.state?.terminated?.finishedAt)
-      .filter((t): t is string => typeof t === "string")
-      .map((t) => Date.parse(t))
-      .filter((t) => !Number.isNaN(t));
-    end = finishes.length > 0 ? Math.max(...finishes) : start;
-  }
-  return Math.max(0, (end - start) / 1000) * gpus;
 }
 
 export function nodeReady(node: INode): boolean {
