@@ -1,16 +1,25 @@
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { calibrate, tabulate, CALIBRATION_DEFAULTS, type CalibrationOptions } from "../src/evaluate/calibrate.js";
 import { readCurveDir } from "../src/evaluate/curves.js";
+import { FAMILIES } from "../src/evaluate/families.js";
+import { formatCalibration, formatLoso } from "../src/evaluate/format-loso.js";
+import { evaluateLoso } from "../src/evaluate/loso.js";
 import { evaluateBySource, evaluatePolicies, formatEvaluation, formatSets } from "../src/evaluate/report.js";
 import { PRESETS } from "../src/evaluate/replay.js";
+import { sourcesFor } from "../src/evaluate/sources.js";
 
 // npm run evaluate -w services/early-stop -- --curves DIR [--policy NAME] [--json]
 //   [--min-length N] [--match REGEX] [--spec JSON] [--by-source]
+//   [--protocol loso] [--calibrate] [--alpha A] [--delta D] [--tolerance T]
 // --spec merges earlyStop fields over the policy's preset (e.g. '{"forecast":{"maxGain":0.003}}').
 // Replays every curve CSV in DIR through the controller's policy code and prints, per curve,
 // the stop epoch and what stopping there saved and lost, then the policy beside the
-// baselines and the oracle. --json prints one JSON object instead. --by-source prints the
-// policy on every set the curves' sources make instead (all, each source alone, all but each).
+// baselines and the oracle: figures on curves the settings may have been tuned on.
+// --by-source prints the policy on every set the curves' sources make instead.
+// --protocol loso: nested leave-one-source-out (a source is a repository, from SOURCES.md
+// beside DIR), every policy family calibrated on the other sources: the figure we quote.
+// --calibrate: the risk-controlled choice of each family's setting on all the given curves.
 
 const { values } = parseArgs({
   options: {
@@ -21,26 +30,53 @@ const { values } = parseArgs({
     match: { type: "string" },
     spec: { type: "string" },
     "by-source": { type: "boolean", default: false },
+    protocol: { type: "string" },
+    calibrate: { type: "boolean", default: false },
+    alpha: { type: "string" },
+    delta: { type: "string" },
+    tolerance: { type: "string" },
   },
 });
 
-if (values.curves === undefined || PRESETS[values.policy] === undefined) {
-  process.stderr.write(`usage: evaluate --curves DIR [--policy ${Object.keys(PRESETS).join("|")}] [--json] [--min-length N] [--match REGEX] [--spec JSON] [--by-source]\n`);
+function usage(why: string): never {
+  process.stderr.write(
+    `${why}\nusage: evaluate --curves DIR [--policy ${Object.keys(PRESETS).join("|")}] [--json] [--min-length N] [--match REGEX] [--spec JSON] [--by-source] [--protocol loso] [--calibrate] [--alpha A] [--delta D] [--tolerance T]\n`,
+  );
   process.exit(2);
 }
 
+if (values.curves === undefined) usage("--curves is required: a folder of curve CSVs");
+if (PRESETS[values.policy] === undefined) usage(`--policy ${values.policy} is unknown`);
+if (values.protocol !== undefined && values.protocol !== "loso") usage(`--protocol ${values.protocol} is unknown: the one protocol is loso`);
+
+function probability(name: "alpha" | "delta" | "tolerance"): number {
+  const raw = values[name];
+  if (raw === undefined) return CALIBRATION_DEFAULTS[name];
+  const v = Number(raw);
+  if (!(v > 0 && v < 1)) usage(`--${name} ${raw} must be a number between 0 and 1`);
+  return v;
+}
+const options: CalibrationOptions = { ...CALIBRATION_DEFAULTS, alpha: probability("alpha"), delta: probability("delta"), tolerance: probability("tolerance") };
+
 // npm runs workspace scripts in the workspace folder; paths are meant from where it was called.
 const base = process.env["INIT_CWD"] ?? process.cwd();
+const dir = resolve(base, values.curves);
 const minLength = Number(values["min-length"]);
 const match = values.match === undefined ? undefined : new RegExp(values.match);
-const curves = readCurveDir(resolve(base, values.curves)).filter(
-  (c) => c.points.length >= minLength && (match === undefined || match.test(c.name)),
-);
+const curves = readCurveDir(dir).filter((c) => c.points.length >= minLength && (match === undefined || match.test(c.name)));
 const overrides = values.spec === undefined ? undefined : (JSON.parse(values.spec) as Record<string, unknown>);
-if (values["by-source"]) {
+const print = (json: unknown, text: () => string) => process.stdout.write(values.json ? `${JSON.stringify(json, null, 2)}\n` : text());
+
+if (values.protocol === "loso") {
+  const e = evaluateLoso(curves, sourcesFor(dir), FAMILIES, options);
+  print(e, () => formatLoso(e, options));
+} else if (values.calibrate) {
+  const calibrations = FAMILIES.map((f) => calibrate(tabulate(f, curves), () => true, options));
+  print(calibrations, () => calibrations.map((c) => formatCalibration(c, curves.length, options)).join("\n"));
+} else if (values["by-source"]) {
   const sets = evaluateBySource(curves, values.policy, overrides);
-  process.stdout.write(values.json ? `${JSON.stringify({ policy: values.policy, sets }, null, 2)}\n` : formatSets(values.policy, sets));
+  print({ policy: values.policy, sets }, () => formatSets(values.policy, sets));
 } else {
   const evaluation = evaluatePolicies(curves, values.policy, overrides);
-  process.stdout.write(values.json ? `${JSON.stringify(evaluation, null, 2)}\n` : formatEvaluation(evaluation));
+  print(evaluation, () => formatEvaluation(evaluation));
 }
