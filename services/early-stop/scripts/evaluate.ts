@@ -11,7 +11,7 @@ import { sourcesFor } from "../src/evaluate/sources.js";
 
 // npm run evaluate -w services/early-stop -- --curves DIR [--policy NAME] [--json]
 //   [--min-length N] [--match REGEX] [--spec JSON] [--by-source]
-//   [--protocol loso] [--calibrate] [--alpha A] [--delta D] [--tolerance T]
+//   [--protocol loso] [--calibrate] [--alpha A] [--delta D] [--tolerance T] [--mean-bound wsr|hb]
 // --spec merges earlyStop fields over the policy's preset (e.g. '{"forecast":{"maxGain":0.003}}').
 // Replays every curve CSV in DIR through the controller's policy code and prints, per curve,
 // the stop epoch and what stopping there saved and lost, then the policy beside the
@@ -35,12 +35,13 @@ const { values } = parseArgs({
     alpha: { type: "string" },
     delta: { type: "string" },
     tolerance: { type: "string" },
+    "mean-bound": { type: "string" },
   },
 });
 
 function usage(why: string): never {
   process.stderr.write(
-    `${why}\nusage: evaluate --curves DIR [--policy ${Object.keys(PRESETS).join("|")}] [--json] [--min-length N] [--match REGEX] [--spec JSON] [--by-source] [--protocol loso] [--calibrate] [--alpha A] [--delta D] [--tolerance T]\n`,
+    `${why}\nusage: evaluate --curves DIR [--policy ${Object.keys(PRESETS).join("|")}] [--json] [--min-length N] [--match REGEX] [--spec JSON] [--by-source] [--protocol loso] [--calibrate] [--alpha A] [--delta D] [--tolerance T] [--mean-bound wsr|hb]\n`,
   );
   process.exit(2);
 }
@@ -56,7 +57,9 @@ function probability(name: "alpha" | "delta" | "tolerance"): number {
   if (!(v > 0 && v < 1)) usage(`--${name} ${raw} must be a number between 0 and 1`);
   return v;
 }
-const options: CalibrationOptions = { ...CALIBRATION_DEFAULTS, alpha: probability("alpha"), delta: probability("delta"), tolerance: probability("tolerance") };
+const meanBound = values["mean-bound"] ?? CALIBRATION_DEFAULTS.meanBound;
+if (meanBound !== "wsr" && meanBound !== "hb") usage(`--mean-bound ${meanBound} is unknown: wsr (Waudby-Smith-Ramdas) or hb (Hoeffding-Bentkus)`);
+const options: CalibrationOptions = { ...CALIBRATION_DEFAULTS, alpha: probability("alpha"), delta: probability("delta"), tolerance: probability("tolerance"), meanBound };
 
 // npm runs workspace scripts in the workspace folder; paths are meant from where it was called.
 const base = process.env["INIT_CWD"] ?? process.cwd();

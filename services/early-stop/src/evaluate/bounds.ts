@@ -68,3 +68,50 @@ export function hoeffdingBentkusUpper(mean: number, n: number, delta: number): n
   // The p-value falls as r grows: find where it crosses delta.
   return solveDecreasing((r) => hoeffdingBentkusP(mean, n, r), delta);
 }
+
+/**
+ * The Waudby-Smith-Ramdas betting bound (Bates et al., Proposition 6): an upper (1 - delta)
+ * bound of the mean of losses in [0, 1], far tighter than Hoeffding-Bentkus when the losses
+ * vary little, as best-EMA losses do (most within a few thousandths). The losses are taken in
+ * the order given (any order fixed before seeing them keeps it valid). For a candidate mean r
+ * the capital K_i(r) = prod_j (1 - nu_j (L_j - r)) bets against "the mean is at least r";
+ * the bound is the smallest r at which the capital ever exceeds 1/delta.
+ */
+export function waudbySmithRamdasUpper(losses: readonly number[], delta: number): number {
+  const n = losses.length;
+  if (n === 0) return 1;
+  // The predictable bets nu_j, from the losses before j only.
+  const nu: number[] = [];
+  let sum = 0;
+  let sumSq = 0;
+  let varPrev = 0.25;
+  for (let i = 0; i < n; i++) {
+    nu.push(Math.min(1, Math.sqrt((2 * Math.log(1 / delta)) / (n * varPrev))));
+    const l = losses[i] ?? 0;
+    sum += l;
+    const mu = (0.5 + sum) / (i + 2);
+    sumSq += (l - mu) ** 2;
+    varPrev = (0.25 + sumSq) / (i + 2);
+  }
+  const rejects = (r: number): boolean => {
+    let logK = 0;
+    for (let i = 0; i < n; i++) {
+      const f = 1 - (nu[i] ?? 0) * ((losses[i] ?? 0) - r);
+      // A bet that lost everything: the capital stays at zero, never rejecting.
+      if (f <= 0) return false;
+      logK += Math.log(f);
+      if (logK > Math.log(1 / delta)) return true;
+    }
+    return false;
+  };
+  // The capital grows with r: bisect for where it first exceeds 1/delta.
+  let lo = 0;
+  let hi = 1;
+  if (rejects(0)) return 0;
+  for (let i = 0; i < 50; i++) {
+    const mid = (lo + hi) / 2;
+    if (rejects(mid)) hi = mid;
+    else lo = mid;
+  }
+  return hi;
+}

@@ -1,4 +1,4 @@
-import { clopperPearsonUpper, hoeffdingBentkusUpper } from "./bounds.js";
+import { clopperPearsonUpper, hoeffdingBentkusUpper, waudbySmithRamdasUpper } from "./bounds.js";
 import type { Curve } from "./curves.js";
 import { stopIndexOf, type PolicyFamily, type Setting } from "./families.js";
 import { LOSS_BUDGET, measureStop, type CurveResult } from "./replay.js";
@@ -10,7 +10,9 @@ import { LOSS_BUDGET, measureStop, type CurveResult } from "./replay.js";
 //  (a) the fraction of curves losing more than `tolerance` of best EMA pseudo Dice: its
 //      Clopper-Pearson upper bound at confidence 1 - delta/2 is at most `alpha`;
 //  (b) the mean best-EMA loss, each loss clipped to [0, clip] (the hard per-curve limit):
-//      its Hoeffding-Bentkus upper bound at confidence 1 - delta/2 is at most `meanBudget`.
+//      its upper bound at confidence 1 - delta/2 is at most `meanBudget`; the bound is
+//      Waudby-Smith-Ramdas' betting bound (default: best-EMA losses vary little, and it
+//      adapts to that) or Hoeffding-Bentkus' (`meanBound: "hb"`, needs only the range).
 // The two bounds share delta (Bonferroni), so both hold together with confidence 1 - delta
 // for curves exchangeable with the calibration curves. The choice is the last setting that
 // passed; when even the first fails, the policy never stops a fold.
@@ -21,9 +23,10 @@ export interface CalibrationOptions {
   readonly delta: number;
   readonly meanBudget: number;
   readonly clip: number;
+  readonly meanBound: "wsr" | "hb";
 }
 
-export const CALIBRATION_DEFAULTS: CalibrationOptions = { alpha: 0.1, tolerance: 0.005, delta: 0.1, meanBudget: LOSS_BUDGET.mean, clip: LOSS_BUDGET.max };
+export const CALIBRATION_DEFAULTS: CalibrationOptions = { alpha: 0.1, tolerance: 0.005, delta: 0.1, meanBudget: LOSS_BUDGET.mean, clip: LOSS_BUDGET.max, meanBound: "wsr" };
 
 /** Every curve's result under every setting of a family, computed once. */
 export interface FamilyTable {
@@ -68,8 +71,10 @@ export function boundStep(setting: Setting, results: readonly CurveResult[], o: 
   const exceeding = results.filter((r) => r.bestEmaLoss > o.tolerance).length;
   const exceedingUpper = clopperPearsonUpper(exceeding, n, o.delta / 2);
   const meanLoss = n > 0 ? results.reduce((a, r) => a + r.bestEmaLoss, 0) / n : 0;
-  const clippedMean = n > 0 ? results.reduce((a, r) => a + Math.min(o.clip, Math.max(0, r.bestEmaLoss)), 0) / n : 0;
-  const meanLossUpper = o.clip * hoeffdingBentkusUpper(clippedMean / o.clip, n, o.delta / 2);
+  // Scaled to [0, 1], in the curves' order (fixed before any loss is seen: file names).
+  const scaled = results.map((r) => Math.min(o.clip, Math.max(0, r.bestEmaLoss)) / o.clip);
+  const scaledMean = n > 0 ? scaled.reduce((a, l) => a + l, 0) / n : 0;
+  const meanLossUpper = o.clip * (o.meanBound === "hb" ? hoeffdingBentkusUpper(scaledMean, n, o.delta / 2) : waudbySmithRamdasUpper(scaled, o.delta / 2));
   const passed = n > 0 && exceedingUpper <= o.alpha && meanLossUpper <= o.meanBudget;
   return { setting, curves: n, exceeding, exceedingUpper, meanLoss, meanLossUpper, passed };
 }

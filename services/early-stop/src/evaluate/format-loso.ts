@@ -30,7 +30,7 @@ export function formatLoso(e: LosoEvaluation, o: CalibrationOptions): string {
   ]);
   return (
     `Leave-one-source-out over ${e.curves} curves from ${e.sources.length} sources: each source's curves judged by the setting\n` +
-    `calibrated on the other sources only (alpha ${o.alpha}, tolerance ${o.tolerance}, delta ${o.delta}, mean budget ${o.meanBudget}, clip ${o.clip}).\n\n` +
+    `calibrated on the other sources only (alpha ${o.alpha}, tolerance ${o.tolerance}, delta ${o.delta}, mean budget ${o.meanBudget}, clip ${o.clip}, mean bound ${o.meanBound}).\n\n` +
     `${pooled}\n\n${chosen}\n`
   );
 }
@@ -44,5 +44,5 @@ export function formatCalibration(c: Calibration, curves: number, o: Calibration
     c.chosen === undefined
       ? "chosen: none passed; the policy would never stop a fold"
       : `chosen: ${c.chosen.setting.label} (earlyStop ${JSON.stringify(c.chosen.setting.spec)})`;
-  return `${c.family} on ${curves} curves, settings from conservative to aggressive, each bound at confidence ${1 - o.delta / 2} (both together ${1 - o.delta}):\n${steps}\n${chosen}\n`;
+  return `${c.family} on ${curves} curves, settings from conservative to aggressive, each bound at confidence ${1 - o.delta / 2} (both together ${1 - o.delta}; mean bound ${o.meanBound}, losses clipped to ${o.clip}):\n${steps}\n${chosen}\n`;
 }
