@@ -2,7 +2,8 @@ import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { calibrate, tabulate, CALIBRATION_DEFAULTS, type CalibrationOptions } from "../src/evaluate/calibrate.js";
 import { readCurveDir } from "../src/evaluate/curves.js";
-import { FAMILIES } from "../src/evaluate/families.js";
+import { FAMILIES, forecastFamily } from "../src/evaluate/families.js";
+import { FORECAST_MODEL, type ForecastModel } from "../src/convergence/forecast.js";
 import { formatCalibration, formatLoso } from "../src/evaluate/format-loso.js";
 import { evaluateLoso } from "../src/evaluate/loso.js";
 import { evaluateBySource, evaluatePolicies, formatEvaluation, formatSets } from "../src/evaluate/report.js";
@@ -12,6 +13,9 @@ import { sourcesFor } from "../src/evaluate/sources.js";
 // npm run evaluate -w services/early-stop -- --curves DIR [--policy NAME] [--json]
 //   [--min-length N] [--match REGEX] [--spec JSON] [--by-source]
 //   [--protocol loso] [--calibrate] [--alpha A] [--delta D] [--tolerance T] [--mean-bound wsr|hb]
+//   [--model JSON]
+// --model merges constants over the controller's Forecast model (FORECAST_MODEL) for --protocol
+// and --calibrate, to compare variants, e.g. '{"leftExponent":1}' or '{"turn":true}'.
 // --spec merges earlyStop fields over the policy's preset (e.g. '{"forecast":{"maxGain":0.003}}').
 // Replays every curve CSV in DIR through the controller's policy code and prints, per curve,
 // the stop epoch and what stopping there saved and lost, then the policy beside the
@@ -36,12 +40,13 @@ const { values } = parseArgs({
     delta: { type: "string" },
     tolerance: { type: "string" },
     "mean-bound": { type: "string" },
+    model: { type: "string" },
   },
 });
 
 function usage(why: string): never {
   process.stderr.write(
-    `${why}\nusage: evaluate --curves DIR [--policy ${Object.keys(PRESETS).join("|")}] [--json] [--min-length N] [--match REGEX] [--spec JSON] [--by-source] [--protocol loso] [--calibrate] [--alpha A] [--delta D] [--tolerance T] [--mean-bound wsr|hb]\n`,
+    `${why}\nusage: evaluate --curves DIR [--policy ${Object.keys(PRESETS).join("|")}] [--json] [--min-length N] [--match REGEX] [--spec JSON] [--by-source] [--protocol loso] [--calibrate] [--alpha A] [--delta D] [--tolerance T] [--mean-bound wsr|hb] [--model JSON]\n`,
   );
   process.exit(2);
 }
@@ -61,6 +66,23 @@ const meanBound = values["mean-bound"] ?? CALIBRATION_DEFAULTS.meanBound;
 if (meanBound !== "wsr" && meanBound !== "hb") usage(`--mean-bound ${meanBound} is unknown: wsr (Waudby-Smith-Ramdas) or hb (Hoeffding-Bentkus)`);
 const options: CalibrationOptions = { ...CALIBRATION_DEFAULTS, alpha: probability("alpha"), delta: probability("delta"), tolerance: probability("tolerance"), meanBound };
 
+function parseModel(raw: string | undefined): ForecastModel {
+  if (raw === undefined) return FORECAST_MODEL;
+  let over: unknown;
+  try {
+    over = JSON.parse(raw);
+  } catch (err) {
+    usage(`--model is not JSON (${String(err)}): give constants of FORECAST_MODEL, e.g. '{"leftExponent":1}'`);
+  }
+  const model: Record<string, unknown> = { ...FORECAST_MODEL };
+  for (const [k, v] of Object.entries(over as Record<string, unknown>)) {
+    if (!(k in FORECAST_MODEL) || typeof v !== typeof model[k]) usage(`--model: ${k} is not a ${typeof model[k]} constant of FORECAST_MODEL (${Object.keys(FORECAST_MODEL).join(", ")})`);
+    model[k] = v;
+  }
+  return model as ForecastModel;
+}
+const families = [forecastFamily(parseModel(values.model)), ...FAMILIES.filter((f) => f.name !== "Forecast")];
+
 // npm runs workspace scripts in the workspace folder; paths are meant from where it was called.
 const base = process.env["INIT_CWD"] ?? process.cwd();
 const dir = resolve(base, values.curves);
@@ -71,10 +93,10 @@ const overrides = values.spec === undefined ? undefined : (JSON.parse(values.spe
 const print = (json: unknown, text: () => string) => process.stdout.write(values.json ? `${JSON.stringify(json, null, 2)}\n` : text());
 
 if (values.protocol === "loso") {
-  const e = evaluateLoso(curves, sourcesFor(dir), FAMILIES, options);
+  const e = evaluateLoso(curves, sourcesFor(dir), families, options);
   print(e, () => formatLoso(e, options));
 } else if (values.calibrate) {
-  const calibrations = FAMILIES.map((f) => calibrate(tabulate(f, curves), () => true, options));
+  const calibrations = families.map((f) => calibrate(tabulate(f, curves), () => true, options));
   print(calibrations, () => calibrations.map((c) => formatCalibration(c, curves.length, options)).join("\n"));
 } else if (values["by-source"]) {
   const sets = evaluateBySource(curves, values.policy, overrides);

@@ -44,6 +44,7 @@ export const FORECAST_MODEL = {
   /** Which forecasts take part (the evaluator compares variants). */
   turn: false,
   guard: true,
+  leftExponent: 0,
 } as const;
 
 /** The model's constants; FORECAST_MODEL is the controller's, the evaluator may compare others. */
@@ -201,7 +202,8 @@ export function forecastScoreAt(h: FoldHistory, cfg: PolicyConfig, index: number
   const turn = model.turn ? forecastAt(h, cfg, index, bestLevel, model) : "turn off";
   const turnGainUpper = typeof turn === "string" ? undefined : turn.gainUpper;
   const turnSays = turnGainUpper !== undefined && turnGainUpper < 0;
-  const score = Math.max(guardGainLower, turnSays ? Number.NEGATIVE_INFINITY : trend.gainUpper);
+  const gain = Math.max(guardGainLower, turnSays ? Number.NEGATIVE_INFINITY : trend.gainUpper);
+  const score = model.leftExponent === 0 ? gain : gain / Math.pow(Math.max(1e-9, trend.epochsLeft / cfg.maxEpochs), model.leftExponent);
   return { score, trend, guardGainLower, ...(turnGainUpper !== undefined && { turnGainUpper }) };
 }
 

@@ -1,5 +1,6 @@
 import { makePolicyConfig } from "../convergence/config.js";
 import { FoldHistory } from "../convergence/history.js";
+import { FORECAST_MODEL, type ForecastModel } from "../convergence/forecast.js";
 import { windowedForecastScores } from "./scores.js";
 import type { Curve } from "./curves.js";
 
@@ -28,16 +29,26 @@ export function stopIndexOf(scores: Float64Array, threshold: number): { index: n
   return { index: scores.length - 1, stopped: false };
 }
 
-/** Forecast (the policy): maxGain from 0.0005 to 0.006. */
-export const FORECAST_FAMILY: PolicyFamily = {
-  name: "Forecast",
-  settings: [0.0005, 0.00075, 0.001, 0.00125, 0.0015, 0.00175, 0.002, 0.0025, 0.003, 0.004, 0.005, 0.006].map((maxGain) => ({
-    label: `maxGain ${maxGain}`,
-    spec: { policy: "Forecast", forecast: { maxGain } },
-    threshold: maxGain,
-  })),
-  scores: (curve) => windowedForecastScores(curve, { policy: "Forecast" }),
-};
+/**
+ * Forecast (the policy): maxGain from 0.0005 to 0.006, with the controller's model or another
+ * (the evaluator's --model, for comparing variants; those with leftExponent > 0 judge the
+ * gain per share of the schedule left, so their maxGain grid reaches higher).
+ */
+export function forecastFamily(model: ForecastModel = FORECAST_MODEL): PolicyFamily {
+  const grid = [0.0005, 0.00075, 0.001, 0.00125, 0.0015, 0.00175, 0.002, 0.0025, 0.003, 0.004, 0.005, 0.006];
+  const extra = model.leftExponent > 0 ? [0.008, 0.01, 0.0125, 0.015, 0.02] : [];
+  return {
+    name: "Forecast",
+    settings: [...grid, ...extra].map((maxGain) => ({
+      label: `maxGain ${maxGain}`,
+      spec: { policy: "Forecast", forecast: { maxGain } },
+      threshold: maxGain,
+    })),
+    scores: (curve) => windowedForecastScores(curve, { policy: "Forecast" }, model),
+  };
+}
+
+export const FORECAST_FAMILY: PolicyFamily = forecastFamily();
 
 /** Per epoch, a quantity computed by walking the history once; +Infinity before minEpochs. */
 function perEpoch(curve: Curve, spec: Record<string, unknown>, f: (h: FoldHistory, i: number) => number): Float64Array {

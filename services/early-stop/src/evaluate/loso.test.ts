@@ -72,7 +72,7 @@ test("the shipped default maxGain is what --calibrate chooses on all the shared 
 // controller decides through FoldState. Both must agree, epoch for epoch.
 const sample = all.filter((_, i) => i % 9 === 0);
 for (const f of FAMILIES) {
-  test(`${f.family}: the stop derived from the scores is the controller's own, on ${sample.length} real curves and three settings`, () => {
+  test(`${f.name}: the stop derived from the scores is the controller's own, on ${sample.length} real curves and three settings`, () => {
     const settings = [f.settings[0], f.settings[Math.floor(f.settings.length / 2)], f.settings.at(-1)];
     for (const c of sample) {
       const scores = f.scores(c);
