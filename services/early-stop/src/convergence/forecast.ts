@@ -4,27 +4,34 @@ import type { FoldHistory, LineSums } from "./history.js";
 import { polyLrFactor } from "./schedule.js";
 
 // Forecast, our default: predict how much the rest of the planned schedule can still add to
-// the best EMA pseudo Dice, and stop once even an upper confidence bound of that gain is
-// below maxGain. Two forecasts, either of which may stop a fold:
+// the best EMA pseudo Dice, and stop once that prediction stays below maxGain. Each epoch
+// gets one score (forecastScoreAt), the larger of:
 //
 // The trend (trendGainAt). Under PolyLR the gain a fold still has to make falls off roughly
 // as the square of the schedule left (on the real curves in test/fixtures, G(p) ~ A(1-p)^2
 // from 20% of the schedule on, p the fraction done), so the gain to come is about half of
 // what the current rate of improvement would add if it held to the end: G ~ slope x epochs
 // left / 2. The slope is fitted by least squares to the raw per-epoch signal over the last
-// TREND_WINDOW of the schedule and taken at its upper confidence bound. This forecast spends
-// about maxGain of best-EMA loss per fold, whatever the curve: over every set of the shared
-// curves we hold, the mean loss comes out at 0.55-0.95 of maxGain (npm run evaluate ... --by-source).
+// trendWindowFraction of the schedule and taken at its UPPER confidence bound.
 //
-// The turn (forecastAt). The PolyLR annealing model of the level: on a trailing window the
-// raw signal is fitted as y = a + b*x with x(e) = (lr(e)/lr0)^LR_EXPONENT, the annealing still
-// to come, so the level at the end of the schedule is a + max(0, -b)*x_now above the level
-// now. When even its upper bound stays below the best EMA so far, the fold has turned down
-// and the rest of the schedule is not predicted to win it back.
+// The guard (guardGainAt), against slow, steady gains: the same forecast from the slope over
+// a long window (guardWindowFraction of the epochs so far) at its LOWER bound. A slope
+// significantly above zero over hundreds of epochs is evidence of gain to come whatever the
+// shorter window says; issue 13's worst run crept up +0.02 over 800 epochs.
 //
-// Guards, from the evaluation on the real curves: no forecast before MIN_PROGRESS of the
-// schedule (early on either fit extrapolates a phase that is not the annealing one), and the
-// condition must hold for CONSECUTIVE epochs in a row (one noisy epoch must not stop a fold).
+// The turn (forecastAt), off in the controller's model since issue 13: the PolyLR annealing
+// model of the level, y = a + b*x with x(e) = (lr(e)/lr0)^lrExponent on a trailing window;
+// when even its upper bound stays below the best EMA so far the fold "turned down". Under
+// leave-one-source-out it stopped folds that later crept up 0.015 (over the hard limit), so
+// it is kept only for the evaluator to compare (--model '{"turn":true}').
+//
+// maxGain is calibrated on real curves with risk control (src/evaluate/calibrate.ts): the
+// API default is that calibration's choice. leftExponent > 0 (a variant, off) judges the gain
+// per share of the schedule left, gain / ((1 - p)^leftExponent).
+//
+// Guards, from the evaluation on the real curves: no forecast before minProgress of the
+// schedule (early on the fits extrapolate a phase that is not the annealing one), and the
+// condition must hold for `consecutive` epochs in a row (one noisy epoch must not stop a fold).
 
 export const FORECAST_MODEL = {
   /** Trend: fraction of the planned schedule the slope is fitted over, and the fewest values. */
