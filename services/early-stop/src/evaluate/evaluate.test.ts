@@ -5,6 +5,9 @@ import { fileURLToPath } from "node:url";
 import { readCurveDir, parseCurveCsv, CurveFormatError, type Curve } from "./curves.js";
 import { oracleSavedFraction, perCurveBoundSavedFraction } from "./oracle.js";
 import { evaluateBySource, sourceOf } from "./report.js";
+import { CALIBRATION_DEFAULTS } from "./calibrate.js";
+import { parseEvaluateArgs, UsageError } from "./cli-args.js";
+import { FORECAST_MODEL } from "../convergence/forecast.js";
 
 // The evaluator on the real curves in test/fixtures: the oracle, the per-curve bound, sets by
 // source and the command. The leave-one-source-out figures are held in loso.test.ts.
@@ -92,4 +95,44 @@ test("the command prints one JSON object whose summary has the documented keys",
   }
   assert.equal(parsed.summary["curves"], 5);
   assert.equal(parsed.curves.length, 5);
+});
+
+test("--protocol loso prints, as JSON, the pooled figures of every family and the oracle on the same set", () => {
+  const script = fileURLToPath(new URL("../../scripts/evaluate.ts", import.meta.url));
+  const out = execFileSync(process.execPath, ["--import", "tsx", script, "--curves", CURVES, "--json", "--protocol", "loso", "--match", "^(tbone|crf-effunet)"], { encoding: "utf8" });
+  const parsed = JSON.parse(out) as { curves: number; sources: { source: string }[]; oracleGpuSecondsSavedFraction: number; families: { family: string; summary: Record<string, unknown>; chosen: unknown[] }[] };
+  assert.equal(parsed.curves, 28);
+  assert.deepEqual(parsed.sources.map((s) => s.source), ["andy-s-ding/tbone-seg-nnunet", "lixiang007666/CRF-EfficientUNet-OC-OD-Segmentation"]);
+  assert.deepEqual(parsed.families.map((f) => f.family), ["Forecast", "Patience", "Plateau"]);
+  for (const f of parsed.families) {
+    assert.equal(f.chosen.length, 2);
+    for (const key of ["gpuSecondsSavedFraction", "meanBestEmaLoss", "maxBestEmaLoss", "oracleGpuSecondsSavedFraction"]) assert.equal(typeof f.summary[key], "number", key);
+  }
+});
+
+const badInput: { name: string; args: string[]; says: RegExp }[] = [
+  { name: "no curves folder", args: [], says: /^--curves is required: a folder of curve CSVs$/ },
+  { name: "an unknown protocol", args: ["--protocol", "kfold"], says: /^--protocol kfold is unknown: the one protocol is loso$/ },
+  { name: "a confidence level outside (0, 1)", args: ["--calibrate", "--delta", "2"], says: /^--delta 2 must be a number between 0 and 1$/ },
+  { name: "an unknown mean bound", args: ["--calibrate", "--mean-bound", "clt"], says: /^--mean-bound clt is unknown: wsr \(Waudby-Smith-Ramdas\) or hb \(Hoeffding-Bentkus\)$/ },
+  { name: "a model constant that does not exist", args: ["--model", '{"window":3}'], says: /^--model: window is not a constant of FORECAST_MODEL \(trendWindowFraction, / },
+  { name: "a model constant of the wrong type", args: ["--model", '{"turn":1}'], says: /^--model: turn takes a boolean, not 1$/ },
+  { name: "a model that is not JSON", args: ["--model", "{turn}"], says: /^--model is not JSON/ },
+  { name: "a fractional minimum length", args: ["--min-length", "2.5"], says: /^--min-length 2.5 must be a whole number of epochs$/ },
+];
+
+for (const c of badInput) {
+  test(`the command refuses ${c.name}, naming the flag and what it takes`, () => {
+    const args = c.args.length === 0 ? [] : ["--curves", CURVES, ...c.args];
+    assert.throws(() => parseEvaluateArgs(args), (err: unknown) => err instanceof UsageError && c.says.test(err.message));
+  });
+}
+
+test("the command line's defaults: fixed settings, the calibration's defaults and the controller's model", () => {
+  const a = parseEvaluateArgs(["--curves", "x"]);
+  assert.equal(a.mode, "fixed");
+  assert.deepEqual(a.options, CALIBRATION_DEFAULTS);
+  assert.equal(a.model, FORECAST_MODEL);
+  assert.equal(parseEvaluateArgs(["--curves", "x", "--protocol", "loso", "--calibrate"]).mode, "loso");
+  assert.equal(parseEvaluateArgs(["--curves", "x", "--model", '{"turn":true}']).model.turn, true);
 });
