@@ -3,9 +3,9 @@ import type { IContainer } from "kubernetes-models/v1/Container";
 import type { IEnvVar } from "kubernetes-models/v1/EnvVar";
 import type { IVolume } from "kubernetes-models/v1/Volume";
 import type { IVolumeMount } from "kubernetes-models/v1/VolumeMount";
-import { foldJobName, type TrainingRun } from "@nnunet-operator/api";
+import { attemptAnnotation, foldJobName, type TrainingRun } from "@nnunet-operator/api";
 import type { OperatorConfig } from "../../config.js";
-import { ANNOTATION_ATTEMPT, ANNOTATION_BATCH_SIZE } from "../decide/objects.js";
+import { ANNOTATION_BATCH_SIZE } from "../decide/objects.js";
 import {
   childLabels,
   childMetadata,
@@ -116,7 +116,7 @@ export function buildTrainingJob(input: TrainingJobInput): IJob {
   const resume = attempt > 0;
   const sidecar = reporterSidecar(input);
   const annotations: Record<string, string> = {
-    [ANNOTATION_ATTEMPT]: String(attempt),
+    ...attemptAnnotation(attempt),
     ...(batchSize !== undefined ? { [ANNOTATION_BATCH_SIZE]: String(batchSize) } : {}),
   };
   const nnunet: IContainer = {
