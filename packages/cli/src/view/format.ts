@@ -77,8 +77,9 @@ export function gpuFigures(status: TrainingRunStatus | undefined): string | unde
   const planned = t.gpuSecondsPlanned !== undefined ? ` of ${gpuHours(t.gpuSecondsPlanned)} for the full schedule` : "";
   const saved = status.summary?.saved;
   if (saved === undefined) return used + planned;
-  const [done, all] = (status.summary?.folds ?? "").split("/");
-  return `${used}${planned}, saved ${saved}${done !== all ? ` on the ${done} of ${all} folds that finished` : ""}`;
+  const [done, all] = status.summary?.folds?.split("/") ?? [];
+  const part = done !== undefined && all !== undefined && done !== all ? ` on the ${done} of ${all} folds that finished` : "";
+  return `${used}${planned}, saved ${saved}${part}`;
 }
 
 export function percent(part: number, whole: number): string {
