@@ -165,4 +165,18 @@ spec:
       assert.match(short.stderr, /may not specify a duration less than 10 minutes/);
     });
   });
+
+  describe("CEL rule messages", () => {
+    it("shows the CRD's message verbatim, with the value's type, when a rule fails", async () => {
+      await ok("apply", "-f", join(repo, "crds/trainingruns.nnunet-operator.io.yaml"));
+      await ok("wait", "--for=condition=Established", "crd/trainingruns.nnunet-operator.io");
+      const sample = JSON.parse(await ok("create", "--dry-run=client", "-o", "json", "-f", join(repo, "deploy/samples/trainingrun.yaml"))) as { metadata: { name: string }; spec: { dataset: string } };
+      sample.metadata.name = "cel-check";
+      writeFileSync(join(h.home, "cel.json"), JSON.stringify(sample));
+      await ok("create", "-f", join(h.home, "cel.json"));
+      const r = await h.kubectl("patch", "tr", "cel-check", "--type=merge", "-p", JSON.stringify({ spec: { dataset: `${sample.spec.dataset}X` } }));
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /spec.dataset: Invalid value: "string": spec.dataset is immutable after creation; create a new TrainingRun for another dataset/);
+    });
+  });
 });

@@ -161,7 +161,7 @@ export class Registry {
         const { causes: strict } = info.validator.validate(out, { old, fieldValidation: "Strict" });
         for (const c of strict) if (c.reason === "UnknownField") opts.warnings?.push(`unknown field "${c.field}"`);
       }
-      for (const c of causes) errs.push(fromCause(c, object));
+      for (const c of causes) errs.push(fromCause(c, object, info.schema));
       out = object as KubeObject;
     }
     if (errs.length > 0) throw invalid(def.kind, def.group, obj.metadata.name ?? "", errs);
