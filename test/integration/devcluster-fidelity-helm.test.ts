@@ -39,4 +39,16 @@ describe("helm against the devcluster", () => {
     assert.equal((await h.kubectl("get", "configmap", "tiny-tiny")).code, 1, "the release's objects are gone");
     assert.match(await ok("install", "tiny", chart), /STATUS: deployed/);
   });
+
+  it("installs a chart whose Job has an unknown field with the server's warning, and stores the Job without it", async () => {
+    const bad = join(h.home, "bad");
+    mkdirSync(join(bad, "templates"), { recursive: true });
+    writeFileSync(join(bad, "Chart.yaml"), "apiVersion: v2\nname: bad\nversion: 0.1.0\n");
+    writeFileSync(join(bad, "templates/job.yaml"), "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: bad\nspec:\n  backoffLimitt: 1\n  template:\n    spec:\n      restartPolicy: Never\n      containers: [{name: c, image: busybox}]\n");
+    const r = await h.helm("install", "bad", bad);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /unknown field "spec.backoffLimitt"/);
+    const job = JSON.parse((await h.kubectl("get", "job", "bad", "-o", "json")).stdout) as { spec: Record<string, unknown> };
+    assert.equal(job.spec["backoffLimitt"], undefined);
+  });
 });

@@ -165,4 +165,45 @@ spec:
       assert.match(short.stderr, /may not specify a duration less than 10 minutes/);
     });
   });
+
+  describe("CEL rule messages", () => {
+    it("shows the CRD's message verbatim, with the value's type, when a rule fails", async () => {
+      await ok("apply", "-f", join(repo, "crds/trainingruns.nnunet-operator.io.yaml"));
+      await ok("wait", "--for=condition=Established", "crd/trainingruns.nnunet-operator.io");
+      const sample = JSON.parse(await ok("create", "--dry-run=client", "-o", "json", "-f", join(repo, "deploy/samples/trainingrun.yaml"))) as { metadata: { name: string }; spec: { dataset: string } };
+      sample.metadata.name = "cel-check";
+      writeFileSync(join(h.home, "cel.json"), JSON.stringify(sample));
+      await ok("create", "-f", join(h.home, "cel.json"));
+      const r = await h.kubectl("patch", "tr", "cel-check", "--type=merge", "-p", JSON.stringify({ spec: { dataset: `${sample.spec.dataset}X` } }));
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /spec.dataset: Invalid value: "string": spec.dataset is immutable after creation; create a new TrainingRun for another dataset/);
+    });
+  });
+
+  describe("OpenAPI documents from the upstream definitions", () => {
+    const cases: { name: string; args: string[]; want: RegExp }[] = [
+      { name: "kubectl explain pods.spec.containers (OpenAPI v3)", args: ["explain", "pods.spec.containers.resources"], want: /FIELD: resources <ResourceRequirements>[\s\S]*limits\s+<map\[string\]string>/ },
+      { name: "kubectl explain jobs.spec (OpenAPI v3)", args: ["explain", "jobs.spec.backoffLimit"], want: /GROUP:\s+batch[\s\S]*Specifies the number of retries before marking this job failed/ },
+      { name: "kubectl explain with the OpenAPI v2 protobuf document", args: ["explain", "--output=plaintext-openapiv2", "jobs.spec.template.spec.containers.env"], want: /name\t<string> -required-/ },
+    ];
+    for (const c of cases) it(`answers ${c.name}`, async () => assert.match(await ok(...c.args), c.want));
+  });
+
+  describe("unknown fields on built-in kinds", () => {
+    const job = { apiVersion: "batch/v1", kind: "Job", metadata: { name: "typo" }, spec: { backoffLimitt: 1, template: { spec: { restartPolicy: "Never", containers: [{ name: "c", image: "busybox", imagePullPolicyy: "Never" }] } } } };
+    before(() => writeFileSync(join(h.home, "typo.json"), JSON.stringify(job)));
+    it("refuses them under kubectl's default --validate=strict with the strict decoding error", async () => {
+      const r = await h.kubectl("create", "-f", join(h.home, "typo.json"));
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /Job in version "v1" cannot be handled as a Job: strict decoding error: unknown field "spec.backoffLimitt", unknown field "spec.template.spec.containers\[0\].imagePullPolicyy"/);
+    });
+    it("warns about them under --validate=warn and stores the object without them", async () => {
+      const r = await h.kubectl("create", "--validate=warn", "-f", join(h.home, "typo.json"));
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stderr, /Warning: unknown field "spec.backoffLimitt"/);
+      const stored = await json("get", "job", "typo");
+      assert.equal(stored["spec"].backoffLimitt, undefined);
+      assert.equal(stored["spec"].template.spec.containers[0].imagePullPolicyy, undefined);
+    });
+  });
 });

@@ -9,6 +9,7 @@ import { apiVersionOf, type KubeObject, type ResourceCatalog, type ResourceDef }
 import type { Store } from "./store.js";
 import { fromCause } from "./crd-causes.js";
 import { finalizerWarnings } from "./finalizers.js";
+import { builtinDefinitionName, pruneUnknownFields } from "./builtin-schema.js";
 import { validateImmutable } from "./immutability.js";
 import { changedBeyondMetadata, sameObject } from "./object-diff.js";
 import { validateBuiltin, validateMetadata } from "./validation.js";
@@ -136,6 +137,19 @@ export class Registry {
     }
   }
 
+  /** Built-in kinds: fields the upstream schema does not name are an error under Strict, a warning under Warn, and dropped. */
+  private pruneBuiltin(def: ResourceDef, obj: KubeObject, opts: WriteOptions): void {
+    if (def.custom) return;
+    const [group, version] = obj.apiVersion.includes("/") ? obj.apiVersion.split("/") as [string, string] : ["", obj.apiVersion];
+    const definition = builtinDefinitionName({ group, version, kind: obj.kind });
+    if (!definition) return;
+    const unknown = pruneUnknownFields(definition, obj).map((path) => `unknown field "${path}"`);
+    if (unknown.length === 0) return;
+    const validation = opts.fieldValidation ?? "Warn";
+    if (validation === "Strict") throw badRequest(`${def.kind} in version "${def.version}" cannot be handled as a ${def.kind}: strict decoding error: ${unknown.join(", ")}`);
+    if (validation === "Warn") opts.warnings?.push(...unknown);
+  }
+
   /** Defaulting and validation shared by create and update; returns the object to store. */
   private validate(def: ResourceDef, obj: KubeObject, old: KubeObject | undefined, opts: WriteOptions): KubeObject {
     let out = obj;
@@ -144,6 +158,7 @@ export class Registry {
       defaultCrd(out);
       errs.push(...validateCrd(out));
     }
+    this.pruneBuiltin(def, out, opts);
     applyBuiltinDefaults(def, out);
     errs.push(...validateMetadata(def, out));
     opts.warnings?.push(...finalizerWarnings(def, out, old));
@@ -161,7 +176,7 @@ export class Registry {
         const { causes: strict } = info.validator.validate(out, { old, fieldValidation: "Strict" });
         for (const c of strict) if (c.reason === "UnknownField") opts.warnings?.push(`unknown field "${c.field}"`);
       }
-      for (const c of causes) errs.push(fromCause(c, object));
+      for (const c of causes) errs.push(fromCause(c, object, info.schema));
       out = object as KubeObject;
     }
     if (errs.length > 0) throw invalid(def.kind, def.group, obj.metadata.name ?? "", errs);
