@@ -18,15 +18,16 @@ import {
 } from "@nnunet-operator/kube";
 import type { OperatorConfig } from "./config.js";
 import { OperatorMetrics } from "./metrics.js";
-import { AdmissionPass } from "./trainingrun/admission-pass.js";
 import { isPodActive, podGpuRequest } from "./trainingrun/decide/objects.js";
 import { ProgressCache, runProgressFeed } from "./trainingrun/progress-feed.js";
 import { type EventSink, TrainingRunReconciler } from "./trainingrun/reconciler.js";
+import { AdmissionScheduler } from "./trainingrun/scheduler.js";
 import { World } from "./trainingrun/world.js";
 
 // The operator's moving parts, wired: informers (always running, so a standby replica is
-// warm and ready), the leader election, and while leading a work queue whose workers run
-// the reconciler. main.ts builds the ports and hands them in; the integration tests and
+// warm and ready), the leader election, and while leading the admission loop (one scheduler
+// over every run's wanted GPU work) and a work queue whose workers run the per-run
+// reconciler, `concurrency` of them at once (default 4). main.ts builds the ports and hands them in; the integration tests and
 // the benchmark build an Operator the same way.
 
 export interface OperatorOptions {
@@ -37,6 +38,7 @@ export interface OperatorOptions {
   /** Unique per replica (POD_NAME plus a random suffix). */
   identity: string;
   clock?: Clock;
+  /** Reconciles of different runs at once (default 4); admission is one loop whatever this is. */
   concurrency?: number;
   leaderElection?: Partial<LeaderElectionConfig>;
   leaseName?: string;
@@ -80,6 +82,7 @@ export function boundedEvents(recorder: Pick<EventRecorder, "event">, concurrenc
   };
 }
 
+
 /** A run still waiting for something a cluster change may bring (GPUs, a node, a claim). */
 function waiting(run: KubeObject): boolean {
   const status = run.status as { phase?: string; queue?: { reason?: string } } | undefined;
@@ -91,10 +94,10 @@ export class Operator {
   readonly metrics: OperatorMetrics;
   readonly progress = new ProgressCache();
   readonly reconciler: TrainingRunReconciler;
+  readonly scheduler: AdmissionScheduler;
   private queue: WorkQueue | undefined;
   private readonly elector: LeaderElector;
   private readonly clock: Clock;
-  private wakeTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(private readonly options: OperatorOptions) {
     const { port, config, logger, registry } = options;
@@ -107,10 +110,17 @@ export class Operator {
       clock: this.clock,
       onError: (err, input) => logger.warn({ err, reason: input.reason }, "event not recorded"),
     });
+    this.scheduler = new AdmissionScheduler({
+      world: this.world,
+      config,
+      clock: this.clock,
+      onChange: (key) => this.enqueue(key),
+      onError: (err) => logger.error({ err }, "admission cycle failed"),
+    });
     this.reconciler = new TrainingRunReconciler({
       port,
       world: this.world,
-      admission: new AdmissionPass(this.world, config, this.progress),
+      scheduler: this.scheduler,
       progress: this.progress,
       config,
       events: boundedEvents(recorder, 4, 5000, () => logger.warn("event backlog full: dropping an event")),
@@ -142,27 +152,25 @@ export class Operator {
     runs.onChange(ownKey, sink);
     jobs.onChange(labelKey(LABEL_RUN), sink);
     pods.onChange(labelKey(LABEL_RUN), sink);
-    // Capacity and holds change with nodes, with GPU pods ending (ours or not), with claims
-    // and with runs leaving: every waiting run may now be admitted (or move in the queue).
-    nodes.addHandler(() => this.wakeWaiting());
-    claims.addHandler(() => this.wakeWaiting());
-    configMaps.addHandler(() => this.wakeWaiting());
+    // Capacity and holds change with nodes, with GPU pods ending (ours or not), with our Jobs
+    // going, with claims and with runs leaving: the admission loop looks again (coalesced, so
+    // a node flapping is one cycle); the runs whose grant or wait changed are enqueued by it.
+    const schedule = (): void => {
+      if (this.queue) this.scheduler.trigger();
+    };
+    nodes.addHandler(schedule);
+    claims.addHandler(schedule);
+    configMaps.addHandler(schedule);
+    jobs.addHandler((c) => {
+      if (c.type === "deleted") schedule();
+    });
     pods.addHandler((c) => {
       const freed = c.type === "deleted" ? isPodActive(c.object as never) : c.type === "updated" && isPodActive(c.old as never) && !isPodActive(c.object as never);
-      if (freed && podGpuRequest((c.object as { spec?: never }).spec) > 0) this.wakeWaiting();
+      if (freed && podGpuRequest((c.object as { spec?: never }).spec) > 0) schedule();
     });
     runs.addHandler((c) => {
-      if (c.type === "deleted") this.wakeWaiting();
+      if (c.type === "deleted") this.scheduler.forget(`${c.object.metadata.namespace}/${c.object.metadata.name}`);
     });
-  }
-
-  /** Enqueues every waiting run, coalesced over a short window (a node flapping is one wake-up). */
-  wakeWaiting(): void {
-    if (!this.queue || this.wakeTimer) return;
-    this.wakeTimer = setTimeout(() => {
-      this.wakeTimer = undefined;
-      for (const run of this.world.runs()) if (waiting(run)) this.enqueue(`${run.metadata.namespace}/${run.metadata.name}`);
-    }, 100);
   }
 
   isLeader(): boolean {
@@ -217,7 +225,7 @@ export class Operator {
       : undefined;
     const informers = this.world.run(signal);
     await Promise.all([informers, this.elector.run(signal), feed]);
-    if (this.wakeTimer) clearTimeout(this.wakeTimer);
+    this.scheduler.stop();
   }
 
   private async lead(signal: AbortSignal): Promise<void> {
@@ -225,7 +233,7 @@ export class Operator {
     // A Job missing from an unsynced cache would look like a lost attempt: wait for all.
     if (!(await this.world.waitForSync(signal))) return;
     const queue = new WorkQueue({
-      concurrency: this.options.concurrency ?? 1,
+      concurrency: this.options.concurrency ?? 4,
       clock: this.clock,
       metrics: promWorkQueueMetrics(registry, "trainingruns"),
       onError: (key, err, retrying) => logger.warn({ err, key, retrying }, "reconcile failed"),
@@ -233,13 +241,17 @@ export class Operator {
     this.queue = queue;
     logger.info("leading: reconciling");
     for (const run of this.world.runs()) queue.add(`${run.metadata.namespace}/${run.metadata.name}`);
+    // Positions and capacity messages of waiting runs move with every cycle without making
+    // them worth a pass each (scheduler.ts): refresh them this often.
     const resync = setInterval(() => {
+      this.scheduler.trigger();
       for (const run of this.world.runs()) if (waiting(run)) queue.add(`${run.metadata.namespace}/${run.metadata.name}`);
     }, (this.options.waitingResyncSeconds ?? 60) * 1000);
     try {
       await queue.run((key) => this.reconciler.reconcile(key), signal);
     } finally {
       clearInterval(resync);
+      this.scheduler.stop();
       if (this.queue === queue) this.queue = undefined;
       logger.info("stopped leading");
     }
