@@ -4,7 +4,7 @@ import { describe, it, type TestContext } from "node:test";
 import { finalizerErrors } from "../api/finalizers.js";
 import { applyJsonPatch, applyMergePatch, deepEqual } from "../api/patch.js";
 import { builtinResources, type ResourceDef } from "../api/resources.js";
-import { matchesLabels, parseLabelSelector } from "../api/selectors.js";
+import { matchesFieldValues, matchesLabels, parseFieldTerms, parseLabelSelector } from "../api/selectors.js";
 import { qualifiedNameErrors, validateMetadata } from "../api/validation.js";
 
 // Upstream behaviour as data: test vectors of the projects that define what the devcluster
@@ -67,6 +67,12 @@ describe("upstream test vectors", () => {
     const data = load<{ parse: { selector: string; valid: boolean; from: string }[]; matches: { selector: string; labels: Record<string, string>; match: boolean }[] }>("label-selectors.json");
     report(t, "label-selector parse", data.parse.map((c) => ({ id: `${c.from} ${JSON.stringify(c.selector)} ${c.valid ? "valid" : "invalid"}`, ok: throws(() => parseLabelSelector(c.selector)) !== c.valid })));
     report(t, "label-selector matches", data.matches.map((c) => ({ id: `${JSON.stringify(c.selector)} on ${JSON.stringify(c.labels)}`, ok: attempt(() => matchesLabels(parseLabelSelector(c.selector), c.labels) === c.match) })));
+  });
+
+  it("field selectors (apimachinery pkg/fields): parsing with escapes and matching", (t) => {
+    const data = load<{ parse: { selector: string; valid: boolean }[]; matches: { selector: string; fields: Record<string, string>; match: boolean }[] }>("field-selectors.json");
+    report(t, "field-selector parse", data.parse.map((c) => ({ id: `${JSON.stringify(c.selector)} ${c.valid ? "valid" : "invalid"}`, ok: throws(() => parseFieldTerms(c.selector)) !== c.valid })));
+    report(t, "field-selector matches", data.matches.map((c) => ({ id: `${JSON.stringify(c.selector)} on ${JSON.stringify(c.fields)}`, ok: attempt(() => matchesFieldValues(parseFieldTerms(c.selector), c.fields) === c.match) })));
   });
 
   it("qualified names, label values and finalizer names (apimachinery pkg/util/validation)", (t) => {
