@@ -6,6 +6,7 @@ import { applyJsonPatch, applyMergePatch, deepEqual } from "../api/patch.js";
 import { builtinResources, type ResourceDef } from "../api/resources.js";
 import { matchesFieldValues, matchesLabels, parseFieldTerms, parseLabelSelector } from "../api/selectors.js";
 import { qualifiedNameErrors, validateMetadata } from "../api/validation.js";
+import { parseQuantity } from "../scheduler/resources.js";
 
 // Upstream behaviour as data: test vectors of the projects that define what the devcluster
 // emulates (test/fixtures/upstream/, each file naming its repository, commit and file),
@@ -73,6 +74,18 @@ describe("upstream test vectors", () => {
     const data = load<{ parse: { selector: string; valid: boolean }[]; matches: { selector: string; fields: Record<string, string>; match: boolean }[] }>("field-selectors.json");
     report(t, "field-selector parse", data.parse.map((c) => ({ id: `${JSON.stringify(c.selector)} ${c.valid ? "valid" : "invalid"}`, ok: throws(() => parseFieldTerms(c.selector)) !== c.valid })));
     report(t, "field-selector matches", data.matches.map((c) => ({ id: `${JSON.stringify(c.selector)} on ${JSON.stringify(c.fields)}`, ok: attempt(() => matchesFieldValues(parseFieldTerms(c.selector), c.fields) === c.match) })));
+  });
+
+  it("resource quantities (apimachinery pkg/api/resource): parsing, as the scheduler's milli-units", (t) => {
+    const data = load<{ valid: { input: string; value: string }[]; saturated: string[]; invalid: string[] }>("quantities.json");
+    // The exact milli-value, rounded up as MilliValue does, from the decimal string.
+    const milli = (decimal: string) => {
+      const [whole = "0", frac = ""] = decimal.split(".");
+      const scaled = BigInt(whole + frac.padEnd(3, "0").slice(0, 3));
+      return Number(frac.length > 3 && /[1-9]/.test(frac.slice(3)) ? scaled + 1n : scaled);
+    };
+    report(t, "quantity parse", data.valid.map((c) => ({ id: `${c.input} = ${c.value}`, ok: attempt(() => parseQuantity(c.input) === milli(c.value)) })));
+    report(t, "quantity invalid", data.invalid.map((c) => ({ id: JSON.stringify(c), ok: throws(() => parseQuantity(c)) })));
   });
 
   it("qualified names, label values and finalizer names (apimachinery pkg/util/validation)", (t) => {
