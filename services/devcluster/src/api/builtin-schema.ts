@@ -35,7 +35,12 @@ export function builtinDefinitionName(g: Gvk): string | undefined {
 type Obj = Record<string, unknown>;
 const isObject = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
 
+const resolved = new WeakMap<Schema, Schema>();
+
+/** Follows $ref and single-entry allOf to the schema that describes a value; memoised per node. */
 function resolve(schema: Schema, definitions: Record<string, Schema>): Schema {
+  const hit = resolved.get(schema);
+  if (hit) return hit;
   let s = schema;
   for (let i = 0; i < 10; i++) {
     const ref = s["$ref"];
@@ -44,6 +49,7 @@ function resolve(schema: Schema, definitions: Record<string, Schema>): Schema {
     else if (Array.isArray(allOf) && allOf.length === 1 && isObject(allOf[0])) s = allOf[0] as Schema;
     else break;
   }
+  resolved.set(schema, s);
   return s;
 }
 

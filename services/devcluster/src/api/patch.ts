@@ -175,24 +175,46 @@ function mergeList(orig: Json[], patch: Json[], schema: MergeSchema | undefined)
   const replaceDirective = (p: Json) => isObject(p) && p["$patch"] === "replace" && Object.keys(p).length === 1;
   if (patch.some(replaceDirective)) return patch.filter((p) => !replaceDirective(p)).map(stripDirectives);
   if (meta?.kind === "set") {
-    const out = [...orig];
-    for (const v of patch) if (!out.some((o) => deepEqual(o, v))) out.push(v);
-    return out;
+    const patched: Json[] = [];
+    for (const v of patch) if (!patched.some((o) => deepEqual(o, v))) patched.push(v);
+    const serverIndex = (v: Json) => orig.findIndex((o) => deepEqual(o, v));
+    return mergeSorted(orig.filter((o) => !patched.some((v) => deepEqual(o, v))), patched, serverIndex);
   }
   if (meta?.kind !== "map" || !meta.keys?.length) return patch.filter((p) => !(isObject(p) && "$patch" in p)).map(stripDirectives);
   const keys = meta.keys;
-  const out = [...orig];
+  const named = new Set<string>();
+  const patched: Json[] = [];
   for (const item of patch) {
     if (!isObject(item)) throw badRequest(`merging an object in json but data type is not struct, instead is: ${typeof item}`);
     if (keys.every((k) => item[k] === undefined)) throw badRequest(`map: ${JSON.stringify(item)} does not contain declared merge key: ${keys[0]}`);
-    const key = matchKey(item, keys);
-    const i = out.findIndex((o) => matchKey(o, keys) === key);
-    if (item["$patch"] === "delete") {
-      if (i >= 0) out.splice(i, 1);
-      continue;
+    const key = matchKey(item, keys)!;
+    named.add(key);
+    // A delete directive removes every entry with the key (duplicates included).
+    if (item["$patch"] === "delete") continue;
+    const current = orig.find((o) => matchKey(o, keys) === key);
+    patched.push(current !== undefined ? mergeMap(isObject(current) ? clone(current) : {}, item, schema?.items) : stripDirectives(item));
+  }
+  const serverIndex = (v: Json) => orig.findIndex((o) => matchKey(o, keys) === matchKey(v, keys));
+  return mergeSorted(orig.filter((o) => !named.has(matchKey(o, keys) ?? "")), patched, serverIndex);
+}
+
+/**
+ * Upstream's mergeSortedSlice: the entries only the server has (in its order) and the
+ * patched ones (in the patch's order) interleaved, a server entry first only when both are
+ * on the server and it comes earlier there.
+ */
+function mergeSorted(serverOnly: Json[], patched: Json[], serverIndex: (v: Json) => number): Json[] {
+  const out: Json[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < serverOnly.length || j < patched.length) {
+    if (i >= serverOnly.length) out.push(patched[j++]!);
+    else if (j >= patched.length) out.push(serverOnly[i++]!);
+    else {
+      const li = serverIndex(serverOnly[i]!);
+      const ri = serverIndex(patched[j]!);
+      out.push(li >= 0 && ri >= 0 && li < ri ? serverOnly[i++]! : patched[j++]!);
     }
-    if (i >= 0) out[i] = mergeMap(isObject(out[i]) ? (out[i] as JsonObject) : {}, item, schema?.items);
-    else out.push(stripDirectives(item));
   }
   return out;
 }
