@@ -100,6 +100,7 @@ export async function startDevCluster(options: DevClusterOptions = {}): Promise<
   });
   const port = (server.address() as AddressInfo).port;
   hostHeader = `${host}:${port}`;
+  simulation?.kubelet.setApiServer({ host, port, caPem: cert?.certPem });
   const url = `${cert ? "https" : "http"}://${host}:${port}`;
   const kubeconfigPath = options.kubeconfigPath ?? join(mkdtempSync(join(tmpdir(), "devcluster-")), "kubeconfig");
   writeFileSync(kubeconfigPath, buildKubeconfig(url, adminToken, {}, cert?.certPem), { mode: 0o600 });

@@ -81,9 +81,12 @@ function allocateClusterIp(store: Store, svc: KubeObject): void {
   }
   const used = new Set<string>();
   for (const e of store.scan("services")) used.add(String((e.object["spec"] as Obj | undefined)?.["clusterIP"] ?? ""));
-  for (let i = 1; i < 65534; i++) {
+  // Random rather than sequential: devclusters running side by side (parallel tests) then
+  // rarely want the same address for their service proxies.
+  for (let tries = 0; tries < 100_000; tries++) {
+    const i = 1 + Math.floor(Math.random() * 65_000);
     const ip = `${CLUSTER_IP_PREFIX}${i >> 8}.${i & 255}`;
-    if ((i & 255) === 0 || used.has(ip)) continue;
+    if ((i & 255) === 0 || (i & 255) === 255 || used.has(ip)) continue;
     spec["clusterIP"] = ip;
     spec["clusterIPs"] = [ip];
     return;
