@@ -33,12 +33,12 @@ export const METRICS = {
   gpuSecondsUsed: m({ service: "operator", name: "nnunet_run_gpu_seconds_used", type: "gauge", help: "GPU-seconds used by a run's training pods.", labels: ["namespace", "run"] }),
   gpuSecondsSaved: m({ service: "operator", name: "nnunet_run_gpu_seconds_saved", type: "gauge", help: "GPU-seconds saved against the full schedule at the plans' batch size.", labels: ["namespace", "run"] }),
   foldsByPhase: m({ service: "operator", name: "nnunet_folds", type: "gauge", help: "Folds by phase.", labels: ["phase"] }),
+  foldStalled: m({ service: "operator", name: "nnunet_fold_stalled", type: "gauge", help: "1 while a fold has logged no epoch past its stall deadline: hung and being restarted, or its stream lost.", labels: ["namespace", "run", "fold"] }),
   // early-stop
   foldEpoch: m({ service: "early-stop", name: "nnunet_fold_epoch", type: "gauge", help: "Last finished epoch of a fold.", labels: ["namespace", "run", "fold"] }),
   foldMaxEpochs: m({ service: "early-stop", name: "nnunet_fold_max_epochs", type: "gauge", help: "Planned epochs of a fold.", labels: ["namespace", "run", "fold"] }),
   foldEma: m({ service: "early-stop", name: "nnunet_fold_ema_pseudo_dice", type: "gauge", help: "EMA pseudo Dice after a fold's last epoch.", labels: ["namespace", "run", "fold"] }),
   foldLastEpochTime: m({ service: "early-stop", name: "nnunet_fold_last_epoch_timestamp_seconds", type: "gauge", help: "Unix time the fold's last epoch was received.", labels: ["namespace", "run", "fold"] }),
-  foldStalled: m({ service: "early-stop", name: "nnunet_fold_stalled", type: "gauge", help: "1 while a fold has logged no epoch for several median epoch times.", labels: ["namespace", "run", "fold"] }),
   messages: m({ service: "early-stop", name: "nnunet_earlystop_messages_total", type: "counter", help: "Epoch messages by outcome (accepted, or the reason they were rejected).", labels: ["result", "reason"] }),
   decisions: m({ service: "early-stop", name: "nnunet_earlystop_decisions_total", type: "counter", help: "Stop decisions by policy and reason.", labels: ["policy", "reason"] }),
   decisionLatency: m({ service: "early-stop", name: "nnunet_earlystop_decision_latency_seconds", type: "histogram", help: "From receiving the deciding epoch to the stop patch accepted by the API.", labels: [], buckets: LATENCY_BUCKETS }),

@@ -9,7 +9,7 @@ import { generatedFiles } from "../generated-files.js";
 import { buildOpenApiSchema, buildTrainingRunCrd } from "./trainingrun-crd.js";
 import { type JSONSchemaProps, walkSchema } from "./openapi.js";
 import { structuralViolations } from "./structural.js";
-import { createCrdValidator } from "./validate.js";
+import { createCrdValidator } from "../testing/crd-validator.js";
 
 const repo = resolve(import.meta.dirname, "../../../..");
 const fixtures = join(repo, "test/fixtures/trainingruns");

@@ -190,7 +190,7 @@ export const EarlyStopSpec = z
       .default(5)
       .meta({
         description:
-          "A fold that logs no epoch for this many median epoch times is reported stalled and its pod restarted.",
+          "A fold that logs no epoch for this many median epoch times, while its reporter's heartbeat shows the training log has not moved, is restarted by the operator. Missing epochs alone (a lost NATS stream) never count as a stall.",
       }),
   })
   .strict()

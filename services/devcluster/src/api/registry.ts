@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { alreadyExists, ApiError, badRequest, forbidden, invalid, notFound, staleConflict, unsupportedMediaType, type FieldError } from "./errors.js";
+import { alreadyExists, ApiError, badRequest, forbidden, invalid, notFound, staleConflict, uidPreconditionFailed, unsupportedMediaType, type FieldError } from "./errors.js";
 import { applyBuiltinDefaults, applyCreateDefaults, generateNameSuffix } from "./defaults.js";
 import { crdStatus, defaultCrd, validateCrd, type CustomResourceInfo } from "./crd.js";
 import { recordUpdate, serverSideApply } from "./managed-fields.js";
@@ -8,6 +8,7 @@ import { mergeSchemaForKind, type MergeSchema } from "./patch-schema.js";
 import { apiVersionOf, type KubeObject, type ResourceCatalog, type ResourceDef } from "./resources.js";
 import type { Store } from "./store.js";
 import { fromCause } from "./crd-causes.js";
+import { finalizerWarnings } from "./finalizers.js";
 import { validateImmutable } from "./immutability.js";
 import { changedBeyondMetadata, sameObject } from "./object-diff.js";
 import { validateBuiltin, validateMetadata } from "./validation.js";
@@ -145,6 +146,7 @@ export class Registry {
     }
     applyBuiltinDefaults(def, out);
     errs.push(...validateMetadata(def, out));
+    opts.warnings?.push(...finalizerWarnings(def, out, old));
     errs.push(...validateBuiltin(def, out));
     if (old) errs.push(...validateImmutable(def, old, out));
     const info = this.deps.customInfo(def);
@@ -220,7 +222,12 @@ export class Registry {
     if (def.namespaced && incoming.metadata.namespace && incoming.metadata.namespace !== namespace) {
       throw badRequest("the namespace of the provided object does not match the namespace sent on the request");
     }
-    return this.guaranteedUpdate(def, namespace, name, opts, subresource, () => structuredClone(incoming), "Update");
+    return this.guaranteedUpdate(def, namespace, name, opts, subresource, (current) => {
+      // A PUT's metadata.uid is a storage precondition, checked before the resourceVersion.
+      const uid = incoming.metadata.uid;
+      if (uid && uid !== current.metadata.uid) throw uidPreconditionFailed(def, namespace, name, uid, current.metadata.uid ?? "");
+      return structuredClone(incoming);
+    }, "Update");
   }
 
   async patch(def: ResourceDef, namespace: string | undefined, name: string, type: PatchType, patch: unknown, opts: WriteOptions & { force?: boolean } = {}, subresource?: "status"): Promise<KubeObject> {

@@ -43,6 +43,7 @@ function apiResources(defs: ResourceDef[]): object[] {
     if (!d.virtual) r["storageVersionHash"] = hash;
     out.push(r);
     if (d.statusSubresource) out.push({ name: `${d.resource}/status`, singularName: "", namespaced: d.namespaced, kind: d.kind, verbs: ["get", "patch", "update"] });
+    if (d.resource === "serviceaccounts" && !d.custom) out.push({ name: "serviceaccounts/token", singularName: "", namespaced: true, group: "authentication.k8s.io", version: "v1", kind: "TokenRequest", verbs: ["create"] });
     if (d.resource === "pods" && !d.custom) {
       out.push({ name: "pods/binding", singularName: "", namespaced: true, kind: "Binding", verbs: ["create"] });
       out.push({ name: "pods/eviction", singularName: "", namespaced: true, group: "policy", version: "v1", kind: "Eviction", verbs: ["create"] });

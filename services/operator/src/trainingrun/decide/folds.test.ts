@@ -1,10 +1,10 @@
 import { strict as assert } from "node:assert";
 import { describe, it } from "node:test";
-import type { FoldStatus } from "@nnunet-operator/api";
+import { ANNOTATION_ATTEMPT, type FoldStatus } from "@nnunet-operator/api";
 import { parseOperatorConfig } from "../../config.js";
 import { at, iso, JobBuilder, makeJob, makePod, makeRun, PodBuilder } from "../../testing/builders.js";
 import { type FoldInput, decideFold } from "./folds.js";
-import { ANNOTATION_ATTEMPT, ANNOTATION_BATCH_SIZE, ANNOTATION_PRIOR_GPU_SECONDS } from "./objects.js";
+import { ANNOTATION_BATCH_SIZE, ANNOTATION_PRIOR_GPU_SECONDS } from "./objects.js";
 import { decideSchedule } from "./schedule.js";
 import { assertFoldDecision, type FoldCase, previousFold } from "../../testing/fold-cases.js";
 
@@ -31,6 +31,7 @@ function input(over: Partial<FoldInput> = {}): FoldInput {
     calibration: calibrated,
     admitted: { train: false, validate: false },
     progress: undefined,
+    liveness: { heartbeat: undefined, feedSince: undefined },
     now: at(1000),
     ...over,
   };

@@ -11,8 +11,6 @@ import type { IToleration } from "kubernetes-models/v1/Toleration";
 // in one place.
 
 export const GPU_RESOURCE = "nvidia.com/gpu";
-// The attempt annotation is part of the stall-report contract, so it lives in packages/api.
-export { ANNOTATION_ATTEMPT } from "@nnunet-operator/api";
 export const ANNOTATION_BATCH_SIZE = "nnunet-operator.io/batch-size";
 export const ANNOTATION_PRIOR_GPU_SECONDS = "nnunet-operator.io/prior-gpu-seconds";
 
@@ -50,20 +48,6 @@ export function isPodActive(pod: IPod): boolean {
 
 export function podCondition(pod: IPod, type: string): boolean {
   return (pod.status?.conditions ?? []).some((c) => c.type === type && c.status === "True");
-}
-
-export function jobCondition(job: IJob, type: string): { status: boolean; reason?: string; message?: string; at?: string } {
-  const c = (job.status?.conditions ?? []).find((x) => x.type === type && x.status === "True");
-  if (!c) return { status: false };
-  return { status: true, ...(c.reason ? { reason: c.reason } : {}), ...(c.message ? { message: c.message } : {}), ...(c.lastTransitionTime ? { at: String(c.lastTransitionTime) } : {}) };
-}
-
-export function isJobComplete(job: IJob): boolean {
-  return jobCondition(job, "Complete").status || (job.status?.succeeded ?? 0) > 0;
-}
-
-export function isJobFailed(job: IJob): boolean {
-  return jobCondition(job, "Failed").status;
 }
 
 export function annotation(obj: { metadata?: { annotations?: Record<string, string> } }, key: string): string | undefined {

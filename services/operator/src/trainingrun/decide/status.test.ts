@@ -213,7 +213,7 @@ describe("status of waiting, failing and held runs", () => {
   });
 
   it("computeStatus alone recomputes the status without admission and reports calibration waiting for a GPU", () => {
-    const { status } = computeStatus(makeRun().build(), { config, jobs: [], pods: [], nodes: nodes(), calibrationCache: undefined, claimExists: true, admission: NOTHING_ADMITTED, progress: new Map() }, at(0));
+    const { status } = computeStatus(makeRun().build(), { config, jobs: [], pods: [], nodes: nodes(), calibrationCache: undefined, claimExists: true, admission: NOTHING_ADMITTED, progress: new Map(), heartbeats: new Map(), feedSince: undefined }, at(0));
     assert.equal(status.phase, "Pending");
     assert.equal(status.calibration?.message, "the calibration Job waits for a GPU");
     assert.equal(status.folds?.length, 5);

@@ -3,9 +3,9 @@ import type { IContainer } from "kubernetes-models/v1/Container";
 import type { IEnvVar } from "kubernetes-models/v1/EnvVar";
 import type { IVolume } from "kubernetes-models/v1/Volume";
 import type { IVolumeMount } from "kubernetes-models/v1/VolumeMount";
-import { foldJobName, type TrainingRun } from "@nnunet-operator/api";
+import { attemptAnnotation, foldJobName, type TrainingRun } from "@nnunet-operator/api";
 import type { OperatorConfig } from "../../config.js";
-import { ANNOTATION_ATTEMPT, ANNOTATION_BATCH_SIZE, ANNOTATION_PRIOR_GPU_SECONDS } from "../decide/objects.js";
+import { ANNOTATION_BATCH_SIZE, ANNOTATION_PRIOR_GPU_SECONDS } from "../decide/objects.js";
 import {
   childLabels,
   childMetadata,
@@ -118,7 +118,7 @@ export function buildTrainingJob(input: TrainingJobInput): IJob {
   const resume = attempt > 0;
   const sidecar = reporterSidecar(input);
   const annotations: Record<string, string> = {
-    [ANNOTATION_ATTEMPT]: String(attempt),
+    ...attemptAnnotation(attempt),
     [ANNOTATION_PRIOR_GPU_SECONDS]: String(Math.round(input.priorGpuSeconds)),
     ...(batchSize !== undefined ? { [ANNOTATION_BATCH_SIZE]: String(batchSize) } : {}),
   };

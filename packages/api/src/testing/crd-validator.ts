@@ -1,6 +1,6 @@
 import { Ajv, type ErrorObject } from "ajv";
 import { Environment } from "@marcbachmann/cel-js";
-import type { JSONSchemaProps } from "./openapi.js";
+import type { JSONSchemaProps } from "../crd/openapi.js";
 
 // Validates an object against a CRD's openAPIV3Schema the way kube-apiserver does on
 // create and update: apply schema defaults, report unknown fields (strict field
