@@ -4,11 +4,10 @@ import { join } from "node:path";
 import type { KubeObject } from "../api/resources.js";
 import type { Recorder } from "../sim/recorder.js";
 import { resolveCommand, type ImageMap, type Placeholders } from "./image-map.js";
-import { containerEnv, expandVars, mountTable, podDir, prepareVolumes, rewritePaths, type Lookups, type MountEntry, type VolumeMount } from "./paths.js";
+import { podDir, prepareVolumes, type Lookups, type MountEntry, type VolumeMount } from "./paths.js";
 import { probeContainer, type ProbedContainer } from "./container-probes.js";
-import { rewriteConfigFiles } from "./config-files.js";
+import { prepareContainer, terminationMessage, usesVolumeSource, type PreparedContainer, type ResolvedCommand } from "./container-start.js";
 import type { ContainerRole, ContainerView, PodView } from "./pod-status.js";
-import { tailText } from "./logs.js";
 
 // One pod's containers as local processes: volumes, then init containers in order (native
 // sidecars started and left running), then the main containers together; when they are
@@ -111,9 +110,7 @@ export class PodRunner {
   }
 
   usesVolumeSource(kind: "configMap" | "secret", namespace: string, name: string): boolean {
-    if (this.pod.metadata.namespace !== namespace) return false;
-    const volumes = ((this.pod["spec"] as { volumes?: { configMap?: { name: string }; secret?: { secretName: string } }[] }).volumes ?? []);
-    return volumes.some((v) => (kind === "configMap" ? v.configMap?.name === name : v.secret?.secretName === name));
+    return usesVolumeSource(this.pod, kind, namespace, name);
   }
 
   /** A ConfigMap or Secret changed: its files are written again (what the kubelet's periodic volume sync does). */
@@ -269,7 +266,7 @@ export class PodRunner {
         s.proc = undefined;
         s.stopProbes?.();
         s.probes = undefined;
-        const text = message ?? this.terminationMessage(c, msgFile, logFile, code);
+        const text = message ?? terminationMessage(c, msgFile, logFile, code);
         this.set(s, { terminated: { exitCode: code, reason, ...(text ? { message: text } : {}), startedAt: started, finishedAt: this.deps.now() } });
         resolve(code);
       };
@@ -324,28 +321,7 @@ export class PodRunner {
     }
   }
 
-  private prepare(c: ContainerSpec, r: { argv: string[]; prefix: number; env: Record<string, string>; configFlags?: string[] }, msgFile: string): { env: Record<string, string>; argv: string[]; cwd: string } {
-    const table = mountTable(c.volumeMounts, this.volumes, [{ containerPath: c.terminationMessagePath ?? "/dev/termination-log", hostPath: msgFile }, ...this.deps.extraMounts]);
-    const own = containerEnv(this.pod, c, this.deps.lookups, { podIp: this.deps.podIp, allocatable: this.deps.allocatable });
-    // The pod shim (pod-shim.ts) maps paths a program hard-codes through the same table.
-    const mounts = JSON.stringify(table.map((m) => [m.containerPath, m.hostPath]));
-    const env: Record<string, string> = { ...this.deps.baseEnv, TERMINATION_MESSAGE_PATH: msgFile, NNUNET_TERMINATION_MESSAGE_PATH: msgFile, DEVCLUSTER_MOUNTS: mounts };
-    for (const [k, v] of Object.entries({ ...r.env, ...own })) env[k] = rewritePaths(v, table);
-    const argv = r.argv.map((a, i) => (i < r.prefix ? a : rewritePaths(expandVars(a, own), table)));
-    rewriteConfigFiles(argv, r.configFlags ?? [], table, join(this.dir, "config", c.name));
-    const cwd = c.workingDir ? rewritePaths(c.workingDir, table) : join(this.dir, "root");
-    mkdirSync(cwd, { recursive: true });
-    return { env, argv, cwd };
-  }
-
-  private terminationMessage(c: ContainerSpec, msgFile: string, logFile: string, code: number): string | undefined {
-    let text = "";
-    try {
-      text = readFileSync(msgFile, "utf8").slice(0, 4096);
-    } catch {
-      // No file: fall through to the logs when allowed.
-    }
-    if (!text && code !== 0 && c.terminationMessagePolicy === "FallbackToLogsOnError") text = tailText(logFile, 80, 2048);
-    return text || undefined;
+  private prepare(c: ContainerSpec, r: ResolvedCommand, msgFile: string): PreparedContainer {
+    return prepareContainer(this.pod, c, r, msgFile, { volumes: this.volumes, podFolder: this.dir, baseEnv: this.deps.baseEnv, extraMounts: this.deps.extraMounts, lookups: this.deps.lookups, podIp: this.deps.podIp, allocatable: this.deps.allocatable });
   }
 }
