@@ -48,6 +48,7 @@ function component(name: string) {
       priorityClassName: described(z.string(), "Priority class of the pods; empty for none."),
       podAnnotations: stringMap("Extra annotations on the pods."),
       podLabels: stringMap("Extra labels on the pods."),
+      extraEnv: described(z.array(strictObject({ name: described(z.string().min(1), "Variable name."), value: described(z.string(), "Value.") }, "An environment variable.")), "Extra environment variables of the container, e.g. [{name: STATUS_MIN_INTERVAL_SECONDS, value: \"2\"}]."),
     },
     `The ${name} Deployment.`,
   );

@@ -1,6 +1,7 @@
 import type { FieldError } from "./errors.js";
 import { finalizerErrors } from "./finalizers.js";
 import type { KubeObject, ResourceDef } from "./resources.js";
+import { validateWorkload } from "../workloads/validation.js";
 
 // Object-metadata validation as apimachinery's ValidateObjectMeta does it, with the real
 // messages, plus the few built-in checks the emulator needs (a pod has containers).
@@ -106,6 +107,8 @@ function validatePodSpec(spec: Obj, at: string): FieldError[] {
 /** Built-in type checks the emulator enforces (a subset of the real validation). */
 export function validateBuiltin(def: ResourceDef, obj: KubeObject): FieldError[] {
   if (def.custom) return [];
+  const workload = validateWorkload(def, obj, validatePodSpec);
+  if (workload) return workload;
   if (def.resource === "pods") return validatePodSpec(asObj(obj["spec"]), "spec");
   if (def.resource === "jobs") {
     const tpl = asObj(asObj(obj["spec"])["template"]);
