@@ -61,8 +61,20 @@ export const OperatorConfig = z
           .object({ name: dnsLabel, key: z.string().min(1).default("nats.creds") })
           .strict()
           .optional(),
+        /**
+         * Decentralized JWT auth (chart: nats.auth): the operator's own .creds file and the
+         * account signing key it mints each fold attempt's credential with. Files the chart
+         * mounts from the nats-auth Secret; read once at start.
+         */
+        auth: z
+          .object({ credsFile: z.string().min(1), signingKeyFile: z.string().min(1), accountPublicKeyFile: z.string().min(1) })
+          .strict()
+          .optional(),
+        /** A CA bundle to verify the NATS server's certificate (chart: nats.tls). */
+        tlsCaFile: z.string().min(1).optional(),
       })
       .strict()
+      .refine((n) => !(n.auth && n.credsSecret), { error: "set either nats.auth (a credential per fold) or nats.credsSecret (one shared credential), not both", path: ["credsSecret"] })
       .prefault({}),
     calibration: z
       .object({

@@ -43,7 +43,13 @@ async function main(): Promise<void> {
   if (signal.aborted) closeServers();
   else signal.addEventListener("abort", closeServers, { once: true });
 
-  const nc = await connectBus({ servers: config.nats.url, name: `nnunet-operator/${env.POD_NAME ?? hostname()}`, signal });
+  const auth = config.nats.auth;
+  const nc = await connectBus({ servers: config.nats.url, name: `nnunet-operator/${env.POD_NAME ?? hostname()}`, credsFile: auth?.credsFile, tlsCaFile: config.nats.tlsCaFile, signal });
+  const foldSigning = auth && {
+    accountSigningSeed: (await readFile(auth.signingKeyFile, "utf8")).trim(),
+    accountPublicKey: (await readFile(auth.accountPublicKeyFile, "utf8")).trim(),
+    caPem: config.nats.tlsCaFile ? await readFile(config.nats.tlsCaFile, "utf8") : undefined,
+  };
   const js = jetstream(nc);
   const jsm = await jetstreamManager(nc);
   operator = new Operator({
@@ -54,6 +60,7 @@ async function main(): Promise<void> {
     identity: `${env.POD_NAME ?? hostname()}_${randomBytes(4).toString("hex")}`,
     statusMinIntervalSeconds: env.STATUS_MIN_INTERVAL_SECONDS,
     purgeRun: (ns, run) => purgeRunSubjects(jsm, ns, run),
+    ...(foldSigning ? { foldSigning } : {}),
     bus: { nc, js },
   });
   logger.info({ httpPort: env.HTTP_PORT, webhookPort: env.WEBHOOK_PORT, namespace: config.namespace }, "operator started");

@@ -23,6 +23,7 @@ import {
   runNamespace,
   trainingImage,
 } from "./common.js";
+import { FOLD_CA_KEY, FOLD_CREDS_KEY, foldCredsSecretName } from "./fold-credentials.js";
 import { DERIVE_PLANS_PY } from "./scripts.js";
 
 export interface TrainingJobInput {
@@ -66,7 +67,10 @@ export function derivePlansContainer(run: TrainingRun, config: OperatorConfig, b
 
 function reporterSidecar(input: TrainingJobInput): { container: IContainer; volumes: IVolume[] } {
   const { run, config, fold, attempt, trainer } = input;
-  const creds = config.nats.credsSecret;
+  // With NATS auth each attempt has its own credential (minted by the operator just before
+  // the Job is created); the shared credsSecret is for an external NATS without it.
+  const creds = config.nats.auth ? { name: foldCredsSecretName(runName(run), fold, attempt), key: FOLD_CREDS_KEY } : config.nats.credsSecret;
+  const ca = config.nats.auth && config.nats.tlsCaFile ? FOLD_CA_KEY : undefined;
   const env: IEnvVar[] = [
     { name: "NNUNET_NAMESPACE", value: runNamespace(run) },
     { name: "NNUNET_RUN", value: runName(run) },
@@ -76,6 +80,7 @@ function reporterSidecar(input: TrainingJobInput): { container: IContainer; volu
     { name: "NNUNET_FOLD_DIR", value: foldDir(run, trainer, fold, trainingPlans(run, input.batchSize)) },
     { name: "NATS_URL", value: config.nats.url },
     ...(creds ? [{ name: "NATS_CREDS_FILE", value: `${NATS_CREDS_DIR}/${creds.key}` }] : []),
+    ...(ca ? [{ name: "NATS_TLS_CA_FILE", value: `${NATS_CREDS_DIR}/${ca}` }] : []),
   ];
   const mounts: IVolumeMount[] = [
     { name: "data", mountPath: MOUNT_RESULTS, subPath: run.spec.storage.resultsSubPath, readOnly: true },
@@ -93,7 +98,7 @@ function reporterSidecar(input: TrainingJobInput): { container: IContainer; volu
       volumeMounts: mounts,
       resources: { requests: { cpu: "50m", memory: "64Mi" }, limits: { cpu: "500m", memory: "256Mi" } },
     },
-    volumes: creds ? [{ name: "nats-creds", secret: { secretName: creds.name, items: [{ key: creds.key, path: creds.key }] } }] : [],
+    volumes: creds ? [{ name: "nats-creds", secret: { secretName: creds.name, defaultMode: 0o440, items: [creds.key, ...(ca ? [ca] : [])].map((key) => ({ key, path: key })) } }] : [],
   };
 }
 
