@@ -1,6 +1,7 @@
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { createUser, encodeUser, fmtCreds, fromSeed } from "@nats-io/jwt";
 import { type FoldCredsRequest, type NatsAuthMaterial, generateNatsAuth, mintFoldCreds } from "../auth.js";
 
 // Credentials on disk for tests against a nats-server with auth on: the services' .creds
@@ -10,6 +11,11 @@ export interface NatsAuthFixture {
   material: NatsAuthMaterial;
   earlyStopCredsFile: string;
   operatorCredsFile: string;
+  /**
+   * A user without limits: the test's own eyes and hands on the bus (inspect the stream,
+   * replay what a fold published). Never minted outside tests.
+   */
+  observerCredsFile: string;
   /** Mints a fold attempt's credential (as the operator does) and writes it to a file. */
   foldCredsFile(request: FoldCredsRequest): Promise<string>;
   cleanup(): Promise<void>;
@@ -27,7 +33,14 @@ export async function makeNatsAuthFixture(): Promise<NatsAuthFixture> {
     material,
     earlyStopCredsFile: await write("early-stop.creds", material.earlyStopCreds),
     operatorCredsFile: await write("operator.creds", material.operatorCreds),
+    observerCredsFile: await write("observer.creds", await observerCreds(material)),
     foldCredsFile: async (request) => write(`fold-${request.namespace}-${request.run}-${request.fold}-${request.attempt}.creds`, await mintFoldCreds(material, request)),
     cleanup: () => rm(dir, { recursive: true, force: true }),
   };
+}
+
+async function observerCreds(material: NatsAuthMaterial): Promise<string> {
+  const user = createUser();
+  const jwt = await encodeUser("test-observer", user, fromSeed(new TextEncoder().encode(material.accountSigningSeed)), { issuer_account: material.accountPublicKey });
+  return new TextDecoder().decode(fmtCreds(jwt, user));
 }
