@@ -83,7 +83,7 @@ export async function startEarlyStop(options: StartOptions): Promise<EarlyStopHa
   log.info({ url, identity }, "serving /metrics, /healthz, /readyz");
   const runsDone = runsInformer.run(shutdown.signal);
 
-  const nc = await connectBus({ servers: config.natsUrl.split(","), name: `early-stop/${identity}`, credsFile: config.natsCredsFile, reconnectTimeWaitMs: 250, reconnectJitterMs: 250 });
+  const nc = await connectBus({ servers: config.natsUrl.split(","), name: `early-stop/${identity}`, credsFile: config.natsCredsFile, tlsCaFile: config.natsTlsCaFile, reconnectTimeWaitMs: 250, reconnectJitterMs: 250 });
   natsUp = true;
   void (async () => {
     for await (const s of nc.status()) {
