@@ -1,4 +1,4 @@
-import { ANNOTATION_ATTEMPT, ANNOTATION_STALL_REPORT, ANNOTATION_STOP_DECISION, API_VERSION, foldJobName, KIND, StallReport, type StopDecision } from "@nnunet-operator/api";
+import { ANNOTATION_ATTEMPT, ANNOTATION_STALL_REPORT, ANNOTATION_STOP_DECISION, API_VERSION, foldJobName, KIND, LABEL_FOLD, LABEL_ROLE, LABEL_RUN, StallReport, type StopDecision } from "@nnunet-operator/api";
 import { type EventRecorder, isConflict, isNotFound, type KubeObject, type KubePort, Resources } from "@nnunet-operator/kube";
 
 // Acts on a stop decision (DESIGN.md, "Contracts between the parts"): ONE merge patch on the
@@ -24,7 +24,7 @@ export type TerminateOutcome =
   | "job-finished"
   /** No such Job (deleted, or not created yet). */
   | "job-missing"
-  /** The Job belongs to another incarnation of the run. */
+  /** The Job is not this run incarnation's fold Job (another uid, no TrainingRun controller, wrong labels). */
   | "job-foreign";
 
 export type StallReportOutcome =
@@ -75,10 +75,28 @@ export function buildStallPatch(report: StallReport, resourceVersion: string | u
   return { metadata: { ...(resourceVersion !== undefined && { resourceVersion }), annotations: { [ANNOTATION_STALL_REPORT]: JSON.stringify(report) } } };
 }
 
+/**
+ * Whether the Job is the fold's training Job of the run in the message: controlled by the
+ * TrainingRun with that uid, and labelled with its run, fold and role. A Job merely named
+ * like a fold's (`<run>-fold-0` created by hand) is not. Pure.
+ */
+export function isFoldJobOf(job: JobView, target: StopTarget): boolean {
+  const controller = (job.metadata.ownerReferences ?? []).find((r) => r.controller === true);
+  const labels = job.metadata.labels ?? {};
+  return (
+    controller?.apiVersion === API_VERSION &&
+    controller.kind === KIND &&
+    controller.uid === target.runUid &&
+    controller.name === target.run &&
+    labels[LABEL_RUN] === target.run &&
+    labels[LABEL_FOLD] === target.fold &&
+    labels[LABEL_ROLE] === "train"
+  );
+}
+
 /** What to do with the Job as read. Pure. */
 export function decideJob(job: JobView, target: StopTarget): Exclude<TerminateOutcome, "patched" | "job-missing"> | "patch" {
-  const owner = (job.metadata.ownerReferences ?? []).find((r) => r.kind === KIND);
-  if (owner !== undefined && owner.uid !== target.runUid) return "job-foreign";
+  if (!isFoldJobOf(job, target)) return "job-foreign";
   if (job.metadata.annotations?.[ANNOTATION_STOP_DECISION] !== undefined) return "already-decided";
   if (isJobFinished(job)) return "job-finished";
   return "patch";
