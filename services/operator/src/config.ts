@@ -112,6 +112,8 @@ export const OperatorEnv = z.object({
   POD_NAMESPACE: dnsLabel.optional(),
   POD_NAME: z.string().min(1).optional(),
   NATS_URL: z.string().min(1).optional(),
+  /** `nats-bootstrap` mode (the chart's hook Job): the Secret to create in POD_NAMESPACE. */
+  NATS_AUTH_SECRET: z.string().min(1).max(253).optional(),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace"]).default("info"),
   HTTP_PORT: z.coerce.number().int().min(1).max(65535).default(8080),
   WEBHOOK_PORT: z.coerce.number().int().min(1).max(65535).default(9443),

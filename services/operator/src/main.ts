@@ -8,7 +8,9 @@ import { pino } from "pino";
 import { collectDefaultMetrics, Registry } from "prom-client";
 import { connectBus, drainOnAbort, purgeRunSubjects } from "@nnunet-operator/bus";
 import { ClientPort, promKubeRequestMetrics } from "@nnunet-operator/kube";
-import { applyEnvOverrides, parseOperatorConfig, readProcessEnv } from "./config.js";
+import type { Logger } from "pino";
+import { applyEnvOverrides, ConfigError, type OperatorEnv, parseOperatorConfig, readProcessEnv } from "./config.js";
+import { ensureNatsAuthSecret } from "./nats-auth-secret.js";
 import { Operator } from "./controller.js";
 import { buildServer } from "./server.js";
 
@@ -20,6 +22,7 @@ import { buildServer } from "./server.js";
 async function main(): Promise<void> {
   const env = readProcessEnv();
   const logger = pino({ name: "nnunet-operator", level: env.LOG_LEVEL });
+  if (process.argv[2] === "nats-bootstrap") return natsBootstrap(env, logger);
   const config = applyEnvOverrides(parseOperatorConfig(await readFile(env.NNUNET_OPERATOR_CONFIG, "utf8"), env.NNUNET_OPERATOR_CONFIG), env);
   const controller = new AbortController();
   const { signal } = controller;
@@ -68,6 +71,15 @@ async function main(): Promise<void> {
   await operator.run(signal);
   await drainOnAbort(nc, signal);
   logger.info("operator stopped");
+}
+
+/** The chart's hook Job: creates the NATS auth Secret once (an existing one is kept), then exits. */
+async function natsBootstrap(env: OperatorEnv, logger: Logger): Promise<void> {
+  if (!env.POD_NAMESPACE || !env.NATS_AUTH_SECRET) throw new ConfigError("nats-bootstrap needs POD_NAMESPACE and NATS_AUTH_SECRET", ["POD_NAMESPACE", "NATS_AUTH_SECRET"]);
+  const kc = new KubeConfig();
+  kc.loadFromDefault();
+  const outcome = await ensureNatsAuthSecret(new ClientPort(kc, { fieldManager: "nnunet-operator" }), env.POD_NAMESPACE, env.NATS_AUTH_SECRET);
+  logger.info({ namespace: env.POD_NAMESPACE, secret: env.NATS_AUTH_SECRET, outcome }, "NATS auth Secret ready");
 }
 
 main().catch((err: unknown) => {
