@@ -35,6 +35,7 @@ describe("the operator's config file", () => {
         url: "nats://nnunet-operator-nats.nnunet-system.svc:4222",
         auth: { credsFile: "/etc/nnunet-operator/nats-auth/operator.creds", signingKeyFile: "/etc/nnunet-operator/nats-auth/account-signing.nk", accountPublicKeyFile: "/etc/nnunet-operator/nats-auth/account.pub" },
       },
+      policy: { allowedImages: [], allowedPriorityClasses: [] },
       calibration: { retryLimit: 2, backend: "torch", cacheConfigMap: "nnunet-calibration-cache" },
       restartBackoff: { initialSeconds: 10, maxSeconds: 600 },
     });

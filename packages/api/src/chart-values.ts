@@ -239,6 +239,13 @@ export const ChartValues = strictObject(
       "The Grafana dashboard.",
     ),
     podDisruptionBudget: strictObject({ enabled: described(z.boolean(), "PodDisruptionBudgets (maxUnavailable 1) for the operator and early-stop.") }, "PodDisruptionBudgets."),
+    policy: strictObject(
+      {
+        allowedImages: described(z.array(z.string().min(1).regex(/^\S+$/, { error: "must be an image reference or a prefix ending in *" })), "Images a TrainingRun's spec.image may name besides images.training: exact references or prefixes ending in *."),
+        allowedPriorityClasses: described(z.array(z.string().min(1).max(253)), "PriorityClasses a TrainingRun's spec.priorityClassName may name; empty: none."),
+      },
+      "What TrainingRun authors may choose for the pods the operator builds (the webhook refuses anything else).",
+    ),
     watchNamespaces: described(
       z.array(dnsLabel("A namespace whose TrainingRuns the operator and early-stop serve.")),
       "Namespaces the operator and early-stop may act in (Roles there instead of ClusterRoles for Jobs, Pods, ConfigMaps, Secrets and Events); empty: every namespace.",

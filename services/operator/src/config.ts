@@ -76,6 +76,20 @@ export const OperatorConfig = z
       .strict()
       .refine((n) => !(n.auth && n.credsSecret), { error: "set either nats.auth (a credential per fold) or nats.credsSecret (one shared credential), not both", path: ["credsSecret"] })
       .prefault({}),
+    /**
+     * What a TrainingRun author may choose for the pods the operator builds (issue 17: a user
+     * who may only create TrainingRuns got busybox at system-cluster-critical). The default
+     * training image is always allowed.
+     */
+    policy: z
+      .object({
+        /** Images spec.image may name besides images.training: exact references, or a prefix ending in "*" (registry.example/nnunet:*). */
+        allowedImages: z.array(z.string().min(1).regex(/^\S+$/, { error: "must be an image reference or a prefix ending in *" })).default([]),
+        /** PriorityClasses spec.priorityClassName may name; empty: none (the pods get the cluster's default). */
+        allowedPriorityClasses: z.array(dnsLabel).default([]),
+      })
+      .strict()
+      .prefault({}),
     calibration: z
       .object({
         /** Pod retries of a calibration Job (its backoffLimit) before the run falls back to the plans. */

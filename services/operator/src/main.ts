@@ -39,7 +39,7 @@ async function main(): Promise<void> {
   let operator: Operator | undefined;
   const metricsServer = buildServer({ registry, ready: () => operator?.ready() ?? false, beforeScrape: () => operator?.refreshGauges(), logger, serve: { metrics: true, webhook: false } });
   const [cert, key] = await Promise.all([readFile(join(env.WEBHOOK_CERT_DIR, "tls.crt")), readFile(join(env.WEBHOOK_CERT_DIR, "tls.key"))]);
-  const webhookServer = buildServer({ registry, ready: () => true, queues: config.queues.map((q) => q.name), logger, serve: { metrics: false, webhook: true }, https: { cert, key } });
+  const webhookServer = buildServer({ registry, ready: () => true, queues: config.queues.map((q) => q.name), config, logger, serve: { metrics: false, webhook: true }, https: { cert, key } });
   await metricsServer.listen({ host: "0.0.0.0", port: env.HTTP_PORT });
   await webhookServer.listen({ host: "0.0.0.0", port: env.WEBHOOK_PORT });
   const closeServers = (): void => void Promise.all([metricsServer.close(), webhookServer.close()]);

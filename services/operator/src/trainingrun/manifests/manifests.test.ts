@@ -163,6 +163,29 @@ describe("training Job of a fold", () => {
   });
 });
 
+describe("hardening of every pod the operator builds", () => {
+  const jobs = {
+    calibration: buildCalibrateJob(run, config),
+    training: buildTrainingJob({ run, config, fold: "0", attempt: 0, batchSize: 8, trainer: "nnUNetTrainer", priorGpuSeconds: 0 }),
+    validation: buildValidationJob({ run, config, fold: "0", trainer: "nnUNetTrainer", batchSize: 8, checkpoint: "best" }),
+  };
+  for (const [name, job] of Object.entries(jobs)) {
+    it(`the ${name} pod mounts no API token, runs as non-root with the default seccomp profile, and no container may escalate or keep a capability`, () => {
+      valid(job);
+      assert.equal(pod(job).automountServiceAccountToken, false);
+      assert.deepEqual(pod(job).securityContext, { runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } });
+      const containers = [...pod(job).containers, ...(pod(job).initContainers ?? [])];
+      assert.ok(containers.length > 0);
+      for (const c of containers) {
+        assert.equal(c.securityContext?.allowPrivilegeEscalation, false, c.name);
+        assert.deepEqual(c.securityContext?.capabilities, { drop: ["ALL"] }, c.name);
+        assert.equal(c.securityContext?.runAsNonRoot, true, c.name);
+        assert.equal(c.securityContext?.privileged, undefined, c.name);
+      }
+    });
+  }
+});
+
 describe("calibration Job", () => {
   const job = valid(buildCalibrateJob(makeRun().batch({ mode: "Auto", memoryHeadroom: 0.15, maxBatchSize: 32, objective: "Memory" }).build(), config));
 

@@ -22,6 +22,8 @@ import {
   runName,
   runNamespace,
   trainingImage,
+  containerHardening,
+  podHardening,
 } from "./common.js";
 import { FOLD_CA_KEY, FOLD_CREDS_KEY, foldCredsSecretName } from "./fold-credentials.js";
 import { DERIVE_PLANS_PY } from "./scripts.js";
@@ -62,6 +64,7 @@ export function derivePlansContainer(run: TrainingRun, config: OperatorConfig, b
     volumeMounts: [{ name: "data", mountPath: MOUNT_PREPROCESSED, subPath: run.spec.storage.preprocessedSubPath }],
     resources: { requests: { cpu: "100m", memory: "256Mi" }, limits: { cpu: "1", memory: "1Gi" } },
     terminationMessagePolicy: "FallbackToLogsOnError",
+    securityContext: containerHardening(),
   };
 }
 
@@ -97,6 +100,7 @@ function reporterSidecar(input: TrainingJobInput): { container: IContainer; volu
       env,
       volumeMounts: mounts,
       resources: { requests: { cpu: "50m", memory: "64Mi" }, limits: { cpu: "500m", memory: "256Mi" } },
+      securityContext: { ...containerHardening(), readOnlyRootFilesystem: true },
     },
     volumes: creds ? [{ name: "nats-creds", secret: { secretName: creds.name, defaultMode: 0o440, items: [creds.key, ...(ca ? [ca] : [])].map((key) => ({ key, path: key })) } }] : [],
   };
@@ -139,6 +143,7 @@ export function buildTrainingJob(input: TrainingJobInput): IJob {
     // The tail of nnU-Net's log (a CUDA out-of-memory line, a traceback) reaches the pod
     // status when it fails, which is how the operator tells the failures apart.
     terminationMessagePolicy: "FallbackToLogsOnError",
+    securityContext: containerHardening(),
   };
   return {
     apiVersion: "batch/v1",
@@ -155,6 +160,7 @@ export function buildTrainingJob(input: TrainingJobInput): IJob {
         spec: {
           restartPolicy: "Never",
           enableServiceLinks: false,
+          ...podHardening(),
           ...placement(run, config),
           initContainers: [...(batchSize !== undefined ? [derivePlansContainer(run, config, batchSize)] : []), sidecar.container],
           containers: [nnunet],
