@@ -119,8 +119,7 @@ async function main(): Promise<void> {
   await viewing;
   if (tty) process.stdout.write("\x1b[?25h");
 
-  const results = join(stack.dataRoot, "pvc", NAMESPACE, "nnunet-data", "nnUNet_results");
-  const figures = names.map((n) => runFigures(get(n)!, results));
+  const figures = names.map((n) => runFigures(get(n)!));
   console.log("\n" + formatSummary(figures, (Date.now() - started) / 1000));
 
   const env = `export KUBECONFIG=${stack.kubeconfigPath} PATH=${join(repoRoot, ".tools/bin")}:${join(repoRoot, "node_modules/.bin")}:$PATH`;

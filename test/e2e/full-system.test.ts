@@ -5,7 +5,7 @@
 // training pods, and Prometheus scraping the operator and the early-stop controller. The two
 // sample runs compete for the GPUs: the low-priority one arrives while the first trains.
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { TrainingRun } from "@nnunet-operator/api";
@@ -14,7 +14,7 @@ import { makePolicyConfig, parseCurveCsv, replayCurve } from "@nnunet-operator/e
 import { sleep } from "../../scripts/demo/processes.js";
 import { promQuery } from "../../scripts/demo/prometheus.js";
 import { removeWorkDir, repoRoot, type Stack, startStack } from "../../scripts/demo/stack.js";
-import { ClusterObserver, podGpuSeconds } from "./support/observer.js";
+import { ClusterObserver } from "./support/observer.js";
 import { exposedMetricNames, usedMetricNames } from "../chart/used-metrics.js";
 
 const NS = "default";
@@ -141,24 +141,37 @@ describe("the full system: two runs competing for simulated L40S GPUs", { timeou
     }
   });
 
-  it("accounts GPU-seconds: the run's total is its folds' plus calibration and validation, consistent with the pods' run times", () => {
+  it("accounts GPU-seconds from the epoch times the trainer logged: per fold, summed per run, the same in Prometheus", async () => {
+    const claim = join(stack.dataRoot, "pvc", NS, "nnunet-data");
     for (const run of Object.values(runs)) {
       const name = run.metadata.name!;
       const totals = run.status?.totals;
-      const folds = (run.status?.folds ?? []).reduce((s, f) => s + (f.gpuSeconds ?? 0), 0);
-      const train = observer.podsOf(name, "train");
-      const trainPods = train.reduce((s, p) => s + podGpuSeconds(p), 0);
-      const all = observer.podsOf(name);
-      const allPods = all.reduce((s, p) => s + podGpuSeconds(p), 0);
+      const cal = run.status?.calibration;
       assert.ok(totals !== undefined);
-      // The operator counts a pod's time at its status writes: rounding to whole seconds per
-      // fold, and up to a few seconds of lag per pod (x its GPUs) when the pod vanished
-      // between a write and its final status.
-      const slack = (pods: typeof all, sum: number) => pods.reduce((s, p) => s + 1 + 3 * p.gpus, 0) + 0.05 * sum;
-      assert.ok(Math.abs(folds - trainPods) <= slack(train, trainPods), `${name}: folds ${folds} vs training pods ${trainPods.toFixed(1)}`);
-      assert.ok(totals.gpuSecondsUsed >= folds - 1, `${name}: total ${totals.gpuSecondsUsed} < folds ${folds}`);
-      assert.ok(Math.abs(totals.gpuSecondsUsed - allPods) <= slack(all, allPods), `${name}: total ${totals.gpuSecondsUsed} vs pods ${allPods.toFixed(1)}`);
-      assert.ok((totals.gpuSecondsPlanned ?? 0) > 0);
+      const gpus = run.spec.gpu.perFold;
+      for (const f of run.status?.folds ?? []) {
+        // Read back independently: every `Epoch time:` line of the fold's training logs.
+        const times = loggedEpochTimes(join(claim, "nnUNet_results", run.spec.dataset, `${cal?.trainer}__${cal?.plans}__${run.spec.configuration}`, `fold_${f.fold}`));
+        const logged = times.reduce((a, b) => a + b, 0) * gpus;
+        // The reporter of a pod stopped mid-epoch may not have published the epoch its log
+        // finished last: up to one epoch per attempt, plus rounding.
+        const slack = (f.attempt + 1) * Math.max(...times) * gpus + 1;
+        assert.ok(Math.abs((f.gpuSecondsUsed ?? 0) - logged) <= slack, `${name} fold ${f.fold}: status ${f.gpuSecondsUsed} vs logs ${logged.toFixed(1)}`);
+        assert.ok((f.gpuSecondsPlanned ?? 0) > (f.gpuSecondsUsed ?? 0), `${name} fold ${f.fold}: stopped early, so planned ${f.gpuSecondsPlanned} > used ${f.gpuSecondsUsed}`);
+      }
+      const folds = run.status?.folds ?? [];
+      const sum = (pick: (f: (typeof folds)[number]) => number | undefined) => folds.reduce((s, f) => s + (pick(f) ?? 0), 0);
+      assert.equal(totals.gpuSecondsUsed, sum((f) => f.gpuSecondsUsed));
+      assert.equal(totals.gpuSecondsPlanned, sum((f) => f.gpuSecondsPlanned));
+      assert.equal(totals.gpuSecondsSaved, sum((f) => f.gpuSecondsPlanned) - sum((f) => f.gpuSecondsUsed));
+      assert.equal(totals.savedPercent, Math.round((1000 * totals.gpuSecondsSaved!) / totals.gpuSecondsPlanned!) / 10);
+      for (const [metric, value] of [["nnunet_run_gpu_seconds_used", totals.gpuSecondsUsed], ["nnunet_run_gpu_seconds_saved", totals.gpuSecondsSaved]] as const) {
+        const scraped = await eventuallyAsync(async () => {
+          const r = await promQuery(stack.prometheusUrl!, `max(${metric}{namespace="${NS}",run="${name}"})`);
+          return r.length === 1 && Number(r[0]!.value[1]) === value ? Number(r[0]!.value[1]) : undefined;
+        }, 20_000).catch(() => undefined);
+        assert.equal(scraped, value, `${metric} of ${name} as Prometheus scraped it`);
+      }
     }
   });
 
@@ -196,3 +209,10 @@ async function eventuallyAsync<T>(probe: () => Promise<T | undefined>, timeoutMs
   }
 }
 
+/** Every `Epoch time: t s` of a fold folder's training logs (all attempts), in seconds. */
+function loggedEpochTimes(foldDir: string): number[] {
+  if (!existsSync(foldDir)) return [];
+  return readdirSync(foldDir)
+    .filter((n) => n.startsWith("training_log_"))
+    .flatMap((n) => [...readFileSync(join(foldDir, n), "utf8").matchAll(/Epoch time: ([0-9.]+) s/g)].map((m) => Number(m[1])));
+}

@@ -14,6 +14,7 @@ import { buildKubeconfig } from "./kubeconfig.js";
 import { selfSignedCertificate } from "./tls.js";
 import { logHandler } from "./kubelet/logs.js";
 import { startSimulation, type Simulation, type SimulationOptions } from "./sim/simulation.js";
+import { tokenRequestHandler } from "./http/token-handler.js";
 
 // startDevCluster: the cluster behind a node:http server on 127.0.0.1, plus a kubeconfig
 // that points kubectl and client libraries at it.
@@ -71,7 +72,7 @@ export async function startDevCluster(options: DevClusterOptions = {}): Promise<
   for (const file of options.manifests ?? []) for (const obj of loadManifests(file)) await cluster.create(obj);
   for (const [token, name] of Object.entries(options.tokens ?? {})) cluster.addToken(token, userFromName(name));
   const adminToken = `devcluster-admin-${randomBytes(16).toString("hex")}`;
-  const subresources = new Map<string, SubresourceHandler>([["pods/binding", bindingHandler(cluster)], ["pods/eviction", evictionHandler(cluster)]]);
+  const subresources = new Map<string, SubresourceHandler>([["pods/binding", bindingHandler(cluster)], ["pods/eviction", evictionHandler(cluster)], ["serviceaccounts/token", tokenRequestHandler(cluster)]]);
   const simulation = options.nodes !== undefined ? await startSimulation(cluster, options) : undefined;
   if (simulation) subresources.set("pods/log", logHandler(simulation.kubelet.logSource()));
   const host = options.host ?? "127.0.0.1";

@@ -35,7 +35,7 @@ export const EarlyStopConfig = z
     streamDuplicateWindowMinutes: intFrom(1, 24 * 60).default(60),
     /** Unacknowledged epochs in flight at most. */
     maxAckPending: intFrom(1, 100_000).default(1000),
-    /** How often stalls are checked and pending stop patches retried. */
+    /** How often pending stop patches are retried. */
     tickSeconds: intFrom(1, 3600).default(15),
   })
   .strict();

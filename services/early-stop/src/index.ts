@@ -11,6 +11,5 @@ export * from "./ingest.js";
 export * from "./metrics.js";
 export * from "./runs.js";
 export * from "./server.js";
-export * from "./stall-watch.js";
 export * from "./terminator.js";
 export * from "./app.js";

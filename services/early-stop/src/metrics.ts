@@ -21,7 +21,6 @@ export interface FoldSample {
   readonly ema: number | undefined;
   /** When the fold's last epoch was received (ms since the epoch). */
   readonly lastEpochAtMs: number;
-  readonly stalled: boolean;
 }
 
 function labelsOf(spec: MetricSpec): string[] {
@@ -75,7 +74,6 @@ export class EarlyStopMetrics {
     foldGauge(METRICS.foldMaxEpochs, (f) => f.maxEpochs);
     foldGauge(METRICS.foldEma, (f) => f.ema);
     foldGauge(METRICS.foldLastEpochTime, (f) => f.lastEpochAtMs / 1000);
-    foldGauge(METRICS.foldStalled, (f) => (f.stalled ? 1 : 0));
   }
 
   /** Counts one epoch message: accepted (reason "") or rejected with its reason. */

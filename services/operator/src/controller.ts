@@ -187,16 +187,19 @@ export class Operator {
     const runPhases: string[] = [];
     const foldPhases: string[] = [];
     const queued = new Map<string, number>();
+    const stalled: Array<{ namespace: string; run: string; fold: string }> = [];
     for (const run of this.world.runs()) {
-      const status = run.status as { phase?: string; folds?: Array<{ phase: string }> } | undefined;
+      const status = run.status as { phase?: string; folds?: Array<{ fold: string; phase: string; reason?: string }> } | undefined;
       const queue = ((run.spec as { queue?: string } | undefined)?.queue) ?? "default";
       if (status?.phase) runPhases.push(status.phase);
       for (const f of status?.folds ?? []) {
         foldPhases.push(f.phase);
         if (f.phase === "Queued") queued.set(queue, (queued.get(queue) ?? 0) + 1);
+        if (f.reason === "StreamLost" || (f.phase === "Restarting" && f.reason === "Stalled")) stalled.push({ namespace: run.metadata.namespace ?? "default", run: run.metadata.name ?? "", fold: f.fold });
       }
     }
     this.metrics.setPhases(runPhases, foldPhases);
+    this.metrics.setStalled(stalled);
     this.metrics.setQueueLengths(queued, this.options.config.queues.map((q) => q.name));
   }
 
@@ -208,6 +211,7 @@ export class Operator {
           {
             ...bus,
             cache: this.progress,
+            now: () => new Date(this.clock.now()),
             onProgress: this.enqueue,
             onMalformed: (reason, detail) => logger.warn({ reason, detail }, "malformed epoch message"),
             onError: (err) => logger.warn({ err }, "epoch replay skipped"),

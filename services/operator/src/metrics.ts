@@ -41,6 +41,7 @@ export class OperatorMetrics {
   readonly gpuSecondsUsed: Gauge;
   readonly gpuSecondsSaved: Gauge;
   readonly foldsByPhase: Gauge;
+  readonly foldStalled: Gauge;
   private readonly batchSources = new Map<string, string>();
 
   constructor(readonly registry: Registry) {
@@ -56,6 +57,13 @@ export class OperatorMetrics {
     this.gpuSecondsUsed = get("gpuSecondsUsed");
     this.gpuSecondsSaved = get("gpuSecondsSaved");
     this.foldsByPhase = get("foldsByPhase");
+    this.foldStalled = get("foldStalled");
+  }
+
+  /** The folds past their stall deadline (decide/stall.ts), as the last status says; the others have no series. */
+  setStalled(folds: ReadonlyArray<{ namespace: string; run: string; fold: string }>): void {
+    this.foldStalled.reset();
+    for (const f of folds) this.foldStalled.set(f, 1);
   }
 
   /** Phase counts over every run and fold the cache holds; every phase gets a sample, zero included. */

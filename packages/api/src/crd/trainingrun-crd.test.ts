@@ -9,7 +9,7 @@ import { generatedFiles } from "../generated-files.js";
 import { buildOpenApiSchema, buildTrainingRunCrd } from "./trainingrun-crd.js";
 import { type JSONSchemaProps, walkSchema } from "./openapi.js";
 import { structuralViolations } from "./structural.js";
-import { createCrdValidator } from "./validate.js";
+import { createCrdValidator } from "../testing/crd-validator.js";
 
 const repo = resolve(import.meta.dirname, "../../../..");
 const fixtures = join(repo, "test/fixtures/trainingruns");
@@ -160,7 +160,7 @@ describe("the generated CRD", () => {
     assert.deepEqual(version.subresources, { status: {} });
     assert.deepEqual(
       version.additionalPrinterColumns.map((c) => c.name),
-      ["Phase", "Batch", "Epoch", "Best EMA Dice", "GPU-h", "Age"],
+      ["Phase", "Folds", "Epoch", "GPU-h", "Saved", "Batch", "Best EMA Dice", "Age"],
     );
   });
 

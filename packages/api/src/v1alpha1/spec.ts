@@ -134,10 +134,10 @@ export const ForecastSpec = z
       .number()
       .min(0)
       .max(1)
-      .default(0.002)
+      .default(0.00175)
       .meta({
         description:
-          "Stop when the EMA pseudo Dice the rest of the schedule is predicted to add stays below this value (at the given confidence, for 5 epochs in a row). It is about the best EMA pseudo Dice a fold gives up: on real nnU-Net curves the mean loss comes out at 0.55-0.95 of it.",
+          "Stop when the EMA pseudo Dice the rest of the schedule is predicted to add stays below this value (at the given confidence, for 5 epochs in a row). The default is the risk-controlled calibration on 79 real nnU-Net curves from 16 repositories (mean best-EMA loss bounded by 0.002 at 95% confidence).",
       }),
     confidence: z
       .number()
@@ -190,7 +190,7 @@ export const EarlyStopSpec = z
       .default(5)
       .meta({
         description:
-          "A fold that logs no epoch for this many median epoch times is reported stalled and its pod restarted.",
+          "A fold that logs no epoch for this many median epoch times, while its reporter's heartbeat shows the training log has not moved, is restarted by the operator. Missing epochs alone (a lost NATS stream) never count as a stall.",
       }),
   })
   .strict()

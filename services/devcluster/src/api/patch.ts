@@ -52,6 +52,7 @@ export function applyJsonPatch(document: unknown, patch: unknown): unknown {
     const path = typeof raw["path"] === "string" ? raw["path"] : undefined;
     if (path === undefined) throw patchFailed(`${op} operation does not apply: missing path`);
     const parts = decodePointer(path);
+    // kube-apiserver's json-patch (evanphx v4) adds or sets a missing value as null.
     const value = raw["value"] as Json;
     const remove = (p: string[], at: string): Json => {
       const { parent, key } = parentOf(doc, p, "remove", at);
@@ -78,20 +79,21 @@ export function applyJsonPatch(document: unknown, patch: unknown): unknown {
       } else parent[key] = v;
     };
     switch (op) {
-      case "add": add(parts, clone(value), path, "add"); break;
+      case "add": add(parts, clone(value ?? null), path, "add"); break;
       case "remove": remove(parts, path); break;
       case "replace": {
         getAt(doc, parts, path, "replace");
-        if (parts.length === 0) doc = clone(value);
+        if (parts.length === 0) doc = clone(value ?? null);
         else {
           const { parent, key } = parentOf(doc, parts, "replace", path);
-          if (Array.isArray(parent)) parent[Number(key)] = clone(value);
-          else parent[key] = clone(value);
+          if (Array.isArray(parent)) parent[Number(key)] = clone(value ?? null);
+          else parent[key] = clone(value ?? null);
         }
         break;
       }
       case "move": case "copy": {
-        const from = typeof raw["from"] === "string" ? raw["from"] : "";
+        if (typeof raw["from"] !== "string") throw patchFailed(`${op} operation does not apply: operation, missing from field: missing value`);
+        const from = raw["from"];
         const fromParts = decodePointer(from);
         const v = op === "move" ? remove(fromParts, from) : clone(getAt(doc, fromParts, from, "copy"));
         add(parts, v, path, op);

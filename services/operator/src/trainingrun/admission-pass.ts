@@ -40,6 +40,8 @@ export class AdmissionPass {
       claimExists: this.world.claimExists(ns, run.spec.storage.claimName),
       admission: NOTHING_ADMITTED,
       progress: this.progress.of(run.metadata.uid),
+      heartbeats: this.progress.heartbeatsOf(run.metadata.uid),
+      feedSince: this.progress.feedSince,
     };
   }
 

@@ -154,14 +154,14 @@ describe("admission of fold-work", () => {
 
   it("Jobs created in an earlier pass whose pods are not bound yet keep their GPUs: no double admission", () => {
     const run = makeRun().build();
-    const created = [0, 1, 2].map((f) => buildTrainingJob({ run, config, fold: String(f), attempt: 0, batchSize: 8, trainer: "nnUNetTrainer", priorGpuSeconds: 0 }));
+    const created = [0, 1, 2].map((f) => buildTrainingJob({ run, config, fold: String(f), attempt: 0, batchSize: 8, trainer: "nnUNetTrainer" }));
     const d = decide({ nodes: [makeNode("a").build()], jobs: created, runs: [entry(run, folds(5).slice(3))] });
     assert.equal(of(d).admitted.size, 1);
   });
 
   it("a Job whose pod is bound is counted once, through its pod", () => {
     const run = makeRun().build();
-    const job = buildTrainingJob({ run, config, fold: "0", attempt: 0, batchSize: 8, trainer: "nnUNetTrainer", priorGpuSeconds: 0 });
+    const job = buildTrainingJob({ run, config, fold: "0", attempt: 0, batchSize: 8, trainer: "nnUNetTrainer" });
     const pod = makePod("liver-fold-0-x").of("liver", "train", "0").gpus(1).on("a").running().build();
     const d = decide({ nodes: [makeNode("a").build()], jobs: [job], pods: [pod], runs: [entry(run, folds(5).slice(1))] });
     assert.equal(of(d).admitted.size, 3);

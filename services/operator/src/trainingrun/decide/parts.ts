@@ -8,6 +8,7 @@ import { type CalibrationDecision, decideCalibration } from "./calibration.js";
 import { decideFold, type FoldDecision } from "./folds.js";
 import { label } from "./objects.js";
 import type { FoldProgress } from "./progress.js";
+import type { HeartbeatSeen } from "./stall.js";
 
 // The observed world of one run, as the reconciler hands it to the pure decisions, and the
 // step that runs the calibration and fold decisions over it.
@@ -26,6 +27,10 @@ export interface RunWorld {
   readonly admission: RunAdmission;
   /** Latest progress per fold key, from the in-memory cache fed by the NATS subscription. */
   readonly progress: ReadonlyMap<string, FoldProgress>;
+  /** Latest reporter heartbeat per fold key, as the operator received it. */
+  readonly heartbeats: ReadonlyMap<string, HeartbeatSeen>;
+  /** Since when the operator's NATS feed is connected; undefined while down or without NATS. */
+  readonly feedSince: string | undefined;
 }
 
 export interface RunParts {
@@ -70,6 +75,7 @@ export function decideParts(run: TrainingRun, world: RunWorld, now: Date): RunPa
       calibration,
       admitted: { train: admitted("train", fold), validate: admitted("validate", fold) },
       progress: world.progress.get(fold),
+      liveness: { heartbeat: world.heartbeats.get(fold), feedSince: world.feedSince },
       now,
     });
   });

@@ -1,7 +1,6 @@
 import type { IJob } from "kubernetes-models/batch/v1/Job";
 import type { ISecret } from "kubernetes-models/v1/Secret";
-import { LABEL_FOLD, LABEL_ROLE } from "@nnunet-operator/api";
-import { ANNOTATION_ATTEMPT } from "../decide/objects.js";
+import { ANNOTATION_ATTEMPT, LABEL_FOLD, LABEL_ROLE } from "@nnunet-operator/api";
 
 // A fold attempt's NATS credential lives in a Secret of the run's namespace, owned by the
 // run (garbage-collected with it), mounted into that attempt's reporter sidecar only. One

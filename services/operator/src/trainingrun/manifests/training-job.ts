@@ -3,9 +3,9 @@ import type { IContainer } from "kubernetes-models/v1/Container";
 import type { IEnvVar } from "kubernetes-models/v1/EnvVar";
 import type { IVolume } from "kubernetes-models/v1/Volume";
 import type { IVolumeMount } from "kubernetes-models/v1/VolumeMount";
-import { foldJobName, type TrainingRun } from "@nnunet-operator/api";
+import { attemptAnnotation, foldJobName, type TrainingRun } from "@nnunet-operator/api";
 import type { OperatorConfig } from "../../config.js";
-import { ANNOTATION_ATTEMPT, ANNOTATION_BATCH_SIZE, ANNOTATION_PRIOR_GPU_SECONDS } from "../decide/objects.js";
+import { ANNOTATION_BATCH_SIZE } from "../decide/objects.js";
 import {
   childLabels,
   childMetadata,
@@ -38,8 +38,6 @@ export interface TrainingJobInput {
   readonly batchSize: number | undefined;
   /** Plans identifier the batch size derives from (spec.plans). */
   readonly trainer: string;
-  /** GPU-seconds used by the fold's earlier attempts, carried on the Job across restarts. */
-  readonly priorGpuSeconds: number;
 }
 
 const NATS_CREDS_DIR = "/etc/nnunet-operator/nats";
@@ -113,10 +111,10 @@ function reporterSidecar(input: TrainingJobInput): { container: IContainer; volu
  * Job controller replace failed pods: a resumed pod differs from the first (`--c`, a new
  * NNUNET_ATTEMPT so the reporter's message ids do not collide with the epochs the lost pod
  * already published, and after a CUDA out-of-memory exit a smaller batch size), and a pod
- * template cannot change inside a Job. The attempt, the batch size and the GPU-seconds of
- * earlier attempts ride on the Job's annotations, and the operator writes the next attempt
- * into the run's status before it deletes the old Job (foreground, so the old pod is gone
- * before the new one starts and two trainers never write the same fold folder). After an
+ * template cannot change inside a Job. The attempt and the batch size ride on the Job's
+ * annotations, and the operator writes the next attempt into the run's status before it
+ * deletes the old Job (foreground, so the old pod is gone before the new one starts and
+ * two trainers never write the same fold folder). After an
  * operator restart the world alone says what to do: a Job of an older attempt than the
  * status is deleted, a missing Job is created with the status' attempt, and a create that
  * meets AlreadyExists is success. Nothing is duplicated and nothing is lost.
@@ -127,8 +125,7 @@ export function buildTrainingJob(input: TrainingJobInput): IJob {
   const resume = attempt > 0;
   const sidecar = reporterSidecar(input);
   const annotations: Record<string, string> = {
-    [ANNOTATION_ATTEMPT]: String(attempt),
-    [ANNOTATION_PRIOR_GPU_SECONDS]: String(Math.round(input.priorGpuSeconds)),
+    ...attemptAnnotation(attempt),
     ...(batchSize !== undefined ? { [ANNOTATION_BATCH_SIZE]: String(batchSize) } : {}),
   };
   const nnunet: IContainer = {
