@@ -42,6 +42,8 @@ export const METRICS = {
   messages: m({ service: "early-stop", name: "nnunet_earlystop_messages_total", type: "counter", help: "Epoch messages by outcome (accepted, or the reason they were rejected).", labels: ["result", "reason"] }),
   decisions: m({ service: "early-stop", name: "nnunet_earlystop_decisions_total", type: "counter", help: "Stop decisions by policy and reason.", labels: ["policy", "reason"] }),
   decisionLatency: m({ service: "early-stop", name: "nnunet_earlystop_decision_latency_seconds", type: "histogram", help: "From receiving the deciding epoch to the stop patch accepted by the API.", labels: [], buckets: LATENCY_BUCKETS }),
+  streamReady: m({ service: "early-stop", name: "nnunet_earlystop_stream_ready", type: "gauge", help: "1 while the epoch stream and the durable consumer exist, 0 while early-stop recreates them.", labels: [] }),
+  streamRecreated: m({ service: "early-stop", name: "nnunet_earlystop_stream_recreated_total", type: "counter", help: "Times early-stop found the epoch stream or its consumer missing and recreated it.", labels: ["missing"] }),
   epochsSaved: m({ service: "early-stop", name: "nnunet_earlystop_epochs_saved_total", type: "counter", help: "Planned epochs not run because a fold stopped early.", labels: [] }),
   // reporter
   reporterPublished: m({ service: "reporter", name: "nnunet_reporter_epochs_published_total", type: "counter", help: "Epoch messages acknowledged by JetStream.", labels: [] }),

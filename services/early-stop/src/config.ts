@@ -16,6 +16,8 @@ export const EarlyStopConfig = z
       .regex(/^((nats|tls):\/\/\S+)(,(nats|tls):\/\/\S+)*$/, { error: "must be one or more comma-separated NATS URLs such as nats://nats:4222" })
       .default("nats://nats:4222"),
     natsCredsFile: z.string().min(1).optional(),
+    /** A CA bundle to verify the NATS server's certificate with (chart: nats.tls). */
+    natsTlsCaFile: z.string().min(1).optional(),
     logLevel: z.enum(LOG_LEVELS).default("info"),
     httpHost: z.string().min(1).default("0.0.0.0"),
     /** 0 picks a free port (tests). */
@@ -43,6 +45,7 @@ export type EarlyStopConfig = z.infer<typeof EarlyStopConfig>;
 export const CONFIG_ENV: Readonly<Record<keyof EarlyStopConfig, string>> = {
   natsUrl: "NATS_URL",
   natsCredsFile: "NATS_CREDS_FILE",
+  natsTlsCaFile: "NATS_TLS_CA_FILE",
   logLevel: "LOG_LEVEL",
   httpHost: "HTTP_HOST",
   httpPort: "HTTP_PORT",

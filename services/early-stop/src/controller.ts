@@ -34,6 +34,7 @@ export interface ControllerDeps {
 export class EarlyStopController {
   private ingestor: EpochIngestor | undefined;
   private readonly settling = new Set<string>();
+  private consuming: AbortController | undefined;
 
   constructor(private readonly deps: ControllerDeps) {
     deps.metrics.setFoldSource(() => this.samples());
@@ -82,8 +83,9 @@ export class EarlyStopController {
     try {
       await this.settlePending(ingestor, false);
       while (!signal.aborted) {
+        const round = (this.consuming = new AbortController());
         try {
-          await this.deps.source.consume((m, meta) => this.onEpoch(ingestor, m, true, meta), (reason, detail, meta) => this.onMalformed(reason, detail, meta), signal);
+          await this.deps.source.consume((m, meta) => this.onEpoch(ingestor, m, true, meta), (reason, detail, meta) => this.onMalformed(reason, detail, meta), AbortSignal.any([signal, round.signal]));
         } catch (err) {
           if (!signal.aborted) log.warn({ err }, "epoch subscription failed; resubscribing");
         }
@@ -99,6 +101,11 @@ export class EarlyStopController {
       this.ingestor = undefined;
       log.info("leadership term ended; fold state dropped");
     }
+  }
+
+  /** Ends the current subscription; the term subscribes again (after the stream was recreated). */
+  resubscribe(): void {
+    this.consuming?.abort();
   }
 
   /** A run was deleted: drop its folds (and so their series). */

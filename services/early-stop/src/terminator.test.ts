@@ -13,7 +13,12 @@ const decision: StopDecision = { schemaVersion: 1, epoch: 312, policy: "Forecast
 const run = { ...makeRun(), metadata: { ...makeRun().metadata, uid: "uid-liver" } };
 const target = { namespace: "team-a", run: "liver", runUid: "uid-liver", fold: "0" };
 
-describe("decideJob", () => {
+/** The fold's Job, changed by `change`: what someone without the operator's hand could create. */
+function handMade(change: (job: KubeObject) => KubeObject): KubeObject {
+  return change(makeTrainingJob(run, "0"));
+}
+
+describe("decideJob: only the fold's training Job controlled by the TrainingRun in the message", () => {
   const cases: Array<{ name: string; job: KubeObject; want: ReturnType<typeof decideJob> }> = [
     { name: "a running Job of the run is patched", job: makeTrainingJob(run, "0"), want: "patch" },
     { name: "a Job that carries a decision already is left alone", job: makeTrainingJob(run, "0", { annotations: { [ANNOTATION_STOP_DECISION]: JSON.stringify(decision) } }), want: "already-decided" },
@@ -22,6 +27,11 @@ describe("decideJob", () => {
     { name: "a failed Job has nothing left to stop", job: makeTrainingJob(run, "0", { conditions: [{ type: "Failed", status: "True" }] }), want: "job-finished" },
     { name: "a Job whose Complete condition is False is still patched", job: makeTrainingJob(run, "0", { conditions: [{ type: "Complete", status: "False" }] }), want: "patch" },
     { name: "a Job owned by another incarnation of the run is not ours", job: makeTrainingJob({ ...run, metadata: { ...run.metadata, uid: "uid-old" } }, "0"), want: "job-foreign" },
+    { name: "a Job named like the fold's but created by hand (no owner) is never touched", job: handMade((j) => ({ ...j, metadata: { ...j.metadata, ownerReferences: [] } })), want: "job-foreign" },
+    { name: "a Job that names the run as owner but not as controller is not ours", job: handMade((j) => ({ ...j, metadata: { ...j.metadata, ownerReferences: (j.metadata.ownerReferences ?? []).map((o) => ({ ...o, controller: false })) } })), want: "job-foreign" },
+    { name: "a Job controlled by something else of the same uid and name is not ours", job: handMade((j) => ({ ...j, metadata: { ...j.metadata, ownerReferences: (j.metadata.ownerReferences ?? []).map((o) => ({ ...o, kind: "CronJob", apiVersion: "batch/v1" })) } })), want: "job-foreign" },
+    { name: "a Job of the run whose labels name another fold is not this fold's", job: handMade((j) => ({ ...j, metadata: { ...j.metadata, labels: { ...j.metadata.labels, "nnunet-operator.io/fold": "1" } } })), want: "job-foreign" },
+    { name: "a Job of the run without the train role (a validation Job) is not a fold's training Job", job: handMade((j) => ({ ...j, metadata: { ...j.metadata, labels: { ...j.metadata.labels, "nnunet-operator.io/role": "validate" } } })), want: "job-foreign" },
   ];
   for (const c of cases) it(c.name, () => assert.equal(decideJob(c.job, target), c.want));
 });

@@ -1,4 +1,4 @@
-import { API_VERSION, decideStopWrite, foldJobName, KIND, type StopDecision, stopDecisionPatch } from "@nnunet-operator/api";
+import { API_VERSION, decideStopWrite, foldJobName, KIND, LABEL_FOLD, LABEL_ROLE, LABEL_RUN, type StopDecision, stopDecisionPatch } from "@nnunet-operator/api";
 import { type EventRecorder, isConflict, isNotFound, type KubeObject, type KubePort, Resources } from "@nnunet-operator/kube";
 
 // Acts on a stop decision (DESIGN.md, "Contracts between the parts"): ONE merge patch on the
@@ -21,7 +21,7 @@ export type TerminateOutcome =
   | "job-finished"
   /** No such Job (deleted, or not created yet). */
   | "job-missing"
-  /** The Job belongs to another incarnation of the run. */
+  /** The Job is not this run incarnation's fold Job (another uid, no TrainingRun controller, wrong labels). */
   | "job-foreign";
 
 export interface StopTarget {
@@ -47,10 +47,28 @@ interface JobView extends KubeObject {
   status?: { conditions?: Array<{ type?: string; status?: string }> };
 }
 
+/**
+ * Whether the Job is the fold's training Job of the run in the message: controlled by the
+ * TrainingRun with that uid, and labelled with its run, fold and role. A Job merely named
+ * like a fold's (`<run>-fold-0` created by hand) is not. Pure.
+ */
+export function isFoldJobOf(job: JobView, target: StopTarget): boolean {
+  const controller = (job.metadata.ownerReferences ?? []).find((r) => r.controller === true);
+  const labels = job.metadata.labels ?? {};
+  return (
+    controller?.apiVersion === API_VERSION &&
+    controller.kind === KIND &&
+    controller.uid === target.runUid &&
+    controller.name === target.run &&
+    labels[LABEL_RUN] === target.run &&
+    labels[LABEL_FOLD] === target.fold &&
+    labels[LABEL_ROLE] === "train"
+  );
+}
+
 /** What to do with the Job as read. Pure. */
 export function decideJob(job: JobView, target: StopTarget): Exclude<TerminateOutcome, "patched" | "job-missing"> | "patch" {
-  const owner = (job.metadata.ownerReferences ?? []).find((r) => r.kind === KIND);
-  if (owner !== undefined && owner.uid !== target.runUid) return "job-foreign";
+  if (!isFoldJobOf(job, target)) return "job-foreign";
   const write = decideStopWrite(job);
   if (write.write) return "patch";
   return write.why === "decided" ? "already-decided" : "job-finished";

@@ -19,6 +19,7 @@ import {
 import type { OperatorConfig } from "./config.js";
 import { OperatorMetrics } from "./metrics.js";
 import { isPodActive, podGpuRequest } from "./trainingrun/decide/objects.js";
+import { foldCredentialIssuer, type FoldSigning } from "./trainingrun/fold-credentials.js";
 import { ProgressCache, runProgressFeed } from "./trainingrun/progress-feed.js";
 import { type EventSink, TrainingRunReconciler } from "./trainingrun/reconciler.js";
 import { AdmissionScheduler } from "./trainingrun/scheduler.js";
@@ -46,6 +47,8 @@ export interface OperatorOptions {
   /** Waiting runs are looked at again at least this often (queue positions, missing claims). */
   waitingResyncSeconds?: number;
   purgeRun?: (namespace: string, run: string) => Promise<number>;
+  /** NATS auth: the account signing key that mints each fold attempt's credential. */
+  foldSigning?: FoldSigning;
   /** NATS: the epoch feed fills the progress cache (a replay of the stream, then live). */
   bus?: { nc: NatsConnection; js: JetStreamClient };
 }
@@ -128,6 +131,7 @@ export class Operator {
       logger,
       clock: this.clock,
       ...(options.purgeRun ? { purgeRun: options.purgeRun } : {}),
+      ...(options.foldSigning ? { beforeCreateJobs: foldCredentialIssuer(port, options.foldSigning) } : {}),
       statusMinIntervalSeconds: options.statusMinIntervalSeconds ?? 30,
     });
     this.elector = new LeaderElector({

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { dnsLabel, dnsSubdomain, FoldId, quantity } from "./shared.js";
+import { dnsLabel, dnsSubdomain, FoldId, positiveQuantity } from "./shared.js";
 
 // The TrainingRun spec: what the user asks for. Every field carries a description, which
 // becomes `kubectl explain` text. Nested objects default through `.prefault({})` so that
@@ -218,9 +218,9 @@ export const ScheduleSpec = z
 
 export const ResourcesSpec = z
   .object({
-    cpu: quantity("CPU request and limit of the training container (data augmentation workers run here).").default("8"),
-    memory: quantity("Memory request and limit of the training container.").default("64Gi"),
-    shmSize: quantity("Size of the memory-backed /dev/shm for the data loader.").default("16Gi"),
+    cpu: positiveQuantity("CPU request and limit of the training container (data augmentation workers run here).").default("8"),
+    memory: positiveQuantity("Memory request and limit of the training container.").default("64Gi"),
+    shmSize: positiveQuantity("Size of the memory-backed /dev/shm for the data loader.").default("16Gi"),
   })
   .strict()
   .meta({ description: "Resources of each fold's training container, besides its GPUs." });

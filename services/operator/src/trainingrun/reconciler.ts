@@ -1,3 +1,4 @@
+import type { IJob } from "kubernetes-models/batch/v1/Job";
 import type { Logger } from "pino";
 import { ConditionType, type FoldStatus, FINALIZER, setCondition, type TrainingRun, type TrainingRunStatus } from "@nnunet-operator/api";
 import { type Clock, type KubeObject, type KubePort, type ProcessResult, Resources, splitKey } from "@nnunet-operator/kube";
@@ -36,6 +37,8 @@ export interface ReconcilerDeps {
   clock: Clock;
   /** Purges a run's epochs from JetStream (the finalizer); absent without NATS. */
   purgeRun?: (namespace: string, run: string) => Promise<number>;
+  /** Stores each fold attempt's NATS credential before its Job is created; absent without NATS auth. */
+  beforeCreateJobs?: (jobs: readonly IJob[]) => Promise<void>;
   /** Progress-only status writes at most this often. */
   statusMinIntervalSeconds: number;
 }
@@ -118,7 +121,7 @@ export class TrainingRunReconciler {
       world.remember("runs", updated);
       this.lastStatusWrite.set(key, now);
     }
-    const done = await performActions(port, plan.actions, (kind, object) => world.remember(kind, object));
+    const done = await performActions(port, plan.actions, (kind, object) => world.remember(kind, object), this.deps.beforeCreateJobs);
     for (const a of plan.actions) log.info({ action: a.verb, why: a.why }, "acted");
     for (const e of plan.events) void this.deps.events.event(raw, e.type, e.reason, e.message);
     // After the writes, so that the Jobs of used grants are in the cache: the admission loop

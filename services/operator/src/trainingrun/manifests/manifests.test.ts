@@ -9,6 +9,7 @@ import { makeRun } from "../../testing/builders.js";
 import { ANNOTATION_BATCH_SIZE, podGpuRequest } from "../decide/objects.js";
 import { buildCalibrateJob } from "./calibrate-job.js";
 import { buildCalibrationCacheConfigMap, cacheEntryPatch } from "./calibration-cache.js";
+import { buildFoldCredsSecret, foldAttemptOf } from "./fold-credentials.js";
 import { buildTrainingJob } from "./training-job.js";
 import { buildValidationJob, validationCheckpoint } from "./validation-job.js";
 
@@ -134,12 +135,54 @@ describe("training Job of a fold", () => {
     assert.equal(container(resumed, "nnunet").args?.[container(resumed, "nnunet").args!.indexOf("-p") + 1], "nnUNetPlans_bs6");
   });
 
+  it("with NATS auth mounts the attempt's own credential (and the CA) into the reporter only, never into the trainer", () => {
+    const auth = parseOperatorConfig("nats: {url: tls://nats.ops:4222, tlsCaFile: /etc/ca.crt, auth: {credsFile: /a, signingKeyFile: /b, accountPublicKeyFile: /c}}");
+    const job = valid(buildTrainingJob({ run, config: auth, fold: "3", attempt: 1, batchSize: undefined, trainer: "nnUNetTrainer" }));
+    const volume = pod(job).volumes?.find((v) => v.name === "nats-creds");
+    assert.equal(volume?.secret?.secretName, "liver-fold-3-nats-1");
+    assert.deepEqual(volume?.secret?.items?.map((i) => i.key), ["nats.creds", "ca.crt"]);
+    assert.equal(env(job, "reporter").NATS_CREDS_FILE, "/etc/nnunet-operator/nats/nats.creds");
+    assert.equal(env(job, "reporter").NATS_TLS_CA_FILE, "/etc/nnunet-operator/nats/ca.crt");
+    for (const c of [...pod(job).containers, ...(pod(job).initContainers ?? [])].filter((c) => c.name !== "reporter")) {
+      assert.equal(c.volumeMounts?.some((m) => m.name === "nats-creds"), false, `${c.name} must not mount the credential`);
+      assert.equal(c.env?.some((e) => e.name.startsWith("NATS_")), false, `${c.name} must not see NATS settings`);
+    }
+    const secret = buildFoldCredsSecret(job, "CREDS");
+    assert.equal(secret.metadata?.name, "liver-fold-3-nats-1");
+    assert.deepEqual(secret.metadata?.ownerReferences?.map((o) => [o.kind, o.uid, o.controller]), [["TrainingRun", "uid-liver", true]]);
+    assert.deepEqual(foldAttemptOf(job), { namespace: "team-a", run: "liver", fold: "3", attempt: 1 });
+    assert.equal(foldAttemptOf(buildValidationJob({ run, config, fold: "3", trainer: "nnUNetTrainer", batchSize: undefined, checkpoint: "best" })), undefined);
+  });
+
   it("without a credentials secret the reporter gets no NATS_CREDS_FILE and no secret volume", () => {
     const bare = valid(buildTrainingJob({ run, config: parseOperatorConfig(""), fold: "0", attempt: 0, batchSize: 4, trainer: "nnUNetTrainer" }));
     assert.equal(env(bare, "reporter").NATS_CREDS_FILE, undefined);
     assert.equal(pod(bare).volumes?.some((v) => v.name === "nats-creds"), false);
     assert.equal(container(bare, "nnunet").image, "nnunet-operator/nnunet:latest");
   });
+});
+
+describe("hardening of every pod the operator builds", () => {
+  const jobs = {
+    calibration: buildCalibrateJob(run, config),
+    training: buildTrainingJob({ run, config, fold: "0", attempt: 0, batchSize: 8, trainer: "nnUNetTrainer" }),
+    validation: buildValidationJob({ run, config, fold: "0", trainer: "nnUNetTrainer", batchSize: 8, checkpoint: "best" }),
+  };
+  for (const [name, job] of Object.entries(jobs)) {
+    it(`the ${name} pod mounts no API token, runs as non-root with the default seccomp profile, and no container may escalate or keep a capability`, () => {
+      valid(job);
+      assert.equal(pod(job).automountServiceAccountToken, false);
+      assert.deepEqual(pod(job).securityContext, { runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } });
+      const containers = [...pod(job).containers, ...(pod(job).initContainers ?? [])];
+      assert.ok(containers.length > 0);
+      for (const c of containers) {
+        assert.equal(c.securityContext?.allowPrivilegeEscalation, false, c.name);
+        assert.deepEqual(c.securityContext?.capabilities, { drop: ["ALL"] }, c.name);
+        assert.equal(c.securityContext?.runAsNonRoot, true, c.name);
+        assert.equal(c.securityContext?.privileged, undefined, c.name);
+      }
+    });
+  }
 });
 
 describe("calibration Job", () => {

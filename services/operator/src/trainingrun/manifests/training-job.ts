@@ -22,7 +22,10 @@ import {
   runName,
   runNamespace,
   trainingImage,
+  containerHardening,
+  podHardening,
 } from "./common.js";
+import { FOLD_CA_KEY, FOLD_CREDS_KEY, foldCredsSecretName } from "./fold-credentials.js";
 import { DERIVE_PLANS_PY } from "./scripts.js";
 
 export interface TrainingJobInput {
@@ -59,12 +62,16 @@ export function derivePlansContainer(run: TrainingRun, config: OperatorConfig, b
     volumeMounts: [{ name: "data", mountPath: MOUNT_PREPROCESSED, subPath: run.spec.storage.preprocessedSubPath }],
     resources: { requests: { cpu: "100m", memory: "256Mi" }, limits: { cpu: "1", memory: "1Gi" } },
     terminationMessagePolicy: "FallbackToLogsOnError",
+    securityContext: containerHardening(),
   };
 }
 
 function reporterSidecar(input: TrainingJobInput): { container: IContainer; volumes: IVolume[] } {
   const { run, config, fold, attempt, trainer } = input;
-  const creds = config.nats.credsSecret;
+  // With NATS auth each attempt has its own credential (minted by the operator just before
+  // the Job is created); the shared credsSecret is for an external NATS without it.
+  const creds = config.nats.auth ? { name: foldCredsSecretName(runName(run), fold, attempt), key: FOLD_CREDS_KEY } : config.nats.credsSecret;
+  const ca = config.nats.auth && config.nats.tlsCaFile ? FOLD_CA_KEY : undefined;
   const env: IEnvVar[] = [
     { name: "NNUNET_NAMESPACE", value: runNamespace(run) },
     { name: "NNUNET_RUN", value: runName(run) },
@@ -74,6 +81,7 @@ function reporterSidecar(input: TrainingJobInput): { container: IContainer; volu
     { name: "NNUNET_FOLD_DIR", value: foldDir(run, trainer, fold, trainingPlans(run, input.batchSize)) },
     { name: "NATS_URL", value: config.nats.url },
     ...(creds ? [{ name: "NATS_CREDS_FILE", value: `${NATS_CREDS_DIR}/${creds.key}` }] : []),
+    ...(ca ? [{ name: "NATS_TLS_CA_FILE", value: `${NATS_CREDS_DIR}/${ca}` }] : []),
   ];
   const mounts: IVolumeMount[] = [
     { name: "data", mountPath: MOUNT_RESULTS, subPath: run.spec.storage.resultsSubPath, readOnly: true },
@@ -90,8 +98,9 @@ function reporterSidecar(input: TrainingJobInput): { container: IContainer; volu
       env,
       volumeMounts: mounts,
       resources: { requests: { cpu: "50m", memory: "64Mi" }, limits: { cpu: "500m", memory: "256Mi" } },
+      securityContext: { ...containerHardening(), readOnlyRootFilesystem: true },
     },
-    volumes: creds ? [{ name: "nats-creds", secret: { secretName: creds.name, items: [{ key: creds.key, path: creds.key }] } }] : [],
+    volumes: creds ? [{ name: "nats-creds", secret: { secretName: creds.name, defaultMode: 0o440, items: [creds.key, ...(ca ? [ca] : [])].map((key) => ({ key, path: key })) } }] : [],
   };
 }
 
@@ -131,6 +140,7 @@ export function buildTrainingJob(input: TrainingJobInput): IJob {
     // The tail of nnU-Net's log (a CUDA out-of-memory line, a traceback) reaches the pod
     // status when it fails, which is how the operator tells the failures apart.
     terminationMessagePolicy: "FallbackToLogsOnError",
+    securityContext: containerHardening(),
   };
   return {
     apiVersion: "batch/v1",
@@ -147,6 +157,7 @@ export function buildTrainingJob(input: TrainingJobInput): IJob {
         spec: {
           restartPolicy: "Never",
           enableServiceLinks: false,
+          ...podHardening(),
           ...placement(run, config),
           initContainers: [...(batchSize !== undefined ? [derivePlansContainer(run, config, batchSize)] : []), sidecar.container],
           containers: [nnunet],
