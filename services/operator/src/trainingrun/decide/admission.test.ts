@@ -170,7 +170,7 @@ describe("admission of fold-work", () => {
     // (a reservation, not bound) would best-fit onto a as well. Together they fill both
     // nodes: no GPU is left for the run.
     const nodes = [makeNode("a").gpus(2).build(), makeNode("b").gpus(1).build()];
-    const reserved = buildTrainingJob({ run: makeRun().named("older").build(), config, fold: "0", attempt: 0, batchSize: 2, trainer: "nnUNetTrainer", priorGpuSeconds: 0 });
+    const reserved = buildTrainingJob({ run: makeRun().named("older").build(), config, fold: "0", attempt: 0, batchSize: 2, trainer: "nnUNetTrainer" });
     const d = decide({ nodes, pods: [foreign("a", 1)], jobs: [reserved], runs: [entry(makeRun().build(), folds(1))], assumed: [{ runKey: "team-a/x", queue: "default", node: "a", gpus: 1 }] });
     assert.equal(of(d).admitted.size, 0, "2 free GPUs, 1 assumed, 1 reserved: none left");
   });
