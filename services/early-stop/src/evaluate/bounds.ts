@@ -1,7 +1,8 @@
 // Finite-sample upper confidence bounds for the calibration (calibrate.ts), as in
 // Learn-then-Test (Angelopoulos, Bates, Candès, Jordan, Lei 2021) and risk-controlling
 // prediction sets (Bates, Angelopoulos, Lei, Malik, Jordan 2021): valid for any distribution
-// of losses, given exchangeable curves.
+// of losses, given curves drawn independently from it; the betting bounds also need the losses
+// taken in an order independent of them (a random one), or averaged over such orders.
 
 /** log of the binomial coefficient n choose k. */
 function logChoose(n: number, k: number): number {
