@@ -10,7 +10,7 @@ import { sourcesFor } from "../src/evaluate/sources.js";
 
 // npm run evaluate -w services/early-stop -- --curves DIR [--policy NAME] [--json]
 //   [--min-length N] [--match REGEX] [--spec JSON] [--by-source]
-//   [--protocol loso] [--calibrate] [--alpha A] [--delta D] [--tolerance T] [--mean-bound wsr|hb]
+//   [--protocol loso] [--calibrate] [--alpha A] [--delta D] [--tolerance T] [--mean-bound orders|wsr|hb]
 //   [--model JSON]
 // Replays every curve CSV in DIR through the controller's policy code (README: Evaluator).
 // Fixed settings (default): per curve the stop epoch and what it saved and lost, then the

@@ -3,12 +3,10 @@ import { makePolicyConfig } from "../src/convergence/config.js";
 import { forecastScoreAt, normalQuantile } from "../src/convergence/forecast.js";
 import { FoldHistory, type EpochPoint } from "../src/convergence/history.js";
 import { waudbySmithRamdasUpper } from "../src/evaluate/bounds.js";
-import { clopperPearsonUpper } from "../src/evaluate/bounds.js";
-import { calibrate, tabulate, CALIBRATION_DEFAULTS, type FamilyTable } from "../src/evaluate/calibrate.js";
+import { calibrate, tabulate, CALIBRATION_DEFAULTS } from "../src/evaluate/calibrate.js";
 import { readCurveDir, type Curve } from "../src/evaluate/curves.js";
 import { FORECAST_FAMILY, forecastFamily, type PolicyFamily } from "../src/evaluate/families.js";
 import { evaluateLoso } from "../src/evaluate/loso.js";
-import { measureStop, summarize, type CurveResult } from "../src/evaluate/replay.js";
 import { oracleSavedFraction, perCurveBoundSavedFraction } from "../src/evaluate/oracle.js";
 import { sourcesFor } from "../src/evaluate/sources.js";
 
@@ -20,8 +18,8 @@ import { sourcesFor } from "../src/evaluate/sources.js";
 // effect judged (README, "Variants"). None beat the shipped design, so none is the policy.
 // --ceiling: what a clairvoyant rule losing the same amount L on every curve would save, and the
 // oracle's share on runs whose logs end before their planned schedule (unfinished runs).
-// --order-free: the shipped family calibrated with a mean bound that does not depend on that order.
-// --order: how the shipped calibration's mean bound depends on the order of the curves.
+// --order: how the betting bound in a fixed order (file names, the calibration's mean bound until
+// it became order-free, calibrate.ts) depends on that order.
 
 const argv = process.argv.slice(2);
 const dir = resolve(process.env["INIT_CWD"] ?? process.cwd(), argv[0] ?? "");
@@ -150,9 +148,8 @@ for (const [name, v] of Object.entries(VARIANTS)) {
 }
 
 if (argv.includes("--order")) {
-  // The WSR bound takes the curves in file-name order, which groups each repository's curves.
-  // Valid for any order fixed in advance under exchangeability, but how much does the choice
-  // owe to that order? The bound of the shipped settings under 200 seeded random orders.
+  // The WSR bound in file-name order, which groups each repository's curves, against the same
+  // bound under 200 seeded random orders: how much a choice in file order owed to that order.
   const table = tabulate(FORECAST_FAMILY, curves);
   const chosen = calibrate(table, () => true).chosen?.index ?? 0;
   let seed = 7;
@@ -185,76 +182,4 @@ if (argv.includes("--ceiling")) {
   const unfinished = curves.filter((c) => c.points.length < 0.95 * c.maxEpochs);
   const finished = curves.filter((c) => c.points.length >= 0.95 * c.maxEpochs);
   process.stdout.write(`${unfinished.length} curves end before 95% of their planned schedule (${pct(gpu(unfinished) / gpu(curves))} of the GPU-seconds); the oracle on the others alone saves ${pct(oracleSavedFraction(finished))} of theirs (${pct(oracle)} on all)\n`);
-}
-
-/** Seeded Fisher-Yates orders of 0..n-1 (an LCG: reproducible, no dependency). */
-function orders(n: number, k: number, seed: number): number[][] {
-  const random = () => ((seed = (seed * 1664525 + 1013904223) >>> 0) / 2 ** 32);
-  return Array.from({ length: k }, () => {
-    const p = [...Array(n).keys()];
-    for (let i = n - 1; i > 0; i--) {
-      const j = Math.floor(random() * (i + 1));
-      [p[i], p[j]] = [p[j] ?? 0, p[i] ?? 0];
-    }
-    return p;
-  });
-}
-
-/**
- * An order-free upper bound of the mean of losses in [0, 1]: the WSR capital at the END of each
- * of k seeded random orders (no maximum over time), averaged. Each has expectation <= 1 when
- * the mean is at least r, so their average does too, and Markov's inequality makes the
- * smallest r whose average capital reaches 1/delta a valid bound whatever the file order.
- */
-function orderFreeUpper(losses: readonly number[], delta: number, k = 50): number {
-  const perms = orders(losses.length, k, 12345).map((p) => p.map((i) => losses[i] ?? 0));
-  const bets = perms.map((l) => {
-    let sum = 0, sumSq = 0, v = 0.25;
-    return l.map((x, i) => {
-      const nu = Math.min(1, Math.sqrt((2 * Math.log(1 / delta)) / (l.length * v)));
-      sum += x;
-      sumSq += (x - (0.5 + sum) / (i + 2)) ** 2;
-      v = (0.25 + sumSq) / (i + 2);
-      return nu;
-    });
-  });
-  const rejects = (r: number) => perms.reduce((a, l, q) => a + Math.exp(l.reduce((lk, x, i) => lk + Math.log(Math.max(0, 1 - (bets[q]?.[i] ?? 0) * (x - r))), 0)), 0) / k >= 1 / delta;
-  if (rejects(0)) return 0;
-  let lo = 0, hi = 1;
-  for (let i = 0; i < 40; i++) [lo, hi] = rejects((lo + hi) / 2) ? [lo, (lo + hi) / 2] : [(lo + hi) / 2, hi];
-  return hi;
-}
-
-/** The calibration of calibrate.ts with the order-free mean bound: the index chosen, -1 for none. */
-function chooseOrderFree(table: FamilyTable, use: (c: number) => boolean): number {
-  const { alpha, tolerance, delta, meanBudget, clip } = CALIBRATION_DEFAULTS;
-  let chosen = -1;
-  for (const [s, all] of table.results.entries()) {
-    const row = all.filter((_, c) => use(c));
-    const exceeding = clopperPearsonUpper(row.filter((r) => r.bestEmaLoss > tolerance).length, row.length, delta / 2);
-    const mean = clip * orderFreeUpper(row.map((r) => Math.min(clip, Math.max(0, r.bestEmaLoss)) / clip), delta / 2);
-    if (!(exceeding <= alpha && mean <= meanBudget)) break;
-    chosen = s;
-  }
-  return chosen;
-}
-
-if (argv.includes("--order-free")) {
-  const table = tabulate(FORECAST_FAMILY, curves);
-  const label = (s: number) => table.family.settings[s]?.label ?? "never stops";
-  process.stdout.write(`order-free mean bound, all curves: ${label(chooseOrderFree(table, () => true))}\n`);
-  const source = curves.map((c) => sourceOf(c.name));
-  const pooled: CurveResult[] = [];
-  const picks = new Set<string>();
-  for (const held of [...new Set(source)].sort()) {
-    const s = chooseOrderFree(table, (c) => source[c] !== held);
-    picks.add(label(s));
-    source.forEach((x, c) => {
-      const curve = curves[c];
-      if (x !== held || curve === undefined) return;
-      pooled.push(table.results[s]?.[c] ?? measureStop(curve, curve.points.length - 1, false));
-    });
-  }
-  const sm = summarize(pooled, oracleSavedFraction(curves));
-  process.stdout.write(`order-free mean bound, leave-one-source-out: saved ${pct(sm.gpuSecondsSavedFraction)}, ${pct(sm.ofOracle)} of the oracle, mean ${sm.meanBestEmaLoss.toFixed(4)}, max ${sm.maxBestEmaLoss.toFixed(4)}; chosen ${[...picks].join(", ")}\n`);
 }

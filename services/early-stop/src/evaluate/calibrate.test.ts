@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { binomialCdf, clopperPearsonUpper, hoeffdingBentkusUpper } from "./bounds.js";
+import { averagedCapitalUpper, binomialCdf, clopperPearsonUpper, hoeffdingBentkusUpper, inSeededOrder, seededOrders, waudbySmithRamdasUpper } from "./bounds.js";
 import { calibrate, resultUnder, tabulate, CALIBRATION_DEFAULTS } from "./calibrate.js";
 import type { Curve } from "./curves.js";
 import type { PolicyFamily } from "./families.js";
@@ -135,4 +135,65 @@ test("leave-one-source-out calibrates each source on the others only", () => {
     { source: "b", curves: 30 },
     { source: "c", curves: 30 },
   ]);
+});
+
+// The mean bound must not depend on the order the curves come in: file names group each
+// repository, and a betting capital that meets one repository's harmless curves first runs up
+// and rejects means that are true.
+
+/** i.i.d. losses from a two-point law (0.5 with probability 0.3, else 0.05: mean 0.185), seeded. */
+function twoPointSamples(samples: number, n: number, seed: number): number[][] {
+  let state = seed;
+  const random = () => (state = (Math.imul(state, 1664525) + 1013904223) >>> 0) / 2 ** 32;
+  return Array.from({ length: samples }, () => Array.from({ length: n }, () => (random() < 0.3 ? 0.5 : 0.05)));
+}
+
+test("seeded orders are permutations, the same for the same seed, different for another", () => {
+  const [a, b] = seededOrders(20, 2, 7);
+  assert.deepEqual([...(a ?? [])].sort((x, y) => x - y), Array.from({ length: 20 }, (_, i) => i));
+  assert.notDeepEqual(a, b);
+  assert.deepEqual(seededOrders(20, 2, 7), [a, b]);
+  assert.notDeepEqual(seededOrders(20, 1, 8)[0], a);
+});
+
+test("the averaged-capital bound is the same whatever the order of its input", () => {
+  const [losses = []] = twoPointSamples(1, 60, 3);
+  const upper = averagedCapitalUpper(losses, 0.05, 50, 12345);
+  for (const order of seededOrders(60, 5, 99)) assert.equal(averagedCapitalUpper(order.map((i) => losses[i] ?? 0), 0.05, 50, 12345), upper);
+  assert.equal(waudbySmithRamdasUpper(inSeededOrder([...losses].reverse(), 4), 0.05), waudbySmithRamdasUpper(inSeededOrder(losses, 4), 0.05));
+});
+
+test("on equal losses every order is the same, and the averaged bound is the betting bound, a little above the loss", () => {
+  for (const c of [0, 0.1, 0.3]) {
+    const equal = Array.from({ length: 100 }, () => c);
+    const upper = averagedCapitalUpper(equal, 0.05, 50, 1);
+    assert.ok(Math.abs(upper - waudbySmithRamdasUpper(equal, 0.05)) < 1e-12, `${c}: ${upper}`);
+    assert.ok(upper > c && upper < c + 0.035, `${c}: ${upper}`);
+  }
+});
+
+test("on i.i.d. losses fed sorted (an order that follows the loss), the averaged bound covers the mean; the betting bound in that order never does", () => {
+  const trials = twoPointSamples(100, 60, 99).map((l) => l.sort((a, b) => a - b));
+  const covered = (bound: (l: number[]) => number) => trials.filter((l) => bound(l) >= 0.185).length / trials.length;
+  assert.ok(covered((l) => averagedCapitalUpper(l, 0.05, 50, 12345)) >= 0.95);
+  assert.equal(covered((l) => waudbySmithRamdasUpper(l, 0.05)), 0);
+});
+
+test("calibration: a setting whose mean loss is over budget is refused, though file order (one source's harmless curves first) would pass it", () => {
+  // s1 stops every curve at epoch 10: source a's 30 flat curves lose nothing, source b's 70
+  // lose 0.004 each (under the 0.005 tolerance): mean 0.0028, over the 0.002 budget.
+  const curves = [...ones(30, "a__", 0), ...ones(70, "b__", 0.004)];
+  const family = nestedFamily(() => 1, 2);
+  const table = tabulate(family, curves);
+  // The betting capital over the losses in file order rejects a mean of 0.002 on a's curves alone.
+  const fileOrder = (table.results[1] ?? []).map((r) => r.bestEmaLoss / CALIBRATION_DEFAULTS.clip);
+  assert.ok(CALIBRATION_DEFAULTS.clip * waudbySmithRamdasUpper(fileOrder, CALIBRATION_DEFAULTS.delta / 2) <= CALIBRATION_DEFAULTS.meanBudget);
+  for (const meanBound of ["orders", "wsr", "hb"] as const) {
+    const cal = calibrate(table, () => true, { ...CALIBRATION_DEFAULTS, meanBound });
+    assert.equal(cal.chosen?.setting.label, "s0", meanBound);
+    assert.ok((cal.steps[1]?.meanLossUpper ?? 0) > 0.0028, `${meanBound}: ${cal.steps[1]?.meanLossUpper}`);
+  }
+  // The same curves in another order: the same bounds, step for step.
+  const shuffled = (seededOrders(100, 1, 5)[0] ?? []).map((i) => curves[i] as Curve);
+  assert.deepEqual(calibrate(tabulate(family, shuffled), () => true).steps, calibrate(table, () => true).steps);
 });

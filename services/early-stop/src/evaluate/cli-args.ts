@@ -1,6 +1,6 @@
 import { parseArgs } from "node:util";
 import { FORECAST_MODEL, type ForecastModel } from "../convergence/forecast.js";
-import { CALIBRATION_DEFAULTS, type CalibrationOptions } from "./calibrate.js";
+import { CALIBRATION_DEFAULTS, MEAN_BOUNDS, type CalibrationOptions, type MeanBound } from "./calibrate.js";
 import { PRESETS } from "./replay.js";
 
 // The evaluator's command line, checked: a bad flag names itself and what it takes.
@@ -11,7 +11,7 @@ export class UsageError extends Error {
 
 export const USAGE =
   `usage: evaluate --curves DIR [--policy ${Object.keys(PRESETS).join("|")}] [--json] [--min-length N] [--match REGEX] [--spec JSON] [--by-source]` +
-  " [--protocol loso] [--calibrate] [--alpha A] [--delta D] [--tolerance T] [--mean-bound wsr|hb] [--model JSON]";
+  " [--protocol loso] [--calibrate] [--alpha A] [--delta D] [--tolerance T] [--mean-bound orders|wsr|hb] [--model JSON]";
 
 export interface EvaluateArgs {
   readonly curves: string;
@@ -78,7 +78,10 @@ export function parseEvaluateArgs(argv: readonly string[]): EvaluateArgs {
   const minLength = Number(values["min-length"]);
   if (!Number.isInteger(minLength) || minLength < 0) throw new UsageError(`--min-length ${values["min-length"]} must be a whole number of epochs`);
   const meanBound = values["mean-bound"] ?? CALIBRATION_DEFAULTS.meanBound;
-  if (meanBound !== "wsr" && meanBound !== "hb") throw new UsageError(`--mean-bound ${meanBound} is unknown: wsr (Waudby-Smith-Ramdas) or hb (Hoeffding-Bentkus)`);
+  if (!(MEAN_BOUNDS as readonly string[]).includes(meanBound))
+    throw new UsageError(
+      `--mean-bound ${meanBound} is unknown: orders (betting capital averaged over ${CALIBRATION_DEFAULTS.orders} random orders), wsr (Waudby-Smith-Ramdas over one random order) or hb (Hoeffding-Bentkus)`,
+    );
   return {
     curves: values.curves,
     policy: values.policy,
@@ -93,7 +96,7 @@ export function parseEvaluateArgs(argv: readonly string[]): EvaluateArgs {
       alpha: probability("alpha", values.alpha, CALIBRATION_DEFAULTS.alpha),
       delta: probability("delta", values.delta, CALIBRATION_DEFAULTS.delta),
       tolerance: probability("tolerance", values.tolerance, CALIBRATION_DEFAULTS.tolerance),
-      meanBound,
+      meanBound: meanBound as MeanBound,
     },
     model: model(values.model),
   };

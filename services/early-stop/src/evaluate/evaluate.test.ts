@@ -114,7 +114,7 @@ const badInput: { name: string; args: string[]; says: RegExp }[] = [
   { name: "no curves folder", args: [], says: /^--curves is required: a folder of curve CSVs$/ },
   { name: "an unknown protocol", args: ["--protocol", "kfold"], says: /^--protocol kfold is unknown: the one protocol is loso$/ },
   { name: "a confidence level outside (0, 1)", args: ["--calibrate", "--delta", "2"], says: /^--delta 2 must be a number between 0 and 1$/ },
-  { name: "an unknown mean bound", args: ["--calibrate", "--mean-bound", "clt"], says: /^--mean-bound clt is unknown: wsr \(Waudby-Smith-Ramdas\) or hb \(Hoeffding-Bentkus\)$/ },
+  { name: "an unknown mean bound", args: ["--calibrate", "--mean-bound", "clt"], says: /^--mean-bound clt is unknown: orders \(betting capital averaged over 50 random orders\), wsr \(Waudby-Smith-Ramdas over one random order\) or hb \(Hoeffding-Bentkus\)$/ },
   { name: "a model constant that does not exist", args: ["--model", '{"window":3}'], says: /^--model: window is not a constant of FORECAST_MODEL \(trendWindowFraction, / },
   { name: "a model constant of the wrong type", args: ["--model", '{"turn":1}'], says: /^--model: turn takes a boolean, not 1$/ },
   { name: "a model that is not JSON", args: ["--model", "{turn}"], says: /^--model is not JSON/ },

@@ -15,8 +15,9 @@ import { makePolicyConfig } from "../convergence/config.js";
 // calibrated on the other repositories only, every baseline calibrated the same way.
 // Issue 13's target is mean best-EMA loss <= 0.002, no curve above 0.010, and at least 40%
 // of the oracle's GPU-seconds on the same pooled set. The loss budget holds; the saving
-// does not reach 40% (30.3% of the oracle): the honest figure is held here so that it cannot
-// fall unseen, and services/early-stop/README.md explains the gap.
+// does not reach 40% (27.6% of the oracle): the honest figure is held here so that it cannot
+// fall unseen, and services/early-stop/README.md explains the gap. The mean bound is the
+// order-free one (calibrate.ts), so these figures do not depend on the curves' file names.
 
 const CURVES = fileURLToPath(new URL("../../../../test/fixtures/nnunet-logs/curves/", import.meta.url));
 const all = readCurveDir(CURVES).filter((c) => c.points.length >= 200);
@@ -42,11 +43,20 @@ test("leave-one-source-out: Forecast keeps the loss budget on the pooled held-ou
   assert.ok(s.maxBestEmaLoss <= LOSS_BUDGET.max, `max best-EMA loss ${s.maxBestEmaLoss}`);
 });
 
-test("leave-one-source-out: Forecast saves 7.1% of the GPU-seconds, 30% of the oracle's on the same set (target 40%: not met)", () => {
+test("leave-one-source-out: Forecast saves 6.5% of the GPU-seconds, 27.6% of the oracle's on the same set (target 40%: not met)", () => {
   const s = family("Forecast").summary;
   assert.ok(Math.abs(loso.oracleGpuSecondsSavedFraction - 0.2355) < 0.001, `oracle ${loso.oracleGpuSecondsSavedFraction}`);
-  assert.ok(s.gpuSecondsSavedFraction >= 0.07, `saved ${s.gpuSecondsSavedFraction}`);
-  assert.ok(s.ofOracle >= 0.3, `of oracle ${s.ofOracle}`);
+  assert.ok(s.gpuSecondsSavedFraction >= 0.0645, `saved ${s.gpuSecondsSavedFraction}`);
+  assert.ok(s.ofOracle >= 0.275, `of oracle ${s.ofOracle}`);
+});
+
+test("leave-one-source-out: the choices do not depend on the order of the curves", () => {
+  const reversed = evaluateLoso([...all].reverse(), sourceOf, [FORECAST_FAMILY]).families[0];
+  assert.ok(reversed !== undefined);
+  assert.deepEqual(reversed.chosen, family("Forecast").chosen);
+  const [r, f] = [reversed.summary, family("Forecast").summary];
+  // Sums in another order: equal up to rounding.
+  for (const k of ["gpuSecondsSavedFraction", "meanBestEmaLoss", "maxBestEmaLoss", "ofOracle"] as const) assert.ok(Math.abs(r[k] - f[k]) < 1e-12, `${k}: ${r[k]} ${f[k]}`);
 });
 
 test("leave-one-source-out: Forecast saves more than every calibrated baseline that keeps the budget", () => {
