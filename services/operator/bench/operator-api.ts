@@ -108,6 +108,8 @@ async function main(): Promise<void> {
   const fillSeconds = (performance.now() - t0) / 1000;
   const fullJobs = trainingJobs();
   const { rss: rssAtFull } = await ask<{ rss: number }>("mark", "marked");
+  // Phase 1's figures now, so that they are on record even if phase 2 fails.
+  console.error(`capacity full after ${fillSeconds.toFixed(1)} s (${fullJobs} training Jobs), operator RSS ${mb(rssAtFull)} MB`);
 
   // Phase 2: the first runs through their whole life.
   const lifecycle = runNames.slice(0, LIFECYCLE_RUNS);

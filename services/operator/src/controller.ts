@@ -16,7 +16,7 @@ import {
   systemClock,
   WorkQueue,
 } from "@nnunet-operator/kube";
-import type { OperatorConfig } from "./config.js";
+import { DEFAULT_STATUS_MIN_INTERVAL_SECONDS, type OperatorConfig } from "./config.js";
 import { OperatorMetrics } from "./metrics.js";
 import { isPodActive, podGpuRequest } from "./trainingrun/decide/objects.js";
 import { ProgressCache, runProgressFeed } from "./trainingrun/progress-feed.js";
@@ -128,7 +128,7 @@ export class Operator {
       logger,
       clock: this.clock,
       ...(options.purgeRun ? { purgeRun: options.purgeRun } : {}),
-      statusMinIntervalSeconds: options.statusMinIntervalSeconds ?? 30,
+      statusMinIntervalSeconds: options.statusMinIntervalSeconds ?? DEFAULT_STATUS_MIN_INTERVAL_SECONDS,
     });
     this.elector = new LeaderElector({
       port,

@@ -1,5 +1,6 @@
 import type { FoldStatus, TrainingRun, TrainingRunStatus } from "@nnunet-operator/api";
 import type { CalibrationStatus } from "./calibration.js";
+import { TRAINED_PHASES } from "./objects.js";
 import type { FoldProgress } from "./progress.js";
 
 // GPU accounting and the one-line summary of a run, for the printer columns and the
@@ -8,7 +9,6 @@ import type { FoldProgress } from "./progress.js";
 type Totals = NonNullable<TrainingRunStatus["totals"]>;
 type Summary = NonNullable<TrainingRunStatus["summary"]>;
 
-const FINISHED = new Set<FoldStatus["phase"]>(["Converged", "Completed", "Validating", "Validated"]);
 
 /**
  * Seconds one epoch would take at the plans' batch size, from the measured epoch time at
@@ -44,7 +44,7 @@ export function computeTotals(run: TrainingRun, folds: readonly FoldStatus[], pr
     const plannedFold = run.spec.schedule.maxEpochs * epochSecondsAtPlansBatch(measured, calibration) * run.spec.gpu.perFold;
     planned += plannedFold;
     timed += 1;
-    if (FINISHED.has(f.phase)) {
+    if (TRAINED_PHASES.has(f.phase)) {
       saved += Math.max(0, plannedFold - (f.gpuSeconds ?? 0));
       finished += 1;
     }
