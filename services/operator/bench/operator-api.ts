@@ -132,7 +132,7 @@ async function main(): Promise<void> {
   const until = async (what: string, ok: () => boolean) => {
     const t = performance.now();
     while (!ok()) {
-      if (performance.now() - t > 120_000) throw new Error(`timed out: ${what}`);
+      if (performance.now() - t > 120_000) throw new Error(`timed out: ${what}; ${lifecycle[0]}: ${JSON.stringify(dc.cluster.store.get(runsDef.storage, NS, lifecycle[0]!)?.["status"])}`);
       await new Promise((r) => setTimeout(r, 100));
     }
   };
