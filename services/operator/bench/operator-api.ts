@@ -109,7 +109,9 @@ async function main(): Promise<void> {
   const fullJobs = trainingJobs();
   const { rss: rssAtFull } = await ask<{ rss: number }>("mark", "marked");
   // Phase 1's figures now, so that they are on record even if phase 2 fails.
-  console.error(`capacity full after ${fillSeconds.toFixed(1)} s (${fullJobs} training Jobs), operator RSS ${mb(rssAtFull)} MB`);
+  const atFull = await ask<Report>("report", "report");
+  const fillPasses = atFull.latencies.slice(0, atFull.marked);
+  console.error(`capacity full after ${fillSeconds.toFixed(1)} s (${fullJobs} training Jobs), operator RSS ${mb(rssAtFull)} MB (peak ${mb(atFull.peakRss)}), reconcile p50/p99 ${pct(fillPasses, 50).toFixed(1)}/${pct(fillPasses, 99).toFixed(1)} ms over ${fillPasses.length} passes`);
 
   // Phase 2: the first runs through their whole life.
   const lifecycle = runNames.slice(0, LIFECYCLE_RUNS);
