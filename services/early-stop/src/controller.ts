@@ -1,6 +1,6 @@
 import type { EpochMetrics } from "@nnunet-operator/api";
 import type { DecodeReason, DeliveryMeta } from "@nnunet-operator/bus";
-import { type Clock, type EventRecorder, sleep } from "@nnunet-operator/kube";
+import { type Clock, defaultIsRetryable, type EventRecorder, sleep } from "@nnunet-operator/kube";
 import type { Logger } from "pino";
 import { toStopDecision } from "./convergence/decide.js";
 import type { EpochSource } from "./consumer.js";
@@ -158,7 +158,7 @@ export class EarlyStopController {
         child.info({ outcome, epoch: decision.epoch, policy: decision.policy }, "stop decision needs no patch");
       }
     } catch (err) {
-      const retryable = (err as { retryable?: unknown }).retryable !== false;
+      const retryable = defaultIsRetryable(err);
       if (!retryable) entry.settled = true;
       child.error({ err, retryable, epoch: decision.epoch }, retryable ? "stop patch failed; will retry" : "stop patch refused; giving up");
     } finally {

@@ -1,5 +1,5 @@
 import { API_VERSION, decideStopWrite, foldJobName, KIND, LABEL_FOLD, LABEL_ROLE, LABEL_RUN, type StopDecision, stopDecisionPatch } from "@nnunet-operator/api";
-import { type EventRecorder, isConflict, isNotFound, type KubeObject, type KubePort, Resources } from "@nnunet-operator/kube";
+import { defaultIsRetryable, type EventRecorder, isConflict, isNotFound, type KubeObject, type KubePort, Resources } from "@nnunet-operator/kube";
 
 // Acts on a stop decision (DESIGN.md, "Contracts between the parts"): ONE merge patch on the
 // fold's training Job `<run>-fold-<f>` sets the annotation nnunet-operator.io/stop-decision
@@ -124,6 +124,6 @@ export class Terminator {
 }
 
 function wrap(err: unknown, what: string): TerminateError {
-  const retryable = (err as { retryable?: unknown })?.retryable !== false;
+  const retryable = defaultIsRetryable(err);
   return new TerminateError(`${what}: ${err instanceof Error ? err.message : String(err)}`, retryable, { cause: err });
 }

@@ -108,6 +108,10 @@ async function main(): Promise<void> {
   const fillSeconds = (performance.now() - t0) / 1000;
   const fullJobs = trainingJobs();
   const { rss: rssAtFull } = await ask<{ rss: number }>("mark", "marked");
+  // Phase 1's figures now, so that they are on record even if phase 2 fails.
+  const atFull = await ask<Report>("report", "report");
+  const fillPasses = atFull.latencies.slice(0, atFull.marked);
+  console.error(`capacity full after ${fillSeconds.toFixed(1)} s (${fullJobs} training Jobs), operator RSS ${mb(rssAtFull)} MB (peak ${mb(atFull.peakRss)}), reconcile p50/p99 ${pct(fillPasses, 50).toFixed(1)}/${pct(fillPasses, 99).toFixed(1)} ms over ${fillPasses.length} passes`);
 
   // Phase 2: the first runs through their whole life.
   const lifecycle = runNames.slice(0, LIFECYCLE_RUNS);
@@ -130,7 +134,7 @@ async function main(): Promise<void> {
   const until = async (what: string, ok: () => boolean) => {
     const t = performance.now();
     while (!ok()) {
-      if (performance.now() - t > 120_000) throw new Error(`timed out: ${what}`);
+      if (performance.now() - t > 120_000) throw new Error(`timed out: ${what}; ${lifecycle[0]}: ${JSON.stringify(dc.cluster.store.get(runsDef.storage, NS, lifecycle[0]!)?.["status"])}`);
       await new Promise((r) => setTimeout(r, 100));
     }
   };

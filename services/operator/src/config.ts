@@ -121,6 +121,9 @@ export type OperatorConfig = z.infer<typeof OperatorConfig>;
 export type OperatorConfigInput = z.input<typeof OperatorConfig>;
 
 /** The environment the Deployment sets; names are the contract with the chart. */
+/** Progress-only status writes at most this often, unless the environment or the caller says otherwise. */
+export const DEFAULT_STATUS_MIN_INTERVAL_SECONDS = 30;
+
 export const OperatorEnv = z.object({
   NNUNET_OPERATOR_CONFIG: z.string().min(1).default("/etc/nnunet-operator/config.yaml"),
   POD_NAMESPACE: dnsLabel.optional(),
@@ -133,7 +136,7 @@ export const OperatorEnv = z.object({
   WEBHOOK_PORT: z.coerce.number().int().min(1).max(65535).default(9443),
   WEBHOOK_CERT_DIR: z.string().min(1).default("/tmp/k8s-webhook-server/serving-certs"),
   /** Progress-only status writes (epochs, EMA) at most this often; the demo's live view wants a few seconds, a large cluster the default 30. */
-  STATUS_MIN_INTERVAL_SECONDS: z.coerce.number().min(0).max(3600).default(30),
+  STATUS_MIN_INTERVAL_SECONDS: z.coerce.number().min(0).max(3600).default(DEFAULT_STATUS_MIN_INTERVAL_SECONDS),
 });
 export type OperatorEnv = z.infer<typeof OperatorEnv>;
 

@@ -16,7 +16,7 @@ import {
   systemClock,
   WorkQueue,
 } from "@nnunet-operator/kube";
-import type { OperatorConfig } from "./config.js";
+import { DEFAULT_STATUS_MIN_INTERVAL_SECONDS, type OperatorConfig } from "./config.js";
 import { OperatorMetrics } from "./metrics.js";
 import { isPodActive, podGpuRequest } from "./trainingrun/decide/objects.js";
 import { foldCredentialIssuer, type FoldSigning } from "./trainingrun/fold-credentials.js";
@@ -132,7 +132,7 @@ export class Operator {
       clock: this.clock,
       ...(options.purgeRun ? { purgeRun: options.purgeRun } : {}),
       ...(options.foldSigning ? { beforeCreateJobs: foldCredentialIssuer(port, options.foldSigning) } : {}),
-      statusMinIntervalSeconds: options.statusMinIntervalSeconds ?? 30,
+      statusMinIntervalSeconds: options.statusMinIntervalSeconds ?? DEFAULT_STATUS_MIN_INTERVAL_SECONDS,
     });
     this.elector = new LeaderElector({
       port,

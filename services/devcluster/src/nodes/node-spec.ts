@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
 import type { KubeObject } from "../api/resources.js";
 
 // Simulated nodes from a compact spec such as `4xL40S:4,2xA100-80GB:8,2xcpu`: a comma-
@@ -16,22 +17,25 @@ export interface GpuProductInfo {
   short: string;
 }
 
-// Keys are normalised (lower case, letters and digits only). Memory figures are the
-// calibrator's (services/calibrator/nnunet_calibrate/gpus.py), so a simulated trainer and
-// the simulated calibration agree on what fits.
-export const GPU_PRODUCTS: Record<string, GpuProductInfo> = {
-  l40s: { label: "NVIDIA-L40S", memoryMib: 46068, short: "l40s" },
-  a10080gb: { label: "NVIDIA-A100-SXM4-80GB", memoryMib: 81920, short: "a100-80gb" },
-  a10040gb: { label: "NVIDIA-A100-SXM4-40GB", memoryMib: 40960, short: "a100-40gb" },
-  h10080gb: { label: "NVIDIA-H100-80GB-HBM3", memoryMib: 81559, short: "h100" },
-  h100: { label: "NVIDIA-H100-80GB-HBM3", memoryMib: 81559, short: "h100" },
-  h200: { label: "NVIDIA-H200", memoryMib: 143771, short: "h200" },
-  a10: { label: "NVIDIA-A10", memoryMib: 23028, short: "a10" },
-  l4: { label: "NVIDIA-L4", memoryMib: 23034, short: "l4" },
-  t4: { label: "Tesla-T4", memoryMib: 15360, short: "t4" },
-  v10032gb: { label: "Tesla-V100-SXM2-32GB", memoryMib: 32768, short: "v100" },
-  rtx4090: { label: "NVIDIA-GeForce-RTX-4090", memoryMib: 24564, short: "rtx4090" },
-};
+// The simulated GPU models are one table, services/calibrator/nnunet_calibrate/gpu_products.json,
+// which the calibrator's simulated backend reads too: a simulated trainer and the simulated
+// calibration agree on what fits. Keys are normalised (lower case, letters and digits only,
+// no leading nvidia/tesla); aliases map other spellings (H100, A100) onto them.
+interface GpuTable {
+  products: Record<string, { label: string; memoryMib: number; short: string }>;
+  aliases: Record<string, string>;
+}
+const TABLE = JSON.parse(readFileSync(new URL("../../../calibrator/nnunet_calibrate/gpu_products.json", import.meta.url), "utf8")) as GpuTable;
+
+export const GPU_PRODUCTS: Readonly<Record<string, GpuProductInfo>> = Object.fromEntries(
+  Object.entries(TABLE.products).map(([key, p]) => [key, { label: p.label, memoryMib: p.memoryMib, short: p.short }]),
+);
+
+/** The product a spelling names (GFD label, nvidia-smi name, short form), if the table has it. */
+export function gpuProduct(spelling: string): GpuProductInfo | undefined {
+  const key = normalise(spelling);
+  return GPU_PRODUCTS[TABLE.aliases[key] ?? key];
+}
 
 export const LABEL_GPU_PRODUCT = "nvidia.com/gpu.product";
 export const LABEL_GPU_MEMORY = "nvidia.com/gpu.memory";
@@ -78,8 +82,8 @@ export function parseNodeSpec(spec: string): NodeGroup[] {
       if (m[3] !== undefined) throw new NodeSpecError(part, "cpu nodes have no GPUs; drop the :<gpus>");
       return { count, gpu: undefined, gpusPerNode: 0 };
     }
-    const gpu = GPU_PRODUCTS[normalise(product)];
-    if (!gpu) throw new NodeSpecError(part, `unknown GPU product "${product}"; known: L40S, A100-80GB, A100-40GB, H100, H200, A10, L4, T4, V100-32GB, RTX4090`);
+    const gpu = gpuProduct(product);
+    if (!gpu) throw new NodeSpecError(part, `unknown GPU product "${product}"; known: ${Object.values(GPU_PRODUCTS).map((g) => g.label).join(", ")}`);
     const gpus = m[3] === undefined ? 1 : Number(m[3]);
     if (gpus < 1 || gpus > 16) throw new NodeSpecError(part, "GPUs per node must be between 1 and 16");
     return { count, gpu, gpusPerNode: gpus };

@@ -1,7 +1,7 @@
 import type { IJob } from "kubernetes-models/batch/v1/Job";
 import type { Logger } from "pino";
 import { ConditionType, type FoldStatus, FINALIZER, setCondition, type TrainingRun, type TrainingRunStatus } from "@nnunet-operator/api";
-import { type Clock, type KubeObject, type KubePort, type ProcessResult, Resources, splitKey } from "@nnunet-operator/kube";
+import { type Clock, defaultIsRetryable, type KubeObject, type KubePort, type ProcessResult, Resources, splitKey } from "@nnunet-operator/kube";
 import type { OperatorConfig } from "../config.js";
 import type { OperatorMetrics } from "../metrics.js";
 import { mergePatchBetween, performActions } from "./act.js";
@@ -99,7 +99,7 @@ export class TrainingRunReconciler {
     try {
       return await this.act(key, raw, parsed.run);
     } catch (err) {
-      if ((err as { retryable?: unknown }).retryable === false) {
+      if (!defaultIsRetryable(err)) {
         await this.writeTerminalCondition(raw, parsed.run, "ReconcileFailed", (err as Error).message);
         throw err instanceof TerminalReconcileError ? err : new TerminalReconcileError((err as Error).message, { cause: err });
       }

@@ -24,10 +24,6 @@ export type ParsedRun = { ok: true; run: TrainingRun } | { ok: false; errors: Fi
 export class World {
   readonly informers: WorldInformers;
   private readonly parsed = new Map<string, { rv: string | undefined; result: ParsedRun }>();
-  /** Bumped on every node change: capacity and products of the cluster. */
-  private nodesVersion = 0;
-  /** Bumped on every change of anything but the runs themselves (children, nodes, claims, caches). */
-  version = 0;
 
   constructor(port: Pick<KubePort, "list" | "watch">, readonly config: OperatorConfig, onError: (err: unknown) => void) {
     const common = { port, onError };
@@ -41,10 +37,6 @@ export class World {
       claims: new Informer({ ...common, resource: Resources.persistentVolumeClaims, transform: slimObject }),
       configMaps: new Informer({ ...common, resource: Resources.configMaps, fieldSelector: `metadata.name=${config.calibration.cacheConfigMap}`, transform: slimObject }),
     };
-    this.informers.nodes.addHandler(() => void (this.nodesVersion += 1));
-    for (const informer of [this.informers.jobs, this.informers.pods, this.informers.nodes, this.informers.claims, this.informers.configMaps]) {
-      informer.addHandler(() => void (this.version += 1));
-    }
   }
 
   all(): Informer<KubeObject>[] {
@@ -113,24 +105,12 @@ export class World {
     return { data: cm?.data as Record<string, string> | undefined, rv: cm?.metadata.resourceVersion ?? "" };
   }
 
-  /**
-   * What decides a run's wants besides `now`: its own version, its children's, its claim,
-   * the namespace's calibration cache and the nodes. Equal fingerprints, equal wants.
-   */
-  fingerprint(raw: KubeObject, run: TrainingRun): string {
-    const ns = run.metadata.namespace ?? "default";
-    const name = run.metadata.name ?? "";
-    const children = [...this.jobsOf(ns, name), ...this.podsOf(ns, name)].map((o) => o.metadata?.resourceVersion ?? "").sort().join(",");
-    return [raw.metadata.resourceVersion, children, this.claimExists(ns, run.spec.storage.claimName), this.calibrationCache(ns).rv, this.nodesVersion].join("|");
-  }
-
   /** Puts an object a write returned into the cache at once, so the next pass sees its own writes. */
   remember(kind: "runs" | "jobs" | "configMaps", object: KubeObject): void {
     const store = this.informers[kind].store;
     const cached = store.get(objectKey(object));
     // Never replace a newer object the watch already delivered.
     if (cached && Number(cached.metadata.resourceVersion) > Number(object.metadata.resourceVersion)) return;
-    if (kind !== "runs") this.version += 1;
     store.upsert(kind === "jobs" ? slimJob(object) : slimObject(object));
   }
 }

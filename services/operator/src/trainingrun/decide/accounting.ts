@@ -1,5 +1,6 @@
 import type { FoldStatus, TrainingRun, TrainingRunStatus } from "@nnunet-operator/api";
 import type { CalibrationStatus } from "./calibration.js";
+import { TRAINED_PHASES } from "./objects.js";
 import type { FoldProgress } from "./progress.js";
 
 // GPU accounting and the at-a-glance summary of a run: the one place the GPU-time figures
@@ -14,11 +15,9 @@ import type { FoldProgress } from "./progress.js";
 type Totals = NonNullable<TrainingRunStatus["totals"]>;
 type Summary = NonNullable<TrainingRunStatus["summary"]>;
 
-const FINISHED = new Set<FoldStatus["phase"]>(["Converged", "Completed", "Validating", "Validated"]);
-
 /** Whether a fold has finished training (stopped early or ran its schedule). */
 export function foldFinishedTraining(fold: FoldStatus): boolean {
-  return FINISHED.has(fold.phase);
+  return TRAINED_PHASES.has(fold.phase);
 }
 
 /**

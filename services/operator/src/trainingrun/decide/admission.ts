@@ -163,7 +163,6 @@ export const checkCapacity: Check = ({ run, demand, nodes }) => {
 /** In order: holds first (no position), then what a cluster change or a quota change fixes. */
 export const HOLD_CHECKS: readonly Check[] = [checkSuspended, checkClaim];
 export const CAPACITY_CHECKS: readonly Check[] = [checkProductsAccepted, checkMatchingNodes, checkQuota, checkCapacity];
-export const ADMISSION_CHECKS: readonly Check[] = [...HOLD_CHECKS, ...CAPACITY_CHECKS];
 
 function firstMatch(checks: readonly Check[], ctx: Ctx): CheckResult | undefined {
   for (const check of checks) {

@@ -5,7 +5,7 @@ import { CalibrationResult, ConditionReason, isJobComplete, isJobFailed, type Tr
 import type { OperatorConfig } from "../../config.js";
 import { CALIBRATE_CONTAINER, runName, runNamespace, trainingImage } from "../manifests/common.js";
 import { cacheKeyForRun, type CalibrationCacheEntry, lookupCache, readCacheEntry } from "./calibration-cache.js";
-import { containerTerminated, containerWaitingReason, lastLines, newestPod } from "./objects.js";
+import { containerTerminated, containerWaitingReason, isImagePullError, lastLines, newestPod } from "./objects.js";
 import { decideSchedule, type Schedule } from "./schedule.js";
 
 // Where the batch size comes from. Calibration never fails a run: every road ends in a
@@ -202,7 +202,7 @@ export function decideCalibration(input: CalibrationInput): CalibrationDecision 
   const schedule = decideSchedule(run, undefined, undefined);
   if (input.job) {
     const waiting = pod ? containerWaitingReason(pod, CALIBRATE_CONTAINER) : undefined;
-    const pull = waiting && /ErrImagePull|ImagePullBackOff|InvalidImageName/.test(waiting.reason) ? `; fix spec.image or the operator's images.training, or add an image pull secret` : "";
+    const pull = waiting && isImagePullError(waiting.reason) ? `; fix spec.image or the operator's images.training, or add an image pull secret` : "";
     const detail = waiting ? `; the pod waits: ${waiting.reason}${waiting.message ? ` (${waiting.message})` : ""}${pull}` : "";
     const limit = input.config.calibration.retryLimit + 1;
     return pending(run, schedule, attempts, `calibration Job ${input.job.metadata?.name} is running (attempt ${attempts + 1} of at most ${limit})${detail}`, []);

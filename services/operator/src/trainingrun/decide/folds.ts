@@ -5,7 +5,7 @@ import type { OperatorConfig } from "../../config.js";
 import { NNUNET_CONTAINER } from "../manifests/common.js";
 import type { CalibrationDecision } from "./calibration.js";
 import { classifyFailure, type Failure } from "./failures.js";
-import { ANNOTATION_BATCH_SIZE, containerWaitingReason, intAnnotation, isPodActive, newestPod } from "./objects.js";
+import { ANNOTATION_BATCH_SIZE, containerWaitingReason, intAnnotation, isImagePullError, isPodActive, newestPod, TRAINED_PHASES } from "./objects.js";
 import type { FoldProgress } from "./progress.js";
 import { decideStall, type HeartbeatSeen } from "./stall.js";
 import { decideValidation } from "./validation.js";
@@ -50,7 +50,6 @@ export interface FoldDecision {
 
 type Partial_ = Omit<FoldStatus, "fold" | "attempt"> & { attempt?: number };
 
-const TRAINING_DONE = new Set(["Converged", "Completed", "Validating", "Validated"]);
 
 /** The Job's stop decision; a malformed one is no decision, only a note (packages/api fold-job.ts). */
 export function parseStopDecision(job: IJob): { decision?: StopDecision; error?: string } {
@@ -65,7 +64,7 @@ export function restartBackoffSeconds(config: OperatorConfig, attempt: number): 
 export function decideFold(input: FoldInput): FoldDecision {
   const training = decideTraining(input);
   const phase = training.status.phase;
-  if (phase !== "Converged" && phase !== "Completed" && phase !== "Validating" && phase !== "Validated") return training;
+  if (!TRAINED_PHASES.has(phase)) return training;
   return decideValidation(input, training.status);
 }
 
@@ -144,7 +143,7 @@ function decideTraining(input: FoldInput): FoldDecision {
   }
 
   const waiting = pod ? containerWaitingReason(pod, NNUNET_CONTAINER) : undefined;
-  if (waiting && /ErrImagePull|ImagePullBackOff|InvalidImageName/.test(waiting.reason)) {
+  if (waiting && isImagePullError(waiting.reason)) {
     const image = pod?.spec?.containers.find((c) => c.name === NNUNET_CONTAINER)?.image ?? "";
     return finish(input, {
       ...base,
@@ -215,7 +214,7 @@ function afterFailure(input: FoldInput, base: Partial_, failure: Failure, jobAtt
 
 function noJob(input: FoldInput): FoldDecision {
   const { previous, run } = input;
-  if (previous && (TRAINING_DONE.has(previous.phase) || previous.phase === "Failed")) {
+  if (previous && (TRAINED_PHASES.has(previous.phase) || previous.phase === "Failed")) {
     // The Job is gone after the fold finished (deleted by hand): what it told us stands.
     const phase = previous.phase === "Failed" ? "Failed" : previous.stopDecision ? "Converged" : "Completed";
     return finish(input, { phase, reason: previous.reason, message: previous.message });

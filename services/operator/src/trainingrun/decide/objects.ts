@@ -1,4 +1,4 @@
-import type { IJob } from "kubernetes-models/batch/v1/Job";
+import type { FoldStatus } from "@nnunet-operator/api";
 import type { INode } from "kubernetes-models/v1/Node";
 import type { IPod } from "kubernetes-models/v1/Pod";
 import type { IPodSpec } from "kubernetes-models/v1/PodSpec";
@@ -11,6 +11,14 @@ import type { IToleration } from "kubernetes-models/v1/Toleration";
 // in one place.
 
 export const GPU_RESOURCE = "nvidia.com/gpu";
+
+/** Fold phases after training: the fold has its checkpoint, whatever validation still does. */
+export const TRAINED_PHASES: ReadonlySet<FoldStatus["phase"]> = new Set(["Converged", "Completed", "Validating", "Validated"]);
+
+/** A container waiting reason that means its image cannot be pulled (and retrying will not help). */
+export function isImagePullError(reason: string | undefined): boolean {
+  return reason !== undefined && /ErrImagePull|ImagePullBackOff|InvalidImageName/.test(reason);
+}
 export const ANNOTATION_BATCH_SIZE = "nnunet-operator.io/batch-size";
 
 /** Parses an integer quantity such as `4` or `"4"`; GPUs are never fractional. */
@@ -51,29 +59,6 @@ export function podCondition(pod: IPod, type: string): boolean {
 
 export function annotation(obj: { metadata?: { annotations?: Record<string, string> } }, key: string): string | undefined {
   return obj.metadata?.annotations?.[key];
-}
-
-/**
- * A JSON annotation read with its zod schema: the value, nothing when the annotation is
- * absent, or an error naming `what` when it does not parse (a bad annotation is reported
- * and ignored, never acted on).
- */
-export function jsonAnnotation<T>(
-  obj: { metadata?: { annotations?: Record<string, string> } },
-  key: string,
-  schema: { safeParse(v: unknown): { success: true; data: T } | { success: false; error: { issues: readonly { message: string }[] } } },
-  what: string,
-): { value?: T; error?: string } {
-  const text = annotation(obj, key);
-  if (text === undefined) return {};
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    return { error: `unreadable ${what}: not JSON` };
-  }
-  const parsed = schema.safeParse(json);
-  return parsed.success ? { value: parsed.data } : { error: `unreadable ${what}: ${parsed.error.issues[0]?.message}` };
 }
 
 export function label(obj: { metadata?: { labels?: Record<string, string> } }, key: string): string | undefined {

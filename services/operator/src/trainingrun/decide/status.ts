@@ -1,7 +1,7 @@
 import { type Condition, ConditionReason, ConditionType, type FoldStatus, type RunPhase, setCondition, type TrainingRun, type TrainingRunStatus } from "@nnunet-operator/api";
 import { computeSummary, computeTotals, withGpuFigures } from "./accounting.js";
 import { LABEL_ROLE } from "@nnunet-operator/api";
-import { label } from "./objects.js";
+import { label, TRAINED_PHASES } from "./objects.js";
 import { withClusterDefaults } from "./defaults.js";
 import { decideParts, type RunParts, type RunWorld } from "./parts.js";
 
@@ -17,7 +17,6 @@ export interface RunEvent {
 
 type CondInput = Omit<Condition, "lastTransitionTime" | "observedGeneration">;
 
-const TRAINED = new Set<FoldStatus["phase"]>(["Converged", "Completed", "Validating", "Validated"]);
 const ACTIVE = new Set<FoldStatus["phase"]>(["Training", "Restarting", "Validating"]);
 const WARNING_REASONS = new Set<string>([
   ConditionReason.NoMatchingNodes,
@@ -39,8 +38,8 @@ export function computePhase(run: TrainingRun, parts: RunParts, world: RunWorld)
   if (folds.some((f) => f.phase === "Failed")) return "Failed";
   if (folds.every((f) => foldDone(run, f))) return "Succeeded";
   if (run.spec.suspend && !folds.some((f) => ACTIVE.has(f.phase))) return "Suspended";
-  if (folds.some((f) => f.phase === "Validating") || folds.every((f) => TRAINED.has(f.phase))) return "Validating";
-  if (folds.some((f) => f.phase === "Training" || f.phase === "Restarting" || TRAINED.has(f.phase))) return "Training";
+  if (folds.some((f) => f.phase === "Validating") || folds.every((f) => TRAINED_PHASES.has(f.phase))) return "Validating";
+  if (folds.some((f) => f.phase === "Training" || f.phase === "Restarting" || TRAINED_PHASES.has(f.phase))) return "Training";
   if (!parts.calibration.ready && world.jobs.some((j) => label(j, LABEL_ROLE) === "calibrate")) return "Calibrating";
   const wait = world.admission.wait;
   if (wait && wait.reason !== "ClaimNotFound") return "Queued";
@@ -68,12 +67,12 @@ function conditions(run: TrainingRun, parts: RunParts, world: RunWorld, phase: R
 
   const pull = folds.find((f) => f.reason === "ImagePullFailed");
   const running = folds.filter((f) => f.phase === "Training" || f.phase === "Restarting").length;
-  const trained = folds.filter((f) => TRAINED.has(f.phase)).length;
+  const trained = folds.filter((f) => TRAINED_PHASES.has(f.phase)).length;
   if (pull) out.push({ type: ConditionType.Training, status: "False", reason: ConditionReason.ImagePullFailed, message: `fold ${pull.fold}: ${pull.message}` });
   else if (running > 0) out.push({ type: ConditionType.Training, status: "True", reason: ConditionReason.FoldsRunning, message: `${running} of ${n} fold(s) training` });
   else out.push({ type: ConditionType.Training, status: "False", reason: trained === n ? ConditionReason.Completed : "NotTraining", message: trained === n ? "every fold finished training" : "no fold is training" });
 
-  const stopped = folds.filter((f) => f.stopDecision && TRAINED.has(f.phase)).length;
+  const stopped = folds.filter((f) => f.stopDecision && TRAINED_PHASES.has(f.phase)).length;
   out.push(
     trained === n
       ? { type: ConditionType.Converged, status: "True", reason: stopped > 0 ? ConditionReason.EarlyStopped : ConditionReason.Completed, message: `${stopped} of ${n} fold(s) stopped early, ${n - stopped} trained the full schedule` }
