@@ -70,7 +70,7 @@ function stillAlive(processes: Map<number, string>): number[] {
   return [...processes].filter(([pid, start]) => table.get(pid)?.[1] === start && !readFileSync(`/proc/${pid}/stat`, "utf8").includes(") Z ")).map(([pid]) => pid);
 }
 
-describe("npm run demo without a TTY", { timeout: 200_000 }, () => {
+describe("npm run demo without a TTY", { timeout: 420_000 }, () => {
   afterEach(() => {
     // The demo keeps its work folder (kubeconfig, helm's folders) for a look afterwards; the test has looked.
     for (const d of started.splice(0)) {
