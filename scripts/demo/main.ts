@@ -78,7 +78,7 @@ async function main(): Promise<void> {
   const stack = await starting;
   if (shutdown.signal.aborted) return;
   const { dc } = stack;
-  console.log(`  cluster ${dc.url}; chart installed, every pod Ready after ${stack.installSeconds.toFixed(1)} s (NATS StatefulSet, operator and early-stop Deployments)`);
+  console.log(`  cluster ${dc.url}; chart installed, every pod Ready after ${stack.installSeconds.toFixed(1)} s (NATS StatefulSet, operator and early-stop Deployments); work folder ${stack.workDir}`);
   const kc = new KubeConfig();
   kc.loadFromFile(stack.kubeconfigPath);
   const port = new ClientPort(kc, { fieldManager: "nnunet-demo" });

@@ -74,7 +74,8 @@ const COMPONENT_LABEL = "app.kubernetes.io/component";
 
 export async function startStack(o: StackOptions = {}): Promise<Stack> {
   const workDir = o.workDir ?? mkdtempSync(join(tmpdir(), "nnunet-demo-"));
-  mkdirSync(workDir, { recursive: true });
+  // Processes beside the cluster (Prometheus) log here; the pods' logs are in the data root (kubectl logs).
+  mkdirSync(join(workDir, "logs"), { recursive: true });
   const dataRoot = join(workDir, "data");
   let dc: DevCluster | undefined;
   let prometheus: Service | undefined;

@@ -16,9 +16,16 @@ export function rewriteConfigFiles(argv: string[], flags: readonly string[], tab
     } catch {
       continue; // the program reports the missing file itself
     }
-    mkdirSync(dir, { recursive: true });
-    const copy = join(dir, basename(file));
-    writeFileSync(copy, rewritePaths(text, table));
+    // Beside the original, so that relative `include`s (nats-server's) still resolve; in the
+    // given folder only when the original's folder cannot be written.
+    let copy = `${file}.devcluster`;
+    try {
+      writeFileSync(copy, rewritePaths(text, table));
+    } catch {
+      mkdirSync(dir, { recursive: true });
+      copy = join(dir, basename(file));
+      writeFileSync(copy, rewritePaths(text, table));
+    }
     argv[i + 1] = copy;
   }
 }
