@@ -164,7 +164,9 @@ export const checkFitsLargestNode: Check = ({ run, demand, allNodes }) => {
   const matching = allNodes.filter((n) => products.includes(n.metadata?.labels?.[productLabel] ?? ""));
   if (matching.length === 0) return pass("ExceedsLargestNode");
   const want = { cpu: parseQuantity(run.spec.resources.cpu), memory: parseQuantity(run.spec.resources.memory), gpus: demand.gpus };
-  const sizes = matching.map((n) => ({ name: n.metadata?.name ?? "", cpu: parseQuantity(n.status?.allocatable?.cpu), memory: parseQuantity(n.status?.allocatable?.memory), gpus: parseQuantity(n.status?.allocatable?.[GPU_RESOURCE] ?? "0") }));
+  // A node that does not say what it can allocate is not held against the fold.
+  const known = (q: string | number | undefined) => (q === undefined ? Number.POSITIVE_INFINITY : parseQuantity(q));
+  const sizes = matching.map((n) => ({ name: n.metadata?.name ?? "", cpu: known(n.status?.allocatable?.cpu), memory: known(n.status?.allocatable?.memory), gpus: parseQuantity(n.status?.allocatable?.[GPU_RESOURCE] ?? "0") }));
   // Too few GPUs on every node is checkMatchingNodes' to say (it names spec.gpu.perFold).
   if (!sizes.some((s) => s.gpus >= want.gpus)) return pass("ExceedsLargestNode");
   if (sizes.some((s) => s.cpu >= want.cpu && s.memory >= want.memory && s.gpus >= want.gpus)) return pass("ExceedsLargestNode");
