@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { TrainingRun } from "@nnunet-operator/api";
+import { runResultsSubPath, TrainingRun } from "@nnunet-operator/api";
 import { loadManifests } from "@nnunet-operator/devcluster";
 import { makePolicyConfig, parseCurveCsv, replayCurve } from "@nnunet-operator/early-stop";
 import { sleep } from "../../scripts/demo/processes.js";
@@ -120,7 +120,7 @@ describe("the full system: two runs competing for simulated L40S GPUs", { timeou
       assert.equal(plans.plans_name, cal?.plans);
       for (const f of run.status?.folds ?? []) {
         assert.equal(f.batchSize, batch, `${run.metadata.name} fold ${f.fold}`);
-        const dir = join(claim, "nnUNet_results", run.spec.dataset, `${cal?.trainer}__${cal?.plans}__${run.spec.configuration}`, `fold_${f.fold}`);
+        const dir = join(claim, runResultsSubPath(run), run.spec.dataset, `${cal?.trainer}__${cal?.plans}__${run.spec.configuration}`, `fold_${f.fold}`);
         const best = JSON.parse(readFileSync(join(dir, "checkpoint_best.pth"), "utf8")) as { batch_size: number; plans_name: string };
         assert.deepEqual([best.batch_size, best.plans_name], [batch, cal?.plans], dir);
       }
@@ -156,7 +156,7 @@ describe("the full system: two runs competing for simulated L40S GPUs", { timeou
       const gpus = run.spec.gpu.perFold;
       for (const f of run.status?.folds ?? []) {
         // Read back independently: every `Epoch time:` line of the fold's training logs.
-        const times = loggedEpochTimes(join(claim, "nnUNet_results", run.spec.dataset, `${cal?.trainer}__${cal?.plans}__${run.spec.configuration}`, `fold_${f.fold}`));
+        const times = loggedEpochTimes(join(claim, runResultsSubPath(run), run.spec.dataset, `${cal?.trainer}__${cal?.plans}__${run.spec.configuration}`, `fold_${f.fold}`));
         const logged = times.reduce((a, b) => a + b, 0) * gpus;
         // The reporter of a pod stopped mid-epoch may not have published the epoch its log
         // finished last: up to one epoch per attempt, plus rounding.

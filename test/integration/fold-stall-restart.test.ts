@@ -19,7 +19,7 @@ import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { pino } from "pino";
 import { Registry } from "prom-client";
-import { ANNOTATION_ATTEMPT } from "@nnunet-operator/api";
+import { ANNOTATION_ATTEMPT, runResultsSubPath, type TrainingRun } from "@nnunet-operator/api";
 import { connectBus, purgeRunSubjects } from "@nnunet-operator/bus";
 import { type NatsServerHandle, startNatsServer } from "@nnunet-operator/bus/testing";
 import { type DevCluster, startDevCluster } from "@nnunet-operator/devcluster";
@@ -201,7 +201,7 @@ describe("a fold whose trainer hangs", { timeout: 150_000 }, () => {
     const run = getRun(dc, RUN, NS);
     assert.equal(run.status?.phase, "Succeeded", JSON.stringify(run.status?.conditions));
     assert.deepEqual([fold()?.phase, fold()?.attempt], ["Validated", 1]);
-    const dir = join(work, "data", "pvc", NS, "nnunet-data", "nnUNet_results", "Dataset003_Liver", `${run.status?.calibration?.trainer}__${run.status?.calibration?.plans}__3d_fullres`, "fold_0");
+    const dir = join(work, "data", "pvc", NS, "nnunet-data", runResultsSubPath(run as unknown as TrainingRun), "Dataset003_Liver", `${run.status?.calibration?.trainer}__${run.status?.calibration?.plans}__3d_fullres`, "fold_0");
     const logs = readdirSync(dir).filter((f) => f.startsWith("training_log_")).sort();
     assert.equal(logs.length, 2, "one log per attempt");
     const epochsOf = async (file: string) => {

@@ -247,10 +247,6 @@ export const ChartValues = strictObject(
       },
       "What TrainingRun authors may choose for the pods the operator builds (the webhook refuses anything else).",
     ),
-    watchNamespaces: described(
-      z.array(dnsLabel("A namespace whose TrainingRuns the operator and early-stop serve.")),
-      "Namespaces the operator and early-stop may act in (Roles there instead of ClusterRoles for Jobs, Pods, ConfigMaps, Secrets and Events); empty: every namespace.",
-    ),
     networkPolicy: strictObject(
       {
         enabled: described(z.boolean(), "NetworkPolicies limiting ingress to the operator, early-stop and NATS pods."),

@@ -15,3 +15,4 @@ export * from "./crd/trainingrun-crd.js";
 export * from "./generated-files.js";
 export * from "./metrics.js";
 export * from "./chart-values.js";
+export * from "./results-folder.js";

@@ -23,7 +23,7 @@ export const FOLD_PHASES = [
 ] as const;
 export type FoldPhase = (typeof FOLD_PHASES)[number];
 
-export const WAIT_REASONS = ["NoMatchingNodes", "QuotaExceeded", "NoGpuCapacity", "ClaimNotFound", "Suspended"] as const;
+export const WAIT_REASONS = ["NoMatchingNodes", "QuotaExceeded", "NoGpuCapacity", "ClaimNotFound", "Suspended", "ExceedsLargestNode", "ResultsFolderInUse"] as const;
 export type WaitReason = (typeof WAIT_REASONS)[number];
 
 export const CALIBRATION_SOURCES = ["Calibrated", "Cached", "Fixed", "Plans", "Fallback"] as const;

@@ -2,10 +2,12 @@ import type { IJob } from "kubernetes-models/batch/v1/Job";
 import type { INode } from "kubernetes-models/v1/Node";
 import type { IPod } from "kubernetes-models/v1/Pod";
 import type { IToleration } from "kubernetes-models/v1/Toleration";
-import type { TrainingRun, WaitReason } from "@nnunet-operator/api";
+import { foldersOverlap, runResultsSubPath, type TrainingRun, type WaitReason } from "@nnunet-operator/api";
 import type { QueueConfig } from "../../config.js";
 import { withDefaultProductLabel } from "./defaults.js";
 import { bestFit, buildGpuNodes, type GpuNode, gpusByRun, nodeMatches, reservationsFrom } from "./capacity.js";
+import { GPU_RESOURCE } from "./objects.js";
+import { formatBytes, parseQuantity } from "./quantity.js";
 
 // Cluster-wide admission of fold-work. Every pass sees the whole queue: the work every run
 // wants to start now, ordered by spec.priority, then creation time, then name; each piece
@@ -84,6 +86,10 @@ interface Ctx {
   readonly queue: QueueConfig | undefined;
   readonly queueUsed: number;
   readonly acceptedProducts: readonly string[];
+  /** Every node as the API has it (allocatable CPU and memory, for checkFitsLargestNode). */
+  readonly allNodes: readonly INode[];
+  /** Every run of the pass (for checkResultsFolder). */
+  readonly allRuns: readonly TrainingRun[];
 }
 /** A named check, cert-manager style: matched means it stops the work, with reason and message. */
 export interface CheckResult {
@@ -160,8 +166,61 @@ export const checkCapacity: Check = ({ run, demand, nodes }) => {
   };
 };
 
+/**
+ * A fold's CPU, memory and GPUs must fit the allocatable of one matching node, or its pods
+ * stay Pending while admission counts their GPUs as reserved and other runs queue behind
+ * GPUs that are free (issue 17: 600Gi on 512Gi nodes; 1e100).
+ */
+export const checkFitsLargestNode: Check = ({ run, demand, allNodes }) => {
+  const { productLabel, products } = run.spec.gpu;
+  const matching = allNodes.filter((n) => products.includes(n.metadata?.labels?.[productLabel] ?? ""));
+  if (matching.length === 0) return pass("ExceedsLargestNode");
+  const want = { cpu: parseQuantity(run.spec.resources.cpu), memory: parseQuantity(run.spec.resources.memory), gpus: demand.gpus };
+  // A node that does not say what it can allocate is not held against the fold.
+  const known = (q: string | number | undefined) => (q === undefined ? Number.POSITIVE_INFINITY : parseQuantity(q));
+  const sizes = matching.map((n) => ({ name: n.metadata?.name ?? "", cpu: known(n.status?.allocatable?.cpu), memory: known(n.status?.allocatable?.memory), gpus: parseQuantity(n.status?.allocatable?.[GPU_RESOURCE] ?? "0") }));
+  // Too few GPUs on every node is checkMatchingNodes' to say (it names spec.gpu.perFold).
+  if (!sizes.some((s) => s.gpus >= want.gpus)) return pass("ExceedsLargestNode");
+  if (sizes.some((s) => s.cpu >= want.cpu && s.memory >= want.memory && s.gpus >= want.gpus)) return pass("ExceedsLargestNode");
+  const largest = [...sizes].sort((a, b) => b.memory - a.memory || b.cpu - a.cpu || b.gpus - a.gpus)[0]!;
+  const over = [
+    ...(!(Math.max(...sizes.map((s) => s.cpu)) >= want.cpu) ? [`spec.resources.cpu ${run.spec.resources.cpu}`] : []),
+    ...(!(Math.max(...sizes.map((s) => s.memory)) >= want.memory) ? [`spec.resources.memory ${run.spec.resources.memory}`] : []),
+  ];
+  const what = over.length > 0 ? over.join(" and ") : `spec.resources (cpu ${run.spec.resources.cpu}, memory ${run.spec.resources.memory}) with ${want.gpus} GPU(s) together`;
+  return {
+    reason: "ExceedsLargestNode",
+    message: `${what} fit no matching node: the largest, ${largest.name}, can allocate ${largest.cpu} CPUs, ${formatBytes(largest.memory)} memory and ${largest.gpus} GPU(s); lower the request (create a new TrainingRun) or add a larger node`,
+    matched: true,
+  };
+};
+
+/**
+ * Two runs never share a results folder: each writes below its own
+ * <resultsSubPath>/<namespace>/<name>/<uid>, so only a resultsSubPath that points into
+ * another run's folder (or one that holds it) on the same claim can collide.
+ */
+export const checkResultsFolder: Check = ({ run, allRuns }) => {
+  const mine = runResultsSubPath(run);
+  const other = allRuns.find(
+    // Only the younger of two overlapping runs is held: the older one keeps its folder.
+    (o) => o.metadata.uid !== run.metadata.uid && olderThan(o, run) && o.metadata.namespace === run.metadata.namespace && o.spec.storage.claimName === run.spec.storage.claimName && foldersOverlap(runResultsSubPath(o), mine),
+  );
+  return other === undefined
+    ? pass("ResultsFolderInUse")
+    : {
+        reason: "ResultsFolderInUse",
+        message: `its results folder ${mine} on claim ${run.spec.storage.claimName} overlaps ${runResultsSubPath(other)} of TrainingRun ${other.metadata.name}; a run may neither write nor resume into another run's folder: choose another spec.storage.resultsSubPath (create a new TrainingRun)`,
+        matched: true,
+      };
+};
+
+function olderThan(a: TrainingRun, b: TrainingRun): boolean {
+  return String(a.metadata.creationTimestamp ?? "").localeCompare(String(b.metadata.creationTimestamp ?? "")) < 0 || (a.metadata.creationTimestamp === b.metadata.creationTimestamp && runKey(a) < runKey(b));
+}
+
 /** In order: holds first (no position), then what a cluster change or a quota change fixes. */
-export const HOLD_CHECKS: readonly Check[] = [checkSuspended, checkClaim];
+export const HOLD_CHECKS: readonly Check[] = [checkSuspended, checkClaim, checkResultsFolder, checkFitsLargestNode];
 export const CAPACITY_CHECKS: readonly Check[] = [checkProductsAccepted, checkMatchingNodes, checkQuota, checkCapacity];
 
 function firstMatch(checks: readonly Check[], ctx: Ctx): CheckResult | undefined {
@@ -171,7 +230,7 @@ function firstMatch(checks: readonly Check[], ctx: Ctx): CheckResult | undefined
   }
   return undefined;
 }
-const HOLDS = new Set<WaitReason>(["Suspended", "ClaimNotFound"]);
+const HOLDS = new Set<WaitReason>(["Suspended", "ClaimNotFound", "ResultsFolderInUse", "ExceedsLargestNode"]);
 
 export function compareRuns(a: TrainingRun, b: TrainingRun): number {
   return (
@@ -212,6 +271,7 @@ export function decideAdmission(input: AdmissionInput): AdmissionDecision {
   const refused = new Map<string, CheckResult>();
   let position = 0;
   let admittedGpus = 0;
+  const allRuns = input.runs.map((r) => r.run);
   for (const entry of [...input.runs].sort((a, b) => compareRuns(a.run, b.run))) {
     const run = withDefaultProductLabel(entry.run, input.defaultProductLabel);
     const admitted = new Set<string>();
@@ -220,7 +280,7 @@ export function decideAdmission(input: AdmissionInput): AdmissionDecision {
     const wants = [...entry.wants].sort((a, b) => KIND_ORDER[a.kind] - KIND_ORDER[b.kind] || String(a.fold).localeCompare(String(b.fold)));
     for (const demand of wants) {
       const queue = input.queues.find((q) => q.name === run.spec.queue);
-      const ctx: Ctx = { run, claimExists: entry.claimExists, demand, nodes, queue, queueUsed: queueUsed.get(run.spec.queue) ?? 0, acceptedProducts: input.acceptedProducts };
+      const ctx: Ctx = { run, claimExists: entry.claimExists, demand, nodes, queue, queueUsed: queueUsed.get(run.spec.queue) ?? 0, acceptedProducts: input.acceptedProducts, allNodes: input.nodes, allRuns };
       const shape = `${run.spec.queue}|${run.spec.gpu.productLabel}|${run.spec.gpu.products.join(",")}|${demand.gpus}`;
       const blocked = firstMatch(HOLD_CHECKS, ctx) ?? refused.get(shape) ?? firstMatch(CAPACITY_CHECKS, ctx);
       if (blocked && !HOLDS.has(blocked.reason)) refused.set(shape, blocked);

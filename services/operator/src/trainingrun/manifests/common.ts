@@ -5,7 +5,7 @@ import type { IPodSpec } from "kubernetes-models/v1/PodSpec";
 import type { IToleration } from "kubernetes-models/v1/Toleration";
 import type { IVolume } from "kubernetes-models/v1/Volume";
 import type { IVolumeMount } from "kubernetes-models/v1/VolumeMount";
-import { API_VERSION, KIND, LABEL_FOLD, LABEL_ROLE, LABEL_RUN, type Role, type TrainingRun } from "@nnunet-operator/api";
+import { API_VERSION, KIND, LABEL_FOLD, LABEL_ROLE, LABEL_RUN, type Role, runResultsSubPath, type TrainingRun } from "@nnunet-operator/api";
 import type { OperatorConfig } from "../../config.js";
 import { GPU_RESOURCE } from "../decide/objects.js";
 
@@ -90,7 +90,9 @@ export function dataMounts(run: TrainingRun, opts: { readOnlyRaw?: boolean } = {
   return [
     { name: "data", mountPath: MOUNT_RAW, subPath: s.rawSubPath, readOnly: opts.readOnlyRaw ?? true },
     { name: "data", mountPath: MOUNT_PREPROCESSED, subPath: s.preprocessedSubPath },
-    { name: "data", mountPath: MOUNT_RESULTS, subPath: s.resultsSubPath },
+    // The run's own folder below resultsSubPath: nnU-Net's fold folders are named without the
+    // run, so this is what keeps two runs (and a resume) out of each other's checkpoints.
+    { name: "data", mountPath: MOUNT_RESULTS, subPath: runResultsSubPath(run) },
     { name: "dshm", mountPath: "/dev/shm" },
   ];
 }

@@ -84,7 +84,7 @@ describe("training Job of a fold", () => {
     assert.deepEqual(mounts.map((m) => [m.mountPath, m.subPath]), [
       ["/nnunet/raw", "nnUNet_raw"],
       ["/nnunet/preprocessed", "nnUNet_preprocessed"],
-      ["/nnunet/results", "nnUNet_results"],
+      ["/nnunet/results", "nnUNet_results/team-a/liver/uid-liver"],
       ["/dev/shm", undefined],
     ]);
     assert.deepEqual(pod(first).volumes?.find((v) => v.name === "dshm")?.emptyDir, { medium: "Memory", sizeLimit: "32Gi" });

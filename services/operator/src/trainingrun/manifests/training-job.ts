@@ -3,7 +3,7 @@ import type { IContainer } from "kubernetes-models/v1/Container";
 import type { IEnvVar } from "kubernetes-models/v1/EnvVar";
 import type { IVolume } from "kubernetes-models/v1/Volume";
 import type { IVolumeMount } from "kubernetes-models/v1/VolumeMount";
-import { attemptAnnotation, foldJobName, type TrainingRun } from "@nnunet-operator/api";
+import { attemptAnnotation, foldJobName, runResultsSubPath, type TrainingRun } from "@nnunet-operator/api";
 import type { OperatorConfig } from "../../config.js";
 import { ANNOTATION_BATCH_SIZE } from "../decide/objects.js";
 import {
@@ -84,7 +84,7 @@ function reporterSidecar(input: TrainingJobInput): { container: IContainer; volu
     ...(ca ? [{ name: "NATS_TLS_CA_FILE", value: `${NATS_CREDS_DIR}/${ca}` }] : []),
   ];
   const mounts: IVolumeMount[] = [
-    { name: "data", mountPath: MOUNT_RESULTS, subPath: run.spec.storage.resultsSubPath, readOnly: true },
+    { name: "data", mountPath: MOUNT_RESULTS, subPath: runResultsSubPath(run), readOnly: true },
     ...(creds ? [{ name: "nats-creds", mountPath: NATS_CREDS_DIR, readOnly: true }] : []),
   ];
   return {
