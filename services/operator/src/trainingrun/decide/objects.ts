@@ -1,4 +1,4 @@
-import type { IJob } from "kubernetes-models/batch/v1/Job";
+
 import type { INode } from "kubernetes-models/v1/Node";
 import type { IPod } from "kubernetes-models/v1/Pod";
 import type { IPodSpec } from "kubernetes-models/v1/PodSpec";
