@@ -120,7 +120,7 @@ async function main(): Promise<void> {
   if (tty) process.stdout.write("\x1b[?25h");
 
   const figures = names.map((n) => runFigures(get(n)!));
-  console.log("\n" + formatSummary(figures, (Date.now() - started) / 1000));
+  console.log(`\n${formatSummary(figures, (Date.now() - started) / 1000)}`);
 
   const env = `export KUBECONFIG=${stack.kubeconfigPath} PATH=${join(repoRoot, ".tools/bin")}:${join(repoRoot, "node_modules/.bin")}:$PATH`;
   if (args.keep) {

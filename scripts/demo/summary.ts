@@ -90,5 +90,5 @@ export function formatSummary(runs: readonly RunFigures[], elapsedSeconds: numbe
   const all = allRuns(runs);
   if (all) lines.push("", all);
   lines.push("(GPU-hours of L40S training: the epoch times the replayed runs recorded, as the operator counts them in status.totals; the same figures as kubectl get tr and kubectl nnunet status.)");
-  return lines.join("\n") + "\n";
+  return `${lines.join("\n")}\n`;
 }

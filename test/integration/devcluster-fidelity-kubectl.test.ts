@@ -133,7 +133,7 @@ spec:
       writeFileSync(join(h.home, "dup.json"), body);
       const strict = await h.kubectl("create", "--raw", "/api/v1/namespaces/default/configmaps?fieldValidation=Strict", "-f", join(h.home, "dup.json"));
       assert.equal(strict.code, 1);
-      assert.match(strict.stderr, /ConfigMap in version \"v1\" cannot be handled as a ConfigMap: strict decoding error: duplicate field \"data.k\"/);
+      assert.match(strict.stderr, /ConfigMap in version "v1" cannot be handled as a ConfigMap: strict decoding error: duplicate field "data.k"/);
       const warn = await h.kubectl("create", "--raw", "/api/v1/namespaces/default/configmaps?fieldValidation=Warn", "-f", join(h.home, "dup.json"));
       assert.equal(warn.code, 0, warn.stderr);
       assert.match(warn.stderr, /Warning: duplicate field "data.k"/);

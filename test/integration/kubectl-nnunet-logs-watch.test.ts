@@ -48,8 +48,8 @@ describe("kubectl nnunet watch", () => {
   it("--once prints one plain frame of the run and the queue without a TTY", async () => {
     const r = await world.cli(["watch", "totalseg-ct", "--once"]);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /^totalseg-ct  Training  epochs 120\/250\n/);
-    assert.match(r.stdout, /\n {2}fold 0 .*120\/250  ema 0\.8123 .*Training\n/);
+    assert.match(r.stdout, /^totalseg-ct {2}Training {2}epochs 120\/250\n/);
+    assert.match(r.stdout, /\n {2}fold 0 .*120\/250 {2}ema 0\.8123 .*Training\n/);
     assert.match(r.stdout, /\nqueue\n {2}#1 {2}liver-low/);
     assert.ok(!r.stdout.includes("\x1b"));
   });

@@ -3,7 +3,7 @@ import { appendFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { readFileSync } from "node:fs";
-import { type Heartbeat } from "@nnunet-operator/api";
+import type { Heartbeat } from "@nnunet-operator/api";
 import { decodeHeartbeatMessage, heartbeatSubject } from "@nnunet-operator/bus";
 import { parseLogText } from "@nnunet-operator/reporter";
 import { parseCurveCsv } from "@nnunet-operator/early-stop";
@@ -17,7 +17,6 @@ import {
   makeFoldDir,
   range,
   readLines,
-  reporterEnv,
   storedCount,
   storedEpochs,
   waitFor,

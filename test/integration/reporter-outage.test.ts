@@ -1,21 +1,16 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { after, before, describe, it } from "node:test";
-import { type JetStreamClient, type JetStreamManager, jetstream, jetstreamManager } from "@nats-io/jetstream";
-import { type NatsConnection, connect } from "@nats-io/transport-node";
-import { encodeEpochMetrics, ensureEpochStream, epochSubject } from "@nnunet-operator/bus";
-import { type NatsServerHandle, startNatsServer } from "@nnunet-operator/bus/testing";
+import { before, describe, it } from "node:test";
+import { encodeEpochMetrics, epochSubject } from "@nnunet-operator/bus";
 import { FoldState, makePolicyConfig } from "@nnunet-operator/early-stop";
 import {
   CHASEDB1_LOG,
   type Identity,
   ReporterProcess,
   ids,
-  killReporters,
   makeFoldDir,
   range,
   readLines,
-  reporterEnv,
   storedCount,
   storedEpochs,
   waitFor,

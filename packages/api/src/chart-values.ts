@@ -139,6 +139,7 @@ const Nats = strictObject(
   // The same rule for Helm: JSON Schema's if/then, written through meta since zod has no such node.
   .meta({
     if: { properties: { embedded: { properties: { enabled: { const: false } } } } },
+    // biome-ignore lint/suspicious/noThenProperty: JSON Schema's if/then
     then: { properties: { url: { minLength: 1, pattern: NATS_URL_PATTERN } } },
   });
 

@@ -59,7 +59,7 @@ export async function connectBus(options: BusConnectOptions): Promise<NatsConnec
     ...(options.inboxPrefix && { inboxPrefix: options.inboxPrefix }),
     ...(options.tlsCaFile && { tls: { caFile: options.tlsCaFile } }),
   });
-  if (options.signal) drainOnAbort(nc, options.signal);
+  if (options.signal) await drainOnAbort(nc, options.signal);
   return nc;
 }
 

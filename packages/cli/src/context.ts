@@ -1,5 +1,5 @@
 import { TrainingRun, formatFieldErrors, fieldErrors } from "@nnunet-operator/api";
-import { type KubeObject, type KubePort, KubeApiError, Resources, isNotFound, resourceName } from "@nnunet-operator/kube";
+import { type KubeObject, type KubePort, type KubeApiError, Resources, isNotFound, resourceName } from "@nnunet-operator/kube";
 import { CliError, NotFoundError } from "./errors.js";
 
 // What every command gets: the port, the namespace, where to write, the clock and the

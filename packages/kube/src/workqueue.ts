@@ -37,6 +37,7 @@ export interface WorkQueueMetrics {
 }
 
 /** What a handler may ask for after a successful pass (controller-runtime's RequeueAfter). */
+// biome-ignore lint/suspicious/noConfusingVoidType: a handler that returns nothing means "done"
 export type ProcessResult = void | undefined | { requeueAfterMs: number };
 export type ProcessFn = (key: string, signal: AbortSignal) => Promise<ProcessResult>;
 

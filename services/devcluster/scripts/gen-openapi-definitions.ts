@@ -16,5 +16,5 @@ const out = {
   source: { repository, commit, path, kubernetes: release, license: "Apache-2.0, The Kubernetes Authors", note: "The upstream OpenAPI v2 definitions of Kubernetes, stable versions only, unchanged." },
   definitions,
 };
-writeFileSync(new URL("../upstream/openapi-definitions.json", import.meta.url), JSON.stringify(out) + "\n");
+writeFileSync(new URL("../upstream/openapi-definitions.json", import.meta.url), `${JSON.stringify(out)}\n`);
 console.log(`${Object.keys(definitions).length} definitions`);

@@ -118,5 +118,5 @@ const out = {
   groups,
   messages,
 };
-writeFileSync(new URL("../upstream/proto-fields.json", import.meta.url), JSON.stringify(out) + "\n");
+writeFileSync(new URL("../upstream/proto-fields.json", import.meta.url), `${JSON.stringify(out)}\n`);
 console.log(`${Object.keys(messages).length} messages, ${Object.keys(groups).length} group versions`);

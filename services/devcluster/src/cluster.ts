@@ -45,7 +45,7 @@ export class Cluster {
   private readonly stops: (() => void)[] = [];
   private readonly timers = new Set<NodeJS.Timeout>();
 
-  constructor(private readonly options: ClusterOptions = {}) {
+  constructor(options: ClusterOptions = {}) {
     this.store = new Store({ historySize: options.historySize ?? 5000 });
     this.crds = new CrdController(this.store, this.catalog);
     let deleter: Deleter | undefined;

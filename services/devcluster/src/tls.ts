@@ -24,7 +24,7 @@ function oid(dotted: string): Buffer {
 }
 const integer = (b: Buffer) => der(0x02, b[0]! & 0x80 ? Buffer.concat([Buffer.from([0]), b]) : b);
 const utf8 = (s: string) => der(0x0c, Buffer.from(s, "utf8"));
-const utcTime = (d: Date) => der(0x17, Buffer.from(d.toISOString().replace(/[-:T]/g, "").slice(2, 14) + "Z", "ascii"));
+const utcTime = (d: Date) => der(0x17, Buffer.from(`${d.toISOString().replace(/[-:T]/g, "").slice(2, 14)}Z`, "ascii"));
 const octets = (b: Buffer) => der(0x04, b);
 
 export interface SelfSigned {

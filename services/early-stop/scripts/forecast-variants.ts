@@ -70,7 +70,7 @@ function family(name: string, grid: readonly number[], score: Score, spec: Recor
   };
 }
 
-const geometric = (lo: number, hi: number, n: number) => Array.from({ length: n }, (_, k) => lo * Math.pow(hi / lo, k / (n - 1)));
+const geometric = (lo: number, hi: number, n: number) => Array.from({ length: n }, (_, k) => lo * (hi / lo) ** (k / (n - 1)));
 // Fixed before any result: ratio ~1.1 over the plausible range (fixed-sequence testing pays nothing for a finer grid).
 const FINE = geometric(0.0002, 0.02, 49);
 const trendWindow = (c: Curve) => Math.max(20, Math.floor(0.3 * c.maxEpochs));

@@ -125,7 +125,7 @@ export class NatsReporterBus implements EpochBusPort {
   async lastStoredEpoch(identity: ReporterIdentity): Promise<number | undefined> {
     const nc = this.#nc;
     if (!this.#up || nc === undefined) throw new BusUnavailableError("NATS is not connected");
-    let stored;
+    let stored: Awaited<ReturnType<JetStreamManager["direct"]["getMessage"]>>;
     try {
       this.#jsm ??= await jetstreamManager(nc, { checkAPI: false, timeout: this.options.publishTimeoutMs ?? 2000 });
       stored = await this.#jsm.direct.getMessage(EPOCH_STREAM, { last_by_subj: epochSubject(identity) });

@@ -36,7 +36,7 @@ export class ClusterObserver {
   private readonly capacity = new Map<string, number>();
   private readonly products = new Map<string, string>();
 
-  constructor(private readonly dc: DevCluster) {
+  constructor(dc: DevCluster) {
     const nodes = dc.cluster.resourceFor("v1", "Node");
     for (const n of dc.cluster.store.scan(nodes.storage, undefined)) {
       const node = n.object as Obj;

@@ -62,7 +62,7 @@ export class ReporterProcess {
       const lines = (partial + chunk.toString()).split("\n");
       partial = lines.pop() ?? "";
       for (const line of lines) {
-        this.#output = (this.#output + line + "\n").slice(-20_000);
+        this.#output = (`${this.#output + line}\n`).slice(-20_000);
         try {
           this.records.push(JSON.parse(line) as LogRecord);
         } catch {

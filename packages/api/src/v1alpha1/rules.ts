@@ -15,6 +15,7 @@ export interface CrossFieldRule {
   /** Transition rules compare with the stored object and run only on update. */
   readonly transition?: boolean;
   /** The TypeScript form: true when the node satisfies the rule (old is the stored node). */
+  // biome-ignore lint/suspicious/noExplicitAny: a rule reads the untyped JSON node at its path
   readonly holds: (node: any, old?: any) => boolean;
 }
 

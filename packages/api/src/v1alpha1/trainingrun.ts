@@ -36,6 +36,7 @@ export const TrainingRun = z
   .superRefine((run, ctx) => {
     for (const rule of CROSS_FIELD_RULES) {
       if (rule.transition) continue;
+      // biome-ignore lint/suspicious/noExplicitAny: walking an arbitrary JSON path
       const node = rule.at.reduce<any>((n, key) => n?.[key], run);
       if (!rule.holds(node)) {
         ctx.addIssue({
@@ -84,6 +85,7 @@ export function parseTrainingRun(input: unknown, old?: TrainingRun): ParseResult
     const errors: FieldError[] = [];
     for (const rule of CROSS_FIELD_RULES) {
       if (!rule.transition) continue;
+      // biome-ignore lint/suspicious/noExplicitAny: walking an arbitrary JSON path
       const pick = (o: unknown) => rule.at.reduce<any>((n, key) => n?.[key], o);
       if (!rule.holds(pick(parsed.data), pick(old))) errors.push({ field: ruleFieldPath(rule), message: rule.message });
     }

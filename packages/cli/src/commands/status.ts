@@ -29,7 +29,7 @@ export function formatRunList(runs: readonly TrainingRun[], now: Date, withNames
         age(run.metadata.creationTimestamp, now),
       ];
     });
-  return table(header, rows).join("\n") + "\n";
+  return `${table(header, rows).join("\n")}\n`;
 }
 
 /** Folds the spec asks for that status does not list yet show as Pending. */
@@ -75,7 +75,7 @@ export function formatFoldTable(run: TrainingRun, now: Date): string {
     result(f),
   ]);
   lines.push(...table(["FOLD", "PHASE", "ATTEMPT", "EPOCH", "EMA", "BEST-EMA", "BATCH", "NODE", "GPU-H", "STOP/VALIDATION"], rows));
-  return lines.join("\n") + "\n";
+  return `${lines.join("\n")}\n`;
 }
 
 export async function statusCommand(ctx: CommandContext, run: string | undefined): Promise<number> {

@@ -30,7 +30,7 @@ export function renderRunView(runs: readonly TrainingRun[], options: RenderOptio
   const queue = renderQueue(sorted, options, multiNamespace);
   if (queue.length > 0) lines.push(...(lines.length > 0 ? [""] : []), ...queue);
   if (lines.length === 0) lines.push("no TrainingRuns yet");
-  return lines.map((l) => truncate(l, width)).join("\n") + "\n";
+  return `${lines.map((l) => truncate(l, width)).join("\n")}\n`;
 }
 
 function runKey(run: TrainingRun): string {

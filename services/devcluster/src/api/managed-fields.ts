@@ -186,7 +186,7 @@ export interface ApplyInput {
   now: string;
 }
 
-const readable = (path: string) => "." + path.split(SEP).filter((e) => e !== ".").map((e) => (e.startsWith("f:") ? e.slice(2) : `[${e.slice(2)}]`)).join(".").replace(/\.\[/g, "[");
+const readable = (path: string) => `.${path.split(SEP).filter((e) => e !== ".").map((e) => (e.startsWith("f:") ? e.slice(2) : `[${e.slice(2)}]`)).join(".").replace(/\.\[/g, "[")}`;
 
 /** Server-side apply: returns the merged object with updated managedFields, or throws 409. */
 export function serverSideApply(input: ApplyInput): KubeObject {

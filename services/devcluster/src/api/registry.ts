@@ -346,7 +346,7 @@ export class Registry {
     const before = new Set(existing.metadata.finalizers ?? []);
     const added = (next.metadata.finalizers ?? []).filter((f) => !before.has(f));
     if (added.length > 0) {
-      throw invalid(def.kind, def.group, existing.metadata.name!, [{ type: "FieldValueForbidden", field: "metadata.finalizers", detail: "no new finalizers can be added if the object is being deleted, found new finalizers " + JSON.stringify(added) }]);
+      throw invalid(def.kind, def.group, existing.metadata.name!, [{ type: "FieldValueForbidden", field: "metadata.finalizers", detail: `no new finalizers can be added if the object is being deleted, found new finalizers ${JSON.stringify(added)}` }]);
     }
   }
 }

@@ -43,7 +43,7 @@ function checkValue(value: string, whole: string): string {
 }
 
 export function parseLabelSelector(text: string | null | undefined): LabelSelector {
-  if (!text || !text.trim()) return [];
+  if (!text?.trim()) return [];
   return splitTop(text).map((part): Requirement => {
     if (!part) throw badRequest(`unable to parse requirement: found '', expected: identifier`);
     let m = /^!\s*(\S+)$/.exec(part);
@@ -175,7 +175,7 @@ function unescapeFieldValue(v: string): string {
 }
 
 export function parseFieldSelector(text: string | null | undefined, storage: string): FieldRequirement[] {
-  if (!text || !text.trim()) return [];
+  if (!text?.trim()) return [];
   const supported = ["metadata.name", "metadata.namespace", ...(FIELD_LABELS[storage.split(".")[0]!] ?? [])];
   return parseFieldTerms(text).map((r) => {
     if (!supported.includes(r.field)) throw badRequest(`field label not supported: ${r.field}`);

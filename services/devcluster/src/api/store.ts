@@ -255,7 +255,7 @@ export class Store {
    * Subscribes to one storage key. With `sinceRV`, first replays the kept events after it
    * (410 Expired when they are no longer kept). Returns the unsubscribe function.
    */
-  watch(storage: string, gr: GroupResource, sinceRV: number | undefined, listener: Listener): () => void {
+  watch(storage: string, _gr: GroupResource, sinceRV: number | undefined, listener: Listener): () => void {
     const b = this.bucket(storage);
     if (sinceRV !== undefined) {
       const events = b.since(sinceRV);

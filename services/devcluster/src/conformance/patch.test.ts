@@ -104,7 +104,7 @@ describe("patches through client-node", () => {
     const forced = await core.patchNamespacedConfigMap({ name: "ssa", namespace: "default", body: { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "ssa" }, data: { shared: "2" } }, fieldManager: "manager-b", force: true }, as(PatchStrategy.ServerSideApply));
     assert.equal(forced.data?.["shared"], "2");
     const a = forced.metadata?.managedFields?.find((m) => m.manager === "manager-a");
-    assert.deepEqual(Object.keys((a?.fieldsV1 as { "f:data": object })["f:data"]), ["f:onlyA"]);
+    assert.deepEqual(Object.keys((a!.fieldsV1 as { "f:data": object })["f:data"]), ["f:onlyA"]);
   });
 
   it("removes a field its only manager stops applying", async () => {

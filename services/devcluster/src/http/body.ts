@@ -26,7 +26,8 @@ export function sanitize(value: unknown): unknown {
       for (const item of v) stack.push([item, depth + 1]);
       continue;
     }
-    if (Object.prototype.hasOwnProperty.call(v, "__proto__")) delete (v as Record<string, unknown>)["__proto__"];
+    // biome-ignore lint/suspicious/noProto: removing a "__proto__" key from parsed JSON is the point
+    if (Object.hasOwn(v, "__proto__")) delete (v as Record<string, unknown>)["__proto__"];
     for (const item of Object.values(v)) stack.push([item, depth + 1]);
   }
   return value;

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { apiVersionOf, type ResourceCatalog, type ResourceDef } from "../api/resources.js";
+import type { ResourceCatalog, ResourceDef } from "../api/resources.js";
 
 // Discovery documents (legacy, unaggregated: clients fall back to them) and the OpenAPI v3
 // documents kubectl reads. kubectl 1.32 checks in OpenAPI v3 whether a PATCH operation of

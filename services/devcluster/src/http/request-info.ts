@@ -76,7 +76,7 @@ export type ResponseFormat = "json" | "yaml" | "table" | "partial";
 
 /** Chooses the first representation in the Accept header that the emulator can produce. */
 export function negotiate(accept: string | undefined): ResponseFormat | undefined {
-  if (!accept || !accept.trim()) return "json";
+  if (!accept?.trim()) return "json";
   for (const raw of accept.split(",")) {
     const [type, ...params] = raw.split(";").map((s) => s.trim());
     const p = new Map(params.map((x) => {

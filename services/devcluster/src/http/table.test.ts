@@ -27,6 +27,6 @@ describe("tables", () => {
     const t = toTable(def, [{ apiVersion: "x/v1", kind: "TrainingRun", metadata: { name: "r", creationTimestamp: "2026-01-01T00:00:00Z" }, status: { phase: "Queued" } }], {}, null, now);
     assert.deepEqual(t.columnDefinitions.map((c) => c.name), ["Name", "Phase", "Batch", "Age"]);
     assert.deepEqual(t.rows[0]?.cells, ["r", "Queued", null, "10m"]);
-    assert.equal((t.rows[0]?.object as { kind: string }).kind, "PartialObjectMetadata");
+    assert.equal((t.rows[0]!.object as { kind: string }).kind, "PartialObjectMetadata");
   });
 });

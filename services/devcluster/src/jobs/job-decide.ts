@@ -9,8 +9,6 @@ import type { KubeObject } from "../api/resources.js";
 
 export const TRACKING_FINALIZER = "batch.kubernetes.io/job-tracking";
 
-type Obj = Record<string, unknown>;
-
 export interface JobCondition {
   type: string;
   status: string;

@@ -148,7 +148,7 @@ export interface EnvContext {
 
 function fieldRef(pod: KubeObject, path: string, ctx: EnvContext): string {
   const m = /^metadata\.(labels|annotations)\['(.+)'\]$/.exec(path);
-  if (m) return (pod.metadata[m[1] as "labels" | "annotations"] ?? {})[m[2]!] ?? "";
+  if (m) return pod.metadata[m[1] as "labels" | "annotations"]?.[m[2]!] ?? "";
   const map: Record<string, string | undefined> = {
     "metadata.name": pod.metadata.name,
     "metadata.namespace": pod.metadata.namespace,

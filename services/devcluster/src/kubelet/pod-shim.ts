@@ -61,20 +61,20 @@ function lookupCluster(host: string): string[] | undefined {
 
 if (dnsFile) {
   const lookup = dns.lookup;
-  dns.lookup = function (host: string, options: unknown, callback?: unknown) {
+  dns.lookup = ((host: string, options: unknown, callback?: unknown) => {
     const cb = (typeof options === "function" ? options : callback) as (err: Error | null, address: unknown, family?: number) => void;
     const opts = (typeof options === "object" && options !== null ? options : {}) as dns.LookupOptions;
     const ips = lookupCluster(host);
     if (!ips) return (lookup as (...a: unknown[]) => void).call(dns, host, options, callback);
     process.nextTick(() => (opts.all ? cb(null, ips.map((address) => ({ address, family: 4 }))) : cb(null, ips[0], 4)));
     return undefined;
-  } as typeof dns.lookup;
+  }) as typeof dns.lookup;
   const plookup = dns.promises.lookup;
-  dns.promises.lookup = async function (host: string, options?: dns.LookupOptions): Promise<unknown> {
+  dns.promises.lookup = (async (host: string, options?: dns.LookupOptions): Promise<unknown> => {
     const ips = lookupCluster(host);
     if (!ips) return (plookup as (h: string, o: dns.LookupOptions) => Promise<unknown>)(host, options ?? {});
     return options?.all ? ips.map((address) => ({ address, family: 4 })) : { address: ips[0]!, family: 4 };
-  } as unknown as typeof dns.promises.lookup;
+  }) as unknown as typeof dns.promises.lookup;
 }
 
 function mapPath(p: unknown): unknown {

@@ -108,7 +108,7 @@ function validatePdb(obj: KubeObject): FieldError[] {
 
 function validateCidr(v: unknown, field: string, errs: FieldError[]): void {
   const m = typeof v === "string" ? IPV4_CIDR.exec(v) : null;
-  const ok = m !== null && m.slice(1, 5).every((o) => Number(o) <= 255) && Number(m[5]) <= 32;
+  const ok = m?.slice(1, 5).every((o) => Number(o) <= 255) && Number(m[5]) <= 32;
   if (!ok && !(typeof v === "string" && v.includes(":") && v.includes("/"))) errs.push({ type: "FieldValueInvalid", field, value: v ?? "", detail: "must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)" });
 }
 

@@ -210,7 +210,7 @@ export function forecastScoreAt(h: FoldHistory, cfg: PolicyConfig, index: number
   const turnGainUpper = typeof turn === "string" ? undefined : turn.gainUpper;
   const turnSays = turnGainUpper !== undefined && turnGainUpper < 0;
   const gain = Math.max(guardGainLower, turnSays ? Number.NEGATIVE_INFINITY : trend.gainUpper);
-  const score = model.leftExponent === 0 ? gain : gain / Math.pow(Math.max(1e-9, trend.epochsLeft / cfg.maxEpochs), model.leftExponent);
+  const score = model.leftExponent === 0 ? gain : gain / Math.max(1e-9, trend.epochsLeft / cfg.maxEpochs) ** model.leftExponent;
   return { score, trend, guardGainLower, ...(turnGainUpper !== undefined && { turnGainUpper }) };
 }
 
@@ -257,7 +257,7 @@ function annealingCurve(maxEpochs: number): Float64Array {
   let c = curves.get(maxEpochs);
   if (c === undefined) {
     c = new Float64Array(maxEpochs);
-    for (let e = 0; e < maxEpochs; e++) c[e] = Math.pow(polyLrFactor(e, maxEpochs), FORECAST_MODEL.lrExponent);
+    for (let e = 0; e < maxEpochs; e++) c[e] = polyLrFactor(e, maxEpochs) ** FORECAST_MODEL.lrExponent;
     if (curves.size >= 64) curves.clear();
     curves.set(maxEpochs, c);
   }

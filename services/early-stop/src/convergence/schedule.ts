@@ -6,7 +6,7 @@ export const POLY_EXPONENT = 0.9;
 /** lr(epoch)/lr0 under PolyLR; 0 from maxEpochs on. */
 export function polyLrFactor(epoch: number, maxEpochs: number): number {
   if (epoch >= maxEpochs) return 0;
-  return Math.pow(1 - Math.max(0, epoch) / maxEpochs, POLY_EXPONENT);
+  return (1 - Math.max(0, epoch) / maxEpochs) ** POLY_EXPONENT;
 }
 
 /**
@@ -22,7 +22,7 @@ export function inferMaxEpochs(learningRates: readonly (number | undefined)[]): 
   const estimates: number[] = [];
   for (let e = Math.floor(n / 4); e < Math.ceil((3 * n) / 4); e++) {
     const r = (learningRates[e] ?? Number.NaN) / lr0;
-    if (r > 0.05 && r < 0.95) estimates.push(e / (1 - Math.pow(r, 1 / POLY_EXPONENT)));
+    if (r > 0.05 && r < 0.95) estimates.push(e / (1 - r ** (1 / POLY_EXPONENT)));
   }
   if (estimates.length === 0) return undefined;
   estimates.sort((a, b) => a - b);

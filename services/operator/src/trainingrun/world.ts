@@ -43,6 +43,7 @@ export class World {
     return Object.values(this.informers);
   }
 
+  // biome-ignore lint/suspicious/noConfusingVoidType: Promise.all of void promises
   run(signal: AbortSignal): Promise<void[]> {
     return Promise.all(this.all().map((i) => i.run(signal)));
   }

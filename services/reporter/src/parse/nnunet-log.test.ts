@@ -105,7 +105,7 @@ const cases: { name: string; lines: string[]; expect: (epochs: ParsedEpoch[], p:
   },
   {
     name: "a truncated metric line is counted as garbled, and the epoch is still emitted without that field",
-    lines: v2Epoch(0).map((l) => (l.includes("val_loss") ? l.slice(0, -3) + "x" : l)),
+    lines: v2Epoch(0).map((l) => (l.includes("val_loss") ? `${l.slice(0, -3)}x` : l)),
     expect: ([e], p) => {
       assert.equal(e?.valLoss, undefined);
       assert.equal(e?.trainLoss, -0.5);

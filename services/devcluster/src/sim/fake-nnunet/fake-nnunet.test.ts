@@ -119,7 +119,7 @@ describe("fake-nnunet", () => {
     });
     assert.equal(first.signal, "SIGTERM", "it was still alive when killed");
     const [hung] = logs(dir);
-    assert.doesNotMatch(readFileSync(hung!, "utf8"), /: train_loss .*\n[^]*: Epoch 60 \n[^]*: train_loss /, "nothing after epoch 60's header");
+    assert.doesNotMatch(readFileSync(hung!, "utf8"), /: train_loss .*\n[\s\S]*: Epoch 60 \n[\s\S]*: train_loss /, "nothing after epoch 60's header");
     assert.deepEqual(replayLogFiles([hung!])[0]!.epochs.map((e) => e.epoch), Array.from({ length: 60 }, (_, i) => i));
     assert.equal((JSON.parse(readFileSync(join(dir, "checkpoint_latest.pth"), "utf8")) as { current_epoch: number }).current_epoch, 50);
 

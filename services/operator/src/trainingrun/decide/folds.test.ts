@@ -2,7 +2,7 @@ import { strict as assert } from "node:assert";
 import { describe, it } from "node:test";
 import { ANNOTATION_ATTEMPT, type FoldStatus } from "@nnunet-operator/api";
 import { parseOperatorConfig } from "../../config.js";
-import { at, iso, JobBuilder, makeJob, makePod, makeRun, PodBuilder } from "../../testing/builders.js";
+import { at, iso, type JobBuilder, makeJob, makePod, makeRun, type PodBuilder } from "../../testing/builders.js";
 import { type FoldInput, decideFold } from "./folds.js";
 import { ANNOTATION_BATCH_SIZE } from "./objects.js";
 import { decideSchedule } from "./schedule.js";

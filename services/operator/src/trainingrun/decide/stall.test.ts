@@ -2,7 +2,7 @@ import { strict as assert } from "node:assert";
 import { describe, it } from "node:test";
 import { ANNOTATION_ATTEMPT } from "@nnunet-operator/api";
 import { parseOperatorConfig } from "../../config.js";
-import { at, FakeClock, iso, JobBuilder, makeJob, makeNode, makePod, makeRun, PodBuilder } from "../../testing/builders.js";
+import { at, FakeClock, iso, type JobBuilder, makeJob, makeNode, makePod, makeRun, type PodBuilder } from "../../testing/builders.js";
 import { Sim } from "../../testing/sim.js";
 import { type FoldInput, decideFold } from "./folds.js";
 import { ANNOTATION_BATCH_SIZE } from "./objects.js";

@@ -23,7 +23,7 @@ export function parseValidationMessage(text: string | undefined, completedAt: st
   const m = parsed.data;
   // A NaN Dice (a class absent from every case) has no place in a list of numbers; the
   // per-class list is left out rather than shifted.
-  const perClass = m.perClassDice && m.perClassDice.every((d): d is number => d !== null) ? m.perClassDice : undefined;
+  const perClass = m.perClassDice?.every((d): d is number => d !== null) ? m.perClassDice : undefined;
   return { ok: true, result: { checkpoint: m.checkpoint, meanDice: m.meanDice, ...(perClass ? { perClassDice: perClass } : {}), ...(completedAt ? { completedAt } : {}) } };
 }
 
