@@ -2,7 +2,6 @@
 // command line that cannot work, 1 for everything else (not found, refused, API errors).
 // Messages name the run and fold and say what to do next.
 
-export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
 export const EXIT_USAGE = 2;
 

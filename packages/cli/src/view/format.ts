@@ -82,10 +82,6 @@ export function gpuFigures(status: TrainingRunStatus | undefined): string | unde
   return `${used}${planned}, saved ${saved}${part}`;
 }
 
-export function percent(part: number, whole: number): string {
-  return whole > 0 ? `${((100 * part) / whole).toFixed(1)}%` : "-";
-}
-
 /** kubectl's age format: 45s, 12m, 3h, 5d. */
 export function age(from: string | undefined, now: Date): string {
   if (!from) return "-";

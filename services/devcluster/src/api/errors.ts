@@ -104,7 +104,6 @@ export const tooLarge = (limit: number) =>
 
 export const expired = (message: string) => new ApiError(410, "Expired", message);
 
-export const gone = (message: string) => new ApiError(410, "Gone", message);
 
 export const unauthorized = () => new ApiError(401, "Unauthorized", "Unauthorized");
 

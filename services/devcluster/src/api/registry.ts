@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { alreadyExists, ApiError, badRequest, forbidden, invalid, notFound, staleConflict, uidPreconditionFailed, unsupportedMediaType, type FieldError } from "./errors.js";
+import { alreadyExists, badRequest, forbidden, invalid, notFound, staleConflict, uidPreconditionFailed, unsupportedMediaType, type FieldError } from "./errors.js";
 import { applyBuiltinDefaults, applyCreateDefaults, generateNameSuffix } from "./defaults.js";
 import { crdStatus, defaultCrd, validateCrd, type CustomResourceInfo } from "./crd.js";
 import { recordUpdate, serverSideApply } from "./managed-fields.js";
@@ -351,4 +351,3 @@ export class Registry {
   }
 }
 
-export { ApiError };

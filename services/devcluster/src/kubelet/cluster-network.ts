@@ -42,7 +42,6 @@ export class PodIps {
   }
 }
 
-type Obj = Record<string, unknown>;
 const podIp = (p: KubeObject) => (p["status"] as { podIP?: string } | undefined)?.podIP;
 
 /** name -> IPs, with fully qualified names (`svc.ns.svc.cluster.local`). */
@@ -149,4 +148,3 @@ export class ClusterNetwork {
   }
 }
 
-export type { Obj };

@@ -80,6 +80,3 @@ export function podRequests(spec: { containers?: ContainerLike[]; initContainers
   return total;
 }
 
-export function formatMilli(v: number): string {
-  return v % 1000 === 0 ? String(v / 1000) : `${v}m`;
-}
