@@ -2,7 +2,7 @@ import { strict as assert } from "node:assert";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { parseTrainingRun, type TrainingRun } from "@nnunet-operator/api";
+import { parseTrainingRun, runResultsSubPath, type TrainingRun } from "@nnunet-operator/api";
 import { buildCalibrateJob, buildTrainingJob, buildValidationJob, parseOperatorConfig, ValidationMessage, type OperatorConfig } from "@nnunet-operator/operator";
 import type { KubeObject } from "../api/resources.js";
 import { loadImageMap } from "../kubelet/image-map.js";
@@ -63,7 +63,7 @@ describe("the operator's Jobs on the devcluster", () => {
   it("trains a fold with the stock plans: nnU-Net's log where the operator expects it, the sidecar given that folder on the host", async () => {
     await create(buildTrainingJob({ run, config, fold: "0", attempt: 0, batchSize: undefined, trainer: "nnUNetTrainer" }));
     await complete("liver-fold-0");
-    const fold = join(dc.simulation!.dataRoot, "pvc/default/nnunet-data/nnUNet_results/Dataset003_Liver/nnUNetTrainer__nnUNetPlans__3d_fullres/fold_0");
+    const fold = join(dc.simulation!.dataRoot, `pvc/default/nnunet-data/${runResultsSubPath(run)}/Dataset003_Liver/nnUNetTrainer__nnUNetPlans__3d_fullres/fold_0`);
     assert.equal(message("liver-fold-0", dc, "reporter"), `${fold}\n`);
     assert.ok(readdirSync(fold).some((f) => f.startsWith("training_log_")));
     assert.ok(existsSync(join(fold, "checkpoint_final.pth")));
@@ -89,7 +89,7 @@ describe("the operator's Jobs on the devcluster", () => {
     const derived = JSON.parse(readFileSync(join(dc.simulation!.dataRoot, "pvc/default/nnunet-data/nnUNet_preprocessed/Dataset003_Liver/nnUNetPlans_bs3.json"), "utf8")) as { plans_name: string; configurations: Record<string, { batch_size: number }> };
     assert.equal(derived.configurations["3d_fullres"]!.batch_size, 3);
     // DERIVE_PLANS_PY keeps plans_name, so this attempt resumes in the stock plans' folder (--c).
-    const fold = join(dc.simulation!.dataRoot, `pvc/default/nnunet-data/nnUNet_results/Dataset003_Liver/nnUNetTrainer__${derived.plans_name}__3d_fullres/fold_0`);
+    const fold = join(dc.simulation!.dataRoot, `pvc/default/nnunet-data/${runResultsSubPath(run)}/Dataset003_Liver/nnUNetTrainer__${derived.plans_name}__3d_fullres/fold_0`);
     assert.equal(readdirSync(fold).filter((f) => f.startsWith("training_log_")).length, 1, "finished folds are not trained again on --c");
   });
 });
