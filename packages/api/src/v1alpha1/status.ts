@@ -35,6 +35,9 @@ export const QueueStatus = z
     message: z.string().max(4096).optional().meta({ description: "Details of the wait and how to resolve it." }),
     queuedAt: timestamp("When the run first waited for GPUs.").optional(),
     admittedAt: timestamp("When the first fold was admitted.").optional(),
+    estimatedStartAt: timestamp(
+      "While the run waits for GPUs: when it is estimated to start, from the predicted finish of the folds holding the GPUs it waits for and of the work queued ahead of it. Absent when no such fold has a prediction yet.",
+    ).optional(),
   })
   .strict()
   .meta({ description: "The run's place in the admission queue." });
@@ -88,6 +91,10 @@ export const FoldStatus = z
     node: z.string().optional().meta({ description: "Node of the current or last training pod." }),
     pod: z.string().optional().meta({ description: "Current or last training pod." }),
     gpuSeconds: z.number().min(0).optional().meta({ description: "GPU-seconds the fold's training pods have used." }),
+    epochSeconds: z.number().min(0).optional().meta({ description: "Measured time of one epoch (mean over the epochs seen), in seconds." }),
+    predictedFinishAt: timestamp(
+      "While the fold trains: when its training is predicted to end, the epochs left to the end of the schedule (or to the stop already decided) times the measured epoch time, from the last epoch's time.",
+    ).optional(),
     startedAt: timestamp("When training of the fold first started.").optional(),
     finishedAt: timestamp("When training of the fold finished.").optional(),
     validation: ValidationResult.optional(),
