@@ -4,6 +4,7 @@ import type { OperatorConfig } from "../config.js";
 import { type AdmissionDecision, type AdmissionRun, decideAdmission, type Demand, NOTHING_ADMITTED, runKey } from "./decide/admission.js";
 import type { RunWorld } from "./decide/parts.js";
 import { decideRun } from "./decide/run.js";
+import { queueOutlookOf } from "./decide/finish.js";
 import { gpuTolerations } from "./manifests/common.js";
 import type { World } from "./world.js";
 import type { ProgressCache } from "./progress-feed.js";
@@ -27,8 +28,12 @@ export class AdmissionPass {
     private readonly progress: ProgressCache,
   ) {}
 
-  /** The world of one run as the pure decisions take it (admission left empty). */
-  runWorld(run: TrainingRun): RunWorld {
+  /**
+   * The world of one run as the pure decisions take it (admission left empty). The queue
+   * outlook (a read of every run's status) only for the run being reconciled: the wants of
+   * the others do not depend on it, and a pass over a thousand runs stays linear.
+   */
+  runWorld(run: TrainingRun, withOutlook = false): RunWorld {
     const ns = run.metadata.namespace ?? "default";
     const name = run.metadata.name ?? "";
     return {
@@ -40,7 +45,19 @@ export class AdmissionPass {
       claimExists: this.world.claimExists(ns, run.spec.storage.claimName),
       admission: NOTHING_ADMITTED,
       progress: this.progress.of(run.metadata.uid),
+      ...(withOutlook && { queueOutlook: queueOutlookOf(this.parsedRuns()) }),
     };
+  }
+
+  /** Every live run that parses, as stored. */
+  private parsedRuns(): TrainingRun[] {
+    const runs: TrainingRun[] = [];
+    for (const raw of this.world.runs()) {
+      if (raw.metadata.deletionTimestamp) continue;
+      const parsed = this.world.parse(raw);
+      if (parsed.ok) runs.push(parsed.run);
+    }
+    return runs;
   }
 
   /** The run's wants and its admission signature, both cached per fingerprint. */

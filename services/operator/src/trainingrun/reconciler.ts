@@ -106,7 +106,7 @@ export class TrainingRunReconciler {
     const { world, admission, port, logger, metrics } = this.deps;
     const now = new Date(this.deps.clock.now());
     const log = logger.child({ trainingRun: run.metadata.name, namespace: run.metadata.namespace });
-    const base = admission.runWorld(run);
+    const base = admission.runWorld(run, true);
     const probe = decideRun(run, base, now);
     // A run that wants no GPU work gets nothing from admission: skip the cluster-wide pass.
     const granted = probe.wants.length === 0 ? NOTHING_ADMITTED : (admission.decide(run, probe.wants, now).runs.get(runKey(run)) ?? NOTHING_ADMITTED);

@@ -8,6 +8,7 @@ import { classifyFailure, type Failure, parseStallReport, stallFailure } from ".
 import { ANNOTATION_ATTEMPT, ANNOTATION_BATCH_SIZE, ANNOTATION_PRIOR_GPU_SECONDS, containerWaitingReason, intAnnotation, isJobComplete, isJobFailed, isPodActive, jsonAnnotation, newestPod, podGpuSeconds } from "./objects.js";
 import type { FoldProgress } from "./progress.js";
 import { decideValidation } from "./validation.js";
+import { predictFoldFinish } from "./finish.js";
 
 // One fold's training lifecycle, decided from its Job and pods. Attempts follow the
 // scheme documented at buildTrainingJob: one pod per Job, a new Job per attempt, the next
@@ -72,7 +73,7 @@ function finish(input: FoldInput, s: Partial_, extra: Omit<FoldDecision, "status
     fold: input.fold,
     attempt: s.attempt ?? prev?.attempt ?? 0,
     maxEpochs: input.calibration.schedule.effectiveMaxEpochs,
-    ...pick(prev, ["epoch", "latestEma", "bestEma", "bestEpoch", "node", "pod", "startedAt", "finishedAt", "gpuSeconds", "batchSize", "stopDecision", "validation"]),
+    ...pick(prev, ["epoch", "latestEma", "bestEma", "bestEpoch", "node", "pod", "startedAt", "finishedAt", "gpuSeconds", "epochSeconds", "batchSize", "stopDecision", "validation"]),
     ...(p ? { epoch: p.epoch } : {}),
     ...(p?.latestEma !== undefined ? { latestEma: p.latestEma } : {}),
     ...(p?.bestEma !== undefined ? { bestEma: p.bestEma } : {}),
@@ -81,6 +82,12 @@ function finish(input: FoldInput, s: Partial_, extra: Omit<FoldDecision, "status
   } as FoldStatus;
   if (s.reason === undefined) delete status.reason;
   if (s.message === undefined) delete status.message;
+  if (p?.meanEpochSeconds !== undefined) status.epochSeconds = Math.round(p.meanEpochSeconds * 100) / 100;
+  // Only a fold that is training has an end ahead of it; a stopping one ends now.
+  const predicted = p && status.phase === "Training" && s.reason !== "Stopping" && status.maxEpochs !== undefined
+    ? predictFoldFinish({ epoch: p.epoch, maxEpochs: status.maxEpochs, epochSeconds: p.meanEpochSeconds, lastEpochAt: new Date(p.observedAt) })
+    : undefined;
+  if (predicted) status.predictedFinishAt = predicted.toISOString();
   return { status, ...extra };
 }
 

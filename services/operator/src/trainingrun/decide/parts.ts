@@ -8,6 +8,7 @@ import { type CalibrationDecision, decideCalibration } from "./calibration.js";
 import { decideFold, type FoldDecision } from "./folds.js";
 import { label } from "./objects.js";
 import type { FoldProgress } from "./progress.js";
+import type { QueueOutlook } from "./finish.js";
 
 // The observed world of one run, as the reconciler hands it to the pure decisions, and the
 // step that runs the calibration and fold decisions over it.
@@ -26,6 +27,8 @@ export interface RunWorld {
   readonly admission: RunAdmission;
   /** Latest progress per fold key, from the in-memory cache fed by the NATS subscription. */
   readonly progress: ReadonlyMap<string, FoldProgress>;
+  /** What the other runs' statuses say of the GPUs: when training folds free theirs, and who waits. */
+  readonly queueOutlook?: QueueOutlook;
 }
 
 export interface RunParts {

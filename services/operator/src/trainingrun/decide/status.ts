@@ -4,6 +4,8 @@ import { LABEL_ROLE } from "@nnunet-operator/api";
 import { label, podGpuSeconds } from "./objects.js";
 import { withClusterDefaults } from "./defaults.js";
 import { decideParts, type RunParts, type RunWorld } from "./parts.js";
+import { estimateQueuedStart } from "./finish.js";
+import { runKey } from "./admission.js";
 
 // The whole TrainingRun status, recomputed from the world on every pass, and the events
 // its transitions deserve. Conditions go through setCondition, so lastTransitionTime only
@@ -125,6 +127,9 @@ export function assembleStatus(run: TrainingRun, parts: RunParts, world: RunWorl
   let list: Condition[] = prev?.conditions ?? [];
   for (const c of conditions(run, parts, world, phase, admittedAt)) list = setCondition(list, { ...c, observedGeneration: generation }, now).conditions;
 
+  const estimatedStartAt = wait?.position !== undefined && world.queueOutlook
+    ? estimateQueuedStart({ key: runKey(run), position: wait.position, pieces: parts.wants.map((w) => w.gpus) }, world.queueOutlook.waiting, world.queueOutlook.releases, now)
+    : undefined;
   const otherPods = world.pods.filter((p) => label(p, LABEL_ROLE) !== "train");
   const totals = computeTotals(run, folds, world.progress, parts.calibration.status, otherPods.reduce((s, p) => s + podGpuSeconds(p, now), 0));
   return {
@@ -136,6 +141,7 @@ export function assembleStatus(run: TrainingRun, parts: RunParts, world: RunWorl
       ...(wait ? { reason: wait.reason, message: wait.message } : {}),
       ...(queuedAt ? { queuedAt } : {}),
       ...(admittedAt ? { admittedAt } : {}),
+      ...(estimatedStartAt ? { estimatedStartAt: estimatedStartAt.toISOString() } : {}),
     },
     calibration: parts.calibration.status,
     folds,
