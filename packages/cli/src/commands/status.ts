@@ -1,7 +1,7 @@
 import type { FoldStatus, TrainingRun } from "@nnunet-operator/api";
 import { Resources } from "@nnunet-operator/kube";
 import { type CommandContext, parseRun, readRun } from "../context.js";
-import { age, dice, gpuHours, percent, table } from "../view/format.js";
+import { age, dice, gpuHours, percent, runPredictedFinish, table, until } from "../view/format.js";
 import { foldNote } from "../view/render.js";
 
 // `kubectl nnunet status [RUN]`: one line per run, or one table row per fold of RUN.
@@ -10,7 +10,7 @@ const DONE = new Set(["Converged", "Completed", "Validating", "Validated"]);
 
 export function formatRunList(runs: readonly TrainingRun[], now: Date, withNamespace: boolean): string {
   if (runs.length === 0) return "";
-  const header = [...(withNamespace ? ["NAMESPACE"] : []), "NAME", "PHASE", "FOLDS", "EPOCHS", "BEST-EMA", "BATCH", "GPU-H", "SAVED", "QUEUE", "AGE"];
+  const header = [...(withNamespace ? ["NAMESPACE"] : []), "NAME", "PHASE", "FOLDS", "EPOCHS", "BEST-EMA", "BATCH", "GPU-H", "SAVED", "QUEUE", "ETA", "AGE"];
   const rows = [...runs]
     .sort((a, b) => `${a.metadata.namespace}/${a.metadata.name}`.localeCompare(`${b.metadata.namespace}/${b.metadata.name}`))
     .map((run) => {
@@ -30,10 +30,19 @@ export function formatRunList(runs: readonly TrainingRun[], now: Date, withNames
         gpuHours(t?.gpuSecondsUsed ?? (s?.summary?.gpuHours !== undefined ? s.summary.gpuHours * 3600 : undefined)),
         saved,
         queue,
+        eta(run, now),
         age(run.metadata.creationTimestamp, now),
       ];
     });
   return table(header, rows).join("\n") + "\n";
+}
+
+/** A queued run's estimated start, else when its last training fold is predicted to finish. */
+function eta(run: TrainingRun, now: Date): string {
+  const start = run.status?.queue?.estimatedStartAt;
+  if (run.status?.queue?.position !== undefined && start !== undefined) return `start ${until(start, now)}`;
+  const finish = runPredictedFinish(run.status?.folds);
+  return finish === undefined ? "-" : `end ${until(finish, now)}`;
 }
 
 /** Folds the spec asks for that status does not list yet show as Pending. */
@@ -57,7 +66,7 @@ export function formatFoldTable(run: TrainingRun, now: Date): string {
   const failed = s?.conditions?.find((c) => c.type === "Failed" && c.status === "True");
   if (failed) lines.push(`Failed: ${failed.reason}: ${failed.message ?? ""}`);
   const q = s?.queue;
-  if (q?.position !== undefined || q?.reason) lines.push(`Queue: ${q.position !== undefined ? `#${q.position} in ` : ""}${run.spec.queue}${q.reason ? `, ${q.reason}` : ""}${q.message ? `: ${q.message}` : ""}`);
+  if (q?.position !== undefined || q?.reason) lines.push(`Queue: ${q.position !== undefined ? `#${q.position} in ` : ""}${run.spec.queue}${q.reason ? `, ${q.reason}` : ""}${q.message ? `: ${q.message}` : ""}${q.estimatedStartAt ? `; estimated start ${until(q.estimatedStartAt, now)} (${q.estimatedStartAt})` : ""}`);
   const c = s?.calibration;
   if (c?.batchSize !== undefined) {
     const extras = [c.samplesPerSecond !== undefined ? `${c.samplesPerSecond.toFixed(1)} samples/s` : "", c.gpuProduct ?? "", c.effectiveMaxEpochs !== undefined ? `${c.effectiveMaxEpochs} epochs planned` : ""].filter(Boolean);
@@ -80,9 +89,10 @@ export function formatFoldTable(run: TrainingRun, now: Date): string {
     f.batchSize !== undefined ? String(f.batchSize) : "-",
     f.node ?? "-",
     gpuHours(f.gpuSeconds),
+    f.predictedFinishAt !== undefined ? until(f.predictedFinishAt, now) : "-",
     result(f),
   ]);
-  lines.push(...table(["FOLD", "PHASE", "ATTEMPT", "EPOCH", "EMA", "BEST-EMA", "BATCH", "NODE", "GPU-H", "STOP/VALIDATION"], rows));
+  lines.push(...table(["FOLD", "PHASE", "ATTEMPT", "EPOCH", "EMA", "BEST-EMA", "BATCH", "NODE", "GPU-H", "FINISH", "STOP/VALIDATION"], rows));
   return lines.join("\n") + "\n";
 }
 

@@ -5,6 +5,7 @@ import { type FoldStatus, TrainingRun, type TrainingRunStatus } from "@nnunet-op
 
 export const NOW = new Date("2026-01-01T12:00:00Z");
 export const minutesAgo = (m: number): string => new Date(NOW.getTime() - m * 60_000).toISOString();
+export const minutesAhead = (m: number): string => minutesAgo(-m);
 
 export function makeRun(name: string, status: TrainingRunStatus | undefined, spec: Record<string, unknown> = {}, namespace = "default"): TrainingRun {
   return TrainingRun.parse({
@@ -47,7 +48,7 @@ export function validatedFold(fold: string, epoch: number, dice: number): FoldSt
 }
 
 export const queuedRun = (name = "liver-low", position = 1) =>
-  makeRun(name, { phase: "Queued", queue: { position, reason: "NoGpuCapacity", message: "needs 5 GPUs of NVIDIA-L40S, 0 free", queuedAt: minutesAgo(3) } }, { priority: 10 });
+  makeRun(name, { phase: "Queued", queue: { position, reason: "NoGpuCapacity", message: "needs 5 GPUs of NVIDIA-L40S, 0 free", queuedAt: minutesAgo(3), estimatedStartAt: minutesAhead(95) } }, { priority: 10 });
 
 export const calibratingRun = () => makeRun("calib", { phase: "Calibrating", calibration: { attempts: 1 } });
 
@@ -55,7 +56,7 @@ export const trainingRun = () =>
   makeRun("totalseg-ct", {
     phase: "Training",
     calibration,
-    folds: [trainingFold("0", 120), convergedFold("1", 187), { fold: "2", phase: "Queued", attempt: 0, maxEpochs: 250 }],
+    folds: [trainingFold("0", 120, { epochSeconds: 90, predictedFinishAt: minutesAhead(195) }), convergedFold("1", 187), { fold: "2", phase: "Queued", attempt: 0, maxEpochs: 250 }],
     totals: { gpuSecondsUsed: 27630, gpuSecondsPlanned: 360000, gpuSecondsSaved: 332370 },
     summary: { epochs: "307/750", bestEma: 0.838, gpuHours: 7.7 },
   }, { folds: [0, 1, 2] });
