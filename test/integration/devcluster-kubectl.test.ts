@@ -93,7 +93,7 @@ spec:
 
   it("prints the CRD's printer columns", async () => {
     const out = await ok(["get", "trainingruns"]);
-    assert.match(out.split("\n")[0] ?? "", /^NAME\s+PHASE\s+BATCH\s+EPOCH\s+BEST EMA DICE\s+GPU-H\s+AGE$/);
+    assert.match(out.split("\n")[0] ?? "", /^NAME\s+PHASE\s+BATCH\s+EPOCH\s+BEST EMA DICE\s+GPU-H\s+FINISH\s+AGE$/);
     assert.match(out, /^totalseg-ct\s+\S+/m);
     const pods = await kubectl(["get", "pods", "-A"]);
     assert.match(pods.stdout + pods.stderr, /No resources found|^NAMESPACE\s+NAME\s+READY\s+STATUS\s+RESTARTS\s+AGE/m);

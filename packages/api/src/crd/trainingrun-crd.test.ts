@@ -154,7 +154,7 @@ describe("the generated CRD", () => {
     assert.deepEqual(version.subresources, { status: {} });
     assert.deepEqual(
       version.additionalPrinterColumns.map((c) => c.name),
-      ["Phase", "Batch", "Epoch", "Best EMA Dice", "GPU-h", "Age"],
+      ["Phase", "Batch", "Epoch", "Best EMA Dice", "GPU-h", "Finish", "Age"],
     );
   });
 

@@ -24,6 +24,8 @@ export const PRINTER_COLUMNS = [
   { name: "Epoch", type: "string", jsonPath: ".status.summary.epochs", description: "Finished over planned epochs, all folds." },
   { name: "Best EMA Dice", type: "number", jsonPath: ".status.summary.bestEma", description: "Mean best EMA pseudo Dice of the folds." },
   { name: "GPU-h", type: "number", jsonPath: ".status.summary.gpuHours", description: "GPU-hours used." },
+  // A string: kubectl shows a future instant of type date as <invalid>.
+  { name: "Finish", type: "string", jsonPath: ".status.summary.predictedFinishAt", description: "When the training folds are predicted to finish." },
   { name: "Age", type: "date", jsonPath: ".metadata.creationTimestamp" },
 ] as const;
 

@@ -121,6 +121,7 @@ export const RunSummary = z
     epochs: z.string().optional().meta({ description: "Finished over planned epochs summed over the folds, such as 412/5000." }),
     bestEma: z.number().optional().meta({ description: "Mean of the folds' best EMA pseudo Dice." }),
     gpuHours: z.number().min(0).optional().meta({ description: "GPU-hours used so far." }),
+    predictedFinishAt: timestamp("While folds train: the latest of their predicted finishes.").optional(),
   })
   .strict()
   .meta({ description: "One-line summary for kubectl get." });

@@ -146,8 +146,15 @@ export function assembleStatus(run: TrainingRun, parts: RunParts, world: RunWorl
     calibration: parts.calibration.status,
     folds,
     totals,
-    summary: computeSummary(folds, totals),
+    summary: withPredictedFinish(computeSummary(folds, totals), folds),
   };
+}
+
+/** The latest predicted finish of the training folds, for the printer column. */
+function withPredictedFinish<S extends object>(summary: S, folds: readonly FoldStatus[]): S & { predictedFinishAt?: string } {
+  const ends = folds.map((f) => f.predictedFinishAt).filter((t): t is string => t !== undefined).sort();
+  const last = ends[ends.length - 1];
+  return last === undefined ? summary : { ...summary, predictedFinishAt: last };
 }
 
 /** Events for what changed between the stored status and the new one. */
