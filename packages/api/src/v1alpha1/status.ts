@@ -76,6 +76,30 @@ export const ValidationResult = z
   .strict()
   .meta({ description: "Result of nnU-Net validation of a fold." });
 
+export const AuditedValidation = z
+  .object({
+    atDecision: ValidationResult.optional().meta({ description: "Validation of the copy of checkpoint_best.pth the reporter kept when the would-be decision landed." }),
+    atEnd: ValidationResult.optional().meta({ description: "Validation of the checkpoint the full schedule left (the run's spec.validation.checkpoint)." }),
+    meanDiceLost: z.number().optional().meta({ description: "atEnd minus atDecision mean Dice: what the stop would have given up (negative: the stop would have been better)." }),
+    perClassDiceLost: z.array(z.number().meta({ description: "Dice given up on one foreground class." })).max(1024).optional().meta({ description: "atEnd minus atDecision Dice, per foreground class." }),
+  })
+  .strict()
+  .meta({ description: "Validation Dice of the two checkpoints of an audited fold." });
+
+export const FoldAudit = z
+  .object({
+    stopEpoch: z.int().min(0).meta({ description: "Epoch the policy would have stopped the fold at." }),
+    policy: z.string().meta({ description: "Policy that would have stopped it." }),
+    bestEmaAtStop: z.number().optional().meta({ description: "Best EMA pseudo Dice up to the would-be stop." }),
+    bestEmaLost: z.number().min(0).optional().meta({ description: "Best EMA pseudo Dice of the whole schedule minus bestEmaAtStop: what the stop would have given up, once the fold has ended." }),
+    epochsSaved: z.int().min(0).optional().meta({ description: "Epochs trained after the would-be stop." }),
+    gpuSecondsSaved: z.number().min(0).optional().meta({ description: "GPU-seconds of the epochs trained after the would-be stop (logged epoch times times GPUs per fold)." }),
+    validation: AuditedValidation.optional(),
+  })
+  .strict()
+  .meta({ description: "An audited fold: the stop the policy would have made, and once the fold has trained its full schedule, what that stop would have cost and saved." });
+export type FoldAudit = z.infer<typeof FoldAudit>;
+
 export const FoldStatus = z
   .object({
     fold: z.string().regex(/^([0-4]|all)$/).meta({ description: "Fold key: 0 to 4 or all." }),
@@ -88,6 +112,7 @@ export const FoldStatus = z
     bestEpoch: z.int().min(0).optional().meta({ description: "Epoch of the best EMA pseudo Dice." }),
     batchSize: z.int().min(1).optional().meta({ description: "Batch size of the current attempt (lower after an out-of-memory retry)." }),
     stopDecision: StopDecision.optional(),
+    audit: FoldAudit.optional(),
     node: z.string().optional().meta({ description: "Node of the current or last training pod." }),
     pod: z.string().optional().meta({ description: "Current or last training pod." }),
     gpuSeconds: z.number().min(0).optional().meta({ description: "GPU-seconds the fold's training pods have used." }),
@@ -115,6 +140,16 @@ export const RunTotals = z
   })
   .strict()
   .meta({ description: "GPU accounting of the run." });
+
+export const RunAudit = z
+  .object({
+    folds: z.int().min(0).meta({ description: "Audited folds that finished their schedule." }),
+    meanBestEmaLost: z.number().optional().meta({ description: "Mean best EMA pseudo Dice the would-be stops would have given up." }),
+    meanDiceLost: z.number().optional().meta({ description: "Mean validation Dice the would-be stops would have given up, over the folds with both validations." }),
+    gpuSecondsSaved: z.number().min(0).optional().meta({ description: "GPU-seconds the would-be stops would have saved." }),
+  })
+  .strict()
+  .meta({ description: "The run's audited folds together." });
 
 export const RunSummary = z
   .object({
@@ -151,6 +186,7 @@ export const TrainingRunStatus = z
         "x-kubernetes-list-map-keys": ["fold"],
       }),
     totals: RunTotals.optional(),
+    audit: RunAudit.optional(),
     summary: RunSummary.optional(),
   })
   .strict()
