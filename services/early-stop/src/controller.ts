@@ -2,7 +2,9 @@ import { API_VERSION, type EpochMetrics, KIND, MESSAGE_SCHEMA_VERSION } from "@n
 import type { DecodeReason, DeliveryMeta } from "@nnunet-operator/bus";
 import { type Clock, type EventRecorder, sleep } from "@nnunet-operator/kube";
 import type { Logger } from "pino";
+import { StopDecision } from "@nnunet-operator/api";
 import { toStopDecision } from "./convergence/decide.js";
+import { decisionEvidence } from "./evidence.js";
 import type { EpochSource } from "./consumer.js";
 import { EpochIngestor, type FoldEntry } from "./ingest.js";
 import type { EarlyStopMetrics, FoldSample } from "./metrics.js";
@@ -141,7 +143,8 @@ export class EarlyStopController {
     const target: StopTarget = { namespace: entry.namespace, run: entry.run, runUid: entry.runUid, fold: entry.fold };
     const child = log.child({ namespace: entry.namespace, trainingRun: entry.run, fold: entry.fold });
     try {
-      const outcome = await this.deps.terminator.terminate(target, toStopDecision(decision, new Date(clock.now())));
+      const payload = StopDecision.parse({ ...toStopDecision(decision, new Date(clock.now())), ...decisionEvidence(entry.state.history, entry.state.config, decision) });
+      const outcome = await this.deps.terminator.terminate(target, payload);
       entry.settled = true;
       if (outcome === "patched") {
         metrics.decisions.inc({ policy: decision.policy, reason: decision.reason });

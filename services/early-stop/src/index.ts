@@ -13,4 +13,5 @@ export * from "./runs.js";
 export * from "./server.js";
 export * from "./stall-watch.js";
 export * from "./terminator.js";
+export * from "./evidence.js";
 export * from "./app.js";
