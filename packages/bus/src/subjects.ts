@@ -75,6 +75,13 @@ export function runEpochsFilter(namespace: string, run: string): string {
   return `${EPOCH_PREFIX}.${namespace}.${run}.*`;
 }
 
+/** All runs of one namespace (kubectl nnunet curves export without a RUN). */
+export function namespaceEpochsFilter(namespace: string): string {
+  const problem = checkAddress({ namespace, run: "x", fold: "0" });
+  if (problem) throw new InvalidSubjectError(problem.field, problem.detail);
+  return `${EPOCH_PREFIX}.${namespace}.>`;
+}
+
 export function runHeartbeatsFilter(namespace: string, run: string): string {
   const problem = checkAddress({ namespace, run, fold: "0" });
   if (problem) throw new InvalidSubjectError(problem.field, problem.detail);
