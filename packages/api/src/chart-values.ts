@@ -36,9 +36,10 @@ const Resources = strictObject(
   "Container resources.",
 );
 
-function component(name: string) {
+function component(name: string, extra: Record<string, z.ZodType> = {}) {
   return strictObject(
     {
+      ...extra,
       replicas: described(z.int().min(1).max(10), `Replicas of the ${name}; they elect a leader through a Lease, so more than one is safe.`),
       logLevel: described(z.enum(["fatal", "error", "warn", "info", "debug", "trace"]), "pino log level."),
       resources: Resources,
@@ -143,7 +144,12 @@ export const ChartValues = strictObject(
       "Images: the two Deployments', and the defaults the operator puts into training pods (a TrainingRun may override the training image).",
     ),
     operator: component("operator"),
-    earlyStop: component("early-stop controller"),
+    earlyStop: component("early-stop controller", {
+      auditFraction: described(
+        z.number().min(0).max(1),
+        "Share of otherwise enforced folds audited: the would-be stop is recorded on the fold's Job and the fold trains its full schedule, so its status shows what the stop would have cost. A deterministic sample (a hash of the run's uid and the fold). 0 audits none; runs can ask for Audit themselves (spec.schedule.earlyStop.mode).",
+      ),
+    }),
     queues: described(z.array(Queue).min(1), "Admission queues with optional GPU quotas."),
     gpu: strictObject(
       {

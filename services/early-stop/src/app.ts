@@ -109,6 +109,7 @@ export async function startEarlyStop(options: StartOptions): Promise<EarlyStopHa
     clock,
     log,
     tickMs: config.tickSeconds * 1000,
+    auditFraction: config.auditFraction,
   });
   runsInformer.addHandler((change) => {
     if (change.type === "deleted") controller.forgetRun(change.object.metadata.namespace ?? "", change.object.metadata.name ?? "");

@@ -5,6 +5,7 @@ import type { Logger } from "pino";
 import { StopDecision } from "@nnunet-operator/api";
 import { toStopDecision } from "./convergence/decide.js";
 import { decisionEvidence } from "./evidence.js";
+import { decideMode } from "./audit.js";
 import type { EpochSource } from "./consumer.js";
 import { EpochIngestor, type FoldEntry } from "./ingest.js";
 import type { EarlyStopMetrics, FoldSample } from "./metrics.js";
@@ -30,6 +31,8 @@ export interface ControllerDeps {
   readonly clock: Clock;
   readonly log: Logger;
   readonly tickMs: number;
+  /** Share of otherwise enforced folds audited (see audit.ts); default 0. */
+  readonly auditFraction?: number;
   /** Pause before retrying a failed NATS setup, replay or subscription. */
   readonly retryDelayMs?: number;
 }
@@ -143,14 +146,20 @@ export class EarlyStopController {
     const target: StopTarget = { namespace: entry.namespace, run: entry.run, runUid: entry.runUid, fold: entry.fold };
     const child = log.child({ namespace: entry.namespace, trainingRun: entry.run, fold: entry.fold });
     try {
-      const payload = StopDecision.parse({ ...toStopDecision(decision, new Date(clock.now())), ...decisionEvidence(entry.state.history, entry.state.config, decision) });
+      const mode = decideMode(entry.state.config.earlyStop.mode, decision.policy, entry.runUid, entry.fold, this.deps.auditFraction ?? 0);
+      const payload = StopDecision.parse({
+        ...toStopDecision(decision, new Date(clock.now())),
+        ...decisionEvidence(entry.state.history, entry.state.config, decision),
+        ...(mode === "Audit" && { mode }),
+      });
       const outcome = await this.deps.terminator.terminate(target, payload);
       entry.settled = true;
       if (outcome === "patched") {
         metrics.decisions.inc({ policy: decision.policy, reason: decision.reason });
         if (live && entry.decidedAtMs !== undefined) metrics.decisionLatency.observe(Math.max(0, clock.now() - entry.decidedAtMs) / 1000);
-        metrics.epochsSaved.inc(Math.max(0, entry.state.config.maxEpochs - 1 - decision.epoch));
-        child.info({ epoch: decision.epoch, policy: decision.policy, reason: decision.reason, bestEpoch: decision.bestEpoch, bestEma: decision.bestEma }, "fold stopped");
+        // An audited fold trains on: nothing is saved.
+        if (mode === "Enforce") metrics.epochsSaved.inc(Math.max(0, entry.state.config.maxEpochs - 1 - decision.epoch));
+        child.info({ epoch: decision.epoch, policy: decision.policy, reason: decision.reason, mode, bestEpoch: decision.bestEpoch, bestEma: decision.bestEma }, mode === "Audit" ? "would-be stop recorded (audit)" : "fold stopped");
       } else {
         child.info({ outcome, epoch: decision.epoch, policy: decision.policy }, "stop decision needs no patch");
       }

@@ -62,11 +62,11 @@ export function isJobFinished(job: JobView): boolean {
   return (job.status?.conditions ?? []).some((c) => (c.type === "Complete" || c.type === "Failed") && c.status === "True");
 }
 
-/** The one merge patch that records `decision` and suspends the Job. Pure. */
+/** The one merge patch that records `decision` and suspends the Job (not in Audit mode: the fold trains on). Pure. */
 export function buildStopPatch(decision: StopDecision, resourceVersion: string | undefined): Record<string, unknown> {
   return {
     metadata: { ...(resourceVersion !== undefined && { resourceVersion }), annotations: { [ANNOTATION_STOP_DECISION]: JSON.stringify(decision) } },
-    spec: { suspend: true },
+    ...(decision.mode !== "Audit" && { spec: { suspend: true } }),
   };
 }
 
@@ -123,6 +123,16 @@ export class Terminator {
   async terminate(target: StopTarget, decision: StopDecision): Promise<TerminateOutcome> {
     const outcome = await this.patchJob(target, (job) => decideJob(job, target), (rv) => buildStopPatch(decision, rv));
     if (outcome !== "patched") return outcome;
+    if (decision.mode === "Audit") {
+      void this.deps.events.record({
+        regarding: { apiVersion: API_VERSION, kind: KIND, name: target.run, namespace: target.namespace, uid: target.runUid },
+        type: "Normal",
+        reason: "FoldAudited",
+        action: "RecordDecision",
+        note: `fold ${target.fold} would have stopped at epoch ${decision.epoch} by ${decision.policy}; audited, it trains on: ${decision.reason}`,
+      });
+      return "patched";
+    }
     void this.deps.events.record({
       regarding: { apiVersion: API_VERSION, kind: KIND, name: target.run, namespace: target.namespace, uid: target.runUid },
       type: decision.policy === "Divergence" ? "Warning" : "Normal",
