@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { NOW, queuedRun, trainingRun } from "../testing/runs.js";
+import { NOW, auditedRun, queuedRun, trainingRun } from "../testing/runs.js";
 import { formatFoldTable, formatRunList } from "./status.js";
 
 // The predicted finish and the estimated start in `kubectl nnunet status`.
@@ -21,6 +21,15 @@ describe("status shows when work ends and when waiting runs start", () => {
       name: "a queued run's detail names its estimated start with the instant",
       text: () => formatFoldTable(queuedRun(), NOW),
       contains: ["Queue: #1 in default, NoGpuCapacity: needs 5 GPUs of NVIDIA-L40S, 0 free; estimated start in 1h35m (2026-01-01T13:35:00.000Z)"],
+    },
+    {
+      name: "an audited run shows its audits and, per fold, the would-be stop and what it would have cost and saved",
+      text: () => formatFoldTable(auditedRun(), NOW),
+      contains: [
+        "Audits: 1 fold(s) trained on past the would-be stop: mean best EMA given up 0.0035, mean validation Dice given up 0.0042, GPU-hours the stops would have saved 1.9",
+        /^0 +Completed .*audit: would have stopped @180 by Forecast, costing best EMA 0\.0035, validation Dice 0\.0042, saving 69 epochs, 1\.9 GPU-h/m,
+        /^1 +Training .*audit: would have stopped @150 by Forecast$/m,
+      ],
     },
   ];
   for (const c of cases) {

@@ -54,11 +54,22 @@ function foldsOf(run: TrainingRun): FoldStatus[] {
 
 function result(fold: FoldStatus): string {
   const parts: string[] = [];
-  if (fold.stopDecision) parts.push(`stopped @${fold.stopDecision.epoch} by ${fold.stopDecision.policy}: ${fold.stopDecision.reason}`);
+  if (fold.audit) parts.push(auditText(fold.audit));
+  else if (fold.stopDecision) parts.push(`stopped @${fold.stopDecision.epoch} by ${fold.stopDecision.policy}: ${fold.stopDecision.reason}`);
   if (fold.validation) parts.push(`validation Dice ${dice(fold.validation.meanDice)} (checkpoint_${fold.validation.checkpoint})`);
   if (parts.length === 0) return foldNote(fold) || "-";
   return parts.join("; ");
 }
+
+/** An audited fold: the would-be stop and, once it has ended, its cost and saving. */
+export function auditText(a: NonNullable<FoldStatus["audit"]>): string {
+  const head = `audit: would have stopped @${a.stopEpoch} by ${a.policy}`;
+  if (a.epochsSaved === undefined) return head;
+  const dice = a.validation?.meanDiceLost !== undefined ? `, validation Dice ${signedDice(a.validation.meanDiceLost)}` : "";
+  return `${head}, costing best EMA ${dice4(a.bestEmaLost)}${dice}, saving ${a.epochsSaved} epochs, ${gpuHours(a.gpuSecondsSaved)} GPU-h`;
+}
+const dice4 = (v: number | undefined): string => (v === undefined ? "-" : v.toFixed(4));
+const signedDice = (v: number): string => (v < 0 ? `-${(-v).toFixed(4)}` : v.toFixed(4));
 
 export function formatFoldTable(run: TrainingRun, now: Date): string {
   const s = run.status;
@@ -77,6 +88,11 @@ export function formatFoldTable(run: TrainingRun, now: Date): string {
     const planned = t.gpuSecondsPlanned;
     const saved = planned === undefined ? undefined : (t.gpuSecondsSaved ?? Math.max(0, planned - t.gpuSecondsUsed));
     lines.push(`GPU-hours: ${gpuHours(t.gpuSecondsUsed)} used${planned !== undefined && saved !== undefined ? ` of ${gpuHours(planned)} for the full schedule, saved ${percent(saved, planned)}` : ""}`);
+  }
+  const audit = s?.audit;
+  if (audit) {
+    const dice = audit.meanDiceLost !== undefined ? `, mean validation Dice given up ${signedDice(audit.meanDiceLost)}` : "";
+    lines.push(`Audits: ${audit.folds} fold(s) trained on past the would-be stop: mean best EMA given up ${dice4(audit.meanBestEmaLost)}${dice}, GPU-hours the stops would have saved ${gpuHours(audit.gpuSecondsSaved)}`);
   }
   lines.push("");
   const rows = foldsOf(run).map((f) => [

@@ -76,3 +76,14 @@ export const failedRun = () =>
     conditions: [{ type: "Failed", status: "True", reason: "TrainingFailed", message: "fold 0 failed 4 times", lastTransitionTime: minutesAgo(1) }],
     folds: [{ fold: "0", phase: "Failed", attempt: 3, epoch: 12, maxEpochs: 1000, reason: "OutOfMemory", message: "torch.OutOfMemoryError: CUDA out of memory\nTried to allocate 2.00 GiB" }],
   }, { folds: [0] });
+
+export const auditedRun = () =>
+  makeRun("audited", {
+    phase: "Training",
+    calibration,
+    folds: [
+      { ...trainingFold("0", 249), phase: "Completed", stopDecision: { schemaVersion: 1, epoch: 180, policy: "Forecast", mode: "Audit", reason: "r", bestEpoch: 172, bestEma: 0.91, decidedAt: minutesAgo(60) }, audit: { stopEpoch: 180, policy: "Forecast", bestEmaAtStop: 0.91, bestEmaLost: 0.0035, epochsSaved: 69, gpuSecondsSaved: 6900, validation: { meanDiceLost: 0.0042 } } },
+      { ...trainingFold("1", 170), stopDecision: { schemaVersion: 1, epoch: 150, policy: "Forecast", mode: "Audit", reason: "r", bestEpoch: 148, bestEma: 0.88, decidedAt: minutesAgo(10) }, audit: { stopEpoch: 150, policy: "Forecast", bestEmaAtStop: 0.88 } },
+    ],
+    audit: { folds: 1, meanBestEmaLost: 0.0035, meanDiceLost: 0.0042, gpuSecondsSaved: 6900 },
+  }, { folds: [0, 1] });

@@ -80,7 +80,8 @@ function trim(n: number): string {
 /** What happened to a fold besides its progress: the stop, the Dice, a failure. */
 export function foldNote(fold: FoldStatus): string {
   const notes: string[] = [];
-  if (fold.stopDecision) notes.push(`stopped @${fold.stopDecision.epoch} ${fold.stopDecision.policy}`);
+  if (fold.audit) notes.push(`audit: would stop @${fold.audit.stopEpoch}${fold.audit.bestEmaLost !== undefined ? `, cost ${dice(fold.audit.bestEmaLost)}` : ""}`);
+  else if (fold.stopDecision) notes.push(`stopped @${fold.stopDecision.epoch} ${fold.stopDecision.policy}`);
   if (fold.validation) notes.push(`Dice ${dice(fold.validation.meanDice)}`);
   if (fold.attempt > 0 && (fold.phase === "Training" || fold.phase === "Restarting")) notes.push(`attempt ${fold.attempt}`);
   if ((fold.phase === "Failed" || fold.phase === "Restarting") && (fold.reason || fold.message)) {

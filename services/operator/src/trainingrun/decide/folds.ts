@@ -9,6 +9,7 @@ import { ANNOTATION_ATTEMPT, ANNOTATION_BATCH_SIZE, ANNOTATION_PRIOR_GPU_SECONDS
 import type { FoldProgress } from "./progress.js";
 import { decideValidation } from "./validation.js";
 import { predictFoldFinish } from "./finish.js";
+import { computeFoldAudit, isAudit } from "./audit.js";
 
 // One fold's training lifecycle, decided from its Job and pods. Attempts follow the
 // scheme documented at buildTrainingJob: one pod per Job, a new Job per attempt, the next
@@ -73,7 +74,7 @@ function finish(input: FoldInput, s: Partial_, extra: Omit<FoldDecision, "status
     fold: input.fold,
     attempt: s.attempt ?? prev?.attempt ?? 0,
     maxEpochs: input.calibration.schedule.effectiveMaxEpochs,
-    ...pick(prev, ["epoch", "latestEma", "bestEma", "bestEpoch", "node", "pod", "startedAt", "finishedAt", "gpuSeconds", "epochSeconds", "batchSize", "stopDecision", "validation"]),
+    ...pick(prev, ["epoch", "latestEma", "bestEma", "bestEpoch", "node", "pod", "startedAt", "finishedAt", "gpuSeconds", "epochSeconds", "batchSize", "stopDecision", "audit", "validation"]),
     ...(p ? { epoch: p.epoch } : {}),
     ...(p?.latestEma !== undefined ? { latestEma: p.latestEma } : {}),
     ...(p?.bestEma !== undefined ? { bestEma: p.bestEma } : {}),
@@ -135,7 +136,14 @@ function decideTraining(input: FoldInput): FoldDecision {
   };
 
   const stop = parseStopDecision(job);
-  if (stop.decision) {
+  // An audit's would-be decision stops nothing: the fold trains on, its status keeps the
+  // decision and, once training has ended, what the stop would have cost and saved.
+  const audited = isAudit(stop.decision) ? stop.decision : undefined;
+  if (audited) {
+    base.stopDecision = audited;
+    base.audit = computeFoldAudit(audited, input.progress, input.run.spec.gpu.perFold, isJobComplete(job));
+  }
+  if (stop.decision && !audited) {
     const d = stop.decision;
     if (active.length > 0) return finish(input, { ...base, phase: "Training", reason: "Stopping", message: `stop decided at epoch ${d.epoch} by ${d.policy}; waiting for the pod to terminate` });
     const finishedAt = d.decidedAt;
@@ -217,7 +225,7 @@ function noJob(input: FoldInput): FoldDecision {
   const { previous, run } = input;
   if (previous && (TRAINING_DONE.has(previous.phase) || previous.phase === "Failed")) {
     // The Job is gone after the fold finished (deleted by hand): what it told us stands.
-    const phase = previous.phase === "Failed" ? "Failed" : previous.stopDecision ? "Converged" : "Completed";
+    const phase = previous.phase === "Failed" ? "Failed" : previous.stopDecision && !isAudit(previous.stopDecision) ? "Converged" : "Completed";
     return finish(input, { phase, reason: previous.reason, message: previous.message });
   }
   let attempt = previous?.attempt ?? 0;

@@ -6,6 +6,7 @@ import { withClusterDefaults } from "./defaults.js";
 import { decideParts, type RunParts, type RunWorld } from "./parts.js";
 import { estimateQueuedStart } from "./finish.js";
 import { runKey } from "./admission.js";
+import { computeRunAudit } from "./audit.js";
 
 // The whole TrainingRun status, recomputed from the world on every pass, and the events
 // its transitions deserve. Conditions go through setCondition, so lastTransitionTime only
@@ -75,7 +76,7 @@ function conditions(run: TrainingRun, parts: RunParts, world: RunWorld, phase: R
   else if (running > 0) out.push({ type: ConditionType.Training, status: "True", reason: ConditionReason.FoldsRunning, message: `${running} of ${n} fold(s) training` });
   else out.push({ type: ConditionType.Training, status: "False", reason: trained === n ? ConditionReason.Completed : "NotTraining", message: trained === n ? "every fold finished training" : "no fold is training" });
 
-  const stopped = folds.filter((f) => f.stopDecision && TRAINED.has(f.phase)).length;
+  const stopped = folds.filter((f) => f.stopDecision && f.stopDecision.mode !== "Audit" && TRAINED.has(f.phase)).length;
   out.push(
     trained === n
       ? { type: ConditionType.Converged, status: "True", reason: stopped > 0 ? ConditionReason.EarlyStopped : ConditionReason.Completed, message: `${stopped} of ${n} fold(s) stopped early, ${n - stopped} trained the full schedule` }
@@ -130,6 +131,7 @@ export function assembleStatus(run: TrainingRun, parts: RunParts, world: RunWorl
   const estimatedStartAt = wait?.position !== undefined && world.queueOutlook
     ? estimateQueuedStart({ key: runKey(run), position: wait.position, pieces: parts.wants.map((w) => w.gpus) }, world.queueOutlook.waiting, world.queueOutlook.releases, now)
     : undefined;
+  const runAudit = computeRunAudit(folds);
   const otherPods = world.pods.filter((p) => label(p, LABEL_ROLE) !== "train");
   const totals = computeTotals(run, folds, world.progress, parts.calibration.status, otherPods.reduce((s, p) => s + podGpuSeconds(p, now), 0));
   return {
@@ -146,6 +148,7 @@ export function assembleStatus(run: TrainingRun, parts: RunParts, world: RunWorl
     calibration: parts.calibration.status,
     folds,
     totals,
+    ...(runAudit ? { audit: runAudit } : {}),
     summary: withPredictedFinish(computeSummary(folds, totals), folds),
   };
 }

@@ -29,7 +29,8 @@ export function parseValidationMessage(text: string | undefined, completedAt: st
 
 export function decideValidation(input: FoldInput, trained: FoldStatus): FoldDecision {
   const { run, validateJob: job, previous } = input;
-  const earlyStopped = trained.stopDecision !== undefined;
+  // An audit's would-be decision did not stop the fold: it trained its full schedule.
+  const earlyStopped = trained.stopDecision !== undefined && trained.stopDecision.mode !== "Audit";
   const outcome: FoldStatus = { ...trained, phase: earlyStopped ? "Converged" : "Completed" };
   if (!run.spec.validation.enabled) return { status: outcome, actions: [] };
 
