@@ -1,0 +1,93 @@
+// An audited fold end to end, with real processes (scripts/demo/stack.ts: the devcluster,
+// nats-server, the operator and the early-stop controller as their own processes, the
+// reporter sidecar and the simulated nnU-Net in the training pod): a run in Audit mode
+// trains its fold to the end of the schedule, and its status shows the would-be stop epoch
+// and what that stop would have cost and saved, equal to the early-stop evaluator's figures
+// for the curve the fold trained (exported from the stream with kubectl nnunet curves
+// export, as a platform team would). The curve is the calcium OCT 2d run, which Forecast
+// stops at epoch 494 of 1000.
+import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { TrainingRun } from "@nnunet-operator/api";
+import { runCli } from "@nnunet-operator/cli";
+import { parseCurveCsv, presetConfig, readCurveDir, replayCurve } from "@nnunet-operator/early-stop";
+import { sleep } from "../../scripts/demo/processes.js";
+import { removeWorkDir, repoRoot, type Stack, startStack } from "../../scripts/demo/stack.js";
+
+const NS = "default";
+const NAME = "audit-oct";
+const SOURCE = "icekang__Dataset306_Sohee_Ajay_Calcium_OCT__2d__fold0.csv";
+
+describe("an audited fold on the devcluster", { timeout: 240_000 }, () => {
+  let stack: Stack;
+  let run: TrainingRun;
+
+  const get = (): TrainingRun | undefined => {
+    const def = stack.dc.cluster.resourceFor("nnunet-operator.io/v1alpha1", "TrainingRun");
+    const obj = stack.dc.cluster.store.get(def.storage, NS, NAME);
+    return obj ? TrainingRun.parse(obj) : undefined;
+  };
+
+  before(async () => {
+    stack = await startStack({ timeScale: 2400, logLevel: "warn" });
+    await stack.dc.cluster.create({
+      apiVersion: "nnunet-operator.io/v1alpha1",
+      kind: "TrainingRun",
+      metadata: { name: NAME, namespace: NS },
+      // The plans' batch size keeps the schedule at 1000 epochs and the simulated epoch times
+      // those of the recorded curve.
+      spec: { dataset: "Dataset501_TotalSegCT", configuration: "3d_fullres", folds: [0], storage: { claimName: "nnunet-data" }, batchSize: { mode: "Plans" }, schedule: { earlyStop: { mode: "Audit" } }, validation: { enabled: false } },
+    });
+    const deadline = Date.now() + 200_000;
+    for (;;) {
+      const r = get();
+      if (r?.status?.phase === "Succeeded" || r?.status?.phase === "Failed") break;
+      if (Date.now() > deadline) throw new Error(`timed out: ${JSON.stringify(r?.status)}\n${stack.services.map((s) => `--- ${s.name}\n${s.tail()}`).join("\n")}`);
+      await sleep(500);
+    }
+    // The operator's progress feed may trail the Job's completion by an epoch or two.
+    for (let i = 0; i < 20 && get()?.status?.folds?.[0]?.audit?.epochsSaved !== 999 - (get()?.status?.folds?.[0]?.audit?.stopEpoch ?? 0); i++) await sleep(250);
+    run = get()!;
+  });
+
+  after(async () => {
+    await stack?.stop();
+    if (stack) removeWorkDir(stack.workDir);
+  });
+
+  it("trains the audited fold to the end of its schedule: Completed, not Converged, and the run Succeeded", () => {
+    assert.equal(run.status?.phase, "Succeeded", JSON.stringify(run.status?.conditions));
+    const fold = run.status?.folds?.[0];
+    assert.equal(fold?.phase, "Completed");
+    assert.equal(fold?.epoch, 999);
+    assert.equal(fold?.stopDecision?.mode, "Audit");
+  });
+
+  it("shows the would-be stop and its cost equal to the evaluator's figures for the curve the fold trained", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "audit-curves-"));
+    let out = "";
+    let err = "";
+    const code = await runCli(["curves", "export", NAME, "-n", NS, "--dir", dir, "--nats", stack.nats.url, "--kubeconfig", stack.kubeconfigPath], {
+      env: {},
+      stdout: { write: (t: string) => (out += t) },
+      stderr: { write: (t: string) => (err += t) },
+      signal: new AbortController().signal,
+    });
+    assert.equal(code, 0, err);
+    assert.match(out, /wrote 1 curve\(s\), 1000 epochs/);
+    const [trained] = readCurveDir(dir);
+    const evaluated = replayCurve(trained!, presetConfig("Forecast"));
+    const audit = run.status?.folds?.[0]?.audit;
+    assert.equal(audit?.stopEpoch, evaluated.stopEpoch);
+    assert.equal(audit?.epochsSaved, evaluated.epochsSaved);
+    assert.ok(Math.abs((audit?.bestEmaLost ?? -1) - evaluated.bestEmaLoss) < 1e-6, `best EMA lost ${audit?.bestEmaLost} vs ${evaluated.bestEmaLoss}`);
+    assert.ok(Math.abs((audit?.gpuSecondsSaved ?? -1) - evaluated.gpuSecondsSaved) < 0.01, `GPU-seconds saved ${audit?.gpuSecondsSaved} vs ${evaluated.gpuSecondsSaved}`);
+    // And the recorded curve the simulation replayed stops at the same epoch.
+    const source = parseCurveCsv(SOURCE, readFileSync(join(repoRoot, "test/fixtures/nnunet-logs/curves", SOURCE), "utf8"));
+    assert.equal(replayCurve(source, presetConfig("Forecast")).stopEpoch, audit?.stopEpoch);
+    assert.deepEqual(run.status?.audit, { folds: 1, meanBestEmaLost: audit?.bestEmaLost, gpuSecondsSaved: audit?.gpuSecondsSaved });
+  });
+});
