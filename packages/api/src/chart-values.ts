@@ -123,6 +123,9 @@ const Alerts = strictObject(
     reconcileErrorsFor: duration("How long the error ratio must stay high."),
     queueWaitSeconds: described(z.number().positive(), "90th percentile of the queue wait (seconds) above which NnunetQueueWaitHigh fires."),
     queueStuckFor: duration("How long folds may wait in a queue that admits nothing before NnunetQueueStuck fires."),
+    auditLossBudget: described(z.number().gt(0).max(1), "Mean best EMA pseudo Dice the recent audited stops may give up before NnunetAuditedLossAboveBudget fires (the policies' budget: 0.002)."),
+    auditWindow: duration("How far back the audits NnunetAuditedLossAboveBudget averages over reach."),
+    auditMinFolds: described(z.int().min(1), "Audited folds the window must hold before NnunetAuditedLossAboveBudget may fire (one fold's loss says little)."),
   },
   "Alert thresholds.",
 );

@@ -17,6 +17,10 @@ export interface MetricSpec {
 
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 const WAIT_BUCKETS = [1, 10, 30, 60, 300, 900, 1800, 3600, 7200, 21600, 86400];
+// Best EMA pseudo Dice an audited stop would have given up: around the policies' budgets (0.002).
+const LOSS_BUCKETS = [0, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05];
+// GPU-seconds an audited stop would have saved: an hour to a few GPU-days.
+const SAVING_BUCKETS = [0, 3600, 4 * 3600, 12 * 3600, 86400, 3 * 86400, 7 * 86400];
 
 const m = <const T extends MetricSpec>(spec: T) => spec;
 
@@ -33,6 +37,8 @@ export const METRICS = {
   gpuSecondsUsed: m({ service: "operator", name: "nnunet_run_gpu_seconds_used", type: "gauge", help: "GPU-seconds used by a run's training pods.", labels: ["namespace", "run"] }),
   gpuSecondsSaved: m({ service: "operator", name: "nnunet_run_gpu_seconds_saved", type: "gauge", help: "GPU-seconds saved against the full schedule at the plans' batch size.", labels: ["namespace", "run"] }),
   foldsByPhase: m({ service: "operator", name: "nnunet_folds", type: "gauge", help: "Folds by phase.", labels: ["phase"] }),
+  auditBestEmaLost: m({ service: "operator", name: "nnunet_audit_best_ema_lost", type: "histogram", help: "Best EMA pseudo Dice an audited fold's would-be stop would have given up, observed once per audited fold when it has trained its schedule.", labels: ["policy"], buckets: LOSS_BUCKETS }),
+  auditGpuSecondsSaved: m({ service: "operator", name: "nnunet_audit_gpu_seconds_saved", type: "histogram", help: "GPU-seconds an audited fold's would-be stop would have saved, observed once per audited fold when it has trained its schedule.", labels: ["policy"], buckets: SAVING_BUCKETS }),
   // early-stop
   foldEpoch: m({ service: "early-stop", name: "nnunet_fold_epoch", type: "gauge", help: "Last finished epoch of a fold.", labels: ["namespace", "run", "fold"] }),
   foldMaxEpochs: m({ service: "early-stop", name: "nnunet_fold_max_epochs", type: "gauge", help: "Planned epochs of a fold.", labels: ["namespace", "run", "fold"] }),

@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
-import { METRICS, type MetricSpec, RUN_PHASES, FOLD_PHASES } from "@nnunet-operator/api";
+import { EARLY_STOP_POLICIES, METRICS, type MetricSpec, RUN_PHASES, FOLD_PHASES } from "@nnunet-operator/api";
 
 // The operator's Prometheus metrics, registered exactly as packages/api's catalogue names
 // them (name, type, help, labels, buckets), so the dashboard and alert rules match.
@@ -41,6 +41,8 @@ export class OperatorMetrics {
   readonly gpuSecondsUsed: Gauge;
   readonly gpuSecondsSaved: Gauge;
   readonly foldsByPhase: Gauge;
+  readonly auditBestEmaLost: Histogram;
+  readonly auditGpuSecondsSaved: Histogram;
   private readonly batchSources = new Map<string, string>();
 
   constructor(readonly registry: Registry) {
@@ -56,6 +58,20 @@ export class OperatorMetrics {
     this.gpuSecondsUsed = get("gpuSecondsUsed");
     this.gpuSecondsSaved = get("gpuSecondsSaved");
     this.foldsByPhase = get("foldsByPhase");
+    this.auditBestEmaLost = get("auditBestEmaLost");
+    this.auditGpuSecondsSaved = get("auditGpuSecondsSaved");
+    // Every policy's series exists from the start at zero, so that rate() and increase()
+    // see the first audit too (a series born with its first observation hides it).
+    for (const policy of EARLY_STOP_POLICIES) {
+      this.auditBestEmaLost.zero({ policy });
+      this.auditGpuSecondsSaved.zero({ policy });
+    }
+  }
+
+  /** An audited fold that has trained its schedule: what its would-be stop would have cost and saved. */
+  observeAudit(policy: string, bestEmaLost: number | undefined, gpuSecondsSaved: number | undefined): void {
+    if (bestEmaLost !== undefined) this.auditBestEmaLost.observe({ policy }, bestEmaLost);
+    if (gpuSecondsSaved !== undefined) this.auditGpuSecondsSaved.observe({ policy }, gpuSecondsSaved);
   }
 
   /** Phase counts over every run and fold the cache holds; every phase gets a sample, zero included. */

@@ -140,6 +140,14 @@ export class TrainingRunReconciler {
 
   /** Queue wait and admitted folds, from the Jobs this pass created. */
   private observe(run: TrainingRun, plan: RunPlan, created: readonly string[], now: Date): void {
+    // An audit is priced once, when its fold has trained its schedule: the stored status
+    // did not have the cost yet and the new one has (an operator restart reads it back).
+    for (const f of plan.status.folds ?? []) {
+      const audit = f.audit;
+      if (audit?.epochsSaved === undefined) continue;
+      if (run.status?.folds?.find((o) => o.fold === f.fold)?.audit?.epochsSaved !== undefined) continue;
+      this.deps.metrics.observeAudit(audit.policy, audit.bestEmaLost, audit.gpuSecondsSaved);
+    }
     const queue = run.spec.queue;
     const queuedAt = plan.status.queue?.queuedAt;
     for (const name of created) {
