@@ -37,6 +37,8 @@ export const METRICS = {
   gpuSecondsUsed: m({ service: "operator", name: "nnunet_run_gpu_seconds_used", type: "gauge", help: "GPU-seconds used by a run's training pods.", labels: ["namespace", "run"] }),
   gpuSecondsSaved: m({ service: "operator", name: "nnunet_run_gpu_seconds_saved", type: "gauge", help: "GPU-seconds saved against the full schedule at the plans' batch size.", labels: ["namespace", "run"] }),
   foldsByPhase: m({ service: "operator", name: "nnunet_folds", type: "gauge", help: "Folds by phase.", labels: ["phase"] }),
+  foldPredictedFinish: m({ service: "operator", name: "nnunet_fold_predicted_finish_timestamp_seconds", type: "gauge", help: "Unix time a training fold is predicted to finish (status.folds[].predictedFinishAt).", labels: ["namespace", "run", "fold"] }),
+  runEstimatedStart: m({ service: "operator", name: "nnunet_run_estimated_start_timestamp_seconds", type: "gauge", help: "Unix time a queued run is estimated to start (status.queue.estimatedStartAt).", labels: ["namespace", "run"] }),
   auditBestEmaLost: m({ service: "operator", name: "nnunet_audit_best_ema_lost", type: "histogram", help: "Best EMA pseudo Dice an audited fold's would-be stop would have given up, observed once per audited fold when it has trained its schedule.", labels: ["policy"], buckets: LOSS_BUCKETS }),
   auditGpuSecondsSaved: m({ service: "operator", name: "nnunet_audit_gpu_seconds_saved", type: "histogram", help: "GPU-seconds an audited fold's would-be stop would have saved, observed once per audited fold when it has trained its schedule.", labels: ["policy"], buckets: SAVING_BUCKETS }),
   // early-stop

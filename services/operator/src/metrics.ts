@@ -41,6 +41,9 @@ export class OperatorMetrics {
   readonly gpuSecondsUsed: Gauge;
   readonly gpuSecondsSaved: Gauge;
   readonly foldsByPhase: Gauge;
+  readonly foldPredictedFinish: Gauge;
+  readonly runEstimatedStart: Gauge;
+  private readonly predictedFolds = new Map<string, Set<string>>();
   readonly auditBestEmaLost: Histogram;
   readonly auditGpuSecondsSaved: Histogram;
   private readonly batchSources = new Map<string, string>();
@@ -58,6 +61,8 @@ export class OperatorMetrics {
     this.gpuSecondsUsed = get("gpuSecondsUsed");
     this.gpuSecondsSaved = get("gpuSecondsSaved");
     this.foldsByPhase = get("foldsByPhase");
+    this.foldPredictedFinish = get("foldPredictedFinish");
+    this.runEstimatedStart = get("runEstimatedStart");
     this.auditBestEmaLost = get("auditBestEmaLost");
     this.auditGpuSecondsSaved = get("auditGpuSecondsSaved");
     // Every policy's series exists from the start at zero, so that rate() and increase()
@@ -100,9 +105,25 @@ export class OperatorMetrics {
     } else this.batchSources.delete(key);
   }
 
+  /**
+   * The run's outlook: each training fold's predicted finish and, while it waits, its
+   * estimated start (Unix seconds). Folds without a prediction any more lose their series.
+   */
+  setOutlook(namespace: string, run: string, finishes: ReadonlyMap<string, string>, estimatedStart: string | undefined): void {
+    const key = `${namespace}/${run}`;
+    const before = this.predictedFolds.get(key) ?? new Set<string>();
+    for (const fold of before) if (!finishes.has(fold)) this.foldPredictedFinish.remove({ namespace, run, fold });
+    for (const [fold, at] of finishes) this.foldPredictedFinish.set({ namespace, run, fold }, Date.parse(at) / 1000);
+    this.predictedFolds.set(key, new Set(finishes.keys()));
+    if (estimatedStart === undefined) this.runEstimatedStart.remove({ namespace, run });
+    else this.runEstimatedStart.set({ namespace, run }, Date.parse(estimatedStart) / 1000);
+  }
+
   /** A deleted run leaves no series behind. */
   forgetRun(namespace: string, run: string): void {
     const labels = { namespace, run };
+    this.setOutlook(namespace, run, new Map(), undefined);
+    this.predictedFolds.delete(`${namespace}/${run}`);
     this.gpusInUse.remove(labels);
     this.gpuSecondsUsed.remove(labels);
     this.gpuSecondsSaved.remove(labels);

@@ -131,6 +131,12 @@ export class TrainingRunReconciler {
       gpuSecondsSaved: plan.status.totals?.gpuSecondsSaved ?? 0,
       batchSize: plan.status.calibration?.batchSize !== undefined ? { value: plan.status.calibration.batchSize, source: plan.status.calibration.source ?? "Plans" } : undefined,
     });
+    metrics.setOutlook(
+      run.metadata.namespace ?? "default",
+      run.metadata.name ?? "",
+      new Map((plan.status.folds ?? []).flatMap((f) => (f.predictedFinishAt !== undefined ? [[f.fold, f.predictedFinishAt] as const] : []))),
+      plan.status.queue?.estimatedStartAt,
+    );
     // The writes went into the caches without the watch events that would requeue the run
     // (remember() swallows them), so look again at once: the status should show them.
     if (plan.actions.length > 0) return { requeueAfterMs: 1 };
