@@ -109,3 +109,19 @@ export const StallReport = z
       "A stall report, stored as JSON in the fold Job's nnunet-operator.io/stall-report annotation by the early-stop controller; the operator treats it as a failed attempt (reason Stalled) and restarts the fold.",
   });
 export type StallReport = z.infer<typeof StallReport>;
+
+export const KEPT_CHECKPOINT_FILE = "checkpoint_best_at_decision.pth";
+
+export const CheckpointKept = z
+  .object({
+    schemaVersion: z.literal(MESSAGE_SCHEMA_VERSION).default(MESSAGE_SCHEMA_VERSION).meta({ description: "Version of this format." }),
+    kept: z.boolean().meta({ description: "Whether the copy of checkpoint_best.pth exists in the fold folder now." }),
+    file: z.string().optional().meta({ description: "The copy's file name in the fold folder." }),
+    error: z.string().max(1024).optional().meta({ description: "Why no copy could be taken." }),
+  })
+  .strict()
+  .meta({
+    description:
+      "The reporter's reply to an audit's would-be stop decision sent to its fold (core NATS request on nnunet.decisions.<namespace>.<run>.<fold>): it has copied checkpoint_best.pth as it stood to checkpoint_best_at_decision.pth, so that both can be validated at the end.",
+  });
+export type CheckpointKept = z.infer<typeof CheckpointKept>;
