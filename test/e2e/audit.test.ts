@@ -90,4 +90,15 @@ describe("an audited fold on the devcluster", { timeout: 240_000 }, () => {
     assert.equal(replayCurve(source, presetConfig("Forecast")).stopEpoch, audit?.stopEpoch);
     assert.deepEqual(run.status?.audit, { folds: 1, meanBestEmaLost: audit?.bestEmaLost, gpuSecondsSaved: audit?.gpuSecondsSaved });
   });
+
+  it("has the reporter sidecar keep checkpoint_best.pth as it stood at the would-be stop, beside the one the full schedule left", () => {
+    const c = run.status?.calibration;
+    const foldDir = join(stack.dataRoot, "pvc", NS, "nnunet-data", "nnUNet_results", run.spec.dataset, `${c?.trainer}__${c?.plans}__${run.spec.configuration}`, "fold_0");
+    // The simulated nnU-Net writes its checkpoints as JSON: the epoch after the one saved, and the best EMA.
+    const kept = JSON.parse(readFileSync(join(foldDir, "checkpoint_best_at_decision.pth"), "utf8")) as { current_epoch: number; best_ema: number };
+    const decision = run.status?.folds?.[0]?.stopDecision;
+    assert.ok(kept.current_epoch - 1 <= (decision?.epoch ?? -1) + 1, `the copy is of epoch ${kept.current_epoch - 1}, the decision at ${decision?.epoch}`);
+    assert.ok(Math.abs(kept.best_ema - (decision?.bestEma ?? 0)) < 1e-4, `kept best EMA ${kept.best_ema}, decision's ${decision?.bestEma}`);
+    assert.ok(JSON.parse(readFileSync(join(foldDir, "checkpoint_final.pth"), "utf8")).current_epoch >= 1000, "the full schedule's checkpoint is there too");
+  });
 });

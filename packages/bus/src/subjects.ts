@@ -13,6 +13,8 @@ export const EPOCH_PREFIX = "nnunet.epochs";
 export const HEARTBEAT_PREFIX = "nnunet.heartbeat";
 /** Every epoch subject: the stream's subject and the controller's consumer filter. */
 export const ALL_EPOCHS = `${EPOCH_PREFIX}.>`;
+/** Core-NATS requests from early-stop to one fold's reporter: keep checkpoint_best as it stands (an audit's would-be stop). */
+export const DECISION_PREFIX = "nnunet.decisions";
 export const ALL_HEARTBEATS = `${HEARTBEAT_PREFIX}.>`;
 
 export interface FoldAddress {
@@ -62,6 +64,10 @@ function build(prefix: string, address: FoldAddress): string {
 
 export function epochSubject(address: FoldAddress): string {
   return build(EPOCH_PREFIX, address);
+}
+
+export function decisionSubject(address: FoldAddress): string {
+  return build(DECISION_PREFIX, address);
 }
 
 export function heartbeatSubject(address: FoldAddress): string {

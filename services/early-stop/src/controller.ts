@@ -20,6 +20,9 @@ import type { StopTarget, Terminator } from "./terminator.js";
 // stop and stall patches that failed. State lives only for the term: the next leader
 // rebuilds it the same way, which is what makes two replicas safe.
 
+/** Requests for an audit's checkpoint copy: one at the decision, then one per tick (15 s by default). */
+const KEEP_CHECKPOINT_TRIES = 20;
+
 export interface ControllerDeps {
   readonly source: EpochSource;
   readonly runs: { get(namespace: string, name: string): ReadRunResult | undefined };
@@ -33,6 +36,8 @@ export interface ControllerDeps {
   readonly tickMs: number;
   /** Share of otherwise enforced folds audited (see audit.ts); default 0. */
   readonly auditFraction?: number;
+  /** Asks the fold's reporter to keep checkpoint_best.pth as of an audit's decision; true once it has. */
+  readonly keepCheckpoint?: (target: StopTarget, decision: StopDecision) => Promise<boolean>;
   /** Pause before retrying a failed NATS setup, replay or subscription. */
   readonly retryDelayMs?: number;
 }
@@ -154,6 +159,11 @@ export class EarlyStopController {
       });
       const outcome = await this.deps.terminator.terminate(target, payload);
       entry.settled = true;
+      // Also when a Job already held the decision (a new term): the reporter answers a repeat at once.
+      if (mode === "Audit" && (outcome === "patched" || outcome === "already-decided")) {
+        entry.keepCheckpoint = { decision: payload, triesLeft: KEEP_CHECKPOINT_TRIES };
+        await this.askToKeepCheckpoint(entry);
+      }
       if (outcome === "patched") {
         metrics.decisions.inc({ policy: decision.policy, reason: decision.reason });
         if (live && entry.decidedAtMs !== undefined) metrics.decisionLatency.observe(Math.max(0, clock.now() - entry.decidedAtMs) / 1000);
@@ -208,6 +218,28 @@ export class EarlyStopController {
       if (entry.stallReportKey !== key) await this.reportStall(entry, verdict, key, now);
     }
     await this.settlePending(ingestor, false);
+    for (const entry of ingestor.folds.values()) if (entry.keepCheckpoint !== undefined) await this.askToKeepCheckpoint(entry);
+  }
+
+  /** One request to the fold's reporter; a failure is retried on the next ticks, a bounded number of times. Never throws. */
+  private async askToKeepCheckpoint(entry: FoldEntry): Promise<void> {
+    const pending = entry.keepCheckpoint;
+    if (pending === undefined || this.deps.keepCheckpoint === undefined) return;
+    const child = this.deps.log.child({ namespace: entry.namespace, trainingRun: entry.run, fold: entry.fold });
+    pending.triesLeft -= 1;
+    let kept = false;
+    try {
+      kept = await this.deps.keepCheckpoint({ namespace: entry.namespace, run: entry.run, runUid: entry.runUid, fold: entry.fold }, pending.decision);
+    } catch (err) {
+      child.debug({ err, triesLeft: pending.triesLeft }, "the fold's reporter did not answer the keep-checkpoint request");
+    }
+    if (kept) {
+      entry.keepCheckpoint = undefined;
+      child.info({ epoch: pending.decision.epoch }, "the reporter kept checkpoint_best.pth as of the would-be stop");
+    } else if (pending.triesLeft <= 0) {
+      entry.keepCheckpoint = undefined;
+      child.warn({ epoch: pending.decision.epoch }, "the reporter never confirmed a copy of checkpoint_best.pth: the audit has no validation of the would-be stop's checkpoint");
+    }
   }
 
   private announceStall(entry: FoldEntry, verdict: Extract<StallVerdict, { stalled: true }>): void {

@@ -1,4 +1,4 @@
-import type { EpochMetrics } from "@nnunet-operator/api";
+import type { EpochMetrics, StopDecision } from "@nnunet-operator/api";
 import type { DecodeReason } from "@nnunet-operator/bus";
 import type { Decision } from "./convergence/decide.js";
 import { FoldState, type RejectReason } from "./convergence/fold-state.js";
@@ -45,6 +45,8 @@ export interface FoldEntry {
   attemptStart?: { readonly attempt: number; readonly atMs: number };
   /** Whether the last tick found the fold stalled. */
   stalled: boolean;
+  /** An audit's would-be decision whose checkpoint copy the fold's reporter has not confirmed yet, and the tries left. */
+  keepCheckpoint?: { readonly decision: StopDecision; triesLeft: number } | undefined;
   /** When the fold's last accepted epoch was received (ms). */
   lastEpochAtMs: number;
 }
