@@ -39,7 +39,7 @@ describe("an audited fold on the devcluster", { timeout: 240_000 }, () => {
       metadata: { name: NAME, namespace: NS },
       // The plans' batch size keeps the schedule at 1000 epochs and the simulated epoch times
       // those of the recorded curve.
-      spec: { dataset: "Dataset501_TotalSegCT", configuration: "3d_fullres", folds: [0], storage: { claimName: "nnunet-data" }, batchSize: { mode: "Plans" }, schedule: { earlyStop: { mode: "Audit" } }, validation: { enabled: false } },
+      spec: { dataset: "Dataset501_TotalSegCT", configuration: "3d_fullres", folds: [0], storage: { claimName: "nnunet-data" }, batchSize: { mode: "Plans" }, schedule: { earlyStop: { mode: "Audit" } } },
     });
     const deadline = Date.now() + 200_000;
     for (;;) {
@@ -58,10 +58,11 @@ describe("an audited fold on the devcluster", { timeout: 240_000 }, () => {
     if (stack) removeWorkDir(stack.workDir);
   });
 
-  it("trains the audited fold to the end of its schedule: Completed, not Converged, and the run Succeeded", () => {
+  it("trains the audited fold to the end of its schedule, validates it, and the run Succeeded", () => {
     assert.equal(run.status?.phase, "Succeeded", JSON.stringify(run.status?.conditions));
     const fold = run.status?.folds?.[0];
-    assert.equal(fold?.phase, "Completed");
+    assert.equal(fold?.phase, "Validated");
+    assert.equal(fold?.reason, "ValidationPassed");
     assert.equal(fold?.epoch, 999);
     assert.equal(fold?.stopDecision?.mode, "Audit");
   });
@@ -88,7 +89,7 @@ describe("an audited fold on the devcluster", { timeout: 240_000 }, () => {
     // And the recorded curve the simulation replayed stops at the same epoch.
     const source = parseCurveCsv(SOURCE, readFileSync(join(repoRoot, "test/fixtures/nnunet-logs/curves", SOURCE), "utf8"));
     assert.equal(replayCurve(source, presetConfig("Forecast")).stopEpoch, audit?.stopEpoch);
-    assert.deepEqual(run.status?.audit, { folds: 1, meanBestEmaLost: audit?.bestEmaLost, gpuSecondsSaved: audit?.gpuSecondsSaved });
+    assert.deepEqual(run.status?.audit, { folds: 1, meanBestEmaLost: audit?.bestEmaLost, meanDiceLost: audit?.validation?.meanDiceLost, gpuSecondsSaved: audit?.gpuSecondsSaved });
   });
 
   it("has the reporter sidecar keep checkpoint_best.pth as it stood at the would-be stop, beside the one the full schedule left", () => {
@@ -100,5 +101,17 @@ describe("an audited fold on the devcluster", { timeout: 240_000 }, () => {
     assert.ok(kept.current_epoch - 1 <= (decision?.epoch ?? -1) + 1, `the copy is of epoch ${kept.current_epoch - 1}, the decision at ${decision?.epoch}`);
     assert.ok(Math.abs(kept.best_ema - (decision?.bestEma ?? 0)) < 1e-4, `kept best EMA ${kept.best_ema}, decision's ${decision?.bestEma}`);
     assert.ok(JSON.parse(readFileSync(join(foldDir, "checkpoint_final.pth"), "utf8")).current_epoch >= 1000, "the full schedule's checkpoint is there too");
+  });
+
+  it("validates both checkpoints and records the validation Dice the would-be stop would have given up, per class", () => {
+    const fold = run.status?.folds?.[0];
+    const v = fold?.audit?.validation;
+    assert.ok(v?.atEnd && v.atDecision, JSON.stringify(fold?.audit));
+    assert.deepEqual(v.atEnd.meanDice, fold?.validation?.meanDice);
+    assert.ok(Math.abs((v.meanDiceLost ?? NaN) - (v.atEnd.meanDice - v.atDecision.meanDice)) < 1e-5);
+    assert.equal(v.perClassDiceLost?.length, v.atEnd.perClassDice?.length);
+    // The simulated validation scores a checkpoint by the curve's pseudo Dice around its
+    // epoch: the kept copy (the best up to the stop) and the end's best are different epochs.
+    assert.notEqual(v.atDecision.meanDice, v.atEnd.meanDice);
   });
 });

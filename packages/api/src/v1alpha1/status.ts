@@ -79,7 +79,7 @@ export const ValidationResult = z
 export const AuditedValidation = z
   .object({
     atDecision: ValidationResult.optional().meta({ description: "Validation of the copy of checkpoint_best.pth the reporter kept when the would-be decision landed." }),
-    atEnd: ValidationResult.optional().meta({ description: "Validation of the checkpoint the full schedule left (the run's spec.validation.checkpoint)." }),
+    atEnd: ValidationResult.optional().meta({ description: "Validation of what the full schedule left, as for any fold that trained its schedule (checkpoint_final.pth); the stop would have been validated from the kept copy." }),
     meanDiceLost: z.number().optional().meta({ description: "atEnd minus atDecision mean Dice: what the stop would have given up (negative: the stop would have been better)." }),
     perClassDiceLost: z.array(z.number().meta({ description: "Dice given up on one foreground class." })).max(1024).optional().meta({ description: "atEnd minus atDecision Dice, per foreground class." }),
   })

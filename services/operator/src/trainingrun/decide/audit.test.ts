@@ -67,4 +67,25 @@ describe("an audited fold's lifecycle", () => {
     assert.deepEqual(d.status.audit, { stopEpoch: 180, policy: "Forecast", bestEmaAtStop: 0.91, bestEmaLost: 0.0035, epochsSaved: 69, gpuSecondsSaved: 6900 });
     assert.deepEqual(d.actions.map((a) => a.type), ["CreateValidationJob"]);
   });
+
+  it("records both validations, of the checkpoint the schedule left and of the one kept at the would-be stop, and the Dice given up per class", () => {
+    const message = JSON.stringify({ schemaVersion: 1, checkpoint: "best", meanDice: 0.85, perClassDice: [0.9, 0.8], atDecision: { meanDice: 0.84, perClassDice: [0.895, 0.785] } });
+    const d = decideFold(input({
+      job: job().complete(25_000).build(),
+      pods: [pod.succeeded(25_000).build()],
+      progress: ended,
+      validateJob: makeJob("liver-validate-0").of("liver", "validate", "0").complete(26_000).build(),
+      validatePods: [makePod("liver-validate-0-xyz").of("liver", "validate", "0").succeeded(26_000, message).build()],
+    }));
+    assert.equal(d.status.phase, "Validated");
+    assert.equal(d.status.validation?.meanDice, 0.85);
+    const v = d.status.audit?.validation;
+    assert.equal(v?.atEnd?.meanDice, 0.85);
+    assert.equal(v?.atDecision?.meanDice, 0.84);
+    assert.equal(v?.meanDiceLost, 0.01);
+    assert.deepEqual(v?.perClassDiceLost, [0.005, 0.015]);
+    // And it stays once the validation Job is gone.
+    const later = decideFold(input({ job: undefined, previous: d.status, progress: ended }));
+    assert.deepEqual(later.status.audit?.validation, v);
+  });
 });
