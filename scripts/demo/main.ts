@@ -2,14 +2,14 @@ import { join } from "node:path";
 import { KubeConfig } from "@kubernetes/client-node";
 import { TrainingRun } from "@nnunet-operator/api";
 import { watchRuns } from "@nnunet-operator/cli";
-import { loadManifests } from "@nnunet-operator/devcluster";
 import { ClientPort } from "@nnunet-operator/kube";
 import { sleep } from "./processes.js";
 import { repoRoot, type Stack, startStack } from "./stack.js";
 import { formatSummary, runFigures } from "./summary.js";
 
-// `npm run demo`: the whole system on this machine (scripts/demo/stack.ts), the two sample
-// runs, the live view of kubectl-nnunet, and a summary. `--keep` leaves it running for
+// `npm run demo`: the devcluster, `helm install` of the chart with the devcluster's values
+// (scripts/demo/stack.ts), `kubectl apply -f` of the two sample runs, the live view of
+// kubectl-nnunet, and a summary. `--keep` leaves it running for
 // kubectl. SIGINT/SIGTERM stop everything it started. Without a TTY (or with CI set) the
 // view prints one line per change instead of redrawing.
 
@@ -73,12 +73,12 @@ async function main(): Promise<void> {
     });
   }
 
-  console.log("Starting: devcluster (4 x 4 L40S + 1 CPU node, RBAC), NATS JetStream, operator, early-stop controller...");
+  console.log("Starting the devcluster (4 x 4 L40S + 1 CPU node, RBAC), then: helm install nnunet-operator charts/nnunet-operator -n nnunet-system --create-namespace -f scripts/demo/values-devcluster.yaml --wait");
   starting = startStack({ timeScale: args.timeScale ?? 250, logLevel: "info" });
   const stack = await starting;
   if (shutdown.signal.aborted) return;
   const { dc } = stack;
-  console.log(`  cluster ${dc.url}, logs in ${join(stack.workDir, "logs")}`);
+  console.log(`  cluster ${dc.url}; chart installed, every pod Ready after ${stack.installSeconds.toFixed(1)} s (NATS StatefulSet, operator and early-stop Deployments)`);
   const kc = new KubeConfig();
   kc.loadFromFile(stack.kubeconfigPath);
   const port = new ClientPort(kc, { fieldManager: "nnunet-demo" });
@@ -88,8 +88,8 @@ async function main(): Promise<void> {
     return obj ? TrainingRun.parse(obj) : undefined;
   };
 
-  for (const obj of loadManifests(HIGH)) await dc.cluster.create(obj);
-  console.log("Applied deploy/samples/trainingrun.yaml (totalseg-ct: 5 folds, batch size Auto, early stop Forecast, priority 100)");
+  await stack.kubectl(["apply", "-f", HIGH]);
+  console.log("kubectl apply -f deploy/samples/trainingrun.yaml (totalseg-ct: 5 folds, batch size Auto, early stop Forecast, priority 100)");
 
   const view = new AbortController();
   shutdown.signal.addEventListener("abort", () => view.abort(), { once: true });
@@ -108,8 +108,8 @@ async function main(): Promise<void> {
   // The low-priority run arrives once the first one's folds hold the GPUs: it has to queue.
   while (!shutdown.signal.aborted && !(get("totalseg-ct")?.status?.folds ?? []).some((f) => f.phase === "Training")) await sleep(250);
   if (shutdown.signal.aborted) return;
-  for (const obj of loadManifests(LOW)) await dc.cluster.create(obj);
-  if (!tty) console.log("Applied deploy/samples/trainingrun-low-priority.yaml (liver-lowprio: 3 folds x 4 GPUs, priority 10)");
+  await stack.kubectl(["apply", "-f", LOW]);
+  if (!tty) console.log("kubectl apply -f deploy/samples/trainingrun-low-priority.yaml (liver-lowprio: 3 folds x 4 GPUs, priority 10)");
 
   const names = ["totalseg-ct", "liver-lowprio"];
   while (!shutdown.signal.aborted && !names.every((n) => FINISHED.has(get(n)?.status?.phase ?? ""))) await sleep(500);
@@ -119,13 +119,12 @@ async function main(): Promise<void> {
   await viewing;
   if (tty) process.stdout.write("\x1b[?25h");
 
-  const results = join(stack.dataRoot, "pvc", NAMESPACE, "nnunet-data", "nnUNet_results");
-  const figures = names.map((n) => runFigures(get(n)!, results));
+  const figures = names.map((n) => runFigures(get(n)!));
   console.log("\n" + formatSummary(figures, (Date.now() - started) / 1000));
 
   const env = `export KUBECONFIG=${stack.kubeconfigPath} PATH=${join(repoRoot, ".tools/bin")}:${join(repoRoot, "node_modules/.bin")}:$PATH`;
   if (args.keep) {
-    console.log(["Everything keeps running. In another terminal:", `  ${env}`, "  kubectl get tr -w", "  kubectl nnunet status totalseg-ct", "  kubectl nnunet watch liver-lowprio", "  kubectl apply -f deploy/samples/trainingrun.yaml   # after kubectl delete tr totalseg-ct", "Ctrl-C here stops it all."].join("\n"));
+    console.log(["Everything keeps running. In another terminal:", `  ${env}`, "  kubectl get tr -w; kubectl get pods -n nnunet-system; helm list -n nnunet-system", "  kubectl logs -n nnunet-system deploy/nnunet-operator", "  kubectl nnunet status totalseg-ct", "  kubectl nnunet watch liver-lowprio", "  kubectl apply -f deploy/samples/trainingrun.yaml   # after kubectl delete tr totalseg-ct", "Ctrl-C here stops it all."].join("\n"));
     await new Promise<void>((resolve) => shutdown.signal.addEventListener("abort", () => resolve(), { once: true }));
     return;
   }

@@ -1,23 +1,27 @@
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { execFile } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { parse as parseYaml, parseAllDocuments, stringify } from "yaml";
-import { startNatsServer, type NatsServerHandle } from "@nnunet-operator/bus/testing";
-import { buildKubeconfig, type DevCluster, type KubeObject, selfSignedCertificate, startDevCluster } from "@nnunet-operator/devcluster";
-import { freePort, type Service, spawnService, waitHttpOk } from "./processes.js";
+import { promisify } from "node:util";
+import { type DevCluster, type KubeObject, startDevCluster } from "@nnunet-operator/devcluster";
+import type { Service } from "./processes.js";
 import { startPrometheus } from "./prometheus.js";
 
-// The whole system on one machine, as the chart deploys it: the devcluster (simulated
-// L40S nodes, scheduler, Job controller, process kubelet) in RBAC mode with the chart's
-// ServiceAccounts and roles (deploy/manifests, rendered from the chart), a real nats-server
-// with JetStream, the operator and the early-stop controller as their own processes with
-// the chart's environment and their ServiceAccount's token. The reporter runs as the
-// sidecar of each training pod, through the kubelet's image map. Shared by `npm run demo`
-// and test/e2e.
+// The whole system on one machine, installed the way users install it: the devcluster
+// (simulated L40S nodes, scheduler, Job controller, process kubelet) in RBAC mode, then
+// `helm install` of charts/nnunet-operator with the devcluster's values file beside this
+// script. The kubelet runs the chart's own workloads: the NATS StatefulSet (Debian's
+// nats-server with the chart's configuration), the operator and early-stop Deployments
+// (their mains, with in-cluster configuration from their ServiceAccount token), and the
+// training pods with their reporter sidecars. Nothing of ours is started by hand. Shared by
+// `npm run demo`, test/e2e and `npm run bench:install`.
 
 export const repoRoot = resolve(import.meta.dirname, "../..");
 export const SYSTEM_NS = "nnunet-system";
-const RBAC_KINDS = new Set(["Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"]);
+export const RELEASE = "nnunet-operator";
+export const CHART = join(repoRoot, "charts/nnunet-operator");
+export const DEVCLUSTER_VALUES = join(repoRoot, "scripts/demo/values-devcluster.yaml");
+const run = promisify(execFile);
 
 export interface StackOptions {
   /** Node spec for the devcluster (default: four L40S nodes of 4 GPUs and one CPU node). */
@@ -25,69 +29,60 @@ export interface StackOptions {
   /** Recorded training seconds the simulated nnU-Net replays per wall-clock second. */
   timeScale?: number;
   operatorReplicas?: number;
-  /** Also run Prometheus scraping the operator and the early-stop controller. */
+  /** Also run Prometheus scraping the operator and the early-stop pods. */
   prometheus?: boolean;
   /** Claims seeded with the demo's preprocessed datasets, in the namespace of the samples. */
   claims?: { namespace: string; name: string }[];
-  /** Where logs, kubeconfigs and the simulated volumes go (default: a new temporary folder). */
+  /** Where the kubeconfig and the simulated volumes go (default: a new temporary folder). */
   workDir?: string;
   logLevel?: string;
   /** Keep the simulated volumes (the claim's plans, logs, checkpoints) after stop; default false. */
   keepData?: boolean;
+  /** Extra `helm install` arguments (`--set key=value`). */
+  helmArgs?: string[];
 }
 
 export interface Stack {
   dc: DevCluster;
-  nats: NatsServerHandle;
   workDir: string;
   dataRoot: string;
-  /** The admin kubeconfig (for kubectl and the live view). */
+  /** The admin kubeconfig (for kubectl, helm and the live view). */
   kubeconfigPath: string;
-  services: Service[];
+  /** Seconds `helm install --wait` took (every pod Ready). */
+  installSeconds: number;
   operatorMetrics: string[];
-  earlyStopMetrics: string;
+  earlyStopMetrics: string[];
   prometheusUrl: string | undefined;
-  /** Stops everything this stack started, the training pods' processes included. */
+  /** helm with this cluster's kubeconfig; rejects with helm's stderr. */
+  helm(args: string[], timeoutMs?: number): Promise<string>;
+  /** kubectl with this cluster's kubeconfig. */
+  kubectl(args: string[], timeoutMs?: number): Promise<string>;
+  /** Running pods of a chart component (operator, early-stop, nats). */
+  pods(component: string): KubeObject[];
+  /** Pod phases, restarts and the last log lines of the chart's pods, for failure messages. */
+  diagnostics(): string;
+  /** Stops everything this stack started, the pods' processes included. */
   stop(): Promise<void>;
 }
 
-/** The chart's RBAC objects and namespace, as deploy/manifests renders them. */
-export function chartRbac(): KubeObject[] {
-  const dir = join(repoRoot, "deploy/manifests");
-  return readdirSync(dir)
-    .sort()
-    .flatMap((f) => parseAllDocuments(readFileSync(join(dir, f), "utf8")).map((d) => d.toJS() as KubeObject))
-    .filter((o) => o && RBAC_KINDS.has(o.kind ?? ""));
+export function toolPath(name: string): string {
+  const local = join(repoRoot, ".tools/bin", name);
+  return existsSync(local) ? local : name;
 }
 
-/** The operator's config.yaml from the chart, pointed at this machine's NATS and the simulated backend. */
-export function operatorConfig(natsUrl: string): string {
-  const cm = parseYaml(readFileSync(join(repoRoot, "deploy/manifests/configmap-nnunet-operator-config.yaml"), "utf8")) as { data: Record<string, string> };
-  const config = parseYaml(cm.data["config.yaml"] ?? "") as Record<string, any>;
-  config["nats"] = { ...config["nats"], url: natsUrl };
-  config["calibration"] = { ...config["calibration"], backend: "simulated" };
-  // Restarts in seconds rather than minutes: the simulated epochs are seconds long.
-  config["restartBackoff"] = { initialSeconds: 1, maxSeconds: 10 };
-  return stringify(config);
-}
+const COMPONENT_LABEL = "app.kubernetes.io/component";
 
 export async function startStack(o: StackOptions = {}): Promise<Stack> {
   const workDir = o.workDir ?? mkdtempSync(join(tmpdir(), "nnunet-demo-"));
-  const logs = join(workDir, "logs");
-  mkdirSync(logs, { recursive: true });
+  mkdirSync(workDir, { recursive: true });
   const dataRoot = join(workDir, "data");
-  const services: Service[] = [];
   let dc: DevCluster | undefined;
-  let nats: NatsServerHandle | undefined;
   let prometheus: Service | undefined;
 
   const stop = async (): Promise<void> => {
-    // Controllers first, so that nothing reacts to the cluster going away.
-    await Promise.all([...services].reverse().map((s) => s.stop()));
     await prometheus?.stop();
+    // The kubelet kills every pod's processes; the API server goes with them.
     await dc?.stop();
-    await nats?.stop();
-    // The simulated volumes and pod folders go; the logs stay for a look afterwards.
     if (!o.keepData) rmSync(dataRoot, { recursive: true, force: true });
   };
 
@@ -95,7 +90,6 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
     dc = await startDevCluster({
       rbac: true,
       kubeconfigPath: join(workDir, "kubeconfig"),
-      manifests: [join(repoRoot, "crds/trainingruns.nnunet-operator.io.yaml")],
       nodes: o.nodes ?? "4xL40S:4,1xcpu",
       // A 4 x L40S server has about this much CPU and memory; the sample folds ask for 16 CPUs each.
       nodeShape: { cpu: "64", memory: "512Gi" },
@@ -103,84 +97,62 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
       ...(o.timeScale !== undefined && { timeScale: o.timeScale }),
       seedClaims: (o.claims ?? [{ namespace: "default", name: "nnunet-data" }]).map((c) => ({ namespace: c.namespace, name: c.name })),
     });
-    for (const obj of chartRbac()) {
-      if (obj.kind === "Namespace" && dc.cluster.store.get("namespaces", undefined, obj.metadata.name ?? "")) continue;
-      await dc.cluster.create(obj);
-    }
-    nats = await startNatsServer();
-
-    const tsx = ["--import", "tsx"];
-    const kubeconfigFor = (sa: string): string => {
-      const path = join(workDir, `kubeconfig-${sa}`);
-      writeFileSync(path, buildKubeconfig(dc!.url, dc!.serviceAccountToken(SYSTEM_NS, sa), {}, dc!.caPem), { mode: 0o600 });
-      return path;
+    const cluster = dc;
+    const env = { ...process.env, KUBECONFIG: cluster.kubeconfigPath, HELM_CACHE_HOME: join(workDir, "helm/cache"), HELM_CONFIG_HOME: join(workDir, "helm/config"), HELM_DATA_HOME: join(workDir, "helm/data") };
+    const tool = (name: string) => async (args: string[], timeoutMs = 300_000): Promise<string> => {
+      try {
+        return (await run(toolPath(name), args, { env, timeout: timeoutMs, maxBuffer: 16 << 20 })).stdout;
+      } catch (error) {
+        const e = error as { stderr?: string; stdout?: string; message: string };
+        throw new Error(`${name} ${args.join(" ")} failed: ${(e.stderr || e.stdout || e.message).trim()}`, { cause: error });
+      }
     };
-    const baseEnv = { PATH: process.env.PATH, HOME: process.env.HOME, LOG_LEVEL: o.logLevel ?? "info", POD_NAMESPACE: SYSTEM_NS, NATS_URL: nats.url };
+    const helm = tool("helm");
+    const kubectl = tool("kubectl");
+    const pods = (component: string): KubeObject[] =>
+      [...cluster.cluster.store.scan("pods", SYSTEM_NS)].map((e) => e.object).filter((p) => p.metadata.labels?.[COMPONENT_LABEL] === component && !p.metadata.deletionTimestamp);
+    const diagnostics = (): string =>
+      [...cluster.cluster.store.scan("pods", SYSTEM_NS)]
+        .map((e) => {
+          const st = (e.object["status"] ?? {}) as { phase?: string; containerStatuses?: { name: string; restartCount: number; ready: boolean }[] };
+          const uid = e.object.metadata.uid!;
+          const logs = (st.containerStatuses ?? []).map((c) => {
+            const file = join(dataRoot, "pods", uid, "logs", c.name, `${c.restartCount}.log`);
+            const tail = existsSync(file) ? readFileSync(file, "utf8").split("\n").slice(-8).join("\n") : "";
+            return `  ${c.name} ready=${c.ready} restarts=${c.restartCount}\n${tail}`;
+          });
+          return `--- ${e.name} ${st.phase ?? ""}\n${logs.join("\n")}`;
+        })
+        .join("\n");
 
-    // The operator: its config file, webhook serving certificate (the chart's cert-manager
-    // Certificate), and the environment of the chart's Deployment.
-    const configPath = join(workDir, "operator-config.yaml");
-    writeFileSync(configPath, operatorConfig(nats.url));
-    const certDir = join(workDir, "operator-tls");
-    mkdirSync(certDir, { recursive: true });
-    const cert = selfSignedCertificate("nnunet-operator-webhook");
-    writeFileSync(join(certDir, "tls.crt"), cert.certPem);
-    writeFileSync(join(certDir, "tls.key"), cert.keyPem, { mode: 0o600 });
-    const operatorKubeconfig = kubeconfigFor("nnunet-operator");
-    const operatorMetrics: string[] = [];
-    for (let i = 0; i < (o.operatorReplicas ?? 1); i++) {
-      const [httpPort, webhookPort] = [await freePort(), await freePort()];
-      const name = `nnunet-operator-${i}`;
-      const service = spawnService({
-        name,
-        command: process.execPath,
-        args: [...tsx, join(repoRoot, "services/operator/src/main.ts")],
-        cwd: repoRoot,
-        logFile: join(logs, `${name}.log`),
-        env: {
-          ...baseEnv,
-          KUBECONFIG: operatorKubeconfig,
-          POD_NAME: name,
-          NNUNET_OPERATOR_CONFIG: configPath,
-          HTTP_PORT: String(httpPort),
-          WEBHOOK_PORT: String(webhookPort),
-          WEBHOOK_CERT_DIR: certDir,
-          STATUS_MIN_INTERVAL_SECONDS: "2",
-        },
-      });
-      services.push(service);
-      operatorMetrics.push(`127.0.0.1:${httpPort}`);
-    }
-
-    const earlyStopPort = await freePort();
-    const earlyStop = spawnService({
-      name: "nnunet-operator-early-stop",
-      command: process.execPath,
-      args: [...tsx, join(repoRoot, "services/early-stop/src/main.ts")],
-      cwd: repoRoot,
-      logFile: join(logs, "early-stop.log"),
-      env: { ...baseEnv, KUBECONFIG: kubeconfigFor("nnunet-operator-early-stop"), POD_NAME: "nnunet-operator-early-stop-0", HTTP_PORT: String(earlyStopPort), HTTP_HOST: "127.0.0.1", TICK_SECONDS: "5" },
+    const replicas = o.operatorReplicas ?? 2;
+    const started = Date.now();
+    const levels = o.logLevel ? ["--set", `operator.logLevel=${o.logLevel}`, "--set", `earlyStop.logLevel=${o.logLevel}`] : [];
+    await helm(["install", RELEASE, CHART, "--namespace", SYSTEM_NS, "--create-namespace", "--values", DEVCLUSTER_VALUES, "--set", `operator.replicas=${replicas}`, ...levels, ...(o.helmArgs ?? []), "--wait", "--timeout", "240s"], 300_000).catch((error: Error) => {
+      throw new Error(`${error.message}\n${diagnostics()}`, { cause: error });
     });
-    services.push(earlyStop);
-    await Promise.all([
-      ...operatorMetrics.map((m, i) => waitHttpOk(`http://${m}/healthz`, services[i]!)),
-      waitHttpOk(`http://127.0.0.1:${earlyStopPort}/healthz`, earlyStop),
-    ]);
+    const installSeconds = (Date.now() - started) / 1000;
+    const metricsOf = (component: string) => pods(component).map((p) => `${(p["status"] as { podIP: string }).podIP}:8080`);
+    const operatorMetrics = metricsOf("operator");
+    const earlyStopMetrics = metricsOf("early-stop");
 
     let prometheusUrl: string | undefined;
     if (o.prometheus) {
-      const p = await startPrometheus({ workDir, targets: { "nnunet-operator": operatorMetrics, "nnunet-operator-early-stop": [`127.0.0.1:${earlyStopPort}`] } });
+      // Prometheus runs beside the cluster, as a scraper outside it would, and reaches the pods on their IPs.
+      const p = await startPrometheus({ workDir, targets: { "nnunet-operator": operatorMetrics, "nnunet-operator-early-stop": earlyStopMetrics } });
       prometheus = p.service;
       prometheusUrl = p.url;
     }
-    return { dc, nats, workDir, dataRoot, kubeconfigPath: dc.kubeconfigPath, services, operatorMetrics, earlyStopMetrics: `127.0.0.1:${earlyStopPort}`, prometheusUrl, stop };
+    return { dc, workDir, dataRoot, kubeconfigPath: dc.kubeconfigPath, installSeconds, operatorMetrics, earlyStopMetrics, prometheusUrl, helm, kubectl, pods, diagnostics, stop };
   } catch (err) {
     await stop();
     throw err;
   }
 }
 
-/** Removes a work folder the stack made (logs and simulated volumes). */
+/** Removes a work folder the stack made (kubeconfig, helm's folders and simulated volumes). */
 export function removeWorkDir(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
 }
+
+export { chartRbac, operatorConfig } from "./chart-objects.js";

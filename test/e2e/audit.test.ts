@@ -15,10 +15,12 @@ import { TrainingRun } from "@nnunet-operator/api";
 import { runCli } from "@nnunet-operator/cli";
 import { parseCurveCsv, presetConfig, readCurveDir, replayCurve } from "@nnunet-operator/early-stop";
 import { sleep } from "../../scripts/demo/processes.js";
-import { removeWorkDir, repoRoot, type Stack, startStack } from "../../scripts/demo/stack.js";
+import { RELEASE, removeWorkDir, repoRoot, type Stack, startStack, SYSTEM_NS } from "../../scripts/demo/stack.js";
 
 const NS = "default";
 const NAME = "audit-oct";
+// Until the chart's Secret carries a read-only export credential, early-stop's reads the stream.
+const EXPORT_CREDS_KEY = "early-stop.creds";
 const SOURCE = "icekang__Dataset306_Sohee_Ajay_Calcium_OCT__2d__fold0.csv";
 
 describe("an audited fold on the devcluster", { timeout: 240_000 }, () => {
@@ -45,7 +47,7 @@ describe("an audited fold on the devcluster", { timeout: 240_000 }, () => {
     for (;;) {
       const r = get();
       if (r?.status?.phase === "Succeeded" || r?.status?.phase === "Failed") break;
-      if (Date.now() > deadline) throw new Error(`timed out: ${JSON.stringify(r?.status)}\n${stack.services.map((s) => `--- ${s.name}\n${s.tail()}`).join("\n")}`);
+      if (Date.now() > deadline) throw new Error(`timed out: ${JSON.stringify(r?.status)}\n${stack.diagnostics()}`);
       await sleep(500);
     }
     // The operator's progress feed may trail the Job's completion by an epoch or two.
@@ -71,7 +73,11 @@ describe("an audited fold on the devcluster", { timeout: 240_000 }, () => {
     const dir = mkdtempSync(join(tmpdir(), "audit-curves-"));
     let out = "";
     let err = "";
-    const code = await runCli(["curves", "export", NAME, "-n", NS, "--dir", dir, "--nats", stack.nats.url, "--kubeconfig", stack.kubeconfigPath], {
+    // As a platform team would: the NATS pod reached on its IP (a port-forward in a real
+    // cluster), with the read-only export credential of the chart's nats-auth Secret.
+    const nats = stack.pods("nats")[0];
+    const natsUrl = `nats://${(nats?.["status"] as { podIP?: string } | undefined)?.podIP}:4222`;
+    const code = await runCli(["curves", "export", NAME, "-n", NS, "--dir", dir, "--nats", natsUrl, "--creds-secret", `${SYSTEM_NS}/${RELEASE}-nats-auth:${EXPORT_CREDS_KEY}`, "--kubeconfig", stack.kubeconfigPath], {
       env: {},
       stdout: { write: (t: string) => (out += t) },
       stderr: { write: (t: string) => (err += t) },

@@ -89,8 +89,16 @@ describe("npm run demo without a TTY", { timeout: 200_000 }, () => {
     assert.match(out, /liver-lowprio: queued #1 \(NoGpuCapacity/);
     assert.match(out, /totalseg-ct: calibration batch \d+ \(Calibrated\)/);
     assert.match(out, /^Summary \(\d+ s wall clock\)$/m);
-    assert.match(out, /GPU-hours: [\d.]+ used of [\d.]+ for the full schedule: [\d.]+% saved/);
-    assert.match(out, /All runs: [\d.]+ GPU-hours used of [\d.]+ for the full schedules: [\d.]+% saved/);
+    assert.match(out, /^ {2}GPU-hours [\d.]+ used of [\d.]+ for the full schedule, saved [\d.]+ \([\d.]+%\)$/m);
+    assert.match(out, /^All runs: GPU-hours [\d.]+ used of [\d.]+ for the full schedules, saved [\d.]+ \([\d.]+%\)$/m);
+    // One figure per run: the live lines' last word on a run is the summary's.
+    const summary = out.slice(out.indexOf("Summary ("));
+    for (const name of ["totalseg-ct", "liver-lowprio"]) {
+      const live = new RegExp(`^\\d\\d:\\d\\d:\\d\\d ${name} summary: (GPU-hours .*)$`, "m").exec(out)?.[1];
+      const final = /^ {2}(GPU-hours .*)$/m.exec(summary.slice(summary.indexOf(`\n${name}: `)))?.[1];
+      assert.ok(live !== undefined, `${name}: no live summary line`);
+      assert.equal(final, live, `${name}: the live lines and the summary print the same figure`);
+    }
     assert.match(out, /npm run demo -- --keep/);
   });
 

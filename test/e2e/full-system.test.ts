@@ -1,11 +1,12 @@
-// The whole system with real processes: nats-server (JetStream), the devcluster in RBAC mode
-// with the chart's RBAC (simulated L40S nodes, scheduler, Job controller, process kubelet),
-// two operator replicas and the early-stop controller as their own processes with their
-// ServiceAccount tokens, the reporter sidecars and the calibrator (simulated backend) in the
-// training pods, and Prometheus scraping the operator and the early-stop controller. The two
+// The whole system installed with the real helm: the devcluster in RBAC mode (simulated L40S
+// nodes, scheduler, Job controller, process kubelet), then `helm install` of the chart, whose
+// NATS StatefulSet (Debian's nats-server), two operator replicas and the early-stop
+// Deployment run as pods with their ServiceAccount tokens; the reporter sidecars and the
+// calibrator (simulated backend) in the training pods, and Prometheus scraping the operator
+// and the early-stop pods. The two
 // sample runs compete for the GPUs: the low-priority one arrives while the first trains.
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { TrainingRun } from "@nnunet-operator/api";
@@ -14,7 +15,7 @@ import { makePolicyConfig, parseCurveCsv, replayCurve } from "@nnunet-operator/e
 import { sleep } from "../../scripts/demo/processes.js";
 import { promQuery } from "../../scripts/demo/prometheus.js";
 import { removeWorkDir, repoRoot, type Stack, startStack } from "../../scripts/demo/stack.js";
-import { ClusterObserver, podGpuSeconds } from "./support/observer.js";
+import { ClusterObserver } from "./support/observer.js";
 import { exposedMetricNames, usedMetricNames } from "../chart/used-metrics.js";
 
 const NS = "default";
@@ -32,7 +33,7 @@ async function eventually<T>(probe: () => T | undefined | false, what: string, t
   for (;;) {
     const v = probe();
     if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\n${stack.services.map((s) => `--- ${s.name}\n${s.tail()}`).join("\n")}`);
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\n${stack.diagnostics()}`);
     await sleep(200);
   }
 }
@@ -78,12 +79,16 @@ describe("the full system: two runs competing for simulated L40S GPUs", { timeou
     for (const run of Object.values(runs)) assert.equal(run.status?.phase, "Succeeded", `${run.metadata.name}: ${JSON.stringify(run.status?.conditions)}`);
   });
 
-  it("runs two operator replicas with one leader, and one early-stop controller, all alive to the end", async () => {
+  it("runs two operator replicas with one leader, and the early-stop controller, all Ready and never restarted", () => {
     const lease = stack.dc.cluster.store.get(stack.dc.cluster.resourceFor("coordination.k8s.io/v1", "Lease").storage, "nnunet-system", "nnunet-operator") as { spec?: { holderIdentity?: string } } | undefined;
-    assert.match(lease?.spec?.holderIdentity ?? "", /^nnunet-operator-[01]_/);
-    const exited = await Promise.race([Promise.any(stack.services.map((s) => s.exited.then(() => s.name))), sleep(100).then(() => undefined)]);
-    assert.equal(exited, undefined, `${exited} exited early`);
-    assert.equal(stack.services.filter((s) => s.name.startsWith("nnunet-operator-") && !s.name.includes("early-stop")).length, 2);
+    const operators = stack.pods("operator");
+    assert.equal(operators.length, 2);
+    assert.ok(operators.some((p) => (lease?.spec?.holderIdentity ?? "").startsWith(`${p.metadata.name}_`)), `leader ${lease?.spec?.holderIdentity}`);
+    for (const p of [...operators, ...stack.pods("early-stop"), ...stack.pods("nats")]) {
+      const st = p["status"] as { phase?: string; containerStatuses?: { ready: boolean; restartCount: number }[] };
+      assert.equal(st.phase, "Running", p.metadata.name);
+      assert.ok(st.containerStatuses?.every((c) => c.ready && c.restartCount === 0), `${p.metadata.name}: ${JSON.stringify(st.containerStatuses)}`);
+    }
   });
 
   it("places pods only on L40S nodes and never uses more GPUs than exist (checked on every pod event)", () => {
@@ -141,24 +146,37 @@ describe("the full system: two runs competing for simulated L40S GPUs", { timeou
     }
   });
 
-  it("accounts GPU-seconds: the run's total is its folds' plus calibration and validation, consistent with the pods' run times", () => {
+  it("accounts GPU-seconds from the epoch times the trainer logged: per fold, summed per run, the same in Prometheus", async () => {
+    const claim = join(stack.dataRoot, "pvc", NS, "nnunet-data");
     for (const run of Object.values(runs)) {
       const name = run.metadata.name!;
       const totals = run.status?.totals;
-      const folds = (run.status?.folds ?? []).reduce((s, f) => s + (f.gpuSeconds ?? 0), 0);
-      const train = observer.podsOf(name, "train");
-      const trainPods = train.reduce((s, p) => s + podGpuSeconds(p), 0);
-      const all = observer.podsOf(name);
-      const allPods = all.reduce((s, p) => s + podGpuSeconds(p), 0);
+      const cal = run.status?.calibration;
       assert.ok(totals !== undefined);
-      // The operator counts a pod's time at its status writes: rounding to whole seconds per
-      // fold, and up to a few seconds of lag per pod (x its GPUs) when the pod vanished
-      // between a write and its final status.
-      const slack = (pods: typeof all, sum: number) => pods.reduce((s, p) => s + 1 + 3 * p.gpus, 0) + 0.05 * sum;
-      assert.ok(Math.abs(folds - trainPods) <= slack(train, trainPods), `${name}: folds ${folds} vs training pods ${trainPods.toFixed(1)}`);
-      assert.ok(totals.gpuSecondsUsed >= folds - 1, `${name}: total ${totals.gpuSecondsUsed} < folds ${folds}`);
-      assert.ok(Math.abs(totals.gpuSecondsUsed - allPods) <= slack(all, allPods), `${name}: total ${totals.gpuSecondsUsed} vs pods ${allPods.toFixed(1)}`);
-      assert.ok((totals.gpuSecondsPlanned ?? 0) > 0);
+      const gpus = run.spec.gpu.perFold;
+      for (const f of run.status?.folds ?? []) {
+        // Read back independently: every `Epoch time:` line of the fold's training logs.
+        const times = loggedEpochTimes(join(claim, "nnUNet_results", run.spec.dataset, `${cal?.trainer}__${cal?.plans}__${run.spec.configuration}`, `fold_${f.fold}`));
+        const logged = times.reduce((a, b) => a + b, 0) * gpus;
+        // The reporter of a pod stopped mid-epoch may not have published the epoch its log
+        // finished last: up to one epoch per attempt, plus rounding.
+        const slack = (f.attempt + 1) * Math.max(...times) * gpus + 1;
+        assert.ok(Math.abs((f.gpuSecondsUsed ?? 0) - logged) <= slack, `${name} fold ${f.fold}: status ${f.gpuSecondsUsed} vs logs ${logged.toFixed(1)}`);
+        assert.ok((f.gpuSecondsPlanned ?? 0) > (f.gpuSecondsUsed ?? 0), `${name} fold ${f.fold}: stopped early, so planned ${f.gpuSecondsPlanned} > used ${f.gpuSecondsUsed}`);
+      }
+      const folds = run.status?.folds ?? [];
+      const sum = (pick: (f: (typeof folds)[number]) => number | undefined) => folds.reduce((s, f) => s + (pick(f) ?? 0), 0);
+      assert.equal(totals.gpuSecondsUsed, sum((f) => f.gpuSecondsUsed));
+      assert.equal(totals.gpuSecondsPlanned, sum((f) => f.gpuSecondsPlanned));
+      assert.equal(totals.gpuSecondsSaved, sum((f) => f.gpuSecondsPlanned) - sum((f) => f.gpuSecondsUsed));
+      assert.equal(totals.savedPercent, Math.round((1000 * totals.gpuSecondsSaved!) / totals.gpuSecondsPlanned!) / 10);
+      for (const [metric, value] of [["nnunet_run_gpu_seconds_used", totals.gpuSecondsUsed], ["nnunet_run_gpu_seconds_saved", totals.gpuSecondsSaved]] as const) {
+        const scraped = await eventuallyAsync(async () => {
+          const r = await promQuery(stack.prometheusUrl!, `max(${metric}{namespace="${NS}",run="${name}"})`);
+          return r.length === 1 && Number(r[0]!.value[1]) === value ? Number(r[0]!.value[1]) : undefined;
+        }, 20_000).catch(() => undefined);
+        assert.equal(scraped, value, `${metric} of ${name} as Prometheus scraped it`);
+      }
     }
   });
 
@@ -176,7 +194,7 @@ describe("the full system: two runs competing for simulated L40S GPUs", { timeou
 
   it("serves, on the live /metrics of the operator and the early-stop controller, every metric the chart's dashboard and alert rules query", async () => {
     const exposed = new Set<string>();
-    for (const hostPort of [...stack.operatorMetrics, stack.earlyStopMetrics]) {
+    for (const hostPort of [...stack.operatorMetrics, ...stack.earlyStopMetrics]) {
       const res = await fetch(`http://${hostPort}/metrics`);
       assert.equal(res.status, 200, `${hostPort}/metrics`);
       for (const name of exposedMetricNames(await res.text())) exposed.add(name);
@@ -196,3 +214,10 @@ async function eventuallyAsync<T>(probe: () => Promise<T | undefined>, timeoutMs
   }
 }
 
+/** Every `Epoch time: t s` of a fold folder's training logs (all attempts), in seconds. */
+function loggedEpochTimes(foldDir: string): number[] {
+  if (!existsSync(foldDir)) return [];
+  return readdirSync(foldDir)
+    .filter((n) => n.startsWith("training_log_"))
+    .flatMap((n) => [...readFileSync(join(foldDir, n), "utf8").matchAll(/Epoch time: ([0-9.]+) s/g)].map((m) => Number(m[1])));
+}

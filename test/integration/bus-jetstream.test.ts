@@ -18,10 +18,11 @@ import {
   replayEpochs,
   runEpochsFilter,
 } from "@nnunet-operator/bus";
-import { type NatsServerHandle, startNatsServer } from "@nnunet-operator/bus/testing";
+import { type NatsAuthFixture, type NatsServerHandle, makeNatsAuthFixture, startNatsServer } from "@nnunet-operator/bus/testing";
 
 // The bus against a real nats-server 2.9 with JetStream (Debian's), started on a free port
-// with a temporary store.
+// with a temporary store and JWT auth on. These tests exercise the library's calls, so they
+// sign in as the unlimited test observer; nats-auth.test.ts checks each service's limits.
 
 const limits = { maxAgeMs: 7 * 24 * 3600_000, maxBytes: 64 * 1024 * 1024, duplicateWindowMs: 120_000 };
 
@@ -55,14 +56,16 @@ async function waitFor(what: string, predicate: () => boolean | Promise<boolean>
 }
 
 describe("bus on a real nats-server with JetStream", () => {
+  let auth: NatsAuthFixture;
   let server: NatsServerHandle;
   let nc: NatsConnection;
   let js: JetStreamClient;
   let jsm: JetStreamManager;
 
   before(async () => {
-    server = await startNatsServer();
-    nc = await connectBus({ servers: server.url, name: "bus-test", reconnectTimeWaitMs: 100, reconnectJitterMs: 50 });
+    auth = await makeNatsAuthFixture();
+    server = await startNatsServer({ auth: auth.material });
+    nc = await connectBus({ servers: server.url, name: "bus-test", credsFile: auth.observerCredsFile, reconnectTimeWaitMs: 100, reconnectJitterMs: 50 });
     js = jetstream(nc);
     jsm = await jetstreamManager(nc);
   });
@@ -70,6 +73,7 @@ describe("bus on a real nats-server with JetStream", () => {
   after(async () => {
     await nc?.close();
     await server?.stop();
+    await auth?.cleanup();
   });
 
   beforeEach(async () => {
@@ -206,7 +210,7 @@ describe("bus on a real nats-server with JetStream", () => {
 
   it("drains a connection on abort: what was published before still arrives, then it closes", async () => {
     const controller = new AbortController();
-    const publisher = await connectBus({ servers: server.url, name: "drain-test", signal: controller.signal });
+    const publisher = await connectBus({ servers: server.url, name: "drain-test", credsFile: auth.observerCredsFile, signal: controller.signal });
     const address = { namespace: "team-a", run: "liver", fold: "4" };
     const sub = nc.subscribe(heartbeatSubject(address), { max: 50 });
     await nc.flush();

@@ -36,6 +36,8 @@ const OPERATOR = [
   ...expand("cluster", "nnunet-operator.io/trainingruns/finalizers", "update"),
   ...expand("cluster", "batch/jobs", "get list watch create delete patch"),
   ...expand("cluster", "core/pods", "get list watch delete"),
+  // Each fold attempt's NATS credential; create only, never read.
+  ...expand("cluster", "core/secrets", "create"),
   ...expand("cluster", "core/nodes", "get list watch"),
   ...expand("cluster", "core/persistentvolumeclaims", "get list watch"),
   ...expand("cluster", "core/configmaps", "get list watch create update patch"),
@@ -63,6 +65,10 @@ describe("RBAC", () => {
     assert.deepEqual(permissions(objects, "nnunet-operator-early-stop", "nnunet-system"), EARLY_STOP);
   });
 
+  it("grants the NATS bootstrap hook only the creation of Secrets in the release namespace", () => {
+    assert.deepEqual(permissions(objects, "nnunet-operator-nats-bootstrap", "nnunet-system"), ["namespace nnunet-system core/secrets create"]);
+  });
+
   it("grants NATS nothing, and mounts no API token into it", () => {
     assert.deepEqual(permissions(objects, "nnunet-operator-nats", "nnunet-system"), []);
     const sa = objects.find((o) => o.kind === "ServiceAccount" && o.metadata.name === "nnunet-operator-nats");
@@ -70,7 +76,7 @@ describe("RBAC", () => {
   });
 
   for (const set of VALUES_SETS) {
-    it(`has no wildcard, no Secrets, no non-resource URLs and no escalation verbs with ${set.name}`, () => {
+    it(`has no wildcard, no reading of Secrets, no non-resource URLs and no escalation verbs with ${set.name}`, () => {
       const rules = renderChart({ valuesFiles: set.valuesFiles })
         .filter((o) => o.kind === "Role" || o.kind === "ClusterRole")
         .flatMap((o) => ((o.rules as Rule[] | undefined) ?? []).map((r) => ({ role: o.metadata.name, ...r })));
@@ -78,7 +84,8 @@ describe("RBAC", () => {
       for (const r of rules) {
         const all = [...(r.apiGroups ?? []), ...(r.resources ?? []), ...r.verbs, ...(r.resourceNames ?? [])];
         assert.ok(!all.some((x) => x.includes("*")), `${r.role} has a wildcard: ${JSON.stringify(r)}`);
-        assert.ok(!(r.resources ?? []).some((x) => x === "secrets" || x.startsWith("secrets/")), `${r.role} grants Secrets`);
+        // Secrets: create only (fold credentials, the NATS auth bootstrap); nobody reads one.
+        if ((r.resources ?? []).some((x) => x === "secrets" || x.startsWith("secrets/"))) assert.deepEqual([r.resources, r.verbs], [["secrets"], ["create"]], `${r.role} grants more than creating Secrets`);
         assert.equal(r.nonResourceURLs, undefined, `${r.role} grants non-resource URLs`);
         assert.ok(!r.verbs.some((v) => ["escalate", "bind", "impersonate"].includes(v)), `${r.role} can escalate`);
       }

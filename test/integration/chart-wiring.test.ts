@@ -1,11 +1,12 @@
 import { strict as assert } from "node:assert";
 import { spawnSync } from "node:child_process";
 import { createPrivateKey, X509Certificate } from "node:crypto";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { parse } from "yaml";
+import { generateNatsAuth, serverAuthConfig } from "@nnunet-operator/bus";
 import { find, type K8sObject, renderChart } from "../chart/render.js";
 
 // How the rendered objects refer to each other and to the services' contracts: the
@@ -30,7 +31,11 @@ describe("the operator's config file", () => {
       queues: [{ name: "default" }],
       gpu: { acceptedProducts: ["NVIDIA-L40S"], defaultProductLabel: "nvidia.com/gpu.product", extraTolerations: [] },
       images: { training: "nnunet-operator/nnunet:0.1.0", reporter: "nnunet-operator/reporter:0.1.0", pullPolicy: "IfNotPresent" },
-      nats: { url: "nats://nnunet-operator-nats.nnunet-system.svc:4222" },
+      nats: {
+        url: "nats://nnunet-operator-nats.nnunet-system.svc:4222",
+        auth: { credsFile: "/etc/nnunet-operator/nats-auth/operator.creds", signingKeyFile: "/etc/nnunet-operator/nats-auth/account-signing.nk", accountPublicKeyFile: "/etc/nnunet-operator/nats-auth/account.pub" },
+      },
+      policy: { allowedImages: [], allowedPriorityClasses: [] },
       calibration: { retryLimit: 2, backend: "torch", cacheConfigMap: "nnunet-calibration-cache" },
       restartBackoff: { initialSeconds: 10, maxSeconds: 600 },
     });
@@ -135,13 +140,17 @@ describe("the validating webhook", () => {
 });
 
 describe("the in-chart NATS server", () => {
-  it("starts from the rendered nats.conf: nats-server accepts it with JetStream on file storage", () => {
+  it("starts from the rendered nats.conf: nats-server accepts it with JetStream on file storage", async () => {
+    const material = await generateNatsAuth();
     const objects = renderChart();
     const conf = (find(objects, "ConfigMap", "nnunet-operator-nats-config").data as Record<string, string>)["nats.conf"]!;
     assert.match(conf, /jetstream \{[^}]*store_dir: \/data\/jetstream/);
     const dir = mkdtempSync(join(tmpdir(), "nats-conf-"));
     try {
       writeFileSync(join(dir, "nats.conf"), conf);
+      // The include the auth Secret supplies (projected beside nats.conf in the pod).
+      mkdirSync(join(dir, "auth"));
+      writeFileSync(join(dir, "auth", "auth.conf"), serverAuthConfig(material));
       const result = spawnSync("nats-server", ["-c", join(dir, "nats.conf"), "-t"], {
         encoding: "utf8",
         env: { ...process.env, POD_NAME: "nnunet-operator-nats-0", PATH: `${process.env.PATH}:/usr/sbin:/usr/bin` },

@@ -4,6 +4,8 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { TrainingRun } from "@nnunet-operator/api";
+import { formatRunList } from "@nnunet-operator/cli";
 import { startDevCluster, type DevCluster } from "@nnunet-operator/devcluster";
 
 // The real kubectl (v1.32, .tools/bin/kubectl from scripts/setup.sh) against the
@@ -93,7 +95,7 @@ spec:
 
   it("prints the CRD's printer columns", async () => {
     const out = await ok(["get", "trainingruns"]);
-    assert.match(out.split("\n")[0] ?? "", /^NAME\s+PHASE\s+BATCH\s+EPOCH\s+BEST EMA DICE\s+GPU-H\s+FINISH\s+AGE$/);
+    assert.match(out.split("\n")[0] ?? "", /^NAME\s+PHASE\s+FOLDS\s+EPOCH\s+GPU-H\s+SAVED\s+FINISH\s+AGE$/);
     assert.match(out, /^totalseg-ct\s+\S+/m);
     const pods = await kubectl(["get", "pods", "-A"]);
     assert.match(pods.stdout + pods.stderr, /No resources found|^NAMESPACE\s+NAME\s+READY\s+STATUS\s+RESTARTS\s+AGE/m);
@@ -104,6 +106,29 @@ spec:
     assert.match(await ok(["patch", "tr", "totalseg-ct", "--type=json", "-p", '[{"op":"replace","path":"/spec/suspend","value":false}]']), /patched/);
     await ok(["patch", "tr", "totalseg-ct", "--subresource=status", "--type=merge", "-p", '{"status":{"phase":"Training"}}']);
     assert.match(await ok(["get", "tr", "totalseg-ct", "--no-headers"]), /^totalseg-ct\s+Training/);
+  });
+
+  it("shows a fixture status in the printer columns (-o wide adds batch and best EMA), with the values the plugin's run list prints", async () => {
+    const fixture = JSON.parse(readFileSync(join(repo, "test/fixtures/trainingruns/status/training-five-folds.json"), "utf8")) as { status: unknown };
+    await ok(["patch", "tr", "totalseg-ct", "--subresource=status", "--type=merge", "-p", JSON.stringify({ status: fixture.status })]);
+    // kubectl pads columns with three spaces or more; values hold at most single spaces.
+    const row = (out: string): Record<string, string> => {
+      const [head, line] = out.trim().split("\n").map((l) => l.trim().split(/\s{2,}/));
+      return Object.fromEntries((head ?? []).map((h, i) => [h, line?.[i] ?? ""]));
+    };
+    const { AGE: age, ...columns } = row(await ok(["get", "tr", "totalseg-ct"]));
+    assert.deepEqual(columns, { NAME: "totalseg-ct", PHASE: "Training", FOLDS: "2/5", EPOCH: "163-211/250", "GPU-H": "19.5", SAVED: "125.3 (92.7%)" });
+    assert.match(age ?? "", /^\d+s$/);
+    const wide = row(await ok(["get", "tr", "totalseg-ct", "-o", "wide"]));
+    assert.deepEqual([wide["BATCH"], wide["BEST EMA DICE"], wide["SAVED"]], ["8", "0.8475", "125.3 (92.7%)"]);
+
+    const run = TrainingRun.parse(JSON.parse(await ok(["get", "tr", "totalseg-ct", "-o", "json"])));
+    const plugin = row(formatRunList([run], new Date(), false));
+    assert.deepEqual(
+      [plugin["FOLDS"], plugin["EPOCHS"], plugin["GPU-H"], plugin["SAVED"], plugin["BATCH"], plugin["BEST-EMA"]],
+      [columns["FOLDS"], columns["EPOCH"], columns["GPU-H"], columns["SAVED"], wide["BATCH"], wide["BEST EMA DICE"]],
+      "kubectl nnunet status shows what kubectl get shows",
+    );
   });
 
   it("server-side applies, conflicts with another manager, and forces", async () => {

@@ -5,7 +5,7 @@ import { type JetStreamClient, jetstream, jetstreamManager } from "@nats-io/jets
 import type { NatsConnection } from "@nats-io/transport-node";
 import { ANNOTATION_STOP_DECISION, StopDecision } from "@nnunet-operator/api";
 import { connectBus, ensureEpochStream, EPOCH_STREAM, publishEpoch } from "@nnunet-operator/bus";
-import { type NatsServerHandle, startNatsServer } from "@nnunet-operator/bus/testing";
+import { type NatsAuthFixture, type NatsServerHandle, makeNatsAuthFixture, startNatsServer } from "@nnunet-operator/bus/testing";
 import { type Curve, type EarlyStopHandle, loadConfig, parseCurveCsv, presetConfig, replayCurve, startEarlyStop, streamLimits } from "@nnunet-operator/early-stop";
 import { epochMessage, makeRun, makeTrainingJob } from "@nnunet-operator/early-stop/testing";
 import { ClientPort, Informer, isForbidden, type KubeObject, Resources } from "@nnunet-operator/kube";
@@ -36,6 +36,7 @@ async function until(what: string, predicate: () => boolean | Promise<boolean>, 
 
 for (const startBackend of [() => devclusterBackend(["team-a"]), fakeApiBackend]) describe(`early-stop controller with a real nats-server and ${startBackend === fakeApiBackend ? "an HTTP fake of the API" : "the devcluster with the chart's RBAC"}`, { timeout: 120_000 }, () => {
   let nats: NatsServerHandle;
+  let auth: NatsAuthFixture;
   let backend: ApiBackend;
   let kube: ApiBackend["admin"];
   const stopWatching = new AbortController();
@@ -44,7 +45,7 @@ for (const startBackend of [() => devclusterBackend(["team-a"]), fakeApiBackend]
   let nc: NatsConnection;
   let js: JetStreamClient;
   const running: EarlyStopHandle[] = [];
-  const config = (name: string) => loadConfig({ NATS_URL: nats.url, HTTP_HOST: "127.0.0.1", HTTP_PORT: "0", POD_NAME: name, TICK_SECONDS: "1", LOG_LEVEL: "silent" });
+  const config = (name: string) => loadConfig({ NATS_URL: nats.url, NATS_CREDS_FILE: auth.earlyStopCredsFile, HTTP_HOST: "127.0.0.1", HTTP_PORT: "0", POD_NAME: name, TICK_SECONDS: "1", LOG_LEVEL: "silent" });
 
   async function startController(name: string): Promise<EarlyStopHandle> {
     const handle = await startEarlyStop({ config: config(name), kubeConfig: backend.controllerKubeConfig(), log: pino({ level: "silent" }), identity: name, leaderElection: { leaseDurationMs: 3000, renewDeadlineMs: 2000, retryPeriodMs: 200 } });
@@ -96,7 +97,8 @@ for (const startBackend of [() => devclusterBackend(["team-a"]), fakeApiBackend]
   }
 
   before(async () => {
-    nats = await startNatsServer();
+    auth = await makeNatsAuthFixture();
+    nats = await startNatsServer({ auth: auth.material });
     backend = await startBackend();
     kube = backend.admin;
     const jobs = new Informer({ port: kube, resource: Resources.jobs, namespace: "team-a" });
@@ -109,7 +111,8 @@ for (const startBackend of [() => devclusterBackend(["team-a"]), fakeApiBackend]
     });
     void jobs.run(stopWatching.signal);
     await jobs.waitForSync();
-    nc = await connectBus({ servers: nats.url, name: "test-publisher", reconnectTimeWaitMs: 100, reconnectJitterMs: 50 });
+    // The test plays every reporter at once: it signs in as the observer, not as one fold.
+    nc = await connectBus({ servers: nats.url, name: "test-publisher", credsFile: auth.observerCredsFile, reconnectTimeWaitMs: 100, reconnectJitterMs: 50 });
     js = jetstream(nc);
     await ensureEpochStream(await jetstreamManager(nc), streamLimits(config("x")));
   });
@@ -120,6 +123,7 @@ for (const startBackend of [() => devclusterBackend(["team-a"]), fakeApiBackend]
     await nc?.close();
     await backend?.close();
     await nats?.stop();
+    await auth?.cleanup();
   });
 
   it("stops each fold at the epoch the evaluator predicts, across a controller restart and a NATS restart, losing no epoch", async () => {

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, before, it } from "node:test";
-import { freePort, type NatsServerHandle, startNatsServer } from "@nnunet-operator/bus/testing";
+import { freePort, type NatsAuthFixture, type NatsServerHandle, makeNatsAuthFixture, startNatsServer } from "@nnunet-operator/bus/testing";
 import { type FakeApiServer, startFakeApiServer } from "@nnunet-operator/early-stop/testing";
 import { type Lease, Resources } from "@nnunet-operator/kube";
 import { FakeKubePort } from "@nnunet-operator/kube/testing";
@@ -16,12 +16,14 @@ import { FakeKubePort } from "@nnunet-operator/kube/testing";
 
 const MAIN = fileURLToPath(new URL("../../services/early-stop/src/main.ts", import.meta.url));
 let nats: NatsServerHandle;
+let auth: NatsAuthFixture;
 let kube: FakeKubePort;
 let api: FakeApiServer;
 let dir: string;
 
 before(async () => {
-  nats = await startNatsServer();
+  auth = await makeNatsAuthFixture();
+  nats = await startNatsServer({ auth: auth.material });
   kube = new FakeKubePort();
   api = await startFakeApiServer(kube);
   dir = await mkdtemp(join(tmpdir(), "early-stop-"));
@@ -30,6 +32,7 @@ before(async () => {
 after(async () => {
   await api?.close();
   await nats?.stop();
+  await auth?.cleanup();
   await rm(dir, { recursive: true, force: true });
 });
 
@@ -40,7 +43,7 @@ it("starts from the chart's environment, leads, and exits 0 on SIGTERM after han
   // Not a test process: without the runner's context variable the child logs plainly.
   const { NODE_TEST_CONTEXT: _, ...env } = process.env;
   const child = spawn(process.execPath, ["--import", "tsx", MAIN], {
-    env: { ...env, KUBECONFIG: kubeconfig, NATS_URL: nats.url, HTTP_PORT: String(port), HTTP_HOST: "127.0.0.1", POD_NAME: "early-stop-0", POD_NAMESPACE: "nnunet-system", LOG_LEVEL: "info" },
+    env: { ...env, KUBECONFIG: kubeconfig, NATS_URL: nats.url, NATS_CREDS_FILE: auth.earlyStopCredsFile, HTTP_PORT: String(port), HTTP_HOST: "127.0.0.1", POD_NAME: "early-stop-0", POD_NAMESPACE: "nnunet-system", LOG_LEVEL: "info" },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let output = "";

@@ -48,7 +48,7 @@ describe("kubectl nnunet watch", () => {
   it("--once prints one plain frame of the run and the queue without a TTY", async () => {
     const r = await world.cli(["watch", "totalseg-ct", "--once"]);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /^totalseg-ct  Training  epochs 307\/750\n/);
+    assert.match(r.stdout, /^totalseg-ct  Training  epochs 120\/250\n/);
     assert.match(r.stdout, /\n {2}fold 0 .*120\/250  ema 0\.8123 .*Training\n/);
     assert.match(r.stdout, /\nqueue\n {2}#1 {2}liver-low/);
     assert.ok(!r.stdout.includes("\x1b"));
@@ -67,7 +67,7 @@ describe("kubectl nnunet watch", () => {
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /totalseg-ct: Training\n/);
     assert.match(r.stdout, /totalseg-ct: Succeeded\n/);
-    assert.match(r.stdout, /totalseg-ct summary: GPU-hours 9\.5 used of 50\.0 for the full schedule, saved 81\.0%/);
+    assert.match(r.stdout, /totalseg-ct summary: GPU-hours 9\.6 used of 100\.0 for the full schedule, saved 90\.4 \(90\.4%\)\n/);
     assert.match(r.stdout, /totalseg-ct summary fold 2: best EMA - @ epoch -, validation Dice 0\.8100/);
   });
 

@@ -22,8 +22,10 @@ function runs(): { csv: string; files: string[] }[] {
     .filter((cells) => (cells[6] ?? "") !== "2d" || !(cells[12] ?? "").includes("27463604")) // the 2d half of a two-training capture
     .map((cells) => ({
       csv: cells[1] ?? "",
-      files: (cells[12] ?? "").split("<br>").map((p) => {
-        const slug = slugs.find((s) => {
+      // Rows added with issue 13 name their folder: "raw/<slug>: path<br>path".
+      files: (/^raw\/[^:]+: (.*)$/.exec(cells[12] ?? "")?.[1] ?? cells[12] ?? "").split("<br>").map((p) => {
+        const named = /^raw\/([^:]+): /.exec(cells[12] ?? "")?.[1];
+        const slug = named ?? slugs.find((s) => {
           try {
             readFileSync(join(ROOT, "raw", s, p));
             return true;
@@ -58,6 +60,8 @@ function messagesFrom(files: string[]): EpochMetrics[] {
       attempt: 0,
       observedAt: "2026-01-01T00:00:00Z",
       ...e,
+      // As the reporter publishes it: a NaN class Dice (class absent) drops the per-class list.
+      pseudoDice: e.pseudoDice.every(Number.isFinite) ? e.pseudoDice : [],
       ...(e.trainLoss !== undefined && { trainLoss: encodeLoss(e.trainLoss) }),
       ...(e.valLoss !== undefined && { valLoss: encodeLoss(e.valLoss) }),
     }),

@@ -37,7 +37,7 @@ describe("reporter: start and shutdown", () => {
     const who: Identity = { namespace: "team-a", run: "term", runUid: "uid-term", fold: "0", attempt: 0 };
     const foldDir = await makeFoldDir(join(bus.root, "term"));
     const port = await freePort();
-    const reporter = ReporterProcess.start(reporterEnv(who, foldDir, bus.server.url, { REPORTER_METRICS_PORT: String(port) }));
+    const reporter = ReporterProcess.start(await bus.env(who, foldDir, { REPORTER_METRICS_PORT: String(port) }));
     await reporter.waitForLog("/metrics", (r) => r.msg === "serving /metrics");
     await writeLog(join(foldDir, LOG_NAME), lines.slice(0, 300), { splitEvery: 0 });
     await waitFor("epochs stored", async () => (await storedCount(bus.jsm, who)) > 0, 20_000, () => reporter.output());

@@ -45,7 +45,7 @@ describe("reporter: real logs to JetStream", () => {
     })();
     // The folder does not exist yet: nnU-Net creates it after the sidecar started.
     const foldDir = join(bus.root, "chase", "fold_0");
-    const reporter = ReporterProcess.start(reporterEnv(who, foldDir, bus.server.url));
+    const reporter = ReporterProcess.start(await bus.env(who, foldDir));
     await reporter.waitForLog("the reporter to start", (r) => r.msg === "reporter started");
     await makeFoldDir(join(bus.root, "chase"));
     const lines = await readLines(CHASEDB1_LOG);
@@ -83,7 +83,7 @@ describe("reporter: real logs to JetStream", () => {
   it("a half-written line waits for its newline: the epoch goes out once, with the whole value", async () => {
     const who: Identity = { namespace: "team-a", run: "half", runUid: "uid-half", fold: "1", attempt: 0 };
     const foldDir = await makeFoldDir(join(bus.root, "half"), "1");
-    const reporter = ReporterProcess.start(reporterEnv(who, foldDir, bus.server.url));
+    const reporter = ReporterProcess.start(await bus.env(who, foldDir));
     await reporter.waitForLog("the reporter to start", (r) => r.msg === "reporter started");
     const lines = (await readLines(CHASEDB1_LOG)).slice(0, 60);
     const log = join(foldDir, "training_log_2023_11_29_19_18_29.txt");
@@ -112,7 +112,7 @@ describe("reporter: real logs to JetStream", () => {
     const [log1, log2] = CRF_FOLD2_LOGS;
 
     // Attempt 0: its trainer writes the first log (0..725, an in-file restart back to 700, on to 799).
-    const a0 = ReporterProcess.start(reporterEnv(first, foldDir, bus.server.url));
+    const a0 = ReporterProcess.start(await bus.env(first, foldDir));
     await a0.waitForLog("attempt 0 to start", (r) => r.msg === "reporter started");
     await writeLog(join(foldDir, "training_log_2021_6_19_09_40_34.txt"), await readLines(log1), { linesPerWrite: 40, delayMs: 1 });
     await waitFor("attempt 0's epochs", async () => (await storedCount(bus.jsm, first)) >= 800, 30_000, () => a0.output());
@@ -120,7 +120,7 @@ describe("reporter: real logs to JetStream", () => {
 
     // Attempt 1: a new pod. Its sidecar starts before nnU-Net, finds the old log, and must not
     // publish it; then nnU-Net resumes into a new file.
-    const a1 = ReporterProcess.start(reporterEnv(second, foldDir, bus.server.url));
+    const a1 = ReporterProcess.start(await bus.env(second, foldDir));
     await a1.waitForLog("attempt 1 to hold the old log", (r) => r.msg === "log was there before us: publishing once it grows");
     await writeLog(join(foldDir, "training_log_2021_6_20_11_10_06.txt"), await readLines(log2), { linesPerWrite: 9, delayMs: 1 });
     await waitFor("attempt 1's epochs", async () => (await storedCount(bus.jsm, first)) >= 900, 30_000, () => a1.output());

@@ -1,11 +1,8 @@
 import assert from "node:assert/strict";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { type JetStreamClient, type JetStreamManager, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { type NatsConnection, connect } from "@nats-io/transport-node";
-import { createUser } from "@nats-io/nkeys";
 import { encodeEpochMetrics, ensureEpochStream, epochSubject } from "@nnunet-operator/bus";
 import { type NatsServerHandle, startNatsServer } from "@nnunet-operator/bus/testing";
 import { FoldState, makePolicyConfig } from "@nnunet-operator/early-stop";
@@ -52,7 +49,7 @@ describe("reporter: outages and restarts", () => {
   it("the NATS server stopped mid-run and restarted: the reporter buffers, catches up, and no epoch is lost or stored twice", async () => {
     const who: Identity = { namespace: "team-a", run: "outage", runUid: "uid-outage", fold: "0", attempt: 0 };
     const foldDir = await makeFoldDir(join(bus.root, "outage"));
-    const reporter = ReporterProcess.start(reporterEnv(who, foldDir, bus.server.url));
+    const reporter = ReporterProcess.start(await bus.env(who, foldDir));
     await reporter.waitForLog("the reporter to connect", (r) => r.msg === "connected to NATS");
     const log = join(foldDir, LOG_NAME);
     await writeLog(log, lines.slice(0, afterEpoch(lines, 59)), { linesPerWrite: EPOCH_LINES });
@@ -81,7 +78,7 @@ describe("reporter: outages and restarts", () => {
     const restarting = bus.server.restart({ downMs: 2500 });
     const up = () => fetch(`${bus.server.monitorUrl}/healthz`, { signal: AbortSignal.timeout(500) }).then((r) => r.ok, () => false);
     await waitFor("the server to be down", async () => !(await up()), 10_000);
-    const reporter = ReporterProcess.start(reporterEnv(who, foldDir, bus.server.url));
+    const reporter = ReporterProcess.start(await bus.env(who, foldDir));
     await reporter.waitForLog("the reporter to start", (r) => r.msg === "reporter started");
     await writeLog(join(foldDir, LOG_NAME), lines.slice(0, afterEpoch(lines, 39)), { linesPerWrite: EPOCH_LINES });
     await reporter.waitForLog("a publish refused while NATS is down", (r) => r.msg === "publish failed; buffering and retrying");
@@ -96,13 +93,13 @@ describe("reporter: outages and restarts", () => {
     const who: Identity = { namespace: "team-a", run: "crash", runUid: "uid-crash", fold: "1", attempt: 0 };
     const foldDir = await makeFoldDir(join(bus.root, "crash"), "1");
     const log = join(foldDir, LOG_NAME);
-    const first = ReporterProcess.start(reporterEnv(who, foldDir, bus.server.url));
+    const first = ReporterProcess.start(await bus.env(who, foldDir));
     await first.waitForLog("the reporter to start", (r) => r.msg === "reporter started");
     await writeLog(log, lines.slice(0, afterEpoch(lines, 99)), { linesPerWrite: EPOCH_LINES });
     await waitFor("100 stored", async () => (await storedCount(bus.jsm, who)) === 100, 20_000, () => first.output());
     await first.stop("SIGKILL");
 
-    const second = ReporterProcess.start(reporterEnv(who, foldDir, bus.server.url));
+    const second = ReporterProcess.start(await bus.env(who, foldDir));
     await second.waitForLog("the restarted reporter to read the log", (r) => r.msg === "log was there before us: publishing once it grows");
     await writeLog(log, lines, { from: afterEpoch(lines, 99), linesPerWrite: EPOCH_LINES });
     await waitFor("206 stored", async () => (await storedCount(bus.jsm, who)) >= 206, 20_000, () => second.output());
@@ -127,14 +124,14 @@ describe("reporter: a restart after the duplicate window", () => {
     const foldDir = await makeFoldDir(bus.root);
     const log = join(foldDir, LOG_NAME);
     const lines = await readLines(CHASEDB1_LOG);
-    const first = ReporterProcess.start(reporterEnv(who, foldDir, bus.server.url));
+    const first = ReporterProcess.start(await bus.env(who, foldDir));
     await first.waitForLog("the reporter to start", (r) => r.msg === "reporter started");
     await writeLog(log, lines.slice(0, afterEpoch(lines, 49)), { linesPerWrite: EPOCH_LINES });
     await waitFor("50 stored", async () => (await storedCount(bus.jsm, who)) === 50, 20_000, () => first.output());
     assert.equal((await first.stop()).code, 0);
     await new Promise((r) => setTimeout(r, 800));
 
-    const second = ReporterProcess.start(reporterEnv(who, foldDir, bus.server.url));
+    const second = ReporterProcess.start(await bus.env(who, foldDir));
     await second.waitForLog("the restarted reporter to read the log", (r) => r.msg === "log was there before us: publishing once it grows");
     await writeLog(log, lines.slice(0, afterEpoch(lines, 99)), { from: afterEpoch(lines, 49), linesPerWrite: EPOCH_LINES });
     await waitFor("100 stored", async () => (await storedCount(bus.jsm, who)) >= 100, 20_000, () => second.output());
@@ -158,74 +155,32 @@ describe("reporter: a restart after the duplicate window", () => {
   });
 });
 
-describe("reporter: a NATS user (creds file) that may only publish epochs and heartbeats", () => {
-  let server: NatsServerHandle;
-  let nc: NatsConnection;
-  let js: JetStreamClient;
-  let jsm: JetStreamManager;
-  let root: string;
-  let credsFile: string;
+describe("reporter: signed in with its fold attempt's own credential (NATS auth on)", () => {
+  const bus = useEpochStream("reporter-perms", limits);
 
-  before(async () => {
-    root = await mkdtemp(join(tmpdir(), "reporter-perms-"));
-    // Least privilege for the sidecar: its subjects and the inbox for JetStream acks, no
-    // JetStream API. It signs in with an nkey from a .creds file (NATS_CREDS_FILE); without
-    // an operator the server checks the nkey signature and ignores the JWT part.
-    const user = createUser();
-    credsFile = join(root, "reporter.creds");
-    await writeFile(
-      credsFile,
-      `-----BEGIN NATS USER JWT-----\nnot-checked-without-an-operator\n------END NATS USER JWT------\n\n-----BEGIN USER NKEY SEED-----\n${new TextDecoder().decode(user.getSeed())}\n------END USER NKEY SEED------\n`,
-    );
-    const config = join(root, "nats.conf");
-    await writeFile(
-      config,
-      `authorization {
-  users = [
-    { user: admin, password: admin }
-    { nkey: ${user.getPublicKey()}, permissions: { publish: { allow: ["nnunet.epochs.>", "nnunet.heartbeat.>"] }, subscribe: { allow: ["_INBOX.>"] } } }
-  ]
-}
-`,
-    );
-    server = await startNatsServer({ args: ["-c", config] });
-    nc = await connect({ servers: server.url, user: "admin", pass: "admin", name: "reporter-perms-test" });
-    js = jetstream(nc);
-    jsm = await jetstreamManager(nc);
-    await ensureEpochStream(jsm, limits);
-  });
-
-  after(async () => {
-    killReporters();
-    await nc?.close();
-    await server?.stop();
-    if (root) await rm(root, { recursive: true, force: true });
-  });
-
-  it("publishes, and after a restart (no stream lookup allowed) re-publishes the log, which JetStream drops as duplicates", async () => {
+  it("publishes, and after a restart reads its own last stored epoch (the only one it may read) and resumes after it", async () => {
     const who: Identity = { namespace: "team-a", run: "perms", runUid: "uid-perms", fold: "4", attempt: 0 };
-    const foldDir = await makeFoldDir(root, "4");
+    const foldDir = await makeFoldDir(bus.root, "4");
     const log = join(foldDir, LOG_NAME);
     const lines = await readLines(CHASEDB1_LOG);
-    const env = reporterEnv(who, foldDir, server.url, { NATS_CREDS_FILE: credsFile });
+    const env = await bus.env(who, foldDir);
     const first = ReporterProcess.start(env);
     await first.waitForLog("the reporter to connect", (r) => r.msg === "connected to NATS");
     await writeLog(log, lines.slice(0, afterEpoch(lines, 29)), { linesPerWrite: EPOCH_LINES });
-    await waitFor("30 stored", async () => (await storedCount(jsm, who)) === 30, 20_000, () => first.output());
+    await waitFor("30 stored", async () => (await storedCount(bus.jsm, who)) === 30, 20_000, () => first.output());
     await first.stop("SIGKILL");
 
     const second = ReporterProcess.start(env);
     await second.waitForLog("the restarted reporter to read the log", (r) => r.msg === "log was there before us: publishing once it grows");
     await writeLog(log, lines.slice(0, afterEpoch(lines, 59)), { from: afterEpoch(lines, 29), linesPerWrite: EPOCH_LINES });
-    await waitFor("60 stored", async () => (await storedCount(jsm, who)) >= 60, 20_000, () => second.output());
+    await waitFor("60 stored", async () => (await storedCount(bus.jsm, who)) >= 60, 20_000, () => second.output());
     await new Promise((r) => setTimeout(r, 300));
     assert.equal((await second.stop()).code, 0);
 
-    assert.deepEqual((await storedEpochs(js, who)).map((s) => s.id), ids("uid-perms", "4", 0, range(0, 59)));
+    assert.deepEqual((await storedEpochs(bus.js, who)).map((s) => s.id), ids("uid-perms", "4", 0, range(0, 59)));
     const stopped = second.records.find((r) => r.msg === "reporter stopped");
-    assert.equal(stopped?.alreadyStored, 0);
-    assert.ok(second.records.some((r) => r.msg?.startsWith("cannot ask the stream")), "the lookup was refused");
-    assert.equal(stopped?.duplicates, 30, "the first 30 epochs came back as JetStream duplicates");
-    assert.equal(stopped?.published, 60);
+    assert.equal(stopped?.alreadyStored, 30, "the direct get of its own subject told it where the attempt left off");
+    assert.equal(stopped?.duplicates, 0);
+    assert.equal(stopped?.published, 30);
   });
 });

@@ -56,7 +56,7 @@ app.kubernetes.io/component: {{ .component }}
 {{/* The NATS URL the services and the reporter use. */}}
 {{- define "nnunet.natsUrl" -}}
 {{- if .Values.nats.embedded.enabled -}}
-{{- printf "nats://%s.%s.svc:4222" (include "nnunet.natsName" .) .Release.Namespace -}}
+{{- printf "%s://%s.%s.svc:4222" (ternary "tls" "nats" .Values.nats.tls.enabled) (include "nnunet.natsName" .) .Release.Namespace -}}
 {{- else -}}
 {{- required "nats.url is required when nats.embedded.enabled is false" .Values.nats.url -}}
 {{- end -}}
@@ -96,6 +96,35 @@ podAntiAffinity:
           matchLabels:
             {{- include "nnunet.selectorLabels" (dict "ctx" .ctx "component" .component) | nindent 12 }}
 {{- end -}}
+{{- end -}}
+
+{{/* The Secret with the NATS auth material (nats.auth): the user's, or the one the hook Job generates. */}}
+{{- define "nnunet.natsAuthSecret" -}}
+{{- default (printf "%s-nats-auth" (include "nnunet.fullname" .)) .Values.nats.auth.existingSecret -}}
+{{- end -}}
+
+{{/*
+A volume with some keys of the NATS auth Secret and, with TLS, the CA: each pod mounts only
+what it needs (nats-server auth.conf, the operator its user and the signing key, early-stop
+its user). dict: ctx, name, keys.
+*/}}
+{{- define "nnunet.natsAuthVolume" -}}
+- name: {{ .name }}
+  projected:
+    defaultMode: 0440
+    sources:
+      - secret:
+          name: {{ include "nnunet.natsAuthSecret" .ctx }}
+          items:
+            {{- range .keys }}
+            - {key: {{ . }}, path: {{ . }}}
+            {{- end }}
+      {{- if .ctx.Values.nats.tls.enabled }}
+      - secret:
+          name: {{ .ctx.Values.nats.tls.secretName }}
+          items:
+            - {key: ca.crt, path: ca.crt}
+      {{- end }}
 {{- end -}}
 
 {{/* The NATS credentials volume, when a Secret is configured. */}}

@@ -49,6 +49,7 @@ function component(name: string, extra: Record<string, z.ZodType> = {}) {
       priorityClassName: described(z.string(), "Priority class of the pods; empty for none."),
       podAnnotations: stringMap("Extra annotations on the pods."),
       podLabels: stringMap("Extra labels on the pods."),
+      extraEnv: described(z.array(strictObject({ name: described(z.string().min(1), "Variable name."), value: described(z.string(), "Value.") }, "An environment variable.")), "Extra environment variables of the container, e.g. [{name: STATUS_MIN_INTERVAL_SECONDS, value: \"2\"}]."),
     },
     `The ${name} Deployment.`,
   );
@@ -88,12 +89,36 @@ const Nats = strictObject(
         maxFileStore: quantity("JetStream max_file_store; keep it below storage.size."),
         maxMemoryStore: quantity("JetStream max_memory_store."),
         resources: Resources,
+        monitoring: strictObject(
+          { enabled: described(z.boolean(), "Open the NATS monitoring port 8222 (connz, varz: every connection's user and subjects); closed by default.") },
+          "The NATS monitoring endpoint.",
+        ),
       },
       "The in-chart NATS server (the official NATS chart cannot be vendored offline; see the README).",
     ),
     url: described(
       z.string().regex(new RegExp(`${NATS_URL_PATTERN}|^$`), { error: "must be a NATS URL such as nats://nats.example:4222" }),
       "URL of an external NATS server with JetStream; required when nats.embedded.enabled is false, ignored otherwise.",
+    ),
+    auth: strictObject(
+      {
+        enabled: described(z.boolean(), "Decentralized JWT auth: a NATS user per service and per fold attempt, each limited to its own subjects."),
+        existingSecret: described(
+          z.string().max(253).regex(new RegExp(`^(${DNS_SUBDOMAIN_PATTERN.slice(1, -1)})?$`), { error: "must be a Secret name (a DNS-1123 subdomain) or empty" }),
+          "Secret in the release namespace with the NATS auth material (auth.conf, operator.creds, early-stop.creds, account-signing.nk, account.pub); empty: a pre-install hook Job generates it once and keeps it across upgrades.",
+        ),
+      },
+      "NATS authentication (see the README's threat model).",
+    ),
+    tls: strictObject(
+      {
+        enabled: described(z.boolean(), "NATS speaks TLS: the in-chart server serves the Secret's certificate, and every client verifies it with the Secret's ca.crt."),
+        secretName: described(
+          z.string().max(253).regex(new RegExp(`^(${DNS_SUBDOMAIN_PATTERN.slice(1, -1)})?$`), { error: "must be a Secret name (a DNS-1123 subdomain) or empty" }),
+          "A kubernetes.io/tls Secret in the release namespace with tls.crt, tls.key and ca.crt (e.g. from cert-manager).",
+        ),
+      },
+      "TLS between NATS and its clients.",
     ),
     credsSecret: strictObject(
       {
@@ -108,6 +133,9 @@ const Nats = strictObject(
   .superRefine((nats, ctx) => {
     if (!nats.embedded.enabled && nats.url === "")
       ctx.addIssue({ code: "custom", path: ["url"], message: "is required when nats.embedded.enabled is false" });
+    if (nats.auth.enabled && nats.credsSecret.name !== "")
+      ctx.addIssue({ code: "custom", path: ["credsSecret", "name"], message: "must be empty when nats.auth.enabled is true (each fold gets its own credential); set nats.auth.enabled false to use one shared credential" });
+    if (nats.tls.enabled && nats.tls.secretName === "") ctx.addIssue({ code: "custom", path: ["tls", "secretName"], message: "is required when nats.tls.enabled is true" });
   })
   // The same rule for Helm: JSON Schema's if/then, written through meta since zod has no such node.
   .meta({
@@ -221,10 +249,21 @@ export const ChartValues = strictObject(
       "The Grafana dashboard.",
     ),
     podDisruptionBudget: strictObject({ enabled: described(z.boolean(), "PodDisruptionBudgets (maxUnavailable 1) for the operator and early-stop.") }, "PodDisruptionBudgets."),
+    policy: strictObject(
+      {
+        allowedImages: described(z.array(z.string().min(1).regex(/^\S+$/, { error: "must be an image reference or a prefix ending in *" })), "Images a TrainingRun's spec.image may name besides images.training: exact references or prefixes ending in *."),
+        allowedPriorityClasses: described(z.array(z.string().min(1).max(253)), "PriorityClasses a TrainingRun's spec.priorityClassName may name; empty: none."),
+      },
+      "What TrainingRun authors may choose for the pods the operator builds (the webhook refuses anything else).",
+    ),
+    watchNamespaces: described(
+      z.array(dnsLabel("A namespace whose TrainingRuns the operator and early-stop serve.")),
+      "Namespaces the operator and early-stop may act in (Roles there instead of ClusterRoles for Jobs, Pods, ConfigMaps, Secrets and Events); empty: every namespace.",
+    ),
     networkPolicy: strictObject(
       {
         enabled: described(z.boolean(), "NetworkPolicies limiting ingress to the operator, early-stop and NATS pods."),
-        metricsFrom: described(z.array(z.record(z.string(), z.unknown())), "NetworkPolicy peers allowed to scrape :8080; empty allows all."),
+        metricsFrom: described(z.array(z.record(z.string(), z.unknown())), "NetworkPolicy peers allowed to scrape the metrics ports (default: pods in the namespace named monitoring); empty allows all."),
       },
       "NetworkPolicies.",
     ),

@@ -3,7 +3,7 @@ import { stringify } from "yaml";
 import { CalibrationResult } from "./calibration.js";
 import { chartValuesJsonSchema } from "./chart-values.js";
 import { buildTrainingRunCrd } from "./crd/trainingrun-crd.js";
-import { CheckpointKept, EpochMetrics, Heartbeat, StallReport, StopDecision } from "./messages.js";
+import { CheckpointKept, EpochMetrics, Heartbeat, StopDecision } from "./messages.js";
 
 // Every file generated from the API, by repository path. scripts/gen-crd.ts writes them and
 // `npm test` fails when one on disk differs.
@@ -27,6 +27,5 @@ export function generatedFiles(): Record<string, string> {
     "packages/api/schemas/epoch-metrics.schema.json": jsonSchema(EpochMetrics, "epoch-metrics"),
     "packages/api/schemas/heartbeat.schema.json": jsonSchema(Heartbeat, "heartbeat"),
     "packages/api/schemas/stop-decision.schema.json": jsonSchema(StopDecision, "stop-decision"),
-    "packages/api/schemas/stall-report.schema.json": jsonSchema(StallReport, "stall-report"),
   };
 }

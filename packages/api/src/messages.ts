@@ -94,22 +94,6 @@ export const StopDecision = z
 export type StopDecision = z.infer<typeof StopDecision>;
 export type StopPolicy = (typeof STOP_POLICIES)[number];
 
-export const StallReport = z
-  .object({
-    schemaVersion: z.literal(MESSAGE_SCHEMA_VERSION).default(MESSAGE_SCHEMA_VERSION).meta({ description: "Version of this format." }),
-    lastEpoch: z.int().min(0).meta({ description: "Last epoch the fold logged before it went quiet (of an earlier attempt when this one has logged none yet)." }),
-    attempt: z.int().min(0).meta({ description: "Attempt of the Job the report is on (its nnunet-operator.io/attempt annotation): the attempt that stalled." }),
-    detectedAt: z.iso.datetime({ offset: true }).meta({ description: "When the stall was detected." }),
-    secondsSinceLastEpoch: z.number().min(0).meta({ description: "Seconds without an epoch at detection: since the last epoch, or since the attempt started when it has logged none." }),
-    limitSeconds: z.number().min(0).meta({ description: "The limit that was exceeded: stallAfterEpochTimes times the median epoch time." }),
-  })
-  .strict()
-  .meta({
-    description:
-      "A stall report, stored as JSON in the fold Job's nnunet-operator.io/stall-report annotation by the early-stop controller; the operator treats it as a failed attempt (reason Stalled) and restarts the fold.",
-  });
-export type StallReport = z.infer<typeof StallReport>;
-
 export const KEPT_CHECKPOINT_FILE = "checkpoint_best_at_decision.pth";
 
 export const CheckpointKept = z

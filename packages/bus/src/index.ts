@@ -3,3 +3,4 @@ export * from "./result.js";
 export * from "./subjects.js";
 export * from "./messages.js";
 export * from "./nats.js";
+export * from "./auth.js";

@@ -33,6 +33,10 @@ export interface BusConnectOptions {
   name: string;
   /** A NATS .creds file (JWT and nkey seed). */
   credsFile?: string | undefined;
+  /** Where replies arrive; a fold's user may subscribe only below foldInboxPrefix. */
+  inboxPrefix?: string | undefined;
+  /** TLS: a CA file to verify the server with (the chart's nats.tls option). */
+  tlsCaFile?: string | undefined;
   /** Keep trying the first connect until a server answers; default true (sidecars start early). */
   waitOnFirstConnect?: boolean;
   reconnectTimeWaitMs?: number;
@@ -52,6 +56,8 @@ export async function connectBus(options: BusConnectOptions): Promise<NatsConnec
     reconnectJitter: options.reconnectJitterMs ?? 500,
     waitOnFirstConnect: options.waitOnFirstConnect ?? true,
     ...(authenticator && { authenticator }),
+    ...(options.inboxPrefix && { inboxPrefix: options.inboxPrefix }),
+    ...(options.tlsCaFile && { tls: { caFile: options.tlsCaFile } }),
   });
   if (options.signal) drainOnAbort(nc, options.signal);
   return nc;
@@ -91,12 +97,15 @@ function wantedStream(limits: EpochStreamLimits): Partial<StreamConfig> & { name
     max_bytes: limits.maxBytes,
     duplicate_window: nanos(limits.duplicateWindowMs),
     num_replicas: limits.replicas ?? 1,
+    // Direct get with the subject in the API subject: a fold's user may look up its own
+    // last stored epoch, and permissions keep it from reading anyone else's.
+    allow_direct: true,
   };
 }
 
 /** Fields of the stream config that differ from what is wanted. Pure. */
 export function streamDrift(current: StreamConfig, wanted: Partial<StreamConfig>): string[] {
-  const fields = ["subjects", "max_age", "max_bytes", "duplicate_window", "num_replicas", "discard", "retention"] as const;
+  const fields = ["subjects", "max_age", "max_bytes", "duplicate_window", "num_replicas", "discard", "retention", "allow_direct"] as const;
   return fields.filter((f) => JSON.stringify(current[f]) !== JSON.stringify(wanted[f]));
 }
 

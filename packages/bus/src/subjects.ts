@@ -74,6 +74,14 @@ export function heartbeatSubject(address: FoldAddress): string {
   return build(HEARTBEAT_PREFIX, address);
 }
 
+/**
+ * Where a fold's replies (JetStream publish acks) arrive: its user may subscribe only
+ * below this prefix, so it cannot read the replies of anyone else on the bus.
+ */
+export function foldInboxPrefix(address: FoldAddress): string {
+  return build("_INBOX_FOLD", address);
+}
+
 /** All folds of one run: the purge filter of the operator's finalizer. */
 export function runEpochsFilter(namespace: string, run: string): string {
   const problem = checkAddress({ namespace, run, fold: "0" });

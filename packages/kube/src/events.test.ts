@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { FakeClock } from "./clock.js";
+import { FakeClock } from "./testing/fake-clock.js";
 import { KubeApiError } from "./errors.js";
 import { type EventApi, EventRecorder, buildEvent, eventName } from "./events.js";
 import { type KubeObject, Resources } from "./port.js";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { FakeClock, settle } from "./clock.js";
+import { FakeClock, settle } from "./testing/fake-clock.js";
 import { KubeApiError } from "./errors.js";
 import { INFORMER_BACKOFF, Informer, decideReconnect, labelKey, ownerKeys } from "./informer.js";
 import { type KubeObject, type KubePort, type ListResult, Resources, type WatchEvent, type WatchOptions } from "./port.js";

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { FakeClock, toMicroTime } from "./clock.js";
+import { toMicroTime } from "./clock.js";
+import { FakeClock } from "./testing/fake-clock.js";
 import { KubeApiError } from "./errors.js";
 import { DEFAULT_LEADER_ELECTION, type Lease, LeaderElector, decideLease } from "./leader.js";
 import { Resources } from "./port.js";

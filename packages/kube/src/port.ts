@@ -56,6 +56,7 @@ export const Resources = {
   nodes: ref("", "v1", "nodes", "Node", false),
   namespaces: ref("", "v1", "namespaces", "Namespace", false),
   configMaps: ref("", "v1", "configmaps", "ConfigMap", true),
+  secrets: ref("", "v1", "secrets", "Secret", true),
   persistentVolumeClaims: ref("", "v1", "persistentvolumeclaims", "PersistentVolumeClaim", true),
   coreEvents: ref("", "v1", "events", "Event", true),
   jobs: ref("batch", "v1", "jobs", "Job", true),

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { FakeClock, settle } from "./clock.js";
+import { FakeClock, settle } from "./testing/fake-clock.js";
 import { type ProcessFn, WorkQueue, computeBackoff } from "./workqueue.js";
 
 function deferred(): { promise: Promise<void>; resolve: () => void } {

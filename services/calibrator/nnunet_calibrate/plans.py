@@ -66,6 +66,15 @@ class TrainingSetup:
             scales.append(tuple(1.0 / c for c in cumulative))
         return scales
 
+    def largest_tensor_elements(self, batch_size: int) -> int:
+        """Elements of the largest tensor a training step holds: the full-resolution logits
+        (and the softmax and one-hot of the loss, the same size) or the first stage's features."""
+        voxels = 1
+        for p in self.patch_size:
+            voxels *= p
+        channels = max(self.num_outputs, self.input_channels, *self.network.features[:1])
+        return batch_size * channels * voxels
+
     def output_shapes(self) -> list[tuple[int, ...]]:
         """Spatial shape of each deep-supervision output (what the targets are downsampled to)."""
         return [tuple(int(round(p * s)) for p, s in zip(self.patch_size, scale)) for scale in self.deep_supervision_scales]

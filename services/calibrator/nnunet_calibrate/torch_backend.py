@@ -23,6 +23,7 @@ from .plans import TrainingSetup
 from .search import ProbeOutcome
 
 MIB = 1024 * 1024
+INT32_MAX = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -174,6 +175,13 @@ class TorchProber:
         return time.perf_counter() - start
 
     def probe(self, batch_size: int) -> ProbeOutcome:
+        # Past 2^31 elements some CUDA kernels index with 32-bit integers and write out of
+        # bounds instead of raising (seen on an H200 with torch 2.11: 16 x 118 x 128^3 logits
+        # ended in "illegal memory access", which leaves the CUDA context unusable), so such a
+        # size is refused before it runs.
+        elements = self.setup.largest_tensor_elements(batch_size)
+        if elements > INT32_MAX:
+            return ProbeOutcome(fits=False, note=f"a tensor of {elements} elements is past 2^31 - 1, the limit of 32-bit indexed kernels")
         self.meter.reset()
         elapsed: float | None = None
         reason: str | None = None

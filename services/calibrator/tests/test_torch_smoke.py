@@ -207,3 +207,25 @@ def test_a_2d_configuration_builds_and_trains():
     assert isinstance(prober.network.encoder[0][0][0], torch.nn.Conv2d)
     one, two = prober.probe(1), prober.probe(2)
     assert one.fits and two.fits and two.peak_mib > one.peak_mib
+
+
+class MustNotRun(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.weight = torch.nn.Parameter(torch.zeros(1))
+
+    def forward(self, x):
+        raise AssertionError(f"a batch of {x.shape[0]} was run")
+
+
+def test_a_batch_whose_logits_pass_2_31_elements_is_refused_without_running():
+    # Seen on an H200 (torch 2.11): 16 x 118 classes x 128^3 logits made a kernel write out of
+    # bounds ("illegal memory access"), which no except clause can recover from.
+    plans, dataset = load_fixture("Dataset501_TotalSegCT")
+    setup = setup_from_plans(plans, dataset, "3d_fullres", plans_path=Path("/x/nnUNetPlans.json"), plans_name="nnUNetPlans", dataset="Dataset501_TotalSegCT")
+    assert setup.largest_tensor_elements(8) == 8 * 118 * 128**3 < 2**31 - 1
+    assert setup.largest_tensor_elements(16) > 2**31 - 1
+    prober = TorchProber(setup, MustNotRun(), build_fallback_loss(setup), torch.device("cpu"), "mixed", CpuEstimateMeter(1e9, 0), StepCounts(1, 1))
+    refused = prober.probe(16)
+    assert not refused.fits
+    assert "2^31 - 1" in refused.note

@@ -10,7 +10,7 @@ import { parseNodeSpec } from "./nodes/node-spec.js";
 // place that reads argv and exits.
 
 const USAGE = `usage: devcluster serve [--port N] [--host 127.0.0.1] [--kubeconfig PATH] [--rbac] [--http] [-v] [--manifest FILE]... [--token TOKEN=USER]...
-                        [--nodes SPEC] [--image-map FILE] [--data-root DIR] [--time-scale N | --epochs-per-second N] [--curve-map FILE] [--seed-claim [NS/]NAME]...
+                        [--nodes SPEC] [--image-map FILE] [--data-root DIR] [--time-scale N | --epochs-per-second N] [--curve-map FILE] [--seed-claim [NS/]NAME]... [--cert-manager]
        devcluster node fail|recover|cordon|uncordon NAME [--kubeconfig PATH]   (default: $KUBECONFIG)`;
 
 async function nodeCommand(rest: string[]): Promise<number> {
@@ -66,6 +66,7 @@ async function main(argv: string[]): Promise<number> {
       "epochs-per-second": { type: "string" },
       "curve-map": { type: "string" },
       "seed-claim": { type: "string", multiple: true, default: [] },
+      "cert-manager": { type: "boolean", default: false },
     },
     strict: true,
   });
@@ -104,6 +105,7 @@ async function main(argv: string[]): Promise<number> {
     ...(epochsPerSecond !== undefined ? { epochsPerSecond } : {}),
     ...(values["curve-map"] ? { curveMap: values["curve-map"] } : {}),
     ...(seedClaims.length > 0 ? { seedClaims } : {}),
+    certManager: values["cert-manager"],
     port,
     host: values.host,
     rbac: values.rbac,

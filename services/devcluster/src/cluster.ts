@@ -11,6 +11,7 @@ import { bootstrapPolicy, RbacAuthorizer } from "./auth/rbac.js";
 import { CrdController } from "./controllers/crd-controller.js";
 import { GarbageCollector } from "./controllers/garbage-collector.js";
 import { NamespaceController } from "./controllers/namespace-controller.js";
+import { startWorkloadControllers, type WorkloadControllers } from "./workloads/index.js";
 
 // The in-memory cluster without HTTP: store, resource catalogue, registry (REST
 // semantics), deletion, and the control-plane loops a bare API server relies on (CRD
@@ -38,6 +39,8 @@ export class Cluster {
   readonly deleter: Deleter;
   readonly gc: GarbageCollector;
   readonly authorizer: RbacAuthorizer;
+  /** Deployment, ReplicaSet, StatefulSet, EndpointSlice and disruption controllers (after start). */
+  workloads: WorkloadControllers | undefined;
   private readonly tokens = new Map<string, UserInfo>();
   private readonly stops: (() => void)[] = [];
   private readonly timers = new Set<NodeJS.Timeout>();
@@ -77,6 +80,9 @@ export class Cluster {
     this.stops.push(this.crds.start(this.registry, this.deleter));
     this.stops.push(this.gc.start());
     this.stops.push(new NamespaceController(this.registry, this.deleter).start());
+    const workloads = startWorkloadControllers(this);
+    this.workloads = workloads;
+    this.stops.push(() => workloads.stop());
     const ns = this.resource("", "v1", "namespaces");
     for (const name of DEFAULT_NAMESPACES) await this.registry.create(ns, undefined, { metadata: { name } }, { fieldManager: "kube-apiserver" });
     const policy = bootstrapPolicy();

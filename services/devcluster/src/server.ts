@@ -10,10 +10,12 @@ import type { KubeObject } from "./api/resources.js";
 import { Cluster, userFromName, type ClusterOptions } from "./cluster.js";
 import { createApiHandler, type SubresourceHandler } from "./http/api-handler.js";
 import { bindingHandler, evictionHandler } from "./http/binding-handler.js";
+import { CertManagerStandIn, certManagerCrds } from "./workloads/cert-manager.js";
 import { buildKubeconfig } from "./kubeconfig.js";
 import { selfSignedCertificate } from "./tls.js";
 import { logHandler } from "./kubelet/logs.js";
 import { startSimulation, type Simulation, type SimulationOptions } from "./sim/simulation.js";
+import { tokenRequestHandler } from "./http/token-handler.js";
 
 // startDevCluster: the cluster behind a node:http server on 127.0.0.1, plus a kubeconfig
 // that points kubectl and client libraries at it.
@@ -40,6 +42,8 @@ export interface DevClusterOptions extends ClusterOptions, SimulationOptions {
   logger?: { debug(obj: object, msg: string): void };
   /** YAML files (CRDs, RBAC, anything) created at start, in order. */
   manifests?: string[];
+  /** Serve cert-manager.io's CRDs and issue selfSigned Certificates (workloads/cert-manager.ts), for `kubectl apply -k deploy/`. */
+  certManager?: boolean;
 }
 
 export interface DevCluster {
@@ -68,10 +72,15 @@ export async function startDevCluster(options: DevClusterOptions = {}): Promise<
   // With simulated nodes a kubelet ends graceful pod deletions.
   const cluster = new Cluster(options.nodes !== undefined ? { ...options, podTermination: "external" } : options);
   await cluster.start();
+  let stopCertManager: (() => void) | undefined;
+  if (options.certManager) {
+    for (const crd of certManagerCrds()) await cluster.create(crd);
+    stopCertManager = new CertManagerStandIn(cluster).start();
+  }
   for (const file of options.manifests ?? []) for (const obj of loadManifests(file)) await cluster.create(obj);
   for (const [token, name] of Object.entries(options.tokens ?? {})) cluster.addToken(token, userFromName(name));
   const adminToken = `devcluster-admin-${randomBytes(16).toString("hex")}`;
-  const subresources = new Map<string, SubresourceHandler>([["pods/binding", bindingHandler(cluster)], ["pods/eviction", evictionHandler(cluster)]]);
+  const subresources = new Map<string, SubresourceHandler>([["pods/binding", bindingHandler(cluster)], ["pods/eviction", evictionHandler(cluster)], ["serviceaccounts/token", tokenRequestHandler(cluster)]]);
   const simulation = options.nodes !== undefined ? await startSimulation(cluster, options) : undefined;
   if (simulation) subresources.set("pods/log", logHandler(simulation.kubelet.logSource()));
   const host = options.host ?? "127.0.0.1";
@@ -100,6 +109,7 @@ export async function startDevCluster(options: DevClusterOptions = {}): Promise<
   });
   const port = (server.address() as AddressInfo).port;
   hostHeader = `${host}:${port}`;
+  simulation?.kubelet.setApiServer({ host, port, caPem: cert?.certPem });
   const url = `${cert ? "https" : "http"}://${host}:${port}`;
   const kubeconfigPath = options.kubeconfigPath ?? join(mkdtempSync(join(tmpdir(), "devcluster-")), "kubeconfig");
   writeFileSync(kubeconfigPath, buildKubeconfig(url, adminToken, {}, cert?.certPem), { mode: 0o600 });
@@ -114,6 +124,7 @@ export async function startDevCluster(options: DevClusterOptions = {}): Promise<
     serviceAccountToken: (ns, name) => cluster.serviceAccountToken(ns, name),
     stop: async () => {
       simulation?.stop();
+      stopCertManager?.();
       cluster.stop();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -32,11 +32,12 @@ export interface SelfSigned {
   keyPem: string;
 }
 
-export function selfSignedCertificate(commonName = "devcluster", now = new Date()): SelfSigned {
+/** `dnsNames` replaces localhost in the subject alternative names (127.0.0.1 stays). */
+export function selfSignedCertificate(commonName = "devcluster", now = new Date(), dnsNames: readonly string[] = ["localhost"]): SelfSigned {
   const { publicKey, privateKey } = generateKeyPairSync("ec", { namedCurve: "prime256v1" });
   const ecdsaSha256 = seq(oid("1.2.840.10045.4.3.2"));
   const name = seq(set(seq(oid("2.5.4.3"), utf8(commonName))));
-  const altNames = seq(der(0x87, Buffer.from([127, 0, 0, 1])), der(0x82, Buffer.from("localhost", "ascii")));
+  const altNames = seq(der(0x87, Buffer.from([127, 0, 0, 1])), ...dnsNames.map((n) => der(0x82, Buffer.from(n, "ascii"))));
   const extensions = der(0xa3, seq(
     seq(oid("2.5.29.19"), der(0x01, Buffer.from([0xff])), octets(seq(der(0x01, Buffer.from([0xff]))))),
     seq(oid("2.5.29.17"), octets(altNames)),

@@ -22,6 +22,7 @@ import { EarlyStopController } from "./controller.js";
 import { createEarlyStopMetrics } from "./metrics.js";
 import { RunIndex } from "./runs.js";
 import { buildServer } from "./server.js";
+import { StreamWatch } from "./stream-watch.js";
 import { Terminator } from "./terminator.js";
 
 // Wires the controller from its configuration: the HTTP server first (probes answer while
@@ -70,6 +71,7 @@ export async function startEarlyStop(options: StartOptions): Promise<EarlyStopHa
   const events = new EventRecorder({ port, clock, reporter: { controller: "nnunet-operator.io/early-stop", instance: identity }, onError: (err, input) => log.warn({ err, reason: input.reason }, "event not recorded") });
 
   let natsUp = false;
+  let streamWatch: StreamWatch | undefined;
   let leader = "";
   let leading = false;
   const app = buildServer({
@@ -77,6 +79,7 @@ export async function startEarlyStop(options: StartOptions): Promise<EarlyStopHa
     readiness: [
       { name: "nats", ok: () => natsUp },
       { name: "trainingRuns", ok: () => runsInformer.hasSynced() },
+      { name: "epochStream", ok: () => streamWatch?.ready ?? false },
     ],
     describe: () => ({ identity, leader, leading }),
   });
@@ -84,7 +87,7 @@ export async function startEarlyStop(options: StartOptions): Promise<EarlyStopHa
   log.info({ url, identity }, "serving /metrics, /healthz, /readyz");
   const runsDone = runsInformer.run(shutdown.signal);
 
-  const nc = await connectBus({ servers: config.natsUrl.split(","), name: `early-stop/${identity}`, credsFile: config.natsCredsFile, reconnectTimeWaitMs: 250, reconnectJitterMs: 250 });
+  const nc = await connectBus({ servers: config.natsUrl.split(","), name: `early-stop/${identity}`, credsFile: config.natsCredsFile, tlsCaFile: config.natsTlsCaFile, reconnectTimeWaitMs: 250, reconnectJitterMs: 250 });
   natsUp = true;
   void (async () => {
     for await (const s of nc.status()) {
@@ -94,14 +97,15 @@ export async function startEarlyStop(options: StartOptions): Promise<EarlyStopHa
     }
   })();
 
+  const source = natsEpochSource({
+    nc,
+    durable: config.durable,
+    maxAckPending: config.maxAckPending,
+    limits: streamLimits(config),
+    onHandlerError: (err, meta) => log.error({ err, subject: meta.subject, seq: meta.streamSequence }, "epoch handler failed; redelivering"),
+  });
   const controller = new EarlyStopController({
-    source: natsEpochSource({
-      nc,
-      durable: config.durable,
-      maxAckPending: config.maxAckPending,
-      limits: streamLimits(config),
-      onHandlerError: (err, meta) => log.error({ err, subject: meta.subject, seq: meta.streamSequence }, "epoch handler failed; redelivering"),
-    }),
+    source,
     runs,
     waitForRuns: (signal) => runsInformer.waitForSync(signal),
     terminator: new Terminator({ port, events }),
@@ -119,6 +123,9 @@ export async function startEarlyStop(options: StartOptions): Promise<EarlyStopHa
   runsInformer.addHandler((change) => {
     if (change.type === "deleted") controller.forgetRun(change.object.metadata.namespace ?? "", change.object.metadata.name ?? "");
   });
+
+  streamWatch = new StreamWatch({ source, metrics, clock, log, intervalMs: config.tickSeconds * 1000, onRecreated: () => controller.resubscribe() });
+  const watching = streamWatch.run(shutdown.signal);
 
   let term: Promise<void> = Promise.resolve();
   const elector = new LeaderElector({
@@ -160,6 +167,7 @@ export async function startEarlyStop(options: StartOptions): Promise<EarlyStopHa
         shutdown.abort();
         await electing;
         await term;
+        await watching;
         natsUp = false;
         await nc.drain().catch((err: unknown) => log.warn({ err }, "NATS drain failed"));
         await runsDone;

@@ -16,6 +16,8 @@ export const EarlyStopConfig = z
       .regex(/^((nats|tls):\/\/\S+)(,(nats|tls):\/\/\S+)*$/, { error: "must be one or more comma-separated NATS URLs such as nats://nats:4222" })
       .default("nats://nats:4222"),
     natsCredsFile: z.string().min(1).optional(),
+    /** A CA bundle to verify the NATS server's certificate with (chart: nats.tls). */
+    natsTlsCaFile: z.string().min(1).optional(),
     logLevel: z.enum(LOG_LEVELS).default("info"),
     httpHost: z.string().min(1).default("0.0.0.0"),
     /** 0 picks a free port (tests). */
@@ -33,7 +35,7 @@ export const EarlyStopConfig = z
     streamDuplicateWindowMinutes: intFrom(1, 24 * 60).default(60),
     /** Unacknowledged epochs in flight at most. */
     maxAckPending: intFrom(1, 100_000).default(1000),
-    /** How often stalls are checked and pending stop patches retried. */
+    /** How often pending stop patches are retried. */
     tickSeconds: intFrom(1, 3600).default(15),
     /** Share of otherwise enforced folds audited (recorded, not stopped); the chart's earlyStop.auditFraction. */
     auditFraction: z.coerce.number().min(0, { error: "must be between 0 and 1" }).max(1, { error: "must be between 0 and 1" }).default(0),
@@ -45,6 +47,7 @@ export type EarlyStopConfig = z.infer<typeof EarlyStopConfig>;
 export const CONFIG_ENV: Readonly<Record<keyof EarlyStopConfig, string>> = {
   natsUrl: "NATS_URL",
   natsCredsFile: "NATS_CREDS_FILE",
+  natsTlsCaFile: "NATS_TLS_CA_FILE",
   logLevel: "LOG_LEVEL",
   httpHost: "HTTP_HOST",
   httpPort: "HTTP_PORT",

@@ -1,4 +1,4 @@
-import { jetstream, jetstreamManager, type JsMsg } from "@nats-io/jetstream";
+import { JetStreamApiCodes, JetStreamApiError, jetstream, jetstreamManager, type JsMsg } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { EpochMetrics } from "@nnunet-operator/api";
 import {
@@ -30,6 +30,8 @@ export type MalformedHandler = (reason: DecodeReason, detail: string, meta: Deli
 export interface EpochSource {
   /** Creates the stream and the durable consumer, or brings them to the wanted config; idempotent. */
   prepare(): Promise<void>;
+  /** Which of the stream and the durable consumer are missing (someone deleted them); none when both exist. */
+  missing(): Promise<"stream" | "consumer" | undefined>;
   /** Feeds every stored epoch up to the durable consumer's last delivery, in stream order; returns how many. */
   replayDelivered(handler: EpochHandler, onMalformed: MalformedHandler, signal: AbortSignal): Promise<number>;
   /** Feeds new epochs (acknowledged after `handler`) until `signal` aborts or the subscription ends. */
@@ -53,6 +55,23 @@ export function natsEpochSource(options: NatsEpochSourceOptions): EpochSource {
       const jsm = await jetstreamManager(options.nc);
       await ensureEpochStream(jsm, options.limits);
       await ensureEpochConsumer(jsm, options.durable, { maxAckPending: options.maxAckPending, filterSubject: ALL_EPOCHS });
+    },
+
+    async missing() {
+      const jsm = await jetstreamManager(options.nc);
+      try {
+        await jsm.streams.info(EPOCH_STREAM);
+      } catch (err) {
+        if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound) return "stream";
+        throw err;
+      }
+      try {
+        await jsm.consumers.info(EPOCH_STREAM, options.durable);
+      } catch (err) {
+        if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.ConsumerNotFound) return "consumer";
+        throw err;
+      }
+      return undefined;
     },
 
     async replayDelivered(handler, onMalformed, signal) {

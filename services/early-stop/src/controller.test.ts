@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { ANNOTATION_STALL_REPORT, ANNOTATION_STOP_DECISION, StopDecision } from "@nnunet-operator/api";
+import { ANNOTATION_STOP_DECISION, StopDecision } from "@nnunet-operator/api";
 import { EventRecorder, KubeApiError, type KubeObject, Resources } from "@nnunet-operator/kube";
 import { FakeClock, FakeKubePort, settle } from "@nnunet-operator/kube/testing";
 import { pino } from "pino";
@@ -15,12 +15,12 @@ import { Terminator } from "./terminator.js";
 import { type EpochAddress, epochMessage, flatCurve, makeRun, makeTrainingJob, MemoryEpochSource } from "./testing/index.js";
 
 // The controller over a FakeKubePort, an in-memory epoch source and a fake clock: what it
-// writes to the API for decisions, redeliveries, malformed input, stalls, divergence and the
+// writes to the API for decisions, redeliveries, malformed input, divergence and the
 // end of a leadership term.
 
 const PATIENCE = { policy: "Patience", patience: 10, minEpochs: 5, minDelta: 0.001 };
 
-async function world(options: { earlyStop?: Record<string, unknown>; maxEpochs?: number; runs?: KubeObject[]; jobs?: boolean; firstTerminator?: Pick<Terminator, "terminate" | "reportStall">; auditFraction?: number } = {}) {
+async function world(options: { earlyStop?: Record<string, unknown>; maxEpochs?: number; runs?: KubeObject[]; jobs?: boolean; firstTerminator?: Pick<Terminator, "terminate">; auditFraction?: number } = {}) {
   const clock = new FakeClock();
   const port = new FakeKubePort();
   const run = makeRun({ earlyStop: options.earlyStop ?? PATIENCE, maxEpochs: options.maxEpochs ?? 200 });
@@ -34,7 +34,7 @@ async function world(options: { earlyStop?: Record<string, unknown>; maxEpochs?:
   const source = new MemoryEpochSource();
   const events = new EventRecorder({ port, clock, reporter: { controller: "nnunet-operator.io/early-stop", instance: "test" } });
   const runs = async () => new RunIndex(await snapshot(port));
-  const makeController = async (terminator: Pick<Terminator, "terminate" | "reportStall"> = new Terminator({ port, events })) =>
+  const makeController = async (terminator: Pick<Terminator, "terminate"> = new Terminator({ port, events })) =>
     new EarlyStopController({
       source,
       runs: await runs(),
@@ -229,36 +229,6 @@ describe("early-stop controller", () => {
     await w.done;
   });
 
-  it("reports a stall with a Warning event, the gauge and a stall report on the Job, once per stalled epoch, and stops nothing", async () => {
-    const w = await world({ earlyStop: { ...PATIENCE, patience: 1000, stallAfterEpochTimes: 5 } });
-    // Ten epochs of 100 s, observed 100 s apart, ending now.
-    const start = w.clock.now() - 9 * 100_000;
-    for (const p of flatCurve(10)) w.source.publish(epochMessage(p, start + p.epoch * 100_000, w.address));
-    await until("consumed", () => w.source.acked === 10);
-    const stalled = async () => (await w.registry.getSingleMetric("nnunet_fold_stalled")?.get())?.values.find((v) => v.labels.fold === "0")?.value;
-    await w.clock.advance(400_000);
-    assert.equal(await stalled(), 0, "4 epoch times without an epoch is not yet a stall");
-    assert.equal(jobPatches(w.port).length, 0);
-    await w.clock.advance(200_000);
-    await until("the stall event", () => eventsCreated(w.port).length === 1);
-    assert.equal(await stalled(), 1);
-    assert.deepEqual(eventsCreated(w.port).map((e) => [e.reason, e.type]), [["FoldStalled", "Warning"]]);
-    await until("the stall report", () => jobPatches(w.port).length === 1);
-    const body = jobPatches(w.port)[0]?.body as { metadata: { annotations: Record<string, string> }; spec?: unknown };
-    assert.equal(body.spec, undefined, "a stall suspends nothing");
-    assert.deepEqual(Object.keys(body.metadata.annotations), [ANNOTATION_STALL_REPORT]);
-    await w.clock.advance(60_000);
-    await settle();
-    assert.equal(eventsCreated(w.port).length, 1, "one stall is reported once");
-    assert.equal(jobPatches(w.port).length, 1);
-    w.source.publish(epochMessage({ ...flatCurve(11)[10]! }, w.clock.now(), w.address));
-    await until("the next epoch", () => w.source.acked === 11);
-    assert.equal(await stalled(), 0);
-    assert.equal(jobPatches(w.port).filter((p) => (p.body as { spec?: { suspend?: boolean } }).spec?.suspend).length, 0);
-    w.term.abort();
-    await w.done;
-  });
-
   it("stops consuming when leadership ends: later epochs take no decision", async () => {
     const w = await world();
     const curve = flatCurve(60);
@@ -296,7 +266,7 @@ describe("early-stop controller", () => {
   it("patches after a crash between the decision and its patch: the next term finds the decision in the replay", async () => {
     // The first term's patch never returns (the process dies while it is in flight): the
     // deciding epoch was delivered but never acknowledged.
-    const w = await world({ firstTerminator: { terminate: () => new Promise(() => undefined), reportStall: () => new Promise(() => undefined) } });
+    const w = await world({ firstTerminator: { terminate: () => new Promise(() => undefined) } });
     const curve = flatCurve(60);
     const stop = expectedStop(curve, PATIENCE, 200) ?? 0;
     w.publish(curve);

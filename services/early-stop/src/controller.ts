@@ -1,4 +1,4 @@
-import { API_VERSION, type EpochMetrics, KIND, MESSAGE_SCHEMA_VERSION } from "@nnunet-operator/api";
+import type { EpochMetrics } from "@nnunet-operator/api";
 import type { DecodeReason, DeliveryMeta } from "@nnunet-operator/bus";
 import { type Clock, type EventRecorder, sleep } from "@nnunet-operator/kube";
 import type { Logger } from "pino";
@@ -10,14 +10,13 @@ import type { EpochSource } from "./consumer.js";
 import { EpochIngestor, type FoldEntry } from "./ingest.js";
 import type { EarlyStopMetrics, FoldSample } from "./metrics.js";
 import type { ReadRunResult } from "./runs.js";
-import { checkFoldStall, type StallVerdict, stallKey, trackAttempt } from "./stall-watch.js";
 import type { StopTarget, Terminator } from "./terminator.js";
 
 // One leadership term of the early-stop controller: rebuild every fold's state from the
 // stream, settle decisions that earlier terms took but could not write, then consume new
-// epochs until leadership (or the process) ends. A tick on the injected clock reports stalls
-// (an Event, and a stall report on the fold's Job for the operator to restart it) and retries
-// stop and stall patches that failed. State lives only for the term: the next leader
+// epochs until leadership (or the process) ends. A tick on the injected clock retries stop
+// patches that failed. Stalls are the operator's (it owns a fold's lifecycle). State lives
+// only for the term: the next leader
 // rebuilds it the same way, which is what makes two replicas safe.
 
 /** Requests for an audit's checkpoint copy: one at the decision, then one per tick (15 s by default). */
@@ -28,7 +27,7 @@ export interface ControllerDeps {
   readonly runs: { get(namespace: string, name: string): ReadRunResult | undefined };
   /** Resolves true once the TrainingRun cache is synced (false: aborted). */
   readonly waitForRuns: (signal: AbortSignal) => Promise<boolean>;
-  readonly terminator: Pick<Terminator, "terminate" | "reportStall">;
+  readonly terminator: Pick<Terminator, "terminate">;
   readonly events: Pick<EventRecorder, "record">;
   readonly metrics: EarlyStopMetrics;
   readonly clock: Clock;
@@ -45,6 +44,7 @@ export interface ControllerDeps {
 export class EarlyStopController {
   private ingestor: EpochIngestor | undefined;
   private readonly settling = new Set<string>();
+  private consuming: AbortController | undefined;
 
   constructor(private readonly deps: ControllerDeps) {
     deps.metrics.setFoldSource(() => this.samples());
@@ -55,7 +55,7 @@ export class EarlyStopController {
     for (const e of this.ingestor?.folds.values() ?? []) {
       const last = e.state.history.last;
       if (last === undefined) continue;
-      yield { namespace: e.namespace, run: e.run, fold: e.fold, epoch: last.epoch, maxEpochs: e.state.config.maxEpochs, ema: last.emaPseudoDice, lastEpochAtMs: e.lastEpochAtMs, stalled: e.stalled };
+      yield { namespace: e.namespace, run: e.run, fold: e.fold, epoch: last.epoch, maxEpochs: e.state.config.maxEpochs, ema: last.emaPseudoDice, lastEpochAtMs: e.lastEpochAtMs };
     }
   }
 
@@ -93,8 +93,9 @@ export class EarlyStopController {
     try {
       await this.settlePending(ingestor, false);
       while (!signal.aborted) {
+        const round = (this.consuming = new AbortController());
         try {
-          await this.deps.source.consume((m, meta) => this.onEpoch(ingestor, m, true, meta), (reason, detail, meta) => this.onMalformed(reason, detail, meta), signal);
+          await this.deps.source.consume((m, meta) => this.onEpoch(ingestor, m, true, meta), (reason, detail, meta) => this.onMalformed(reason, detail, meta), AbortSignal.any([signal, round.signal]));
         } catch (err) {
           if (!signal.aborted) log.warn({ err }, "epoch subscription failed; resubscribing");
         }
@@ -110,6 +111,11 @@ export class EarlyStopController {
       this.ingestor = undefined;
       log.info("leadership term ended; fold state dropped");
     }
+  }
+
+  /** Ends the current subscription; the term subscribes again (after the stream was recreated). */
+  resubscribe(): void {
+    this.consuming?.abort();
   }
 
   /** A run was deleted: drop its folds (and so their series). */
@@ -199,24 +205,9 @@ export class EarlyStopController {
     };
   }
 
-  /** Reports stalls and retries pending stop and stall patches. */
+  /** Retries pending stop patches. */
   async onTick(ingestor: EpochIngestor | undefined = this.ingestor): Promise<void> {
     if (ingestor === undefined) return;
-    const now = this.deps.clock.now();
-    for (const entry of ingestor.folds.values()) {
-      const found = this.deps.runs.get(entry.namespace, entry.run);
-      const run = found?.ok ? found.run : undefined;
-      trackAttempt(entry, run, now);
-      const verdict = checkFoldStall(entry, run, now);
-      entry.stalled = verdict.stalled;
-      if (!verdict.stalled) continue;
-      const key = stallKey(verdict);
-      if (entry.stallEventKey !== key) {
-        entry.stallEventKey = key;
-        this.announceStall(entry, verdict);
-      }
-      if (entry.stallReportKey !== key) await this.reportStall(entry, verdict, key, now);
-    }
     await this.settlePending(ingestor, false);
     for (const entry of ingestor.folds.values()) if (entry.keepCheckpoint !== undefined) await this.askToKeepCheckpoint(entry);
   }
@@ -239,45 +230,6 @@ export class EarlyStopController {
     } else if (pending.triesLeft <= 0) {
       entry.keepCheckpoint = undefined;
       child.warn({ epoch: pending.decision.epoch }, "the reporter never confirmed a copy of checkpoint_best.pth: the audit has no validation of the would-be stop's checkpoint");
-    }
-  }
-
-  private announceStall(entry: FoldEntry, verdict: Extract<StallVerdict, { stalled: true }>): void {
-    this.deps.log.warn({ namespace: entry.namespace, run: entry.run, fold: entry.fold, attempt: verdict.attempt, lastEpoch: verdict.lastEpoch, seconds: verdict.secondsSinceLastEpoch, limit: verdict.limitSeconds }, "fold stalled");
-    void this.deps.events.record({
-      regarding: { apiVersion: API_VERSION, kind: KIND, name: entry.run, namespace: entry.namespace, uid: entry.runUid },
-      type: "Warning",
-      reason: "FoldStalled",
-      action: "ReportStall",
-      note: `fold ${entry.fold} logged no epoch for ${Math.round(verdict.secondsSinceLastEpoch)} s after epoch ${verdict.lastEpoch} (limit ${Math.round(verdict.limitSeconds)} s, ${entry.state.config.earlyStop.stallAfterEpochTimes} median epoch times)`,
-    });
-  }
-
-  /** Puts the stall report on the fold's Job; a failure is retried on the next tick. Never throws. */
-  private async reportStall(entry: FoldEntry, verdict: Extract<StallVerdict, { stalled: true }>, key: string, nowMs: number): Promise<void> {
-    const child = this.deps.log.child({ namespace: entry.namespace, trainingRun: entry.run, fold: entry.fold });
-    const report = {
-      schemaVersion: MESSAGE_SCHEMA_VERSION,
-      lastEpoch: verdict.lastEpoch,
-      attempt: verdict.attempt,
-      detectedAt: new Date(nowMs).toISOString(),
-      secondsSinceLastEpoch: Math.round(verdict.secondsSinceLastEpoch * 1000) / 1000,
-      limitSeconds: Math.round(verdict.limitSeconds * 1000) / 1000,
-    } as const;
-    try {
-      const outcome = await this.deps.terminator.reportStall({ namespace: entry.namespace, run: entry.run, runUid: entry.runUid, fold: entry.fold }, report);
-      // Another attempt's Job: the restart is under way and the next tick judges the new attempt.
-      if (outcome === "other-attempt") {
-        child.debug({ attempt: verdict.attempt }, "stall report skipped: the Job is of another attempt");
-        return;
-      }
-      entry.stallReportKey = key;
-      if (outcome === "patched") child.info({ attempt: verdict.attempt, lastEpoch: verdict.lastEpoch }, "stall reported on the Job");
-      else child.info({ outcome, attempt: verdict.attempt, lastEpoch: verdict.lastEpoch }, "stall report needs no patch");
-    } catch (err) {
-      const retryable = (err as { retryable?: unknown }).retryable !== false;
-      if (!retryable) entry.stallReportKey = key;
-      child.error({ err, retryable, attempt: verdict.attempt, lastEpoch: verdict.lastEpoch }, retryable ? "stall patch failed; will retry" : "stall patch refused; giving up");
     }
   }
 }

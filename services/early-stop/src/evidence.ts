@@ -2,7 +2,7 @@ import { type StopDecision, type StopForecast } from "@nnunet-operator/api";
 import { monitorLevel } from "./convergence/check.js";
 import type { PolicyConfig } from "./convergence/config.js";
 import type { Decision } from "./convergence/decide.js";
-import { FORECAST_MODEL, forecastAt, trendGainAt } from "./convergence/forecast.js";
+import { FORECAST_MODEL, forecastAt, forecastScoreAt } from "./convergence/forecast.js";
 import type { FoldHistory } from "./convergence/history.js";
 
 // The evidence a stop decision carries on the Job, so that `kubectl nnunet explain` can
@@ -11,19 +11,24 @@ import type { FoldHistory } from "./convergence/history.js";
 // Read from the history only (pure); outside convergence/ because it describes a decision
 // rather than taking one.
 
-/** The forecast at the decision epoch: the trend's when it was the one below maxGain, else the turn's. */
+/**
+ * The forecast at the decision epoch, as the Forecast policy scored it (forecastScoreAt: the
+ * trend's bound, held up by the SteadyGain guard's lower bound, or the turn's when the
+ * annealing model says the best cannot be won back): the trend's gain and bound, or the
+ * turn's when it was the turn that stopped the fold.
+ */
 export function forecastEvidence(h: FoldHistory, cfg: PolicyConfig, epoch: number): StopForecast | undefined {
   const index = h.points.findIndex((p) => p.epoch === epoch);
   if (index < 0) return undefined;
   const { forecast, monitor } = cfg.earlyStop;
   const common = { confidence: forecast.confidence, maxGain: forecast.maxGain, maxEpochs: cfg.maxEpochs };
-  const trend = trendGainAt(h, cfg, index);
-  if (typeof trend === "string") return undefined;
-  if (trend.gainUpper < forecast.maxGain) {
-    return { ...common, gain: FORECAST_MODEL.trendGainFactor * trend.slope * trend.epochsLeft, gainUpper: trend.gainUpper, epochsLeft: trend.epochsLeft };
-  }
   let best = Number.NEGATIVE_INFINITY;
   for (let i = 0; i <= index; i++) best = Math.max(best, monitorLevel(h.points[i]!, monitor) ?? Number.NEGATIVE_INFINITY);
+  const scored = forecastScoreAt(h, cfg, index, best);
+  const trend = scored.trend;
+  if (trend === undefined) return undefined;
+  const byTurn = scored.turnGainUpper !== undefined && scored.turnGainUpper < 0 && !(trend.gainUpper < forecast.maxGain);
+  if (!byTurn) return { ...common, gain: FORECAST_MODEL.trendGainFactor * trend.slope * trend.epochsLeft, gainUpper: Math.max(trend.gainUpper, scored.guardGainLower ?? 0), epochsLeft: trend.epochsLeft };
   const turn = forecastAt(h, cfg, index, best);
   if (typeof turn === "string") return undefined;
   // Gain over the best so far that the annealing left is predicted to bring (negative: it cannot win the best back).

@@ -11,7 +11,6 @@ export * from "./ingest.js";
 export * from "./metrics.js";
 export * from "./runs.js";
 export * from "./server.js";
-export * from "./stall-watch.js";
 export * from "./terminator.js";
 export * from "./evidence.js";
 export * from "./app.js";

@@ -37,14 +37,6 @@ export interface FoldEntry {
   decidedAtMs?: number;
   /** The decision is on the Job (or nothing is left to stop): no more patch attempts. */
   settled: boolean;
-  /** Stall (`attempt/lastEpoch`) last announced with an Event, so that one stall is announced once. */
-  stallEventKey?: string;
-  /** Stall (`attempt/lastEpoch`) whose report is on the Job, or needs none: not patched again. */
-  stallReportKey?: string;
-  /** A newer attempt in the operator's status that has logged no epoch yet, and when this term first saw it. */
-  attemptStart?: { readonly attempt: number; readonly atMs: number };
-  /** Whether the last tick found the fold stalled. */
-  stalled: boolean;
   /** An audit's would-be decision whose checkpoint copy the fold's reporter has not confirmed yet, and the tries left. */
   keepCheckpoint?: { readonly decision: StopDecision; triesLeft: number } | undefined;
   /** When the fold's last accepted epoch was received (ms). */
@@ -77,7 +69,7 @@ export class EpochIngestor {
     let entry = this.folds.get(key);
     const decidedBefore = entry !== undefined && entry.runUid === m.runUid && entry.state.decision !== undefined;
     if (entry === undefined || entry.runUid !== m.runUid) {
-      entry = { key, namespace: m.namespace, run: m.run, fold: m.fold, runUid: m.runUid, state: new FoldState(planned.config), configKey: planned.key, settled: false, stalled: false, lastEpochAtMs: receivedAtMs };
+      entry = { key, namespace: m.namespace, run: m.run, fold: m.fold, runUid: m.runUid, state: new FoldState(planned.config), configKey: planned.key, settled: false, lastEpochAtMs: receivedAtMs };
       this.folds.set(key, entry);
     } else if (entry.configKey !== planned.key && entry.state.decision === undefined) {
       // The spec or the planned schedule changed: decide as if the new config had applied
@@ -94,7 +86,6 @@ export class EpochIngestor {
       return reject(reason, `fold ${key} attempt ${m.attempt} epoch ${m.epoch}: ${reason}`);
     }
     entry.lastEpochAtMs = receivedAtMs;
-    entry.stalled = false;
     // A rebuild above may have decided on an earlier epoch without this epoch deciding.
     const decision = outcome.decision ?? (!decidedBefore ? entry.state.decision : undefined);
     if (decision !== undefined) entry.decidedAtMs = receivedAtMs;

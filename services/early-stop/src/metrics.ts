@@ -21,7 +21,6 @@ export interface FoldSample {
   readonly ema: number | undefined;
   /** When the fold's last epoch was received (ms since the epoch). */
   readonly lastEpochAtMs: number;
-  readonly stalled: boolean;
 }
 
 function labelsOf(spec: MetricSpec): string[] {
@@ -32,6 +31,8 @@ export class EarlyStopMetrics {
   readonly decisions: Counter<"policy" | "reason">;
   readonly decisionLatency: Histogram<string>;
   readonly epochsSaved: Counter<string>;
+  readonly streamReady: Gauge<string>;
+  readonly streamRecreated: Counter<"missing">;
   private readonly messageCounts = new Map<string, { result: string; reason: string; count: number }>();
   private folds: () => Iterable<FoldSample> = () => [];
 
@@ -51,6 +52,8 @@ export class EarlyStopMetrics {
     this.decisions = new Counter({ name: METRICS.decisions.name, help: METRICS.decisions.help, labelNames: labelsOf(METRICS.decisions) as Array<"policy" | "reason">, registers });
     this.decisionLatency = new Histogram({ name: METRICS.decisionLatency.name, help: METRICS.decisionLatency.help, labelNames: labelsOf(METRICS.decisionLatency), buckets: [...(METRICS.decisionLatency.buckets ?? [])], registers });
     this.epochsSaved = new Counter({ name: METRICS.epochsSaved.name, help: METRICS.epochsSaved.help, labelNames: labelsOf(METRICS.epochsSaved), registers });
+    this.streamReady = new Gauge({ name: METRICS.streamReady.name, help: METRICS.streamReady.help, labelNames: labelsOf(METRICS.streamReady), registers });
+    this.streamRecreated = new Counter({ name: METRICS.streamRecreated.name, help: METRICS.streamRecreated.help, labelNames: labelsOf(METRICS.streamRecreated) as Array<"missing">, registers });
     const foldGauge = (spec: MetricSpec, value: (f: FoldSample) => number | undefined) => {
       const folds = () => this.folds();
       new Gauge<FoldLabel>({
@@ -71,7 +74,6 @@ export class EarlyStopMetrics {
     foldGauge(METRICS.foldMaxEpochs, (f) => f.maxEpochs);
     foldGauge(METRICS.foldEma, (f) => f.ema);
     foldGauge(METRICS.foldLastEpochTime, (f) => f.lastEpochAtMs / 1000);
-    foldGauge(METRICS.foldStalled, (f) => (f.stalled ? 1 : 0));
   }
 
   /** Counts one epoch message: accepted (reason "") or rejected with its reason. */

@@ -1,4 +1,4 @@
-import { FOLD_PHASES, foldKey, TrainingRunSpec, type FoldPhase } from "@nnunet-operator/api";
+import { foldKey, TrainingRunSpec } from "@nnunet-operator/api";
 import { z } from "zod";
 import type { PolicyConfig } from "./convergence/config.js";
 
@@ -16,10 +16,6 @@ export interface RunView {
   readonly folds: ReadonlySet<string>;
   /** Per fold: the config and a key that changes exactly when the config does. */
   readonly configs: ReadonlyMap<string, { readonly config: PolicyConfig; readonly key: string }>;
-  /** Per fold: the phase the operator last wrote, when any. */
-  readonly phases: ReadonlyMap<string, FoldPhase>;
-  /** Per fold: the attempt the operator last wrote, when any (a restart raises it before its pod logs). */
-  readonly attempts: ReadonlyMap<string, number>;
 }
 
 // Status is the operator's; read only the fields used here and tolerate the rest.
@@ -30,8 +26,6 @@ const StatusView = z
       .array(
         z.looseObject({
           fold: z.string(),
-          phase: z.enum(FOLD_PHASES).optional().catch(undefined),
-          attempt: z.int().min(0).optional().catch(undefined),
           maxEpochs: z.int().min(1).optional().catch(undefined),
         }),
       )
@@ -52,18 +46,14 @@ export function readRun(object: { metadata: { name?: string; namespace?: string;
   const status = StatusView.parse(object.status);
   const folds = new Set(spec.data.folds.map(foldKey));
   const configs = new Map<string, { config: PolicyConfig; key: string }>();
-  const phases = new Map<string, FoldPhase>();
-  const attempts = new Map<string, number>();
   const earlyStop = spec.data.schedule.earlyStop;
   const earlyStopKey = JSON.stringify(earlyStop);
   for (const fold of folds) {
     const entry = status?.folds?.find((f) => f.fold === fold);
     const maxEpochs = entry?.maxEpochs ?? status?.calibration?.effectiveMaxEpochs ?? spec.data.schedule.maxEpochs;
     configs.set(fold, { config: { earlyStop, maxEpochs }, key: `${maxEpochs}:${earlyStopKey}` });
-    if (entry?.phase !== undefined) phases.set(fold, entry.phase);
-    if (entry?.attempt !== undefined) attempts.set(fold, entry.attempt);
   }
-  return { ok: true, run: { namespace, name, uid, resourceVersion: object.metadata.resourceVersion ?? "", folds, configs, phases, attempts } };
+  return { ok: true, run: { namespace, name, uid, resourceVersion: object.metadata.resourceVersion ?? "", folds, configs } };
 }
 
 /** Caches views by object key and resourceVersion, over any store of TrainingRun objects. */

@@ -39,7 +39,7 @@ describe("buildServer", () => {
   it("serves every early-stop metric of the catalogue, with its type, in the Prometheus text format", async () => {
     const { app, metrics } = server(true, true);
     metrics.countMessage("rejected", "schema");
-    metrics.setFoldSource(() => [{ namespace: "a", run: "r", fold: "0", epoch: 12, maxEpochs: 500, ema: 0.8, lastEpochAtMs: 1_700_000_000_000, stalled: true }]);
+    metrics.setFoldSource(() => [{ namespace: "a", run: "r", fold: "0", epoch: 12, maxEpochs: 500, ema: 0.8, lastEpochAtMs: 1_700_000_000_000 }]);
     const res = await app.inject({ method: "GET", url: "/metrics" });
     assert.equal(res.statusCode, 200);
     assert.match(res.headers["content-type"] as string, /^text\/plain/);
@@ -50,7 +50,6 @@ describe("buildServer", () => {
     assert.match(res.body, /^nnunet_fold_epoch\{namespace="a",run="r",fold="0"\} 12$/m);
     assert.match(res.body, /^nnunet_fold_max_epochs\{namespace="a",run="r",fold="0"\} 500$/m);
     assert.match(res.body, /^nnunet_fold_last_epoch_timestamp_seconds\{namespace="a",run="r",fold="0"\} 1700000000$/m);
-    assert.match(res.body, /^nnunet_fold_stalled\{namespace="a",run="r",fold="0"\} 1$/m);
   });
 
   it("answers an unknown path with a stable error code", async () => {

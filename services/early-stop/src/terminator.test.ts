@@ -1,37 +1,39 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { ANNOTATION_STALL_REPORT, ANNOTATION_STOP_DECISION, type StallReport, type StopDecision } from "@nnunet-operator/api";
+import { ANNOTATION_STOP_DECISION, type StopDecision } from "@nnunet-operator/api";
 import { EventRecorder, KubeApiError, type KubeObject, Resources } from "@nnunet-operator/kube";
 import { FakeKubePort, settle } from "@nnunet-operator/kube/testing";
-import { buildStallPatch, buildStopPatch, decideJob, decideStallJob, Terminator, TerminateError } from "./terminator.js";
+import { decideJob, Terminator, TerminateError } from "./terminator.js";
 import { makeRun, makeTrainingJob } from "./testing/index.js";
 
-// The Job side of a stop decision and of a stall report: which Jobs are patched, what the
+// The Job side of a stop decision: which Jobs are patched, what the
 // patch holds, and how conflicts, missing Jobs and API failures come out.
 
 const decision: StopDecision = { schemaVersion: 1, epoch: 312, policy: "Forecast", reason: "Converged: predicted gain 0.0004 < 0.002", bestEpoch: 300, bestEma: 0.9123, decidedAt: "2026-01-01T00:00:00.000Z" };
 const run = { ...makeRun(), metadata: { ...makeRun().metadata, uid: "uid-liver" } };
 const target = { namespace: "team-a", run: "liver", runUid: "uid-liver", fold: "0" };
 
-describe("decideJob", () => {
+/** The fold's Job, changed by `change`: what someone without the operator's hand could create. */
+function handMade(change: (job: KubeObject) => KubeObject): KubeObject {
+  return change(makeTrainingJob(run, "0"));
+}
+
+describe("decideJob: only the fold's training Job controlled by the TrainingRun in the message", () => {
   const cases: Array<{ name: string; job: KubeObject; want: ReturnType<typeof decideJob> }> = [
     { name: "a running Job of the run is patched", job: makeTrainingJob(run, "0"), want: "patch" },
-    { name: "a Job that carries a decision already is left alone", job: makeTrainingJob(run, "0", { annotations: { [ANNOTATION_STOP_DECISION]: "{}" } }), want: "already-decided" },
+    { name: "a Job that carries a decision already is left alone", job: makeTrainingJob(run, "0", { annotations: { [ANNOTATION_STOP_DECISION]: JSON.stringify(decision) } }), want: "already-decided" },
+    { name: "a Job whose decision is malformed gets a valid one (packages/api: a malformed decision is no decision)", job: makeTrainingJob(run, "0", { annotations: { [ANNOTATION_STOP_DECISION]: "{}" } }), want: "patch" },
     { name: "a complete Job has nothing left to stop", job: makeTrainingJob(run, "0", { conditions: [{ type: "Complete", status: "True" }] }), want: "job-finished" },
     { name: "a failed Job has nothing left to stop", job: makeTrainingJob(run, "0", { conditions: [{ type: "Failed", status: "True" }] }), want: "job-finished" },
     { name: "a Job whose Complete condition is False is still patched", job: makeTrainingJob(run, "0", { conditions: [{ type: "Complete", status: "False" }] }), want: "patch" },
     { name: "a Job owned by another incarnation of the run is not ours", job: makeTrainingJob({ ...run, metadata: { ...run.metadata, uid: "uid-old" } }, "0"), want: "job-foreign" },
+    { name: "a Job named like the fold's but created by hand (no owner) is never touched", job: handMade((j) => ({ ...j, metadata: { ...j.metadata, ownerReferences: [] } })), want: "job-foreign" },
+    { name: "a Job that names the run as owner but not as controller is not ours", job: handMade((j) => ({ ...j, metadata: { ...j.metadata, ownerReferences: (j.metadata.ownerReferences ?? []).map((o) => ({ ...o, controller: false })) } })), want: "job-foreign" },
+    { name: "a Job controlled by something else of the same uid and name is not ours", job: handMade((j) => ({ ...j, metadata: { ...j.metadata, ownerReferences: (j.metadata.ownerReferences ?? []).map((o) => ({ ...o, kind: "CronJob", apiVersion: "batch/v1" })) } })), want: "job-foreign" },
+    { name: "a Job of the run whose labels name another fold is not this fold's", job: handMade((j) => ({ ...j, metadata: { ...j.metadata, labels: { ...j.metadata.labels, "nnunet-operator.io/fold": "1" } } })), want: "job-foreign" },
+    { name: "a Job of the run without the train role (a validation Job) is not a fold's training Job", job: handMade((j) => ({ ...j, metadata: { ...j.metadata, labels: { ...j.metadata.labels, "nnunet-operator.io/role": "validate" } } })), want: "job-foreign" },
   ];
   for (const c of cases) it(c.name, () => assert.equal(decideJob(c.job, target), c.want));
-});
-
-describe("buildStopPatch", () => {
-  it("puts the decision annotation, spec.suspend and the resourceVersion precondition in one merge patch", () => {
-    assert.deepEqual(buildStopPatch(decision, "42"), {
-      metadata: { resourceVersion: "42", annotations: { [ANNOTATION_STOP_DECISION]: JSON.stringify(decision) } },
-      spec: { suspend: true },
-    });
-  });
 });
 
 describe("Terminator", () => {
@@ -78,41 +80,5 @@ describe("Terminator", () => {
       port.failNext("patch", new KubeApiError(reason, { code, reason, retryable }));
       await assert.rejects(terminator.terminate(target, decision), (err: unknown) => err instanceof TerminateError && err.retryable === retryable && err.cause instanceof KubeApiError);
     }
-  });
-});
-
-describe("stall report", () => {
-  const report: StallReport = { schemaVersion: 1, lastEpoch: 41, attempt: 1, detectedAt: "2026-01-01T01:00:00.000Z", secondsSinceLastEpoch: 612, limitSeconds: 500 };
-  const jobOf = (attempt: string, annotations: Record<string, string> = {}, conditions?: unknown[]) =>
-    makeTrainingJob(run, "0", { annotations: { "nnunet-operator.io/attempt": attempt, ...annotations }, ...(conditions !== undefined && { conditions }) });
-  const cases: Array<{ name: string; job: KubeObject; want: ReturnType<typeof decideStallJob> }> = [
-    { name: "the running Job of the attempt that stalled is patched", job: jobOf("1"), want: "patch" },
-    { name: "a Job with a stop decision is never touched", job: jobOf("1", { [ANNOTATION_STOP_DECISION]: "{}" }), want: "already-decided" },
-    { name: "a finished Job has nothing to restart", job: jobOf("1", {}, [{ type: "Complete", status: "True" }]), want: "job-finished" },
-    { name: "the Job of a newer attempt (a restart in between) is not blamed for the old one", job: jobOf("2"), want: "other-attempt" },
-    { name: "the Job of an older attempt is not patched either", job: jobOf("0"), want: "other-attempt" },
-    { name: "a Job that holds the same report is not patched again", job: jobOf("1", { [ANNOTATION_STALL_REPORT]: JSON.stringify({ ...report, detectedAt: "2026-01-01T00:59:00.000Z" }) }), want: "already-reported" },
-    { name: "a Job that holds the report of an earlier stall gets the new one", job: jobOf("1", { [ANNOTATION_STALL_REPORT]: JSON.stringify({ ...report, lastEpoch: 30 }) }), want: "patch" },
-    { name: "an unreadable report on the Job is replaced", job: jobOf("1", { [ANNOTATION_STALL_REPORT]: "{oops" }), want: "patch" },
-    { name: "a Job of another incarnation of the run is not ours", job: makeTrainingJob({ ...run, metadata: { ...run.metadata, uid: "uid-old" } }, "0", { annotations: { "nnunet-operator.io/attempt": "1" } }), want: "job-foreign" },
-  ];
-  for (const c of cases) it(c.name, () => assert.equal(decideStallJob(c.job, target, report), c.want));
-
-  it("is one merge patch of the annotation with the resourceVersion precondition, and no spec", () => {
-    assert.deepEqual(buildStallPatch(report, "7"), { metadata: { resourceVersion: "7", annotations: { [ANNOTATION_STALL_REPORT]: JSON.stringify(report) } } });
-  });
-
-  it("patches the Job once, leaves it running, records no event of its own, and reads again after a conflict", async () => {
-    const port = new FakeKubePort();
-    await port.create(Resources.jobs, jobOf("1"));
-    const terminator = new Terminator({ port, events: new EventRecorder({ port, reporter: { controller: "c", instance: "i" } }) });
-    port.failNext("patch", new KubeApiError("conflict", { code: 409, reason: "Conflict", retryable: true }));
-    assert.equal(await terminator.reportStall(target, report), "patched");
-    assert.equal(await terminator.reportStall(target, { ...report, detectedAt: "2026-01-01T01:00:15.000Z" }), "already-reported");
-    await settle();
-    assert.deepEqual(port.writes().map((w) => `${w.verb} ${w.resource}`), ["create jobs.batch", "patch jobs.batch", "patch jobs.batch"]);
-    const job = await port.get<KubeObject & { spec: { suspend: boolean } }>(Resources.jobs, { namespace: "team-a", name: "liver-fold-0" });
-    assert.equal(job.spec.suspend, false);
-    assert.equal(JSON.parse(job.metadata.annotations?.[ANNOTATION_STALL_REPORT] ?? "").lastEpoch, 41);
   });
 });

@@ -1,4 +1,4 @@
-import { ANNOTATION_ATTEMPT, ANNOTATION_STALL_REPORT, ANNOTATION_STOP_DECISION, API_VERSION, foldJobName, KIND, StallReport, type StopDecision } from "@nnunet-operator/api";
+import { API_VERSION, decideStopWrite, foldJobName, KIND, LABEL_FOLD, LABEL_ROLE, LABEL_RUN, type StopDecision, stopDecisionPatch } from "@nnunet-operator/api";
 import { type EventRecorder, isConflict, isNotFound, type KubeObject, type KubePort, Resources } from "@nnunet-operator/kube";
 
 // Acts on a stop decision (DESIGN.md, "Contracts between the parts"): ONE merge patch on the
@@ -6,14 +6,11 @@ import { type EventRecorder, isConflict, isNotFound, type KubeObject, type KubeP
 // (StopDecision JSON) and spec.suspend: true, so the Job controller terminates the pod
 // gracefully and makes no replacement; the operator turns that into fold status. The patch
 // carries the resourceVersion it was decided on, so it never overwrites a decision another
-// writer (an old leader, a manual stop) put there first. Idempotent: a Job that already
-// carries a decision, a finished Job, a missing Job or one of another run incarnation is
+// writer (an old leader, a manual stop) put there first. What counts as a decision, as a
+// finished Job and what a malformed decision means is packages/api's (fold-job.ts): a
+// malformed one is replaced. Idempotent: a Job that already carries a decision, a finished Job, a missing Job or one of another run incarnation is
 // left alone. An Event on the TrainingRun records each patch.
-//
-// A stall goes the same way with the annotation nnunet-operator.io/stall-report (StallReport
-// JSON) and nothing else: the Job keeps running, and the operator decides to restart it. Only
-// on the Job of the attempt that stalled, never on one with a stop decision, and not again
-// when the Job already holds the same report.
+
 
 export type TerminateOutcome =
   /** This call patched the Job. */
@@ -24,15 +21,8 @@ export type TerminateOutcome =
   | "job-finished"
   /** No such Job (deleted, or not created yet). */
   | "job-missing"
-  /** The Job belongs to another incarnation of the run. */
+  /** The Job is not this run incarnation's fold Job (another uid, no TrainingRun controller, wrong labels). */
   | "job-foreign";
-
-export type StallReportOutcome =
-  | TerminateOutcome
-  /** The Job already carries this report (a retry, a new term). */
-  | "already-reported"
-  /** The Job is of another attempt than the one that stalled (a restart in between). */
-  | "other-attempt";
 
 export interface StopTarget {
   readonly namespace: string;
@@ -57,57 +47,31 @@ interface JobView extends KubeObject {
   status?: { conditions?: Array<{ type?: string; status?: string }> };
 }
 
-/** Whether the Job is Complete or Failed. Pure. */
-export function isJobFinished(job: JobView): boolean {
-  return (job.status?.conditions ?? []).some((c) => (c.type === "Complete" || c.type === "Failed") && c.status === "True");
-}
-
-/** The one merge patch that records `decision` and suspends the Job (not in Audit mode: the fold trains on). Pure. */
-export function buildStopPatch(decision: StopDecision, resourceVersion: string | undefined): Record<string, unknown> {
-  return {
-    metadata: { ...(resourceVersion !== undefined && { resourceVersion }), annotations: { [ANNOTATION_STOP_DECISION]: JSON.stringify(decision) } },
-    ...(decision.mode !== "Audit" && { spec: { suspend: true } }),
-  };
-}
-
-/** The merge patch that records a stall report; the Job runs on. Pure. */
-export function buildStallPatch(report: StallReport, resourceVersion: string | undefined): Record<string, unknown> {
-  return { metadata: { ...(resourceVersion !== undefined && { resourceVersion }), annotations: { [ANNOTATION_STALL_REPORT]: JSON.stringify(report) } } };
+/**
+ * Whether the Job is the fold's training Job of the run in the message: controlled by the
+ * TrainingRun with that uid, and labelled with its run, fold and role. A Job merely named
+ * like a fold's (`<run>-fold-0` created by hand) is not. Pure.
+ */
+export function isFoldJobOf(job: JobView, target: StopTarget): boolean {
+  const controller = (job.metadata.ownerReferences ?? []).find((r) => r.controller === true);
+  const labels = job.metadata.labels ?? {};
+  return (
+    controller?.apiVersion === API_VERSION &&
+    controller.kind === KIND &&
+    controller.uid === target.runUid &&
+    controller.name === target.run &&
+    labels[LABEL_RUN] === target.run &&
+    labels[LABEL_FOLD] === target.fold &&
+    labels[LABEL_ROLE] === "train"
+  );
 }
 
 /** What to do with the Job as read. Pure. */
 export function decideJob(job: JobView, target: StopTarget): Exclude<TerminateOutcome, "patched" | "job-missing"> | "patch" {
-  const owner = (job.metadata.ownerReferences ?? []).find((r) => r.kind === KIND);
-  if (owner !== undefined && owner.uid !== target.runUid) return "job-foreign";
-  if (job.metadata.annotations?.[ANNOTATION_STOP_DECISION] !== undefined) return "already-decided";
-  if (isJobFinished(job)) return "job-finished";
-  return "patch";
-}
-
-/** The Job's attempt as the operator wrote it (0 when missing, as the operator reads it). Pure. */
-export function jobAttempt(job: JobView): number {
-  const text = job.metadata.annotations?.[ANNOTATION_ATTEMPT];
-  return text !== undefined && /^\d+$/.test(text) ? Number(text) : 0;
-}
-
-/** What to do with the Job as read, for a stall report. Pure. */
-export function decideStallJob(job: JobView, target: StopTarget, report: StallReport): Exclude<StallReportOutcome, "patched" | "job-missing"> | "patch" {
-  const stop = decideJob(job, target);
-  if (stop !== "patch") return stop;
-  if (jobAttempt(job) !== report.attempt) return "other-attempt";
-  const held = readStallReport(job.metadata.annotations?.[ANNOTATION_STALL_REPORT]);
-  if (held !== undefined && held.attempt === report.attempt && held.lastEpoch === report.lastEpoch) return "already-reported";
-  return "patch";
-}
-
-function readStallReport(text: string | undefined): StallReport | undefined {
-  if (text === undefined) return undefined;
-  try {
-    const parsed = StallReport.safeParse(JSON.parse(text));
-    return parsed.success ? parsed.data : undefined;
-  } catch {
-    return undefined;
-  }
+  if (!isFoldJobOf(job, target)) return "job-foreign";
+  const write = decideStopWrite(job);
+  if (write.write) return "patch";
+  return write.why === "decided" ? "already-decided" : "job-finished";
 }
 
 export interface TerminatorDeps {
@@ -121,7 +85,7 @@ export class Terminator {
   constructor(private readonly deps: TerminatorDeps) {}
 
   async terminate(target: StopTarget, decision: StopDecision): Promise<TerminateOutcome> {
-    const outcome = await this.patchJob(target, (job) => decideJob(job, target), (rv) => buildStopPatch(decision, rv));
+    const outcome = await this.patchJob(target, (job) => decideJob(job, target), (rv) => stopDecisionPatch(decision, rv));
     if (outcome !== "patched") return outcome;
     if (decision.mode === "Audit") {
       void this.deps.events.record({
@@ -141,11 +105,6 @@ export class Terminator {
       note: `fold ${target.fold} stopped at epoch ${decision.epoch} by ${decision.policy}${decision.bestEpoch !== undefined ? ` (best EMA ${decision.bestEma?.toFixed(4)} at epoch ${decision.bestEpoch})` : ""}: ${decision.reason}`,
     });
     return "patched";
-  }
-
-  /** Puts `report` on the fold's Job. The caller's FoldStalled Event announces the stall. */
-  async reportStall(target: StopTarget, report: StallReport): Promise<StallReportOutcome> {
-    return this.patchJob(target, (job) => decideStallJob(job, target, report), (rv) => buildStallPatch(report, rv));
   }
 
   /** Read, decide, patch with the read resourceVersion; a conflict reads again. */

@@ -46,7 +46,7 @@ const podsByRun = new Map<string, IPod[]>();
 const now = new Date("2026-01-01T01:00:00Z");
 
 function world(run: TrainingRun, admission = NOTHING_ADMITTED): RunWorld {
-  return { config, jobs: jobsByRun.get(runKey(run)) ?? [], pods: podsByRun.get(runKey(run)) ?? [], nodes, calibrationCache: undefined, claimExists: true, admission, progress: new Map() };
+  return { config, jobs: jobsByRun.get(runKey(run)) ?? [], pods: podsByRun.get(runKey(run)) ?? [], nodes, calibrationCache: undefined, claimExists: true, admission, progress: new Map(), heartbeats: new Map(), feedSince: undefined };
 }
 
 const percentile = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;

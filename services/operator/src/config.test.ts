@@ -45,6 +45,8 @@ restartBackoff: { initialSeconds: 5, maxSeconds: 60 }
     { name: "a queue listed twice names the second", yaml: "queues: [{name: a}, {name: a}]", key: "queues.1.name" },
     { name: "a misspelt key is named", yaml: "images: {trainng: x}", key: "images" },
     { name: "an http NATS url names nats.url", yaml: "nats: {url: http://x}", key: "nats.url" },
+    { name: "a shared credential beside per-fold credentials names nats.credsSecret", yaml: "nats: {credsSecret: {name: x}, auth: {credsFile: /a, signingKeyFile: /b, accountPublicKeyFile: /c}}", key: "nats.credsSecret" },
+    { name: "per-fold credentials without the signing key name nats.auth.signingKeyFile", yaml: "nats: {auth: {credsFile: /a, accountPublicKeyFile: /c}}", key: "nats.auth.signingKeyFile" },
     { name: "a backoff cap below its start names maxSeconds", yaml: "restartBackoff: {initialSeconds: 30, maxSeconds: 5}", key: "restartBackoff.maxSeconds" },
     { name: "a retry limit beyond 10 names calibration.retryLimit", yaml: "calibration: {retryLimit: 50}", key: "calibration.retryLimit" },
   ];

@@ -61,6 +61,32 @@ export const OperatorConfig = z
           .object({ name: dnsLabel, key: z.string().min(1).default("nats.creds") })
           .strict()
           .optional(),
+        /**
+         * Decentralized JWT auth (chart: nats.auth): the operator's own .creds file and the
+         * account signing key it mints each fold attempt's credential with. Files the chart
+         * mounts from the nats-auth Secret; read once at start.
+         */
+        auth: z
+          .object({ credsFile: z.string().min(1), signingKeyFile: z.string().min(1), accountPublicKeyFile: z.string().min(1) })
+          .strict()
+          .optional(),
+        /** A CA bundle to verify the NATS server's certificate (chart: nats.tls). */
+        tlsCaFile: z.string().min(1).optional(),
+      })
+      .strict()
+      .refine((n) => !(n.auth && n.credsSecret), { error: "set either nats.auth (a credential per fold) or nats.credsSecret (one shared credential), not both", path: ["credsSecret"] })
+      .prefault({}),
+    /**
+     * What a TrainingRun author may choose for the pods the operator builds (issue 17: a user
+     * who may only create TrainingRuns got busybox at system-cluster-critical). The default
+     * training image is always allowed.
+     */
+    policy: z
+      .object({
+        /** Images spec.image may name besides images.training: exact references, or a prefix ending in "*" (registry.example/nnunet:*). */
+        allowedImages: z.array(z.string().min(1).regex(/^\S+$/, { error: "must be an image reference or a prefix ending in *" })).default([]),
+        /** PriorityClasses spec.priorityClassName may name; empty: none (the pods get the cluster's default). */
+        allowedPriorityClasses: z.array(dnsLabel).default([]),
       })
       .strict()
       .prefault({}),
@@ -100,6 +126,8 @@ export const OperatorEnv = z.object({
   POD_NAMESPACE: dnsLabel.optional(),
   POD_NAME: z.string().min(1).optional(),
   NATS_URL: z.string().min(1).optional(),
+  /** `nats-bootstrap` mode (the chart's hook Job): the Secret to create in POD_NAMESPACE. */
+  NATS_AUTH_SECRET: z.string().min(1).max(253).optional(),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace"]).default("info"),
   HTTP_PORT: z.coerce.number().int().min(1).max(65535).default(8080),
   WEBHOOK_PORT: z.coerce.number().int().min(1).max(65535).default(9443),

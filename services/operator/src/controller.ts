@@ -18,15 +18,17 @@ import {
 } from "@nnunet-operator/kube";
 import type { OperatorConfig } from "./config.js";
 import { OperatorMetrics } from "./metrics.js";
-import { AdmissionPass } from "./trainingrun/admission-pass.js";
 import { isPodActive, podGpuRequest } from "./trainingrun/decide/objects.js";
+import { foldCredentialIssuer, type FoldSigning } from "./trainingrun/fold-credentials.js";
 import { ProgressCache, runProgressFeed } from "./trainingrun/progress-feed.js";
 import { type EventSink, TrainingRunReconciler } from "./trainingrun/reconciler.js";
+import { AdmissionScheduler } from "./trainingrun/scheduler.js";
 import { World } from "./trainingrun/world.js";
 
 // The operator's moving parts, wired: informers (always running, so a standby replica is
-// warm and ready), the leader election, and while leading a work queue whose workers run
-// the reconciler. main.ts builds the ports and hands them in; the integration tests and
+// warm and ready), the leader election, and while leading the admission loop (one scheduler
+// over every run's wanted GPU work) and a work queue whose workers run the per-run
+// reconciler, `concurrency` of them at once (default 4). main.ts builds the ports and hands them in; the integration tests and
 // the benchmark build an Operator the same way.
 
 export interface OperatorOptions {
@@ -37,6 +39,7 @@ export interface OperatorOptions {
   /** Unique per replica (POD_NAME plus a random suffix). */
   identity: string;
   clock?: Clock;
+  /** Reconciles of different runs at once (default 4); admission is one loop whatever this is. */
   concurrency?: number;
   leaderElection?: Partial<LeaderElectionConfig>;
   leaseName?: string;
@@ -44,6 +47,8 @@ export interface OperatorOptions {
   /** Waiting runs are looked at again at least this often (queue positions, missing claims). */
   waitingResyncSeconds?: number;
   purgeRun?: (namespace: string, run: string) => Promise<number>;
+  /** NATS auth: the account signing key that mints each fold attempt's credential. */
+  foldSigning?: FoldSigning;
   /** NATS: the epoch feed fills the progress cache (a replay of the stream, then live). */
   bus?: { nc: NatsConnection; js: JetStreamClient };
 }
@@ -80,6 +85,7 @@ export function boundedEvents(recorder: Pick<EventRecorder, "event">, concurrenc
   };
 }
 
+
 /** A run still waiting for something a cluster change may bring (GPUs, a node, a claim). */
 function waiting(run: KubeObject): boolean {
   const status = run.status as { phase?: string; queue?: { reason?: string } } | undefined;
@@ -91,10 +97,10 @@ export class Operator {
   readonly metrics: OperatorMetrics;
   readonly progress = new ProgressCache();
   readonly reconciler: TrainingRunReconciler;
+  readonly scheduler: AdmissionScheduler;
   private queue: WorkQueue | undefined;
   private readonly elector: LeaderElector;
   private readonly clock: Clock;
-  private wakeTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(private readonly options: OperatorOptions) {
     const { port, config, logger, registry } = options;
@@ -107,10 +113,17 @@ export class Operator {
       clock: this.clock,
       onError: (err, input) => logger.warn({ err, reason: input.reason }, "event not recorded"),
     });
+    this.scheduler = new AdmissionScheduler({
+      world: this.world,
+      config,
+      clock: this.clock,
+      onChange: (key) => this.enqueue(key),
+      onError: (err) => logger.error({ err }, "admission cycle failed"),
+    });
     this.reconciler = new TrainingRunReconciler({
       port,
       world: this.world,
-      admission: new AdmissionPass(this.world, config, this.progress),
+      scheduler: this.scheduler,
       progress: this.progress,
       config,
       events: boundedEvents(recorder, 4, 5000, () => logger.warn("event backlog full: dropping an event")),
@@ -118,6 +131,7 @@ export class Operator {
       logger,
       clock: this.clock,
       ...(options.purgeRun ? { purgeRun: options.purgeRun } : {}),
+      ...(options.foldSigning ? { beforeCreateJobs: foldCredentialIssuer(port, options.foldSigning) } : {}),
       statusMinIntervalSeconds: options.statusMinIntervalSeconds ?? 30,
     });
     this.elector = new LeaderElector({
@@ -142,27 +156,25 @@ export class Operator {
     runs.onChange(ownKey, sink);
     jobs.onChange(labelKey(LABEL_RUN), sink);
     pods.onChange(labelKey(LABEL_RUN), sink);
-    // Capacity and holds change with nodes, with GPU pods ending (ours or not), with claims
-    // and with runs leaving: every waiting run may now be admitted (or move in the queue).
-    nodes.addHandler(() => this.wakeWaiting());
-    claims.addHandler(() => this.wakeWaiting());
-    configMaps.addHandler(() => this.wakeWaiting());
+    // Capacity and holds change with nodes, with GPU pods ending (ours or not), with our Jobs
+    // going, with claims and with runs leaving: the admission loop looks again (coalesced, so
+    // a node flapping is one cycle); the runs whose grant or wait changed are enqueued by it.
+    const schedule = (): void => {
+      if (this.queue) this.scheduler.trigger();
+    };
+    nodes.addHandler(schedule);
+    claims.addHandler(schedule);
+    configMaps.addHandler(schedule);
+    jobs.addHandler((c) => {
+      if (c.type === "deleted") schedule();
+    });
     pods.addHandler((c) => {
       const freed = c.type === "deleted" ? isPodActive(c.object as never) : c.type === "updated" && isPodActive(c.old as never) && !isPodActive(c.object as never);
-      if (freed && podGpuRequest((c.object as { spec?: never }).spec) > 0) this.wakeWaiting();
+      if (freed && podGpuRequest((c.object as { spec?: never }).spec) > 0) schedule();
     });
     runs.addHandler((c) => {
-      if (c.type === "deleted") this.wakeWaiting();
+      if (c.type === "deleted") this.scheduler.forget(`${c.object.metadata.namespace}/${c.object.metadata.name}`);
     });
-  }
-
-  /** Enqueues every waiting run, coalesced over a short window (a node flapping is one wake-up). */
-  wakeWaiting(): void {
-    if (!this.queue || this.wakeTimer) return;
-    this.wakeTimer = setTimeout(() => {
-      this.wakeTimer = undefined;
-      for (const run of this.world.runs()) if (waiting(run)) this.enqueue(`${run.metadata.namespace}/${run.metadata.name}`);
-    }, 100);
   }
 
   isLeader(): boolean {
@@ -183,16 +195,19 @@ export class Operator {
     const runPhases: string[] = [];
     const foldPhases: string[] = [];
     const queued = new Map<string, number>();
+    const stalled: Array<{ namespace: string; run: string; fold: string }> = [];
     for (const run of this.world.runs()) {
-      const status = run.status as { phase?: string; folds?: Array<{ phase: string }> } | undefined;
+      const status = run.status as { phase?: string; folds?: Array<{ fold: string; phase: string; reason?: string }> } | undefined;
       const queue = ((run.spec as { queue?: string } | undefined)?.queue) ?? "default";
       if (status?.phase) runPhases.push(status.phase);
       for (const f of status?.folds ?? []) {
         foldPhases.push(f.phase);
         if (f.phase === "Queued") queued.set(queue, (queued.get(queue) ?? 0) + 1);
+        if (f.reason === "StreamLost" || (f.phase === "Restarting" && f.reason === "Stalled")) stalled.push({ namespace: run.metadata.namespace ?? "default", run: run.metadata.name ?? "", fold: f.fold });
       }
     }
     this.metrics.setPhases(runPhases, foldPhases);
+    this.metrics.setStalled(stalled);
     this.metrics.setQueueLengths(queued, this.options.config.queues.map((q) => q.name));
   }
 
@@ -204,6 +219,7 @@ export class Operator {
           {
             ...bus,
             cache: this.progress,
+            now: () => new Date(this.clock.now()),
             onProgress: this.enqueue,
             onMalformed: (reason, detail) => logger.warn({ reason, detail }, "malformed epoch message"),
             onError: (err) => logger.warn({ err }, "epoch replay skipped"),
@@ -213,7 +229,7 @@ export class Operator {
       : undefined;
     const informers = this.world.run(signal);
     await Promise.all([informers, this.elector.run(signal), feed]);
-    if (this.wakeTimer) clearTimeout(this.wakeTimer);
+    this.scheduler.stop();
   }
 
   private async lead(signal: AbortSignal): Promise<void> {
@@ -221,7 +237,7 @@ export class Operator {
     // A Job missing from an unsynced cache would look like a lost attempt: wait for all.
     if (!(await this.world.waitForSync(signal))) return;
     const queue = new WorkQueue({
-      concurrency: this.options.concurrency ?? 1,
+      concurrency: this.options.concurrency ?? 4,
       clock: this.clock,
       metrics: promWorkQueueMetrics(registry, "trainingruns"),
       onError: (key, err, retrying) => logger.warn({ err, key, retrying }, "reconcile failed"),
@@ -229,13 +245,17 @@ export class Operator {
     this.queue = queue;
     logger.info("leading: reconciling");
     for (const run of this.world.runs()) queue.add(`${run.metadata.namespace}/${run.metadata.name}`);
+    // Positions and capacity messages of waiting runs move with every cycle without making
+    // them worth a pass each (scheduler.ts): refresh them this often.
     const resync = setInterval(() => {
+      this.scheduler.trigger();
       for (const run of this.world.runs()) if (waiting(run)) queue.add(`${run.metadata.namespace}/${run.metadata.name}`);
     }, (this.options.waitingResyncSeconds ?? 60) * 1000);
     try {
       await queue.run((key) => this.reconciler.reconcile(key), signal);
     } finally {
       clearInterval(resync);
+      this.scheduler.stop();
       if (this.queue === queue) this.queue = undefined;
       logger.info("stopped leading");
     }

@@ -26,3 +26,4 @@ export * from "./webhook/admission-review.js";
 export * from "./webhook/validate-trainingrun.js";
 export * from "./trainingrun/decide/status-write.js";
 export * from "./trainingrun/decide/defaults.js";
+export * from "./nats-auth-secret.js";

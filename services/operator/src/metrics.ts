@@ -46,6 +46,7 @@ export class OperatorMetrics {
   private readonly predictedFolds = new Map<string, Set<string>>();
   readonly auditBestEmaLost: Histogram;
   readonly auditGpuSecondsSaved: Histogram;
+  readonly foldStalled: Gauge;
   private readonly batchSources = new Map<string, string>();
 
   constructor(readonly registry: Registry) {
@@ -71,12 +72,19 @@ export class OperatorMetrics {
       this.auditBestEmaLost.zero({ policy });
       this.auditGpuSecondsSaved.zero({ policy });
     }
+    this.foldStalled = get("foldStalled");
   }
 
   /** An audited fold that has trained its schedule: what its would-be stop would have cost and saved. */
   observeAudit(policy: string, bestEmaLost: number | undefined, gpuSecondsSaved: number | undefined): void {
     if (bestEmaLost !== undefined) this.auditBestEmaLost.observe({ policy }, bestEmaLost);
     if (gpuSecondsSaved !== undefined) this.auditGpuSecondsSaved.observe({ policy }, gpuSecondsSaved);
+  }
+
+  /** The folds past their stall deadline (decide/stall.ts), as the last status says; the others have no series. */
+  setStalled(folds: ReadonlyArray<{ namespace: string; run: string; fold: string }>): void {
+    this.foldStalled.reset();
+    for (const f of folds) this.foldStalled.set(f, 1);
   }
 
   /** Phase counts over every run and fold the cache holds; every phase gets a sample, zero included. */

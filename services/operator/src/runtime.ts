@@ -5,7 +5,7 @@ export * from "./controller.js";
 export * from "./metrics.js";
 export * from "./server.js";
 export * from "./trainingrun/act.js";
-export * from "./trainingrun/admission-pass.js";
 export * from "./trainingrun/progress-feed.js";
 export * from "./trainingrun/reconciler.js";
+export * from "./trainingrun/scheduler.js";
 export * from "./trainingrun/world.js";

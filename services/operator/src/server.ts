@@ -1,3 +1,4 @@
+import type { OperatorConfig } from "./config.js";
 import Fastify, { type FastifyInstance } from "fastify";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
@@ -19,6 +20,8 @@ export interface ServerDeps {
   beforeScrape?: () => void;
   /** Queues the configuration defines: an unknown queue gets a warning from the webhook. */
   queues?: readonly string[];
+  /** The operator's configuration: the webhook refuses images and priority classes it does not allow. */
+  config?: OperatorConfig;
   logger?: Logger;
   /** Which routes to serve; both by default. */
   serve?: { metrics?: boolean; webhook?: boolean };
@@ -49,7 +52,7 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
   if (serve.webhook) {
     app.post("/validate-trainingrun", async (req, reply) => {
       try {
-        return reply.send(validateTrainingRunReview(req.body, { ...(deps.queues ? { queues: deps.queues } : {}) }));
+        return reply.send(validateTrainingRunReview(req.body, { ...(deps.queues ? { queues: deps.queues } : {}), ...(deps.config ? { config: deps.config } : {}) }));
       } catch (err) {
         if (err instanceof BadAdmissionReviewError) return reply.code(400).send({ code: err.code, message: err.message });
         throw err;

@@ -47,7 +47,7 @@ async function startReporter(dir: string, options: { watch: boolean; pollMs: num
   runs += 1;
   const abort = new AbortController();
   let publisher: EpochPublisher | undefined;
-  const bus = new NatsReporterBus({ servers: [server.url], name: `bench-${runs}`, logger: quiet, sleep: realSleep, onUp: () => publisher?.wake() });
+  const bus = new NatsReporterBus({ servers: [server.url], name: `bench-${runs}`, fold: { namespace: "bench", run: `run-${runs}`, fold: "0" }, logger: quiet, sleep: realSleep, onUp: () => publisher?.wake() });
   await bus.start(abort.signal);
   publisher = new EpochPublisher({ bus, maxBuffered: 100_000, sleep: realSleep, events: { published: (epoch) => options.onAck?.(epoch) } });
   const reporter = new Reporter({

@@ -34,6 +34,8 @@ export const ReporterEnv = z.object({
     error: "must be a NATS URL such as nats://nats.nnunet-system:4222 (comma-separated for a cluster)",
   }),
   NATS_CREDS_FILE: z.string().trim().min(1).optional(),
+  /** A CA bundle to verify the NATS server's certificate with (NATS over TLS). */
+  NATS_TLS_CA_FILE: z.string().trim().min(1).optional(),
   /** Epoch messages kept while NATS is unreachable; past it the newest are dropped. */
   REPORTER_BUFFER_MAX: intFrom(1, 1_000_000, "epoch messages buffered while NATS is unreachable").default(5000),
   REPORTER_HEARTBEAT_SECONDS: intFrom(1, 3600, "seconds between heartbeats").default(30),
@@ -58,7 +60,7 @@ export type ReporterEnv = z.infer<typeof ReporterEnv>;
 export interface ReporterConfig {
   readonly identity: ReporterIdentity;
   readonly foldDir: string;
-  readonly nats: { readonly servers: string[]; readonly credsFile: string | undefined };
+  readonly nats: { readonly servers: string[]; readonly credsFile: string | undefined; readonly tlsCaFile?: string | undefined };
   readonly bufferMax: number;
   readonly heartbeatMs: number;
   readonly pollMs: number;
@@ -115,7 +117,7 @@ export function parseReporterEnv(env: Readonly<Record<string, string | undefined
   return {
     identity,
     foldDir: e.NNUNET_FOLD_DIR,
-    nats: { servers: e.NATS_URL.split(",").map((s) => s.trim()), credsFile: e.NATS_CREDS_FILE },
+    nats: { servers: e.NATS_URL.split(",").map((s) => s.trim()), credsFile: e.NATS_CREDS_FILE, ...(e.NATS_TLS_CA_FILE ? { tlsCaFile: e.NATS_TLS_CA_FILE } : {}) },
     bufferMax: e.REPORTER_BUFFER_MAX,
     heartbeatMs: e.REPORTER_HEARTBEAT_SECONDS * 1000,
     pollMs: e.REPORTER_POLL_MS,

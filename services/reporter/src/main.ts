@@ -62,6 +62,8 @@ async function main(): Promise<number> {
     servers: config.nats.servers,
     name: `reporter/${identity.namespace}/${identity.run}/${identity.fold}/${identity.attempt}`,
     credsFile: config.nats.credsFile,
+    tlsCaFile: config.nats.tlsCaFile,
+    fold: identity,
     publishTimeoutMs: PUBLISH_TIMEOUT_MS,
     logger,
     sleep: realSleep,

@@ -1,7 +1,7 @@
 import { type JetStreamClient, type JetStreamManager, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { EpochMetricsInput, Heartbeat } from "@nnunet-operator/api";
-import { EPOCH_STREAM, connectBus, decodeEpochMessage, encodeEpochMetrics, epochSubject, publishHeartbeat } from "@nnunet-operator/bus";
+import { EPOCH_STREAM, connectBus, decodeEpochMessage, encodeEpochMetrics, epochSubject, type FoldAddress, foldInboxPrefix, publishHeartbeat } from "@nnunet-operator/bus";
 import type { ReporterIdentity } from "./epoch-message.js";
 import type { EpochBusPort, Sleep } from "./publish.js";
 
@@ -31,6 +31,9 @@ export interface NatsReporterBusOptions {
   /** Connection name shown by the server's monitoring. */
   readonly name: string;
   readonly credsFile?: string | undefined;
+  readonly tlsCaFile?: string | undefined;
+  /** The fold this reporter publishes for: its user may read replies only under the fold's inbox prefix. */
+  readonly fold: FoldAddress;
   /** How long one publish waits for its JetStream ack. */
   readonly publishTimeoutMs?: number;
   readonly reconnectTimeWaitMs?: number;
@@ -66,6 +69,8 @@ export class NatsReporterBus implements EpochBusPort {
           servers: this.options.servers,
           name: this.options.name,
           credsFile: this.options.credsFile,
+          tlsCaFile: this.options.tlsCaFile,
+          inboxPrefix: foldInboxPrefix(this.options.fold),
           waitOnFirstConnect: true,
           reconnectTimeWaitMs: this.options.reconnectTimeWaitMs ?? 1000,
         });
@@ -126,7 +131,8 @@ export class NatsReporterBus implements EpochBusPort {
 
   /**
    * The last epoch the stream holds on this fold's subject if it is from the same run uid and
-   * attempt. Needs $JS.API.STREAM.MSG.GET; any failure but a down connection is a
+   * attempt. A direct get with the subject in the API subject, which the fold's user may
+   * send for its own subject only (no one else's last epoch, no run uid); any failure but a down connection is a
    * ResumeLookupError (terminal: the publisher then simply re-publishes, which is safe).
    */
   async lastStoredEpoch(identity: ReporterIdentity): Promise<number | undefined> {
@@ -135,7 +141,7 @@ export class NatsReporterBus implements EpochBusPort {
     let stored;
     try {
       this.#jsm ??= await jetstreamManager(nc, { checkAPI: false, timeout: this.options.publishTimeoutMs ?? 2000 });
-      stored = await this.#jsm.streams.getMessage(EPOCH_STREAM, { last_by_subj: epochSubject(identity) });
+      stored = await this.#jsm.direct.getMessage(EPOCH_STREAM, { last_by_subj: epochSubject(identity) });
     } catch (cause) {
       throw new ResumeLookupError("cannot read the fold's last stored epoch", { cause });
     }

@@ -82,13 +82,3 @@ export class ClusterObserver {
     for (const s of this.stops) s();
   }
 }
-
-/** Seconds x GPUs a finished pod held its GPUs, from its start to its last container's finish. */
-export function podGpuSeconds(p: PodRecord): number {
-  const start = Date.parse(String(p.last.status?.startTime ?? ""));
-  const finishes = (p.last.status?.containerStatuses ?? [])
-    .map((c: any) => Date.parse(String(c.state?.terminated?.finishedAt ?? "")))
-    .filter((t: number) => !Number.isNaN(t));
-  if (Number.isNaN(start) || finishes.length === 0) return 0;
-  return Math.max(0, (Math.max(...finishes) - start) / 1000) * p.gpus;
-}

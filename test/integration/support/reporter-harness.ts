@@ -8,7 +8,7 @@ import { type JetStreamClient, type JetStreamManager, jetstream, jetstreamManage
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { EpochMetrics } from "@nnunet-operator/api";
 import { EPOCH_STREAM, type FoldAddress, connectBus, ensureEpochStream, epochSubject, replayEpochs } from "@nnunet-operator/bus";
-import { type NatsServerHandle, startNatsServer } from "@nnunet-operator/bus/testing";
+import { type NatsAuthFixture, type NatsServerHandle, makeNatsAuthFixture, startNatsServer } from "@nnunet-operator/bus/testing";
 
 // Helpers of the reporter's integration tests: the real main.ts as a child process (run by
 // tsx, configured by environment exactly as the training Job does), a trainer stand-in that
@@ -198,27 +198,36 @@ export interface EpochStreamFixture {
   jsm: JetStreamManager;
   /** A temporary folder for fold folders, removed after the block. */
   root: string;
+  auth: NatsAuthFixture;
+  /** The reporter's environment for `identity`, with the fold attempt's own NATS credential (as the operator mints it). */
+  env(identity: Identity, foldDir: string, extra?: Record<string, string>): Promise<Record<string, string>>;
 }
 
 /**
- * Registers the block's before and after hooks: a real nats-server with the epoch stream
- * (`limits`), a client connection and a temporary folder; afterwards every reporter started
- * is killed and all of it torn down.
+ * Registers the block's before and after hooks: a real nats-server with auth on and the
+ * epoch stream (`limits`, created as early-stop does), an observer's connection and a
+ * temporary folder; afterwards every reporter started is killed and all of it torn down.
+ * Reporters started with `env()` sign in with their fold attempt's own credential.
  */
 export function useEpochStream(name: string, limits: Parameters<typeof ensureEpochStream>[1], connect: { reconnectTimeWaitMs?: number } = {}): EpochStreamFixture {
   const f = {} as EpochStreamFixture;
   before(async () => {
-    f.server = await startNatsServer();
-    f.nc = await connectBus({ servers: f.server.url, name: `${name}-test`, ...connect });
+    f.auth = await makeNatsAuthFixture();
+    f.server = await startNatsServer({ auth: f.auth.material });
+    const manager = await connectBus({ servers: f.server.url, name: "early-stop", credsFile: f.auth.earlyStopCredsFile });
+    await ensureEpochStream(await jetstreamManager(manager), limits);
+    await manager.close();
+    f.nc = await connectBus({ servers: f.server.url, name: `${name}-test`, credsFile: f.auth.observerCredsFile, ...connect });
     f.js = jetstream(f.nc);
     f.jsm = await jetstreamManager(f.nc);
-    await ensureEpochStream(f.jsm, limits);
+    f.env = async (identity, foldDir, extra = {}) => reporterEnv(identity, foldDir, f.server.url, { NATS_CREDS_FILE: await f.auth.foldCredsFile(identity), ...extra });
     f.root = await mkdtemp(join(tmpdir(), `${name}-`));
   });
   after(async () => {
     killReporters();
     await f.nc?.close();
     await f.server?.stop();
+    await f.auth?.cleanup();
     if (f.root) await rm(f.root, { recursive: true, force: true });
   });
   return f;

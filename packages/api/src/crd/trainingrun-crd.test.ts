@@ -9,7 +9,7 @@ import { generatedFiles } from "../generated-files.js";
 import { buildOpenApiSchema, buildTrainingRunCrd } from "./trainingrun-crd.js";
 import { type JSONSchemaProps, walkSchema } from "./openapi.js";
 import { structuralViolations } from "./structural.js";
-import { createCrdValidator } from "./validate.js";
+import { createCrdValidator } from "../testing/crd-validator.js";
 
 const repo = resolve(import.meta.dirname, "../../../..");
 const fixtures = join(repo, "test/fixtures/trainingruns");
@@ -86,6 +86,12 @@ describe("updates", () => {
   const cases: { name: string; change: (r: TrainingRun) => void; field?: string }[] = [
     { name: "changing the dataset is refused", change: (r) => void (r.spec.dataset = "Dataset502_Other"), field: "spec.dataset" },
     { name: "changing the configuration is refused", change: (r) => void (r.spec.configuration = "2d"), field: "spec.configuration" },
+    { name: "changing the claim is refused", change: (r) => void (r.spec.storage.claimName = "other-data"), field: "spec.storage.claimName" },
+    { name: "changing the trainer is refused", change: (r) => void (r.spec.trainer = "nnUNetTrainer_250epochs"), field: "spec.trainer" },
+    { name: "changing the plans is refused", change: (r) => void (r.spec.plans = "nnUNetResEncUNetMPlans"), field: "spec.plans" },
+    { name: "changing the GPUs per fold is refused", change: (r) => void (r.spec.gpu = { ...r.spec.gpu, perFold: 2 }), field: "spec.gpu.perFold" },
+    { name: "changing the folds is refused", change: (r) => void (r.spec.folds = [0]), field: "spec.folds" },
+    { name: "setting an image is refused", change: (r) => void (r.spec.image = "busybox"), field: "spec.image" },
     { name: "suspending the run is allowed", change: (r) => void (r.spec.suspend = true) },
     { name: "raising the priority is allowed", change: (r) => void (r.spec.priority = 500) },
   ];
@@ -154,7 +160,7 @@ describe("the generated CRD", () => {
     assert.deepEqual(version.subresources, { status: {} });
     assert.deepEqual(
       version.additionalPrinterColumns.map((c) => c.name),
-      ["Phase", "Batch", "Epoch", "Best EMA Dice", "GPU-h", "Finish", "Age"],
+      ["Phase", "Folds", "Epoch", "GPU-h", "Saved", "Batch", "Best EMA Dice", "Finish", "Age"],
     );
   });
 

@@ -18,12 +18,17 @@ import { type JSONSchemaProps, schemaAt, toStructural } from "./openapi.js";
 // The TrainingRun CustomResourceDefinition, built from the zod schemas. scripts/gen-crd.ts
 // writes it to crds/; tests compare the file with this function's output.
 
+// What `kubectl get tr` shows at a glance; -o wide adds the priority-1 columns. Every value is
+// a status.summary field the operator computes once (services/operator decide/accounting.ts),
+// the same the plugin prints. Age stays last: new columns go before it.
 export const PRINTER_COLUMNS = [
   { name: "Phase", type: "string", jsonPath: ".status.phase", description: "Lifecycle phase of the run." },
-  { name: "Batch", type: "integer", jsonPath: ".status.calibration.batchSize", description: "Batch size in use." },
-  { name: "Epoch", type: "string", jsonPath: ".status.summary.epochs", description: "Finished over planned epochs, all folds." },
-  { name: "Best EMA Dice", type: "number", jsonPath: ".status.summary.bestEma", description: "Mean best EMA pseudo Dice of the folds." },
-  { name: "GPU-h", type: "number", jsonPath: ".status.summary.gpuHours", description: "GPU-hours used." },
+  { name: "Folds", type: "string", jsonPath: ".status.summary.folds", description: "Folds that finished training over the run's folds." },
+  { name: "Epoch", type: "string", jsonPath: ".status.summary.epochs", description: "Last finished epoch of the slowest and the furthest fold still training, over planned epochs." },
+  { name: "GPU-h", type: "number", jsonPath: ".status.summary.gpuHours", description: "GPU-hours used: the epoch times the trainer logged, times GPUs per fold." },
+  { name: "Saved", type: "string", jsonPath: ".status.summary.saved", description: "GPU-hours saved against the full schedule by the folds that finished, and the percentage." },
+  { name: "Batch", type: "integer", jsonPath: ".status.calibration.batchSize", description: "Batch size in use.", priority: 1 },
+  { name: "Best EMA Dice", type: "number", jsonPath: ".status.summary.bestEma", description: "Mean best EMA pseudo Dice of the folds.", priority: 1 },
   // A string: kubectl shows a future instant of type date as <invalid>.
   { name: "Finish", type: "string", jsonPath: ".status.summary.predictedFinishAt", description: "When the training folds are predicted to finish." },
   { name: "Age", type: "date", jsonPath: ".metadata.creationTimestamp" },

@@ -14,11 +14,6 @@ export const CRD_NAME = `${PLURAL}.${GROUP}`;
 export const LABEL_RUN = `${GROUP}/run`;
 export const LABEL_FOLD = `${GROUP}/fold`;
 export const LABEL_ROLE = `${GROUP}/role`;
-export const ANNOTATION_STOP_DECISION = `${GROUP}/stop-decision`;
-/** On a fold's training Job: the early-stop controller's StallReport (JSON). */
-export const ANNOTATION_STALL_REPORT = `${GROUP}/stall-report`;
-/** On a fold's training Job: its attempt (0 for the first pod), written by the operator. */
-export const ANNOTATION_ATTEMPT = `${GROUP}/attempt`;
 export const FINALIZER = `${GROUP}/purge-metrics`;
 
 export const ROLES = ["calibrate", "train", "validate"] as const;

@@ -61,6 +61,23 @@ export const CROSS_FIELD_RULES: readonly CrossFieldRule[] = [
     transition: true,
     holds: (c, old) => old === undefined || c === old,
   },
+  // What decides where and what a fold trains (issue 17: a claim, trainer and plans changed
+  // mid-run sent the remaining validations to other folders). Fixed from creation on.
+  immutable("storage-claim-immutable", ["spec", "storage", "claimName"], "spec.storage.claimName", "another claim"),
+  immutable("trainer-immutable", ["spec", "trainer"], "spec.trainer", "another trainer"),
+  immutable("plans-immutable", ["spec", "plans"], "spec.plans", "other plans"),
+  immutable("gpus-per-fold-immutable", ["spec", "gpu", "perFold"], "spec.gpu.perFold", "another GPU count"),
+  immutable("folds-immutable", ["spec", "folds"], "spec.folds", "other folds"),
+  {
+    // Optional: the rule hangs on spec so that setting or removing it counts as a change.
+    id: "image-immutable",
+    at: ["spec"],
+    cel: "has(self.image) == has(oldSelf.image) && (!has(self.image) || self.image == oldSelf.image)",
+    message: "spec.image is immutable after creation; create a new TrainingRun to train with another image",
+    field: ".image",
+    transition: true,
+    holds: (spec, old) => old === undefined || spec?.image === old?.image,
+  },
   {
     id: "run-name-length",
     at: [],
@@ -82,6 +99,17 @@ export const CROSS_FIELD_RULES: readonly CrossFieldRule[] = [
     holds: (o) => typeof o?.metadata?.name !== "string" || /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(o.metadata.name),
   },
 ];
+
+function immutable(id: string, at: readonly string[], field: string, what: string): CrossFieldRule {
+  return {
+    id,
+    at,
+    cel: "self == oldSelf",
+    message: `${field} is immutable after creation; create a new TrainingRun to train with ${what}`,
+    transition: true,
+    holds: (value, old) => old === undefined || JSON.stringify(value) === JSON.stringify(old),
+  };
+}
 
 /** The k8s-style path of a rule's field, such as `spec.batchSize.value`. */
 export function ruleFieldPath(rule: CrossFieldRule): string {

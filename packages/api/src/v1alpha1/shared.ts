@@ -15,6 +15,25 @@ export function quantity(description: string) {
     .meta({ description, pattern: QUANTITY_PATTERN, "x-kubernetes-int-or-string": true });
 }
 
+/**
+ * QUANTITY_PATTERN without a sign and with at least one non-zero digit in the number: what
+ * a request must be (issue 17: "-8" CPUs and "-1Gi" of /dev/shm passed). A pattern rather
+ * than a CEL rule, so that every API server version checks it.
+ */
+export const POSITIVE_QUANTITY_PATTERN =
+  "^\\+?(([0-9]*[1-9][0-9]*(\\.[0-9]*)?)|([0-9]+\\.[0-9]*[1-9][0-9]*)|(\\.[0-9]*[1-9][0-9]*))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$";
+const positiveQuantityRegex = new RegExp(POSITIVE_QUANTITY_PATTERN);
+
+/** A Kubernetes quantity greater than zero: a positive integer or a string such as `64Gi` or `500m`. */
+export function positiveQuantity(description: string) {
+  return z
+    .union([
+      z.int().min(1, { error: "must be greater than zero" }),
+      z.string().regex(positiveQuantityRegex, { error: "must be a Kubernetes quantity greater than zero, such as 64Gi, 500m or 8" }),
+    ])
+    .meta({ description, pattern: POSITIVE_QUANTITY_PATTERN, minimum: 1, "x-kubernetes-int-or-string": true });
+}
+
 /** A DNS-1123 label (names of PVCs, queues, priority classes). */
 export const DNS_LABEL_PATTERN = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$";
 export function dnsLabel(description: string) {

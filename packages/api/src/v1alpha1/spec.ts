@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { dnsLabel, dnsSubdomain, FoldId, quantity } from "./shared.js";
+import { dnsLabel, dnsSubdomain, FoldId, positiveQuantity } from "./shared.js";
 
 // The TrainingRun spec: what the user asks for. Every field carries a description, which
 // becomes `kubectl explain` text. Nested objects default through `.prefault({})` so that
@@ -135,10 +135,10 @@ export const ForecastSpec = z
       .number()
       .min(0)
       .max(1)
-      .default(0.002)
+      .default(0.0015)
       .meta({
         description:
-          "Stop when the EMA pseudo Dice the rest of the schedule is predicted to add stays below this value (at the given confidence, for 5 epochs in a row). It is about the best EMA pseudo Dice a fold gives up: on real nnU-Net curves the mean loss comes out at 0.55-0.95 of it.",
+          "Stop when the EMA pseudo Dice the rest of the schedule is predicted to add stays below this value (at the given confidence, for 5 epochs in a row). The default is the risk-controlled calibration on 79 real nnU-Net curves from 16 repositories (mean best-EMA loss bounded by 0.002 at 95% confidence, with a bound that does not depend on the curves' order).",
       }),
     confidence: z
       .number()
@@ -198,7 +198,7 @@ export const EarlyStopSpec = z
       .default(5)
       .meta({
         description:
-          "A fold that logs no epoch for this many median epoch times is reported stalled and its pod restarted.",
+          "A fold that logs no epoch for this many median epoch times, while its reporter's heartbeat shows the training log has not moved, is restarted by the operator. Missing epochs alone (a lost NATS stream) never count as a stall.",
       }),
   })
   .strict()
@@ -226,9 +226,9 @@ export const ScheduleSpec = z
 
 export const ResourcesSpec = z
   .object({
-    cpu: quantity("CPU request and limit of the training container (data augmentation workers run here).").default("8"),
-    memory: quantity("Memory request and limit of the training container.").default("64Gi"),
-    shmSize: quantity("Size of the memory-backed /dev/shm for the data loader.").default("16Gi"),
+    cpu: positiveQuantity("CPU request and limit of the training container (data augmentation workers run here).").default("8"),
+    memory: positiveQuantity("Memory request and limit of the training container.").default("64Gi"),
+    shmSize: positiveQuantity("Size of the memory-backed /dev/shm for the data loader.").default("16Gi"),
   })
   .strict()
   .meta({ description: "Resources of each fold's training container, besides its GPUs." });

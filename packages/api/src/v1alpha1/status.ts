@@ -115,11 +115,18 @@ export const FoldStatus = z
     audit: FoldAudit.optional(),
     node: z.string().optional().meta({ description: "Node of the current or last training pod." }),
     pod: z.string().optional().meta({ description: "Current or last training pod." }),
-    gpuSeconds: z.number().min(0).optional().meta({ description: "GPU-seconds the fold's training pods have used." }),
     epochSeconds: z.number().min(0).optional().meta({ description: "Measured time of one epoch (mean over the epochs seen), in seconds." }),
     predictedFinishAt: timestamp(
       "While the fold trains: when its training is predicted to end, the epochs left to the end of the schedule (or to the stop already decided) times the measured epoch time, from the last epoch's time.",
     ).optional(),
+    gpuSecondsUsed: z.number().min(0).optional().meta({
+      description:
+        "GPU-seconds of the fold's training so far: the epoch times the trainer logged (every attempt, repeated epochs included) times GPUs per fold. Start-up, calibration and validation are not counted.",
+    }),
+    gpuSecondsPlanned: z.number().min(0).optional().meta({
+      description:
+        "GPU-seconds the full stock schedule would take: spec.schedule.maxEpochs at the plans' batch size, from the mean logged epoch time (rescaled by the calibration's measured throughput when the batch size changed), times GPUs per fold.",
+    }),
     startedAt: timestamp("When training of the fold first started.").optional(),
     finishedAt: timestamp("When training of the fold finished.").optional(),
     validation: ValidationResult.optional(),
@@ -132,14 +139,19 @@ export type FoldStatus = z.infer<typeof FoldStatus>;
 
 export const RunTotals = z
   .object({
-    gpuSecondsUsed: z.number().min(0).meta({ description: "GPU-seconds used by all training pods of the run." }),
+    gpuSecondsUsed: z.number().min(0).meta({ description: "Sum of the folds' gpuSecondsUsed: GPU-seconds of training epochs as the trainer logged them." }),
     gpuSecondsPlanned: z.number().min(0).optional().meta({
-      description: "GPU-seconds the full schedule at the plans' batch size would take, estimated from the measured epoch times.",
+      description: "Sum of the folds' gpuSecondsPlanned (folds with a logged epoch time): the full stock schedule at the plans' batch size.",
     }),
-    gpuSecondsSaved: z.number().min(0).optional().meta({ description: "gpuSecondsPlanned minus gpuSecondsUsed." }),
+    gpuSecondsSaved: z.number().min(0).optional().meta({
+      description: "Over the folds that finished training: gpuSecondsPlanned minus gpuSecondsUsed. Only realised savings; absent until a fold finishes.",
+    }),
+    savedPercent: z.number().min(0).max(100).optional().meta({
+      description: "gpuSecondsSaved as a percentage of the finished folds' gpuSecondsPlanned, to 0.1. Once every fold finished: 100 x (1 - used / planned).",
+    }),
   })
   .strict()
-  .meta({ description: "GPU accounting of the run." });
+  .meta({ description: "GPU accounting of the run, the one source of the GPU-time figures kubectl, the plugin, the demo and the metrics show." });
 
 export const RunAudit = z
   .object({
@@ -153,13 +165,18 @@ export const RunAudit = z
 
 export const RunSummary = z
   .object({
-    epochs: z.string().optional().meta({ description: "Finished over planned epochs summed over the folds, such as 412/5000." }),
+    folds: z.string().optional().meta({ description: "Folds that finished training over the run's folds, such as 2/5." }),
+    epochs: z.string().optional().meta({
+      description:
+        "Last finished epoch (numbered from 0, as nnU-Net logs it) of the slowest and the furthest fold still training (of every fold once all finished) over their planned epochs, such as 211-339/500; one number when they agree, such as 339/500.",
+    }),
     bestEma: z.number().optional().meta({ description: "Mean of the folds' best EMA pseudo Dice." }),
-    gpuHours: z.number().min(0).optional().meta({ description: "GPU-hours used so far." }),
+    gpuHours: z.number().min(0).optional().meta({ description: "totals.gpuSecondsUsed in GPU-hours, to 0.1." }),
+    saved: z.string().optional().meta({ description: "totals.gpuSecondsSaved in GPU-hours, to 0.1, with totals.savedPercent, such as 48.2 (72.4%)." }),
     predictedFinishAt: timestamp("While folds train: the latest of their predicted finishes.").optional(),
   })
   .strict()
-  .meta({ description: "One-line summary for kubectl get." });
+  .meta({ description: "The run at a glance, for kubectl get." });
 
 export const TrainingRunStatus = z
   .object({

@@ -1,9 +1,10 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { type NatsAuthMaterial, serverAuthConfig } from "../auth.js";
 
 // Starts a real nats-server with JetStream for integration tests: free ports, a temporary
 // store, readiness checked on the monitoring port's /healthz (JetStream included), killed
@@ -16,6 +17,8 @@ export interface NatsServerOptions {
   jetstream?: boolean;
   /** Extra command line arguments. */
   args?: string[];
+  /** Turns decentralized JWT auth on with these keys (testing/auth.ts makes them). */
+  auth?: NatsAuthMaterial;
   /** How long start()/restart() wait for readiness. */
   readyTimeoutMs?: number;
 }
@@ -114,8 +117,10 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
   let output = "";
   let child: ChildProcess;
 
+  const config = join(storeDir, "nats.conf");
+  await writeFile(config, options.auth ? serverAuthConfig(options.auth) : "");
   const launch = async (): Promise<void> => {
-    const args = ["-a", "127.0.0.1", "-p", String(port), "-m", String(monitorPort), ...(options.jetstream === false ? [] : ["-js", "-sd", storeDir]), ...(options.args ?? [])];
+    const args = ["-c", config, "-a", "127.0.0.1", "-p", String(port), "-m", String(monitorPort), ...(options.jetstream === false ? [] : ["-js", "-sd", storeDir]), ...(options.args ?? [])];
     child = spawn(binary, args, { stdio: ["ignore", "pipe", "pipe"] });
     live.add(child);
     const p = child;

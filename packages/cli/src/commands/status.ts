@@ -1,12 +1,11 @@
 import type { FoldStatus, TrainingRun } from "@nnunet-operator/api";
 import { Resources } from "@nnunet-operator/kube";
 import { type CommandContext, parseRun, readRun } from "../context.js";
-import { age, dice, gpuHours, percent, runPredictedFinish, table, until } from "../view/format.js";
+import { age, dice, gpuFigures, gpuHours, runPredictedFinish, table, until } from "../view/format.js";
 import { foldNote } from "../view/render.js";
 
-// `kubectl nnunet status [RUN]`: one line per run, or one table row per fold of RUN.
-
-const DONE = new Set(["Converged", "Completed", "Validating", "Validated"]);
+// `kubectl nnunet status [RUN]`: one line per run, or one table row per fold of RUN. The
+// run's figures are the ones `kubectl get tr` shows (status.summary), read, not recounted.
 
 export function formatRunList(runs: readonly TrainingRun[], now: Date, withNamespace: boolean): string {
   if (runs.length === 0) return "";
@@ -15,20 +14,17 @@ export function formatRunList(runs: readonly TrainingRun[], now: Date, withNames
     .sort((a, b) => `${a.metadata.namespace}/${a.metadata.name}`.localeCompare(`${b.metadata.namespace}/${b.metadata.name}`))
     .map((run) => {
       const s = run.status;
-      const folds = s?.folds ?? [];
-      const t = s?.totals;
-      const saved = t?.gpuSecondsPlanned !== undefined ? percent(t.gpuSecondsSaved ?? Math.max(0, t.gpuSecondsPlanned - t.gpuSecondsUsed), t.gpuSecondsPlanned) : "-";
       const queue = s?.queue?.position !== undefined ? `#${s.queue.position} ${s.queue.reason ?? ""}`.trim() : "-";
       return [
         ...(withNamespace ? [run.metadata.namespace ?? ""] : []),
         run.metadata.name ?? "",
         s?.phase ?? "Pending",
-        `${folds.filter((f) => DONE.has(f.phase)).length}/${run.spec.folds.length}`,
+        s?.summary?.folds ?? `0/${run.spec.folds.length}`,
         s?.summary?.epochs ?? "-",
         dice(s?.summary?.bestEma),
         s?.calibration?.batchSize !== undefined ? String(s.calibration.batchSize) : "-",
-        gpuHours(t?.gpuSecondsUsed ?? (s?.summary?.gpuHours !== undefined ? s.summary.gpuHours * 3600 : undefined)),
-        saved,
+        s?.summary?.gpuHours !== undefined ? s.summary.gpuHours.toFixed(1) : "-",
+        s?.summary?.saved ?? "-",
         queue,
         eta(run, now),
         age(run.metadata.creationTimestamp, now),
@@ -83,12 +79,8 @@ export function formatFoldTable(run: TrainingRun, now: Date): string {
     const extras = [c.samplesPerSecond !== undefined ? `${c.samplesPerSecond.toFixed(1)} samples/s` : "", c.gpuProduct ?? "", c.effectiveMaxEpochs !== undefined ? `${c.effectiveMaxEpochs} epochs planned` : ""].filter(Boolean);
     lines.push(`Calibration: batch ${c.batchSize} (${c.source ?? "?"}${c.plansBatchSize !== undefined ? `, plans ${c.plansBatchSize}` : ""})${extras.length ? `, ${extras.join(", ")}` : ""}`);
   }
-  const t = s?.totals;
-  if (t) {
-    const planned = t.gpuSecondsPlanned;
-    const saved = planned === undefined ? undefined : (t.gpuSecondsSaved ?? Math.max(0, planned - t.gpuSecondsUsed));
-    lines.push(`GPU-hours: ${gpuHours(t.gpuSecondsUsed)} used${planned !== undefined && saved !== undefined ? ` of ${gpuHours(planned)} for the full schedule, saved ${percent(saved, planned)}` : ""}`);
-  }
+  const gpu = gpuFigures(s);
+  if (gpu) lines.push(gpu);
   const audit = s?.audit;
   if (audit) {
     const dice = audit.meanDiceLost !== undefined ? `, mean validation Dice given up ${signedDice(audit.meanDiceLost)}` : "";
@@ -104,7 +96,7 @@ export function formatFoldTable(run: TrainingRun, now: Date): string {
     f.bestEma !== undefined ? `${dice(f.bestEma)} @${f.bestEpoch ?? "?"}` : "-",
     f.batchSize !== undefined ? String(f.batchSize) : "-",
     f.node ?? "-",
-    gpuHours(f.gpuSeconds),
+    gpuHours(f.gpuSecondsUsed),
     f.predictedFinishAt !== undefined ? until(f.predictedFinishAt, now) : "-",
     result(f),
   ]);

@@ -60,4 +60,13 @@ describe("decideManualStop", () => {
     assert.equal(plan.kind, "patch");
     assert.deepEqual(plan.kind === "patch" ? plan.patch : undefined, { spec: { suspend: true }, metadata: { resourceVersion: "42" } });
   });
+
+  it("replaces a malformed decision with its own, as every writer does (packages/api fold-job.ts), and says so", () => {
+    const plan = decideManualStop({ run: run("Training"), fold: "0", job: job({ [ANNOTATION_STOP_DECISION]: "{oops" }), now: NOW });
+    assert.equal(plan.kind, "patch");
+    if (plan.kind !== "patch") return;
+    const patch = plan.patch as { metadata: { annotations: Record<string, string> } };
+    assert.equal(StopDecision.parse(JSON.parse(patch.metadata.annotations[ANNOTATION_STOP_DECISION] as string)).policy, "Manual");
+    assert.match(plan.message, /suspended \(replacing the Job's unreadable stop decision: not JSON\)/);
+  });
 });

@@ -1,4 +1,4 @@
-import { ANNOTATION_STOP_DECISION, StopDecision, type TrainingRun, foldJobName } from "@nnunet-operator/api";
+import { decideStopWrite, foldJobName, StopDecision, stopDecisionPatch, type TrainingRun } from "@nnunet-operator/api";
 import { type KubeObject, Resources, isConflict, isNotFound } from "@nnunet-operator/kube";
 import { type CommandContext, readRun } from "../context.js";
 import { type CliError, NotFoundError, RefusedError } from "../errors.js";
@@ -7,7 +7,8 @@ import { type CliError, NotFoundError, RefusedError } from "../errors.js";
 // early-stop controller's (DESIGN.md, contracts): one merge patch on the fold's training
 // Job `<run>-fold-<f>` that sets the stop-decision annotation (policy Manual) and
 // spec.suspend true. The Job then ends its pod gracefully, and the operator records the
-// fold as Converged and validates from checkpoint_best. A second stop changes nothing.
+// fold as Converged and validates from checkpoint_best. A second stop changes nothing. What a
+// decision, a malformed one and a finished Job are is packages/api's (fold-job.ts).
 
 export const FIELD_MANAGER = "kubectl-nnunet";
 
@@ -29,17 +30,6 @@ export interface StopInput {
   now: Date;
 }
 
-function existingDecision(job: JobLike): StopDecision | undefined {
-  const text = job.metadata.annotations?.[ANNOTATION_STOP_DECISION];
-  if (text === undefined) return undefined;
-  try {
-    const parsed = StopDecision.safeParse(JSON.parse(text));
-    return parsed.success ? parsed.data : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 /** Decides the manual stop of one fold from the run's status and the fold's Job. Pure. */
 export function decideManualStop({ run, fold, job, reason, now }: StopInput): StopPlan {
   const name = `${run.metadata.namespace}/${run.metadata.name}`;
@@ -48,7 +38,8 @@ export function decideManualStop({ run, fold, job, reason, now }: StopInput): St
   if (!run.spec.folds.map(String).includes(fold)) {
     return { kind: "refused", error: new NotFoundError(`fold ${fold} is not a fold of TrainingRun ${name} (its folds: ${run.spec.folds.join(", ")}): pick one of those with --fold`) };
   }
-  const decided = job && existingDecision(job);
+  const write = job ? decideStopWrite(job) : undefined;
+  const decided = write && !write.write && write.why === "decided" ? write.decision : undefined;
   if (job && decided) {
     const what = `fold ${fold} of TrainingRun ${name} already has a stop decision (${decided.policy} at epoch ${decided.epoch}, ${decided.decidedAt})`;
     if (job.spec?.suspend === true) return { kind: "noop", message: `${what}: nothing to do` };
@@ -73,8 +64,10 @@ export function decideManualStop({ run, fold, job, reason, now }: StopInput): St
       ),
     };
   }
-  const finished = job.status?.conditions?.find((c) => (c.type === "Complete" || c.type === "Failed") && c.status === "True");
-  if (finished) return { kind: "refused", error: new RefusedError(`training Job ${jobName} of fold ${fold} of TrainingRun ${name} has already ended (${finished.type}): nothing left to stop`) };
+  if (write && !write.write) {
+    const how = job.status?.conditions?.find((c) => c.status === "True" && ["Complete", "Failed", "SuccessCriteriaMet", "FailureTarget"].includes(c.type ?? ""))?.type;
+    return { kind: "refused", error: new RefusedError(`training Job ${jobName} of fold ${fold} of TrainingRun ${name} has already ended (${how}): nothing left to stop`) };
+  }
 
   const decision = StopDecision.parse({
     epoch: status?.epoch ?? 0,
@@ -84,13 +77,14 @@ export function decideManualStop({ run, fold, job, reason, now }: StopInput): St
     ...(status?.bestEma !== undefined && { bestEma: status.bestEma }),
     decidedAt: now.toISOString(),
   });
-  const patch = withVersion(job, { metadata: { annotations: { [ANNOTATION_STOP_DECISION]: JSON.stringify(decision) } }, spec: { suspend: true } });
+  const patch = stopDecisionPatch(decision, job.metadata.resourceVersion);
   const best = decision.bestEma !== undefined ? ` (best EMA ${decision.bestEma.toFixed(4)} at epoch ${decision.bestEpoch ?? "?"})` : "";
+  const replaced = write?.write && write.replaces ? ` (replacing the Job's ${write.replaces})` : "";
   return {
     kind: "patch",
     patch,
     decision,
-    message: `fold ${fold} of TrainingRun ${name}: stop requested at epoch ${decision.epoch}${best}; Job ${jobName} suspended, the operator validates from checkpoint_best once the pod has ended`,
+    message: `fold ${fold} of TrainingRun ${name}: stop requested at epoch ${decision.epoch}${best}; Job ${jobName} suspended${replaced}, the operator validates from checkpoint_best once the pod has ended`,
   };
 }
 

@@ -2,6 +2,8 @@ import { type FoldStatus, TrainingRun, type TrainingRunStatus } from "@nnunet-op
 
 // Made-up TrainingRuns for the renderer and command tests: one builder per lifecycle stage,
 // each parsed with the API schema so a test can never show a status the operator cannot write.
+// The GPU figures add up as the operator's accounting adds them (services/operator
+// decide/accounting.ts): folds' used and planned, totals their sums, savings on finished folds.
 
 export const NOW = new Date("2026-01-01T12:00:00Z");
 export const minutesAgo = (m: number): string => new Date(NOW.getTime() - m * 60_000).toISOString();
@@ -28,7 +30,7 @@ export const calibration = {
 } as const;
 
 export function trainingFold(fold: string, epoch: number, extra: Partial<FoldStatus> = {}): FoldStatus {
-  return { fold, phase: "Training", attempt: 0, epoch, maxEpochs: 250, latestEma: 0.8123, bestEma: 0.815, bestEpoch: epoch - 2, batchSize: 12, node: "l40s-1", gpuSeconds: epoch * 90, ...extra };
+  return { fold, phase: "Training", attempt: 0, epoch, maxEpochs: 250, latestEma: 0.8123, bestEma: 0.815, bestEpoch: epoch - 2, batchSize: 12, node: "l40s-1", gpuSecondsUsed: (epoch + 1) * 90, gpuSecondsPlanned: 180000, ...extra };
 }
 
 export function convergedFold(fold: string, epoch: number): FoldStatus {
@@ -57,8 +59,8 @@ export const trainingRun = () =>
     phase: "Training",
     calibration,
     folds: [trainingFold("0", 120, { epochSeconds: 90, predictedFinishAt: minutesAhead(195) }), convergedFold("1", 187), { fold: "2", phase: "Queued", attempt: 0, maxEpochs: 250 }],
-    totals: { gpuSecondsUsed: 27630, gpuSecondsPlanned: 360000, gpuSecondsSaved: 332370 },
-    summary: { epochs: "307/750", bestEma: 0.838, gpuHours: 7.7 },
+    totals: { gpuSecondsUsed: 27810, gpuSecondsPlanned: 360000, gpuSecondsSaved: 163080, savedPercent: 90.6 },
+    summary: { folds: "1/3", epochs: "120/250", bestEma: 0.838, gpuHours: 7.7, saved: "45.3 (90.6%)" },
   }, { folds: [0, 1, 2] });
 
 export const succeededRun = () =>
@@ -66,8 +68,8 @@ export const succeededRun = () =>
     phase: "Succeeded",
     calibration,
     folds: [validatedFold("0", 180, 0.8231), validatedFold("1", 201, 0.8302)],
-    totals: { gpuSecondsUsed: 34290, gpuSecondsPlanned: 180000, gpuSecondsSaved: 145710 },
-    summary: { epochs: "381/500", bestEma: 0.861, gpuHours: 9.5 },
+    totals: { gpuSecondsUsed: 34470, gpuSecondsPlanned: 360000, gpuSecondsSaved: 325530, savedPercent: 90.4 },
+    summary: { folds: "2/2", epochs: "180-201/250", bestEma: 0.861, gpuHours: 9.6, saved: "90.4 (90.4%)" },
   }, { folds: [0, 1] });
 
 export const failedRun = () =>

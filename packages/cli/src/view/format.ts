@@ -1,4 +1,4 @@
-import type { FoldPhase, RunPhase } from "@nnunet-operator/api";
+import type { FoldPhase, RunPhase, TrainingRunStatus } from "@nnunet-operator/api";
 
 // Small pure formatting helpers shared by the live view and the status tables.
 
@@ -62,6 +62,24 @@ export function dice(value: number | undefined): string {
 
 export function gpuHours(seconds: number | undefined): string {
   return seconds === undefined ? "-" : (seconds / 3600).toFixed(1);
+}
+
+/**
+ * A run's GPU time as every view prints it (the live view, its plain lines, the plugin's
+ * status, the demo's summary): the operator's figures from status.totals and summary, read
+ * and never recounted, so that no two places can show different numbers for one run. While
+ * folds still train, the saving covers the folds that finished.
+ */
+export function gpuFigures(status: TrainingRunStatus | undefined): string | undefined {
+  const t = status?.totals;
+  if (!t) return undefined;
+  const used = `GPU-hours ${(status.summary?.gpuHours ?? t.gpuSecondsUsed / 3600).toFixed(1)} used`;
+  const planned = t.gpuSecondsPlanned !== undefined ? ` of ${gpuHours(t.gpuSecondsPlanned)} for the full schedule` : "";
+  const saved = status.summary?.saved;
+  if (saved === undefined) return used + planned;
+  const [done, all] = status.summary?.folds?.split("/") ?? [];
+  const part = done !== undefined && all !== undefined && done !== all ? ` on the ${done} of ${all} folds that finished` : "";
+  return `${used}${planned}, saved ${saved}${part}`;
 }
 
 export function percent(part: number, whole: number): string {

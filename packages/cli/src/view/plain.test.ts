@@ -51,7 +51,7 @@ const cases: Array<{ name: string; steps: Step[] }> = [
           "done: calibration batch 12 (Calibrated), 41.3 samples/s, 250 epochs planned",
           "done fold 0: Validated, epoch 180/250, ema 0.8601, best 0.8610@177, stopped @180 Forecast · Dice 0.8231",
           "done fold 1: Validated, epoch 201/250, ema 0.8601, best 0.8610@198, stopped @201 Forecast · Dice 0.8302",
-          "done summary: GPU-hours 9.5 used of 50.0 for the full schedule, saved 81.0%",
+          "done summary: GPU-hours 9.6 used of 100.0 for the full schedule, saved 90.4 (90.4%)",
           "done summary fold 0: best EMA 0.8610 @ epoch 177, validation Dice 0.8231",
           "done summary fold 1: best EMA 0.8610 @ epoch 198, validation Dice 0.8302",
         ],

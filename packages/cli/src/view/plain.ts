@@ -1,5 +1,5 @@
 import type { FoldStatus, TrainingRun } from "@nnunet-operator/api";
-import { dice, gpuHours, percent } from "./format.js";
+import { dice, gpuFigures } from "./format.js";
 import { foldNote, runLabel } from "./render.js";
 
 // The non-TTY form of the live view, for CI logs: no redraws, only a line when something
@@ -66,13 +66,8 @@ function foldText(fold: FoldStatus): string {
 }
 
 function summary(label: string, run: TrainingRun): string[] {
-  const t = run.status?.totals;
-  const lines: string[] = [];
-  if (t) {
-    const planned = t.gpuSecondsPlanned;
-    const saved = planned === undefined ? undefined : (t.gpuSecondsSaved ?? Math.max(0, planned - t.gpuSecondsUsed));
-    lines.push(`${label} summary: GPU-hours ${gpuHours(t.gpuSecondsUsed)} used${planned !== undefined && saved !== undefined ? ` of ${gpuHours(planned)} for the full schedule, saved ${percent(saved, planned)}` : ""}`);
-  }
+  const gpu = gpuFigures(run.status);
+  const lines: string[] = gpu ? [`${label} summary: ${gpu}`] : [];
   for (const f of run.status?.folds ?? []) {
     lines.push(`${label} summary fold ${f.fold}: best EMA ${dice(f.bestEma)} @ epoch ${f.bestEpoch ?? "-"}, validation Dice ${dice(f.validation?.meanDice)}`);
   }

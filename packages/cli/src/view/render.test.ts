@@ -33,12 +33,12 @@ const cases: Case[] = [
     runs: [trainingRun()],
     width: 120,
     contains: [
-      "totalseg-ct  Training  epochs 307/750",
+      "totalseg-ct  Training  epochs 120/250",
       "calibration  batch 12 (Calibrated, plans 2) · 41.3 samples/s · NVIDIA-L40S · 250 epochs planned (/4)",
       /fold 0 {4}\[#{14}-{16}\] {3}120\/250 {2}ema 0\.8123 {2}best 0\.8150@118 {3}Training {2}ends in 3h15m/,
       /fold 1 .*187\/250  ema 0\.8601  best 0\.8610@184   Converged  stopped @187 Forecast/,
       /fold 2 .*-\/250 .*Queued/,
-      "GPU-hours 7.7 used of 100.0 for the full schedule · saved 92.3%",
+      "GPU-hours 7.7 used of 100.0 for the full schedule, saved 45.3 (90.6%) on the 1 of 3 folds that finished",
     ],
     absent: ["summary", ESC],
   },
@@ -49,7 +49,7 @@ const cases: Case[] = [
     contains: [
       "done  Succeeded",
       /fold 0 .*Validated\n {13}stopped @180 Forecast · Dice 0\.8231/,
-      "GPU-hours 9.5 used of 50.0 for the full schedule · saved 81.0%",
+      "GPU-hours 9.6 used of 100.0 for the full schedule, saved 90.4 (90.4%)",
       "summary",
       "fold 0    best EMA 0.8610 @ epoch 177  validation Dice 0.8231 (best)  GPU-h 4.5",
       "mean validation Dice 0.8267 over 2 folds · mean best EMA 0.8610",

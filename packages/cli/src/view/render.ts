@@ -1,5 +1,5 @@
 import type { FoldStatus, TrainingRun } from "@nnunet-operator/api";
-import { age, dice, gpuHours, padEnd, padStart, paint, percent, phase, progressBar, truncate, until, visibleLength } from "./format.js";
+import { age, dice, gpuFigures, gpuHours, padEnd, padStart, paint, phase, progressBar, truncate, until, visibleLength } from "./format.js";
 
 // The live view of `kubectl nnunet watch` and of the demo, as a pure function of the runs'
 // statuses: per run its phase, the calibration result, per fold a progress bar with epoch
@@ -55,7 +55,7 @@ function renderRun(run: TrainingRun, o: RenderOptions, multiNamespace: boolean):
   if (calibration) lines.push(`  ${calibration}`);
   if (folds.length === 0 && s?.queue?.reason) lines.push(`  held: ${s.queue.reason}${s.queue.message ? ` - ${s.queue.message}` : ""}`);
   for (const fold of folds) lines.push(...foldLine(fold, o));
-  const totals = totalsLine(run);
+  const totals = gpuFigures(s);
   if (totals) lines.push(`  ${totals}`);
   if (FINISHED.has(s?.phase ?? "") && folds.length > 0) lines.push(...summaryLines(run, folds, o));
   return lines;
@@ -112,20 +112,12 @@ function foldLine(fold: FoldStatus, o: RenderOptions): string[] {
   return visibleLength(row) + 2 + visibleLength(note) <= o.width ? [`${row}  ${text}`] : [row, `             ${text}`];
 }
 
-function totalsLine(run: TrainingRun): string | undefined {
-  const t = run.status?.totals;
-  if (!t) return undefined;
-  if (t.gpuSecondsPlanned === undefined) return `GPU-hours ${gpuHours(t.gpuSecondsUsed)} used`;
-  const saved = t.gpuSecondsSaved ?? Math.max(0, t.gpuSecondsPlanned - t.gpuSecondsUsed);
-  return `GPU-hours ${gpuHours(t.gpuSecondsUsed)} used of ${gpuHours(t.gpuSecondsPlanned)} for the full schedule · saved ${percent(saved, t.gpuSecondsPlanned)}`;
-}
-
 function summaryLines(run: TrainingRun, folds: readonly FoldStatus[], o: RenderOptions): string[] {
   const lines = [`  ${paint("summary", "bold", o.tty)}`];
   for (const f of folds) {
     const best = f.bestEma !== undefined ? `best EMA ${dice(f.bestEma)} @ epoch ${f.bestEpoch ?? "?"}` : "best EMA -";
     const val = f.validation ? `validation Dice ${dice(f.validation.meanDice)} (${f.validation.checkpoint})` : "validation Dice -";
-    lines.push(`    fold ${padEnd(f.fold, 3)}  ${best}  ${val}  GPU-h ${gpuHours(f.gpuSeconds)}`);
+    lines.push(`    fold ${padEnd(f.fold, 3)}  ${best}  ${val}  GPU-h ${gpuHours(f.gpuSecondsUsed)}`);
   }
   const validated = folds.filter((f) => f.validation);
   if (validated.length > 1) {

@@ -8,6 +8,7 @@ import type { AdmissionAttributes } from "../api/registry.js";
 import type { KubeObject } from "../api/resources.js";
 import { fromLabelSelectorObject, matchesLabels } from "../api/selectors.js";
 import type { Store } from "../api/store.js";
+import { resolveServiceEndpoint, type Dial } from "../workloads/service-endpoints.js";
 
 // Validating admission webhooks: every ValidatingWebhookConfiguration in the store is
 // matched against the request (rules, scope, namespace and object selectors, CEL
@@ -117,18 +118,29 @@ export function createWebhookAdmission(store: Store, options: WebhookOptions = {
         if (!matchesLabels(fromLabelSelectorObject(hook.namespaceSelector), ns?.metadata.labels)) continue;
       }
       if (!conditionsHold(hook, a)) continue;
-      await callWebhook(hook, a, obj, options);
+      await callWebhook(store, hook, a, obj, options);
     }
   };
 }
 
-async function callWebhook(hook: Webhook, a: AdmissionAttributes, obj: KubeObject | undefined, options: WebhookOptions): Promise<void> {
+async function callWebhook(store: Store, hook: Webhook, a: AdmissionAttributes, obj: KubeObject | undefined, options: WebhookOptions): Promise<void> {
   const timeout = (hook.timeoutSeconds ?? 10) * 1000;
   let url: string | undefined = hook.clientConfig.url;
   const svc = hook.clientConfig.service;
+  let dial: Dial | undefined;
+  let noEndpoints: string | undefined;
   if (!url && svc) {
     const base = options.resolveService?.(svc);
     url = base ? `${base.replace(/\/$/, "")}${svc.path ?? ""}` : undefined;
+    if (!url) {
+      // As kube-apiserver does: the service's DNS name for TLS, a ready endpoint to dial.
+      const r = resolveServiceEndpoint(store, svc);
+      if ("error" in r) noEndpoints = r.error;
+      else {
+        url = `https://${svc.name}.${svc.namespace}.svc:${svc.port ?? 443}${svc.path ?? ""}`;
+        dial = r;
+      }
+    }
   }
   const gvk = { group: a.def.group, version: a.def.version, kind: a.def.kind };
   const gvr = { group: a.def.group, version: a.def.version, resource: a.def.resource };
@@ -153,11 +165,11 @@ async function callWebhook(hook: Webhook, a: AdmissionAttributes, obj: KubeObjec
     if ((hook.failurePolicy ?? "Fail") === "Ignore") return;
     throw internalError(`failed calling webhook "${hook.name}": ${why}`);
   };
-  if (!url) return fail(`failed to call webhook: service ${svc?.namespace ?? ""}/${svc?.name ?? ""} has no endpoints`);
+  if (!url) return fail(noEndpoints ?? `failed to call webhook: service ${svc?.namespace ?? ""}/${svc?.name ?? ""} has no endpoints`);
   const target = `${url}${url.includes("?") ? "&" : "?"}timeout=${timeout / 1000}s`;
   let body: string;
   try {
-    body = await post(target, JSON.stringify(review), timeout, hook.clientConfig.caBundle);
+    body = await post(target, JSON.stringify(review), timeout, hook.clientConfig.caBundle, dial);
   } catch (error) {
     return fail(`failed to call webhook: Post "${target}": ${(error as Error).message}`);
   }
@@ -179,7 +191,7 @@ async function callWebhook(hook: Webhook, a: AdmissionAttributes, obj: KubeObjec
   throw new ApiError(code, status.reason ?? "", message);
 }
 
-function post(url: string, payload: string, timeoutMs: number, caBundle: string | undefined): Promise<string> {
+function post(url: string, payload: string, timeoutMs: number, caBundle: string | undefined, dial?: Dial): Promise<string> {
   return new Promise((resolve, reject) => {
     const u = new URL(url);
     const send = u.protocol === "https:" ? httpsRequest : httpRequest;
@@ -188,6 +200,7 @@ function post(url: string, payload: string, timeoutMs: number, caBundle: string 
       headers: { "content-type": "application/json", accept: "application/json", "content-length": Buffer.byteLength(payload) },
       timeout: timeoutMs,
       ...(u.protocol === "https:" && caBundle ? { ca: Buffer.from(caBundle, "base64").toString("utf8") } : {}),
+      ...(dial ? { host: dial.address, hostname: dial.address, port: dial.port, servername: u.hostname } : {}),
     }, (res) => {
       const chunks: Buffer[] = [];
       res.on("data", (c: Buffer) => chunks.push(c));

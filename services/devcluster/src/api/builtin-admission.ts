@@ -64,8 +64,39 @@ function bindClaim(pvc: KubeObject): void {
   };
 }
 
+/**
+ * Service ClusterIPs come from 127.96.0.0/16: loopback addresses, so that the in-process
+ * service proxy (workloads/service-proxy.ts) can listen on them as kube-proxy's rules
+ * would answer for a real ClusterIP.
+ */
+export const CLUSTER_IP_PREFIX = "127.96.";
+
+function allocateClusterIp(store: Store, svc: KubeObject): void {
+  const spec = (svc["spec"] ??= {}) as Obj;
+  if (spec["type"] === "ExternalName") return;
+  const asked = spec["clusterIP"];
+  if (asked === "None" || (typeof asked === "string" && asked !== "")) {
+    spec["clusterIPs"] ??= [asked];
+    return;
+  }
+  const used = new Set<string>();
+  for (const e of store.scan("services")) used.add(String((e.object["spec"] as Obj | undefined)?.["clusterIP"] ?? ""));
+  // Random rather than sequential: devclusters running side by side (parallel tests) then
+  // rarely want the same address for their service proxies.
+  for (let tries = 0; tries < 100_000; tries++) {
+    const i = 1 + Math.floor(Math.random() * 65_000);
+    const ip = `${CLUSTER_IP_PREFIX}${i >> 8}.${i & 255}`;
+    if ((i & 255) === 0 || (i & 255) === 255 || used.has(ip)) continue;
+    spec["clusterIP"] = ip;
+    spec["clusterIPs"] = [ip];
+    return;
+  }
+  throw forbidden({ group: "", resource: "services" }, svc.metadata.name, "failed to allocate a serviceIP: range is full");
+}
+
 export function admitOnCreate(store: Store, def: ResourceDef, obj: KubeObject): void {
   if (def.custom || def.group !== "") return;
   if (def.resource === "pods") admitPodPriority(store, obj);
   else if (def.resource === "persistentvolumeclaims") bindClaim(obj);
+  else if (def.resource === "services") allocateClusterIp(store, obj);
 }

@@ -7,14 +7,37 @@ import type { FieldError } from "./errors.js";
 type Obj = Record<string, unknown>;
 const isObject = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
 
-export function fromCause(c: { field: string; message: string; reason: string }, object: unknown): FieldError {
+/** The messages a schema's CEL rules state (a rule without one reports `failed rule: <rule>`). */
+const ruleMessagesCache = new WeakMap<object, Set<string>>();
+function ruleMessages(schema: object | undefined): Set<string> {
+  if (!schema) return new Set();
+  let found = ruleMessagesCache.get(schema);
+  if (found) return found;
+  found = new Set();
+  const stack: unknown[] = [schema];
+  while (stack.length > 0) {
+    const node = stack.pop();
+    if (Array.isArray(node)) stack.push(...node);
+    else if (isObject(node)) {
+      for (const rule of Array.isArray(node["x-kubernetes-validations"]) ? node["x-kubernetes-validations"] : []) {
+        if (isObject(rule)) found.add(typeof rule["message"] === "string" ? rule["message"] : `failed rule: ${String(rule["rule"])}`);
+      }
+      stack.push(...Object.values(node));
+    }
+  }
+  ruleMessagesCache.set(schema, found);
+  return found;
+}
+
+export function fromCause(c: { field: string; message: string; reason: string }, object: unknown, schema?: object): FieldError {
   let value: unknown = object;
   const field = c.field === "(root)" ? "<nil>" : c.field;
   for (const part of c.field.replace(/\[(\d+)\]/g, ".$1").split(".")) {
     if (c.field === "(root)") break;
     value = isObject(value) || Array.isArray(value) ? (value as Record<string, unknown>)[part] : undefined;
   }
-  const fromSchema = c.message.startsWith(`${c.field} `);
+  // A CEL rule's message is shown as the CRD states it, even when it starts with the field's path.
+  const fromSchema = !ruleMessages(schema).has(c.message) && c.message.startsWith(`${c.field} `);
   const detail = fromSchema ? c.message.slice(c.field.length + 1) : c.message;
   switch (c.reason) {
     // A CEL rule's message travels as the detail (field.Required(path, detail)); a schema

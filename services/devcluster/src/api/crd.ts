@@ -1,4 +1,5 @@
-import { createCrdValidator, structuralViolations, type CrdValidator, type JSONSchemaProps } from "@nnunet-operator/api";
+import { structuralViolations, type JSONSchemaProps } from "@nnunet-operator/api";
+import { createCrdValidator, type CrdValidator } from "@nnunet-operator/api/testing";
 import { Environment } from "@marcbachmann/cel-js";
 import type { FieldError } from "./errors.js";
 import { mergeSchemaFromOpenApi, withMetadata, type MergeSchema } from "./patch-schema.js";

@@ -103,6 +103,47 @@ export function applyBuiltinDefaults(def: ResourceDef, o: KubeObject): void {
     case "secrets":
       setDefault(root, "type", "Opaque");
       break;
+    case "deployments":
+    case "replicasets":
+    case "statefulsets": {
+      const spec = obj(root, "spec");
+      setDefault(spec, "replicas", 1);
+      if (def.resource === "deployments") {
+        const strategy = obj(spec, "strategy");
+        setDefault(strategy, "type", "RollingUpdate");
+        if (strategy["type"] === "RollingUpdate") {
+          const ru = obj(strategy, "rollingUpdate");
+          setDefault(ru, "maxSurge", "25%");
+          setDefault(ru, "maxUnavailable", "25%");
+        }
+        setDefault(spec, "progressDeadlineSeconds", 600);
+      }
+      if (def.resource === "statefulsets") {
+        setDefault(spec, "podManagementPolicy", "OrderedReady");
+        const strategy = obj(spec, "updateStrategy");
+        setDefault(strategy, "type", "RollingUpdate");
+        if (strategy["type"] === "RollingUpdate") setDefault(obj(strategy, "rollingUpdate"), "partition", 0);
+        setDefault(spec, "persistentVolumeClaimRetentionPolicy", { whenDeleted: "Retain", whenScaled: "Retain" });
+      }
+      if (def.resource !== "replicasets") setDefault(spec, "revisionHistoryLimit", 10);
+      defaultPodSpec(obj(obj(spec, "template"), "spec"));
+      break;
+    }
+    case "services": {
+      const spec = obj(root, "spec");
+      setDefault(spec, "type", "ClusterIP");
+      setDefault(spec, "sessionAffinity", "None");
+      if (spec["type"] !== "ExternalName") {
+        setDefault(spec, "ipFamilies", ["IPv4"]);
+        setDefault(spec, "ipFamilyPolicy", "SingleStack");
+        setDefault(spec, "internalTrafficPolicy", "Cluster");
+      }
+      for (const p of (spec["ports"] as Obj[] | undefined) ?? []) {
+        setDefault(p, "protocol", "TCP");
+        setDefault(p, "targetPort", p["port"]);
+      }
+      break;
+    }
   }
 }
 

@@ -44,6 +44,8 @@ export class ApiError extends Error {
   toStatus(): Status {
     // Key order as the real server serialises metav1.Status.
     const status: Status = { kind: "Status", apiVersion: "v1", metadata: {}, status: "Failure", message: this.message, reason: this.reason, ...(this.details !== undefined ? { details: this.details } : {}), code: this.code };
+    // metav1.Status omits an empty reason (StatusReasonUnknown).
+    if (!this.reason) delete (status as Partial<Status>).reason;
     return status;
   }
 }
@@ -75,7 +77,16 @@ export const conflict = (gr: GroupResource, name: string, why: string) =>
 export const staleConflict = (gr: GroupResource, name: string) =>
   conflict(gr, name, "the object has been modified; please apply your changes to the latest version and try again");
 
+/** The storage layer's answer to a UID precondition (a PUT carrying another object's uid), in its words. */
+export const uidPreconditionFailed = (gr: GroupResource & { custom?: boolean; namespaced?: boolean }, namespace: string | undefined, name: string, wanted: string, actual: string) => {
+  const key = ["/registry", ...(gr.custom ? [gr.group] : []), gr.resource, ...(gr.namespaced && namespace ? [namespace] : []), name].join("/");
+  return conflict(gr, name, `StorageError: invalid object, Code: 4, Key: ${key}, ResourceVersion: 0, AdditionalErrorMsg: Precondition failed: UID in precondition: ${wanted}, UID in object meta: ${actual}`);
+};
+
 export const badRequest = (message: string) => new ApiError(400, "BadRequest", message);
+
+/** etcd refusing an object over its request limit: kube-apiserver passes the error through as a 500 with no reason. */
+export const requestTooLarge = () => new ApiError(500, "", "etcdserver: request is too large");
 
 export const methodNotAllowed = () =>
   new ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource", {});

@@ -64,6 +64,11 @@ const podStatus: MergeSchema = {
 export const BUILTIN_MERGE_SCHEMAS: Record<string, MergeSchema> = {
   Pod: { fields: { metadata, spec: podSpec, status: podStatus } },
   Job: { fields: { metadata, spec: { fields: { template: { fields: { metadata, spec: podSpec } } } }, status: { fields: { conditions } } } },
+  Deployment: { fields: { metadata, spec: { fields: { template: { fields: { metadata, spec: podSpec } } } }, status: { fields: { conditions } } } },
+  ReplicaSet: { fields: { metadata, spec: { fields: { template: { fields: { metadata, spec: podSpec } } } }, status: { fields: { conditions } } } },
+  StatefulSet: { fields: { metadata, spec: { fields: { template: { fields: { metadata, spec: podSpec } } } }, status: { fields: { conditions } } } },
+  Service: { fields: { metadata, spec: { fields: { ports: map(["port", "protocol"]) } }, status: { fields: { conditions } } } },
+  PodDisruptionBudget: { fields: { metadata, status: { fields: { conditions } } } },
   Node: { fields: { metadata, status: { fields: { conditions, addresses: map(["type"]), images: { list: { kind: "atomic" } } } } } },
   Namespace: { fields: { metadata, status: { fields: { conditions } } } },
   CustomResourceDefinition: { fields: { metadata, status: { fields: { conditions } } } },

@@ -52,6 +52,7 @@ export function applyJsonPatch(document: unknown, patch: unknown): unknown {
     const path = typeof raw["path"] === "string" ? raw["path"] : undefined;
     if (path === undefined) throw patchFailed(`${op} operation does not apply: missing path`);
     const parts = decodePointer(path);
+    // kube-apiserver's json-patch (evanphx v4) adds or sets a missing value as null.
     const value = raw["value"] as Json;
     const remove = (p: string[], at: string): Json => {
       const { parent, key } = parentOf(doc, p, "remove", at);
@@ -78,20 +79,21 @@ export function applyJsonPatch(document: unknown, patch: unknown): unknown {
       } else parent[key] = v;
     };
     switch (op) {
-      case "add": add(parts, clone(value), path, "add"); break;
+      case "add": add(parts, clone(value ?? null), path, "add"); break;
       case "remove": remove(parts, path); break;
       case "replace": {
         getAt(doc, parts, path, "replace");
-        if (parts.length === 0) doc = clone(value);
+        if (parts.length === 0) doc = clone(value ?? null);
         else {
           const { parent, key } = parentOf(doc, parts, "replace", path);
-          if (Array.isArray(parent)) parent[Number(key)] = clone(value);
-          else parent[key] = clone(value);
+          if (Array.isArray(parent)) parent[Number(key)] = clone(value ?? null);
+          else parent[key] = clone(value ?? null);
         }
         break;
       }
       case "move": case "copy": {
-        const from = typeof raw["from"] === "string" ? raw["from"] : "";
+        if (typeof raw["from"] !== "string") throw patchFailed(`${op} operation does not apply: operation, missing from field: missing value`);
+        const from = raw["from"];
         const fromParts = decodePointer(from);
         const v = op === "move" ? remove(fromParts, from) : clone(getAt(doc, fromParts, from, "copy"));
         add(parts, v, path, op);
@@ -173,24 +175,46 @@ function mergeList(orig: Json[], patch: Json[], schema: MergeSchema | undefined)
   const replaceDirective = (p: Json) => isObject(p) && p["$patch"] === "replace" && Object.keys(p).length === 1;
   if (patch.some(replaceDirective)) return patch.filter((p) => !replaceDirective(p)).map(stripDirectives);
   if (meta?.kind === "set") {
-    const out = [...orig];
-    for (const v of patch) if (!out.some((o) => deepEqual(o, v))) out.push(v);
-    return out;
+    const patched: Json[] = [];
+    for (const v of patch) if (!patched.some((o) => deepEqual(o, v))) patched.push(v);
+    const serverIndex = (v: Json) => orig.findIndex((o) => deepEqual(o, v));
+    return mergeSorted(orig.filter((o) => !patched.some((v) => deepEqual(o, v))), patched, serverIndex);
   }
   if (meta?.kind !== "map" || !meta.keys?.length) return patch.filter((p) => !(isObject(p) && "$patch" in p)).map(stripDirectives);
   const keys = meta.keys;
-  const out = [...orig];
+  const named = new Set<string>();
+  const patched: Json[] = [];
   for (const item of patch) {
     if (!isObject(item)) throw badRequest(`merging an object in json but data type is not struct, instead is: ${typeof item}`);
     if (keys.every((k) => item[k] === undefined)) throw badRequest(`map: ${JSON.stringify(item)} does not contain declared merge key: ${keys[0]}`);
-    const key = matchKey(item, keys);
-    const i = out.findIndex((o) => matchKey(o, keys) === key);
-    if (item["$patch"] === "delete") {
-      if (i >= 0) out.splice(i, 1);
-      continue;
+    const key = matchKey(item, keys)!;
+    named.add(key);
+    // A delete directive removes every entry with the key (duplicates included).
+    if (item["$patch"] === "delete") continue;
+    const current = orig.find((o) => matchKey(o, keys) === key);
+    patched.push(current !== undefined ? mergeMap(isObject(current) ? clone(current) : {}, item, schema?.items) : stripDirectives(item));
+  }
+  const serverIndex = (v: Json) => orig.findIndex((o) => matchKey(o, keys) === matchKey(v, keys));
+  return mergeSorted(orig.filter((o) => !named.has(matchKey(o, keys) ?? "")), patched, serverIndex);
+}
+
+/**
+ * Upstream's mergeSortedSlice: the entries only the server has (in its order) and the
+ * patched ones (in the patch's order) interleaved, a server entry first only when both are
+ * on the server and it comes earlier there.
+ */
+function mergeSorted(serverOnly: Json[], patched: Json[], serverIndex: (v: Json) => number): Json[] {
+  const out: Json[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < serverOnly.length || j < patched.length) {
+    if (i >= serverOnly.length) out.push(patched[j++]!);
+    else if (j >= patched.length) out.push(serverOnly[i++]!);
+    else {
+      const li = serverIndex(serverOnly[i]!);
+      const ri = serverIndex(patched[j]!);
+      out.push(li >= 0 && ri >= 0 && li < ri ? serverOnly[i++]! : patched[j++]!);
     }
-    if (i >= 0) out[i] = mergeMap(isObject(out[i]) ? (out[i] as JsonObject) : {}, item, schema?.items);
-    else out.push(stripDirectives(item));
   }
   return out;
 }

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { alreadyExists, ApiError, badRequest, forbidden, invalid, notFound, staleConflict, unsupportedMediaType, type FieldError } from "./errors.js";
+import { alreadyExists, ApiError, badRequest, forbidden, invalid, notFound, staleConflict, uidPreconditionFailed, unsupportedMediaType, type FieldError } from "./errors.js";
 import { applyBuiltinDefaults, applyCreateDefaults, generateNameSuffix } from "./defaults.js";
 import { crdStatus, defaultCrd, validateCrd, type CustomResourceInfo } from "./crd.js";
 import { recordUpdate, serverSideApply } from "./managed-fields.js";
@@ -8,6 +8,8 @@ import { mergeSchemaForKind, type MergeSchema } from "./patch-schema.js";
 import { apiVersionOf, type KubeObject, type ResourceCatalog, type ResourceDef } from "./resources.js";
 import type { Store } from "./store.js";
 import { fromCause } from "./crd-causes.js";
+import { finalizerWarnings } from "./finalizers.js";
+import { builtinDefinitionName, pruneUnknownFields } from "./builtin-schema.js";
 import { validateImmutable } from "./immutability.js";
 import { changedBeyondMetadata, sameObject } from "./object-diff.js";
 import { validateBuiltin, validateMetadata } from "./validation.js";
@@ -135,6 +137,19 @@ export class Registry {
     }
   }
 
+  /** Built-in kinds: fields the upstream schema does not name are an error under Strict, a warning under Warn, and dropped. */
+  private pruneBuiltin(def: ResourceDef, obj: KubeObject, opts: WriteOptions): void {
+    if (def.custom) return;
+    const [group, version] = obj.apiVersion.includes("/") ? obj.apiVersion.split("/") as [string, string] : ["", obj.apiVersion];
+    const definition = builtinDefinitionName({ group, version, kind: obj.kind });
+    if (!definition) return;
+    const unknown = pruneUnknownFields(definition, obj).map((path) => `unknown field "${path}"`);
+    if (unknown.length === 0) return;
+    const validation = opts.fieldValidation ?? "Warn";
+    if (validation === "Strict") throw badRequest(`${def.kind} in version "${def.version}" cannot be handled as a ${def.kind}: strict decoding error: ${unknown.join(", ")}`);
+    if (validation === "Warn") opts.warnings?.push(...unknown);
+  }
+
   /** Defaulting and validation shared by create and update; returns the object to store. */
   private validate(def: ResourceDef, obj: KubeObject, old: KubeObject | undefined, opts: WriteOptions): KubeObject {
     let out = obj;
@@ -143,8 +158,10 @@ export class Registry {
       defaultCrd(out);
       errs.push(...validateCrd(out));
     }
+    this.pruneBuiltin(def, out, opts);
     applyBuiltinDefaults(def, out);
     errs.push(...validateMetadata(def, out));
+    opts.warnings?.push(...finalizerWarnings(def, out, old));
     errs.push(...validateBuiltin(def, out));
     if (old) errs.push(...validateImmutable(def, old, out));
     const info = this.deps.customInfo(def);
@@ -159,7 +176,7 @@ export class Registry {
         const { causes: strict } = info.validator.validate(out, { old, fieldValidation: "Strict" });
         for (const c of strict) if (c.reason === "UnknownField") opts.warnings?.push(`unknown field "${c.field}"`);
       }
-      for (const c of causes) errs.push(fromCause(c, object));
+      for (const c of causes) errs.push(fromCause(c, object, info.schema));
       out = object as KubeObject;
     }
     if (errs.length > 0) throw invalid(def.kind, def.group, obj.metadata.name ?? "", errs);
@@ -220,7 +237,12 @@ export class Registry {
     if (def.namespaced && incoming.metadata.namespace && incoming.metadata.namespace !== namespace) {
       throw badRequest("the namespace of the provided object does not match the namespace sent on the request");
     }
-    return this.guaranteedUpdate(def, namespace, name, opts, subresource, () => structuredClone(incoming), "Update");
+    return this.guaranteedUpdate(def, namespace, name, opts, subresource, (current) => {
+      // A PUT's metadata.uid is a storage precondition, checked before the resourceVersion.
+      const uid = incoming.metadata.uid;
+      if (uid && uid !== current.metadata.uid) throw uidPreconditionFailed(def, namespace, name, uid, current.metadata.uid ?? "");
+      return structuredClone(incoming);
+    }, "Update");
   }
 
   async patch(def: ResourceDef, namespace: string | undefined, name: string, type: PatchType, patch: unknown, opts: WriteOptions & { force?: boolean } = {}, subresource?: "status"): Promise<KubeObject> {

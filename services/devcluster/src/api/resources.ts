@@ -113,6 +113,13 @@ export function builtinResources(): ResourceDef[] {
     def({ group: "", version: "v1", resource: "serviceaccounts", kind: "ServiceAccount", shortNames: ["sa"] }),
     def({ group: "", version: "v1", resource: "persistentvolumeclaims", kind: "PersistentVolumeClaim", shortNames: ["pvc"], statusSubresource: true }),
     def({ group: "scheduling.k8s.io", version: "v1", resource: "priorityclasses", kind: "PriorityClass", namespaced: false, shortNames: ["pc"] }),
+    def({ group: "", version: "v1", resource: "services", kind: "Service", shortNames: ["svc"], categories: ["all"], statusSubresource: true }),
+    def({ group: "apps", version: "v1", resource: "deployments", kind: "Deployment", shortNames: ["deploy"], categories: ["all"], statusSubresource: true, generation: true }),
+    def({ group: "apps", version: "v1", resource: "replicasets", kind: "ReplicaSet", shortNames: ["rs"], categories: ["all"], statusSubresource: true, generation: true }),
+    def({ group: "apps", version: "v1", resource: "statefulsets", kind: "StatefulSet", shortNames: ["sts"], categories: ["all"], statusSubresource: true, generation: true }),
+    def({ group: "discovery.k8s.io", version: "v1", resource: "endpointslices", kind: "EndpointSlice" }),
+    def({ group: "policy", version: "v1", resource: "poddisruptionbudgets", kind: "PodDisruptionBudget", shortNames: ["pdb"], statusSubresource: true, generation: true }),
+    def({ group: "networking.k8s.io", version: "v1", resource: "networkpolicies", kind: "NetworkPolicy", shortNames: ["netpol"], generation: true }),
     def({ group: "batch", version: "v1", resource: "jobs", kind: "Job", categories: ["all"], statusSubresource: true, generation: true }),
     def({ group: "coordination.k8s.io", version: "v1", resource: "leases", kind: "Lease" }),
     def({ group: "events.k8s.io", version: "v1", resource: "events", kind: "Event", shortNames: ["ev"], storage: "events", convert: { storedApiVersion: "v1", toStored: eventToCore, fromStored: eventFromCore } }),
@@ -124,6 +131,8 @@ export function builtinResources(): ResourceDef[] {
     def({ group: "apiextensions.k8s.io", version: "v1", resource: "customresourcedefinitions", kind: "CustomResourceDefinition", namespaced: false, shortNames: ["crd", "crds"], categories: ["api-extensions"], statusSubresource: true, generation: true }),
     def({ group: "authorization.k8s.io", version: "v1", resource: "selfsubjectaccessreviews", kind: "SelfSubjectAccessReview", namespaced: false, verbs: ["create"], virtual: true }),
     def({ group: "authorization.k8s.io", version: "v1", resource: "subjectaccessreviews", kind: "SubjectAccessReview", namespaced: false, verbs: ["create"], virtual: true }),
+    def({ group: "authorization.k8s.io", version: "v1", resource: "selfsubjectrulesreviews", kind: "SelfSubjectRulesReview", namespaced: false, verbs: ["create"], virtual: true }),
+    def({ group: "authentication.k8s.io", version: "v1", resource: "selfsubjectreviews", kind: "SelfSubjectReview", namespaced: false, verbs: ["create"], virtual: true }),
   ];
 }
 

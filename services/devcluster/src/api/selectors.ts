@@ -115,15 +115,71 @@ const FIELD_LABELS: Record<string, string[]> = {
   jobs: ["status.successful"],
 };
 
+/**
+ * Field selector syntax as apimachinery's fields.ParseSelector reads it: terms split on
+ * unescaped commas, each `field=value`, `field==value` or `field!=value` split at the first
+ * unescaped operator, values unescaped (`\\`, `\,` and `\=` only; a bare `=` or `,` is an error).
+ */
+export function parseFieldTerms(text: string): FieldRequirement[] {
+  const out: FieldRequirement[] = [];
+  for (const term of splitUnescaped(text)) {
+    if (term === "") continue;
+    let at = -1;
+    let op: "!=" | "==" | "=" | undefined;
+    for (let i = 0; i < term.length && op === undefined; i++) {
+      if (term[i] === "\\") {
+        i++;
+        continue;
+      }
+      for (const candidate of ["!=", "==", "="] as const) {
+        if (term.startsWith(candidate, i)) {
+          at = i;
+          op = candidate;
+          break;
+        }
+      }
+    }
+    if (op === undefined) throw badRequest(`invalid selector: '${text}'; can't understand '${term}'`);
+    out.push({ field: term.slice(0, at), op: op === "!=" ? "!=" : "=", value: unescapeFieldValue(term.slice(at + op.length)) });
+  }
+  return out;
+}
+
+function splitUnescaped(text: string): string[] {
+  const terms: string[] = [];
+  let start = 0;
+  for (let i = 0; i < text.length; i++) {
+    if (text[i] === "\\") i++;
+    else if (text[i] === ",") {
+      terms.push(text.slice(start, i));
+      start = i + 1;
+    }
+  }
+  terms.push(text.slice(start));
+  return terms;
+}
+
+function unescapeFieldValue(v: string): string {
+  let out = "";
+  for (let i = 0; i < v.length; i++) {
+    const c = v[i]!;
+    if (c === "\\") {
+      const next = v[i + 1];
+      if (next !== "\\" && next !== "," && next !== "=") throw badRequest(`invalid field selector: invalid escape sequence: ${v}`);
+      out += next;
+      i++;
+    } else if (c === "," || c === "=") throw badRequest(`invalid field selector: unescaped ${c} in value: ${v}`);
+    else out += c;
+  }
+  return out;
+}
+
 export function parseFieldSelector(text: string | null | undefined, storage: string): FieldRequirement[] {
   if (!text || !text.trim()) return [];
   const supported = ["metadata.name", "metadata.namespace", ...(FIELD_LABELS[storage.split(".")[0]!] ?? [])];
-  return text.split(",").map((part) => {
-    const m = /^\s*([^=!\s]+)\s*(==|=|!=)\s*(.*?)\s*$/.exec(part);
-    if (!m) throw badRequest(`invalid selector: '${text}'; can't understand '${part}'`);
-    const field = m[1]!;
-    if (!supported.includes(field)) throw badRequest(`field label not supported: ${field}`);
-    return { field, op: m[2] === "!=" ? "!=" : "=", value: m[3]! };
+  return parseFieldTerms(text).map((r) => {
+    if (!supported.includes(r.field)) throw badRequest(`field label not supported: ${r.field}`);
+    return r;
   });
 }
 

@@ -1,4 +1,4 @@
-import { expired, type GroupResource } from "./errors.js";
+import { expired, requestTooLarge, type GroupResource } from "./errors.js";
 import type { KubeObject } from "./resources.js";
 import { fieldValues } from "./selectors.js";
 
@@ -130,6 +130,12 @@ export interface StoreOptions {
   historySize?: number;
 }
 
+/**
+ * etcd's default --max-request-bytes (1.5 MiB). Built-ins are stored there as protobuf and
+ * custom resources as JSON; the stored JSON is measured for both (built-ins reach it sooner).
+ */
+export const MAX_STORED_BYTES = 1.5 * 1024 * 1024;
+
 export const objectKey = (namespace: string | undefined, name: string) => `${namespace ?? ""}/${name}`;
 
 export class Store {
@@ -191,15 +197,22 @@ export class Store {
     return this.buckets.get(storage)?.items.size ?? 0;
   }
 
-  /** Stores `object` (its metadata.resourceVersion is set here) and notifies watchers. */
+  /** Stores `object` (its metadata.resourceVersion is set here) and notifies watchers; refuses what etcd would. */
   put(storage: string, object: KubeObject): KubeObject {
     const b = this.bucket(storage);
     const key = objectKey(object.metadata.namespace, object.metadata.name!);
     const prevEntry = b.items.get(key);
     const prev = prevEntry?.object;
+    const previousRV = object.metadata.resourceVersion;
     const rv = ++this.rv;
     object.metadata.resourceVersion = String(rv);
     const json = JSON.stringify(object);
+    if (json.length > MAX_STORED_BYTES / 4 && Buffer.byteLength(json) > MAX_STORED_BYTES) {
+      this.rv--;
+      if (previousRV === undefined) delete object.metadata.resourceVersion;
+      else object.metadata.resourceVersion = previousRV;
+      throw requestTooLarge();
+    }
     if (!prev) b.invalidateKeys();
     const m = object.metadata;
     b.items.set(key, new Entry(json, object, m.namespace, m.name!, String(rv), m.labels, fieldValues(storage, object)));

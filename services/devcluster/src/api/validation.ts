@@ -1,5 +1,7 @@
 import type { FieldError } from "./errors.js";
+import { finalizerErrors } from "./finalizers.js";
 import type { KubeObject, ResourceDef } from "./resources.js";
+import { validateWorkload } from "../workloads/validation.js";
 
 // Object-metadata validation as apimachinery's ValidateObjectMeta does it, with the real
 // messages, plus the few built-in checks the emulator needs (a pod has containers).
@@ -33,7 +35,7 @@ export function validateName(def: ResourceDef, name: string, field = "metadata.n
   return [];
 }
 
-function validateQualifiedName(key: string, field: string): FieldError[] {
+export function qualifiedNameErrors(key: string, field: string): FieldError[] {
   const slash = key.lastIndexOf("/");
   const prefix = slash >= 0 ? key.slice(0, slash) : undefined;
   const name = slash >= 0 ? key.slice(slash + 1) : key;
@@ -55,22 +57,18 @@ export function validateMetadata(def: ResourceDef, obj: KubeObject): FieldError[
   if (def.namespaced && !m.namespace) errs.push({ type: "FieldValueRequired", field: "metadata.namespace" });
   if (!def.namespaced && m.namespace) errs.push({ type: "FieldValueForbidden", field: "metadata.namespace", detail: "not allowed on this type" });
   for (const [k, v] of Object.entries(m.labels ?? {})) {
-    errs.push(...validateQualifiedName(k, "metadata.labels"));
+    errs.push(...qualifiedNameErrors(k, "metadata.labels"));
     if (typeof v !== "string" || v.length > 63 || !LABEL_VALUE.test(v)) {
       errs.push({ type: "FieldValueInvalid", field: "metadata.labels", value: v, detail: "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')" });
     }
   }
   let annotationBytes = 0;
   for (const [k, v] of Object.entries(m.annotations ?? {})) {
-    errs.push(...validateQualifiedName(k.toLowerCase(), "metadata.annotations"));
+    errs.push(...qualifiedNameErrors(k.toLowerCase(), "metadata.annotations"));
     annotationBytes += k.length + (typeof v === "string" ? v.length : 0);
   }
   if (annotationBytes > 262144) errs.push({ type: "FieldValueTooLong", field: "metadata.annotations", detail: "may not be more than 262144 bytes" });
-  for (const [i, f] of (m.finalizers ?? []).entries()) {
-    if (typeof f !== "string" || (!f.includes("/") && !["kubernetes", "orphan", "foregroundDeletion"].includes(f))) {
-      errs.push({ type: "FieldValueInvalid", field: `metadata.finalizers[${i}]`, value: f, detail: "name is neither a standard finalizer name nor is it fully qualified" });
-    }
-  }
+  errs.push(...finalizerErrors(def, Array.isArray(m.finalizers) ? m.finalizers : []));
   for (const [i, ref] of (m.ownerReferences ?? []).entries()) {
     for (const k of ["apiVersion", "kind", "name", "uid"] as const) {
       if (!ref?.[k]) errs.push({ type: "FieldValueInvalid", field: `metadata.ownerReferences[${i}].${k}`, value: ref?.[k] ?? "", detail: `${k} must not be empty` });
@@ -109,6 +107,8 @@ function validatePodSpec(spec: Obj, at: string): FieldError[] {
 /** Built-in type checks the emulator enforces (a subset of the real validation). */
 export function validateBuiltin(def: ResourceDef, obj: KubeObject): FieldError[] {
   if (def.custom) return [];
+  const workload = validateWorkload(def, obj, validatePodSpec);
+  if (workload) return workload;
   if (def.resource === "pods") return validatePodSpec(asObj(obj["spec"]), "spec");
   if (def.resource === "jobs") {
     const tpl = asObj(asObj(obj["spec"])["template"]);
@@ -117,6 +117,17 @@ export function validateBuiltin(def: ResourceDef, obj: KubeObject): FieldError[]
     if (rp !== "Never" && rp !== "OnFailure") errs.push({ type: "FieldValueNotSupported", field: "spec.template.spec.restartPolicy", value: rp ?? "", detail: 'supported values: "OnFailure", "Never"' });
     return errs;
   }
-  if (def.resource === "customresourcedefinitions") return [];
+  if (def.resource === "configmaps" && def.group === "") return validateConfigMapSize(obj);
   return [];
+}
+
+/** core/v1 MaxSecretSize: the data of a ConfigMap (values, not keys) stays under 1 MiB. */
+export const MAX_CONFIGMAP_DATA_BYTES = 1024 * 1024;
+
+function validateConfigMapSize(obj: KubeObject): FieldError[] {
+  let total = 0;
+  for (const v of Object.values(asObj(obj["data"]))) if (typeof v === "string") total += Buffer.byteLength(v);
+  for (const v of Object.values(asObj(obj["binaryData"]))) if (typeof v === "string") total += Buffer.byteLength(v, "base64");
+  // Upstream passes an empty path (the whole object), which prints as "[]".
+  return total > MAX_CONFIGMAP_DATA_BYTES ? [{ type: "FieldValueTooLong", field: "[]", detail: `may not be more than ${MAX_CONFIGMAP_DATA_BYTES} bytes` }] : [];
 }

@@ -78,6 +78,22 @@ export class RbacAuthorizer {
     return ((obj as { rules?: PolicyRule[] } | undefined)?.rules) ?? [];
   }
 
+  rulesFor(user: UserInfo, namespace: string | undefined): SubjectRules {
+    if (user.groups.includes("system:masters")) return splitRules(ALL_RULES);
+    const rules: PolicyRule[] = [];
+    for (const e of this.store.scan(`clusterrolebindings.${RBAC}`)) {
+      const b = e.object as unknown as Binding;
+      if ((b.subjects ?? []).some((s) => subjectMatches(s, user, undefined))) rules.push(...this.rules("ClusterRole", b.roleRef.name, undefined));
+    }
+    if (namespace) {
+      for (const e of this.store.scan(`rolebindings.${RBAC}`, namespace)) {
+        const b = e.object as unknown as Binding;
+        if ((b.subjects ?? []).some((s) => subjectMatches(s, user, namespace))) rules.push(...this.rules(b.roleRef.kind, b.roleRef.name, namespace));
+      }
+    }
+    return splitRules(rules);
+  }
+
   allows(user: UserInfo, a: ResourceAttributes | NonResourceAttributes): boolean {
     if (user.groups.includes("system:masters")) return true;
     for (const e of this.store.scan(`clusterrolebindings.${RBAC}`)) {
@@ -93,6 +109,23 @@ export class RbacAuthorizer {
     }
     return false;
   }
+}
+
+export interface SubjectRules {
+  resourceRules: { verbs: string[]; apiGroups?: string[]; resources?: string[]; resourceNames?: string[] }[];
+  nonResourceRules: { verbs: string[]; nonResourceURLs?: string[] }[];
+}
+
+const ALL_RULES: PolicyRule[] = [{ verbs: ["*"], apiGroups: ["*"], resources: ["*"] }, { verbs: ["*"], nonResourceURLs: ["*"] }];
+
+/** The rules a user holds in a namespace (cluster-wide ones included), split as a SelfSubjectRulesReview reports them. */
+export function splitRules(rules: PolicyRule[]): SubjectRules {
+  const out: SubjectRules = { resourceRules: [], nonResourceRules: [] };
+  for (const r of rules) {
+    if (r.nonResourceURLs?.length) out.nonResourceRules.push({ verbs: r.verbs ?? [], nonResourceURLs: r.nonResourceURLs });
+    if (r.resources?.length) out.resourceRules.push({ verbs: r.verbs ?? [], apiGroups: r.apiGroups ?? [], resources: r.resources, ...(r.resourceNames?.length ? { resourceNames: r.resourceNames } : {}) });
+  }
+  return out;
 }
 
 /** The message of the real 403: `User "x" cannot list resource "pods" in API group "" in the namespace "default"`. */

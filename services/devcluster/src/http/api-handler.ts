@@ -4,7 +4,9 @@ import { SYSTEM_USER, type UserInfo } from "../api/registry.js";
 import type { ResourceDef } from "../api/resources.js";
 import { denialReason, type NonResourceAttributes, type ResourceAttributes } from "../auth/rbac.js";
 import { userFromName, type Cluster } from "../cluster.js";
-import { apiGroup, apiGroupList, apiVersions, openApiGvDocument, openApiRoot, resourceList, SERVER_VERSION } from "./discovery.js";
+import { apiGroup, apiGroupList, apiVersions, resourceList, SERVER_VERSION } from "./discovery.js";
+import { openApiGvDocument, openApiRoot, openApiV2, openApiV2Protobuf } from "./openapi.js";
+import { encodeOpenApiV2 } from "./openapi-proto.js";
 import { negotiate, parseRequestInfo, type ResourceRequest, type ResponseFormat } from "./request-info.js";
 import { handleResource } from "./resource-handlers.js";
 import { sendError, sendJson, sendRaw } from "./respond.js";
@@ -125,6 +127,15 @@ function nonResource(cluster: Cluster, opts: ApiHandlerOptions, req: IncomingMes
   if (path === "/api") return json(apiVersions(opts.hostHeader()));
   if (path === "/apis") return json(apiGroupList(cluster.catalog));
   if (path === "/openapi/v3") return json(openApiRoot(cluster.catalog, info));
+  if (path === "/openapi/v2") {
+    // client-go asks for gnostic's protobuf first and reads nothing else from this path.
+    if ((req.headers.accept ?? "").includes("protobuf")) {
+      res.writeHead(200, { "content-type": "application/com.github.proto-openapi.spec.v2.v1.0+protobuf", "cache-control": "no-cache, private" });
+      res.end(openApiV2Protobuf(cluster.catalog, info, encodeOpenApiV2));
+      return;
+    }
+    return json(openApiV2(cluster.catalog, info));
+  }
   const parts = path.split("/").slice(1);
   if (parts[0] === "api" && parts.length === 2) {
     const list = resourceList(cluster.catalog, "", parts[1]!);

@@ -1,7 +1,8 @@
 import type { IncomingMessage } from "node:http";
 import { parse as parseYaml } from "yaml";
 import { ApiError, badRequest, tooLarge, unsupportedMediaType } from "../api/errors.js";
-import type { PatchType } from "../api/registry.js";
+import type { FieldValidation, PatchType } from "../api/registry.js";
+import { duplicateFields } from "./json-duplicates.js";
 import { decodeProtobufObject } from "./protobuf.js";
 
 // Request bodies: the real server's 3 MiB limit, content types per verb, and decoding
@@ -100,6 +101,19 @@ export function decodeObject(req: IncomingMessage, body: Buffer): unknown {
   throw unsupportedMediaType(["application/json", "application/yaml", "application/vnd.kubernetes.protobuf"]);
 }
 
+/**
+ * Duplicate fields in a JSON create or update body, reported as the strict decoder does:
+ * an error under fieldValidation=Strict, warnings under Warn, nothing under Ignore.
+ */
+export function checkDuplicateFields(req: IncomingMessage, body: Buffer, kind: string, version: string, validation: FieldValidation, warnings: string[]): void {
+  const type = mediaType(req);
+  if (validation === "Ignore" || !(type === "" || type === "application/json" || type === "*/*")) return;
+  const found = duplicateFields(body.toString("utf8")).map((path) => `duplicate field "${path}"`);
+  if (found.length === 0) return;
+  if (validation === "Strict") throw badRequest(`${kind} in version "${version}" cannot be handled as a ${kind}: strict decoding error: ${found.join(", ")}`);
+  warnings.push(...found);
+}
+
 const PATCH_TYPES: Record<string, PatchType> = {
   "application/json-patch+json": "json",
   "application/merge-patch+json": "merge",
@@ -120,8 +134,9 @@ export function decodePatch(req: IncomingMessage, body: Buffer): { type: PatchTy
   return { type, patch: decodeJson(text, "error decoding patch: ") };
 }
 
-/** A DELETE may carry DeleteOptions in its body. */
-export function decodeDeleteOptions(body: Buffer): Record<string, unknown> {
+/** A DELETE may carry DeleteOptions in its body: JSON, or protobuf from client-go's typed clients (helm uninstall). */
+export function decodeDeleteOptions(req: IncomingMessage, body: Buffer): Record<string, unknown> {
+  if (mediaType(req) === "application/vnd.kubernetes.protobuf" && body.length > 0) return decodeProtobufObject(body);
   const text = body.toString("utf8").trim();
   if (!text) return {};
   const v = decodeJson(text, "couldn't get version/kind; ");

@@ -1,5 +1,4 @@
 import { createHash } from "node:crypto";
-import type { CustomResourceInfo } from "../api/crd.js";
 import { apiVersionOf, type ResourceCatalog, type ResourceDef } from "../api/resources.js";
 
 // Discovery documents (legacy, unaggregated: clients fall back to them) and the OpenAPI v3
@@ -43,6 +42,7 @@ function apiResources(defs: ResourceDef[]): object[] {
     if (!d.virtual) r["storageVersionHash"] = hash;
     out.push(r);
     if (d.statusSubresource) out.push({ name: `${d.resource}/status`, singularName: "", namespaced: d.namespaced, kind: d.kind, verbs: ["get", "patch", "update"] });
+    if (d.resource === "serviceaccounts" && !d.custom) out.push({ name: "serviceaccounts/token", singularName: "", namespaced: true, group: "authentication.k8s.io", version: "v1", kind: "TokenRequest", verbs: ["create"] });
     if (d.resource === "pods" && !d.custom) {
       out.push({ name: "pods/binding", singularName: "", namespaced: true, kind: "Binding", verbs: ["create"] });
       out.push({ name: "pods/eviction", singularName: "", namespaced: true, group: "policy", version: "v1", kind: "Eviction", verbs: ["create"] });
@@ -77,46 +77,3 @@ export function apiGroupList(catalog: ResourceCatalog): object {
   const names = [...new Set(catalog.all().filter((d) => d.group !== "").map((d) => d.group))];
   return { kind: "APIGroupList", apiVersion: "v1", groups: names.map((n) => groupOf(catalog, n)) };
 }
-
-const gvPath = (group: string, version: string) => (group ? `apis/${group}/${version}` : `api/${version}`);
-const schemaName = (d: ResourceDef) => `${(d.group || "io.k8s.api.core").split(".").reverse().join(".")}.${d.version}.${d.kind}`;
-
-export function openApiGvDocument(catalog: ResourceCatalog, group: string, version: string, info: (d: ResourceDef) => CustomResourceInfo | undefined): object | undefined {
-  const defs = catalog.all().filter((d) => d.group === group && d.version === version && !d.virtual);
-  if (defs.length === 0 && !catalog.all().some((d) => d.group === group && d.version === version)) return undefined;
-  const paths: Record<string, object> = {};
-  const schemas: Record<string, object> = {};
-  const fieldValidation = { name: "fieldValidation", in: "query", description: "fieldValidation instructs the server on how to handle objects in the request containing unknown or duplicate fields.", schema: { type: "string", uniqueItems: true } };
-  for (const d of defs) {
-    const gvk = { group: d.group, version: d.version, kind: d.kind };
-    const base = `/${gvPath(d.group, d.version)}${d.namespaced ? "/namespaces/{namespace}" : ""}/${d.resource}`;
-    const ref = { $ref: `#/components/schemas/${schemaName(d)}` };
-    const ok = { "200": { description: "OK", content: { "application/json": { schema: ref } } } };
-    paths[base] = { post: { "x-kubernetes-group-version-kind": gvk, parameters: [fieldValidation], responses: ok } };
-    // No requestBody on PATCH: kubectl then computes strategic merge patches from its
-    // built-in types instead of from this (deliberately thin) document.
-    paths[`${base}/{name}`] = {
-      get: { "x-kubernetes-group-version-kind": gvk, responses: ok },
-      put: { "x-kubernetes-group-version-kind": gvk, parameters: [fieldValidation], responses: ok },
-      patch: { "x-kubernetes-group-version-kind": gvk, parameters: [fieldValidation], responses: ok },
-    };
-    const schema = info(d)?.schema;
-    schemas[schemaName(d)] = {
-      ...(schema ?? { type: "object", description: `${d.kind} (schema not published by the devcluster)` }),
-      "x-kubernetes-group-version-kind": [gvk],
-    };
-  }
-  return { openapi: "3.0.0", info: { title: "Kubernetes", version: SERVER_VERSION.gitVersion }, paths, components: { schemas } };
-}
-
-export function openApiRoot(catalog: ResourceCatalog, info: (d: ResourceDef) => CustomResourceInfo | undefined): object {
-  const paths: Record<string, { serverRelativeURL: string }> = {};
-  for (const { group, version } of catalog.groupVersions()) {
-    const doc = openApiGvDocument(catalog, group, version, info);
-    const hash = createHash("sha512").update(JSON.stringify(doc)).digest("hex").slice(0, 64).toUpperCase();
-    paths[gvPath(group, version)] = { serverRelativeURL: `/openapi/v3/${gvPath(group, version)}?hash=${hash}` };
-  }
-  return { paths };
-}
-
-export { apiVersionOf };

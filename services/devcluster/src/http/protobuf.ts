@@ -1,146 +1,213 @@
 import { ApiError, badRequest } from "../api/errors.js";
+import { messageNameFor, META_V1, protoSchema, type ProtoField } from "./proto-schema.js";
 
-// The few protobuf bodies kubectl sends for built-in types we must understand: kubectl's
-// typed clients post SelfSubjectAccessReview and SubjectAccessReview as
-// application/vnd.kubernetes.protobuf (`kubectl auth can-i`). Decodes the k8s envelope
-// ("k8s\0" + runtime.Unknown) and those two messages into their JSON form.
+// Protobuf request bodies (application/vnd.kubernetes.protobuf), as client-go's typed
+// clients send them: kubectl create job|priorityclass|..., helm's DeleteOptions. Decodes
+// the k8s envelope ("k8s\0" + runtime.Unknown) and then any stable built-in message into
+// its JSON form, driven by the upstream field numbers (proto-schema.ts), not by layouts
+// written per kind.
 
-type Fields = Map<number, (Buffer | number)[]>;
+type Wire = { wire: number; value: bigint | Buffer };
+type Fields = Map<number, Wire[]>;
 
 function readFields(buf: Buffer): Fields {
   const out: Fields = new Map();
   let i = 0;
-  const varint = () => {
-    let result = 0;
-    let shift = 0;
+  const varint = (): bigint => {
+    let result = 0n;
+    let shift = 0n;
     for (;;) {
       if (i >= buf.length) throw badRequest("protobuf: unexpected end of message");
       const b = buf[i++]!;
-      result += (b & 0x7f) * 2 ** shift;
+      result |= BigInt(b & 0x7f) << shift;
       if ((b & 0x80) === 0) return result;
-      shift += 7;
-      if (shift > 63) throw badRequest("protobuf: varint overflow");
+      shift += 7n;
+      if (shift > 63n) throw badRequest("protobuf: varint overflow");
     }
+  };
+  const take = (n: number) => {
+    if (i + n > buf.length) throw badRequest("protobuf: length out of range");
+    const v = buf.subarray(i, i + n);
+    i += n;
+    return v;
   };
   while (i < buf.length) {
     const tag = varint();
-    const field = Math.floor(tag / 8);
-    const wire = tag & 7;
-    let value: Buffer | number;
+    const field = Number(tag >> 3n);
+    const wire = Number(tag & 7n);
+    let value: bigint | Buffer;
     if (wire === 0) value = varint();
-    else if (wire === 2) {
-      const len = varint();
-      if (i + len > buf.length) throw badRequest("protobuf: length out of range");
-      value = buf.subarray(i, i + len);
-      i += len;
-    } else if (wire === 1) {
-      value = 0;
-      i += 8;
-    } else if (wire === 5) {
-      value = 0;
-      i += 4;
-    } else throw badRequest(`protobuf: unsupported wire type ${wire}`);
+    else if (wire === 2) value = take(Number(varint()));
+    else if (wire === 1) value = take(8);
+    else if (wire === 5) value = take(4);
+    else throw badRequest(`protobuf: unsupported wire type ${wire}`);
     const list = out.get(field) ?? [];
-    list.push(value);
+    list.push({ wire, value });
     out.set(field, list);
   }
   return out;
 }
 
-const str = (f: Fields, n: number) => {
-  const v = f.get(n)?.[0];
-  return Buffer.isBuffer(v) ? v.toString("utf8") : undefined;
-};
-const msg = (f: Fields, n: number) => {
-  const v = f.get(n)?.[0];
-  return Buffer.isBuffer(v) ? readFields(v) : undefined;
-};
+const SECONDS_OF_GO_ZERO_TIME = -62135596800n;
 
-function compact(o: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined && v !== ""));
+function goDuration(ns: bigint): string {
+  if (ns === 0n) return "0s";
+  const sign = ns < 0n ? "-" : "";
+  let n = ns < 0n ? -ns : ns;
+  if (n < 1_000_000_000n) {
+    const [unit, div] = n < 1000n ? ["ns", 1n] : n < 1_000_000n ? ["µs", 1000n] : ["ms", 1_000_000n];
+    return `${sign}${trimFraction(n, div)}${unit}`;
+  }
+  const h = n / 3_600_000_000_000n;
+  n -= h * 3_600_000_000_000n;
+  const m = n / 60_000_000_000n;
+  n -= m * 60_000_000_000n;
+  return `${sign}${h > 0n ? `${h}h` : ""}${h > 0n || m > 0n ? `${m}m` : ""}${trimFraction(n, 1_000_000_000n)}s`;
 }
 
-function resourceAttributes(f: Fields | undefined) {
-  if (!f) return undefined;
-  return compact({ namespace: str(f, 1), verb: str(f, 2), group: str(f, 3), version: str(f, 4), resource: str(f, 5), subresource: str(f, 6), name: str(f, 7) });
+function trimFraction(n: bigint, div: bigint): string {
+  const whole = n / div;
+  const frac = (n % div).toString().padStart(div.toString().length - 1, "0").replace(/0+$/, "");
+  return frac ? `${whole}.${frac}` : `${whole}`;
 }
 
-function nonResourceAttributes(f: Fields | undefined) {
-  if (!f) return undefined;
-  return compact({ path: str(f, 1), verb: str(f, 2) });
+function timestamp(f: Fields, micro: boolean): string | undefined {
+  // Upstream writes the zero time as an empty message and reads seconds only for Time.
+  if (f.size === 0) return undefined;
+  const seconds = scalar(f.get(1)?.at(-1), "int64") as number | undefined ?? 0;
+  const nanos = scalar(f.get(2)?.at(-1), "int32") as number | undefined ?? 0;
+  if (BigInt(seconds) <= SECONDS_OF_GO_ZERO_TIME) return undefined;
+  const iso = new Date(seconds * 1000).toISOString().slice(0, 19);
+  return micro ? `${iso}.${String(Math.floor(nanos / 1000)).padStart(6, "0")}Z` : `${iso}Z`;
 }
 
-/** Field layouts of the built-in messages kubectl's typed clients send (`kubectl create ns|cm|secret|sa|role|rolebinding|...`). */
-type Layout = Record<number, [string, "string" | "bytes" | "bool" | "int" | "map" | "bytesmap" | "strings" | Layout | [Layout]]>;
-const OWNER_REF: Layout = { 1: ["kind", "string"], 3: ["name", "string"], 4: ["uid", "string"], 5: ["apiVersion", "string"], 6: ["controller", "bool"], 7: ["blockOwnerDeletion", "bool"] };
-const OBJECT_META: Layout = { 1: ["name", "string"], 2: ["generateName", "string"], 3: ["namespace", "string"], 11: ["labels", "map"], 12: ["annotations", "map"], 13: ["ownerReferences", [OWNER_REF]], 14: ["finalizers", "strings"] };
-const NAME_REF: Layout = { 1: ["name", "string"] };
-const POLICY_RULE: Layout = { 1: ["verbs", "strings"], 2: ["apiGroups", "strings"], 3: ["resources", "strings"], 4: ["resourceNames", "strings"], 5: ["nonResourceURLs", "strings"] };
-const SUBJECT: Layout = { 1: ["kind", "string"], 2: ["apiGroup", "string"], 3: ["name", "string"], 4: ["namespace", "string"] };
-const ROLE_REF: Layout = { 1: ["apiGroup", "string"], 2: ["kind", "string"], 3: ["name", "string"] };
-const BINDING: Layout = { 1: ["metadata", OBJECT_META], 2: ["subjects", [SUBJECT]], 3: ["roleRef", ROLE_REF] };
-const LAYOUTS: Record<string, Layout> = {
-  Role: { 1: ["metadata", OBJECT_META], 2: ["rules", [POLICY_RULE]] },
-  ClusterRole: { 1: ["metadata", OBJECT_META], 2: ["rules", [POLICY_RULE]] },
-  RoleBinding: BINDING,
-  ClusterRoleBinding: BINDING,
-  Namespace: { 1: ["metadata", OBJECT_META], 2: ["spec", { 1: ["finalizers", "strings"] }] },
-  ConfigMap: { 1: ["metadata", OBJECT_META], 2: ["data", "map"], 3: ["binaryData", "bytesmap"], 4: ["immutable", "bool"] },
-  Secret: { 1: ["metadata", OBJECT_META], 2: ["data", "bytesmap"], 3: ["type", "string"], 4: ["stringData", "map"], 5: ["immutable", "bool"] },
-  ServiceAccount: { 1: ["metadata", OBJECT_META], 2: ["secrets", [{ 1: ["kind", "string"], 2: ["namespace", "string"], 3: ["name", "string"] }]], 3: ["imagePullSecrets", [NAME_REF]], 4: ["automountServiceAccountToken", "bool"] },
+function rawJson(f: Fields, what: string): unknown {
+  const raw = f.get(1)?.at(-1)?.value;
+  if (!Buffer.isBuffer(raw) || raw.length === 0) return undefined;
+  if (raw.subarray(0, 4).toString("latin1") === "k8s\0") return decodeProtobufObject(raw);
+  try {
+    return JSON.parse(raw.toString("utf8")) as unknown;
+  } catch (error) {
+    throw badRequest(`protobuf: ${what} does not hold JSON: ${(error as Error).message}`);
+  }
+}
+
+/** Messages whose JSON form is not their fields (custom MarshalJSON upstream). */
+const SPECIAL: Record<string, (f: Fields) => unknown> = {
+  [`${META_V1}.Time`]: (f) => timestamp(f, false),
+  [`${META_V1}.MicroTime`]: (f) => timestamp(f, true),
+  [`${META_V1}.Duration`]: (f) => goDuration(BigInt((scalar(f.get(1)?.at(-1), "int64") as number | undefined) ?? 0)),
+  [`${META_V1}.FieldsV1`]: (f) => rawJson(f, "FieldsV1"),
+  "k8s.io.apimachinery.pkg.runtime.RawExtension": (f) => rawJson(f, "RawExtension"),
+  "k8s.io.apimachinery.pkg.api.resource.Quantity": (f) => scalar(f.get(1)?.at(-1), "string") ?? "0",
+  "k8s.io.apimachinery.pkg.util.intstr.IntOrString": (f) => ((scalar(f.get(1)?.at(-1), "int64") ?? 0) === 1 ? scalar(f.get(3)?.at(-1), "string") ?? "" : scalar(f.get(2)?.at(-1), "int32") ?? 0),
 };
 
-function decodeLayout(f: Fields, layout: Layout): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [num, [name, type]] of Object.entries(layout)) {
-    const values = f.get(Number(num));
-    if (!values?.length) continue;
-    const bufs = values.filter(Buffer.isBuffer);
-    // gogo-protobuf always writes non-pointer strings; empty means unset.
-    if (type === "string") {
-      const v = bufs[0]?.toString("utf8");
-      if (v) out[name] = v;
+function scalar(w: Wire | undefined, type: string): string | number | boolean | undefined {
+  if (!w) return undefined;
+  const v = w.value;
+  if (type === "string") return Buffer.isBuffer(v) ? v.toString("utf8") : undefined;
+  if (type === "bytes") return Buffer.isBuffer(v) ? v.toString("base64") : undefined;
+  if (type === "double") return Buffer.isBuffer(v) && v.length === 8 ? v.readDoubleLE(0) : undefined;
+  if (type === "float") return Buffer.isBuffer(v) && v.length === 4 ? v.readFloatLE(0) : undefined;
+  if (typeof v !== "bigint") return undefined;
+  if (type === "bool") return v !== 0n;
+  return Number(type.startsWith("uint") ? v : BigInt.asIntN(64, v));
+}
+
+const isZero = (v: unknown) => v === "" || v === 0 || v === false;
+
+function decodeValue(w: Wire, type: string): unknown {
+  if (type.includes(".")) return Buffer.isBuffer(w.value) ? decodeMessage(readFields(w.value), type) : undefined;
+  return scalar(w, type);
+}
+
+/** Packed repeated numbers (proto3 style) arrive as one length-delimited field. */
+function unpack(w: Wire, type: string): Wire[] {
+  if (!Buffer.isBuffer(w.value) || type === "string" || type === "bytes" || type.includes(".")) return [w];
+  const values: Wire[] = [];
+  const buf = w.value;
+  let i = 0;
+  while (i < buf.length) {
+    if (type === "double" || type === "float") {
+      const n = type === "double" ? 8 : 4;
+      values.push({ wire: n === 8 ? 1 : 5, value: buf.subarray(i, i + n) });
+      i += n;
+      continue;
     }
-    else if (type === "bytes") out[name] = bufs[0]?.toString("base64");
-    else if (type === "bool") out[name] = values[0] === 1;
-    else if (type === "int") out[name] = values[0];
-    else if (type === "strings") out[name] = bufs.map((b) => b.toString("utf8"));
-    else if (type === "map" || type === "bytesmap") {
-      const m: Record<string, string> = {};
-      for (const entry of bufs) {
-        const e = readFields(entry);
-        const v = e.get(2)?.[0];
-        m[str(e, 1) ?? ""] = Buffer.isBuffer(v) ? (type === "map" ? v.toString("utf8") : v.toString("base64")) : "";
-      }
-      out[name] = m;
-    } else if (Array.isArray(type)) out[name] = bufs.map((b) => decodeLayout(readFields(b), type[0]));
-    else if (bufs[0]) out[name] = decodeLayout(readFields(bufs[0]), type);
+    let result = 0n;
+    let shift = 0n;
+    for (;;) {
+      const b = buf[i++];
+      if (b === undefined) throw badRequest("protobuf: unexpected end of packed field");
+      result |= BigInt(b & 0x7f) << shift;
+      shift += 7n;
+      if ((b & 0x80) === 0) break;
+    }
+    values.push({ wire: 0, value: result });
+  }
+  return values;
+}
+
+function decodeField(out: Record<string, unknown>, field: ProtoField, wires: Wire[]): void {
+  const [, name, type, flags] = field;
+  if (type.startsWith("map:")) {
+    const [, keyType, valueType] = type.split(":") as [string, string, string];
+    const map: Record<string, unknown> = {};
+    for (const w of wires) {
+      if (!Buffer.isBuffer(w.value)) continue;
+      const entry = readFields(w.value);
+      const key = scalar(entry.get(1)?.at(-1), keyType) ?? "";
+      const value = entry.get(2)?.at(-1);
+      map[String(key)] = value ? decodeValue(value, valueType) : valueType.includes(".") ? {} : valueType === "string" ? "" : 0;
+    }
+    out[name] = map;
+    return;
+  }
+  if (flags.includes("r")) {
+    out[name] = wires.flatMap((w) => unpack(w, type)).map((w) => decodeValue(w, type));
+    return;
+  }
+  const value = decodeValue(wires.at(-1)!, type);
+  if (value === undefined) return;
+  if (flags.includes("i") && typeof value === "object" && value !== null) {
+    Object.assign(out, value);
+    return;
+  }
+  if (!type.includes(".") && isZero(value) && !flags.includes("z")) return;
+  out[name] = value;
+}
+
+function decodeMessage(f: Fields, type: string): unknown {
+  const special = SPECIAL[type];
+  if (special) return special(f);
+  const message = protoSchema().messages[type];
+  if (!message) throw badRequest(`protobuf: no field numbers known for ${type}`);
+  if (message.wrapper) {
+    const items = message.fields[0]!;
+    return (f.get(items[0]) ?? []).map((w) => decodeValue(w, items[2]));
+  }
+  const out: Record<string, unknown> = {};
+  for (const field of message.fields) {
+    const wires = f.get(field[0]);
+    if (wires?.length) decodeField(out, field, wires);
   }
   return out;
 }
 
+/** Decodes a whole request body: the "k8s\0" magic, runtime.Unknown, then the kind's message. */
 export function decodeProtobufObject(body: Buffer): Record<string, unknown> {
   if (body.length < 4 || body.subarray(0, 4).toString("latin1") !== "k8s\0") throw badRequest("provided input is not a Kubernetes protobuf object: missing magic number");
   const unknown = readFields(body.subarray(4));
-  const typeMeta = msg(unknown, 1);
-  const apiVersion = typeMeta ? str(typeMeta, 1) : undefined;
-  const kind = typeMeta ? str(typeMeta, 2) : undefined;
-  const raw: Fields = msg(unknown, 2) ?? new Map();
-  const layout = kind ? LAYOUTS[kind] : undefined;
-  if (layout) return { apiVersion, kind, ...decodeLayout(raw, layout) };
-  if (kind !== "SelfSubjectAccessReview" && kind !== "SubjectAccessReview") {
-    throw new ApiError(415, "UnsupportedMediaType", `the devcluster decodes protobuf only for ${[...Object.keys(LAYOUTS), "SelfSubjectAccessReview", "SubjectAccessReview"].join(", ")}, not ${kind ?? "this object"}; send application/json`);
+  const typeMetaBuf = unknown.get(1)?.at(-1)?.value;
+  const typeMeta = Buffer.isBuffer(typeMetaBuf) ? readFields(typeMetaBuf) : new Map<number, Wire[]>();
+  const apiVersion = (scalar(typeMeta.get(1)?.at(-1), "string") as string | undefined) ?? "";
+  const kind = (scalar(typeMeta.get(2)?.at(-1), "string") as string | undefined) ?? "";
+  const raw = unknown.get(2)?.at(-1)?.value;
+  const type = kind ? messageNameFor(apiVersion, kind) : undefined;
+  if (!type) {
+    throw new ApiError(415, "UnsupportedMediaType", `the body of type ${apiVersion || "?"}, Kind=${kind || "?"} cannot be decoded from protobuf: the devcluster knows the field numbers of the stable built-in kinds only; send application/json`);
   }
-  const spec: Fields = msg(raw, 2) ?? new Map();
-  const out: Record<string, unknown> = compact({
-    resourceAttributes: resourceAttributes(msg(spec, 1)),
-    nonResourceAttributes: nonResourceAttributes(msg(spec, 2)),
-  });
-  if (kind === "SubjectAccessReview") {
-    const user = str(spec, 3);
-    if (user) out["user"] = user;
-    const groups = (spec.get(4) ?? []).filter(Buffer.isBuffer).map((b) => b.toString("utf8"));
-    if (groups.length) out["groups"] = groups;
-  }
-  return { apiVersion, kind, metadata: {}, spec: out };
+  const decoded = decodeMessage(readFields(Buffer.isBuffer(raw) ? raw : Buffer.alloc(0)), type) as Record<string, unknown>;
+  return { apiVersion, kind, ...decoded };
 }

@@ -1,3 +1,4 @@
+import { queryFlag } from "./query.js";
 // Parses a request path the way kube-apiserver's RequestInfoFactory does: API prefix,
 // group, version, namespace, resource, name, subresource and the verb RBAC sees.
 
@@ -59,7 +60,7 @@ export function parseRequestInfo(method: string, path: string, query: URLSearchP
   const subresource = rest[2];
   if (rest.length > 3) return nonResource();
   let verb: string;
-  const watch = watchPrefix || query.get("watch") === "true" || query.get("watch") === "1";
+  const watch = watchPrefix || queryFlag(query, "watch");
   switch (httpVerb) {
     case "get": case "head": verb = watch ? "watch" : name === undefined ? "list" : "get"; break;
     case "post": verb = "create"; break;

@@ -1,16 +1,18 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { ApiError, badRequest, methodNotAllowed, notFound, resourceNotFound } from "../api/errors.js";
+import { ApiError, badRequest, methodNotAllowed, resourceNotFound } from "../api/errors.js";
 import type { DeleteOptions, PropagationPolicy } from "../api/deletion.js";
 import type { FieldValidation, UserInfo, WriteOptions } from "../api/registry.js";
 import { apiVersionOf, needsConversion, type KubeObject, type ResourceDef } from "../api/resources.js";
 import { matchesFieldValues, matchesLabels, parseFieldSelector, parseLabelSelector } from "../api/selectors.js";
 import type { Entry } from "../api/store.js";
-import { userFromName, type Cluster } from "../cluster.js";
-import { decodeDeleteOptions, decodeObject, decodePatch, readBody } from "./body.js";
+import type { Cluster } from "../cluster.js";
+import { checkDuplicateFields, decodeDeleteOptions, decodeObject, decodePatch, readBody } from "./body.js";
 import type { ResourceRequest, ResponseFormat } from "./request-info.js";
 import { sendJson, sendRaw } from "./respond.js";
 import { partialMetadata, toTable } from "./table.js";
+import { review } from "./reviews.js";
 import { serveWatch } from "./watch.js";
+import { queryFlag } from "./query.js";
 
 // The REST verbs of one resource over HTTP: query parameters and bodies in, registry
 // calls, and responses in the negotiated form (object, list, Table, partial metadata).
@@ -53,6 +55,12 @@ function integerParam(q: URLSearchParams, name: string): number | undefined {
   return Number(v);
 }
 
+/**
+ * The cluster whose stored JSON may stand for a write's result: never under dryRun, where
+ * the result keeps the stored resourceVersion but not the stored content.
+ */
+const storedJson = (cluster: Cluster, opts: WriteOptions) => (opts.dryRun ? undefined : cluster);
+
 function render(call: ResourceCall, obj: KubeObject, code: number, warnings: string[] = [], cluster?: Cluster): void {
   if (cluster && call.format === "json" && !needsConversion(call.def)) {
     // The stored JSON of what was just written is the response body: no second stringify.
@@ -66,7 +74,7 @@ function render(call: ResourceCall, obj: KubeObject, code: number, warnings: str
 
 export async function handleResource(cluster: Cluster, call: ResourceCall): Promise<void> {
   const { info, def } = call;
-  if (def.virtual) return accessReview(cluster, call);
+  if (def.virtual) return review(cluster, call);
   if (!def.namespaced && info.namespace !== undefined && def.resource !== "namespaces") throw resourceNotFound();
   if (def.namespaced && info.name !== undefined && info.namespace === undefined) throw resourceNotFound();
   if (!def.verbs.includes(info.verb)) throw methodNotAllowed();
@@ -85,13 +93,13 @@ export async function handleResource(cluster: Cluster, call: ResourceCall): Prom
     case "watch": return watch(cluster, call, ns);
     case "create": {
       const opts = writeOptions(call);
-      const body = decodeObject(call.req, await readBody(call.req));
-      return render(call, await cluster.registry.create(def, ns, body, opts), 201, opts.warnings, cluster);
+      const body = decodeWrite(call, opts, await readBody(call.req));
+      return render(call, await cluster.registry.create(def, ns, body, opts), 201, opts.warnings, storedJson(cluster, opts));
     }
     case "update": {
       const opts = writeOptions(call);
-      const body = decodeObject(call.req, await readBody(call.req));
-      return render(call, await cluster.registry.update(def, ns, name!, body, opts, sub), 200, opts.warnings, cluster);
+      const body = decodeWrite(call, opts, await readBody(call.req));
+      return render(call, await cluster.registry.update(def, ns, name!, body, opts, sub), 200, opts.warnings, storedJson(cluster, opts));
     }
     case "patch": {
       const opts = writeOptions(call);
@@ -101,23 +109,29 @@ export async function handleResource(cluster: Cluster, call: ResourceCall): Prom
       const existed = cluster.registry.stored(def, ns, name!) !== undefined;
       // Apply needs an explicit manager; the user-agent default is only for Updates.
       if (type === "apply" && call.url.searchParams.get("fieldManager") === null) delete opts.fieldManager;
-      const out = await cluster.registry.patch(def, ns, name!, type, patch, { ...opts, force: force === "true" }, sub);
-      return render(call, out, existed ? 200 : 201, opts.warnings, cluster);
+      const out = await cluster.registry.patch(def, ns, name!, type, patch, { ...opts, force: queryFlag(call.url.searchParams, "force") }, sub);
+      return render(call, out, existed ? 200 : 201, opts.warnings, storedJson(cluster, opts));
     }
     case "delete": {
-      const opts = deleteOptions(call, decodeDeleteOptions(await readBody(call.req)));
+      const opts = deleteOptions(call, decodeDeleteOptions(call.req, await readBody(call.req)));
       const result = await cluster.deleter.delete(def, ns, name!, opts);
       if (!result.deleted || def.resource === "pods" || def.resource === "namespaces") return render(call, result.object, 200);
       return sendJson(call.res, 200, { kind: "Status", apiVersion: "v1", metadata: {}, status: "Success", details: { name, ...(def.group ? { group: def.group } : {}), kind: def.resource, uid: result.object.metadata.uid } });
     }
     case "deletecollection": {
-      const opts = deleteOptions(call, decodeDeleteOptions(await readBody(call.req)));
+      const opts = deleteOptions(call, decodeDeleteOptions(call.req, await readBody(call.req)));
       const q = call.url.searchParams;
       const deleted = await cluster.deleter.deleteCollection(def, ns, parseLabelSelector(q.get("labelSelector")), parseFieldSelector(q.get("fieldSelector"), def.storage), opts);
       return sendJson(call.res, 200, { kind: def.listKind, apiVersion: apiVersionOf(def), metadata: { resourceVersion: String(cluster.store.currentRV()) }, items: deleted });
     }
     default: throw methodNotAllowed();
   }
+}
+
+function decodeWrite(call: ResourceCall, opts: WriteOptions & { warnings: string[] }, raw: Buffer): unknown {
+  const body = decodeObject(call.req, raw);
+  checkDuplicateFields(call.req, raw, call.def.kind, call.def.version, opts.fieldValidation ?? "Warn", opts.warnings);
+  return body;
 }
 
 function deleteOptions(call: ResourceCall, body: Record<string, unknown>): DeleteOptions {
@@ -127,8 +141,8 @@ function deleteOptions(call: ResourceCall, body: Record<string, unknown>): Delet
   if (grace !== undefined) opts.gracePeriodSeconds = grace;
   const policy = q.get("propagationPolicy") ?? (typeof body["propagationPolicy"] === "string" ? body["propagationPolicy"] : undefined);
   if (policy) opts.propagationPolicy = policy as PropagationPolicy;
-  const orphan = q.get("orphanDependents") ?? body["orphanDependents"];
-  if (orphan !== undefined && orphan !== null) opts.orphanDependents = orphan === true || orphan === "true";
+  if (q.has("orphanDependents")) opts.orphanDependents = queryFlag(q, "orphanDependents");
+  else if (typeof body["orphanDependents"] === "boolean") opts.orphanDependents = body["orphanDependents"];
   if (typeof body["preconditions"] === "object" && body["preconditions"] !== null) opts.preconditions = body["preconditions"] as DeleteOptions["preconditions"] & object;
   if (Array.isArray(body["dryRun"]) && body["dryRun"].includes("All")) opts.dryRun = true;
   return opts;
@@ -217,32 +231,12 @@ function watch(cluster: Cluster, call: ResourceCall, ns: string | undefined): vo
     labels: parseLabelSelector(q.get("labelSelector")),
     fields,
     resourceVersion: q.get("resourceVersion") ?? undefined,
-    allowBookmarks: q.get("allowWatchBookmarks") === "true",
-    sendInitialEvents: q.get("sendInitialEvents") === "true",
+    allowBookmarks: queryFlag(q, "allowWatchBookmarks"),
+    sendInitialEvents: queryFlag(q, "sendInitialEvents"),
     timeoutSeconds: timeout,
     format: call.format,
     includeObject: q.get("includeObject"),
     bookmarkIntervalMs: call.bookmarkIntervalMs,
     now: () => Date.now(),
   });
-}
-
-/** SelfSubjectAccessReview and SubjectAccessReview: answered, never stored. */
-async function accessReview(cluster: Cluster, call: ResourceCall): Promise<void> {
-  if (call.info.verb !== "create" || call.info.name !== undefined) throw methodNotAllowed();
-  const body = decodeObject(call.req, await readBody(call.req)) as { spec?: { resourceAttributes?: Record<string, string>; nonResourceAttributes?: { path?: string; verb?: string }; user?: string; groups?: string[] } };
-  const spec = body.spec ?? {};
-  let user = call.user;
-  if (call.def.resource === "subjectaccessreviews") {
-    if (!spec.user && !spec.groups?.length) throw notFound(call.def, "");
-    user = spec.user ? userFromName(spec.user, spec.groups ?? []) : { username: "", groups: spec.groups ?? [] };
-  }
-  let allowed: boolean;
-  if (!call.rbac && call.def.resource === "selfsubjectaccessreviews") allowed = true;
-  else if (spec.nonResourceAttributes) allowed = cluster.authorizer.allows(user, { verb: spec.nonResourceAttributes.verb ?? "get", path: spec.nonResourceAttributes.path ?? "/" });
-  else {
-    const r = spec.resourceAttributes ?? {};
-    allowed = cluster.authorizer.allows(user, { verb: r["verb"] ?? "", group: r["group"] ?? "", resource: r["resource"] ?? "", subresource: r["subresource"] || undefined, namespace: r["namespace"] || undefined, name: r["name"] || undefined });
-  }
-  sendJson(call.res, 201, { kind: call.def.kind, apiVersion: apiVersionOf(call.def), metadata: { creationTimestamp: null }, spec, status: { allowed, ...(allowed ? { reason: "RBAC: allowed" } : {}) } });
 }

@@ -1,4 +1,5 @@
 import type { KubeObject, PrinterColumn, ResourceDef } from "../api/resources.js";
+import { WORKLOAD_PRINTERS } from "./table-workloads.js";
 
 // meta.k8s.io/v1 Table responses, so `kubectl get` prints what it prints against a real
 // cluster: a CRD's additionalPrinterColumns (Name first, dates as ages), and the usual
@@ -179,6 +180,8 @@ function customPrinter(columns: PrinterColumn[]): Printer {
 
 function printerFor(def: ResourceDef): Printer {
   if (def.custom) return customPrinter(def.printerColumns ?? []);
+  const workload = WORKLOAD_PRINTERS[def.resource];
+  if (workload) return { columns: workload.columns, cells: (o, now) => workload.cells(o, now, age) };
   return BUILTIN[def.resource] ?? { columns: [NAME, col("Created At", "date")], cells: (o) => [o.metadata.name, o.metadata.creationTimestamp] };
 }
 

@@ -9,7 +9,17 @@ import { z } from "zod";
 
 export const ImageCommand = z.object({ run: z.array(z.string()).min(1), env: z.record(z.string(), z.string()).optional() }).strict();
 export const ImageEntry = z
-  .object({ image: z.string().min(1), entrypoint: z.array(z.string()).min(1).optional(), commands: z.record(z.string(), ImageCommand) })
+  .object({
+    image: z.string().min(1),
+    entrypoint: z.array(z.string()).min(1).optional(),
+    /** The image's CMD: the arguments when the container gives neither command nor args. */
+    cmd: z.array(z.string()).optional(),
+    /** Files the image ships, by their path in the image, as local files: an argument naming one runs the local file. */
+    files: z.record(z.string(), z.string()).optional(),
+    /** Flags whose next argument is a configuration file with container paths in it: a copy with the paths rewritten is passed instead. */
+    configFlags: z.array(z.string()).optional(),
+    commands: z.record(z.string(), ImageCommand),
+  })
   .strict();
 export const ImageMap = z.object({ images: z.array(ImageEntry) }).strict();
 export type ImageMap = z.infer<typeof ImageMap>;
@@ -51,7 +61,7 @@ export function findImage(map: ImageMap, image: string): ImageEntry | undefined 
 
 export type Resolved =
   /** argv[0..prefix) is the local program; the rest came from the container (paths in it get rewritten). */
-  | { kind: "ok"; argv: string[]; prefix: number; env: Record<string, string> }
+  | { kind: "ok"; argv: string[]; prefix: number; env: Record<string, string>; configFlags?: string[] }
   | { kind: "pull"; message: string }
   | { kind: "exec"; message: string };
 
@@ -61,9 +71,14 @@ export interface Placeholders {
   tsx: string;
   /** The simulated nnU-Net bundled to plain JavaScript (run with `node`, no loader). */
   fakeNnunet: string;
+  /** The pod shim (kubelet/pod-shim.ts) for `--import` into Node.js programs. */
+  podShim?: string;
+  /** The pod's IP, for programs told where to listen on their command line (nats-server --addr). */
+  podIp?: string;
 }
 
-const fill = (s: string, p: Placeholders) => s.replaceAll("${repo}", p.repo).replaceAll("${node}", p.node).replaceAll("${tsx}", p.tsx).replaceAll("${fake-nnunet}", p.fakeNnunet);
+const fill = (s: string, p: Placeholders) =>
+  s.replaceAll("${repo}", p.repo).replaceAll("${node}", p.node).replaceAll("${tsx}", p.tsx).replaceAll("${fake-nnunet}", p.fakeNnunet).replaceAll("${pod-shim}", p.podShim ?? "").replaceAll("${pod-ip}", p.podIp ?? "127.0.0.1");
 
 /** argv for a container: command (or the image's entrypoint) and args, with command[0] mapped to a local program. */
 export function resolveCommand(map: ImageMap, image: string, command: readonly string[] | undefined, args: readonly string[] | undefined, p: Placeholders): Resolved {
@@ -71,7 +86,10 @@ export function resolveCommand(map: ImageMap, image: string, command: readonly s
   if (!entry) {
     return { kind: "pull", message: `failed to pull and unpack image "${image}": the devcluster image map has no entry for ${imageRepository(image)}` };
   }
-  const cmd = command && command.length > 0 ? command : (entry.entrypoint ?? []);
+  // Kubernetes' rule: command replaces the entrypoint (and drops CMD); args alone replace CMD.
+  const own = command && command.length > 0;
+  const cmd = own ? command : (entry.entrypoint ?? []);
+  const rawArgs = own || (args && args.length > 0) ? (args ?? []) : (entry.cmd ?? []);
   const [exe, ...rest] = cmd;
   if (exe === undefined) return { kind: "exec", message: `failed to create containerd task: no command specified (image ${image} has no entrypoint in the image map)` };
   const mapped = entry.commands[basename(exe)];
@@ -80,5 +98,7 @@ export function resolveCommand(map: ImageMap, image: string, command: readonly s
   }
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(mapped.env ?? {})) env[k] = fill(v, p);
-  return { kind: "ok", argv: [...mapped.run.map((s) => fill(s, p)), ...rest, ...(args ?? [])], prefix: mapped.run.length, env };
+  const files = entry.files ?? {};
+  const tail = [...rest, ...rawArgs].map((a) => (files[a] !== undefined ? fill(files[a]!, p) : a));
+  return { kind: "ok", argv: [...mapped.run.map((s) => fill(s, p)), ...tail], prefix: mapped.run.length, env, ...(entry.configFlags ? { configFlags: entry.configFlags } : {}) };
 }

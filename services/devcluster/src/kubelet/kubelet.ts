@@ -11,6 +11,9 @@ import type { ImageMap } from "./image-map.js";
 import type { LogSource } from "./logs.js";
 import type { Lookups } from "./paths.js";
 import { PodRunner } from "./pod-runner.js";
+import { ClusterNetwork, PodIps } from "./cluster-network.js";
+import { apiServerEnv, writeServiceAccountFiles, wantsToken, type ApiServer } from "./pod-identity.js";
+import { podDir, type MountEntry } from "./paths.js";
 import { buildPodStatus } from "./pod-status.js";
 
 // The kubelet of every simulated node at once: runs bound pods as local processes
@@ -21,6 +24,7 @@ import { buildPodStatus } from "./pod-status.js";
 
 export const REPO_ROOT = fileURLToPath(new URL("../../../../", import.meta.url)).replace(/\/$/, "");
 const SIM_BIN = `${REPO_ROOT}/services/devcluster/sim-bin`;
+const POD_SHIM = fileURLToPath(new URL("./pod-shim.ts", import.meta.url));
 
 export interface KubeletOptions {
   dataRoot: string;
@@ -45,6 +49,9 @@ export class Kubelet {
   private readonly recorder: Recorder;
   private readonly unsubscribe: (() => void)[] = [];
   private readonly lookups: Lookups;
+  private readonly ips = new PodIps();
+  readonly network: ClusterNetwork;
+  private api: ApiServer | undefined;
 
   constructor(private readonly cluster: Cluster, private readonly options: KubeletOptions) {
     this.recorder = createRecorder(cluster, "kubelet");
@@ -52,12 +59,26 @@ export class Kubelet {
     this.statusQueue = new KeyQueue((key) => this.writeStatus(key));
     const get = (storage: string) => (ns: string, name: string) => cluster.store.get(storage, ns, name);
     this.lookups = { configMap: get("configmaps"), secret: get("secrets"), claim: get("persistentvolumeclaims") };
+    this.network = new ClusterNetwork(cluster, options.dataRoot);
+  }
+
+  /** The API server pods reach (KUBERNETES_SERVICE_HOST/PORT, ca.crt); set once it listens. */
+  setApiServer(api: ApiServer): void {
+    this.api = api;
   }
 
   start(): () => void {
     const s = this.cluster.store;
     for (const e of s.scan("pods")) this.queue.add(`${e.namespace}/${e.name}`);
     this.unsubscribe.push(s.watch("pods", { group: "", resource: "pods" }, undefined, (e: StoreEvent) => this.queue.add(podKey(e.object))));
+    this.unsubscribe.push(this.network.start());
+    for (const [storage, kind] of [["configmaps", "configMap"], ["secrets", "secret"]] as const) {
+      this.unsubscribe.push(
+        s.watch(storage, { group: "", resource: storage }, undefined, (e: StoreEvent) => {
+          for (const { runner } of this.runners.values()) if (runner.usesVolumeSource(kind, e.object.metadata.namespace!, e.object.metadata.name!)) runner.refreshVolumes();
+        }),
+      );
+    }
     this.unsubscribe.push(
       s.watch("nodes", { group: "", resource: "nodes" }, undefined, (e: StoreEvent) => {
         if (e.type !== "DELETED" && isNodeReady(e.object)) return;
@@ -103,6 +124,7 @@ export class Kubelet {
     if (held && (!pod || pod.metadata.uid !== held.uid)) {
       held.runner.kill();
       this.runners.delete(key);
+      this.ips.release(held.uid);
       if (this.options.cleanup ?? true) rmSync(`${this.options.dataRoot}/pods/${held.uid}`, { recursive: true, force: true });
     }
     if (!pod) return;
@@ -122,12 +144,21 @@ export class Kubelet {
       return;
     }
     if (current || terminal(pod)) return;
+    const podIp = this.ips.take(pod.metadata.uid!);
+    const extraMounts: MountEntry[] = [];
+    const saName = (pod["spec"] as { serviceAccountName?: string }).serviceAccountName ?? "default";
+    if (wantsToken(pod, c.store.get("serviceaccounts", ns, saName))) {
+      extraMounts.push(writeServiceAccountFiles(podDir(this.options.dataRoot, pod.metadata.uid!), ns, c.serviceAccountToken(ns, saName), this.api));
+    }
     const runner = new PodRunner(pod, {
+      podIp,
+      extraMounts,
+      allocatable: ((node["status"] as { allocatable?: Record<string, string> } | undefined)?.allocatable) ?? {},
       dataRoot: this.options.dataRoot,
       imageMap: this.options.imageMap,
-      placeholders: { repo: REPO_ROOT, node: process.execPath, tsx: fileURLToPath(import.meta.resolve("tsx")), fakeNnunet: this.options.fakeNnunet },
+      placeholders: { repo: REPO_ROOT, node: process.execPath, tsx: fileURLToPath(import.meta.resolve("tsx")), fakeNnunet: this.options.fakeNnunet, podShim: POD_SHIM, podIp },
       lookups: this.lookups,
-      baseEnv: this.baseEnv(pod, node),
+      baseEnv: { ...this.baseEnv(pod, node), ...apiServerEnv(this.api), DEVCLUSTER_POD_IP: podIp, DEVCLUSTER_DATA_ROOT: this.options.dataRoot, DEVCLUSTER_DNS_FILE: this.network.dnsFile, DEVCLUSTER_POD_NAMESPACE: ns },
       recorder: createRecorder(c, "kubelet", nodeName),
       now: () => c.timestamp(),
       changed: () => this.statusQueue.add(key),

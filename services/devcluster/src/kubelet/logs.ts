@@ -1,6 +1,7 @@
 import { closeSync, existsSync, openSync, readSync, statSync } from "node:fs";
 import { badRequest, methodNotAllowed, ApiError } from "../api/errors.js";
 import type { SubresourceHandler } from "../http/api-handler.js";
+import { queryFlag } from "../http/query.js";
 
 // `kubectl logs` (GET pods/{name}/log): container, follow, previous, tailLines,
 // limitBytes. Logs are the files the kubelet's processes write; -f follows the file until
@@ -46,7 +47,7 @@ export function logHandler(source: LogSource): SubresourceHandler {
       container = names.main[0]!;
     }
     if (![...names.init, ...names.main].includes(container)) throw badRequest(`container ${container} is not valid for pod ${name}`);
-    const previous = query.get("previous") === "true";
+    const previous = queryFlag(query, "previous");
     const log = source.log(namespace, name, container, previous);
     if (!log) {
       if (previous) throw badRequest(`previous terminated container "${container}" in pod "${name}" not found`);
@@ -58,7 +59,7 @@ export function logHandler(source: LogSource): SubresourceHandler {
     if (limit !== null) text = text.subarray(0, Number(limit));
     res.writeHead(200, { "content-type": "text/plain", "transfer-encoding": "chunked" });
     res.write(text);
-    if (query.get("follow") !== "true") {
+    if (!queryFlag(query, "follow")) {
       res.end();
       return;
     }

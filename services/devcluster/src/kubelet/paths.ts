@@ -1,6 +1,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { KubeObject } from "../api/resources.js";
+import { resourceFieldValue, type ContainerResources } from "./resource-field.js";
 
 // Where a pod's volumes live on the host, and how a container's view of the file system
 // maps onto it. A process cannot get a mount namespace here, so every container path a
@@ -104,16 +105,17 @@ export function mountTable(mounts: readonly VolumeMount[] | undefined, volumes: 
   return table.sort((a, b) => b.containerPath.length - a.containerPath.length);
 }
 
-/** Rewrites every container path in `s` (not inside a longer path or name) to its host path. */
+/**
+ * Rewrites every container path in `s` (not inside a longer path or name) to its host path,
+ * in one pass: a host path put in is never rewritten again (a `/tmp` mount must not touch
+ * the host path of another mount that happens to lie under /tmp).
+ */
 export function rewritePaths(s: string, table: readonly MountEntry[]): string {
-  if (table.length === 0 || !s.includes("/")) return s;
-  let out = s;
-  for (const { containerPath, hostPath } of table) {
-    if (containerPath === "/") continue;
-    const escaped = containerPath.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-    out = out.replace(new RegExp(`(^|[^A-Za-z0-9_.~/-])${escaped}(?![A-Za-z0-9_.~-])`, "g"), (_m, pre: string) => `${pre}${hostPath}`);
-  }
-  return out;
+  const entries = table.filter((e) => e.containerPath !== "/");
+  if (entries.length === 0 || !s.includes("/")) return s;
+  const byPath = new Map(entries.map((e) => [e.containerPath, e.hostPath]));
+  const alternation = [...byPath.keys()].sort((a, b) => b.length - a.length).map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join("|");
+  return s.replace(new RegExp(`(^|[^A-Za-z0-9_.~/-])(${alternation})(?![A-Za-z0-9_.~-])`, "g"), (_m, pre: string, path: string) => `${pre}${byPath.get(path)}`);
 }
 
 /** Kubernetes' $(VAR) expansion: known variables expand, unknown ones stay as written, $$ escapes. */
@@ -138,7 +140,13 @@ interface EnvFrom {
   secretRef?: { name: string; optional?: boolean };
 }
 
-function fieldRef(pod: KubeObject, path: string): string {
+export interface EnvContext {
+  podIp?: string;
+  /** The node's allocatable resources: what resourceFieldRef reports for a limit not set. */
+  allocatable?: Record<string, string>;
+}
+
+function fieldRef(pod: KubeObject, path: string, ctx: EnvContext): string {
   const m = /^metadata\.(labels|annotations)\['(.+)'\]$/.exec(path);
   if (m) return (pod.metadata[m[1] as "labels" | "annotations"] ?? {})[m[2]!] ?? "";
   const map: Record<string, string | undefined> = {
@@ -147,14 +155,15 @@ function fieldRef(pod: KubeObject, path: string): string {
     "metadata.uid": pod.metadata.uid,
     "spec.nodeName": (pod["spec"] as Obj)["nodeName"] as string | undefined,
     "spec.serviceAccountName": (pod["spec"] as Obj)["serviceAccountName"] as string | undefined,
-    "status.podIP": "127.0.0.1",
+    "status.podIP": ctx.podIp ?? "127.0.0.1",
+    "status.podIPs": ctx.podIp ?? "127.0.0.1",
     "status.hostIP": "127.0.0.1",
   };
   return map[path] ?? "";
 }
 
 /** The container's environment in declaration order (envFrom first), with $(VAR) expansion. */
-export function containerEnv(pod: KubeObject, container: { env?: EnvVar[]; envFrom?: EnvFrom[] }, lookups: Lookups): Record<string, string> {
+export function containerEnv(pod: KubeObject, container: { env?: EnvVar[]; envFrom?: EnvFrom[]; resources?: ContainerResources }, lookups: Lookups, ctx: EnvContext = {}): Record<string, string> {
   const ns = pod.metadata.namespace!;
   const env: Record<string, string> = {};
   for (const from of container.envFrom ?? []) {
@@ -168,16 +177,20 @@ export function containerEnv(pod: KubeObject, container: { env?: EnvVar[]; envFr
   for (const e of container.env ?? []) {
     const from = e.valueFrom;
     if (!from) env[e.name] = expandVars(e.value ?? "", env);
-    else if (from.fieldRef) env[e.name] = fieldRef(pod, from.fieldRef.fieldPath);
+    else if (from.fieldRef) env[e.name] = fieldRef(pod, from.fieldRef.fieldPath, ctx);
     else if (from.configMapKeyRef) {
-      const v = (lookups.configMap(ns, from.configMapKeyRef.name)?.["data"] as Record<string, string> | undefined)?.[from.configMapKeyRef.key];
+      const cm = lookups.configMap(ns, from.configMapKeyRef.name);
+      if (!cm && !from.configMapKeyRef.optional) throw new MountError(`configmap "${from.configMapKeyRef.name}" not found`);
+      const v = (cm?.["data"] as Record<string, string> | undefined)?.[from.configMapKeyRef.key];
       if (v === undefined && !from.configMapKeyRef.optional) throw new MountError(`couldn't find key ${from.configMapKeyRef.key} in ConfigMap ${ns}/${from.configMapKeyRef.name}`);
       if (v !== undefined) env[e.name] = v;
     } else if (from.secretKeyRef) {
-      const v = (lookups.secret(ns, from.secretKeyRef.name)?.["data"] as Record<string, string> | undefined)?.[from.secretKeyRef.key];
+      const sec = lookups.secret(ns, from.secretKeyRef.name);
+      if (!sec && !from.secretKeyRef.optional) throw new MountError(`secret "${from.secretKeyRef.name}" not found`);
+      const v = (sec?.["data"] as Record<string, string> | undefined)?.[from.secretKeyRef.key];
       if (v === undefined && !from.secretKeyRef.optional) throw new MountError(`couldn't find key ${from.secretKeyRef.key} in Secret ${ns}/${from.secretKeyRef.name}`);
       if (v !== undefined) env[e.name] = Buffer.from(v, "base64").toString();
-    } else if (from.resourceFieldRef) env[e.name] = "0";
+    } else if (from.resourceFieldRef) env[e.name] = resourceFieldValue(container.resources, from.resourceFieldRef, ctx.allocatable ?? {});
   }
   return env;
 }

@@ -4,9 +4,10 @@ import { join } from "node:path";
 import type { KubeObject } from "../api/resources.js";
 import type { Recorder } from "../sim/recorder.js";
 import { resolveCommand, type ImageMap, type Placeholders } from "./image-map.js";
-import { containerEnv, expandVars, mountTable, podDir, prepareVolumes, rewritePaths, type Lookups, type VolumeMount } from "./paths.js";
+import { podDir, prepareVolumes, type Lookups, type MountEntry, type VolumeMount } from "./paths.js";
+import { probeContainer, type ProbedContainer } from "./container-probes.js";
+import { prepareContainer, terminationMessage, usesVolumeSource, type PreparedContainer, type ResolvedCommand } from "./container-start.js";
 import type { ContainerRole, ContainerView, PodView } from "./pod-status.js";
-import { tailText } from "./logs.js";
 
 // One pod's containers as local processes: volumes, then init containers in order (native
 // sidecars started and left running), then the main containers together; when they are
@@ -22,12 +23,18 @@ export interface RunnerDeps {
   lookups: Lookups;
   baseEnv: Record<string, string>;
   recorder: Recorder;
+  /** The pod's IP (probes dial it; the pod shim binds it). */
+  podIp: string;
+  /** Mounts every container gets besides its volumeMounts (the ServiceAccount token folder). */
+  extraMounts: MountEntry[];
+  /** The node's allocatable resources (resourceFieldRef without a limit). */
+  allocatable: Record<string, string>;
   now(): string;
   /** Called whenever the view changed (the kubelet coalesces status writes). */
   changed(): void;
 }
 
-interface ContainerSpec {
+interface ContainerSpec extends ProbedContainer {
   name: string;
   image: string;
   command?: string[];
@@ -37,6 +44,7 @@ interface ContainerSpec {
   workingDir?: string;
   volumeMounts?: VolumeMount[];
   restartPolicy?: string;
+  resources?: { limits?: Record<string, string>; requests?: Record<string, string> };
   terminationMessagePath?: string;
   terminationMessagePolicy?: string;
 }
@@ -45,6 +53,7 @@ interface Slot extends ContainerView {
   spec: ContainerSpec;
   proc: ChildProcess | undefined;
   exited: Promise<number> | undefined;
+  stopProbes?: () => void;
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
@@ -67,7 +76,7 @@ export class PodRunner {
     const slot = (c: ContainerSpec, role: ContainerRole): Slot => ({ name: c.name, image: c.image, role, spec: c, state: { waiting: { reason: "PodInitializing" } }, lastState: undefined, restartCount: 0, pid: undefined, proc: undefined, exited: undefined });
     this.slots = [...(spec.initContainers ?? []).map((c) => slot(c, c.restartPolicy === "Always" ? "sidecar" : "init")), ...(spec.containers ?? []).map((c) => slot(c, "main"))];
     for (const s of this.slots) if (s.role === "main" || !spec.initContainers?.length) s.state = { waiting: { reason: spec.initContainers?.length ? "PodInitializing" : "ContainerCreating" } };
-    this.view = { containers: this.slots, volumesReady: false, initialized: false, finished: false, startTime: deps.now() };
+    this.view = { containers: this.slots, volumesReady: false, initialized: false, finished: false, startTime: deps.now(), podIp: deps.podIp };
     this.done = this.run();
   }
 
@@ -98,6 +107,20 @@ export class PodRunner {
       await this.stopSidecars(deadline);
       for (const s of this.slots) if (s.proc) this.signal(s, "SIGKILL");
     })();
+  }
+
+  usesVolumeSource(kind: "configMap" | "secret", namespace: string, name: string): boolean {
+    return usesVolumeSource(this.pod, kind, namespace, name);
+  }
+
+  /** A ConfigMap or Secret changed: its files are written again (what the kubelet's periodic volume sync does). */
+  refreshVolumes(): void {
+    if (!this.view.volumesReady || this.terminating) return;
+    try {
+      prepareVolumes(this.pod, this.deps.dataRoot, this.deps.lookups);
+    } catch {
+      // A volume whose source is gone keeps its last files, as on a real node.
+    }
   }
 
   /** The node is gone: processes die with it and nothing more is reported. */
@@ -241,7 +264,9 @@ export class PodRunner {
         if (settled) return;
         settled = true;
         s.proc = undefined;
-        const text = message ?? this.terminationMessage(c, msgFile, logFile, code);
+        s.stopProbes?.();
+        s.probes = undefined;
+        const text = message ?? terminationMessage(c, msgFile, logFile, code);
         this.set(s, { terminated: { exitCode: code, reason, ...(text ? { message: text } : {}), startedAt: started, finishedAt: this.deps.now() } });
         resolve(code);
       };
@@ -258,6 +283,17 @@ export class PodRunner {
       });
     });
     if (proc.pid !== undefined) {
+      const probes = probeContainer(c, {
+        pod: this.pod,
+        podIp: this.deps.podIp,
+        recorder: this.deps.recorder,
+        execArgv: (command) => this.execArgv(c, command, msgFile),
+        changed: () => this.deps.changed(),
+        kill: (reason) => this.restartContainer(s, proc, reason),
+        sleep,
+      });
+      s.probes = probes.state;
+      s.stopProbes = probes.stop;
       this.set(s, { running: { startedAt: started } });
       this.deps.recorder.event(this.pod, "Normal", "Created", `Created container: ${c.name}`);
       this.deps.recorder.event(this.pod, "Normal", "Started", `Started container ${c.name}`);
@@ -265,25 +301,27 @@ export class PodRunner {
     return s.exited;
   }
 
-  private prepare(c: ContainerSpec, r: { argv: string[]; prefix: number; env: Record<string, string> }, msgFile: string): { env: Record<string, string>; argv: string[]; cwd: string } {
-    const table = mountTable(c.volumeMounts, this.volumes, [{ containerPath: c.terminationMessagePath ?? "/dev/termination-log", hostPath: msgFile }]);
-    const own = containerEnv(this.pod, c, this.deps.lookups);
-    const env: Record<string, string> = { ...this.deps.baseEnv, TERMINATION_MESSAGE_PATH: msgFile, NNUNET_TERMINATION_MESSAGE_PATH: msgFile };
-    for (const [k, v] of Object.entries({ ...r.env, ...own })) env[k] = rewritePaths(v, table);
-    const argv = r.argv.map((a, i) => (i < r.prefix ? a : rewritePaths(expandVars(a, own), table)));
-    const cwd = c.workingDir ? rewritePaths(c.workingDir, table) : join(this.dir, "root");
-    mkdirSync(cwd, { recursive: true });
-    return { env, argv, cwd };
+  /** Liveness or startup failed: SIGTERM, SIGKILL after the grace period; supervise restarts it. */
+  private restartContainer(s: Slot, proc: ChildProcess, reason: string): void {
+    if (s.proc !== proc) return;
+    this.deps.recorder.event(this.pod, "Normal", "Killing", reason);
+    this.signal(s, "SIGTERM");
+    const t = setTimeout(() => s.proc === proc && this.signal(s, "SIGKILL"), (this.spec.terminationGracePeriodSeconds ?? 30) * 1000);
+    t.unref();
   }
 
-  private terminationMessage(c: ContainerSpec, msgFile: string, logFile: string, code: number): string | undefined {
-    let text = "";
+  /** argv, env and cwd for an exec probe's command, resolved through the image map like the container's own. */
+  private execArgv(c: ContainerSpec, command: string[], msgFile: string): { argv: string[]; env: Record<string, string>; cwd: string } | { error: string } {
+    const r = resolveCommand(this.deps.imageMap, c.image, command, undefined, this.deps.placeholders);
+    if (r.kind !== "ok") return { error: r.message };
     try {
-      text = readFileSync(msgFile, "utf8").slice(0, 4096);
-    } catch {
-      // No file: fall through to the logs when allowed.
+      return this.prepare(c, r, msgFile);
+    } catch (error) {
+      return { error: error instanceof Error ? error.message : String(error) };
     }
-    if (!text && code !== 0 && c.terminationMessagePolicy === "FallbackToLogsOnError") text = tailText(logFile, 80, 2048);
-    return text || undefined;
+  }
+
+  private prepare(c: ContainerSpec, r: ResolvedCommand, msgFile: string): PreparedContainer {
+    return prepareContainer(this.pod, c, r, msgFile, { volumes: this.volumes, podFolder: this.dir, baseEnv: this.deps.baseEnv, extraMounts: this.deps.extraMounts, lookups: this.deps.lookups, podIp: this.deps.podIp, allocatable: this.deps.allocatable });
   }
 }

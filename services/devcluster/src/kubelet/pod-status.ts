@@ -17,6 +17,8 @@ export interface ContainerView {
   lastState: ContainerState | undefined;
   restartCount: number;
   pid: number | undefined;
+  /** From the container's probes while it runs; absent means ready and started once running. */
+  probes?: { ready: boolean; started: boolean } | undefined;
 }
 
 export interface PodView {
@@ -26,6 +28,8 @@ export interface PodView {
   initialized: boolean;
   finished: boolean;
   startTime: string;
+  /** The pod's own loopback address (cluster-network.ts); 127.0.0.1 when not given. */
+  podIp?: string;
 }
 
 interface Condition {
@@ -38,6 +42,7 @@ interface Condition {
 }
 
 const running = (c: ContainerView) => "running" in c.state;
+const ready = (c: ContainerView) => running(c) && (c.probes?.ready ?? true);
 const exitCode = (c: ContainerView) => ("terminated" in c.state ? c.state.terminated.exitCode : undefined);
 
 export function podPhase(view: PodView): string {
@@ -55,8 +60,8 @@ function containerStatus(c: ContainerView) {
     image: c.image,
     imageID: `devcluster://${c.image}`,
     ...(c.pid !== undefined ? { containerID: `devcluster://${c.pid}` } : {}),
-    ready: running(c),
-    started: running(c),
+    ready: ready(c),
+    started: running(c) && (c.probes?.started ?? true),
     restartCount: c.restartCount,
     state: c.state,
     lastState: c.lastState ?? {},
@@ -67,14 +72,14 @@ export function buildPodStatus(view: PodView, previous: Condition[], now: string
   const phase = podPhase(view);
   const mains = view.containers.filter((c) => c.role === "main");
   const sidecars = view.containers.filter((c) => c.role === "sidecar");
-  const ready = !view.finished && view.initialized && mains.length > 0 && mains.every(running) && sidecars.every(running);
-  const notReady = mains.filter((c) => !running(c)).map((c) => c.name);
-  const why = view.finished ? { reason: "PodCompleted" } : ready ? {} : { reason: "ContainersNotReady", message: `containers with unready status: [${notReady.join(" ")}]` };
+  const podReady = !view.finished && view.initialized && mains.length > 0 && mains.every(ready) && sidecars.every(ready);
+  const notReady = mains.filter((c) => !ready(c)).map((c) => c.name);
+  const why = view.finished ? { reason: "PodCompleted" } : podReady ? {} : { reason: "ContainersNotReady", message: `containers with unready status: [${notReady.join(" ")}]` };
   const mine: Condition[] = [
     { type: "PodReadyToStartContainers", status: view.volumesReady && !view.finished ? "True" : "False" },
     { type: "Initialized", status: view.initialized || view.finished ? "True" : "False", ...(view.initialized || view.finished ? {} : { reason: "ContainersNotInitialized", message: `containers with incomplete status: [${view.containers.filter((c) => c.role === "init" && exitCode(c) !== 0).map((c) => c.name).join(" ")}]` }) },
-    { type: "Ready", status: ready ? "True" : "False", ...why },
-    { type: "ContainersReady", status: ready ? "True" : "False", ...why },
+    { type: "Ready", status: podReady ? "True" : "False", ...why },
+    { type: "ContainersReady", status: podReady ? "True" : "False", ...why },
   ];
   const conditions: Condition[] = previous.filter((c) => !mine.some((m) => m.type === c.type));
   for (const m of mine) {
@@ -86,8 +91,8 @@ export function buildPodStatus(view: PodView, previous: Condition[], now: string
     conditions,
     hostIP: "127.0.0.1",
     hostIPs: [{ ip: "127.0.0.1" }],
-    podIP: "127.0.0.1",
-    podIPs: [{ ip: "127.0.0.1" }],
+    podIP: view.podIp ?? "127.0.0.1",
+    podIPs: [{ ip: view.podIp ?? "127.0.0.1" }],
     startTime: view.startTime,
     initContainerStatuses: view.containers.filter((c) => c.role !== "main").map(containerStatus),
     containerStatuses: mains.map(containerStatus),

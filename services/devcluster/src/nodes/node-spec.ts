@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import type { KubeObject } from "../api/resources.js";
 
 // Simulated nodes from a compact spec such as `4xL40S:4,2xA100-80GB:8,2xcpu`: a comma-
@@ -114,13 +115,36 @@ export function buildNodes(groups: readonly NodeGroup[], shape: NodeShape = DEFA
           capacity,
           allocatable: { ...capacity },
           conditions: [readyCondition(true, time)],
-          nodeInfo: { kubeletVersion: "v1.32.0-devcluster", containerRuntimeVersion: "devcluster://process", operatingSystem: "linux", architecture: "amd64" },
+          nodeInfo: nodeInfo(name, time),
           addresses: [{ type: "InternalIP", address: "127.0.0.1" }, { type: "Hostname", address: name }],
         },
       });
     }
   }
   return out;
+}
+
+const hex = (seed: string) => createHash("sha256").update(seed).digest("hex");
+const uuid = (h: string) => `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-8${h.slice(17, 20)}-${h.slice(20, 32)}`;
+
+/**
+ * Every NodeSystemInfo field a kubelet reports (clients such as the Python client refuse a
+ * Node without them). IDs are derived from the node's name, the boot ID also from its boot
+ * time, so a node keeps its machine ID across restarts of the devcluster and not its boot ID.
+ */
+export function nodeInfo(name: string, bootTime: string) {
+  return {
+    machineID: hex(`machine:${name}`).slice(0, 32),
+    systemUUID: uuid(hex(`system:${name}`)),
+    bootID: uuid(hex(`boot:${name}:${bootTime}`)),
+    kernelVersion: "6.1.0-devcluster",
+    osImage: "Debian GNU/Linux 12 (bookworm) (devcluster simulated node)",
+    containerRuntimeVersion: "devcluster://process",
+    kubeletVersion: "v1.32.0-devcluster",
+    kubeProxyVersion: "v1.32.0-devcluster",
+    operatingSystem: "linux",
+    architecture: "amd64",
+  };
 }
 
 export function readyCondition(ready: boolean, time: string) {

@@ -2,6 +2,47 @@
 // queued once, a key is never processed twice at the same time (one worker), a failing
 // reconcile is retried with capped exponential backoff, and `addAfter` requeues later
 // (deadlines, TTLs). Timers are unref'd so a forgotten queue never holds the process.
+//
+// No failure is swallowed: each one is counted on the queue and handed to its reporter,
+// which by default writes a structured line to stderr. An expected failure (a conflict
+// with a concurrent writer, an object deleted meanwhile: ApiError 404/409) is retried
+// and reported at warn level; any other is "unexpected", reported at error level and
+// counted apart, so a test can assert none happened (`unexpectedFailures`), or pass
+// `failOnUnexpected` to make `idle()` reject with the first one.
+
+export interface QueueFailure {
+  queue: string;
+  key: string;
+  attempt: number;
+  expected: boolean;
+  error: unknown;
+}
+
+export interface QueueReporter {
+  failed(failure: QueueFailure): void;
+}
+
+export interface KeyQueueOptions {
+  /** Names the queue in reports (`job-controller`, `kubelet`). */
+  name?: string;
+  maxBackoffMs?: number;
+  reporter?: QueueReporter;
+  /** `idle()` rejects with the first unexpected failure (for tests). */
+  failOnUnexpected?: boolean;
+}
+
+/** Conflicts and objects gone meanwhile are part of a controller's life; the next pass re-reads. */
+export function isExpectedFailure(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return (error as { name?: unknown } | null)?.name === "ApiError" && (code === 404 || code === 409);
+}
+
+export const stderrReporter: QueueReporter = {
+  failed: ({ queue, key, attempt, expected, error }) => {
+    const e = error instanceof Error ? { name: error.name, message: error.message, stack: error.stack } : { message: String(error) };
+    process.stderr.write(`${JSON.stringify({ level: expected ? "warn" : "error", msg: "reconcile failed", queue, key, attempt, expected, error: e })}\n`);
+  },
+};
 
 export class KeyQueue {
   private readonly queued = new Set<string>();
@@ -9,9 +50,18 @@ export class KeyQueue {
   private readonly timers = new Map<string, NodeJS.Timeout>();
   private running = false;
   private stopped = false;
-  private readonly waiters: (() => void)[] = [];
+  private readonly waiters: { resolve: () => void; reject: (e: unknown) => void }[] = [];
+  private readonly options: Required<Omit<KeyQueueOptions, "reporter">> & { reporter: QueueReporter };
+  private firstUnexpected: unknown;
+  /** Every failed reconcile so far. */
+  failureCount = 0;
+  /** Failed reconciles that were not conflicts or vanished objects. */
+  unexpectedFailures = 0;
 
-  constructor(private readonly work: (key: string) => Promise<void>, private readonly maxBackoffMs = 5000) {}
+  constructor(private readonly work: (key: string) => Promise<void>, options: KeyQueueOptions | number = {}) {
+    const o = typeof options === "number" ? { maxBackoffMs: options } : options;
+    this.options = { name: o.name ?? "key-queue", maxBackoffMs: o.maxBackoffMs ?? 5000, reporter: o.reporter ?? stderrReporter, failOnUnexpected: o.failOnUnexpected ?? false };
+  }
 
   add(key: string): void {
     if (this.stopped) return;
@@ -34,10 +84,11 @@ export class KeyQueue {
     this.timers.set(key, t);
   }
 
-  /** Resolves when nothing is queued or running (timers may still be pending). */
+  /** Resolves when nothing is queued or running (timers may still be pending); see failOnUnexpected. */
   idle(): Promise<void> {
+    if (this.options.failOnUnexpected && this.firstUnexpected !== undefined) return Promise.reject(this.firstUnexpected);
     if (!this.running) return Promise.resolve();
-    return new Promise((resolve) => this.waiters.push(resolve));
+    return new Promise((resolve, reject) => this.waiters.push({ resolve, reject }));
   }
 
   stop(): void {
@@ -54,13 +105,30 @@ export class KeyQueue {
       try {
         await this.work(key);
         this.failures.delete(key);
-      } catch {
-        const n = (this.failures.get(key) ?? 0) + 1;
-        this.failures.set(key, n);
-        this.addAfter(key, Math.min(this.maxBackoffMs, 5 * 2 ** n));
+      } catch (error) {
+        this.failed(key, error);
       }
     }
     this.running = false;
-    for (const w of this.waiters.splice(0)) w();
+    const unexpected = this.options.failOnUnexpected ? this.firstUnexpected : undefined;
+    for (const w of this.waiters.splice(0)) unexpected === undefined ? w.resolve() : w.reject(unexpected);
+  }
+
+  private failed(key: string, error: unknown): void {
+    const attempt = (this.failures.get(key) ?? 0) + 1;
+    this.failures.set(key, attempt);
+    const expected = isExpectedFailure(error);
+    this.failureCount++;
+    if (!expected) {
+      this.unexpectedFailures++;
+      this.firstUnexpected ??= error;
+    }
+    try {
+      this.options.reporter.failed({ queue: this.options.name, key, attempt, expected, error });
+    } catch (reportError) {
+      // A reporter that throws must not stop the queue; its own failure goes to stderr.
+      stderrReporter.failed({ queue: this.options.name, key, attempt, expected: false, error: reportError });
+    }
+    this.addAfter(key, Math.min(this.options.maxBackoffMs, 5 * 2 ** attempt));
   }
 }

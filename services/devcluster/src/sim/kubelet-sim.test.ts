@@ -95,7 +95,7 @@ describe("kubelet and Job controller on simulated nodes", () => {
     const c = dc.cluster;
     await c.create(makePod("needs-config", { containers: [sh("main", 'echo "$LEVEL" > /dev/termination-log', { env: [{ name: "LEVEL", valueFrom: { configMapKeyRef: { name: "later", key: "level" } } }] })] }));
     const waiting = await waitFor("CreateContainerConfigError", () => (containerState(pod(c, "needs-config"), "main")?.["waiting"] as { reason: string; message: string } | undefined)?.reason === "CreateContainerConfigError" && (containerState(pod(c, "needs-config"), "main")!["waiting"] as { message: string }));
-    assert.equal(waiting.message, "couldn't find key level in ConfigMap default/later");
+    assert.equal(waiting.message, 'configmap "later" not found');
     await c.create({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "later", namespace: "default" }, data: { level: "debug" } });
     await waitFor("succeeded", () => statusOf(pod(c, "needs-config")).phase === "Succeeded");
     assert.equal((containerState(pod(c, "needs-config"), "main")!["terminated"] as { message: string }).message, "debug\n");

@@ -61,7 +61,7 @@ describe("the operator's Jobs on the devcluster", () => {
   });
 
   it("trains a fold with the stock plans: nnU-Net's log where the operator expects it, the sidecar given that folder on the host", async () => {
-    await create(buildTrainingJob({ run, config, fold: "0", attempt: 0, batchSize: undefined, trainer: "nnUNetTrainer", priorGpuSeconds: 0 }));
+    await create(buildTrainingJob({ run, config, fold: "0", attempt: 0, batchSize: undefined, trainer: "nnUNetTrainer" }));
     await complete("liver-fold-0");
     const fold = join(dc.simulation!.dataRoot, "pvc/default/nnunet-data/nnUNet_results/Dataset003_Liver/nnUNetTrainer__nnUNetPlans__3d_fullres/fold_0");
     assert.equal(message("liver-fold-0", dc, "reporter"), `${fold}\n`);
@@ -84,7 +84,7 @@ describe("the operator's Jobs on the devcluster", () => {
     assert.equal(plans.plans_name, "nnUNetPlans");
     await dc.cluster.delete(dc.cluster.resource("batch", "v1", "jobs"), "default", "liver-fold-0", { propagationPolicy: "Background" });
     await waitFor("the old job gone", () => job(dc.cluster, "liver-fold-0") === undefined);
-    await create(buildTrainingJob({ run, config, fold: "0", attempt: 1, batchSize: 3, trainer: "nnUNetTrainer", priorGpuSeconds: 0 }));
+    await create(buildTrainingJob({ run, config, fold: "0", attempt: 1, batchSize: 3, trainer: "nnUNetTrainer" }));
     await complete("liver-fold-0");
     const derived = JSON.parse(readFileSync(join(dc.simulation!.dataRoot, "pvc/default/nnunet-data/nnUNet_preprocessed/Dataset003_Liver/nnUNetPlans_bs3.json"), "utf8")) as { plans_name: string; configurations: Record<string, { batch_size: number }> };
     assert.equal(derived.configurations["3d_fullres"]!.batch_size, 3);

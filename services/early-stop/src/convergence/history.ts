@@ -11,7 +11,7 @@ export interface EpochPoint {
   readonly emaPseudoDice?: number | undefined;
   readonly epochTimeSeconds?: number | undefined;
   readonly learningRate?: number | undefined;
-  /** When the reporter saw the epoch (ms since the epoch), for stall detection. */
+  /** When the reporter saw the epoch (ms since the epoch), for the last-epoch gauge. */
   readonly observedAtMs?: number | undefined;
 }
 

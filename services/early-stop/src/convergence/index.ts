@@ -8,4 +8,3 @@ export * from "./history.js";
 export * from "./patience.js";
 export * from "./plateau.js";
 export * from "./schedule.js";
-export * from "./stall.js";

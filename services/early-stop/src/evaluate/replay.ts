@@ -34,7 +34,11 @@ export function replayCurve(curve: Curve, configFor: (c: Curve) => PolicyConfig)
       break;
     }
   }
-  const stopped = reason !== undefined;
+  return { ...measureStop(curve, stopIndex, reason !== undefined), reason };
+}
+
+/** What stopping a curve after points[stopIndex] saves and loses (stopped: false, the curve ran to its end). */
+export function measureStop(curve: Curve, stopIndex: number, stopped: boolean): CurveResult {
   const times = curve.points.map((p) => p.epochTimeSeconds ?? 0);
   const gpuSeconds = times.reduce((a, b) => a + b, 0);
   const gpuSecondsSaved = times.slice(stopIndex + 1).reduce((a, b) => a + b, 0);
@@ -45,7 +49,7 @@ export function replayCurve(curve: Curve, configFor: (c: Curve) => PolicyConfig)
     epochs: curve.points.length,
     maxEpochs: curve.maxEpochs,
     stopEpoch: stopped ? curve.points[stopIndex]?.epoch : undefined,
-    reason,
+    reason: undefined,
     epochsSaved: curve.points.length - 1 - stopIndex,
     gpuSeconds,
     gpuSecondsSaved,

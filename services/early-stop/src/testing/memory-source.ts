@@ -23,6 +23,8 @@ export class MemoryEpochSource implements EpochSource {
   prepared = 0;
   /** The next prepare() calls fail with these errors. */
   readonly prepareFailures: Error[] = [];
+  /** What missing() reports until prepare() runs: someone deleted the stream or the consumer. */
+  gone: "stream" | "consumer" | undefined;
   private waiters: Array<() => void> = [];
 
   publish(metrics: EpochMetrics): number {
@@ -40,6 +42,11 @@ export class MemoryEpochSource implements EpochSource {
     const failure = this.prepareFailures.shift();
     if (failure) throw failure;
     this.prepared += 1;
+    this.gone = undefined;
+  }
+
+  async missing(): Promise<"stream" | "consumer" | undefined> {
+    return this.gone;
   }
 
   async replayDelivered(handler: EpochHandler, onMalformed: MalformedHandler, signal: AbortSignal): Promise<number> {

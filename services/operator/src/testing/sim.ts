@@ -6,6 +6,7 @@ import type { OperatorConfig } from "../config.js";
 import { gpuTolerations } from "../trainingrun/manifests/common.js";
 import { decideAdmission, NOTHING_ADMITTED, runKey } from "../trainingrun/decide/admission.js";
 import type { FoldProgress } from "../trainingrun/decide/progress.js";
+import type { HeartbeatSeen } from "../trainingrun/decide/stall.js";
 import { decideRun, type RunPlan } from "../trainingrun/decide/run.js";
 import type { RunWorld } from "../trainingrun/decide/parts.js";
 
@@ -18,6 +19,9 @@ export class Sim {
   pods: IPod[] = [];
   cache: Record<string, string> = {};
   progress = new Map<string, FoldProgress>();
+  heartbeats = new Map<string, HeartbeatSeen>();
+  /** The operator's NATS feed, connected since this time (undefined: down). */
+  feedSince: string | undefined = undefined;
   claimExists = true;
   lastPlan: RunPlan | undefined;
 
@@ -28,7 +32,7 @@ export class Sim {
   ) {}
 
   world(admission = NOTHING_ADMITTED): RunWorld {
-    return { config: this.config, jobs: this.jobs, pods: this.pods, nodes: this.nodes, calibrationCache: this.cache, claimExists: this.claimExists, admission, progress: this.progress };
+    return { config: this.config, jobs: this.jobs, pods: this.pods, nodes: this.nodes, calibrationCache: this.cache, claimExists: this.claimExists, admission, progress: this.progress, heartbeats: this.heartbeats, feedSince: this.feedSince };
   }
 
   /**

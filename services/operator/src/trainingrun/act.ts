@@ -1,3 +1,4 @@
+import type { IJob } from "kubernetes-models/batch/v1/Job";
 import { isAlreadyExists, isNotFound, type KubeObject, type KubePort, Resources } from "@nnunet-operator/kube";
 import type { KubeAction } from "./decide/run.js";
 
@@ -39,6 +40,8 @@ export async function performActions(
   actions: readonly KubeAction[],
   /** Called at once with every object written, also when a later action fails. */
   onWritten: (kind: "jobs" | "configMaps", object: KubeObject) => void = () => undefined,
+  /** Runs before a batch of Jobs is created: stores what their pods mount (a fold's NATS credential). */
+  beforeCreate: (jobs: readonly IJob[]) => Promise<void> = async () => undefined,
 ): Promise<ActResult> {
   const result: ActResult = { written: [], created: [] };
   const wrote = (kind: "jobs" | "configMaps", object: KubeObject): void => {
@@ -51,6 +54,7 @@ export async function performActions(
       case "create": {
         const batch: Array<Extract<KubeAction, { verb: "create" }>> = [action];
         while (actions[i + 1]?.verb === "create") batch.push(actions[++i] as Extract<KubeAction, { verb: "create" }>);
+        await beforeCreate(batch.map((a) => a.object as IJob));
         const settled = await Promise.allSettled(batch.map((a) => port.create(Resources.jobs, a.object as KubeObject)));
         let failure: unknown;
         settled.forEach((s, k) => {

@@ -1,22 +1,26 @@
+import type { IJob } from "kubernetes-models/batch/v1/Job";
 import type { Logger } from "pino";
 import { ConditionType, type FoldStatus, FINALIZER, setCondition, type TrainingRun, type TrainingRunStatus } from "@nnunet-operator/api";
 import { type Clock, type KubeObject, type KubePort, type ProcessResult, Resources, splitKey } from "@nnunet-operator/kube";
 import type { OperatorConfig } from "../config.js";
 import type { OperatorMetrics } from "../metrics.js";
 import { mergePatchBetween, performActions } from "./act.js";
-import type { AdmissionPass } from "./admission-pass.js";
-import { NOTHING_ADMITTED, runKey } from "./decide/admission.js";
 import { isPodActive, podGpuRequest } from "./decide/objects.js";
+import type { RunWorld } from "./decide/parts.js";
+import { queueOutlookOf } from "./decide/finish.js";
 import { decideRun, type RunPlan } from "./decide/run.js";
 import { decideStatusWrite } from "./decide/status-write.js";
 import type { ProgressCache } from "./progress-feed.js";
+import type { AdmissionScheduler } from "./scheduler.js";
 import type { World } from "./world.js";
 
 // read -> decide -> act for one TrainingRun, keyed by namespace/name. Level-triggered: the
 // work queue carries keys, every pass re-reads the run and its world from the informer
-// caches, asks the pure core for a plan, and performs it: status first (status subresource,
-// merge patch), then the plan's writes in order, then its events. Nothing here decides what
-// a run needs; this file only reads, writes, counts and classifies errors.
+// caches, asks the pure core for a plan with the GPU work the admission loop granted the run
+// (scheduler.ts), and performs it: status first (status subresource, merge patch), then the
+// plan's writes in order, then its events; last it publishes what the run still wants to the
+// admission loop. Nothing here decides what a run needs or gets; this file only reads,
+// writes, counts and classifies errors. Passes of different runs may run concurrently.
 
 export interface EventSink {
   event(object: KubeObject, type: "Normal" | "Warning", reason: string, note: string): Promise<void>;
@@ -25,7 +29,7 @@ export interface EventSink {
 export interface ReconcilerDeps {
   port: Pick<KubePort, "create" | "delete" | "patch" | "patchStatus">;
   world: World;
-  admission: AdmissionPass;
+  scheduler: AdmissionScheduler;
   progress: ProgressCache;
   config: OperatorConfig;
   events: EventSink;
@@ -34,6 +38,8 @@ export interface ReconcilerDeps {
   clock: Clock;
   /** Purges a run's epochs from JetStream (the finalizer); absent without NATS. */
   purgeRun?: (namespace: string, run: string) => Promise<number>;
+  /** Stores each fold attempt's NATS credential before its Job is created; absent without NATS auth. */
+  beforeCreateJobs?: (jobs: readonly IJob[]) => Promise<void>;
   /** Progress-only status writes at most this often. */
   statusMinIntervalSeconds: number;
 }
@@ -103,14 +109,11 @@ export class TrainingRunReconciler {
   }
 
   private async act(key: string, raw: KubeObject, run: TrainingRun): Promise<ProcessResult> {
-    const { world, admission, port, logger, metrics } = this.deps;
+    const { world, scheduler, port, logger, metrics } = this.deps;
     const now = new Date(this.deps.clock.now());
     const log = logger.child({ trainingRun: run.metadata.name, namespace: run.metadata.namespace });
-    const base = admission.runWorld(run, true);
-    const probe = decideRun(run, base, now);
-    // A run that wants no GPU work gets nothing from admission: skip the cluster-wide pass.
-    const granted = probe.wants.length === 0 ? NOTHING_ADMITTED : (admission.decide(run, probe.wants, now).runs.get(runKey(run)) ?? NOTHING_ADMITTED);
-    const plan = granted === NOTHING_ADMITTED ? probe : decideRun(run, { ...base, admission: granted }, now);
+    const base = this.runWorld(key, run);
+    const plan = decideRun(run, base, now);
 
     const write = decideStatusWrite(run.status, plan.status, { now, lastWriteAt: this.lastStatusWrite.get(key), minIntervalSeconds: this.deps.statusMinIntervalSeconds });
     if (write.write) {
@@ -119,9 +122,12 @@ export class TrainingRunReconciler {
       world.remember("runs", updated);
       this.lastStatusWrite.set(key, now);
     }
-    const done = await performActions(port, plan.actions, (kind, object) => world.remember(kind, object));
+    const done = await performActions(port, plan.actions, (kind, object) => world.remember(kind, object), this.deps.beforeCreateJobs);
     for (const a of plan.actions) log.info({ action: a.verb, why: a.why }, "acted");
     for (const e of plan.events) void this.deps.events.event(raw, e.type, e.reason, e.message);
+    // After the writes, so that the Jobs of used grants are in the cache: the admission loop
+    // then counts them as reservations instead of assumed grants.
+    scheduler.publish(run, plan.wants);
     this.observe(run, plan, done.created, now);
     metrics.setRun({
       namespace: run.metadata.namespace ?? "default",
@@ -142,6 +148,41 @@ export class TrainingRunReconciler {
     if (plan.actions.length > 0) return { requeueAfterMs: 1 };
     const waits = [plan.requeueAfterSeconds, write.requeueAfterSeconds].filter((s): s is number => s !== undefined);
     return waits.length > 0 ? { requeueAfterMs: Math.max(100, Math.min(...waits) * 1000) } : undefined;
+  }
+
+  /** The world of one run as the pure decisions take it, with its grant from the admission loop. */
+  private runWorld(key: string, run: TrainingRun): RunWorld {
+    const { world, config, progress, scheduler } = this.deps;
+    const ns = run.metadata.namespace ?? "default";
+    const name = run.metadata.name ?? "";
+    return {
+      config,
+      jobs: world.jobsOf(ns, name),
+      pods: world.podsOf(ns, name),
+      nodes: world.nodes(),
+      calibrationCache: world.calibrationCache(ns).data,
+      claimExists: world.claimExists(ns, run.spec.storage.claimName),
+      admission: scheduler.admissionOf(key),
+      progress: progress.of(run.metadata.uid),
+      heartbeats: progress.heartbeatsOf(run.metadata.uid),
+      feedSince: progress.feedSince,
+      queueOutlook: queueOutlookOf(this.liveRuns()),
+    };
+  }
+
+  /**
+   * Every live run that parses, as stored (parses are cached per resourceVersion): the
+   * estimated start reads the other runs' statuses, when their training folds free GPUs
+   * and who waits ahead, beside the admission loop's wait position for this run.
+   */
+  private liveRuns(): TrainingRun[] {
+    const runs: TrainingRun[] = [];
+    for (const raw of this.deps.world.runs()) {
+      if (raw.metadata.deletionTimestamp) continue;
+      const parsed = this.deps.world.parse(raw);
+      if (parsed.ok) runs.push(parsed.run);
+    }
+    return runs;
   }
 
   /** Queue wait and admitted folds, from the Jobs this pass created. */
@@ -191,7 +232,7 @@ export class TrainingRunReconciler {
   private forget(key: string, uid: string | undefined): void {
     const { namespace, name } = splitKey(key);
     this.lastStatusWrite.delete(key);
-    this.deps.admission.forget(key);
+    this.deps.scheduler.forget(key);
     this.deps.world.forget(key);
     this.deps.progress.forget(uid);
     this.deps.metrics.forgetRun(namespace ?? "default", name);

@@ -5,6 +5,7 @@ import { describe, it } from "node:test";
 import { parse } from "yaml";
 import { AdmissionReviewResponse, BadAdmissionReviewError } from "./admission-review.js";
 import { validateTrainingRunReview } from "./validate-trainingrun.js";
+import { parseOperatorConfig } from "../config.js";
 import { admissionReview } from "../testing/builders.js";
 
 const fixtures = resolve(import.meta.dirname, "../../../../test/fixtures/trainingruns");
@@ -34,6 +35,14 @@ function check(body: unknown, options = {}) {
 }
 
 describe("validating webhook for TrainingRuns", () => {
+  it("refuses an image and a priority class the operator's configuration does not allow, naming both fields", () => {
+    const config = parseOperatorConfig("images: {training: registry.example/nnunet:2.5}");
+    const out = check(review("CREATE", run({}, { image: "busybox", priorityClassName: "system-cluster-critical" })), { config });
+    assert.equal(out.allowed, false);
+    assert.deepEqual(out.status?.details?.causes?.map((c) => c.field), ["spec.image", "spec.priorityClassName"]);
+    assert.equal(check(review("CREATE", run({}, { image: "registry.example/nnunet:2.5" })), { config }).allowed, true);
+  });
+
   for (const { file, object } of load("valid")) {
     it(`allows the valid sample ${file}`, () => assert.equal(check(review("CREATE", object)).allowed, true));
   }

@@ -1,4 +1,6 @@
 import { type FieldError, formatFieldErrors, GROUP, KIND, MAX_RUN_NAME_LENGTH, parseTrainingRun, type TrainingRun } from "@nnunet-operator/api";
+import type { OperatorConfig } from "../config.js";
+import { checkPodPolicy } from "../trainingrun/decide/pod-policy.js";
 import { STOCK_TRAINER } from "../trainingrun/decide/schedule.js";
 import { type AdmissionResponse, AdmissionReview, type AdmissionReviewResponse, BadAdmissionReviewError } from "./admission-review.js";
 
@@ -9,6 +11,8 @@ import { type AdmissionResponse, AdmissionReview, type AdmissionReviewResponse, 
 export interface ValidateOptions {
   /** Queues the operator's configuration defines; an unknown queue is allowed with a warning. */
   readonly queues?: readonly string[];
+  /** The operator's configuration: images and priority classes a run may choose. */
+  readonly config?: OperatorConfig;
 }
 
 /** The API server appends five random characters to generateName. */
@@ -80,6 +84,7 @@ export function validateTrainingRunReview(body: unknown, options: ValidateOption
       message: `metadata.generateName must be at most ${MAX_RUN_NAME_LENGTH - GENERATED_SUFFIX} characters: the API server adds ${GENERATED_SUFFIX} and a run name may have at most ${MAX_RUN_NAME_LENGTH}`,
     });
   }
+  if (result.ok && options.config) errors.push(...checkPodPolicy(result.run, options.config));
   if (errors.length > 0 || !result.ok) return deny(req.uid, name ?? req.name, errors);
   const warnings = warningsFor(result.run, options);
   return respond(req.uid, { allowed: true, ...(warnings.length > 0 ? { warnings } : {}) });

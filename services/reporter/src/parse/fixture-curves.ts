@@ -23,8 +23,10 @@ export function fixtureRuns(root = FIXTURES): FixtureRun[] {
     const cells = row.split("|").map((c) => c.trim());
     // cells: "", CSV, repository, commit, nnU-Net, dataset, config, trainer, fold, epochs, planned, status, log files, ""
     const csv = cells[1] ?? "";
-    const logFiles = (cells[12] ?? "").split("<br>").map((path) => {
-      const slug = slugs.find((s) => existsSync(join(root, "raw", s, path)));
+    // Later rows name their folder ("raw/<slug>: path<br>path"); earlier ones are looked up.
+    const named = /^raw\/([^:]+): (.*)$/.exec(cells[12] ?? "");
+    const logFiles = (named?.[2] ?? cells[12] ?? "").split("<br>").map((path) => {
+      const slug = named?.[1] ?? slugs.find((s) => existsSync(join(root, "raw", s, path)));
       if (slug === undefined) throw new Error(`log file of ${csv} not found: ${path}`);
       return join(root, "raw", slug, path);
     });

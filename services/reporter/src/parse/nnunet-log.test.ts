@@ -34,6 +34,9 @@ function v1Epoch(epoch: number, nextLr: string, dice = "0.7, 0.9"): string[] {
   ];
 }
 
+/** The same line as a plain print() writes it: without nnU-Net's timestamp. */
+const unstamped = (line: string): string => line.replace(/^\d{4}-\d{2}-\d{2} [\d:.]+: ?/, "");
+
 function parse(lines: string[], parser = new NnunetLogParser()): ParsedEpoch[] {
   return parseLogText(lines.join("\n"), parser);
 }
@@ -177,6 +180,24 @@ const cases: { name: string; lines: string[]; expect: (epochs: ParsedEpoch[], p:
     expect: (es, p) => {
       assert.deepEqual(es.map((e) => e.epoch), [61, 63, 64]);
       assert.equal(p.stats.garbled, 1);
+    },
+  },
+  {
+    name: "two writers of one capture (timestamped log copy and plain console copy, flushed in blocks) rewind to each other and the later copy wins",
+    lines: [
+      ...v2Epoch(0, { dice: "0.5", time: "10" }),
+      ...v2Epoch(1, { dice: "0.6", time: "11" }),
+      // The plain writer's block starts with the end of an epoch the stamped writer had opened.
+      ...v2Epoch(2).slice(0, 3),
+      ...v2Epoch(0, { dice: "0.5", time: "12" }).map(unstamped),
+      ...v2Epoch(1, { dice: "0.6", time: "13" }).map(unstamped),
+      ...v2Epoch(2, { dice: "0.7", time: "14" }).map(unstamped),
+    ],
+    expect: (es, p) => {
+      assert.deepEqual(es.map((e) => [e.epoch, e.epochTimeSeconds]), [[0, 10], [1, 11], [0, 12], [1, 13], [2, 14]]);
+      assert.equal(es.at(-1)?.emaPseudoDice?.toFixed(4), (0.9 * (0.9 * 0.5 + 0.1 * 0.6) + 0.1 * 0.7).toFixed(4));
+      assert.equal(p.stats.garbled, 0, "no header counts as corrupt");
+      assert.equal(p.training, 0, "the second copy of epoch 0 is no second training");
     },
   },
   {

@@ -74,6 +74,8 @@ export class NnunetLogParser {
   #open: OpenEpoch | undefined;
   #pendingLearningRate: number | undefined;
   #sessionStarted = true;
+  /** Whether the last epoch header carried nnU-Net's timestamp; undefined before the first. */
+  #headerStamped: boolean | undefined;
 
   constructor(options: ParserOptions = {}) {
     this.#utcOffset = options.utcOffset ?? "Z";
@@ -158,7 +160,14 @@ export class NnunetLogParser {
     this.#open = undefined;
 
     const last = this.lastEpoch;
-    if (!this.#sessionStarted && last !== undefined) {
+    // A capture with two writers (a DDP job's stdout with each rank's copy of the log, one
+    // timestamped and one not, flushed in blocks) interleaves two copies of the same epochs.
+    // A header in the other writer's style goes back to where that writer is: a rewind, as
+    // after a resume, and the later copy of an epoch wins (nnU-Net's log file holds one).
+    const stamped = timestamp !== undefined;
+    const otherWriter = this.#headerStamped !== undefined && this.#headerStamped !== stamped;
+    this.#headerStamped = stamped;
+    if (!this.#sessionStarted && !otherWriter && last !== undefined) {
       // Within one trainer process epochs only count up, one at a time (a few lost headers
       // are tolerated). Anything else is a corrupt header: believing a jump back would throw
       // away good history, believing a jump ahead would reject every following epoch.
@@ -171,7 +180,7 @@ export class NnunetLogParser {
     if (last !== undefined && epoch <= last) {
       while ((this.#history.at(-1)?.epoch ?? -1) >= epoch) this.#history.pop();
       this.stats.rewinds += 1;
-      if (epoch === 0) this.training += 1;
+      if (epoch === 0 && !otherWriter) this.training += 1;
     }
     const open: OpenEpoch = { epoch };
     if (this.#pendingLearningRate !== undefined) open.learningRate = this.#pendingLearningRate;

@@ -154,14 +154,30 @@ describe("admission of fold-work", () => {
 
   it("Jobs created in an earlier pass whose pods are not bound yet keep their GPUs: no double admission", () => {
     const run = makeRun().build();
-    const created = [0, 1, 2].map((f) => buildTrainingJob({ run, config, fold: String(f), attempt: 0, batchSize: 8, trainer: "nnUNetTrainer", priorGpuSeconds: 0 }));
+    const created = [0, 1, 2].map((f) => buildTrainingJob({ run, config, fold: String(f), attempt: 0, batchSize: 8, trainer: "nnUNetTrainer" }));
     const d = decide({ nodes: [makeNode("a").build()], jobs: created, runs: [entry(run, folds(5).slice(3))] });
     assert.equal(of(d).admitted.size, 1);
   });
 
+  it("grants of an earlier pass whose Jobs the cache does not show yet (assumed) hold their GPUs on their node and queue", () => {
+    const d = decide({ nodes: [makeNode("a").build()], runs: [entry(makeRun().build(), folds(5))], assumed: [{ runKey: "team-a/other", queue: "default", node: "a", gpus: 3 }] });
+    assert.equal(of(d).admitted.size, 1);
+    assert.equal(of(d).wait?.reason, "NoGpuCapacity");
+  });
+
+  it("an assumed grant keeps its node even when a floating reservation would land there first: nothing is handed out twice", () => {
+    // Node a has 1 GPU left, node b 1. Grant X was counted on a; the Job of an older grant
+    // (a reservation, not bound) would best-fit onto a as well. Together they fill both
+    // nodes: no GPU is left for the run.
+    const nodes = [makeNode("a").gpus(2).build(), makeNode("b").gpus(1).build()];
+    const reserved = buildTrainingJob({ run: makeRun().named("older").build(), config, fold: "0", attempt: 0, batchSize: 2, trainer: "nnUNetTrainer" });
+    const d = decide({ nodes, pods: [foreign("a", 1)], jobs: [reserved], runs: [entry(makeRun().build(), folds(1))], assumed: [{ runKey: "team-a/x", queue: "default", node: "a", gpus: 1 }] });
+    assert.equal(of(d).admitted.size, 0, "2 free GPUs, 1 assumed, 1 reserved: none left");
+  });
+
   it("a Job whose pod is bound is counted once, through its pod", () => {
     const run = makeRun().build();
-    const job = buildTrainingJob({ run, config, fold: "0", attempt: 0, batchSize: 8, trainer: "nnUNetTrainer", priorGpuSeconds: 0 });
+    const job = buildTrainingJob({ run, config, fold: "0", attempt: 0, batchSize: 8, trainer: "nnUNetTrainer" });
     const pod = makePod("liver-fold-0-x").of("liver", "train", "0").gpus(1).on("a").running().build();
     const d = decide({ nodes: [makeNode("a").build()], jobs: [job], pods: [pod], runs: [entry(run, folds(5).slice(1))] });
     assert.equal(of(d).admitted.size, 3);

@@ -41,6 +41,18 @@ export interface AdmissionInput {
   readonly tolerations: readonly IToleration[];
   /** The cluster's GPU product label, where runs kept the API default (see defaults.ts). */
   readonly defaultProductLabel?: string;
+  /**
+   * GPUs granted by an earlier pass whose Jobs the caches do not show yet (the scheduler's
+   * assumptions, as kueue's cache assumes a workload): counted on their node and queue.
+   */
+  readonly assumed?: readonly AssumedGrant[];
+}
+
+export interface AssumedGrant {
+  readonly runKey: string;
+  readonly queue: string;
+  readonly node: string;
+  readonly gpus: number;
 }
 
 export interface RunWait {
@@ -175,12 +187,22 @@ const KIND_ORDER: Record<DemandKind, number> = { validate: 0, calibrate: 1, trai
 export function decideAdmission(input: AdmissionInput): AdmissionDecision {
   const nodes = buildGpuNodes(input.nodes, input.pods, input.tolerations);
   const reservations = reservationsFrom(input.jobs, input.pods);
-  // Promised GPUs are placed first, on the node they would most likely land on.
+  // Assumed grants sit on the node they were counted against; they go first, so that the
+  // reservations placed after them see what is left (placed the other way round, a
+  // reservation could take an assumed grant's node and the grant would drive it negative
+  // while another node still looked free).
+  const byName = new Map(nodes.map((n) => [n.name, n]));
+  for (const a of input.assumed ?? []) {
+    const node = byName.get(a.node);
+    if (node) node.free -= a.gpus;
+  }
+  // Promised GPUs are placed next, on the node they would most likely land on.
   for (const r of [...reservations].sort((a, b) => b.gpus - a.gpus)) {
     const node = bestFit(nodes, r.gpus, r.productLabel, r.products);
     if (node) node.free -= r.gpus;
   }
   const byRun = gpusByRun(input.pods, reservations);
+  for (const a of input.assumed ?? []) byRun.set(a.runKey, (byRun.get(a.runKey) ?? 0) + a.gpus);
   const queueUsed = new Map<string, number>();
   for (const { run } of input.runs) queueUsed.set(run.spec.queue, (queueUsed.get(run.spec.queue) ?? 0) + (byRun.get(runKey(run)) ?? 0));
 

@@ -1,11 +1,10 @@
 import { strict as assert } from "node:assert";
 import { describe, it } from "node:test";
-import type { FoldStatus, StopDecision } from "@nnunet-operator/api";
+import { ANNOTATION_ATTEMPT, type FoldStatus, type StopDecision } from "@nnunet-operator/api";
 import { parseOperatorConfig } from "../../config.js";
 import { at, makeJob, makePod, makeRun } from "../../testing/builders.js";
 import { computeFoldAudit, computeRunAudit } from "./audit.js";
 import { decideFold, type FoldInput } from "./folds.js";
-import { ANNOTATION_ATTEMPT } from "./objects.js";
 import type { FoldProgress } from "./progress.js";
 import { decideSchedule } from "./schedule.js";
 
@@ -48,7 +47,7 @@ describe("an audited fold's lifecycle", () => {
   const pod = makePod("liver-fold-0-abcde").of("liver", "train", "0").gpus(1).on("gpu-1");
   const input = (over: Partial<FoldInput>): FoldInput => ({
     run, config, fold: "0", job: undefined, pods: [], validateJob: undefined, validatePods: [], previous: undefined, calibration,
-    admitted: { train: false, validate: false }, progress: undefined, now: at(30_000), ...over,
+    admitted: { train: false, validate: false }, progress: undefined, liveness: { heartbeat: undefined, feedSince: undefined }, now: at(30_000), ...over,
   });
 
   it("trains on after the would-be decision, keeping it in status", () => {

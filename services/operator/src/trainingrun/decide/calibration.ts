@@ -1,11 +1,11 @@
 import type { IJob } from "kubernetes-models/batch/v1/Job";
 import type { INode } from "kubernetes-models/v1/Node";
 import type { IPod } from "kubernetes-models/v1/Pod";
-import { CalibrationResult, ConditionReason, type TrainingRun, type TrainingRunStatus } from "@nnunet-operator/api";
+import { CalibrationResult, ConditionReason, isJobComplete, isJobFailed, type TrainingRun, type TrainingRunStatus } from "@nnunet-operator/api";
 import type { OperatorConfig } from "../../config.js";
 import { CALIBRATE_CONTAINER, runName, runNamespace, trainingImage } from "../manifests/common.js";
 import { cacheKeyForRun, type CalibrationCacheEntry, lookupCache, readCacheEntry } from "./calibration-cache.js";
-import { containerTerminated, containerWaitingReason, isJobComplete, isJobFailed, lastLines, newestPod } from "./objects.js";
+import { containerTerminated, containerWaitingReason, lastLines, newestPod } from "./objects.js";
 import { decideSchedule, type Schedule } from "./schedule.js";
 
 // Where the batch size comes from. Calibration never fails a run: every road ends in a

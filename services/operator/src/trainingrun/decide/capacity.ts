@@ -2,8 +2,8 @@ import type { IJob } from "kubernetes-models/batch/v1/Job";
 import type { INode } from "kubernetes-models/v1/Node";
 import type { IPod } from "kubernetes-models/v1/Pod";
 import type { IToleration } from "kubernetes-models/v1/Toleration";
-import { LABEL_FOLD, LABEL_ROLE, LABEL_RUN } from "@nnunet-operator/api";
-import { allocatableGpus, isJobComplete, isJobFailed, isPodActive, label, nodeReady, podGpuRequest, untoleratedTaints } from "./objects.js";
+import { isJobFinished, LABEL_FOLD, LABEL_ROLE, LABEL_RUN } from "@nnunet-operator/api";
+import { allocatableGpus, isPodActive, label, nodeReady, podGpuRequest, untoleratedTaints } from "./objects.js";
 
 // The cluster's GPUs as admission sees them: per node, what is allocatable and what every
 // non-terminated pod on it already requests (ours or not), and what our own created-but-
@@ -66,7 +66,7 @@ export function reservationsFrom(jobs: readonly IJob[], pods: readonly IPod[]): 
   const bound = new Set(pods.filter((p) => isPodActive(p) && p.spec?.nodeName && label(p, LABEL_RUN) !== undefined).map(childKey));
   for (const job of jobs) {
     if (label(job, LABEL_RUN) === undefined) continue;
-    if (job.spec?.suspend || isJobComplete(job) || isJobFailed(job) || job.metadata?.deletionTimestamp) continue;
+    if (job.spec?.suspend || isJobFinished(job) || job.metadata?.deletionTimestamp) continue;
     if (bound.has(childKey(job))) continue;
     const gpus = podGpuRequest(job.spec?.template.spec);
     if (gpus === 0) continue;

@@ -1,12 +1,12 @@
 import { strict as assert } from "node:assert";
 import { describe, it } from "node:test";
 import type { IJob } from "kubernetes-models/batch/v1/Job";
-import { ANNOTATION_STOP_DECISION, LABEL_FOLD, LABEL_ROLE } from "@nnunet-operator/api";
+import { ANNOTATION_ATTEMPT, ANNOTATION_STOP_DECISION, isJobComplete, isJobFailed, LABEL_FOLD, LABEL_ROLE } from "@nnunet-operator/api";
 import { parseOperatorConfig } from "../../config.js";
 import { FakeClock, makeCalibrationResult, makeNode, makePod } from "../../testing/builders.js";
 import { makeRun } from "../../testing/builders.js";
 import { Sim } from "../../testing/sim.js";
-import { ANNOTATION_ATTEMPT, isJobComplete, isJobFailed, isPodActive, label } from "./objects.js";
+import { isPodActive, label } from "./objects.js";
 
 // Seeded chaos over the whole pure core: the cluster fails pods, stops folds early and runs
 // out of GPU memory at random, and the operator dies at random points of its passes (after

@@ -1,8 +1,7 @@
 import type { IJob } from "kubernetes-models/batch/v1/Job";
 import type { IPod } from "kubernetes-models/v1/Pod";
-import { ANNOTATION_STALL_REPORT, StallReport } from "@nnunet-operator/api";
 import { NNUNET_CONTAINER } from "../manifests/common.js";
-import { containerTerminated, jsonAnnotation, lastLines, podCondition } from "./objects.js";
+import { containerTerminated, lastLines, podCondition } from "./objects.js";
 
 // Why a training pod ended badly, and whether trying again can help. The order of the
 // checks matters: a disrupted pod's container also shows a signal exit, and an nnU-Net
@@ -111,31 +110,4 @@ export function classifyFailure(job: IJob, pod: IPod | undefined, now: Date): Fa
   }
   /* c8 ignore next: trainer-error always matches */
   return { kind: "Terminal", reason: "TrainerError", message: "unknown failure", at };
-}
-
-// A stall is a failure the pod does not report itself: the early-stop controller saw no epoch
-// for several median epoch times and put a StallReport on the Job (services/early-stop
-// README, "Contract: the stall report"). The attempt is restarted like any retryable failure.
-
-export function parseStallReport(job: IJob): { report?: StallReport; error?: string } {
-  const { value, error } = jsonAnnotation(job, ANNOTATION_STALL_REPORT, StallReport, "stall report");
-  return { ...(value !== undefined && { report: value }), ...(error !== undefined && { error }) };
-}
-
-/** The failure a stall report of the Job's own attempt stands for; undefined for none, or another attempt's. */
-export function stallFailure(report: StallReport | undefined, jobAttempt: number): Failure | undefined {
-  if (report === undefined || report.attempt !== jobAttempt) return undefined;
-  const detectedAt = new Date(report.detectedAt);
-  return {
-    kind: "Retryable",
-    reason: "Stalled",
-    waitedOut: true,
-    message: `training stalled: no epoch for ${seconds(report.secondsSinceLastEpoch)} after epoch ${report.lastEpoch} (limit ${seconds(report.limitSeconds)}, reported by the early-stop controller)`,
-    at: Number.isNaN(detectedAt.getTime()) ? new Date(0) : detectedAt,
-  };
-}
-
-/** 612s, 5.4s: whole seconds unless that would hide the difference from a short limit. */
-function seconds(x: number): string {
-  return x >= 100 ? `${Math.round(x)}s` : `${Math.round(x * 10) / 10}s`;
 }

@@ -1,10 +1,10 @@
 import { strict as assert } from "node:assert";
 import { describe, it } from "node:test";
-import type { FoldStatus } from "@nnunet-operator/api";
+import { ANNOTATION_ATTEMPT, type FoldStatus } from "@nnunet-operator/api";
 import { parseOperatorConfig } from "../../config.js";
 import { at, iso, JobBuilder, makeJob, makePod, makeRun, PodBuilder } from "../../testing/builders.js";
 import { type FoldInput, decideFold } from "./folds.js";
-import { ANNOTATION_ATTEMPT, ANNOTATION_BATCH_SIZE, ANNOTATION_PRIOR_GPU_SECONDS } from "./objects.js";
+import { ANNOTATION_BATCH_SIZE } from "./objects.js";
 import { decideSchedule } from "./schedule.js";
 import { assertFoldDecision, type FoldCase, previousFold } from "../../testing/fold-cases.js";
 
@@ -31,6 +31,7 @@ function input(over: Partial<FoldInput> = {}): FoldInput {
     calibration: calibrated,
     admitted: { train: false, validate: false },
     progress: undefined,
+    liveness: { heartbeat: undefined, feedSince: undefined },
     now: at(1000),
     ...over,
   };
@@ -213,7 +214,7 @@ const cases: FoldCase[] = [
   },
   {
     name: "once the old Job is gone the next attempt is created with its batch size when admitted",
-    input: { previous: prev({ phase: "Restarting", attempt: 1, batchSize: 6, gpuSeconds: 3600 }), admitted: { train: true, validate: false } },
+    input: { previous: prev({ phase: "Restarting", attempt: 1, batchSize: 6 }), admitted: { train: true, validate: false } },
     phase: "Restarting",
     attempt: 1,
     batch: 6,
@@ -258,27 +259,24 @@ describe("fold decision", () => {
     });
   }
 
-  it("the create action carries attempt, batch size, trainer and the GPU-seconds of earlier attempts", () => {
-    const d = decideFold(input({ previous: prev({ phase: "Restarting", attempt: 2, batchSize: 4, gpuSeconds: 7200 }), admitted: { train: true, validate: false } }));
-    assert.deepEqual(d.actions[0], { type: "CreateTrainingJob", fold: "0", attempt: 2, batchSize: 4, trainer: "nnUNetTrainer_250epochs", priorGpuSeconds: 7200 });
+  it("the create action carries attempt, batch size and trainer", () => {
+    const d = decideFold(input({ previous: prev({ phase: "Restarting", attempt: 2, batchSize: 4 }), admitted: { train: true, validate: false } }));
+    assert.deepEqual(d.actions[0], { type: "CreateTrainingJob", fold: "0", attempt: 2, batchSize: 4, trainer: "nnUNetTrainer_250epochs" });
   });
 
-  it("GPU-seconds add the earlier attempts' (from the Job annotation) to this pod's run time", () => {
-    const job = trainJob(2).annotate(ANNOTATION_PRIOR_GPU_SECONDS, "3600").active().build();
-    const d = decideFold(input({ job, pods: [trainPod().running(400).build()], now: at(1000) }));
-    assert.equal(d.status.gpuSeconds, 3600 + 600);
+  it("a running pod gives the fold its start time, node and planned epochs", () => {
+    const d = decideFold(input({ job: trainJob(2).active().build(), pods: [trainPod().running(400).build()], now: at(1000) }));
     assert.equal(d.status.startedAt, iso(400));
     assert.equal(d.status.node, "gpu-1");
     assert.equal(d.status.maxEpochs, 250);
   });
 
-  it("GPU-seconds of a stopped fold stay counted once its pod is gone (the suspended Job deleted it)", () => {
-    const d = decideFold(input({ job: trainJob().stopDecision().build(), pods: [], previous: prev({ phase: "Converged", attempt: 0, gpuSeconds: 840 }) }));
-    assert.equal(d.status.gpuSeconds, 840);
-    const next = decideFold(input({ job: trainJob(1).stopDecision().build(), pods: [], previous: prev({ phase: "Training", attempt: 0, gpuSeconds: 840 }) }));
-    assert.equal(next.status.gpuSeconds, 0, "another attempt counts from its Job's prior GPU-seconds");
-    const finished = decideFold(input({ job: trainJob().stopDecision().build(), pods: [trainPod().running(400).failed(143, { finishSeconds: 1000 }).build()], previous: prev({ phase: "Training", attempt: 0, gpuSeconds: 900 }), now: at(1100) }));
-    assert.equal(finished.status.gpuSeconds, 600, "while the pod exists, its finish time counts, not an earlier estimate");
+  it("the GPU-seconds stored for a fold carry over passes and attempts (the pod's clock never counts)", () => {
+    const stored = { gpuSecondsUsed: 840, gpuSecondsPlanned: 9000 };
+    const stopped = decideFold(input({ job: trainJob().stopDecision().build(), pods: [], previous: prev({ phase: "Converged", attempt: 0, ...stored }) }));
+    assert.deepEqual([stopped.status.gpuSecondsUsed, stopped.status.gpuSecondsPlanned], [840, 9000]);
+    const resumed = decideFold(input({ job: trainJob(1).active().build(), pods: [trainPod().running(400).build()], previous: prev({ phase: "Restarting", attempt: 1, ...stored }), now: at(100000) }));
+    assert.deepEqual([resumed.status.gpuSecondsUsed, resumed.status.gpuSecondsPlanned], [840, 9000]);
   });
 
   it("epoch and EMA values come from the progress the NATS side provides", () => {

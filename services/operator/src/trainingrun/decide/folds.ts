@@ -1,12 +1,13 @@
 import type { IJob } from "kubernetes-models/batch/v1/Job";
 import type { IPod } from "kubernetes-models/v1/Pod";
-import { ANNOTATION_STOP_DECISION, type FoldStatus, StopDecision, type TrainingRun } from "@nnunet-operator/api";
+import { type FoldStatus, isJobComplete, isJobFailed, jobAttempt as attemptOf, readStopDecision, type StopDecision, type TrainingRun } from "@nnunet-operator/api";
 import type { OperatorConfig } from "../../config.js";
 import { NNUNET_CONTAINER } from "../manifests/common.js";
 import type { CalibrationDecision } from "./calibration.js";
-import { classifyFailure, type Failure, parseStallReport, stallFailure } from "./failures.js";
-import { ANNOTATION_ATTEMPT, ANNOTATION_BATCH_SIZE, ANNOTATION_PRIOR_GPU_SECONDS, containerWaitingReason, intAnnotation, isJobComplete, isJobFailed, isPodActive, jsonAnnotation, newestPod, podGpuSeconds } from "./objects.js";
+import { classifyFailure, type Failure } from "./failures.js";
+import { ANNOTATION_BATCH_SIZE, containerWaitingReason, intAnnotation, isPodActive, newestPod } from "./objects.js";
 import type { FoldProgress } from "./progress.js";
+import { decideStall, type HeartbeatSeen } from "./stall.js";
 import { decideValidation } from "./validation.js";
 import { predictFoldFinish } from "./finish.js";
 import { computeFoldAudit, isAudit } from "./audit.js";
@@ -15,9 +16,9 @@ import { computeFoldAudit, isAudit } from "./audit.js";
 // scheme documented at buildTrainingJob: one pod per Job, a new Job per attempt, the next
 // attempt written to status before the old Job is deleted. The fold's previous status is
 // read back only for that history (attempt, batch size, GPU-seconds of deleted attempts,
-// results of children that are gone); everything else comes from the world. A stall report
-// of the running attempt (the early-stop controller's) is a retryable failure like a lost
-// node; a stop decision wins over it.
+// results of children that are gone); everything else comes from the world. A stall of the
+// running attempt (decide/stall.ts: past its deadline, confirmed by the reporter's heartbeat)
+// is a retryable failure like a lost node; a stop decision wins over it.
 
 export interface FoldInput {
   readonly run: TrainingRun;
@@ -31,11 +32,13 @@ export interface FoldInput {
   readonly calibration: Pick<CalibrationDecision, "ready" | "batchSize" | "ladder" | "schedule">;
   readonly admitted: { readonly train: boolean; readonly validate: boolean };
   readonly progress: FoldProgress | undefined;
+  /** What tells a hung trainer from a lost stream (decide/stall.ts). */
+  readonly liveness: { readonly heartbeat: HeartbeatSeen | undefined; readonly feedSince: string | undefined };
   readonly now: Date;
 }
 
 export type FoldAction =
-  | { type: "CreateTrainingJob"; fold: string; attempt: number; batchSize: number | undefined; trainer: string; priorGpuSeconds: number }
+  | { type: "CreateTrainingJob"; fold: string; attempt: number; batchSize: number | undefined; trainer: string }
   | { type: "DeleteTrainingJob"; fold: string; name: string; reason: string }
   | { type: "CreateValidationJob"; fold: string; checkpoint: "best" | "final"; batchSize: number | undefined; trainer: string };
 
@@ -51,9 +54,10 @@ type Partial_ = Omit<FoldStatus, "fold" | "attempt"> & { attempt?: number };
 
 const TRAINING_DONE = new Set(["Converged", "Completed", "Validating", "Validated"]);
 
+/** The Job's stop decision; a malformed one is no decision, only a note (packages/api fold-job.ts). */
 export function parseStopDecision(job: IJob): { decision?: StopDecision; error?: string } {
-  const { value, error } = jsonAnnotation(job, ANNOTATION_STOP_DECISION, StopDecision, "stop decision");
-  return { ...(value !== undefined && { decision: value }), ...(error !== undefined && { error }) };
+  const read = readStopDecision(job);
+  return read.state === "valid" ? { decision: read.value } : read.state === "malformed" ? { error: read.error } : {};
 }
 
 export function restartBackoffSeconds(config: OperatorConfig, attempt: number): number {
@@ -74,7 +78,7 @@ function finish(input: FoldInput, s: Partial_, extra: Omit<FoldDecision, "status
     fold: input.fold,
     attempt: s.attempt ?? prev?.attempt ?? 0,
     maxEpochs: input.calibration.schedule.effectiveMaxEpochs,
-    ...pick(prev, ["epoch", "latestEma", "bestEma", "bestEpoch", "node", "pod", "startedAt", "finishedAt", "gpuSeconds", "epochSeconds", "batchSize", "stopDecision", "audit", "validation"]),
+    ...pick(prev, ["epoch", "latestEma", "bestEma", "bestEpoch", "node", "pod", "startedAt", "finishedAt", "gpuSecondsUsed", "gpuSecondsPlanned", "epochSeconds", "batchSize", "stopDecision", "audit", "validation"]),
     ...(p ? { epoch: p.epoch } : {}),
     ...(p?.latestEma !== undefined ? { latestEma: p.latestEma } : {}),
     ...(p?.bestEma !== undefined ? { bestEma: p.bestEma } : {}),
@@ -102,7 +106,7 @@ function decideTraining(input: FoldInput): FoldDecision {
   const { job, previous } = input;
   if (!job) return noJob(input);
 
-  const jobAttempt = intAnnotation(job, ANNOTATION_ATTEMPT) ?? 0;
+  const jobAttempt = attemptOf(job);
   if (previous && previous.attempt > jobAttempt) {
     // The replacement of this Job is already decided (status says so): finish deleting it.
     const deleting = job.metadata?.deletionTimestamp !== undefined;
@@ -117,18 +121,12 @@ function decideTraining(input: FoldInput): FoldDecision {
   }
 
   const batchSize = intAnnotation(job, ANNOTATION_BATCH_SIZE) ?? input.calibration.batchSize;
-  const prior = intAnnotation(job, ANNOTATION_PRIOR_GPU_SECONDS) ?? 0;
   const pod = newestPod(input.pods);
   const active = input.pods.filter(isPodActive);
-  // A stopped fold's pod is deleted (the Job is suspended): once it is gone, the GPU-seconds
-  // it used stay as the status last counted them while it existed.
-  const counted = previous !== undefined && previous.attempt === jobAttempt && input.pods.length === 0 ? (previous.gpuSeconds ?? 0) : 0;
-  const gpuSeconds = Math.max(counted, Math.round(prior + input.pods.reduce((n, p) => n + podGpuSeconds(p, input.now), 0)));
   const startedAt = previous?.startedAt ?? input.pods.map((p) => p.status?.startTime).filter((t): t is string => !!t).sort()[0];
   const base: Partial_ = {
     phase: "Training",
     attempt: jobAttempt,
-    gpuSeconds,
     ...(batchSize !== undefined ? { batchSize } : {}),
     ...(pod?.metadata?.name ? { pod: pod.metadata.name } : {}),
     ...(pod?.spec?.nodeName ? { node: pod.spec.nodeName } : {}),
@@ -156,13 +154,8 @@ function decideTraining(input: FoldInput): FoldDecision {
     return finish(input, { ...base, phase: "Completed", reason: "Completed", message: `trained the full schedule of ${input.calibration.schedule.effectiveMaxEpochs} epochs`, finishedAt: String(finishedAt) });
   }
 
-  const stall = parseStallReport(job);
-  const stalled = stallFailure(stall.report, jobAttempt);
   if (active.length === 0 && (isJobFailed(job) || pod?.status?.phase === "Failed")) {
-    // A stalled attempt whose pod then ended without a cause of its own (killed, lost) ended
-    // because of the stall; an nnU-Net error or CUDA out-of-memory says more.
-    const failure = classifyFailure(job, pod, input.now);
-    return afterFailure(input, base, stalled && failure.kind === "Retryable" ? stalled : failure, jobAttempt, batchSize);
+    return afterFailure(input, base, classifyFailure(job, pod, input.now), jobAttempt, batchSize);
   }
 
   const waiting = pod ? containerWaitingReason(pod, NNUNET_CONTAINER) : undefined;
@@ -181,10 +174,24 @@ function decideTraining(input: FoldInput): FoldDecision {
     return finish(input, { ...base, reason: "Unschedulable", message: `the training pod cannot be scheduled: ${unschedulable.message ?? "no node fits"}` });
   }
   if (!pod?.spec?.nodeName) return finish(input, { ...base, reason: "Starting", message: "waiting for the training pod to be scheduled" });
-  if (stalled && active.length > 0) return afterFailure(input, base, stalled, jobAttempt, batchSize);
-  const ignored = [stop.error, stall.error, stall.report && !stalled ? `stall report of attempt ${stall.report.attempt}` : undefined].filter((x) => x !== undefined);
-  const note = ignored.map((x) => `; ignoring the Job's ${x}`).join("");
-  return finish(input, { ...base, reason: "Running", message: `attempt ${jobAttempt} running on ${pod.spec.nodeName}${note}` });
+  const stall = decideStall({
+    attempt: jobAttempt,
+    startedAt: pod.status?.startTime === undefined ? undefined : String(pod.status.startTime),
+    progress: input.progress,
+    heartbeat: input.liveness.heartbeat,
+    feedSince: input.liveness.feedSince,
+    stallAfterEpochTimes: input.run.spec.schedule.earlyStop.stallAfterEpochTimes,
+    maxEpochs: input.calibration.schedule.effectiveMaxEpochs,
+    now: input.now,
+  });
+  if (stall.kind === "stalled" && active.length > 0) return afterFailure(input, base, stall.failure, jobAttempt, batchSize);
+  const note = stop.error !== undefined ? `; ignoring the Job's ${stop.error}` : "";
+  const running = `attempt ${jobAttempt} running on ${pod.spec.nodeName}`;
+  if (stall.kind === "unconfirmed") {
+    return finish(input, { ...base, reason: "StreamLost", message: `${running}; ${stall.message}${note}` }, { actions: [], requeueAfterSeconds: stall.requeueAfterSeconds });
+  }
+  const wait = stall.kind === "watching" && stall.requeueAfterSeconds !== undefined ? { requeueAfterSeconds: stall.requeueAfterSeconds } : {};
+  return finish(input, { ...base, reason: "Running", message: `${running}${note}` }, { actions: [], ...wait });
 }
 
 /** Resume after a retryable failure, step the batch down after CUDA OOM, or fail for good. */
@@ -249,6 +256,6 @@ function noJob(input: FoldInput): FoldDecision {
     return { ...finish(input, { ...common, reason: restarting ? previous?.reason ?? "Restarting" : "WaitingForGpu", message: message ?? "waiting for a GPU" }), wants: "train" };
   }
   return finish(input, { ...common, reason: "Admitted", message: message ?? `creating the training Job for attempt ${attempt}` }, {
-    actions: [{ type: "CreateTrainingJob", fold: input.fold, attempt, batchSize, trainer: input.calibration.schedule.trainer, priorGpuSeconds: previous?.gpuSeconds ?? 0 }],
+    actions: [{ type: "CreateTrainingJob", fold: input.fold, attempt, batchSize, trainer: input.calibration.schedule.trainer }],
   });
 }

@@ -1,9 +1,8 @@
 import { strict as assert } from "node:assert";
 import { describe, it } from "node:test";
 import type { IPodSpec } from "kubernetes-models/v1/PodSpec";
-import { at, iso, makeCalibrationResult, makePod, makeRun } from "../../testing/builders.js";
-import { computeSummary, computeTotals, epochSecondsAtPlansBatch } from "./accounting.js";
-import { lastLines, podGpuRequest, podGpuSeconds, tolerates } from "./objects.js";
+import { iso } from "../../testing/builders.js";
+import { lastLines, podGpuRequest, tolerates } from "./objects.js";
 import { accumulateProgress, type FoldProgress } from "./progress.js";
 import type { EpochMetrics } from "@nnunet-operator/api";
 
@@ -28,12 +27,6 @@ describe("taint toleration", () => {
     ["an empty key with Exists tolerates everything", [{ operator: "Exists" }], { key: "any", effect: "NoExecute" }, true],
   ];
   for (const [what, tolerations, taint, expected] of table) it(what, () => assert.equal(tolerates(tolerations, taint), expected));
-});
-
-describe("GPU-seconds of a pod", () => {
-  it("counts from start to now while running, times its GPUs", () => assert.equal(podGpuSeconds(makePod().gpus(2).running(100).build(), at(400)), 600));
-  it("counts to the container's finish once terminated", () => assert.equal(podGpuSeconds(makePod().gpus(1).running(100).failed(1, { finishSeconds: 250 }).build(), at(9999)), 150));
-  it("counts nothing for a pod that never started", () => assert.equal(podGpuSeconds(makePod().gpus(1).build(), at(10)), 0));
 });
 
 describe("last lines of a log", () => {
@@ -63,30 +56,5 @@ describe("fold progress from EpochMetrics", () => {
   it("follows a resumed attempt back to the epochs after its checkpoint, keeping the best", () => {
     const p = fold([m(0, 0.5), m(70, 0.8), m(51, 0.75, 1)]);
     assert.deepEqual([p.epoch, p.attempt, p.bestEma, p.bestEpoch], [51, 1, 0.8, 70]);
-  });
-});
-
-describe("GPU accounting", () => {
-  const calibration = { batchSize: 8, plansBatchSize: 2, probes: makeCalibrationResult().probes };
-
-  it("scales the measured epoch time to the plans' batch by batch over throughput", () => {
-    // 8 at 20.2/s vs 2 at 9.1/s: an epoch at batch 2 takes (2/9.1)/(8/20.2) of one at batch 8.
-    assert.equal(Math.round(epochSecondsAtPlansBatch(400, calibration) * 100) / 100, Math.round(400 * ((2 / 9.1) / (8 / 20.2)) * 100) / 100);
-    assert.equal(epochSecondsAtPlansBatch(400, undefined), 400);
-  });
-
-  it("plans the full stock schedule per timed fold and counts savings only for finished folds", () => {
-    const run = makeRun().folds(0, 1).build();
-    const progress = new Map<string, FoldProgress>([
-      ["0", { attempt: 0, epoch: 199, meanEpochSeconds: 100, epochsTimed: 200, observedAt: iso(0) }],
-      ["1", { attempt: 0, epoch: 99, meanEpochSeconds: 100, epochsTimed: 100, observedAt: iso(0) }],
-    ]);
-    const totals = computeTotals(run, [{ fold: "0", phase: "Converged", attempt: 0, gpuSeconds: 20000 }, { fold: "1", phase: "Training", attempt: 0, gpuSeconds: 10000 }], progress, undefined, 500);
-    assert.deepEqual(totals, { gpuSecondsUsed: 30500, gpuSecondsPlanned: 200000, gpuSecondsSaved: 80000 });
-  });
-
-  it("summarises epochs done over planned, mean best EMA and GPU-hours", () => {
-    const s = computeSummary([{ fold: "0", phase: "Training", attempt: 0, epoch: 99, maxEpochs: 250, bestEma: 0.8 }, { fold: "1", phase: "Queued", attempt: 0, maxEpochs: 250, bestEma: 0.9 }], { gpuSecondsUsed: 7200 });
-    assert.deepEqual(s, { epochs: "100/500", bestEma: 0.85, gpuHours: 2 });
   });
 });

@@ -11,10 +11,7 @@ import type { IToleration } from "kubernetes-models/v1/Toleration";
 // in one place.
 
 export const GPU_RESOURCE = "nvidia.com/gpu";
-// The attempt annotation is part of the stall-report contract, so it lives in packages/api.
-export { ANNOTATION_ATTEMPT } from "@nnunet-operator/api";
 export const ANNOTATION_BATCH_SIZE = "nnunet-operator.io/batch-size";
-export const ANNOTATION_PRIOR_GPU_SECONDS = "nnunet-operator.io/prior-gpu-seconds";
 
 /** Parses an integer quantity such as `4` or `"4"`; GPUs are never fractional. */
 export function intQuantity(value: string | number | undefined): number {
@@ -50,20 +47,6 @@ export function isPodActive(pod: IPod): boolean {
 
 export function podCondition(pod: IPod, type: string): boolean {
   return (pod.status?.conditions ?? []).some((c) => c.type === type && c.status === "True");
-}
-
-export function jobCondition(job: IJob, type: string): { status: boolean; reason?: string; message?: string; at?: string } {
-  const c = (job.status?.conditions ?? []).find((x) => x.type === type && x.status === "True");
-  if (!c) return { status: false };
-  return { status: true, ...(c.reason ? { reason: c.reason } : {}), ...(c.message ? { message: c.message } : {}), ...(c.lastTransitionTime ? { at: String(c.lastTransitionTime) } : {}) };
-}
-
-export function isJobComplete(job: IJob): boolean {
-  return jobCondition(job, "Complete").status || (job.status?.succeeded ?? 0) > 0;
-}
-
-export function isJobFailed(job: IJob): boolean {
-  return jobCondition(job, "Failed").status;
 }
 
 export function annotation(obj: { metadata?: { annotations?: Record<string, string> } }, key: string): string | undefined {
@@ -119,23 +102,6 @@ export function containerWaitingReason(pod: IPod, name: string): { reason: strin
 /** Newest pod first: the one a decision is about when a Job had several. */
 export function newestPod(pods: readonly IPod[]): IPod | undefined {
   return [...pods].sort((a, b) => String(b.metadata?.creationTimestamp ?? "").localeCompare(String(a.metadata?.creationTimestamp ?? "")) || String(b.metadata?.name).localeCompare(String(a.metadata?.name)))[0];
-}
-
-/** Seconds a pod held its GPUs: from start to the last container finish, or to now while it runs. */
-export function podGpuSeconds(pod: IPod, now: Date): number {
-  const gpus = podGpuRequest(pod.spec);
-  const start = pod.status?.startTime ? Date.parse(String(pod.status.startTime)) : NaN;
-  if (gpus === 0 || Number.isNaN(start)) return 0;
-  let end = now.getTime();
-  if (!isPodActive(pod)) {
-    const finishes = (pod.status?.containerStatuses ?? [])
-      .map((c) => c.state?.terminated?.finishedAt)
-      .filter((t): t is string => typeof t === "string")
-      .map((t) => Date.parse(t))
-      .filter((t) => !Number.isNaN(t));
-    end = finishes.length > 0 ? Math.max(...finishes) : start;
-  }
-  return Math.max(0, (end - start) / 1000) * gpus;
 }
 
 export function nodeReady(node: INode): boolean {

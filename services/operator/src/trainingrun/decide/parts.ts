@@ -9,6 +9,7 @@ import { decideFold, type FoldDecision } from "./folds.js";
 import { label } from "./objects.js";
 import type { FoldProgress } from "./progress.js";
 import type { QueueOutlook } from "./finish.js";
+import type { HeartbeatSeen } from "./stall.js";
 
 // The observed world of one run, as the reconciler hands it to the pure decisions, and the
 // step that runs the calibration and fold decisions over it.
@@ -27,6 +28,10 @@ export interface RunWorld {
   readonly admission: RunAdmission;
   /** Latest progress per fold key, from the in-memory cache fed by the NATS subscription. */
   readonly progress: ReadonlyMap<string, FoldProgress>;
+  /** Latest reporter heartbeat per fold key, as the operator received it. */
+  readonly heartbeats: ReadonlyMap<string, HeartbeatSeen>;
+  /** Since when the operator's NATS feed is connected; undefined while down or without NATS. */
+  readonly feedSince: string | undefined;
   /** What the other runs' statuses say of the GPUs: when training folds free theirs, and who waits. */
   readonly queueOutlook?: QueueOutlook;
 }
@@ -73,6 +78,7 @@ export function decideParts(run: TrainingRun, world: RunWorld, now: Date): RunPa
       calibration,
       admitted: { train: admitted("train", fold), validate: admitted("validate", fold) },
       progress: world.progress.get(fold),
+      liveness: { heartbeat: world.heartbeats.get(fold), feedSince: world.feedSince },
       now,
     });
   });

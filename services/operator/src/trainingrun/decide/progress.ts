@@ -15,8 +15,12 @@ export interface FoldProgress {
   /** Mean epoch time over the epochs seen, in seconds. */
   readonly meanEpochSeconds?: number;
   readonly epochsTimed: number;
+  /** The last RECENT_EPOCH_TIMES epoch times, oldest first: the stall limit's median. */
+  readonly recentEpochSeconds?: readonly number[];
   readonly observedAt: string;
 }
+
+export const RECENT_EPOCH_TIMES = 20;
 
 /** Folds one EpochMetrics message into the fold's progress; older or repeated epochs are ignored. */
 export function accumulateProgress(prev: FoldProgress | undefined, m: EpochMetrics): FoldProgress {
@@ -36,6 +40,7 @@ export function accumulateProgress(prev: FoldProgress | undefined, m: EpochMetri
     ...(improves ? { bestEma: ema, bestEpoch: m.epoch } : prev?.bestEma !== undefined ? { bestEma: prev.bestEma, ...(prev.bestEpoch !== undefined ? { bestEpoch: prev.bestEpoch } : {}) } : {}),
     ...(meanEpochSeconds !== undefined ? { meanEpochSeconds } : {}),
     epochsTimed,
+    ...(timed ? { recentEpochSeconds: [...(prev?.recentEpochSeconds ?? []), m.epochTimeSeconds!].slice(-RECENT_EPOCH_TIMES) } : prev?.recentEpochSeconds ? { recentEpochSeconds: prev.recentEpochSeconds } : {}),
     observedAt: m.observedAt,
   };
 }

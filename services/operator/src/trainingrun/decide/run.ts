@@ -48,7 +48,7 @@ export function toKubeActions(run: TrainingRun, world: RunWorld, actions: readon
       case "CreateTrainingJob":
         return {
           verb: "create",
-          object: buildTrainingJob({ run, config, fold: a.fold, attempt: a.attempt, batchSize: a.batchSize, trainer: a.trainer, priorGpuSeconds: a.priorGpuSeconds }),
+          object: buildTrainingJob({ run, config, fold: a.fold, attempt: a.attempt, batchSize: a.batchSize, trainer: a.trainer }),
           why: `train fold ${a.fold}, attempt ${a.attempt}`,
         };
       case "DeleteTrainingJob":

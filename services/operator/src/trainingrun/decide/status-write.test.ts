@@ -8,11 +8,11 @@ const base: TrainingRunStatus = {
   phase: "Training",
   observedGeneration: 1,
   conditions: [{ type: "Training", status: "True", reason: "FoldsRunning", message: "1 of 1 fold(s) training", lastTransitionTime: iso(0), observedGeneration: 1 }],
-  folds: [{ fold: "0", phase: "Training", attempt: 0, epoch: 10, bestEma: 0.5, gpuSeconds: 100 }],
+  folds: [{ fold: "0", phase: "Training", attempt: 0, epoch: 10, bestEma: 0.5, gpuSecondsUsed: 100 }],
   totals: { gpuSecondsUsed: 100 },
-  summary: { epochs: "11/1000", gpuHours: 0.03 },
+  summary: { folds: "0/1", epochs: "10/1000", gpuHours: 0 },
 };
-const progressed: TrainingRunStatus = { ...base, folds: [{ ...base.folds![0]!, epoch: 11, bestEma: 0.51, gpuSeconds: 190 }], totals: { gpuSecondsUsed: 190 }, summary: { epochs: "12/1000", gpuHours: 0.05 } };
+const progressed: TrainingRunStatus = { ...base, folds: [{ ...base.folds![0]!, epoch: 11, bestEma: 0.51, gpuSecondsUsed: 190 }], totals: { gpuSecondsUsed: 190 }, summary: { folds: "0/1", epochs: "11/1000", gpuHours: 0.1 } };
 const restarted: TrainingRunStatus = { ...progressed, folds: [{ ...progressed.folds![0]!, phase: "Restarting", attempt: 1 }] };
 
 describe("when a pass writes its status", () => {

@@ -64,7 +64,8 @@ describe("a run's whole lifecycle, pass by pass", () => {
     plan = validateWrites(sim.pass(clock.now()));
     assert.equal(plan.status.phase, "Training");
     assert.equal(cond(plan.status, "Training")?.status, "True");
-    assert.equal(plan.status.summary?.epochs, "500/1250");
+    assert.equal(plan.status.summary?.epochs, "99/250");
+    assert.equal(plan.status.summary?.folds, "0/5");
     assert.equal(plan.status.summary?.bestEma, 0.88);
     assert.ok(plan.events.some((e) => e.reason === "FoldTraining"));
     const trainingSince = cond(plan.status, "Training")?.lastTransitionTime;
@@ -86,7 +87,8 @@ describe("a run's whole lifecycle, pass by pass", () => {
     assert.equal(cond(plan.status, "Converged")?.reason, "EarlyStopped");
     assert.deepEqual(plan.actions.map((a) => a.verb === "create" && a.object.metadata?.name), [0, 1, 2, 3, 4].map((f) => `liver-validate-${f}`));
     assert.ok(plan.events.some((e) => e.reason === "FoldConverged"));
-    assert.equal(plan.status.totals?.gpuSecondsUsed, 5 * 1590 + 300);
+    assert.equal(plan.status.totals?.gpuSecondsUsed, 5 * 100 * 100, "the logged epoch times (100 of 100 s on one GPU per fold), not the pods' clock");
+    assert.equal(plan.status.summary?.folds, "5/5");
     assert.ok((plan.status.totals?.gpuSecondsSaved ?? 0) > 0, "early stop saved GPU time against the full schedule");
 
     // Pass 7: validation results arrive: Validated, Succeeded, Ready.
@@ -98,6 +100,8 @@ describe("a run's whole lifecycle, pass by pass", () => {
     plan = validateWrites(sim.pass(clock.now()));
     assert.equal(plan.status.phase, "Succeeded");
     assert.equal(cond(plan.status, "Ready")?.status, "True");
+    assert.equal(plan.status.totals?.gpuSecondsUsed, 5 * 100 * 100, "validation pods add nothing to the training GPU-seconds");
+    assert.equal(plan.status.totals?.savedPercent, Math.round((1000 * plan.status.totals!.gpuSecondsSaved!) / plan.status.totals!.gpuSecondsPlanned!) / 10);
     assert.equal(cond(plan.status, "Validated")?.message, "every fold validated; mean Dice 0.9000");
     assert.equal(plan.status.folds?.[2]?.validation?.meanDice, 0.9);
     assert.ok(plan.events.some((e) => e.reason === "Succeeded"));
@@ -123,7 +127,7 @@ describe("a run's whole lifecycle, pass by pass", () => {
     const created = plan.actions[0];
     assert.ok(created?.verb === "create");
     assert.equal(created.object.spec?.template.spec?.containers[0]?.args?.at(-1), "--c");
-    assert.equal(created.object.metadata?.annotations?.["nnunet-operator.io/prior-gpu-seconds"], "90");
+    assert.equal(created.object.metadata?.annotations?.["nnunet-operator.io/attempt"], "1");
   });
 });
 
@@ -213,7 +217,7 @@ describe("status of waiting, failing and held runs", () => {
   });
 
   it("computeStatus alone recomputes the status without admission and reports calibration waiting for a GPU", () => {
-    const { status } = computeStatus(makeRun().build(), { config, jobs: [], pods: [], nodes: nodes(), calibrationCache: undefined, claimExists: true, admission: NOTHING_ADMITTED, progress: new Map() }, at(0));
+    const { status } = computeStatus(makeRun().build(), { config, jobs: [], pods: [], nodes: nodes(), calibrationCache: undefined, claimExists: true, admission: NOTHING_ADMITTED, progress: new Map(), heartbeats: new Map(), feedSince: undefined }, at(0));
     assert.equal(status.phase, "Pending");
     assert.equal(status.calibration?.message, "the calibration Job waits for a GPU");
     assert.equal(status.folds?.length, 5);

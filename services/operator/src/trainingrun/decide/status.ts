@@ -1,7 +1,7 @@
 import { type Condition, ConditionReason, ConditionType, type FoldStatus, type RunPhase, setCondition, type TrainingRun, type TrainingRunStatus } from "@nnunet-operator/api";
-import { computeSummary, computeTotals } from "./accounting.js";
+import { computeSummary, computeTotals, withGpuFigures } from "./accounting.js";
 import { LABEL_ROLE } from "@nnunet-operator/api";
-import { label, podGpuSeconds } from "./objects.js";
+import { label } from "./objects.js";
 import { withClusterDefaults } from "./defaults.js";
 import { decideParts, type RunParts, type RunWorld } from "./parts.js";
 import { estimateQueuedStart } from "./finish.js";
@@ -117,7 +117,7 @@ function meanDice(folds: readonly FoldStatus[]): string {
 export function assembleStatus(run: TrainingRun, parts: RunParts, world: RunWorld, now: Date): TrainingRunStatus {
   const prev = run.status;
   const generation = run.metadata.generation ?? 0;
-  const folds = parts.folds.map((d) => d.status);
+  const folds = parts.folds.map((d) => withGpuFigures(run, d.status, world.progress.get(d.status.fold), parts.calibration.status));
   const wait = world.admission.wait;
   const anyChild = world.jobs.length > 0 || world.admission.admitted.size > 0;
   const admittedAt = prev?.queue?.admittedAt ?? (anyChild ? now.toISOString() : undefined);
@@ -132,8 +132,7 @@ export function assembleStatus(run: TrainingRun, parts: RunParts, world: RunWorl
     ? estimateQueuedStart({ key: runKey(run), position: wait.position, pieces: parts.wants.map((w) => w.gpus) }, world.queueOutlook.waiting, world.queueOutlook.releases, now)
     : undefined;
   const runAudit = computeRunAudit(folds);
-  const otherPods = world.pods.filter((p) => label(p, LABEL_ROLE) !== "train");
-  const totals = computeTotals(run, folds, world.progress, parts.calibration.status, otherPods.reduce((s, p) => s + podGpuSeconds(p, now), 0));
+  const totals = computeTotals(folds);
   return {
     phase,
     observedGeneration: generation,

@@ -1,9 +1,9 @@
-import type { FoldStatus } from "@nnunet-operator/api";
+import { type FoldStatus, isJobComplete, isJobFailed } from "@nnunet-operator/api";
 import { NNUNET_CONTAINER } from "../manifests/common.js";
 import { ValidationMessage } from "../manifests/scripts.js";
 import { validationCheckpoint } from "../manifests/validation-job.js";
 import type { FoldDecision, FoldInput } from "./folds.js";
-import { containerTerminated, containerWaitingReason, isJobComplete, isJobFailed, lastLines, newestPod } from "./objects.js";
+import { containerTerminated, containerWaitingReason, lastLines, newestPod } from "./objects.js";
 
 // The validation step of a fold that converged or completed: `<run>-validate-<f>` and its
 // Dice, read from the termination message the validation wrapper writes.

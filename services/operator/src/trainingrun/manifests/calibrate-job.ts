@@ -12,6 +12,8 @@ import {
   resources,
   runName,
   trainingImage,
+  containerHardening,
+  podHardening,
 } from "./common.js";
 
 export function calibrateArgs(run: TrainingRun, config: OperatorConfig): string[] {
@@ -60,6 +62,7 @@ export function buildCalibrateJob(run: TrainingRun, config: OperatorConfig): IJo
         spec: {
           restartPolicy: "Never",
           enableServiceLinks: false,
+          ...podHardening(),
           ...placement(run, config),
           containers: [
             {
@@ -72,6 +75,7 @@ export function buildCalibrateJob(run: TrainingRun, config: OperatorConfig): IJo
               volumeMounts: dataMounts(run),
               resources: resources(run, 1),
               terminationMessagePolicy: "FallbackToLogsOnError",
+              securityContext: containerHardening(),
             },
           ],
           volumes: dataVolumes(run),

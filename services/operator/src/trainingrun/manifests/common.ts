@@ -123,3 +123,18 @@ export function resources(run: TrainingRun, gpus: number): NonNullable<IContaine
 export function foldDir(run: TrainingRun, trainer: string, fold: string, plans: string): string {
   return `${MOUNT_RESULTS}/${run.spec.dataset}/${trainer}__${plans}__${run.spec.configuration}/fold_${fold}`;
 }
+
+/**
+ * Pod-level hardening of every pod the operator builds, within the Pod Security "restricted"
+ * level: no API token (training needs none, and the namespace's default ServiceAccount may
+ * hold rights), non-root, the runtime's default seccomp profile. GPUs come through the
+ * device plugin, which needs no privilege in the pod, so GPU pods meet "restricted" too.
+ */
+export function podHardening(): Pick<IPodSpec, "automountServiceAccountToken" | "securityContext"> {
+  return { automountServiceAccountToken: false, securityContext: { runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } } };
+}
+
+/** Container-level hardening: no privilege escalation, no capabilities. */
+export function containerHardening(): NonNullable<IContainer["securityContext"]> {
+  return { allowPrivilegeEscalation: false, runAsNonRoot: true, capabilities: { drop: ["ALL"] }, seccompProfile: { type: "RuntimeDefault" } };
+}

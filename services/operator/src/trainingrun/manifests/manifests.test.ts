@@ -3,12 +3,13 @@ import { describe, it } from "node:test";
 import { Job } from "kubernetes-models/batch/v1/Job";
 import { ConfigMap } from "kubernetes-models/v1/ConfigMap";
 import type { IJob } from "kubernetes-models/batch/v1/Job";
-import { CalibrationResult, LABEL_FOLD, LABEL_ROLE, LABEL_RUN } from "@nnunet-operator/api";
+import { ANNOTATION_ATTEMPT, CalibrationResult, LABEL_FOLD, LABEL_ROLE, LABEL_RUN } from "@nnunet-operator/api";
 import { parseOperatorConfig } from "../../config.js";
 import { makeRun } from "../../testing/builders.js";
-import { ANNOTATION_ATTEMPT, ANNOTATION_BATCH_SIZE, ANNOTATION_PRIOR_GPU_SECONDS, podGpuRequest } from "../decide/objects.js";
+import { ANNOTATION_BATCH_SIZE, podGpuRequest } from "../decide/objects.js";
 import { buildCalibrateJob } from "./calibrate-job.js";
 import { buildCalibrationCacheConfigMap, cacheEntryPatch } from "./calibration-cache.js";
+import { buildFoldCredsSecret, foldAttemptOf } from "./fold-credentials.js";
 import { buildTrainingJob } from "./training-job.js";
 import { buildValidationJob, validationCheckpoint } from "./validation-job.js";
 
@@ -34,9 +35,9 @@ function valid(job: IJob): IJob {
 }
 
 describe("training Job of a fold", () => {
-  const first = valid(buildTrainingJob({ run, config, fold: "2", attempt: 0, batchSize: 8, trainer: "nnUNetTrainer_250epochs", priorGpuSeconds: 0 }));
-  const resumed = valid(buildTrainingJob({ run, config, fold: "2", attempt: 2, batchSize: 6, trainer: "nnUNetTrainer_250epochs", priorGpuSeconds: 7200.4 }));
-  const plans = valid(buildTrainingJob({ run, config, fold: "all", attempt: 0, batchSize: undefined, trainer: "nnUNetTrainer", priorGpuSeconds: 0 }));
+  const first = valid(buildTrainingJob({ run, config, fold: "2", attempt: 0, batchSize: 8, trainer: "nnUNetTrainer_250epochs" }));
+  const resumed = valid(buildTrainingJob({ run, config, fold: "2", attempt: 2, batchSize: 6, trainer: "nnUNetTrainer_250epochs" }));
+  const plans = valid(buildTrainingJob({ run, config, fold: "all", attempt: 0, batchSize: undefined, trainer: "nnUNetTrainer" }));
 
   it("is named <run>-fold-<f>, labelled run/fold/role and owned by the run as controller", () => {
     assert.equal(first.metadata!.name, "liver-fold-2");
@@ -59,10 +60,9 @@ describe("training Job of a fold", () => {
     assert.deepEqual(container(plans, "nnunet").args?.slice(5, 7), ["-p", "nnUNetPlans"]);
   });
 
-  it("carries attempt, batch size and earlier GPU-seconds as annotations, and allows no pod retry inside the Job", () => {
+  it("carries attempt and batch size as annotations, and allows no pod retry inside the Job", () => {
     assert.equal(resumed.metadata!.annotations![ANNOTATION_ATTEMPT], "2");
     assert.equal(resumed.metadata!.annotations![ANNOTATION_BATCH_SIZE], "6");
-    assert.equal(resumed.metadata!.annotations![ANNOTATION_PRIOR_GPU_SECONDS], "7200");
     assert.equal(plans.metadata!.annotations![ANNOTATION_BATCH_SIZE], undefined);
     assert.equal(first.spec!.backoffLimit, 0);
     assert.equal(first.spec!.podReplacementPolicy, "Failed");
@@ -107,7 +107,7 @@ describe("training Job of a fold", () => {
       { key: "dedicated", operator: "Equal", value: "nnunet", effect: "NoSchedule" },
     ]);
     assert.equal(pod(first).priorityClassName, "research-high");
-    assert.equal(pod(valid(buildTrainingJob({ run: makeRun().build(), config, fold: "0", attempt: 0, batchSize: undefined, trainer: "nnUNetTrainer", priorGpuSeconds: 0 }))).priorityClassName, undefined);
+    assert.equal(pod(valid(buildTrainingJob({ run: makeRun().build(), config, fold: "0", attempt: 0, batchSize: undefined, trainer: "nnUNetTrainer" }))).priorityClassName, undefined);
   });
 
   it("runs the reporter as a native sidecar with the run identity, the attempt, the fold folder and NATS settings", () => {
@@ -129,18 +129,60 @@ describe("training Job of a fold", () => {
   });
 
   it("names the fold folder after the plans it trains with: the derived plans' own plans_name, or the plans when the batch size is the plans' own", () => {
-    const plain = valid(buildTrainingJob({ run, config, fold: "1", attempt: 0, batchSize: undefined, trainer: "nnUNetTrainer", priorGpuSeconds: 0 }));
+    const plain = valid(buildTrainingJob({ run, config, fold: "1", attempt: 0, batchSize: undefined, trainer: "nnUNetTrainer" }));
     assert.equal(env(plain, "reporter").NNUNET_FOLD_DIR, "/nnunet/results/Dataset003_Liver/nnUNetTrainer__nnUNetPlans__3d_fullres/fold_1");
     assert.equal(container(plain, "nnunet").args?.[container(plain, "nnunet").args!.indexOf("-p") + 1], "nnUNetPlans");
     assert.equal(container(resumed, "nnunet").args?.[container(resumed, "nnunet").args!.indexOf("-p") + 1], "nnUNetPlans_bs6");
   });
 
+  it("with NATS auth mounts the attempt's own credential (and the CA) into the reporter only, never into the trainer", () => {
+    const auth = parseOperatorConfig("nats: {url: tls://nats.ops:4222, tlsCaFile: /etc/ca.crt, auth: {credsFile: /a, signingKeyFile: /b, accountPublicKeyFile: /c}}");
+    const job = valid(buildTrainingJob({ run, config: auth, fold: "3", attempt: 1, batchSize: undefined, trainer: "nnUNetTrainer" }));
+    const volume = pod(job).volumes?.find((v) => v.name === "nats-creds");
+    assert.equal(volume?.secret?.secretName, "liver-fold-3-nats-1");
+    assert.deepEqual(volume?.secret?.items?.map((i) => i.key), ["nats.creds", "ca.crt"]);
+    assert.equal(env(job, "reporter").NATS_CREDS_FILE, "/etc/nnunet-operator/nats/nats.creds");
+    assert.equal(env(job, "reporter").NATS_TLS_CA_FILE, "/etc/nnunet-operator/nats/ca.crt");
+    for (const c of [...pod(job).containers, ...(pod(job).initContainers ?? [])].filter((c) => c.name !== "reporter")) {
+      assert.equal(c.volumeMounts?.some((m) => m.name === "nats-creds"), false, `${c.name} must not mount the credential`);
+      assert.equal(c.env?.some((e) => e.name.startsWith("NATS_")), false, `${c.name} must not see NATS settings`);
+    }
+    const secret = buildFoldCredsSecret(job, "CREDS");
+    assert.equal(secret.metadata?.name, "liver-fold-3-nats-1");
+    assert.deepEqual(secret.metadata?.ownerReferences?.map((o) => [o.kind, o.uid, o.controller]), [["TrainingRun", "uid-liver", true]]);
+    assert.deepEqual(foldAttemptOf(job), { namespace: "team-a", run: "liver", fold: "3", attempt: 1 });
+    assert.equal(foldAttemptOf(buildValidationJob({ run, config, fold: "3", trainer: "nnUNetTrainer", batchSize: undefined, checkpoint: "best" })), undefined);
+  });
+
   it("without a credentials secret the reporter gets no NATS_CREDS_FILE and no secret volume", () => {
-    const bare = valid(buildTrainingJob({ run, config: parseOperatorConfig(""), fold: "0", attempt: 0, batchSize: 4, trainer: "nnUNetTrainer", priorGpuSeconds: 0 }));
+    const bare = valid(buildTrainingJob({ run, config: parseOperatorConfig(""), fold: "0", attempt: 0, batchSize: 4, trainer: "nnUNetTrainer" }));
     assert.equal(env(bare, "reporter").NATS_CREDS_FILE, undefined);
     assert.equal(pod(bare).volumes?.some((v) => v.name === "nats-creds"), false);
     assert.equal(container(bare, "nnunet").image, "nnunet-operator/nnunet:latest");
   });
+});
+
+describe("hardening of every pod the operator builds", () => {
+  const jobs = {
+    calibration: buildCalibrateJob(run, config),
+    training: buildTrainingJob({ run, config, fold: "0", attempt: 0, batchSize: 8, trainer: "nnUNetTrainer" }),
+    validation: buildValidationJob({ run, config, fold: "0", trainer: "nnUNetTrainer", batchSize: 8, checkpoint: "best" }),
+  };
+  for (const [name, job] of Object.entries(jobs)) {
+    it(`the ${name} pod mounts no API token, runs as non-root with the default seccomp profile, and no container may escalate or keep a capability`, () => {
+      valid(job);
+      assert.equal(pod(job).automountServiceAccountToken, false);
+      assert.deepEqual(pod(job).securityContext, { runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } });
+      const containers = [...pod(job).containers, ...(pod(job).initContainers ?? [])];
+      assert.ok(containers.length > 0);
+      for (const c of containers) {
+        assert.equal(c.securityContext?.allowPrivilegeEscalation, false, c.name);
+        assert.deepEqual(c.securityContext?.capabilities, { drop: ["ALL"] }, c.name);
+        assert.equal(c.securityContext?.runAsNonRoot, true, c.name);
+        assert.equal(c.securityContext?.privileged, undefined, c.name);
+      }
+    });
+  }
 });
 
 describe("calibration Job", () => {

@@ -3,9 +3,9 @@ import type { IContainer } from "kubernetes-models/v1/Container";
 import type { IEnvVar } from "kubernetes-models/v1/EnvVar";
 import type { IVolume } from "kubernetes-models/v1/Volume";
 import type { IVolumeMount } from "kubernetes-models/v1/VolumeMount";
-import { foldJobName, type TrainingRun } from "@nnunet-operator/api";
+import { attemptAnnotation, foldJobName, type TrainingRun } from "@nnunet-operator/api";
 import type { OperatorConfig } from "../../config.js";
-import { ANNOTATION_ATTEMPT, ANNOTATION_BATCH_SIZE, ANNOTATION_PRIOR_GPU_SECONDS } from "../decide/objects.js";
+import { ANNOTATION_BATCH_SIZE } from "../decide/objects.js";
 import {
   childLabels,
   childMetadata,
@@ -22,7 +22,10 @@ import {
   runName,
   runNamespace,
   trainingImage,
+  containerHardening,
+  podHardening,
 } from "./common.js";
+import { FOLD_CA_KEY, FOLD_CREDS_KEY, foldCredsSecretName } from "./fold-credentials.js";
 import { DERIVE_PLANS_PY } from "./scripts.js";
 
 export interface TrainingJobInput {
@@ -35,8 +38,6 @@ export interface TrainingJobInput {
   readonly batchSize: number | undefined;
   /** Plans identifier the batch size derives from (spec.plans). */
   readonly trainer: string;
-  /** GPU-seconds used by the fold's earlier attempts, carried on the Job across restarts. */
-  readonly priorGpuSeconds: number;
 }
 
 const NATS_CREDS_DIR = "/etc/nnunet-operator/nats";
@@ -61,12 +62,16 @@ export function derivePlansContainer(run: TrainingRun, config: OperatorConfig, b
     volumeMounts: [{ name: "data", mountPath: MOUNT_PREPROCESSED, subPath: run.spec.storage.preprocessedSubPath }],
     resources: { requests: { cpu: "100m", memory: "256Mi" }, limits: { cpu: "1", memory: "1Gi" } },
     terminationMessagePolicy: "FallbackToLogsOnError",
+    securityContext: containerHardening(),
   };
 }
 
 function reporterSidecar(input: TrainingJobInput): { container: IContainer; volumes: IVolume[] } {
   const { run, config, fold, attempt, trainer } = input;
-  const creds = config.nats.credsSecret;
+  // With NATS auth each attempt has its own credential (minted by the operator just before
+  // the Job is created); the shared credsSecret is for an external NATS without it.
+  const creds = config.nats.auth ? { name: foldCredsSecretName(runName(run), fold, attempt), key: FOLD_CREDS_KEY } : config.nats.credsSecret;
+  const ca = config.nats.auth && config.nats.tlsCaFile ? FOLD_CA_KEY : undefined;
   const env: IEnvVar[] = [
     { name: "NNUNET_NAMESPACE", value: runNamespace(run) },
     { name: "NNUNET_RUN", value: runName(run) },
@@ -76,6 +81,7 @@ function reporterSidecar(input: TrainingJobInput): { container: IContainer; volu
     { name: "NNUNET_FOLD_DIR", value: foldDir(run, trainer, fold, trainingPlans(run, input.batchSize)) },
     { name: "NATS_URL", value: config.nats.url },
     ...(creds ? [{ name: "NATS_CREDS_FILE", value: `${NATS_CREDS_DIR}/${creds.key}` }] : []),
+    ...(ca ? [{ name: "NATS_TLS_CA_FILE", value: `${NATS_CREDS_DIR}/${ca}` }] : []),
   ];
   const mounts: IVolumeMount[] = [
     { name: "data", mountPath: MOUNT_RESULTS, subPath: run.spec.storage.resultsSubPath, readOnly: true },
@@ -92,8 +98,9 @@ function reporterSidecar(input: TrainingJobInput): { container: IContainer; volu
       env,
       volumeMounts: mounts,
       resources: { requests: { cpu: "50m", memory: "64Mi" }, limits: { cpu: "500m", memory: "256Mi" } },
+      securityContext: { ...containerHardening(), readOnlyRootFilesystem: true },
     },
-    volumes: creds ? [{ name: "nats-creds", secret: { secretName: creds.name, items: [{ key: creds.key, path: creds.key }] } }] : [],
+    volumes: creds ? [{ name: "nats-creds", secret: { secretName: creds.name, defaultMode: 0o440, items: [creds.key, ...(ca ? [ca] : [])].map((key) => ({ key, path: key })) } }] : [],
   };
 }
 
@@ -104,10 +111,10 @@ function reporterSidecar(input: TrainingJobInput): { container: IContainer; volu
  * Job controller replace failed pods: a resumed pod differs from the first (`--c`, a new
  * NNUNET_ATTEMPT so the reporter's message ids do not collide with the epochs the lost pod
  * already published, and after a CUDA out-of-memory exit a smaller batch size), and a pod
- * template cannot change inside a Job. The attempt, the batch size and the GPU-seconds of
- * earlier attempts ride on the Job's annotations, and the operator writes the next attempt
- * into the run's status before it deletes the old Job (foreground, so the old pod is gone
- * before the new one starts and two trainers never write the same fold folder). After an
+ * template cannot change inside a Job. The attempt and the batch size ride on the Job's
+ * annotations, and the operator writes the next attempt into the run's status before it
+ * deletes the old Job (foreground, so the old pod is gone before the new one starts and
+ * two trainers never write the same fold folder). After an
  * operator restart the world alone says what to do: a Job of an older attempt than the
  * status is deleted, a missing Job is created with the status' attempt, and a create that
  * meets AlreadyExists is success. Nothing is duplicated and nothing is lost.
@@ -118,8 +125,7 @@ export function buildTrainingJob(input: TrainingJobInput): IJob {
   const resume = attempt > 0;
   const sidecar = reporterSidecar(input);
   const annotations: Record<string, string> = {
-    [ANNOTATION_ATTEMPT]: String(attempt),
-    [ANNOTATION_PRIOR_GPU_SECONDS]: String(Math.round(input.priorGpuSeconds)),
+    ...attemptAnnotation(attempt),
     ...(batchSize !== undefined ? { [ANNOTATION_BATCH_SIZE]: String(batchSize) } : {}),
   };
   const nnunet: IContainer = {
@@ -134,6 +140,7 @@ export function buildTrainingJob(input: TrainingJobInput): IJob {
     // The tail of nnU-Net's log (a CUDA out-of-memory line, a traceback) reaches the pod
     // status when it fails, which is how the operator tells the failures apart.
     terminationMessagePolicy: "FallbackToLogsOnError",
+    securityContext: containerHardening(),
   };
   return {
     apiVersion: "batch/v1",
@@ -150,6 +157,7 @@ export function buildTrainingJob(input: TrainingJobInput): IJob {
         spec: {
           restartPolicy: "Never",
           enableServiceLinks: false,
+          ...podHardening(),
           ...placement(run, config),
           initContainers: [...(batchSize !== undefined ? [derivePlansContainer(run, config, batchSize)] : []), sidecar.container],
           containers: [nnunet],

@@ -1,7 +1,7 @@
 import type { IJob } from "kubernetes-models/batch/v1/Job";
 import { validateJobName, type TrainingRun } from "@nnunet-operator/api";
 import type { OperatorConfig } from "../../config.js";
-import { childLabels, childMetadata, dataMounts, dataVolumes, foldDir, NNUNET_CONTAINER, nnunetEnv, placement, resources, runName, trainingImage } from "./common.js";
+import { childLabels, childMetadata, dataMounts, dataVolumes, foldDir, NNUNET_CONTAINER, nnunetEnv, placement, resources, runName, trainingImage, containerHardening, podHardening } from "./common.js";
 import { VALIDATE_PY } from "./scripts.js";
 import { trainArgs, trainingPlans } from "./training-job.js";
 
@@ -43,6 +43,7 @@ export function buildValidationJob(input: ValidationJobInput): IJob {
         spec: {
           restartPolicy: "Never",
           enableServiceLinks: false,
+          ...podHardening(),
           ...placement(run, config),
           containers: [
             {
@@ -56,6 +57,7 @@ export function buildValidationJob(input: ValidationJobInput): IJob {
               // Validation predicts the fold's cases on one GPU, whatever training used.
               resources: resources(run, 1),
               terminationMessagePolicy: "FallbackToLogsOnError",
+              securityContext: containerHardening(),
             },
           ],
           volumes: dataVolumes(run),

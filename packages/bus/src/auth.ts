@@ -1,0 +1,122 @@
+import { createAccount, createOperator, createUser, encodeAccount, encodeOperator, encodeUser, fmtCreds, fromSeed, type Permissions } from "@nats-io/jwt";
+import { ALL_EPOCHS, ALL_HEARTBEATS, EPOCH_STREAM, type FoldAddress, epochSubject, foldInboxPrefix, heartbeatSubject } from "./subjects.js";
+
+// NATS identities (decentralized JWT auth of nats-server 2.9, resolver MEMORY). One account,
+// NNUNET, holds the epoch stream; its JWT names a signing key that the operator holds, so the
+// operator mints a user per fold attempt at run time without reloading the server. Every
+// pod may be hostile (DESIGN.md, contracts): a fold's user may publish only its own epochs
+// and heartbeats and read only its own replies. Only early-stop's user may manage the
+// stream; nobody may delete it.
+//
+// The operator's own user may purge (its finalizer removes a deleted run's epochs); the
+// server cannot limit a purge to one run's subjects, and the operator holds the signing key
+// anyway, so it is inside the trusted base either way (chart README, threat model).
+
+export const ACCOUNT_NAME = "NNUNET";
+const JS_API = "$JS.API";
+const STREAM_DELETE = `${JS_API}.STREAM.DELETE.${EPOCH_STREAM}`;
+const STREAM_PURGE = `${JS_API}.STREAM.PURGE.${EPOCH_STREAM}`;
+
+/** What the bootstrap generates once per installation; kept in a Secret (chart: nats-auth). */
+export interface NatsAuthMaterial {
+  operatorJwt: string;
+  systemAccountPublicKey: string;
+  systemAccountJwt: string;
+  accountPublicKey: string;
+  accountJwt: string;
+  /** The operator's minting key: signs fold users. Mounted into the operator only. */
+  accountSigningSeed: string;
+  /** .creds files of the two services. */
+  earlyStopCreds: string;
+  operatorCreds: string;
+}
+
+/** A fold's user: its epochs (JetStream publish), its heartbeats, its own last stored epoch, its replies. */
+export function foldPermissions(address: FoldAddress): Permissions {
+  const epochs = epochSubject(address);
+  return {
+    pub: { allow: [epochs, heartbeatSubject(address), `${JS_API}.DIRECT.GET.${EPOCH_STREAM}.${epochs}`] },
+    sub: { allow: [`${foldInboxPrefix(address)}.>`] },
+  };
+}
+
+/** early-stop: manages the stream and its durable consumer, reads epochs and heartbeats; never deletes the stream. */
+export function earlyStopPermissions(): Permissions {
+  return {
+    pub: { allow: [`${JS_API}.>`, `$JS.ACK.${EPOCH_STREAM}.>`, "$JS.FC.>"], deny: [STREAM_DELETE] },
+    sub: { allow: ["_INBOX.>", ALL_EPOCHS, ALL_HEARTBEATS] },
+  };
+}
+
+/** The operator: reads epochs and heartbeats (progress, stalls), replays through ephemeral consumers, purges a deleted run. */
+export function operatorPermissions(): Permissions {
+  const consumerApi = ["CREATE", "INFO", "DELETE", "MSG.NEXT"].map((verb) => `${JS_API}.CONSUMER.${verb}.${EPOCH_STREAM}.>`);
+  return {
+    pub: { allow: [`${JS_API}.INFO`, `${JS_API}.STREAM.INFO.${EPOCH_STREAM}`, `${JS_API}.CONSUMER.CREATE.${EPOCH_STREAM}`, ...consumerApi, STREAM_PURGE, "$JS.FC.>"] },
+    sub: { allow: ["_INBOX.>", ALL_EPOCHS, ALL_HEARTBEATS] },
+  };
+}
+
+async function mintUser(name: string, issuerSeed: string, accountPublicKey: string, permissions: Permissions): Promise<string> {
+  const user = createUser();
+  const jwt = await encodeUser(name, user, fromSeed(new TextEncoder().encode(issuerSeed)), { ...permissions, bearer_token: false, issuer_account: accountPublicKey });
+  return new TextDecoder().decode(fmtCreds(jwt, user));
+}
+
+/** Generates fresh keys and JWTs for an installation. Run once; rotating means new fold creds for every running fold. */
+export async function generateNatsAuth(): Promise<NatsAuthMaterial> {
+  const operator = createOperator();
+  const system = createAccount();
+  const account = createAccount();
+  const signing = createAccount();
+  const operatorJwt = await encodeOperator("nnunet-operator", operator, { system_account: system.getPublicKey() });
+  const systemAccountJwt = await encodeAccount("SYS", system, {}, { signer: operator });
+  // JetStream is on for the account only with storage limits in its JWT; -1 is unlimited
+  // (the server's own max_file_store still bounds it).
+  const accountJwt = await encodeAccount(
+    ACCOUNT_NAME,
+    account,
+    { signing_keys: [signing.getPublicKey()], limits: { mem_storage: -1, disk_storage: -1, streams: -1, consumer: -1, subs: -1, conn: -1, data: -1, payload: -1, imports: -1, exports: -1, wildcards: true, leaf: -1 } },
+    { signer: operator },
+  );
+  const accountSigningSeed = new TextDecoder().decode(signing.getSeed());
+  const accountPublicKey = account.getPublicKey();
+  return {
+    operatorJwt,
+    systemAccountPublicKey: system.getPublicKey(),
+    systemAccountJwt,
+    accountPublicKey,
+    accountJwt,
+    accountSigningSeed,
+    earlyStopCreds: await mintUser("early-stop", accountSigningSeed, accountPublicKey, earlyStopPermissions()),
+    operatorCreds: await mintUser("operator", accountSigningSeed, accountPublicKey, operatorPermissions()),
+  };
+}
+
+/** The nats-server configuration that turns auth on (included by the chart's nats.conf). */
+export function serverAuthConfig(material: Pick<NatsAuthMaterial, "operatorJwt" | "systemAccountPublicKey" | "systemAccountJwt" | "accountPublicKey" | "accountJwt">): string {
+  return [
+    `operator: ${material.operatorJwt}`,
+    `system_account: ${material.systemAccountPublicKey}`,
+    "resolver: MEMORY",
+    "resolver_preload: {",
+    `  ${material.systemAccountPublicKey}: ${material.systemAccountJwt}`,
+    `  ${material.accountPublicKey}: ${material.accountJwt}`,
+    "}",
+    "",
+  ].join("\n");
+}
+
+export interface FoldCredsRequest extends FoldAddress {
+  attempt: number;
+}
+
+/** The user name a fold attempt's credential carries (shown by the server's connz). */
+export function foldUserName(request: FoldCredsRequest): string {
+  return `fold/${request.namespace}/${request.run}/${request.fold}/${request.attempt}`;
+}
+
+/** A .creds file for one fold attempt, signed with the account signing key. */
+export function mintFoldCreds(signing: { accountSigningSeed: string; accountPublicKey: string }, request: FoldCredsRequest): Promise<string> {
+  return mintUser(foldUserName(request), signing.accountSigningSeed, signing.accountPublicKey, foldPermissions(request));
+}

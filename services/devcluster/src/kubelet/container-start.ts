@@ -1,0 +1,74 @@
+import { mkdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import type { KubeObject } from "../api/resources.js";
+import { rewriteConfigFiles } from "./config-files.js";
+import { tailText } from "./logs.js";
+import { containerEnv, expandVars, mountTable, rewritePaths, type EnvContext, type Lookups, type MountEntry, type VolumeMount } from "./paths.js";
+import type { ContainerResources } from "./resource-field.js";
+
+// What a container starts with (argv, env, working directory, all container paths rewritten
+// to the pod's host folders) and what it leaves (its termination message), for PodRunner.
+
+export interface ResolvedCommand {
+  argv: string[];
+  prefix: number;
+  env: Record<string, string>;
+  configFlags?: string[];
+}
+
+export interface PreparedContainer {
+  env: Record<string, string>;
+  argv: string[];
+  cwd: string;
+}
+
+export interface StartContext extends EnvContext {
+  volumes: ReadonlyMap<string, string>;
+  podFolder: string;
+  baseEnv: Record<string, string>;
+  extraMounts: MountEntry[];
+  lookups: Lookups;
+}
+
+interface StartSpec {
+  name: string;
+  env?: [];
+  envFrom?: [];
+  workingDir?: string;
+  volumeMounts?: VolumeMount[];
+  resources?: ContainerResources;
+  terminationMessagePath?: string;
+  terminationMessagePolicy?: string;
+}
+
+export function prepareContainer(pod: KubeObject, c: StartSpec, r: ResolvedCommand, msgFile: string, ctx: StartContext): PreparedContainer {
+  const table = mountTable(c.volumeMounts, ctx.volumes, [{ containerPath: c.terminationMessagePath ?? "/dev/termination-log", hostPath: msgFile }, ...ctx.extraMounts]);
+  const own = containerEnv(pod, c, ctx.lookups, { ...(ctx.podIp !== undefined ? { podIp: ctx.podIp } : {}), ...(ctx.allocatable ? { allocatable: ctx.allocatable } : {}) });
+  // The pod shim (pod-shim.ts) maps paths a program hard-codes through the same table.
+  const mounts = JSON.stringify(table.map((m) => [m.containerPath, m.hostPath]));
+  const env: Record<string, string> = { ...ctx.baseEnv, TERMINATION_MESSAGE_PATH: msgFile, NNUNET_TERMINATION_MESSAGE_PATH: msgFile, DEVCLUSTER_MOUNTS: mounts };
+  for (const [k, v] of Object.entries({ ...r.env, ...own })) env[k] = rewritePaths(v, table);
+  const argv = r.argv.map((a, i) => (i < r.prefix ? a : rewritePaths(expandVars(a, own), table)));
+  rewriteConfigFiles(argv, r.configFlags ?? [], table, join(ctx.podFolder, "config", c.name));
+  const cwd = c.workingDir ? rewritePaths(c.workingDir, table) : join(ctx.podFolder, "root");
+  mkdirSync(cwd, { recursive: true });
+  return { env, argv, cwd };
+}
+
+export function terminationMessage(c: StartSpec, msgFile: string, logFile: string, code: number): string | undefined {
+  let text = "";
+  try {
+    text = readFileSync(msgFile, "utf8").slice(0, 4096);
+  } catch {
+    // No file: fall through to the logs when allowed.
+  }
+  if (!text && code !== 0 && c.terminationMessagePolicy === "FallbackToLogsOnError") text = tailText(logFile, 80, 2048);
+  return text || undefined;
+}
+
+/** The pod mounts this ConfigMap or Secret as a volume (its files follow changes). */
+export function usesVolumeSource(pod: KubeObject, kind: "configMap" | "secret", namespace: string, name: string): boolean {
+  if (pod.metadata.namespace !== namespace) return false;
+  const volumes = ((pod["spec"] as { volumes?: { configMap?: { name: string }; secret?: { secretName: string } }[] }).volumes ?? []);
+  return volumes.some((v) => (kind === "configMap" ? v.configMap?.name === name : v.secret?.secretName === name));
+}

@@ -1,0 +1,105 @@
+import type { Failure } from "./failures.js";
+import type { FoldProgress } from "./progress.js";
+
+// Stall detection, owned by the operator (DESIGN.md: one owner per concern). A fold whose
+// attempt logs no epoch for stallAfterEpochTimes median epoch times has passed its stall
+// deadline; the reconcile is requeued for that deadline (kueue's reconcileNotReadyTimeout
+// pattern), so nothing polls before it.
+//
+// Past the deadline, missing epochs alone prove nothing: the trainer may hang, or its
+// epochs may be lost on the way (a NATS outage, a network partition of the pod). The
+// reporter's heartbeats tell the two apart, because the reporter runs beside the trainer
+// and reads its log: a heartbeat of this attempt received after the deadline whose last
+// epoch is no newer than the last epoch we have says "the log has not moved": a hung
+// trainer, restarted. A heartbeat with a newer epoch says the trainer moves and the epochs
+// are lost: not a stall. No heartbeat since the deadline says nothing either way: not a
+// stall. And while the operator's own feed is down, or since it last (re)connected, no time
+// counts: a NATS outage never reads as a stall.
+
+export interface HeartbeatSeen {
+  readonly attempt: number;
+  readonly lastEpoch?: number;
+  /** When the operator received it (its clock, not the reporter's). */
+  readonly receivedAt: string;
+}
+
+export interface StallInput {
+  readonly attempt: number;
+  /** When the attempt's pod started: quiet time counts from here at the earliest. */
+  readonly startedAt: string | undefined;
+  readonly progress: FoldProgress | undefined;
+  readonly heartbeat: HeartbeatSeen | undefined;
+  /** Since when the operator's epoch feed is connected; undefined while it is down (or absent). */
+  readonly feedSince: string | undefined;
+  readonly stallAfterEpochTimes: number;
+  /** The fold's planned epochs: after the last one nnU-Net validates, logging no epoch. */
+  readonly maxEpochs: number;
+  readonly now: Date;
+}
+
+export type StallVerdict =
+  /** Nothing to judge by (no epoch time known yet, no feed), or the deadline is ahead. */
+  | { readonly kind: "watching"; readonly requeueAfterSeconds?: number }
+  /** Past the deadline without proof of a hang: the stream is lost (or not confirmed yet). */
+  | { readonly kind: "unconfirmed"; readonly message: string; readonly requeueAfterSeconds: number }
+  | { readonly kind: "stalled"; readonly failure: Failure };
+
+export function medianEpochSeconds(progress: FoldProgress | undefined): number | undefined {
+  const values = [...(progress?.recentEpochSeconds ?? [])].filter((v) => v > 0).sort((a, b) => a - b);
+  if (values.length === 0) return undefined;
+  const mid = Math.floor(values.length / 2);
+  return values.length % 2 === 1 ? values[mid] : ((values[mid - 1] ?? 0) + (values[mid] ?? 0)) / 2;
+}
+
+const ms = (iso: string | undefined): number => (iso === undefined ? Number.NEGATIVE_INFINITY : Date.parse(iso));
+
+export function decideStall(input: StallInput): StallVerdict {
+  const { progress, heartbeat, now } = input;
+  if (input.feedSince === undefined) return { kind: "watching" };
+  const median = medianEpochSeconds(progress);
+  if (median === undefined) return { kind: "watching" };
+  const limit = input.stallAfterEpochTimes * median;
+  const own = progress !== undefined && progress.attempt === input.attempt ? progress : undefined;
+  if (own !== undefined && own.epoch + 1 >= input.maxEpochs) return { kind: "watching" };
+  const quietSince = Math.max(ms(own?.observedAt), ms(input.startedAt), ms(input.feedSince));
+  if (!Number.isFinite(quietSince)) return { kind: "watching" };
+  const deadline = quietSince + limit * 1000;
+  const nowMs = now.getTime();
+  if (nowMs < deadline) return { kind: "watching", requeueAfterSeconds: Math.max(1, Math.ceil((deadline - nowMs) / 1000)) };
+
+  const quiet = (nowMs - quietSince) / 1000;
+  const after = own ? `after epoch ${own.epoch}` : `since attempt ${input.attempt} started`;
+  // Look again while waiting for a heartbeat, often enough for a short limit.
+  const recheck = Math.min(30, Math.max(1, Math.ceil(limit / 4)));
+  const confirming = heartbeat !== undefined && heartbeat.attempt === input.attempt && ms(heartbeat.receivedAt) >= deadline ? heartbeat : undefined;
+  if (confirming === undefined) {
+    return {
+      kind: "unconfirmed",
+      message: `no epoch for ${seconds(quiet)} ${after} (limit ${seconds(limit)}) and no heartbeat of the reporter since: the fold's stream is lost, not judged stalled`,
+      requeueAfterSeconds: recheck,
+    };
+  }
+  const seen = own?.epoch ?? -1;
+  if ((confirming.lastEpoch ?? -1) > seen) {
+    return {
+      kind: "unconfirmed",
+      message: `the reporter sees epoch ${confirming.lastEpoch} but no epoch after ${seen < 0 ? "the start" : `epoch ${seen}`} arrived for ${seconds(quiet)}: its epochs are lost on the way, the trainer is not stalled`,
+      requeueAfterSeconds: recheck,
+    };
+  }
+  return {
+    kind: "stalled",
+    failure: {
+      kind: "Retryable",
+      reason: "Stalled",
+      waitedOut: true,
+      message: `training stalled: no epoch for ${seconds(quiet)} ${after} (limit ${seconds(limit)}, ${input.stallAfterEpochTimes} median epoch times; the reporter's heartbeat confirms the log has not moved)`,
+      at: now,
+    },
+  };
+}
+
+/** 612s, 5.4s: whole seconds unless that would hide the difference from a short limit. */
+function seconds(x: number): string {
+  return x >= 100 ? `${Math.round(x)}s` : `${Math.round(x * 10) / 10}s`;
+}

@@ -1,0 +1,190 @@
+import { LABEL_FOLD, LABEL_ROLE, type TrainingRun } from "@nnunet-operator/api";
+import type { Clock, TimerHandle } from "@nnunet-operator/kube";
+import type { OperatorConfig } from "../config.js";
+import { type AssumedGrant, type AdmissionRun, decideAdmission, type Demand, demandKey, NOTHING_ADMITTED, type RunAdmission, runKey } from "./decide/admission.js";
+import { withClusterDefaults } from "./decide/defaults.js";
+import { label } from "./decide/objects.js";
+import { gpuTolerations } from "./manifests/common.js";
+import type { World } from "./world.js";
+
+// Admission as its own loop, apart from the per-run reconcilers (as kueue's scheduler is
+// apart from its workload controller). Each reconcile publishes the GPU work its run wants
+// to start (its plan's wants); this loop, one cycle at a time, runs the pure admission
+// (decide/admission.ts: the named checks, best fit) over every published want and the
+// cluster's free GPUs, and hands out grants. A reconcile only creates the Jobs its run was
+// granted, so reconciles may run concurrently without two of them handing out the same GPUs.
+//
+// Between a grant and its Job showing in the informer cache the GPUs are "assumed": counted
+// against their node and queue by the next cycles, until the Job is in the cache (then it
+// counts as a reservation, decide/capacity.ts) or the run no longer wants the work.
+//
+// Checks that later admission needs (a fold must fit a node's allocatable, start timeouts)
+// go into decide/admission.ts's check chains as named pure checks; this loop stays the same.
+
+export interface SchedulerDeps {
+  readonly world: World;
+  readonly config: OperatorConfig;
+  readonly clock: Clock;
+  /** A run whose grant or wait changed: its reconcile acts on it (enqueue the key). */
+  readonly onChange: (key: string) => void;
+  readonly onError: (err: unknown) => void;
+  /** Coalescing window: the triggers within it make one cycle. */
+  readonly batchMs?: number;
+}
+
+interface Published {
+  readonly run: TrainingRun;
+  readonly wants: readonly Demand[];
+  readonly signature: string;
+}
+
+export class AdmissionScheduler {
+  private readonly published = new Map<string, Published>();
+  private readonly decisions = new Map<string, RunAdmission>();
+  /** Per run, per demand key: granted GPUs whose Job the cache does not show yet. */
+  private readonly assumed = new Map<string, Map<string, AssumedGrant>>();
+  private timer: TimerHandle | undefined;
+  private cycling = false;
+  private again = false;
+  /** Cycles run (tests and metrics). */
+  cycles = 0;
+
+  constructor(private readonly deps: SchedulerDeps) {}
+
+  /** This run's share of the last cycle: what its reconcile may start, or why it waits. */
+  admissionOf(key: string): RunAdmission {
+    return this.decisions.get(key) ?? NOTHING_ADMITTED;
+  }
+
+  /**
+   * A reconcile's wants, after it acted (its new Jobs are in the cache). A demand no longer
+   * wanted loses its assumption: its Job exists now, or the run changed its mind.
+   */
+  publish(run: TrainingRun, wants: readonly Demand[]): void {
+    const key = runKey(run);
+    const { spec, metadata } = withClusterDefaults(run, this.deps.config);
+    const signature = JSON.stringify([metadata.creationTimestamp, spec.priority, spec.queue, spec.suspend, spec.gpu, wants]);
+    const held = this.assumed.get(key);
+    if (held) {
+      const wanted = new Set(wants.map(demandKey));
+      for (const k of [...held.keys()]) if (!wanted.has(k)) held.delete(k);
+      if (held.size === 0) this.assumed.delete(key);
+    }
+    const prev = this.published.get(key);
+    if (prev?.signature === signature) return;
+    if (wants.length === 0 && !prev) return;
+    if (wants.length === 0) this.published.delete(key);
+    else this.published.set(key, { run, wants, signature });
+    this.trigger();
+  }
+
+  forget(key: string): void {
+    const had = this.published.delete(key) || this.assumed.delete(key);
+    this.decisions.delete(key);
+    if (had) this.trigger();
+  }
+
+  /** Something that changes capacity or holds happened: run a cycle soon (coalesced). */
+  trigger(): void {
+    if (this.cycling) {
+      this.again = true;
+      return;
+    }
+    if (this.timer !== undefined) return;
+    this.timer = this.deps.clock.setTimeout(() => {
+      this.timer = undefined;
+      this.cycle();
+    }, this.deps.batchMs ?? 20);
+  }
+
+  /** Granted demands whose Jobs the cache does not show yet, as `run: demand@node` (diagnostics). */
+  assumedGrants(): string[] {
+    return [...this.assumed.values()].flatMap((m) => [...m.entries()].map(([k, a]) => `${a.runKey}: ${k}@${a.node}`));
+  }
+
+  stop(): void {
+    if (this.timer !== undefined) this.deps.clock.clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  /** One admission pass over every published want. Synchronous: no other cycle interleaves. */
+  cycle(): void {
+    this.cycling = true;
+    try {
+      this.cycles += 1;
+      this.settleAssumed();
+      const { world, config } = this.deps;
+      const runs: AdmissionRun[] = [];
+      for (const [key, p] of this.published) {
+        const held = this.assumed.get(key);
+        const wants = held ? p.wants.filter((d) => !held.has(demandKey(d))) : p.wants;
+        const ns = p.run.metadata.namespace ?? "default";
+        runs.push({ run: p.run, claimExists: world.claimExists(ns, p.run.spec.storage.claimName), wants });
+      }
+      const decision = decideAdmission({
+        nodes: world.nodes(),
+        pods: world.allPods(),
+        jobs: world.allJobs(),
+        runs,
+        queues: config.queues,
+        acceptedProducts: config.gpu.acceptedProducts,
+        tolerations: gpuTolerations(config),
+        defaultProductLabel: config.gpu.defaultProductLabel,
+        assumed: [...this.assumed.values()].flatMap((m) => [...m.values()]),
+      });
+      for (const { run, wants } of runs) {
+        const key = runKey(run);
+        const got = decision.runs.get(key) ?? NOTHING_ADMITTED;
+        const held = this.assumed.get(key) ?? new Map<string, AssumedGrant>();
+        for (const k of got.admitted) {
+          const gpus = wants.find((d) => demandKey(d) === k)?.gpus ?? 0;
+          held.set(k, { runKey: key, queue: run.spec.queue, node: got.nodes.get(k) ?? "", gpus });
+        }
+        if (held.size > 0) this.assumed.set(key, held);
+        const next: RunAdmission = { admitted: new Set(held.keys()), nodes: new Map([...held].map(([k, a]) => [k, a.node])), ...(got.wait ? { wait: got.wait } : {}) };
+        const prev = this.decisions.get(key);
+        this.decisions.set(key, next);
+        if (changed(prev, next)) this.deps.onChange(key);
+      }
+      for (const key of [...this.decisions.keys()]) if (!this.published.has(key) && !this.assumed.has(key)) this.decisions.delete(key);
+    } catch (err) {
+      this.deps.onError(err);
+    } finally {
+      this.cycling = false;
+    }
+    if (this.again) {
+      this.again = false;
+      this.trigger();
+    }
+  }
+
+  /** Drops assumptions whose Job the cache shows: it is counted as a reservation from now on. */
+  private settleAssumed(): void {
+    for (const [key, held] of this.assumed) {
+      const [ns, name] = splitRunKey(key);
+      const jobs = this.deps.world.jobsOf(ns, name);
+      for (const k of [...held.keys()]) {
+        const [kind, fold] = k.split("/");
+        const role = kind === "calibrate" ? "calibrate" : kind === "train" ? "train" : "validate";
+        if (jobs.some((j) => label(j, LABEL_ROLE) === role && (fold === undefined || label(j, LABEL_FOLD) === fold))) held.delete(k);
+      }
+      if (held.size === 0) this.assumed.delete(key);
+    }
+  }
+}
+
+function splitRunKey(key: string): [string, string] {
+  const i = key.indexOf("/");
+  return [key.slice(0, i), key.slice(i + 1)];
+}
+
+/**
+ * What makes a run's reconcile worth running now: new grants, or another reason to wait.
+ * A position or a capacity message that moved is not: with thousands waiting, every cycle
+ * moves them all; the run's next pass (or the periodic resync) shows them.
+ */
+function changed(a: RunAdmission | undefined, b: RunAdmission): boolean {
+  if (!a) return b.admitted.size > 0 || b.wait !== undefined;
+  if ([...b.admitted].some((k) => !a.admitted.has(k))) return true;
+  return a.wait?.reason !== b.wait?.reason;
+}
