@@ -19,8 +19,8 @@ import { RELEASE, removeWorkDir, repoRoot, type Stack, startStack, SYSTEM_NS } f
 
 const NS = "default";
 const NAME = "audit-oct";
-// Until the chart's Secret carries a read-only export credential, early-stop's reads the stream.
-const EXPORT_CREDS_KEY = "early-stop.creds";
+// The read-only export user of the chart's nats-auth Secret.
+const EXPORT_CREDS_KEY = "export.creds";
 const SOURCE = "icekang__Dataset306_Sohee_Ajay_Calcium_OCT__2d__fold0.csv";
 
 describe("an audited fold on the devcluster", { timeout: 240_000 }, () => {

@@ -105,7 +105,7 @@ const Nats = strictObject(
         enabled: described(z.boolean(), "Decentralized JWT auth: a NATS user per service and per fold attempt, each limited to its own subjects."),
         existingSecret: described(
           z.string().max(253).regex(new RegExp(`^(${DNS_SUBDOMAIN_PATTERN.slice(1, -1)})?$`), { error: "must be a Secret name (a DNS-1123 subdomain) or empty" }),
-          "Secret in the release namespace with the NATS auth material (auth.conf, operator.creds, early-stop.creds, account-signing.nk, account.pub); empty: a pre-install hook Job generates it once and keeps it across upgrades.",
+          "Secret in the release namespace with the NATS auth material (auth.conf, operator.creds, early-stop.creds, export.creds: the read-only user for kubectl nnunet curves export, account-signing.nk, account.pub); empty: a pre-install hook Job generates it once and keeps it across upgrades.",
         ),
       },
       "NATS authentication (see the README's threat model).",
