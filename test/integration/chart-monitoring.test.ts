@@ -144,6 +144,8 @@ describe("Grafana dashboard", () => {
     { what: "early-stop decisions", title: /early-stop decisions/i, metrics: ["nnunet_earlystop_decisions_total"] },
     { what: "reconcile latency", title: /reconcile latency/i, metrics: ["nnunet_reconcile_duration_seconds_bucket"] },
     { what: "reconcile errors", title: /reconcile errors/i, metrics: ["nnunet_reconcile_errors_total"] },
+    { what: "predicted finish and estimated start", title: /predicted finish and estimated start/i, metrics: ["nnunet_fold_predicted_finish_timestamp_seconds", "nnunet_run_estimated_start_timestamp_seconds"] },
+    { what: "Dice given up against GPU-hours saved by audited folds", title: /dice given up vs gpu-hours saved, audited folds/i, metrics: ["nnunet_audit_best_ema_lost_sum", "nnunet_audit_best_ema_lost_count", "nnunet_audit_gpu_seconds_saved_sum"] },
   ];
   for (const need of needs) {
     it(`has a panel for ${need.what}`, () => {

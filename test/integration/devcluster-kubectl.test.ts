@@ -95,7 +95,7 @@ spec:
 
   it("prints the CRD's printer columns", async () => {
     const out = await ok(["get", "trainingruns"]);
-    assert.match(out.split("\n")[0] ?? "", /^NAME\s+PHASE\s+FOLDS\s+EPOCH\s+GPU-H\s+SAVED\s+AGE$/);
+    assert.match(out.split("\n")[0] ?? "", /^NAME\s+PHASE\s+FOLDS\s+EPOCH\s+GPU-H\s+SAVED\s+FINISH\s+AGE$/);
     assert.match(out, /^totalseg-ct\s+\S+/m);
     const pods = await kubectl(["get", "pods", "-A"]);
     assert.match(pods.stdout + pods.stderr, /No resources found|^NAMESPACE\s+NAME\s+READY\s+STATUS\s+RESTARTS\s+AGE/m);

@@ -25,8 +25,8 @@ describe("kubectl nnunet status", () => {
     const r = await world.cli(["status"]);
     assert.equal(r.code, 0, r.stderr);
     const lines = r.stdout.trim().split("\n");
-    assert.match(lines[0] as string, /^NAME +PHASE +FOLDS +EPOCHS +BEST-EMA +BATCH +GPU-H +SAVED +QUEUE +AGE$/);
-    assert.match(r.stdout, /liver-low +Queued +0\/5 +- +- +- +- +- +#1 NoGpuCapacity/);
+    assert.match(lines[0] as string, /^NAME +PHASE +FOLDS +EPOCHS +BEST-EMA +BATCH +GPU-H +SAVED +QUEUE +ETA +AGE$/);
+    assert.match(r.stdout, /liver-low +Queued +0\/5 +- +- +- +- +- +#1 NoGpuCapacity +start (now|in \S+)/);
     assert.match(r.stdout, /totalseg-ct +Training +1\/3 +120\/250 +0\.8380 +12 +7\.7 +45\.3 \(90\.6%\) +-/);
     assert.ok(!r.stdout.includes("other"), "runs of other namespaces stay out without -A");
   });
@@ -44,9 +44,9 @@ describe("kubectl nnunet status", () => {
     assert.match(r.stdout, /^TrainingRun default\/totalseg-ct: Training \(Dataset501_TotalSegCT 3d_fullres/);
     assert.match(r.stdout, /Calibration: batch 12 \(Calibrated, plans 2\), 41\.3 samples\/s, NVIDIA-L40S, 250 epochs planned/);
     assert.match(r.stdout, /^GPU-hours 7\.7 used of 100\.0 for the full schedule, saved 45\.3 \(90\.6%\) on the 1 of 3 folds that finished$/m);
-    assert.match(r.stdout, /FOLD +PHASE +ATTEMPT +EPOCH +EMA +BEST-EMA +BATCH +NODE +GPU-H +STOP\/VALIDATION/);
-    assert.match(r.stdout, /\n0 +Training +0 +120\/250 +0\.8123 +0\.8150 @118 +12 +l40s-1 +3\.0 +-/);
-    assert.match(r.stdout, /\n1 +Converged +0 +187\/250 +0\.8601 +0\.8610 @184 +12 +l40s-1 +4\.7 +stopped @187 by Forecast: forecast gain/);
+    assert.match(r.stdout, /FOLD +PHASE +ATTEMPT +EPOCH +EMA +BEST-EMA +BATCH +NODE +GPU-H +FINISH +STOP\/VALIDATION/);
+    assert.match(r.stdout, /\n0 +Training +0 +120\/250 +0\.8123 +0\.8150 @118 +12 +l40s-1 +3\.0 +(now|in \S+) +-/);
+    assert.match(r.stdout, /\n1 +Converged +0 +187\/250 +0\.8601 +0\.8610 @184 +12 +l40s-1 +4\.7 +- +stopped @187 by Forecast: forecast gain/);
     assert.match(r.stdout, /\n2 +Queued +0 +-\/250/);
   });
 

@@ -36,9 +36,10 @@ const Resources = strictObject(
   "Container resources.",
 );
 
-function component(name: string) {
+function component(name: string, extra: Record<string, z.ZodType> = {}) {
   return strictObject(
     {
+      ...extra,
       replicas: described(z.int().min(1).max(10), `Replicas of the ${name}; they elect a leader through a Lease, so more than one is safe.`),
       logLevel: described(z.enum(["fatal", "error", "warn", "info", "debug", "trace"]), "pino log level."),
       resources: Resources,
@@ -104,7 +105,7 @@ const Nats = strictObject(
         enabled: described(z.boolean(), "Decentralized JWT auth: a NATS user per service and per fold attempt, each limited to its own subjects."),
         existingSecret: described(
           z.string().max(253).regex(new RegExp(`^(${DNS_SUBDOMAIN_PATTERN.slice(1, -1)})?$`), { error: "must be a Secret name (a DNS-1123 subdomain) or empty" }),
-          "Secret in the release namespace with the NATS auth material (auth.conf, operator.creds, early-stop.creds, account-signing.nk, account.pub); empty: a pre-install hook Job generates it once and keeps it across upgrades.",
+          "Secret in the release namespace with the NATS auth material (auth.conf, operator.creds, early-stop.creds, export.creds: the read-only user for kubectl nnunet curves export, account-signing.nk, account.pub); empty: a pre-install hook Job generates it once and keeps it across upgrades.",
         ),
       },
       "NATS authentication (see the README's threat model).",
@@ -151,6 +152,9 @@ const Alerts = strictObject(
     reconcileErrorsFor: duration("How long the error ratio must stay high."),
     queueWaitSeconds: described(z.number().positive(), "90th percentile of the queue wait (seconds) above which NnunetQueueWaitHigh fires."),
     queueStuckFor: duration("How long folds may wait in a queue that admits nothing before NnunetQueueStuck fires."),
+    auditLossBudget: described(z.number().gt(0).max(1), "Mean best EMA pseudo Dice the recent audited stops may give up before NnunetAuditedLossAboveBudget fires (the policies' budget: 0.002)."),
+    auditWindow: duration("How far back the audits NnunetAuditedLossAboveBudget averages over reach."),
+    auditMinFolds: described(z.int().min(1), "Audited folds the window must hold before NnunetAuditedLossAboveBudget may fire (one fold's loss says little)."),
   },
   "Alert thresholds.",
 );
@@ -172,7 +176,12 @@ export const ChartValues = strictObject(
       "Images: the two Deployments', and the defaults the operator puts into training pods (a TrainingRun may override the training image).",
     ),
     operator: component("operator"),
-    earlyStop: component("early-stop controller"),
+    earlyStop: component("early-stop controller", {
+      auditFraction: described(
+        z.number().min(0).max(1),
+        "Share of otherwise enforced folds audited: the would-be stop is recorded on the fold's Job and the fold trains its full schedule, so its status shows what the stop would have cost. A deterministic sample (a hash of the run's uid and the fold). 0 audits none; runs can ask for Audit themselves (spec.schedule.earlyStop.mode).",
+      ),
+    }),
     queues: described(z.array(Queue).min(1), "Admission queues with optional GPU quotas."),
     gpu: strictObject(
       {

@@ -80,6 +80,13 @@ describe("the stop-decision annotation", () => {
     assert.deepEqual(stopDecisionOf(annotated(patch.metadata.annotations)), decision);
     assert.throws(() => stopDecisionPatch({ ...decision, reason: "" }, "1"), /reason/);
   });
+
+  it("records an audited decision without the suspend, so that the fold trains on", () => {
+    const audited = { ...decision, mode: "Audit" as const };
+    const patch = stopDecisionPatch(audited, "7") as { metadata: { annotations: Record<string, string> }; spec?: unknown };
+    assert.equal(patch.spec, undefined);
+    assert.deepEqual(stopDecisionOf(annotated(patch.metadata.annotations)), audited);
+  });
 });
 
 describe("whether a stop decision may be written", () => {

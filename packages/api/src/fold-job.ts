@@ -10,7 +10,8 @@ import { StopDecision } from "./messages.js";
 //   once its status names a later attempt, so a mangled annotation costs a restart, never
 //   a fold; nobody else acts on the attempt.
 // - nnunet-operator.io/stop-decision: a StopDecision (JSON), written together with
-//   spec.suspend: true in one merge patch. A malformed value is no decision: nobody acts on
+//   spec.suspend: true in one merge patch (an Audit decision without the suspend: the fold
+//   trains on). A malformed value is no decision: nobody acts on
 //   it (the operator keeps the fold training and says in status that it ignores it), and
 //   any writer (early-stop, `kubectl nnunet stop`) may replace it with a valid decision.
 //   A valid decision is never overwritten.
@@ -74,14 +75,15 @@ export function stopDecisionOf(job: FoldJobLike | undefined): StopDecision | und
 }
 
 /**
- * The one merge patch that records `decision` and suspends the Job, guarded by the
- * resourceVersion it was decided on so that it never overwrites another writer's decision.
+ * The one merge patch that records `decision` and suspends the Job (not in Audit mode: the
+ * fold trains on, the decision is only recorded), guarded by the resourceVersion it was
+ * decided on so that it never overwrites another writer's decision.
  */
 export function stopDecisionPatch(decision: StopDecision, resourceVersion: string | undefined): Record<string, unknown> {
   const checked = StopDecision.parse(decision);
   return {
     metadata: { ...(resourceVersion !== undefined && { resourceVersion }), annotations: { [ANNOTATION_STOP_DECISION]: JSON.stringify(checked) } },
-    spec: { suspend: true },
+    ...(checked.mode !== "Audit" && { spec: { suspend: true } }),
   };
 }
 

@@ -3,7 +3,7 @@ import { stringify } from "yaml";
 import { CalibrationResult } from "./calibration.js";
 import { chartValuesJsonSchema } from "./chart-values.js";
 import { buildTrainingRunCrd } from "./crd/trainingrun-crd.js";
-import { EpochMetrics, Heartbeat, StopDecision } from "./messages.js";
+import { CheckpointKept, EpochMetrics, Heartbeat, StopDecision } from "./messages.js";
 
 // Every file generated from the API, by repository path. scripts/gen-crd.ts writes them and
 // `npm test` fails when one on disk differs.
@@ -23,6 +23,7 @@ export function generatedFiles(): Record<string, string> {
     "charts/nnunet-operator/crds/trainingruns.nnunet-operator.io.yaml": crd,
     "charts/nnunet-operator/values.schema.json": `${JSON.stringify(chartValuesJsonSchema(), null, 2)}\n`,
     "packages/api/schemas/calibration-result.schema.json": jsonSchema(CalibrationResult, "calibration-result"),
+    "packages/api/schemas/checkpoint-kept.schema.json": jsonSchema(CheckpointKept, "checkpoint-kept"),
     "packages/api/schemas/epoch-metrics.schema.json": jsonSchema(EpochMetrics, "epoch-metrics"),
     "packages/api/schemas/heartbeat.schema.json": jsonSchema(Heartbeat, "heartbeat"),
     "packages/api/schemas/stop-decision.schema.json": jsonSchema(StopDecision, "stop-decision"),

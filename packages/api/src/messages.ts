@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { EARLY_STOP_POLICIES } from "./v1alpha1/spec.js";
+import { EARLY_STOP_MODES, EARLY_STOP_POLICIES } from "./v1alpha1/spec.js";
 
 // Messages between the reporter, the early-stop controller and the operator. JSON has no
 // NaN or Infinity, yet a diverging run logs `train_loss nan`: losses travel as a number or
@@ -63,6 +63,19 @@ export const Heartbeat = z
 export type Heartbeat = z.infer<typeof Heartbeat>;
 
 export const STOP_POLICIES = [...EARLY_STOP_POLICIES, "Divergence", "Manual"] as const;
+
+export const StopForecast = z
+  .object({
+    gain: z.number().meta({ description: "Predicted EMA pseudo Dice the rest of the schedule would add (the trend's point estimate)." }),
+    gainUpper: z.number().meta({ description: "Upper confidence bound of that gain; the Forecast policy stops when it stays below maxGain." }),
+    confidence: z.number().min(0).max(1).meta({ description: "Confidence of the bound." }),
+    maxGain: z.number().min(0).meta({ description: "The run's spec.schedule.earlyStop.forecast.maxGain." }),
+    epochsLeft: z.int().min(0).meta({ description: "Epochs of the schedule left after the decision epoch." }),
+    maxEpochs: z.int().min(1).meta({ description: "Planned epochs of the fold." }),
+  })
+  .strict()
+  .meta({ description: "The forecast a Forecast stop rested on, at the decision epoch." });
+export type StopForecast = z.infer<typeof StopForecast>;
 export const StopDecision = z
   .object({
     schemaVersion: z.literal(MESSAGE_SCHEMA_VERSION).default(MESSAGE_SCHEMA_VERSION).meta({ description: "Version of this format." }),
@@ -72,8 +85,27 @@ export const StopDecision = z
     bestEpoch: z.int().min(0).optional().meta({ description: "Epoch of the best EMA pseudo Dice (checkpoint_best.pth)." }),
     bestEma: z.number().optional().meta({ description: "Best EMA pseudo Dice up to the decision." }),
     decidedAt: z.iso.datetime({ offset: true }).meta({ description: "When the decision was taken." }),
+    mode: z.enum(EARLY_STOP_MODES).optional().meta({ description: "Audit: recorded without suspending the Job, the fold trains on. Absent means Enforce." }),
+    forecast: StopForecast.optional(),
+    trainedSeconds: z.number().min(0).optional().meta({ description: "Sum of the logged epoch times through the decision epoch (the fold's training time up to the stop)." }),
   })
   .strict()
   .meta({ description: "A stop decision, stored as JSON in the fold Job's nnunet-operator.io/stop-decision annotation." });
 export type StopDecision = z.infer<typeof StopDecision>;
 export type StopPolicy = (typeof STOP_POLICIES)[number];
+
+export const KEPT_CHECKPOINT_FILE = "checkpoint_best_at_decision.pth";
+
+export const CheckpointKept = z
+  .object({
+    schemaVersion: z.literal(MESSAGE_SCHEMA_VERSION).default(MESSAGE_SCHEMA_VERSION).meta({ description: "Version of this format." }),
+    kept: z.boolean().meta({ description: "Whether the copy of checkpoint_best.pth exists in the fold folder now." }),
+    file: z.string().optional().meta({ description: "The copy's file name in the fold folder." }),
+    error: z.string().max(1024).optional().meta({ description: "Why no copy could be taken." }),
+  })
+  .strict()
+  .meta({
+    description:
+      "The reporter's reply to an audit's would-be stop decision sent to its fold (core NATS request on nnunet.decisions.<namespace>.<run>.<fold>): it has copied checkpoint_best.pth as it stood to checkpoint_best_at_decision.pth, so that both can be validated at the end.",
+  });
+export type CheckpointKept = z.infer<typeof CheckpointKept>;

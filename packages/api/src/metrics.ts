@@ -17,6 +17,10 @@ export interface MetricSpec {
 
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 const WAIT_BUCKETS = [1, 10, 30, 60, 300, 900, 1800, 3600, 7200, 21600, 86400];
+// Best EMA pseudo Dice an audited stop would have given up: around the policies' budgets (0.002).
+const LOSS_BUCKETS = [0, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05];
+// GPU-seconds an audited stop would have saved: an hour to a few GPU-days.
+const SAVING_BUCKETS = [0, 3600, 4 * 3600, 12 * 3600, 86400, 3 * 86400, 7 * 86400];
 
 const m = <const T extends MetricSpec>(spec: T) => spec;
 
@@ -33,6 +37,10 @@ export const METRICS = {
   gpuSecondsUsed: m({ service: "operator", name: "nnunet_run_gpu_seconds_used", type: "gauge", help: "GPU-seconds of a run's training epochs as the trainer logged them (status.totals.gpuSecondsUsed).", labels: ["namespace", "run"] }),
   gpuSecondsSaved: m({ service: "operator", name: "nnunet_run_gpu_seconds_saved", type: "gauge", help: "GPU-seconds saved against the full schedule at the plans' batch size by the folds that finished training (status.totals.gpuSecondsSaved).", labels: ["namespace", "run"] }),
   foldsByPhase: m({ service: "operator", name: "nnunet_folds", type: "gauge", help: "Folds by phase.", labels: ["phase"] }),
+  foldPredictedFinish: m({ service: "operator", name: "nnunet_fold_predicted_finish_timestamp_seconds", type: "gauge", help: "Unix time a training fold is predicted to finish (status.folds[].predictedFinishAt).", labels: ["namespace", "run", "fold"] }),
+  runEstimatedStart: m({ service: "operator", name: "nnunet_run_estimated_start_timestamp_seconds", type: "gauge", help: "Unix time a queued run is estimated to start (status.queue.estimatedStartAt).", labels: ["namespace", "run"] }),
+  auditBestEmaLost: m({ service: "operator", name: "nnunet_audit_best_ema_lost", type: "histogram", help: "Best EMA pseudo Dice an audited fold's would-be stop would have given up, observed once per audited fold when it has trained its schedule.", labels: ["policy"], buckets: LOSS_BUCKETS }),
+  auditGpuSecondsSaved: m({ service: "operator", name: "nnunet_audit_gpu_seconds_saved", type: "histogram", help: "GPU-seconds an audited fold's would-be stop would have saved, observed once per audited fold when it has trained its schedule.", labels: ["policy"], buckets: SAVING_BUCKETS }),
   foldStalled: m({ service: "operator", name: "nnunet_fold_stalled", type: "gauge", help: "1 while a fold has logged no epoch past its stall deadline: hung and being restarted, or its stream lost.", labels: ["namespace", "run", "fold"] }),
   // early-stop
   foldEpoch: m({ service: "early-stop", name: "nnunet_fold_epoch", type: "gauge", help: "Last finished epoch of a fold.", labels: ["namespace", "run", "fold"] }),

@@ -1,12 +1,14 @@
 import { createAccount, createOperator, createUser, encodeAccount, encodeOperator, encodeUser, fmtCreds, fromSeed, type Permissions } from "@nats-io/jwt";
-import { ALL_EPOCHS, ALL_HEARTBEATS, EPOCH_STREAM, type FoldAddress, epochSubject, foldInboxPrefix, heartbeatSubject } from "./subjects.js";
+import { ALL_EPOCHS, ALL_HEARTBEATS, DECISION_PREFIX, EPOCH_STREAM, type FoldAddress, decisionSubject, epochSubject, foldInboxPrefix, heartbeatSubject } from "./subjects.js";
 
 // NATS identities (decentralized JWT auth of nats-server 2.9, resolver MEMORY). One account,
 // NNUNET, holds the epoch stream; its JWT names a signing key that the operator holds, so the
 // operator mints a user per fold attempt at run time without reloading the server. Every
 // pod may be hostile (DESIGN.md, contracts): a fold's user may publish only its own epochs
-// and heartbeats and read only its own replies. Only early-stop's user may manage the
-// stream; nobody may delete it.
+// and heartbeats, read only its own replies and answer only requests on its own decision
+// subject (an audit's would-be stop, sent by early-stop). Only early-stop's user may manage
+// the stream and send decisions; nobody may delete it. The export user only reads the
+// stream (kubectl nnunet curves export).
 //
 // The operator's own user may purge (its finalizer removes a deleted run's epochs); the
 // server cannot limit a purge to one run's subjects, and the operator holds the signing key
@@ -29,32 +31,62 @@ export interface NatsAuthMaterial {
   /** .creds files of the two services. */
   earlyStopCreds: string;
   operatorCreds: string;
+  /** .creds file of the read-only export user, for a platform team's `kubectl nnunet curves export`. */
+  exportCreds: string;
 }
 
-/** A fold's user: its epochs (JetStream publish), its heartbeats, its own last stored epoch, its replies. */
+/**
+ * A responder may publish one reply to the inbox of each request it received, within this
+ * time (the server's allow_responses); it can publish nowhere else.
+ */
+const ONE_REPLY = { max: 1, ttl: 60_000_000_000 };
+
+/** JetStream API calls that read the epoch stream through ephemeral consumers, and nothing more. */
+function streamReadApi(): string[] {
+  const consumerApi = ["CREATE", "INFO", "DELETE", "MSG.NEXT"].map((verb) => `${JS_API}.CONSUMER.${verb}.${EPOCH_STREAM}.>`);
+  return [`${JS_API}.INFO`, `${JS_API}.STREAM.INFO.${EPOCH_STREAM}`, `${JS_API}.CONSUMER.CREATE.${EPOCH_STREAM}`, ...consumerApi, "$JS.FC.>"];
+}
+
+/**
+ * A fold's user: its epochs (JetStream publish), its heartbeats, its own last stored epoch,
+ * its replies, and the requests on its own decision subject, each answered once.
+ */
 export function foldPermissions(address: FoldAddress): Permissions {
   const epochs = epochSubject(address);
   return {
     pub: { allow: [epochs, heartbeatSubject(address), `${JS_API}.DIRECT.GET.${EPOCH_STREAM}.${epochs}`] },
-    sub: { allow: [`${foldInboxPrefix(address)}.>`] },
+    sub: { allow: [`${foldInboxPrefix(address)}.>`, decisionSubject(address)] },
+    resp: ONE_REPLY,
   };
 }
 
-/** early-stop: manages the stream and its durable consumer, reads epochs and heartbeats; never deletes the stream. */
+/**
+ * early-stop: manages the stream and its durable consumer, reads epochs and heartbeats,
+ * sends an audit's would-be decision to the fold (a request; the reply comes to its
+ * _INBOX); never deletes the stream.
+ */
 export function earlyStopPermissions(): Permissions {
   return {
-    pub: { allow: [`${JS_API}.>`, `$JS.ACK.${EPOCH_STREAM}.>`, "$JS.FC.>"], deny: [STREAM_DELETE] },
+    pub: { allow: [`${JS_API}.>`, `$JS.ACK.${EPOCH_STREAM}.>`, "$JS.FC.>", `${DECISION_PREFIX}.>`], deny: [STREAM_DELETE] },
     sub: { allow: ["_INBOX.>", ALL_EPOCHS, ALL_HEARTBEATS] },
   };
 }
 
 /** The operator: reads epochs and heartbeats (progress, stalls), replays through ephemeral consumers, purges a deleted run. */
 export function operatorPermissions(): Permissions {
-  const consumerApi = ["CREATE", "INFO", "DELETE", "MSG.NEXT"].map((verb) => `${JS_API}.CONSUMER.${verb}.${EPOCH_STREAM}.>`);
   return {
-    pub: { allow: [`${JS_API}.INFO`, `${JS_API}.STREAM.INFO.${EPOCH_STREAM}`, `${JS_API}.CONSUMER.CREATE.${EPOCH_STREAM}`, ...consumerApi, STREAM_PURGE, "$JS.FC.>"] },
+    pub: { allow: [...streamReadApi(), STREAM_PURGE] },
     sub: { allow: ["_INBOX.>", ALL_EPOCHS, ALL_HEARTBEATS] },
   };
+}
+
+/**
+ * The export user (`kubectl nnunet curves export`, `explain`): reads the epoch stream through
+ * ephemeral consumers; publishes nothing on the bus, purges and manages nothing, and sees
+ * no heartbeats or decisions.
+ */
+export function exportPermissions(): Permissions {
+  return { pub: { allow: streamReadApi() }, sub: { allow: ["_INBOX.>"] } };
 }
 
 async function mintUser(name: string, issuerSeed: string, accountPublicKey: string, permissions: Permissions): Promise<string> {
@@ -90,6 +122,7 @@ export async function generateNatsAuth(): Promise<NatsAuthMaterial> {
     accountSigningSeed,
     earlyStopCreds: await mintUser("early-stop", accountSigningSeed, accountPublicKey, earlyStopPermissions()),
     operatorCreds: await mintUser("operator", accountSigningSeed, accountPublicKey, operatorPermissions()),
+    exportCreds: await mintUser("export", accountSigningSeed, accountPublicKey, exportPermissions()),
   };
 }
 

@@ -13,6 +13,8 @@ export const EPOCH_PREFIX = "nnunet.epochs";
 export const HEARTBEAT_PREFIX = "nnunet.heartbeat";
 /** Every epoch subject: the stream's subject and the controller's consumer filter. */
 export const ALL_EPOCHS = `${EPOCH_PREFIX}.>`;
+/** Core-NATS requests from early-stop to one fold's reporter: keep checkpoint_best as it stands (an audit's would-be stop). */
+export const DECISION_PREFIX = "nnunet.decisions";
 export const ALL_HEARTBEATS = `${HEARTBEAT_PREFIX}.>`;
 
 export interface FoldAddress {
@@ -64,6 +66,10 @@ export function epochSubject(address: FoldAddress): string {
   return build(EPOCH_PREFIX, address);
 }
 
+export function decisionSubject(address: FoldAddress): string {
+  return build(DECISION_PREFIX, address);
+}
+
 export function heartbeatSubject(address: FoldAddress): string {
   return build(HEARTBEAT_PREFIX, address);
 }
@@ -81,6 +87,13 @@ export function runEpochsFilter(namespace: string, run: string): string {
   const problem = checkAddress({ namespace, run, fold: "0" });
   if (problem) throw new InvalidSubjectError(problem.field, problem.detail);
   return `${EPOCH_PREFIX}.${namespace}.${run}.*`;
+}
+
+/** All runs of one namespace (kubectl nnunet curves export without a RUN). */
+export function namespaceEpochsFilter(namespace: string): string {
+  const problem = checkAddress({ namespace, run: "x", fold: "0" });
+  if (problem) throw new InvalidSubjectError(problem.field, problem.detail);
+  return `${EPOCH_PREFIX}.${namespace}.>`;
 }
 
 export function runHeartbeatsFilter(namespace: string, run: string): string {

@@ -2,6 +2,8 @@ import { ClientPort, KubeApiError, type KubePort } from "@nnunet-operator/kube";
 import { type Invocation, USAGE, parseArgs } from "./args.js";
 import { logsCommand, type LogStreamer } from "./commands/logs.js";
 import { statusCommand } from "./commands/status.js";
+import { curvesExportCommand } from "./commands/curves-export.js";
+import { explainCommand } from "./commands/explain.js";
 import { FIELD_MANAGER, stopCommand } from "./commands/stop.js";
 import { watchCommand } from "./commands/watch.js";
 import { type CommandContext, type Output, describeApiError } from "./context.js";
@@ -50,6 +52,10 @@ export async function runCli(argv: readonly string[], deps: CliDeps): Promise<nu
         return await stopCommand(ctx, command.run, command.fold, command.reason);
       case "logs":
         return await logsCommand(ctx, logs, command.run, command.fold, command.follow, command.container);
+      case "explain":
+        return await explainCommand(ctx, deps.env, command.run, command.fold, command.output, command.stream);
+      case "curves-export":
+        return await curvesExportCommand(ctx, deps.env, command.run, command.dir, command.stream);
     }
   } catch (err) {
     if (err instanceof CliError) {

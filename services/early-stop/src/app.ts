@@ -1,6 +1,7 @@
 import type { KubeConfig } from "@kubernetes/client-node";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { connectBus } from "@nnunet-operator/bus";
+import { connectBus, decisionSubject } from "@nnunet-operator/bus";
+import { CheckpointKept } from "@nnunet-operator/api";
 import {
   ClientPort,
   type Clock,
@@ -113,6 +114,11 @@ export async function startEarlyStop(options: StartOptions): Promise<EarlyStopHa
     clock,
     log,
     tickMs: config.tickSeconds * 1000,
+    auditFraction: config.auditFraction,
+    keepCheckpoint: async (target, decision) => {
+      const reply = await nc.request(decisionSubject(target), JSON.stringify(decision), { timeout: 2000 });
+      return CheckpointKept.parse(JSON.parse(reply.string())).kept;
+    },
   });
   runsInformer.addHandler((change) => {
     if (change.type === "deleted") controller.forgetRun(change.object.metadata.namespace ?? "", change.object.metadata.name ?? "");

@@ -37,6 +37,8 @@ export const EarlyStopConfig = z
     maxAckPending: intFrom(1, 100_000).default(1000),
     /** How often pending stop patches are retried. */
     tickSeconds: intFrom(1, 3600).default(15),
+    /** Share of otherwise enforced folds audited (recorded, not stopped); the chart's earlyStop.auditFraction. */
+    auditFraction: z.coerce.number().min(0, { error: "must be between 0 and 1" }).max(1, { error: "must be between 0 and 1" }).default(0),
   })
   .strict();
 export type EarlyStopConfig = z.infer<typeof EarlyStopConfig>;
@@ -58,6 +60,7 @@ export const CONFIG_ENV: Readonly<Record<keyof EarlyStopConfig, string>> = {
   streamDuplicateWindowMinutes: "EPOCH_STREAM_DUPLICATE_WINDOW_MINUTES",
   maxAckPending: "NATS_MAX_ACK_PENDING",
   tickSeconds: "TICK_SECONDS",
+  auditFraction: "AUDIT_FRACTION",
 };
 
 export class ConfigError extends Error {

@@ -20,7 +20,7 @@ import { type EpochAddress, epochMessage, flatCurve, makeRun, makeTrainingJob, M
 
 const PATIENCE = { policy: "Patience", patience: 10, minEpochs: 5, minDelta: 0.001 };
 
-async function world(options: { earlyStop?: Record<string, unknown>; maxEpochs?: number; runs?: KubeObject[]; jobs?: boolean; firstTerminator?: Pick<Terminator, "terminate"> } = {}) {
+async function world(options: { earlyStop?: Record<string, unknown>; maxEpochs?: number; runs?: KubeObject[]; jobs?: boolean; firstTerminator?: Pick<Terminator, "terminate">; auditFraction?: number } = {}) {
   const clock = new FakeClock();
   const port = new FakeKubePort();
   const run = makeRun({ earlyStop: options.earlyStop ?? PATIENCE, maxEpochs: options.maxEpochs ?? 200 });
@@ -46,6 +46,7 @@ async function world(options: { earlyStop?: Record<string, unknown>; maxEpochs?:
       log: pino({ level: "silent" }),
       tickMs: 10_000,
       retryDelayMs: 100,
+      ...(options.auditFraction !== undefined && { auditFraction: options.auditFraction }),
     });
   const controller = await makeController(options.firstTerminator);
   const term = new AbortController();
@@ -121,6 +122,36 @@ describe("early-stop controller", () => {
     w.term.abort();
     await w.done;
   });
+
+  const auditCases = [
+    { name: "a run in Audit mode", earlyStop: { ...PATIENCE, mode: "Audit" }, auditFraction: 0 },
+    { name: "an Enforce run's fold in the operator's audit sample (auditFraction 1)", earlyStop: PATIENCE, auditFraction: 1 },
+  ];
+  for (const c of auditCases) {
+    it(`records the would-be decision of ${c.name} on the Job without suspending it, with an Event FoldAudited, and counts no epochs saved`, async () => {
+      const w = await world({ earlyStop: c.earlyStop, auditFraction: c.auditFraction });
+      const curve = flatCurve(60);
+      const stop = expectedStop(curve, PATIENCE, 200);
+      w.publish(curve);
+      await until("the audit patch", () => jobPatches(w.port).length > 0);
+      await until("all epochs consumed", () => w.source.acked === curve.length);
+      const patches = jobPatches(w.port);
+      assert.equal(patches.length, 1, "one patch, and none for the epochs after the would-be stop");
+      const body = patches[0]?.body as { metadata: { annotations: Record<string, string> }; spec?: unknown };
+      assert.equal(body.spec, undefined, "no suspend");
+      const decision = StopDecision.parse(JSON.parse(body.metadata.annotations[ANNOTATION_STOP_DECISION] ?? ""));
+      assert.equal(decision.mode, "Audit");
+      assert.equal(decision.epoch, stop);
+      assert.equal(decision.trainedSeconds, ((stop ?? 0) + 1) * 100);
+      const job = await w.port.get<KubeObject & { spec: { suspend?: boolean } }>(Resources.jobs, { namespace: "team-a", name: "liver-fold-0" });
+      assert.notEqual(job.spec.suspend, true);
+      await until("the event", () => eventsCreated(w.port).length > 0);
+      assert.deepEqual(eventsCreated(w.port).map((e) => [e.reason, e.type]), [["FoldAudited", "Normal"]]);
+      assert.equal(await counter(w.registry, "nnunet_earlystop_epochs_saved_total"), 0);
+      w.term.abort();
+      await w.done;
+    });
+  }
 
   it("does not patch again when epochs are redelivered, nor after a restart that replays the stream", async () => {
     const w = await world();

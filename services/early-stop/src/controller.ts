@@ -2,7 +2,10 @@ import type { EpochMetrics } from "@nnunet-operator/api";
 import type { DecodeReason, DeliveryMeta } from "@nnunet-operator/bus";
 import { type Clock, defaultIsRetryable, type EventRecorder, sleep } from "@nnunet-operator/kube";
 import type { Logger } from "pino";
+import { StopDecision } from "@nnunet-operator/api";
 import { toStopDecision } from "./convergence/decide.js";
+import { decisionEvidence } from "./evidence.js";
+import { decideMode } from "./audit.js";
 import type { EpochSource } from "./consumer.js";
 import { EpochIngestor, type FoldEntry } from "./ingest.js";
 import type { EarlyStopMetrics, FoldSample } from "./metrics.js";
@@ -16,6 +19,9 @@ import type { StopTarget, Terminator } from "./terminator.js";
 // only for the term: the next leader
 // rebuilds it the same way, which is what makes two replicas safe.
 
+/** Requests for an audit's checkpoint copy: one at the decision, then one per tick (15 s by default). */
+const KEEP_CHECKPOINT_TRIES = 20;
+
 export interface ControllerDeps {
   readonly source: EpochSource;
   readonly runs: { get(namespace: string, name: string): ReadRunResult | undefined };
@@ -27,6 +33,10 @@ export interface ControllerDeps {
   readonly clock: Clock;
   readonly log: Logger;
   readonly tickMs: number;
+  /** Share of otherwise enforced folds audited (see audit.ts); default 0. */
+  readonly auditFraction?: number;
+  /** Asks the fold's reporter to keep checkpoint_best.pth as of an audit's decision; true once it has. */
+  readonly keepCheckpoint?: (target: StopTarget, decision: StopDecision) => Promise<boolean>;
   /** Pause before retrying a failed NATS setup, replay or subscription. */
   readonly retryDelayMs?: number;
 }
@@ -147,13 +157,25 @@ export class EarlyStopController {
     const target: StopTarget = { namespace: entry.namespace, run: entry.run, runUid: entry.runUid, fold: entry.fold };
     const child = log.child({ namespace: entry.namespace, trainingRun: entry.run, fold: entry.fold });
     try {
-      const outcome = await this.deps.terminator.terminate(target, toStopDecision(decision, new Date(clock.now())));
+      const mode = decideMode(entry.state.config.earlyStop.mode, decision.policy, entry.runUid, entry.fold, this.deps.auditFraction ?? 0);
+      const payload = StopDecision.parse({
+        ...toStopDecision(decision, new Date(clock.now())),
+        ...decisionEvidence(entry.state.history, entry.state.config, decision),
+        ...(mode === "Audit" && { mode }),
+      });
+      const outcome = await this.deps.terminator.terminate(target, payload);
       entry.settled = true;
+      // Also when a Job already held the decision (a new term): the reporter answers a repeat at once.
+      if (mode === "Audit" && (outcome === "patched" || outcome === "already-decided")) {
+        entry.keepCheckpoint = { decision: payload, triesLeft: KEEP_CHECKPOINT_TRIES };
+        await this.askToKeepCheckpoint(entry);
+      }
       if (outcome === "patched") {
         metrics.decisions.inc({ policy: decision.policy, reason: decision.reason });
         if (live && entry.decidedAtMs !== undefined) metrics.decisionLatency.observe(Math.max(0, clock.now() - entry.decidedAtMs) / 1000);
-        metrics.epochsSaved.inc(Math.max(0, entry.state.config.maxEpochs - 1 - decision.epoch));
-        child.info({ epoch: decision.epoch, policy: decision.policy, reason: decision.reason, bestEpoch: decision.bestEpoch, bestEma: decision.bestEma }, "fold stopped");
+        // An audited fold trains on: nothing is saved.
+        if (mode === "Enforce") metrics.epochsSaved.inc(Math.max(0, entry.state.config.maxEpochs - 1 - decision.epoch));
+        child.info({ epoch: decision.epoch, policy: decision.policy, reason: decision.reason, mode, bestEpoch: decision.bestEpoch, bestEma: decision.bestEma }, mode === "Audit" ? "would-be stop recorded (audit)" : "fold stopped");
       } else {
         child.info({ outcome, epoch: decision.epoch, policy: decision.policy }, "stop decision needs no patch");
       }
@@ -187,5 +209,27 @@ export class EarlyStopController {
   async onTick(ingestor: EpochIngestor | undefined = this.ingestor): Promise<void> {
     if (ingestor === undefined) return;
     await this.settlePending(ingestor, false);
+    for (const entry of ingestor.folds.values()) if (entry.keepCheckpoint !== undefined) await this.askToKeepCheckpoint(entry);
+  }
+
+  /** One request to the fold's reporter; a failure is retried on the next ticks, a bounded number of times. Never throws. */
+  private async askToKeepCheckpoint(entry: FoldEntry): Promise<void> {
+    const pending = entry.keepCheckpoint;
+    if (pending === undefined || this.deps.keepCheckpoint === undefined) return;
+    const child = this.deps.log.child({ namespace: entry.namespace, trainingRun: entry.run, fold: entry.fold });
+    pending.triesLeft -= 1;
+    let kept = false;
+    try {
+      kept = await this.deps.keepCheckpoint({ namespace: entry.namespace, run: entry.run, runUid: entry.runUid, fold: entry.fold }, pending.decision);
+    } catch (err) {
+      child.debug({ err, triesLeft: pending.triesLeft }, "the fold's reporter did not answer the keep-checkpoint request");
+    }
+    if (kept) {
+      entry.keepCheckpoint = undefined;
+      child.info({ epoch: pending.decision.epoch }, "the reporter kept checkpoint_best.pth as of the would-be stop");
+    } else if (pending.triesLeft <= 0) {
+      entry.keepCheckpoint = undefined;
+      child.warn({ epoch: pending.decision.epoch }, "the reporter never confirmed a copy of checkpoint_best.pth: the audit has no validation of the would-be stop's checkpoint");
+    }
   }
 }

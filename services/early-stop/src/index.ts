@@ -12,4 +12,5 @@ export * from "./metrics.js";
 export * from "./runs.js";
 export * from "./server.js";
 export * from "./terminator.js";
+export * from "./evidence.js";
 export * from "./app.js";

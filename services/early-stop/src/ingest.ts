@@ -1,4 +1,4 @@
-import type { EpochMetrics } from "@nnunet-operator/api";
+import type { EpochMetrics, StopDecision } from "@nnunet-operator/api";
 import type { DecodeReason } from "@nnunet-operator/bus";
 import type { Decision } from "./convergence/decide.js";
 import { FoldState, type RejectReason } from "./convergence/fold-state.js";
@@ -37,6 +37,8 @@ export interface FoldEntry {
   decidedAtMs?: number;
   /** The decision is on the Job (or nothing is left to stop): no more patch attempts. */
   settled: boolean;
+  /** An audit's would-be decision whose checkpoint copy the fold's reporter has not confirmed yet, and the tries left. */
+  keepCheckpoint?: { readonly decision: StopDecision; triesLeft: number } | undefined;
   /** When the fold's last accepted epoch was received (ms). */
   lastEpochAtMs: number;
 }

@@ -87,6 +87,16 @@ export class Terminator {
   async terminate(target: StopTarget, decision: StopDecision): Promise<TerminateOutcome> {
     const outcome = await this.patchJob(target, (job) => decideJob(job, target), (rv) => stopDecisionPatch(decision, rv));
     if (outcome !== "patched") return outcome;
+    if (decision.mode === "Audit") {
+      void this.deps.events.record({
+        regarding: { apiVersion: API_VERSION, kind: KIND, name: target.run, namespace: target.namespace, uid: target.runUid },
+        type: "Normal",
+        reason: "FoldAudited",
+        action: "RecordDecision",
+        note: `fold ${target.fold} would have stopped at epoch ${decision.epoch} by ${decision.policy}; audited, it trains on: ${decision.reason}`,
+      });
+      return "patched";
+    }
     void this.deps.events.record({
       regarding: { apiVersion: API_VERSION, kind: KIND, name: target.run, namespace: target.namespace, uid: target.runUid },
       type: decision.policy === "Divergence" ? "Warning" : "Normal",

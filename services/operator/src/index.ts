@@ -7,6 +7,7 @@ export * from "./trainingrun/decide/calibration.js";
 export * from "./trainingrun/decide/calibration-cache.js";
 export * from "./trainingrun/decide/capacity.js";
 export * from "./trainingrun/decide/failures.js";
+export * from "./trainingrun/decide/finish.js";
 export * from "./trainingrun/decide/folds.js";
 export * from "./trainingrun/decide/objects.js";
 export * from "./trainingrun/decide/parts.js";

@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
-import { METRICS, type MetricSpec, RUN_PHASES, FOLD_PHASES } from "@nnunet-operator/api";
+import { EARLY_STOP_POLICIES, METRICS, type MetricSpec, RUN_PHASES, FOLD_PHASES } from "@nnunet-operator/api";
 
 // The operator's Prometheus metrics, registered exactly as packages/api's catalogue names
 // them (name, type, help, labels, buckets), so the dashboard and alert rules match.
@@ -41,6 +41,11 @@ export class OperatorMetrics {
   readonly gpuSecondsUsed: Gauge;
   readonly gpuSecondsSaved: Gauge;
   readonly foldsByPhase: Gauge;
+  readonly foldPredictedFinish: Gauge;
+  readonly runEstimatedStart: Gauge;
+  private readonly predictedFolds = new Map<string, Set<string>>();
+  readonly auditBestEmaLost: Histogram;
+  readonly auditGpuSecondsSaved: Histogram;
   readonly foldStalled: Gauge;
   private readonly batchSources = new Map<string, string>();
 
@@ -57,7 +62,23 @@ export class OperatorMetrics {
     this.gpuSecondsUsed = get("gpuSecondsUsed");
     this.gpuSecondsSaved = get("gpuSecondsSaved");
     this.foldsByPhase = get("foldsByPhase");
+    this.foldPredictedFinish = get("foldPredictedFinish");
+    this.runEstimatedStart = get("runEstimatedStart");
+    this.auditBestEmaLost = get("auditBestEmaLost");
+    this.auditGpuSecondsSaved = get("auditGpuSecondsSaved");
+    // Every policy's series exists from the start at zero, so that rate() and increase()
+    // see the first audit too (a series born with its first observation hides it).
+    for (const policy of EARLY_STOP_POLICIES) {
+      this.auditBestEmaLost.zero({ policy });
+      this.auditGpuSecondsSaved.zero({ policy });
+    }
     this.foldStalled = get("foldStalled");
+  }
+
+  /** An audited fold that has trained its schedule: what its would-be stop would have cost and saved. */
+  observeAudit(policy: string, bestEmaLost: number | undefined, gpuSecondsSaved: number | undefined): void {
+    if (bestEmaLost !== undefined) this.auditBestEmaLost.observe({ policy }, bestEmaLost);
+    if (gpuSecondsSaved !== undefined) this.auditGpuSecondsSaved.observe({ policy }, gpuSecondsSaved);
   }
 
   /** The folds past their stall deadline (decide/stall.ts), as the last status says; the others have no series. */
@@ -92,9 +113,25 @@ export class OperatorMetrics {
     } else this.batchSources.delete(key);
   }
 
+  /**
+   * The run's outlook: each training fold's predicted finish and, while it waits, its
+   * estimated start (Unix seconds). Folds without a prediction any more lose their series.
+   */
+  setOutlook(namespace: string, run: string, finishes: ReadonlyMap<string, string>, estimatedStart: string | undefined): void {
+    const key = `${namespace}/${run}`;
+    const before = this.predictedFolds.get(key) ?? new Set<string>();
+    for (const fold of before) if (!finishes.has(fold)) this.foldPredictedFinish.remove({ namespace, run, fold });
+    for (const [fold, at] of finishes) this.foldPredictedFinish.set({ namespace, run, fold }, Date.parse(at) / 1000);
+    this.predictedFolds.set(key, new Set(finishes.keys()));
+    if (estimatedStart === undefined) this.runEstimatedStart.remove({ namespace, run });
+    else this.runEstimatedStart.set({ namespace, run }, Date.parse(estimatedStart) / 1000);
+  }
+
   /** A deleted run leaves no series behind. */
   forgetRun(namespace: string, run: string): void {
     const labels = { namespace, run };
+    this.setOutlook(namespace, run, new Map(), undefined);
+    this.predictedFolds.delete(`${namespace}/${run}`);
     this.gpusInUse.remove(labels);
     this.gpuSecondsUsed.remove(labels);
     this.gpuSecondsSaved.remove(labels);

@@ -8,7 +8,9 @@ import { isAlreadyExists, type KubeObject, type KubePort, Resources } from "@nnu
 // operator image once (`nats-bootstrap`), and `scripts/nats-auth.ts` prints the same Secret
 // for GitOps (nats.auth.existingSecret). Each pod mounts only its keys (chart helpers).
 
-export const NATS_AUTH_KEYS = ["auth.conf", "operator.creds", "early-stop.creds", "account-signing.nk", "account.pub"] as const;
+// export.creds is mounted by no pod: a platform team reads it for kubectl nnunet curves export
+// (--creds-secret <release namespace>/<secret>:export.creds).
+export const NATS_AUTH_KEYS = ["auth.conf", "operator.creds", "early-stop.creds", "export.creds", "account-signing.nk", "account.pub"] as const;
 
 /** The Secret for `material`. Pure. */
 export function buildNatsAuthSecret(namespace: string, name: string, material: NatsAuthMaterial): ISecret {
@@ -16,6 +18,7 @@ export function buildNatsAuthSecret(namespace: string, name: string, material: N
     "auth.conf": serverAuthConfig(material),
     "operator.creds": material.operatorCreds,
     "early-stop.creds": material.earlyStopCreds,
+    "export.creds": material.exportCreds,
     "account-signing.nk": `${material.accountSigningSeed}\n`,
     "account.pub": `${material.accountPublicKey}\n`,
   };

@@ -1,5 +1,5 @@
 // Public surface of @nnunet-operator/reporter: the log parser, the tail, the message builder,
-// and the sidecar's parts (publisher, file gate, reporter loops, configuration). The sidecar
+// and the sidecar's parts (publisher, file gate, reporter loops, configuration, the audit's checkpoint keeper). The sidecar
 // itself starts from src/main.ts, which is not exported.
 export * from "./parse/nnunet-log.js";
 export * from "./tail.js";
@@ -11,3 +11,4 @@ export * from "./reporter.js";
 export * from "./config.js";
 export * from "./metrics.js";
 export * from "./nats-bus.js";
+export * from "./keep-checkpoint.js";

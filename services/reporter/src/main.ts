@@ -3,6 +3,8 @@ import { pino } from "pino";
 import { realNow, realSleep } from "./clock.js";
 import { ConfigError, readReporterConfig, type ReporterConfig } from "./config.js";
 import { buildReporterMetrics, serveMetrics } from "./metrics.js";
+import { decisionSubject } from "@nnunet-operator/bus";
+import { keepCheckpointAtDecision } from "./keep-checkpoint.js";
 import { NatsReporterBus } from "./nats-bus.js";
 import { EpochPublisher } from "./publish.js";
 import { Reporter } from "./reporter.js";
@@ -69,6 +71,16 @@ async function main(): Promise<number> {
     onUp: () => {
       publisher?.wake();
       publisher?.resume().catch(() => undefined);
+    },
+    // An audit's would-be stop: keep checkpoint_best.pth as it stands now (keep-checkpoint.ts).
+    responder: {
+      subject: decisionSubject(identity),
+      answer: async (data) => {
+        const reply = await keepCheckpointAtDecision(config.foldDir, data);
+        if (reply.kept) logger.info({ file: reply.file }, "kept checkpoint_best.pth as of the would-be stop (audit)");
+        else logger.warn({ error: reply.error }, "could not keep checkpoint_best.pth for the audit");
+        return new TextEncoder().encode(JSON.stringify(reply));
+      },
     },
   });
   publisher = new EpochPublisher({

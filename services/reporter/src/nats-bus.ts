@@ -41,6 +41,8 @@ export interface NatsReporterBusOptions {
   readonly sleep: Sleep;
   /** Called when the connection comes (back) up: the publisher retries at once. */
   readonly onUp?: () => void;
+  /** Answers requests on one subject (the fold's decision subject), from the first connect on. */
+  readonly responder?: { readonly subject: string; readonly answer: (data: Uint8Array) => Promise<Uint8Array> };
 }
 
 export class NatsReporterBus implements EpochBusPort {
@@ -90,6 +92,17 @@ export class NatsReporterBus implements EpochBusPort {
     this.#nc = nc;
     this.#js = jetstream(nc);
     this.#up = true;
+    const responder = this.options.responder;
+    if (responder !== undefined) {
+      // A core subscription survives reconnects (nats.js resubscribes); each request gets one answer.
+      const sub = nc.subscribe(responder.subject);
+      void (async () => {
+        for await (const m of sub) {
+          const reply = await responder.answer(m.data).catch((err: unknown) => new TextEncoder().encode(JSON.stringify({ schemaVersion: 1, kept: false, error: String(err) })));
+          m.respond(reply);
+        }
+      })().catch((err: unknown) => this.options.logger.warn({ err }, "decision subscription ended"));
+    }
     this.options.onUp?.();
     void (async () => {
       for await (const s of nc.status()) {

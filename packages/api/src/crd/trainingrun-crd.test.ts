@@ -160,7 +160,7 @@ describe("the generated CRD", () => {
     assert.deepEqual(version.subresources, { status: {} });
     assert.deepEqual(
       version.additionalPrinterColumns.map((c) => c.name),
-      ["Phase", "Folds", "Epoch", "GPU-h", "Saved", "Batch", "Best EMA Dice", "Age"],
+      ["Phase", "Folds", "Epoch", "GPU-h", "Saved", "Batch", "Best EMA Dice", "Finish", "Age"],
     );
   });
 

@@ -29,6 +29,8 @@ export const PRINTER_COLUMNS = [
   { name: "Saved", type: "string", jsonPath: ".status.summary.saved", description: "GPU-hours saved against the full schedule by the folds that finished, and the percentage." },
   { name: "Batch", type: "integer", jsonPath: ".status.calibration.batchSize", description: "Batch size in use.", priority: 1 },
   { name: "Best EMA Dice", type: "number", jsonPath: ".status.summary.bestEma", description: "Mean best EMA pseudo Dice of the folds.", priority: 1 },
+  // A string: kubectl shows a future instant of type date as <invalid>.
+  { name: "Finish", type: "string", jsonPath: ".status.summary.predictedFinishAt", description: "When the training folds are predicted to finish." },
   { name: "Age", type: "date", jsonPath: ".metadata.creationTimestamp" },
 ] as const;
 

@@ -13,6 +13,7 @@ export const BATCH_SIZE_MODES = ["Auto", "Fixed", "Plans"] as const;
 export const BATCH_SIZE_OBJECTIVES = ["Throughput", "Memory"] as const;
 export const PRECISIONS = ["Mixed", "Full"] as const;
 export const EARLY_STOP_POLICIES = ["Forecast", "Patience", "Plateau"] as const;
+export const EARLY_STOP_MODES = ["Enforce", "Audit"] as const;
 export const MONITORS = ["EmaPseudoDice", "PseudoDice", "ValLoss"] as const;
 export const VALIDATION_CHECKPOINTS = ["best", "final"] as const;
 
@@ -152,6 +153,13 @@ export const ForecastSpec = z
 export const EarlyStopSpec = z
   .object({
     enabled: z.boolean().default(true).meta({ description: "Stop a fold once it has converged." }),
+    mode: z
+      .enum(EARLY_STOP_MODES)
+      .default("Enforce")
+      .meta({
+        description:
+          "Enforce: stop a fold when the policy decides. Audit: record the decision the policy would take on the fold's Job and let the fold train its full schedule, so that its status shows what that stop would have cost (best EMA and validation Dice) and saved (GPU-seconds). The operator also audits a sample of Enforce folds (its earlyStop.auditFraction).",
+      }),
     policy: z
       .enum(EARLY_STOP_POLICIES)
       .default("Forecast")
@@ -314,4 +322,5 @@ export type EarlyStopSpec = z.infer<typeof EarlyStopSpec>;
 export type ScheduleSpec = z.infer<typeof ScheduleSpec>;
 export type GpuSpec = z.infer<typeof GpuSpec>;
 export type EarlyStopPolicy = (typeof EARLY_STOP_POLICIES)[number];
+export type EarlyStopMode = (typeof EARLY_STOP_MODES)[number];
 export type Monitor = (typeof MONITORS)[number];

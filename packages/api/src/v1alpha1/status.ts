@@ -35,6 +35,9 @@ export const QueueStatus = z
     message: z.string().max(4096).optional().meta({ description: "Details of the wait and how to resolve it." }),
     queuedAt: timestamp("When the run first waited for GPUs.").optional(),
     admittedAt: timestamp("When the first fold was admitted.").optional(),
+    estimatedStartAt: timestamp(
+      "While the run waits for GPUs: when it is estimated to start, from the predicted finish of the folds holding the GPUs it waits for and of the work queued ahead of it. Absent when no such fold has a prediction yet.",
+    ).optional(),
   })
   .strict()
   .meta({ description: "The run's place in the admission queue." });
@@ -73,6 +76,30 @@ export const ValidationResult = z
   .strict()
   .meta({ description: "Result of nnU-Net validation of a fold." });
 
+export const AuditedValidation = z
+  .object({
+    atDecision: ValidationResult.optional().meta({ description: "Validation of the copy of checkpoint_best.pth the reporter kept when the would-be decision landed." }),
+    atEnd: ValidationResult.optional().meta({ description: "Validation of what the full schedule left, as for any fold that trained its schedule (checkpoint_final.pth); the stop would have been validated from the kept copy." }),
+    meanDiceLost: z.number().optional().meta({ description: "atEnd minus atDecision mean Dice: what the stop would have given up (negative: the stop would have been better)." }),
+    perClassDiceLost: z.array(z.number().meta({ description: "Dice given up on one foreground class." })).max(1024).optional().meta({ description: "atEnd minus atDecision Dice, per foreground class." }),
+  })
+  .strict()
+  .meta({ description: "Validation Dice of the two checkpoints of an audited fold." });
+
+export const FoldAudit = z
+  .object({
+    stopEpoch: z.int().min(0).meta({ description: "Epoch the policy would have stopped the fold at." }),
+    policy: z.string().meta({ description: "Policy that would have stopped it." }),
+    bestEmaAtStop: z.number().optional().meta({ description: "Best EMA pseudo Dice up to the would-be stop." }),
+    bestEmaLost: z.number().min(0).optional().meta({ description: "Best EMA pseudo Dice of the whole schedule minus bestEmaAtStop: what the stop would have given up, once the fold has ended." }),
+    epochsSaved: z.int().min(0).optional().meta({ description: "Epochs trained after the would-be stop." }),
+    gpuSecondsSaved: z.number().min(0).optional().meta({ description: "GPU-seconds of the epochs trained after the would-be stop (logged epoch times times GPUs per fold)." }),
+    validation: AuditedValidation.optional(),
+  })
+  .strict()
+  .meta({ description: "An audited fold: the stop the policy would have made, and once the fold has trained its full schedule, what that stop would have cost and saved." });
+export type FoldAudit = z.infer<typeof FoldAudit>;
+
 export const FoldStatus = z
   .object({
     fold: z.string().regex(/^([0-4]|all)$/).meta({ description: "Fold key: 0 to 4 or all." }),
@@ -85,8 +112,13 @@ export const FoldStatus = z
     bestEpoch: z.int().min(0).optional().meta({ description: "Epoch of the best EMA pseudo Dice." }),
     batchSize: z.int().min(1).optional().meta({ description: "Batch size of the current attempt (lower after an out-of-memory retry)." }),
     stopDecision: StopDecision.optional(),
+    audit: FoldAudit.optional(),
     node: z.string().optional().meta({ description: "Node of the current or last training pod." }),
     pod: z.string().optional().meta({ description: "Current or last training pod." }),
+    epochSeconds: z.number().min(0).optional().meta({ description: "Measured time of one epoch (mean over the epochs seen), in seconds." }),
+    predictedFinishAt: timestamp(
+      "While the fold trains: when its training is predicted to end, the epochs left to the end of the schedule (or to the stop already decided) times the measured epoch time, from the last epoch's time.",
+    ).optional(),
     gpuSecondsUsed: z.number().min(0).optional().meta({
       description:
         "GPU-seconds of the fold's training so far: the epoch times the trainer logged (every attempt, repeated epochs included) times GPUs per fold. Start-up, calibration and validation are not counted.",
@@ -121,6 +153,16 @@ export const RunTotals = z
   .strict()
   .meta({ description: "GPU accounting of the run, the one source of the GPU-time figures kubectl, the plugin, the demo and the metrics show." });
 
+export const RunAudit = z
+  .object({
+    folds: z.int().min(0).meta({ description: "Audited folds that finished their schedule." }),
+    meanBestEmaLost: z.number().optional().meta({ description: "Mean best EMA pseudo Dice the would-be stops would have given up." }),
+    meanDiceLost: z.number().optional().meta({ description: "Mean validation Dice the would-be stops would have given up, over the folds with both validations." }),
+    gpuSecondsSaved: z.number().min(0).optional().meta({ description: "GPU-seconds the would-be stops would have saved." }),
+  })
+  .strict()
+  .meta({ description: "The run's audited folds together." });
+
 export const RunSummary = z
   .object({
     folds: z.string().optional().meta({ description: "Folds that finished training over the run's folds, such as 2/5." }),
@@ -131,6 +173,7 @@ export const RunSummary = z
     bestEma: z.number().optional().meta({ description: "Mean of the folds' best EMA pseudo Dice." }),
     gpuHours: z.number().min(0).optional().meta({ description: "totals.gpuSecondsUsed in GPU-hours, to 0.1." }),
     saved: z.string().optional().meta({ description: "totals.gpuSecondsSaved in GPU-hours, to 0.1, with totals.savedPercent, such as 48.2 (72.4%)." }),
+    predictedFinishAt: timestamp("While folds train: the latest of their predicted finishes.").optional(),
   })
   .strict()
   .meta({ description: "The run at a glance, for kubectl get." });
@@ -160,6 +203,7 @@ export const TrainingRunStatus = z
         "x-kubernetes-list-map-keys": ["fold"],
       }),
     totals: RunTotals.optional(),
+    audit: RunAudit.optional(),
     summary: RunSummary.optional(),
   })
   .strict()

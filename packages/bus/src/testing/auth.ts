@@ -11,6 +11,7 @@ export interface NatsAuthFixture {
   material: NatsAuthMaterial;
   earlyStopCredsFile: string;
   operatorCredsFile: string;
+  exportCredsFile: string;
   /**
    * A user without limits: the test's own eyes and hands on the bus (inspect the stream,
    * replay what a fold published). Never minted outside tests.
@@ -33,6 +34,7 @@ export async function makeNatsAuthFixture(): Promise<NatsAuthFixture> {
     material,
     earlyStopCredsFile: await write("early-stop.creds", material.earlyStopCreds),
     operatorCredsFile: await write("operator.creds", material.operatorCreds),
+    exportCredsFile: await write("export.creds", material.exportCreds),
     observerCredsFile: await write("observer.creds", await observerCreds(material)),
     foldCredsFile: async (request) => write(`fold-${request.namespace}-${request.run}-${request.fold}-${request.attempt}.creds`, await mintFoldCreds(material, request)),
     cleanup: () => rm(dir, { recursive: true, force: true }),

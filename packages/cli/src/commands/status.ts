@@ -1,7 +1,7 @@
 import type { FoldStatus, TrainingRun } from "@nnunet-operator/api";
 import { Resources } from "@nnunet-operator/kube";
 import { type CommandContext, parseRun, readRun } from "../context.js";
-import { age, dice, gpuFigures, gpuHours, table } from "../view/format.js";
+import { age, dice, gpuFigures, gpuHours, runPredictedFinish, table, until } from "../view/format.js";
 import { foldNote } from "../view/render.js";
 
 // `kubectl nnunet status [RUN]`: one line per run, or one table row per fold of RUN. The
@@ -9,7 +9,7 @@ import { foldNote } from "../view/render.js";
 
 export function formatRunList(runs: readonly TrainingRun[], now: Date, withNamespace: boolean): string {
   if (runs.length === 0) return "";
-  const header = [...(withNamespace ? ["NAMESPACE"] : []), "NAME", "PHASE", "FOLDS", "EPOCHS", "BEST-EMA", "BATCH", "GPU-H", "SAVED", "QUEUE", "AGE"];
+  const header = [...(withNamespace ? ["NAMESPACE"] : []), "NAME", "PHASE", "FOLDS", "EPOCHS", "BEST-EMA", "BATCH", "GPU-H", "SAVED", "QUEUE", "ETA", "AGE"];
   const rows = [...runs]
     .sort((a, b) => `${a.metadata.namespace}/${a.metadata.name}`.localeCompare(`${b.metadata.namespace}/${b.metadata.name}`))
     .map((run) => {
@@ -26,10 +26,19 @@ export function formatRunList(runs: readonly TrainingRun[], now: Date, withNames
         s?.summary?.gpuHours !== undefined ? s.summary.gpuHours.toFixed(1) : "-",
         s?.summary?.saved ?? "-",
         queue,
+        eta(run, now),
         age(run.metadata.creationTimestamp, now),
       ];
     });
   return `${table(header, rows).join("\n")}\n`;
+}
+
+/** A queued run's estimated start, else when its last training fold is predicted to finish. */
+function eta(run: TrainingRun, now: Date): string {
+  const start = run.status?.queue?.estimatedStartAt;
+  if (run.status?.queue?.position !== undefined && start !== undefined) return `start ${until(start, now)}`;
+  const finish = runPredictedFinish(run.status?.folds);
+  return finish === undefined ? "-" : `end ${until(finish, now)}`;
 }
 
 /** Folds the spec asks for that status does not list yet show as Pending. */
@@ -41,11 +50,22 @@ function foldsOf(run: TrainingRun): FoldStatus[] {
 
 function result(fold: FoldStatus): string {
   const parts: string[] = [];
-  if (fold.stopDecision) parts.push(`stopped @${fold.stopDecision.epoch} by ${fold.stopDecision.policy}: ${fold.stopDecision.reason}`);
+  if (fold.audit) parts.push(auditText(fold.audit));
+  else if (fold.stopDecision) parts.push(`stopped @${fold.stopDecision.epoch} by ${fold.stopDecision.policy}: ${fold.stopDecision.reason}`);
   if (fold.validation) parts.push(`validation Dice ${dice(fold.validation.meanDice)} (checkpoint_${fold.validation.checkpoint})`);
   if (parts.length === 0) return foldNote(fold) || "-";
   return parts.join("; ");
 }
+
+/** An audited fold: the would-be stop and, once it has ended, its cost and saving. */
+export function auditText(a: NonNullable<FoldStatus["audit"]>): string {
+  const head = `audit: would have stopped @${a.stopEpoch} by ${a.policy}`;
+  if (a.epochsSaved === undefined) return head;
+  const dice = a.validation?.meanDiceLost !== undefined ? `, validation Dice ${signedDice(a.validation.meanDiceLost)}` : "";
+  return `${head}, costing best EMA ${dice4(a.bestEmaLost)}${dice}, saving ${a.epochsSaved} epochs, ${gpuHours(a.gpuSecondsSaved)} GPU-h`;
+}
+const dice4 = (v: number | undefined): string => (v === undefined ? "-" : v.toFixed(4));
+const signedDice = (v: number): string => (v < 0 ? `-${(-v).toFixed(4)}` : v.toFixed(4));
 
 export function formatFoldTable(run: TrainingRun, now: Date): string {
   const s = run.status;
@@ -53,7 +73,7 @@ export function formatFoldTable(run: TrainingRun, now: Date): string {
   const failed = s?.conditions?.find((c) => c.type === "Failed" && c.status === "True");
   if (failed) lines.push(`Failed: ${failed.reason}: ${failed.message ?? ""}`);
   const q = s?.queue;
-  if (q?.position !== undefined || q?.reason) lines.push(`Queue: ${q.position !== undefined ? `#${q.position} in ` : ""}${run.spec.queue}${q.reason ? `, ${q.reason}` : ""}${q.message ? `: ${q.message}` : ""}`);
+  if (q?.position !== undefined || q?.reason) lines.push(`Queue: ${q.position !== undefined ? `#${q.position} in ` : ""}${run.spec.queue}${q.reason ? `, ${q.reason}` : ""}${q.message ? `: ${q.message}` : ""}${q.estimatedStartAt ? `; estimated start ${until(q.estimatedStartAt, now)} (${q.estimatedStartAt})` : ""}`);
   const c = s?.calibration;
   if (c?.batchSize !== undefined) {
     const extras = [c.samplesPerSecond !== undefined ? `${c.samplesPerSecond.toFixed(1)} samples/s` : "", c.gpuProduct ?? "", c.effectiveMaxEpochs !== undefined ? `${c.effectiveMaxEpochs} epochs planned` : ""].filter(Boolean);
@@ -61,6 +81,11 @@ export function formatFoldTable(run: TrainingRun, now: Date): string {
   }
   const gpu = gpuFigures(s);
   if (gpu) lines.push(gpu);
+  const audit = s?.audit;
+  if (audit) {
+    const dice = audit.meanDiceLost !== undefined ? `, mean validation Dice given up ${signedDice(audit.meanDiceLost)}` : "";
+    lines.push(`Audits: ${audit.folds} fold(s) trained on past the would-be stop: mean best EMA given up ${dice4(audit.meanBestEmaLost)}${dice}, GPU-hours the stops would have saved ${gpuHours(audit.gpuSecondsSaved)}`);
+  }
   lines.push("");
   const rows = foldsOf(run).map((f) => [
     f.fold,
@@ -72,9 +97,10 @@ export function formatFoldTable(run: TrainingRun, now: Date): string {
     f.batchSize !== undefined ? String(f.batchSize) : "-",
     f.node ?? "-",
     gpuHours(f.gpuSecondsUsed),
+    f.predictedFinishAt !== undefined ? until(f.predictedFinishAt, now) : "-",
     result(f),
   ]);
-  lines.push(...table(["FOLD", "PHASE", "ATTEMPT", "EPOCH", "EMA", "BEST-EMA", "BATCH", "NODE", "GPU-H", "STOP/VALIDATION"], rows));
+  lines.push(...table(["FOLD", "PHASE", "ATTEMPT", "EPOCH", "EMA", "BEST-EMA", "BATCH", "NODE", "GPU-H", "FINISH", "STOP/VALIDATION"], rows));
   return `${lines.join("\n")}\n`;
 }
 

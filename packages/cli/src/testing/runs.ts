@@ -7,6 +7,7 @@ import { type FoldStatus, TrainingRun, type TrainingRunStatus } from "@nnunet-op
 
 export const NOW = new Date("2026-01-01T12:00:00Z");
 export const minutesAgo = (m: number): string => new Date(NOW.getTime() - m * 60_000).toISOString();
+export const minutesAhead = (m: number): string => minutesAgo(-m);
 
 export function makeRun(name: string, status: TrainingRunStatus | undefined, spec: Record<string, unknown> = {}, namespace = "default"): TrainingRun {
   return TrainingRun.parse({
@@ -49,7 +50,7 @@ export function validatedFold(fold: string, epoch: number, dice: number): FoldSt
 }
 
 export const queuedRun = (name = "liver-low", position = 1) =>
-  makeRun(name, { phase: "Queued", queue: { position, reason: "NoGpuCapacity", message: "needs 5 GPUs of NVIDIA-L40S, 0 free", queuedAt: minutesAgo(3) } }, { priority: 10 });
+  makeRun(name, { phase: "Queued", queue: { position, reason: "NoGpuCapacity", message: "needs 5 GPUs of NVIDIA-L40S, 0 free", queuedAt: minutesAgo(3), estimatedStartAt: minutesAhead(95) } }, { priority: 10 });
 
 export const calibratingRun = () => makeRun("calib", { phase: "Calibrating", calibration: { attempts: 1 } });
 
@@ -57,7 +58,7 @@ export const trainingRun = () =>
   makeRun("totalseg-ct", {
     phase: "Training",
     calibration,
-    folds: [trainingFold("0", 120), convergedFold("1", 187), { fold: "2", phase: "Queued", attempt: 0, maxEpochs: 250 }],
+    folds: [trainingFold("0", 120, { epochSeconds: 90, predictedFinishAt: minutesAhead(195) }), convergedFold("1", 187), { fold: "2", phase: "Queued", attempt: 0, maxEpochs: 250 }],
     totals: { gpuSecondsUsed: 27810, gpuSecondsPlanned: 360000, gpuSecondsSaved: 163080, savedPercent: 90.6 },
     summary: { folds: "1/3", epochs: "120/250", bestEma: 0.838, gpuHours: 7.7, saved: "45.3 (90.6%)" },
   }, { folds: [0, 1, 2] });
@@ -77,3 +78,14 @@ export const failedRun = () =>
     conditions: [{ type: "Failed", status: "True", reason: "TrainingFailed", message: "fold 0 failed 4 times", lastTransitionTime: minutesAgo(1) }],
     folds: [{ fold: "0", phase: "Failed", attempt: 3, epoch: 12, maxEpochs: 1000, reason: "OutOfMemory", message: "torch.OutOfMemoryError: CUDA out of memory\nTried to allocate 2.00 GiB" }],
   }, { folds: [0] });
+
+export const auditedRun = () =>
+  makeRun("audited", {
+    phase: "Training",
+    calibration,
+    folds: [
+      { ...trainingFold("0", 249), phase: "Completed", stopDecision: { schemaVersion: 1, epoch: 180, policy: "Forecast", mode: "Audit", reason: "r", bestEpoch: 172, bestEma: 0.91, decidedAt: minutesAgo(60) }, audit: { stopEpoch: 180, policy: "Forecast", bestEmaAtStop: 0.91, bestEmaLost: 0.0035, epochsSaved: 69, gpuSecondsSaved: 6900, validation: { meanDiceLost: 0.0042 } } },
+      { ...trainingFold("1", 170), stopDecision: { schemaVersion: 1, epoch: 150, policy: "Forecast", mode: "Audit", reason: "r", bestEpoch: 148, bestEma: 0.88, decidedAt: minutesAgo(10) }, audit: { stopEpoch: 150, policy: "Forecast", bestEmaAtStop: 0.88 } },
+    ],
+    audit: { folds: 1, meanBestEmaLost: 0.0035, meanDiceLost: 0.0042, gpuSecondsSaved: 6900 },
+  }, { folds: [0, 1] });

@@ -92,6 +92,24 @@ export function age(from: string | undefined, now: Date): string {
   return `${Math.floor(s / 86400)}d`;
 }
 
+/** Time until a future instant, coarse as kubectl's age: "in 45s", "in 12m", "in 3h20m", "in 2d5h"; "now" once past. */
+export function until(to: string | undefined, now: Date): string {
+  if (!to) return "-";
+  const s = Math.floor((Date.parse(to) - now.getTime()) / 1000);
+  if (!Number.isFinite(s)) return "-";
+  if (s <= 0) return "now";
+  if (s < 120) return `in ${s}s`;
+  if (s < 3600) return `in ${Math.floor(s / 60)}m`;
+  if (s < 172800) return `in ${Math.floor(s / 3600)}h${Math.floor((s % 3600) / 60)}m`;
+  return `in ${Math.floor(s / 86400)}d${Math.floor((s % 86400) / 3600)}h`;
+}
+
+/** The latest predicted finish of a run's training folds, or undefined when none has one. */
+export function runPredictedFinish(folds: ReadonlyArray<{ predictedFinishAt?: string | undefined }> | undefined): string | undefined {
+  const all = (folds ?? []).map((f) => f.predictedFinishAt).filter((t): t is string => t !== undefined);
+  return all.length === 0 ? undefined : all.reduce((a, b) => (Date.parse(a) >= Date.parse(b) ? a : b));
+}
+
 const PHASE_COLOURS: Partial<Record<FoldPhase | RunPhase, Colour>> = {
   Queued: "yellow",
   Pending: "dim",

@@ -62,7 +62,7 @@ const cases: Array<{ name: string; steps: Step[] }> = [
   {
     name: "a run that appears next to a known one prints only its own lines",
     steps: [
-      { runs: [trainingRun()], lines: ["totalseg-ct: Training", "totalseg-ct: calibration batch 12 (Calibrated), 41.3 samples/s, 250 epochs planned", "totalseg-ct fold 0: Training, epoch 120/250, ema 0.8123, best 0.8150@118", "totalseg-ct fold 1: Converged, epoch 187/250, ema 0.8601, best 0.8610@184, stopped @187 Forecast", "totalseg-ct fold 2: Queued, epoch -/250, ema -"] },
+      { runs: [trainingRun()], lines: ["totalseg-ct: Training", "totalseg-ct: calibration batch 12 (Calibrated), 41.3 samples/s, 250 epochs planned", "totalseg-ct fold 0: Training, epoch 120/250, ema 0.8123, best 0.8150@118, predicted end 2026-01-01T15:15:00.000Z", "totalseg-ct fold 1: Converged, epoch 187/250, ema 0.8601, best 0.8610@184, stopped @187 Forecast", "totalseg-ct fold 2: Queued, epoch -/250, ema -"] },
       { runs: [trainingRun(), queuedRun("late")], lines: ["late: Queued", "late: queued #1 (NoGpuCapacity: needs 5 GPUs of NVIDIA-L40S, 0 free)"] },
     ],
   },

@@ -60,6 +60,8 @@ function foldText(fold: FoldStatus): string {
   if (fold.bestEma !== undefined) parts.push(`best ${dice(fold.bestEma)}@${fold.bestEpoch ?? "?"}`);
   const note = foldNote(fold);
   if (note) parts.push(note);
+  // At each 5% step the line says when the fold is now predicted to end (absolute: a log has no "now").
+  if (fold.phase === "Training" && fold.predictedFinishAt !== undefined) parts.push(`predicted end ${fold.predictedFinishAt}`);
   return parts.join(", ");
 }
 

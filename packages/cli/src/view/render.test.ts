@@ -20,7 +20,7 @@ const cases: Case[] = [
   {
     name: "a queued run shows only in the queue block: place, priority, waiting time and reason",
     runs: [queuedRun()],
-    contains: [/^queue\n {2}#1 {2}liver-low {2}queue default, priority 10 for 3m:\n {7}NoGpuCapacity - needs 5 GPUs of NVIDIA-L40S, 0 free\n$/],
+    contains: [/^queue\n {2}#1 {2}liver-low {2}queue default, priority 10 for 3m, starts in 1h35m:\n {7}NoGpuCapacity - needs 5 GPUs of NVIDIA-L40S, 0 free\n$/],
     absent: ["Queued"],
   },
   {
@@ -35,7 +35,7 @@ const cases: Case[] = [
     contains: [
       "totalseg-ct  Training  epochs 120/250",
       "calibration  batch 12 (Calibrated, plans 2) · 41.3 samples/s · NVIDIA-L40S · 250 epochs planned (/4)",
-      /fold 0 {4}\[#{14}-{16}\] {3}120\/250 {2}ema 0\.8123 {2}best 0\.8150@118 {3}Training/,
+      /fold 0 {4}\[#{14}-{16}\] {3}120\/250 {2}ema 0\.8123 {2}best 0\.8150@118 {3}Training {2}ends in 3h15m/,
       /fold 1 .*187\/250 {2}ema 0\.8601 {2}best 0\.8610@184 {3}Converged {2}stopped @187 Forecast/,
       /fold 2 .*-\/250 .*Queued/,
       "GPU-hours 7.7 used of 100.0 for the full schedule, saved 45.3 (90.6%) on the 1 of 3 folds that finished",

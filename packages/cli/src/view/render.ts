@@ -1,5 +1,5 @@
 import type { FoldStatus, TrainingRun } from "@nnunet-operator/api";
-import { age, dice, gpuFigures, gpuHours, padEnd, padStart, paint, phase, progressBar, truncate, visibleLength } from "./format.js";
+import { age, dice, gpuFigures, gpuHours, padEnd, padStart, paint, phase, progressBar, truncate, until, visibleLength } from "./format.js";
 
 // The live view of `kubectl nnunet watch` and of the demo, as a pure function of the runs'
 // statuses: per run its phase, the calibration result, per fold a progress bar with epoch
@@ -80,7 +80,8 @@ function trim(n: number): string {
 /** What happened to a fold besides its progress: the stop, the Dice, a failure. */
 export function foldNote(fold: FoldStatus): string {
   const notes: string[] = [];
-  if (fold.stopDecision) notes.push(`stopped @${fold.stopDecision.epoch} ${fold.stopDecision.policy}`);
+  if (fold.audit) notes.push(`audit: would stop @${fold.audit.stopEpoch}${fold.audit.bestEmaLost !== undefined ? `, cost ${dice(fold.audit.bestEmaLost)}` : ""}`);
+  else if (fold.stopDecision) notes.push(`stopped @${fold.stopDecision.epoch} ${fold.stopDecision.policy}`);
   if (fold.validation) notes.push(`Dice ${dice(fold.validation.meanDice)}`);
   if (fold.attempt > 0 && (fold.phase === "Training" || fold.phase === "Restarting")) notes.push(`attempt ${fold.attempt}`);
   if ((fold.phase === "Failed" || fold.phase === "Restarting") && (fold.reason || fold.message)) {
@@ -102,7 +103,9 @@ function foldLine(fold: FoldStatus, o: RenderOptions): string[] {
   if (o.width >= 60) cells.push(padEnd(`best ${best}`, 16));
   cells.push(padEnd(phase(fold.phase, o.tty), 10));
   const row = cells.join("  ").trimEnd();
-  const note = foldNote(fold);
+  // The predicted end changes every epoch, so it stays out of foldNote (the plain view's signature).
+  const ends = fold.phase === "Training" && fold.predictedFinishAt !== undefined ? `ends ${until(fold.predictedFinishAt, o.now)}` : "";
+  const note = [foldNote(fold), ends].filter(Boolean).join(" · ");
   if (!note) return [row];
   const text = fold.phase === "Failed" ? paint(note, "red", o.tty) : note;
   // A note that does not fit beside the row goes under it rather than being cut.
@@ -130,7 +133,7 @@ function renderQueue(runs: readonly TrainingRun[], o: RenderOptions, multiNamesp
   const lines = [paint("queue", "bold", o.tty)];
   for (const run of waiting) {
     const q = run.status?.queue ?? {};
-    const since = q.queuedAt ? ` for ${age(q.queuedAt, o.now)}` : "";
+    const since = `${q.queuedAt ? ` for ${age(q.queuedAt, o.now)}` : ""}${q.estimatedStartAt ? `, starts ${until(q.estimatedStartAt, o.now)}` : ""}`;
     const why = q.reason ? `${q.reason}${q.message ? ` - ${q.message}` : ""}` : "waiting";
     const head = `  #${q.position}  ${runLabel(run, multiNamespace)}  queue ${run.spec.queue ?? "default"}, priority ${run.spec.priority ?? 0}${since}`;
     // The reason goes under the run when both do not fit on one line, rather than being cut.

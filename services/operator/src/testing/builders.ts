@@ -227,6 +227,11 @@ export class JobBuilder {
     this.job.spec = { ...this.job.spec!, suspend: true };
     return this.annotate(ANNOTATION_STOP_DECISION, JSON.stringify(full));
   }
+  /** An audit's would-be decision: the annotation with mode Audit, and no suspend. */
+  auditDecision(decision: Partial<StopDecision> = {}): this {
+    const full = { schemaVersion: 1, epoch: 180, policy: "Forecast", reason: "predicted gain below 0.002", bestEpoch: 172, bestEma: 0.91, decidedAt: iso(500), mode: "Audit", trainedSeconds: 18100, ...decision };
+    return this.annotate(ANNOTATION_STOP_DECISION, JSON.stringify(full));
+  }
   gpus(n: number): this {
     this.job.spec!.template.spec!.containers[0]!.resources = { limits: { "nvidia.com/gpu": String(n) } };
     return this;

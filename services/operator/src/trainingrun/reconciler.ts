@@ -7,6 +7,7 @@ import type { OperatorMetrics } from "../metrics.js";
 import { mergePatchBetween, performActions } from "./act.js";
 import { isPodActive, podGpuRequest } from "./decide/objects.js";
 import type { RunWorld } from "./decide/parts.js";
+import { queueOutlookOf } from "./decide/finish.js";
 import { decideRun, type RunPlan } from "./decide/run.js";
 import { decideStatusWrite } from "./decide/status-write.js";
 import type { ProgressCache } from "./progress-feed.js";
@@ -136,6 +137,12 @@ export class TrainingRunReconciler {
       gpuSecondsSaved: plan.status.totals?.gpuSecondsSaved ?? 0,
       batchSize: plan.status.calibration?.batchSize !== undefined ? { value: plan.status.calibration.batchSize, source: plan.status.calibration.source ?? "Plans" } : undefined,
     });
+    metrics.setOutlook(
+      run.metadata.namespace ?? "default",
+      run.metadata.name ?? "",
+      new Map((plan.status.folds ?? []).flatMap((f) => (f.predictedFinishAt !== undefined ? [[f.fold, f.predictedFinishAt] as const] : []))),
+      plan.status.queue?.estimatedStartAt,
+    );
     // The writes went into the caches without the watch events that would requeue the run
     // (remember() swallows them), so look again at once: the status should show them.
     if (plan.actions.length > 0) return { requeueAfterMs: 1 };
@@ -159,11 +166,35 @@ export class TrainingRunReconciler {
       progress: progress.of(run.metadata.uid),
       heartbeats: progress.heartbeatsOf(run.metadata.uid),
       feedSince: progress.feedSince,
+      queueOutlook: queueOutlookOf(this.liveRuns()),
     };
+  }
+
+  /**
+   * Every live run that parses, as stored (parses are cached per resourceVersion): the
+   * estimated start reads the other runs' statuses, when their training folds free GPUs
+   * and who waits ahead, beside the admission loop's wait position for this run.
+   */
+  private liveRuns(): TrainingRun[] {
+    const runs: TrainingRun[] = [];
+    for (const raw of this.deps.world.runs()) {
+      if (raw.metadata.deletionTimestamp) continue;
+      const parsed = this.deps.world.parse(raw);
+      if (parsed.ok) runs.push(parsed.run);
+    }
+    return runs;
   }
 
   /** Queue wait and admitted folds, from the Jobs this pass created. */
   private observe(run: TrainingRun, plan: RunPlan, created: readonly string[], now: Date): void {
+    // An audit is priced once, when its fold has trained its schedule: the stored status
+    // did not have the cost yet and the new one has (an operator restart reads it back).
+    for (const f of plan.status.folds ?? []) {
+      const audit = f.audit;
+      if (audit?.epochsSaved === undefined) continue;
+      if (run.status?.folds?.find((o) => o.fold === f.fold)?.audit?.epochsSaved !== undefined) continue;
+      this.deps.metrics.observeAudit(audit.policy, audit.bestEmaLost, audit.gpuSecondsSaved);
+    }
     const queue = run.spec.queue;
     const queuedAt = plan.status.queue?.queuedAt;
     for (const name of created) {

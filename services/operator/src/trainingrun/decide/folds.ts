@@ -9,6 +9,8 @@ import { ANNOTATION_BATCH_SIZE, containerWaitingReason, intAnnotation, isImagePu
 import type { FoldProgress } from "./progress.js";
 import { decideStall, type HeartbeatSeen } from "./stall.js";
 import { decideValidation } from "./validation.js";
+import { predictFoldFinish } from "./finish.js";
+import { computeFoldAudit, isAudit } from "./audit.js";
 
 // One fold's training lifecycle, decided from its Job and pods. Attempts follow the
 // scheme documented at buildTrainingJob: one pod per Job, a new Job per attempt, the next
@@ -75,7 +77,7 @@ function finish(input: FoldInput, s: Partial_, extra: Omit<FoldDecision, "status
     fold: input.fold,
     attempt: s.attempt ?? prev?.attempt ?? 0,
     maxEpochs: input.calibration.schedule.effectiveMaxEpochs,
-    ...pick(prev, ["epoch", "latestEma", "bestEma", "bestEpoch", "node", "pod", "startedAt", "finishedAt", "gpuSecondsUsed", "gpuSecondsPlanned", "batchSize", "stopDecision", "validation"]),
+    ...pick(prev, ["epoch", "latestEma", "bestEma", "bestEpoch", "node", "pod", "startedAt", "finishedAt", "gpuSecondsUsed", "gpuSecondsPlanned", "epochSeconds", "batchSize", "stopDecision", "audit", "validation"]),
     ...(p ? { epoch: p.epoch } : {}),
     ...(p?.latestEma !== undefined ? { latestEma: p.latestEma } : {}),
     ...(p?.bestEma !== undefined ? { bestEma: p.bestEma } : {}),
@@ -84,6 +86,12 @@ function finish(input: FoldInput, s: Partial_, extra: Omit<FoldDecision, "status
   } as FoldStatus;
   if (s.reason === undefined) delete status.reason;
   if (s.message === undefined) delete status.message;
+  if (p?.meanEpochSeconds !== undefined) status.epochSeconds = Math.round(p.meanEpochSeconds * 100) / 100;
+  // Only a fold that is training has an end ahead of it; a stopping one ends now.
+  const predicted = p && status.phase === "Training" && s.reason !== "Stopping" && status.maxEpochs !== undefined
+    ? predictFoldFinish({ epoch: p.epoch, maxEpochs: status.maxEpochs, epochSeconds: p.meanEpochSeconds, lastEpochAt: new Date(p.observedAt) })
+    : undefined;
+  if (predicted) status.predictedFinishAt = predicted.toISOString();
   return { status, ...extra };
 }
 
@@ -125,7 +133,14 @@ function decideTraining(input: FoldInput): FoldDecision {
   };
 
   const stop = parseStopDecision(job);
-  if (stop.decision) {
+  // An audit's would-be decision stops nothing: the fold trains on, its status keeps the
+  // decision and, once training has ended, what the stop would have cost and saved.
+  const audited = isAudit(stop.decision) ? stop.decision : undefined;
+  if (audited) {
+    base.stopDecision = audited;
+    base.audit = computeFoldAudit(audited, input.progress, input.run.spec.gpu.perFold, isJobComplete(job));
+  }
+  if (stop.decision && !audited) {
     const d = stop.decision;
     if (active.length > 0) return finish(input, { ...base, phase: "Training", reason: "Stopping", message: `stop decided at epoch ${d.epoch} by ${d.policy}; waiting for the pod to terminate` });
     const finishedAt = d.decidedAt;
@@ -216,7 +231,7 @@ function noJob(input: FoldInput): FoldDecision {
   const { previous, run } = input;
   if (previous && (TRAINED_PHASES.has(previous.phase) || previous.phase === "Failed")) {
     // The Job is gone after the fold finished (deleted by hand): what it told us stands.
-    const phase = previous.phase === "Failed" ? "Failed" : previous.stopDecision ? "Converged" : "Completed";
+    const phase = previous.phase === "Failed" ? "Failed" : previous.stopDecision && !isAudit(previous.stopDecision) ? "Converged" : "Completed";
     return finish(input, { phase, reason: previous.reason, message: previous.message });
   }
   let attempt = previous?.attempt ?? 0;

@@ -8,6 +8,7 @@ import { type CalibrationDecision, decideCalibration } from "./calibration.js";
 import { decideFold, type FoldDecision } from "./folds.js";
 import { label } from "./objects.js";
 import type { FoldProgress } from "./progress.js";
+import type { QueueOutlook } from "./finish.js";
 import type { HeartbeatSeen } from "./stall.js";
 
 // The observed world of one run, as the reconciler hands it to the pure decisions, and the
@@ -31,6 +32,8 @@ export interface RunWorld {
   readonly heartbeats: ReadonlyMap<string, HeartbeatSeen>;
   /** Since when the operator's NATS feed is connected; undefined while down or without NATS. */
   readonly feedSince: string | undefined;
+  /** What the other runs' statuses say of the GPUs: when training folds free theirs, and who waits. */
+  readonly queueOutlook?: QueueOutlook;
 }
 
 export interface RunParts {

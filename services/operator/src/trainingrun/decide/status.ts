@@ -4,6 +4,9 @@ import { LABEL_ROLE } from "@nnunet-operator/api";
 import { label, TRAINED_PHASES } from "./objects.js";
 import { withClusterDefaults } from "./defaults.js";
 import { decideParts, type RunParts, type RunWorld } from "./parts.js";
+import { estimateQueuedStart } from "./finish.js";
+import { runKey } from "./admission.js";
+import { computeRunAudit } from "./audit.js";
 
 // The whole TrainingRun status, recomputed from the world on every pass, and the events
 // its transitions deserve. Conditions go through setCondition, so lastTransitionTime only
@@ -72,7 +75,7 @@ function conditions(run: TrainingRun, parts: RunParts, world: RunWorld, phase: R
   else if (running > 0) out.push({ type: ConditionType.Training, status: "True", reason: ConditionReason.FoldsRunning, message: `${running} of ${n} fold(s) training` });
   else out.push({ type: ConditionType.Training, status: "False", reason: trained === n ? ConditionReason.Completed : "NotTraining", message: trained === n ? "every fold finished training" : "no fold is training" });
 
-  const stopped = folds.filter((f) => f.stopDecision && TRAINED_PHASES.has(f.phase)).length;
+  const stopped = folds.filter((f) => f.stopDecision && f.stopDecision.mode !== "Audit" && TRAINED_PHASES.has(f.phase)).length;
   out.push(
     trained === n
       ? { type: ConditionType.Converged, status: "True", reason: stopped > 0 ? ConditionReason.EarlyStopped : ConditionReason.Completed, message: `${stopped} of ${n} fold(s) stopped early, ${n - stopped} trained the full schedule` }
@@ -124,6 +127,10 @@ export function assembleStatus(run: TrainingRun, parts: RunParts, world: RunWorl
   let list: Condition[] = prev?.conditions ?? [];
   for (const c of conditions(run, parts, world, phase, admittedAt)) list = setCondition(list, { ...c, observedGeneration: generation }, now).conditions;
 
+  const estimatedStartAt = wait?.position !== undefined && world.queueOutlook
+    ? estimateQueuedStart({ key: runKey(run), position: wait.position, pieces: parts.wants.map((w) => w.gpus) }, world.queueOutlook.waiting, world.queueOutlook.releases, now)
+    : undefined;
+  const runAudit = computeRunAudit(folds);
   const totals = computeTotals(folds);
   return {
     phase,
@@ -134,12 +141,21 @@ export function assembleStatus(run: TrainingRun, parts: RunParts, world: RunWorl
       ...(wait ? { reason: wait.reason, message: wait.message } : {}),
       ...(queuedAt ? { queuedAt } : {}),
       ...(admittedAt ? { admittedAt } : {}),
+      ...(estimatedStartAt ? { estimatedStartAt: estimatedStartAt.toISOString() } : {}),
     },
     calibration: parts.calibration.status,
     folds,
     totals,
-    summary: computeSummary(folds, totals),
+    ...(runAudit ? { audit: runAudit } : {}),
+    summary: withPredictedFinish(computeSummary(folds, totals), folds),
   };
+}
+
+/** The latest predicted finish of the training folds, for the printer column. */
+function withPredictedFinish<S extends object>(summary: S, folds: readonly FoldStatus[]): S & { predictedFinishAt?: string } {
+  const ends = folds.map((f) => f.predictedFinishAt).filter((t): t is string => t !== undefined).sort();
+  const last = ends[ends.length - 1];
+  return last === undefined ? summary : { ...summary, predictedFinishAt: last };
 }
 
 /** Events for what changed between the stored status and the new one. */

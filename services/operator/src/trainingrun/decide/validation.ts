@@ -10,7 +10,7 @@ import { containerTerminated, containerWaitingReason, lastLines, newestPod } fro
 
 type ValidationResult = NonNullable<FoldStatus["validation"]>;
 
-export function parseValidationMessage(text: string | undefined, completedAt: string | undefined): { ok: true; result: ValidationResult } | { ok: false; error: string } {
+export function parseValidationMessage(text: string | undefined, completedAt: string | undefined): { ok: true; result: ValidationResult; atDecision?: ValidationResult } | { ok: false; error: string } {
   if (!text?.trim()) return { ok: false, error: "validation left no termination message" };
   let json: unknown;
   try {
@@ -24,17 +24,37 @@ export function parseValidationMessage(text: string | undefined, completedAt: st
   // A NaN Dice (a class absent from every case) has no place in a list of numbers; the
   // per-class list is left out rather than shifted.
   const perClass = m.perClassDice?.every((d): d is number => d !== null) ? m.perClassDice : undefined;
-  return { ok: true, result: { checkpoint: m.checkpoint, meanDice: m.meanDice, ...(perClass ? { perClassDice: perClass } : {}), ...(completedAt ? { completedAt } : {}) } };
+  const result: ValidationResult = { checkpoint: m.checkpoint, meanDice: m.meanDice, ...(perClass ? { perClassDice: perClass } : {}), ...(completedAt ? { completedAt } : {}) };
+  if (m.atDecision === undefined) return { ok: true, result };
+  const decisionPerClass = m.atDecision.perClassDice?.every((d): d is number => d !== null) ? m.atDecision.perClassDice : undefined;
+  return { ok: true, result, atDecision: { checkpoint: "best", meanDice: m.atDecision.meanDice, ...(decisionPerClass ? { perClassDice: decisionPerClass } : {}), ...(completedAt ? { completedAt } : {}) } };
+}
+
+/**
+ * An audited fold's two validations side by side: the checkpoint the full schedule left and
+ * the one kept at the would-be stop, and what the stop would have given up (end minus stop).
+ */
+export function auditedValidation(atEnd: ValidationResult, atDecision: ValidationResult): NonNullable<NonNullable<FoldStatus["audit"]>["validation"]> {
+  const r = (x: number) => Math.round(x * 1e5) / 1e5;
+  const a = atEnd.perClassDice;
+  const b = atDecision.perClassDice;
+  return {
+    atDecision,
+    atEnd,
+    meanDiceLost: r(atEnd.meanDice - atDecision.meanDice),
+    ...(a && b && a.length === b.length ? { perClassDiceLost: a.map((x, i) => r(x - (b[i] ?? 0))) } : {}),
+  };
 }
 
 export function decideValidation(input: FoldInput, trained: FoldStatus): FoldDecision {
   const { run, validateJob: job, previous } = input;
-  const earlyStopped = trained.stopDecision !== undefined;
+  // An audit's would-be decision did not stop the fold: it trained its full schedule.
+  const earlyStopped = trained.stopDecision !== undefined && trained.stopDecision.mode !== "Audit";
   const outcome: FoldStatus = { ...trained, phase: earlyStopped ? "Converged" : "Completed" };
   if (!run.spec.validation.enabled) return { status: outcome, actions: [] };
 
   if (!job) {
-    if (previous?.validation) return { status: validated(outcome, previous.validation), actions: [] };
+    if (previous?.validation) return { status: validated(withAuditValidation(outcome, previous.validation, previous.audit?.validation?.atDecision), previous.validation), actions: [] };
     const checkpoint = validationCheckpoint(run, earlyStopped);
     if (!input.admitted.validate) {
       return { status: { ...outcome, message: `${outcome.message ?? ""}; validation waits for a GPU`.replace(/^; /, "") }, actions: [], wants: "validate" };
@@ -50,8 +70,8 @@ export function decideValidation(input: FoldInput, trained: FoldStatus): FoldDec
   if (isJobComplete(job)) {
     const completedAt = term?.finishedAt ? String(term.finishedAt) : undefined;
     const parsed = parseValidationMessage(term?.message, completedAt);
-    if (parsed.ok) return { status: validated(outcome, parsed.result), actions: [] };
-    if (previous?.validation) return { status: validated(outcome, previous.validation), actions: [] };
+    if (parsed.ok) return { status: validated(withAuditValidation(outcome, parsed.result, parsed.atDecision), parsed.result), actions: [] };
+    if (previous?.validation) return { status: validated(withAuditValidation(outcome, previous.validation, previous.audit?.validation?.atDecision), previous.validation), actions: [] };
     return { status: { ...outcome, phase: "Failed", reason: "ValidationFailed", message: parsed.error }, actions: [] };
   }
   if (isJobFailed(job)) {
@@ -61,6 +81,12 @@ export function decideValidation(input: FoldInput, trained: FoldStatus): FoldDec
   const waiting = pod ? containerWaitingReason(pod, NNUNET_CONTAINER) : undefined;
   const message = waiting ? `validation pod waits: ${waiting.reason}${waiting.message ? ` (${waiting.message})` : ""}` : `validating ${validationCheckpoint(run, earlyStopped)} checkpoint`;
   return { status: { ...outcome, phase: "Validating", reason: "Validating", message }, actions: [] };
+}
+
+/** An audited fold with both validations gets them in its audit. */
+function withAuditValidation(outcome: FoldStatus, atEnd: ValidationResult, atDecision: ValidationResult | undefined): FoldStatus {
+  if (outcome.audit === undefined || atDecision === undefined) return outcome;
+  return { ...outcome, audit: { ...outcome.audit, validation: auditedValidation(atEnd, atDecision) } };
 }
 
 function validated(outcome: FoldStatus, v: ValidationResult): FoldStatus {

@@ -89,6 +89,34 @@ json.dump({"foreground_mean": {"Dice": 0.91234567}, "mean": {"1": {"Dice": 0.95}
     assert.deepEqual(message, { schemaVersion: 1, checkpoint: "best", meanDice: 0.91235, perClassDice: [0.95, null] });
   });
 
+  it("validates an audited fold's kept checkpoint too, in place of checkpoint_best.pth for one run, and puts everything back", () => {
+    const audited = join(root, "results", "fold_1");
+    mkdirSync(audited, { recursive: true });
+    writeFileSync(join(audited, "checkpoint_best.pth"), "0.93");
+    writeFileSync(join(audited, "checkpoint_best_at_decision.pth"), "0.9");
+    // Its Dice is the number in checkpoint_best.pth: which checkpoint was validated shows.
+    const byCheckpoint = join(root, "fake-train-by-checkpoint");
+    writeFileSync(byCheckpoint, `#!/usr/bin/env python3
+import json, os, sys
+fold = sys.argv[1]
+d = float(open(os.path.join(fold, "checkpoint_best.pth")).read())
+os.makedirs(os.path.join(fold, "validation"), exist_ok=True)
+json.dump({"foreground_mean": {"Dice": d}, "mean": {"1": {"Dice": d + 0.01}, "2": {"Dice": d - 0.01}}}, open(os.path.join(fold, "validation", "summary.json"), "w"))
+`);
+    chmodSync(byCheckpoint, 0o755);
+    // A leftover of a pod killed mid-swap is put back before anything else.
+    writeFileSync(join(audited, ".checkpoint_best_at_end.pth"), "0.93");
+    writeFileSync(join(audited, "checkpoint_best.pth"), "0.9");
+    const r = py(VALIDATE_PY, [audited, "best", byCheckpoint, audited, "--val", "--val_best"], { TERMINATION_MESSAGE_PATH: term });
+    assert.equal(r.status, 0, r.stderr);
+    const message = ValidationMessage.parse(JSON.parse(readFileSync(term, "utf8")));
+    assert.deepEqual(message, { schemaVersion: 1, checkpoint: "best", meanDice: 0.93, perClassDice: [0.94, 0.92], atDecision: { meanDice: 0.9, perClassDice: [0.91, 0.89] } });
+    assert.equal(readFileSync(join(audited, "checkpoint_best.pth"), "utf8"), "0.93");
+    assert.equal(existsSync(join(audited, ".checkpoint_best_at_end.pth")), false);
+    assert.equal(JSON.parse(readFileSync(join(audited, "validation", "summary.json"), "utf8")).foreground_mean.Dice, 0.93);
+    assert.equal(JSON.parse(readFileSync(join(audited, "validation_at_decision", "summary.json"), "utf8")).foreground_mean.Dice, 0.9);
+  });
+
   it("passes nnU-Net's failing exit code through and writes no result", () => {
     rmSync(term, { force: true });
     const r = py(VALIDATE_PY, [fold, "final", fake, fold], { TERMINATION_MESSAGE_PATH: term, FAIL: "3" });

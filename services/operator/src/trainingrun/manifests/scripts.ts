@@ -67,8 +67,13 @@ finally:
  * message, compact and under 4 KiB.
  */
 export const VALIDATE_PY = `
-import json, math, os, subprocess, sys
+import json, math, os, shutil, subprocess, sys
 fold_dir, checkpoint, cmd = sys.argv[1], sys.argv[2], sys.argv[3:]
+best = os.path.join(fold_dir, "checkpoint_best.pth")
+aside = os.path.join(fold_dir, ".checkpoint_best_at_end.pth")
+# A pod killed while validating an audit's kept checkpoint left the run's own aside: back first.
+if os.path.exists(aside):
+    os.replace(aside, best)
 final = os.path.join(fold_dir, "checkpoint_final.pth")
 if not os.path.exists(final):
     src = "checkpoint_best.pth" if checkpoint == "best" else "checkpoint_latest.pth"
@@ -82,9 +87,38 @@ with open(os.path.join(fold_dir, "validation", "summary.json")) as f:
 num = lambda v: None if v is None or (isinstance(v, float) and math.isnan(v)) else round(float(v), 5)
 per = [num(v.get("Dice")) for v in s.get("mean", {}).values() if isinstance(v, dict)]
 msg = {"schemaVersion": 1, "checkpoint": checkpoint, "meanDice": num(s["foreground_mean"]["Dice"]), "perClassDice": per}
+# An audited fold: the reporter kept checkpoint_best.pth as of the would-be stop. Validate it
+# too, in place of checkpoint_best.pth for the time of one run (put back in any case), with
+# the first validation's output kept aside and the second's saved as validation_at_decision.
+kept = os.path.join(fold_dir, "checkpoint_best_at_decision.pth")
+if os.path.exists(kept):
+    val, val_end, val_dec = (os.path.join(fold_dir, d) for d in ("validation", "validation_at_end", "validation_at_decision"))
+    for d in (val_end, val_dec):
+        shutil.rmtree(d, ignore_errors=True)
+    os.rename(val, val_end)
+    os.replace(best, aside)
+    try:
+        shutil.copyfile(kept, best)
+        rc2 = subprocess.call(cmd + ([] if "--val_best" in cmd else ["--val_best"]))
+    finally:
+        os.replace(aside, best)
+    if rc2 == 0 and os.path.exists(os.path.join(val, "summary.json")):
+        with open(os.path.join(val, "summary.json")) as f:
+            s2 = json.load(f)
+        msg["atDecision"] = {"meanDice": num(s2["foreground_mean"]["Dice"]), "perClassDice": [num(v.get("Dice")) for v in s2.get("mean", {}).values() if isinstance(v, dict)]}
+        os.rename(val, val_dec)
+    else:
+        msg["atDecisionError"] = "validation of checkpoint_best_at_decision.pth exited %d" % rc2
+        shutil.rmtree(val, ignore_errors=True)
+    os.rename(val_end, val)
 text = json.dumps(msg, separators=(",", ":"))
-if len(text) > 4000:
-    del msg["perClassDice"]
+for drop in (("atDecision", "perClassDice"), ("perClassDice",)):
+    if len(text) <= 4000:
+        break
+    if len(drop) == 2 and drop[0] in msg:
+        msg[drop[0]].pop(drop[1], None)
+    elif len(drop) == 1:
+        msg.pop(drop[0], None)
     text = json.dumps(msg, separators=(",", ":"))
 print(text)
 with open(os.environ.get("TERMINATION_MESSAGE_PATH", "/dev/termination-log"), "w") as f:
@@ -99,6 +133,9 @@ export const ValidationMessage = z
     meanDice: z.number(),
     /** null where nnU-Net reported NaN (a class absent from every case). */
     perClassDice: z.array(z.number().nullable()).optional(),
+    /** An audited fold: the validation of the checkpoint kept at the would-be stop. */
+    atDecision: z.object({ meanDice: z.number(), perClassDice: z.array(z.number().nullable()).optional() }).strict().optional(),
+    atDecisionError: z.string().optional(),
   })
   .strict();
 export type ValidationMessage = z.infer<typeof ValidationMessage>;

@@ -1,0 +1,76 @@
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { EpochMetrics } from "@nnunet-operator/api";
+import { type Curve, presetConfig, readCurveDir, replayCurve } from "@nnunet-operator/early-stop";
+import { accumulateProgress, type FoldProgress, predictFoldFinish } from "@nnunet-operator/operator";
+
+// Replays the real learning curves of test/fixtures/nnunet-logs/curves through the
+// operator's own progress accumulation and finish prediction, epoch by epoch, with each
+// epoch observed when its logged epoch time says it ended, and measures how far the
+// predicted end is from the real one. The error is relative to the fold's whole training
+// time: +0.05 means predicted 5% of the fold's duration too late.
+//
+// Two real ends: the end of the logged run (every curve here trained its full schedule,
+// which is what the prediction assumes) and the epoch where the Forecast policy with its
+// defaults would have stopped it (what an enforced run does; the operator does not predict
+// that stop, so this shows what its honest default costs).
+
+export const CURVES_DIR = fileURLToPath(new URL("../fixtures/nnunet-logs/curves", import.meta.url));
+
+export interface CurveFinishErrors {
+  readonly name: string;
+  readonly maxEpochs: number;
+  /** Largest |error| over every epoch from `from` of the schedule on, against each real end. */
+  readonly worstToScheduleEnd: number;
+  readonly worstToForecastStop: number | undefined;
+  /** Every error against the schedule's end, one per epoch from `from` on. */
+  readonly errors: readonly number[];
+}
+
+const T0 = Date.parse("2026-01-01T00:00:00Z");
+
+export function replayFinish(curve: Curve, from = 0.2): CurveFinishErrors {
+  const times = curve.points.map((p) => p.epochTimeSeconds ?? 0);
+  const ends: number[] = [];
+  times.reduce((sum, t, i) => (ends[i] = sum + t), 0);
+  const realEnd = ends[ends.length - 1] ?? 0;
+  const stop = replayCurve(curve, presetConfig("Forecast")).stopEpoch;
+  const stopIndex = stop === undefined ? undefined : curve.points.findIndex((p) => p.epoch === stop);
+  const stopEnd = stopIndex === undefined ? undefined : ends[stopIndex];
+  let progress: FoldProgress | undefined;
+  const errors: number[] = [];
+  let worstStop = 0;
+  curve.points.forEach((p, i) => {
+    const message = {
+      schemaVersion: 1, namespace: "replay", run: "replay", runUid: "replay", fold: "0", attempt: 0,
+      epoch: p.epoch, pseudoDice: [], epochTimeSeconds: p.epochTimeSeconds,
+      observedAt: new Date(T0 + (ends[i] ?? 0) * 1000).toISOString(),
+    } as EpochMetrics;
+    progress = accumulateProgress(progress, message);
+    if (p.epoch + 1 < from * curve.maxEpochs) return;
+    const predicted = predictFoldFinish({ epoch: progress.epoch, maxEpochs: curve.maxEpochs, epochSeconds: progress.meanEpochSeconds, lastEpochAt: new Date(progress.observedAt) });
+    if (!predicted) return;
+    const at = (predicted.getTime() - T0) / 1000;
+    errors.push((at - realEnd) / realEnd);
+    if (stopEnd !== undefined && stopIndex !== undefined && i <= stopIndex) worstStop = Math.max(worstStop, Math.abs(at - stopEnd) / stopEnd);
+  });
+  return {
+    name: curve.name,
+    maxEpochs: curve.maxEpochs,
+    worstToScheduleEnd: errors.reduce((a, e) => Math.max(a, Math.abs(e)), 0),
+    worstToForecastStop: stopEnd === undefined ? undefined : worstStop,
+    errors,
+  };
+}
+
+/** Curves that ran their whole schedule with logged epoch times: the only ones with a known real end. */
+export function completeCurves(dir = CURVES_DIR): Curve[] {
+  return readCurveDir(dir).filter((c) => c.points.length >= c.maxEpochs && c.points.every((p) => (p.epochTimeSeconds ?? 0) > 0));
+}
+
+export function quantile(sorted: readonly number[], q: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN;
+}
+
+export const curvesDir = (...parts: string[]): string => join(CURVES_DIR, ...parts);
