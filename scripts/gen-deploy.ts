@@ -29,7 +29,8 @@ export function deployFiles(): Record<string, string> {
     kind: "Kustomization",
     resources: Object.keys(files).sort(),
   };
-  files["kustomization.yaml"] = `${HEADER}# Samples (deploy/samples/) are not resources: apply them once the operator runs.\n${stringify(kustomization)}`;
+  files["kustomization.yaml"] =
+    `${HEADER}# Samples (deploy/samples/) are not resources: apply them once the operator runs.\n${stringify(kustomization)}`;
   return files;
 }
 

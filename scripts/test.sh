@@ -15,6 +15,10 @@ npx tsx scripts/gen-deploy.ts --check
 echo "== typecheck"
 npx tsc -b --noEmit
 
+echo "== format and lint (Biome: formatting, floating promises; knip: unused exports)"
+npx biome ci --error-on-warnings --colors=off .
+npx knip --include exports,types
+
 # Explicit globs, expanded here, so node's runner gets files and prints its summary.
 unit=(packages/*/src/**/*.test.ts services/*/src/**/*.test.ts services/*/scripts/**/*.test.ts)
 integration=(test/integration/**/*.test.ts test/e2e/**/*.test.ts)

@@ -20,7 +20,9 @@ export function chartRbac(): KubeObject[] {
 
 /** The operator's config.yaml from the chart, pointed at this machine's NATS and the simulated backend. */
 export function operatorConfig(natsUrl: string): string {
-  const cm = parseYaml(readFileSync(join(repoRoot, "deploy/manifests/configmap-nnunet-operator-config.yaml"), "utf8")) as { data: Record<string, string> };
+  const cm = parseYaml(
+    readFileSync(join(repoRoot, "deploy/manifests/configmap-nnunet-operator-config.yaml"), "utf8"),
+  ) as { data: Record<string, string> };
   // biome-ignore lint/suspicious/noExplicitAny: the operator's config is edited as plain YAML data
   const config = parseYaml(cm.data["config.yaml"] ?? "") as Record<string, any>;
   config["nats"] = { ...config["nats"], url: natsUrl };

@@ -51,7 +51,8 @@ const FINISHED = new Set(["Succeeded", "Failed"]);
 let starting: Promise<Stack> | undefined;
 let stopping: Promise<void> | undefined;
 // A signal during the start waits for it to finish, so that nothing half-started survives.
-const stopAll = (): Promise<void> => (stopping ??= (async () => void (await (await starting?.catch(() => undefined))?.stop()))());
+const stopAll = (): Promise<void> =>
+  (stopping ??= (async () => void (await (await starting?.catch(() => undefined))?.stop()))());
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
@@ -73,12 +74,16 @@ async function main(): Promise<void> {
     });
   }
 
-  console.log("Starting the devcluster (4 x 4 L40S + 1 CPU node, RBAC), then: helm install nnunet-operator charts/nnunet-operator -n nnunet-system --create-namespace -f scripts/demo/values-devcluster.yaml --wait");
+  console.log(
+    "Starting the devcluster (4 x 4 L40S + 1 CPU node, RBAC), then: helm install nnunet-operator charts/nnunet-operator -n nnunet-system --create-namespace -f scripts/demo/values-devcluster.yaml --wait",
+  );
   starting = startStack({ timeScale: args.timeScale ?? 250, logLevel: "info" });
   const stack = await starting;
   if (shutdown.signal.aborted) return;
   const { dc } = stack;
-  console.log(`  cluster ${dc.url}; chart installed, every pod Ready after ${stack.installSeconds.toFixed(1)} s (NATS StatefulSet, operator and early-stop Deployments); work folder ${stack.workDir}`);
+  console.log(
+    `  cluster ${dc.url}; chart installed, every pod Ready after ${stack.installSeconds.toFixed(1)} s (NATS StatefulSet, operator and early-stop Deployments); work folder ${stack.workDir}`,
+  );
   const kc = new KubeConfig();
   kc.loadFromFile(stack.kubeconfigPath);
   const port = new ClientPort(kc, { fieldManager: "nnunet-demo" });
@@ -89,7 +94,9 @@ async function main(): Promise<void> {
   };
 
   await stack.kubectl(["apply", "-f", HIGH]);
-  console.log("kubectl apply -f deploy/samples/trainingrun.yaml (totalseg-ct: 5 folds, batch size Auto, early stop Forecast, priority 100)");
+  console.log(
+    "kubectl apply -f deploy/samples/trainingrun.yaml (totalseg-ct: 5 folds, batch size Auto, early stop Forecast, priority 100)",
+  );
 
   const view = new AbortController();
   shutdown.signal.addEventListener("abort", () => view.abort(), { once: true });
@@ -106,10 +113,14 @@ async function main(): Promise<void> {
   });
 
   // The low-priority run arrives once the first one's folds hold the GPUs: it has to queue.
-  while (!shutdown.signal.aborted && !(get("totalseg-ct")?.status?.folds ?? []).some((f) => f.phase === "Training")) await sleep(250);
+  while (!shutdown.signal.aborted && !(get("totalseg-ct")?.status?.folds ?? []).some((f) => f.phase === "Training"))
+    await sleep(250);
   if (shutdown.signal.aborted) return;
   await stack.kubectl(["apply", "-f", LOW]);
-  if (!tty) console.log("kubectl apply -f deploy/samples/trainingrun-low-priority.yaml (liver-lowprio: 3 folds x 4 GPUs, priority 10)");
+  if (!tty)
+    console.log(
+      "kubectl apply -f deploy/samples/trainingrun-low-priority.yaml (liver-lowprio: 3 folds x 4 GPUs, priority 10)",
+    );
 
   const names = ["totalseg-ct", "liver-lowprio"];
   while (!shutdown.signal.aborted && !names.every((n) => FINISHED.has(get(n)?.status?.phase ?? ""))) await sleep(500);
@@ -124,11 +135,29 @@ async function main(): Promise<void> {
 
   const env = `export KUBECONFIG=${stack.kubeconfigPath} PATH=${join(repoRoot, ".tools/bin")}:${join(repoRoot, "node_modules/.bin")}:$PATH`;
   if (args.keep) {
-    console.log(["Everything keeps running. In another terminal:", `  ${env}`, "  kubectl get tr -w; kubectl get pods -n nnunet-system; helm list -n nnunet-system", "  kubectl logs -n nnunet-system deploy/nnunet-operator", "  kubectl nnunet status totalseg-ct", "  kubectl nnunet watch liver-lowprio", "  kubectl apply -f deploy/samples/trainingrun.yaml   # after kubectl delete tr totalseg-ct", "Ctrl-C here stops it all."].join("\n"));
+    console.log(
+      [
+        "Everything keeps running. In another terminal:",
+        `  ${env}`,
+        "  kubectl get tr -w; kubectl get pods -n nnunet-system; helm list -n nnunet-system",
+        "  kubectl logs -n nnunet-system deploy/nnunet-operator",
+        "  kubectl nnunet status totalseg-ct",
+        "  kubectl nnunet watch liver-lowprio",
+        "  kubectl apply -f deploy/samples/trainingrun.yaml   # after kubectl delete tr totalseg-ct",
+        "Ctrl-C here stops it all.",
+      ].join("\n"),
+    );
     await new Promise<void>((resolve) => shutdown.signal.addEventListener("abort", () => resolve(), { once: true }));
     return;
   }
-  console.log(["Keep exploring: `npm run demo -- --keep` leaves the cluster running and prints:", `  ${env.replace(stack.kubeconfigPath, "<kubeconfig>")}`, "  kubectl get tr -w; kubectl nnunet status totalseg-ct; kubectl nnunet logs totalseg-ct --fold 0", "Architecture and the other commands: README.md"].join("\n"));
+  console.log(
+    [
+      "Keep exploring: `npm run demo -- --keep` leaves the cluster running and prints:",
+      `  ${env.replace(stack.kubeconfigPath, "<kubeconfig>")}`,
+      "  kubectl get tr -w; kubectl nnunet status totalseg-ct; kubectl nnunet logs totalseg-ct --fold 0",
+      "Architecture and the other commands: README.md",
+    ].join("\n"),
+  );
   await stopAll();
   process.exit(figures.every((f) => f.phase === "Succeeded") ? 0 : 1);
 }

@@ -28,7 +28,12 @@ export interface SpawnServiceOptions {
 
 export function spawnService(o: SpawnServiceOptions): Service {
   const log = createWriteStream(o.logFile, { flags: "a" });
-  const child: ChildProcess = spawn(o.command, o.args, { cwd: o.cwd, env: o.env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+  const child: ChildProcess = spawn(o.command, o.args, {
+    cwd: o.cwd,
+    env: o.env,
+    detached: true,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let recent = "";
   const collect = (chunk: Buffer): void => {
     log.write(chunk);
@@ -100,7 +105,8 @@ export async function waitHttpOk(url: string, service: Service, timeoutMs = 60_0
     } catch {
       // not listening yet
     }
-    if (Date.now() > deadline) throw new Error(`${service.name} not ready at ${url} after ${timeoutMs} ms:\n${service.tail()}`);
+    if (Date.now() > deadline)
+      throw new Error(`${service.name} not ready at ${url} after ${timeoutMs} ms:\n${service.tail()}`);
     await sleep(200);
   }
 }

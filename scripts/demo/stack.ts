@@ -96,26 +96,44 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
       nodeShape: { cpu: "64", memory: "512Gi" },
       dataRoot,
       ...(o.timeScale !== undefined && { timeScale: o.timeScale }),
-      seedClaims: (o.claims ?? [{ namespace: "default", name: "nnunet-data" }]).map((c) => ({ namespace: c.namespace, name: c.name })),
+      seedClaims: (o.claims ?? [{ namespace: "default", name: "nnunet-data" }]).map((c) => ({
+        namespace: c.namespace,
+        name: c.name,
+      })),
     });
     const cluster = dc;
-    const env = { ...process.env, KUBECONFIG: cluster.kubeconfigPath, HELM_CACHE_HOME: join(workDir, "helm/cache"), HELM_CONFIG_HOME: join(workDir, "helm/config"), HELM_DATA_HOME: join(workDir, "helm/data") };
-    const tool = (name: string) => async (args: string[], timeoutMs = 300_000): Promise<string> => {
-      try {
-        return (await run(toolPath(name), args, { env, timeout: timeoutMs, maxBuffer: 16 << 20 })).stdout;
-      } catch (error) {
-        const e = error as { stderr?: string; stdout?: string; message: string };
-        throw new Error(`${name} ${args.join(" ")} failed: ${(e.stderr || e.stdout || e.message).trim()}`, { cause: error });
-      }
+    const env = {
+      ...process.env,
+      KUBECONFIG: cluster.kubeconfigPath,
+      HELM_CACHE_HOME: join(workDir, "helm/cache"),
+      HELM_CONFIG_HOME: join(workDir, "helm/config"),
+      HELM_DATA_HOME: join(workDir, "helm/data"),
     };
+    const tool =
+      (name: string) =>
+      async (args: string[], timeoutMs = 300_000): Promise<string> => {
+        try {
+          return (await run(toolPath(name), args, { env, timeout: timeoutMs, maxBuffer: 16 << 20 })).stdout;
+        } catch (error) {
+          const e = error as { stderr?: string; stdout?: string; message: string };
+          throw new Error(`${name} ${args.join(" ")} failed: ${(e.stderr || e.stdout || e.message).trim()}`, {
+            cause: error,
+          });
+        }
+      };
     const helm = tool("helm");
     const kubectl = tool("kubectl");
     const pods = (component: string): KubeObject[] =>
-      [...cluster.cluster.store.scan("pods", SYSTEM_NS)].map((e) => e.object).filter((p) => p.metadata.labels?.[COMPONENT_LABEL] === component && !p.metadata.deletionTimestamp);
+      [...cluster.cluster.store.scan("pods", SYSTEM_NS)]
+        .map((e) => e.object)
+        .filter((p) => p.metadata.labels?.[COMPONENT_LABEL] === component && !p.metadata.deletionTimestamp);
     const diagnostics = (): string =>
       [...cluster.cluster.store.scan("pods", SYSTEM_NS)]
         .map((e) => {
-          const st = (e.object["status"] ?? {}) as { phase?: string; containerStatuses?: { name: string; restartCount: number; ready: boolean }[] };
+          const st = (e.object["status"] ?? {}) as {
+            phase?: string;
+            containerStatuses?: { name: string; restartCount: number; ready: boolean }[];
+          };
           const uid = e.object.metadata.uid!;
           const logs = (st.containerStatuses ?? []).map((c) => {
             const file = join(dataRoot, "pods", uid, "logs", c.name, `${c.restartCount}.log`);
@@ -128,23 +146,62 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
 
     const replicas = o.operatorReplicas ?? 2;
     const started = Date.now();
-    const levels = o.logLevel ? ["--set", `operator.logLevel=${o.logLevel}`, "--set", `earlyStop.logLevel=${o.logLevel}`] : [];
-    await helm(["install", RELEASE, CHART, "--namespace", SYSTEM_NS, "--create-namespace", "--values", DEVCLUSTER_VALUES, "--set", `operator.replicas=${replicas}`, ...levels, ...(o.helmArgs ?? []), "--wait", "--timeout", "240s"], 300_000).catch((error: Error) => {
+    const levels = o.logLevel
+      ? ["--set", `operator.logLevel=${o.logLevel}`, "--set", `earlyStop.logLevel=${o.logLevel}`]
+      : [];
+    await helm(
+      [
+        "install",
+        RELEASE,
+        CHART,
+        "--namespace",
+        SYSTEM_NS,
+        "--create-namespace",
+        "--values",
+        DEVCLUSTER_VALUES,
+        "--set",
+        `operator.replicas=${replicas}`,
+        ...levels,
+        ...(o.helmArgs ?? []),
+        "--wait",
+        "--timeout",
+        "240s",
+      ],
+      300_000,
+    ).catch((error: Error) => {
       throw new Error(`${error.message}\n${diagnostics()}`, { cause: error });
     });
     const installSeconds = (Date.now() - started) / 1000;
-    const metricsOf = (component: string) => pods(component).map((p) => `${(p["status"] as { podIP: string }).podIP}:8080`);
+    const metricsOf = (component: string) =>
+      pods(component).map((p) => `${(p["status"] as { podIP: string }).podIP}:8080`);
     const operatorMetrics = metricsOf("operator");
     const earlyStopMetrics = metricsOf("early-stop");
 
     let prometheusUrl: string | undefined;
     if (o.prometheus) {
       // Prometheus runs beside the cluster, as a scraper outside it would, and reaches the pods on their IPs.
-      const p = await startPrometheus({ workDir, targets: { "nnunet-operator": operatorMetrics, "nnunet-operator-early-stop": earlyStopMetrics } });
+      const p = await startPrometheus({
+        workDir,
+        targets: { "nnunet-operator": operatorMetrics, "nnunet-operator-early-stop": earlyStopMetrics },
+      });
       prometheus = p.service;
       prometheusUrl = p.url;
     }
-    return { dc, workDir, dataRoot, kubeconfigPath: dc.kubeconfigPath, installSeconds, operatorMetrics, earlyStopMetrics, prometheusUrl, helm, kubectl, pods, diagnostics, stop };
+    return {
+      dc,
+      workDir,
+      dataRoot,
+      kubeconfigPath: dc.kubeconfigPath,
+      installSeconds,
+      operatorMetrics,
+      earlyStopMetrics,
+      prometheusUrl,
+      helm,
+      kubectl,
+      pods,
+      diagnostics,
+      stop,
+    };
   } catch (err) {
     await stop();
     throw err;

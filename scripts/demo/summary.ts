@@ -68,7 +68,8 @@ function allRuns(runs: readonly RunFigures[]): string | undefined {
     return done !== undefined && done === all && r.status?.totals?.gpuSecondsSaved !== undefined;
   });
   if (!finished || runs.length < 2) return undefined;
-  const sum = (pick: (t: NonNullable<TrainingRunStatus["totals"]>) => number | undefined) => runs.reduce((s, r) => s + (pick(r.status!.totals!) ?? 0), 0);
+  const sum = (pick: (t: NonNullable<TrainingRunStatus["totals"]>) => number | undefined) =>
+    runs.reduce((s, r) => s + (pick(r.status!.totals!) ?? 0), 0);
   const planned = sum((t) => t.gpuSecondsPlanned);
   if (planned <= 0) return undefined;
   const saved = sum((t) => t.gpuSecondsSaved);
@@ -82,13 +83,17 @@ export function formatSummary(runs: readonly RunFigures[], elapsedSeconds: numbe
     lines.push("  fold  epoch      stopped        best EMA  val Dice  checkpoint  GPU-h");
     for (const f of r.folds) {
       const epoch = `${f.epoch ?? "-"}/${f.maxEpochs ?? "?"}`;
-      lines.push(`  ${f.fold.padEnd(4)}  ${epoch.padEnd(9)}  ${(f.stopped ?? "no").padEnd(13)}  ${num(f.bestEma).padStart(8)}  ${num(f.validationDice).padStart(8)}  ${(f.checkpoint ?? "-").padEnd(10)}  ${hours(f.gpuSecondsUsed).padStart(5)}`);
+      lines.push(
+        `  ${f.fold.padEnd(4)}  ${epoch.padEnd(9)}  ${(f.stopped ?? "no").padEnd(13)}  ${num(f.bestEma).padStart(8)}  ${num(f.validationDice).padStart(8)}  ${(f.checkpoint ?? "-").padEnd(10)}  ${hours(f.gpuSecondsUsed).padStart(5)}`,
+      );
     }
     const gpu = gpuFigures(r.status);
     if (gpu) lines.push(`  ${gpu}`);
   }
   const all = allRuns(runs);
   if (all) lines.push("", all);
-  lines.push("(GPU-hours of L40S training: the epoch times the replayed runs recorded, as the operator counts them in status.totals; the same figures as kubectl get tr and kubectl nnunet status.)");
+  lines.push(
+    "(GPU-hours of L40S training: the epoch times the replayed runs recorded, as the operator counts them in status.totals; the same figures as kubectl get tr and kubectl nnunet status.)",
+  );
   return `${lines.join("\n")}\n`;
 }

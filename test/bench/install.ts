@@ -13,7 +13,21 @@ for (let i = 0; i < ROUNDS; i++) {
   try {
     install.push(stack.installSeconds);
     const started = Date.now();
-    await stack.helm(["upgrade", RELEASE, CHART, "--namespace", SYSTEM_NS, "--values", DEVCLUSTER_VALUES, "--reuse-values", "--set", `operator.logLevel=${i % 2 ? "info" : "debug"}`, "--wait", "--timeout", "300s"]);
+    await stack.helm([
+      "upgrade",
+      RELEASE,
+      CHART,
+      "--namespace",
+      SYSTEM_NS,
+      "--values",
+      DEVCLUSTER_VALUES,
+      "--reuse-values",
+      "--set",
+      `operator.logLevel=${i % 2 ? "info" : "debug"}`,
+      "--wait",
+      "--timeout",
+      "300s",
+    ]);
     await stack.kubectl(["rollout", "status", "deployment/nnunet-operator", "--namespace", SYSTEM_NS, "--timeout=60s"]);
     upgrade.push((Date.now() - started) / 1000);
   } finally {
@@ -28,4 +42,7 @@ const rows: [string, number[], number][] = [
 ];
 console.log(`| step (${ROUNDS} rounds) | median s | max s | budget s | ok |`);
 console.log(`|---|---:|---:|---:|---|`);
-for (const [name, xs, budget] of rows) console.log(`| ${name} | ${median(xs).toFixed(1)} | ${Math.max(...xs).toFixed(1)} | ${budget} | ${median(xs) <= budget ? "yes" : "NO"} |`);
+for (const [name, xs, budget] of rows)
+  console.log(
+    `| ${name} | ${median(xs).toFixed(1)} | ${Math.max(...xs).toFixed(1)} | ${budget} | ${median(xs) <= budget ? "yes" : "NO"} |`,
+  );

@@ -42,17 +42,30 @@ export function replayFinish(curve: Curve, from = 0.2): CurveFinishErrors {
   let worstStop = 0;
   curve.points.forEach((p, i) => {
     const message = {
-      schemaVersion: 1, namespace: "replay", run: "replay", runUid: "replay", fold: "0", attempt: 0,
-      epoch: p.epoch, pseudoDice: [], epochTimeSeconds: p.epochTimeSeconds,
+      schemaVersion: 1,
+      namespace: "replay",
+      run: "replay",
+      runUid: "replay",
+      fold: "0",
+      attempt: 0,
+      epoch: p.epoch,
+      pseudoDice: [],
+      epochTimeSeconds: p.epochTimeSeconds,
       observedAt: new Date(T0 + (ends[i] ?? 0) * 1000).toISOString(),
     } as EpochMetrics;
     progress = accumulateProgress(progress, message);
     if (p.epoch + 1 < from * curve.maxEpochs) return;
-    const predicted = predictFoldFinish({ epoch: progress.epoch, maxEpochs: curve.maxEpochs, epochSeconds: progress.meanEpochSeconds, lastEpochAt: new Date(progress.observedAt) });
+    const predicted = predictFoldFinish({
+      epoch: progress.epoch,
+      maxEpochs: curve.maxEpochs,
+      epochSeconds: progress.meanEpochSeconds,
+      lastEpochAt: new Date(progress.observedAt),
+    });
     if (!predicted) return;
     const at = (predicted.getTime() - T0) / 1000;
     errors.push((at - realEnd) / realEnd);
-    if (stopEnd !== undefined && stopIndex !== undefined && i <= stopIndex) worstStop = Math.max(worstStop, Math.abs(at - stopEnd) / stopEnd);
+    if (stopEnd !== undefined && stopIndex !== undefined && i <= stopIndex)
+      worstStop = Math.max(worstStop, Math.abs(at - stopEnd) / stopEnd);
   });
   return {
     name: curve.name,
@@ -65,7 +78,9 @@ export function replayFinish(curve: Curve, from = 0.2): CurveFinishErrors {
 
 /** Curves that ran their whole schedule with logged epoch times: the only ones with a known real end. */
 export function completeCurves(dir = CURVES_DIR): Curve[] {
-  return readCurveDir(dir).filter((c) => c.points.length >= c.maxEpochs && c.points.every((p) => (p.epochTimeSeconds ?? 0) > 0));
+  return readCurveDir(dir).filter(
+    (c) => c.points.length >= c.maxEpochs && c.points.every((p) => (p.epochTimeSeconds ?? 0) > 0),
+  );
 }
 
 export function quantile(sorted: readonly number[], q: number): number {

@@ -4,7 +4,22 @@
 // strings, ranges, grouping clauses and offsets, then every identifier that is neither a
 // function call nor a keyword is a metric name.
 
-const KEYWORDS = new Set(["and", "or", "unless", "by", "without", "on", "ignoring", "group_left", "group_right", "offset", "bool", "inf", "nan", "atan2"]);
+const KEYWORDS = new Set([
+  "and",
+  "or",
+  "unless",
+  "by",
+  "without",
+  "on",
+  "ignoring",
+  "group_left",
+  "group_right",
+  "offset",
+  "bool",
+  "inf",
+  "nan",
+  "atan2",
+]);
 
 export interface Selector {
   metric: string;
@@ -45,7 +60,12 @@ export function analyseExpr(query: string): ExprUse {
     .replace(/\[[^\]]*\]/g, " ")
     .replace(/\boffset\s+[-\w$]+/g, " ")
     .replace(/\b(by|without|on|ignoring|group_left|group_right)\s*\(([^)]*)\)/g, (_, _kw: string, names: string) => {
-      groupingLabels.push(...names.split(",").map((n) => n.trim()).filter(Boolean));
+      groupingLabels.push(
+        ...names
+          .split(",")
+          .map((n) => n.trim())
+          .filter(Boolean),
+      );
       return " ";
     });
   rest = rest.replace(/\$\{?\w+\}?/g, " ");

@@ -47,7 +47,8 @@ export function run(name: "helm" | "kubectl", args: readonly string[]): RunResul
 
 export function runOk(name: "helm" | "kubectl", args: readonly string[]): string {
   const result = run(name, args);
-  if (result.status !== 0) throw new ToolError(`${name} ${args.join(" ")} failed: ${result.stderr}`, result.status, result.stderr);
+  if (result.status !== 0)
+    throw new ToolError(`${name} ${args.join(" ")} failed: ${result.stderr}`, result.status, result.stderr);
   return result.stdout;
 }
 
@@ -62,7 +63,14 @@ export interface RenderOptions {
 
 export function templateArgs(options: RenderOptions = {}): string[] {
   // `helm test` hooks are not installed objects (the install-lifecycle e2e test runs them).
-  const args = ["template", options.release ?? RELEASE, chartDir, "--namespace", options.namespace ?? NAMESPACE, "--skip-tests"];
+  const args = [
+    "template",
+    options.release ?? RELEASE,
+    chartDir,
+    "--namespace",
+    options.namespace ?? NAMESPACE,
+    "--skip-tests",
+  ];
   if (options.includeCrds) args.push("--include-crds");
   for (const file of options.valuesFiles ?? []) args.push("--values", join(repoRoot, file));
   for (const [key, value] of Object.entries(options.set ?? {})) args.push("--set", `${key}=${value}`);

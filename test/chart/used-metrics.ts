@@ -10,7 +10,11 @@ import { chartDir, find, renderChart } from "./render.js";
 type Panel = { targets?: { expr: string }[]; panels?: Panel[] };
 
 export function usedMetricNames(): Set<string> {
-  const rules = find(renderChart({ valuesFiles: ["charts/nnunet-operator/ci/monitoring-values.yaml"] }), "PrometheusRule", "nnunet-operator");
+  const rules = find(
+    renderChart({ valuesFiles: ["charts/nnunet-operator/ci/monitoring-values.yaml"] }),
+    "PrometheusRule",
+    "nnunet-operator",
+  );
   const groups = (rules.spec as { groups: { rules: { expr: string }[] }[] }).groups;
   const dashboard = JSON.parse(readFileSync(join(chartDir, "dashboards/nnunet-operator.json"), "utf8")) as {
     panels: Panel[];
@@ -20,7 +24,9 @@ export function usedMetricNames(): Set<string> {
   const exprs = [
     ...groups.flatMap((g) => g.rules.map((r) => r.expr)),
     ...panels(dashboard.panels).flatMap((p) => (p.targets ?? []).map((t) => t.expr)),
-    ...dashboard.templating.list.filter((v) => v.type === "query").map((v) => (typeof v.query === "string" ? v.query : (v.query?.query ?? ""))),
+    ...dashboard.templating.list
+      .filter((v) => v.type === "query")
+      .map((v) => (typeof v.query === "string" ? v.query : (v.query?.query ?? ""))),
   ];
   const names = new Set<string>();
   for (const expr of exprs) {

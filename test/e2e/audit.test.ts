@@ -41,7 +41,14 @@ describe("an audited fold on the devcluster", { timeout: 240_000 }, () => {
       metadata: { name: NAME, namespace: NS },
       // The plans' batch size keeps the schedule at 1000 epochs and the simulated epoch times
       // those of the recorded curve.
-      spec: { dataset: "Dataset501_TotalSegCT", configuration: "3d_fullres", folds: [0], storage: { claimName: "nnunet-data" }, batchSize: { mode: "Plans" }, schedule: { earlyStop: { mode: "Audit" } } },
+      spec: {
+        dataset: "Dataset501_TotalSegCT",
+        configuration: "3d_fullres",
+        folds: [0],
+        storage: { claimName: "nnunet-data" },
+        batchSize: { mode: "Plans" },
+        schedule: { earlyStop: { mode: "Audit" } },
+      },
     });
     const deadline = Date.now() + 200_000;
     for (;;) {
@@ -51,7 +58,13 @@ describe("an audited fold on the devcluster", { timeout: 240_000 }, () => {
       await sleep(500);
     }
     // The operator's progress feed may trail the Job's completion by an epoch or two.
-    for (let i = 0; i < 20 && get()?.status?.folds?.[0]?.audit?.epochsSaved !== 999 - (get()?.status?.folds?.[0]?.audit?.stopEpoch ?? 0); i++) await sleep(250);
+    for (
+      let i = 0;
+      i < 20 &&
+      get()?.status?.folds?.[0]?.audit?.epochsSaved !== 999 - (get()?.status?.folds?.[0]?.audit?.stopEpoch ?? 0);
+      i++
+    )
+      await sleep(250);
     run = get()!;
   });
 
@@ -77,12 +90,29 @@ describe("an audited fold on the devcluster", { timeout: 240_000 }, () => {
     // cluster), with the read-only export credential of the chart's nats-auth Secret.
     const nats = stack.pods("nats")[0];
     const natsUrl = `nats://${(nats?.["status"] as { podIP?: string } | undefined)?.podIP}:4222`;
-    const code = await runCli(["curves", "export", NAME, "-n", NS, "--dir", dir, "--nats", natsUrl, "--creds-secret", `${SYSTEM_NS}/${RELEASE}-nats-auth:${EXPORT_CREDS_KEY}`, "--kubeconfig", stack.kubeconfigPath], {
-      env: {},
-      stdout: { write: (t: string) => (out += t) },
-      stderr: { write: (t: string) => (err += t) },
-      signal: new AbortController().signal,
-    });
+    const code = await runCli(
+      [
+        "curves",
+        "export",
+        NAME,
+        "-n",
+        NS,
+        "--dir",
+        dir,
+        "--nats",
+        natsUrl,
+        "--creds-secret",
+        `${SYSTEM_NS}/${RELEASE}-nats-auth:${EXPORT_CREDS_KEY}`,
+        "--kubeconfig",
+        stack.kubeconfigPath,
+      ],
+      {
+        env: {},
+        stdout: { write: (t: string) => (out += t) },
+        stderr: { write: (t: string) => (err += t) },
+        signal: new AbortController().signal,
+      },
+    );
     assert.equal(code, 0, err);
     assert.match(out, /wrote 1 curve\(s\), 1000 epochs/);
     const [trained] = readCurveDir(dir);
@@ -90,23 +120,58 @@ describe("an audited fold on the devcluster", { timeout: 240_000 }, () => {
     const audit = run.status?.folds?.[0]?.audit;
     assert.equal(audit?.stopEpoch, evaluated.stopEpoch);
     assert.equal(audit?.epochsSaved, evaluated.epochsSaved);
-    assert.ok(Math.abs((audit?.bestEmaLost ?? -1) - evaluated.bestEmaLoss) < 1e-6, `best EMA lost ${audit?.bestEmaLost} vs ${evaluated.bestEmaLoss}`);
-    assert.ok(Math.abs((audit?.gpuSecondsSaved ?? -1) - evaluated.gpuSecondsSaved) < 0.01, `GPU-seconds saved ${audit?.gpuSecondsSaved} vs ${evaluated.gpuSecondsSaved}`);
+    assert.ok(
+      Math.abs((audit?.bestEmaLost ?? -1) - evaluated.bestEmaLoss) < 1e-6,
+      `best EMA lost ${audit?.bestEmaLost} vs ${evaluated.bestEmaLoss}`,
+    );
+    assert.ok(
+      Math.abs((audit?.gpuSecondsSaved ?? -1) - evaluated.gpuSecondsSaved) < 0.01,
+      `GPU-seconds saved ${audit?.gpuSecondsSaved} vs ${evaluated.gpuSecondsSaved}`,
+    );
     // And the recorded curve the simulation replayed stops at the same epoch.
-    const source = parseCurveCsv(SOURCE, readFileSync(join(repoRoot, "test/fixtures/nnunet-logs/curves", SOURCE), "utf8"));
+    const source = parseCurveCsv(
+      SOURCE,
+      readFileSync(join(repoRoot, "test/fixtures/nnunet-logs/curves", SOURCE), "utf8"),
+    );
     assert.equal(replayCurve(source, presetConfig("Forecast")).stopEpoch, audit?.stopEpoch);
-    assert.deepEqual(run.status?.audit, { folds: 1, meanBestEmaLost: audit?.bestEmaLost, meanDiceLost: audit?.validation?.meanDiceLost, gpuSecondsSaved: audit?.gpuSecondsSaved });
+    assert.deepEqual(run.status?.audit, {
+      folds: 1,
+      meanBestEmaLost: audit?.bestEmaLost,
+      meanDiceLost: audit?.validation?.meanDiceLost,
+      gpuSecondsSaved: audit?.gpuSecondsSaved,
+    });
   });
 
   it("has the reporter sidecar keep checkpoint_best.pth as it stood at the would-be stop, beside the one the full schedule left", () => {
     const c = run.status?.calibration;
-    const foldDir = join(stack.dataRoot, "pvc", NS, "nnunet-data", "nnUNet_results", run.spec.dataset, `${c?.trainer}__${c?.plans}__${run.spec.configuration}`, "fold_0");
+    const foldDir = join(
+      stack.dataRoot,
+      "pvc",
+      NS,
+      "nnunet-data",
+      "nnUNet_results",
+      run.spec.dataset,
+      `${c?.trainer}__${c?.plans}__${run.spec.configuration}`,
+      "fold_0",
+    );
     // The simulated nnU-Net writes its checkpoints as JSON: the epoch after the one saved, and the best EMA.
-    const kept = JSON.parse(readFileSync(join(foldDir, "checkpoint_best_at_decision.pth"), "utf8")) as { current_epoch: number; best_ema: number };
+    const kept = JSON.parse(readFileSync(join(foldDir, "checkpoint_best_at_decision.pth"), "utf8")) as {
+      current_epoch: number;
+      best_ema: number;
+    };
     const decision = run.status?.folds?.[0]?.stopDecision;
-    assert.ok(kept.current_epoch - 1 <= (decision?.epoch ?? -1) + 1, `the copy is of epoch ${kept.current_epoch - 1}, the decision at ${decision?.epoch}`);
-    assert.ok(Math.abs(kept.best_ema - (decision?.bestEma ?? 0)) < 1e-4, `kept best EMA ${kept.best_ema}, decision's ${decision?.bestEma}`);
-    assert.ok(JSON.parse(readFileSync(join(foldDir, "checkpoint_final.pth"), "utf8")).current_epoch >= 1000, "the full schedule's checkpoint is there too");
+    assert.ok(
+      kept.current_epoch - 1 <= (decision?.epoch ?? -1) + 1,
+      `the copy is of epoch ${kept.current_epoch - 1}, the decision at ${decision?.epoch}`,
+    );
+    assert.ok(
+      Math.abs(kept.best_ema - (decision?.bestEma ?? 0)) < 1e-4,
+      `kept best EMA ${kept.best_ema}, decision's ${decision?.bestEma}`,
+    );
+    assert.ok(
+      JSON.parse(readFileSync(join(foldDir, "checkpoint_final.pth"), "utf8")).current_epoch >= 1000,
+      "the full schedule's checkpoint is there too",
+    );
   });
 
   it("validates both checkpoints and records the validation Dice the would-be stop would have given up, per class", () => {

@@ -17,11 +17,17 @@ interface Demo {
 const started: Demo[] = [];
 
 function startDemo(args: string[]): Demo {
-  const child = spawn("bash", [join(repoRoot, "scripts/demo.sh"), ...args], { cwd: repoRoot, env: { ...process.env, CI: "true" }, stdio: ["pipe", "pipe", "pipe"] });
+  const child = spawn("bash", [join(repoRoot, "scripts/demo.sh"), ...args], {
+    cwd: repoRoot,
+    env: { ...process.env, CI: "true" },
+    stdio: ["pipe", "pipe", "pipe"],
+  });
   let out = "";
   child.stdout.on("data", (c: Buffer) => (out += c.toString()));
   child.stderr.on("data", (c: Buffer) => (out += c.toString()));
-  const exited = new Promise<number | string>((resolve) => child.once("exit", (code, signal) => resolve(code ?? signal ?? "?")));
+  const exited = new Promise<number | string>((resolve) =>
+    child.once("exit", (code, signal) => resolve(code ?? signal ?? "?")),
+  );
   const demo = { output: () => out, exited, pid: child.pid! };
   started.push(demo);
   return demo;
@@ -30,7 +36,8 @@ function startDemo(args: string[]): Demo {
 async function waitFor(demo: Demo, pattern: RegExp, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!pattern.test(demo.output())) {
-    if (Date.now() > deadline) throw new Error(`demo did not print ${pattern} in ${timeoutMs} ms:\n${demo.output().slice(-3000)}`);
+    if (Date.now() > deadline)
+      throw new Error(`demo did not print ${pattern} in ${timeoutMs} ms:\n${demo.output().slice(-3000)}`);
     await new Promise((r) => setTimeout(r, 200));
   }
 }
@@ -59,7 +66,8 @@ function descendants(root: number): Map<number, string> {
   let frontier = [root];
   while (frontier.length > 0) {
     const next: number[] = [];
-    for (const [pid, [ppid, start]] of table) if (frontier.includes(ppid) && !found.has(pid)) (found.set(pid, start), next.push(pid));
+    for (const [pid, [ppid, start]] of table)
+      if (frontier.includes(ppid) && !found.has(pid)) found.set(pid, start), next.push(pid);
     frontier = next;
   }
   return found;
@@ -67,7 +75,11 @@ function descendants(root: number): Map<number, string> {
 
 function stillAlive(processes: Map<number, string>): number[] {
   const table = processTable();
-  return [...processes].filter(([pid, start]) => table.get(pid)?.[1] === start && !readFileSync(`/proc/${pid}/stat`, "utf8").includes(") Z ")).map(([pid]) => pid);
+  return [...processes]
+    .filter(
+      ([pid, start]) => table.get(pid)?.[1] === start && !readFileSync(`/proc/${pid}/stat`, "utf8").includes(") Z "),
+    )
+    .map(([pid]) => pid);
 }
 
 describe("npm run demo without a TTY", { timeout: 420_000 }, () => {

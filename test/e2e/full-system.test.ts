@@ -28,7 +28,12 @@ const CURVES: Record<string, string> = {
   Dataset003_Liver: "liver-at__Dataset003_Liver__3d_fullres__fold0.csv",
 };
 
-async function eventually<T>(probe: () => T | undefined | false, what: string, timeoutMs: number, stack: Stack): Promise<T> {
+async function eventually<T>(
+  probe: () => T | undefined | false,
+  what: string,
+  timeoutMs: number,
+  stack: Stack,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = probe();
@@ -53,13 +58,25 @@ describe("the full system: two runs competing for simulated L40S GPUs", { timeou
   before(async () => {
     stack = await startStack({ operatorReplicas: 2, prometheus: true, timeScale: 1200, logLevel: "info" });
     observer = new ClusterObserver(stack.dc);
-    for (const obj of loadManifests(join(repoRoot, "deploy/samples/trainingrun.yaml"))) await stack.dc.cluster.create(obj);
-    await eventually(() => (get(HIGH)?.status?.folds ?? []).some((f) => f.phase === "Training"), `${HIGH} training`, 60_000, stack);
-    for (const obj of loadManifests(join(repoRoot, "deploy/samples/trainingrun-low-priority.yaml"))) await stack.dc.cluster.create(obj);
+    for (const obj of loadManifests(join(repoRoot, "deploy/samples/trainingrun.yaml")))
+      await stack.dc.cluster.create(obj);
+    await eventually(
+      () => (get(HIGH)?.status?.folds ?? []).some((f) => f.phase === "Training"),
+      `${HIGH} training`,
+      60_000,
+      stack,
+    );
+    for (const obj of loadManifests(join(repoRoot, "deploy/samples/trainingrun-low-priority.yaml")))
+      await stack.dc.cluster.create(obj);
     await eventually(
       () => {
         const low = get(LOW)?.status;
-        if (low?.queue?.reason) lowWaits.push({ reason: low.queue.reason, position: low.queue.position, highPhase: get(HIGH)?.status?.phase });
+        if (low?.queue?.reason)
+          lowWaits.push({
+            reason: low.queue.reason,
+            position: low.queue.position,
+            highPhase: get(HIGH)?.status?.phase,
+          });
         return [HIGH, LOW].every((n) => ["Succeeded", "Failed"].includes(get(n)?.status?.phase ?? ""));
       },
       "both runs to finish",
@@ -76,18 +93,29 @@ describe("the full system: two runs competing for simulated L40S GPUs", { timeou
   });
 
   it("both runs succeed", () => {
-    for (const run of Object.values(runs)) assert.equal(run.status?.phase, "Succeeded", `${run.metadata.name}: ${JSON.stringify(run.status?.conditions)}`);
+    for (const run of Object.values(runs))
+      assert.equal(run.status?.phase, "Succeeded", `${run.metadata.name}: ${JSON.stringify(run.status?.conditions)}`);
   });
 
   it("runs two operator replicas with one leader, and the early-stop controller, all Ready and never restarted", () => {
-    const lease = stack.dc.cluster.store.get(stack.dc.cluster.resourceFor("coordination.k8s.io/v1", "Lease").storage, "nnunet-system", "nnunet-operator") as { spec?: { holderIdentity?: string } } | undefined;
+    const lease = stack.dc.cluster.store.get(
+      stack.dc.cluster.resourceFor("coordination.k8s.io/v1", "Lease").storage,
+      "nnunet-system",
+      "nnunet-operator",
+    ) as { spec?: { holderIdentity?: string } } | undefined;
     const operators = stack.pods("operator");
     assert.equal(operators.length, 2);
-    assert.ok(operators.some((p) => (lease?.spec?.holderIdentity ?? "").startsWith(`${p.metadata.name}_`)), `leader ${lease?.spec?.holderIdentity}`);
+    assert.ok(
+      operators.some((p) => (lease?.spec?.holderIdentity ?? "").startsWith(`${p.metadata.name}_`)),
+      `leader ${lease?.spec?.holderIdentity}`,
+    );
     for (const p of [...operators, ...stack.pods("early-stop"), ...stack.pods("nats")]) {
       const st = p["status"] as { phase?: string; containerStatuses?: { ready: boolean; restartCount: number }[] };
       assert.equal(st.phase, "Running", p.metadata.name);
-      assert.ok(st.containerStatuses?.every((c) => c.ready && c.restartCount === 0), `${p.metadata.name}: ${JSON.stringify(st.containerStatuses)}`);
+      assert.ok(
+        st.containerStatuses?.every((c) => c.ready && c.restartCount === 0),
+        `${p.metadata.name}: ${JSON.stringify(st.containerStatuses)}`,
+      );
     }
   });
 
@@ -100,11 +128,15 @@ describe("the full system: two runs competing for simulated L40S GPUs", { timeou
   });
 
   it("queues the low-priority run while the high-priority one holds the GPUs, and admits its folds after", () => {
-    assert.ok(lowWaits.some((w) => w.reason === "NoGpuCapacity" && w.position === 1 && w.highPhase === "Training"), JSON.stringify(lowWaits.slice(0, 3)));
+    assert.ok(
+      lowWaits.some((w) => w.reason === "NoGpuCapacity" && w.position === 1 && w.highPhase === "Training"),
+      JSON.stringify(lowWaits.slice(0, 3)),
+    );
     const firstLow = Math.min(...observer.podsOf(LOW, "train").map((p) => p.createdAt));
     const highTrain = observer.podsOf(HIGH, "train");
     assert.equal(highTrain.length, 5);
-    for (const p of highTrain) assert.ok(p.createdAt < firstLow, `${p.name} admitted after the low-priority run's first fold`);
+    for (const p of highTrain)
+      assert.ok(p.createdAt < firstLow, `${p.name} admitted after the low-priority run's first fold`);
   });
 
   it("trains every fold with the calibrated batch size: in status, in the derived plans file, in the checkpoints", () => {
@@ -113,15 +145,29 @@ describe("the full system: two runs competing for simulated L40S GPUs", { timeou
       const cal = run.status?.calibration;
       assert.equal(cal?.source, "Calibrated");
       const batch = cal?.batchSize ?? 0;
-      assert.ok(batch > (cal?.plansBatchSize ?? 0), `${run.metadata.name}: calibrated ${batch}, plans ${cal?.plansBatchSize}`);
+      assert.ok(
+        batch > (cal?.plansBatchSize ?? 0),
+        `${run.metadata.name}: calibrated ${batch}, plans ${cal?.plansBatchSize}`,
+      );
       assert.equal(cal?.plans, `${run.spec.plans}_bs${batch}`);
-      const plans = JSON.parse(readFileSync(join(claim, "nnUNet_preprocessed", run.spec.dataset, `${cal?.plans}.json`), "utf8")) as { plans_name: string; configurations: Record<string, { batch_size?: number }> };
+      const plans = JSON.parse(
+        readFileSync(join(claim, "nnUNet_preprocessed", run.spec.dataset, `${cal?.plans}.json`), "utf8"),
+      ) as { plans_name: string; configurations: Record<string, { batch_size?: number }> };
       assert.equal(plans.configurations[run.spec.configuration]?.batch_size, batch);
       assert.equal(plans.plans_name, cal?.plans);
       for (const f of run.status?.folds ?? []) {
         assert.equal(f.batchSize, batch, `${run.metadata.name} fold ${f.fold}`);
-        const dir = join(claim, runResultsSubPath(run), run.spec.dataset, `${cal?.trainer}__${cal?.plans}__${run.spec.configuration}`, `fold_${f.fold}`);
-        const best = JSON.parse(readFileSync(join(dir, "checkpoint_best.pth"), "utf8")) as { batch_size: number; plans_name: string };
+        const dir = join(
+          claim,
+          runResultsSubPath(run),
+          run.spec.dataset,
+          `${cal?.trainer}__${cal?.plans}__${run.spec.configuration}`,
+          `fold_${f.fold}`,
+        );
+        const best = JSON.parse(readFileSync(join(dir, "checkpoint_best.pth"), "utf8")) as {
+          batch_size: number;
+          plans_name: string;
+        };
         assert.deepEqual([best.batch_size, best.plans_name], [batch, cal?.plans], dir);
       }
     }
@@ -130,17 +176,27 @@ describe("the full system: two runs competing for simulated L40S GPUs", { timeou
   it("stops every fold at the epoch the evaluator predicts for its curve, and validates it from checkpoint_best", () => {
     for (const run of Object.values(runs)) {
       const curveFile = CURVES[run.spec.dataset]!;
-      const curve = parseCurveCsv(curveFile, readFileSync(join(repoRoot, "test/fixtures/nnunet-logs/curves", curveFile), "utf8"));
+      const curve = parseCurveCsv(
+        curveFile,
+        readFileSync(join(repoRoot, "test/fixtures/nnunet-logs/curves", curveFile), "utf8"),
+      );
       for (const f of run.status?.folds ?? []) {
         // The planned schedule after keepSamplesConstant: what the controller configures the fold with.
         assert.equal(f.maxEpochs, run.status?.calibration?.effectiveMaxEpochs);
         const predicted = replayCurve(curve, () => makePolicyConfig(run.spec.schedule.earlyStop, f.maxEpochs!));
-        assert.notEqual(predicted.stopEpoch, undefined, `the evaluator stops ${curveFile} within ${f.maxEpochs} planned epochs`);
+        assert.notEqual(
+          predicted.stopEpoch,
+          undefined,
+          `the evaluator stops ${curveFile} within ${f.maxEpochs} planned epochs`,
+        );
         assert.equal(f.stopDecision?.epoch, predicted.stopEpoch, `${run.metadata.name} fold ${f.fold}`);
         assert.equal(f.stopDecision?.policy, "Forecast");
         assert.equal(f.validation?.checkpoint, "best");
         const job = observer.jobs.get(`${NS}/${run.metadata.name}-validate-${f.fold}`);
-        const args: string[] = (job?.spec?.template?.spec?.containers ?? []).flatMap((c: any) => [...(c.command ?? []), ...(c.args ?? [])]);
+        const args: string[] = (job?.spec?.template?.spec?.containers ?? []).flatMap((c: any) => [
+          ...(c.command ?? []),
+          ...(c.args ?? []),
+        ]);
         assert.ok(args.includes("--val_best"), `validation args of fold ${f.fold}: ${args.join(" ")}`);
       }
     }
@@ -156,21 +212,45 @@ describe("the full system: two runs competing for simulated L40S GPUs", { timeou
       const gpus = run.spec.gpu.perFold;
       for (const f of run.status?.folds ?? []) {
         // Read back independently: every `Epoch time:` line of the fold's training logs.
-        const times = loggedEpochTimes(join(claim, runResultsSubPath(run), run.spec.dataset, `${cal?.trainer}__${cal?.plans}__${run.spec.configuration}`, `fold_${f.fold}`));
+        const times = loggedEpochTimes(
+          join(
+            claim,
+            runResultsSubPath(run),
+            run.spec.dataset,
+            `${cal?.trainer}__${cal?.plans}__${run.spec.configuration}`,
+            `fold_${f.fold}`,
+          ),
+        );
         const logged = times.reduce((a, b) => a + b, 0) * gpus;
         // The reporter of a pod stopped mid-epoch may not have published the epoch its log
         // finished last: up to one epoch per attempt, plus rounding.
         const slack = (f.attempt + 1) * Math.max(...times) * gpus + 1;
-        assert.ok(Math.abs((f.gpuSecondsUsed ?? 0) - logged) <= slack, `${name} fold ${f.fold}: status ${f.gpuSecondsUsed} vs logs ${logged.toFixed(1)}`);
-        assert.ok((f.gpuSecondsPlanned ?? 0) > (f.gpuSecondsUsed ?? 0), `${name} fold ${f.fold}: stopped early, so planned ${f.gpuSecondsPlanned} > used ${f.gpuSecondsUsed}`);
+        assert.ok(
+          Math.abs((f.gpuSecondsUsed ?? 0) - logged) <= slack,
+          `${name} fold ${f.fold}: status ${f.gpuSecondsUsed} vs logs ${logged.toFixed(1)}`,
+        );
+        assert.ok(
+          (f.gpuSecondsPlanned ?? 0) > (f.gpuSecondsUsed ?? 0),
+          `${name} fold ${f.fold}: stopped early, so planned ${f.gpuSecondsPlanned} > used ${f.gpuSecondsUsed}`,
+        );
       }
       const folds = run.status?.folds ?? [];
-      const sum = (pick: (f: (typeof folds)[number]) => number | undefined) => folds.reduce((s, f) => s + (pick(f) ?? 0), 0);
-      assert.equal(totals.gpuSecondsUsed, sum((f) => f.gpuSecondsUsed));
-      assert.equal(totals.gpuSecondsPlanned, sum((f) => f.gpuSecondsPlanned));
+      const sum = (pick: (f: (typeof folds)[number]) => number | undefined) =>
+        folds.reduce((s, f) => s + (pick(f) ?? 0), 0);
+      assert.equal(
+        totals.gpuSecondsUsed,
+        sum((f) => f.gpuSecondsUsed),
+      );
+      assert.equal(
+        totals.gpuSecondsPlanned,
+        sum((f) => f.gpuSecondsPlanned),
+      );
       assert.equal(totals.gpuSecondsSaved, sum((f) => f.gpuSecondsPlanned) - sum((f) => f.gpuSecondsUsed));
       assert.equal(totals.savedPercent, Math.round((1000 * totals.gpuSecondsSaved!) / totals.gpuSecondsPlanned!) / 10);
-      for (const [metric, value] of [["nnunet_run_gpu_seconds_used", totals.gpuSecondsUsed], ["nnunet_run_gpu_seconds_saved", totals.gpuSecondsSaved]] as const) {
+      for (const [metric, value] of [
+        ["nnunet_run_gpu_seconds_used", totals.gpuSecondsUsed],
+        ["nnunet_run_gpu_seconds_saved", totals.gpuSecondsSaved],
+      ] as const) {
         const scraped = await eventuallyAsync(async () => {
           const r = await promQuery(stack.prometheusUrl!, `max(${metric}{namespace="${NS}",run="${name}"})`);
           return r.length === 1 && Number(r[0]!.value[1]) === value ? Number(r[0]!.value[1]) : undefined;
@@ -219,5 +299,7 @@ function loggedEpochTimes(foldDir: string): number[] {
   if (!existsSync(foldDir)) return [];
   return readdirSync(foldDir)
     .filter((n) => n.startsWith("training_log_"))
-    .flatMap((n) => [...readFileSync(join(foldDir, n), "utf8").matchAll(/Epoch time: ([0-9.]+) s/g)].map((m) => Number(m[1])));
+    .flatMap((n) =>
+      [...readFileSync(join(foldDir, n), "utf8").matchAll(/Epoch time: ([0-9.]+) s/g)].map((m) => Number(m[1])),
+    );
 }

@@ -11,7 +11,16 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { TrainingRun } from "@nnunet-operator/api";
 import type { KubeObject } from "@nnunet-operator/devcluster";
 import { sleep } from "../../scripts/demo/processes.js";
-import { CHART, DEVCLUSTER_VALUES, RELEASE, removeWorkDir, repoRoot, type Stack, startStack, SYSTEM_NS } from "../../scripts/demo/stack.js";
+import {
+  CHART,
+  DEVCLUSTER_VALUES,
+  RELEASE,
+  removeWorkDir,
+  repoRoot,
+  type Stack,
+  startStack,
+  SYSTEM_NS,
+} from "../../scripts/demo/stack.js";
 
 const NS = "default";
 const RUN = "lifecycle";
@@ -24,8 +33,19 @@ describe("helm install -> upgrade -> rollback -> uninstall -> install", { timeou
     const o = stack.dc.cluster.store.get("trainingruns.nnunet-operator.io", NS, RUN);
     return o ? TrainingRun.parse(o) : undefined;
   };
-  const leader = () => ((stack.dc.cluster.store.get("leases.coordination.k8s.io", SYSTEM_NS, LEADER_LEASE)?.["spec"] as { holderIdentity?: string } | undefined)?.holderIdentity ?? "").split("_")[0];
-  const operatorPods = () => stack.pods("operator").map((p) => p.metadata.name!).sort();
+  const leader = () =>
+    (
+      (
+        stack.dc.cluster.store.get("leases.coordination.k8s.io", SYSTEM_NS, LEADER_LEASE)?.["spec"] as
+          | { holderIdentity?: string }
+          | undefined
+      )?.holderIdentity ?? ""
+    ).split("_")[0];
+  const operatorPods = () =>
+    stack
+      .pods("operator")
+      .map((p) => p.metadata.name!)
+      .sort();
   async function until<T>(what: string, probe: () => T | undefined | false, ms: number): Promise<T> {
     const deadline = Date.now() + ms;
     for (;;) {
@@ -38,7 +58,11 @@ describe("helm install -> upgrade -> rollback -> uninstall -> install", { timeou
   // Every Job the operator made for the run, by name, with the uid it was created with.
   const childUids = new Map<string, Set<string>>();
   const recordChildren = () => {
-    for (const j of objects("jobs.batch", NS)) if (j.metadata.labels?.["nnunet-operator.io/run"] === RUN) (childUids.get(j.metadata.name!) ?? childUids.set(j.metadata.name!, new Set()).get(j.metadata.name!)!).add(j.metadata.uid!);
+    for (const j of objects("jobs.batch", NS))
+      if (j.metadata.labels?.["nnunet-operator.io/run"] === RUN)
+        (childUids.get(j.metadata.name!) ?? childUids.set(j.metadata.name!, new Set()).get(j.metadata.name!)!).add(
+          j.metadata.uid!,
+        );
   };
   let watching: ReturnType<typeof setInterval> | undefined;
 
@@ -54,14 +78,23 @@ describe("helm install -> upgrade -> rollback -> uninstall -> install", { timeou
   });
 
   it("installs with --wait: every pod of the chart Ready, and `helm test` passes (webhook through its Service, both /readyz)", async () => {
-    for (const c of ["operator", "early-stop", "nats"]) for (const p of stack.pods(c)) assert.ok((p["status"] as { conditions?: { type: string; status: string }[] }).conditions?.some((x) => x.type === "Ready" && x.status === "True"), p.metadata.name);
+    for (const c of ["operator", "early-stop", "nats"])
+      for (const p of stack.pods(c))
+        assert.ok(
+          (p["status"] as { conditions?: { type: string; status: string }[] }).conditions?.some(
+            (x) => x.type === "Ready" && x.status === "True",
+          ),
+          p.metadata.name,
+        );
     // The hook pod is deleted once it succeeds (hook-succeeded), so its logs are not asked for.
     const out = await stack.helm(["test", RELEASE, "--namespace", SYSTEM_NS, "--timeout", "120s"]);
     assert.match(out, /TEST SUITE:\s+nnunet-operator-test[\s\S]*Phase:\s+Succeeded/);
   });
 
   it("upgrades with a changed value while a run trains: the operator Deployment rolls, the leader hands over, the run converges with no child made twice", async () => {
-    const sample = parse(readFileSync(join(repoRoot, "deploy/samples/trainingrun.yaml"), "utf8")) as KubeObject & { spec: { folds: number[] } };
+    const sample = parse(readFileSync(join(repoRoot, "deploy/samples/trainingrun.yaml"), "utf8")) as KubeObject & {
+      spec: { folds: number[] };
+    };
     const manifest = { ...sample, metadata: { name: RUN, namespace: NS }, spec: { ...sample.spec, folds: [0, 1] } };
     const file = join(stack.workDir, `${RUN}.yaml`);
     writeFileSync(file, stringify(manifest));
@@ -70,15 +103,39 @@ describe("helm install -> upgrade -> rollback -> uninstall -> install", { timeou
     const podsBefore = operatorPods();
     const leaderBefore = leader();
     assert.ok(podsBefore.includes(leaderBefore!), `leader ${leaderBefore} among ${podsBefore}`);
-    await stack.helm(["upgrade", RELEASE, CHART, "--namespace", SYSTEM_NS, "--values", DEVCLUSTER_VALUES, "--reuse-values", "--set", "operator.logLevel=debug", "--wait", "--timeout", "240s"]);
+    await stack.helm([
+      "upgrade",
+      RELEASE,
+      CHART,
+      "--namespace",
+      SYSTEM_NS,
+      "--values",
+      DEVCLUSTER_VALUES,
+      "--reuse-values",
+      "--set",
+      "operator.logLevel=debug",
+      "--wait",
+      "--timeout",
+      "240s",
+    ]);
     const podsAfter = operatorPods();
     assert.equal(podsAfter.length, 2);
-    assert.deepEqual(podsAfter.filter((p) => podsBefore.includes(p)), [], "every operator pod was replaced");
-    const rs = objects("replicasets.apps", SYSTEM_NS).filter((r) => r.metadata.name!.startsWith(`${RELEASE}-`) && r.metadata.ownerReferences?.[0]?.name === RELEASE);
+    assert.deepEqual(
+      podsAfter.filter((p) => podsBefore.includes(p)),
+      [],
+      "every operator pod was replaced",
+    );
+    const rs = objects("replicasets.apps", SYSTEM_NS).filter(
+      (r) => r.metadata.name!.startsWith(`${RELEASE}-`) && r.metadata.ownerReferences?.[0]?.name === RELEASE,
+    );
     assert.equal(rs.length, 2, "the old and the new ReplicaSet");
     await until("a new leader among the new pods", () => podsAfter.includes(leader()!), 60_000);
     assert.notEqual(run()?.status?.phase, "Succeeded", "the upgrade finished while the run still trained");
-    const done = await until("the run to finish", () => (["Succeeded", "Failed"].includes(run()?.status?.phase ?? "") ? run() : undefined), 400_000);
+    const done = await until(
+      "the run to finish",
+      () => (["Succeeded", "Failed"].includes(run()?.status?.phase ?? "") ? run() : undefined),
+      400_000,
+    );
     assert.equal(done?.status?.phase, "Succeeded", JSON.stringify(done?.status?.conditions));
     recordChildren();
     const twice = [...childUids].filter(([, uids]) => uids.size > 1).map(([name]) => name);
@@ -90,28 +147,93 @@ describe("helm install -> upgrade -> rollback -> uninstall -> install", { timeou
     const before = operatorPods();
     await stack.helm(["rollback", RELEASE, "1", "--namespace", SYSTEM_NS, "--wait", "--timeout", "240s"]);
     const history = await stack.helm(["history", RELEASE, "--namespace", SYSTEM_NS, "--output", "json"]);
-    assert.deepEqual((JSON.parse(history) as { revision: number; status: string }[]).map((h) => [h.revision, h.status]), [[1, "superseded"], [2, "superseded"], [3, "deployed"]]);
-    assert.deepEqual(operatorPods().filter((p) => before.includes(p)), []);
+    assert.deepEqual(
+      (JSON.parse(history) as { revision: number; status: string }[]).map((h) => [h.revision, h.status]),
+      [
+        [1, "superseded"],
+        [2, "superseded"],
+        [3, "deployed"],
+      ],
+    );
+    assert.deepEqual(
+      operatorPods().filter((p) => before.includes(p)),
+      [],
+    );
     const deploy = stack.dc.cluster.store.get("deployments.apps", SYSTEM_NS, RELEASE)!;
-    const env = ((deploy["spec"] as { template: { spec: { containers: { env: { name: string; value?: string }[] }[] } } }).template.spec.containers[0]!.env);
+    const env = (
+      deploy["spec"] as { template: { spec: { containers: { env: { name: string; value?: string }[] }[] } } }
+    ).template.spec.containers[0]!.env;
     assert.equal(env.find((e) => e.name === "LOG_LEVEL")?.value, "info");
   });
 
   it("uninstalls everything it installed (the CRD and the TrainingRuns stay; the StatefulSet's claim stays, as on any cluster)", async () => {
     await stack.helm(["uninstall", RELEASE, "--namespace", SYSTEM_NS, "--wait", "--timeout", "120s"]);
-    const left = (storage: string, ns?: string) => objects(storage, ns).filter((o) => o.metadata.labels?.["app.kubernetes.io/instance"] === RELEASE || o.metadata.name!.startsWith(RELEASE));
-    for (const storage of ["deployments.apps", "replicasets.apps", "statefulsets.apps", "pods", "services", "configmaps", "secrets", "serviceaccounts", "roles.rbac.authorization.k8s.io", "rolebindings.rbac.authorization.k8s.io", "poddisruptionbudgets.policy", "networkpolicies.networking.k8s.io", "endpointslices.discovery.k8s.io"]) {
-      await until(`no ${storage} of the release`, () => left(storage, SYSTEM_NS).length === 0, 60_000).catch(() => assert.deepEqual(left(storage, SYSTEM_NS).map((o) => o.metadata.name), [], storage));
+    const left = (storage: string, ns?: string) =>
+      objects(storage, ns).filter(
+        (o) => o.metadata.labels?.["app.kubernetes.io/instance"] === RELEASE || o.metadata.name!.startsWith(RELEASE),
+      );
+    for (const storage of [
+      "deployments.apps",
+      "replicasets.apps",
+      "statefulsets.apps",
+      "pods",
+      "services",
+      "configmaps",
+      "secrets",
+      "serviceaccounts",
+      "roles.rbac.authorization.k8s.io",
+      "rolebindings.rbac.authorization.k8s.io",
+      "poddisruptionbudgets.policy",
+      "networkpolicies.networking.k8s.io",
+      "endpointslices.discovery.k8s.io",
+    ]) {
+      await until(`no ${storage} of the release`, () => left(storage, SYSTEM_NS).length === 0, 60_000).catch(() =>
+        assert.deepEqual(
+          left(storage, SYSTEM_NS).map((o) => o.metadata.name),
+          [],
+          storage,
+        ),
+      );
     }
-    for (const storage of ["clusterroles.rbac.authorization.k8s.io", "clusterrolebindings.rbac.authorization.k8s.io", "validatingwebhookconfigurations.admissionregistration.k8s.io"]) assert.deepEqual(left(storage).map((o) => o.metadata.name), [], storage);
-    assert.ok(stack.dc.cluster.store.get("customresourcedefinitions.apiextensions.k8s.io", undefined, "trainingruns.nnunet-operator.io"), "the CRD stays");
+    for (const storage of [
+      "clusterroles.rbac.authorization.k8s.io",
+      "clusterrolebindings.rbac.authorization.k8s.io",
+      "validatingwebhookconfigurations.admissionregistration.k8s.io",
+    ])
+      assert.deepEqual(
+        left(storage).map((o) => o.metadata.name),
+        [],
+        storage,
+      );
+    assert.ok(
+      stack.dc.cluster.store.get(
+        "customresourcedefinitions.apiextensions.k8s.io",
+        undefined,
+        "trainingruns.nnunet-operator.io",
+      ),
+      "the CRD stays",
+    );
     assert.equal(run()?.status?.phase, "Succeeded", "the TrainingRun stays");
-    assert.deepEqual(objects("persistentvolumeclaims", SYSTEM_NS).map((c) => c.metadata.name), [`data-${RELEASE}-nats-0`]);
+    assert.deepEqual(
+      objects("persistentvolumeclaims", SYSTEM_NS).map((c) => c.metadata.name),
+      [`data-${RELEASE}-nats-0`],
+    );
     assert.equal((await stack.helm(["list", "--all", "--namespace", SYSTEM_NS, "--short"])).trim(), "");
   });
 
   it("installs again", async () => {
-    await stack.helm(["install", RELEASE, CHART, "--namespace", SYSTEM_NS, "--values", DEVCLUSTER_VALUES, "--wait", "--timeout", "240s"]);
+    await stack.helm([
+      "install",
+      RELEASE,
+      CHART,
+      "--namespace",
+      SYSTEM_NS,
+      "--values",
+      DEVCLUSTER_VALUES,
+      "--wait",
+      "--timeout",
+      "240s",
+    ]);
     assert.equal(stack.pods("operator").length, 2);
     await stack.helm(["test", RELEASE, "--namespace", SYSTEM_NS, "--timeout", "120s"]);
   });

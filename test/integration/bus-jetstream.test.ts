@@ -18,7 +18,12 @@ import {
   replayEpochs,
   runEpochsFilter,
 } from "@nnunet-operator/bus";
-import { type NatsAuthFixture, type NatsServerHandle, makeNatsAuthFixture, startNatsServer } from "@nnunet-operator/bus/testing";
+import {
+  type NatsAuthFixture,
+  type NatsServerHandle,
+  makeNatsAuthFixture,
+  startNatsServer,
+} from "@nnunet-operator/bus/testing";
 
 // The bus against a real nats-server 2.9 with JetStream (Debian's), started on a free port
 // with a temporary store and JWT auth on. These tests exercise the library's calls, so they
@@ -65,7 +70,13 @@ describe("bus on a real nats-server with JetStream", () => {
   before(async () => {
     auth = await makeNatsAuthFixture();
     server = await startNatsServer({ auth: auth.material });
-    nc = await connectBus({ servers: server.url, name: "bus-test", credsFile: auth.observerCredsFile, reconnectTimeWaitMs: 100, reconnectJitterMs: 50 });
+    nc = await connectBus({
+      servers: server.url,
+      name: "bus-test",
+      credsFile: auth.observerCredsFile,
+      reconnectTimeWaitMs: 100,
+      reconnectJitterMs: 50,
+    });
     js = jetstream(nc);
     jsm = await jetstreamManager(nc);
   });
@@ -116,15 +127,25 @@ describe("bus on a real nats-server with JetStream", () => {
     for (let n = 0; n < 10; n++) await publishEpoch(js, epoch(n));
     const acked: number[] = [];
     const first = new AbortController();
-    await consumeEpochs(js, "early-stop", (m) => {
-      acked.push(m.epoch);
-      if (acked.length === 4) first.abort();
-    }, first.signal);
+    await consumeEpochs(
+      js,
+      "early-stop",
+      (m) => {
+        acked.push(m.epoch);
+        if (acked.length === 4) first.abort();
+      },
+      first.signal,
+    );
     assert.deepEqual(acked, [0, 1, 2, 3]);
     const second = new AbortController();
-    const running = consumeEpochs(js, "early-stop", (m) => {
-      acked.push(m.epoch);
-    }, second.signal);
+    const running = consumeEpochs(
+      js,
+      "early-stop",
+      (m) => {
+        acked.push(m.epoch);
+      },
+      second.signal,
+    );
     await waitFor("the remaining six epochs", () => acked.length >= 10);
     second.abort();
     await running;
@@ -138,10 +159,16 @@ describe("bus on a real nats-server with JetStream", () => {
     const deliveries: number[] = [];
     const errors: unknown[] = [];
     const controller = new AbortController();
-    const running = consumeEpochs(js, "retry", (_m, meta) => {
-      deliveries.push(meta.deliveryCount);
-      if (meta.deliveryCount === 1) throw new Error("API down");
-    }, controller.signal, { nakDelayMs: 50, onHandlerError: (e) => errors.push(e) });
+    const running = consumeEpochs(
+      js,
+      "retry",
+      (_m, meta) => {
+        deliveries.push(meta.deliveryCount);
+        if (meta.deliveryCount === 1) throw new Error("API down");
+      },
+      controller.signal,
+      { nakDelayMs: 50, onHandlerError: (e) => errors.push(e) },
+    );
     await waitFor("the redelivery", () => deliveries.length >= 2);
     controller.abort();
     await running;
@@ -157,12 +184,17 @@ describe("bus on a real nats-server with JetStream", () => {
     await js.publish(subject, "{not json");
     await js.publish(subject, JSON.stringify({ hello: "world" }));
     await js.publish("nnunet.epochs.team-a.liver.extra.0", JSON.stringify(epoch(1)));
-    await js.publish(epochSubject({ namespace: "team-a", run: "liver", fold: "3" }), new TextEncoder().encode(JSON.stringify(epoch(2))));
+    await js.publish(
+      epochSubject({ namespace: "team-a", run: "liver", fold: "3" }),
+      new TextEncoder().encode(JSON.stringify(epoch(2))),
+    );
     await publishEpoch(js, epoch(3));
     const malformed: string[] = [];
     const good: number[] = [];
     const controller = new AbortController();
-    const running = consumeEpochs(js, "strict", (m) => void good.push(m.epoch), controller.signal, { onMalformed: (reason) => malformed.push(reason) });
+    const running = consumeEpochs(js, "strict", (m) => void good.push(m.epoch), controller.signal, {
+      onMalformed: (reason) => malformed.push(reason),
+    });
     await waitFor("all five messages", () => malformed.length + good.length >= 5);
     await new Promise((r) => setTimeout(r, 1500)); // past ack_wait: a terminated message must not come back
     controller.abort();
@@ -178,7 +210,11 @@ describe("bus on a real nats-server with JetStream", () => {
       await publishEpoch(js, epoch(n, { fold: "1" }));
     }
     const fold0: number[] = [];
-    const count = await replayEpochs(js, epochSubject({ namespace: "team-a", run: "liver", fold: "0" }), (m) => void fold0.push(m.epoch));
+    const count = await replayEpochs(
+      js,
+      epochSubject({ namespace: "team-a", run: "liver", fold: "0" }),
+      (m) => void fold0.push(m.epoch),
+    );
     assert.equal(count, 5);
     assert.deepEqual(fold0, [0, 1, 2, 3, 4]);
     assert.equal(await replayEpochs(js, runEpochsFilter("team-a", "liver"), () => {}), 10);
@@ -210,11 +246,24 @@ describe("bus on a real nats-server with JetStream", () => {
 
   it("drains a connection on abort: what was published before still arrives, then it closes", async () => {
     const controller = new AbortController();
-    const publisher = await connectBus({ servers: server.url, name: "drain-test", credsFile: auth.observerCredsFile, signal: controller.signal });
+    const publisher = await connectBus({
+      servers: server.url,
+      name: "drain-test",
+      credsFile: auth.observerCredsFile,
+      signal: controller.signal,
+    });
     const address = { namespace: "team-a", run: "liver", fold: "4" };
     const sub = nc.subscribe(heartbeatSubject(address), { max: 50 });
     await nc.flush();
-    for (let i = 0; i < 50; i++) publishHeartbeat(publisher, { schemaVersion: 1, ...address, runUid: "u", attempt: 0, sentAt: "2026-01-01T00:00:00Z", buffered: i });
+    for (let i = 0; i < 50; i++)
+      publishHeartbeat(publisher, {
+        schemaVersion: 1,
+        ...address,
+        runUid: "u",
+        attempt: 0,
+        sentAt: "2026-01-01T00:00:00Z",
+        buffered: i,
+      });
     controller.abort();
     await publisher.closed();
     let received = 0;
@@ -226,7 +275,14 @@ describe("bus on a real nats-server with JetStream", () => {
   it("delivers heartbeats on core NATS", async () => {
     const address = { namespace: "team-a", run: "liver", fold: "1" };
     const sub = nc.subscribe(heartbeatSubject(address), { max: 1 });
-    publishHeartbeat(nc, { schemaVersion: 1, ...address, runUid: "uid-liver", attempt: 0, sentAt: "2026-01-01T00:00:00Z", buffered: 3 });
+    publishHeartbeat(nc, {
+      schemaVersion: 1,
+      ...address,
+      runUid: "uid-liver",
+      attempt: 0,
+      sentAt: "2026-01-01T00:00:00Z",
+      buffered: 3,
+    });
     for await (const m of sub) {
       const decoded = decodeHeartbeatMessage(m.subject, m.data);
       assert.equal(decoded.ok && decoded.value.buffered, 3);
@@ -257,7 +313,10 @@ describe("bus on a real nats-server with JetStream", () => {
     console.log(`# consumer caught up ${Date.now() - restartedAt} ms after the restart began`);
     controller.abort();
     await running;
-    assert.deepEqual([...seen].sort((a, b) => a - b), Array.from({ length: 20 }, (_, i) => i));
+    assert.deepEqual(
+      [...seen].sort((a, b) => a - b),
+      Array.from({ length: 20 }, (_, i) => i),
+    );
   });
 
   it("survives a server restart in the middle of publishing: every epoch stored exactly once", async () => {

@@ -15,16 +15,26 @@ const deployDir = join(repoRoot, "deploy");
 describe("deploy/", () => {
   it("is up to date with the chart (npm run gen:deploy)", () => {
     const wanted = deployFiles();
-    const present = ["kustomization.yaml", ...readdirSync(join(deployDir, "manifests")).map((f) => `manifests/${f}`)].sort();
+    const present = [
+      "kustomization.yaml",
+      ...readdirSync(join(deployDir, "manifests")).map((f) => `manifests/${f}`),
+    ].sort();
     assert.deepEqual(present, Object.keys(wanted).sort());
-    for (const [path, content] of Object.entries(wanted)) assert.equal(readFileSync(join(deployDir, path), "utf8"), content, `deploy/${path} is stale`);
+    for (const [path, content] of Object.entries(wanted))
+      assert.equal(readFileSync(join(deployDir, path), "utf8"), content, `deploy/${path} is stale`);
   });
 
   it("builds with kubectl kustomize into exactly the objects the chart renders, plus the Namespace", () => {
     const kustomized = byKey(parseManifests(runOk("kubectl", ["kustomize", deployDir])));
     const rendered = byKey(renderChart({ valuesFiles: [DEPLOY_VALUES], includeCrds: true }));
-    assert.deepEqual([...kustomized.keys()].filter((k) => !rendered.has(k)), ["v1/Namespace//nnunet-system"]);
-    assert.deepEqual([...rendered.keys()].filter((k) => !kustomized.has(k)), []);
+    assert.deepEqual(
+      [...kustomized.keys()].filter((k) => !rendered.has(k)),
+      ["v1/Namespace//nnunet-system"],
+    );
+    assert.deepEqual(
+      [...rendered.keys()].filter((k) => !kustomized.has(k)),
+      [],
+    );
     for (const [key, object] of rendered) assert.deepEqual(kustomized.get(key), object, `${key} differs`);
   });
 

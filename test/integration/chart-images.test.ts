@@ -17,9 +17,15 @@ const SERVICES = [
   { dir: "early-stop", valuesKey: "earlyStop", ports: ["8080"] },
   { dir: "reporter", valuesKey: "reporter", ports: [] },
 ] as const;
-const values = parse(readFileSync(join(chartDir, "values.yaml"), "utf8")) as { images: Record<string, { repository: string }> };
+const values = parse(readFileSync(join(chartDir, "values.yaml"), "utf8")) as {
+  images: Record<string, { repository: string }>;
+};
 const dockerfile = (dir: string) => readFileSync(join(repoRoot, "images", dir, "Dockerfile"), "utf8");
-const stages = (text: string) => text.split(/^FROM /m).slice(1).map((s) => ({ from: s.split(/\s/)[0] ?? "", body: s }));
+const stages = (text: string) =>
+  text
+    .split(/^FROM /m)
+    .slice(1)
+    .map((s) => ({ from: s.split(/\s/)[0] ?? "", body: s }));
 
 describe("the bundling step of the service images", () => {
   const dir = mkdtempSync(join(tmpdir(), "bundle-"));
@@ -27,17 +33,29 @@ describe("the bundling step of the service images", () => {
 
   it("turns a workspace package with CommonJS dependencies into one ESM file that runs on its own", async () => {
     const out = join(dir, "api.mjs");
-    const result = spawnSync("sh", [join(repoRoot, "images/bundle.sh"), join(repoRoot, "packages/api/src/index.ts"), out], { encoding: "utf8" });
+    const result = spawnSync(
+      "sh",
+      [join(repoRoot, "images/bundle.sh"), join(repoRoot, "packages/api/src/index.ts"), out],
+      { encoding: "utf8" },
+    );
     assert.equal(result.status, 0, result.stdout + result.stderr);
     const api = (await import(pathToFileURL(out).href)) as typeof import("@nnunet-operator/api");
     const testingOut = join(dir, "api-testing.mjs");
-    const bundled = spawnSync("sh", [join(repoRoot, "images/bundle.sh"), join(repoRoot, "packages/api/src/testing/index.ts"), testingOut], { encoding: "utf8" });
+    const bundled = spawnSync(
+      "sh",
+      [join(repoRoot, "images/bundle.sh"), join(repoRoot, "packages/api/src/testing/index.ts"), testingOut],
+      { encoding: "utf8" },
+    );
     assert.equal(bundled.status, 0, bundled.stdout + bundled.stderr);
     const testing = (await import(pathToFileURL(testingOut).href)) as typeof import("@nnunet-operator/api/testing");
     const sample = parse(readFileSync(join(repoRoot, "deploy/samples/trainingrun.yaml"), "utf8")) as unknown;
     const parsed = api.parseTrainingRun(sample);
     assert.ok(parsed.ok, "the bundled API rejects the sample");
-    assert.equal(testing.createCrdValidator(api.buildOpenApiSchema()).validate(sample).causes.length, 0, "the bundled CEL/ajv validator fails");
+    assert.equal(
+      testing.createCrdValidator(api.buildOpenApiSchema()).validate(sample).causes.length,
+      0,
+      "the bundled CEL/ajv validator fails",
+    );
   });
 });
 
@@ -49,10 +67,16 @@ describe("Dockerfiles", () => {
       assert.ok(build && runtime && rest.length === 0, "expected a build and a run stage");
       assert.match(build.from, /^node:20\.\d+\.\d+-bookworm-slim$/);
       assert.match(runtime.from, /^gcr\.io\/distroless\/nodejs20-debian12:nonroot$/);
-      assert.ok(build.body.includes(`images/bundle.sh services/${svc.dir}/src/main.ts`), "does not bundle the service's main.ts");
+      assert.ok(
+        build.body.includes(`images/bundle.sh services/${svc.dir}/src/main.ts`),
+        "does not bundle the service's main.ts",
+      );
       assert.match(runtime.body, /^USER 65532:65532$/m);
       assert.deepEqual(/^EXPOSE (.*)$/m.exec(runtime.body)?.[1]?.split(" ") ?? [], svc.ports);
-      assert.ok(text.includes(`-t ${values.images[svc.valuesKey]?.repository}:`), "build command names another image than values.yaml");
+      assert.ok(
+        text.includes(`-t ${values.images[svc.valuesKey]?.repository}:`),
+        "build command names another image than values.yaml",
+      );
     });
   }
 
@@ -63,12 +87,14 @@ describe("Dockerfiles", () => {
     assert.match(text, /pip install --no-cache-dir "nnunetv2==\$\{NNUNETV2_VERSION\}"/);
     assert.match(text, /COPY services\/calibrator\/nnunet_calibrate /);
     assert.match(text, /^USER 1000:1000$/m);
-    for (const v of ["nnUNet_raw", "nnUNet_preprocessed", "nnUNet_results"]) assert.ok(text.includes(`${v}=`), `${v} unset`);
+    for (const v of ["nnUNet_raw", "nnUNet_preprocessed", "nnUNet_results"])
+      assert.ok(text.includes(`${v}=`), `${v} unset`);
     assert.ok(text.includes(`-t ${values.images.training?.repository}:`));
   });
 
   it("no image is pulled by a floating tag", () => {
     for (const dir of ["operator", "early-stop", "reporter", "nnunet"])
-      for (const { from } of stages(dockerfile(dir))) assert.ok(/:[\w.-]+$/.test(from) && !from.endsWith(":latest"), `${dir}: ${from}`);
+      for (const { from } of stages(dockerfile(dir)))
+        assert.ok(/:[\w.-]+$/.test(from) && !from.endsWith(":latest"), `${dir}: ${from}`);
   });
 });

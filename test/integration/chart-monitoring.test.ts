@@ -14,12 +14,18 @@ import { chartDir, find, type K8sObject, renderChart, repoRoot } from "../chart/
 // these on a live /metrics is checked where the services run, not here.)
 
 const objects = renderChart({ valuesFiles: ["charts/nnunet-operator/ci/monitoring-values.yaml"] });
-type RuleGroup = { name: string; rules: { alert?: string; expr: string; for?: string; labels?: Record<string, string> }[] };
+type RuleGroup = {
+  name: string;
+  rules: { alert?: string; expr: string; for?: string; labels?: Record<string, string> }[];
+};
 const groups = (find(objects, "PrometheusRule", "nnunet-operator").spec as { groups: RuleGroup[] }).groups;
 const dashboard = JSON.parse(readFileSync(join(chartDir, "dashboards/nnunet-operator.json"), "utf8")) as Dashboard;
 type Target = { expr: string };
 type Panel = { title: string; type: string; targets?: Target[]; panels?: Panel[] };
-type Dashboard = { panels: Panel[]; templating: { list: { name: string; type: string; query?: string | { query: string } }[] } };
+type Dashboard = {
+  panels: Panel[];
+  templating: { list: { name: string; type: string; query?: string | { query: string } }[] };
+};
 
 /** Catalogue entry of a series name, histogram suffixes included. */
 const specs = Object.values(METRICS) as MetricSpec[];
@@ -51,13 +57,19 @@ function problems(where: string, expr: string): string[] {
   }
   for (const s of use.selectors) {
     const found = specOf(s.metric);
-    const allowed = new Set([...TARGET_LABELS, ...(found?.spec.labels ?? []), ...(found?.suffix === "_bucket" ? ["le"] : [])]);
+    const allowed = new Set([
+      ...TARGET_LABELS,
+      ...(found?.spec.labels ?? []),
+      ...(found?.suffix === "_bucket" ? ["le"] : []),
+    ]);
     for (const l of s.labels) {
       if (!allowed.has(l.name)) out.push(`${where}: ${s.metric} has no label ${l.name}`);
-      if (l.name === "policy" && l.op === "=" && !(STOP_POLICIES as readonly string[]).includes(l.value)) out.push(`${where}: policy ${l.value} is not a stop policy`);
+      if (l.name === "policy" && l.op === "=" && !(STOP_POLICIES as readonly string[]).includes(l.value))
+        out.push(`${where}: policy ${l.value} is not a stop policy`);
     }
   }
-  for (const l of use.groupingLabels) if (!labelsInExpr.has(l)) out.push(`${where}: grouping by ${l}, which no metric of the expression has`);
+  for (const l of use.groupingLabels)
+    if (!labelsInExpr.has(l)) out.push(`${where}: grouping by ${l}, which no metric of the expression has`);
   return out;
 }
 
@@ -72,9 +84,17 @@ describe("alert rules", () => {
 
   it("has the alerts the issue asks for", () => {
     const names = groups.flatMap((g) => g.rules.map((r) => r.alert));
-    for (const name of ["NnunetFoldStalled", "NnunetFoldDiverged", "NnunetOperatorDown", "NnunetEarlyStopDown", "NnunetReconcileErrorsHigh", "NnunetQueueWaitHigh"])
+    for (const name of [
+      "NnunetFoldStalled",
+      "NnunetFoldDiverged",
+      "NnunetOperatorDown",
+      "NnunetEarlyStopDown",
+      "NnunetReconcileErrorsHigh",
+      "NnunetQueueWaitHigh",
+    ])
       assert.ok(names.includes(name), `${name} missing`);
-    for (const rule of groups.flatMap((g) => g.rules)) assert.ok(rule.labels?.severity, `${rule.alert} has no severity`);
+    for (const rule of groups.flatMap((g) => g.rules))
+      assert.ok(rule.labels?.severity, `${rule.alert} has no severity`);
   });
 
   it("pass promtool check rules", () => {
@@ -92,24 +112,51 @@ describe("alert rules", () => {
   it("test every alert in the promtool file, firing and quiet", () => {
     const test = readFileSync(join(repoRoot, "test/fixtures/promtool/alerts.test.yaml"), "utf8");
     for (const alert of groups.flatMap((g) => g.rules.map((r) => r.alert ?? ""))) {
-      const blocks = test.split(/alertname: /).slice(1).filter((b) => b.startsWith(`${alert}\n`));
-      assert.ok(blocks.some((b) => /^\s*exp_alerts: \[\]/m.test(b)), `${alert} is never checked quiet`);
-      assert.ok(blocks.some((b) => /exp_labels:/.test(b) || /exp_alerts: \*/.test(b)), `${alert} is never checked firing`);
+      const blocks = test
+        .split(/alertname: /)
+        .slice(1)
+        .filter((b) => b.startsWith(`${alert}\n`));
+      assert.ok(
+        blocks.some((b) => /^\s*exp_alerts: \[\]/m.test(b)),
+        `${alert} is never checked quiet`,
+      );
+      assert.ok(
+        blocks.some((b) => /exp_labels:/.test(b) || /exp_alerts: \*/.test(b)),
+        `${alert} is never checked firing`,
+      );
     }
   });
 
   it("use only metrics from the catalogue (and up), with their own labels", () => {
-    assert.deepEqual(groups.flatMap((g) => g.rules.flatMap((r) => problems(r.alert ?? "", r.expr))), []);
+    assert.deepEqual(
+      groups.flatMap((g) => g.rules.flatMap((r) => problems(r.alert ?? "", r.expr))),
+      [],
+    );
   });
 
   it("watch the jobs the ServiceMonitor produces: one per metrics Service", () => {
-    const monitor = find(objects, "ServiceMonitor", "nnunet-operator").spec as { selector: { matchLabels: Record<string, string> }; endpoints: { port: string; honorLabels?: boolean }[] };
-    const selected = objects.filter((o: K8sObject) => o.kind === "Service" && Object.entries(monitor.selector.matchLabels).every(([k, v]) => o.metadata.labels?.[k] === v));
-    assert.deepEqual(selected.map((s) => s.metadata.name).sort(), ["nnunet-operator-early-stop-metrics", "nnunet-operator-metrics"]);
+    const monitor = find(objects, "ServiceMonitor", "nnunet-operator").spec as {
+      selector: { matchLabels: Record<string, string> };
+      endpoints: { port: string; honorLabels?: boolean }[];
+    };
+    const selected = objects.filter(
+      (o: K8sObject) =>
+        o.kind === "Service" &&
+        Object.entries(monitor.selector.matchLabels).every(([k, v]) => o.metadata.labels?.[k] === v),
+    );
+    assert.deepEqual(selected.map((s) => s.metadata.name).sort(), [
+      "nnunet-operator-early-stop-metrics",
+      "nnunet-operator-metrics",
+    ]);
     assert.equal(monitor.endpoints[0]?.port, "metrics");
-    assert.equal(monitor.endpoints[0]?.honorLabels, true, "without honorLabels the runs' namespace label becomes exported_namespace");
+    assert.equal(
+      monitor.endpoints[0]?.honorLabels,
+      true,
+      "without honorLabels the runs' namespace label becomes exported_namespace",
+    );
     const exprs = groups.flatMap((g) => g.rules.map((r) => r.expr)).join("\n");
-    for (const s of selected) assert.ok(exprs.includes(`up{job="${s.metadata.name}"}`), `no down alert for ${s.metadata.name}`);
+    for (const s of selected)
+      assert.ok(exprs.includes(`up{job="${s.metadata.name}"}`), `no down alert for ${s.metadata.name}`);
   });
 });
 
@@ -129,7 +176,10 @@ describe("Grafana dashboard", () => {
       .filter((v) => v.type === "query")
       .flatMap((v) => problems(`$${v.name}`, typeof v.query === "string" ? v.query : (v.query?.query ?? "")));
     assert.deepEqual([...fromPanels, ...fromVariables], []);
-    assert.ok(panels.every((p) => exprsOf(p).length > 0), "a panel without a query");
+    assert.ok(
+      panels.every((p) => exprsOf(p).length > 0),
+      "a panel without a query",
+    );
   });
 
   const needs: { what: string; title: RegExp; metrics: string[]; type?: string }[] = [
@@ -137,15 +187,32 @@ describe("Grafana dashboard", () => {
     { what: "queue length", title: /queue length/i, metrics: ["nnunet_queue_length"] },
     { what: "queue wait", title: /queue wait/i, metrics: ["nnunet_queue_wait_seconds_bucket"] },
     { what: "GPUs in use by run", title: /gpus in use/i, metrics: ["nnunet_gpus_in_use"] },
-    { what: "per-fold EMA pseudo Dice against epoch", title: /against epoch/i, metrics: ["nnunet_fold_ema_pseudo_dice", "nnunet_fold_epoch"], type: "xychart" },
+    {
+      what: "per-fold EMA pseudo Dice against epoch",
+      title: /against epoch/i,
+      metrics: ["nnunet_fold_ema_pseudo_dice", "nnunet_fold_epoch"],
+      type: "xychart",
+    },
     { what: "epochs saved", title: /epochs saved/i, metrics: ["nnunet_earlystop_epochs_saved_total"] },
     { what: "GPU-hours saved", title: /gpu-hours saved/i, metrics: ["nnunet_run_gpu_seconds_saved"] },
     { what: "calibrated batch sizes", title: /batch size/i, metrics: ["nnunet_calibration_batch_size"] },
     { what: "early-stop decisions", title: /early-stop decisions/i, metrics: ["nnunet_earlystop_decisions_total"] },
     { what: "reconcile latency", title: /reconcile latency/i, metrics: ["nnunet_reconcile_duration_seconds_bucket"] },
     { what: "reconcile errors", title: /reconcile errors/i, metrics: ["nnunet_reconcile_errors_total"] },
-    { what: "predicted finish and estimated start", title: /predicted finish and estimated start/i, metrics: ["nnunet_fold_predicted_finish_timestamp_seconds", "nnunet_run_estimated_start_timestamp_seconds"] },
-    { what: "Dice given up against GPU-hours saved by audited folds", title: /dice given up vs gpu-hours saved, audited folds/i, metrics: ["nnunet_audit_best_ema_lost_sum", "nnunet_audit_best_ema_lost_count", "nnunet_audit_gpu_seconds_saved_sum"] },
+    {
+      what: "predicted finish and estimated start",
+      title: /predicted finish and estimated start/i,
+      metrics: ["nnunet_fold_predicted_finish_timestamp_seconds", "nnunet_run_estimated_start_timestamp_seconds"],
+    },
+    {
+      what: "Dice given up against GPU-hours saved by audited folds",
+      title: /dice given up vs gpu-hours saved, audited folds/i,
+      metrics: [
+        "nnunet_audit_best_ema_lost_sum",
+        "nnunet_audit_best_ema_lost_count",
+        "nnunet_audit_gpu_seconds_saved_sum",
+      ],
+    },
   ];
   for (const need of needs) {
     it(`has a panel for ${need.what}`, () => {
@@ -160,13 +227,17 @@ describe("Grafana dashboard", () => {
 
 describe("the PromQL scanner the checks above rely on", () => {
   const cases: { expr: string; metrics: string[] }[] = [
-    { expr: 'sum by (queue, le) (rate(nnunet_queue_wait_seconds_bucket{queue="a"}[5m])) > 1e3', metrics: ["nnunet_queue_wait_seconds_bucket"] },
-    { expr: "absent(up{job=\"x\"} == 1)", metrics: ["up"] },
+    {
+      expr: 'sum by (queue, le) (rate(nnunet_queue_wait_seconds_bucket{queue="a"}[5m])) > 1e3',
+      metrics: ["nnunet_queue_wait_seconds_bucket"],
+    },
+    { expr: 'absent(up{job="x"} == 1)', metrics: ["up"] },
     { expr: "a_total unless on (q) b offset 30m or c", metrics: ["a_total", "b", "c"] },
     { expr: 'label_values(nnunet_fold_epoch{namespace=~"$namespace"}, run)', metrics: ["nnunet_fold_epoch"] },
     { expr: "histogram_quantile(0.9, sum by (le) (rate(x_bucket[$__rate_interval])))", metrics: ["x_bucket"] },
   ];
-  for (const c of cases) it(`finds ${c.metrics.join(", ")} in ${c.expr}`, () => assert.deepEqual(analyseExpr(c.expr).metrics, c.metrics));
+  for (const c of cases)
+    it(`finds ${c.metrics.join(", ")} in ${c.expr}`, () => assert.deepEqual(analyseExpr(c.expr).metrics, c.metrics));
 
   it("reports a metric outside the catalogue and a label the metric lacks", () => {
     assert.deepEqual(problems("t", 'nnunet_made_up_total + nnunet_queue_length{phase="x"}'), [

@@ -8,14 +8,28 @@ import { VALUES_SETS } from "../chart/values-sets.js";
 // a missing or an excess permission fails. (That the services run with exactly this set is
 // proved by their integration tests on the devcluster in RBAC mode, not here.)
 
-type Rule = { apiGroups?: string[]; resources?: string[]; verbs: string[]; resourceNames?: string[]; nonResourceURLs?: string[] };
-type Binding = K8sObject & { roleRef: { kind: string; name: string }; subjects?: { kind: string; name: string; namespace?: string }[] };
+type Rule = {
+  apiGroups?: string[];
+  resources?: string[];
+  verbs: string[];
+  resourceNames?: string[];
+  nonResourceURLs?: string[];
+};
+type Binding = K8sObject & {
+  roleRef: { kind: string; name: string };
+  subjects?: { kind: string; name: string; namespace?: string }[];
+};
 
 function permissions(objects: readonly K8sObject[], serviceAccount: string, namespace: string): string[] {
-  const roles = new Map(objects.filter((o) => o.kind === "Role" || o.kind === "ClusterRole").map((o) => [`${o.kind}/${o.metadata.namespace ?? ""}/${o.metadata.name}`, o]));
+  const roles = new Map(
+    objects
+      .filter((o) => o.kind === "Role" || o.kind === "ClusterRole")
+      .map((o) => [`${o.kind}/${o.metadata.namespace ?? ""}/${o.metadata.name}`, o]),
+  );
   const out = new Set<string>();
   for (const b of objects.filter((o): o is Binding => o.kind === "RoleBinding" || o.kind === "ClusterRoleBinding")) {
-    if (!b.subjects?.some((s) => s.kind === "ServiceAccount" && s.name === serviceAccount && s.namespace === namespace)) continue;
+    if (!b.subjects?.some((s) => s.kind === "ServiceAccount" && s.name === serviceAccount && s.namespace === namespace))
+      continue;
     const roleNamespace = b.roleRef.kind === "Role" ? (b.metadata.namespace ?? "") : "";
     const role = roles.get(`${b.roleRef.kind}/${roleNamespace}/${b.roleRef.name}`);
     assert.ok(role, `${b.kind} ${b.metadata.name} refers to a missing ${b.roleRef.kind} ${b.roleRef.name}`);
@@ -28,7 +42,8 @@ function permissions(objects: readonly K8sObject[], serviceAccount: string, name
   return [...out].sort();
 }
 
-const expand = (scope: string, resource: string, verbs: string) => verbs.split(" ").map((v) => `${scope} ${resource} ${v}`);
+const expand = (scope: string, resource: string, verbs: string) =>
+  verbs.split(" ").map((v) => `${scope} ${resource} ${v}`);
 
 const OPERATOR = [
   ...expand("cluster", "nnunet-operator.io/trainingruns", "get list watch update patch"),
@@ -66,7 +81,9 @@ describe("RBAC", () => {
   });
 
   it("grants the NATS bootstrap hook only the creation of Secrets in the release namespace", () => {
-    assert.deepEqual(permissions(objects, "nnunet-operator-nats-bootstrap", "nnunet-system"), ["namespace nnunet-system core/secrets create"]);
+    assert.deepEqual(permissions(objects, "nnunet-operator-nats-bootstrap", "nnunet-system"), [
+      "namespace nnunet-system core/secrets create",
+    ]);
   });
 
   it("grants NATS nothing, and mounts no API token into it", () => {
@@ -85,7 +102,12 @@ describe("RBAC", () => {
         const all = [...(r.apiGroups ?? []), ...(r.resources ?? []), ...r.verbs, ...(r.resourceNames ?? [])];
         assert.ok(!all.some((x) => x.includes("*")), `${r.role} has a wildcard: ${JSON.stringify(r)}`);
         // Secrets: create only (fold credentials, the NATS auth bootstrap); nobody reads one.
-        if ((r.resources ?? []).some((x) => x === "secrets" || x.startsWith("secrets/"))) assert.deepEqual([r.resources, r.verbs], [["secrets"], ["create"]], `${r.role} grants more than creating Secrets`);
+        if ((r.resources ?? []).some((x) => x === "secrets" || x.startsWith("secrets/")))
+          assert.deepEqual(
+            [r.resources, r.verbs],
+            [["secrets"], ["create"]],
+            `${r.role} grants more than creating Secrets`,
+          );
         assert.equal(r.nonResourceURLs, undefined, `${r.role} grants non-resource URLs`);
         assert.ok(!r.verbs.some((v) => ["escalate", "bind", "impersonate"].includes(v)), `${r.role} can escalate`);
       }

@@ -25,7 +25,8 @@ function podSecurityViolations(o: K8sObject): string[] {
   const out: string[] = [];
   const pod = spec.securityContext ?? {};
   if (pod.runAsNonRoot !== true) out.push(`${where}: pod runAsNonRoot is not true`);
-  if ((pod.seccompProfile as { type?: string } | undefined)?.type !== "RuntimeDefault") out.push(`${where}: pod seccomp is not RuntimeDefault`);
+  if ((pod.seccompProfile as { type?: string } | undefined)?.type !== "RuntimeDefault")
+    out.push(`${where}: pod seccomp is not RuntimeDefault`);
   for (const c of [...spec.containers, ...(spec.initContainers ?? [])]) {
     const sc = c.securityContext ?? {};
     const at = `${where} container ${c.name}`;
@@ -35,13 +36,20 @@ function podSecurityViolations(o: K8sObject): string[] {
     if (sc.privileged === true) out.push(`${at}: privileged`);
     if (!sc.capabilities?.drop?.includes("ALL")) out.push(`${at}: capabilities do not drop ALL`);
     if ((sc.capabilities?.add ?? []).length > 0) out.push(`${at}: adds capabilities`);
-    if (/:latest$/.test(c.image) || !/:[\w][\w.-]*$/.test(c.image)) out.push(`${at}: image ${c.image} is not pinned to a tag`);
+    if (/:latest$/.test(c.image) || !/:[\w][\w.-]*$/.test(c.image))
+      out.push(`${at}: image ${c.image} is not pinned to a tag`);
     if (!c.resources?.requests) out.push(`${at}: no resource requests`);
   }
   return out;
 }
 
-const CLUSTER_SCOPED = new Set(["ClusterRole", "ClusterRoleBinding", "ValidatingWebhookConfiguration", "CustomResourceDefinition", "Namespace"]);
+const CLUSTER_SCOPED = new Set([
+  "ClusterRole",
+  "ClusterRoleBinding",
+  "ValidatingWebhookConfiguration",
+  "CustomResourceDefinition",
+  "Namespace",
+]);
 
 describe("the chart renders valid objects with every values set", () => {
   for (const set of VALUES_SETS) {
@@ -49,7 +57,12 @@ describe("the chart renders valid objects with every values set", () => {
       const objects = renderChart({ valuesFiles: set.valuesFiles, includeCrds: true });
 
       it("passes helm lint --strict", () => {
-        const args = ["lint", "--strict", join(repoRoot, "charts/nnunet-operator"), ...set.valuesFiles.flatMap((f) => ["--values", join(repoRoot, f)])];
+        const args = [
+          "lint",
+          "--strict",
+          join(repoRoot, "charts/nnunet-operator"),
+          ...set.valuesFiles.flatMap((f) => ["--values", join(repoRoot, f)]),
+        ];
         const result = run("helm", args);
         assert.equal(result.status, 0, result.stdout + result.stderr);
       });
@@ -57,7 +70,10 @@ describe("the chart renders valid objects with every values set", () => {
       it("renders the same objects twice, apart from the generated webhook certificate", () => {
         const again = renderChart({ valuesFiles: set.valuesFiles, includeCrds: true });
         const strip = (list: K8sObject[]) =>
-          JSON.stringify(list.map((o) => (o.kind === "Secret" ? { ...o, data: {} } : o)), (key, value: unknown) => (key === "caBundle" ? "" : value));
+          JSON.stringify(
+            list.map((o) => (o.kind === "Secret" ? { ...o, data: {} } : o)),
+            (key, value: unknown) => (key === "caBundle" ? "" : value),
+          );
         assert.equal(strip(again), strip(objects));
       });
 
@@ -67,7 +83,10 @@ describe("the chart renders valid objects with every values set", () => {
 
       it("names every object validly and namespaces every namespaced one", () => {
         for (const o of objects) {
-          assert.ok(o.metadata.name.length <= 63 || o.kind === "CustomResourceDefinition", `${objectKey(o)}: name too long`);
+          assert.ok(
+            o.metadata.name.length <= 63 || o.kind === "CustomResourceDefinition",
+            `${objectKey(o)}: name too long`,
+          );
           assert.match(o.metadata.name, /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, objectKey(o));
           if (CLUSTER_SCOPED.has(o.kind)) assert.equal(o.metadata.namespace, undefined, objectKey(o));
           else assert.equal(o.metadata.namespace, "nnunet-system", `${objectKey(o)} has no namespace`);
@@ -79,7 +98,10 @@ describe("the chart renders valid objects with every values set", () => {
       });
 
       it("installs the CRD that crds/ holds, byte for byte", () => {
-        const chartCrd = readFileSync(join(repoRoot, "charts/nnunet-operator/crds/trainingruns.nnunet-operator.io.yaml"), "utf8");
+        const chartCrd = readFileSync(
+          join(repoRoot, "charts/nnunet-operator/crds/trainingruns.nnunet-operator.io.yaml"),
+          "utf8",
+        );
         assert.equal(chartCrd, readFileSync(join(repoRoot, "crds/trainingruns.nnunet-operator.io.yaml"), "utf8"));
         assert.equal(objects.filter((o) => o.kind === "CustomResourceDefinition").length, 1);
       });
@@ -95,11 +117,36 @@ describe("what each values set switches on and off", () => {
       present: ["Secret", "StatefulSet", "PodDisruptionBudget", "NetworkPolicy"],
       absent: ["ServiceMonitor", "PrometheusRule", "Certificate", "Issuer"],
     },
-    { name: "monitoring on: a ServiceMonitor and a PrometheusRule", file: "monitoring-values.yaml", present: ["ServiceMonitor", "PrometheusRule"], absent: [] },
-    { name: "external NATS: no NATS StatefulSet", file: "external-nats-values.yaml", present: ["Deployment"], absent: ["StatefulSet"] },
-    { name: "cert-manager with an existing issuer: a Certificate, no Issuer, no Secret", file: "cert-manager-values.yaml", present: ["Certificate"], absent: ["Issuer", "Secret"] },
-    { name: "deploy/ values: cert-manager with a self-signed Issuer", file: "deploy-values.yaml", present: ["Certificate", "Issuer"], absent: ["Secret"] },
-    { name: "minimal: no PDB and no NetworkPolicy", file: "minimal-values.yaml", present: ["Deployment"], absent: ["PodDisruptionBudget", "NetworkPolicy"] },
+    {
+      name: "monitoring on: a ServiceMonitor and a PrometheusRule",
+      file: "monitoring-values.yaml",
+      present: ["ServiceMonitor", "PrometheusRule"],
+      absent: [],
+    },
+    {
+      name: "external NATS: no NATS StatefulSet",
+      file: "external-nats-values.yaml",
+      present: ["Deployment"],
+      absent: ["StatefulSet"],
+    },
+    {
+      name: "cert-manager with an existing issuer: a Certificate, no Issuer, no Secret",
+      file: "cert-manager-values.yaml",
+      present: ["Certificate"],
+      absent: ["Issuer", "Secret"],
+    },
+    {
+      name: "deploy/ values: cert-manager with a self-signed Issuer",
+      file: "deploy-values.yaml",
+      present: ["Certificate", "Issuer"],
+      absent: ["Secret"],
+    },
+    {
+      name: "minimal: no PDB and no NetworkPolicy",
+      file: "minimal-values.yaml",
+      present: ["Deployment"],
+      absent: ["PodDisruptionBudget", "NetworkPolicy"],
+    },
   ];
   for (const c of cases) {
     it(c.name, () => {

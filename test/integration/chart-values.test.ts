@@ -43,7 +43,10 @@ describe("bad values are refused, naming the key", () => {
       const parsed = ChartValues.safeParse(merge(defaults, values));
       assert.equal(parsed.success, false, "zod accepted it");
       const paths = parsed.error?.issues.map((i) => i.path.join(".")) ?? [];
-      assert.ok(paths.some((p) => p === expect || p.startsWith(`${expect}.`)), `zod names ${paths.join(", ")}, not ${expect}`);
+      assert.ok(
+        paths.some((p) => p === expect || p.startsWith(`${expect}.`)),
+        `zod names ${paths.join(", ")}, not ${expect}`,
+      );
     });
   }
 
@@ -56,7 +59,10 @@ describe("bad values are refused, naming the key", () => {
 describe("good values are accepted", () => {
   for (const set of VALUES_SETS) {
     it(`zod accepts ${set.name} merged over values.yaml`, () => {
-      const merged = set.valuesFiles.reduce<unknown>((acc, f) => merge(acc, parse(readFileSync(join(repoRoot, f), "utf8"))), defaults);
+      const merged = set.valuesFiles.reduce<unknown>(
+        (acc, f) => merge(acc, parse(readFileSync(join(repoRoot, f), "utf8"))),
+        defaults,
+      );
       const parsed = ChartValues.safeParse(merged);
       assert.ok(parsed.success, JSON.stringify(parsed.error?.issues));
     });

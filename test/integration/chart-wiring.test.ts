@@ -13,16 +13,32 @@ import { find, type K8sObject, renderChart } from "../chart/render.js";
 // operator's config file and environment, the webhook and its TLS, NATS.
 
 type Env = { name: string; value?: string; valueFrom?: { fieldRef?: { fieldPath: string } } };
-type Container = { name: string; env?: Env[]; ports?: { name: string; containerPort: number }[]; livenessProbe?: Probe; readinessProbe?: Probe; volumeMounts?: { name: string; mountPath: string }[] };
+type Container = {
+  name: string;
+  env?: Env[];
+  ports?: { name: string; containerPort: number }[];
+  livenessProbe?: Probe;
+  readinessProbe?: Probe;
+  volumeMounts?: { name: string; mountPath: string }[];
+};
 type Probe = { httpGet?: { path: string; port: string | number } };
 type Volume = { name: string; configMap?: { name: string }; secret?: { secretName: string } };
-type Workload = K8sObject & { spec: { replicas: number; template: { spec: { serviceAccountName: string; containers: Container[]; volumes?: Volume[] } } } };
+type Workload = K8sObject & {
+  spec: {
+    replicas: number;
+    template: { spec: { serviceAccountName: string; containers: Container[]; volumes?: Volume[] } };
+  };
+};
 
 const ci = (file: string) => [`charts/nnunet-operator/ci/${file}`];
 const container = (o: K8sObject) => (o as Workload).spec.template.spec.containers[0]!;
-const env = (c: Container) => Object.fromEntries((c.env ?? []).map((e) => [e.name, e.value ?? `fieldRef:${e.valueFrom?.fieldRef?.fieldPath}`]));
+const env = (c: Container) =>
+  Object.fromEntries((c.env ?? []).map((e) => [e.name, e.value ?? `fieldRef:${e.valueFrom?.fieldRef?.fieldPath}`]));
 const volume = (o: K8sObject, name: string) => (o as Workload).spec.template.spec.volumes?.find((v) => v.name === name);
-const operatorConfig = (objects: K8sObject[]) => parse((find(objects, "ConfigMap", "nnunet-operator-config").data as Record<string, string>)["config.yaml"]!) as Record<string, unknown>;
+const operatorConfig = (objects: K8sObject[]) =>
+  parse(
+    (find(objects, "ConfigMap", "nnunet-operator-config").data as Record<string, string>)["config.yaml"]!,
+  ) as Record<string, unknown>;
 
 describe("the operator's config file", () => {
   it("has, with the default values, exactly the keys and values services/operator's OperatorConfig reads", () => {
@@ -30,10 +46,18 @@ describe("the operator's config file", () => {
       namespace: "nnunet-system",
       queues: [{ name: "default" }],
       gpu: { acceptedProducts: ["NVIDIA-L40S"], defaultProductLabel: "nvidia.com/gpu.product", extraTolerations: [] },
-      images: { training: "nnunet-operator/nnunet:0.1.0", reporter: "nnunet-operator/reporter:0.1.0", pullPolicy: "IfNotPresent" },
+      images: {
+        training: "nnunet-operator/nnunet:0.1.0",
+        reporter: "nnunet-operator/reporter:0.1.0",
+        pullPolicy: "IfNotPresent",
+      },
       nats: {
         url: "nats://nnunet-operator-nats.nnunet-system.svc:4222",
-        auth: { credsFile: "/etc/nnunet-operator/nats-auth/operator.creds", signingKeyFile: "/etc/nnunet-operator/nats-auth/account-signing.nk", accountPublicKeyFile: "/etc/nnunet-operator/nats-auth/account.pub" },
+        auth: {
+          credsFile: "/etc/nnunet-operator/nats-auth/operator.creds",
+          signingKeyFile: "/etc/nnunet-operator/nats-auth/account-signing.nk",
+          accountPublicKeyFile: "/etc/nnunet-operator/nats-auth/account.pub",
+        },
       },
       policy: { allowedImages: [], allowedPriorityClasses: [] },
       calibration: { retryLimit: 2, backend: "torch", cacheConfigMap: "nnunet-calibration-cache" },
@@ -43,9 +67,17 @@ describe("the operator's config file", () => {
 
   it("carries quotas, several products and extra tolerations through", () => {
     const config = operatorConfig(renderChart({ valuesFiles: ci("minimal-values.yaml") }));
-    assert.deepEqual(config.queues, [{ name: "default", gpuQuota: 8 }, { name: "research", gpuQuota: 4 }]);
-    assert.deepEqual((config.gpu as { acceptedProducts: string[] }).acceptedProducts, ["NVIDIA-L40S", "NVIDIA-A100-SXM4-80GB"]);
-    assert.deepEqual((config.gpu as { extraTolerations: unknown[] }).extraTolerations, [{ key: "dedicated", operator: "Equal", value: "gpu", effect: "NoSchedule" }]);
+    assert.deepEqual(config.queues, [
+      { name: "default", gpuQuota: 8 },
+      { name: "research", gpuQuota: 4 },
+    ]);
+    assert.deepEqual((config.gpu as { acceptedProducts: string[] }).acceptedProducts, [
+      "NVIDIA-L40S",
+      "NVIDIA-A100-SXM4-80GB",
+    ]);
+    assert.deepEqual((config.gpu as { extraTolerations: unknown[] }).extraTolerations, [
+      { key: "dedicated", operator: "Equal", value: "gpu", effect: "NoSchedule" },
+    ]);
   });
 
   it("names an external NATS server and its credentials Secret for the reporter", () => {
@@ -57,7 +89,10 @@ describe("the operator's config file", () => {
     const earlyStop = find(objects, "Deployment", "nnunet-operator-early-stop");
     assert.equal(env(container(earlyStop)).NATS_URL, "tls://nats-0.nats.example:4222,tls://nats-1.nats.example:4222");
     assert.equal(env(container(earlyStop)).NATS_CREDS_FILE, "/etc/nnunet-operator/nats/nats.creds");
-    assert.deepEqual(volume(earlyStop, "nats-creds")?.secret, { secretName: "nnunet-nats-creds", items: [{ key: "user.creds", path: "nats.creds" }] });
+    assert.deepEqual(volume(earlyStop, "nats-creds")?.secret, {
+      secretName: "nnunet-nats-creds",
+      items: [{ key: "user.creds", path: "nats.creds" }],
+    });
   });
 });
 
@@ -77,7 +112,13 @@ describe("the operator and early-stop Deployments", () => {
 
   it("give the operator its config file, ports 8080 and 9443, probes and the webhook certificate", () => {
     const c = container(operator);
-    assert.deepEqual(c.ports?.map((p) => [p.name, p.containerPort]), [["metrics", 8080], ["webhook", 9443]]);
+    assert.deepEqual(
+      c.ports?.map((p) => [p.name, p.containerPort]),
+      [
+        ["metrics", 8080],
+        ["webhook", 9443],
+      ],
+    );
     assert.deepEqual([c.livenessProbe?.httpGet?.path, c.readinessProbe?.httpGet?.path], ["/healthz", "/readyz"]);
     const e = env(c);
     assert.equal(e.NNUNET_OPERATOR_CONFIG, "/etc/nnunet-operator/config/config.yaml");
@@ -85,16 +126,27 @@ describe("the operator and early-stop Deployments", () => {
     assert.equal(volume(operator, "config")?.configMap?.name, "nnunet-operator-config");
     assert.equal(volume(operator, "webhook-tls")?.secret?.secretName, "nnunet-operator-webhook-tls");
     assert.ok(c.volumeMounts?.some((m) => m.name === "webhook-tls" && m.mountPath === e.WEBHOOK_CERT_DIR));
-    assert.ok(c.volumeMounts?.some((m) => m.name === "config" && e.NNUNET_OPERATOR_CONFIG?.startsWith(`${m.mountPath}/`)));
+    assert.ok(
+      c.volumeMounts?.some((m) => m.name === "config" && e.NNUNET_OPERATOR_CONFIG?.startsWith(`${m.mountPath}/`)),
+    );
   });
 
   it("use their own ServiceAccounts and select their pods through Services on named ports", () => {
     assert.equal(operator.spec.template.spec.serviceAccountName, "nnunet-operator");
     assert.equal(earlyStop.spec.template.spec.serviceAccountName, "nnunet-operator-early-stop");
-    for (const [svc, deployment, port] of [["nnunet-operator-metrics", operator, "metrics"], ["nnunet-operator-webhook", operator, "webhook"], ["nnunet-operator-early-stop-metrics", earlyStop, "metrics"]] as const) {
-      const service = find(objects, "Service", svc).spec as { selector: Record<string, string>; ports: { targetPort: string }[] };
-      const labels = (deployment.spec.template as unknown as { metadata: { labels: Record<string, string> } }).metadata.labels;
-      for (const [k, v] of Object.entries(service.selector)) assert.equal(labels[k], v, `${svc} does not select ${deployment.metadata.name}`);
+    for (const [svc, deployment, port] of [
+      ["nnunet-operator-metrics", operator, "metrics"],
+      ["nnunet-operator-webhook", operator, "webhook"],
+      ["nnunet-operator-early-stop-metrics", earlyStop, "metrics"],
+    ] as const) {
+      const service = find(objects, "Service", svc).spec as {
+        selector: Record<string, string>;
+        ports: { targetPort: string }[];
+      };
+      const labels = (deployment.spec.template as unknown as { metadata: { labels: Record<string, string> } }).metadata
+        .labels;
+      for (const [k, v] of Object.entries(service.selector))
+        assert.equal(labels[k], v, `${svc} does not select ${deployment.metadata.name}`);
       assert.equal(service.ports[0]?.targetPort, port);
       assert.ok(container(deployment).ports?.some((p) => p.name === port));
     }
@@ -102,13 +154,34 @@ describe("the operator and early-stop Deployments", () => {
 });
 
 describe("the validating webhook", () => {
-  type Webhook = { name: string; failurePolicy: string; sideEffects: string; clientConfig: { caBundle?: string; service: { name: string; namespace: string; path: string; port: number } }; rules: { operations: string[]; resources: string[]; apiGroups: string[] }[] };
-  const webhookOf = (objects: K8sObject[]) => (find(objects, "ValidatingWebhookConfiguration", "nnunet-operator") as unknown as { webhooks: Webhook[] }).webhooks[0]!;
+  type Webhook = {
+    name: string;
+    failurePolicy: string;
+    sideEffects: string;
+    clientConfig: { caBundle?: string; service: { name: string; namespace: string; path: string; port: number } };
+    rules: { operations: string[]; resources: string[]; apiGroups: string[] }[];
+  };
+  const webhookOf = (objects: K8sObject[]) =>
+    (find(objects, "ValidatingWebhookConfiguration", "nnunet-operator") as unknown as { webhooks: Webhook[] })
+      .webhooks[0]!;
 
   it("validates TrainingRun CREATE and UPDATE at /validate-trainingrun on the webhook Service", () => {
     const hook = webhookOf(renderChart());
-    assert.deepEqual(hook.rules, [{ apiGroups: ["nnunet-operator.io"], apiVersions: ["v1alpha1"], operations: ["CREATE", "UPDATE"], resources: ["trainingruns"], scope: "Namespaced" }]);
-    assert.deepEqual(hook.clientConfig.service, { name: "nnunet-operator-webhook", namespace: "nnunet-system", path: "/validate-trainingrun", port: 443 });
+    assert.deepEqual(hook.rules, [
+      {
+        apiGroups: ["nnunet-operator.io"],
+        apiVersions: ["v1alpha1"],
+        operations: ["CREATE", "UPDATE"],
+        resources: ["trainingruns"],
+        scope: "Namespaced",
+      },
+    ]);
+    assert.deepEqual(hook.clientConfig.service, {
+      name: "nnunet-operator-webhook",
+      namespace: "nnunet-system",
+      path: "/validate-trainingrun",
+      port: 443,
+    });
     assert.equal(hook.sideEffects, "None");
   });
 
@@ -122,14 +195,24 @@ describe("the validating webhook", () => {
     assert.ok(ca.ca, "ca.crt is not a CA");
     assert.ok(cert.verify(ca.publicKey), "tls.crt is not signed by ca.crt");
     assert.ok(cert.checkPrivateKey(createPrivateKey(pem("tls.key"))), "tls.key does not match tls.crt");
-    for (const host of ["nnunet-operator-webhook.nnunet-system.svc", "nnunet-operator-webhook.nnunet-system.svc.cluster.local"])
+    for (const host of [
+      "nnunet-operator-webhook.nnunet-system.svc",
+      "nnunet-operator-webhook.nnunet-system.svc.cluster.local",
+    ])
       assert.equal(cert.checkHost(host), host);
-    assert.ok(new Date(cert.validTo).getTime() > Date.now() + 3000 * 86_400_000, "certificate valid for less than ~10 years");
+    assert.ok(
+      new Date(cert.validTo).getTime() > Date.now() + 3000 * 86_400_000,
+      "certificate valid for less than ~10 years",
+    );
   });
 
   it("lets cert-manager issue the certificate into the mounted Secret and inject the CA", () => {
     const objects = renderChart({ valuesFiles: ci("cert-manager-values.yaml") });
-    const cert = find(objects, "Certificate", "nnunet-operator-webhook").spec as { secretName: string; dnsNames: string[]; issuerRef: unknown };
+    const cert = find(objects, "Certificate", "nnunet-operator-webhook").spec as {
+      secretName: string;
+      dnsNames: string[];
+      issuerRef: unknown;
+    };
     assert.equal(cert.secretName, "nnunet-operator-webhook-tls");
     assert.ok(cert.dnsNames.includes("nnunet-operator-webhook.nnunet-system.svc"));
     assert.deepEqual(cert.issuerRef, { name: "internal-ca", kind: "ClusterIssuer", group: "cert-manager.io" });
@@ -143,7 +226,9 @@ describe("the in-chart NATS server", () => {
   it("starts from the rendered nats.conf: nats-server accepts it with JetStream on file storage", async () => {
     const material = await generateNatsAuth();
     const objects = renderChart();
-    const conf = (find(objects, "ConfigMap", "nnunet-operator-nats-config").data as Record<string, string>)["nats.conf"]!;
+    const conf = (find(objects, "ConfigMap", "nnunet-operator-nats-config").data as Record<string, string>)[
+      "nats.conf"
+    ]!;
     assert.match(conf, /jetstream \{[^}]*store_dir: \/data\/jetstream/);
     const dir = mkdtempSync(join(tmpdir(), "nats-conf-"));
     try {
@@ -163,7 +248,11 @@ describe("the in-chart NATS server", () => {
   });
 
   it("keeps JetStream on a PersistentVolumeClaim mounted where store_dir points", () => {
-    const sts = find(renderChart(), "StatefulSet", "nnunet-operator-nats") as Workload & { spec: { volumeClaimTemplates: { metadata: { name: string }; spec: { resources: { requests: { storage: string } } } }[] } };
+    const sts = find(renderChart(), "StatefulSet", "nnunet-operator-nats") as Workload & {
+      spec: {
+        volumeClaimTemplates: { metadata: { name: string }; spec: { resources: { requests: { storage: string } } } }[];
+      };
+    };
     assert.equal(sts.spec.volumeClaimTemplates[0]?.metadata.name, "data");
     assert.equal(sts.spec.volumeClaimTemplates[0]?.spec.resources.requests.storage, "10Gi");
     assert.ok(container(sts).volumeMounts?.some((m) => m.name === "data" && m.mountPath === "/data"));

@@ -15,7 +15,10 @@ describe("helm against the devcluster", () => {
     chart = join(h.home, "tiny");
     mkdirSync(join(chart, "templates"), { recursive: true });
     writeFileSync(join(chart, "Chart.yaml"), "apiVersion: v2\nname: tiny\nversion: 0.1.0\n");
-    writeFileSync(join(chart, "templates/cm.yaml"), "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: tiny-{{ .Release.Name }}\ndata:\n  revision: \"{{ .Release.Revision }}\"\n");
+    writeFileSync(
+      join(chart, "templates/cm.yaml"),
+      'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: tiny-{{ .Release.Name }}\ndata:\n  revision: "{{ .Release.Revision }}"\n',
+    );
   });
   after(() => h.dc.stop());
 
@@ -24,7 +27,10 @@ describe("helm against the devcluster", () => {
     assert.equal(r.code, 0, `helm ${args.join(" ")}: ${r.stderr}`);
     return r.stdout;
   };
-  const releaseSecrets = async () => JSON.parse((await h.kubectl("get", "secrets", "-l", "owner=helm", "-o", "json")).stdout).items.map((s: { metadata: { name: string } }) => s.metadata.name).sort();
+  const releaseSecrets = async () =>
+    JSON.parse((await h.kubectl("get", "secrets", "-l", "owner=helm", "-o", "json")).stdout)
+      .items.map((s: { metadata: { name: string } }) => s.metadata.name)
+      .sort();
 
   it("prunes release history past --history-max (protobuf DeleteOptions on each pruned Secret)", async () => {
     await ok("install", "tiny", chart);
@@ -44,11 +50,16 @@ describe("helm against the devcluster", () => {
     const bad = join(h.home, "bad");
     mkdirSync(join(bad, "templates"), { recursive: true });
     writeFileSync(join(bad, "Chart.yaml"), "apiVersion: v2\nname: bad\nversion: 0.1.0\n");
-    writeFileSync(join(bad, "templates/job.yaml"), "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: bad\nspec:\n  backoffLimitt: 1\n  template:\n    spec:\n      restartPolicy: Never\n      containers: [{name: c, image: busybox}]\n");
+    writeFileSync(
+      join(bad, "templates/job.yaml"),
+      "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: bad\nspec:\n  backoffLimitt: 1\n  template:\n    spec:\n      restartPolicy: Never\n      containers: [{name: c, image: busybox}]\n",
+    );
     const r = await h.helm("install", "bad", bad);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /unknown field "spec.backoffLimitt"/);
-    const job = JSON.parse((await h.kubectl("get", "job", "bad", "-o", "json")).stdout) as { spec: Record<string, unknown> };
+    const job = JSON.parse((await h.kubectl("get", "job", "bad", "-o", "json")).stdout) as {
+      spec: Record<string, unknown>;
+    };
     assert.equal(job.spec["backoffLimitt"], undefined);
   });
 });

@@ -13,7 +13,11 @@ describe("the official Python client against the devcluster", () => {
   let h: ClientHarness;
   before(async () => {
     assert.ok(existsSync(python), `${python} is missing`);
-    const probe = await new Promise<number>((done) => import("node:child_process").then(({ execFile }) => execFile(python, ["-c", "import kubernetes"], (e) => done(e ? 1 : 0))));
+    const probe = await new Promise<number>((done) =>
+      import("node:child_process").then(({ execFile }) =>
+        execFile(python, ["-c", "import kubernetes"], (e) => done(e ? 1 : 0)),
+      ),
+    );
     assert.equal(probe, 0, "python3-kubernetes is missing: run `bash scripts/setup.sh system` (npm test does)");
     h = await startClientHarness({ nodes: "1xL40S:1" });
   });
@@ -37,6 +41,17 @@ describe("the official Python client against the devcluster", () => {
   it("lists nodes with list_node() (NodeSystemInfo complete)", async () => {
     const out = await check("list_nodes");
     assert.ok((out["count"] as number) > 0, "the devcluster has nodes");
-    assert.deepEqual({ ...out, count: 1 }, { count: 1, bootID: true, machineID: true, systemUUID: true, kernelVersion: true, osImage: true, kubeProxyVersion: true });
+    assert.deepEqual(
+      { ...out, count: 1 },
+      {
+        count: 1,
+        bootID: true,
+        machineID: true,
+        systemUUID: true,
+        kernelVersion: true,
+        osImage: true,
+        kubeProxyVersion: true,
+      },
+    );
   });
 });

@@ -30,9 +30,17 @@ describe("kubectl against the devcluster", () => {
   let home: string;
   const kubectl = (args: string[], extraEnv: Record<string, string> = {}): Promise<Result> =>
     new Promise((done) => {
-      execFile(kubectlBin, args, { env: { PATH: process.env["PATH"] ?? "", HOME: home, KUBECONFIG: dc.kubeconfigPath, ...extraEnv }, timeout: 30_000 }, (error, stdout, stderr) => {
-        done({ code: error ? (typeof error.code === "number" ? error.code : 1) : 0, stdout, stderr });
-      });
+      execFile(
+        kubectlBin,
+        args,
+        {
+          env: { PATH: process.env["PATH"] ?? "", HOME: home, KUBECONFIG: dc.kubeconfigPath, ...extraEnv },
+          timeout: 30_000,
+        },
+        (error, stdout, stderr) => {
+          done({ code: error ? (typeof error.code === "number" ? error.code : 1) : 0, stdout, stderr });
+        },
+      );
     });
   const ok = async (args: string[]) => {
     const r = await kubectl(args);
@@ -41,18 +49,29 @@ describe("kubectl against the devcluster", () => {
   };
 
   before(async () => {
-    assert.ok(existsSync(kubectlBin), `${kubectlBin} is missing: run scripts/setup.sh (npm test does) to install kubectl`);
+    assert.ok(
+      existsSync(kubectlBin),
+      `${kubectlBin} is missing: run scripts/setup.sh (npm test does) to install kubectl`,
+    );
     home = mkdtempSync(join(tmpdir(), "devcluster-kubectl-"));
     dc = await startDevCluster({ kubeconfigPath: join(home, "kubeconfig"), rbac: true, bookmarkIntervalMs: 1000 });
   });
   after(() => dc.stop());
 
   it("applies the real CRD and the sample with default flags, then reports unchanged", async () => {
-    assert.match(await ok(["apply", "-f", crd]), /customresourcedefinition.apiextensions.k8s.io\/trainingruns.nnunet-operator.io created/);
+    assert.match(
+      await ok(["apply", "-f", crd]),
+      /customresourcedefinition.apiextensions.k8s.io\/trainingruns.nnunet-operator.io created/,
+    );
     assert.match(await ok(["apply", "-f", sample]), /trainingrun.nnunet-operator.io\/totalseg-ct created/);
     assert.match(await ok(["apply", "-f", sample]), /trainingrun.nnunet-operator.io\/totalseg-ct unchanged/);
-    const annotations = JSON.parse(await ok(["get", "tr", "totalseg-ct", "-o", "jsonpath={.metadata.annotations}"])) as Record<string, string>;
-    assert.ok(annotations["kubectl.kubernetes.io/last-applied-configuration"], "client-side apply records last-applied");
+    const annotations = JSON.parse(
+      await ok(["get", "tr", "totalseg-ct", "-o", "jsonpath={.metadata.annotations}"]),
+    ) as Record<string, string>;
+    assert.ok(
+      annotations["kubectl.kubernetes.io/last-applied-configuration"],
+      "client-side apply records last-applied",
+    );
   });
 
   it("lets client-side apply change and remove fields with a three-way merge, and refuses immutable changes", async () => {
@@ -76,12 +95,17 @@ spec:
     assert.match(await ok(["apply", "-f", file]), /job.batch\/apply-job created/);
     writeFileSync(file, job("gpu: l40s", "a"));
     assert.match(await ok(["apply", "-f", file]), /job.batch\/apply-job configured/);
-    const selector = JSON.parse(await ok(["get", "job", "apply-job", "-o", "jsonpath={.spec.template.spec.nodeSelector}"])) as Record<string, string>;
+    const selector = JSON.parse(
+      await ok(["get", "job", "apply-job", "-o", "jsonpath={.spec.template.spec.nodeSelector}"]),
+    ) as Record<string, string>;
     assert.deepEqual(selector, { gpu: "l40s" });
     writeFileSync(file, job("gpu: l40s", "b"));
     const immutable = await kubectl(["apply", "-f", file]);
     assert.notEqual(immutable.code, 0);
-    assert.match(immutable.stderr, /The Job "apply-job" is invalid: spec.template: Invalid value: .*: field is immutable/);
+    assert.match(
+      immutable.stderr,
+      /The Job "apply-job" is invalid: spec.template: Invalid value: .*: field is immutable/,
+    );
   });
 
   it("rejects an invalid TrainingRun with the field in the message, and an unknown field through strict validation", async () => {
@@ -102,22 +126,63 @@ spec:
   });
 
   it("patches with merge and JSON patches, and the status subresource", async () => {
-    assert.match(await ok(["patch", "tr", "totalseg-ct", "--type=merge", "-p", '{"spec":{"suspend":true}}']), /patched/);
-    assert.match(await ok(["patch", "tr", "totalseg-ct", "--type=json", "-p", '[{"op":"replace","path":"/spec/suspend","value":false}]']), /patched/);
-    await ok(["patch", "tr", "totalseg-ct", "--subresource=status", "--type=merge", "-p", '{"status":{"phase":"Training"}}']);
+    assert.match(
+      await ok(["patch", "tr", "totalseg-ct", "--type=merge", "-p", '{"spec":{"suspend":true}}']),
+      /patched/,
+    );
+    assert.match(
+      await ok([
+        "patch",
+        "tr",
+        "totalseg-ct",
+        "--type=json",
+        "-p",
+        '[{"op":"replace","path":"/spec/suspend","value":false}]',
+      ]),
+      /patched/,
+    );
+    await ok([
+      "patch",
+      "tr",
+      "totalseg-ct",
+      "--subresource=status",
+      "--type=merge",
+      "-p",
+      '{"status":{"phase":"Training"}}',
+    ]);
     assert.match(await ok(["get", "tr", "totalseg-ct", "--no-headers"]), /^totalseg-ct\s+Training/);
   });
 
   it("shows a fixture status in the printer columns (-o wide adds batch and best EMA), with the values the plugin's run list prints", async () => {
-    const fixture = JSON.parse(readFileSync(join(repo, "test/fixtures/trainingruns/status/training-five-folds.json"), "utf8")) as { status: unknown };
-    await ok(["patch", "tr", "totalseg-ct", "--subresource=status", "--type=merge", "-p", JSON.stringify({ status: fixture.status })]);
+    const fixture = JSON.parse(
+      readFileSync(join(repo, "test/fixtures/trainingruns/status/training-five-folds.json"), "utf8"),
+    ) as { status: unknown };
+    await ok([
+      "patch",
+      "tr",
+      "totalseg-ct",
+      "--subresource=status",
+      "--type=merge",
+      "-p",
+      JSON.stringify({ status: fixture.status }),
+    ]);
     // kubectl pads columns with three spaces or more; values hold at most single spaces.
     const row = (out: string): Record<string, string> => {
-      const [head, line] = out.trim().split("\n").map((l) => l.trim().split(/\s{2,}/));
+      const [head, line] = out
+        .trim()
+        .split("\n")
+        .map((l) => l.trim().split(/\s{2,}/));
       return Object.fromEntries((head ?? []).map((h, i) => [h, line?.[i] ?? ""]));
     };
     const { AGE: age, ...columns } = row(await ok(["get", "tr", "totalseg-ct"]));
-    assert.deepEqual(columns, { NAME: "totalseg-ct", PHASE: "Training", FOLDS: "2/5", EPOCH: "163-211/250", "GPU-H": "19.5", SAVED: "125.3 (92.7%)" });
+    assert.deepEqual(columns, {
+      NAME: "totalseg-ct",
+      PHASE: "Training",
+      FOLDS: "2/5",
+      EPOCH: "163-211/250",
+      "GPU-H": "19.5",
+      SAVED: "125.3 (92.7%)",
+    });
     assert.match(age ?? "", /^\d+s$/);
     const wide = row(await ok(["get", "tr", "totalseg-ct", "-o", "wide"]));
     assert.deepEqual([wide["BATCH"], wide["BEST EMA DICE"], wide["SAVED"]], ["8", "0.8475", "125.3 (92.7%)"]);
@@ -133,14 +198,23 @@ spec:
 
   it("server-side applies, conflicts with another manager, and forces", async () => {
     const file = join(home, "ssa.yaml");
-    writeFileSync(file, readFileSync(join(repo, "test/fixtures/trainingruns/valid/minimal.yaml"), "utf8").replace(/^\s*namespace:.*$/m, ""));
+    writeFileSync(
+      file,
+      readFileSync(join(repo, "test/fixtures/trainingruns/valid/minimal.yaml"), "utf8").replace(
+        /^\s*namespace:.*$/m,
+        "",
+      ),
+    );
     assert.match(await ok(["apply", "--server-side", "-f", file]), /serverside-applied/);
     await ok(["apply", "--server-side", "--field-manager=other", "-f", file]);
     writeFileSync(file, readFileSync(file, "utf8").replace(/claimName: \S+/, "claimName: changed"));
     const conflict = await kubectl(["apply", "--server-side", "--field-manager=other", "-f", file]);
     assert.notEqual(conflict.code, 0);
     assert.match(conflict.stderr, /conflict with "kubectl"/);
-    assert.match(await ok(["apply", "--server-side", "--field-manager=other", "--force-conflicts", "-f", file]), /serverside-applied/);
+    assert.match(
+      await ok(["apply", "--server-side", "--field-manager=other", "--force-conflicts", "-f", file]),
+      /serverside-applied/,
+    );
   });
 
   it("describes a TrainingRun", async () => {
@@ -151,7 +225,9 @@ spec:
   });
 
   it("watches with get -w and sees a change", async () => {
-    const child = spawn(kubectlBin, ["get", "tr", "totalseg-ct", "-w", "--no-headers"], { env: { PATH: process.env["PATH"] ?? "", HOME: home, KUBECONFIG: dc.kubeconfigPath } });
+    const child = spawn(kubectlBin, ["get", "tr", "totalseg-ct", "-w", "--no-headers"], {
+      env: { PATH: process.env["PATH"] ?? "", HOME: home, KUBECONFIG: dc.kubeconfigPath },
+    });
     let out = "";
     child.stdout.on("data", (c: Buffer) => (out += c.toString()));
     const until = async (re: RegExp) => {
@@ -159,7 +235,15 @@ spec:
       while (!re.test(out) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     };
     await until(/totalseg-ct/);
-    await ok(["patch", "tr", "totalseg-ct", "--subresource=status", "--type=merge", "-p", '{"status":{"phase":"Validating"}}']);
+    await ok([
+      "patch",
+      "tr",
+      "totalseg-ct",
+      "--subresource=status",
+      "--type=merge",
+      "-p",
+      '{"status":{"phase":"Validating"}}',
+    ]);
     await until(/Validating/);
     child.kill();
     assert.match(out, /totalseg-ct\s+Validating/);
@@ -170,7 +254,28 @@ spec:
     const generation = Number(await ok(["get", "tr", "totalseg-ct", "-o", "jsonpath={.metadata.generation}"]));
     const waiting = kubectl(["wait", "--for=condition=Ready", "tr/totalseg-ct", "--timeout=20s"]);
     await new Promise((r) => setTimeout(r, 300));
-    await ok(["patch", "tr", "totalseg-ct", "--subresource=status", "--type=merge", "-p", JSON.stringify({ status: { conditions: [{ type: "Ready", status: "True", reason: "Trained", message: "done", lastTransitionTime: "2026-01-01T00:00:00Z", observedGeneration: generation }] } })]);
+    await ok([
+      "patch",
+      "tr",
+      "totalseg-ct",
+      "--subresource=status",
+      "--type=merge",
+      "-p",
+      JSON.stringify({
+        status: {
+          conditions: [
+            {
+              type: "Ready",
+              status: "True",
+              reason: "Trained",
+              message: "done",
+              lastTransitionTime: "2026-01-01T00:00:00Z",
+              observedGeneration: generation,
+            },
+          ],
+        },
+      }),
+    ]);
     const r = await waiting;
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /condition met/);

@@ -5,13 +5,34 @@ import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { after, before, it } from "node:test";
 import { ANNOTATION_STOP_DECISION, StopDecision } from "@nnunet-operator/api";
-import { type NatsAuthFixture, type NatsServerHandle, makeNatsAuthFixture, startNatsServer } from "@nnunet-operator/bus/testing";
-import { type EarlyStopHandle, loadConfig, parseCurveCsv, presetConfig, replayCurve, startEarlyStop } from "@nnunet-operator/early-stop";
+import {
+  type NatsAuthFixture,
+  type NatsServerHandle,
+  makeNatsAuthFixture,
+  startNatsServer,
+} from "@nnunet-operator/bus/testing";
+import {
+  type EarlyStopHandle,
+  loadConfig,
+  parseCurveCsv,
+  presetConfig,
+  replayCurve,
+  startEarlyStop,
+} from "@nnunet-operator/early-stop";
 import { makeRun, makeTrainingJob } from "@nnunet-operator/early-stop/testing";
 import { type KubeObject, Resources } from "@nnunet-operator/kube";
 import { pino } from "pino";
 import { type ApiBackend, devclusterBackend } from "./early-stop-support.js";
-import { REPO_ROOT, ReporterProcess, killReporters, makeFoldDir, readLines, reporterEnv, waitFor, writeLog } from "./support/reporter-harness.js";
+import {
+  REPO_ROOT,
+  ReporterProcess,
+  killReporters,
+  makeFoldDir,
+  readLines,
+  reporterEnv,
+  waitFor,
+  writeLog,
+} from "./support/reporter-harness.js";
 
 // From a trainer's log to the suspended Job, with every part real except the trainer and
 // the cluster: a real nnU-Net log is written into the fold folder a few lines at a time; the
@@ -25,8 +46,17 @@ import { REPO_ROOT, ReporterProcess, killReporters, makeFoldDir, readLines, repo
 // A temporal bone run (nnU-Net v1 log, 300 of 300 planned epochs) that Forecast stops near
 // its end, after all three restarts. (The BraTS run used before, cut off at 262 of 1000
 // epochs and still gaining, is rightly left alone by the Forecast of issue 13.)
-const CURVE = parseCurveCsv("tbone", readFileSync(join(REPO_ROOT, "test/fixtures/nnunet-logs/curves/tbone-exp01__Task101_TemporalBone__3d_fullres__fold3.csv"), "utf8"));
-const TBONE_LOG = join(REPO_ROOT, "test/fixtures/nnunet-logs/raw/tbone/01_ading/nnUnet/nnUNet_trained_models/nnUNet/3d_fullres/Task101_TemporalBone/nnUNetTrainerV2__nnUNetPlansv2.1/fold_3/training_log_2022_2_11_18_38_12.txt");
+const CURVE = parseCurveCsv(
+  "tbone",
+  readFileSync(
+    join(REPO_ROOT, "test/fixtures/nnunet-logs/curves/tbone-exp01__Task101_TemporalBone__3d_fullres__fold3.csv"),
+    "utf8",
+  ),
+);
+const TBONE_LOG = join(
+  REPO_ROOT,
+  "test/fixtures/nnunet-logs/raw/tbone/01_ading/nnUnet/nnUNet_trained_models/nnUNet/3d_fullres/Task101_TemporalBone/nnUNetTrainerV2__nnUNetPlansv2.1/fold_3/training_log_2022_2_11_18_38_12.txt",
+);
 let nats: NatsServerHandle;
 let auth: NatsAuthFixture;
 let backend: ApiBackend;
@@ -50,8 +80,21 @@ after(async () => {
 });
 
 async function startController(name: string): Promise<EarlyStopHandle> {
-  const config = loadConfig({ NATS_URL: nats.url, NATS_CREDS_FILE: auth.earlyStopCredsFile, HTTP_HOST: "127.0.0.1", HTTP_PORT: "0", POD_NAME: name, LOG_LEVEL: "silent" });
-  const handle = await startEarlyStop({ config, kubeConfig: backend.controllerKubeConfig(), log: pino({ level: "silent" }), identity: name, leaderElection: { leaseDurationMs: 3000, renewDeadlineMs: 2000, retryPeriodMs: 200 } });
+  const config = loadConfig({
+    NATS_URL: nats.url,
+    NATS_CREDS_FILE: auth.earlyStopCredsFile,
+    HTTP_HOST: "127.0.0.1",
+    HTTP_PORT: "0",
+    POD_NAME: name,
+    LOG_LEVEL: "silent",
+  });
+  const handle = await startEarlyStop({
+    config,
+    kubeConfig: backend.controllerKubeConfig(),
+    log: pino({ level: "silent" }),
+    identity: name,
+    leaderElection: { leaseDurationMs: 3000, renewDeadlineMs: 2000, retryPeriodMs: 200 },
+  });
   controllers.push(handle);
   await waitFor(`${name} leading`, () => handle.controller.active);
   return handle;
@@ -62,12 +105,19 @@ async function stopController(handle: EarlyStopHandle): Promise<void> {
   controllers.splice(controllers.indexOf(handle), 1);
 }
 
-it("stops the fold at the evaluator's epoch from the raw log, across restarts of the reporter, the controller and NATS", { timeout: 120_000 }, async () => {
+it("stops the fold at the evaluator's epoch from the raw log, across restarts of the reporter, the controller and NATS", {
+  timeout: 120_000,
+}, async () => {
   const expected = replayCurve(CURVE, presetConfig("Forecast")).stopEpoch;
   assert.ok(expected !== undefined);
   const kube = backend.admin;
   await kube.create(Resources.trainingRuns, makeRun({ name: "lucy", folds: [0] }));
-  const run = await kube.patchStatus(Resources.trainingRuns, { namespace: "team-a", name: "lucy" }, { status: { folds: [{ fold: "0", phase: "Training", attempt: 0, maxEpochs: CURVE.maxEpochs }] } }, { type: "merge" });
+  const run = await kube.patchStatus(
+    Resources.trainingRuns,
+    { namespace: "team-a", name: "lucy" },
+    { status: { folds: [{ fold: "0", phase: "Training", attempt: 0, maxEpochs: CURVE.maxEpochs }] } },
+    { type: "merge" },
+  );
   await kube.create(Resources.jobs, makeTrainingJob(run, "0"));
 
   const lines = await readLines(TBONE_LOG);
@@ -75,7 +125,11 @@ it("stops the fold at the evaluator's epoch from the raw log, across restarts of
   const log = join(foldDir, basename(TBONE_LOG));
   const who = { namespace: "team-a", run: "lucy", runUid: run.metadata.uid ?? "", fold: "0", attempt: 0 };
   const env = reporterEnv(who, foldDir, nats.url, { NATS_CREDS_FILE: await auth.foldCredsFile(who) });
-  const held = (c: EarlyStopHandle) => c.controller.folds().get("team-a/lucy/0")?.state.history.points.map((p) => p.epoch) ?? [];
+  const held = (c: EarlyStopHandle) =>
+    c.controller
+      .folds()
+      .get("team-a/lucy/0")
+      ?.state.history.points.map((p) => p.epoch) ?? [];
 
   let controller = await startController("es-1");
   let reporter = ReporterProcess.start(env);
@@ -84,7 +138,12 @@ it("stops the fold at the evaluator's epoch from the raw log, across restarts of
   // Each write picks up exactly where the last one stopped (a line written twice would be a
   // corrupt log, which the reporter rightly skips).
   let written = await writeLog(log, lines, { until: (i) => i >= third });
-  await waitFor("the first third consumed", () => held(controller).length >= 40, 20_000, () => reporter.output());
+  await waitFor(
+    "the first third consumed",
+    () => held(controller).length >= 40,
+    20_000,
+    () => reporter.output(),
+  );
 
   // The reporter restarts (a new sidecar reads the log from its start; JetStream drops the repeats).
   assert.equal((await reporter.stop()).code, 0);
@@ -93,7 +152,12 @@ it("stops the fold at the evaluator's epoch from the raw log, across restarts of
   const twoThirds = Math.floor((2 * lines.length) / 3);
   const before = held(controller).length;
   written = await writeLog(log, lines, { from: written, until: (i) => i >= twoThirds });
-  await waitFor("more epochs consumed", () => held(controller).length > before, 20_000, () => reporter.output());
+  await waitFor(
+    "more epochs consumed",
+    () => held(controller).length > before,
+    20_000,
+    () => reporter.output(),
+  );
 
   // The controller restarts, then NATS, while the trainer keeps writing.
   await stopController(controller);
@@ -102,17 +166,33 @@ it("stops the fold at the evaluator's epoch from the raw log, across restarts of
   await writeLog(log, lines, { from: written });
 
   const decisionOn = async () => {
-    const job = await kube.get<KubeObject & { spec: { suspend?: boolean } }>(Resources.jobs, { namespace: "team-a", name: "lucy-fold-0" });
+    const job = await kube.get<KubeObject & { spec: { suspend?: boolean } }>(Resources.jobs, {
+      namespace: "team-a",
+      name: "lucy-fold-0",
+    });
     const raw = job.metadata.annotations?.[ANNOTATION_STOP_DECISION];
     return raw === undefined ? undefined : { decision: StopDecision.parse(JSON.parse(raw)), suspend: job.spec.suspend };
   };
-  await waitFor("the stop patch", async () => (await decisionOn()) !== undefined, 30_000, () => reporter.output());
+  await waitFor(
+    "the stop patch",
+    async () => (await decisionOn()) !== undefined,
+    30_000,
+    () => reporter.output(),
+  );
   const stopped = await decisionOn();
   assert.equal(stopped?.decision.epoch, expected);
   assert.equal(stopped?.decision.policy, "Forecast");
   assert.equal(stopped?.suspend, true);
   const last = CURVE.points.at(-1)?.epoch ?? 0;
-  await waitFor("every epoch of the log consumed", () => held(controller).at(-1) === last, 20_000, () => reporter.output());
-  assert.deepEqual(held(controller), CURVE.points.map((p) => p.epoch));
+  await waitFor(
+    "every epoch of the log consumed",
+    () => held(controller).at(-1) === last,
+    20_000,
+    () => reporter.output(),
+  );
+  assert.deepEqual(
+    held(controller),
+    CURVE.points.map((p) => p.epoch),
+  );
   assert.equal((await reporter.stop()).code, 0);
 });

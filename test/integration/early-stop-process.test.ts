@@ -5,7 +5,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, before, it } from "node:test";
-import { freePort, type NatsAuthFixture, type NatsServerHandle, makeNatsAuthFixture, startNatsServer } from "@nnunet-operator/bus/testing";
+import {
+  freePort,
+  type NatsAuthFixture,
+  type NatsServerHandle,
+  makeNatsAuthFixture,
+  startNatsServer,
+} from "@nnunet-operator/bus/testing";
 import { type FakeApiServer, startFakeApiServer } from "@nnunet-operator/early-stop/testing";
 import { type Lease, Resources } from "@nnunet-operator/kube";
 import { FakeKubePort } from "@nnunet-operator/kube/testing";
@@ -36,14 +42,26 @@ after(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-it("starts from the chart's environment, leads, and exits 0 on SIGTERM after handing the Lease back", { timeout: 60_000 }, async () => {
+it("starts from the chart's environment, leads, and exits 0 on SIGTERM after handing the Lease back", {
+  timeout: 60_000,
+}, async () => {
   const kubeconfig = join(dir, "kubeconfig");
   await writeFile(kubeconfig, api.kubeConfig().exportConfig());
   const port = await freePort();
   // Not a test process: without the runner's context variable the child logs plainly.
   const { NODE_TEST_CONTEXT: _, ...env } = process.env;
   const child = spawn(process.execPath, ["--import", "tsx", MAIN], {
-    env: { ...env, KUBECONFIG: kubeconfig, NATS_URL: nats.url, NATS_CREDS_FILE: auth.earlyStopCredsFile, HTTP_PORT: String(port), HTTP_HOST: "127.0.0.1", POD_NAME: "early-stop-0", POD_NAMESPACE: "nnunet-system", LOG_LEVEL: "info" },
+    env: {
+      ...env,
+      KUBECONFIG: kubeconfig,
+      NATS_URL: nats.url,
+      NATS_CREDS_FILE: auth.earlyStopCredsFile,
+      HTTP_PORT: String(port),
+      HTTP_HOST: "127.0.0.1",
+      POD_NAME: "early-stop-0",
+      POD_NAMESPACE: "nnunet-system",
+      LOG_LEVEL: "info",
+    },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let output = "";
@@ -61,14 +79,20 @@ it("starts from the chart's environment, leads, and exits 0 on SIGTERM after han
       if (Date.now() > deadline) assert.fail(`not ready and leading after 30 s:\n${output}`);
       await new Promise((r) => setTimeout(r, 100));
     }
-    const lease = await kube.get<Lease>(Resources.leases, { namespace: "nnunet-system", name: "nnunet-operator-early-stop" });
+    const lease = await kube.get<Lease>(Resources.leases, {
+      namespace: "nnunet-system",
+      name: "nnunet-operator-early-stop",
+    });
     assert.match(lease.spec?.holderIdentity ?? "", /^early-stop-0_/);
     const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
     assert.match(metrics, /^# TYPE nnunet_earlystop_messages_total counter$/m);
     assert.match(metrics, /^# TYPE process_cpu_seconds_total counter$/m);
     child.kill("SIGTERM");
     assert.equal(await exited, 0, output);
-    const released = await kube.get<Lease>(Resources.leases, { namespace: "nnunet-system", name: "nnunet-operator-early-stop" });
+    const released = await kube.get<Lease>(Resources.leases, {
+      namespace: "nnunet-system",
+      name: "nnunet-operator-early-stop",
+    });
     assert.equal(released.spec?.holderIdentity, "");
     assert.match(output, /"msg":"stopped"/);
   } finally {

@@ -24,7 +24,12 @@ export interface ApiBackend {
 export async function fakeApiBackend(): Promise<ApiBackend> {
   const kube = new FakeKubePort();
   const api = await startFakeApiServer(kube);
-  return { name: "an HTTP fake of the API", admin: kube, controllerKubeConfig: () => api.kubeConfig(), close: () => api.close() };
+  return {
+    name: "an HTTP fake of the API",
+    admin: kube,
+    controllerKubeConfig: () => api.kubeConfig(),
+    close: () => api.close(),
+  };
 }
 
 const EARLY_STOP_MANIFESTS = [
@@ -42,14 +47,21 @@ export async function devclusterBackend(namespaces: string[]): Promise<ApiBacken
   const adminConfig = new KubeConfig();
   adminConfig.loadFromFile(dc.kubeconfigPath);
   const admin = new ClientPort(adminConfig, { fieldManager: "test" });
-  for (const name of namespaces) await admin.create(Resources.namespaces, { apiVersion: "v1", kind: "Namespace", metadata: { name } });
+  for (const name of namespaces)
+    await admin.create(Resources.namespaces, { apiVersion: "v1", kind: "Namespace", metadata: { name } });
   return {
     name: "the devcluster as the chart's early-stop ServiceAccount",
     admin,
     controllerKubeConfig() {
       const kc = new KubeConfig();
       kc.loadFromOptions({
-        clusters: [{ name: "devcluster", server: dc.url, ...(dc.caPem !== undefined && { caData: Buffer.from(dc.caPem).toString("base64") }) }],
+        clusters: [
+          {
+            name: "devcluster",
+            server: dc.url,
+            ...(dc.caPem !== undefined && { caData: Buffer.from(dc.caPem).toString("base64") }),
+          },
+        ],
         users: [{ name: "early-stop", token: dc.serviceAccountToken("nnunet-system", "nnunet-operator-early-stop") }],
         contexts: [{ name: "devcluster", cluster: "devcluster", user: "early-stop" }],
         currentContext: "devcluster",

@@ -54,7 +54,9 @@ function writeCurve(path: string): void {
     const dice = Math.round((0.9 - 0.5 * Math.exp(-e / 15)) * 1e4) / 1e4;
     ema = e === 0 ? dice : 0.9 * ema + 0.1 * dice;
     const lr = Math.round(0.01 * (1 - e / EPOCHS) ** 0.9 * 1e5) / 1e5;
-    rows.push(`${e},${(-0.2 - e / 100).toFixed(4)},${(-0.1 - e / 120).toFixed(4)},${dice},${dice};${dice},${ema.toFixed(6)},${EPOCH_SECONDS},${lr}`);
+    rows.push(
+      `${e},${(-0.2 - e / 100).toFixed(4)},${(-0.1 - e / 120).toFixed(4)},${dice},${dice};${dice},${ema.toFixed(6)},${EPOCH_SECONDS},${lr}`,
+    );
   }
   writeFileSync(path, `${rows.join("\n")}\n`);
 }
@@ -83,7 +85,11 @@ before(async () => {
     dataRoot: join(work, "data"),
     timeScale: 1,
     curveMap: join(work, "curves.json"),
-    containerEnv: { NNUNET_SIM_HANG_AT_EPOCH: String(HANG_AT), NNUNET_SIM_GPU_MODEL: "off", REPORTER_HEARTBEAT_SECONDS: "1" },
+    containerEnv: {
+      NNUNET_SIM_HANG_AT_EPOCH: String(HANG_AT),
+      NNUNET_SIM_GPU_MODEL: "off",
+      REPORTER_HEARTBEAT_SECONDS: "1",
+    },
     // The claim's folder is seeded with the demo datasets; the claim itself follows its namespace.
     seedClaims: [{ namespace: NS, name: "nnunet-data", create: false }],
   });
@@ -92,12 +98,31 @@ before(async () => {
     await dc.cluster.create(obj);
   }
   await dc.cluster.create({ apiVersion: "v1", kind: "Namespace", metadata: { name: NS } });
-  await dc.cluster.create({ apiVersion: "v1", kind: "PersistentVolumeClaim", metadata: { name: "nnunet-data", namespace: NS }, spec: { accessModes: ["ReadWriteMany"], resources: { requests: { storage: "100Gi" } } } });
+  await dc.cluster.create({
+    apiVersion: "v1",
+    kind: "PersistentVolumeClaim",
+    metadata: { name: "nnunet-data", namespace: NS },
+    spec: { accessModes: ["ReadWriteMany"], resources: { requests: { storage: "100Gi" } } },
+  });
   nats = await startNatsServer();
 
   // The early-stop controller first: it owns the epoch stream.
-  const esConfig = loadConfig({ NATS_URL: nats.url, HTTP_HOST: "127.0.0.1", HTTP_PORT: "0", POD_NAME: "early-stop-0", POD_NAMESPACE: SYSTEM_NS, LOG_LEVEL: "silent", TICK_SECONDS: "1" });
-  earlyStop = await startEarlyStop({ config: esConfig, kubeConfig: kubeConfigFor("nnunet-operator-early-stop"), log: pino({ level: process.env.EARLY_STOP_TEST_LOG ?? "silent" }), identity: "early-stop-0", leaderElection: { leaseDurationMs: 3000, renewDeadlineMs: 2000, retryPeriodMs: 200 } });
+  const esConfig = loadConfig({
+    NATS_URL: nats.url,
+    HTTP_HOST: "127.0.0.1",
+    HTTP_PORT: "0",
+    POD_NAME: "early-stop-0",
+    POD_NAMESPACE: SYSTEM_NS,
+    LOG_LEVEL: "silent",
+    TICK_SECONDS: "1",
+  });
+  earlyStop = await startEarlyStop({
+    config: esConfig,
+    kubeConfig: kubeConfigFor("nnunet-operator-early-stop"),
+    log: pino({ level: process.env.EARLY_STOP_TEST_LOG ?? "silent" }),
+    identity: "early-stop-0",
+    leaderElection: { leaseDurationMs: 3000, renewDeadlineMs: 2000, retryPeriodMs: 200 },
+  });
   stops.push(() => earlyStop.stop());
   await eventually(() => earlyStop.controller.active, "the early-stop controller leading", 20_000);
 
@@ -138,9 +163,14 @@ const attemptOf = (job: Job | undefined) => job?.metadata.annotations?.[ANNOTATI
 const fold = () => getRun(dc, RUN, NS).status?.folds?.find((f: { fold: string }) => f.fold === "0");
 /** Events on the run, as the API stores them (core/v1 form: events.k8s.io's note is the message). */
 const events = (reason: string) =>
-  (listObjects(dc, "events.k8s.io/v1", "Event", NS) as unknown as Array<{ reason?: string; type: string; message?: string; involvedObject?: { kind?: string; name?: string } }>).filter(
-    (e) => e.reason === reason && e.involvedObject?.kind === "TrainingRun" && e.involvedObject.name === RUN,
-  );
+  (
+    listObjects(dc, "events.k8s.io/v1", "Event", NS) as unknown as Array<{
+      reason?: string;
+      type: string;
+      message?: string;
+      involvedObject?: { kind?: string; name?: string };
+    }>
+  ).filter((e) => e.reason === reason && e.involvedObject?.kind === "TrainingRun" && e.involvedObject.name === RUN);
 
 describe("a fold whose trainer hangs", { timeout: 150_000 }, () => {
   // What the test saw on the way: the fold's phases, and its message when it was restarted.
@@ -178,7 +208,9 @@ describe("a fold whose trainer hangs", { timeout: 150_000 }, () => {
 
   it("is found stalled by the operator after the last epoch before the hang, past the limit, with the heartbeat's confirmation", () => {
     assert.ok(stalledMessage, `no stall seen; fold phases: ${phases.join(" -> ")}`);
-    const m = new RegExp(`^training stalled: no epoch for ([\\d.]+)s after epoch ${HANG_AT - 1} \\(limit 12s, ${STALL_AFTER} median epoch times; the reporter's heartbeat confirms the log has not moved\\)`).exec(stalledMessage);
+    const m = new RegExp(
+      `^training stalled: no epoch for ([\\d.]+)s after epoch ${HANG_AT - 1} \\(limit 12s, ${STALL_AFTER} median epoch times; the reporter's heartbeat confirms the log has not moved\\)`,
+    ).exec(stalledMessage);
     assert.ok(m, stalledMessage);
     assert.ok(Number(m[1]) > STALL_AFTER * EPOCH_SECONDS);
     assert.deepEqual(events("FoldStalled"), [], "the early-stop controller reports no stall");
@@ -190,10 +222,14 @@ describe("a fold whose trainer hangs", { timeout: 150_000 }, () => {
     const restarting = events("FoldRestarting");
     assert.equal(restarting.length, 1, JSON.stringify(restarting));
     assert.equal(restarting[0]?.type, "Warning");
-    assert.match(restarting[0]?.message ?? "", new RegExp(`fold 0: training stalled: no epoch for [\\d.]+s after epoch ${HANG_AT - 1}`));
+    assert.match(
+      restarting[0]?.message ?? "",
+      new RegExp(`fold 0: training stalled: no epoch for [\\d.]+s after epoch ${HANG_AT - 1}`),
+    );
     const job = getJob(dc, `${RUN}-fold-0`, NS);
     assert.equal(attemptOf(job), "1");
-    const args: string[] = job?.spec.template.spec.containers.find((c: { name: string }) => c.name === "nnunet").args ?? [];
+    const args: string[] =
+      job?.spec.template.spec.containers.find((c: { name: string }) => c.name === "nnunet").args ?? [];
     assert.equal(args.at(-1), "--c");
   });
 
@@ -201,20 +237,45 @@ describe("a fold whose trainer hangs", { timeout: 150_000 }, () => {
     const run = getRun(dc, RUN, NS);
     assert.equal(run.status?.phase, "Succeeded", JSON.stringify(run.status?.conditions));
     assert.deepEqual([fold()?.phase, fold()?.attempt], ["Validated", 1]);
-    const dir = join(work, "data", "pvc", NS, "nnunet-data", runResultsSubPath(run as unknown as TrainingRun), "Dataset003_Liver", `${run.status?.calibration?.trainer}__${run.status?.calibration?.plans}__3d_fullres`, "fold_0");
-    const logs = readdirSync(dir).filter((f) => f.startsWith("training_log_")).sort();
+    const dir = join(
+      work,
+      "data",
+      "pvc",
+      NS,
+      "nnunet-data",
+      runResultsSubPath(run as unknown as TrainingRun),
+      "Dataset003_Liver",
+      `${run.status?.calibration?.trainer}__${run.status?.calibration?.plans}__3d_fullres`,
+      "fold_0",
+    );
+    const logs = readdirSync(dir)
+      .filter((f) => f.startsWith("training_log_"))
+      .sort();
     assert.equal(logs.length, 2, "one log per attempt");
     const epochsOf = async (file: string) => {
       const parser = new NnunetLogParser();
       const { readFile } = await import("node:fs/promises");
-      return (await readFile(join(dir, file), "utf8")).split("\n").map((l) => parser.push(l)).filter((e) => e !== undefined).map((e) => e.epoch);
+      return (await readFile(join(dir, file), "utf8"))
+        .split("\n")
+        .map((l) => parser.push(l))
+        .filter((e) => e !== undefined)
+        .map((e) => e.epoch);
     };
-    assert.deepEqual(await epochsOf(logs[0]!), Array.from({ length: HANG_AT }, (_, i) => i));
-    assert.deepEqual(await epochsOf(logs[1]!), Array.from({ length: EPOCHS - 50 }, (_, i) => 50 + i));
+    assert.deepEqual(
+      await epochsOf(logs[0]!),
+      Array.from({ length: HANG_AT }, (_, i) => i),
+    );
+    assert.deepEqual(
+      await epochsOf(logs[1]!),
+      Array.from({ length: EPOCHS - 50 }, (_, i) => 50 + i),
+    );
     // The early-stop controller holds the fold as the resumed attempt left it.
     const held = earlyStop.controller.folds().get(`${NS}/${RUN}/0`);
     assert.equal(held?.state.attempt, 1);
-    assert.deepEqual(held?.state.history.points.map((p) => p.epoch), Array.from({ length: EPOCHS }, (_, i) => i));
+    assert.deepEqual(
+      held?.state.history.points.map((p) => p.epoch),
+      Array.from({ length: EPOCHS }, (_, i) => i),
+    );
     assert.equal(events("FoldRestarting").length, 1, "the restarted attempt was never found stalled");
   });
 });

@@ -14,15 +14,31 @@ import { formatSummary, runFigures } from "../../scripts/demo/summary.js";
 
 const repo = resolve(import.meta.dirname, "../..");
 const NOW = new Date("2026-01-01T12:00:00Z");
-const fixture = TrainingRunStatus.parse((JSON.parse(readFileSync(join(repo, "test/fixtures/trainingruns/status/training-five-folds.json"), "utf8")) as { status: unknown }).status);
+const fixture = TrainingRunStatus.parse(
+  (
+    JSON.parse(readFileSync(join(repo, "test/fixtures/trainingruns/status/training-five-folds.json"), "utf8")) as {
+      status: unknown;
+    }
+  ).status,
+);
 const sample = loadManifests(join(repo, "deploy/samples/trainingrun.yaml"))[0] as Record<string, unknown>;
 
 function runWith(phase: TrainingRunStatus["phase"], folds: FoldStatus[]): TrainingRun {
   const totals = computeTotals(folds);
-  return TrainingRun.parse({ ...sample, metadata: { ...(sample["metadata"] as object), creationTimestamp: "2026-01-01T11:00:00Z" }, status: { ...fixture, phase, folds, totals, summary: computeSummary(folds, totals) } });
+  return TrainingRun.parse({
+    ...sample,
+    metadata: { ...(sample["metadata"] as object), creationTimestamp: "2026-01-01T11:00:00Z" },
+    status: { ...fixture, phase, folds, totals, summary: computeSummary(folds, totals) },
+  });
 }
 
-const finishedFolds = (fixture.folds ?? []).map((f): FoldStatus => ({ ...f, phase: "Validated", ...(f.gpuSecondsUsed === undefined ? { epoch: 188, gpuSecondsUsed: 189 * 94, gpuSecondsPlanned: 244000 } : {}) }));
+const finishedFolds = (fixture.folds ?? []).map(
+  (f): FoldStatus => ({
+    ...f,
+    phase: "Validated",
+    ...(f.gpuSecondsUsed === undefined ? { epoch: 188, gpuSecondsUsed: 189 * 94, gpuSecondsPlanned: 244000 } : {}),
+  }),
+);
 
 const cases: Array<{ name: string; run: TrainingRun; figure: string; plain: boolean }> = [
   {
@@ -41,7 +57,11 @@ const cases: Array<{ name: string; run: TrainingRun; figure: string; plain: bool
   },
 ];
 
-const gpuLine = (text: string): string | undefined => text.split("\n").map((l) => l.trim()).find((l) => l.startsWith("GPU-hours"));
+const gpuLine = (text: string): string | undefined =>
+  text
+    .split("\n")
+    .map((l) => l.trim())
+    .find((l) => l.startsWith("GPU-hours"));
 
 describe("a run's GPU figure is the same in the plugin, the live view and the demo summary", () => {
   for (const c of cases) {
@@ -50,8 +70,14 @@ describe("a run's GPU figure is the same in the plugin, the live view and the de
       assert.equal(plugin, c.figure, "kubectl nnunet status RUN");
       assert.equal(gpuLine(formatSummary([runFigures(c.run)], 60)), plugin, "the demo's summary");
       assert.equal(gpuLine(renderRunView([c.run], { width: 200, tty: false, now: NOW })), plugin, "the live view");
-      const plain = plainUpdates(EMPTY_PLAIN_STATE, [c.run]).lines.find((l) => l.startsWith("totalseg-ct summary: GPU-hours"));
-      assert.equal(plain, c.plain ? `totalseg-ct summary: ${plugin}` : undefined, "the plain lines print it once the run ended");
+      const plain = plainUpdates(EMPTY_PLAIN_STATE, [c.run]).lines.find((l) =>
+        l.startsWith("totalseg-ct summary: GPU-hours"),
+      );
+      assert.equal(
+        plain,
+        c.plain ? `totalseg-ct summary: ${plugin}` : undefined,
+        "the plain lines print it once the run ended",
+      );
     });
   }
 });

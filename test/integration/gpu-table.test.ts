@@ -22,7 +22,10 @@ function calibratorLookup(spellings: readonly string[]): Array<{ name: string; m
     "        out.append({'error': str(e)})",
     "print(json.dumps(out))",
   ].join("\n");
-  const r = spawnSync("python3", ["-c", script, JSON.stringify(spellings)], { cwd: join(repoRoot, "services/calibrator"), encoding: "utf8" });
+  const r = spawnSync("python3", ["-c", script, JSON.stringify(spellings)], {
+    cwd: join(repoRoot, "services/calibrator"),
+    encoding: "utf8",
+  });
   assert.equal(r.status, 0, r.stderr);
   return JSON.parse(r.stdout) as Array<{ name: string; memory: number } | { error: string }>;
 }
@@ -32,7 +35,12 @@ describe("the simulated GPU model table", () => {
     const products = Object.values(GPU_PRODUCTS);
     assert.ok(products.length >= 10);
     const found = calibratorLookup(products.map((p) => p.label));
-    products.forEach((p, i) => assert.deepEqual({ label: p.label, memory: (found[i] as { memory?: number }).memory }, { label: p.label, memory: p.memoryMib }));
+    products.forEach((p, i) =>
+      assert.deepEqual(
+        { label: p.label, memory: (found[i] as { memory?: number }).memory },
+        { label: p.label, memory: p.memoryMib },
+      ),
+    );
   });
 
   it("resolves the short spellings (node specs, nvidia-smi names) to the same product on both sides", () => {

@@ -42,14 +42,24 @@ describe("production image bundles", () => {
     it(`nnunet-operator/${image} bundles no validator, fake, testing helper or emulator code`, (t) => {
       const out = join(dir, `${image}.mjs`);
       const meta = join(dir, `${image}.meta.json`);
-      const result = spawnSync("sh", [join(repoRoot, "images/bundle.sh"), join(repoRoot, entryOf(image)), out, meta], { encoding: "utf8" });
+      const result = spawnSync("sh", [join(repoRoot, "images/bundle.sh"), join(repoRoot, entryOf(image)), out, meta], {
+        encoding: "utf8",
+      });
       assert.equal(result.status, 0, result.stdout + result.stderr);
-      const inputs = Object.keys((JSON.parse(readFileSync(meta, "utf8")) as { inputs: Record<string, unknown> }).inputs);
+      const inputs = Object.keys(
+        (JSON.parse(readFileSync(meta, "utf8")) as { inputs: Record<string, unknown> }).inputs,
+      );
       assert.ok(inputs.length > 10, "the metafile lists the bundle's modules");
-      const leaks = FORBIDDEN.flatMap(({ what, path }) => inputs.filter((i) => path.test(i)).map((i) => `${what}: ${i}`));
+      const leaks = FORBIDDEN.flatMap(({ what, path }) =>
+        inputs.filter((i) => path.test(i)).map((i) => `${what}: ${i}`),
+      );
       assert.deepEqual(leaks, [], `images/${image} bundles code that is not for production`);
       const text = readFileSync(out, "utf8");
-      assert.deepEqual(FORBIDDEN_NAMES.filter((n) => text.includes(n)), [], "a test double by name");
+      assert.deepEqual(
+        FORBIDDEN_NAMES.filter((n) => text.includes(n)),
+        [],
+        "a test double by name",
+      );
       t.diagnostic(`${image}: ${statSync(out).size} bytes with the inline source map, ${inputs.length} modules`);
     });
   }
@@ -59,9 +69,13 @@ describe("production image bundles", () => {
   for (const server of ["services/operator/src/server.ts", "services/early-stop/src/server.ts"]) {
     it(`${server}, bundled as the images bundle it, serves /healthz and /metrics without fastify's schema compilers`, async () => {
       const out = join(dir, `${server.split("/")[1]}-server.mjs`);
-      const result = spawnSync("sh", [join(repoRoot, "images/bundle.sh"), join(repoRoot, server), out], { encoding: "utf8" });
+      const result = spawnSync("sh", [join(repoRoot, "images/bundle.sh"), join(repoRoot, server), out], {
+        encoding: "utf8",
+      });
       assert.equal(result.status, 0, result.stdout + result.stderr);
-      const { buildServer } = (await import(pathToFileURL(out).href)) as { buildServer: (deps: unknown) => import("fastify").FastifyInstance };
+      const { buildServer } = (await import(pathToFileURL(out).href)) as {
+        buildServer: (deps: unknown) => import("fastify").FastifyInstance;
+      };
       const app = buildServer({ registry: new Registry(), ready: () => true, readiness: [] });
       try {
         assert.equal((await app.inject({ url: "/healthz" })).statusCode, 200);
@@ -78,11 +92,29 @@ describe("production image bundles", () => {
 
   it("the check itself sees a validator when one is bundled (the api's /testing entry)", () => {
     const meta = join(dir, "api-testing.meta.json");
-    const result = spawnSync("sh", [join(repoRoot, "images/bundle.sh"), join(repoRoot, "packages/api/src/testing/index.ts"), join(dir, "api-testing.mjs"), meta], { encoding: "utf8" });
+    const result = spawnSync(
+      "sh",
+      [
+        join(repoRoot, "images/bundle.sh"),
+        join(repoRoot, "packages/api/src/testing/index.ts"),
+        join(dir, "api-testing.mjs"),
+        meta,
+      ],
+      { encoding: "utf8" },
+    );
     assert.equal(result.status, 0, result.stdout + result.stderr);
     const inputs = Object.keys((JSON.parse(readFileSync(meta, "utf8")) as { inputs: Record<string, unknown> }).inputs);
-    assert.ok(inputs.some((i) => FORBIDDEN[0]!.path.test(i)), "ajv not seen");
-    assert.ok(inputs.some((i) => FORBIDDEN[1]!.path.test(i)), "cel-js not seen");
-    assert.ok(inputs.some((i) => FORBIDDEN[2]!.path.test(i)), "the testing module not seen");
+    assert.ok(
+      inputs.some((i) => FORBIDDEN[0]!.path.test(i)),
+      "ajv not seen",
+    );
+    assert.ok(
+      inputs.some((i) => FORBIDDEN[1]!.path.test(i)),
+      "cel-js not seen",
+    );
+    assert.ok(
+      inputs.some((i) => FORBIDDEN[2]!.path.test(i)),
+      "the testing module not seen",
+    );
   });
 });

@@ -32,11 +32,20 @@ function messagesOf(file: string, fold: string, runUid: string, attempt: (epoch:
     const [epoch, train, val, mean, perClass, ema, time, lr] = row.split(",");
     const n = (s: string | undefined) => (s === undefined || s === "" ? undefined : Number(s));
     return {
-      schemaVersion: 1, namespace: "team-a", run: "liver", runUid, fold, attempt: attempt(Number(epoch)), epoch: Number(epoch),
-      ...(n(train) !== undefined && { trainLoss: n(train) }), ...(n(val) !== undefined && { valLoss: n(val) }),
+      schemaVersion: 1,
+      namespace: "team-a",
+      run: "liver",
+      runUid,
+      fold,
+      attempt: attempt(Number(epoch)),
+      epoch: Number(epoch),
+      ...(n(train) !== undefined && { trainLoss: n(train) }),
+      ...(n(val) !== undefined && { valLoss: n(val) }),
       pseudoDice: perClass ? perClass.split(";").map(Number) : [],
-      ...(n(mean) !== undefined && { pseudoDiceMean: n(mean) }), ...(n(ema) !== undefined && { emaPseudoDice: n(ema) }),
-      ...(n(time) !== undefined && { epochTimeSeconds: n(time) }), ...(n(lr) !== undefined && { learningRate: n(lr) }),
+      ...(n(mean) !== undefined && { pseudoDiceMean: n(mean) }),
+      ...(n(ema) !== undefined && { emaPseudoDice: n(ema) }),
+      ...(n(time) !== undefined && { epochTimeSeconds: n(time) }),
+      ...(n(lr) !== undefined && { learningRate: n(lr) }),
       observedAt: "2026-01-01T00:00:00.000Z",
     } as EpochMetrics;
   });
@@ -56,18 +65,58 @@ describe("kubectl nnunet curves export and explain with a real nats-server", { t
   before(async () => {
     nats = await startNatsServer();
     nc = await connectBus({ servers: nats.url, name: "test" });
-    await ensureEpochStream(await jetstreamManager(nc), { maxAgeMs: 3600_000, maxBytes: 256 * 1024 * 1024, duplicateWindowMs: 60_000 });
+    await ensureEpochStream(await jetstreamManager(nc), {
+      maxAgeMs: 3600_000,
+      maxBytes: 256 * 1024 * 1024,
+      duplicateWindowMs: 60_000,
+    });
     dir = await mkdtemp(join(tmpdir(), "curves-export-"));
     const run = TrainingRun.parse({
-      apiVersion: "nnunet-operator.io/v1alpha1", kind: "TrainingRun",
+      apiVersion: "nnunet-operator.io/v1alpha1",
+      kind: "TrainingRun",
       metadata: { name: "liver", namespace: "team-a" },
       spec: { dataset: "Dataset003_Liver", configuration: "3d_fullres", storage: { claimName: "data" }, folds: [0, 1] },
     });
     const { status: _s, metadata, ...rest } = run;
-    await port.create(Resources.trainingRuns, { ...rest, metadata: { name: "liver", namespace: "team-a" } } as KubeObject);
-    await port.patchStatus(Resources.trainingRuns, { namespace: "team-a", name: "liver" }, {
-      status: { folds: [{ fold: "1", phase: "Completed", attempt: 1, maxEpochs: 1000, stopDecision: { schemaVersion: 1, epoch: 494, policy: "Forecast", mode: "Audit", reason: "Converged", bestEpoch: 395, bestEma: 0.761694, decidedAt: "2026-01-01T00:00:00.000Z", forecast: { confidence: 0.975, maxGain: 0.002, maxEpochs: 1000, gain: -0.013976, gainUpper: -0.002454, epochsLeft: 505 } } }] },
-    }, { type: "merge" });
+    await port.create(Resources.trainingRuns, {
+      ...rest,
+      metadata: { name: "liver", namespace: "team-a" },
+    } as KubeObject);
+    await port.patchStatus(
+      Resources.trainingRuns,
+      { namespace: "team-a", name: "liver" },
+      {
+        status: {
+          folds: [
+            {
+              fold: "1",
+              phase: "Completed",
+              attempt: 1,
+              maxEpochs: 1000,
+              stopDecision: {
+                schemaVersion: 1,
+                epoch: 494,
+                policy: "Forecast",
+                mode: "Audit",
+                reason: "Converged",
+                bestEpoch: 395,
+                bestEma: 0.761694,
+                decidedAt: "2026-01-01T00:00:00.000Z",
+                forecast: {
+                  confidence: 0.975,
+                  maxGain: 0.002,
+                  maxEpochs: 1000,
+                  gain: -0.013976,
+                  gainUpper: -0.002454,
+                  epochsLeft: 505,
+                },
+              },
+            },
+          ],
+        },
+      },
+      { type: "merge" },
+    );
     void metadata;
     // The fake API gives the run its uid; the reporters publish under it.
     const uid = (await port.get(Resources.trainingRuns, { namespace: "team-a", name: "liver" })).metadata.uid as string;
@@ -87,7 +136,13 @@ describe("kubectl nnunet curves export and explain with a real nats-server", { t
   const cli = async (argv: string[]) => {
     const stdout = output();
     const stderr = output();
-    const code = await runCli(argv, { env: {}, stdout, stderr, signal: new AbortController().signal, connect: () => ({ port, logs: { stream: async () => undefined } as never, namespace: "team-a" }) });
+    const code = await runCli(argv, {
+      env: {},
+      stdout,
+      stderr,
+      signal: new AbortController().signal,
+      connect: () => ({ port, logs: { stream: async () => undefined } as never, namespace: "team-a" }),
+    });
     return { code, stdout: stdout.text(), stderr: stderr.text() };
   };
 
@@ -97,12 +152,18 @@ describe("kubectl nnunet curves export and explain with a real nats-server", { t
     assert.match(r.stdout, /wrote 2 curve\(s\), 2000 epochs/);
     assert.deepEqual((await readdir(dir)).sort(), ["team-a__liver__fold0.csv", "team-a__liver__fold1.csv"]);
     const exported = new Map(readCurveDir(dir).map((c) => [c.name, c]));
-    for (const [file, name] of [[LIVER, "team-a__liver__fold0.csv"], [OCT, "team-a__liver__fold1.csv"]] as const) {
+    for (const [file, name] of [
+      [LIVER, "team-a__liver__fold0.csv"],
+      [OCT, "team-a__liver__fold1.csv"],
+    ] as const) {
       const back = exported.get(name)!;
       const src = source(file);
       assert.deepEqual(back.points, src.points, `${name}: the points differ from ${file}`);
       assert.equal(back.maxEpochs, src.maxEpochs);
-      assert.deepEqual({ ...replayCurve(back, presetConfig("Forecast")), name: "" }, { ...replayCurve(src, presetConfig("Forecast")), name: "" });
+      assert.deepEqual(
+        { ...replayCurve(back, presetConfig("Forecast")), name: "" },
+        { ...replayCurve(src, presetConfig("Forecast")), name: "" },
+      );
     }
     // Per-class Dice travels too, beyond what the evaluator reads.
     const row = (await readFile(join(dir, "team-a__liver__fold0.csv"), "utf8")).split("\n")[1];
@@ -112,7 +173,10 @@ describe("kubectl nnunet curves export and explain with a real nats-server", { t
   it("explains the audited fold from the stream and the run's status, in the terminal and as SVG", async () => {
     const r = await cli(["explain", "liver", "--fold", "1", "--nats", nats.url]);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /^TrainingRun liver fold 1: would have stopped at epoch 494 of 1000 by Forecast \(audit\), 1000 of 1000 epochs trained/);
+    assert.match(
+      r.stdout,
+      /^TrainingRun liver fold 1: would have stopped at epoch 494 of 1000 by Forecast \(audit\), 1000 of 1000 epochs trained/,
+    );
     assert.match(r.stdout, /Fold 1 would have stopped at epoch 494 because even the 97\.5% bound/);
     const svg = join(dir, "fold1.svg");
     const s = await cli(["explain", "liver", "--fold", "1", "--nats", nats.url, "--output", svg]);
@@ -124,9 +188,17 @@ describe("kubectl nnunet curves export and explain with a real nats-server", { t
     const down = await cli(["curves", "export", "--dir", dir, "--nats", "nats://127.0.0.1:1"]);
     assert.equal(down.code, 1);
     assert.match(down.stderr, /cannot reach NATS at nats:\/\/127\.0\.0\.1:1 .*port-forward/);
-    await port.create({ group: "", version: "v1", plural: "secrets", kind: "Secret", namespaced: true }, { apiVersion: "v1", kind: "Secret", metadata: { name: "nats", namespace: "team-a" }, data: { other: "eA==" } } as KubeObject);
+    await port.create({ group: "", version: "v1", plural: "secrets", kind: "Secret", namespaced: true }, {
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: { name: "nats", namespace: "team-a" },
+      data: { other: "eA==" },
+    } as KubeObject);
     const noKey = await cli(["curves", "export", "--dir", dir, "--nats", nats.url, "--creds-secret", "nats"]);
     assert.equal(noKey.code, 1);
-    assert.match(noKey.stderr, /Secret team-a\/nats has no key nats\.creds: add :KEY to --creds-secret \(keys: other\)/);
+    assert.match(
+      noKey.stderr,
+      /Secret team-a\/nats has no key nats\.creds: add :KEY to --creds-secret \(keys: other\)/,
+    );
   });
 });

@@ -40,7 +40,10 @@ describe("kubectl nnunet logs", () => {
   it("names the containers when -c names one the pod lacks", async () => {
     const r = await world.cli(["logs", "totalseg-ct", "--fold", "0", "-c", "trainer"]);
     assert.equal(r.code, 1);
-    assert.match(r.stderr, /container "trainer" is not in pod totalseg-ct-fold-0-a1b2c \(containers: nnunet, reporter\)/);
+    assert.match(
+      r.stderr,
+      /container "trainer" is not in pod totalseg-ct-fold-0-a1b2c \(containers: nnunet, reporter\)/,
+    );
   });
 });
 
@@ -60,14 +63,37 @@ describe("kubectl nnunet watch", () => {
     const watching = world.cli(["watch", "totalseg-ct"], {}, abort.signal);
     await new Promise((r) => setTimeout(r, 500));
     const done = succeededRun().status;
-    await world.port.patchStatus(Resources.trainingRuns, { namespace: "default", name: "totalseg-ct" }, { status: { ...done, folds: [...(done?.folds ?? []), { fold: "2", phase: "Validated", attempt: 0, maxEpochs: 250, epoch: 249, validation: { checkpoint: "best", meanDice: 0.81 } }] } }, { type: "merge" });
+    await world.port.patchStatus(
+      Resources.trainingRuns,
+      { namespace: "default", name: "totalseg-ct" },
+      {
+        status: {
+          ...done,
+          folds: [
+            ...(done?.folds ?? []),
+            {
+              fold: "2",
+              phase: "Validated",
+              attempt: 0,
+              maxEpochs: 250,
+              epoch: 249,
+              validation: { checkpoint: "best", meanDice: 0.81 },
+            },
+          ],
+        },
+      },
+      { type: "merge" },
+    );
     const r = await watching;
     clearTimeout(timer);
     assert.equal(abort.signal.aborted, false, "the watch ended by itself");
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /totalseg-ct: Training\n/);
     assert.match(r.stdout, /totalseg-ct: Succeeded\n/);
-    assert.match(r.stdout, /totalseg-ct summary: GPU-hours 9\.6 used of 100\.0 for the full schedule, saved 90\.4 \(90\.4%\)\n/);
+    assert.match(
+      r.stdout,
+      /totalseg-ct summary: GPU-hours 9\.6 used of 100\.0 for the full schedule, saved 90\.4 \(90\.4%\)\n/,
+    );
     assert.match(r.stdout, /totalseg-ct summary fold 2: best EMA - @ epoch -, validation Dice 0\.8100/);
   });
 
@@ -94,7 +120,12 @@ describe("kubectl nnunet watch", () => {
       const first = out.text();
       assert.ok(first.startsWith("\x1b[?25l\x1b[J"), JSON.stringify(first.slice(0, 20)));
       assert.match(first, /\x1b\[1mqueue\x1b\[0m\n {2}#1 {2}liver-low/);
-      await world.port.patchStatus(Resources.trainingRuns, { namespace: "default", name: "liver-low" }, { status: { phase: "Calibrating", queue: null } }, { type: "merge" });
+      await world.port.patchStatus(
+        Resources.trainingRuns,
+        { namespace: "default", name: "liver-low" },
+        { status: { phase: "Calibrating", queue: null } },
+        { type: "merge" },
+      );
       await until("Calibrating");
       abort.abort();
       assert.equal(await watching, "aborted");
@@ -143,7 +174,9 @@ describe("kubectl nnunet watch", () => {
 
 describe("kubectl finds the plugin", () => {
   it("kubectl plugin list shows kubectl-nnunet from the bin directory", async () => {
-    const child = spawn("kubectl", ["plugin", "list"], { env: { ...process.env, PATH: [kubectlDir, binDir, "/usr/bin", "/bin"].join(delimiter) } });
+    const child = spawn("kubectl", ["plugin", "list"], {
+      env: { ...process.env, PATH: [kubectlDir, binDir, "/usr/bin", "/bin"].join(delimiter) },
+    });
     let out = "";
     child.stdout.on("data", (d: Buffer) => (out += d.toString()));
     await new Promise((r) => child.on("close", r));

@@ -42,11 +42,20 @@ describe("kubectl nnunet status", () => {
     const r = await world.cli(["status", "totalseg-ct"]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^TrainingRun default\/totalseg-ct: Training \(Dataset501_TotalSegCT 3d_fullres/);
-    assert.match(r.stdout, /Calibration: batch 12 \(Calibrated, plans 2\), 41\.3 samples\/s, NVIDIA-L40S, 250 epochs planned/);
-    assert.match(r.stdout, /^GPU-hours 7\.7 used of 100\.0 for the full schedule, saved 45\.3 \(90\.6%\) on the 1 of 3 folds that finished$/m);
+    assert.match(
+      r.stdout,
+      /Calibration: batch 12 \(Calibrated, plans 2\), 41\.3 samples\/s, NVIDIA-L40S, 250 epochs planned/,
+    );
+    assert.match(
+      r.stdout,
+      /^GPU-hours 7\.7 used of 100\.0 for the full schedule, saved 45\.3 \(90\.6%\) on the 1 of 3 folds that finished$/m,
+    );
     assert.match(r.stdout, /FOLD +PHASE +ATTEMPT +EPOCH +EMA +BEST-EMA +BATCH +NODE +GPU-H +FINISH +STOP\/VALIDATION/);
     assert.match(r.stdout, /\n0 +Training +0 +120\/250 +0\.8123 +0\.8150 @118 +12 +l40s-1 +3\.0 +(now|in \S+) +-/);
-    assert.match(r.stdout, /\n1 +Converged +0 +187\/250 +0\.8601 +0\.8610 @184 +12 +l40s-1 +4\.7 +- +stopped @187 by Forecast: forecast gain/);
+    assert.match(
+      r.stdout,
+      /\n1 +Converged +0 +187\/250 +0\.8601 +0\.8610 @184 +12 +l40s-1 +4\.7 +- +stopped @187 by Forecast: forecast gain/,
+    );
     assert.match(r.stdout, /\n2 +Queued +0 +-\/250/);
   });
 
@@ -79,7 +88,10 @@ describe("kubectl nnunet status", () => {
     writeFileSync(file, stringify(config));
     const r = await world.cli(["status", "--kubeconfig", file]);
     assert.equal(r.code, 1);
-    assert.match(r.stderr, /^error: cannot reach the API server: .*ECONNREFUSED.*; check the kubeconfig's server and that the cluster is up\n$/);
+    assert.match(
+      r.stderr,
+      /^error: cannot reach the API server: .*ECONNREFUSED.*; check the kubeconfig's server and that the cluster is up\n$/,
+    );
   });
 
   it("says when the cluster does not serve TrainingRuns, and how to install them", async () => {
@@ -87,7 +99,10 @@ describe("kubectl nnunet status", () => {
     try {
       const r = await world.cli(["status"], { KUBECONFIG: bare.kubeconfigPath });
       assert.equal(r.code, 1);
-      assert.match(r.stderr, /^error: this cluster does not serve TrainingRuns: install nnunet-operator \(its chart, or kubectl apply -f crds\/\) or pick another --context\n$/);
+      assert.match(
+        r.stderr,
+        /^error: this cluster does not serve TrainingRuns: install nnunet-operator \(its chart, or kubectl apply -f crds\/\) or pick another --context\n$/,
+      );
     } finally {
       await bare.stop();
     }
@@ -97,7 +112,10 @@ describe("kubectl nnunet status", () => {
     const r = await world.cli(["status", "nope"]);
     assert.equal(r.code, 1);
     assert.equal(r.stdout, "");
-    assert.match(r.stderr, /^error: TrainingRun "nope" not found in namespace "default": list runs with kubectl nnunet status -n default, or look in every namespace with -A\n$/);
+    assert.match(
+      r.stderr,
+      /^error: TrainingRun "nope" not found in namespace "default": list runs with kubectl nnunet status -n default, or look in every namespace with -A\n$/,
+    );
   });
 });
 
@@ -105,8 +123,14 @@ describe("kubectl nnunet stop", () => {
   it("patches the fold's Job once: the Manual decision annotation and suspend, as the early-stop controller does", async () => {
     const r = await world.cli(["stop", "totalseg-ct", "--fold", "0", "--reason", "good enough for the demo"]);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /fold 0 of TrainingRun default\/totalseg-ct: stop requested at epoch 120 \(best EMA 0\.8150 at epoch 118\); Job totalseg-ct-fold-0 suspended/);
-    const job = await world.port.get<KubeObject & { spec: { suspend?: boolean } }>(Resources.jobs, { namespace: "default", name: "totalseg-ct-fold-0" });
+    assert.match(
+      r.stdout,
+      /fold 0 of TrainingRun default\/totalseg-ct: stop requested at epoch 120 \(best EMA 0\.8150 at epoch 118\); Job totalseg-ct-fold-0 suspended/,
+    );
+    const job = await world.port.get<KubeObject & { spec: { suspend?: boolean } }>(Resources.jobs, {
+      namespace: "default",
+      name: "totalseg-ct-fold-0",
+    });
     assert.equal(job.spec.suspend, true);
     const decision = StopDecision.parse(JSON.parse(job.metadata.annotations?.[ANNOTATION_STOP_DECISION] ?? "null"));
     assert.equal(decision.policy, "Manual");
@@ -114,23 +138,46 @@ describe("kubectl nnunet stop", () => {
     assert.equal(decision.bestEpoch, 118);
     assert.equal(decision.bestEma, 0.815);
     assert.equal(decision.reason, "good enough for the demo");
-    const managers = (job.metadata as { managedFields?: Array<{ manager: string; operation: string }> }).managedFields ?? [];
-    assert.deepEqual(managers.filter((m) => m.manager === "kubectl-nnunet").map((m) => m.operation), ["Update"], "one write by the plugin");
+    const managers =
+      (job.metadata as { managedFields?: Array<{ manager: string; operation: string }> }).managedFields ?? [];
+    assert.deepEqual(
+      managers.filter((m) => m.manager === "kubectl-nnunet").map((m) => m.operation),
+      ["Update"],
+      "one write by the plugin",
+    );
   });
 
   it("a second stop changes nothing, also through the real plugin", async () => {
     const before = await world.port.get(Resources.jobs, { namespace: "default", name: "totalseg-ct-fold-0" });
     const r = await world.plugin(["stop", "totalseg-ct", "--fold", "0"]);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /fold 0 of TrainingRun default\/totalseg-ct already has a stop decision \(Manual at epoch 120, .*\): nothing to do/);
+    assert.match(
+      r.stdout,
+      /fold 0 of TrainingRun default\/totalseg-ct already has a stop decision \(Manual at epoch 120, .*\): nothing to do/,
+    );
     const afterStop = await world.port.get(Resources.jobs, { namespace: "default", name: "totalseg-ct-fold-0" });
     assert.equal(afterStop.metadata.resourceVersion, before.metadata.resourceVersion);
   });
 
   const refusals = [
-    { name: "a fold that has converged", args: ["--fold", "1"], code: 1, message: /fold 1 of TrainingRun default\/totalseg-ct is Converged, not Training: its training is already over/ },
-    { name: "a fold still queued", args: ["--fold", "2"], code: 1, message: /fold 2 of TrainingRun default\/totalseg-ct is Queued, not Training: it has not started/ },
-    { name: "a fold the run does not have", args: ["--fold", "4"], code: 1, message: /fold 4 is not a fold of TrainingRun default\/totalseg-ct \(its folds: 0, 1, 2\)/ },
+    {
+      name: "a fold that has converged",
+      args: ["--fold", "1"],
+      code: 1,
+      message: /fold 1 of TrainingRun default\/totalseg-ct is Converged, not Training: its training is already over/,
+    },
+    {
+      name: "a fold still queued",
+      args: ["--fold", "2"],
+      code: 1,
+      message: /fold 2 of TrainingRun default\/totalseg-ct is Queued, not Training: it has not started/,
+    },
+    {
+      name: "a fold the run does not have",
+      args: ["--fold", "4"],
+      code: 1,
+      message: /fold 4 is not a fold of TrainingRun default\/totalseg-ct \(its folds: 0, 1, 2\)/,
+    },
     { name: "a missing --fold", args: [], code: 2, message: /"stop" needs --fold N/ },
   ];
   for (const c of refusals) {
@@ -138,17 +185,23 @@ describe("kubectl nnunet stop", () => {
       const r = await world.cli(["stop", "totalseg-ct", ...c.args]);
       assert.equal(r.code, c.code);
       assert.match(r.stderr, c.message);
-      const job1 = await world.port.get<KubeObject & { spec: { suspend?: boolean } }>(Resources.jobs, { namespace: "default", name: "totalseg-ct-fold-1" });
+      const job1 = await world.port.get<KubeObject & { spec: { suspend?: boolean } }>(Resources.jobs, {
+        namespace: "default",
+        name: "totalseg-ct-fold-1",
+      });
       assert.notEqual(job1.spec.suspend, true);
     });
   }
 
   it("refuses a training fold whose Job is missing, naming the Job", async () => {
-    const run = makeRun("no-job", { phase: "Training", folds: [convergedFold("1", 10), { fold: "0", phase: "Training", attempt: 0, epoch: 3 }] }, { folds: [0, 1] });
+    const run = makeRun(
+      "no-job",
+      { phase: "Training", folds: [convergedFold("1", 10), { fold: "0", phase: "Training", attempt: 0, epoch: 3 }] },
+      { folds: [0, 1] },
+    );
     await world.createRun(run);
     const r = await world.cli(["stop", "no-job", "--fold", "0"]);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /training Job no-job-fold-0 of fold 0 of TrainingRun default\/no-job not found/);
   });
 });
-

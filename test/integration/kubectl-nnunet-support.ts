@@ -34,7 +34,12 @@ function job(run: string, fold: string): KubeObject {
     apiVersion: "batch/v1",
     kind: "Job",
     metadata: { name: `${run}-fold-${fold}`, namespace: "default", labels },
-    spec: { template: { metadata: { labels }, spec: { restartPolicy: "Never", containers: [{ name: "nnunet", image: "nnunet" }] } } },
+    spec: {
+      template: {
+        metadata: { labels },
+        spec: { restartPolicy: "Never", containers: [{ name: "nnunet", image: "nnunet" }] },
+      },
+    },
   };
 }
 
@@ -43,7 +48,12 @@ function pod(name: string, run: string, fold: string, role = "train"): KubeObjec
     apiVersion: "v1",
     kind: "Pod",
     metadata: { name, namespace: "default", labels: { [LABEL_RUN]: run, [LABEL_FOLD]: fold, [LABEL_ROLE]: role } },
-    spec: { containers: [{ name: "nnunet", image: "nnunet" }, { name: "reporter", image: "reporter" }] },
+    spec: {
+      containers: [
+        { name: "nnunet", image: "nnunet" },
+        { name: "reporter", image: "reporter" },
+      ],
+    },
   };
 }
 
@@ -78,7 +88,16 @@ export class CliWorld {
       const lines = logs.get(`${namespace}/${name}/${query.get("container")}`);
       if (!lines) {
         res.writeHead(404, { "content-type": "application/json" });
-        res.end(JSON.stringify({ kind: "Status", apiVersion: "v1", status: "Failure", code: 404, reason: "NotFound", message: `pods "${name}" not found` }));
+        res.end(
+          JSON.stringify({
+            kind: "Status",
+            apiVersion: "v1",
+            status: "Failure",
+            code: 404,
+            reason: "NotFound",
+            message: `pods "${name}" not found`,
+          }),
+        );
         return;
       }
       res.writeHead(200, { "content-type": "text/plain" });
@@ -100,7 +119,11 @@ export class CliWorld {
   }
 
   /** The plugin in process, with KUBECONFIG pointing at the devcluster. */
-  async cli(args: string[], env: Record<string, string> = {}, signal: AbortSignal = new AbortController().signal): Promise<Captured> {
+  async cli(
+    args: string[],
+    env: Record<string, string> = {},
+    signal: AbortSignal = new AbortController().signal,
+  ): Promise<Captured> {
     const stdout = sink();
     const stderr = sink();
     const code = await runCli(args, { env: { KUBECONFIG: this.dc.kubeconfigPath, ...env }, stdout, stderr, signal });
@@ -108,10 +131,17 @@ export class CliWorld {
   }
 
   /** `kubectl nnunet ARGS` with kubectl and the bin directory on PATH, from an unrelated directory. */
-  plugin(args: string[], options: { onStdout?: (text: string, child: ReturnType<typeof spawn>) => void } = {}): Promise<Captured> {
+  plugin(
+    args: string[],
+    options: { onStdout?: (text: string, child: ReturnType<typeof spawn>) => void } = {},
+  ): Promise<Captured> {
     const child = spawn("kubectl", ["nnunet", ...args], {
       cwd: tmpdir(),
-      env: { ...process.env, KUBECONFIG: this.dc.kubeconfigPath, PATH: [kubectlDir, binDir, process.env.PATH].join(delimiter) },
+      env: {
+        ...process.env,
+        KUBECONFIG: this.dc.kubeconfigPath,
+        PATH: [kubectlDir, binDir, process.env.PATH].join(delimiter),
+      },
     });
     let stdout = "";
     let stderr = "";

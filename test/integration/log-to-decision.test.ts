@@ -5,7 +5,15 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { EpochMetrics, encodeLoss } from "@nnunet-operator/api";
 import { NnunetLogParser, type ParsedEpoch } from "@nnunet-operator/reporter";
-import { FoldState, inferMaxEpochs, makePolicyConfig, parseCurveCsv, PRESETS, replayCurve, presetConfig } from "@nnunet-operator/early-stop";
+import {
+  FoldState,
+  inferMaxEpochs,
+  makePolicyConfig,
+  parseCurveCsv,
+  PRESETS,
+  replayCurve,
+  presetConfig,
+} from "@nnunet-operator/early-stop";
 
 // From raw log to stop decision without NATS: each real log is parsed line by line as the
 // reporter does, every epoch becomes a validated EpochMetrics message (losses encoded for
@@ -15,8 +23,20 @@ import { FoldState, inferMaxEpochs, makePolicyConfig, parseCurveCsv, PRESETS, re
 const ROOT = fileURLToPath(new URL("../fixtures/nnunet-logs/", import.meta.url));
 
 function runs(): { csv: string; files: string[] }[] {
-  const rows = readFileSync(join(ROOT, "SOURCES.md"), "utf8").split("\n").filter((l) => l.startsWith("| ") && l.includes(".csv"));
-  const slugs = ["brats-ztang", "chasedb1-xray", "crf-effunet", "icekang", "kits23-anh", "liver-at", "miz-ext", "miz-lucy", "tbone"];
+  const rows = readFileSync(join(ROOT, "SOURCES.md"), "utf8")
+    .split("\n")
+    .filter((l) => l.startsWith("| ") && l.includes(".csv"));
+  const slugs = [
+    "brats-ztang",
+    "chasedb1-xray",
+    "crf-effunet",
+    "icekang",
+    "kits23-anh",
+    "liver-at",
+    "miz-ext",
+    "miz-lucy",
+    "tbone",
+  ];
   return rows
     .map((row) => row.split("|").map((c) => c.trim()))
     .filter((cells) => (cells[6] ?? "") !== "2d" || !(cells[12] ?? "").includes("27463604")) // the 2d half of a two-training capture
@@ -25,14 +45,16 @@ function runs(): { csv: string; files: string[] }[] {
       // Rows added with issue 13 name their folder: "raw/<slug>: path<br>path".
       files: (/^raw\/[^:]+: (.*)$/.exec(cells[12] ?? "")?.[1] ?? cells[12] ?? "").split("<br>").map((p) => {
         const named = /^raw\/([^:]+): /.exec(cells[12] ?? "")?.[1];
-        const slug = named ?? slugs.find((s) => {
-          try {
-            readFileSync(join(ROOT, "raw", s, p));
-            return true;
-          } catch {
-            return false;
-          }
-        });
+        const slug =
+          named ??
+          slugs.find((s) => {
+            try {
+              readFileSync(join(ROOT, "raw", s, p));
+              return true;
+            } catch {
+              return false;
+            }
+          });
         return join(ROOT, "raw", slug ?? "missing", p);
       }),
     }));

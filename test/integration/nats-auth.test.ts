@@ -3,8 +3,24 @@ import { after, before, describe, it } from "node:test";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { EpochMetrics } from "@nnunet-operator/api";
-import { EPOCH_STREAM, connectBus, ensureEpochConsumer, ensureEpochStream, epochMessageId, epochSubject, foldInboxPrefix, heartbeatSubject, publishEpoch, replayEpochs } from "@nnunet-operator/bus";
-import { type NatsAuthFixture, type NatsServerHandle, makeNatsAuthFixture, startNatsServer } from "@nnunet-operator/bus/testing";
+import {
+  EPOCH_STREAM,
+  connectBus,
+  ensureEpochConsumer,
+  ensureEpochStream,
+  epochMessageId,
+  epochSubject,
+  foldInboxPrefix,
+  heartbeatSubject,
+  publishEpoch,
+  replayEpochs,
+} from "@nnunet-operator/bus";
+import {
+  type NatsAuthFixture,
+  type NatsServerHandle,
+  makeNatsAuthFixture,
+  startNatsServer,
+} from "@nnunet-operator/bus/testing";
 
 // The attacks of issue 17 item 1 against a real nats-server 2.9 with JWT auth on: a
 // forger holds a valid credential for its own fold (team-a/forger/0) and tries every way
@@ -58,7 +74,13 @@ describe("NATS with auth on: a fold can publish only its own epochs", () => {
     await ensureEpochStream(await jetstreamManager(manager), limits);
     await ensureEpochConsumer(await jetstreamManager(manager), "early-stop");
     const fold = async (address: typeof victim): Promise<NatsConnection> =>
-      connectBus({ servers: server.url, name: `reporter/${address.run}`, credsFile: await auth.foldCredsFile({ ...address, attempt: 0 }), inboxPrefix: foldInboxPrefix(address), waitOnFirstConnect: false });
+      connectBus({
+        servers: server.url,
+        name: `reporter/${address.run}`,
+        credsFile: await auth.foldCredsFile({ ...address, attempt: 0 }),
+        inboxPrefix: foldInboxPrefix(address),
+        waitOnFirstConnect: false,
+      });
     victimNc = await fold(victim);
     forgerNc = await fold(forger);
   });
@@ -70,7 +92,9 @@ describe("NATS with auth on: a fold can publish only its own epochs", () => {
   });
 
   it("refuses a connection without a credential", async () => {
-    const message = await refused("connecting without creds", () => connectBus({ servers: server.url, name: "anonymous", waitOnFirstConnect: false }));
+    const message = await refused("connecting without creds", () =>
+      connectBus({ servers: server.url, name: "anonymous", waitOnFirstConnect: false }),
+    );
     assert.match(message, /Authorization Violation/i);
   });
 
@@ -81,16 +105,43 @@ describe("NATS with auth on: a fold can publish only its own epochs", () => {
   });
 
   const attacks: Array<{ name: string; attempt: (nc: NatsConnection) => Promise<unknown> }> = [
-    { name: "an epoch+1 with NaN losses on the victim's subject", attempt: (nc) => publishEpoch(jetstream(nc), epoch(victim, 2, { trainLoss: Number.NaN, valLoss: Number.NaN }), { timeoutMs: 2000 }) },
-    { name: "a forged attempt 7 on the victim's subject", attempt: (nc) => publishEpoch(jetstream(nc), epoch(victim, 3, { attempt: 7 }), { timeoutMs: 2000 }) },
-    { name: "an epoch of 10^9 on the victim's subject", attempt: (nc) => publishEpoch(jetstream(nc), epoch(victim, 1e9), { timeoutMs: 2000 }) },
+    {
+      name: "an epoch+1 with NaN losses on the victim's subject",
+      attempt: (nc) =>
+        publishEpoch(jetstream(nc), epoch(victim, 2, { trainLoss: Number.NaN, valLoss: Number.NaN }), {
+          timeoutMs: 2000,
+        }),
+    },
+    {
+      name: "a forged attempt 7 on the victim's subject",
+      attempt: (nc) => publishEpoch(jetstream(nc), epoch(victim, 3, { attempt: 7 }), { timeoutMs: 2000 }),
+    },
+    {
+      name: "an epoch of 10^9 on the victim's subject",
+      attempt: (nc) => publishEpoch(jetstream(nc), epoch(victim, 1e9), { timeoutMs: 2000 }),
+    },
     {
       name: "reading the victim's last stored epoch (its run uid)",
-      attempt: async (nc) => (await jetstreamManager(nc, { checkAPI: false, timeout: 2000 })).direct.getMessage(EPOCH_STREAM, { last_by_subj: epochSubject(victim) }),
+      attempt: async (nc) =>
+        (await jetstreamManager(nc, { checkAPI: false, timeout: 2000 })).direct.getMessage(EPOCH_STREAM, {
+          last_by_subj: epochSubject(victim),
+        }),
     },
-    { name: "purging the stream", attempt: async (nc) => (await jetstreamManager(nc, { checkAPI: false, timeout: 2000 })).streams.purge(EPOCH_STREAM) },
-    { name: "deleting the stream", attempt: async (nc) => (await jetstreamManager(nc, { checkAPI: false, timeout: 2000 })).streams.delete(EPOCH_STREAM) },
-    { name: "deleting early-stop's consumer", attempt: async (nc) => (await jetstreamManager(nc, { checkAPI: false, timeout: 2000 })).consumers.delete(EPOCH_STREAM, "early-stop") },
+    {
+      name: "purging the stream",
+      attempt: async (nc) =>
+        (await jetstreamManager(nc, { checkAPI: false, timeout: 2000 })).streams.purge(EPOCH_STREAM),
+    },
+    {
+      name: "deleting the stream",
+      attempt: async (nc) =>
+        (await jetstreamManager(nc, { checkAPI: false, timeout: 2000 })).streams.delete(EPOCH_STREAM),
+    },
+    {
+      name: "deleting early-stop's consumer",
+      attempt: async (nc) =>
+        (await jetstreamManager(nc, { checkAPI: false, timeout: 2000 })).consumers.delete(EPOCH_STREAM, "early-stop"),
+    },
   ];
   for (const attack of attacks) {
     it(`refuses ${attack.name} from the forger with a permissions violation`, async () => {
@@ -120,13 +171,25 @@ describe("NATS with auth on: a fold can publish only its own epochs", () => {
   });
 
   it("lets nobody delete the stream, early-stop and the operator included", async () => {
-    const operatorNc = await connectBus({ servers: server.url, name: "operator", credsFile: auth.operatorCredsFile, waitOnFirstConnect: false });
+    const operatorNc = await connectBus({
+      servers: server.url,
+      name: "operator",
+      credsFile: auth.operatorCredsFile,
+      waitOnFirstConnect: false,
+    });
     try {
       for (const nc of [manager, operatorNc]) {
-        const message = await refused("deleting the stream", async () => (await jetstreamManager(nc, { checkAPI: false, timeout: 2000 })).streams.delete(EPOCH_STREAM));
+        const message = await refused("deleting the stream", async () =>
+          (await jetstreamManager(nc, { checkAPI: false, timeout: 2000 })).streams.delete(EPOCH_STREAM),
+        );
         assert.match(message, /permissions violation/i);
       }
-      const message = await refused("the operator creating a stream", async () => (await jetstreamManager(operatorNc, { checkAPI: false, timeout: 2000 })).streams.add({ name: "OTHER", subjects: ["other.>"] }));
+      const message = await refused("the operator creating a stream", async () =>
+        (await jetstreamManager(operatorNc, { checkAPI: false, timeout: 2000 })).streams.add({
+          name: "OTHER",
+          subjects: ["other.>"],
+        }),
+      );
       assert.match(message, /permissions violation/i, "only early-stop manages streams");
     } finally {
       await operatorNc.close();
@@ -135,11 +198,25 @@ describe("NATS with auth on: a fold can publish only its own epochs", () => {
 
   it("keeps the victim training: its next epochs are accepted and the stream holds only its own", async () => {
     const js = jetstream(victimNc);
-    for (const n of [2, 3]) assert.equal((await publishEpoch(js, epoch(victim, n), { timeoutMs: 5000 })).duplicate, false);
+    for (const n of [2, 3])
+      assert.equal((await publishEpoch(js, epoch(victim, n), { timeoutMs: 5000 })).duplicate, false);
     const stored: string[] = [];
-    await replayEpochs(jetstream(manager), epochSubject(victim), (m, meta) => void stored.push(`${m.attempt}/${m.epoch}/${meta.msgId}`));
-    assert.deepEqual(stored, [1, 2, 3].map((n) => `0/${n}/${epochMessageId({ runUid: "uid-victim", fold: "0", attempt: 0, epoch: n })}`));
-    const own = await (await jetstreamManager(victimNc, { checkAPI: false })).direct.getMessage(EPOCH_STREAM, { last_by_subj: epochSubject(victim) });
-    assert.equal(own?.subject, epochSubject(victim), "a fold may still read its own last epoch (the reporter's resume)");
+    await replayEpochs(
+      jetstream(manager),
+      epochSubject(victim),
+      (m, meta) => void stored.push(`${m.attempt}/${m.epoch}/${meta.msgId}`),
+    );
+    assert.deepEqual(
+      stored,
+      [1, 2, 3].map((n) => `0/${n}/${epochMessageId({ runUid: "uid-victim", fold: "0", attempt: 0, epoch: n })}`),
+    );
+    const own = await (await jetstreamManager(victimNc, { checkAPI: false })).direct.getMessage(EPOCH_STREAM, {
+      last_by_subj: epochSubject(victim),
+    });
+    assert.equal(
+      own?.subject,
+      epochSubject(victim),
+      "a fold may still read its own last epoch (the reporter's resume)",
+    );
   });
 });

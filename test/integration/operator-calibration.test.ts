@@ -4,7 +4,20 @@
 // parse turned into a fallback to the plans' batch size (never a failed run).
 import { strict as assert } from "node:assert";
 import { after, before, describe, it } from "node:test";
-import { addClaim, addNode, CALIBRATION_RESULT, createRun, type Env, eventually, finishPod, getJob, getRun, listObjects, startEnv, startPod } from "./operator-harness.js";
+import {
+  addClaim,
+  addNode,
+  CALIBRATION_RESULT,
+  createRun,
+  type Env,
+  eventually,
+  finishPod,
+  getJob,
+  getRun,
+  listObjects,
+  startEnv,
+  startPod,
+} from "./operator-harness.js";
 
 let env: Env;
 before(async () => {
@@ -25,14 +38,22 @@ describe("calibration", () => {
     const c = job.spec.template.spec.containers[0];
     assert.equal(c.resources.limits["nvidia.com/gpu"], "1");
     assert.deepEqual(c.command, ["python3", "-m", "nnunet_calibrate"]);
-    assert.equal(job.spec.template.spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].values[0], "NVIDIA-L40S");
+    assert.equal(
+      job.spec.template.spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0]
+        .matchExpressions[0].values[0],
+      "NVIDIA-L40S",
+    );
     await eventually(() => getRun(env.dc, "cal-a").status?.phase === "Calibrating", "phase Calibrating");
     assert.equal(getJob(env.dc, "cal-a-fold-0"), undefined);
   });
 
   it("reads the result from the termination message into status and the cache, then trains with the derived plans", async () => {
     const pod = await startPod(env.dc, "cal-a-calibrate", "gpu-a");
-    await finishPod(env.dc, "cal-a-calibrate", pod, { container: "calibrate", exitCode: 0, message: JSON.stringify(CALIBRATION_RESULT) });
+    await finishPod(env.dc, "cal-a-calibrate", pod, {
+      container: "calibrate",
+      exitCode: 0,
+      message: JSON.stringify(CALIBRATION_RESULT),
+    });
     const job = await eventually(() => getJob(env.dc, "cal-a-fold-0"), "the training Job");
     const cal = getRun(env.dc, "cal-a").status.calibration;
     assert.equal(cal.batchSize, 8);
@@ -41,7 +62,10 @@ describe("calibration", () => {
     const args = job.spec.template.spec.containers[0].args as string[];
     assert.equal(arg(args, "-p"), "nnUNetPlans_bs8");
     assert.equal(arg(args, "-tr"), cal.trainer, "the trainer of the (possibly shortened) schedule");
-    const cache = await eventually(() => listObjects(env.dc, "v1", "ConfigMap").find((m) => m.metadata.name === "nnunet-calibration-cache"), "the cache ConfigMap");
+    const cache = await eventually(
+      () => listObjects(env.dc, "v1", "ConfigMap").find((m) => m.metadata.name === "nnunet-calibration-cache"),
+      "the cache ConfigMap",
+    );
     const entries = Object.values((cache as { data?: Record<string, string> }).data ?? {}).map((v) => JSON.parse(v));
     assert.equal(entries.length, 1);
     assert.equal(entries[0].result.chosenBatchSize, 8);
@@ -62,7 +86,11 @@ describe("calibration", () => {
     await createRun(env.dc, "cal-c", { ...AUTO, plans: "nnUNetResEncUNetMPlans" });
     await eventually(() => getJob(env.dc, "cal-c-calibrate"), "cal-c's calibration Job");
     const pod = await startPod(env.dc, "cal-c-calibrate", "gpu-a");
-    await finishPod(env.dc, "cal-c-calibrate", pod, { container: "calibrate", exitCode: 0, message: "Segmentation fault (core dumped)" });
+    await finishPod(env.dc, "cal-c-calibrate", pod, {
+      container: "calibrate",
+      exitCode: 0,
+      message: "Segmentation fault (core dumped)",
+    });
     const job = await eventually(() => getJob(env.dc, "cal-c-fold-0"), "cal-c's training Job");
     const status = getRun(env.dc, "cal-c").status;
     const cond = status.conditions.find((c: { type: string }) => c.type === "Calibrated");

@@ -30,11 +30,20 @@ let events = 0;
 let created = 0;
 const overcommits: string[] = [];
 
-type Job = KubeObject & { spec?: { suspend?: boolean; template?: { spec?: never } }; status?: { conditions?: Array<{ type: string; status: string }> } };
+type Job = KubeObject & {
+  spec?: { suspend?: boolean; template?: { spec?: never } };
+  status?: { conditions?: Array<{ type: string; status: string }> };
+};
 const jobsDef = () => dc.cluster.resource("batch", "v1", "jobs");
-const ourJobs = (): Job[] => [...dc.cluster.store.scan(jobsDef().storage, NS)].map((e) => e.object as Job).filter((j) => j.metadata.labels?.[LABEL_RUN] !== undefined);
+const ourJobs = (): Job[] =>
+  [...dc.cluster.store.scan(jobsDef().storage, NS)]
+    .map((e) => e.object as Job)
+    .filter((j) => j.metadata.labels?.[LABEL_RUN] !== undefined);
 const holding = (j: Job) => !j.spec?.suspend && !isJobFinished(j as never) && !j.metadata.deletionTimestamp;
-const heldGpus = () => ourJobs().filter(holding).reduce((s, j) => s + podGpuRequest(j.spec?.template?.spec), 0);
+const heldGpus = () =>
+  ourJobs()
+    .filter(holding)
+    .reduce((s, j) => s + podGpuRequest(j.spec?.template?.spec), 0);
 const role = (r: string) => ourJobs().filter((j) => j.metadata.labels?.[LABEL_ROLE] === r);
 
 before(async () => {
@@ -42,8 +51,14 @@ before(async () => {
   const kc = new KubeConfig();
   kc.loadFromFile(dc.kubeconfigPath);
   admin = new ClientPort(kc, { fieldManager: "test" });
-  for (const name of [NS, "nnunet-system"]) await admin.create(Resources.namespaces, { apiVersion: "v1", kind: "Namespace", metadata: { name } });
-  await admin.create(Resources.persistentVolumeClaims, { apiVersion: "v1", kind: "PersistentVolumeClaim", metadata: { name: "data", namespace: NS }, spec: { accessModes: ["ReadWriteMany"], resources: { requests: { storage: "1Ti" } } } });
+  for (const name of [NS, "nnunet-system"])
+    await admin.create(Resources.namespaces, { apiVersion: "v1", kind: "Namespace", metadata: { name } });
+  await admin.create(Resources.persistentVolumeClaims, {
+    apiVersion: "v1",
+    kind: "PersistentVolumeClaim",
+    metadata: { name: "data", namespace: NS },
+    spec: { accessModes: ["ReadWriteMany"], resources: { requests: { storage: "1Ti" } } },
+  });
   for (let i = 0; i < NODES; i++) {
     await admin.create(Resources.nodes, {
       apiVersion: "v1",
@@ -60,14 +75,26 @@ before(async () => {
     if (e.type === "ADDED") created += 1;
     const held = heldGpus();
     peak = Math.max(peak, held);
-    if (held > GPUS) overcommits.push(`${held} GPUs held after ${e.type} of ${(e as unknown as { object?: KubeObject }).object?.metadata.name}: ${ourJobs().filter(holding).map((j) => j.metadata.name).sort().join(" ")}`);
+    if (held > GPUS)
+      overcommits.push(
+        `${held} GPUs held after ${e.type} of ${(e as unknown as { object?: KubeObject }).object?.metadata.name}: ${ourJobs()
+          .filter(holding)
+          .map((j) => j.metadata.name)
+          .sort()
+          .join(" ")}`,
+      );
   });
   for (let i = 0; i < RUNS; i++) {
     await admin.create(Resources.trainingRuns, {
       apiVersion: "nnunet-operator.io/v1alpha1",
       kind: "TrainingRun",
       metadata: { name: `run-${String(i).padStart(2, "0")}`, namespace: NS },
-      spec: { dataset: "Dataset003_Liver", configuration: "3d_fullres", storage: { claimName: "data" }, batchSize: { mode: "Fixed", value: 4 } },
+      spec: {
+        dataset: "Dataset003_Liver",
+        configuration: "3d_fullres",
+        storage: { claimName: "data" },
+        batchSize: { mode: "Fixed", value: 4 },
+      },
     } as KubeObject);
   }
   operator = new Operator({
@@ -96,7 +123,11 @@ after(async () => {
 
 describe("eight concurrent reconcile workers and one admission loop", { timeout: 240_000 }, () => {
   it("fill the cluster's 40 GPUs and never hold more, at any stored change", async () => {
-    await eventually(() => heldGpus() === GPUS && role("train").length === GPUS, `the cluster full (held ${heldGpus()})`, 90_000);
+    await eventually(
+      () => heldGpus() === GPUS && role("train").length === GPUS,
+      `the cluster full (held ${heldGpus()})`,
+      90_000,
+    );
     assert.deepEqual(overcommits, []);
     assert.ok(operator.scheduler.cycles > 0);
   });
@@ -108,15 +139,46 @@ describe("eight concurrent reconcile workers and one admission loop", { timeout:
       const t = new Date().toISOString();
       await Promise.all(
         running.map((j) =>
-          admin.patchStatus(Resources.jobs, { namespace: NS, name: j.metadata.name ?? "" }, { status: { succeeded: 1, completionTime: t, conditions: [{ type: "Complete", status: "True", lastTransitionTime: t }] } }, { type: "merge" }),
+          admin.patchStatus(
+            Resources.jobs,
+            { namespace: NS, name: j.metadata.name ?? "" },
+            {
+              status: {
+                succeeded: 1,
+                completionTime: t,
+                conditions: [{ type: "Complete", status: "True", lastTransitionTime: t }],
+              },
+            },
+            { type: "merge" },
+          ),
         ),
       );
       assert.ok(heldGpus() <= GPUS - running.length + (created - before), "the finished Jobs gave their GPUs back");
-      await eventually(() => overcommits.length > 0 || (heldGpus() === GPUS && created > before), `round ${round}: the freed GPUs handed out again`, 60_000).catch((err: Error) => {
+      await eventually(
+        () => overcommits.length > 0 || (heldGpus() === GPUS && created > before),
+        `round ${round}: the freed GPUs handed out again`,
+        60_000,
+      ).catch((err: Error) => {
         const runsDef = dc.cluster.resource("nnunet-operator.io", "v1alpha1", "trainingruns");
-        const statuses = [...dc.cluster.store.scan(runsDef.storage, NS)].map((e) => e.object as KubeObject & { status?: { phase?: string; queue?: unknown; folds?: Array<{ fold: string; phase: string; reason?: string }> } });
-        const detail = statuses.slice(0, 12).map((r) => `${r.metadata.name} ${r.status?.phase} ${JSON.stringify(r.status?.queue)} ${r.status?.folds?.map((f) => `${f.fold}:${f.phase}/${f.reason}`).join(",")}`);
-        throw new Error(`${err.message}: held ${heldGpus()} of ${GPUS}, ${created - before} created, assumed ${operator.scheduler.assumedGrants().join(", ")}\n${detail.join("\n")}`);
+        const statuses = [...dc.cluster.store.scan(runsDef.storage, NS)].map(
+          (e) =>
+            e.object as KubeObject & {
+              status?: {
+                phase?: string;
+                queue?: unknown;
+                folds?: Array<{ fold: string; phase: string; reason?: string }>;
+              };
+            },
+        );
+        const detail = statuses
+          .slice(0, 12)
+          .map(
+            (r) =>
+              `${r.metadata.name} ${r.status?.phase} ${JSON.stringify(r.status?.queue)} ${r.status?.folds?.map((f) => `${f.fold}:${f.phase}/${f.reason}`).join(",")}`,
+          );
+        throw new Error(
+          `${err.message}: held ${heldGpus()} of ${GPUS}, ${created - before} created, assumed ${operator.scheduler.assumedGrants().join(", ")}\n${detail.join("\n")}`,
+        );
       });
       assert.deepEqual(overcommits.slice(0, 1), [], `round ${round}`);
     }

@@ -33,7 +33,8 @@ before(async () => {
 after(async () => env?.stop());
 
 const fold = (run: string, f = "0") => getRun(env.dc, run).status?.folds?.find((x: { fold: string }) => x.fold === f);
-const attemptOf = (job: { metadata: { annotations?: Record<string, string> } } | undefined) => job?.metadata.annotations?.["nnunet-operator.io/attempt"];
+const attemptOf = (job: { metadata: { annotations?: Record<string, string> } } | undefined) =>
+  job?.metadata.annotations?.["nnunet-operator.io/attempt"];
 
 describe("faults", () => {
   it("resumes a fold whose node was lost with --c as attempt 1", async () => {
@@ -41,7 +42,10 @@ describe("faults", () => {
     await eventually(() => getJob(env.dc, "lost-fold-0"), "the training Job");
     const pod = await startPod(env.dc, "lost-fold-0", "gpu-a");
     await loseNode(env.dc, "gpu-a", [["lost-fold-0", pod]]);
-    const job = await eventually(() => (attemptOf(getJob(env.dc, "lost-fold-0")) === "1" ? getJob(env.dc, "lost-fold-0") : undefined), "the Job of attempt 1");
+    const job = await eventually(
+      () => (attemptOf(getJob(env.dc, "lost-fold-0")) === "1" ? getJob(env.dc, "lost-fold-0") : undefined),
+      "the Job of attempt 1",
+    );
     assert.equal(nnunetArgs(job).at(-1), "--c");
     const reporterEnv = job!.spec.template.spec.initContainers.find((c: { name: string }) => c.name === "reporter").env;
     assert.equal(reporterEnv.find((e: { name: string }) => e.name === "NNUNET_ATTEMPT").value, "1");
@@ -53,13 +57,21 @@ describe("faults", () => {
     await createRun(env.dc, "oom", { folds: [0], batchSize: { mode: "Auto" } });
     await eventually(() => getJob(env.dc, "oom-calibrate"), "the calibration Job");
     const cal = await startPod(env.dc, "oom-calibrate", "gpu-b");
-    await finishPod(env.dc, "oom-calibrate", cal, { container: "calibrate", exitCode: 0, message: JSON.stringify(CALIBRATION_RESULT) });
+    await finishPod(env.dc, "oom-calibrate", cal, {
+      container: "calibrate",
+      exitCode: 0,
+      message: JSON.stringify(CALIBRATION_RESULT),
+    });
     await eventually(() => getJob(env.dc, "oom-fold-0"), "the training Job");
     assert.equal(argAfter(nnunetArgs(getJob(env.dc, "oom-fold-0")), "-p"), "nnUNetPlans_bs8");
     const pod = await startPod(env.dc, "oom-fold-0", "gpu-b");
-    const log = "Epoch 3\nTraceback (most recent call last):\ntorch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB. GPU 0 has a total capacity of 44.52 GiB";
+    const log =
+      "Epoch 3\nTraceback (most recent call last):\ntorch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB. GPU 0 has a total capacity of 44.52 GiB";
     await finishPod(env.dc, "oom-fold-0", pod, { exitCode: 1, message: log });
-    const job = await eventually(() => (attemptOf(getJob(env.dc, "oom-fold-0")) === "1" ? getJob(env.dc, "oom-fold-0") : undefined), "the Job of attempt 1");
+    const job = await eventually(
+      () => (attemptOf(getJob(env.dc, "oom-fold-0")) === "1" ? getJob(env.dc, "oom-fold-0") : undefined),
+      "the Job of attempt 1",
+    );
     assert.equal(argAfter(nnunetArgs(job), "-p"), "nnUNetPlans_bs4");
     assert.equal(nnunetArgs(job).at(-1), "--c");
     assert.equal(fold("oom").batchSize, 4);
@@ -69,9 +81,13 @@ describe("faults", () => {
     await createRun(env.dc, "broken", { folds: [0] });
     await eventually(() => getJob(env.dc, "broken-fold-0"), "the training Job");
     const pod = await startPod(env.dc, "broken-fold-0", "gpu-c");
-    const log = "Traceback (most recent call last):\n  File \"run_training.py\", line 9\nRuntimeError: Expected all tensors to be on the same device";
+    const log =
+      'Traceback (most recent call last):\n  File "run_training.py", line 9\nRuntimeError: Expected all tensors to be on the same device';
     await finishPod(env.dc, "broken-fold-0", pod, { exitCode: 1, message: log });
-    const status = await eventually(() => (getRun(env.dc, "broken").status?.phase === "Failed" ? getRun(env.dc, "broken").status : undefined), "phase Failed");
+    const status = await eventually(
+      () => (getRun(env.dc, "broken").status?.phase === "Failed" ? getRun(env.dc, "broken").status : undefined),
+      "phase Failed",
+    );
     const failed = status.conditions.find((c: { type: string }) => c.type === "Failed");
     assert.equal(failed.status, "True");
     assert.equal(failed.reason, "TrainerError");
@@ -83,15 +99,42 @@ describe("faults", () => {
     await createRun(env.dc, "nopull", { folds: [0], image: "registry.example/nnunet:missing" });
     await eventually(() => getJob(env.dc, "nopull-fold-0"), "the training Job");
     const pod = await startPod(env.dc, "nopull-fold-0", "gpu-c");
-    await patchStatus(env.dc, "v1", "Pod", pod, { phase: "Pending", containerStatuses: [{ name: "nnunet", ready: false, restartCount: 0, image: "registry.example/nnunet:missing", imageID: "", state: { waiting: { reason: "ImagePullBackOff", message: "Back-off pulling image" } } }] });
-    const training = await eventually(() => getRun(env.dc, "nopull").status?.conditions?.find((c: { type: string; reason: string }) => c.type === "Training" && c.reason === "ImagePullFailed"), "ImagePullFailed");
-    assert.match(training.message, /image registry.example\/nnunet:missing cannot be pulled \(ImagePullBackOff.*fix spec.image/);
+    await patchStatus(env.dc, "v1", "Pod", pod, {
+      phase: "Pending",
+      containerStatuses: [
+        {
+          name: "nnunet",
+          ready: false,
+          restartCount: 0,
+          image: "registry.example/nnunet:missing",
+          imageID: "",
+          state: { waiting: { reason: "ImagePullBackOff", message: "Back-off pulling image" } },
+        },
+      ],
+    });
+    const training = await eventually(
+      () =>
+        getRun(env.dc, "nopull").status?.conditions?.find(
+          (c: { type: string; reason: string }) => c.type === "Training" && c.reason === "ImagePullFailed",
+        ),
+      "ImagePullFailed",
+    );
+    assert.match(
+      training.message,
+      /image registry.example\/nnunet:missing cannot be pulled \(ImagePullBackOff.*fix spec.image/,
+    );
     assert.notEqual(getRun(env.dc, "nopull").status.phase, "Failed");
   });
 
   it("makes a run whose claim is missing wait with ClaimNotFound, and starts it once the claim exists", async () => {
     await createRun(env.dc, "noclaim", { folds: [0], storage: { claimName: "later-data" } });
-    const status = await eventually(() => (getRun(env.dc, "noclaim").status?.queue?.reason === "ClaimNotFound" ? getRun(env.dc, "noclaim").status : undefined), "ClaimNotFound");
+    const status = await eventually(
+      () =>
+        getRun(env.dc, "noclaim").status?.queue?.reason === "ClaimNotFound"
+          ? getRun(env.dc, "noclaim").status
+          : undefined,
+      "ClaimNotFound",
+    );
     const admitted = status.conditions.find((c: { type: string }) => c.type === "Admitted");
     assert.equal(admitted.status, "False");
     assert.match(admitted.message, /PersistentVolumeClaim later-data not found in namespace team-a; create it/);

@@ -26,14 +26,19 @@ const RBAC_KINDS = new Set(["ServiceAccount", "ClusterRole", "ClusterRoleBinding
 
 /** The operator's RBAC objects from `helm template` of the chart: what it runs with in production. */
 export function operatorRbac(): KubeObject[] {
-  return parseManifests(runOk("helm", templateArgs()))
-    .filter((o) => RBAC_KINDS.has(o.kind) && o.metadata.labels?.["app.kubernetes.io/component"] === "operator") as unknown as KubeObject[];
+  return parseManifests(runOk("helm", templateArgs())).filter(
+    (o) => RBAC_KINDS.has(o.kind) && o.metadata.labels?.["app.kubernetes.io/component"] === "operator",
+  ) as unknown as KubeObject[];
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Polls `probe` until it returns a value (not undefined/false) or the time is up. */
-export async function eventually<T>(probe: () => T | undefined | false | Promise<T | undefined | false>, what: string, timeoutMs = 15_000): Promise<T> {
+export async function eventually<T>(
+  probe: () => T | undefined | false | Promise<T | undefined | false>,
+  what: string,
+  timeoutMs = 15_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
@@ -61,7 +66,11 @@ export interface Env {
   nc: NatsConnection;
   js: JetStreamClient;
   jsm: JetStreamManager;
-  startOperator(options?: { config?: OperatorConfigInput; identity?: string; token?: string }): Promise<RunningOperator>;
+  startOperator(options?: {
+    config?: OperatorConfigInput;
+    identity?: string;
+    token?: string;
+  }): Promise<RunningOperator>;
   stop(): Promise<void>;
 }
 
@@ -77,7 +86,9 @@ export async function startEnv(): Promise<Env> {
   const js = jetstream(nc);
   const running: RunningOperator[] = [];
 
-  async function startOperator(o: { config?: OperatorConfigInput; identity?: string; token?: string } = {}): Promise<RunningOperator> {
+  async function startOperator(
+    o: { config?: OperatorConfigInput; identity?: string; token?: string } = {},
+  ): Promise<RunningOperator> {
     const token = o.token ?? dc.serviceAccountToken(NAMESPACE, OPERATOR_SA);
     const kc = new KubeConfig();
     kc.loadFromOptions({
@@ -88,7 +99,14 @@ export async function startEnv(): Promise<Env> {
     });
     const requests: RequestInfo[] = [];
     const port = new ClientPort(kc, { onRequest: (r) => requests.push(r) });
-    const config = parseOperatorConfig(JSON.stringify({ namespace: NAMESPACE, nats: { url: nats.url }, restartBackoff: { initialSeconds: 0, maxSeconds: 0 }, ...o.config }));
+    const config = parseOperatorConfig(
+      JSON.stringify({
+        namespace: NAMESPACE,
+        nats: { url: nats.url },
+        restartBackoff: { initialSeconds: 0, maxSeconds: 0 },
+        ...o.config,
+      }),
+    );
     const identity = o.identity ?? `operator-${randomBytes(3).toString("hex")}`;
     const operator = new Operator({
       port,
@@ -139,16 +157,32 @@ export async function startEnv(): Promise<Env> {
 const def = (dc: DevCluster, apiVersion: string, kind: string) => dc.cluster.resourceFor(apiVersion, kind);
 const now = () => new Date().toISOString().replace(/\.\d+Z$/, "Z");
 
-export async function addNode(dc: DevCluster, name: string, opts: { gpus?: number; product?: string } = {}): Promise<void> {
+export async function addNode(
+  dc: DevCluster,
+  name: string,
+  opts: { gpus?: number; product?: string } = {},
+): Promise<void> {
   await dc.cluster.create({
     apiVersion: "v1",
     kind: "Node",
-    metadata: { name, labels: { "nvidia.com/gpu.product": opts.product ?? "NVIDIA-L40S", "kubernetes.io/hostname": name } },
+    metadata: {
+      name,
+      labels: { "nvidia.com/gpu.product": opts.product ?? "NVIDIA-L40S", "kubernetes.io/hostname": name },
+    },
     spec: { taints: [{ key: "nvidia.com/gpu", value: "present", effect: "NoSchedule" }] },
     status: {
       allocatable: { "nvidia.com/gpu": String(opts.gpus ?? 4), cpu: "64", memory: "512Gi" },
       capacity: { "nvidia.com/gpu": String(opts.gpus ?? 4), cpu: "64", memory: "512Gi" },
-      conditions: [{ type: "Ready", status: "True", lastHeartbeatTime: now(), lastTransitionTime: now(), reason: "KubeletReady", message: "kubelet is posting ready status" }],
+      conditions: [
+        {
+          type: "Ready",
+          status: "True",
+          lastHeartbeatTime: now(),
+          lastTransitionTime: now(),
+          reason: "KubeletReady",
+          message: "kubelet is posting ready status",
+        },
+      ],
     },
   });
 }
@@ -168,7 +202,13 @@ export function makeRunObject(name: string, spec: Record<string, unknown> = {}, 
     apiVersion: "nnunet-operator.io/v1alpha1",
     kind: "TrainingRun",
     metadata: { name, namespace },
-    spec: { dataset: "Dataset003_Liver", configuration: "3d_fullres", storage: { claimName: "nnunet-data" }, batchSize: { mode: "Fixed", value: 4 }, ...spec },
+    spec: {
+      dataset: "Dataset003_Liver",
+      configuration: "3d_fullres",
+      storage: { claimName: "nnunet-data" },
+      batchSize: { mode: "Fixed", value: 4 },
+      ...spec,
+    },
   };
 }
 
@@ -177,10 +217,18 @@ export async function createRun(dc: DevCluster, name: string, spec: Record<strin
 }
 
 export function getRun(dc: DevCluster, name: string, namespace = RUN_NS): KubeObject & { status?: any } {
-  return dc.cluster.registry.get(def(dc, "nnunet-operator.io/v1alpha1", "TrainingRun"), namespace, name) as KubeObject & { status?: any };
+  return dc.cluster.registry.get(
+    def(dc, "nnunet-operator.io/v1alpha1", "TrainingRun"),
+    namespace,
+    name,
+  ) as KubeObject & { status?: any };
 }
 
-export function getJob(dc: DevCluster, name: string, namespace = RUN_NS): (KubeObject & { spec?: any; status?: any }) | undefined {
+export function getJob(
+  dc: DevCluster,
+  name: string,
+  namespace = RUN_NS,
+): (KubeObject & { spec?: any; status?: any }) | undefined {
   try {
     return dc.cluster.registry.get(def(dc, "batch/v1", "Job"), namespace, name) as KubeObject & { spec?: any };
   } catch {
@@ -188,12 +236,20 @@ export function getJob(dc: DevCluster, name: string, namespace = RUN_NS): (KubeO
   }
 }
 
-export function listObjects(dc: DevCluster, apiVersion: string, kind: string, namespace = RUN_NS): (KubeObject & { spec?: any; status?: any })[] {
+export function listObjects(
+  dc: DevCluster,
+  apiVersion: string,
+  kind: string,
+  namespace = RUN_NS,
+): (KubeObject & { spec?: any; status?: any })[] {
   const d = def(dc, apiVersion, kind);
   return [...dc.cluster.store.scan(d.storage, namespace)].map((e) => e.object) as never;
 }
 
-export const jobNames = (dc: DevCluster, namespace = RUN_NS) => listObjects(dc, "batch/v1", "Job", namespace).map((j) => j.metadata.name ?? "").sort();
+export const jobNames = (dc: DevCluster, namespace = RUN_NS) =>
+  listObjects(dc, "batch/v1", "Job", namespace)
+    .map((j) => j.metadata.name ?? "")
+    .sort();
 
 /** The Job controller's part: one pod from the Job's template, bound to `node` by the scheduler's binding. */
 export async function startPod(dc: DevCluster, jobName: string, node: string, namespace = RUN_NS): Promise<string> {
@@ -204,7 +260,22 @@ export async function startPod(dc: DevCluster, jobName: string, node: string, na
   await dc.cluster.create({
     apiVersion: "v1",
     kind: "Pod",
-    metadata: { name, namespace, labels: { ...tpl.metadata?.labels, "batch.kubernetes.io/job-name": jobName }, ...(tpl.metadata?.annotations ? { annotations: tpl.metadata.annotations } : {}), ownerReferences: [{ apiVersion: "batch/v1", kind: "Job", name: jobName, uid: job.metadata.uid!, controller: true, blockOwnerDeletion: true }] },
+    metadata: {
+      name,
+      namespace,
+      labels: { ...tpl.metadata?.labels, "batch.kubernetes.io/job-name": jobName },
+      ...(tpl.metadata?.annotations ? { annotations: tpl.metadata.annotations } : {}),
+      ownerReferences: [
+        {
+          apiVersion: "batch/v1",
+          kind: "Job",
+          name: jobName,
+          uid: job.metadata.uid!,
+          controller: true,
+          blockOwnerDeletion: true,
+        },
+      ],
+    },
     spec: tpl.spec,
   });
   await bindPod(dc.cluster.registry, namespace, name, node);
@@ -213,7 +284,14 @@ export async function startPod(dc: DevCluster, jobName: string, node: string, na
   return name;
 }
 
-export async function patchStatus(dc: DevCluster, apiVersion: string, kind: string, name: string, status: Record<string, unknown>, namespace: string | undefined = RUN_NS): Promise<void> {
+export async function patchStatus(
+  dc: DevCluster,
+  apiVersion: string,
+  kind: string,
+  name: string,
+  status: Record<string, unknown>,
+  namespace: string | undefined = RUN_NS,
+): Promise<void> {
   await dc.cluster.registry.patch(def(dc, apiVersion, kind), namespace, name, "merge", { status }, {}, "status");
 }
 
@@ -225,25 +303,119 @@ export interface Exit {
 }
 
 /** The kubelet's and the Job controller's part when a pod's main container ends. */
-export async function finishPod(dc: DevCluster, jobName: string, podName: string, exit: Exit, namespace = RUN_NS): Promise<void> {
+export async function finishPod(
+  dc: DevCluster,
+  jobName: string,
+  podName: string,
+  exit: Exit,
+  namespace = RUN_NS,
+): Promise<void> {
   const ok = exit.exitCode === 0;
-  const terminated = { exitCode: exit.exitCode, reason: exit.reason ?? (ok ? "Completed" : "Error"), finishedAt: now(), startedAt: now(), ...(exit.message ? { message: exit.message } : {}) };
-  await patchStatus(dc, "v1", "Pod", podName, { phase: ok ? "Succeeded" : "Failed", containerStatuses: [{ name: exit.container ?? "nnunet", ready: false, restartCount: 0, image: "x", imageID: "", state: { terminated } }] }, namespace);
+  const terminated = {
+    exitCode: exit.exitCode,
+    reason: exit.reason ?? (ok ? "Completed" : "Error"),
+    finishedAt: now(),
+    startedAt: now(),
+    ...(exit.message ? { message: exit.message } : {}),
+  };
+  await patchStatus(
+    dc,
+    "v1",
+    "Pod",
+    podName,
+    {
+      phase: ok ? "Succeeded" : "Failed",
+      containerStatuses: [
+        {
+          name: exit.container ?? "nnunet",
+          ready: false,
+          restartCount: 0,
+          image: "x",
+          imageID: "",
+          state: { terminated },
+        },
+      ],
+    },
+    namespace,
+  );
   await patchStatus(dc, "batch/v1", "Job", jobName, jobEnd(ok), namespace);
 }
 
 function jobEnd(ok: boolean): Record<string, unknown> {
   const t = now();
   return ok
-    ? { active: 0, succeeded: 1, completionTime: t, conditions: [{ type: "SuccessCriteriaMet", status: "True", lastTransitionTime: t }, { type: "Complete", status: "True", lastTransitionTime: t }] }
-    : { active: 0, failed: 1, conditions: [{ type: "FailureTarget", status: "True", lastTransitionTime: t }, { type: "Failed", status: "True", reason: "BackoffLimitExceeded", message: "Job has reached the specified backoff limit", lastTransitionTime: t }] };
+    ? {
+        active: 0,
+        succeeded: 1,
+        completionTime: t,
+        conditions: [
+          { type: "SuccessCriteriaMet", status: "True", lastTransitionTime: t },
+          { type: "Complete", status: "True", lastTransitionTime: t },
+        ],
+      }
+    : {
+        active: 0,
+        failed: 1,
+        conditions: [
+          { type: "FailureTarget", status: "True", lastTransitionTime: t },
+          {
+            type: "Failed",
+            status: "True",
+            reason: "BackoffLimitExceeded",
+            message: "Job has reached the specified backoff limit",
+            lastTransitionTime: t,
+          },
+        ],
+      };
 }
 
 /** The node controller's part: the node goes NotReady and its pods fail as disrupted. */
-export async function loseNode(dc: DevCluster, node: string, jobsAndPods: Array<[string, string]>, namespace = RUN_NS): Promise<void> {
-  await patchStatus(dc, "v1", "Node", node, { conditions: [{ type: "Ready", status: "Unknown", reason: "NodeStatusUnknown", message: "Kubelet stopped posting node status.", lastHeartbeatTime: now(), lastTransitionTime: now() }] }, undefined);
+export async function loseNode(
+  dc: DevCluster,
+  node: string,
+  jobsAndPods: Array<[string, string]>,
+  namespace = RUN_NS,
+): Promise<void> {
+  await patchStatus(
+    dc,
+    "v1",
+    "Node",
+    node,
+    {
+      conditions: [
+        {
+          type: "Ready",
+          status: "Unknown",
+          reason: "NodeStatusUnknown",
+          message: "Kubelet stopped posting node status.",
+          lastHeartbeatTime: now(),
+          lastTransitionTime: now(),
+        },
+      ],
+    },
+    undefined,
+  );
   for (const [job, pod] of jobsAndPods) {
-    await patchStatus(dc, "v1", "Pod", pod, { phase: "Failed", reason: "NodeLost", conditions: [{ type: "DisruptionTarget", status: "True", reason: "DeletionByTaintManager", message: "Taint manager: deleting due to NoExecute taint", lastTransitionTime: now() }] }, namespace);
+    await patchStatus(
+      dc,
+      "v1",
+      "Pod",
+      pod,
+      {
+        phase: "Failed",
+        reason: "NodeLost",
+        conditions: [
+          {
+            type: "DisruptionTarget",
+            status: "True",
+            reason: "DeletionByTaintManager",
+            message: "Taint manager: deleting due to NoExecute taint",
+            lastTransitionTime: now(),
+          },
+        ],
+      },
+      namespace,
+    );
     await patchStatus(dc, "batch/v1", "Job", job, jobEnd(false), namespace);
   }
 }
@@ -261,4 +433,5 @@ export const CALIBRATION_RESULT = makeCalibrationResult({
 });
 
 export const argAfter = (args: string[], flag: string) => args[args.indexOf(flag) + 1];
-export const nnunetArgs = (job: { spec?: any } | undefined): string[] => job?.spec.template.spec.containers.find((c: { name: string }) => c.name === "nnunet").args ?? [];
+export const nnunetArgs = (job: { spec?: any } | undefined): string[] =>
+  job?.spec.template.spec.containers.find((c: { name: string }) => c.name === "nnunet").args ?? [];

@@ -34,7 +34,8 @@ before(async () => {
 });
 after(async () => env?.stop());
 
-const VALIDATION = (dice: number) => JSON.stringify({ schemaVersion: 1, checkpoint: "best", meanDice: dice, perClassDice: [dice, dice] });
+const VALIDATION = (dice: number) =>
+  JSON.stringify({ schemaVersion: 1, checkpoint: "best", meanDice: dice, perClassDice: [dice, dice] });
 
 describe("a TrainingRun's lifecycle on the devcluster", () => {
   const pods = new Map<string, string>();
@@ -49,10 +50,23 @@ describe("a TrainingRun's lifecycle on the devcluster", () => {
     assert.equal(job.metadata.labels?.[LABEL_RUN], "liver");
     assert.equal(job.metadata.labels?.[LABEL_FOLD], "1");
     assert.equal(job.metadata.labels?.[LABEL_ROLE], "train");
-    assert.deepEqual(job.metadata.ownerReferences?.map((r) => [r.kind, r.name, r.uid, r.controller]), [["TrainingRun", "liver", run.metadata.uid, true]]);
+    assert.deepEqual(
+      job.metadata.ownerReferences?.map((r) => [r.kind, r.name, r.uid, r.controller]),
+      [["TrainingRun", "liver", run.metadata.uid, true]],
+    );
     const spec = job.spec.template.spec;
     const nnunet = spec.containers.find((c: { name: string }) => c.name === "nnunet");
-    assert.deepEqual(nnunet.args, ["Dataset003_Liver", "3d_fullres", "1", "-tr", "nnUNetTrainer", "-p", "nnUNetPlans_bs4", "-num_gpus", "1"]);
+    assert.deepEqual(nnunet.args, [
+      "Dataset003_Liver",
+      "3d_fullres",
+      "1",
+      "-tr",
+      "nnUNetTrainer",
+      "-p",
+      "nnUNetPlans_bs4",
+      "-num_gpus",
+      "1",
+    ]);
     assert.equal(nnunet.image, "registry.example/nnunet:2.5");
     assert.equal(nnunet.resources.limits["nvidia.com/gpu"], "1");
     const reporter = spec.initContainers.find((c: { name: string }) => c.name === "reporter");
@@ -60,15 +74,32 @@ describe("a TrainingRun's lifecycle on the devcluster", () => {
     const foldDir = reporter.env.find((e: { name: string }) => e.name === "NNUNET_FOLD_DIR").value;
     assert.equal(foldDir, "/nnunet/results/Dataset003_Liver/nnUNetTrainer__nnUNetPlans_bs4__3d_fullres/fold_1");
     assert.equal(reporter.env.find((e: { name: string }) => e.name === "NATS_URL").value, env.nats.url);
-    assert.deepEqual(spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0], { key: "nvidia.com/gpu.product", operator: "In", values: ["NVIDIA-L40S"] });
+    assert.deepEqual(
+      spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0]
+        .matchExpressions[0],
+      { key: "nvidia.com/gpu.product", operator: "In", values: ["NVIDIA-L40S"] },
+    );
     await eventually(() => getRun(env.dc, "liver").status?.phase === "Training", "phase Training");
   });
 
   it("shows where each fold runs and its progress from the reporters' epochs on NATS", async () => {
-    for (const f of ["0", "1", "2"]) pods.set(f, await startPod(env.dc, `liver-fold-${f}`, f === "2" ? "gpu-b" : "gpu-a"));
+    for (const f of ["0", "1", "2"])
+      pods.set(f, await startPod(env.dc, `liver-fold-${f}`, f === "2" ? "gpu-b" : "gpu-a"));
     const uid = getRun(env.dc, "liver").metadata.uid!;
     for (let epoch = 0; epoch < 3; epoch++) {
-      await publishEpoch(env.js, { schemaVersion: 1, namespace: RUN_NS, run: "liver", runUid: uid, fold: "0", attempt: 0, epoch, pseudoDice: [0.5 + epoch / 10], emaPseudoDice: 0.5 + epoch / 10, epochTimeSeconds: 100, observedAt: new Date().toISOString() });
+      await publishEpoch(env.js, {
+        schemaVersion: 1,
+        namespace: RUN_NS,
+        run: "liver",
+        runUid: uid,
+        fold: "0",
+        attempt: 0,
+        epoch,
+        pseudoDice: [0.5 + epoch / 10],
+        emaPseudoDice: 0.5 + epoch / 10,
+        epochTimeSeconds: 100,
+        observedAt: new Date().toISOString(),
+      });
     }
     const folds = await eventually(() => {
       const f = getRun(env.dc, "liver").status?.folds;
@@ -79,11 +110,24 @@ describe("a TrainingRun's lifecycle on the devcluster", () => {
   });
 
   it("records a fold stopped by the early-stop controller as Converged and validates it from checkpoint_best", async () => {
-    const decision = { schemaVersion: 1, epoch: 2, policy: "Patience", reason: "no improvement for 2 epochs", bestEpoch: 2, bestEma: 0.7, decidedAt: new Date().toISOString() };
+    const decision = {
+      schemaVersion: 1,
+      epoch: 2,
+      policy: "Patience",
+      reason: "no improvement for 2 epochs",
+      bestEpoch: 2,
+      bestEma: 0.7,
+      decidedAt: new Date().toISOString(),
+    };
     const jobs = env.dc.cluster.resourceFor("batch/v1", "Job");
-    await env.dc.cluster.registry.patch(jobs, RUN_NS, "liver-fold-0", "merge", { metadata: { annotations: { [ANNOTATION_STOP_DECISION]: JSON.stringify(decision) } }, spec: { suspend: true } });
+    await env.dc.cluster.registry.patch(jobs, RUN_NS, "liver-fold-0", "merge", {
+      metadata: { annotations: { [ANNOTATION_STOP_DECISION]: JSON.stringify(decision) } },
+      spec: { suspend: true },
+    });
     // The Job controller removes the suspended Job's pod.
-    await env.dc.cluster.delete(env.dc.cluster.resourceFor("v1", "Pod"), RUN_NS, pods.get("0")!, { gracePeriodSeconds: 0 });
+    await env.dc.cluster.delete(env.dc.cluster.resourceFor("v1", "Pod"), RUN_NS, pods.get("0")!, {
+      gracePeriodSeconds: 0,
+    });
     await eventually(() => getJob(env.dc, "liver-validate-0"), "the validation Job of fold 0");
     const fold0 = getRun(env.dc, "liver").status.folds.find((f: { fold: string }) => f.fold === "0");
     assert.ok(["Converged", "Validating"].includes(fold0.phase), fold0.phase);
@@ -95,26 +139,46 @@ describe("a TrainingRun's lifecycle on the devcluster", () => {
 
   it("validates the folds that trained the full schedule, then the run is Succeeded with Dice and totals", async () => {
     for (const f of ["1", "2"]) await finishPod(env.dc, `liver-fold-${f}`, pods.get(f)!, { exitCode: 0 });
-    await eventually(() => getJob(env.dc, "liver-validate-1") && getJob(env.dc, "liver-validate-2"), "validation Jobs of folds 1 and 2");
-    for (const [f, dice] of [["0", 0.91], ["1", 0.93], ["2", 0.92]] as const) {
+    await eventually(
+      () => getJob(env.dc, "liver-validate-1") && getJob(env.dc, "liver-validate-2"),
+      "validation Jobs of folds 1 and 2",
+    );
+    for (const [f, dice] of [
+      ["0", 0.91],
+      ["1", 0.93],
+      ["2", 0.92],
+    ] as const) {
       const pod = await startPod(env.dc, `liver-validate-${f}`, "gpu-b");
       await finishPod(env.dc, `liver-validate-${f}`, pod, { exitCode: 0, message: VALIDATION(dice) });
     }
-    const status = await eventually(() => (getRun(env.dc, "liver").status?.phase === "Succeeded" ? getRun(env.dc, "liver").status : undefined), "phase Succeeded");
-    assert.deepEqual(status.folds.map((f: { phase: string }) => f.phase), ["Validated", "Validated", "Validated"]);
+    const status = await eventually(
+      () => (getRun(env.dc, "liver").status?.phase === "Succeeded" ? getRun(env.dc, "liver").status : undefined),
+      "phase Succeeded",
+    );
+    assert.deepEqual(
+      status.folds.map((f: { phase: string }) => f.phase),
+      ["Validated", "Validated", "Validated"],
+    );
     assert.equal(status.folds[1].validation.meanDice, 0.93);
     assert.ok(status.totals.gpuSecondsUsed >= 0);
     assert.equal(status.conditions.find((c: { type: string }) => c.type === "Ready").status, "True");
-    assert.ok(status.conditions.every((c: { observedGeneration: number }) => c.observedGeneration === getRun(env.dc, "liver").metadata.generation));
+    assert.ok(
+      status.conditions.every(
+        (c: { observedGeneration: number }) => c.observedGeneration === getRun(env.dc, "liver").metadata.generation,
+      ),
+    );
     assert.equal(jobNames(env.dc).length, 6, "three training and three validation Jobs, none duplicated");
   });
 
   it("records events on the run's transitions", async () => {
     const reasons = await eventually(() => {
-      const r = listObjects(env.dc, "v1", "Event").filter((e) => (e as { involvedObject?: { name?: string } }).involvedObject?.name === "liver").map((e) => String(e.reason));
+      const r = listObjects(env.dc, "v1", "Event")
+        .filter((e) => (e as { involvedObject?: { name?: string } }).involvedObject?.name === "liver")
+        .map((e) => String(e.reason));
       return r.includes("Succeeded") ? r : undefined;
     }, "a Succeeded event");
-    for (const reason of ["FoldConverged", "FoldValidated", "EarlyStopped"]) assert.ok(reasons.includes(reason), `${reason} in ${reasons.join(",")}`);
+    for (const reason of ["FoldConverged", "FoldValidated", "EarlyStopped"])
+      assert.ok(reasons.includes(reason), `${reason} in ${reasons.join(",")}`);
   });
 
   it("serves the run's metrics", async () => {
@@ -129,7 +193,12 @@ describe("a TrainingRun's lifecycle on the devcluster", () => {
   it("on deletion purges the run's epochs from JetStream, lets the run go and its children follow", async () => {
     const before = await env.jsm.streams.info(EPOCH_STREAM, { subjects_filter: `nnunet.epochs.${RUN_NS}.liver.>` });
     assert.ok((before.state.subjects?.[`nnunet.epochs.${RUN_NS}.liver.0`] ?? 0) > 0);
-    await env.dc.cluster.delete(env.dc.cluster.resourceFor("nnunet-operator.io/v1alpha1", "TrainingRun"), RUN_NS, "liver", {});
+    await env.dc.cluster.delete(
+      env.dc.cluster.resourceFor("nnunet-operator.io/v1alpha1", "TrainingRun"),
+      RUN_NS,
+      "liver",
+      {},
+    );
     await eventually(() => {
       try {
         getRun(env.dc, "liver");

@@ -12,7 +12,16 @@ import { after, before, describe, it } from "node:test";
 import { freePort } from "@nnunet-operator/bus/testing";
 import { admissionReview } from "@nnunet-operator/operator/testing";
 import { NAMESPACE, repoRoot } from "../chart/render.js";
-import { addClaim, addNode, createRun, type Env, eventually, getJob, OPERATOR_SA, startEnv } from "./operator-harness.js";
+import {
+  addClaim,
+  addNode,
+  createRun,
+  type Env,
+  eventually,
+  getJob,
+  OPERATOR_SA,
+  startEnv,
+} from "./operator-harness.js";
 
 let env: Env;
 let child: ChildProcess;
@@ -31,14 +40,45 @@ before(async () => {
     JSON.stringify({
       apiVersion: "v1",
       kind: "Config",
-      clusters: [{ name: "dc", cluster: { server: env.dc.url, "certificate-authority-data": Buffer.from(env.dc.caPem ?? "").toString("base64") } }],
+      clusters: [
+        {
+          name: "dc",
+          cluster: {
+            server: env.dc.url,
+            "certificate-authority-data": Buffer.from(env.dc.caPem ?? "").toString("base64"),
+          },
+        },
+      ],
       users: [{ name: "operator", user: { token: env.dc.serviceAccountToken(NAMESPACE, OPERATOR_SA) } }],
       contexts: [{ name: "operator", context: { cluster: "dc", user: "operator" } }],
       "current-context": "operator",
     }),
   );
-  writeFileSync(join(dir, "config.yaml"), `namespace: ${NAMESPACE}\nqueues: [{ name: default }]\nnats: { url: "${env.nats.url}" }\n`);
-  execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1", "-subj", "/CN=nnunet-operator-webhook", "-keyout", join(dir, "tls.key"), "-out", join(dir, "tls.crt")], { stdio: "ignore" });
+  writeFileSync(
+    join(dir, "config.yaml"),
+    `namespace: ${NAMESPACE}\nqueues: [{ name: default }]\nnats: { url: "${env.nats.url}" }\n`,
+  );
+  execFileSync(
+    "openssl",
+    [
+      "req",
+      "-x509",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:prime256v1",
+      "-nodes",
+      "-days",
+      "1",
+      "-subj",
+      "/CN=nnunet-operator-webhook",
+      "-keyout",
+      join(dir, "tls.key"),
+      "-out",
+      join(dir, "tls.crt"),
+    ],
+    { stdio: "ignore" },
+  );
   [httpPort, webhookPort] = [await freePort(), await freePort()];
   child = spawn(process.execPath, ["--import", "tsx", join(repoRoot, "services/operator/src/main.ts")], {
     cwd: repoRoot,
@@ -67,11 +107,21 @@ const get = async (path: string) => fetch(`http://127.0.0.1:${httpPort}${path}`)
 
 function postTls(path: string, body: unknown): Promise<{ status: number; json: any }> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: "127.0.0.1", port: webhookPort, path, method: "POST", rejectUnauthorized: false, headers: { "content-type": "application/json" } }, (res) => {
-      let text = "";
-      res.on("data", (d) => (text += d));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, json: JSON.parse(text) }));
-    });
+    const req = request(
+      {
+        host: "127.0.0.1",
+        port: webhookPort,
+        path,
+        method: "POST",
+        rejectUnauthorized: false,
+        headers: { "content-type": "application/json" },
+      },
+      (res) => {
+        let text = "";
+        res.on("data", (d) => (text += d));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, json: JSON.parse(text) }));
+      },
+    );
     req.on("error", reject);
     req.end(JSON.stringify(body));
   });
@@ -87,7 +137,12 @@ describe("the operator process", () => {
   });
 
   it("serves the validating webhook over TLS on the webhook port", async () => {
-    const review = admissionReview("CREATE", { apiVersion: "nnunet-operator.io/v1alpha1", kind: "TrainingRun", metadata: { name: "x", namespace: "team-a" }, spec: { dataset: "Dataset003_Liver", configuration: "3d_fullres", storage: { claimName: "d" }, folds: [9] } });
+    const review = admissionReview("CREATE", {
+      apiVersion: "nnunet-operator.io/v1alpha1",
+      kind: "TrainingRun",
+      metadata: { name: "x", namespace: "team-a" },
+      spec: { dataset: "Dataset003_Liver", configuration: "3d_fullres", storage: { claimName: "d" }, folds: [9] },
+    });
     const res = await postTls("/validate-trainingrun", review);
     assert.equal(res.status, 200);
     assert.equal(res.json.response.allowed, false);
@@ -103,7 +158,11 @@ describe("the operator process", () => {
     child.kill("SIGTERM");
     const code = await new Promise<number | null>((resolve) => child.once("exit", (c) => resolve(c)));
     assert.equal(code, 0, output);
-    const lease = env.dc.cluster.registry.get(env.dc.cluster.resourceFor("coordination.k8s.io/v1", "Lease"), NAMESPACE, "nnunet-operator") as { spec?: { holderIdentity?: string } };
+    const lease = env.dc.cluster.registry.get(
+      env.dc.cluster.resourceFor("coordination.k8s.io/v1", "Lease"),
+      NAMESPACE,
+      "nnunet-operator",
+    ) as { spec?: { holderIdentity?: string } };
     assert.equal(lease.spec?.holderIdentity, "");
   });
 });

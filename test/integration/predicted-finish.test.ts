@@ -10,11 +10,15 @@ import { completeCurves, quantile, replayFinish } from "../bench/predicted-finis
 describe("predicted finish replayed on the real curves, from 20% of the schedule on", () => {
   const results = completeCurves().map((c) => replayFinish(c, 0.2));
 
-  it("has curves to judge by: every complete curve with epoch times", () => assert.ok(results.length >= 50, `only ${results.length} complete curves`));
+  it("has curves to judge by: every complete curve with epoch times", () =>
+    assert.ok(results.length >= 50, `only ${results.length} complete curves`));
 
   it("stays within 10% of the real end at every epoch on at least 90% of the curves", () => {
     const misses = results.filter((r) => r.worstToScheduleEnd > 0.1);
-    assert.ok(misses.length <= 0.1 * results.length, `outside 10%: ${misses.map((r) => `${r.name} ${(100 * r.worstToScheduleEnd).toFixed(1)}%`).join(", ")}`);
+    assert.ok(
+      misses.length <= 0.1 * results.length,
+      `outside 10%: ${misses.map((r) => `${r.name} ${(100 * r.worstToScheduleEnd).toFixed(1)}%`).join(", ")}`,
+    );
   });
 
   it("is within 10% for at least 95% of all predictions, and within 1% at the median", () => {

@@ -53,14 +53,22 @@ describe("reporter: real logs to JetStream", () => {
 
     const expected = parseLogText(readFileSync(CHASEDB1_LOG, "utf8"));
     assert.equal(expected.length, 206);
-    await waitFor("206 stored epochs", async () => (await storedCount(bus.jsm, who)) >= 206, 30_000, () => reporter.output());
+    await waitFor(
+      "206 stored epochs",
+      async () => (await storedCount(bus.jsm, who)) >= 206,
+      30_000,
+      () => reporter.output(),
+    );
     await waitFor("a heartbeat with the last epoch", () => heartbeats.some((h) => h.lastEpoch === 205), 10_000);
     const { code } = await reporter.stop("SIGTERM");
     sub.unsubscribe();
     assert.equal(code, 0);
 
     const stored = await storedEpochs(bus.js, who);
-    assert.deepEqual(stored.map((s) => s.id), ids("uid-chase", "0", 0, range(0, 205)));
+    assert.deepEqual(
+      stored.map((s) => s.id),
+      ids("uid-chase", "0", 0, range(0, 205)),
+    );
     for (const [i, s] of stored.entries()) {
       const want = expected[i];
       assert.ok(want);
@@ -96,7 +104,12 @@ describe("reporter: real logs to JetStream", () => {
     await new Promise((r) => setTimeout(r, 400));
     assert.equal(await storedCount(bus.jsm, who), 0, "the epoch's end line is still incomplete");
     await appendFile(log, "me: 140.07 s \n");
-    await waitFor("epoch 0 stored", async () => (await storedCount(bus.jsm, who)) === 1, 10_000, () => reporter.output());
+    await waitFor(
+      "epoch 0 stored",
+      async () => (await storedCount(bus.jsm, who)) === 1,
+      10_000,
+      () => reporter.output(),
+    );
     assert.equal((await reporter.stop()).code, 0);
     const [first] = await storedEpochs(bus.js, who);
     assert.deepEqual(first?.metrics.pseudoDice, [0.7643]);
@@ -113,30 +126,63 @@ describe("reporter: real logs to JetStream", () => {
     // Attempt 0: its trainer writes the first log (0..725, an in-file restart back to 700, on to 799).
     const a0 = ReporterProcess.start(await bus.env(first, foldDir));
     await a0.waitForLog("attempt 0 to start", (r) => r.msg === "reporter started");
-    await writeLog(join(foldDir, "training_log_2021_6_19_09_40_34.txt"), await readLines(log1), { linesPerWrite: 40, delayMs: 1 });
-    await waitFor("attempt 0's epochs", async () => (await storedCount(bus.jsm, first)) >= 800, 30_000, () => a0.output());
+    await writeLog(join(foldDir, "training_log_2021_6_19_09_40_34.txt"), await readLines(log1), {
+      linesPerWrite: 40,
+      delayMs: 1,
+    });
+    await waitFor(
+      "attempt 0's epochs",
+      async () => (await storedCount(bus.jsm, first)) >= 800,
+      30_000,
+      () => a0.output(),
+    );
     assert.equal((await a0.stop()).code, 0);
 
     // Attempt 1: a new pod. Its sidecar starts before nnU-Net, finds the old log, and must not
     // publish it; then nnU-Net resumes into a new file.
     const a1 = ReporterProcess.start(await bus.env(second, foldDir));
-    await a1.waitForLog("attempt 1 to hold the old log", (r) => r.msg === "log was there before us: publishing once it grows");
-    await writeLog(join(foldDir, "training_log_2021_6_20_11_10_06.txt"), await readLines(log2), { linesPerWrite: 9, delayMs: 1 });
-    await waitFor("attempt 1's epochs", async () => (await storedCount(bus.jsm, first)) >= 900, 30_000, () => a1.output());
+    await a1.waitForLog(
+      "attempt 1 to hold the old log",
+      (r) => r.msg === "log was there before us: publishing once it grows",
+    );
+    await writeLog(join(foldDir, "training_log_2021_6_20_11_10_06.txt"), await readLines(log2), {
+      linesPerWrite: 9,
+      delayMs: 1,
+    });
+    await waitFor(
+      "attempt 1's epochs",
+      async () => (await storedCount(bus.jsm, first)) >= 900,
+      30_000,
+      () => a1.output(),
+    );
     await new Promise((r) => setTimeout(r, 300));
     assert.equal((await a1.stop()).code, 0);
 
     const stored = await storedEpochs(bus.js, first);
-    assert.deepEqual(stored.filter((s) => s.metrics.attempt === 0).map((s) => s.id), ids("uid-refuge", "2", 0, range(0, 799)), "attempt 0: each epoch once (the in-file re-run of 700..725 is a duplicate id)");
+    assert.deepEqual(
+      stored.filter((s) => s.metrics.attempt === 0).map((s) => s.id),
+      ids("uid-refuge", "2", 0, range(0, 799)),
+      "attempt 0: each epoch once (the in-file re-run of 700..725 is a duplicate id)",
+    );
     const resumed = stored.filter((s) => s.metrics.attempt === 1);
-    assert.deepEqual(resumed.map((s) => s.id), ids("uid-refuge", "2", 1, range(700, 799)), "attempt 1: the new file only");
-    assert.ok(a1.records.some((r) => r.msg === "stream holds nothing of this attempt: publishing every epoch"), "attempt 0's epochs are no resume point for attempt 1");
+    assert.deepEqual(
+      resumed.map((s) => s.id),
+      ids("uid-refuge", "2", 1, range(700, 799)),
+      "attempt 1: the new file only",
+    );
+    assert.ok(
+      a1.records.some((r) => r.msg === "stream holds nothing of this attempt: publishing every epoch"),
+      "attempt 0's epochs are no resume point for attempt 1",
+    );
     // The EMA continues from the old log's history, as nnU-Net's does from its checkpoint.
     const curve = parseCurveCsv("crf-effunet fold 2", readFileSync(CRF_FOLD2_CSV, "utf8")).points;
     for (const s of resumed) {
       const point = curve.find((p) => p.epoch === s.metrics.epoch);
       assert.ok(point && s.metrics.emaPseudoDice !== undefined);
-      assert.ok(Math.abs(s.metrics.emaPseudoDice - (point.emaPseudoDice ?? Number.NaN)) < 1e-5, `EMA of epoch ${s.metrics.epoch}: ${s.metrics.emaPseudoDice} vs ${point.emaPseudoDice}`);
+      assert.ok(
+        Math.abs(s.metrics.emaPseudoDice - (point.emaPseudoDice ?? Number.NaN)) < 1e-5,
+        `EMA of epoch ${s.metrics.epoch}: ${s.metrics.emaPseudoDice} vs ${point.emaPseudoDice}`,
+      );
     }
   });
 });

@@ -48,20 +48,42 @@ describe("reporter: outages and restarts", () => {
     await reporter.waitForLog("the reporter to connect", (r) => r.msg === "connected to NATS");
     const log = join(foldDir, LOG_NAME);
     await writeLog(log, lines.slice(0, afterEpoch(lines, 59)), { linesPerWrite: EPOCH_LINES });
-    await waitFor("60 stored", async () => (await storedCount(bus.jsm, who)) === 60, 20_000, () => reporter.output());
+    await waitFor(
+      "60 stored",
+      async () => (await storedCount(bus.jsm, who)) === 60,
+      20_000,
+      () => reporter.output(),
+    );
 
     // Down for 2 s while the trainer keeps writing epochs 60..129, then the rest after it is back.
-    const writing = writeLog(log, lines.slice(0, afterEpoch(lines, 129)), { from: afterEpoch(lines, 59), linesPerWrite: EPOCH_LINES, delayMs: 25 });
+    const writing = writeLog(log, lines.slice(0, afterEpoch(lines, 129)), {
+      from: afterEpoch(lines, 59),
+      linesPerWrite: EPOCH_LINES,
+      delayMs: 25,
+    });
     await bus.server.restart({ downMs: 2000 });
     await writing;
     await writeLog(log, lines, { from: afterEpoch(lines, 129), linesPerWrite: EPOCH_LINES });
-    await waitFor("206 stored", async () => (await storedCount(bus.jsm, who).catch(() => 0)) >= 206, 30_000, () => reporter.output());
+    await waitFor(
+      "206 stored",
+      async () => (await storedCount(bus.jsm, who).catch(() => 0)) >= 206,
+      30_000,
+      () => reporter.output(),
+    );
     await new Promise((r) => setTimeout(r, 300));
     assert.equal((await reporter.stop()).code, 0);
 
     const stored = await storedEpochs(bus.js, who);
-    assert.deepEqual(stored.map((s) => s.id), ids("uid-outage", "0", 0, range(0, 205)));
-    assert.ok(reporter.records.some((r) => r.msg === "publish failed; buffering and retrying" || r.msg === "NATS disconnected; buffering epochs"), "the reporter never saw the outage");
+    assert.deepEqual(
+      stored.map((s) => s.id),
+      ids("uid-outage", "0", 0, range(0, 205)),
+    );
+    assert.ok(
+      reporter.records.some(
+        (r) => r.msg === "publish failed; buffering and retrying" || r.msg === "NATS disconnected; buffering epochs",
+      ),
+      "the reporter never saw the outage",
+    );
     const stopped = reporter.records.find((r) => r.msg === "reporter stopped");
     assert.equal(stopped?.dropped, 0);
     assert.equal(stopped?.buffered, 0);
@@ -71,17 +93,32 @@ describe("reporter: outages and restarts", () => {
     const who: Identity = { namespace: "team-a", run: "late-nats", runUid: "uid-late", fold: "3", attempt: 0 };
     const foldDir = await makeFoldDir(join(bus.root, "late"), "3");
     const restarting = bus.server.restart({ downMs: 2500 });
-    const up = () => fetch(`${bus.server.monitorUrl}/healthz`, { signal: AbortSignal.timeout(500) }).then((r) => r.ok, () => false);
+    const up = () =>
+      fetch(`${bus.server.monitorUrl}/healthz`, { signal: AbortSignal.timeout(500) }).then(
+        (r) => r.ok,
+        () => false,
+      );
     await waitFor("the server to be down", async () => !(await up()), 10_000);
     const reporter = ReporterProcess.start(await bus.env(who, foldDir));
     await reporter.waitForLog("the reporter to start", (r) => r.msg === "reporter started");
     await writeLog(join(foldDir, LOG_NAME), lines.slice(0, afterEpoch(lines, 39)), { linesPerWrite: EPOCH_LINES });
-    await reporter.waitForLog("a publish refused while NATS is down", (r) => r.msg === "publish failed; buffering and retrying");
+    await reporter.waitForLog(
+      "a publish refused while NATS is down",
+      (r) => r.msg === "publish failed; buffering and retrying",
+    );
     assert.ok(!reporter.records.some((r) => r.msg === "connected to NATS"), "NATS was reachable after all");
     await restarting;
-    await waitFor("40 stored", async () => (await storedCount(bus.jsm, who).catch(() => 0)) >= 40, 30_000, () => reporter.output());
+    await waitFor(
+      "40 stored",
+      async () => (await storedCount(bus.jsm, who).catch(() => 0)) >= 40,
+      30_000,
+      () => reporter.output(),
+    );
     assert.equal((await reporter.stop()).code, 0);
-    assert.deepEqual((await storedEpochs(bus.js, who)).map((s) => s.id), ids("uid-late", "3", 0, range(0, 39)));
+    assert.deepEqual(
+      (await storedEpochs(bus.js, who)).map((s) => s.id),
+      ids("uid-late", "3", 0, range(0, 39)),
+    );
   });
 
   it("the reporter killed mid-run and started again: it re-reads the log from the start, sends only what the stream lacks, and stores nothing twice", async () => {
@@ -91,17 +128,33 @@ describe("reporter: outages and restarts", () => {
     const first = ReporterProcess.start(await bus.env(who, foldDir));
     await first.waitForLog("the reporter to start", (r) => r.msg === "reporter started");
     await writeLog(log, lines.slice(0, afterEpoch(lines, 99)), { linesPerWrite: EPOCH_LINES });
-    await waitFor("100 stored", async () => (await storedCount(bus.jsm, who)) === 100, 20_000, () => first.output());
+    await waitFor(
+      "100 stored",
+      async () => (await storedCount(bus.jsm, who)) === 100,
+      20_000,
+      () => first.output(),
+    );
     await first.stop("SIGKILL");
 
     const second = ReporterProcess.start(await bus.env(who, foldDir));
-    await second.waitForLog("the restarted reporter to read the log", (r) => r.msg === "log was there before us: publishing once it grows");
+    await second.waitForLog(
+      "the restarted reporter to read the log",
+      (r) => r.msg === "log was there before us: publishing once it grows",
+    );
     await writeLog(log, lines, { from: afterEpoch(lines, 99), linesPerWrite: EPOCH_LINES });
-    await waitFor("206 stored", async () => (await storedCount(bus.jsm, who)) >= 206, 20_000, () => second.output());
+    await waitFor(
+      "206 stored",
+      async () => (await storedCount(bus.jsm, who)) >= 206,
+      20_000,
+      () => second.output(),
+    );
     await new Promise((r) => setTimeout(r, 300));
     assert.equal((await second.stop()).code, 0);
 
-    assert.deepEqual((await storedEpochs(bus.js, who)).map((s) => s.id), ids("uid-crash", "1", 0, range(0, 205)));
+    assert.deepEqual(
+      (await storedEpochs(bus.js, who)).map((s) => s.id),
+      ids("uid-crash", "1", 0, range(0, 205)),
+    );
     const stopped = second.records.find((r) => r.msg === "reporter stopped");
     assert.equal(stopped?.alreadyStored, 100, "the stream said where the killed reporter left off");
     assert.ok(second.records.some((r) => r.lastStored === 99 && r.msg?.startsWith("stream holds this attempt")));
@@ -122,14 +175,30 @@ describe("reporter: a restart after the duplicate window", () => {
     const first = ReporterProcess.start(await bus.env(who, foldDir));
     await first.waitForLog("the reporter to start", (r) => r.msg === "reporter started");
     await writeLog(log, lines.slice(0, afterEpoch(lines, 49)), { linesPerWrite: EPOCH_LINES });
-    await waitFor("50 stored", async () => (await storedCount(bus.jsm, who)) === 50, 20_000, () => first.output());
+    await waitFor(
+      "50 stored",
+      async () => (await storedCount(bus.jsm, who)) === 50,
+      20_000,
+      () => first.output(),
+    );
     assert.equal((await first.stop()).code, 0);
     await new Promise((r) => setTimeout(r, 800));
 
     const second = ReporterProcess.start(await bus.env(who, foldDir));
-    await second.waitForLog("the restarted reporter to read the log", (r) => r.msg === "log was there before us: publishing once it grows");
-    await writeLog(log, lines.slice(0, afterEpoch(lines, 99)), { from: afterEpoch(lines, 49), linesPerWrite: EPOCH_LINES });
-    await waitFor("100 stored", async () => (await storedCount(bus.jsm, who)) >= 100, 20_000, () => second.output());
+    await second.waitForLog(
+      "the restarted reporter to read the log",
+      (r) => r.msg === "log was there before us: publishing once it grows",
+    );
+    await writeLog(log, lines.slice(0, afterEpoch(lines, 99)), {
+      from: afterEpoch(lines, 49),
+      linesPerWrite: EPOCH_LINES,
+    });
+    await waitFor(
+      "100 stored",
+      async () => (await storedCount(bus.jsm, who)) >= 100,
+      20_000,
+      () => second.output(),
+    );
     await new Promise((r) => setTimeout(r, 300));
     assert.equal((await second.stop()).code, 0);
     assert.equal(await storedCount(bus.jsm, who), 100, "the restarted reporter sent only epochs 50..99");
@@ -138,14 +207,21 @@ describe("reporter: a restart after the duplicate window", () => {
     // past the window JetStream stores those copies. Made here by publishing the stored
     // messages again under their own ids.
     const originals = await storedEpochs(bus.js, who);
-    for (const o of originals.slice(0, 50)) await bus.js.publish(epochSubject(who), encodeEpochMetrics(o.metrics), { msgID: o.id ?? "" });
+    for (const o of originals.slice(0, 50))
+      await bus.js.publish(epochSubject(who), encodeEpochMetrics(o.metrics), { msgID: o.id ?? "" });
     const stored = await storedEpochs(bus.js, who);
     assert.equal(stored.length, 150, "past the window JetStream stores the copies");
-    assert.deepEqual(stored.map((s) => s.id), [...ids("uid-window", "0", 0, range(0, 99)), ...ids("uid-window", "0", 0, range(0, 49))]);
+    assert.deepEqual(
+      stored.map((s) => s.id),
+      [...ids("uid-window", "0", 0, range(0, 99)), ...ids("uid-window", "0", 0, range(0, 49))],
+    );
     const state = new FoldState(makePolicyConfig({ policy: "Patience", patience: 1000 }, 1000));
     const outcomes = stored.map((s) => state.ingestMetrics(s.metrics));
     assert.equal(outcomes.filter((o) => o.accepted).length, 100);
-    assert.deepEqual(state.history.points.map((p) => p.epoch), range(0, 99));
+    assert.deepEqual(
+      state.history.points.map((p) => p.epoch),
+      range(0, 99),
+    );
     assert.deepEqual(new Set(outcomes.flatMap((o) => (o.accepted ? [] : [o.reason]))), new Set(["OutOfOrder"]));
   });
 });
@@ -162,17 +238,36 @@ describe("reporter: signed in with its fold attempt's own credential (NATS auth 
     const first = ReporterProcess.start(env);
     await first.waitForLog("the reporter to connect", (r) => r.msg === "connected to NATS");
     await writeLog(log, lines.slice(0, afterEpoch(lines, 29)), { linesPerWrite: EPOCH_LINES });
-    await waitFor("30 stored", async () => (await storedCount(bus.jsm, who)) === 30, 20_000, () => first.output());
+    await waitFor(
+      "30 stored",
+      async () => (await storedCount(bus.jsm, who)) === 30,
+      20_000,
+      () => first.output(),
+    );
     await first.stop("SIGKILL");
 
     const second = ReporterProcess.start(env);
-    await second.waitForLog("the restarted reporter to read the log", (r) => r.msg === "log was there before us: publishing once it grows");
-    await writeLog(log, lines.slice(0, afterEpoch(lines, 59)), { from: afterEpoch(lines, 29), linesPerWrite: EPOCH_LINES });
-    await waitFor("60 stored", async () => (await storedCount(bus.jsm, who)) >= 60, 20_000, () => second.output());
+    await second.waitForLog(
+      "the restarted reporter to read the log",
+      (r) => r.msg === "log was there before us: publishing once it grows",
+    );
+    await writeLog(log, lines.slice(0, afterEpoch(lines, 59)), {
+      from: afterEpoch(lines, 29),
+      linesPerWrite: EPOCH_LINES,
+    });
+    await waitFor(
+      "60 stored",
+      async () => (await storedCount(bus.jsm, who)) >= 60,
+      20_000,
+      () => second.output(),
+    );
     await new Promise((r) => setTimeout(r, 300));
     assert.equal((await second.stop()).code, 0);
 
-    assert.deepEqual((await storedEpochs(bus.js, who)).map((s) => s.id), ids("uid-perms", "4", 0, range(0, 59)));
+    assert.deepEqual(
+      (await storedEpochs(bus.js, who)).map((s) => s.id),
+      ids("uid-perms", "4", 0, range(0, 59)),
+    );
     const stopped = second.records.find((r) => r.msg === "reporter stopped");
     assert.equal(stopped?.alreadyStored, 30, "the direct get of its own subject told it where the attempt left off");
     assert.equal(stopped?.duplicates, 0);

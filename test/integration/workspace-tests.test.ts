@@ -28,19 +28,30 @@ function testFilesOnDisk(dir: string, rel = ""): string[] {
 describe("workspace test scripts", () => {
   for (const w of workspaces) {
     it(`${w}: npm test runs every *.test.ts of its src/ and scripts/ by name`, () => {
-      const pkg = JSON.parse(readFileSync(join(repoRoot, w, "package.json"), "utf8")) as { scripts?: Record<string, string> };
+      const pkg = JSON.parse(readFileSync(join(repoRoot, w, "package.json"), "utf8")) as {
+        scripts?: Record<string, string>;
+      };
       assert.equal(pkg.scripts?.test, "bash ../../scripts/test-workspace.sh");
-      const listed = spawnSync("bash", ["../../scripts/test-workspace.sh", "--list"], { cwd: join(repoRoot, w), encoding: "utf8" });
+      const listed = spawnSync("bash", ["../../scripts/test-workspace.sh", "--list"], {
+        cwd: join(repoRoot, w),
+        encoding: "utf8",
+      });
       assert.equal(listed.status, 0, listed.stderr);
       const files = listed.stdout.trim().split("\n");
-      const onDisk = [...testFilesOnDisk(join(repoRoot, w), "src"), ...testFilesOnDisk(join(repoRoot, w), "scripts")].sort();
+      const onDisk = [
+        ...testFilesOnDisk(join(repoRoot, w), "src"),
+        ...testFilesOnDisk(join(repoRoot, w), "scripts"),
+      ].sort();
       assert.ok(onDisk.length > 0, `${w} has no tests`);
       assert.deepEqual(files, onDisk);
     });
   }
 
   it("the script refuses a folder without tests instead of passing with none", () => {
-    const r = spawnSync("bash", [join(repoRoot, "scripts/test-workspace.sh"), "--list"], { cwd: join(repoRoot, "images"), encoding: "utf8" });
+    const r = spawnSync("bash", [join(repoRoot, "scripts/test-workspace.sh"), "--list"], {
+      cwd: join(repoRoot, "images"),
+      encoding: "utf8",
+    });
     assert.equal(r.status, 1);
     assert.match(r.stderr, /no \*\.test\.ts under src\/ or scripts\//);
   });

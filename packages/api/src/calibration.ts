@@ -13,8 +13,15 @@ export const CalibrationProbe = z
     batchSize: z.int().min(1).meta({ description: "Batch size probed." }),
     fits: z.boolean().meta({ description: "Whether the training steps ran without running out of memory." }),
     peakMemoryMiB: z.number().min(0).optional().meta({ description: "Peak reserved GPU memory in MiB." }),
-    samplesPerSecond: z.number().min(0).optional().meta({ description: "Training samples per second in the timed steps." }),
-    withinHeadroom: z.boolean().optional().meta({ description: "Whether the peak stayed under (1 - headroom) of the GPU memory." }),
+    samplesPerSecond: z
+      .number()
+      .min(0)
+      .optional()
+      .meta({ description: "Training samples per second in the timed steps." }),
+    withinHeadroom: z
+      .boolean()
+      .optional()
+      .meta({ description: "Whether the peak stayed under (1 - headroom) of the GPU memory." }),
   })
   .strict()
   .meta({ description: "One probed batch size." });
@@ -26,7 +33,10 @@ export const CalibrationResult = z
     chosenBatchSize: z.int().min(1).meta({ description: "Batch size chosen for training." }),
     plansBatchSize: z.int().min(1).meta({ description: "Batch size in the original plans." }),
     plans: z.string().min(1).meta({ description: "Identifier of the original plans, such as nnUNetPlans." }),
-    derivedPlans: z.string().min(1).meta({ description: "Identifier of the derived plans written beside it, such as nnUNetPlans_bs8." }),
+    derivedPlans: z
+      .string()
+      .min(1)
+      .meta({ description: "Identifier of the derived plans written beside it, such as nnUNetPlans_bs8." }),
     configuration: z.string().min(1).meta({ description: "nnU-Net configuration calibrated." }),
     objective: z.enum(["throughput", "memory"]).meta({ description: "Selection objective." }),
     precision: z.enum(["mixed", "full"]).meta({ description: "Precision the probes ran under." }),

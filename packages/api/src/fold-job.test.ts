@@ -20,20 +20,46 @@ import type { StopDecision } from "./messages.js";
 // The fold Job contract every part reads through: what a valid, a missing and a malformed
 // annotation mean, decided once here, and when a Job counts as finished.
 
-const decision: StopDecision = { schemaVersion: 1, epoch: 312, policy: "Patience", reason: "no improvement for 50 epochs", bestEpoch: 262, bestEma: 0.8123, decidedAt: "2026-01-01T01:00:00.000Z" };
-const annotated = (annotations: Record<string, string>, conditions: Array<{ type: string; status: string }> = []): FoldJobLike => ({ metadata: { annotations, resourceVersion: "7" }, status: { conditions } });
+const decision: StopDecision = {
+  schemaVersion: 1,
+  epoch: 312,
+  policy: "Patience",
+  reason: "no improvement for 50 epochs",
+  bestEpoch: 262,
+  bestEma: 0.8123,
+  decidedAt: "2026-01-01T01:00:00.000Z",
+};
+const annotated = (
+  annotations: Record<string, string>,
+  conditions: Array<{ type: string; status: string }> = [],
+): FoldJobLike => ({ metadata: { annotations, resourceVersion: "7" }, status: { conditions } });
 
 describe("the attempt annotation", () => {
-  const cases: Array<{ name: string; value: string | undefined; read: ReturnType<typeof readAttempt>["state"]; attempt: number }> = [
+  const cases: Array<{
+    name: string;
+    value: string | undefined;
+    read: ReturnType<typeof readAttempt>["state"];
+    attempt: number;
+  }> = [
     { name: "a whole number is the attempt", value: "3", read: "valid", attempt: 3 },
     { name: "zero is the first attempt", value: "0", read: "valid", attempt: 0 },
     { name: "a missing annotation reads as the first attempt", value: undefined, read: "absent", attempt: 0 },
-    { name: "a decimal is malformed (no part once accepted 1.0 and another refused it)", value: "1.0", read: "malformed", attempt: 0 },
+    {
+      name: "a decimal is malformed (no part once accepted 1.0 and another refused it)",
+      value: "1.0",
+      read: "malformed",
+      attempt: 0,
+    },
     { name: "a negative number is malformed", value: "-1", read: "malformed", attempt: 0 },
     { name: "a leading zero is malformed", value: "01", read: "malformed", attempt: 0 },
     { name: "words are malformed", value: "two", read: "malformed", attempt: 0 },
     { name: "an empty value is malformed", value: "", read: "malformed", attempt: 0 },
-    { name: "a number past any restart limit is malformed rather than a float", value: "99999999999999999999", read: "malformed", attempt: 0 },
+    {
+      name: "a number past any restart limit is malformed rather than a float",
+      value: "99999999999999999999",
+      read: "malformed",
+      attempt: 0,
+    },
   ];
   for (const c of cases) {
     it(c.name, () => {
@@ -52,14 +78,43 @@ describe("the attempt annotation", () => {
 });
 
 describe("the stop-decision annotation", () => {
-  const cases: Array<{ name: string; value: string | undefined; state: "absent" | "valid" | "malformed"; error?: RegExp }> = [
+  const cases: Array<{
+    name: string;
+    value: string | undefined;
+    state: "absent" | "valid" | "malformed";
+    error?: RegExp;
+  }> = [
     { name: "a StopDecision is read as one", value: JSON.stringify(decision), state: "valid" },
-    { name: "a decision without schemaVersion gets the current one", value: JSON.stringify({ ...decision, schemaVersion: undefined }), state: "valid" },
+    {
+      name: "a decision without schemaVersion gets the current one",
+      value: JSON.stringify({ ...decision, schemaVersion: undefined }),
+      state: "valid",
+    },
     { name: "no annotation is no decision", value: undefined, state: "absent" },
-    { name: "text that is not JSON is malformed", value: "{oops", state: "malformed", error: /^unreadable stop decision: not JSON$/ },
-    { name: "JSON of another shape is malformed, naming the field", value: JSON.stringify({ ...decision, epoch: -1 }), state: "malformed", error: /^unreadable stop decision: epoch: / },
-    { name: "an unknown policy is malformed", value: JSON.stringify({ ...decision, policy: "Vibes" }), state: "malformed", error: /policy/ },
-    { name: "an extra field is malformed (the format is strict)", value: JSON.stringify({ ...decision, extra: 1 }), state: "malformed", error: /unreadable stop decision/ },
+    {
+      name: "text that is not JSON is malformed",
+      value: "{oops",
+      state: "malformed",
+      error: /^unreadable stop decision: not JSON$/,
+    },
+    {
+      name: "JSON of another shape is malformed, naming the field",
+      value: JSON.stringify({ ...decision, epoch: -1 }),
+      state: "malformed",
+      error: /^unreadable stop decision: epoch: /,
+    },
+    {
+      name: "an unknown policy is malformed",
+      value: JSON.stringify({ ...decision, policy: "Vibes" }),
+      state: "malformed",
+      error: /policy/,
+    },
+    {
+      name: "an extra field is malformed (the format is strict)",
+      value: JSON.stringify({ ...decision, extra: 1 }),
+      state: "malformed",
+      error: /unreadable stop decision/,
+    },
     { name: "an empty object is malformed", value: "{}", state: "malformed", error: /unreadable stop decision/ },
     { name: "JSON null is malformed", value: "null", state: "malformed", error: /\(root\)/ },
   ];
@@ -74,7 +129,10 @@ describe("the stop-decision annotation", () => {
   }
 
   it("is written in one patch with the suspend and the resourceVersion it was decided on, and reads back equal", () => {
-    const patch = stopDecisionPatch(decision, "42") as { metadata: { resourceVersion: string; annotations: Record<string, string> }; spec: { suspend: boolean } };
+    const patch = stopDecisionPatch(decision, "42") as {
+      metadata: { resourceVersion: string; annotations: Record<string, string> };
+      spec: { suspend: boolean };
+    };
     assert.equal(patch.metadata.resourceVersion, "42");
     assert.equal(patch.spec.suspend, true);
     assert.deepEqual(stopDecisionOf(annotated(patch.metadata.annotations)), decision);
@@ -83,19 +141,42 @@ describe("the stop-decision annotation", () => {
 
   it("records an audited decision without the suspend, so that the fold trains on", () => {
     const audited = { ...decision, mode: "Audit" as const };
-    const patch = stopDecisionPatch(audited, "7") as { metadata: { annotations: Record<string, string> }; spec?: unknown };
+    const patch = stopDecisionPatch(audited, "7") as {
+      metadata: { annotations: Record<string, string> };
+      spec?: unknown;
+    };
     assert.equal(patch.spec, undefined);
     assert.deepEqual(stopDecisionOf(annotated(patch.metadata.annotations)), audited);
   });
 });
 
 describe("whether a stop decision may be written", () => {
-  const cases: Array<{ name: string; job: FoldJobLike; want: ReturnType<typeof decideStopWrite> | { write: false; why: "decided" } }> = [
+  const cases: Array<{
+    name: string;
+    job: FoldJobLike;
+    want: ReturnType<typeof decideStopWrite> | { write: false; why: "decided" };
+  }> = [
     { name: "a running Job without a decision takes one", job: annotated({}), want: { write: true } },
-    { name: "a valid decision is never overwritten", job: annotated({ [ANNOTATION_STOP_DECISION]: JSON.stringify(decision) }), want: { write: false, why: "decided" } },
-    { name: "a malformed decision is replaced, and the writer learns what it replaces", job: annotated({ [ANNOTATION_STOP_DECISION]: "{oops" }), want: { write: true, replaces: "unreadable stop decision: not JSON" } },
-    { name: "a finished Job has nothing left to stop", job: annotated({}, [{ type: "Complete", status: "True" }]), want: { write: false, why: "finished" } },
-    { name: "a decided and finished Job reports the decision", job: annotated({ [ANNOTATION_STOP_DECISION]: JSON.stringify(decision) }, [{ type: "Failed", status: "True" }]), want: { write: false, why: "decided" } },
+    {
+      name: "a valid decision is never overwritten",
+      job: annotated({ [ANNOTATION_STOP_DECISION]: JSON.stringify(decision) }),
+      want: { write: false, why: "decided" },
+    },
+    {
+      name: "a malformed decision is replaced, and the writer learns what it replaces",
+      job: annotated({ [ANNOTATION_STOP_DECISION]: "{oops" }),
+      want: { write: true, replaces: "unreadable stop decision: not JSON" },
+    },
+    {
+      name: "a finished Job has nothing left to stop",
+      job: annotated({}, [{ type: "Complete", status: "True" }]),
+      want: { write: false, why: "finished" },
+    },
+    {
+      name: "a decided and finished Job reports the decision",
+      job: annotated({ [ANNOTATION_STOP_DECISION]: JSON.stringify(decision) }, [{ type: "Failed", status: "True" }]),
+      want: { write: false, why: "decided" },
+    },
   ];
   for (const c of cases) {
     it(c.name, () => {
@@ -107,19 +188,63 @@ describe("whether a stop decision may be written", () => {
 });
 
 describe("when a Job is finished", () => {
-  const cases: Array<{ name: string; conditions: Array<{ type: string; status: string }>; succeeded?: number; complete: boolean; failed: boolean }> = [
-    { name: "Complete=True is finished and complete", conditions: [{ type: "Complete", status: "True" }], complete: true, failed: false },
-    { name: "SuccessCriteriaMet=True (set before Complete since 1.31) is complete", conditions: [{ type: "SuccessCriteriaMet", status: "True" }], complete: true, failed: false },
-    { name: "Failed=True is finished and failed", conditions: [{ type: "Failed", status: "True" }], complete: false, failed: true },
-    { name: "FailureTarget=True (set before Failed since 1.31) is failed", conditions: [{ type: "FailureTarget", status: "True" }], complete: false, failed: true },
-    { name: "a condition with status False does not count", conditions: [{ type: "Complete", status: "False" }], complete: false, failed: false },
-    { name: "Suspended=True is not finished: a stopped fold's Job", conditions: [{ type: "Suspended", status: "True" }], complete: false, failed: false },
-    { name: "succeeded pods without a condition are not finished: the conditions decide", conditions: [], succeeded: 1, complete: false, failed: false },
+  const cases: Array<{
+    name: string;
+    conditions: Array<{ type: string; status: string }>;
+    succeeded?: number;
+    complete: boolean;
+    failed: boolean;
+  }> = [
+    {
+      name: "Complete=True is finished and complete",
+      conditions: [{ type: "Complete", status: "True" }],
+      complete: true,
+      failed: false,
+    },
+    {
+      name: "SuccessCriteriaMet=True (set before Complete since 1.31) is complete",
+      conditions: [{ type: "SuccessCriteriaMet", status: "True" }],
+      complete: true,
+      failed: false,
+    },
+    {
+      name: "Failed=True is finished and failed",
+      conditions: [{ type: "Failed", status: "True" }],
+      complete: false,
+      failed: true,
+    },
+    {
+      name: "FailureTarget=True (set before Failed since 1.31) is failed",
+      conditions: [{ type: "FailureTarget", status: "True" }],
+      complete: false,
+      failed: true,
+    },
+    {
+      name: "a condition with status False does not count",
+      conditions: [{ type: "Complete", status: "False" }],
+      complete: false,
+      failed: false,
+    },
+    {
+      name: "Suspended=True is not finished: a stopped fold's Job",
+      conditions: [{ type: "Suspended", status: "True" }],
+      complete: false,
+      failed: false,
+    },
+    {
+      name: "succeeded pods without a condition are not finished: the conditions decide",
+      conditions: [],
+      succeeded: 1,
+      complete: false,
+      failed: false,
+    },
     { name: "no status is not finished", conditions: [], complete: false, failed: false },
   ];
   for (const c of cases) {
     it(c.name, () => {
-      const job = { status: { conditions: c.conditions, ...(c.succeeded !== undefined && { succeeded: c.succeeded }) } } as FoldJobLike;
+      const job = {
+        status: { conditions: c.conditions, ...(c.succeeded !== undefined && { succeeded: c.succeeded }) },
+      } as FoldJobLike;
       assert.equal(isJobComplete(job), c.complete);
       assert.equal(isJobFailed(job), c.failed);
       assert.equal(isJobFinished(job), c.complete || c.failed);

@@ -24,12 +24,22 @@ export const ANNOTATION_ATTEMPT = `${GROUP}/attempt`;
 
 /** The part of a Job (or any object) this module reads. */
 export interface FoldJobLike {
-  readonly metadata?: { readonly annotations?: Readonly<Record<string, string>> | undefined; readonly resourceVersion?: string | undefined } | undefined;
-  readonly status?: { readonly conditions?: ReadonlyArray<{ readonly type?: string; readonly status?: string }> | undefined } | undefined;
+  readonly metadata?:
+    | {
+        readonly annotations?: Readonly<Record<string, string>> | undefined;
+        readonly resourceVersion?: string | undefined;
+      }
+    | undefined;
+  readonly status?:
+    | { readonly conditions?: ReadonlyArray<{ readonly type?: string; readonly status?: string }> | undefined }
+    | undefined;
 }
 
 /** An annotation as read: absent, a value, or malformed with what is wrong in words. */
-export type AnnotationRead<T> = { readonly state: "absent" } | { readonly state: "valid"; readonly value: T } | { readonly state: "malformed"; readonly error: string };
+export type AnnotationRead<T> =
+  | { readonly state: "absent" }
+  | { readonly state: "valid"; readonly value: T }
+  | { readonly state: "malformed"; readonly error: string };
 
 const ABSENT = { state: "absent" } as const;
 const ATTEMPT = /^(0|[1-9]\d{0,8})$/;
@@ -37,7 +47,8 @@ const ATTEMPT = /^(0|[1-9]\d{0,8})$/;
 export function readAttempt(job: FoldJobLike | undefined): AnnotationRead<number> {
   const text = job?.metadata?.annotations?.[ANNOTATION_ATTEMPT];
   if (text === undefined) return ABSENT;
-  if (!ATTEMPT.test(text)) return { state: "malformed", error: `unreadable attempt ${JSON.stringify(text.slice(0, 40))}: not a whole number` };
+  if (!ATTEMPT.test(text))
+    return { state: "malformed", error: `unreadable attempt ${JSON.stringify(text.slice(0, 40))}: not a whole number` };
   return { state: "valid", value: Number(text) };
 }
 
@@ -49,7 +60,8 @@ export function jobAttempt(job: FoldJobLike | undefined): number {
 
 /** The annotation the operator puts on an attempt's Job. */
 export function attemptAnnotation(attempt: number): Record<string, string> {
-  if (!Number.isInteger(attempt) || attempt < 0) throw new RangeError(`attempt must be a whole number >= 0, got ${attempt}`);
+  if (!Number.isInteger(attempt) || attempt < 0)
+    throw new RangeError(`attempt must be a whole number >= 0, got ${attempt}`);
   return { [ANNOTATION_ATTEMPT]: String(attempt) };
 }
 
@@ -65,7 +77,10 @@ export function readStopDecision(job: FoldJobLike | undefined): AnnotationRead<S
   const parsed = StopDecision.safeParse(json);
   if (parsed.success) return { state: "valid", value: parsed.data };
   const issue = parsed.error.issues[0];
-  return { state: "malformed", error: `unreadable stop decision: ${issue?.path.join(".") || "(root)"}: ${issue?.message}` };
+  return {
+    state: "malformed",
+    error: `unreadable stop decision: ${issue?.path.join(".") || "(root)"}: ${issue?.message}`,
+  };
 }
 
 /** The valid stop decision on a Job, if any: what every part acts on. */
@@ -79,16 +94,24 @@ export function stopDecisionOf(job: FoldJobLike | undefined): StopDecision | und
  * fold trains on, the decision is only recorded), guarded by the resourceVersion it was
  * decided on so that it never overwrites another writer's decision.
  */
-export function stopDecisionPatch(decision: StopDecision, resourceVersion: string | undefined): Record<string, unknown> {
+export function stopDecisionPatch(
+  decision: StopDecision,
+  resourceVersion: string | undefined,
+): Record<string, unknown> {
   const checked = StopDecision.parse(decision);
   return {
-    metadata: { ...(resourceVersion !== undefined && { resourceVersion }), annotations: { [ANNOTATION_STOP_DECISION]: JSON.stringify(checked) } },
+    metadata: {
+      ...(resourceVersion !== undefined && { resourceVersion }),
+      annotations: { [ANNOTATION_STOP_DECISION]: JSON.stringify(checked) },
+    },
     ...(checked.mode !== "Audit" && { spec: { suspend: true } }),
   };
 }
 
 function condition(job: FoldJobLike, types: readonly string[]): boolean {
-  return (job.status?.conditions ?? []).some((c) => c.status === "True" && c.type !== undefined && types.includes(c.type));
+  return (job.status?.conditions ?? []).some(
+    (c) => c.status === "True" && c.type !== undefined && types.includes(c.type),
+  );
 }
 
 export function isJobComplete(job: FoldJobLike): boolean {
@@ -105,7 +128,10 @@ export function isJobFinished(job: FoldJobLike): boolean {
 }
 
 /** Whether a stop decision may be written on the Job now, and if not, why. */
-export type StopWrite = { readonly write: true; readonly replaces?: string } | { readonly write: false; readonly why: "decided"; readonly decision: StopDecision } | { readonly write: false; readonly why: "finished" };
+export type StopWrite =
+  | { readonly write: true; readonly replaces?: string }
+  | { readonly write: false; readonly why: "decided"; readonly decision: StopDecision }
+  | { readonly write: false; readonly why: "finished" };
 
 export function decideStopWrite(job: FoldJobLike): StopWrite {
   const read = readStopDecision(job);

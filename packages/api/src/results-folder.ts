@@ -6,7 +6,11 @@
 // a new uid and starts clean; `--c` and validation only ever see this run's checkpoints.
 
 export interface ResultsOwner {
-  readonly metadata: { readonly name?: string | undefined; readonly namespace?: string | undefined; readonly uid?: string | undefined };
+  readonly metadata: {
+    readonly name?: string | undefined;
+    readonly namespace?: string | undefined;
+    readonly uid?: string | undefined;
+  };
   readonly spec: { readonly storage: { readonly resultsSubPath: string } };
 }
 

@@ -11,9 +11,22 @@ const N = Number(process.env.BENCH_MESSAGES ?? 20_000);
 
 function epoch(n: number): EpochMetrics {
   return {
-    schemaVersion: 1, namespace: "bench", run: "liver", runUid: "uid-bench", fold: String(n % 5), attempt: 0, epoch: Math.floor(n / 5),
-    trainLoss: -0.71, valLoss: -0.64, pseudoDice: Array.from({ length: 14 }, (_, i) => 0.6 + i / 100), pseudoDiceMean: 0.66, emaPseudoDice: 0.65,
-    newBest: n % 7 === 0, epochTimeSeconds: 41.3, learningRate: 0.0091, observedAt: "2026-01-01T00:00:00.000Z",
+    schemaVersion: 1,
+    namespace: "bench",
+    run: "liver",
+    runUid: "uid-bench",
+    fold: String(n % 5),
+    attempt: 0,
+    epoch: Math.floor(n / 5),
+    trainLoss: -0.71,
+    valLoss: -0.64,
+    pseudoDice: Array.from({ length: 14 }, (_, i) => 0.6 + i / 100),
+    pseudoDiceMean: 0.66,
+    emaPseudoDice: 0.65,
+    newBest: n % 7 === 0,
+    epochTimeSeconds: 41.3,
+    learningRate: 0.0091,
+    observedAt: "2026-01-01T00:00:00.000Z",
   };
 }
 
@@ -27,7 +40,9 @@ const time = async (name: string, n: number, fn: () => unknown): Promise<void> =
 const messages = Array.from({ length: N }, (_, i) => epoch(i));
 const encoded = messages.map((m) => ({ subject: epochSubject(m), data: encodeEpochMetrics(m) }));
 await time("encodeEpochMetrics (zod-checked, 14 classes)", N, () => messages.forEach((m) => encodeEpochMetrics(m)));
-await time("decodeEpochMessage (zod + subject check)", N, () => encoded.forEach((e) => decodeEpochMessage(e.subject, e.data)));
+await time("decodeEpochMessage (zod + subject check)", N, () =>
+  encoded.forEach((e) => decodeEpochMessage(e.subject, e.data)),
+);
 
 const server = await startNatsServer();
 try {
@@ -40,16 +55,23 @@ try {
     for (let i = 0; i < sequential; i++) await publishEpoch(js, messages[i]!);
   });
   await time("publishEpoch, 256 in flight", N - sequential, async () => {
-    for (let i = sequential; i < N; i += 256) await Promise.all(messages.slice(i, i + 256).map((m) => publishEpoch(js, m)));
+    for (let i = sequential; i < N; i += 256)
+      await Promise.all(messages.slice(i, i + 256).map((m) => publishEpoch(js, m)));
   });
   await ensureEpochConsumer(jsm, "bench", { maxAckPending: 10_000 });
   await time("consumeEpochs, durable pull, explicit ack, no-op handler", N, async () => {
     const controller = new AbortController();
     let seen = 0;
-    await consumeEpochs(js, "bench", () => {
-      seen += 1;
-      if (seen === N) controller.abort();
-    }, controller.signal, { batch: 1000 });
+    await consumeEpochs(
+      js,
+      "bench",
+      () => {
+        seen += 1;
+        if (seen === N) controller.abort();
+      },
+      controller.signal,
+      { batch: 1000 },
+    );
   });
   await nc.drain();
 } finally {

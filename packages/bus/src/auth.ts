@@ -1,5 +1,25 @@
-import { createAccount, createOperator, createUser, encodeAccount, encodeOperator, encodeUser, fmtCreds, fromSeed, type Permissions } from "@nats-io/jwt";
-import { ALL_EPOCHS, ALL_HEARTBEATS, DECISION_PREFIX, EPOCH_STREAM, type FoldAddress, decisionSubject, epochSubject, foldInboxPrefix, heartbeatSubject } from "./subjects.js";
+import {
+  createAccount,
+  createOperator,
+  createUser,
+  encodeAccount,
+  encodeOperator,
+  encodeUser,
+  fmtCreds,
+  fromSeed,
+  type Permissions,
+} from "@nats-io/jwt";
+import {
+  ALL_EPOCHS,
+  ALL_HEARTBEATS,
+  DECISION_PREFIX,
+  EPOCH_STREAM,
+  type FoldAddress,
+  decisionSubject,
+  epochSubject,
+  foldInboxPrefix,
+  heartbeatSubject,
+} from "./subjects.js";
 
 // NATS identities (decentralized JWT auth of nats-server 2.9, resolver MEMORY). One account,
 // NNUNET, holds the epoch stream; its JWT names a signing key that the operator holds, so the
@@ -43,8 +63,16 @@ const ONE_REPLY = { max: 1, ttl: 60_000_000_000 };
 
 /** JetStream API calls that read the epoch stream through ephemeral consumers, and nothing more. */
 function streamReadApi(): string[] {
-  const consumerApi = ["CREATE", "INFO", "DELETE", "MSG.NEXT"].map((verb) => `${JS_API}.CONSUMER.${verb}.${EPOCH_STREAM}.>`);
-  return [`${JS_API}.INFO`, `${JS_API}.STREAM.INFO.${EPOCH_STREAM}`, `${JS_API}.CONSUMER.CREATE.${EPOCH_STREAM}`, ...consumerApi, "$JS.FC.>"];
+  const consumerApi = ["CREATE", "INFO", "DELETE", "MSG.NEXT"].map(
+    (verb) => `${JS_API}.CONSUMER.${verb}.${EPOCH_STREAM}.>`,
+  );
+  return [
+    `${JS_API}.INFO`,
+    `${JS_API}.STREAM.INFO.${EPOCH_STREAM}`,
+    `${JS_API}.CONSUMER.CREATE.${EPOCH_STREAM}`,
+    ...consumerApi,
+    "$JS.FC.>",
+  ];
 }
 
 /**
@@ -67,7 +95,10 @@ export function foldPermissions(address: FoldAddress): Permissions {
  */
 export function earlyStopPermissions(): Permissions {
   return {
-    pub: { allow: [`${JS_API}.>`, `$JS.ACK.${EPOCH_STREAM}.>`, "$JS.FC.>", `${DECISION_PREFIX}.>`], deny: [STREAM_DELETE] },
+    pub: {
+      allow: [`${JS_API}.>`, `$JS.ACK.${EPOCH_STREAM}.>`, "$JS.FC.>", `${DECISION_PREFIX}.>`],
+      deny: [STREAM_DELETE],
+    },
     sub: { allow: ["_INBOX.>", ALL_EPOCHS, ALL_HEARTBEATS] },
   };
 }
@@ -89,9 +120,18 @@ export function exportPermissions(): Permissions {
   return { pub: { allow: streamReadApi() }, sub: { allow: ["_INBOX.>"] } };
 }
 
-async function mintUser(name: string, issuerSeed: string, accountPublicKey: string, permissions: Permissions): Promise<string> {
+async function mintUser(
+  name: string,
+  issuerSeed: string,
+  accountPublicKey: string,
+  permissions: Permissions,
+): Promise<string> {
   const user = createUser();
-  const jwt = await encodeUser(name, user, fromSeed(new TextEncoder().encode(issuerSeed)), { ...permissions, bearer_token: false, issuer_account: accountPublicKey });
+  const jwt = await encodeUser(name, user, fromSeed(new TextEncoder().encode(issuerSeed)), {
+    ...permissions,
+    bearer_token: false,
+    issuer_account: accountPublicKey,
+  });
   return new TextDecoder().decode(fmtCreds(jwt, user));
 }
 
@@ -108,7 +148,23 @@ export async function generateNatsAuth(): Promise<NatsAuthMaterial> {
   const accountJwt = await encodeAccount(
     ACCOUNT_NAME,
     account,
-    { signing_keys: [signing.getPublicKey()], limits: { mem_storage: -1, disk_storage: -1, streams: -1, consumer: -1, subs: -1, conn: -1, data: -1, payload: -1, imports: -1, exports: -1, wildcards: true, leaf: -1 } },
+    {
+      signing_keys: [signing.getPublicKey()],
+      limits: {
+        mem_storage: -1,
+        disk_storage: -1,
+        streams: -1,
+        consumer: -1,
+        subs: -1,
+        conn: -1,
+        data: -1,
+        payload: -1,
+        imports: -1,
+        exports: -1,
+        wildcards: true,
+        leaf: -1,
+      },
+    },
     { signer: operator },
   );
   const accountSigningSeed = new TextDecoder().decode(signing.getSeed());
@@ -127,7 +183,12 @@ export async function generateNatsAuth(): Promise<NatsAuthMaterial> {
 }
 
 /** The nats-server configuration that turns auth on (included by the chart's nats.conf). */
-export function serverAuthConfig(material: Pick<NatsAuthMaterial, "operatorJwt" | "systemAccountPublicKey" | "systemAccountJwt" | "accountPublicKey" | "accountJwt">): string {
+export function serverAuthConfig(
+  material: Pick<
+    NatsAuthMaterial,
+    "operatorJwt" | "systemAccountPublicKey" | "systemAccountJwt" | "accountPublicKey" | "accountJwt"
+  >,
+): string {
   return [
     `operator: ${material.operatorJwt}`,
     `system_account: ${material.systemAccountPublicKey}`,
@@ -150,6 +211,14 @@ export function foldUserName(request: FoldCredsRequest): string {
 }
 
 /** A .creds file for one fold attempt, signed with the account signing key. */
-export function mintFoldCreds(signing: { accountSigningSeed: string; accountPublicKey: string }, request: FoldCredsRequest): Promise<string> {
-  return mintUser(foldUserName(request), signing.accountSigningSeed, signing.accountPublicKey, foldPermissions(request));
+export function mintFoldCreds(
+  signing: { accountSigningSeed: string; accountPublicKey: string },
+  request: FoldCredsRequest,
+): Promise<string> {
+  return mintUser(
+    foldUserName(request),
+    signing.accountSigningSeed,
+    signing.accountPublicKey,
+    foldPermissions(request),
+  );
 }

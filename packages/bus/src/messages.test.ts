@@ -1,7 +1,15 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { EpochMetrics, Heartbeat } from "@nnunet-operator/api";
-import { InvalidMessageError, MAX_MESSAGE_BYTES, decodeEpochMessage, decodeEpochMetrics, decodeHeartbeatMessage, encodeEpochMetrics, encodeHeartbeat } from "./messages.js";
+import {
+  InvalidMessageError,
+  MAX_MESSAGE_BYTES,
+  decodeEpochMessage,
+  decodeEpochMetrics,
+  decodeHeartbeatMessage,
+  encodeEpochMetrics,
+  encodeHeartbeat,
+} from "./messages.js";
 
 function makeEpoch(overrides: Partial<EpochMetrics> = {}): EpochMetrics {
   return {
@@ -85,9 +93,22 @@ describe("decoding malformed payloads", () => {
 });
 
 describe("Heartbeat encoding", () => {
-  const hb: Heartbeat = { schemaVersion: 1, namespace: "team-a", run: "liver", runUid: "uid-1", fold: "all", attempt: 2, sentAt: "2026-01-01T00:00:00Z", lastEpoch: 5, buffered: 0 };
+  const hb: Heartbeat = {
+    schemaVersion: 1,
+    namespace: "team-a",
+    run: "liver",
+    runUid: "uid-1",
+    fold: "all",
+    attempt: 2,
+    sentAt: "2026-01-01T00:00:00Z",
+    lastEpoch: 5,
+    buffered: 0,
+  };
   it("round-trips on its subject", () => {
-    assert.deepEqual(decodeHeartbeatMessage("nnunet.heartbeat.team-a.liver.all", encodeHeartbeat(hb)), { ok: true, value: hb });
+    assert.deepEqual(decodeHeartbeatMessage("nnunet.heartbeat.team-a.liver.all", encodeHeartbeat(hb)), {
+      ok: true,
+      value: hb,
+    });
   });
   it("refuses to encode a heartbeat without its buffer count", () => {
     const { buffered: _b, ...rest } = hb;

@@ -44,13 +44,15 @@ export function encodeEpochMetrics(metrics: EpochMetrics | EpochMetricsInput): U
   if (metrics.trainLoss !== undefined) wire.trainLoss = wireLoss(metrics.trainLoss as LossIn);
   if (metrics.valLoss !== undefined) wire.valLoss = wireLoss(metrics.valLoss as LossIn);
   const checked = EpochMetrics.safeParse(wire);
-  if (!checked.success) throw new InvalidMessageError(`EpochMetrics: ${summarize(checked.error)}`, { cause: checked.error });
+  if (!checked.success)
+    throw new InvalidMessageError(`EpochMetrics: ${summarize(checked.error)}`, { cause: checked.error });
   return encoder.encode(JSON.stringify(wire));
 }
 
 export function encodeHeartbeat(heartbeat: Heartbeat): Uint8Array {
   const checked = Heartbeat.safeParse(heartbeat);
-  if (!checked.success) throw new InvalidMessageError(`Heartbeat: ${summarize(checked.error)}`, { cause: checked.error });
+  if (!checked.success)
+    throw new InvalidMessageError(`Heartbeat: ${summarize(checked.error)}`, { cause: checked.error });
   return encoder.encode(JSON.stringify(heartbeat));
 }
 
@@ -90,7 +92,11 @@ export function decodeEpochMessage(subject: string, data: Uint8Array | string): 
   const address = parseEpochSubject(subject);
   if (!address.ok) return fail("subject", address.detail);
   const decoded = decodeEpochMetrics(data);
-  if (decoded.ok && !sameFold(address.value, decoded.value)) return fail("subject", `payload of ${decoded.value.namespace}/${decoded.value.run} fold ${decoded.value.fold} arrived on ${subject}`);
+  if (decoded.ok && !sameFold(address.value, decoded.value))
+    return fail(
+      "subject",
+      `payload of ${decoded.value.namespace}/${decoded.value.run} fold ${decoded.value.fold} arrived on ${subject}`,
+    );
   return decoded;
 }
 
@@ -98,6 +104,10 @@ export function decodeHeartbeatMessage(subject: string, data: Uint8Array | strin
   const address = parseHeartbeatSubject(subject);
   if (!address.ok) return fail("subject", address.detail);
   const decoded = decodeHeartbeat(data);
-  if (decoded.ok && !sameFold(address.value, decoded.value)) return fail("subject", `payload of ${decoded.value.namespace}/${decoded.value.run} fold ${decoded.value.fold} arrived on ${subject}`);
+  if (decoded.ok && !sameFold(address.value, decoded.value))
+    return fail(
+      "subject",
+      `payload of ${decoded.value.namespace}/${decoded.value.run} fold ${decoded.value.fold} arrived on ${subject}`,
+    );
   return decoded;
 }

@@ -16,7 +16,14 @@ import {
 import { type NatsConnection, connect, credsAuthenticator, nanos } from "@nats-io/transport-node";
 import type { EpochMetrics, Heartbeat } from "@nnunet-operator/api";
 import { type DecodeReason, encodeEpochMetrics, encodeHeartbeat, decodeEpochMessage } from "./messages.js";
-import { ALL_EPOCHS, EPOCH_STREAM, epochMessageId, epochSubject, heartbeatSubject, runEpochsFilter } from "./subjects.js";
+import {
+  ALL_EPOCHS,
+  EPOCH_STREAM,
+  epochMessageId,
+  epochSubject,
+  heartbeatSubject,
+  runEpochsFilter,
+} from "./subjects.js";
 
 // Thin adapters over nats.js 3.x for the nats-server 2.9 feature set: connect, the epoch
 // stream, publish with de-duplication ids, a durable pull consumer, purge by subject and
@@ -47,7 +54,9 @@ export interface BusConnectOptions {
 
 /** Connects with reconnects forever (with jitter); drains on `signal`. */
 export async function connectBus(options: BusConnectOptions): Promise<NatsConnection> {
-  const authenticator = options.credsFile ? credsAuthenticator(new Uint8Array(await readFile(options.credsFile))) : undefined;
+  const authenticator = options.credsFile
+    ? credsAuthenticator(new Uint8Array(await readFile(options.credsFile)))
+    : undefined;
   const nc = await connect({
     servers: options.servers,
     name: options.name,
@@ -105,13 +114,26 @@ function wantedStream(limits: EpochStreamLimits): Partial<StreamConfig> & { name
 
 /** Fields of the stream config that differ from what is wanted. Pure. */
 export function streamDrift(current: StreamConfig, wanted: Partial<StreamConfig>): string[] {
-  const fields = ["subjects", "max_age", "max_bytes", "duplicate_window", "num_replicas", "discard", "retention", "allow_direct"] as const;
+  const fields = [
+    "subjects",
+    "max_age",
+    "max_bytes",
+    "duplicate_window",
+    "num_replicas",
+    "discard",
+    "retention",
+    "allow_direct",
+  ] as const;
   return fields.filter((f) => JSON.stringify(current[f]) !== JSON.stringify(wanted[f]));
 }
 
 /** Creates NNUNET_EPOCHS or brings its limits to `limits`; idempotent, safe for racing replicas. */
-export async function ensureEpochStream(jsm: JetStreamManager, limits: EpochStreamLimits): Promise<{ info: StreamInfo; action: "created" | "updated" | "unchanged" }> {
-  if (limits.maxAgeMs > 0 && limits.duplicateWindowMs > limits.maxAgeMs) throw new BusConfigError("duplicateWindowMs must not exceed maxAgeMs");
+export async function ensureEpochStream(
+  jsm: JetStreamManager,
+  limits: EpochStreamLimits,
+): Promise<{ info: StreamInfo; action: "created" | "updated" | "unchanged" }> {
+  if (limits.maxAgeMs > 0 && limits.duplicateWindowMs > limits.maxAgeMs)
+    throw new BusConfigError("duplicateWindowMs must not exceed maxAgeMs");
   const wanted = wantedStream(limits);
   for (let attempt = 0; ; attempt++) {
     let current: StreamInfo | undefined;
@@ -129,7 +151,10 @@ export async function ensureEpochStream(jsm: JetStreamManager, limits: EpochStre
         throw err;
       }
     }
-    if (current.config.storage !== StorageType.File) throw new BusConfigError(`stream ${EPOCH_STREAM} uses ${current.config.storage} storage; file storage cannot be set by an update, recreate it`);
+    if (current.config.storage !== StorageType.File)
+      throw new BusConfigError(
+        `stream ${EPOCH_STREAM} uses ${current.config.storage} storage; file storage cannot be set by an update, recreate it`,
+      );
     const drift = streamDrift(current.config, wanted);
     if (drift.length === 0) return { info: current, action: "unchanged" };
     return { info: await jsm.streams.update(EPOCH_STREAM, { ...current.config, ...wanted }), action: "updated" };
@@ -142,7 +167,11 @@ export interface PublishResult {
 }
 
 /** Publishes one epoch with its message id; a replay within the duplicate window is acknowledged as duplicate. */
-export async function publishEpoch(js: JetStreamClient, metrics: EpochMetrics, options: { timeoutMs?: number } = {}): Promise<PublishResult> {
+export async function publishEpoch(
+  js: JetStreamClient,
+  metrics: EpochMetrics,
+  options: { timeoutMs?: number } = {},
+): Promise<PublishResult> {
   const data = encodeEpochMetrics(metrics);
   const ack = await js.publish(epochSubject(metrics), data, {
     msgID: epochMessageId(metrics),
@@ -166,7 +195,11 @@ export interface EpochConsumerOptions {
 }
 
 /** Creates or updates the durable pull consumer on the epoch stream; idempotent. */
-export async function ensureEpochConsumer(jsm: JetStreamManager, durable: string, options: EpochConsumerOptions = {}): Promise<void> {
+export async function ensureEpochConsumer(
+  jsm: JetStreamManager,
+  durable: string,
+  options: EpochConsumerOptions = {},
+): Promise<void> {
   const config = {
     durable_name: durable,
     ack_policy: AckPolicy.Explicit,
@@ -177,8 +210,16 @@ export async function ensureEpochConsumer(jsm: JetStreamManager, durable: string
   };
   try {
     const info = await jsm.consumers.info(EPOCH_STREAM, durable);
-    const same = info.config.filter_subject === config.filter_subject && info.config.max_ack_pending === config.max_ack_pending && info.config.ack_wait === config.ack_wait;
-    if (!same) await jsm.consumers.update(EPOCH_STREAM, durable, { max_ack_pending: config.max_ack_pending, ack_wait: config.ack_wait, filter_subject: config.filter_subject });
+    const same =
+      info.config.filter_subject === config.filter_subject &&
+      info.config.max_ack_pending === config.max_ack_pending &&
+      info.config.ack_wait === config.ack_wait;
+    if (!same)
+      await jsm.consumers.update(EPOCH_STREAM, durable, {
+        max_ack_pending: config.max_ack_pending,
+        ack_wait: config.ack_wait,
+        filter_subject: config.filter_subject,
+      });
   } catch (err) {
     if (!isNotFound(err, JetStreamApiCodes.ConsumerNotFound)) throw err;
     await jsm.consumers.add(EPOCH_STREAM, config);
@@ -204,7 +245,13 @@ export interface ConsumeEpochOptions {
 }
 
 function metaOf(m: JsMsg): DeliveryMeta {
-  return { subject: m.subject, streamSequence: m.info.streamSequence, deliveryCount: m.info.deliveryCount, redelivered: m.info.redelivered, msgId: m.headers?.get("Nats-Msg-Id") || undefined };
+  return {
+    subject: m.subject,
+    streamSequence: m.info.streamSequence,
+    deliveryCount: m.info.deliveryCount,
+    redelivered: m.info.redelivered,
+    msgId: m.headers?.get("Nats-Msg-Id") || undefined,
+  };
 }
 
 /**

@@ -35,7 +35,10 @@ describe("subjects", () => {
   ];
   for (const [name, change, field] of rejected) {
     it(`rejects ${name}`, () => {
-      assert.throws(() => epochSubject({ ...address, ...change }), (err: unknown) => err instanceof InvalidSubjectError && err.field === field && err.retryable === false);
+      assert.throws(
+        () => epochSubject({ ...address, ...change }),
+        (err: unknown) => err instanceof InvalidSubjectError && err.field === field && err.retryable === false,
+      );
     });
   }
 
@@ -71,7 +74,8 @@ describe("message ids", () => {
     ["a fractional epoch", { epoch: 1.5 }],
   ];
   for (const [name, change] of bad) {
-    it(`refuses to build an id from ${name}`, () => assert.throws(() => epochMessageId({ ...id, ...change }), InvalidSubjectError));
+    it(`refuses to build an id from ${name}`, () =>
+      assert.throws(() => epochMessageId({ ...id, ...change }), InvalidSubjectError));
   }
 
   const unparsable = ["a/2/1", "u/2/x/4", "u/9/1/4", "u/2/1/4/5", ""];

@@ -50,9 +50,15 @@ export class InvalidSubjectError extends Error {
 
 /** Why a fold address cannot be put on a subject, or undefined when it can. Pure. */
 export function checkAddress(address: FoldAddress): { field: SubjectError; detail: string } | undefined {
-  if (!DNS_LABEL.test(address.namespace)) return { field: "namespace", detail: `namespace ${JSON.stringify(address.namespace)} is not a DNS label` };
-  if (!DNS_LABEL.test(address.run)) return { field: "run", detail: `run ${JSON.stringify(address.run)} is not a DNS label (no dots, at most 63 lowercase characters)` };
-  if (!FOLD.test(address.fold)) return { field: "fold", detail: `fold ${JSON.stringify(address.fold)} is not 0-4 or all` };
+  if (!DNS_LABEL.test(address.namespace))
+    return { field: "namespace", detail: `namespace ${JSON.stringify(address.namespace)} is not a DNS label` };
+  if (!DNS_LABEL.test(address.run))
+    return {
+      field: "run",
+      detail: `run ${JSON.stringify(address.run)} is not a DNS label (no dots, at most 63 lowercase characters)`,
+    };
+  if (!FOLD.test(address.fold))
+    return { field: "fold", detail: `fold ${JSON.stringify(address.fold)} is not 0-4 or all` };
   return undefined;
 }
 
@@ -124,18 +130,22 @@ export function parseHeartbeatSubject(subject: string): Result<FoldAddress, Subj
 export function epochMessageId(id: EpochMessageId): string {
   if (!UID.test(id.runUid)) throw new InvalidSubjectError("uid", `run uid ${JSON.stringify(id.runUid)} is not a uid`);
   if (!FOLD.test(id.fold)) throw new InvalidSubjectError("fold", `fold ${JSON.stringify(id.fold)} is not 0-4 or all`);
-  if (!Number.isSafeInteger(id.attempt) || id.attempt < 0) throw new InvalidSubjectError("attempt", `attempt ${id.attempt} is not a non-negative integer`);
-  if (!Number.isSafeInteger(id.epoch) || id.epoch < 0) throw new InvalidSubjectError("epoch", `epoch ${id.epoch} is not a non-negative integer`);
+  if (!Number.isSafeInteger(id.attempt) || id.attempt < 0)
+    throw new InvalidSubjectError("attempt", `attempt ${id.attempt} is not a non-negative integer`);
+  if (!Number.isSafeInteger(id.epoch) || id.epoch < 0)
+    throw new InvalidSubjectError("epoch", `epoch ${id.epoch} is not a non-negative integer`);
   return `${id.runUid}/${id.fold}/${id.attempt}/${id.epoch}`;
 }
 
 export function parseEpochMessageId(value: string): Result<EpochMessageId, SubjectError> {
   const parts = value.split("/");
-  if (parts.length !== 4) return fail("id", `message id ${JSON.stringify(value)} needs <runUid>/<fold>/<attempt>/<epoch>`);
+  if (parts.length !== 4)
+    return fail("id", `message id ${JSON.stringify(value)} needs <runUid>/<fold>/<attempt>/<epoch>`);
   const [runUid, fold, attempt, epoch] = parts as [string, string, string, string];
   if (!UID.test(runUid)) return fail("uid", `run uid ${JSON.stringify(runUid)} is not a uid`);
   if (!FOLD.test(fold)) return fail("fold", `fold ${JSON.stringify(fold)} is not 0-4 or all`);
-  if (!/^\d{1,15}$/.test(attempt)) return fail("attempt", `attempt ${JSON.stringify(attempt)} is not a non-negative integer`);
+  if (!/^\d{1,15}$/.test(attempt))
+    return fail("attempt", `attempt ${JSON.stringify(attempt)} is not a non-negative integer`);
   if (!/^\d{1,15}$/.test(epoch)) return fail("epoch", `epoch ${JSON.stringify(epoch)} is not a non-negative integer`);
   return ok({ runUid, fold, attempt: Number(attempt), epoch: Number(epoch) });
 }

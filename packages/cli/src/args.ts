@@ -83,7 +83,13 @@ const FLAGS: Record<string, FlagSpec> = {
   "--creds-secret": { value: true, commands: ["explain", "curves"] },
 };
 
-const SHORT: Record<string, string> = { "-n": "--namespace", "-A": "--all-namespaces", "-h": "--help", "-f": "--follow", "-c": "--container" };
+const SHORT: Record<string, string> = {
+  "-n": "--namespace",
+  "-A": "--all-namespaces",
+  "-h": "--help",
+  "-f": "--follow",
+  "-c": "--container",
+};
 
 const FOLD = /^([0-4]|all)$/;
 
@@ -139,19 +145,26 @@ function streamFlags(flags: Map<string, string | true>): StreamFlags {
   if (nats !== undefined) out.nats = nats;
   if (creds !== undefined) out.creds = creds;
   if (credsSecret !== undefined) out.credsSecret = credsSecret;
-  if (creds !== undefined && credsSecret !== undefined) throw new UsageError("use either --creds FILE or --creds-secret NAME, not both");
+  if (creds !== undefined && credsSecret !== undefined)
+    throw new UsageError("use either --creds FILE or --creds-secret NAME, not both");
   return out;
 }
 
 /** `curves export [RUN] --dir DIR`. */
 function parseCurves(rest: readonly string[], flags: Map<string, string | true>, global: GlobalFlags): Invocation {
   const [sub, run, ...extra] = rest;
-  if (sub !== "export") throw new UsageError(`"curves" has one subcommand, export: kubectl nnunet curves export [RUN] --dir DIR`);
-  if (extra.length > 0) throw new UsageError(`"curves export" takes at most one RUN, got ${rest.length - 1}: ${rest.slice(1).join(" ")}`);
-  if (run !== undefined && global.allNamespaces) throw new UsageError("curves export RUN names one run: drop -A or the RUN");
+  if (sub !== "export")
+    throw new UsageError(`"curves" has one subcommand, export: kubectl nnunet curves export [RUN] --dir DIR`);
+  if (extra.length > 0)
+    throw new UsageError(`"curves export" takes at most one RUN, got ${rest.length - 1}: ${rest.slice(1).join(" ")}`);
+  if (run !== undefined && global.allNamespaces)
+    throw new UsageError("curves export RUN names one run: drop -A or the RUN");
   const dir = str(flags, "--dir");
   if (dir === undefined) throw new UsageError(`"curves export" needs --dir DIR, the folder to write the CSV files to`);
-  return { command: { name: "curves-export", ...(run !== undefined && { run }), dir, stream: streamFlags(flags) }, flags: global };
+  return {
+    command: { name: "curves-export", ...(run !== undefined && { run }), dir, stream: streamFlags(flags) },
+    flags: global,
+  };
 }
 
 export function parseArgs(argv: readonly string[]): Invocation {
@@ -169,48 +182,71 @@ export function parseArgs(argv: readonly string[]): Invocation {
   if (flags.has("--help") || name === undefined || name === "help") {
     return { command: name === "help" && rest[0] ? { name: "help", topic: rest[0] } : { name: "help" }, flags: global };
   }
-  if (!(COMMANDS as readonly string[]).includes(name)) throw new UsageError(`unknown command "${name}": use one of ${COMMANDS.join(", ")}`);
+  if (!(COMMANDS as readonly string[]).includes(name))
+    throw new UsageError(`unknown command "${name}": use one of ${COMMANDS.join(", ")}`);
   const commandName = name as (typeof COMMANDS)[number];
   for (const flag of flags.keys()) {
     const allowed = FLAGS[flag]?.commands;
-    if (allowed && !allowed.includes(commandName)) throw new UsageError(`flag ${flag} does not apply to "${commandName}"`);
+    if (allowed && !allowed.includes(commandName))
+      throw new UsageError(`flag ${flag} does not apply to "${commandName}"`);
   }
   if (commandName === "curves") return parseCurves(rest, flags, global);
   const maxPositionals = 1;
-  if (rest.length > maxPositionals) throw new UsageError(`"${commandName}" takes one RUN, got ${rest.length}: ${rest.join(" ")}`);
+  if (rest.length > maxPositionals)
+    throw new UsageError(`"${commandName}" takes one RUN, got ${rest.length}: ${rest.join(" ")}`);
   const run = rest[0];
 
   switch (commandName) {
     case "status":
       return { command: run === undefined ? { name: "status" } : { name: "status", run }, flags: global };
     case "watch": {
-      if (run !== undefined && global.allNamespaces) throw new UsageError("watch RUN names one run: drop -A or the RUN");
+      if (run !== undefined && global.allNamespaces)
+        throw new UsageError("watch RUN names one run: drop -A or the RUN");
       const once = flags.has("--once");
       return { command: run === undefined ? { name: "watch", once } : { name: "watch", run, once }, flags: global };
     }
     case "explain": {
       if (run === undefined) throw new UsageError(`"explain" needs a RUN: kubectl nnunet explain RUN --fold N`);
       const fold = str(flags, "--fold");
-      if (fold === undefined) throw new UsageError(`"explain" needs --fold N (0 to 4 or all): kubectl nnunet explain ${run} --fold 0`);
+      if (fold === undefined)
+        throw new UsageError(`"explain" needs --fold N (0 to 4 or all): kubectl nnunet explain ${run} --fold 0`);
       if (!FOLD.test(fold)) throw new UsageError(`--fold ${fold} is not a fold: use 0 to 4 or all`);
       const output = str(flags, "--output");
       if (output !== undefined && !output.toLowerCase().endsWith(".svg")) {
-        throw new UsageError(`--output ${output}: explain writes SVG; name the file FILE.svg (convert it to PNG with rsvg-convert or a browser)`);
+        throw new UsageError(
+          `--output ${output}: explain writes SVG; name the file FILE.svg (convert it to PNG with rsvg-convert or a browser)`,
+        );
       }
-      return { command: { name: "explain", run, fold, ...(output !== undefined && { output }), stream: streamFlags(flags) }, flags: global };
+      return {
+        command: { name: "explain", run, fold, ...(output !== undefined && { output }), stream: streamFlags(flags) },
+        flags: global,
+      };
     }
     case "stop":
     case "logs": {
-      if (run === undefined) throw new UsageError(`"${commandName}" needs a RUN: kubectl nnunet ${commandName} RUN --fold N`);
+      if (run === undefined)
+        throw new UsageError(`"${commandName}" needs a RUN: kubectl nnunet ${commandName} RUN --fold N`);
       const fold = str(flags, "--fold");
-      if (fold === undefined) throw new UsageError(`"${commandName}" needs --fold N (0 to 4 or all): kubectl nnunet ${commandName} ${run} --fold 0`);
+      if (fold === undefined)
+        throw new UsageError(
+          `"${commandName}" needs --fold N (0 to 4 or all): kubectl nnunet ${commandName} ${run} --fold 0`,
+        );
       if (!FOLD.test(fold)) throw new UsageError(`--fold ${fold} is not a fold: use 0 to 4 or all`);
       if (commandName === "stop") {
         const reason = str(flags, "--reason");
         return { command: { name: "stop", run, fold, ...(reason !== undefined && { reason }) }, flags: global };
       }
       const container = str(flags, "--container");
-      return { command: { name: "logs", run, fold, follow: flags.has("--follow"), ...(container !== undefined && { container }) }, flags: global };
+      return {
+        command: {
+          name: "logs",
+          run,
+          fold,
+          follow: flags.has("--follow"),
+          ...(container !== undefined && { container }),
+        },
+        flags: global,
+      };
     }
   }
 }

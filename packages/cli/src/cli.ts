@@ -42,7 +42,14 @@ export async function runCli(argv: readonly string[], deps: CliDeps): Promise<nu
       return 0;
     }
     const { port, logs, namespace } = (deps.connect ?? defaultConnect(deps))(invocation);
-    const ctx: CommandContext = { port, namespace, stdout: deps.stdout, stderr: deps.stderr, now: deps.now ?? (() => new Date()), signal: deps.signal };
+    const ctx: CommandContext = {
+      port,
+      namespace,
+      stdout: deps.stdout,
+      stderr: deps.stderr,
+      now: deps.now ?? (() => new Date()),
+      signal: deps.signal,
+    };
     switch (command.name) {
       case "status":
         return await statusCommand(ctx, command.run);

@@ -26,7 +26,8 @@ export function loadTarget(flags: GlobalFlags, env: Readonly<Record<string, stri
     source = flags.kubeconfig;
   } else if (env.KUBECONFIG) {
     const files = env.KUBECONFIG.split(delimiter).filter((f) => f && existsSync(f));
-    if (files.length === 0) throw new CliError(`KUBECONFIG=${env.KUBECONFIG} names no existing file: fix it or pass --kubeconfig PATH`);
+    if (files.length === 0)
+      throw new CliError(`KUBECONFIG=${env.KUBECONFIG} names no existing file: fix it or pass --kubeconfig PATH`);
     load(kc, files[0] as string);
     for (const file of files.slice(1)) {
       const more = new KubeConfig();
@@ -53,8 +54,11 @@ export function loadTarget(flags: GlobalFlags, env: Readonly<Record<string, stri
     }
     kc.setCurrentContext(flags.context);
   }
-  if (!kc.getCurrentCluster()) throw new CliError(`${source} has no current context with a cluster: pass --context NAME`);
-  const namespace = flags.allNamespaces ? undefined : (flags.namespace ?? kc.getContextObject(kc.getCurrentContext())?.namespace ?? "default");
+  if (!kc.getCurrentCluster())
+    throw new CliError(`${source} has no current context with a cluster: pass --context NAME`);
+  const namespace = flags.allNamespaces
+    ? undefined
+    : (flags.namespace ?? kc.getContextObject(kc.getCurrentContext())?.namespace ?? "default");
   return { kubeConfig: kc, namespace, source };
 }
 

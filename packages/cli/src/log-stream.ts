@@ -25,10 +25,18 @@ export function clientLogStreamer(kubeConfig: KubeConfig): LogStreamer {
         const code = (cause as { code?: number }).code;
         const body = (cause as { body?: { message?: string } }).body;
         const detail = body?.message ? `: ${body.message}` : "";
-        if (code === 404) throw new NotFoundError(`no log for container ${container} of pod ${namespace}/${pod} (404)${detail}: the pod may have been replaced; run the command again`, { cause });
+        if (code === 404)
+          throw new NotFoundError(
+            `no log for container ${container} of pod ${namespace}/${pod} (404)${detail}: the pod may have been replaced; run the command again`,
+            { cause },
+          );
         // The API server answers 400 while a container is still waiting to start.
         const hint = code === 400 ? ": the container may not have started yet; try again in a moment" : "";
-        throw new CliError(`cannot read the log of container ${container} of pod ${namespace}/${pod}${code ? ` (${code})` : ""}${detail}${hint}`, 1, { cause });
+        throw new CliError(
+          `cannot read the log of container ${container} of pod ${namespace}/${pod}${code ? ` (${code})` : ""}${detail}${hint}`,
+          1,
+          { cause },
+        );
       }
       const onAbort = (): void => {
         controller.abort();

@@ -29,13 +29,24 @@ async function queueBench(adds: number, keys: number, concurrency: number, yield
   const seconds = (performance.now() - started) / 1000;
   controller.abort();
   await running;
-  return { case: `queue: ${adds} adds over ${keys} keys, ${concurrency} workers, ${yieldEvery ? `yielding every ${yieldEvery}` : "one burst"}`, ops: adds, seconds, note: `${processed} passes (merged ${(100 * (1 - processed / adds)).toFixed(1)}%)` };
+  return {
+    case: `queue: ${adds} adds over ${keys} keys, ${concurrency} workers, ${yieldEvery ? `yielding every ${yieldEvery}` : "one burst"}`,
+    ops: adds,
+    seconds,
+    note: `${processed} passes (merged ${(100 * (1 - processed / adds)).toFixed(1)}%)`,
+  };
 }
 
 function storeBench(n: number): Row[] {
   const objects = (rv: number): KubeObject[] =>
     Array.from({ length: n }, (_, i) => ({
-      metadata: { namespace: `ns-${i % 50}`, name: `pod-${i}`, resourceVersion: String(rv + (i % 2)), labels: { "nnunet-operator.io/run": `run-${i % 1000}`, "nnunet-operator.io/fold": String(i % 5) }, ownerReferences: [{ apiVersion: "batch/v1", kind: "Job", name: `job-${i}`, uid: `uid-${i}` }] },
+      metadata: {
+        namespace: `ns-${i % 50}`,
+        name: `pod-${i}`,
+        resourceVersion: String(rv + (i % 2)),
+        labels: { "nnunet-operator.io/run": `run-${i % 1000}`, "nnunet-operator.io/fold": String(i % 5) },
+        ownerReferences: [{ apiVersion: "batch/v1", kind: "Job", name: `job-${i}`, uid: `uid-${i}` }],
+      },
     }));
   const store = new ObjectStore();
   const first = objects(1);
@@ -57,7 +68,13 @@ function storeBench(n: number): Row[] {
   ];
 }
 
-const rows = [await queueBench(200_000, 5_000, 4, 0), await queueBench(200_000, 5_000, 4, 1000), await queueBench(200_000, 200_000, 4, 1000), ...storeBench(50_000)];
+const rows = [
+  await queueBench(200_000, 5_000, 4, 0),
+  await queueBench(200_000, 5_000, 4, 1000),
+  await queueBench(200_000, 200_000, 4, 1000),
+  ...storeBench(50_000),
+];
 console.log("| case | ops | seconds | ops/s | note |");
 console.log("|---|---:|---:|---:|---|");
-for (const r of rows) console.log(`| ${r.case} | ${r.ops} | ${r.seconds.toFixed(3)} | ${Math.round(r.ops / r.seconds)} | ${r.note} |`);
+for (const r of rows)
+  console.log(`| ${r.case} | ${r.ops} | ${r.seconds.toFixed(3)} | ${Math.round(r.ops / r.seconds)} | ${r.note} |`);

@@ -21,8 +21,20 @@ interface Seen {
 }
 
 const TR_PATH = "/apis/nnunet-operator.io/v1alpha1/namespaces/ns/trainingruns";
-const run = (name: string, rv: string): KubeObject => ({ apiVersion: "nnunet-operator.io/v1alpha1", kind: "TrainingRun", metadata: { namespace: "ns", name, resourceVersion: rv } });
-const status = (code: number, reason: string, name?: string) => ({ kind: "Status", apiVersion: "v1", status: "Failure", code, reason, message: `${reason} (${name ?? "-"})`, details: name ? { name, kind: "trainingruns" } : {} });
+const run = (name: string, rv: string): KubeObject => ({
+  apiVersion: "nnunet-operator.io/v1alpha1",
+  kind: "TrainingRun",
+  metadata: { namespace: "ns", name, resourceVersion: rv },
+});
+const status = (code: number, reason: string, name?: string) => ({
+  kind: "Status",
+  apiVersion: "v1",
+  status: "Failure",
+  code,
+  reason,
+  message: `${reason} (${name ?? "-"})`,
+  details: name ? { name, kind: "trainingruns" } : {},
+});
 
 function send(res: ServerResponse, code: number, body: unknown): void {
   res.writeHead(code, { "content-type": "application/json" });
@@ -45,10 +57,22 @@ describe("ClientPort against a fake API server", () => {
     req.on("data", (c) => (body += c));
     req.on("end", () => {
       const url = new URL(req.url ?? "/", "http://x");
-      seen.push({ method: req.method ?? "", path: url.pathname, query: url.searchParams, contentType: req.headers["content-type"], body });
+      seen.push({
+        method: req.method ?? "",
+        path: url.pathname,
+        query: url.searchParams,
+        contentType: req.headers["content-type"],
+        body,
+      });
       const path = url.pathname;
-      if (req.method === "GET" && path === "/api/v1/namespaces/ns/pods/p1") return send(res, 200, { apiVersion: "v1", kind: "Pod", metadata: { name: "p1", namespace: "ns", creationTimestamp: "2026-01-01T00:00:00Z" } });
-      if (req.method === "GET" && path === `${TR_PATH}/missing`) return send(res, 404, status(404, "NotFound", "missing"));
+      if (req.method === "GET" && path === "/api/v1/namespaces/ns/pods/p1")
+        return send(res, 200, {
+          apiVersion: "v1",
+          kind: "Pod",
+          metadata: { name: "p1", namespace: "ns", creationTimestamp: "2026-01-01T00:00:00Z" },
+        });
+      if (req.method === "GET" && path === `${TR_PATH}/missing`)
+        return send(res, 404, status(404, "NotFound", "missing"));
       if (req.method === "GET" && path === TR_PATH && url.searchParams.get("watch") === "true") {
         res.writeHead(200, { "content-type": "application/json", "transfer-encoding": "chunked" });
         open.push(res);
@@ -58,7 +82,12 @@ describe("ClientPort against a fake API server", () => {
       }
       if (req.method === "GET" && path === TR_PATH) {
         const next = lists.shift() ?? { items: [], rv: "1" };
-        return send(res, 200, { apiVersion: "nnunet-operator.io/v1alpha1", kind: "TrainingRunList", metadata: { resourceVersion: next.rv }, items: next.items });
+        return send(res, 200, {
+          apiVersion: "nnunet-operator.io/v1alpha1",
+          kind: "TrainingRunList",
+          metadata: { resourceVersion: next.rv },
+          items: next.items,
+        });
       }
       if (req.method === "POST" && path === TR_PATH) return send(res, 409, status(409, "AlreadyExists", "r1"));
       if (req.method === "PATCH") return send(res, patchAnswer[0], patchAnswer[1]);
@@ -88,15 +117,38 @@ describe("ClientPort against a fake API server", () => {
   });
 
   const patchCases: Array<[string, "merge" | "json" | "strategic" | "apply", unknown, string]> = [
-    ["a merge patch goes out as application/merge-patch+json", "merge", { spec: { suspend: true } }, "application/merge-patch+json"],
-    ["a JSON patch goes out as application/json-patch+json with its array intact", "json", [{ op: "replace", path: "/spec/suspend", value: true }], "application/json-patch+json"],
-    ["a strategic merge patch goes out as application/strategic-merge-patch+json", "strategic", { metadata: { labels: { a: "b" } } }, "application/strategic-merge-patch+json"],
-    ["a server-side apply goes out as application/apply-patch+yaml", "apply", { apiVersion: "nnunet-operator.io/v1alpha1", kind: "TrainingRun", metadata: { name: "r1" } }, "application/apply-patch+yaml"],
+    [
+      "a merge patch goes out as application/merge-patch+json",
+      "merge",
+      { spec: { suspend: true } },
+      "application/merge-patch+json",
+    ],
+    [
+      "a JSON patch goes out as application/json-patch+json with its array intact",
+      "json",
+      [{ op: "replace", path: "/spec/suspend", value: true }],
+      "application/json-patch+json",
+    ],
+    [
+      "a strategic merge patch goes out as application/strategic-merge-patch+json",
+      "strategic",
+      { metadata: { labels: { a: "b" } } },
+      "application/strategic-merge-patch+json",
+    ],
+    [
+      "a server-side apply goes out as application/apply-patch+yaml",
+      "apply",
+      { apiVersion: "nnunet-operator.io/v1alpha1", kind: "TrainingRun", metadata: { name: "r1" } },
+      "application/apply-patch+yaml",
+    ],
   ];
   for (const [name, type, patch, contentType] of patchCases) {
     it(name, async () => {
       patchAnswer = [200, run("r1", "2")];
-      const result = await port.patch(Resources.trainingRuns, { namespace: "ns", name: "r1" }, patch, { type, force: true });
+      const result = await port.patch(Resources.trainingRuns, { namespace: "ns", name: "r1" }, patch, {
+        type,
+        force: true,
+      });
       const last = seen.at(-1)!;
       assert.equal(last.method, "PATCH");
       assert.equal(last.path, `${TR_PATH}/r1`);
@@ -110,7 +162,12 @@ describe("ClientPort against a fake API server", () => {
 
   it("patches the status subresource at .../status", async () => {
     patchAnswer = [200, run("r1", "3")];
-    await port.patchStatus(Resources.trainingRuns, { namespace: "ns", name: "r1" }, { status: { phase: "Pending" } }, { type: "merge" });
+    await port.patchStatus(
+      Resources.trainingRuns,
+      { namespace: "ns", name: "r1" },
+      { status: { phase: "Pending" } },
+      { type: "merge" },
+    );
     assert.equal(seen.at(-1)!.path, `${TR_PATH}/r1/status`);
     assert.equal(seen.at(-1)!.contentType, "application/merge-patch+json");
   });
@@ -123,13 +180,16 @@ describe("ClientPort against a fake API server", () => {
   for (const [name, code, reason, predicate, retryable] of errorCases) {
     it(name, async () => {
       patchAnswer = [code, status(code, reason, "r1")];
-      await assert.rejects(port.patch(Resources.trainingRuns, { namespace: "ns", name: "r1" }, {}, { type: "merge" }), (err: unknown) => {
-        assert.equal(predicate(err), true);
-        assert.equal((err as { name: string }).name, "KubeApiError");
-        assert.equal((err as { retryable: boolean }).retryable, retryable);
-        assert.equal((err as { code: number }).code, code);
-        return true;
-      });
+      await assert.rejects(
+        port.patch(Resources.trainingRuns, { namespace: "ns", name: "r1" }, {}, { type: "merge" }),
+        (err: unknown) => {
+          assert.equal(predicate(err), true);
+          assert.equal((err as { name: string }).name, "KubeApiError");
+          assert.equal((err as { retryable: boolean }).retryable, retryable);
+          assert.equal((err as { code: number }).code, code);
+          return true;
+        },
+      );
       assert.equal(requests.at(-1)?.code, code);
     });
   }
@@ -149,7 +209,9 @@ describe("ClientPort against a fake API server", () => {
   it("gives up on a request that gets no answer within the timeout, as a retryable Timeout", async () => {
     const kc = new KubeConfig();
     kc.loadFromOptions({
-      clusters: [{ name: "fake", server: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, skipTLSVerify: true }],
+      clusters: [
+        { name: "fake", server: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, skipTLSVerify: true },
+      ],
       users: [{ name: "u" }],
       contexts: [{ name: "fake", cluster: "fake", user: "u" }],
       currentContext: "fake",
@@ -163,7 +225,11 @@ describe("ClientPort against a fake API server", () => {
   });
 
   it("sends delete options as query parameters and preconditions in the body", async () => {
-    await port.delete(Resources.trainingRuns, { namespace: "ns", name: "r1" }, { propagationPolicy: "Background", preconditions: { uid: "u1" } });
+    await port.delete(
+      Resources.trainingRuns,
+      { namespace: "ns", name: "r1" },
+      { propagationPolicy: "Background", preconditions: { uid: "u1" } },
+    );
     const last = seen.at(-1)!;
     assert.equal(last.method, "DELETE");
     assert.equal(last.query.get("propagationPolicy"), "Background");
@@ -183,13 +249,22 @@ describe("ClientPort against a fake API server", () => {
         res.end();
       },
       (res) => {
-        res.write(event("ERROR", { kind: "Status", code: 410, reason: "Expired", message: "too old resource version: 12 (25)" }));
+        res.write(
+          event("ERROR", {
+            kind: "Status",
+            code: 410,
+            reason: "Expired",
+            message: "too old resource version: 12 (25)",
+          }),
+        );
         res.end();
       },
     ];
     const informer = new Informer({ port, resource: Resources.trainingRuns, namespace: "ns", pageSize: 0 });
     const changes: string[] = [];
-    informer.addHandler((c) => changes.push(`${c.type} ${c.object.metadata.name}@${c.object.metadata.resourceVersion}`));
+    informer.addHandler((c) =>
+      changes.push(`${c.type} ${c.object.metadata.name}@${c.object.metadata.resourceVersion}`),
+    );
     const controller = new AbortController();
     const running = informer.run(controller.signal);
     const deadline = Date.now() + 5000;
@@ -199,10 +274,19 @@ describe("ClientPort against a fake API server", () => {
     }
     controller.abort();
     await running;
-    const watchVersions = seen.filter((s) => s.query.get("watch") === "true").map((s) => s.query.get("resourceVersion"));
+    const watchVersions = seen
+      .filter((s) => s.query.get("watch") === "true")
+      .map((s) => s.query.get("resourceVersion"));
     assert.deepEqual(watchVersions, ["10", "12", "30"], "resumed from the bookmark, then from the re-list");
     assert.equal(seen.find((s) => s.query.get("watch") === "true")?.query.get("allowWatchBookmarks"), "true");
-    assert.deepEqual(changes, ["added a@10", "added b@10", "updated a@11", "deleted a@11", "updated b@30", "added c@30"]);
+    assert.deepEqual(changes, [
+      "added a@10",
+      "added b@10",
+      "updated a@11",
+      "deleted a@11",
+      "updated b@30",
+      "added c@30",
+    ]);
   });
 });
 

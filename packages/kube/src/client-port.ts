@@ -107,10 +107,15 @@ function timeoutMiddleware(ms: number): ObservableMiddleware {
 export function toKubeApiError(err: unknown, verb: string, resource: string): KubeApiError {
   if (err instanceof KubeApiError) return err;
   if (err instanceof ApiException) {
-    return httpError(err.code, err.body, err.headers as Record<string, string> | undefined, { verb, resource, cause: err });
+    return httpError(err.code, err.body, err.headers as Record<string, string> | undefined, {
+      verb,
+      resource,
+      cause: err,
+    });
   }
   const statusCode = (err as { statusCode?: unknown })?.statusCode;
-  if (typeof statusCode === "number") return httpError(statusCode, undefined, undefined, { verb, resource, cause: err });
+  if (typeof statusCode === "number")
+    return httpError(statusCode, undefined, undefined, { verb, resource, cause: err });
   return networkError(err, verb, resource);
 }
 
@@ -124,7 +129,10 @@ export class ClientPort implements KubePort {
   private readonly clock: Clock;
   private readonly agents = sharedAgentMiddleware();
 
-  constructor(kubeConfig: KubeConfig, private readonly options: ClientPortOptions = {}) {
+  constructor(
+    kubeConfig: KubeConfig,
+    private readonly options: ClientPortOptions = {},
+  ) {
     this.api = kubeConfig.makeApiClient(CustomObjectsApi);
     this.watcher = new Watch(kubeConfig);
     this.fieldManager = options.fieldManager ?? "nnunet-operator";
@@ -132,14 +140,24 @@ export class ClientPort implements KubePort {
     this.clock = options.clock ?? systemClock;
   }
 
-  private async call<T>(verb: string, resource: ResourceRef, send: (opts: ConfigurationOptions) => Http<unknown>, contentType?: string): Promise<T> {
+  private async call<T>(
+    verb: string,
+    resource: ResourceRef,
+    send: (opts: ConfigurationOptions) => Http<unknown>,
+    contentType?: string,
+  ): Promise<T> {
     const middleware = [corePathMiddleware, this.agents, timeoutMiddleware(this.timeoutMs)];
     if (contentType) middleware.push(setHeaderMiddleware("Content-Type", contentType));
     const started = this.clock.now();
     const name = resourceName(resource);
     try {
       const response = await send({ middleware, middlewareMergeStrategy: "append" });
-      this.options.onRequest?.({ verb, resource: name, code: response.httpStatusCode, durationMs: this.clock.now() - started });
+      this.options.onRequest?.({
+        verb,
+        resource: name,
+        code: response.httpStatusCode,
+        durationMs: this.clock.now() - started,
+      });
       return response.data as T;
     } catch (err) {
       const error = toKubeApiError(err, verb, name);
@@ -152,7 +170,10 @@ export class ClientPort implements KubePort {
     const { group, version, plural } = resource;
     return this.call("get", resource, (o) =>
       resource.namespaced
-        ? this.api.getNamespacedCustomObjectWithHttpInfo({ group, version, plural, namespace: ns(resource, key), name: key.name }, o)
+        ? this.api.getNamespacedCustomObjectWithHttpInfo(
+            { group, version, plural, namespace: ns(resource, key), name: key.name },
+            o,
+          )
         : this.api.getClusterCustomObjectWithHttpInfo({ group, version, plural, name: key.name }, o),
     );
   }
@@ -166,12 +187,18 @@ export class ClientPort implements KubePort {
       ...(options.continue !== undefined && { _continue: options.continue }),
       ...(options.resourceVersion !== undefined && { resourceVersion: options.resourceVersion }),
     };
-    const body = await this.call<{ items?: T[]; metadata?: { resourceVersion?: string; continue?: string } }>("list", resource, (o) =>
-      resource.namespaced && options.namespace
-        ? this.api.listNamespacedCustomObjectWithHttpInfo({ group, version, plural, namespace: options.namespace, ...query }, o)
-        : resource.namespaced
-          ? this.api.listCustomObjectForAllNamespacesWithHttpInfo({ group, version, plural, ...query }, o)
-          : this.api.listClusterCustomObjectWithHttpInfo({ group, version, plural, ...query }, o),
+    const body = await this.call<{ items?: T[]; metadata?: { resourceVersion?: string; continue?: string } }>(
+      "list",
+      resource,
+      (o) =>
+        resource.namespaced && options.namespace
+          ? this.api.listNamespacedCustomObjectWithHttpInfo(
+              { group, version, plural, namespace: options.namespace, ...query },
+              o,
+            )
+          : resource.namespaced
+            ? this.api.listCustomObjectForAllNamespacesWithHttpInfo({ group, version, plural, ...query }, o)
+            : this.api.listClusterCustomObjectWithHttpInfo({ group, version, plural, ...query }, o),
     );
     const result: ListResult<T> = { items: body.items ?? [], resourceVersion: body.metadata?.resourceVersion ?? "" };
     if (body.metadata?.continue) result.continue = body.metadata.continue;
@@ -183,7 +210,10 @@ export class ClientPort implements KubePort {
     const fieldManager = options.fieldManager ?? this.fieldManager;
     return this.call("create", resource, (o) =>
       resource.namespaced
-        ? this.api.createNamespacedCustomObjectWithHttpInfo({ group, version, plural, namespace: ns(resource, object.metadata), body: object, fieldManager }, o)
+        ? this.api.createNamespacedCustomObjectWithHttpInfo(
+            { group, version, plural, namespace: ns(resource, object.metadata), body: object, fieldManager },
+            o,
+          )
         : this.api.createClusterCustomObjectWithHttpInfo({ group, version, plural, body: object, fieldManager }, o),
     );
   }
@@ -194,12 +224,23 @@ export class ClientPort implements KubePort {
     const name = object.metadata.name ?? "";
     return this.call("update", resource, (o) =>
       resource.namespaced
-        ? this.api.replaceNamespacedCustomObjectWithHttpInfo({ group, version, plural, namespace: ns(resource, object.metadata), name, body: object, fieldManager }, o)
-        : this.api.replaceClusterCustomObjectWithHttpInfo({ group, version, plural, name, body: object, fieldManager }, o),
+        ? this.api.replaceNamespacedCustomObjectWithHttpInfo(
+            { group, version, plural, namespace: ns(resource, object.metadata), name, body: object, fieldManager },
+            o,
+          )
+        : this.api.replaceClusterCustomObjectWithHttpInfo(
+            { group, version, plural, name, body: object, fieldManager },
+            o,
+          ),
     );
   }
 
-  patch<T extends KubeObject>(resource: ResourceRef, key: ObjectKey, patch: unknown, options: PatchOptions): Promise<T> {
+  patch<T extends KubeObject>(
+    resource: ResourceRef,
+    key: ObjectKey,
+    patch: unknown,
+    options: PatchOptions,
+  ): Promise<T> {
     const { group, version, plural } = resource;
     const params = this.patchParams(resource, key, patch, options);
     return this.call(
@@ -207,13 +248,21 @@ export class ClientPort implements KubePort {
       resource,
       (o) =>
         resource.namespaced
-          ? this.api.patchNamespacedCustomObjectWithHttpInfo({ group, version, plural, namespace: ns(resource, key), ...params }, o)
+          ? this.api.patchNamespacedCustomObjectWithHttpInfo(
+              { group, version, plural, namespace: ns(resource, key), ...params },
+              o,
+            )
           : this.api.patchClusterCustomObjectWithHttpInfo({ group, version, plural, ...params }, o),
       PATCH_CONTENT_TYPES[options.type],
     );
   }
 
-  patchStatus<T extends KubeObject>(resource: ResourceRef, key: ObjectKey, patch: unknown, options: PatchOptions): Promise<T> {
+  patchStatus<T extends KubeObject>(
+    resource: ResourceRef,
+    key: ObjectKey,
+    patch: unknown,
+    options: PatchOptions,
+  ): Promise<T> {
     const { group, version, plural } = resource;
     const params = this.patchParams(resource, key, patch, options);
     return this.call(
@@ -221,7 +270,10 @@ export class ClientPort implements KubePort {
       resource,
       (o) =>
         resource.namespaced
-          ? this.api.patchNamespacedCustomObjectStatusWithHttpInfo({ group, version, plural, namespace: ns(resource, key), ...params }, o)
+          ? this.api.patchNamespacedCustomObjectStatusWithHttpInfo(
+              { group, version, plural, namespace: ns(resource, key), ...params },
+              o,
+            )
           : this.api.patchClusterCustomObjectStatusWithHttpInfo({ group, version, plural, ...params }, o),
       PATCH_CONTENT_TYPES[options.type],
     );
@@ -245,12 +297,20 @@ export class ClientPort implements KubePort {
     };
     await this.call("delete", resource, (o) =>
       resource.namespaced
-        ? this.api.deleteNamespacedCustomObjectWithHttpInfo({ group, version, plural, namespace: ns(resource, key), name: key.name, ...extra }, o)
+        ? this.api.deleteNamespacedCustomObjectWithHttpInfo(
+            { group, version, plural, namespace: ns(resource, key), name: key.name, ...extra },
+            o,
+          )
         : this.api.deleteClusterCustomObjectWithHttpInfo({ group, version, plural, name: key.name, ...extra }, o),
     );
   }
 
-  watch<T extends KubeObject>(resource: ResourceRef, options: WatchOptions, onEvent: (event: WatchEvent<T>) => void, signal: AbortSignal): Promise<void> {
+  watch<T extends KubeObject>(
+    resource: ResourceRef,
+    options: WatchOptions,
+    onEvent: (event: WatchEvent<T>) => void,
+    signal: AbortSignal,
+  ): Promise<void> {
     const name = resourceName(resource);
     const path = resourcePath(resource, options.namespace);
     const timeoutSeconds = options.timeoutSeconds ?? 300;
@@ -270,7 +330,12 @@ export class ClientPort implements KubePort {
         this.clock.clearTimeout(guard);
         signal.removeEventListener("abort", onAbort);
         controller?.abort();
-        this.options.onRequest?.({ verb: "watch", resource: name, code: error?.code ?? 200, durationMs: this.clock.now() - started });
+        this.options.onRequest?.({
+          verb: "watch",
+          resource: name,
+          code: error?.code ?? 200,
+          durationMs: this.clock.now() - started,
+        });
         if (error) reject(error);
         else resolve();
       };
@@ -304,6 +369,11 @@ export class ClientPort implements KubePort {
 }
 
 function ns(resource: ResourceRef, meta: { namespace?: string | undefined }): string {
-  if (!meta.namespace) throw new KubeApiError(`${resourceName(resource)} is namespaced: a namespace is required`, { code: 400, reason: "BadRequest", retryable: false });
+  if (!meta.namespace)
+    throw new KubeApiError(`${resourceName(resource)} is namespaced: a namespace is required`, {
+      code: 400,
+      reason: "BadRequest",
+      retryable: false,
+    });
   return meta.namespace;
 }

@@ -1,6 +1,16 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { classifyStatus, httpError, isAlreadyExists, isConflict, isGone, isNotFound, isRetryable, networkError, parseRetryAfter } from "./errors.js";
+import {
+  classifyStatus,
+  httpError,
+  isAlreadyExists,
+  isConflict,
+  isGone,
+  isNotFound,
+  isRetryable,
+  networkError,
+  parseRetryAfter,
+} from "./errors.js";
 
 describe("classifyStatus", () => {
   const cases: Array<[string, number, object | undefined, string, boolean]> = [
@@ -10,9 +20,27 @@ describe("classifyStatus", () => {
     ["504 server timeout is retried", 504, { reason: "Timeout" }, "Timeout", true],
     ["an unknown 5xx is retried", 599, undefined, "InternalError", true],
     ["409 Conflict (stale resourceVersion) is retried after a re-read", 409, { reason: "Conflict" }, "Conflict", true],
-    ["409 AlreadyExists is terminal: the same create fails forever", 409, { reason: "AlreadyExists" }, "AlreadyExists", false],
-    ["404 of a named object is terminal", 404, { kind: "Status", reason: "NotFound", details: { name: "r1", kind: "trainingruns" } }, "NotFound", false],
-    ["404 naming no object (a CRD not yet served) is retried", 404, { kind: "Status", reason: "NotFound", details: {} }, "NotFound", true],
+    [
+      "409 AlreadyExists is terminal: the same create fails forever",
+      409,
+      { reason: "AlreadyExists" },
+      "AlreadyExists",
+      false,
+    ],
+    [
+      "404 of a named object is terminal",
+      404,
+      { kind: "Status", reason: "NotFound", details: { name: "r1", kind: "trainingruns" } },
+      "NotFound",
+      false,
+    ],
+    [
+      "404 naming no object (a CRD not yet served) is retried",
+      404,
+      { kind: "Status", reason: "NotFound", details: {} },
+      "NotFound",
+      true,
+    ],
     ["400 Bad Request is terminal", 400, { reason: "BadRequest" }, "BadRequest", false],
     ["403 Forbidden is terminal", 403, { reason: "Forbidden" }, "Forbidden", false],
     ["422 Invalid is terminal", 422, { reason: "Invalid" }, "Invalid", false],

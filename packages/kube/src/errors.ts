@@ -9,7 +9,13 @@ export interface KubeStatus {
   message?: string;
   reason?: string;
   code?: number;
-  details?: { name?: string; kind?: string; group?: string; retryAfterSeconds?: number; causes?: Array<{ field?: string; message?: string; reason?: string }> };
+  details?: {
+    name?: string;
+    kind?: string;
+    group?: string;
+    retryAfterSeconds?: number;
+    causes?: Array<{ field?: string; message?: string; reason?: string }>;
+  };
 }
 
 export interface KubeApiErrorInit {
@@ -90,16 +96,25 @@ export function classifyStatus(code: number, status?: KubeStatus): { reason: str
 /** A failure before any response: every one of them is worth another try. */
 export function networkError(err: unknown, verb?: string, resource?: string): KubeApiError {
   const code = (err as { code?: unknown })?.code;
-  const timedOut = (err as { name?: string })?.name === "AbortError" || (err as { name?: string })?.name === "TimeoutError" || code === "ETIMEDOUT";
+  const timedOut =
+    (err as { name?: string })?.name === "AbortError" ||
+    (err as { name?: string })?.name === "TimeoutError" ||
+    code === "ETIMEDOUT";
   const message = err instanceof Error ? err.message : String(err);
-  return new KubeApiError(`${verb ?? "request"} ${resource ?? ""}: ${timedOut ? "timed out" : "no response"}: ${message}`.replace(/ {2,}/g, " "), {
-    code: 0,
-    reason: timedOut ? "Timeout" : "NetworkError",
-    retryable: true,
-    verb,
-    resource,
-    cause: err,
-  });
+  return new KubeApiError(
+    `${verb ?? "request"} ${resource ?? ""}: ${timedOut ? "timed out" : "no response"}: ${message}`.replace(
+      / {2,}/g,
+      " ",
+    ),
+    {
+      code: 0,
+      reason: timedOut ? "Timeout" : "NetworkError",
+      retryable: true,
+      verb,
+      resource,
+      cause: err,
+    },
+  );
 }
 
 /** Parses a response body into a Status when it is one. */
@@ -126,23 +141,34 @@ export function parseRetryAfter(header: string | undefined, nowMs: number): numb
 }
 
 /** Builds the typed error for an HTTP failure response. */
-export function httpError(code: number, body: unknown, headers: Record<string, string> | undefined, ctx: { verb?: string; resource?: string; nowMs?: number; cause?: unknown } = {}): KubeApiError {
+export function httpError(
+  code: number,
+  body: unknown,
+  headers: Record<string, string> | undefined,
+  ctx: { verb?: string; resource?: string; nowMs?: number; cause?: unknown } = {},
+): KubeApiError {
   const status = parseStatus(body);
   const { reason, retryable } = classifyStatus(code, status);
   const retryAfterMs =
     parseRetryAfter(headers?.["retry-after"], ctx.nowMs ?? Date.now()) ??
     (status?.details?.retryAfterSeconds !== undefined ? status.details.retryAfterSeconds * 1000 : undefined);
   const detail = status?.message ?? (typeof body === "string" ? body.slice(0, 300) : "");
-  return new KubeApiError(`${ctx.verb ?? "request"} ${ctx.resource ?? ""}: ${code} ${reason}${detail ? `: ${detail}` : ""}`.replace(/ {2,}/g, " "), {
-    code,
-    reason,
-    retryable,
-    status,
-    retryAfterMs,
-    verb: ctx.verb,
-    resource: ctx.resource,
-    cause: ctx.cause,
-  });
+  return new KubeApiError(
+    `${ctx.verb ?? "request"} ${ctx.resource ?? ""}: ${code} ${reason}${detail ? `: ${detail}` : ""}`.replace(
+      / {2,}/g,
+      " ",
+    ),
+    {
+      code,
+      reason,
+      retryable,
+      status,
+      retryAfterMs,
+      verb: ctx.verb,
+      resource: ctx.resource,
+      cause: ctx.cause,
+    },
+  );
 }
 
 function asKubeError(err: unknown): KubeApiError | undefined {

@@ -22,7 +22,14 @@ export interface ObjectReference {
 
 export function referenceOf(object: KubeObject): ObjectReference {
   const m = object.metadata;
-  return { apiVersion: object.apiVersion, kind: object.kind, name: m.name ?? "", namespace: m.namespace, uid: m.uid, resourceVersion: m.resourceVersion };
+  return {
+    apiVersion: object.apiVersion,
+    kind: object.kind,
+    name: m.name ?? "",
+    namespace: m.namespace,
+    uid: m.uid,
+    resourceVersion: m.resourceVersion,
+  };
 }
 
 export interface EventInput {
@@ -50,7 +57,13 @@ function truncate(text: string, max: number): string {
 /** Events of one regarding object, type, reason, action and note form a series. */
 export function seriesKey(input: EventInput): string {
   const r = input.regarding;
-  return JSON.stringify([r.uid ?? `${r.namespace}/${r.kind}/${r.name}`, input.type, input.reason, input.action ?? input.reason, input.note]);
+  return JSON.stringify([
+    r.uid ?? `${r.namespace}/${r.kind}/${r.name}`,
+    input.type,
+    input.reason,
+    input.action ?? input.reason,
+    input.note,
+  ]);
 }
 
 /** `<name>.<hex nanoseconds>`, unique enough and sortable, as client-go names them. */
@@ -60,7 +73,13 @@ export function eventName(regardingName: string, nowMs: number, sequence: number
 }
 
 /** A new Event object. Pure. */
-export function buildEvent(api: EventApi, input: EventInput, name: string, nowMs: number, reporter: Reporter): KubeObject {
+export function buildEvent(
+  api: EventApi,
+  input: EventInput,
+  name: string,
+  nowMs: number,
+  reporter: Reporter,
+): KubeObject {
   const namespace = input.regarding.namespace || "default";
   const note = truncate(input.note, MAX_NOTE);
   const action = truncate(input.action ?? input.reason, 128);
@@ -164,7 +183,12 @@ export class EventRecorder {
     const known = this.series.get(key);
     if (known && now - known.lastMs <= (this.options.seriesWindowMs ?? 6 * 60_000)) {
       try {
-        await this.options.port.patch(this.resource(), { namespace: known.namespace, name: known.name }, buildSeriesPatch(this.api, known.count + 1, now), { type: "merge" });
+        await this.options.port.patch(
+          this.resource(),
+          { namespace: known.namespace, name: known.name },
+          buildSeriesPatch(this.api, known.count + 1, now),
+          { type: "merge" },
+        );
         known.count += 1;
         known.lastMs = now;
         this.remember(key, known);

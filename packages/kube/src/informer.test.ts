@@ -3,31 +3,81 @@ import { describe, it } from "node:test";
 import { FakeClock, settle } from "./testing/fake-clock.js";
 import { KubeApiError } from "./errors.js";
 import { INFORMER_BACKOFF, Informer, decideReconnect, labelKey, ownerKeys } from "./informer.js";
-import { type KubeObject, type KubePort, type ListResult, Resources, type WatchEvent, type WatchOptions } from "./port.js";
+import {
+  type KubeObject,
+  type KubePort,
+  type ListResult,
+  Resources,
+  type WatchEvent,
+  type WatchOptions,
+} from "./port.js";
 
 const gone = new KubeApiError("too old", { code: 410, reason: "Expired", retryable: false });
 const unavailable = new KubeApiError("down", { code: 503, reason: "ServiceUnavailable", retryable: true });
 
 describe("decideReconnect", () => {
-  const cases: Array<[string, Parameters<typeof decideReconnect>[0], number, { relist: boolean; delayMs: number; failures: number }]> = [
-    ["a watch the server closed resumes at once and clears the failures", { kind: "closed" }, 3, { relist: false, delayMs: 0, failures: 0 }],
-    ["410 Gone on a watch re-lists at once", { kind: "failed", phase: "watch", error: gone }, 2, { relist: true, delayMs: 0, failures: 0 }],
-    ["a failed watch resumes from its version after a backoff", { kind: "failed", phase: "watch", error: unavailable }, 0, { relist: false, delayMs: 500, failures: 1 }],
-    ["a failed list lists again after a growing backoff", { kind: "failed", phase: "list", error: unavailable }, 2, { relist: true, delayMs: 2000, failures: 3 }],
-    ["410 on a list waits too, so a confused server cannot make us spin", { kind: "failed", phase: "list", error: gone }, 0, { relist: true, delayMs: 500, failures: 1 }],
+  const cases: Array<
+    [string, Parameters<typeof decideReconnect>[0], number, { relist: boolean; delayMs: number; failures: number }]
+  > = [
+    [
+      "a watch the server closed resumes at once and clears the failures",
+      { kind: "closed" },
+      3,
+      { relist: false, delayMs: 0, failures: 0 },
+    ],
+    [
+      "410 Gone on a watch re-lists at once",
+      { kind: "failed", phase: "watch", error: gone },
+      2,
+      { relist: true, delayMs: 0, failures: 0 },
+    ],
+    [
+      "a failed watch resumes from its version after a backoff",
+      { kind: "failed", phase: "watch", error: unavailable },
+      0,
+      { relist: false, delayMs: 500, failures: 1 },
+    ],
+    [
+      "a failed list lists again after a growing backoff",
+      { kind: "failed", phase: "list", error: unavailable },
+      2,
+      { relist: true, delayMs: 2000, failures: 3 },
+    ],
+    [
+      "410 on a list waits too, so a confused server cannot make us spin",
+      { kind: "failed", phase: "list", error: gone },
+      0,
+      { relist: true, delayMs: 500, failures: 1 },
+    ],
   ];
   for (const [name, outcome, failures, expected] of cases) {
-    it(name, () => assert.deepEqual(decideReconnect(outcome, failures, INFORMER_BACKOFF, () => 0.5), expected));
+    it(name, () =>
+      assert.deepEqual(
+        decideReconnect(outcome, failures, INFORMER_BACKOFF, () => 0.5),
+        expected,
+      ),
+    );
   }
 });
 
 describe("key mappers", () => {
   const job: KubeObject = {
-    metadata: { namespace: "ns", name: "r1-fold-0", labels: { "nnunet-operator.io/run": "r1" }, ownerReferences: [{ apiVersion: "nnunet-operator.io/v1alpha1", kind: "TrainingRun", name: "r1", uid: "u" }, { apiVersion: "v1", kind: "Other", name: "x", uid: "v" }] },
+    metadata: {
+      namespace: "ns",
+      name: "r1-fold-0",
+      labels: { "nnunet-operator.io/run": "r1" },
+      ownerReferences: [
+        { apiVersion: "nnunet-operator.io/v1alpha1", kind: "TrainingRun", name: "r1", uid: "u" },
+        { apiVersion: "v1", kind: "Other", name: "x", uid: "v" },
+      ],
+    },
   };
-  it("maps a child to its owning TrainingRun's key", () => assert.deepEqual(ownerKeys("TrainingRun")(job, { type: "added", object: job }), ["ns/r1"]));
-  it("maps a labelled object to the run named by the label", () => assert.equal(labelKey("nnunet-operator.io/run")(job, { type: "added", object: job }), "ns/r1"));
-  it("maps an unlabelled object to no key", () => assert.equal(labelKey("missing")(job, { type: "added", object: job }), undefined));
+  it("maps a child to its owning TrainingRun's key", () =>
+    assert.deepEqual(ownerKeys("TrainingRun")(job, { type: "added", object: job }), ["ns/r1"]));
+  it("maps a labelled object to the run named by the label", () =>
+    assert.equal(labelKey("nnunet-operator.io/run")(job, { type: "added", object: job }), "ns/r1"));
+  it("maps an unlabelled object to no key", () =>
+    assert.equal(labelKey("missing")(job, { type: "added", object: job }), undefined));
 });
 
 type WatchStep = (emit: (e: WatchEvent) => void, signal: AbortSignal) => Promise<void>;
@@ -44,10 +94,18 @@ function scriptedPort(lists: Array<ListResult | Error>, watches: WatchStep[]) {
       if (next instanceof Error) throw next;
       return next as ListResult<T>;
     },
-    async watch<T extends KubeObject>(_r: unknown, options: WatchOptions, onEvent: (e: WatchEvent<T>) => void, signal: AbortSignal) {
+    async watch<T extends KubeObject>(
+      _r: unknown,
+      options: WatchOptions,
+      onEvent: (e: WatchEvent<T>) => void,
+      signal: AbortSignal,
+    ) {
       watchCalls.push(options);
       const step = watches.shift();
-      if (!step) return signal.aborted ? undefined : new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve()));
+      if (!step)
+        return signal.aborted
+          ? undefined
+          : new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve()));
       return step(onEvent as (e: WatchEvent) => void, signal);
     },
   };
@@ -75,7 +133,10 @@ describe("Informer", () => {
     const running = informer.run(controller.signal);
     assert.equal(await informer.waitForSync(controller.signal), true);
     await settle();
-    assert.deepEqual(watchCalls.map((w) => w.resourceVersion), ["10", "15", "16"]);
+    assert.deepEqual(
+      watchCalls.map((w) => w.resourceVersion),
+      ["10", "15", "16"],
+    );
     assert.deepEqual(keys, ["ns/a", "ns/b", "ns/a"]);
     assert.deepEqual(informer.store.keys(), ["ns/b"]);
     controller.abort();
@@ -83,8 +144,18 @@ describe("Informer", () => {
   });
 
   it("caches listed and watched objects through the transform", async () => {
-    const fat = (name: string, rv: string): KubeObject => ({ metadata: { namespace: "ns", name, resourceVersion: rv, managedFields: [{ manager: "x" }] } as KubeObject["metadata"] });
-    const { port } = scriptedPort([{ items: [fat("a", "5")], resourceVersion: "10" }], [async (emit) => emit({ type: "ADDED", object: fat("b", "11") })]);
+    const fat = (name: string, rv: string): KubeObject => ({
+      metadata: {
+        namespace: "ns",
+        name,
+        resourceVersion: rv,
+        managedFields: [{ manager: "x" }],
+      } as KubeObject["metadata"],
+    });
+    const { port } = scriptedPort(
+      [{ items: [fat("a", "5")], resourceVersion: "10" }],
+      [async (emit) => emit({ type: "ADDED", object: fat("b", "11") })],
+    );
     const slim = (o: KubeObject): KubeObject => {
       const { managedFields: _m, ...metadata } = o.metadata as KubeObject["metadata"] & { managedFields?: unknown };
       return { ...o, metadata };
@@ -94,7 +165,13 @@ describe("Informer", () => {
     const running = informer.run(controller.signal);
     await informer.waitForSync(controller.signal);
     await settle();
-    assert.deepEqual(informer.store.list().map((o) => o.metadata), [{ namespace: "ns", name: "a", resourceVersion: "5" }, { namespace: "ns", name: "b", resourceVersion: "11" }]);
+    assert.deepEqual(
+      informer.store.list().map((o) => o.metadata),
+      [
+        { namespace: "ns", name: "a", resourceVersion: "5" },
+        { namespace: "ns", name: "b", resourceVersion: "11" },
+      ],
+    );
     controller.abort();
     await running;
   });
@@ -124,7 +201,10 @@ describe("Informer", () => {
   it("waits the injected backoff after failures, growing it, and reports each error", async () => {
     const delays: number[] = [];
     const errors: unknown[] = [];
-    const { port, listCalls } = scriptedPort([unavailable, unavailable, { items: [], resourceVersion: "7" }], [async () => Promise.reject(unavailable)]);
+    const { port, listCalls } = scriptedPort(
+      [unavailable, unavailable, { items: [], resourceVersion: "7" }],
+      [async () => Promise.reject(unavailable)],
+    );
     const informer = new Informer({
       port,
       resource: Resources.jobs,
@@ -159,7 +239,10 @@ describe("Informer", () => {
     const running = informer.run(controller.signal);
     await informer.waitForSync();
     await settle();
-    assert.deepEqual(listCalls, [{ namespace: undefined, limit: 1 }, { namespace: undefined, limit: 1, continue: "page2" }]);
+    assert.deepEqual(listCalls, [
+      { namespace: undefined, limit: 1 },
+      { namespace: undefined, limit: 1, continue: "page2" },
+    ]);
     assert.equal(informer.store.size, 2);
     assert.equal(watchCalls[0]?.resourceVersion, "9");
     controller.abort();
@@ -169,7 +252,12 @@ describe("Informer", () => {
   it("keeps running when a handler throws", async () => {
     const { port } = scriptedPort([{ items: [obj("a", "1"), obj("b", "1")], resourceVersion: "1" }], []);
     const errors: unknown[] = [];
-    const informer = new Informer({ port, resource: Resources.pods, onError: (e) => errors.push(e), clock: new FakeClock() });
+    const informer = new Informer({
+      port,
+      resource: Resources.pods,
+      onError: (e) => errors.push(e),
+      clock: new FakeClock(),
+    });
     const seen: string[] = [];
     informer.addHandler(() => {
       throw new Error("bad handler");

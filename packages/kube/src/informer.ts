@@ -46,7 +46,12 @@ export type WatchOutcome = { kind: "closed" } | { kind: "failed"; phase: "list" 
  * other failure, and every failed list (410 included, so a confused server cannot spin us),
  * waits a growing delay; a failed list is re-listed, a failed watch resumed.
  */
-export function decideReconnect(outcome: WatchOutcome, failures: number, backoff: BackoffConfig, random: () => number = Math.random): { relist: boolean; delayMs: number; failures: number } {
+export function decideReconnect(
+  outcome: WatchOutcome,
+  failures: number,
+  backoff: BackoffConfig,
+  random: () => number = Math.random,
+): { relist: boolean; delayMs: number; failures: number } {
   if (outcome.kind === "closed") return { relist: false, delayMs: 0, failures: 0 };
   if (outcome.phase === "watch" && isGone(outcome.error)) return { relist: true, delayMs: 0, failures: 0 };
   const next = failures + 1;
@@ -54,7 +59,10 @@ export function decideReconnect(outcome: WatchOutcome, failures: number, backoff
 }
 
 /** Applies one watch event to the store. Returns the change and the resourceVersion to resume from. Pure over the store. */
-export function applyWatchEvent<T extends KubeObject>(store: ObjectStore<T>, event: WatchEvent<T>): { change: Change<T> | undefined; resourceVersion: string | undefined } {
+export function applyWatchEvent<T extends KubeObject>(
+  store: ObjectStore<T>,
+  event: WatchEvent<T>,
+): { change: Change<T> | undefined; resourceVersion: string | undefined } {
   const resourceVersion = event.object?.metadata?.resourceVersion;
   switch (event.type) {
     case "ADDED":
@@ -215,7 +223,10 @@ export class Informer<T extends KubeObject = KubeObject> {
 
   private onEvent(event: WatchEvent<T>): void {
     const transform = this.options.transform;
-    const { change, resourceVersion } = applyWatchEvent(this.store, transform && event.type !== "BOOKMARK" ? { type: event.type, object: transform(event.object) } : event);
+    const { change, resourceVersion } = applyWatchEvent(
+      this.store,
+      transform && event.type !== "BOOKMARK" ? { type: event.type, object: transform(event.object) } : event,
+    );
     if (resourceVersion) this.rv = resourceVersion;
     if (change) this.emit(change);
   }
@@ -225,7 +236,9 @@ export class Informer<T extends KubeObject = KubeObject> {
       try {
         handler(change);
       } catch (err) {
-        this.options.onError?.(new Error(`handler of ${resourceName(this.options.resource)} informer threw`, { cause: err }));
+        this.options.onError?.(
+          new Error(`handler of ${resourceName(this.options.resource)} informer threw`, { cause: err }),
+        );
       }
     }
   }

@@ -13,26 +13,63 @@ const config = DEFAULT_LEADER_ELECTION; // 15 s lease, 10 s renew deadline, 2 s 
 function lease(holder: string, renewMsAgo: number, transitions = 3): Lease {
   return {
     metadata: { name: "op", namespace: "sys", resourceVersion: "7" },
-    spec: { holderIdentity: holder, leaseDurationSeconds: 15, acquireTime: toMicroTime(T0 - 60_000), renewTime: toMicroTime(T0 - renewMsAgo), leaseTransitions: transitions },
+    spec: {
+      holderIdentity: holder,
+      leaseDurationSeconds: 15,
+      acquireTime: toMicroTime(T0 - 60_000),
+      renewTime: toMicroTime(T0 - renewMsAgo),
+      leaseTransitions: transitions,
+    },
   };
 }
 
 describe("decideLease", () => {
   const cases: Array<[string, Lease | undefined, number | undefined, string, Record<string, unknown>]> = [
-    ["creates the Lease when there is none", undefined, undefined, "create", { holderIdentity: "me", leaseTransitions: 0, acquireTime: toMicroTime(T0) }],
-    ["renews its own Lease, keeping acquireTime and transitions", lease("me", 5_000), undefined, "renew", { holderIdentity: "me", leaseTransitions: 3, acquireTime: toMicroTime(T0 - 60_000), renewTime: toMicroTime(T0) }],
+    [
+      "creates the Lease when there is none",
+      undefined,
+      undefined,
+      "create",
+      { holderIdentity: "me", leaseTransitions: 0, acquireTime: toMicroTime(T0) },
+    ],
+    [
+      "renews its own Lease, keeping acquireTime and transitions",
+      lease("me", 5_000),
+      undefined,
+      "renew",
+      { holderIdentity: "me", leaseTransitions: 3, acquireTime: toMicroTime(T0 - 60_000), renewTime: toMicroTime(T0) },
+    ],
     ["waits while another holder's Lease is fresh", lease("other", 14_000), undefined, "wait", {}],
-    ["takes over a Lease not renewed for its duration, counting a transition", lease("other", 15_000), undefined, "acquire", { holderIdentity: "me", leaseTransitions: 4, acquireTime: toMicroTime(T0) }],
-    ["takes over a released Lease at once", lease("", 0), undefined, "acquire", { holderIdentity: "me", leaseTransitions: 4 }],
+    [
+      "takes over a Lease not renewed for its duration, counting a transition",
+      lease("other", 15_000),
+      undefined,
+      "acquire",
+      { holderIdentity: "me", leaseTransitions: 4, acquireTime: toMicroTime(T0) },
+    ],
+    [
+      "takes over a released Lease at once",
+      lease("", 0),
+      undefined,
+      "acquire",
+      { holderIdentity: "me", leaseTransitions: 4 },
+    ],
     ["trusts its own observation over a renewTime from a skewed clock", lease("other", 60_000), T0 - 3_000, "wait", {}],
-    ["takes over when its own observation is older than the duration", lease("other", 0), T0 - 16_000, "acquire", { holderIdentity: "me" }],
+    [
+      "takes over when its own observation is older than the duration",
+      lease("other", 0),
+      T0 - 16_000,
+      "acquire",
+      { holderIdentity: "me" },
+    ],
   ];
   for (const [name, current, observedAt, action, fields] of cases) {
     it(name, () => {
       const decision = decideLease(current, "me", T0, config, observedAt);
       assert.equal(decision.action, action);
       if (decision.action !== "wait") {
-        for (const [k, v] of Object.entries(fields)) assert.deepEqual(decision.spec[k as keyof typeof decision.spec], v, k);
+        for (const [k, v] of Object.entries(fields))
+          assert.deepEqual(decision.spec[k as keyof typeof decision.spec], v, k);
         assert.equal(decision.spec.leaseDurationSeconds, 15);
       } else {
         assert.equal(decision.holder, "other");
@@ -106,7 +143,14 @@ describe("LeaderElector", () => {
     const port = new FakeKubePort();
     const clock = new FakeClock(T0);
     const controller = new AbortController();
-    const e = new LeaderElector({ port, clock, namespace: "sys", name: "op", identity: "a", onStartedLeading: () => {} });
+    const e = new LeaderElector({
+      port,
+      clock,
+      namespace: "sys",
+      name: "op",
+      identity: "a",
+      onStartedLeading: () => {},
+    });
     const running = e.run(controller.signal);
     await clock.advance(0);
     await clock.advance(2_000);
@@ -119,11 +163,22 @@ describe("LeaderElector", () => {
   it("loses a race for the Lease to a concurrent writer without reporting an error", async () => {
     const port = new FakeKubePort();
     const clock = new FakeClock(T0);
-    await port.create<Lease>(Resources.leases, { metadata: { namespace: "sys", name: "op" }, spec: { holderIdentity: "", renewTime: toMicroTime(T0) } });
+    await port.create<Lease>(Resources.leases, {
+      metadata: { namespace: "sys", name: "op" },
+      spec: { holderIdentity: "", renewTime: toMicroTime(T0) },
+    });
     port.failNext("patch", new KubeApiError("modified", { code: 409, reason: "Conflict", retryable: true }));
     const errors: unknown[] = [];
     const controller = new AbortController();
-    const e = new LeaderElector({ port, clock, namespace: "sys", name: "op", identity: "a", onStartedLeading: () => {}, onError: (err) => errors.push(err) });
+    const e = new LeaderElector({
+      port,
+      clock,
+      namespace: "sys",
+      name: "op",
+      identity: "a",
+      onStartedLeading: () => {},
+      onError: (err) => errors.push(err),
+    });
     const running = e.run(controller.signal);
     await clock.advance(0);
     assert.equal(e.isLeader(), false);
@@ -138,7 +193,15 @@ describe("LeaderElector", () => {
     const port = new FakeKubePort();
     const clock = new FakeClock(T0);
     const crashed = new AbortController();
-    const a = new LeaderElector({ port, clock, namespace: "sys", name: "op", identity: "a", onStartedLeading: () => {}, releaseOnCancel: false });
+    const a = new LeaderElector({
+      port,
+      clock,
+      namespace: "sys",
+      name: "op",
+      identity: "a",
+      onStartedLeading: () => {},
+      releaseOnCancel: false,
+    });
     const runningA = a.run(crashed.signal);
     await clock.advance(0);
     crashed.abort();
@@ -153,6 +216,16 @@ describe("LeaderElector", () => {
   });
 
   it("refuses a renew deadline that is not below the lease duration", () => {
-    assert.throws(() => new LeaderElector({ port: new FakeKubePort(), namespace: "n", name: "l", identity: "i", onStartedLeading: () => {}, config: { leaseDurationMs: 10_000, renewDeadlineMs: 10_000 } }));
+    assert.throws(
+      () =>
+        new LeaderElector({
+          port: new FakeKubePort(),
+          namespace: "n",
+          name: "l",
+          identity: "i",
+          onStartedLeading: () => {},
+          config: { leaseDurationMs: 10_000, renewDeadlineMs: 10_000 },
+        }),
+    );
   });
 });

@@ -30,7 +30,11 @@ export interface LeaderElectionConfig {
   retryPeriodMs: number;
 }
 
-export const DEFAULT_LEADER_ELECTION: LeaderElectionConfig = { leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000 };
+export const DEFAULT_LEADER_ELECTION: LeaderElectionConfig = {
+  leaseDurationMs: 15_000,
+  renewDeadlineMs: 10_000,
+  retryPeriodMs: 2_000,
+};
 
 export type LeaseDecision =
   | { action: "create" | "acquire" | "renew"; spec: LeaseSpec }
@@ -47,11 +51,20 @@ function parseTime(value: string | undefined): number | undefined {
  * `observedAtMs`: when this candidate last saw the Lease record change (its own clock); if
  * omitted, the Lease's renewTime is trusted.
  */
-export function decideLease(lease: Lease | undefined, identity: string, nowMs: number, config: LeaderElectionConfig, observedAtMs?: number): LeaseDecision {
+export function decideLease(
+  lease: Lease | undefined,
+  identity: string,
+  nowMs: number,
+  config: LeaderElectionConfig,
+  observedAtMs?: number,
+): LeaseDecision {
   const now = toMicroTime(nowMs);
   const leaseDurationSeconds = Math.ceil(config.leaseDurationMs / 1000);
   if (!lease) {
-    return { action: "create", spec: { holderIdentity: identity, leaseDurationSeconds, acquireTime: now, renewTime: now, leaseTransitions: 0 } };
+    return {
+      action: "create",
+      spec: { holderIdentity: identity, leaseDurationSeconds, acquireTime: now, renewTime: now, leaseTransitions: 0 },
+    };
   }
   const spec = lease.spec ?? {};
   if (spec.holderIdentity === identity) {
@@ -64,7 +77,13 @@ export function decideLease(lease: Lease | undefined, identity: string, nowMs: n
   }
   return {
     action: "acquire",
-    spec: { holderIdentity: identity, leaseDurationSeconds, acquireTime: now, renewTime: now, leaseTransitions: (spec.leaseTransitions ?? 0) + 1 },
+    spec: {
+      holderIdentity: identity,
+      leaseDurationSeconds,
+      acquireTime: now,
+      renewTime: now,
+      leaseTransitions: (spec.leaseTransitions ?? 0) + 1,
+    },
   };
 }
 
@@ -98,7 +117,8 @@ export class LeaderElector {
   constructor(private readonly options: LeaderElectorOptions) {
     this.config = { ...DEFAULT_LEADER_ELECTION, ...options.config };
     this.clock = options.clock ?? systemClock;
-    if (this.config.renewDeadlineMs >= this.config.leaseDurationMs) throw new Error("renewDeadlineMs must be below leaseDurationMs");
+    if (this.config.renewDeadlineMs >= this.config.leaseDurationMs)
+      throw new Error("renewDeadlineMs must be below leaseDurationMs");
   }
 
   isLeader(): boolean {
@@ -155,17 +175,32 @@ export class LeaderElector {
       }
     }
     const now = this.clock.now();
-    const record = JSON.stringify([lease?.spec?.holderIdentity, lease?.spec?.renewTime, lease?.metadata.resourceVersion]);
+    const record = JSON.stringify([
+      lease?.spec?.holderIdentity,
+      lease?.spec?.renewTime,
+      lease?.metadata.resourceVersion,
+    ]);
     if (this.observed?.record !== record) this.observed = { record, atMs: now };
     this.current = lease;
-    const decision = decideLease(lease, this.options.identity, now, this.config, lease ? this.observed.atMs : undefined);
+    const decision = decideLease(
+      lease,
+      this.options.identity,
+      now,
+      this.config,
+      lease ? this.observed.atMs : undefined,
+    );
     if (decision.action === "wait") {
       this.noteLeader(decision.holder);
       return false;
     }
     try {
       if (decision.action === "create") {
-        const body: Lease = { apiVersion: apiVersionOf(Resources.leases), kind: "Lease", metadata: this.key(), spec: decision.spec };
+        const body: Lease = {
+          apiVersion: apiVersionOf(Resources.leases),
+          kind: "Lease",
+          metadata: this.key(),
+          spec: decision.spec,
+        };
         this.current = await this.options.port.create<Lease>(Resources.leases, body);
       } else {
         this.current = await this.write(lease!, decision.spec);
@@ -175,7 +210,14 @@ export class LeaderElector {
       if (!isConflict(err) && !isAlreadyExists(err)) this.options.onError?.(err);
       return false;
     }
-    this.observed = { record: JSON.stringify([decision.spec.holderIdentity, decision.spec.renewTime, this.current?.metadata.resourceVersion]), atMs: now };
+    this.observed = {
+      record: JSON.stringify([
+        decision.spec.holderIdentity,
+        decision.spec.renewTime,
+        this.current?.metadata.resourceVersion,
+      ]),
+      atMs: now,
+    };
     this.noteLeader(this.options.identity);
     return true;
   }

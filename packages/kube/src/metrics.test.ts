@@ -24,6 +24,9 @@ describe("prom-client adapters", () => {
     const registry = new Registry();
     const onRequest = promKubeRequestMetrics(registry);
     onRequest({ verb: "patch", resource: "jobs.batch", code: 409, durationMs: 12 });
-    assert.match(await registry.metrics(), /nnunet_kube_requests_total\{verb="patch",resource="jobs.batch",code="409"\} 1/);
+    assert.match(
+      await registry.metrics(),
+      /nnunet_kube_requests_total\{verb="patch",resource="jobs.batch",code="409"\} 1/,
+    );
   });
 });

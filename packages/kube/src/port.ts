@@ -155,7 +155,12 @@ export interface KubePort {
   get<T extends KubeObject = KubeObject>(resource: ResourceRef, key: ObjectKey): Promise<T>;
   list<T extends KubeObject = KubeObject>(resource: ResourceRef, options?: ListOptions): Promise<ListResult<T>>;
   create<T extends KubeObject = KubeObject>(resource: ResourceRef, object: T, options?: CreateOptions): Promise<T>;
-  patch<T extends KubeObject = KubeObject>(resource: ResourceRef, key: ObjectKey, patch: unknown, options: PatchOptions): Promise<T>;
+  patch<T extends KubeObject = KubeObject>(
+    resource: ResourceRef,
+    key: ObjectKey,
+    patch: unknown,
+    options: PatchOptions,
+  ): Promise<T>;
   /**
    * Replaces the whole object (PUT, the RBAC verb `update`), guarded by the
    * resourceVersion in `object.metadata`. Optional: for callers whose RBAC grants update
@@ -163,14 +168,24 @@ export interface KubePort {
    */
   replace?<T extends KubeObject = KubeObject>(resource: ResourceRef, object: T, options?: CreateOptions): Promise<T>;
   /** Patches the status subresource. */
-  patchStatus<T extends KubeObject = KubeObject>(resource: ResourceRef, key: ObjectKey, patch: unknown, options: PatchOptions): Promise<T>;
+  patchStatus<T extends KubeObject = KubeObject>(
+    resource: ResourceRef,
+    key: ObjectKey,
+    patch: unknown,
+    options: PatchOptions,
+  ): Promise<T>;
   delete(resource: ResourceRef, key: ObjectKey, options?: DeleteOptions): Promise<void>;
   /**
    * Streams events until the server closes the watch (resolves), `signal` aborts (resolves)
    * or it fails (rejects with KubeApiError; 410 Expired when `resourceVersion` is too old).
    * Bookmarks are always requested.
    */
-  watch<T extends KubeObject = KubeObject>(resource: ResourceRef, options: WatchOptions, onEvent: (event: WatchEvent<T>) => void, signal: AbortSignal): Promise<void>;
+  watch<T extends KubeObject = KubeObject>(
+    resource: ResourceRef,
+    options: WatchOptions,
+    onEvent: (event: WatchEvent<T>) => void,
+    signal: AbortSignal,
+  ): Promise<void>;
 }
 
 /** `namespace/name`, or `name` for a cluster-scoped object: the work queue key. */

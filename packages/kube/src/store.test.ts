@@ -33,10 +33,20 @@ describe("ObjectStore", () => {
   for (const [name, query, expected] of indexCases) {
     it(name, () => {
       const store = new ObjectStore();
-      store.upsert(pod("team-a", "p", "1", { labels: { "nnunet-operator.io/run": "r1" }, ownerReferences: [{ apiVersion: "batch/v1", kind: "Job", name: "j", uid: "uid-job-1" }] }));
+      store.upsert(
+        pod("team-a", "p", "1", {
+          labels: { "nnunet-operator.io/run": "r1" },
+          ownerReferences: [{ apiVersion: "batch/v1", kind: "Job", name: "j", uid: "uid-job-1" }],
+        }),
+      );
       store.upsert(pod("team-b", "q", "1", { labels: { "nnunet-operator.io/run": "r1" } }));
       store.upsert(pod("team-a", "r", "1", { labels: { "nnunet-operator.io/run": "r2" } }));
-      assert.deepEqual(query(store).map((o) => o.metadata.name).sort(), expected);
+      assert.deepEqual(
+        query(store)
+          .map((o) => o.metadata.name)
+          .sort(),
+        expected,
+      );
     });
   }
 

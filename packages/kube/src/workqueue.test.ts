@@ -135,7 +135,9 @@ describe("WorkQueue", () => {
   });
 
   it("waits at least as long as the server asked with Retry-After", async () => {
-    const h = harness({ fail: (_k, n) => (n === 1 ? Object.assign(new Error("429"), { retryAfterMs: 3000 }) : undefined) });
+    const h = harness({
+      fail: (_k, n) => (n === 1 ? Object.assign(new Error("429"), { retryAfterMs: 3000 }) : undefined),
+    });
     h.queue.add("k");
     await settle();
     await h.clock.advance(2999);
@@ -173,7 +175,10 @@ describe("WorkQueue", () => {
     queue.addAfter("k", 9000);
     queue.addAfter("k", 3000);
     await clock.advance(10_000);
-    assert.deepEqual(calls.map((t) => t - t0), [0, 3000]);
+    assert.deepEqual(
+      calls.map((t) => t - t0),
+      [0, 3000],
+    );
     controller.abort();
     await running;
   });

@@ -170,7 +170,9 @@ export class WorkQueue {
     const stop = (): void => this.shutdown();
     if (signal.aborted) stop();
     else signal.addEventListener("abort", stop, { once: true });
-    const workers = Array.from({ length: Math.max(1, this.options.concurrency ?? 1) }, () => this.worker(process, signal));
+    const workers = Array.from({ length: Math.max(1, this.options.concurrency ?? 1) }, () =>
+      this.worker(process, signal),
+    );
     await Promise.all(workers);
     signal.removeEventListener("abort", stop);
   }

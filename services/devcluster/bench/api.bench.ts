@@ -21,16 +21,25 @@ interface Child {
 
 function startChild(): Promise<Child> {
   const script = fileURLToPath(new URL("./server-child.ts", import.meta.url));
-  const child = fork(script, [], { execArgv: ["--import", "tsx", "--expose-gc", ...(process.env["BENCH_CPU_PROFILE"] ? ["--cpu-prof", `--cpu-prof-dir=${process.env["BENCH_CPU_PROFILE"]}`] : [])], stdio: ["ignore", "inherit", "inherit", "ipc"] });
+  const child = fork(script, [], {
+    execArgv: [
+      "--import",
+      "tsx",
+      "--expose-gc",
+      ...(process.env["BENCH_CPU_PROFILE"] ? ["--cpu-prof", `--cpu-prof-dir=${process.env["BENCH_CPU_PROFILE"]}`] : []),
+    ],
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
+  });
   return new Promise((resolve) => {
     child.once("message", (m: { url: string; token: string }) => {
       resolve({
         url: m.url,
         token: m.token,
-        rss: () => new Promise((r) => {
-          child.once("message", (x: { rss: number }) => r(x.rss));
-          child.send({ type: "rss" });
-        }),
+        rss: () =>
+          new Promise((r) => {
+            child.once("message", (x: { rss: number }) => r(x.rss));
+            child.send({ type: "rss" });
+          }),
         stop: () => child.send({ type: "stop" }),
       });
     });
@@ -41,42 +50,71 @@ const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY });
 
 function call(base: string, method: string, path: string, body?: string): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
-    const req = request(`${base}${path}`, { method, agent, headers: body ? { "content-type": "application/json", "content-length": Buffer.byteLength(body) } : {} }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on("data", (c: Buffer) => chunks.push(c));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString("utf8") }));
-    });
+    const req = request(
+      `${base}${path}`,
+      {
+        method,
+        agent,
+        headers: body ? { "content-type": "application/json", "content-length": Buffer.byteLength(body) } : {},
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString("utf8") }));
+      },
+    );
     req.on("error", reject);
     req.end(body);
   });
 }
 
-const pod = (i: number) => JSON.stringify({
-  metadata: { name: `pod-${String(i).padStart(6, "0")}`, labels: { app: "bench", shard: String(i % 10) }, annotations: { "bench/sent-at": String(performance.timeOrigin + performance.now()) } },
-  spec: {
-    containers: [{ name: "nnunet", image: "nnunet:2.5", args: ["nnUNetv2_train", "Dataset501", "3d_fullres", "0"], env: [{ name: "nnUNet_results", value: "/data/results" }], resources: { requests: { cpu: "4", memory: "32Gi", "nvidia.com/gpu": "1" }, limits: { "nvidia.com/gpu": "1" } }, volumeMounts: [{ name: "data", mountPath: "/data" }] }],
-    volumes: [{ name: "data", persistentVolumeClaim: { claimName: "nnunet-data" } }],
-  },
-});
+const pod = (i: number) =>
+  JSON.stringify({
+    metadata: {
+      name: `pod-${String(i).padStart(6, "0")}`,
+      labels: { app: "bench", shard: String(i % 10) },
+      annotations: { "bench/sent-at": String(performance.timeOrigin + performance.now()) },
+    },
+    spec: {
+      containers: [
+        {
+          name: "nnunet",
+          image: "nnunet:2.5",
+          args: ["nnUNetv2_train", "Dataset501", "3d_fullres", "0"],
+          env: [{ name: "nnUNet_results", value: "/data/results" }],
+          resources: {
+            requests: { cpu: "4", memory: "32Gi", "nvidia.com/gpu": "1" },
+            limits: { "nvidia.com/gpu": "1" },
+          },
+          volumeMounts: [{ name: "data", mountPath: "/data" }],
+        },
+      ],
+      volumes: [{ name: "data", persistentVolumeClaim: { claimName: "nnunet-data" } }],
+    },
+  });
 
 function watch(base: string, rv: string, latencies: number[], onCount: () => void): () => void {
-  const req = request(`${base}/api/v1/namespaces/bench/pods?watch=true&resourceVersion=${rv}`, { agent: false }, (res) => {
-    let buf = "";
-    res.on("data", (c: Buffer) => {
-      const now = performance.timeOrigin + performance.now();
-      buf += c.toString("utf8");
-      let i: number;
-      while ((i = buf.indexOf("\n")) >= 0) {
-        const line = buf.slice(0, i);
-        buf = buf.slice(i + 1);
-        const m = /"bench\/sent-at":"([0-9.]+)"/.exec(line);
-        if (m && line.startsWith('{"type":"ADDED"')) {
-          latencies.push(now - Number(m[1]));
-          onCount();
+  const req = request(
+    `${base}/api/v1/namespaces/bench/pods?watch=true&resourceVersion=${rv}`,
+    { agent: false },
+    (res) => {
+      let buf = "";
+      res.on("data", (c: Buffer) => {
+        const now = performance.timeOrigin + performance.now();
+        buf += c.toString("utf8");
+        let i: number;
+        while ((i = buf.indexOf("\n")) >= 0) {
+          const line = buf.slice(0, i);
+          buf = buf.slice(i + 1);
+          const m = /"bench\/sent-at":"([0-9.]+)"/.exec(line);
+          if (m && line.startsWith('{"type":"ADDED"')) {
+            latencies.push(now - Number(m[1]));
+            onCount();
+          }
         }
-      }
-    });
-  });
+      });
+    },
+  );
   req.on("error", () => undefined);
   req.end();
   return () => req.destroy();
@@ -102,15 +140,21 @@ const pct = (xs: number[], p: number) => {
 const child = await startChild();
 const base = child.url;
 await call(base, "POST", "/api/v1/namespaces", JSON.stringify({ metadata: { name: "bench" } }));
-const rv = (JSON.parse((await call(base, "GET", "/api/v1/namespaces/bench/pods")).text) as { metadata: { resourceVersion: string } }).metadata.resourceVersion;
+const rv = (
+  JSON.parse((await call(base, "GET", "/api/v1/namespaces/bench/pods")).text) as {
+    metadata: { resourceVersion: string };
+  }
+).metadata.resourceVersion;
 
 const latencies: number[] = [];
 let delivered = 0;
 let allDelivered: () => void = () => undefined;
 const done = new Promise<void>((r) => (allDelivered = r));
-const stops = Array.from({ length: WATCHERS }, () => watch(base, rv, latencies, () => {
-  if (++delivered === CREATES * WATCHERS) allDelivered();
-}));
+const stops = Array.from({ length: WATCHERS }, () =>
+  watch(base, rv, latencies, () => {
+    if (++delivered === CREATES * WATCHERS) allDelivered();
+  }),
+);
 await new Promise((r) => setTimeout(r, 200));
 
 const t0 = performance.now();
@@ -135,7 +179,12 @@ agent.destroy();
 
 const writesPerSecond = CREATES / writeSeconds;
 const rows: [string, string, string, boolean][] = [
-  [`create ${CREATES} pods, ${WATCHERS} watchers (writes/s)`, writesPerSecond.toFixed(0), ">= 2000", writesPerSecond >= 2000],
+  [
+    `create ${CREATES} pods, ${WATCHERS} watchers (writes/s)`,
+    writesPerSecond.toFixed(0),
+    ">= 2000",
+    writesPerSecond >= 2000,
+  ],
   [`watch delivery p50 (ms, ${delivered}/${CREATES * WATCHERS} events)`, pct(latencies, 50).toFixed(1), "-", true],
   ["watch delivery p99 (ms)", pct(latencies, 99).toFixed(1), "< 50", pct(latencies, 99) < 50],
   [`list ${listed} pods (ms, median of 5)`, pct(listTimes, 50).toFixed(1), "< 200", pct(listTimes, 50) < 200],
@@ -143,4 +192,5 @@ const rows: [string, string, string, boolean][] = [
 ];
 const w = [Math.max(...rows.map((r) => r[0].length)), 8, 8];
 console.log(`${"metric".padEnd(w[0]!)}  ${"value".padStart(w[1]!)}  ${"target".padEnd(w[2]!)}  ok`);
-for (const [m, v, t, ok] of rows) console.log(`${m.padEnd(w[0]!)}  ${v.padStart(w[1]!)}  ${t.padEnd(w[2]!)}  ${ok ? "yes" : "NO"}`);
+for (const [m, v, t, ok] of rows)
+  console.log(`${m.padEnd(w[0]!)}  ${v.padStart(w[1]!)}  ${t.padEnd(w[2]!)}  ${ok ? "yes" : "NO"}`);

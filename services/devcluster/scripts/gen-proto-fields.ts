@@ -12,12 +12,33 @@ import { writeFileSync } from "node:fs";
 // Both arguments are git directories (the `fetch` tool's mirrors); files are read at HEAD.
 
 const [apiGit, machineryGit] = process.argv.slice(2);
-if (!apiGit || !machineryGit) throw new Error("usage: gen-proto-fields.ts <kubernetes/api git dir> <kubernetes/apimachinery git dir>");
+if (!apiGit || !machineryGit)
+  throw new Error("usage: gen-proto-fields.ts <kubernetes/api git dir> <kubernetes/apimachinery git dir>");
 
-const git = (dir: string, ...args: string[]) => execFileSync("git", ["--git-dir", dir, ...args], { encoding: "utf8", maxBuffer: 1 << 28 });
-const SCALARS = new Set(["string", "bytes", "bool", "int32", "int64", "uint32", "uint64", "double", "float", "sint32", "sint64", "fixed32", "fixed64"]);
+const git = (dir: string, ...args: string[]) =>
+  execFileSync("git", ["--git-dir", dir, ...args], { encoding: "utf8", maxBuffer: 1 << 28 });
+const SCALARS = new Set([
+  "string",
+  "bytes",
+  "bool",
+  "int32",
+  "int64",
+  "uint32",
+  "uint64",
+  "double",
+  "float",
+  "sint32",
+  "sint64",
+  "fixed32",
+  "fixed64",
+]);
 
-interface GoField { json: string; omitempty: boolean; pointer: boolean; inline: boolean }
+interface GoField {
+  json: string;
+  omitempty: boolean;
+  pointer: boolean;
+  inline: boolean;
+}
 /** field number -> Go facts, per Go type name; plus the names of slice types (list wrappers). */
 function parseGo(source: string, structs: Map<string, Map<number, GoField>>, wrappers: Set<string>): void {
   let current: Map<number, GoField> | undefined;
@@ -39,7 +60,12 @@ function parseGo(source: string, structs: Map<string, Map<number, GoField>>, wra
     if (!proto) continue;
     const json = /json:"([^"]*)"/.exec(tags)?.[1] ?? "";
     const [name = "", ...opts] = json.split(",");
-    current.set(Number(proto[1]), { json: name, omitempty: opts.includes("omitempty"), pointer: m[2] === "*", inline: name === "" });
+    current.set(Number(proto[1]), {
+      json: name,
+      omitempty: opts.includes("omitempty"),
+      pointer: m[2] === "*",
+      inline: name === "",
+    });
   }
 }
 
@@ -48,7 +74,12 @@ const messages: Record<string, { fields: Field[]; wrapper?: true }> = {};
 const groups: Record<string, string> = {};
 
 function addPackage(dir: string, path: string, groupVersion: string | undefined): void {
-  const files = git(dir, "ls-tree", "--name-only", "HEAD", `${path}/`).split("\n").filter((f) => f.endsWith(".go") && !f.endsWith("_test.go") && !f.includes("zz_generated") && !f.endsWith("generated.pb.go"));
+  const files = git(dir, "ls-tree", "--name-only", "HEAD", `${path}/`)
+    .split("\n")
+    .filter(
+      (f) =>
+        f.endsWith(".go") && !f.endsWith("_test.go") && !f.includes("zz_generated") && !f.endsWith("generated.pb.go"),
+    );
   const structs = new Map<string, Map<number, GoField>>();
   const wrappers = new Set<string>();
   for (const f of files) parseGo(git(dir, "show", `HEAD:${f}`), structs, wrappers);
@@ -70,7 +101,9 @@ function addPackage(dir: string, path: string, groupVersion: string | undefined)
       continue;
     }
     if (!name) continue;
-    const f = /^\s+(optional|repeated|required)?\s*(map<\s*([\w.]+),\s*([\w.]+)\s*>|[\w.]+)\s+(\w+)\s*=\s*(\d+)/.exec(line);
+    const f = /^\s+(optional|repeated|required)?\s*(map<\s*([\w.]+),\s*([\w.]+)\s*>|[\w.]+)\s+(\w+)\s*=\s*(\d+)/.exec(
+      line,
+    );
     if (!f) continue;
     const resolve = (t: string) => (SCALARS.has(t) ? t : t.includes(".") ? t.replace(/^\./, "") : `${pkg}.${t}`);
     const type = f[3] ? `map:${resolve(f[3])}:${resolve(f[4]!)}` : resolve(f[2]!);
@@ -97,21 +130,39 @@ function groupOf(dir: string, path: string): string {
   return "";
 }
 
-const apiPackages = git(apiGit, "ls-tree", "-r", "--name-only", "HEAD").split("\n").filter((f) => /^[\w]+\/v\d+\/generated\.proto$/.test(f)).map((f) => f.replace(/\/generated\.proto$/, ""));
+const apiPackages = git(apiGit, "ls-tree", "-r", "--name-only", "HEAD")
+  .split("\n")
+  .filter((f) => /^[\w]+\/v\d+\/generated\.proto$/.test(f))
+  .map((f) => f.replace(/\/generated\.proto$/, ""));
 for (const path of apiPackages) {
   const group = groupOf(apiGit, path);
   const version = path.split("/")[1]!;
   addPackage(apiGit, path, group ? `${group}/${version}` : version);
 }
-for (const path of ["pkg/apis/meta/v1", "pkg/runtime", "pkg/util/intstr", "pkg/api/resource", "pkg/runtime/schema"]) addPackage(machineryGit, path, undefined);
+for (const path of ["pkg/apis/meta/v1", "pkg/runtime", "pkg/util/intstr", "pkg/api/resource", "pkg/runtime/schema"])
+  addPackage(machineryGit, path, undefined);
 
 const commit = (dir: string) => git(dir, "rev-parse", "HEAD").trim();
 const out = {
   source: {
     note: "Transcribed by scripts/gen-proto-fields.ts from the upstream generated.proto files and the Go types beside them (field numbers, JSON names, inline and zero-value rules). Stable versions (vN) only.",
     repositories: [
-      { repository: "https://github.com/kubernetes/api", commit: commit(apiGit), files: apiPackages.map((p) => `${p}/generated.proto`) },
-      { repository: "https://github.com/kubernetes/apimachinery", commit: commit(machineryGit), files: ["pkg/apis/meta/v1/generated.proto", "pkg/runtime/generated.proto", "pkg/util/intstr/generated.proto", "pkg/api/resource/generated.proto", "pkg/runtime/schema/generated.proto"] },
+      {
+        repository: "https://github.com/kubernetes/api",
+        commit: commit(apiGit),
+        files: apiPackages.map((p) => `${p}/generated.proto`),
+      },
+      {
+        repository: "https://github.com/kubernetes/apimachinery",
+        commit: commit(machineryGit),
+        files: [
+          "pkg/apis/meta/v1/generated.proto",
+          "pkg/runtime/generated.proto",
+          "pkg/util/intstr/generated.proto",
+          "pkg/api/resource/generated.proto",
+          "pkg/runtime/schema/generated.proto",
+        ],
+      },
     ],
     license: "Apache-2.0, The Kubernetes Authors",
   },

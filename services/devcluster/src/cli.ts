@@ -14,7 +14,12 @@ const USAGE = `usage: devcluster serve [--port N] [--host 127.0.0.1] [--kubeconf
        devcluster node fail|recover|cordon|uncordon NAME [--kubeconfig PATH]   (default: $KUBECONFIG)`;
 
 async function nodeCommand(rest: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args: rest, options: { kubeconfig: { type: "string" } }, allowPositionals: true, strict: true });
+  const { values, positionals } = parseArgs({
+    args: rest,
+    options: { kubeconfig: { type: "string" } },
+    allowPositionals: true,
+    strict: true,
+  });
   const [action, name] = positionals;
   if (!action || !NODE_ACTIONS.includes(action as NodeAction) || !name || positionals.length > 2) {
     process.stderr.write(`${USAGE}\n`);
@@ -22,11 +27,15 @@ async function nodeCommand(rest: string[]): Promise<number> {
   }
   const kubeconfig = values.kubeconfig ?? process.env["KUBECONFIG"];
   if (!kubeconfig) {
-    process.stderr.write("devcluster: no kubeconfig: pass --kubeconfig or set KUBECONFIG (devcluster serve prints it)\n");
+    process.stderr.write(
+      "devcluster: no kubeconfig: pass --kubeconfig or set KUBECONFIG (devcluster serve prints it)\n",
+    );
     return 2;
   }
   await runNodeCommand(action as NodeAction, name, kubeconfig);
-  process.stdout.write(`node/${name} ${action === "fail" ? "failed" : action === "recover" ? "recovered" : `${action}ed`}\n`);
+  process.stdout.write(
+    `node/${name} ${action === "fail" ? "failed" : action === "recover" ? "recovered" : `${action}ed`}\n`,
+  );
   return 0;
 }
 
@@ -94,7 +103,9 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`devcluster: ${(error as Error).message}\n`);
     return 2;
   }
-  const seedClaims = values["seed-claim"].map((s) => (s.includes("/") ? { namespace: s.split("/")[0]!, name: s.split("/")[1]! } : { name: s }));
+  const seedClaims = values["seed-claim"].map((s) =>
+    s.includes("/") ? { namespace: s.split("/")[0]!, name: s.split("/")[1]! } : { name: s },
+  );
   const log = pino({ name: "devcluster", level: values.verbose ? "debug" : "info" });
   const dc = await startDevCluster({
     logger: log,
@@ -114,7 +125,16 @@ async function main(argv: string[]): Promise<number> {
     tokens,
     ...(values.kubeconfig ? { kubeconfigPath: values.kubeconfig } : {}),
   });
-  log.info({ url: dc.url, kubeconfig: dc.kubeconfigPath, rbac: values.rbac, nodes: values.nodes, dataRoot: dc.simulation?.dataRoot }, "devcluster serving");
+  log.info(
+    {
+      url: dc.url,
+      kubeconfig: dc.kubeconfigPath,
+      rbac: values.rbac,
+      nodes: values.nodes,
+      dataRoot: dc.simulation?.dataRoot,
+    },
+    "devcluster serving",
+  );
   process.stdout.write(`export KUBECONFIG=${dc.kubeconfigPath}\n`);
   await new Promise<void>((resolve) => {
     process.once("SIGINT", resolve);
@@ -125,7 +145,10 @@ async function main(argv: string[]): Promise<number> {
   return 0;
 }
 
-main(process.argv.slice(2)).then((code) => process.exit(code), (error: unknown) => {
-  process.stderr.write(`devcluster: ${error instanceof Error ? error.message : String(error)}\n`);
-  process.exit(1);
-});
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    process.stderr.write(`devcluster: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(1);
+  },
+);

@@ -12,10 +12,26 @@ describe("in-process cluster", () => {
     const pods = cluster.resource("", "v1", "pods");
     const seen: string[] = [];
     const stop = cluster.watch(pods, (e) => seen.push(`${e.type} ${e.object.metadata.name}`), { namespace: "default" });
-    await cluster.create({ apiVersion: "v1", kind: "Pod", metadata: { name: "a", labels: { role: "train" } }, spec: { containers: [{ name: "c", image: "i" }] } });
-    await cluster.create({ apiVersion: "v1", kind: "Pod", metadata: { name: "b", namespace: "kube-system" }, spec: { containers: [{ name: "c", image: "i" }] } });
-    assert.deepEqual(cluster.list(pods, "default", "role=train").map((p) => p.metadata.name), ["a"]);
-    assert.deepEqual(cluster.list(pods).map((p) => p.metadata.name), ["a", "b"]);
+    await cluster.create({
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: { name: "a", labels: { role: "train" } },
+      spec: { containers: [{ name: "c", image: "i" }] },
+    });
+    await cluster.create({
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: { name: "b", namespace: "kube-system" },
+      spec: { containers: [{ name: "c", image: "i" }] },
+    });
+    assert.deepEqual(
+      cluster.list(pods, "default", "role=train").map((p) => p.metadata.name),
+      ["a"],
+    );
+    assert.deepEqual(
+      cluster.list(pods).map((p) => p.metadata.name),
+      ["a", "b"],
+    );
     await cluster.delete(pods, "default", "a");
     stop();
     cluster.stop();

@@ -61,11 +61,14 @@ export class Cluster {
     deleter = new Deleter(this.registry, {
       onGracefulPod: (_registry, def, pod, grace) => {
         if ((options.podTermination ?? "timer") !== "timer") return;
-        const t = setTimeout(() => {
-          this.timers.delete(t);
-          const current = this.store.get(def.storage, pod.metadata.namespace, pod.metadata.name!);
-          if (current && current.metadata.uid === pod.metadata.uid) this.deleter.finishIfReleased(def, current);
-        }, grace * 1000 + 5);
+        const t = setTimeout(
+          () => {
+            this.timers.delete(t);
+            const current = this.store.get(def.storage, pod.metadata.namespace, pod.metadata.name!);
+            if (current && current.metadata.uid === pod.metadata.uid) this.deleter.finishIfReleased(def, current);
+          },
+          grace * 1000 + 5,
+        );
         t.unref();
         this.timers.add(t);
       },
@@ -84,12 +87,15 @@ export class Cluster {
     this.workloads = workloads;
     this.stops.push(() => workloads.stop());
     const ns = this.resource("", "v1", "namespaces");
-    for (const name of DEFAULT_NAMESPACES) await this.registry.create(ns, undefined, { metadata: { name } }, { fieldManager: "kube-apiserver" });
+    for (const name of DEFAULT_NAMESPACES)
+      await this.registry.create(ns, undefined, { metadata: { name } }, { fieldManager: "kube-apiserver" });
     const policy = bootstrapPolicy();
     const cr = this.resource("rbac.authorization.k8s.io", "v1", "clusterroles");
     const crb = this.resource("rbac.authorization.k8s.io", "v1", "clusterrolebindings");
-    for (const o of policy.clusterRoles) await this.registry.create(cr, undefined, o, { fieldManager: "kube-apiserver" });
-    for (const o of policy.clusterRoleBindings) await this.registry.create(crb, undefined, o, { fieldManager: "kube-apiserver" });
+    for (const o of policy.clusterRoles)
+      await this.registry.create(cr, undefined, o, { fieldManager: "kube-apiserver" });
+    for (const o of policy.clusterRoleBindings)
+      await this.registry.create(crb, undefined, o, { fieldManager: "kube-apiserver" });
   }
 
   stop(): void {
@@ -111,7 +117,11 @@ export class Cluster {
   /** The resource that serves objects of `apiVersion`/`kind`. */
   resourceFor(apiVersion: string, kind: string): ResourceDef {
     const def = this.catalog.byKind(apiVersion, kind);
-    if (!def) throw notFound({ group: apiVersion.includes("/") ? apiVersion.split("/")[0]! : "", resource: kind.toLowerCase() }, kind);
+    if (!def)
+      throw notFound(
+        { group: apiVersion.includes("/") ? apiVersion.split("/")[0]! : "", resource: kind.toLowerCase() },
+        kind,
+      );
     return def;
   }
 
@@ -129,7 +139,11 @@ export class Cluster {
    * Calls `listener` synchronously with every change to a resource (optionally one
    * namespace), from `sinceRV` if given. Keep listeners cheap: enqueue keys, act later.
    */
-  watch(def: ResourceDef, listener: (event: StoreEvent) => void, opts: { namespace?: string; sinceRV?: number } = {}): () => void {
+  watch(
+    def: ResourceDef,
+    listener: (event: StoreEvent) => void,
+    opts: { namespace?: string; sinceRV?: number } = {},
+  ): () => void {
     return this.store.watch(def.storage, def, opts.sinceRV, (e) => {
       if (opts.namespace === undefined || e.object.metadata.namespace === opts.namespace) listener(e);
     });
@@ -138,10 +152,19 @@ export class Cluster {
   /** Creates an object of any served kind, as an in-process client would. */
   create(obj: KubeObject, opts: WriteOptions = {}): Promise<KubeObject> {
     const def = this.resourceFor(obj.apiVersion, obj.kind);
-    return this.registry.create(def, obj.metadata.namespace ?? (def.namespaced ? "default" : undefined), obj, { user: SYSTEM_USER, fieldManager: "devcluster", ...opts });
+    return this.registry.create(def, obj.metadata.namespace ?? (def.namespaced ? "default" : undefined), obj, {
+      user: SYSTEM_USER,
+      fieldManager: "devcluster",
+      ...opts,
+    });
   }
 
-  delete(def: ResourceDef, namespace: string | undefined, name: string, opts: DeleteOptions = {}): Promise<DeleteResult> {
+  delete(
+    def: ResourceDef,
+    namespace: string | undefined,
+    name: string,
+    opts: DeleteOptions = {},
+  ): Promise<DeleteResult> {
     return this.deleter.delete(def, namespace, name, opts);
   }
 
@@ -167,7 +190,10 @@ export class Cluster {
 }
 
 export function serviceAccountUser(namespace: string, name: string): UserInfo {
-  return { username: `system:serviceaccount:${namespace}:${name}`, groups: ["system:serviceaccounts", `system:serviceaccounts:${namespace}`, "system:authenticated"] };
+  return {
+    username: `system:serviceaccount:${namespace}:${name}`,
+    groups: ["system:serviceaccounts", `system:serviceaccounts:${namespace}`, "system:authenticated"],
+  };
 }
 
 /** A user named on the command line or in a token map: service accounts get their groups. */

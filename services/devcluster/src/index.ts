@@ -11,8 +11,23 @@ export type { DeleteOptions, DeleteResult, PropagationPolicy } from "./api/delet
 export type { SubresourceHandler, SubresourceContext } from "./http/api-handler.js";
 export { bindPod } from "./api/binding.js";
 // Part 2: simulated nodes, scheduler, Job controller, process kubelet, simulated nnU-Net.
-export { startSimulation, DEFAULT_IMAGE_MAP, DEMO_PREPROCESSED, type Simulation, type SimulationOptions, type SeedClaim } from "./sim/simulation.js";
-export { parseNodeSpec, buildNodes, NodeSpecError, GPU_PRODUCTS, gpuProduct, type NodeGroup, type NodeShape } from "./nodes/node-spec.js";
+export {
+  startSimulation,
+  DEFAULT_IMAGE_MAP,
+  DEMO_PREPROCESSED,
+  type Simulation,
+  type SimulationOptions,
+  type SeedClaim,
+} from "./sim/simulation.js";
+export {
+  parseNodeSpec,
+  buildNodes,
+  NodeSpecError,
+  GPU_PRODUCTS,
+  gpuProduct,
+  type NodeGroup,
+  type NodeShape,
+} from "./nodes/node-spec.js";
 export { applyNodeAction, decideNodeAction, isNodeReady, NODE_ACTIONS, type NodeAction } from "./nodes/node-control.js";
 export { runNodeCommand } from "./nodes/node-cli.js";
 export { Scheduler } from "./scheduler/scheduler.js";

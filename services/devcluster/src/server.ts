@@ -80,7 +80,11 @@ export async function startDevCluster(options: DevClusterOptions = {}): Promise<
   for (const file of options.manifests ?? []) for (const obj of loadManifests(file)) await cluster.create(obj);
   for (const [token, name] of Object.entries(options.tokens ?? {})) cluster.addToken(token, userFromName(name));
   const adminToken = `devcluster-admin-${randomBytes(16).toString("hex")}`;
-  const subresources = new Map<string, SubresourceHandler>([["pods/binding", bindingHandler(cluster)], ["pods/eviction", evictionHandler(cluster)], ["serviceaccounts/token", tokenRequestHandler(cluster)]]);
+  const subresources = new Map<string, SubresourceHandler>([
+    ["pods/binding", bindingHandler(cluster)],
+    ["pods/eviction", evictionHandler(cluster)],
+    ["serviceaccounts/token", tokenRequestHandler(cluster)],
+  ]);
   const simulation = options.nodes !== undefined ? await startSimulation(cluster, options) : undefined;
   if (simulation) subresources.set("pods/log", logHandler(simulation.kubelet.logSource()));
   const host = options.host ?? "127.0.0.1";
@@ -96,7 +100,9 @@ export async function startDevCluster(options: DevClusterOptions = {}): Promise<
   const serverOptions = { requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 65_000 };
   const tls = options.tls ?? true;
   const cert = tls ? selfSignedCertificate() : undefined;
-  const server: Server = cert ? createHttpsServer({ ...serverOptions, cert: cert.certPem, key: cert.keyPem }, handler) : createServer(serverOptions, handler);
+  const server: Server = cert
+    ? createHttpsServer({ ...serverOptions, cert: cert.certPem, key: cert.keyPem }, handler)
+    : createServer(serverOptions, handler);
   server.on("clientError", (_error, socket) => {
     // A response already under way (a watch) must not get a second status line.
     const busy = (socket as unknown as { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent;

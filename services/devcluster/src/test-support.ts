@@ -12,7 +12,14 @@ export const fixtures = resolve(repoRoot, "test/fixtures/trainingruns");
 export function kubeConfigFor(dc: DevCluster, token = dc.adminToken): KubeConfig {
   const kc = new KubeConfig();
   kc.loadFromOptions({
-    clusters: [{ name: "devcluster", server: dc.url, skipTLSVerify: dc.caPem === undefined, ...(dc.caPem ? { caData: Buffer.from(dc.caPem).toString("base64") } : {}) }],
+    clusters: [
+      {
+        name: "devcluster",
+        server: dc.url,
+        skipTLSVerify: dc.caPem === undefined,
+        ...(dc.caPem ? { caData: Buffer.from(dc.caPem).toString("base64") } : {}),
+      },
+    ],
     users: [{ name: "user", token }],
     contexts: [{ name: "devcluster", cluster: "devcluster", user: "user", namespace: "default" }],
     currentContext: "devcluster",
@@ -26,7 +33,17 @@ export async function withDevCluster(options: DevClusterOptions = {}): Promise<{
 }
 
 /** The parsed metav1.Status of a failed client-node call. */
-export function statusOf(error: unknown): { code: number; reason: string; message: string; details?: { name?: string; kind?: string; group?: string; causes?: { reason?: string; message?: string; field?: string }[] } } {
+export function statusOf(error: unknown): {
+  code: number;
+  reason: string;
+  message: string;
+  details?: {
+    name?: string;
+    kind?: string;
+    group?: string;
+    causes?: { reason?: string; message?: string; field?: string }[];
+  };
+} {
   const e = error as { code?: number; body?: unknown };
   if (typeof e.code !== "number") throw error;
   const body = typeof e.body === "string" ? (JSON.parse(e.body) as unknown) : e.body;

@@ -7,7 +7,12 @@ import { createPrivateKey, generateKeyPairSync, randomBytes, sign } from "node:c
 const der = (tag: number, ...parts: Buffer[]): Buffer => {
   const body = Buffer.concat(parts);
   const len = body.length;
-  const head = len < 0x80 ? Buffer.from([tag, len]) : len < 0x100 ? Buffer.from([tag, 0x81, len]) : Buffer.from([tag, 0x82, len >> 8, len & 0xff]);
+  const head =
+    len < 0x80
+      ? Buffer.from([tag, len])
+      : len < 0x100
+        ? Buffer.from([tag, 0x81, len])
+        : Buffer.from([tag, 0x82, len >> 8, len & 0xff]);
   return Buffer.concat([head, body]);
 };
 const seq = (...p: Buffer[]) => der(0x30, ...p);
@@ -33,15 +38,25 @@ export interface SelfSigned {
 }
 
 /** `dnsNames` replaces localhost in the subject alternative names (127.0.0.1 stays). */
-export function selfSignedCertificate(commonName = "devcluster", now = new Date(), dnsNames: readonly string[] = ["localhost"]): SelfSigned {
+export function selfSignedCertificate(
+  commonName = "devcluster",
+  now = new Date(),
+  dnsNames: readonly string[] = ["localhost"],
+): SelfSigned {
   const { publicKey, privateKey } = generateKeyPairSync("ec", { namedCurve: "prime256v1" });
   const ecdsaSha256 = seq(oid("1.2.840.10045.4.3.2"));
   const name = seq(set(seq(oid("2.5.4.3"), utf8(commonName))));
-  const altNames = seq(der(0x87, Buffer.from([127, 0, 0, 1])), ...dnsNames.map((n) => der(0x82, Buffer.from(n, "ascii"))));
-  const extensions = der(0xa3, seq(
-    seq(oid("2.5.29.19"), der(0x01, Buffer.from([0xff])), octets(seq(der(0x01, Buffer.from([0xff]))))),
-    seq(oid("2.5.29.17"), octets(altNames)),
-  ));
+  const altNames = seq(
+    der(0x87, Buffer.from([127, 0, 0, 1])),
+    ...dnsNames.map((n) => der(0x82, Buffer.from(n, "ascii"))),
+  );
+  const extensions = der(
+    0xa3,
+    seq(
+      seq(oid("2.5.29.19"), der(0x01, Buffer.from([0xff])), octets(seq(der(0x01, Buffer.from([0xff]))))),
+      seq(oid("2.5.29.17"), octets(altNames)),
+    ),
+  );
   const serial = randomBytes(16);
   // Positive and without a leading zero byte, as DER demands of an INTEGER.
   serial[0] = 0x40 | (serial[0]! & 0x3f);
@@ -57,6 +72,12 @@ export function selfSignedCertificate(commonName = "devcluster", now = new Date(
   );
   const signature = sign("sha256", tbs, createPrivateKey(privateKey.export({ type: "pkcs8", format: "pem" })));
   const cert = seq(tbs, ecdsaSha256, der(0x03, Buffer.concat([Buffer.from([0]), signature])));
-  const b64 = cert.toString("base64").replace(/(.{64})/g, "$1\n").trimEnd();
-  return { certPem: `-----BEGIN CERTIFICATE-----\n${b64}\n-----END CERTIFICATE-----\n`, keyPem: privateKey.export({ type: "pkcs8", format: "pem" }).toString() };
+  const b64 = cert
+    .toString("base64")
+    .replace(/(.{64})/g, "$1\n")
+    .trimEnd();
+  return {
+    certPem: `-----BEGIN CERTIFICATE-----\n${b64}\n-----END CERTIFICATE-----\n`,
+    keyPem: privateKey.export({ type: "pkcs8", format: "pem" }).toString(),
+  };
 }

@@ -79,7 +79,13 @@ function run(policy: EarlyStopPolicy, withJson: boolean): Row {
     seconds = Number(process.hrtime.bigint() - start) / 1e9;
   }
   if (decisions === 0) throw new Error("the bench took no decision: it measures nothing real");
-  return { scenario: withJson ? "json + zod + ingest + decide" : "ingest + decide", policy, messages: count, seconds, rate: count / seconds };
+  return {
+    scenario: withJson ? "json + zod + ingest + decide" : "ingest + decide",
+    policy,
+    messages: count,
+    seconds,
+    rate: count / seconds,
+  };
 }
 
 const rows: Row[] = [];
@@ -89,10 +95,21 @@ for (const policy of ["Forecast", "Patience", "Plateau"] as const) {
 }
 
 const header = ["scenario", "policy", "messages", "seconds", "messages/s"];
-const body = rows.map((r) => [r.scenario, r.policy, String(r.messages), r.seconds.toFixed(2), Math.round(r.rate).toLocaleString("en-US")]);
+const body = rows.map((r) => [
+  r.scenario,
+  r.policy,
+  String(r.messages),
+  r.seconds.toFixed(2),
+  Math.round(r.rate).toLocaleString("en-US"),
+]);
 const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => (b[i] ?? "").length)));
-const fmt = (cells: string[]) => cells.map((c, i) => (i < 2 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join("  ");
-process.stdout.write(`EpochMetrics ingest on one core: ${folds.length} folds, ${messages.length} messages per pass, node ${process.version}\n`);
+const fmt = (cells: string[]) =>
+  cells.map((c, i) => (i < 2 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join("  ");
+process.stdout.write(
+  `EpochMetrics ingest on one core: ${folds.length} folds, ${messages.length} messages per pass, node ${process.version}\n`,
+);
 process.stdout.write(`${fmt(header)}\n${fmt(widths.map((w) => "-".repeat(w)))}\n${body.map(fmt).join("\n")}\n`);
 const worst = Math.min(...rows.map((r) => r.rate));
-process.stdout.write(`slowest: ${Math.round(worst).toLocaleString("en-US")} messages/s (target 20,000): ${worst >= 20000 ? "met" : "NOT met"}\n`);
+process.stdout.write(
+  `slowest: ${Math.round(worst).toLocaleString("en-US")} messages/s (target 20,000): ${worst >= 20000 ? "met" : "NOT met"}\n`,
+);

@@ -34,9 +34,12 @@ try {
 // npm runs workspace scripts in the workspace folder; paths are meant from where it was called.
 const base = process.env["INIT_CWD"] ?? process.cwd();
 const dir = resolve(base, args.curves);
-const curves = readCurveDir(dir).filter((c) => c.points.length >= args.minLength && (args.match === undefined || args.match.test(c.name)));
+const curves = readCurveDir(dir).filter(
+  (c) => c.points.length >= args.minLength && (args.match === undefined || args.match.test(c.name)),
+);
 const families = [forecastFamily(args.model), ...FAMILIES.filter((f) => f.name !== "Forecast")];
-const print = (json: unknown, text: () => string) => process.stdout.write(args.json ? `${JSON.stringify(json, null, 2)}\n` : text());
+const print = (json: unknown, text: () => string) =>
+  process.stdout.write(args.json ? `${JSON.stringify(json, null, 2)}\n` : text());
 
 if (args.mode === "loso") {
   const e = evaluateLoso(curves, sourcesFor(dir), families, args.options);

@@ -65,10 +65,24 @@ export async function startEarlyStop(options: StartOptions): Promise<EarlyStopHa
   if (options.processMetrics) collectDefaultMetrics({ register: registry });
   const metrics = createEarlyStopMetrics(registry);
 
-  const port = new ClientPort(options.kubeConfig, { fieldManager: "nnunet-early-stop", onRequest: promKubeRequestMetrics(registry), clock });
-  const runsInformer = new Informer({ port, resource: Resources.trainingRuns, clock, onError: (err) => log.warn({ err }, "TrainingRun watch failed; retrying") });
+  const port = new ClientPort(options.kubeConfig, {
+    fieldManager: "nnunet-early-stop",
+    onRequest: promKubeRequestMetrics(registry),
+    clock,
+  });
+  const runsInformer = new Informer({
+    port,
+    resource: Resources.trainingRuns,
+    clock,
+    onError: (err) => log.warn({ err }, "TrainingRun watch failed; retrying"),
+  });
   const runs = new RunIndex((key) => runsInformer.store.get(key));
-  const events = new EventRecorder({ port, clock, reporter: { controller: "nnunet-operator.io/early-stop", instance: identity }, onError: (err, input) => log.warn({ err, reason: input.reason }, "event not recorded") });
+  const events = new EventRecorder({
+    port,
+    clock,
+    reporter: { controller: "nnunet-operator.io/early-stop", instance: identity },
+    onError: (err, input) => log.warn({ err, reason: input.reason }, "event not recorded"),
+  });
 
   let natsUp = false;
   let streamWatch: StreamWatch | undefined;
@@ -87,7 +101,14 @@ export async function startEarlyStop(options: StartOptions): Promise<EarlyStopHa
   log.info({ url, identity }, "serving /metrics, /healthz, /readyz");
   const runsDone = runsInformer.run(shutdown.signal);
 
-  const nc = await connectBus({ servers: config.natsUrl.split(","), name: `early-stop/${identity}`, credsFile: config.natsCredsFile, tlsCaFile: config.natsTlsCaFile, reconnectTimeWaitMs: 250, reconnectJitterMs: 250 });
+  const nc = await connectBus({
+    servers: config.natsUrl.split(","),
+    name: `early-stop/${identity}`,
+    credsFile: config.natsCredsFile,
+    tlsCaFile: config.natsTlsCaFile,
+    reconnectTimeWaitMs: 250,
+    reconnectJitterMs: 250,
+  });
   natsUp = true;
   void (async () => {
     for await (const s of nc.status()) {
@@ -102,7 +123,8 @@ export async function startEarlyStop(options: StartOptions): Promise<EarlyStopHa
     durable: config.durable,
     maxAckPending: config.maxAckPending,
     limits: streamLimits(config),
-    onHandlerError: (err, meta) => log.error({ err, subject: meta.subject, seq: meta.streamSequence }, "epoch handler failed; redelivering"),
+    onHandlerError: (err, meta) =>
+      log.error({ err, subject: meta.subject, seq: meta.streamSequence }, "epoch handler failed; redelivering"),
   });
   const controller = new EarlyStopController({
     source,
@@ -121,10 +143,18 @@ export async function startEarlyStop(options: StartOptions): Promise<EarlyStopHa
     },
   });
   runsInformer.addHandler((change) => {
-    if (change.type === "deleted") controller.forgetRun(change.object.metadata.namespace ?? "", change.object.metadata.name ?? "");
+    if (change.type === "deleted")
+      controller.forgetRun(change.object.metadata.namespace ?? "", change.object.metadata.name ?? "");
   });
 
-  streamWatch = new StreamWatch({ source, metrics, clock, log, intervalMs: config.tickSeconds * 1000, onRecreated: () => controller.resubscribe() });
+  streamWatch = new StreamWatch({
+    source,
+    metrics,
+    clock,
+    log,
+    intervalMs: config.tickSeconds * 1000,
+    onRecreated: () => controller.resubscribe(),
+  });
   const watching = streamWatch.run(shutdown.signal);
 
   let term: Promise<void> = Promise.resolve();

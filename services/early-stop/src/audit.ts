@@ -18,7 +18,13 @@ export function sampleFraction(text: string): number {
   return h / 2 ** 32;
 }
 
-export function decideMode(specMode: EarlyStopMode, policy: StopPolicy, runUid: string, fold: string, auditFraction: number): EarlyStopMode {
+export function decideMode(
+  specMode: EarlyStopMode,
+  policy: StopPolicy,
+  runUid: string,
+  fold: string,
+  auditFraction: number,
+): EarlyStopMode {
   if (policy === "Divergence" || policy === "Manual") return "Enforce";
   if (specMode === "Audit") return "Audit";
   return sampleFraction(`${runUid}/${fold}`) < auditFraction ? "Audit" : "Enforce";

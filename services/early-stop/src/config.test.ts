@@ -15,17 +15,36 @@ describe("loadConfig", () => {
   });
 
   it("reads the chart's variables; an empty one counts as unset", () => {
-    const c = loadConfig({ NATS_URL: "tls://a:4222,tls://b:4222", NATS_CREDS_FILE: "/etc/nnunet-operator/nats/nats.creds", LOG_LEVEL: "debug", HTTP_PORT: "9090", POD_NAME: "es-0", POD_NAMESPACE: "ops", TICK_SECONDS: "" });
-    assert.deepEqual([c.natsUrl, c.natsCredsFile, c.logLevel, c.httpPort, c.podName, c.podNamespace, c.tickSeconds], ["tls://a:4222,tls://b:4222", "/etc/nnunet-operator/nats/nats.creds", "debug", 9090, "es-0", "ops", 15]);
+    const c = loadConfig({
+      NATS_URL: "tls://a:4222,tls://b:4222",
+      NATS_CREDS_FILE: "/etc/nnunet-operator/nats/nats.creds",
+      LOG_LEVEL: "debug",
+      HTTP_PORT: "9090",
+      POD_NAME: "es-0",
+      POD_NAMESPACE: "ops",
+      TICK_SECONDS: "",
+    });
+    assert.deepEqual(
+      [c.natsUrl, c.natsCredsFile, c.logLevel, c.httpPort, c.podName, c.podNamespace, c.tickSeconds],
+      ["tls://a:4222,tls://b:4222", "/etc/nnunet-operator/nats/nats.creds", "debug", 9090, "es-0", "ops", 15],
+    );
   });
 
   const bad: Array<[string, Record<string, string>, RegExp]> = [
     ["a port out of range", { HTTP_PORT: "70000" }, /HTTP_PORT/],
     ["a URL that is not NATS", { NATS_URL: "http://nats:4222" }, /NATS_URL/],
     ["an unknown log level", { LOG_LEVEL: "loud" }, /LOG_LEVEL/],
-    ["a duplicate window longer than the stream keeps messages", { EPOCH_STREAM_MAX_AGE_HOURS: "1", EPOCH_STREAM_DUPLICATE_WINDOW_MINUTES: "120" }, /DUPLICATE_WINDOW/],
+    [
+      "a duplicate window longer than the stream keeps messages",
+      { EPOCH_STREAM_MAX_AGE_HOURS: "1", EPOCH_STREAM_DUPLICATE_WINDOW_MINUTES: "120" },
+      /DUPLICATE_WINDOW/,
+    ],
   ];
   for (const [name, env, message] of bad) {
-    it(`refuses ${name}, naming the variable`, () => assert.throws(() => loadConfig(env), (err: unknown) => err instanceof ConfigError && message.test(err.message)));
+    it(`refuses ${name}, naming the variable`, () =>
+      assert.throws(
+        () => loadConfig(env),
+        (err: unknown) => err instanceof ConfigError && message.test(err.message),
+      ));
   }
 });

@@ -13,7 +13,9 @@ export const EarlyStopConfig = z
   .object({
     natsUrl: z
       .string()
-      .regex(/^((nats|tls):\/\/\S+)(,(nats|tls):\/\/\S+)*$/, { error: "must be one or more comma-separated NATS URLs such as nats://nats:4222" })
+      .regex(/^((nats|tls):\/\/\S+)(,(nats|tls):\/\/\S+)*$/, {
+        error: "must be one or more comma-separated NATS URLs such as nats://nats:4222",
+      })
       .default("nats://nats:4222"),
     natsCredsFile: z.string().min(1).optional(),
     /** A CA bundle to verify the NATS server's certificate with (chart: nats.tls). */
@@ -28,7 +30,10 @@ export const EarlyStopConfig = z
     podNamespace: z.string().regex(DNS_LABEL, { error: "must be a DNS label" }).default("nnunet-system"),
     leaseName: z.string().regex(DNS_LABEL, { error: "must be a DNS label" }).default("nnunet-operator-early-stop"),
     /** Durable JetStream consumer shared by the replicas (only the leader pulls from it). */
-    durable: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, { error: "must be a consumer name: letters, digits, '-' and '_'" }).default("nnunet-early-stop"),
+    durable: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,64}$/, { error: "must be a consumer name: letters, digits, '-' and '_'" })
+      .default("nnunet-early-stop"),
     /** Limits of the NNUNET_EPOCHS stream this controller ensures: a run's epochs must outlive the run. */
     streamMaxAgeHours: intFrom(1, 24 * 365).default(30 * 24),
     streamMaxBytes: intFrom(1024 * 1024, 1024 ** 4).default(1024 ** 3),
@@ -38,7 +43,11 @@ export const EarlyStopConfig = z
     /** How often pending stop patches are retried. */
     tickSeconds: intFrom(1, 3600).default(15),
     /** Share of otherwise enforced folds audited (recorded, not stopped); the chart's earlyStop.auditFraction. */
-    auditFraction: z.coerce.number().min(0, { error: "must be between 0 and 1" }).max(1, { error: "must be between 0 and 1" }).default(0),
+    auditFraction: z.coerce
+      .number()
+      .min(0, { error: "must be between 0 and 1" })
+      .max(1, { error: "must be between 0 and 1" })
+      .default(0),
   })
   .strict();
 export type EarlyStopConfig = z.infer<typeof EarlyStopConfig>;
@@ -82,11 +91,21 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     }
     return parsed.data;
   }
-  const problems = parsed.error.issues.map((i) => `${CONFIG_ENV[i.path[0] as keyof EarlyStopConfig] ?? String(i.path[0])}: ${i.message}`);
+  const problems = parsed.error.issues.map(
+    (i) => `${CONFIG_ENV[i.path[0] as keyof EarlyStopConfig] ?? String(i.path[0])}: ${i.message}`,
+  );
   throw new ConfigError(`invalid configuration: ${problems.join("; ")}`, { cause: parsed.error });
 }
 
 /** The NNUNET_EPOCHS stream limits this configuration asks for (packages/bus EpochStreamLimits). */
-export function streamLimits(config: EarlyStopConfig): { maxAgeMs: number; maxBytes: number; duplicateWindowMs: number } {
-  return { maxAgeMs: config.streamMaxAgeHours * 3600_000, maxBytes: config.streamMaxBytes, duplicateWindowMs: config.streamDuplicateWindowMinutes * 60_000 };
+export function streamLimits(config: EarlyStopConfig): {
+  maxAgeMs: number;
+  maxBytes: number;
+  duplicateWindowMs: number;
+} {
+  return {
+    maxAgeMs: config.streamMaxAgeHours * 3600_000,
+    maxBytes: config.streamMaxBytes,
+    duplicateWindowMs: config.streamDuplicateWindowMinutes * 60_000,
+  };
 }

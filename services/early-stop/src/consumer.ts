@@ -54,7 +54,10 @@ export function natsEpochSource(options: NatsEpochSourceOptions): EpochSource {
     async prepare() {
       const jsm = await jetstreamManager(options.nc);
       await ensureEpochStream(jsm, options.limits);
-      await ensureEpochConsumer(jsm, options.durable, { maxAckPending: options.maxAckPending, filterSubject: ALL_EPOCHS });
+      await ensureEpochConsumer(jsm, options.durable, {
+        maxAckPending: options.maxAckPending,
+        filterSubject: ALL_EPOCHS,
+      });
     },
 
     async missing() {
@@ -163,5 +166,11 @@ class AckBatcher {
 }
 
 function metaOf(m: JsMsg): DeliveryMeta {
-  return { subject: m.subject, streamSequence: m.info.streamSequence, deliveryCount: m.info.deliveryCount, redelivered: m.info.redelivered, msgId: m.headers?.get("Nats-Msg-Id") || undefined };
+  return {
+    subject: m.subject,
+    streamSequence: m.info.streamSequence,
+    deliveryCount: m.info.deliveryCount,
+    redelivered: m.info.redelivered,
+    msgId: m.headers?.get("Nats-Msg-Id") || undefined,
+  };
 }

@@ -12,7 +12,14 @@ import { EarlyStopController } from "./controller.js";
 import { createEarlyStopMetrics } from "./metrics.js";
 import { RunIndex } from "./runs.js";
 import { Terminator } from "./terminator.js";
-import { type EpochAddress, epochMessage, flatCurve, makeRun, makeTrainingJob, MemoryEpochSource } from "./testing/index.js";
+import {
+  type EpochAddress,
+  epochMessage,
+  flatCurve,
+  makeRun,
+  makeTrainingJob,
+  MemoryEpochSource,
+} from "./testing/index.js";
 
 // The controller over a FakeKubePort, an in-memory epoch source and a fake clock: what it
 // writes to the API for decisions, redeliveries, malformed input, divergence and the
@@ -20,7 +27,16 @@ import { type EpochAddress, epochMessage, flatCurve, makeRun, makeTrainingJob, M
 
 const PATIENCE = { policy: "Patience", patience: 10, minEpochs: 5, minDelta: 0.001 };
 
-async function world(options: { earlyStop?: Record<string, unknown>; maxEpochs?: number; runs?: KubeObject[]; jobs?: boolean; firstTerminator?: Pick<Terminator, "terminate">; auditFraction?: number } = {}) {
+async function world(
+  options: {
+    earlyStop?: Record<string, unknown>;
+    maxEpochs?: number;
+    runs?: KubeObject[];
+    jobs?: boolean;
+    firstTerminator?: Pick<Terminator, "terminate">;
+    auditFraction?: number;
+  } = {},
+) {
   const clock = new FakeClock();
   const port = new FakeKubePort();
   const run = makeRun({ earlyStop: options.earlyStop ?? PATIENCE, maxEpochs: options.maxEpochs ?? 200 });
@@ -28,11 +44,16 @@ async function world(options: { earlyStop?: Record<string, unknown>; maxEpochs?:
   const created = await port.create(Resources.trainingRuns, run);
   for (const r of options.runs ?? []) await port.create(Resources.trainingRuns, r);
   const address = { runUid: created.metadata.uid ?? "" };
-  if (options.jobs ?? true) for (const fold of ["0", "1"]) await port.create(Resources.jobs, makeTrainingJob(created, fold));
+  if (options.jobs ?? true)
+    for (const fold of ["0", "1"]) await port.create(Resources.jobs, makeTrainingJob(created, fold));
   const registry = new Registry();
   const metrics = createEarlyStopMetrics(registry);
   const source = new MemoryEpochSource();
-  const events = new EventRecorder({ port, clock, reporter: { controller: "nnunet-operator.io/early-stop", instance: "test" } });
+  const events = new EventRecorder({
+    port,
+    clock,
+    reporter: { controller: "nnunet-operator.io/early-stop", instance: "test" },
+  });
   const runs = async () => new RunIndex(await snapshot(port));
   const makeController = async (terminator: Pick<Terminator, "terminate"> = new Terminator({ port, events })) =>
     new EarlyStopController({
@@ -78,7 +99,10 @@ function jobPatches(port: FakeKubePort) {
 }
 
 function eventsCreated(port: FakeKubePort) {
-  return port.writes().filter((w) => w.verb === "create" && w.resource === "events.events.k8s.io").map((w) => w.body as { reason: string; type: string; regarding: { name: string } });
+  return port
+    .writes()
+    .filter((w) => w.verb === "create" && w.resource === "events.events.k8s.io")
+    .map((w) => w.body as { reason: string; type: string; regarding: { name: string } });
 }
 
 function expectedStop(points: EpochPoint[], earlyStop: Record<string, unknown>, maxEpochs: number): number | undefined {
@@ -92,7 +116,9 @@ function expectedStop(points: EpochPoint[], earlyStop: Record<string, unknown>, 
 
 async function counter(registry: Registry, name: string, labels: Record<string, string> = {}): Promise<number> {
   const metric = await registry.getSingleMetric(name)?.get();
-  return (metric?.values ?? []).filter((v) => Object.entries(labels).every(([k, x]) => v.labels[k] === x)).reduce((a, v) => a + v.value, 0);
+  return (metric?.values ?? [])
+    .filter((v) => Object.entries(labels).every(([k, x]) => v.labels[k] === x))
+    .reduce((a, v) => a + v.value, 0);
 }
 
 describe("early-stop controller", () => {
@@ -112,10 +138,16 @@ describe("early-stop controller", () => {
     const decision = StopDecision.parse(JSON.parse(body.metadata.annotations[ANNOTATION_STOP_DECISION] ?? ""));
     assert.equal(decision.epoch, stop);
     assert.equal(decision.policy, "Patience");
-    const job = await w.port.get<KubeObject & { spec: { suspend: boolean } }>(Resources.jobs, { namespace: "team-a", name: "liver-fold-0" });
+    const job = await w.port.get<KubeObject & { spec: { suspend: boolean } }>(Resources.jobs, {
+      namespace: "team-a",
+      name: "liver-fold-0",
+    });
     assert.equal(job.spec.suspend, true);
     await until("the event", () => eventsCreated(w.port).length > 0);
-    assert.deepEqual(eventsCreated(w.port).map((e) => [e.reason, e.type, e.regarding.name]), [["FoldStopped", "Normal", "liver"]]);
+    assert.deepEqual(
+      eventsCreated(w.port).map((e) => [e.reason, e.type, e.regarding.name]),
+      [["FoldStopped", "Normal", "liver"]],
+    );
     assert.equal(await counter(w.registry, "nnunet_earlystop_decisions_total", { policy: "Patience" }), 1);
     assert.equal(await counter(w.registry, "nnunet_earlystop_epochs_saved_total"), 200 - 1 - (stop ?? 0));
     assert.match(await w.registry.metrics(), /^nnunet_earlystop_decision_latency_seconds_count 1$/m);
@@ -125,7 +157,11 @@ describe("early-stop controller", () => {
 
   const auditCases = [
     { name: "a run in Audit mode", earlyStop: { ...PATIENCE, mode: "Audit" }, auditFraction: 0 },
-    { name: "an Enforce run's fold in the operator's audit sample (auditFraction 1)", earlyStop: PATIENCE, auditFraction: 1 },
+    {
+      name: "an Enforce run's fold in the operator's audit sample (auditFraction 1)",
+      earlyStop: PATIENCE,
+      auditFraction: 1,
+    },
   ];
   for (const c of auditCases) {
     it(`records the would-be decision of ${c.name} on the Job without suspending it, with an Event FoldAudited, and counts no epochs saved`, async () => {
@@ -143,10 +179,16 @@ describe("early-stop controller", () => {
       assert.equal(decision.mode, "Audit");
       assert.equal(decision.epoch, stop);
       assert.equal(decision.trainedSeconds, ((stop ?? 0) + 1) * 100);
-      const job = await w.port.get<KubeObject & { spec: { suspend?: boolean } }>(Resources.jobs, { namespace: "team-a", name: "liver-fold-0" });
+      const job = await w.port.get<KubeObject & { spec: { suspend?: boolean } }>(Resources.jobs, {
+        namespace: "team-a",
+        name: "liver-fold-0",
+      });
       assert.notEqual(job.spec.suspend, true);
       await until("the event", () => eventsCreated(w.port).length > 0);
-      assert.deepEqual(eventsCreated(w.port).map((e) => [e.reason, e.type]), [["FoldAudited", "Normal"]]);
+      assert.deepEqual(
+        eventsCreated(w.port).map((e) => [e.reason, e.type]),
+        [["FoldAudited", "Normal"]],
+      );
       assert.equal(await counter(w.registry, "nnunet_earlystop_epochs_saved_total"), 0);
       w.term.abort();
       await w.done;
@@ -178,7 +220,14 @@ describe("early-stop controller", () => {
 
   it("counts malformed and foreign messages by reason and never patches a Job for them", async () => {
     const w = await world({ runs: [makeRun({ name: "spleen", uid: "uid-spleen", folds: [0] })] });
-    const nan = { epoch: 7, trainLoss: Number.NaN, valLoss: -0.4, pseudoDiceMean: 0.5, emaPseudoDice: 0.5, epochTimeSeconds: 100 };
+    const nan = {
+      epoch: 7,
+      trainLoss: Number.NaN,
+      valLoss: -0.4,
+      pseudoDiceMean: 0.5,
+      emaPseudoDice: 0.5,
+      epochTimeSeconds: 100,
+    };
     w.source.publishRaw("nnunet.epochs.team-a.liver.0", "{not json");
     w.source.publishRaw("nnunet.epochs.team-a.liver.0", JSON.stringify({ schemaVersion: 1, epoch: "seven" }));
     w.publish([nan], { run: "ghost" });
@@ -188,7 +237,12 @@ describe("early-stop controller", () => {
     w.publish(flatCurve(3));
     w.publish(flatCurve(2));
     await until("all consumed", () => w.source.acked === w.source.stream.length);
-    const reasons = Object.fromEntries(((await w.registry.getSingleMetric("nnunet_earlystop_messages_total")?.get())?.values ?? []).map((v) => [`${v.labels.result}/${v.labels.reason}`, v.value]));
+    const reasons = Object.fromEntries(
+      ((await w.registry.getSingleMetric("nnunet_earlystop_messages_total")?.get())?.values ?? []).map((v) => [
+        `${v.labels.result}/${v.labels.reason}`,
+        v.value,
+      ]),
+    );
     assert.deepEqual(reasons, {
       "rejected/json": 1,
       "rejected/schema": 1,
@@ -224,7 +278,10 @@ describe("early-stop controller", () => {
     const decision = StopDecision.parse(JSON.parse(body.metadata.annotations[ANNOTATION_STOP_DECISION] ?? ""));
     assert.deepEqual([decision.epoch, decision.policy], [3, "Divergence"]);
     await until("the event", () => eventsCreated(w.port).length === 1);
-    assert.deepEqual(eventsCreated(w.port).map((e) => [e.reason, e.type]), [["FoldDiverged", "Warning"]]);
+    assert.deepEqual(
+      eventsCreated(w.port).map((e) => [e.reason, e.type]),
+      [["FoldDiverged", "Warning"]],
+    );
     w.term.abort();
     await w.done;
   });
@@ -258,7 +315,10 @@ describe("early-stop controller", () => {
     const done = next.lead(term.signal);
     await until("the stop patch", () => jobPatches(w.port).length === 1);
     const body = jobPatches(w.port)[0]?.body as { metadata: { annotations: Record<string, string> } };
-    assert.equal(StopDecision.parse(JSON.parse(body.metadata.annotations[ANNOTATION_STOP_DECISION] ?? "")).epoch, expectedStop(curve, PATIENCE, 200));
+    assert.equal(
+      StopDecision.parse(JSON.parse(body.metadata.annotations[ANNOTATION_STOP_DECISION] ?? "")).epoch,
+      expectedStop(curve, PATIENCE, 200),
+    );
     term.abort();
     await done;
   });
@@ -305,7 +365,10 @@ describe("early-stop controller", () => {
     assert.equal(v.controller.folds().get("team-a/liver/0")?.settled, false);
     await v.clock.advance(10_000);
     await until("the retried patch", () => v.controller.folds().get("team-a/liver/0")?.settled === true);
-    const job = await v.port.get<KubeObject & { spec: { suspend: boolean } }>(Resources.jobs, { namespace: "team-a", name: "liver-fold-0" });
+    const job = await v.port.get<KubeObject & { spec: { suspend: boolean } }>(Resources.jobs, {
+      namespace: "team-a",
+      name: "liver-fold-0",
+    });
     assert.equal(job.spec.suspend, true);
     v.term.abort();
     await v.done;

@@ -55,7 +55,15 @@ export class EarlyStopController {
     for (const e of this.ingestor?.folds.values() ?? []) {
       const last = e.state.history.last;
       if (last === undefined) continue;
-      yield { namespace: e.namespace, run: e.run, fold: e.fold, epoch: last.epoch, maxEpochs: e.state.config.maxEpochs, ema: last.emaPseudoDice, lastEpochAtMs: e.lastEpochAtMs };
+      yield {
+        namespace: e.namespace,
+        run: e.run,
+        fold: e.fold,
+        epoch: last.epoch,
+        maxEpochs: e.state.config.maxEpochs,
+        ema: last.emaPseudoDice,
+        lastEpochAtMs: e.lastEpochAtMs,
+      };
     }
   }
 
@@ -79,7 +87,11 @@ export class EarlyStopController {
       try {
         await this.deps.source.prepare();
         const fresh = new EpochIngestor(this.deps.runs);
-        const replayed = await this.deps.source.replayDelivered((m) => this.onEpoch(fresh, m, false), () => undefined, signal);
+        const replayed = await this.deps.source.replayDelivered(
+          (m) => this.onEpoch(fresh, m, false),
+          () => undefined,
+          signal,
+        );
         ingestor = fresh;
         log.info({ replayed, folds: fresh.folds.size }, "fold state rebuilt from the stream");
       } catch (err) {
@@ -95,7 +107,11 @@ export class EarlyStopController {
       while (!signal.aborted) {
         const round = (this.consuming = new AbortController());
         try {
-          await this.deps.source.consume((m, meta) => this.onEpoch(ingestor, m, true, meta), (reason, detail, meta) => this.onMalformed(reason, detail, meta), AbortSignal.any([signal, round.signal]));
+          await this.deps.source.consume(
+            (m, meta) => this.onEpoch(ingestor, m, true, meta),
+            (reason, detail, meta) => this.onMalformed(reason, detail, meta),
+            AbortSignal.any([signal, round.signal]),
+          );
         } catch (err) {
           if (!signal.aborted) log.warn({ err }, "epoch subscription failed; resubscribing");
         }
@@ -125,7 +141,10 @@ export class EarlyStopController {
 
   private onMalformed(reason: DecodeReason, detail: string, meta: DeliveryMeta): void {
     this.deps.metrics.countMessage("rejected", reason);
-    this.deps.log.warn({ reason, detail, subject: meta.subject, seq: meta.streamSequence }, "malformed epoch message dropped");
+    this.deps.log.warn(
+      { reason, detail, subject: meta.subject, seq: meta.streamSequence },
+      "malformed epoch message dropped",
+    );
   }
 
   private async onEpoch(ingestor: EpochIngestor, m: EpochMetrics, live: boolean, meta?: DeliveryMeta): Promise<void> {
@@ -135,7 +154,10 @@ export class EarlyStopController {
     if (!result.accepted) {
       if (live) {
         metrics.countMessage("rejected", result.reason);
-        this.deps.log.debug({ reason: result.reason, detail: result.detail, seq: meta?.streamSequence }, "epoch message dropped");
+        this.deps.log.debug(
+          { reason: result.reason, detail: result.detail, seq: meta?.streamSequence },
+          "epoch message dropped",
+        );
       }
       return;
     }
@@ -157,7 +179,13 @@ export class EarlyStopController {
     const target: StopTarget = { namespace: entry.namespace, run: entry.run, runUid: entry.runUid, fold: entry.fold };
     const child = log.child({ namespace: entry.namespace, trainingRun: entry.run, fold: entry.fold });
     try {
-      const mode = decideMode(entry.state.config.earlyStop.mode, decision.policy, entry.runUid, entry.fold, this.deps.auditFraction ?? 0);
+      const mode = decideMode(
+        entry.state.config.earlyStop.mode,
+        decision.policy,
+        entry.runUid,
+        entry.fold,
+        this.deps.auditFraction ?? 0,
+      );
       const payload = StopDecision.parse({
         ...toStopDecision(decision, new Date(clock.now())),
         ...decisionEvidence(entry.state.history, entry.state.config, decision),
@@ -172,17 +200,31 @@ export class EarlyStopController {
       }
       if (outcome === "patched") {
         metrics.decisions.inc({ policy: decision.policy, reason: decision.reason });
-        if (live && entry.decidedAtMs !== undefined) metrics.decisionLatency.observe(Math.max(0, clock.now() - entry.decidedAtMs) / 1000);
+        if (live && entry.decidedAtMs !== undefined)
+          metrics.decisionLatency.observe(Math.max(0, clock.now() - entry.decidedAtMs) / 1000);
         // An audited fold trains on: nothing is saved.
         if (mode === "Enforce") metrics.epochsSaved.inc(Math.max(0, entry.state.config.maxEpochs - 1 - decision.epoch));
-        child.info({ epoch: decision.epoch, policy: decision.policy, reason: decision.reason, mode, bestEpoch: decision.bestEpoch, bestEma: decision.bestEma }, mode === "Audit" ? "would-be stop recorded (audit)" : "fold stopped");
+        child.info(
+          {
+            epoch: decision.epoch,
+            policy: decision.policy,
+            reason: decision.reason,
+            mode,
+            bestEpoch: decision.bestEpoch,
+            bestEma: decision.bestEma,
+          },
+          mode === "Audit" ? "would-be stop recorded (audit)" : "fold stopped",
+        );
       } else {
         child.info({ outcome, epoch: decision.epoch, policy: decision.policy }, "stop decision needs no patch");
       }
     } catch (err) {
       const retryable = defaultIsRetryable(err);
       if (!retryable) entry.settled = true;
-      child.error({ err, retryable, epoch: decision.epoch }, retryable ? "stop patch failed; will retry" : "stop patch refused; giving up");
+      child.error(
+        { err, retryable, epoch: decision.epoch },
+        retryable ? "stop patch failed; will retry" : "stop patch refused; giving up",
+      );
     } finally {
       this.settling.delete(entry.key);
     }
@@ -209,7 +251,8 @@ export class EarlyStopController {
   async onTick(ingestor: EpochIngestor | undefined = this.ingestor): Promise<void> {
     if (ingestor === undefined) return;
     await this.settlePending(ingestor, false);
-    for (const entry of ingestor.folds.values()) if (entry.keepCheckpoint !== undefined) await this.askToKeepCheckpoint(entry);
+    for (const entry of ingestor.folds.values())
+      if (entry.keepCheckpoint !== undefined) await this.askToKeepCheckpoint(entry);
   }
 
   /** One request to the fold's reporter; a failure is retried on the next ticks, a bounded number of times. Never throws. */
@@ -220,16 +263,25 @@ export class EarlyStopController {
     pending.triesLeft -= 1;
     let kept = false;
     try {
-      kept = await this.deps.keepCheckpoint({ namespace: entry.namespace, run: entry.run, runUid: entry.runUid, fold: entry.fold }, pending.decision);
+      kept = await this.deps.keepCheckpoint(
+        { namespace: entry.namespace, run: entry.run, runUid: entry.runUid, fold: entry.fold },
+        pending.decision,
+      );
     } catch (err) {
-      child.debug({ err, triesLeft: pending.triesLeft }, "the fold's reporter did not answer the keep-checkpoint request");
+      child.debug(
+        { err, triesLeft: pending.triesLeft },
+        "the fold's reporter did not answer the keep-checkpoint request",
+      );
     }
     if (kept) {
       entry.keepCheckpoint = undefined;
       child.info({ epoch: pending.decision.epoch }, "the reporter kept checkpoint_best.pth as of the would-be stop");
     } else if (pending.triesLeft <= 0) {
       entry.keepCheckpoint = undefined;
-      child.warn({ epoch: pending.decision.epoch }, "the reporter never confirmed a copy of checkpoint_best.pth: the audit has no validation of the would-be stop's checkpoint");
+      child.warn(
+        { epoch: pending.decision.epoch },
+        "the reporter never confirmed a copy of checkpoint_best.pth: the audit has no validation of the would-be stop's checkpoint",
+      );
     }
   }
 }

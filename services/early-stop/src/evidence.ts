@@ -23,16 +23,29 @@ export function forecastEvidence(h: FoldHistory, cfg: PolicyConfig, epoch: numbe
   const { forecast, monitor } = cfg.earlyStop;
   const common = { confidence: forecast.confidence, maxGain: forecast.maxGain, maxEpochs: cfg.maxEpochs };
   let best = Number.NEGATIVE_INFINITY;
-  for (let i = 0; i <= index; i++) best = Math.max(best, monitorLevel(h.points[i]!, monitor) ?? Number.NEGATIVE_INFINITY);
+  for (let i = 0; i <= index; i++)
+    best = Math.max(best, monitorLevel(h.points[i]!, monitor) ?? Number.NEGATIVE_INFINITY);
   const scored = forecastScoreAt(h, cfg, index, best);
   const trend = scored.trend;
   if (trend === undefined) return undefined;
-  const byTurn = scored.turnGainUpper !== undefined && scored.turnGainUpper < 0 && !(trend.gainUpper < forecast.maxGain);
-  if (!byTurn) return { ...common, gain: FORECAST_MODEL.trendGainFactor * trend.slope * trend.epochsLeft, gainUpper: Math.max(trend.gainUpper, scored.guardGainLower ?? 0), epochsLeft: trend.epochsLeft };
+  const byTurn =
+    scored.turnGainUpper !== undefined && scored.turnGainUpper < 0 && !(trend.gainUpper < forecast.maxGain);
+  if (!byTurn)
+    return {
+      ...common,
+      gain: FORECAST_MODEL.trendGainFactor * trend.slope * trend.epochsLeft,
+      gainUpper: Math.max(trend.gainUpper, scored.guardGainLower ?? 0),
+      epochsLeft: trend.epochsLeft,
+    };
   const turn = forecastAt(h, cfg, index, best);
   if (typeof turn === "string") return undefined;
   // Gain over the best so far that the annealing left is predicted to bring (negative: it cannot win the best back).
-  return { ...common, gain: turn.level + Math.max(0, turn.gainPerAnnealing) * turn.annealingLeft - best, gainUpper: turn.gainUpper, epochsLeft: trend.epochsLeft };
+  return {
+    ...common,
+    gain: turn.level + Math.max(0, turn.gainPerAnnealing) * turn.annealingLeft - best,
+    gainUpper: turn.gainUpper,
+    epochsLeft: trend.epochsLeft,
+  };
 }
 
 /** Sum of the logged epoch times through `epoch`, or undefined when no epoch had a time. */
@@ -50,7 +63,11 @@ export function trainedSeconds(h: FoldHistory, epoch: number): number | undefine
 }
 
 /** The optional fields of the annotation payload that carry the evidence. */
-export function decisionEvidence(h: FoldHistory, cfg: PolicyConfig, d: Decision): Pick<StopDecision, "forecast" | "trainedSeconds"> {
+export function decisionEvidence(
+  h: FoldHistory,
+  cfg: PolicyConfig,
+  d: Decision,
+): Pick<StopDecision, "forecast" | "trainedSeconds"> {
   const forecast = d.policy === "Forecast" ? forecastEvidence(h, cfg, d.epoch) : undefined;
   const seconds = trainedSeconds(h, d.epoch);
   return {

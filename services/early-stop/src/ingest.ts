@@ -21,7 +21,11 @@ export type Rejection =
   | "out-of-order"
   | "stale-attempt";
 
-const FOLD_REJECTION: Record<RejectReason, Rejection> = { Duplicate: "duplicate", OutOfOrder: "out-of-order", StaleAttempt: "stale-attempt" };
+const FOLD_REJECTION: Record<RejectReason, Rejection> = {
+  Duplicate: "duplicate",
+  OutOfOrder: "out-of-order",
+  StaleAttempt: "stale-attempt",
+};
 
 export interface FoldEntry {
   /** `namespace/run/fold`. */
@@ -61,15 +65,30 @@ export class EpochIngestor {
     if (found === undefined) return reject("unknown-run", `no TrainingRun ${m.namespace}/${m.run}`);
     if (!found.ok) return reject("invalid-run", `TrainingRun ${m.namespace}/${m.run}: ${found.detail}`);
     const run = found.run;
-    if (run.uid !== m.runUid) return reject("run-uid-mismatch", `TrainingRun ${m.namespace}/${m.run} has uid ${run.uid}, the message ${m.runUid}`);
+    if (run.uid !== m.runUid)
+      return reject(
+        "run-uid-mismatch",
+        `TrainingRun ${m.namespace}/${m.run} has uid ${run.uid}, the message ${m.runUid}`,
+      );
     const planned = run.configs.get(m.fold);
-    if (planned === undefined) return reject("unplanned-fold", `TrainingRun ${m.namespace}/${m.run} does not train fold ${m.fold}`);
+    if (planned === undefined)
+      return reject("unplanned-fold", `TrainingRun ${m.namespace}/${m.run} does not train fold ${m.fold}`);
 
     const key = foldEntryKey(m.namespace, m.run, m.fold);
     let entry = this.folds.get(key);
     const decidedBefore = entry !== undefined && entry.runUid === m.runUid && entry.state.decision !== undefined;
     if (entry === undefined || entry.runUid !== m.runUid) {
-      entry = { key, namespace: m.namespace, run: m.run, fold: m.fold, runUid: m.runUid, state: new FoldState(planned.config), configKey: planned.key, settled: false, lastEpochAtMs: receivedAtMs };
+      entry = {
+        key,
+        namespace: m.namespace,
+        run: m.run,
+        fold: m.fold,
+        runUid: m.runUid,
+        state: new FoldState(planned.config),
+        configKey: planned.key,
+        settled: false,
+        lastEpochAtMs: receivedAtMs,
+      };
       this.folds.set(key, entry);
     } else if (entry.configKey !== planned.key && entry.state.decision === undefined) {
       // The spec or the planned schedule changed: decide as if the new config had applied
@@ -82,7 +101,10 @@ export class EpochIngestor {
     if (!outcome.accepted) {
       // FoldState calls only a repeat of the last epoch a duplicate; a redelivery of any epoch
       // it holds is one too (the same message id), not an epoch out of order.
-      const reason = outcome.reason === "OutOfOrder" && holdsEpoch(entry.state, m.epoch) ? "duplicate" : FOLD_REJECTION[outcome.reason];
+      const reason =
+        outcome.reason === "OutOfOrder" && holdsEpoch(entry.state, m.epoch)
+          ? "duplicate"
+          : FOLD_REJECTION[outcome.reason];
       return reject(reason, `fold ${key} attempt ${m.attempt} epoch ${m.epoch}: ${reason}`);
     }
     entry.lastEpochAtMs = receivedAtMs;
@@ -125,7 +147,10 @@ function holdsEpoch(state: FoldState, epoch: number): boolean {
 }
 
 function rebuild(old: FoldState, config: FoldState["config"]): FoldState {
-  const next = FoldState.replay(config, old.history.points.map((p) => ({ ...p, attempt: old.attempt })));
+  const next = FoldState.replay(
+    config,
+    old.history.points.map((p) => ({ ...p, attempt: old.attempt })),
+  );
   next.attempt = old.attempt;
   return next;
 }

@@ -25,7 +25,9 @@ it("only the leader consumes; when it cannot renew its Lease it stops and the ot
     get: port.get.bind(port),
     create: port.create.bind(port),
     patch: ((...args: Parameters<FakeKubePort["patch"]>) =>
-      cutOff.has(identity) ? Promise.reject(new KubeApiError("unavailable", { code: 503, reason: "ServiceUnavailable", retryable: true })) : port.patch(...args)) as FakeKubePort["patch"],
+      cutOff.has(identity)
+        ? Promise.reject(new KubeApiError("unavailable", { code: 503, reason: "ServiceUnavailable", retryable: true }))
+        : port.patch(...args)) as FakeKubePort["patch"],
   });
   const replica = (identity: string) => {
     const events = new EventRecorder({ port, clock, reporter: { controller: "c", instance: identity } });
@@ -40,7 +42,14 @@ it("only the leader consumes; when it cannot renew its Lease it stops and the ot
       log: pino({ level: "silent" }),
       tickMs: 60_000,
     });
-    const elector = new LeaderElector({ port: leasePort(identity), clock, namespace: "nnunet-system", name: "early-stop", identity, onStartedLeading: (signal) => controller.lead(signal) });
+    const elector = new LeaderElector({
+      port: leasePort(identity),
+      clock,
+      namespace: "nnunet-system",
+      name: "early-stop",
+      identity,
+      onStartedLeading: (signal) => controller.lead(signal),
+    });
     return { controller, elector };
   };
   const a = replica("a");
@@ -73,7 +82,13 @@ it("only the leader consumes; when it cannot renew its Lease it stops and the ot
   assert.equal(source.consuming, 1);
   for (const p of flatCurve(12).slice(10)) source.publish(epochMessage(p, clock.now(), address));
   await settle();
-  assert.deepEqual(b.controller.folds().get("team-a/liver/0")?.state.history.points.map((p) => p.epoch), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+  assert.deepEqual(
+    b.controller
+      .folds()
+      .get("team-a/liver/0")
+      ?.state.history.points.map((p) => p.epoch),
+    [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11],
+  );
   stop.abort();
   await Promise.all(runs);
 });

@@ -29,9 +29,16 @@ shutdown.signal.addEventListener("abort", () => {
 try {
   const kubeConfig = new KubeConfig();
   kubeConfig.loadFromDefault();
-  const handle = await startEarlyStop({ config, kubeConfig, log, identity: `${config.podName ?? hostname()}_${process.pid}`, processMetrics: true });
+  const handle = await startEarlyStop({
+    config,
+    kubeConfig,
+    log,
+    identity: `${config.podName ?? hostname()}_${process.pid}`,
+    processMetrics: true,
+  });
   started = true;
-  if (!shutdown.signal.aborted) await new Promise((resolve) => shutdown.signal.addEventListener("abort", resolve, { once: true }));
+  if (!shutdown.signal.aborted)
+    await new Promise((resolve) => shutdown.signal.addEventListener("abort", resolve, { once: true }));
   await handle.stop();
   // Everything is handed back and drained; client-node's kept-alive API connections would
   // still hold the event loop open for minutes.

@@ -49,11 +49,37 @@ export class EarlyStopMetrics {
         for (const c of counts.values()) this.inc({ result: c.result, reason: c.reason }, c.count);
       },
     });
-    this.decisions = new Counter({ name: METRICS.decisions.name, help: METRICS.decisions.help, labelNames: labelsOf(METRICS.decisions) as Array<"policy" | "reason">, registers });
-    this.decisionLatency = new Histogram({ name: METRICS.decisionLatency.name, help: METRICS.decisionLatency.help, labelNames: labelsOf(METRICS.decisionLatency), buckets: [...(METRICS.decisionLatency.buckets ?? [])], registers });
-    this.epochsSaved = new Counter({ name: METRICS.epochsSaved.name, help: METRICS.epochsSaved.help, labelNames: labelsOf(METRICS.epochsSaved), registers });
-    this.streamReady = new Gauge({ name: METRICS.streamReady.name, help: METRICS.streamReady.help, labelNames: labelsOf(METRICS.streamReady), registers });
-    this.streamRecreated = new Counter({ name: METRICS.streamRecreated.name, help: METRICS.streamRecreated.help, labelNames: labelsOf(METRICS.streamRecreated) as Array<"missing">, registers });
+    this.decisions = new Counter({
+      name: METRICS.decisions.name,
+      help: METRICS.decisions.help,
+      labelNames: labelsOf(METRICS.decisions) as Array<"policy" | "reason">,
+      registers,
+    });
+    this.decisionLatency = new Histogram({
+      name: METRICS.decisionLatency.name,
+      help: METRICS.decisionLatency.help,
+      labelNames: labelsOf(METRICS.decisionLatency),
+      buckets: [...(METRICS.decisionLatency.buckets ?? [])],
+      registers,
+    });
+    this.epochsSaved = new Counter({
+      name: METRICS.epochsSaved.name,
+      help: METRICS.epochsSaved.help,
+      labelNames: labelsOf(METRICS.epochsSaved),
+      registers,
+    });
+    this.streamReady = new Gauge({
+      name: METRICS.streamReady.name,
+      help: METRICS.streamReady.help,
+      labelNames: labelsOf(METRICS.streamReady),
+      registers,
+    });
+    this.streamRecreated = new Counter({
+      name: METRICS.streamRecreated.name,
+      help: METRICS.streamRecreated.help,
+      labelNames: labelsOf(METRICS.streamRecreated) as Array<"missing">,
+      registers,
+    });
     const foldGauge = (spec: MetricSpec, value: (f: FoldSample) => number | undefined) => {
       const folds = () => this.folds();
       new Gauge<FoldLabel>({

@@ -6,19 +6,35 @@ import { makeRun } from "./testing/index.js";
 // How a TrainingRun becomes per-fold policy configs.
 
 describe("readRun", () => {
-  const cases: Array<{ name: string; status?: Record<string, unknown>; maxEpochs?: number; want: Record<string, number> }> = [
+  const cases: Array<{
+    name: string;
+    status?: Record<string, unknown>;
+    maxEpochs?: number;
+    want: Record<string, number>;
+  }> = [
     { name: "without status the spec's maxEpochs is planned", want: { "0": 1000, "1": 1000 } },
-    { name: "the calibrated effectiveMaxEpochs replaces the spec's", status: { calibration: { effectiveMaxEpochs: 500 } }, want: { "0": 500, "1": 500 } },
+    {
+      name: "the calibrated effectiveMaxEpochs replaces the spec's",
+      status: { calibration: { effectiveMaxEpochs: 500 } },
+      want: { "0": 500, "1": 500 },
+    },
     {
       name: "a fold's own maxEpochs in status wins over the calibration",
       status: { calibration: { effectiveMaxEpochs: 500 }, folds: [{ fold: "1", phase: "Training", maxEpochs: 250 }] },
       want: { "0": 500, "1": 250 },
     },
-    { name: "a status the operator wrote in an unknown shape is ignored, not fatal", status: { calibration: "weird", folds: 3 }, maxEpochs: 300, want: { "0": 300, "1": 300 } },
+    {
+      name: "a status the operator wrote in an unknown shape is ignored, not fatal",
+      status: { calibration: "weird", folds: 3 },
+      maxEpochs: 300,
+      want: { "0": 300, "1": 300 },
+    },
   ];
   for (const c of cases) {
     it(c.name, () => {
-      const r = readRun(makeRun({ ...(c.status && { status: c.status }), ...(c.maxEpochs && { maxEpochs: c.maxEpochs }) }));
+      const r = readRun(
+        makeRun({ ...(c.status && { status: c.status }), ...(c.maxEpochs && { maxEpochs: c.maxEpochs }) }),
+      );
       assert.ok(r.ok);
       assert.deepEqual(Object.fromEntries([...r.run.configs].map(([f, v]) => [f, v.config.maxEpochs])), c.want);
     });
@@ -41,7 +57,17 @@ describe("readRun", () => {
   });
 
   it("knows which folds a run trains", () => {
-    const r = readRun(makeRun({ folds: [0, "all"], status: { folds: [{ fold: "all", phase: "Converged" }, { fold: "0", phase: "Training", attempt: 2 }] } }));
+    const r = readRun(
+      makeRun({
+        folds: [0, "all"],
+        status: {
+          folds: [
+            { fold: "all", phase: "Converged" },
+            { fold: "0", phase: "Training", attempt: 2 },
+          ],
+        },
+      }),
+    );
     assert.ok(r.ok);
     assert.deepEqual([...r.run.folds], ["0", "all"]);
   });

@@ -21,7 +21,10 @@ export interface RunView {
 // Status is the operator's; read only the fields used here and tolerate the rest.
 const StatusView = z
   .looseObject({
-    calibration: z.looseObject({ effectiveMaxEpochs: z.int().min(1).optional() }).optional().catch(undefined),
+    calibration: z
+      .looseObject({ effectiveMaxEpochs: z.int().min(1).optional() })
+      .optional()
+      .catch(undefined),
     folds: z
       .array(
         z.looseObject({
@@ -38,11 +41,16 @@ const StatusView = z
 export type ReadRunResult = { ok: true; run: RunView } | { ok: false; detail: string };
 
 /** The view of a TrainingRun object as the API server sends it. */
-export function readRun(object: { metadata: { name?: string; namespace?: string; uid?: string; resourceVersion?: string }; spec?: unknown; status?: unknown }): ReadRunResult {
+export function readRun(object: {
+  metadata: { name?: string; namespace?: string; uid?: string; resourceVersion?: string };
+  spec?: unknown;
+  status?: unknown;
+}): ReadRunResult {
   const { name, namespace, uid } = object.metadata;
   if (!name || !namespace || !uid) return { ok: false, detail: "metadata lacks name, namespace or uid" };
   const spec = TrainingRunSpec.safeParse(object.spec);
-  if (!spec.success) return { ok: false, detail: `spec: ${spec.error.issues[0]?.path.join(".")}: ${spec.error.issues[0]?.message}` };
+  if (!spec.success)
+    return { ok: false, detail: `spec: ${spec.error.issues[0]?.path.join(".")}: ${spec.error.issues[0]?.message}` };
   const status = StatusView.parse(object.status);
   const folds = new Set(spec.data.folds.map(foldKey));
   const configs = new Map<string, { config: PolicyConfig; key: string }>();
@@ -53,7 +61,10 @@ export function readRun(object: { metadata: { name?: string; namespace?: string;
     const maxEpochs = entry?.maxEpochs ?? status?.calibration?.effectiveMaxEpochs ?? spec.data.schedule.maxEpochs;
     configs.set(fold, { config: { earlyStop, maxEpochs }, key: `${maxEpochs}:${earlyStopKey}` });
   }
-  return { ok: true, run: { namespace, name, uid, resourceVersion: object.metadata.resourceVersion ?? "", folds, configs } };
+  return {
+    ok: true,
+    run: { namespace, name, uid, resourceVersion: object.metadata.resourceVersion ?? "", folds, configs },
+  };
 }
 
 /** Caches views by object key and resourceVersion, over any store of TrainingRun objects. */

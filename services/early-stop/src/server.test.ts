@@ -11,7 +11,14 @@ describe("buildServer", () => {
   function server(nats: boolean, synced: boolean) {
     const registry = new Registry();
     const metrics = createEarlyStopMetrics(registry);
-    const app = buildServer({ registry, readiness: [{ name: "nats", ok: () => nats }, { name: "trainingRuns", ok: () => synced }], describe: () => ({ leading: false }) });
+    const app = buildServer({
+      registry,
+      readiness: [
+        { name: "nats", ok: () => nats },
+        { name: "trainingRuns", ok: () => synced },
+      ],
+      describe: () => ({ leading: false }),
+    });
     return { app, metrics };
   }
 
@@ -39,7 +46,9 @@ describe("buildServer", () => {
   it("serves every early-stop metric of the catalogue, with its type, in the Prometheus text format", async () => {
     const { app, metrics } = server(true, true);
     metrics.countMessage("rejected", "schema");
-    metrics.setFoldSource(() => [{ namespace: "a", run: "r", fold: "0", epoch: 12, maxEpochs: 500, ema: 0.8, lastEpochAtMs: 1_700_000_000_000 }]);
+    metrics.setFoldSource(() => [
+      { namespace: "a", run: "r", fold: "0", epoch: 12, maxEpochs: 500, ema: 0.8, lastEpochAtMs: 1_700_000_000_000 },
+    ]);
     const res = await app.inject({ method: "GET", url: "/metrics" });
     assert.equal(res.statusCode, 200);
     assert.match(res.headers["content-type"] as string, /^text\/plain/);

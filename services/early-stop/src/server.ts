@@ -34,7 +34,9 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
     return reply.header("content-type", deps.registry.contentType).send(body);
   });
 
-  app.setNotFoundHandler(async (request, reply) => reply.code(404).send({ code: "NotFound", message: `no route ${request.method} ${request.url}` }));
+  app.setNotFoundHandler(async (request, reply) =>
+    reply.code(404).send({ code: "NotFound", message: `no route ${request.method} ${request.url}` }),
+  );
 
   return app;
 }

@@ -12,7 +12,14 @@ function setup() {
   const registry = new Registry();
   const metrics = createEarlyStopMetrics(registry);
   let resubscribed = 0;
-  const watch = new StreamWatch({ source, metrics, clock: new FakeClock(0), log: pino({ level: "silent" }), intervalMs: 1000, onRecreated: () => void (resubscribed += 1) });
+  const watch = new StreamWatch({
+    source,
+    metrics,
+    clock: new FakeClock(0),
+    log: pino({ level: "silent" }),
+    intervalMs: 1000,
+    onRecreated: () => void (resubscribed += 1),
+  });
   const metric = async (name: string) => (await registry.getMetricsAsJSON()).find((m) => m.name === name)?.values ?? [];
   return { source, watch, metric, resubscribed: () => resubscribed };
 }
@@ -23,7 +30,10 @@ describe("stream watch: early-stop notices a deleted stream or consumer, recreat
     await t.watch.check();
     assert.equal(t.watch.ready, true);
     assert.equal(t.source.prepared, 0);
-    assert.deepEqual((await t.metric("nnunet_earlystop_stream_ready")).map((v) => v.value), [1]);
+    assert.deepEqual(
+      (await t.metric("nnunet_earlystop_stream_ready")).map((v) => v.value),
+      [1],
+    );
   });
 
   for (const missing of ["stream", "consumer"] as const) {
@@ -34,7 +44,10 @@ describe("stream watch: early-stop notices a deleted stream or consumer, recreat
       assert.equal(t.source.prepared, 1);
       assert.equal(t.resubscribed(), 1);
       assert.equal(t.watch.ready, true);
-      assert.deepEqual((await t.metric("nnunet_earlystop_stream_recreated_total")).map((v) => [v.labels.missing, v.value]), [[missing, 1]]);
+      assert.deepEqual(
+        (await t.metric("nnunet_earlystop_stream_recreated_total")).map((v) => [v.labels.missing, v.value]),
+        [[missing, 1]],
+      );
     });
   }
 
@@ -45,7 +58,10 @@ describe("stream watch: early-stop notices a deleted stream or consumer, recreat
     await t.watch.check();
     assert.equal(t.watch.ready, false);
     assert.equal(t.resubscribed(), 0);
-    assert.deepEqual((await t.metric("nnunet_earlystop_stream_ready")).map((v) => v.value), [0]);
+    assert.deepEqual(
+      (await t.metric("nnunet_earlystop_stream_ready")).map((v) => v.value),
+      [0],
+    );
     await t.watch.check();
     assert.equal(t.watch.ready, true, "the next look recreates it");
   });

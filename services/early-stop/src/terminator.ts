@@ -1,5 +1,23 @@
-import { API_VERSION, decideStopWrite, foldJobName, KIND, LABEL_FOLD, LABEL_ROLE, LABEL_RUN, type StopDecision, stopDecisionPatch } from "@nnunet-operator/api";
-import { defaultIsRetryable, type EventRecorder, isConflict, isNotFound, type KubeObject, type KubePort, Resources } from "@nnunet-operator/kube";
+import {
+  API_VERSION,
+  decideStopWrite,
+  foldJobName,
+  KIND,
+  LABEL_FOLD,
+  LABEL_ROLE,
+  LABEL_RUN,
+  type StopDecision,
+  stopDecisionPatch,
+} from "@nnunet-operator/api";
+import {
+  defaultIsRetryable,
+  type EventRecorder,
+  isConflict,
+  isNotFound,
+  type KubeObject,
+  type KubePort,
+  Resources,
+} from "@nnunet-operator/kube";
 
 // Acts on a stop decision (DESIGN.md, "Contracts between the parts"): ONE merge patch on the
 // fold's training Job `<run>-fold-<f>` sets the annotation nnunet-operator.io/stop-decision
@@ -10,7 +28,6 @@ import { defaultIsRetryable, type EventRecorder, isConflict, isNotFound, type Ku
 // finished Job and what a malformed decision means is packages/api's (fold-job.ts): a
 // malformed one is replaced. Idempotent: a Job that already carries a decision, a finished Job, a missing Job or one of another run incarnation is
 // left alone. An Event on the TrainingRun records each patch.
-
 
 export type TerminateOutcome =
   /** This call patched the Job. */
@@ -67,7 +84,10 @@ export function isFoldJobOf(job: JobView, target: StopTarget): boolean {
 }
 
 /** What to do with the Job as read. Pure. */
-export function decideJob(job: JobView, target: StopTarget): Exclude<TerminateOutcome, "patched" | "job-missing"> | "patch" {
+export function decideJob(
+  job: JobView,
+  target: StopTarget,
+): Exclude<TerminateOutcome, "patched" | "job-missing"> | "patch" {
   if (!isFoldJobOf(job, target)) return "job-foreign";
   const write = decideStopWrite(job);
   if (write.write) return "patch";
@@ -85,11 +105,21 @@ export class Terminator {
   constructor(private readonly deps: TerminatorDeps) {}
 
   async terminate(target: StopTarget, decision: StopDecision): Promise<TerminateOutcome> {
-    const outcome = await this.patchJob(target, (job) => decideJob(job, target), (rv) => stopDecisionPatch(decision, rv));
+    const outcome = await this.patchJob(
+      target,
+      (job) => decideJob(job, target),
+      (rv) => stopDecisionPatch(decision, rv),
+    );
     if (outcome !== "patched") return outcome;
     if (decision.mode === "Audit") {
       void this.deps.events.record({
-        regarding: { apiVersion: API_VERSION, kind: KIND, name: target.run, namespace: target.namespace, uid: target.runUid },
+        regarding: {
+          apiVersion: API_VERSION,
+          kind: KIND,
+          name: target.run,
+          namespace: target.namespace,
+          uid: target.runUid,
+        },
         type: "Normal",
         reason: "FoldAudited",
         action: "RecordDecision",
@@ -98,7 +128,13 @@ export class Terminator {
       return "patched";
     }
     void this.deps.events.record({
-      regarding: { apiVersion: API_VERSION, kind: KIND, name: target.run, namespace: target.namespace, uid: target.runUid },
+      regarding: {
+        apiVersion: API_VERSION,
+        kind: KIND,
+        name: target.run,
+        namespace: target.namespace,
+        uid: target.runUid,
+      },
       type: decision.policy === "Divergence" ? "Warning" : "Normal",
       reason: decision.policy === "Divergence" ? "FoldDiverged" : "FoldStopped",
       action: "SuspendJob",
@@ -108,7 +144,11 @@ export class Terminator {
   }
 
   /** Read, decide, patch with the read resourceVersion; a conflict reads again. */
-  private async patchJob<O extends string>(target: StopTarget, decide: (job: JobView) => O | "patch", build: (resourceVersion: string | undefined) => Record<string, unknown>): Promise<O | "patched" | "job-missing"> {
+  private async patchJob<O extends string>(
+    target: StopTarget,
+    decide: (job: JobView) => O | "patch",
+    build: (resourceVersion: string | undefined) => Record<string, unknown>,
+  ): Promise<O | "patched" | "job-missing"> {
     const key = { namespace: target.namespace, name: foldJobName(target.run, target.fold) };
     const maxConflicts = this.deps.maxConflicts ?? 3;
     for (let attempt = 0; ; attempt++) {

@@ -32,8 +32,20 @@ const runs: TrainingRun[] = Array.from({ length: RUNS }, (_, i) => {
   const r = parseTrainingRun({
     apiVersion: "nnunet-operator.io/v1alpha1",
     kind: "TrainingRun",
-    metadata: { name: `run-${i}`, namespace: `team-${i % 10}`, uid: `uid-${i}`, generation: 1, creationTimestamp: new Date(Date.UTC(2026, 0, 1, 0, 0, i)).toISOString() },
-    spec: { dataset: "Dataset003_Liver", configuration: "3d_fullres", storage: { claimName: "data" }, batchSize: { mode: "Fixed", value: 4 }, priority: i % 3 },
+    metadata: {
+      name: `run-${i}`,
+      namespace: `team-${i % 10}`,
+      uid: `uid-${i}`,
+      generation: 1,
+      creationTimestamp: new Date(Date.UTC(2026, 0, 1, 0, 0, i)).toISOString(),
+    },
+    spec: {
+      dataset: "Dataset003_Liver",
+      configuration: "3d_fullres",
+      storage: { claimName: "data" },
+      batchSize: { mode: "Fixed", value: 4 },
+      priority: i % 3,
+    },
   });
   if (!r.ok) throw new Error(JSON.stringify(r.errors));
   return r.run;
@@ -46,10 +58,22 @@ const podsByRun = new Map<string, IPod[]>();
 const now = new Date("2026-01-01T01:00:00Z");
 
 function world(run: TrainingRun, admission = NOTHING_ADMITTED): RunWorld {
-  return { config, jobs: jobsByRun.get(runKey(run)) ?? [], pods: podsByRun.get(runKey(run)) ?? [], nodes, calibrationCache: undefined, claimExists: true, admission, progress: new Map(), heartbeats: new Map(), feedSince: undefined };
+  return {
+    config,
+    jobs: jobsByRun.get(runKey(run)) ?? [],
+    pods: podsByRun.get(runKey(run)) ?? [],
+    nodes,
+    calibrationCache: undefined,
+    claimExists: true,
+    admission,
+    progress: new Map(),
+    heartbeats: new Map(),
+    feedSince: undefined,
+  };
 }
 
-const percentile = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
+const percentile = (xs: number[], p: number) =>
+  [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
 const rows: Array<[string, string]> = [];
 let passes = 0;
 const admissionMs: number[] = [];
@@ -58,8 +82,20 @@ const t0 = performance.now();
 for (;;) {
   passes += 1;
   const a0 = performance.now();
-  const entries: AdmissionRun[] = runs.map((run) => ({ run, claimExists: true, wants: decideRun(run, world(run), now).wants }));
-  const admission = decideAdmission({ nodes, pods, jobs, runs: entries, queues: config.queues, acceptedProducts: config.gpu.acceptedProducts, tolerations: gpuTolerations(config) });
+  const entries: AdmissionRun[] = runs.map((run) => ({
+    run,
+    claimExists: true,
+    wants: decideRun(run, world(run), now).wants,
+  }));
+  const admission = decideAdmission({
+    nodes,
+    pods,
+    jobs,
+    runs: entries,
+    queues: config.queues,
+    acceptedProducts: config.gpu.acceptedProducts,
+    tolerations: gpuTolerations(config),
+  });
   admissionMs.push(performance.now() - a0);
   let created = 0;
   for (let i = 0; i < runs.length; i++) {
@@ -72,8 +108,20 @@ for (;;) {
       if (act.verb !== "create") continue;
       created += 1;
       const job = { ...act.object, status: { active: 1 } };
-      const node = admission.runs.get(runKey(run))!.nodes.get(`train/${act.object.metadata?.labels?.["nnunet-operator.io/fold"]}`);
-      const pod: IPod = { apiVersion: "v1", kind: "Pod", metadata: { name: `${act.object.metadata?.name}-x`, namespace: act.object.metadata?.namespace ?? "", labels: act.object.spec!.template.metadata!.labels! }, spec: { ...act.object.spec!.template.spec!, ...(node ? { nodeName: node } : {}) }, status: { phase: "Running", startTime: now.toISOString() } };
+      const node = admission.runs
+        .get(runKey(run))!
+        .nodes.get(`train/${act.object.metadata?.labels?.["nnunet-operator.io/fold"]}`);
+      const pod: IPod = {
+        apiVersion: "v1",
+        kind: "Pod",
+        metadata: {
+          name: `${act.object.metadata?.name}-x`,
+          namespace: act.object.metadata?.namespace ?? "",
+          labels: act.object.spec!.template.metadata!.labels!,
+        },
+        spec: { ...act.object.spec!.template.spec!, ...(node ? { nodeName: node } : {}) },
+        status: { phase: "Running", startTime: now.toISOString() },
+      };
       jobs.push(job);
       pods.push(pod);
       jobsByRun.set(runKey(run), [...(jobsByRun.get(runKey(run)) ?? []), job]);
@@ -91,9 +139,21 @@ const queueMs: number[] = [];
 let waiting = 0;
 for (let i = 0; i < 5; i++) {
   const w0 = performance.now();
-  const entries: AdmissionRun[] = runs.map((run) => ({ run, claimExists: true, wants: decideRun(run, world(run), now).wants }));
+  const entries: AdmissionRun[] = runs.map((run) => ({
+    run,
+    claimExists: true,
+    wants: decideRun(run, world(run), now).wants,
+  }));
   const q0 = performance.now();
-  const admission = decideAdmission({ nodes, pods, jobs, runs: entries, queues: config.queues, acceptedProducts: config.gpu.acceptedProducts, tolerations: gpuTolerations(config) });
+  const admission = decideAdmission({
+    nodes,
+    pods,
+    jobs,
+    runs: entries,
+    queues: config.queues,
+    acceptedProducts: config.gpu.acceptedProducts,
+    tolerations: gpuTolerations(config),
+  });
   queueMs.push(performance.now() - q0);
   wantsMs.push(q0 - w0);
   waiting = admission.waiting;
@@ -107,7 +167,10 @@ rows.push(["first admission pass (empty cluster, cold)", `${admissionMs[0]!.toFi
 rows.push(["full cluster: runs waiting", String(waiting)]);
 rows.push(["full cluster: wants of all runs p50", `${percentile(wantsMs, 50).toFixed(1)} ms`]);
 rows.push(["full cluster: admission pass p50", `${percentile(queueMs, 50).toFixed(1)} ms`]);
-rows.push(["decideRun per run p50 / p99", `${percentile(reconcileMs, 50).toFixed(3)} / ${percentile(reconcileMs, 99).toFixed(3)} ms`]);
+rows.push([
+  "decideRun per run p50 / p99",
+  `${percentile(reconcileMs, 50).toFixed(3)} / ${percentile(reconcileMs, 99).toFixed(3)} ms`,
+]);
 rows.push(["heap used", `${(process.memoryUsage().heapUsed / 2 ** 20).toFixed(0)} MiB`]);
 const width = Math.max(...rows.map((r) => r[0].length));
 console.log(`operator pure core benchmark\n${"-".repeat(width + 24)}`);

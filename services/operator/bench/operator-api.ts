@@ -26,7 +26,9 @@ const FOLDS = 5;
 const NS = "bench";
 const root = resolve(import.meta.dirname, "../../..");
 /** The V8 flags of images/operator/Dockerfile's CMD; BENCH_NODE_FLAGS replaces them ("" for V8's defaults). */
-const NODE_FLAGS = (process.env.BENCH_NODE_FLAGS ?? "--max-semi-space-size=4 --max-old-space-size=512").split(" ").filter(Boolean);
+const NODE_FLAGS = (process.env.BENCH_NODE_FLAGS ?? "--max-semi-space-size=4 --max-old-space-size=512")
+  .split(" ")
+  .filter(Boolean);
 
 interface Report {
   latencies: number[];
@@ -40,11 +42,22 @@ interface Report {
   afterGc: NodeJS.MemoryUsage;
 }
 
-function startOperator(kubeconfig: string): { child: ChildProcess; ask: <T>(type: string, reply: string) => Promise<T> } {
+function startOperator(kubeconfig: string): {
+  child: ChildProcess;
+  ask: <T>(type: string, reply: string) => Promise<T>;
+} {
   const dir = mkdtempSync(join(tmpdir(), "bench-operator-"));
   const bundle = join(dir, "operator.mjs");
-  execFileSync("sh", [join(root, "images/bundle.sh"), join(root, "services/operator/bench/operator-proc.ts"), bundle], { cwd: root, stdio: "inherit" });
-  const child = fork(bundle, [], { execPath: process.execPath, execArgv: ["--expose-gc", ...NODE_FLAGS], env: { ...process.env, KUBECONFIG: kubeconfig }, stdio: ["ignore", "inherit", "inherit", "ipc"] });
+  execFileSync("sh", [join(root, "images/bundle.sh"), join(root, "services/operator/bench/operator-proc.ts"), bundle], {
+    cwd: root,
+    stdio: "inherit",
+  });
+  const child = fork(bundle, [], {
+    execPath: process.execPath,
+    execArgv: ["--expose-gc", ...NODE_FLAGS],
+    env: { ...process.env, KUBECONFIG: kubeconfig },
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
+  });
   const ask = <T>(type: string, reply: string) =>
     new Promise<T>((ok) => {
       const on = (m: { type: string }) => {
@@ -60,13 +73,16 @@ function startOperator(kubeconfig: string): { child: ChildProcess; ask: <T>(type
 
 async function pool<T>(items: readonly T[], n: number, fn: (t: T) => Promise<unknown>): Promise<void> {
   let i = 0;
-  await Promise.all(Array.from({ length: n }, async () => {
-    while (i < items.length) await fn(items[i++]!);
-  }));
+  await Promise.all(
+    Array.from({ length: n }, async () => {
+      while (i < items.length) await fn(items[i++]!);
+    }),
+  );
 }
 
 const mb = (bytes: number) => (bytes / 2 ** 20).toFixed(0);
-const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))] ?? NaN;
+const pct = (xs: number[], p: number) =>
+  [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))] ?? NaN;
 const now = () => new Date().toISOString().replace(/\.\d+Z$/, "Z");
 
 async function main(): Promise<void> {
@@ -76,8 +92,17 @@ async function main(): Promise<void> {
   const admin = new ClientPort(kc, { fieldManager: "bench" });
 
   await admin.create(Resources.namespaces, { apiVersion: "v1", kind: "Namespace", metadata: { name: NS } });
-  await admin.create(Resources.namespaces, { apiVersion: "v1", kind: "Namespace", metadata: { name: "nnunet-system" } });
-  await admin.create(Resources.persistentVolumeClaims, { apiVersion: "v1", kind: "PersistentVolumeClaim", metadata: { name: "data", namespace: NS }, spec: { accessModes: ["ReadWriteMany"], resources: { requests: { storage: "1Ti" } } } });
+  await admin.create(Resources.namespaces, {
+    apiVersion: "v1",
+    kind: "Namespace",
+    metadata: { name: "nnunet-system" },
+  });
+  await admin.create(Resources.persistentVolumeClaims, {
+    apiVersion: "v1",
+    kind: "PersistentVolumeClaim",
+    metadata: { name: "data", namespace: NS },
+    spec: { accessModes: ["ReadWriteMany"], resources: { requests: { storage: "1Ti" } } },
+  });
   const nodes = Array.from({ length: NODES }, (_, i) => `l40s-${i}`);
   await pool(nodes, 16, (name) =>
     admin.create(Resources.nodes, {
@@ -90,14 +115,25 @@ async function main(): Promise<void> {
   );
   const runNames = Array.from({ length: RUNS }, (_, i) => `run-${String(i).padStart(4, "0")}`);
   await pool(runNames, 16, (name) =>
-    admin.create(Resources.trainingRuns, { apiVersion: "nnunet-operator.io/v1alpha1", kind: "TrainingRun", metadata: { name, namespace: NS }, spec: { dataset: "Dataset003_Liver", configuration: "3d_fullres", storage: { claimName: "data" }, batchSize: { mode: "Fixed", value: 4 } } }),
+    admin.create(Resources.trainingRuns, {
+      apiVersion: "nnunet-operator.io/v1alpha1",
+      kind: "TrainingRun",
+      metadata: { name, namespace: NS },
+      spec: {
+        dataset: "Dataset003_Liver",
+        configuration: "3d_fullres",
+        storage: { claimName: "data" },
+        batchSize: { mode: "Fixed", value: 4 },
+      },
+    }),
   );
 
   const { child, ask } = startOperator(dc.kubeconfigPath);
   await ask("", "started");
   const t0 = performance.now();
   const jobsDef = dc.cluster.resource("batch", "v1", "jobs");
-  const allJobs = () => [...dc.cluster.store.scan(jobsDef.storage, NS)].map((e) => e.object as KubeObject & { spec?: any });
+  const allJobs = () =>
+    [...dc.cluster.store.scan(jobsDef.storage, NS)].map((e) => e.object as KubeObject & { spec?: any });
   const trainingJobs = () => allJobs().filter((j) => j.metadata.labels?.["nnunet-operator.io/role"] === "train").length;
   const capacity = NODES * 4;
   while (trainingJobs() < Math.min(capacity, RUNS * FOLDS)) {
@@ -111,35 +147,114 @@ async function main(): Promise<void> {
   // Phase 1's figures now, so that they are on record even if phase 2 fails.
   const atFull = await ask<Report>("report", "report");
   const fillPasses = atFull.latencies.slice(0, atFull.marked);
-  console.error(`capacity full after ${fillSeconds.toFixed(1)} s (${fullJobs} training Jobs), operator RSS ${mb(rssAtFull)} MB (peak ${mb(atFull.peakRss)}), reconcile p50/p99 ${pct(fillPasses, 50).toFixed(1)}/${pct(fillPasses, 99).toFixed(1)} ms over ${fillPasses.length} passes`);
+  console.error(
+    `capacity full after ${fillSeconds.toFixed(1)} s (${fullJobs} training Jobs), operator RSS ${mb(rssAtFull)} MB (peak ${mb(atFull.peakRss)}), reconcile p50/p99 ${pct(fillPasses, 50).toFixed(1)}/${pct(fillPasses, 99).toFixed(1)} ms over ${fillPasses.length} passes`,
+  );
 
   // Phase 2: the first runs through their whole life.
   const lifecycle = runNames.slice(0, LIFECYCLE_RUNS);
   const writesBefore = new Map((await ask<Report>("report", "report")).perRun);
   const startPods = async (role: string, message?: string) => {
-    const jobs = allJobs().filter((j) => lifecycle.includes(j.metadata.labels?.[LABEL_RUN] ?? "") && j.metadata.labels?.["nnunet-operator.io/role"] === role);
+    const jobs = allJobs().filter(
+      (j) =>
+        lifecycle.includes(j.metadata.labels?.[LABEL_RUN] ?? "") &&
+        j.metadata.labels?.["nnunet-operator.io/role"] === role,
+    );
     await pool(jobs, 8, async (job) => {
       const name = `${job.metadata!.name}-p`;
       const tpl = job.spec!.template;
       const node = nodes[Math.abs(hash(name)) % NODES]!;
-      await admin.create(Resources.pods, { apiVersion: "v1", kind: "Pod", metadata: { name, namespace: NS, labels: tpl.metadata!.labels!, ownerReferences: [{ apiVersion: "batch/v1", kind: "Job", name: job.metadata!.name!, uid: job.metadata!.uid!, controller: true }] }, spec: { ...tpl.spec, nodeName: node } } as KubeObject);
+      await admin.create(Resources.pods, {
+        apiVersion: "v1",
+        kind: "Pod",
+        metadata: {
+          name,
+          namespace: NS,
+          labels: tpl.metadata!.labels!,
+          ownerReferences: [
+            {
+              apiVersion: "batch/v1",
+              kind: "Job",
+              name: job.metadata!.name!,
+              uid: job.metadata!.uid!,
+              controller: true,
+            },
+          ],
+        },
+        spec: { ...tpl.spec, nodeName: node },
+      } as KubeObject);
       const t = now();
-      await admin.patchStatus(Resources.pods, { namespace: NS, name }, { status: { phase: "Succeeded", startTime: t, containerStatuses: [{ name: "nnunet", ready: false, restartCount: 0, image: "x", imageID: "", state: { terminated: { exitCode: 0, reason: "Completed", startedAt: t, finishedAt: t, ...(message ? { message } : {}) } } }] } }, { type: "merge" });
-      await admin.patchStatus(Resources.jobs, { namespace: NS, name: job.metadata!.name! }, { status: { succeeded: 1, completionTime: t, conditions: [{ type: "Complete", status: "True", lastTransitionTime: t }] } }, { type: "merge" });
+      await admin.patchStatus(
+        Resources.pods,
+        { namespace: NS, name },
+        {
+          status: {
+            phase: "Succeeded",
+            startTime: t,
+            containerStatuses: [
+              {
+                name: "nnunet",
+                ready: false,
+                restartCount: 0,
+                image: "x",
+                imageID: "",
+                state: {
+                  terminated: {
+                    exitCode: 0,
+                    reason: "Completed",
+                    startedAt: t,
+                    finishedAt: t,
+                    ...(message ? { message } : {}),
+                  },
+                },
+              },
+            ],
+          },
+        },
+        { type: "merge" },
+      );
+      await admin.patchStatus(
+        Resources.jobs,
+        { namespace: NS, name: job.metadata!.name! },
+        {
+          status: {
+            succeeded: 1,
+            completionTime: t,
+            conditions: [{ type: "Complete", status: "True", lastTransitionTime: t }],
+          },
+        },
+        { type: "merge" },
+      );
     });
   };
   const runsDef = dc.cluster.resource("nnunet-operator.io", "v1alpha1", "trainingruns");
-  const phaseOf = (r: string) => (dc.cluster.store.get(runsDef.storage, NS, r)?.["status"] as { phase?: string } | undefined)?.phase;
+  const phaseOf = (r: string) =>
+    (dc.cluster.store.get(runsDef.storage, NS, r)?.["status"] as { phase?: string } | undefined)?.phase;
   await startPods("train");
   const until = async (what: string, ok: () => boolean) => {
     const t = performance.now();
     while (!ok()) {
-      if (performance.now() - t > 120_000) throw new Error(`timed out: ${what}; ${lifecycle[0]}: ${JSON.stringify(dc.cluster.store.get(runsDef.storage, NS, lifecycle[0]!)?.["status"])}`);
+      if (performance.now() - t > 120_000)
+        throw new Error(
+          `timed out: ${what}; ${lifecycle[0]}: ${JSON.stringify(dc.cluster.store.get(runsDef.storage, NS, lifecycle[0]!)?.["status"])}`,
+        );
       await new Promise((r) => setTimeout(r, 100));
     }
   };
-  await until("validation Jobs", () => allJobs().filter((j) => lifecycle.includes(j.metadata.labels?.[LABEL_RUN] ?? "") && j.metadata.labels?.["nnunet-operator.io/role"] === "validate").length === LIFECYCLE_RUNS * FOLDS);
-  await startPods("validate", JSON.stringify({ schemaVersion: 1, checkpoint: "final", meanDice: 0.9, perClassDice: [0.9] }));
+  await until(
+    "validation Jobs",
+    () =>
+      allJobs().filter(
+        (j) =>
+          lifecycle.includes(j.metadata.labels?.[LABEL_RUN] ?? "") &&
+          j.metadata.labels?.["nnunet-operator.io/role"] === "validate",
+      ).length ===
+      LIFECYCLE_RUNS * FOLDS,
+  );
+  await startPods(
+    "validate",
+    JSON.stringify({ schemaVersion: 1, checkpoint: "final", meanDice: 0.9, perClassDice: [0.9] }),
+  );
   await until("Succeeded", () => lifecycle.every((r) => phaseOf(r) === "Succeeded"));
   await new Promise((r) => setTimeout(r, 1000)); // late events
   const report = await ask<Report>("report", "report");
@@ -158,15 +273,50 @@ async function main(): Promise<void> {
 
   const rows: Array<[string, string, string]> = [
     ["runs x folds / nodes x GPUs", `${RUNS} x ${FOLDS} / ${NODES} x 4 L40S`, ""],
-    ["time until capacity is full", `${fillSeconds.toFixed(1)} s (${fullJobs} training Jobs then, ${trainingJobs()} at the end)`, "< 60 s"],
-    ["reconcile latency p50 / p99 (fill)", `${pct(fillLatencies, 50).toFixed(1)} / ${pct(fillLatencies, 99).toFixed(1)} ms over ${fillLatencies.length} passes`, "p99 < 100 ms"],
-    ["  process CPU during a pass p50 / p99", `${pct(fillCpu, 50).toFixed(1)} / ${pct(fillCpu, 99).toFixed(1)} ms (fill; the rest of a pass is waiting on the API)`, ""],
-    ["reconcile latency p50 / p99 (all)", `${pct(latencies, 50).toFixed(1)} / ${pct(latencies, 99).toFixed(1)} ms over ${latencies.length} passes`, ""],
-    ["API writes per fold lifecycle", `${(lifecycleWrites / (LIFECYCLE_RUNS * FOLDS)).toFixed(1)} (${lifecycleWrites} writes, ${LIFECYCLE_RUNS} runs x ${FOLDS} folds, ${fillWrites} of them until admitted)`, "<= 15"],
-    ["operator RSS at full / peak", `${mb(rssAtFull)} / ${mb(peakRss)} MB (node ${NODE_FLAGS.join(" ") || "with V8's defaults"})`, "< 300 MB"],
+    [
+      "time until capacity is full",
+      `${fillSeconds.toFixed(1)} s (${fullJobs} training Jobs then, ${trainingJobs()} at the end)`,
+      "< 60 s",
+    ],
+    [
+      "reconcile latency p50 / p99 (fill)",
+      `${pct(fillLatencies, 50).toFixed(1)} / ${pct(fillLatencies, 99).toFixed(1)} ms over ${fillLatencies.length} passes`,
+      "p99 < 100 ms",
+    ],
+    [
+      "  process CPU during a pass p50 / p99",
+      `${pct(fillCpu, 50).toFixed(1)} / ${pct(fillCpu, 99).toFixed(1)} ms (fill; the rest of a pass is waiting on the API)`,
+      "",
+    ],
+    [
+      "reconcile latency p50 / p99 (all)",
+      `${pct(latencies, 50).toFixed(1)} / ${pct(latencies, 99).toFixed(1)} ms over ${latencies.length} passes`,
+      "",
+    ],
+    [
+      "API writes per fold lifecycle",
+      `${(lifecycleWrites / (LIFECYCLE_RUNS * FOLDS)).toFixed(1)} (${lifecycleWrites} writes, ${LIFECYCLE_RUNS} runs x ${FOLDS} folds, ${fillWrites} of them until admitted)`,
+      "<= 15",
+    ],
+    [
+      "operator RSS at full / peak",
+      `${mb(rssAtFull)} / ${mb(peakRss)} MB (node ${NODE_FLAGS.join(" ") || "with V8's defaults"})`,
+      "< 300 MB",
+    ],
     ["  of which at start", `${mb(baselineRss)} MB (node with the bundle loaded, before any object)`, ""],
-    ["  at the end, after a GC", `RSS ${mb(afterGc.rss)}, heap used ${mb(afterGc.heapUsed)} of ${mb(afterGc.heapTotal)}, external ${mb(afterGc.external)} MB`, ""],
-    ["operator writes by verb", verbs.sort().map(([v, n]) => `${v} ${n}`).join(", "), ""],
+    [
+      "  at the end, after a GC",
+      `RSS ${mb(afterGc.rss)}, heap used ${mb(afterGc.heapUsed)} of ${mb(afterGc.heapTotal)}, external ${mb(afterGc.external)} MB`,
+      "",
+    ],
+    [
+      "operator writes by verb",
+      verbs
+        .sort()
+        .map(([v, n]) => `${v} ${n}`)
+        .join(", "),
+      "",
+    ],
   ];
   const w = [Math.max(...rows.map((r) => r[0].length)), Math.max(...rows.map((r) => r[1].length))];
   console.log(`| ${"metric".padEnd(w[0]!)} | ${"value".padEnd(w[1]!)} | target |`);

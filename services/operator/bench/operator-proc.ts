@@ -17,16 +17,25 @@ function countingPort(inner: KubePort, perRun: Map<string, number>, verbs: Map<s
     verbs.set(verb, (verbs.get(verb) ?? 0) + 1);
     if (run) perRun.set(run, (perRun.get(run) ?? 0) + 1);
   };
-  const runOf = (o: KubeObject): string | undefined => o.metadata.labels?.[LABEL_RUN] ?? (o as { regarding?: { name?: string } }).regarding?.name;
+  const runOf = (o: KubeObject): string | undefined =>
+    o.metadata.labels?.[LABEL_RUN] ?? (o as { regarding?: { name?: string } }).regarding?.name;
   return {
     get: (r, k) => inner.get(r, k),
     list: (r, o) => inner.list(r, o),
     watch: (r, o, e, s) => inner.watch(r, o, e, s),
     replace: (r, o, opts) => (bump(`update ${r.plural}`, undefined), inner.replace!(r, o, opts)),
     create: (r, o, opts) => (bump(`create ${r.plural}`, runOf(o)), inner.create(r, o, opts)),
-    patch: (r, k, p, o) => (bump(`patch ${r.plural}`, r === Resources.trainingRuns ? k.name : r.plural === "events" ? k.name.split(".")[0] : undefined), inner.patch(r, k, p, o)),
+    patch: (r, k, p, o) => (
+      bump(
+        `patch ${r.plural}`,
+        r === Resources.trainingRuns ? k.name : r.plural === "events" ? k.name.split(".")[0] : undefined,
+      ),
+      inner.patch(r, k, p, o)
+    ),
     patchStatus: (r, k, p, o) => (bump(`patchStatus ${r.plural}`, k.name), inner.patchStatus(r, k, p, o)),
-    delete: (r, k, o) => (bump(`delete ${r.plural}`, k.name.replace(/-(fold|validate)-[^-]+$|-calibrate$/, "")), inner.delete(r, k, o)),
+    delete: (r, k, o) => (
+      bump(`delete ${r.plural}`, k.name.replace(/-(fold|validate)-[^-]+$|-calibrate$/, "")), inner.delete(r, k, o)
+    ),
   };
 }
 
@@ -69,7 +78,17 @@ process.on("message", (m: { type: string }) => {
     process.send!({ type: "marked", rss: process.memoryUsage().rss });
   } else if (m.type === "report") {
     global.gc?.();
-    process.send!({ type: "report", latencies, cpu, marked, perRun: [...perRun], verbs: [...verbs], peakRss, startRss, afterGc: process.memoryUsage() });
+    process.send!({
+      type: "report",
+      latencies,
+      cpu,
+      marked,
+      perRun: [...perRun],
+      verbs: [...verbs],
+      peakRss,
+      startRss,
+      afterGc: process.memoryUsage(),
+    });
   } else if (m.type === "stop") {
     clearInterval(sampler);
     controller.abort();

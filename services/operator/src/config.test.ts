@@ -41,14 +41,34 @@ restartBackoff: { initialSeconds: 5, maxSeconds: 60 }
   });
 
   const bad: Array<{ name: string; yaml: string; key: string }> = [
-    { name: "a negative quota names queues.0.gpuQuota", yaml: "queues: [{name: a, gpuQuota: -1}]", key: "queues.0.gpuQuota" },
+    {
+      name: "a negative quota names queues.0.gpuQuota",
+      yaml: "queues: [{name: a, gpuQuota: -1}]",
+      key: "queues.0.gpuQuota",
+    },
     { name: "a queue listed twice names the second", yaml: "queues: [{name: a}, {name: a}]", key: "queues.1.name" },
     { name: "a misspelt key is named", yaml: "images: {trainng: x}", key: "images" },
     { name: "an http NATS url names nats.url", yaml: "nats: {url: http://x}", key: "nats.url" },
-    { name: "a shared credential beside per-fold credentials names nats.credsSecret", yaml: "nats: {credsSecret: {name: x}, auth: {credsFile: /a, signingKeyFile: /b, accountPublicKeyFile: /c}}", key: "nats.credsSecret" },
-    { name: "per-fold credentials without the signing key name nats.auth.signingKeyFile", yaml: "nats: {auth: {credsFile: /a, accountPublicKeyFile: /c}}", key: "nats.auth.signingKeyFile" },
-    { name: "a backoff cap below its start names maxSeconds", yaml: "restartBackoff: {initialSeconds: 30, maxSeconds: 5}", key: "restartBackoff.maxSeconds" },
-    { name: "a retry limit beyond 10 names calibration.retryLimit", yaml: "calibration: {retryLimit: 50}", key: "calibration.retryLimit" },
+    {
+      name: "a shared credential beside per-fold credentials names nats.credsSecret",
+      yaml: "nats: {credsSecret: {name: x}, auth: {credsFile: /a, signingKeyFile: /b, accountPublicKeyFile: /c}}",
+      key: "nats.credsSecret",
+    },
+    {
+      name: "per-fold credentials without the signing key name nats.auth.signingKeyFile",
+      yaml: "nats: {auth: {credsFile: /a, accountPublicKeyFile: /c}}",
+      key: "nats.auth.signingKeyFile",
+    },
+    {
+      name: "a backoff cap below its start names maxSeconds",
+      yaml: "restartBackoff: {initialSeconds: 30, maxSeconds: 5}",
+      key: "restartBackoff.maxSeconds",
+    },
+    {
+      name: "a retry limit beyond 10 names calibration.retryLimit",
+      yaml: "calibration: {retryLimit: 50}",
+      key: "calibration.retryLimit",
+    },
   ];
   for (const c of bad) {
     it(`${c.name}`, () => {
@@ -60,7 +80,10 @@ restartBackoff: { initialSeconds: 5, maxSeconds: 60 }
   }
 
   it("text that is not YAML is a ConfigError with the line", () => {
-    assert.throws(() => parseOperatorConfig("queues: [a\n  b: :"), (e: unknown) => e instanceof ConfigError && /not YAML at line/.test(e.message));
+    assert.throws(
+      () => parseOperatorConfig("queues: [a\n  b: :"),
+      (e: unknown) => e instanceof ConfigError && /not YAML at line/.test(e.message),
+    );
   });
 });
 
@@ -77,10 +100,16 @@ describe("operator environment", () => {
   it("progress-only status writes default to every 30 s and can be made more frequent", () => {
     assert.equal(parseOperatorEnv({}).STATUS_MIN_INTERVAL_SECONDS, 30);
     assert.equal(parseOperatorEnv({ STATUS_MIN_INTERVAL_SECONDS: "2" }).STATUS_MIN_INTERVAL_SECONDS, 2);
-    assert.throws(() => parseOperatorEnv({ STATUS_MIN_INTERVAL_SECONDS: "soon" }), (e: unknown) => e instanceof ConfigError && e.message.includes("STATUS_MIN_INTERVAL_SECONDS"));
+    assert.throws(
+      () => parseOperatorEnv({ STATUS_MIN_INTERVAL_SECONDS: "soon" }),
+      (e: unknown) => e instanceof ConfigError && e.message.includes("STATUS_MIN_INTERVAL_SECONDS"),
+    );
   });
 
   it("a port that is not a number names the variable", () => {
-    assert.throws(() => parseOperatorEnv({ WEBHOOK_PORT: "https" }), (e: unknown) => e instanceof ConfigError && e.message.includes("WEBHOOK_PORT"));
+    assert.throws(
+      () => parseOperatorEnv({ WEBHOOK_PORT: "https" }),
+      (e: unknown) => e instanceof ConfigError && e.message.includes("WEBHOOK_PORT"),
+    );
   });
 });

@@ -7,7 +7,10 @@ import { parse as parseYaml, YAMLParseError } from "yaml";
 
 const LABEL_VALUE = /^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-const dnsLabel = z.string().max(63).regex(DNS_LABEL, { error: "must be a DNS-1123 label (lower-case letters, digits, '-')" });
+const dnsLabel = z
+  .string()
+  .max(63)
+  .regex(DNS_LABEL, { error: "must be a DNS-1123 label (lower-case letters, digits, '-')" });
 const image = z.string().min(1).regex(/^\S+$/, { error: "must be a container image reference without spaces" });
 
 export const QueueConfig = z
@@ -33,7 +36,10 @@ export const OperatorConfig = z
   .object({
     /** Namespace the operator runs in (its Lease lives here). */
     namespace: dnsLabel.default("nnunet-system"),
-    queues: z.array(QueueConfig).min(1).default([{ name: "default" }]),
+    queues: z
+      .array(QueueConfig)
+      .min(1)
+      .default([{ name: "default" }]),
     gpu: z
       .object({
         /** Products the cluster offers to TrainingRuns; a run asking for another is refused admission. */
@@ -55,7 +61,10 @@ export const OperatorConfig = z
       .prefault({}),
     nats: z
       .object({
-        url: z.string().regex(/^(nats|tls):\/\/\S+$/, { error: "must be a NATS URL such as nats://nats:4222" }).default("nats://nats:4222"),
+        url: z
+          .string()
+          .regex(/^(nats|tls):\/\/\S+$/, { error: "must be a NATS URL such as nats://nats:4222" })
+          .default("nats://nats:4222"),
         /** Secret in the run's namespace holding a NATS credentials file for the reporter. */
         credsSecret: z
           .object({ name: dnsLabel, key: z.string().min(1).default("nats.creds") })
@@ -67,14 +76,21 @@ export const OperatorConfig = z
          * mounts from the nats-auth Secret; read once at start.
          */
         auth: z
-          .object({ credsFile: z.string().min(1), signingKeyFile: z.string().min(1), accountPublicKeyFile: z.string().min(1) })
+          .object({
+            credsFile: z.string().min(1),
+            signingKeyFile: z.string().min(1),
+            accountPublicKeyFile: z.string().min(1),
+          })
           .strict()
           .optional(),
         /** A CA bundle to verify the NATS server's certificate (chart: nats.tls). */
         tlsCaFile: z.string().min(1).optional(),
       })
       .strict()
-      .refine((n) => !(n.auth && n.credsSecret), { error: "set either nats.auth (a credential per fold) or nats.credsSecret (one shared credential), not both", path: ["credsSecret"] })
+      .refine((n) => !(n.auth && n.credsSecret), {
+        error: "set either nats.auth (a credential per fold) or nats.credsSecret (one shared credential), not both",
+        path: ["credsSecret"],
+      })
       .prefault({}),
     /**
      * What a TrainingRun author may choose for the pods the operator builds (issue 17: a user
@@ -84,7 +100,9 @@ export const OperatorConfig = z
     policy: z
       .object({
         /** Images spec.image may name besides images.training: exact references, or a prefix ending in "*" (registry.example/nnunet:*). */
-        allowedImages: z.array(z.string().min(1).regex(/^\S+$/, { error: "must be an image reference or a prefix ending in *" })).default([]),
+        allowedImages: z
+          .array(z.string().min(1).regex(/^\S+$/, { error: "must be an image reference or a prefix ending in *" }))
+          .default([]),
         /** PriorityClasses spec.priorityClassName may name; empty: none (the pods get the cluster's default). */
         allowedPriorityClasses: z.array(dnsLabel).default([]),
       })
@@ -106,14 +124,18 @@ export const OperatorConfig = z
         maxSeconds: z.number().min(0).default(600),
       })
       .strict()
-      .refine((b) => b.maxSeconds >= b.initialSeconds, { error: "maxSeconds must be at least initialSeconds", path: ["maxSeconds"] })
+      .refine((b) => b.maxSeconds >= b.initialSeconds, {
+        error: "maxSeconds must be at least initialSeconds",
+        path: ["maxSeconds"],
+      })
       .prefault({}),
   })
   .strict()
   .superRefine((config, ctx) => {
     const seen = new Set<string>();
     config.queues.forEach((q, i) => {
-      if (seen.has(q.name)) ctx.addIssue({ code: "custom", path: ["queues", i, "name"], message: `queue "${q.name}" is listed twice` });
+      if (seen.has(q.name))
+        ctx.addIssue({ code: "custom", path: ["queues", i, "name"], message: `queue "${q.name}" is listed twice` });
       seen.add(q.name);
     });
   });

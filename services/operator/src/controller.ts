@@ -58,7 +58,12 @@ export interface OperatorOptions {
  * (a thousand runs admitted at once) opens as many concurrent API requests. At most
  * `concurrency` in flight, a bounded backlog, and beyond it a dropped event (logged).
  */
-export function boundedEvents(recorder: Pick<EventRecorder, "event">, concurrency: number, maxBacklog: number, onDrop: () => void): EventSink {
+export function boundedEvents(
+  recorder: Pick<EventRecorder, "event">,
+  concurrency: number,
+  maxBacklog: number,
+  onDrop: () => void,
+): EventSink {
   let inFlight = 0;
   const backlog: Array<() => Promise<void>> = [];
   const next = (): void => {
@@ -84,7 +89,6 @@ export function boundedEvents(recorder: Pick<EventRecorder, "event">, concurrenc
     },
   };
 }
-
 
 /** A run still waiting for something a cluster change may bring (GPUs, a node, a claim). */
 function waiting(run: KubeObject): boolean {
@@ -169,7 +173,10 @@ export class Operator {
       if (c.type === "deleted") schedule();
     });
     pods.addHandler((c) => {
-      const freed = c.type === "deleted" ? isPodActive(c.object as never) : c.type === "updated" && isPodActive(c.old as never) && !isPodActive(c.object as never);
+      const freed =
+        c.type === "deleted"
+          ? isPodActive(c.object as never)
+          : c.type === "updated" && isPodActive(c.old as never) && !isPodActive(c.object as never);
       if (freed && podGpuRequest((c.object as { spec?: never }).spec) > 0) schedule();
     });
     runs.addHandler((c) => {
@@ -197,18 +204,24 @@ export class Operator {
     const queued = new Map<string, number>();
     const stalled: Array<{ namespace: string; run: string; fold: string }> = [];
     for (const run of this.world.runs()) {
-      const status = run.status as { phase?: string; folds?: Array<{ fold: string; phase: string; reason?: string }> } | undefined;
-      const queue = ((run.spec as { queue?: string } | undefined)?.queue) ?? "default";
+      const status = run.status as
+        | { phase?: string; folds?: Array<{ fold: string; phase: string; reason?: string }> }
+        | undefined;
+      const queue = (run.spec as { queue?: string } | undefined)?.queue ?? "default";
       if (status?.phase) runPhases.push(status.phase);
       for (const f of status?.folds ?? []) {
         foldPhases.push(f.phase);
         if (f.phase === "Queued") queued.set(queue, (queued.get(queue) ?? 0) + 1);
-        if (f.reason === "StreamLost" || (f.phase === "Restarting" && f.reason === "Stalled")) stalled.push({ namespace: run.metadata.namespace ?? "default", run: run.metadata.name ?? "", fold: f.fold });
+        if (f.reason === "StreamLost" || (f.phase === "Restarting" && f.reason === "Stalled"))
+          stalled.push({ namespace: run.metadata.namespace ?? "default", run: run.metadata.name ?? "", fold: f.fold });
       }
     }
     this.metrics.setPhases(runPhases, foldPhases);
     this.metrics.setStalled(stalled);
-    this.metrics.setQueueLengths(queued, this.options.config.queues.map((q) => q.name));
+    this.metrics.setQueueLengths(
+      queued,
+      this.options.config.queues.map((q) => q.name),
+    );
   }
 
   /** Runs informers and the election until `signal` aborts; reconciles only while leading. */
@@ -247,10 +260,14 @@ export class Operator {
     for (const run of this.world.runs()) queue.add(`${run.metadata.namespace}/${run.metadata.name}`);
     // Positions and capacity messages of waiting runs move with every cycle without making
     // them worth a pass each (scheduler.ts): refresh them this often.
-    const resync = setInterval(() => {
-      this.scheduler.trigger();
-      for (const run of this.world.runs()) if (waiting(run)) queue.add(`${run.metadata.namespace}/${run.metadata.name}`);
-    }, (this.options.waitingResyncSeconds ?? 60) * 1000);
+    const resync = setInterval(
+      () => {
+        this.scheduler.trigger();
+        for (const run of this.world.runs())
+          if (waiting(run)) queue.add(`${run.metadata.namespace}/${run.metadata.name}`);
+      },
+      (this.options.waitingResyncSeconds ?? 60) * 1000,
+    );
     try {
       await queue.run((key) => this.reconciler.reconcile(key), signal);
     } finally {

@@ -23,7 +23,10 @@ async function main(): Promise<void> {
   const env = readProcessEnv();
   const logger = pino({ name: "nnunet-operator", level: env.LOG_LEVEL });
   if (process.argv[2] === "nats-bootstrap") return natsBootstrap(env, logger);
-  const config = applyEnvOverrides(parseOperatorConfig(await readFile(env.NNUNET_OPERATOR_CONFIG, "utf8"), env.NNUNET_OPERATOR_CONFIG), env);
+  const config = applyEnvOverrides(
+    parseOperatorConfig(await readFile(env.NNUNET_OPERATOR_CONFIG, "utf8"), env.NNUNET_OPERATOR_CONFIG),
+    env,
+  );
   const controller = new AbortController();
   const { signal } = controller;
   for (const s of ["SIGTERM", "SIGINT"] as const) process.once(s, () => controller.abort());
@@ -37,9 +40,26 @@ async function main(): Promise<void> {
   // The servers come first: liveness must answer while NATS or the API server is slow to
   // reach, and readiness says "not ready" until the caches synced.
   let operator: Operator | undefined;
-  const metricsServer = buildServer({ registry, ready: () => operator?.ready() ?? false, beforeScrape: () => operator?.refreshGauges(), logger, serve: { metrics: true, webhook: false } });
-  const [cert, key] = await Promise.all([readFile(join(env.WEBHOOK_CERT_DIR, "tls.crt")), readFile(join(env.WEBHOOK_CERT_DIR, "tls.key"))]);
-  const webhookServer = buildServer({ registry, ready: () => true, queues: config.queues.map((q) => q.name), config, logger, serve: { metrics: false, webhook: true }, https: { cert, key } });
+  const metricsServer = buildServer({
+    registry,
+    ready: () => operator?.ready() ?? false,
+    beforeScrape: () => operator?.refreshGauges(),
+    logger,
+    serve: { metrics: true, webhook: false },
+  });
+  const [cert, key] = await Promise.all([
+    readFile(join(env.WEBHOOK_CERT_DIR, "tls.crt")),
+    readFile(join(env.WEBHOOK_CERT_DIR, "tls.key")),
+  ]);
+  const webhookServer = buildServer({
+    registry,
+    ready: () => true,
+    queues: config.queues.map((q) => q.name),
+    config,
+    logger,
+    serve: { metrics: false, webhook: true },
+    https: { cert, key },
+  });
   await metricsServer.listen({ host: "0.0.0.0", port: env.HTTP_PORT });
   await webhookServer.listen({ host: "0.0.0.0", port: env.WEBHOOK_PORT });
   const closeServers = (): void => void Promise.all([metricsServer.close(), webhookServer.close()]);
@@ -47,7 +67,13 @@ async function main(): Promise<void> {
   else signal.addEventListener("abort", closeServers, { once: true });
 
   const auth = config.nats.auth;
-  const nc = await connectBus({ servers: config.nats.url, name: `nnunet-operator/${env.POD_NAME ?? hostname()}`, credsFile: auth?.credsFile, tlsCaFile: config.nats.tlsCaFile, signal });
+  const nc = await connectBus({
+    servers: config.nats.url,
+    name: `nnunet-operator/${env.POD_NAME ?? hostname()}`,
+    credsFile: auth?.credsFile,
+    tlsCaFile: config.nats.tlsCaFile,
+    signal,
+  });
   const foldSigning = auth && {
     accountSigningSeed: (await readFile(auth.signingKeyFile, "utf8")).trim(),
     accountPublicKey: (await readFile(auth.accountPublicKeyFile, "utf8")).trim(),
@@ -66,7 +92,10 @@ async function main(): Promise<void> {
     ...(foldSigning ? { foldSigning } : {}),
     bus: { nc, js },
   });
-  logger.info({ httpPort: env.HTTP_PORT, webhookPort: env.WEBHOOK_PORT, namespace: config.namespace }, "operator started");
+  logger.info(
+    { httpPort: env.HTTP_PORT, webhookPort: env.WEBHOOK_PORT, namespace: config.namespace },
+    "operator started",
+  );
 
   await operator.run(signal);
   await drainOnAbort(nc, signal);
@@ -75,10 +104,18 @@ async function main(): Promise<void> {
 
 /** The chart's hook Job: creates the NATS auth Secret once (an existing one is kept), then exits. */
 async function natsBootstrap(env: OperatorEnv, logger: Logger): Promise<void> {
-  if (!env.POD_NAMESPACE || !env.NATS_AUTH_SECRET) throw new ConfigError("nats-bootstrap needs POD_NAMESPACE and NATS_AUTH_SECRET", ["POD_NAMESPACE", "NATS_AUTH_SECRET"]);
+  if (!env.POD_NAMESPACE || !env.NATS_AUTH_SECRET)
+    throw new ConfigError("nats-bootstrap needs POD_NAMESPACE and NATS_AUTH_SECRET", [
+      "POD_NAMESPACE",
+      "NATS_AUTH_SECRET",
+    ]);
   const kc = new KubeConfig();
   kc.loadFromDefault();
-  const outcome = await ensureNatsAuthSecret(new ClientPort(kc, { fieldManager: "nnunet-operator" }), env.POD_NAMESPACE, env.NATS_AUTH_SECRET);
+  const outcome = await ensureNatsAuthSecret(
+    new ClientPort(kc, { fieldManager: "nnunet-operator" }),
+    env.POD_NAMESPACE,
+    env.NATS_AUTH_SECRET,
+  );
   logger.info({ namespace: env.POD_NAMESPACE, secret: env.NATS_AUTH_SECRET, outcome }, "NATS auth Secret ready");
 }
 

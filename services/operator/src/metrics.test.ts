@@ -28,10 +28,21 @@ describe("the audit histograms", () => {
 describe("the outlook gauges", () => {
   it("carry each training fold's predicted finish and a queued run's estimated start, and drop what no longer holds", async () => {
     const m = new OperatorMetrics(new Registry());
-    m.setOutlook("ml", "liver", new Map([["0", "2026-01-01T01:00:00Z"], ["1", "2026-01-01T02:00:00Z"]]), undefined);
+    m.setOutlook(
+      "ml",
+      "liver",
+      new Map([
+        ["0", "2026-01-01T01:00:00Z"],
+        ["1", "2026-01-01T02:00:00Z"],
+      ]),
+      undefined,
+    );
     m.setOutlook("ml", "late", new Map(), "2026-01-01T01:30:00Z");
     let text = await m.registry.metrics();
-    assert.match(text, /^nnunet_fold_predicted_finish_timestamp_seconds\{namespace="ml",run="liver",fold="1"\} 1767232800$/m);
+    assert.match(
+      text,
+      /^nnunet_fold_predicted_finish_timestamp_seconds\{namespace="ml",run="liver",fold="1"\} 1767232800$/m,
+    );
     assert.match(text, /^nnunet_run_estimated_start_timestamp_seconds\{namespace="ml",run="late"\} 1767231000$/m);
     m.setOutlook("ml", "liver", new Map([["1", "2026-01-01T02:00:00Z"]]), undefined);
     m.forgetRun("ml", "late");

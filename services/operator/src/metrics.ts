@@ -117,7 +117,12 @@ export class OperatorMetrics {
    * The run's outlook: each training fold's predicted finish and, while it waits, its
    * estimated start (Unix seconds). Folds without a prediction any more lose their series.
    */
-  setOutlook(namespace: string, run: string, finishes: ReadonlyMap<string, string>, estimatedStart: string | undefined): void {
+  setOutlook(
+    namespace: string,
+    run: string,
+    finishes: ReadonlyMap<string, string>,
+    estimatedStart: string | undefined,
+  ): void {
     const key = `${namespace}/${run}`;
     const before = this.predictedFolds.get(key) ?? new Set<string>();
     for (const fold of before) if (!finishes.has(fold)) this.foldPredictedFinish.remove({ namespace, run, fold });

@@ -10,7 +10,14 @@ import { isAlreadyExists, type KubeObject, type KubePort, Resources } from "@nnu
 
 // export.creds is mounted by no pod: a platform team reads it for kubectl nnunet curves export
 // (--creds-secret <release namespace>/<secret>:export.creds).
-export const NATS_AUTH_KEYS = ["auth.conf", "operator.creds", "early-stop.creds", "export.creds", "account-signing.nk", "account.pub"] as const;
+export const NATS_AUTH_KEYS = [
+  "auth.conf",
+  "operator.creds",
+  "early-stop.creds",
+  "export.creds",
+  "account-signing.nk",
+  "account.pub",
+] as const;
 
 /** The Secret for `material`. Pure. */
 export function buildNatsAuthSecret(namespace: string, name: string, material: NatsAuthMaterial): ISecret {
@@ -25,7 +32,11 @@ export function buildNatsAuthSecret(namespace: string, name: string, material: N
   return {
     apiVersion: "v1",
     kind: "Secret",
-    metadata: { name, namespace, labels: { "app.kubernetes.io/part-of": "nnunet-operator", "app.kubernetes.io/component": "nats-auth" } },
+    metadata: {
+      name,
+      namespace,
+      labels: { "app.kubernetes.io/part-of": "nnunet-operator", "app.kubernetes.io/component": "nats-auth" },
+    },
     type: "Opaque",
     stringData: data,
   };
@@ -35,7 +46,11 @@ export function buildNatsAuthSecret(namespace: string, name: string, material: N
  * Creates the Secret with fresh material unless it exists. An existing one is kept as it
  * is: new keys would invalidate every running fold's credential. Returns what happened.
  */
-export async function ensureNatsAuthSecret(port: Pick<KubePort, "create">, namespace: string, name: string): Promise<"created" | "kept"> {
+export async function ensureNatsAuthSecret(
+  port: Pick<KubePort, "create">,
+  namespace: string,
+  name: string,
+): Promise<"created" | "kept"> {
   try {
     await port.create(Resources.secrets, buildNatsAuthSecret(namespace, name, await generateNatsAuth()) as KubeObject);
     return "created";

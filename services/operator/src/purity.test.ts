@@ -9,7 +9,13 @@ import { describe, it } from "node:test";
 
 const root = import.meta.dirname;
 const ADAPTERS = new Set<string>(["main.ts", "server.ts", "controller.ts", "trainingrun/progress-feed.ts"]);
-const FORBIDDEN = [/^@kubernetes\/client-node/, /^@nats-io\//, /^(node:)?fs(\/|$)/, /^fastify/, /^(node:)?(http|https|net|child_process)$/];
+const FORBIDDEN = [
+  /^@kubernetes\/client-node/,
+  /^@nats-io\//,
+  /^(node:)?fs(\/|$)/,
+  /^fastify/,
+  /^(node:)?(http|https|net|child_process)$/,
+];
 
 function sources(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
@@ -20,7 +26,9 @@ function sources(dir: string): string[] {
 }
 
 describe("pure core", () => {
-  for (const file of sources(root).map((f) => relative(root, f)).filter((f) => !ADAPTERS.has(f))) {
+  for (const file of sources(root)
+    .map((f) => relative(root, f))
+    .filter((f) => !ADAPTERS.has(f))) {
     it(`${file} imports no client, transport, file system or server`, () => {
       const text = readFileSync(join(root, file), "utf8");
       const imports = [...text.matchAll(/(?:import|export)[^"']*from\s+["']([^"']+)["']/g)].map((m) => m[1]!);

@@ -19,7 +19,12 @@ function setup(ready = true) {
   const registry = new Registry();
   const metrics = new OperatorMetrics(registry);
   let scrapes = 0;
-  const app = buildServer({ registry, ready: () => ready, beforeScrape: () => void (scrapes += 1), queues: ["default"] });
+  const app = buildServer({
+    registry,
+    ready: () => ready,
+    beforeScrape: () => void (scrapes += 1),
+    queues: ["default"],
+  });
   return { app, metrics, scrapes: () => scrapes };
 }
 
@@ -27,7 +32,14 @@ describe("operator HTTP server", () => {
   it("serves every operator metric of the catalogue, with the catalogue's type, refreshed before the scrape", async () => {
     const { app, metrics, scrapes } = setup();
     metrics.setPhases(["Training", "Queued", "Queued"], ["Training", "Queued"]);
-    metrics.setRun({ namespace: "team-a", run: "liver", gpusInUse: 4, gpuSecondsUsed: 100, gpuSecondsSaved: 50, batchSize: { value: 6, source: "Calibrated" } });
+    metrics.setRun({
+      namespace: "team-a",
+      run: "liver",
+      gpusInUse: 4,
+      gpuSecondsUsed: 100,
+      gpuSecondsSaved: 50,
+      batchSize: { value: 6, source: "Calibrated" },
+    });
     metrics.reconcileDuration.observe({ controller: "trainingrun", result: "success" }, 0.01);
     metrics.reconcileErrors.inc({ controller: "trainingrun", reason: "Conflict" });
     metrics.queueWait.observe({ queue: "default" }, 12);
@@ -46,8 +58,22 @@ describe("operator HTTP server", () => {
 
   it("drops a deleted run's series and a batch size's old source", async () => {
     const { app, metrics } = setup();
-    metrics.setRun({ namespace: "team-a", run: "liver", gpusInUse: 1, gpuSecondsUsed: 1, gpuSecondsSaved: 0, batchSize: { value: 2, source: "Plans" } });
-    metrics.setRun({ namespace: "team-a", run: "liver", gpusInUse: 1, gpuSecondsUsed: 1, gpuSecondsSaved: 0, batchSize: { value: 6, source: "Calibrated" } });
+    metrics.setRun({
+      namespace: "team-a",
+      run: "liver",
+      gpusInUse: 1,
+      gpuSecondsUsed: 1,
+      gpuSecondsSaved: 0,
+      batchSize: { value: 2, source: "Plans" },
+    });
+    metrics.setRun({
+      namespace: "team-a",
+      run: "liver",
+      gpusInUse: 1,
+      gpuSecondsUsed: 1,
+      gpuSecondsSaved: 0,
+      batchSize: { value: 6, source: "Calibrated" },
+    });
     let body = (await app.inject({ method: "GET", url: "/metrics" })).body;
     assert.doesNotMatch(body, /source="Plans"/);
     metrics.forgetRun("team-a", "liver");
@@ -67,18 +93,29 @@ describe("operator HTTP server", () => {
     assert.equal(ok.statusCode, 200);
     assert.equal(ok.json().response.allowed, true);
     assert.equal(ok.json().response.uid, "705ab4f5-6393-11e8-b7cc-42010a800002");
-    const warned = await app.inject({ method: "POST", url: "/validate-trainingrun", payload: review(run({ queue: "gold" })) });
+    const warned = await app.inject({
+      method: "POST",
+      url: "/validate-trainingrun",
+      payload: review(run({ queue: "gold" })),
+    });
     assert.match(warned.json().response.warnings[0], /spec\.queue: queue gold is not defined/);
   });
 
   it("denies an invalid TrainingRun with a 422 status naming the field", async () => {
     const { app } = setup();
-    const res = await app.inject({ method: "POST", url: "/validate-trainingrun", payload: review(run({ folds: [7] })) });
+    const res = await app.inject({
+      method: "POST",
+      url: "/validate-trainingrun",
+      payload: review(run({ folds: [7] })),
+    });
     assert.equal(res.statusCode, 200, "a denial is a successful review");
     const response = res.json().response;
     assert.equal(response.allowed, false);
     assert.equal(response.status.code, 422);
-    assert.ok(response.status.details.causes.some((c: { field: string }) => c.field.startsWith("spec.folds")), JSON.stringify(response.status));
+    assert.ok(
+      response.status.details.causes.some((c: { field: string }) => c.field.startsWith("spec.folds")),
+      JSON.stringify(response.status),
+    );
   });
 
   it("answers 400 with a stable code to a body that is not an AdmissionReview", async () => {
@@ -93,6 +130,9 @@ describe("operator HTTP server", () => {
     const webhookOnly = buildServer({ registry, ready: () => true, serve: { metrics: false, webhook: true } });
     assert.equal((await webhookOnly.inject({ method: "GET", url: "/metrics" })).statusCode, 404);
     const metricsOnly = buildServer({ registry, ready: () => true, serve: { metrics: true, webhook: false } });
-    assert.equal((await metricsOnly.inject({ method: "POST", url: "/validate-trainingrun", payload: review(run()) })).statusCode, 404);
+    assert.equal(
+      (await metricsOnly.inject({ method: "POST", url: "/validate-trainingrun", payload: review(run()) })).statusCode,
+      404,
+    );
   });
 });

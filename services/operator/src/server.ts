@@ -32,7 +32,9 @@ export interface ServerDeps {
 export function buildServer(deps: ServerDeps): FastifyInstance {
   const app = Fastify({
     // Request logs (info) would log every probe and scrape: only warnings and errors.
-    ...(deps.logger ? { loggerInstance: deps.logger.child({ component: "http" }, { level: "warn" }) } : { logger: false }),
+    ...(deps.logger
+      ? { loggerInstance: deps.logger.child({ component: "http" }, { level: "warn" }) }
+      : { logger: false }),
     ...(deps.https ? { https: { cert: deps.https.cert, key: deps.https.key } } : {}),
     // AdmissionReviews of a TrainingRun are small; the API server sends at most a few MB.
     bodyLimit: 4 * 1024 * 1024,
@@ -45,16 +47,28 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
       const body = await deps.registry.metrics();
       return reply.type(deps.registry.contentType).send(body);
     });
-    app.get("/healthz", async (_req, reply) => (deps.live?.() ?? true ? reply.send({ status: "ok" }) : reply.code(503).send({ status: "unhealthy" })));
-    app.get("/readyz", async (_req, reply) => (deps.ready() ? reply.send({ status: "ready" }) : reply.code(503).send({ status: "not ready", reason: "informer caches not synced" })));
+    app.get("/healthz", async (_req, reply) =>
+      (deps.live?.() ?? true) ? reply.send({ status: "ok" }) : reply.code(503).send({ status: "unhealthy" }),
+    );
+    app.get("/readyz", async (_req, reply) =>
+      deps.ready()
+        ? reply.send({ status: "ready" })
+        : reply.code(503).send({ status: "not ready", reason: "informer caches not synced" }),
+    );
   }
 
   if (serve.webhook) {
     app.post("/validate-trainingrun", async (req, reply) => {
       try {
-        return reply.send(validateTrainingRunReview(req.body, { ...(deps.queues ? { queues: deps.queues } : {}), ...(deps.config ? { config: deps.config } : {}) }));
+        return reply.send(
+          validateTrainingRunReview(req.body, {
+            ...(deps.queues ? { queues: deps.queues } : {}),
+            ...(deps.config ? { config: deps.config } : {}),
+          }),
+        );
       } catch (err) {
-        if (err instanceof BadAdmissionReviewError) return reply.code(400).send({ code: err.code, message: err.message });
+        if (err instanceof BadAdmissionReviewError)
+          return reply.code(400).send({ code: err.code, message: err.message });
         throw err;
       }
     });

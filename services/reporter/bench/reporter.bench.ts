@@ -22,7 +22,10 @@ import { Reporter } from "../src/reporter.js";
 
 const LOGS = fileURLToPath(new URL("../../../test/fixtures/nnunet-logs/raw/", import.meta.url));
 const THROUGHPUT_LOGS = [
-  { name: "chasedb1 (v2, 2d)", path: "chasedb1-xray/nnunetv2/nnUNet_results/Dataset100_CHASEDB1/nnUNetTrainer__nnUNetPlans__2d/fold_0/training_log_2023_11_29_19_18_29.txt" },
+  {
+    name: "chasedb1 (v2, 2d)",
+    path: "chasedb1-xray/nnunetv2/nnUNet_results/Dataset100_CHASEDB1/nnUNetTrainer__nnUNetPlans__2d/fold_0/training_log_2023_11_29_19_18_29.txt",
+  },
   { name: "crf-effunet fold 0 (v1)", path: "crf-effunet/fold_0/training_log_2021_5_15_18_55_53.txt" },
   { name: "crf-effunet fold 2 (v1, restart)", path: "crf-effunet/fold_2/training_log_2021_6_19_09_40_34.txt" },
 ];
@@ -32,7 +35,11 @@ const quiet = { info: () => undefined, warn: () => undefined, debug: () => undef
 
 const server = await startNatsServer();
 const nc = await connectBus({ servers: server.url, name: "reporter-bench" });
-await ensureEpochStream(await jetstreamManager(nc), { maxAgeMs: 3600_000, maxBytes: 1 << 30, duplicateWindowMs: 120_000 });
+await ensureEpochStream(await jetstreamManager(nc), {
+  maxAgeMs: 3600_000,
+  maxBytes: 1 << 30,
+  duplicateWindowMs: 120_000,
+});
 const root = await mkdtemp(join(tmpdir(), "reporter-bench-"));
 let runs = 0;
 
@@ -43,13 +50,28 @@ interface Harness {
 }
 
 /** One reporter on its own fold folder and run uid, publishing through a real connection. */
-async function startReporter(dir: string, options: { watch: boolean; pollMs: number; onAck?: (epoch: number) => void }): Promise<Harness> {
+async function startReporter(
+  dir: string,
+  options: { watch: boolean; pollMs: number; onAck?: (epoch: number) => void },
+): Promise<Harness> {
   runs += 1;
   const abort = new AbortController();
   let publisher: EpochPublisher | undefined;
-  const bus = new NatsReporterBus({ servers: [server.url], name: `bench-${runs}`, fold: { namespace: "bench", run: `run-${runs}`, fold: "0" }, logger: quiet, sleep: realSleep, onUp: () => publisher?.wake() });
+  const bus = new NatsReporterBus({
+    servers: [server.url],
+    name: `bench-${runs}`,
+    fold: { namespace: "bench", run: `run-${runs}`, fold: "0" },
+    logger: quiet,
+    sleep: realSleep,
+    onUp: () => publisher?.wake(),
+  });
   await bus.start(abort.signal);
-  publisher = new EpochPublisher({ bus, maxBuffered: 100_000, sleep: realSleep, events: { published: (epoch) => options.onAck?.(epoch) } });
+  publisher = new EpochPublisher({
+    bus,
+    maxBuffered: 100_000,
+    sleep: realSleep,
+    events: { published: (epoch) => options.onAck?.(epoch) },
+  });
   const reporter = new Reporter({
     identity: { namespace: "bench", run: `run-${runs}`, runUid: `uid-bench-${runs}`, fold: "0", attempt: 0 },
     foldDir: dir,
@@ -90,7 +112,8 @@ function quantile(sorted: number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] ?? Number.NaN;
 }
 
-const fmt = (n: number, digits = 0) => n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
+const fmt = (n: number, digits = 0) =>
+  n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
 
 // 1. Throughput.
 const throughput: string[][] = [];
@@ -116,7 +139,15 @@ for (const log of THROUGHPUT_LOGS) {
   await until(() => h.publisher.stats.published >= epochs, 60_000);
   const seconds = (performance.now() - t1) / 1000;
   await h.stop();
-  throughput.push([log.name, fmt(text.split("\n").length), fmt(epochs), fmt(unique), fmt(parseRate), fmt(epochs / seconds), fmt(seconds * 1000, 1)]);
+  throughput.push([
+    log.name,
+    fmt(text.split("\n").length),
+    fmt(epochs),
+    fmt(unique),
+    fmt(parseRate),
+    fmt(epochs / seconds),
+    fmt(seconds * 1000, 1),
+  ]);
 }
 
 // 2. Latency from an epoch's last line written to its JetStream ack.
@@ -157,7 +188,13 @@ for (const [label, watch, pollMs] of [
   ["poll 50 ms only", false, 50],
 ] as const) {
   const ms = await latency(watch, pollMs);
-  latencyRows.push([label, fmt(ms.length), fmt(quantile(ms, 0.5), 1), fmt(quantile(ms, 0.99), 1), fmt(ms.at(-1) ?? Number.NaN, 1)]);
+  latencyRows.push([
+    label,
+    fmt(ms.length),
+    fmt(quantile(ms, 0.5), 1),
+    fmt(quantile(ms, 0.99), 1),
+    fmt(ms.at(-1) ?? Number.NaN, 1),
+  ]);
 }
 
 await nc.close();
@@ -166,13 +203,27 @@ await rm(root, { recursive: true, force: true });
 
 function table(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
-  const line = (cells: string[]) => `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join(" | ")} |`;
-  return [line(header), `|${widths.map((w, i) => (i === 0 ? `:${"-".repeat(w + 1)}` : `${"-".repeat(w + 1)}:`)).join("|")}|`, ...rows.map(line)].join("\n");
+  const line = (cells: string[]) =>
+    `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join(" | ")} |`;
+  return [
+    line(header),
+    `|${widths.map((w, i) => (i === 0 ? `:${"-".repeat(w + 1)}` : `${"-".repeat(w + 1)}:`)).join("|")}|`,
+    ...rows.map(line),
+  ].join("\n");
 }
 
-console.log(`reporter benchmark: node ${process.version}, nats-server with JetStream (file storage), in-process reporter\n`);
-console.log("Throughput of a full real log: tail + parse + publish until every epoch is acknowledged (sequential acks)");
-console.log(table(["log", "lines", "epochs", "epoch ids", "parse only (epochs/s)", "parse + publish (epochs/s)", "wall (ms)"], throughput));
+console.log(
+  `reporter benchmark: node ${process.version}, nats-server with JetStream (file storage), in-process reporter\n`,
+);
+console.log(
+  "Throughput of a full real log: tail + parse + publish until every epoch is acknowledged (sequential acks)",
+);
+console.log(
+  table(
+    ["log", "lines", "epochs", "epoch ids", "parse only (epochs/s)", "parse + publish (epochs/s)", "wall (ms)"],
+    throughput,
+  ),
+);
 console.log(`\nLatency from an epoch's last log line written to its JetStream ack (${EPOCH_GAP_MS} ms between epochs)`);
 console.log(table(["tail wake-up", "epochs", "p50 (ms)", "p99 (ms)", "max (ms)"], latencyRows));
 process.exit(0);

@@ -10,7 +10,10 @@ import type { ReporterIdentity } from "./epoch-message.js";
 const HINT = "the operator sets it on the reporter sidecar; set it by hand outside a training pod";
 
 const required = (what: string) =>
-  z.string({ error: `is not set: it holds ${what}; ${HINT}` }).trim().min(1, { error: `is empty: it must hold ${what}; ${HINT}` });
+  z
+    .string({ error: `is not set: it holds ${what}; ${HINT}` })
+    .trim()
+    .min(1, { error: `is empty: it must hold ${what}; ${HINT}` });
 
 const intFrom = (min: number, max: number, what: string) =>
   z
@@ -18,7 +21,13 @@ const intFrom = (min: number, max: number, what: string) =>
     .trim()
     .regex(/^\d+$/, { error: `must be a whole number (${what})` })
     .transform(Number)
-    .pipe(z.number().int().min(min, { error: `must be at least ${min} (${what})` }).max(max, { error: `must be at most ${max} (${what})` }));
+    .pipe(
+      z
+        .number()
+        .int()
+        .min(min, { error: `must be at least ${min} (${what})` })
+        .max(max, { error: `must be at most ${max} (${what})` }),
+    );
 
 export const ReporterEnv = z.object({
   NNUNET_NAMESPACE: required("the TrainingRun's namespace"),
@@ -26,10 +35,11 @@ export const ReporterEnv = z.object({
   NNUNET_RUN_UID: required("the TrainingRun's metadata.uid"),
   NNUNET_FOLD: required("the fold, 0 to 4 or all"),
   NNUNET_ATTEMPT: intFrom(0, Number.MAX_SAFE_INTEGER, "the fold's attempt, 0 for its first pod"),
-  NNUNET_FOLD_DIR: required("nnU-Net's output folder of the fold, e.g. /nnunet/results/<Dataset>/<Trainer>__<Plans>__<config>/fold_0").refine(
-    (p) => p.startsWith("/"),
-    { error: "must be an absolute path (the fold's output folder as mounted in the pod)" },
-  ),
+  NNUNET_FOLD_DIR: required(
+    "nnU-Net's output folder of the fold, e.g. /nnunet/results/<Dataset>/<Trainer>__<Plans>__<config>/fold_0",
+  ).refine((p) => p.startsWith("/"), {
+    error: "must be an absolute path (the fold's output folder as mounted in the pod)",
+  }),
   NATS_URL: required("the NATS server URL").regex(/^(nats|tls|wss?):\/\/\S+(,\s*(nats|tls|wss?):\/\/\S+)*$/, {
     error: "must be a NATS URL such as nats://nats.nnunet-system:4222 (comma-separated for a cluster)",
   }),
@@ -53,14 +63,22 @@ export const ReporterEnv = z.object({
     .trim()
     .regex(/^(Z|[+-]\d{2}:\d{2})$/, { error: 'must be "Z" or an offset such as +02:00' })
     .default("Z"),
-  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"], { error: "must be one of fatal, error, warn, info, debug, trace, silent" }).default("info"),
+  LOG_LEVEL: z
+    .enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"], {
+      error: "must be one of fatal, error, warn, info, debug, trace, silent",
+    })
+    .default("info"),
 });
 export type ReporterEnv = z.infer<typeof ReporterEnv>;
 
 export interface ReporterConfig {
   readonly identity: ReporterIdentity;
   readonly foldDir: string;
-  readonly nats: { readonly servers: string[]; readonly credsFile: string | undefined; readonly tlsCaFile?: string | undefined };
+  readonly nats: {
+    readonly servers: string[];
+    readonly credsFile: string | undefined;
+    readonly tlsCaFile?: string | undefined;
+  };
   readonly bufferMax: number;
   readonly heartbeatMs: number;
   readonly pollMs: number;
@@ -102,22 +120,39 @@ export function parseReporterEnv(env: Readonly<Record<string, string | undefined
     throw new ConfigError(`invalid reporter environment: ${lines.join("; ")}`, variables, { cause: parsed.error });
   }
   const e = parsed.data;
-  const identity: ReporterIdentity = { namespace: e.NNUNET_NAMESPACE, run: e.NNUNET_RUN, runUid: e.NNUNET_RUN_UID, fold: e.NNUNET_FOLD, attempt: e.NNUNET_ATTEMPT };
+  const identity: ReporterIdentity = {
+    namespace: e.NNUNET_NAMESPACE,
+    run: e.NNUNET_RUN,
+    runUid: e.NNUNET_RUN_UID,
+    fold: e.NNUNET_FOLD,
+    attempt: e.NNUNET_ATTEMPT,
+  };
   const problem = checkAddress(identity);
   if (problem) {
     const f = IDENTITY_FIX[problem.field] ?? { variable: problem.field, fix: "" };
-    throw new ConfigError(`invalid reporter environment: ${f.variable} ${JSON.stringify(identity[problem.field as keyof ReporterIdentity])}: ${f.fix}`, [f.variable]);
+    throw new ConfigError(
+      `invalid reporter environment: ${f.variable} ${JSON.stringify(identity[problem.field as keyof ReporterIdentity])}: ${f.fix}`,
+      [f.variable],
+    );
   }
   try {
     epochMessageId({ ...identity, epoch: 0 });
   } catch (cause) {
     const f = IDENTITY_FIX.uid as { variable: string; fix: string };
-    throw new ConfigError(`invalid reporter environment: ${f.variable} ${JSON.stringify(identity.runUid)}: ${f.fix}`, [f.variable], { cause });
+    throw new ConfigError(
+      `invalid reporter environment: ${f.variable} ${JSON.stringify(identity.runUid)}: ${f.fix}`,
+      [f.variable],
+      { cause },
+    );
   }
   return {
     identity,
     foldDir: e.NNUNET_FOLD_DIR,
-    nats: { servers: e.NATS_URL.split(",").map((s) => s.trim()), credsFile: e.NATS_CREDS_FILE, ...(e.NATS_TLS_CA_FILE ? { tlsCaFile: e.NATS_TLS_CA_FILE } : {}) },
+    nats: {
+      servers: e.NATS_URL.split(",").map((s) => s.trim()),
+      credsFile: e.NATS_CREDS_FILE,
+      ...(e.NATS_TLS_CA_FILE ? { tlsCaFile: e.NATS_TLS_CA_FILE } : {}),
+    },
     bufferMax: e.REPORTER_BUFFER_MAX,
     heartbeatMs: e.REPORTER_HEARTBEAT_SECONDS * 1000,
     pollMs: e.REPORTER_POLL_MS,

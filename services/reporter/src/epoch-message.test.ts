@@ -6,7 +6,16 @@ import type { ParsedEpoch } from "./parse/nnunet-log.js";
 
 const id = { namespace: "ns", run: "liver", runUid: "0b9c", fold: "2", attempt: 1 };
 const at = new Date("2026-01-01T12:00:00Z");
-const base: ParsedEpoch = { epoch: 7, trainLoss: -0.5, valLoss: -0.4, pseudoDice: [0.8, 0.6], pseudoDiceMean: 0.7, emaPseudoDice: 0.65, newBest: true, loggedAt: "2026-01-01T11:59:59.5Z" };
+const base: ParsedEpoch = {
+  epoch: 7,
+  trainLoss: -0.5,
+  valLoss: -0.4,
+  pseudoDice: [0.8, 0.6],
+  pseudoDiceMean: 0.7,
+  emaPseudoDice: 0.65,
+  newBest: true,
+  loggedAt: "2026-01-01T11:59:59.5Z",
+};
 
 const cases: { name: string; epoch: ParsedEpoch; expect: (m: ReturnType<typeof buildEpochMessage>) => void }[] = [
   {

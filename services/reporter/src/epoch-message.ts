@@ -35,6 +35,9 @@ export function buildEpochMessage(epoch: ParsedEpoch, id: ReporterIdentity, obse
     observedAt: observedAt.toISOString(),
   };
   const check = EpochMetrics.safeParse(message);
-  if (!check.success) throw new EpochMessageError(`epoch ${epoch.epoch} does not form a valid EpochMetrics message`, { cause: check.error });
+  if (!check.success)
+    throw new EpochMessageError(`epoch ${epoch.epoch} does not form a valid EpochMetrics message`, {
+      cause: check.error,
+    });
   return message;
 }

@@ -27,28 +27,58 @@ function run(steps: Step[]): { published: number[]; discarded: number } {
 const cases: { name: string; steps: Step[]; published: number[]; discarded?: number }[] = [
   {
     name: "a log that appears after the reporter started is this pod's trainer: every epoch goes out at once",
-    steps: [{ file: "b", newest: true, preexisting: false }, { line: "b", epoch: 0 }, { synced: "b" }, { line: "b", epoch: 1 }],
+    steps: [
+      { file: "b", newest: true, preexisting: false },
+      { line: "b", epoch: 0 },
+      { synced: "b" },
+      { line: "b", epoch: 1 },
+    ],
     published: [0, 1],
   },
   {
     name: "older files only rebuild the parser's state, they are never published",
-    steps: [{ file: "a", newest: false, preexisting: true }, { line: "a", epoch: 0 }, { line: "a", epoch: 1 }, { file: "b", newest: true, preexisting: false }, { line: "b", epoch: 1 }],
+    steps: [
+      { file: "a", newest: false, preexisting: true },
+      { line: "a", epoch: 0 },
+      { line: "a", epoch: 1 },
+      { file: "b", newest: true, preexisting: false },
+      { line: "b", epoch: 1 },
+    ],
     published: [1],
   },
   {
     name: "the reporter restarted mid-run: the newest file's epochs are held until it grows, then all go out in order",
-    steps: [{ file: "b", newest: true, preexisting: true }, { line: "b", epoch: 0 }, { line: "b", epoch: 1 }, { synced: "b" }, { line: "b" }, { line: "b", epoch: 2 }],
+    steps: [
+      { file: "b", newest: true, preexisting: true },
+      { line: "b", epoch: 0 },
+      { line: "b", epoch: 1 },
+      { synced: "b" },
+      { line: "b" },
+      { line: "b", epoch: 2 },
+    ],
     published: [0, 1, 2],
   },
   {
     name: "a dead trainer's log (the sidecar starts before nnU-Net): held, then dropped when the new trainer's file appears",
-    steps: [{ file: "a", newest: true, preexisting: true }, { line: "a", epoch: 0 }, { line: "a", epoch: 1 }, { synced: "a" }, { file: "b", newest: true, preexisting: false }, { line: "b", epoch: 1 }],
+    steps: [
+      { file: "a", newest: true, preexisting: true },
+      { line: "a", epoch: 0 },
+      { line: "a", epoch: 1 },
+      { synced: "a" },
+      { file: "b", newest: true, preexisting: false },
+      { line: "b", epoch: 1 },
+    ],
     published: [1],
     discarded: 2,
   },
   {
     name: "a finished run's log in the same folder never reaches the stream while nothing writes to it",
-    steps: [{ file: "a", newest: true, preexisting: true }, { line: "a", epoch: 998 }, { line: "a", epoch: 999 }, { synced: "a" }],
+    steps: [
+      { file: "a", newest: true, preexisting: true },
+      { line: "a", epoch: 998 },
+      { line: "a", epoch: 999 },
+      { synced: "a" },
+    ],
     published: [],
   },
   {

@@ -24,7 +24,8 @@ export async function keepCheckpointAtDecision(foldDir: string, request: Uint8Ar
   } catch (err) {
     return { schemaVersion: 1, kept: false, error: `not a stop decision: ${(err as Error).message.slice(0, 300)}` };
   }
-  if (decision.mode !== "Audit") return { schemaVersion: 1, kept: false, error: "not an audit: an enforced stop keeps checkpoint_best.pth itself" };
+  if (decision.mode !== "Audit")
+    return { schemaVersion: 1, kept: false, error: "not an audit: an enforced stop keeps checkpoint_best.pth itself" };
   const target = join(foldDir, KEPT_CHECKPOINT_FILE);
   if (await exists(target)) return { schemaVersion: 1, kept: true, file: KEPT_CHECKPOINT_FILE };
   const source = join(foldDir, "checkpoint_best.pth");

@@ -27,7 +27,11 @@ async function loadConfig(): Promise<ReporterConfig> {
     try {
       await access(creds, constants.R_OK);
     } catch (cause) {
-      throw new ConfigError(`invalid reporter environment: NATS_CREDS_FILE ${JSON.stringify(creds)} cannot be read: mount the NATS credentials Secret there, or unset NATS_CREDS_FILE`, ["NATS_CREDS_FILE"], { cause });
+      throw new ConfigError(
+        `invalid reporter environment: NATS_CREDS_FILE ${JSON.stringify(creds)} cannot be read: mount the NATS credentials Secret there, or unset NATS_CREDS_FILE`,
+        ["NATS_CREDS_FILE"],
+        { cause },
+      );
     }
   }
   return config;
@@ -38,12 +42,26 @@ async function main(): Promise<number> {
   try {
     config = await loadConfig();
   } catch (err) {
-    pino({ base: { service: "reporter" } }).fatal({ variables: err instanceof ConfigError ? err.variables : undefined }, err instanceof Error ? err.message : String(err));
+    pino({ base: { service: "reporter" } }).fatal(
+      { variables: err instanceof ConfigError ? err.variables : undefined },
+      err instanceof Error ? err.message : String(err),
+    );
     return EXIT_CONFIG;
   }
   const { identity } = config;
-  const logger = pino({ level: config.logLevel, base: { service: "reporter", namespace: identity.namespace, trainingRun: identity.run, fold: identity.fold, attempt: identity.attempt } });
-  process.on("unhandledRejection", (err) => logger.error({ err }, "unhandled rejection (ignored: the reporter keeps running)"));
+  const logger = pino({
+    level: config.logLevel,
+    base: {
+      service: "reporter",
+      namespace: identity.namespace,
+      trainingRun: identity.run,
+      fold: identity.fold,
+      attempt: identity.attempt,
+    },
+  });
+  process.on("unhandledRejection", (err) =>
+    logger.error({ err }, "unhandled rejection (ignored: the reporter keeps running)"),
+  );
 
   const abort = new AbortController();
   const onSignal = (signal: NodeJS.Signals): void => {
@@ -100,13 +118,28 @@ async function main(): Promise<number> {
       rejected: (epoch, err) => logger.error({ epoch, err }, "epoch refused for good; skipped"),
       failed: (epoch, err, consecutive, retryInMs) => {
         // One line when trouble starts, then one a minute or so: an outage must not flood the log.
-        if (consecutive === 1 || consecutive % 30 === 0) logger.warn({ epoch, err: err instanceof Error ? err.message : String(err), consecutive, retryInMs, buffered: publisher?.buffered }, "publish failed; buffering and retrying");
+        if (consecutive === 1 || consecutive % 30 === 0)
+          logger.warn(
+            {
+              epoch,
+              err: err instanceof Error ? err.message : String(err),
+              consecutive,
+              retryInMs,
+              buffered: publisher?.buffered,
+            },
+            "publish failed; buffering and retrying",
+          );
       },
       recovered: (afterFailures) => logger.info({ afterFailures, buffered: publisher?.buffered }, "publishing again"),
       resumed: (lastStored, err) => {
         const cause = err instanceof Error && err.cause instanceof Error ? err.cause.message : undefined;
-        if (err !== undefined) logger.info({ err: err instanceof Error ? err.message : String(err), cause }, "cannot ask the stream where this attempt left off: publishing every epoch (duplicates are dropped)");
-        else if (lastStored === undefined) logger.info({}, "stream holds nothing of this attempt: publishing every epoch");
+        if (err !== undefined)
+          logger.info(
+            { err: err instanceof Error ? err.message : String(err), cause },
+            "cannot ask the stream where this attempt left off: publishing every epoch (duplicates are dropped)",
+          );
+        else if (lastStored === undefined)
+          logger.info({}, "stream holds nothing of this attempt: publishing every epoch");
         else logger.info({ lastStored }, "stream holds this attempt up to lastStored: publishing what follows");
       },
     },
@@ -136,7 +169,10 @@ async function main(): Promise<number> {
     sleep: realSleep,
     watchFolder: true,
   });
-  logger.info({ foldDir: config.foldDir, servers: config.nats.servers, bufferMax: config.bufferMax }, "reporter started");
+  logger.info(
+    { foldDir: config.foldDir, servers: config.nats.servers, bufferMax: config.bufferMax },
+    "reporter started",
+  );
   await reporter.run(abort.signal);
 
   const flushed = await publisher.flush(config.shutdownMs);

@@ -27,7 +27,12 @@ export function buildReporterMetrics(registry = new Registry()): ReporterMetrics
 }
 
 /** Serves GET /metrics on `port` until `signal` aborts; resolves once listening. */
-export async function serveMetrics(registry: Registry, port: number, signal: AbortSignal, host = "0.0.0.0"): Promise<Server> {
+export async function serveMetrics(
+  registry: Registry,
+  port: number,
+  signal: AbortSignal,
+  host = "0.0.0.0",
+): Promise<Server> {
   const server = createServer((req, res) => {
     if (req.method !== "GET" || req.url?.split("?")[0] !== "/metrics") {
       res.writeHead(404, { "content-type": "text/plain" }).end("not found\n");

@@ -1,7 +1,16 @@
 import { type JetStreamClient, type JetStreamManager, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { EpochMetricsInput, Heartbeat } from "@nnunet-operator/api";
-import { EPOCH_STREAM, connectBus, decodeEpochMessage, encodeEpochMetrics, epochSubject, type FoldAddress, foldInboxPrefix, publishHeartbeat } from "@nnunet-operator/bus";
+import {
+  EPOCH_STREAM,
+  connectBus,
+  decodeEpochMessage,
+  encodeEpochMetrics,
+  epochSubject,
+  type FoldAddress,
+  foldInboxPrefix,
+  publishHeartbeat,
+} from "@nnunet-operator/bus";
 import type { ReporterIdentity } from "./epoch-message.js";
 import type { EpochBusPort, Sleep } from "./publish.js";
 
@@ -98,7 +107,11 @@ export class NatsReporterBus implements EpochBusPort {
       const sub = nc.subscribe(responder.subject);
       void (async () => {
         for await (const m of sub) {
-          const reply = await responder.answer(m.data).catch((err: unknown) => new TextEncoder().encode(JSON.stringify({ schemaVersion: 1, kept: false, error: String(err) })));
+          const reply = await responder
+            .answer(m.data)
+            .catch((err: unknown) =>
+              new TextEncoder().encode(JSON.stringify({ schemaVersion: 1, kept: false, error: String(err) })),
+            );
           m.respond(reply);
         }
       })().catch((err: unknown) => this.options.logger.warn({ err }, "decision subscription ended"));
@@ -167,7 +180,10 @@ export class NatsReporterBus implements EpochBusPort {
     if (nc === undefined || nc.isClosed()) return;
     const timer = new AbortController();
     try {
-      await Promise.race([nc.isDraining() ? nc.closed() : nc.drain().catch(() => undefined), this.options.sleep(timeoutMs, timer.signal)]);
+      await Promise.race([
+        nc.isDraining() ? nc.closed() : nc.drain().catch(() => undefined),
+        this.options.sleep(timeoutMs, timer.signal),
+      ]);
     } finally {
       timer.abort();
       if (!nc.isClosed()) await nc.close().catch(() => undefined);

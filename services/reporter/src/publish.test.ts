@@ -217,5 +217,6 @@ describe("retryDelay", () => {
     [6, 2000],
     [1000, 2000],
   ];
-  for (const [n, expected] of table) it(`try ${n} waits ${expected} ms`, () => assert.equal(retryDelay(n, 100, 2000), expected));
+  for (const [n, expected] of table)
+    it(`try ${n} waits ${expected} ms`, () => assert.equal(retryDelay(n, 100, 2000), expected));
 });

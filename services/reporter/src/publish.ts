@@ -93,7 +93,14 @@ function isTerminal(error: unknown): boolean {
 }
 
 export class EpochPublisher {
-  readonly stats: PublisherStats = { published: 0, duplicates: 0, dropped: 0, rejected: 0, failures: 0, alreadyStored: 0 };
+  readonly stats: PublisherStats = {
+    published: 0,
+    duplicates: 0,
+    dropped: 0,
+    rejected: 0,
+    failures: 0,
+    alreadyStored: 0,
+  };
   /** The last epoch JetStream acknowledged. */
   lastPublishedEpoch: number | undefined;
 
@@ -110,7 +117,8 @@ export class EpochPublisher {
   #storedThrough: number | undefined;
 
   constructor(options: PublisherOptions) {
-    if (!Number.isInteger(options.maxBuffered) || options.maxBuffered < 1) throw new RangeError("maxBuffered must be a positive integer");
+    if (!Number.isInteger(options.maxBuffered) || options.maxBuffered < 1)
+      throw new RangeError("maxBuffered must be a positive integer");
     this.#options = options;
   }
 

@@ -15,7 +15,14 @@ const identity = { namespace: "team-a", run: "liver", runUid: "uid-1", fold: "0"
 
 function epochLines(n: number, dice = "0.7643"): string[] {
   const t = `2023-11-29 19:${String(20 + n).padStart(2, "0")}:00.000000`;
-  return [`${t}: Epoch ${n} `, `${t}: Current learning rate: 0.01 `, `${t}: train_loss -0.3342 `, `${t}: val_loss -0.548 `, `${t}: Pseudo dice [${dice}] `, `${t}: Epoch time: 140.07 s `];
+  return [
+    `${t}: Epoch ${n} `,
+    `${t}: Current learning rate: 0.01 `,
+    `${t}: train_loss -0.3342 `,
+    `${t}: val_loss -0.548 `,
+    `${t}: Pseudo dice [${dice}] `,
+    `${t}: Epoch time: 140.07 s `,
+  ];
 }
 
 function setup(options: { folderExists?: boolean } = {}) {
@@ -39,7 +46,8 @@ function setup(options: { folderExists?: boolean } = {}) {
     sleep: clock.sleep,
     folderExists: async () => options.folderExists ?? false,
   });
-  const feed = (path: string, lines: string[]) => lines.forEach((line) => reporter.handle({ kind: "line", path, line }));
+  const feed = (path: string, lines: string[]) =>
+    lines.forEach((line) => reporter.handle({ kind: "line", path, line }));
   const event = (e: TailEvent) => reporter.handle(e);
   return { clock, bus, publisher, reporter, heartbeats, warnings, feed, event, skipped: () => skipped };
 }
@@ -84,7 +92,10 @@ describe("Reporter", () => {
     event({ kind: "file", path: "/f/a", newest: true, preexisting: false });
     feed("/f/a", epochLines(0));
     const hb = reporter.buildHeartbeat();
-    assert.deepEqual({ ...hb, sentAt: undefined }, { schemaVersion: 1, ...identity, sentAt: undefined, lastEpoch: 0, logFile: "/f/a", buffered: 1 });
+    assert.deepEqual(
+      { ...hb, sentAt: undefined },
+      { schemaVersion: 1, ...identity, sentAt: undefined, lastEpoch: 0, logFile: "/f/a", buffered: 1 },
+    );
   });
 
   it("the trainer counts as alive while its log advances or its folder exists, and not otherwise", async () => {

@@ -63,7 +63,15 @@ const defaultFolderExists = async (dir: string): Promise<boolean> => {
 };
 
 export class Reporter {
-  readonly state: ReporterState = { logFile: undefined, lastEpoch: undefined, lastLineAt: undefined, lines: 0, epochs: 0, skippedLines: 0, tailRestarts: 0 };
+  readonly state: ReporterState = {
+    logFile: undefined,
+    lastEpoch: undefined,
+    lastLineAt: undefined,
+    lines: 0,
+    epochs: 0,
+    skippedLines: 0,
+    tailRestarts: 0,
+  };
   #parser: NnunetLogParser;
   #gate = new PublishGate<EpochMetricsInput>();
 
@@ -85,7 +93,8 @@ export class Reporter {
     const wakeup = this.deps.watchFolder ? new FolderWakeup(foldDir, sleep) : undefined;
     while (!signal.aborted) {
       try {
-        for await (const event of tailTrainingLog({ dir: foldDir, pollMs, sleep: wakeup?.sleep ?? sleep }, signal)) this.handle(event);
+        for await (const event of tailTrainingLog({ dir: foldDir, pollMs, sleep: wakeup?.sleep ?? sleep }, signal))
+          this.handle(event);
       } catch (err) {
         // An unreadable folder (permissions, a stale NFS handle): start over from the first
         // file, as a restarted reporter would; the message ids make the replay harmless.
@@ -107,16 +116,30 @@ export class Reporter {
         const discarded = this.#gate.file(event.path, event);
         this.#parser.startFile();
         if (event.newest) this.state.logFile = event.path;
-        logger.info({ logFile: event.path, newest: event.newest, preexisting: event.preexisting, mode: this.#gate.mode, discarded }, "reading training log");
+        logger.info(
+          {
+            logFile: event.path,
+            newest: event.newest,
+            preexisting: event.preexisting,
+            mode: this.#gate.mode,
+            discarded,
+          },
+          "reading training log",
+        );
         return;
       }
       if (event.kind === "synced") {
         this.#gate.synced(event.path);
-        if (this.#gate.mode === "held") logger.info({ logFile: event.path, held: this.#gate.heldCount }, "log was there before us: publishing once it grows");
+        if (this.#gate.mode === "held")
+          logger.info(
+            { logFile: event.path, held: this.#gate.heldCount },
+            "log was there before us: publishing once it grows",
+          );
         return;
       }
       const released = this.#gate.line(event.path);
-      if (released.length > 0) logger.info({ logFile: event.path, released: released.length }, "log grows: publishing its epochs");
+      if (released.length > 0)
+        logger.info({ logFile: event.path, released: released.length }, "log grows: publishing its epochs");
       for (const m of released) this.#send(m);
       this.state.lines += 1;
       this.state.lastLineAt = this.deps.now().getTime();

@@ -68,7 +68,8 @@ function harness(dir: string, options: { includeOlder?: boolean; chunkBytes?: nu
 }
 
 const lines = (es: TailEvent[]) => es.flatMap((e) => (e.kind === "line" ? [e.line] : []));
-const files = (es: TailEvent[]) => es.flatMap((e) => (e.kind === "file" ? [`${e.path.split("/").pop()}${e.newest ? "" : " (older)"}`] : []));
+const files = (es: TailEvent[]) =>
+  es.flatMap((e) => (e.kind === "file" ? [`${e.path.split("/").pop()}${e.newest ? "" : " (older)"}`] : []));
 
 function withDir(fn: (dir: string) => Promise<void>) {
   return async () => {
@@ -81,82 +82,105 @@ function withDir(fn: (dir: string) => Promise<void>) {
   };
 }
 
-test("waits for the folder and the log file to appear, polling at the configured interval", withDir(async (dir) => {
-  const t = harness(dir);
-  assert.deepEqual(await t.first(), []);
-  mkdirSync(dir);
-  assert.deepEqual(await t.poll(), []);
-  writeFileSync(join(dir, "training_log_2024_1_1_10_00_00.txt"), "Epoch 0\n");
-  const es = await t.poll();
-  assert.deepEqual(files(es), ["training_log_2024_1_1_10_00_00.txt"]);
-  assert.deepEqual(lines(es), ["Epoch 0"]);
-  assert.ok(t.clock.waits.every((ms) => ms === 250));
-  assert.equal(await t.stop(), true);
-}));
+test(
+  "waits for the folder and the log file to appear, polling at the configured interval",
+  withDir(async (dir) => {
+    const t = harness(dir);
+    assert.deepEqual(await t.first(), []);
+    mkdirSync(dir);
+    assert.deepEqual(await t.poll(), []);
+    writeFileSync(join(dir, "training_log_2024_1_1_10_00_00.txt"), "Epoch 0\n");
+    const es = await t.poll();
+    assert.deepEqual(files(es), ["training_log_2024_1_1_10_00_00.txt"]);
+    assert.deepEqual(lines(es), ["Epoch 0"]);
+    assert.ok(t.clock.waits.every((ms) => ms === 250));
+    assert.equal(await t.stop(), true);
+  }),
+);
 
-test("a half-written line is held back until its newline arrives", withDir(async (dir) => {
-  mkdirSync(dir);
-  const log = join(dir, "training_log_2024_1_1_10_00_00.txt");
-  writeFileSync(log, "train_loss -0.5\nval_lo");
-  const t = harness(dir);
-  assert.deepEqual(lines(await t.first()), ["train_loss -0.5"]);
-  appendFileSync(log, "ss -0.6");
-  assert.deepEqual(lines(await t.poll()), []);
-  appendFileSync(log, "\r\nPseudo dice [0.5]\n");
-  assert.deepEqual(lines(await t.poll()), ["val_loss -0.6", "Pseudo dice [0.5]"]);
-  await t.stop();
-}));
+test(
+  "a half-written line is held back until its newline arrives",
+  withDir(async (dir) => {
+    mkdirSync(dir);
+    const log = join(dir, "training_log_2024_1_1_10_00_00.txt");
+    writeFileSync(log, "train_loss -0.5\nval_lo");
+    const t = harness(dir);
+    assert.deepEqual(lines(await t.first()), ["train_loss -0.5"]);
+    appendFileSync(log, "ss -0.6");
+    assert.deepEqual(lines(await t.poll()), []);
+    appendFileSync(log, "\r\nPseudo dice [0.5]\n");
+    assert.deepEqual(lines(await t.poll()), ["val_loss -0.6", "Pseudo dice [0.5]"]);
+    await t.stop();
+  }),
+);
 
-test("a newer log file (a resume) is switched to after the rest of the old one is read", withDir(async (dir) => {
-  mkdirSync(dir);
-  const old = join(dir, "training_log_2024_1_1_9_00_00.txt");
-  writeFileSync(old, "Epoch 0\n");
-  const t = harness(dir);
-  assert.deepEqual(lines(await t.first()), ["Epoch 0"]);
-  appendFileSync(old, "Epoch time: 1 s\n");
-  writeFileSync(join(dir, "training_log_2024_1_1_10_00_00.txt"), "Epoch 0\n");
-  const es = await t.poll();
-  assert.deepEqual(
-    es.map((e) => (e.kind === "line" ? e.line : `${e.kind} ${e.path.split("/").pop()}`)),
-    ["Epoch time: 1 s", "file training_log_2024_1_1_10_00_00.txt", "Epoch 0", "synced training_log_2024_1_1_10_00_00.txt"],
-  );
-  await t.stop();
-}));
+test(
+  "a newer log file (a resume) is switched to after the rest of the old one is read",
+  withDir(async (dir) => {
+    mkdirSync(dir);
+    const old = join(dir, "training_log_2024_1_1_9_00_00.txt");
+    writeFileSync(old, "Epoch 0\n");
+    const t = harness(dir);
+    assert.deepEqual(lines(await t.first()), ["Epoch 0"]);
+    appendFileSync(old, "Epoch time: 1 s\n");
+    writeFileSync(join(dir, "training_log_2024_1_1_10_00_00.txt"), "Epoch 0\n");
+    const es = await t.poll();
+    assert.deepEqual(
+      es.map((e) => (e.kind === "line" ? e.line : `${e.kind} ${e.path.split("/").pop()}`)),
+      [
+        "Epoch time: 1 s",
+        "file training_log_2024_1_1_10_00_00.txt",
+        "Epoch 0",
+        "synced training_log_2024_1_1_10_00_00.txt",
+      ],
+    );
+    await t.stop();
+  }),
+);
 
-test("older log files are replayed in start order before the newest is followed", withDir(async (dir) => {
-  mkdirSync(dir);
-  // Unpadded dates: 2021_6_9 started before 2021_6_15 although it sorts after it as text.
-  writeFileSync(join(dir, "training_log_2021_6_15_10_00_00.txt"), "b\n");
-  writeFileSync(join(dir, "training_log_2021_6_9_10_00_00.txt"), "a\n");
-  writeFileSync(join(dir, "progress.png"), "not a log\n");
-  const all = harness(dir);
-  const es = await all.first();
-  assert.deepEqual(files(es), ["training_log_2021_6_9_10_00_00.txt (older)", "training_log_2021_6_15_10_00_00.txt"]);
-  assert.deepEqual(lines(es), ["a", "b"]);
-  await all.stop();
-  const newestOnly = harness(dir, { includeOlder: false });
-  assert.deepEqual(lines(await newestOnly.first()), ["b"]);
-  await newestOnly.stop();
-}));
+test(
+  "older log files are replayed in start order before the newest is followed",
+  withDir(async (dir) => {
+    mkdirSync(dir);
+    // Unpadded dates: 2021_6_9 started before 2021_6_15 although it sorts after it as text.
+    writeFileSync(join(dir, "training_log_2021_6_15_10_00_00.txt"), "b\n");
+    writeFileSync(join(dir, "training_log_2021_6_9_10_00_00.txt"), "a\n");
+    writeFileSync(join(dir, "progress.png"), "not a log\n");
+    const all = harness(dir);
+    const es = await all.first();
+    assert.deepEqual(files(es), ["training_log_2021_6_9_10_00_00.txt (older)", "training_log_2021_6_15_10_00_00.txt"]);
+    assert.deepEqual(lines(es), ["a", "b"]);
+    await all.stop();
+    const newestOnly = harness(dir, { includeOlder: false });
+    assert.deepEqual(lines(await newestOnly.first()), ["b"]);
+    await newestOnly.stop();
+  }),
+);
 
-test("a file truncated under the tail is read again from its start", withDir(async (dir) => {
-  mkdirSync(dir);
-  const log = join(dir, "training_log_2024_1_1_10_00_00.txt");
-  writeFileSync(log, "one\ntwo\n");
-  const t = harness(dir);
-  assert.deepEqual(lines(await t.first()), ["one", "two"]);
-  writeFileSync(log, "x\n");
-  assert.deepEqual(lines(await t.poll()), ["x"]);
-  await t.stop();
-}));
+test(
+  "a file truncated under the tail is read again from its start",
+  withDir(async (dir) => {
+    mkdirSync(dir);
+    const log = join(dir, "training_log_2024_1_1_10_00_00.txt");
+    writeFileSync(log, "one\ntwo\n");
+    const t = harness(dir);
+    assert.deepEqual(lines(await t.first()), ["one", "two"]);
+    writeFileSync(log, "x\n");
+    assert.deepEqual(lines(await t.poll()), ["x"]);
+    await t.stop();
+  }),
+);
 
-test("UTF-8 characters split between reads are decoded whole", withDir(async (dir) => {
-  mkdirSync(dir);
-  writeFileSync(join(dir, "training_log_2024_1_1_10_00_00.txt"), "Dice é ✓\n");
-  const t = harness(dir, { chunkBytes: 3 });
-  assert.deepEqual(lines(await t.first()), ["Dice é ✓"]);
-  await t.stop();
-}));
+test(
+  "UTF-8 characters split between reads are decoded whole",
+  withDir(async (dir) => {
+    mkdirSync(dir);
+    writeFileSync(join(dir, "training_log_2024_1_1_10_00_00.txt"), "Dice é ✓\n");
+    const t = harness(dir, { chunkBytes: 3 });
+    assert.deepEqual(lines(await t.first()), ["Dice é ✓"]);
+    await t.stop();
+  }),
+);
 
 test("log files are ordered by the date in their name, then by modification time", () => {
   const names = orderLogFiles([
@@ -165,7 +189,11 @@ test("log files are ordered by the date in their name, then by modification time
     { name: "training_log_2024_9_30_23_59_59.txt", mtimeMs: 0 },
     { name: "checkpoint_best.pth", mtimeMs: 3 },
   ]).map((e) => `${e.name}@${e.mtimeMs}`);
-  assert.deepEqual(names, ["training_log_2024_9_30_23_59_59.txt@0", "training_log_2024_9_30_23_59_59.txt@2", "training_log_2024_10_1_0_00_00.txt@1"]);
+  assert.deepEqual(names, [
+    "training_log_2024_9_30_23_59_59.txt@0",
+    "training_log_2024_9_30_23_59_59.txt@2",
+    "training_log_2024_10_1_0_00_00.txt@1",
+  ]);
 });
 
 test("the line buffer hands out complete lines only and strips carriage returns", () => {
@@ -176,20 +204,33 @@ test("the line buffer hands out complete lines only and strips carriage returns"
   assert.equal(b.pending, "");
 });
 
-test("files there at the first look are marked preexisting, later ones not; synced follows the first read of the newest", withDir(async (dir) => {
-  mkdirSync(dir);
-  writeFileSync(join(dir, "training_log_2024_1_1_8_00_00.txt"), "Epoch 0\n");
-  writeFileSync(join(dir, "training_log_2024_1_1_9_00_00.txt"), "Epoch 1\n");
-  const t = harness(dir);
-  const marks = (es: TailEvent[]) => es.flatMap((e) => (e.kind === "file" ? [`file ${e.path.split("/").pop()} newest=${e.newest} preexisting=${e.preexisting}`] : e.kind === "synced" ? [`synced ${e.path.split("/").pop()}`] : []));
-  assert.deepEqual(marks(await t.first()), [
-    "file training_log_2024_1_1_8_00_00.txt newest=false preexisting=true",
-    "file training_log_2024_1_1_9_00_00.txt newest=true preexisting=true",
-    "synced training_log_2024_1_1_9_00_00.txt",
-  ]);
-  appendFileSync(join(dir, "training_log_2024_1_1_9_00_00.txt"), "Epoch 2\n");
-  assert.deepEqual(marks(await t.poll()), [], "growth of a synced file brings no new marks");
-  writeFileSync(join(dir, "training_log_2024_1_1_10_00_00.txt"), "Epoch 2\n");
-  assert.deepEqual(marks(await t.poll()), ["file training_log_2024_1_1_10_00_00.txt newest=true preexisting=false", "synced training_log_2024_1_1_10_00_00.txt"]);
-  await t.stop();
-}));
+test(
+  "files there at the first look are marked preexisting, later ones not; synced follows the first read of the newest",
+  withDir(async (dir) => {
+    mkdirSync(dir);
+    writeFileSync(join(dir, "training_log_2024_1_1_8_00_00.txt"), "Epoch 0\n");
+    writeFileSync(join(dir, "training_log_2024_1_1_9_00_00.txt"), "Epoch 1\n");
+    const t = harness(dir);
+    const marks = (es: TailEvent[]) =>
+      es.flatMap((e) =>
+        e.kind === "file"
+          ? [`file ${e.path.split("/").pop()} newest=${e.newest} preexisting=${e.preexisting}`]
+          : e.kind === "synced"
+            ? [`synced ${e.path.split("/").pop()}`]
+            : [],
+      );
+    assert.deepEqual(marks(await t.first()), [
+      "file training_log_2024_1_1_8_00_00.txt newest=false preexisting=true",
+      "file training_log_2024_1_1_9_00_00.txt newest=true preexisting=true",
+      "synced training_log_2024_1_1_9_00_00.txt",
+    ]);
+    appendFileSync(join(dir, "training_log_2024_1_1_9_00_00.txt"), "Epoch 2\n");
+    assert.deepEqual(marks(await t.poll()), [], "growth of a synced file brings no new marks");
+    writeFileSync(join(dir, "training_log_2024_1_1_10_00_00.txt"), "Epoch 2\n");
+    assert.deepEqual(marks(await t.poll()), [
+      "file training_log_2024_1_1_10_00_00.txt newest=true preexisting=false",
+      "synced training_log_2024_1_1_10_00_00.txt",
+    ]);
+    await t.stop();
+  }),
+);

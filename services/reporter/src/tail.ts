@@ -155,7 +155,8 @@ export async function* tailTrainingLog(options: TailOptions, signal: AbortSignal
     const newest = files.at(-1);
     if (newest !== undefined && newest !== current?.path) {
       // Finish what the previous file still had before moving on.
-      if (current !== undefined) for (const line of await current.readNew(chunkBytes)) yield { kind: "line", path: current.path, line };
+      if (current !== undefined)
+        for (const line of await current.readNew(chunkBytes)) yield { kind: "line", path: current.path, line };
       if (first && options.includeOlder !== false) {
         for (const older of files.slice(0, -1)) {
           yield { kind: "file", path: older, newest: false, preexisting: initial.has(older) };

@@ -16,10 +16,14 @@ export class FakeClock {
       if (signal.aborted) return resolve();
       const timer = { at: this.now + ms, resolve };
       this.#timers.push(timer);
-      signal.addEventListener("abort", () => {
-        this.#timers = this.#timers.filter((t) => t !== timer);
-        resolve();
-      }, { once: true });
+      signal.addEventListener(
+        "abort",
+        () => {
+          this.#timers = this.#timers.filter((t) => t !== timer);
+          resolve();
+        },
+        { once: true },
+      );
     });
 
   get pending(): number {

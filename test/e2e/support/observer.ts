@@ -44,7 +44,12 @@ export class ClusterObserver {
       this.products.set(node.metadata.name!, node.metadata.labels?.["nvidia.com/gpu.product"] ?? "");
     }
     this.stops.push(dc.cluster.watch(dc.cluster.resourceFor("v1", "Pod"), (e) => this.onPod(e.type, e.object as Obj)));
-    this.stops.push(dc.cluster.watch(dc.cluster.resourceFor("batch/v1", "Job"), (e) => void this.jobs.set(`${e.object.metadata.namespace}/${e.object.metadata.name}`, e.object as Obj)));
+    this.stops.push(
+      dc.cluster.watch(
+        dc.cluster.resourceFor("batch/v1", "Job"),
+        (e) => void this.jobs.set(`${e.object.metadata.namespace}/${e.object.metadata.name}`, e.object as Obj),
+      ),
+    );
   }
 
   get totalGpus(): number {
@@ -53,19 +58,30 @@ export class ClusterObserver {
 
   private onPod(type: string, pod: Obj): void {
     const uid = pod.metadata.uid!;
-    const record = this.pods.get(uid) ?? { name: pod.metadata.name!, labels: pod.metadata.labels ?? {}, gpus: podGpus(pod), node: undefined, createdAt: Date.now(), last: pod };
+    const record = this.pods.get(uid) ?? {
+      name: pod.metadata.name!,
+      labels: pod.metadata.labels ?? {},
+      gpus: podGpus(pod),
+      node: undefined,
+      createdAt: Date.now(),
+      last: pod,
+    };
     record.last = pod;
     record.node = pod.spec?.nodeName ?? record.node;
     this.pods.set(uid, record);
     const finished = type === "DELETED" || pod.status?.phase === "Succeeded" || pod.status?.phase === "Failed";
     if (record.node && record.gpus > 0) {
-      if (this.products.get(record.node) !== "NVIDIA-L40S") this.violations.push(`pod ${record.name} with ${record.gpus} GPU(s) on node ${record.node} (${this.products.get(record.node) || "no GPU"})`);
+      if (this.products.get(record.node) !== "NVIDIA-L40S")
+        this.violations.push(
+          `pod ${record.name} with ${record.gpus} GPU(s) on node ${record.node} (${this.products.get(record.node) || "no GPU"})`,
+        );
       if (finished) this.active.delete(uid);
       else this.active.set(uid, { node: record.node, gpus: record.gpus });
       const perNode = new Map<string, number>();
       for (const a of this.active.values()) perNode.set(a.node, (perNode.get(a.node) ?? 0) + a.gpus);
       for (const [node, used] of perNode) {
-        if (used > (this.capacity.get(node) ?? 0)) this.violations.push(`node ${node}: ${used} GPUs in use of ${this.capacity.get(node)}`);
+        if (used > (this.capacity.get(node) ?? 0))
+          this.violations.push(`node ${node}: ${used} GPUs in use of ${this.capacity.get(node)}`);
       }
       const total = [...perNode.values()].reduce((a, b) => a + b, 0);
       this.maxGpusInUse = Math.max(this.maxGpusInUse, total);
@@ -75,7 +91,11 @@ export class ClusterObserver {
 
   /** Pods of one run (by the operator's run label) and role. */
   podsOf(run: string, role?: string): PodRecord[] {
-    return [...this.pods.values()].filter((p) => p.labels["nnunet-operator.io/run"] === run && (role === undefined || p.labels["nnunet-operator.io/role"] === role));
+    return [...this.pods.values()].filter(
+      (p) =>
+        p.labels["nnunet-operator.io/run"] === run &&
+        (role === undefined || p.labels["nnunet-operator.io/role"] === role),
+    );
   }
 
   stop(): void {

@@ -31,9 +31,18 @@ export async function startClientHarness(options: Parameters<typeof startDevClus
   const dc = await startDevCluster({ kubeconfigPath: join(home, "kubeconfig"), ...options });
   const run = (bin: string, args: string[], opts: { env?: Record<string, string>; input?: string } = {}) =>
     new Promise<Result>((done) => {
-      const child = execFile(bin, args, { env: { PATH: process.env["PATH"] ?? "", HOME: home, KUBECONFIG: dc.kubeconfigPath, ...opts.env }, timeout: 60_000, maxBuffer: 1 << 26 }, (error, stdout, stderr) => {
-        done({ code: error ? (typeof error.code === "number" ? error.code : 1) : 0, stdout, stderr });
-      });
+      const child = execFile(
+        bin,
+        args,
+        {
+          env: { PATH: process.env["PATH"] ?? "", HOME: home, KUBECONFIG: dc.kubeconfigPath, ...opts.env },
+          timeout: 60_000,
+          maxBuffer: 1 << 26,
+        },
+        (error, stdout, stderr) => {
+          done({ code: error ? (typeof error.code === "number" ? error.code : 1) : 0, stdout, stderr });
+        },
+      );
       if (opts.input !== undefined) child.stdin?.end(opts.input);
     });
   return { dc, home, run, kubectl: (...args) => run(kubectlBin, args), helm: (...args) => run(helmBin, args) };

@@ -7,8 +7,20 @@ import { fileURLToPath } from "node:url";
 import { type JetStreamClient, type JetStreamManager, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { EpochMetrics } from "@nnunet-operator/api";
-import { EPOCH_STREAM, type FoldAddress, connectBus, ensureEpochStream, epochSubject, replayEpochs } from "@nnunet-operator/bus";
-import { type NatsAuthFixture, type NatsServerHandle, makeNatsAuthFixture, startNatsServer } from "@nnunet-operator/bus/testing";
+import {
+  EPOCH_STREAM,
+  type FoldAddress,
+  connectBus,
+  ensureEpochStream,
+  epochSubject,
+  replayEpochs,
+} from "@nnunet-operator/bus";
+import {
+  type NatsAuthFixture,
+  type NatsServerHandle,
+  makeNatsAuthFixture,
+  startNatsServer,
+} from "@nnunet-operator/bus/testing";
 
 // Helpers of the reporter's integration tests: the real main.ts as a child process (run by
 // tsx, configured by environment exactly as the training Job does), a trainer stand-in that
@@ -17,17 +29,31 @@ import { type NatsAuthFixture, type NatsServerHandle, makeNatsAuthFixture, start
 
 export const REPO_ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 export const LOGS = join(REPO_ROOT, "test/fixtures/nnunet-logs/raw");
-export const CHASEDB1_LOG = join(LOGS, "chasedb1-xray/nnunetv2/nnUNet_results/Dataset100_CHASEDB1/nnUNetTrainer__nnUNetPlans__2d/fold_0/training_log_2023_11_29_19_18_29.txt");
+export const CHASEDB1_LOG = join(
+  LOGS,
+  "chasedb1-xray/nnunetv2/nnUNet_results/Dataset100_CHASEDB1/nnUNetTrainer__nnUNetPlans__2d/fold_0/training_log_2023_11_29_19_18_29.txt",
+);
 export const MIZ_LUCY_LOG = join(LOGS, "miz-lucy/fold_0/training_log_2023_9_11_17_34_21.txt");
-export const CRF_FOLD2_LOGS = [join(LOGS, "crf-effunet/fold_2/training_log_2021_6_19_09_40_34.txt"), join(LOGS, "crf-effunet/fold_2/training_log_2021_6_20_11_10_06.txt")] as const;
-export const CRF_FOLD2_CSV = join(REPO_ROOT, "test/fixtures/nnunet-logs/curves/crf-effunet__Task008_Refuge__2d__fold2.csv");
+export const CRF_FOLD2_LOGS = [
+  join(LOGS, "crf-effunet/fold_2/training_log_2021_6_19_09_40_34.txt"),
+  join(LOGS, "crf-effunet/fold_2/training_log_2021_6_20_11_10_06.txt"),
+] as const;
+export const CRF_FOLD2_CSV = join(
+  REPO_ROOT,
+  "test/fixtures/nnunet-logs/curves/crf-effunet__Task008_Refuge__2d__fold2.csv",
+);
 
 export interface Identity extends FoldAddress {
   runUid: string;
   attempt: number;
 }
 
-export function reporterEnv(identity: Identity, foldDir: string, natsUrl: string, extra: Record<string, string> = {}): Record<string, string> {
+export function reporterEnv(
+  identity: Identity,
+  foldDir: string,
+  natsUrl: string,
+  extra: Record<string, string> = {},
+): Record<string, string> {
   return {
     NNUNET_NAMESPACE: identity.namespace,
     NNUNET_RUN: identity.run,
@@ -62,7 +88,7 @@ export class ReporterProcess {
       const lines = (partial + chunk.toString()).split("\n");
       partial = lines.pop() ?? "";
       for (const line of lines) {
-        this.#output = (`${this.#output + line}\n`).slice(-20_000);
+        this.#output = `${this.#output + line}\n`.slice(-20_000);
         try {
           this.records.push(JSON.parse(line) as LogRecord);
         } catch {
@@ -91,7 +117,12 @@ export class ReporterProcess {
   }
 
   async waitForLog(what: string, predicate: (r: LogRecord) => boolean, timeoutMs = 20_000): Promise<LogRecord> {
-    await waitFor(what, () => this.records.some(predicate), timeoutMs, () => this.output());
+    await waitFor(
+      what,
+      () => this.records.some(predicate),
+      timeoutMs,
+      () => this.output(),
+    );
     return this.records.find(predicate) as LogRecord;
   }
 
@@ -99,7 +130,12 @@ export class ReporterProcess {
   async stop(signal: NodeJS.Signals = "SIGTERM", timeoutMs = 15_000): Promise<{ code: number | null; ms: number }> {
     const started = Date.now();
     this.child.kill(signal);
-    const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`reporter did not exit within ${timeoutMs} ms after ${signal}:\n${this.output()}`)), timeoutMs).unref());
+    const timeout = new Promise<never>((_, reject) =>
+      setTimeout(
+        () => reject(new Error(`reporter did not exit within ${timeoutMs} ms after ${signal}:\n${this.output()}`)),
+        timeoutMs,
+      ).unref(),
+    );
     const { code } = await Promise.race([this.exited, timeout]);
     return { code, ms: Date.now() - started };
   }
@@ -113,7 +149,12 @@ export function killReporters(): void {
   for (const p of live) p.child.kill("SIGKILL");
 }
 
-export async function waitFor(what: string, predicate: () => boolean | Promise<boolean>, timeoutMs = 20_000, detail: () => string = () => ""): Promise<void> {
+export async function waitFor(
+  what: string,
+  predicate: () => boolean | Promise<boolean>,
+  timeoutMs = 20_000,
+  detail: () => string = () => "",
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await predicate())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\n${detail()}`);
@@ -126,7 +167,17 @@ export async function waitFor(what: string, predicate: () => boolean | Promise<b
  * writes, and every `splitEvery`-th write ending in the middle of a line (the rest comes
  * with the next write). `onLine` runs after each write with the count of complete lines.
  */
-export async function writeLog(path: string, lines: readonly string[], options: { linesPerWrite?: number; delayMs?: number; splitEvery?: number; from?: number; until?: (written: number) => boolean } = {}): Promise<number> {
+export async function writeLog(
+  path: string,
+  lines: readonly string[],
+  options: {
+    linesPerWrite?: number;
+    delayMs?: number;
+    splitEvery?: number;
+    from?: number;
+    until?: (written: number) => boolean;
+  } = {},
+): Promise<number> {
   const per = options.linesPerWrite ?? 8;
   const delay = options.delayMs ?? 2;
   const splitEvery = options.splitEvery ?? 3;
@@ -134,7 +185,10 @@ export async function writeLog(path: string, lines: readonly string[], options: 
   let i = options.from ?? 0;
   for (let n = 0; i < lines.length; n++) {
     if (options.until?.(i)) break;
-    const chunk = lines.slice(i, i + per).map((l) => `${l}\n`).join("");
+    const chunk = lines
+      .slice(i, i + per)
+      .map((l) => `${l}\n`)
+      .join("");
     i += per;
     let text = carry + chunk;
     carry = "";
@@ -183,11 +237,16 @@ export interface StoredEpoch {
 /** Every stored message of one fold, in stream order. */
 export async function storedEpochs(js: JetStreamClient, address: FoldAddress): Promise<StoredEpoch[]> {
   const out: StoredEpoch[] = [];
-  await replayEpochs(js, epochSubject(address), (metrics, meta) => void out.push({ id: meta.msgId, seq: meta.streamSequence, metrics }));
+  await replayEpochs(
+    js,
+    epochSubject(address),
+    (metrics, meta) => void out.push({ id: meta.msgId, seq: meta.streamSequence, metrics }),
+  );
   return out;
 }
 
-export const ids = (uid: string, fold: string, attempt: number, epochs: Iterable<number>) => [...epochs].map((e) => `${uid}/${fold}/${attempt}/${e}`);
+export const ids = (uid: string, fold: string, attempt: number, epochs: Iterable<number>) =>
+  [...epochs].map((e) => `${uid}/${fold}/${attempt}/${e}`);
 export const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
 
 /** What a describe block of the reporter tests runs against: filled in by its before hook. */
@@ -209,18 +268,32 @@ export interface EpochStreamFixture {
  * temporary folder; afterwards every reporter started is killed and all of it torn down.
  * Reporters started with `env()` sign in with their fold attempt's own credential.
  */
-export function useEpochStream(name: string, limits: Parameters<typeof ensureEpochStream>[1], connect: { reconnectTimeWaitMs?: number } = {}): EpochStreamFixture {
+export function useEpochStream(
+  name: string,
+  limits: Parameters<typeof ensureEpochStream>[1],
+  connect: { reconnectTimeWaitMs?: number } = {},
+): EpochStreamFixture {
   const f = {} as EpochStreamFixture;
   before(async () => {
     f.auth = await makeNatsAuthFixture();
     f.server = await startNatsServer({ auth: f.auth.material });
-    const manager = await connectBus({ servers: f.server.url, name: "early-stop", credsFile: f.auth.earlyStopCredsFile });
+    const manager = await connectBus({
+      servers: f.server.url,
+      name: "early-stop",
+      credsFile: f.auth.earlyStopCredsFile,
+    });
     await ensureEpochStream(await jetstreamManager(manager), limits);
     await manager.close();
-    f.nc = await connectBus({ servers: f.server.url, name: `${name}-test`, credsFile: f.auth.observerCredsFile, ...connect });
+    f.nc = await connectBus({
+      servers: f.server.url,
+      name: `${name}-test`,
+      credsFile: f.auth.observerCredsFile,
+      ...connect,
+    });
     f.js = jetstream(f.nc);
     f.jsm = await jetstreamManager(f.nc);
-    f.env = async (identity, foldDir, extra = {}) => reporterEnv(identity, foldDir, f.server.url, { NATS_CREDS_FILE: await f.auth.foldCredsFile(identity), ...extra });
+    f.env = async (identity, foldDir, extra = {}) =>
+      reporterEnv(identity, foldDir, f.server.url, { NATS_CREDS_FILE: await f.auth.foldCredsFile(identity), ...extra });
     f.root = await mkdtemp(join(tmpdir(), `${name}-`));
   });
   after(async () => {

@@ -50,7 +50,10 @@ export interface ValidationRule {
 const SAFE_MAX = Number.MAX_SAFE_INTEGER;
 
 export function toStructural(schema: z.ZodType): JSONSchemaProps {
-  const json = z.toJSONSchema(schema, { io: "input", reused: "inline", unrepresentable: "throw" }) as Record<string, unknown>;
+  const json = z.toJSONSchema(schema, { io: "input", reused: "inline", unrepresentable: "throw" }) as Record<
+    string,
+    unknown
+  >;
   delete json.$schema;
   return clean(json);
 }
@@ -72,7 +75,8 @@ function clean(node: Record<string, unknown>): JSONSchemaProps {
           out["x-kubernetes-preserve-unknown-fields"] = true;
           break;
         }
-        out.additionalProperties = typeof value === "object" ? clean(value as Record<string, unknown>) : (value as boolean);
+        out.additionalProperties =
+          typeof value === "object" ? clean(value as Record<string, unknown>) : (value as boolean);
         break;
       case "minimum":
         if (value !== -SAFE_MAX) out.minimum = value as number;

@@ -6,27 +6,73 @@ import type { JSONSchemaProps } from "./openapi.js";
 // The devcluster uses the same checks when a CRD is created.
 
 const KNOWN_KEYS = new Set([
-  "description", "type", "format", "title", "default", "maximum", "exclusiveMaximum", "minimum",
-  "exclusiveMinimum", "maxLength", "minLength", "pattern", "maxItems", "minItems", "uniqueItems",
-  "multipleOf", "enum", "maxProperties", "minProperties", "required", "items", "allOf", "oneOf",
-  "anyOf", "not", "properties", "additionalProperties", "externalDocs", "example", "nullable",
-  "x-kubernetes-preserve-unknown-fields", "x-kubernetes-embedded-resource", "x-kubernetes-int-or-string",
-  "x-kubernetes-list-map-keys", "x-kubernetes-list-type", "x-kubernetes-map-type", "x-kubernetes-validations",
+  "description",
+  "type",
+  "format",
+  "title",
+  "default",
+  "maximum",
+  "exclusiveMaximum",
+  "minimum",
+  "exclusiveMinimum",
+  "maxLength",
+  "minLength",
+  "pattern",
+  "maxItems",
+  "minItems",
+  "uniqueItems",
+  "multipleOf",
+  "enum",
+  "maxProperties",
+  "minProperties",
+  "required",
+  "items",
+  "allOf",
+  "oneOf",
+  "anyOf",
+  "not",
+  "properties",
+  "additionalProperties",
+  "externalDocs",
+  "example",
+  "nullable",
+  "x-kubernetes-preserve-unknown-fields",
+  "x-kubernetes-embedded-resource",
+  "x-kubernetes-int-or-string",
+  "x-kubernetes-list-map-keys",
+  "x-kubernetes-list-type",
+  "x-kubernetes-map-type",
+  "x-kubernetes-validations",
 ]);
 const FORBIDDEN_KEYS = ["$ref", "$schema", "id", "definitions", "patternProperties", "dependencies", "additionalItems"];
 const TYPES = new Set(["object", "array", "string", "integer", "number", "boolean"]);
 /** Fields that may not appear inside anyOf/allOf/oneOf/not (they are structural). */
 const STRUCTURAL_IN_JUNCTOR = [
-  "type", "description", "default", "additionalProperties", "nullable",
-  "x-kubernetes-preserve-unknown-fields", "x-kubernetes-embedded-resource", "x-kubernetes-int-or-string",
-  "x-kubernetes-list-type", "x-kubernetes-list-map-keys", "x-kubernetes-map-type", "x-kubernetes-validations",
+  "type",
+  "description",
+  "default",
+  "additionalProperties",
+  "nullable",
+  "x-kubernetes-preserve-unknown-fields",
+  "x-kubernetes-embedded-resource",
+  "x-kubernetes-int-or-string",
+  "x-kubernetes-list-type",
+  "x-kubernetes-list-map-keys",
+  "x-kubernetes-map-type",
+  "x-kubernetes-validations",
 ];
 const SCALAR = new Set(["string", "integer", "number", "boolean"]);
 
 function isIntOrStringPattern(node: JSONSchemaProps): boolean {
   const a = node.anyOf;
-  return Array.isArray(a) && a.length === 2 && a[0]?.type === "integer" && a[1]?.type === "string"
-    && Object.keys(a[0]).length === 1 && Object.keys(a[1]).length === 1;
+  return (
+    Array.isArray(a) &&
+    a.length === 2 &&
+    a[0]?.type === "integer" &&
+    a[1]?.type === "string" &&
+    Object.keys(a[0]).length === 1 &&
+    Object.keys(a[1]).length === 1
+  );
 }
 
 export function structuralViolations(root: JSONSchemaProps): string[] {
@@ -85,7 +131,8 @@ function check(node: JSONSchemaProps, path: string, inJunctor: boolean, out: str
 function checkListType(node: JSONSchemaProps, at: string, out: string[]): void {
   const listType = node["x-kubernetes-list-type"];
   if (listType === undefined) {
-    if (node["x-kubernetes-list-map-keys"]) out.push(`${at}: x-kubernetes-list-map-keys needs x-kubernetes-list-type: map`);
+    if (node["x-kubernetes-list-map-keys"])
+      out.push(`${at}: x-kubernetes-list-map-keys needs x-kubernetes-list-type: map`);
     return;
   }
   if (node.type !== "array") out.push(`${at}: x-kubernetes-list-type is only allowed on arrays`);

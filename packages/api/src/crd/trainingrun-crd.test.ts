@@ -32,7 +32,11 @@ const normalise = (field: string) => field.replace(/\[(\d+)\]/g, ".$1");
 describe("TrainingRun samples", () => {
   const samples = [
     ...load("valid"),
-    { file: "deploy/samples/trainingrun.yaml", object: parse(readFileSync(join(repo, "deploy/samples/trainingrun.yaml"), "utf8")), expect: undefined },
+    {
+      file: "deploy/samples/trainingrun.yaml",
+      object: parse(readFileSync(join(repo, "deploy/samples/trainingrun.yaml"), "utf8")),
+      expect: undefined,
+    },
   ];
   for (const { file, object } of samples) {
     it(`${file} is accepted by zod and by the CRD schema`, () => {
@@ -84,12 +88,36 @@ describe("defaults", () => {
 describe("updates", () => {
   const base = parse(readFileSync(join(repo, "deploy/samples/trainingrun.yaml"), "utf8")) as TrainingRun;
   const cases: { name: string; change: (r: TrainingRun) => void; field?: string }[] = [
-    { name: "changing the dataset is refused", change: (r) => void (r.spec.dataset = "Dataset502_Other"), field: "spec.dataset" },
-    { name: "changing the configuration is refused", change: (r) => void (r.spec.configuration = "2d"), field: "spec.configuration" },
-    { name: "changing the claim is refused", change: (r) => void (r.spec.storage.claimName = "other-data"), field: "spec.storage.claimName" },
-    { name: "changing the trainer is refused", change: (r) => void (r.spec.trainer = "nnUNetTrainer_250epochs"), field: "spec.trainer" },
-    { name: "changing the plans is refused", change: (r) => void (r.spec.plans = "nnUNetResEncUNetMPlans"), field: "spec.plans" },
-    { name: "changing the GPUs per fold is refused", change: (r) => void (r.spec.gpu = { ...r.spec.gpu, perFold: 2 }), field: "spec.gpu.perFold" },
+    {
+      name: "changing the dataset is refused",
+      change: (r) => void (r.spec.dataset = "Dataset502_Other"),
+      field: "spec.dataset",
+    },
+    {
+      name: "changing the configuration is refused",
+      change: (r) => void (r.spec.configuration = "2d"),
+      field: "spec.configuration",
+    },
+    {
+      name: "changing the claim is refused",
+      change: (r) => void (r.spec.storage.claimName = "other-data"),
+      field: "spec.storage.claimName",
+    },
+    {
+      name: "changing the trainer is refused",
+      change: (r) => void (r.spec.trainer = "nnUNetTrainer_250epochs"),
+      field: "spec.trainer",
+    },
+    {
+      name: "changing the plans is refused",
+      change: (r) => void (r.spec.plans = "nnUNetResEncUNetMPlans"),
+      field: "spec.plans",
+    },
+    {
+      name: "changing the GPUs per fold is refused",
+      change: (r) => void (r.spec.gpu = { ...r.spec.gpu, perFold: 2 }),
+      field: "spec.gpu.perFold",
+    },
     { name: "changing the folds is refused", change: (r) => void (r.spec.folds = [0]), field: "spec.folds" },
     { name: "setting an image is refused", change: (r) => void (r.spec.image = "busybox"), field: "spec.image" },
     { name: "suspending the run is allowed", change: (r) => void (r.spec.suspend = true) },
@@ -106,7 +134,10 @@ describe("updates", () => {
       if (field) {
         assert.equal(zod.ok, false);
         assert.ok(!zod.ok && zod.errors.some((e) => e.field === field));
-        assert.ok(causes.some((c) => c.field === field), JSON.stringify(causes));
+        assert.ok(
+          causes.some((c) => c.field === field),
+          JSON.stringify(causes),
+        );
       } else {
         assert.ok(zod.ok);
         assert.deepEqual(causes, []);
@@ -138,7 +169,13 @@ describe("the generated CRD", () => {
       },
     };
     const found = structuralViolations(bad).join("\n");
-    for (const expected of ["additionalProperties", "type must not be empty", "uniqueItems", "$ref", "unknown field const"]) {
+    for (const expected of [
+      "additionalProperties",
+      "type must not be empty",
+      "uniqueItems",
+      "$ref",
+      "unknown field const",
+    ]) {
       assert.ok(found.includes(expected), `missing ${expected} in:\n${found}`);
     }
   });

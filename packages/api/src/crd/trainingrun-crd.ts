@@ -23,14 +23,51 @@ import { type JSONSchemaProps, schemaAt, toStructural } from "./openapi.js";
 // the same the plugin prints. Age stays last: new columns go before it.
 export const PRINTER_COLUMNS = [
   { name: "Phase", type: "string", jsonPath: ".status.phase", description: "Lifecycle phase of the run." },
-  { name: "Folds", type: "string", jsonPath: ".status.summary.folds", description: "Folds that finished training over the run's folds." },
-  { name: "Epoch", type: "string", jsonPath: ".status.summary.epochs", description: "Last finished epoch of the slowest and the furthest fold still training, over planned epochs." },
-  { name: "GPU-h", type: "number", jsonPath: ".status.summary.gpuHours", description: "GPU-hours used: the epoch times the trainer logged, times GPUs per fold." },
-  { name: "Saved", type: "string", jsonPath: ".status.summary.saved", description: "GPU-hours saved against the full schedule by the folds that finished, and the percentage." },
-  { name: "Batch", type: "integer", jsonPath: ".status.calibration.batchSize", description: "Batch size in use.", priority: 1 },
-  { name: "Best EMA Dice", type: "number", jsonPath: ".status.summary.bestEma", description: "Mean best EMA pseudo Dice of the folds.", priority: 1 },
+  {
+    name: "Folds",
+    type: "string",
+    jsonPath: ".status.summary.folds",
+    description: "Folds that finished training over the run's folds.",
+  },
+  {
+    name: "Epoch",
+    type: "string",
+    jsonPath: ".status.summary.epochs",
+    description: "Last finished epoch of the slowest and the furthest fold still training, over planned epochs.",
+  },
+  {
+    name: "GPU-h",
+    type: "number",
+    jsonPath: ".status.summary.gpuHours",
+    description: "GPU-hours used: the epoch times the trainer logged, times GPUs per fold.",
+  },
+  {
+    name: "Saved",
+    type: "string",
+    jsonPath: ".status.summary.saved",
+    description: "GPU-hours saved against the full schedule by the folds that finished, and the percentage.",
+  },
+  {
+    name: "Batch",
+    type: "integer",
+    jsonPath: ".status.calibration.batchSize",
+    description: "Batch size in use.",
+    priority: 1,
+  },
+  {
+    name: "Best EMA Dice",
+    type: "number",
+    jsonPath: ".status.summary.bestEma",
+    description: "Mean best EMA pseudo Dice of the folds.",
+    priority: 1,
+  },
   // A string: kubectl shows a future instant of type date as <invalid>.
-  { name: "Finish", type: "string", jsonPath: ".status.summary.predictedFinishAt", description: "When the training folds are predicted to finish." },
+  {
+    name: "Finish",
+    type: "string",
+    jsonPath: ".status.summary.predictedFinishAt",
+    description: "When the training folds are predicted to finish.",
+  },
   { name: "Age", type: "date", jsonPath: ".metadata.creationTimestamp" },
 ] as const;
 
@@ -44,7 +81,10 @@ export function buildOpenApiSchema(): JSONSchemaProps {
         type: "string",
         description: "APIVersion defines the versioned schema of this representation of an object.",
       },
-      kind: { type: "string", description: "Kind is a string value representing the REST resource this object represents." },
+      kind: {
+        type: "string",
+        description: "Kind is a string value representing the REST resource this object represents.",
+      },
       metadata: { type: "object", description: "Standard object metadata." },
       spec: toStructural(TrainingRunSpec),
       status: toStructural(TrainingRunStatus),

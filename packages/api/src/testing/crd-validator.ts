@@ -12,7 +12,14 @@ export interface FieldCause {
   /** Dotted path with indices, such as `spec.folds[1]`. */
   readonly field: string;
   readonly message: string;
-  readonly reason: "FieldValueInvalid" | "FieldValueRequired" | "FieldValueDuplicate" | "FieldValueNotSupported" | "FieldValueForbidden" | "FieldValueTypeInvalid" | "UnknownField";
+  readonly reason:
+    | "FieldValueInvalid"
+    | "FieldValueRequired"
+    | "FieldValueDuplicate"
+    | "FieldValueNotSupported"
+    | "FieldValueForbidden"
+    | "FieldValueTypeInvalid"
+    | "UnknownField";
 }
 
 export interface ValidateOptions {
@@ -49,7 +56,8 @@ export function createCrdValidator(schema: JSONSchemaProps): CrdValidator {
       const unknown: string[] = [];
       prune(schema, object, "", unknown, true);
       if (options.fieldValidation !== "Ignore") {
-        for (const field of unknown) causes.push({ field, message: `unknown field "${field}"`, reason: "UnknownField" });
+        for (const field of unknown)
+          causes.push({ field, message: `unknown field "${field}"`, reason: "UnknownField" });
       }
       if (!check(object)) causes.push(...(check.errors ?? []).filter(relevant).map(fromAjv));
       checkLists(schema, object, "", causes);
@@ -110,7 +118,8 @@ function checkLists(schema: JSONSchemaProps, value: unknown, path: string, cause
         key = JSON.stringify((schema["x-kubernetes-list-map-keys"] ?? []).map((k) => item[k]));
       }
       if (key !== undefined) {
-        if (seen.has(key)) causes.push({ field: at, message: `Duplicate value: ${key}`, reason: "FieldValueDuplicate" });
+        if (seen.has(key))
+          causes.push({ field: at, message: `Duplicate value: ${key}`, reason: "FieldValueDuplicate" });
         seen.add(key);
       }
       if (schema.items) checkLists(schema.items, item, at, causes);
@@ -160,7 +169,11 @@ function evalRules(schema: JSONSchemaProps, value: unknown, old: unknown, path: 
 /** CEL sees integers as int (BigInt here), as the API server types them from the schema. */
 function toCel(schema: JSONSchemaProps | undefined, value: unknown): unknown {
   if (value === undefined || value === null) return value;
-  if (typeof value === "number" && Number.isInteger(value) && (schema?.type === "integer" || schema?.["x-kubernetes-int-or-string"])) {
+  if (
+    typeof value === "number" &&
+    Number.isInteger(value) &&
+    (schema?.type === "integer" || schema?.["x-kubernetes-int-or-string"])
+  ) {
     return BigInt(value);
   }
   if (Array.isArray(value)) return value.map((v) => toCel(schema?.items, v));
@@ -174,7 +187,10 @@ function toCel(schema: JSONSchemaProps | undefined, value: unknown): unknown {
 }
 
 function fromAjv(error: ErrorObject): FieldCause {
-  const parts = error.instancePath.split("/").slice(1).map((p) => p.replace(/~1/g, "/").replace(/~0/g, "~"));
+  const parts = error.instancePath
+    .split("/")
+    .slice(1)
+    .map((p) => p.replace(/~1/g, "/").replace(/~0/g, "~"));
   let field = parts.reduce((acc, p) => (/^\d+$/.test(p) ? `${acc}[${p}]` : acc ? `${acc}.${p}` : p), "");
   let reason: FieldCause["reason"] = "FieldValueInvalid";
   if (error.keyword === "required") {
@@ -182,7 +198,10 @@ function fromAjv(error: ErrorObject): FieldCause {
     reason = "FieldValueRequired";
   } else if (error.keyword === "enum") reason = "FieldValueNotSupported";
   else if (error.keyword === "type") reason = "FieldValueTypeInvalid";
-  const detail = error.keyword === "enum" ? `${error.message}: ${JSON.stringify((error.params as { allowedValues: unknown[] }).allowedValues)}` : error.message;
+  const detail =
+    error.keyword === "enum"
+      ? `${error.message}: ${JSON.stringify((error.params as { allowedValues: unknown[] }).allowedValues)}`
+      : error.message;
   return { field: field || "(root)", message: `${field || "(root)"} ${detail ?? "is invalid"}`, reason };
 }
 

@@ -41,7 +41,8 @@ export const CROSS_FIELD_RULES: readonly CrossFieldRule[] = [
     id: "min-epochs-below-max",
     at: ["spec", "schedule"],
     cel: "self.earlyStop.minEpochs < self.maxEpochs",
-    message: "spec.schedule.earlyStop.minEpochs must be lower than spec.schedule.maxEpochs; lower minEpochs or raise maxEpochs",
+    message:
+      "spec.schedule.earlyStop.minEpochs must be lower than spec.schedule.maxEpochs; lower minEpochs or raise maxEpochs",
     field: ".earlyStop.minEpochs",
     reason: "FieldValueInvalid",
     holds: (s) => !(s?.earlyStop?.minEpochs >= s?.maxEpochs),

@@ -11,7 +11,10 @@ const quantityRegex = new RegExp(QUANTITY_PATTERN);
 /** A Kubernetes quantity: an integer or a string such as `64Gi`, `500m`, `8`. */
 export function quantity(description: string) {
   return z
-    .union([z.int().nonnegative(), z.string().regex(quantityRegex, { error: "must be a Kubernetes quantity such as 64Gi, 500m or 8" })])
+    .union([
+      z.int().nonnegative(),
+      z.string().regex(quantityRegex, { error: "must be a Kubernetes quantity such as 64Gi, 500m or 8" }),
+    ])
     .meta({ description, pattern: QUANTITY_PATTERN, "x-kubernetes-int-or-string": true });
 }
 
@@ -29,7 +32,9 @@ export function positiveQuantity(description: string) {
   return z
     .union([
       z.int().min(1, { error: "must be greater than zero" }),
-      z.string().regex(positiveQuantityRegex, { error: "must be a Kubernetes quantity greater than zero, such as 64Gi, 500m or 8" }),
+      z.string().regex(positiveQuantityRegex, {
+        error: "must be a Kubernetes quantity greater than zero, such as 64Gi, 500m or 8",
+      }),
     ])
     .meta({ description, pattern: POSITIVE_QUANTITY_PATTERN, minimum: 1, "x-kubernetes-int-or-string": true });
 }
@@ -67,13 +72,11 @@ export function timestamp(description: string) {
 
 /** Folds as nnU-Net names them: 0 to 4 for the five-fold split, or `all` (train on every case). */
 export const FOLD_VALUES = [0, 1, 2, 3, 4, "all"] as const;
-export const FoldId = z
-  .union([z.int().min(0).max(4), z.literal("all")])
-  .meta({
-    description: "An nnU-Net fold: 0 to 4 for the five-fold cross-validation split, or \"all\" to train on every case.",
-    enum: [...FOLD_VALUES],
-    "x-kubernetes-int-or-string": true,
-  });
+export const FoldId = z.union([z.int().min(0).max(4), z.literal("all")]).meta({
+  description: 'An nnU-Net fold: 0 to 4 for the five-fold cross-validation split, or "all" to train on every case.',
+  enum: [...FOLD_VALUES],
+  "x-kubernetes-int-or-string": true,
+});
 export type FoldId = z.infer<typeof FoldId>;
 
 /** The key a fold has in status and in child names: `0`..`4` or `all`. */

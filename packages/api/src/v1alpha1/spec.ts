@@ -33,17 +33,23 @@ function subPath(description: string, fallback: string) {
 /** A label value such as `NVIDIA-L40S`, as GPU feature discovery writes it. */
 export const LABEL_VALUE = /^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
 /** A qualified label key such as `nvidia.com/gpu.product`. */
-export const LABEL_KEY = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
+export const LABEL_KEY =
+  /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
 
 export const StorageSpec = z
   .object({
-    claimName: dnsSubdomain("Name of the PersistentVolumeClaim, in the run's namespace, that holds the nnU-Net folders."),
+    claimName: dnsSubdomain(
+      "Name of the PersistentVolumeClaim, in the run's namespace, that holds the nnU-Net folders.",
+    ),
     rawSubPath: subPath("Folder inside the claim mounted as nnUNet_raw.", "nnUNet_raw"),
     preprocessedSubPath: subPath(
       "Folder inside the claim mounted as nnUNet_preprocessed (plans files and preprocessed data).",
       "nnUNet_preprocessed",
     ),
-    resultsSubPath: subPath("Folder inside the claim mounted as nnUNet_results (logs and checkpoints).", "nnUNet_results"),
+    resultsSubPath: subPath(
+      "Folder inside the claim mounted as nnUNet_results (logs and checkpoints).",
+      "nnUNet_results",
+    ),
   })
   .strict()
   .meta({ description: "Where the nnU-Net data lives: one PersistentVolumeClaim with the three nnU-Net folders." });
@@ -68,26 +74,23 @@ export const GpuSpec = z
       .max(16)
       .default(["NVIDIA-L40S"])
       .meta({ description: "GPU products a fold may run on; pods get a required node affinity to these values." }),
-    perFold: z
-      .int()
-      .min(1)
-      .max(8)
-      .default(1)
-      .meta({ description: "GPUs per fold, passed to nnU-Net as -num_gpus." }),
+    perFold: z.int().min(1).max(8).default(1).meta({ description: "GPUs per fold, passed to nnU-Net as -num_gpus." }),
   })
   .strict()
   .meta({ description: "GPU placement: which nodes qualify and how many GPUs each fold uses." });
 
 export const BatchSizeSpec = z
   .object({
-    mode: z
-      .enum(BATCH_SIZE_MODES)
-      .default("Auto")
-      .meta({
-        description:
-          "Auto: a calibration pre-job probes the GPU and picks the batch size. Fixed: use value. Plans: keep the batch size of the plans file.",
-      }),
-    value: z.int().min(1).max(1024).optional().meta({ description: "Batch size to train with; required when mode is Fixed." }),
+    mode: z.enum(BATCH_SIZE_MODES).default("Auto").meta({
+      description:
+        "Auto: a calibration pre-job probes the GPU and picks the batch size. Fixed: use value. Plans: keep the batch size of the plans file.",
+    }),
+    value: z
+      .int()
+      .min(1)
+      .max(1024)
+      .optional()
+      .meta({ description: "Batch size to train with; required when mode is Fixed." }),
     memoryHeadroom: z
       .number()
       .min(0)
@@ -100,25 +103,19 @@ export const BatchSizeSpec = z
       .max(1024)
       .default(64)
       .meta({ description: "Largest batch size calibration will try." }),
-    objective: z
-      .enum(BATCH_SIZE_OBJECTIVES)
-      .default("Throughput")
-      .meta({
-        description:
-          "Throughput: the size with the most samples per second. Memory: the largest size that fits under the headroom.",
-      }),
+    objective: z.enum(BATCH_SIZE_OBJECTIVES).default("Throughput").meta({
+      description:
+        "Throughput: the size with the most samples per second. Memory: the largest size that fits under the headroom.",
+    }),
   })
   .strict()
   .meta({ description: "How the batch size is chosen." });
 
 export const PlateauSpec = z
   .object({
-    window: z
-      .int()
-      .min(2)
-      .max(1000)
-      .default(4)
-      .meta({ description: "Number of most recent epochs whose monitored value must stay within std (Ray's num_results)." }),
+    window: z.int().min(2).max(1000).default(4).meta({
+      description: "Number of most recent epochs whose monitored value must stay within std (Ray's num_results).",
+    }),
     std: z
       .number()
       .min(0)
@@ -131,15 +128,10 @@ export const PlateauSpec = z
 
 export const ForecastSpec = z
   .object({
-    maxGain: z
-      .number()
-      .min(0)
-      .max(1)
-      .default(0.0015)
-      .meta({
-        description:
-          "Stop when the EMA pseudo Dice the rest of the schedule is predicted to add stays below this value (at the given confidence, for 5 epochs in a row). The default is the risk-controlled calibration on 79 real nnU-Net curves from 16 repositories (mean best-EMA loss bounded by 0.002 at 95% confidence, with a bound that does not depend on the curves' order).",
-      }),
+    maxGain: z.number().min(0).max(1).default(0.0015).meta({
+      description:
+        "Stop when the EMA pseudo Dice the rest of the schedule is predicted to add stays below this value (at the given confidence, for 5 epochs in a row). The default is the risk-controlled calibration on 79 real nnU-Net curves from 16 repositories (mean best-EMA loss bounded by 0.002 at 95% confidence, with a bound that does not depend on the curves' order).",
+    }),
     confidence: z
       .number()
       .min(0.5)
@@ -148,29 +140,26 @@ export const ForecastSpec = z
       .meta({ description: "Probability with which the predicted remaining gain must stay below maxGain." }),
   })
   .strict()
-  .meta({ description: "Parameters of the Forecast policy, which predicts the gain the remaining PolyLR schedule would bring." });
+  .meta({
+    description:
+      "Parameters of the Forecast policy, which predicts the gain the remaining PolyLR schedule would bring.",
+  });
 
 export const EarlyStopSpec = z
   .object({
     enabled: z.boolean().default(true).meta({ description: "Stop a fold once it has converged." }),
-    mode: z
-      .enum(EARLY_STOP_MODES)
-      .default("Enforce")
-      .meta({
-        description:
-          "Enforce: stop a fold when the policy decides. Audit: record the decision the policy would take on the fold's Job and let the fold train its full schedule, so that its status shows what that stop would have cost (best EMA and validation Dice) and saved (GPU-seconds). The operator also audits a sample of Enforce folds (its earlyStop.auditFraction).",
-      }),
-    policy: z
-      .enum(EARLY_STOP_POLICIES)
-      .default("Forecast")
-      .meta({
-        description:
-          "Forecast: stop when the predicted remaining gain is small. Patience: stop after patience epochs without improvement. Plateau: stop when the last window epochs vary less than std.",
-      }),
-    monitor: z
-      .enum(MONITORS)
-      .default("EmaPseudoDice")
-      .meta({ description: "Metric the policy watches: the EMA pseudo Dice nnU-Net logs, the raw mean pseudo Dice, or the validation loss." }),
+    mode: z.enum(EARLY_STOP_MODES).default("Enforce").meta({
+      description:
+        "Enforce: stop a fold when the policy decides. Audit: record the decision the policy would take on the fold's Job and let the fold train its full schedule, so that its status shows what that stop would have cost (best EMA and validation Dice) and saved (GPU-seconds). The operator also audits a sample of Enforce folds (its earlyStop.auditFraction).",
+    }),
+    policy: z.enum(EARLY_STOP_POLICIES).default("Forecast").meta({
+      description:
+        "Forecast: stop when the predicted remaining gain is small. Patience: stop after patience epochs without improvement. Plateau: stop when the last window epochs vary less than std.",
+    }),
+    monitor: z.enum(MONITORS).default("EmaPseudoDice").meta({
+      description:
+        "Metric the policy watches: the EMA pseudo Dice nnU-Net logs, the raw mean pseudo Dice, or the validation loss.",
+    }),
     minEpochs: z
       .int()
       .min(0)
@@ -191,18 +180,16 @@ export const EarlyStopSpec = z
       .meta({ description: "Patience policy: smallest change of the monitored value that counts as an improvement." }),
     plateau: PlateauSpec.prefault({}),
     forecast: ForecastSpec.prefault({}),
-    stallAfterEpochTimes: z
-      .number()
-      .min(2)
-      .max(100)
-      .default(5)
-      .meta({
-        description:
-          "A fold that logs no epoch for this many median epoch times, while its reporter's heartbeat shows the training log has not moved, is restarted by the operator. Missing epochs alone (a lost NATS stream) never count as a stall.",
-      }),
+    stallAfterEpochTimes: z.number().min(2).max(100).default(5).meta({
+      description:
+        "A fold that logs no epoch for this many median epoch times, while its reporter's heartbeat shows the training log has not moved, is restarted by the operator. Missing epochs alone (a lost NATS stream) never count as a stall.",
+    }),
   })
   .strict()
-  .meta({ description: "Convergence monitoring. Divergence (a NaN or infinite loss) always stops a fold, whatever the policy." });
+  .meta({
+    description:
+      "Convergence monitoring. Divergence (a NaN or infinite loss) always stops a fold, whatever the policy.",
+  });
 
 export const ScheduleSpec = z
   .object({
@@ -212,13 +199,10 @@ export const ScheduleSpec = z
       .max(10000)
       .default(1000)
       .meta({ description: "Planned epochs at the plans' batch size (nnU-Net's default is 1000)." }),
-    keepSamplesConstant: z
-      .boolean()
-      .default(true)
-      .meta({
-        description:
-          "When the batch size grows k-fold over the plans, divide maxEpochs by k (rounded to the nearest stock nnUNetTrainer_<N>epochs variant) so the run sees the same number of samples.",
-      }),
+    keepSamplesConstant: z.boolean().default(true).meta({
+      description:
+        "When the batch size grows k-fold over the plans, divide maxEpochs by k (rounded to the nearest stock nnUNetTrainer_<N>epochs variant) so the run sees the same number of samples.",
+    }),
     earlyStop: EarlyStopSpec.prefault({}),
   })
   .strict()
@@ -226,7 +210,9 @@ export const ScheduleSpec = z
 
 export const ResourcesSpec = z
   .object({
-    cpu: positiveQuantity("CPU request and limit of the training container (data augmentation workers run here).").default("8"),
+    cpu: positiveQuantity(
+      "CPU request and limit of the training container (data augmentation workers run here).",
+    ).default("8"),
     memory: positiveQuantity("Memory request and limit of the training container.").default("64Gi"),
     shmSize: positiveQuantity("Size of the memory-backed /dev/shm for the data loader.").default("16Gi"),
   })
@@ -236,13 +222,10 @@ export const ResourcesSpec = z
 export const ValidationSpec = z
   .object({
     enabled: z.boolean().default(true).meta({ description: "Run nnU-Net validation after each fold finishes." }),
-    checkpoint: z
-      .enum(VALIDATION_CHECKPOINTS)
-      .default("best")
-      .meta({
-        description:
-          "Checkpoint to validate: best (checkpoint_best.pth, nnU-Net's --val_best) or final (checkpoint_final.pth).",
-      }),
+    checkpoint: z.enum(VALIDATION_CHECKPOINTS).default("best").meta({
+      description:
+        "Checkpoint to validate: best (checkpoint_best.pth, nnU-Net's --val_best) or final (checkpoint_final.pth).",
+    }),
   })
   .strict()
   .meta({ description: "Validation after training." });
@@ -252,7 +235,9 @@ export const TrainingRunSpec = z
     dataset: z
       .string()
       .max(100)
-      .regex(/^Dataset[0-9]{3}_[A-Za-z0-9_-]+$/, { error: "must be an nnU-Net v2 dataset name such as Dataset501_TotalSegCT" })
+      .regex(/^Dataset[0-9]{3}_[A-Za-z0-9_-]+$/, {
+        error: "must be an nnU-Net v2 dataset name such as Dataset501_TotalSegCT",
+      })
       .meta({ description: "nnU-Net dataset name, such as Dataset501_TotalSegCT. Immutable." }),
     configuration: z
       .string()
@@ -294,7 +279,9 @@ export const TrainingRunSpec = z
       .default("Mixed")
       .meta({ description: "Mixed: automatic mixed precision (nnU-Net's default on CUDA). Full: float32 throughout." }),
     schedule: ScheduleSpec.prefault({}),
-    queue: dnsLabel("Queue the run waits in; GPU quotas are set per queue in the operator's configuration.").default("default"),
+    queue: dnsLabel("Queue the run waits in; GPU quotas are set per queue in the operator's configuration.").default(
+      "default",
+    ),
     priority: z
       .int()
       .min(-1000)
@@ -303,14 +290,14 @@ export const TrainingRunSpec = z
       .meta({ description: "Higher priority runs are admitted first; ties go to the older run." }),
     priorityClassName: dnsSubdomain("PriorityClass of the training pods.").optional(),
     resources: ResourcesSpec.prefault({}),
-    maxRestarts: z
-      .int()
-      .min(0)
-      .max(20)
-      .default(3)
-      .meta({ description: "Times a fold is resumed from checkpoint_latest after a retryable failure (node loss, eviction)." }),
+    maxRestarts: z.int().min(0).max(20).default(3).meta({
+      description: "Times a fold is resumed from checkpoint_latest after a retryable failure (node loss, eviction).",
+    }),
     validation: ValidationSpec.prefault({}),
-    suspend: z.boolean().default(false).meta({ description: "Hold the run: nothing new is admitted or started while true." }),
+    suspend: z
+      .boolean()
+      .default(false)
+      .meta({ description: "Hold the run: nothing new is admitted or started while true." }),
   })
   .strict()
   .meta({ description: "What to train and how." });

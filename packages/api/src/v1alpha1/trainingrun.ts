@@ -47,7 +47,9 @@ export const TrainingRun = z
       }
     }
   })
-  .meta({ description: "A TrainingRun trains an nnU-Net v2 model: calibration, one Job per fold, early stop, validation." });
+  .meta({
+    description: "A TrainingRun trains an nnU-Net v2 model: calibration, one Job per fold, early stop, validation.",
+  });
 
 export type TrainingRun = z.infer<typeof TrainingRun>;
 export type TrainingRunInput = z.input<typeof TrainingRun>;

@@ -36,13 +36,19 @@ export async function makeNatsAuthFixture(): Promise<NatsAuthFixture> {
     operatorCredsFile: await write("operator.creds", material.operatorCreds),
     exportCredsFile: await write("export.creds", material.exportCreds),
     observerCredsFile: await write("observer.creds", await observerCreds(material)),
-    foldCredsFile: async (request) => write(`fold-${request.namespace}-${request.run}-${request.fold}-${request.attempt}.creds`, await mintFoldCreds(material, request)),
+    foldCredsFile: async (request) =>
+      write(
+        `fold-${request.namespace}-${request.run}-${request.fold}-${request.attempt}.creds`,
+        await mintFoldCreds(material, request),
+      ),
     cleanup: () => rm(dir, { recursive: true, force: true }),
   };
 }
 
 async function observerCreds(material: NatsAuthMaterial): Promise<string> {
   const user = createUser();
-  const jwt = await encodeUser("test-observer", user, fromSeed(new TextEncoder().encode(material.accountSigningSeed)), { issuer_account: material.accountPublicKey });
+  const jwt = await encodeUser("test-observer", user, fromSeed(new TextEncoder().encode(material.accountSigningSeed)), {
+    issuer_account: material.accountPublicKey,
+  });
   return new TextDecoder().decode(fmtCreds(jwt, user));
 }

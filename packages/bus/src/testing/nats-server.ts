@@ -77,12 +77,19 @@ function installExitHook(): void {
   }
 }
 
-async function waitReady(monitorUrl: string, child: ChildProcess, timeoutMs: number, logs: () => string, spawnError: () => Error | undefined): Promise<void> {
+async function waitReady(
+  monitorUrl: string,
+  child: ChildProcess,
+  timeoutMs: number,
+  logs: () => string,
+  spawnError: () => Error | undefined,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const failed = spawnError();
     if (failed) throw new Error(`nats-server did not start: ${failed.message}`, { cause: failed });
-    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`nats-server exited (${child.exitCode ?? child.signalCode}):\n${logs()}`);
+    if (child.exitCode !== null || child.signalCode !== null)
+      throw new Error(`nats-server exited (${child.exitCode ?? child.signalCode}):\n${logs()}`);
     try {
       const response = await fetch(`${monitorUrl}/healthz`, { signal: AbortSignal.timeout(1000) });
       if (response.ok) return;
@@ -120,7 +127,18 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
   const config = join(storeDir, "nats.conf");
   await writeFile(config, options.auth ? serverAuthConfig(options.auth) : "");
   const launch = async (): Promise<void> => {
-    const args = ["-c", config, "-a", "127.0.0.1", "-p", String(port), "-m", String(monitorPort), ...(options.jetstream === false ? [] : ["-js", "-sd", storeDir]), ...(options.args ?? [])];
+    const args = [
+      "-c",
+      config,
+      "-a",
+      "127.0.0.1",
+      "-p",
+      String(port),
+      "-m",
+      String(monitorPort),
+      ...(options.jetstream === false ? [] : ["-js", "-sd", storeDir]),
+      ...(options.args ?? []),
+    ];
     child = spawn(binary, args, { stdio: ["ignore", "pipe", "pipe"] });
     live.add(child);
     const p = child;
@@ -132,7 +150,13 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
     };
     p.stdout?.on("data", collect);
     p.stderr?.on("data", collect);
-    await waitReady(monitorUrl, p, readyTimeoutMs, () => output, () => spawnError);
+    await waitReady(
+      monitorUrl,
+      p,
+      readyTimeoutMs,
+      () => output,
+      () => spawnError,
+    );
   };
 
   await launch();

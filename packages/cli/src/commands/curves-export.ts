@@ -13,13 +13,35 @@ import { streamAccess } from "./explain.js";
 // early-stop evaluator's format, so a platform team can judge the policy on its own
 // history: npm run evaluate -w services/early-stop -- --curves DIR.
 
-export async function curvesExportCommand(ctx: CommandContext, env: Readonly<Record<string, string | undefined>>, run: string | undefined, dir: string, flags: StreamFlags): Promise<number> {
+export async function curvesExportCommand(
+  ctx: CommandContext,
+  env: Readonly<Record<string, string | undefined>>,
+  run: string | undefined,
+  dir: string,
+  flags: StreamFlags,
+): Promise<number> {
   const namespace = ctx.namespace;
-  const filter = namespace === undefined ? ALL_EPOCHS : run !== undefined ? runEpochsFilter(namespace, run) : namespaceEpochsFilter(namespace);
-  const messages = await readStoredEpochs(streamAccess(flags, env), ctx.port, namespace ?? "default", filter, ctx.signal);
+  const filter =
+    namespace === undefined
+      ? ALL_EPOCHS
+      : run !== undefined
+        ? runEpochsFilter(namespace, run)
+        : namespaceEpochsFilter(namespace);
+  const messages = await readStoredEpochs(
+    streamAccess(flags, env),
+    ctx.port,
+    namespace ?? "default",
+    filter,
+    ctx.signal,
+  );
   const curves = foldCurves(messages);
   if (curves.length === 0) {
-    const where = run !== undefined ? `run ${namespace}/${run}` : namespace !== undefined ? `namespace ${namespace}` : "any namespace";
+    const where =
+      run !== undefined
+        ? `run ${namespace}/${run}`
+        : namespace !== undefined
+          ? `namespace ${namespace}`
+          : "any namespace";
     ctx.stderr.write(`no epochs stored for ${where}: nothing written\n`);
     return 0;
   }
@@ -29,6 +51,8 @@ export async function curvesExportCommand(ctx: CommandContext, env: Readonly<Rec
     await writeFile(join(dir, curveFileName(curve)), curveCsv(curve));
     epochs += curve.epochs.length;
   }
-  ctx.stdout.write(`wrote ${curves.length} curve(s), ${epochs} epochs, to ${dir}\nevaluate them with: npm run evaluate -w services/early-stop -- --curves ${dir}\n`);
+  ctx.stdout.write(
+    `wrote ${curves.length} curve(s), ${epochs} epochs, to ${dir}\nevaluate them with: npm run evaluate -w services/early-stop -- --curves ${dir}\n`,
+  );
   return 0;
 }

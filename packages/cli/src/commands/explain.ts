@@ -12,17 +12,36 @@ import { type ExplainInput, renderExplainText } from "../view/explain.js";
 // would-be decision of an audit) from the run's status, its epochs from the stream, drawn.
 
 export function streamAccess(flags: StreamFlags, env: Readonly<Record<string, string | undefined>>): StreamAccess {
-  return { natsUrl: flags.nats ?? env["NATS_URL"] ?? DEFAULT_NATS_URL, credsFile: flags.creds, credsSecret: flags.credsSecret };
+  return {
+    natsUrl: flags.nats ?? env["NATS_URL"] ?? DEFAULT_NATS_URL,
+    credsFile: flags.creds,
+    credsSecret: flags.credsSecret,
+  };
 }
 
-export async function explainCommand(ctx: CommandContext, env: Readonly<Record<string, string | undefined>>, runName: string, fold: string, output: string | undefined, flags: StreamFlags): Promise<number> {
+export async function explainCommand(
+  ctx: CommandContext,
+  env: Readonly<Record<string, string | undefined>>,
+  runName: string,
+  fold: string,
+  output: string | undefined,
+  flags: StreamFlags,
+): Promise<number> {
   const run = await readRun(ctx, runName);
   const namespace = run.metadata.namespace ?? "default";
   if (!run.spec.folds.map(String).includes(fold)) {
-    throw new NotFoundError(`TrainingRun ${namespace}/${runName} has no fold ${fold}: its folds are ${run.spec.folds.join(", ")}`);
+    throw new NotFoundError(
+      `TrainingRun ${namespace}/${runName} has no fold ${fold}: its folds are ${run.spec.folds.join(", ")}`,
+    );
   }
   const status = run.status?.folds?.find((f) => f.fold === fold);
-  const messages = await readStoredEpochs(streamAccess(flags, env), ctx.port, namespace, epochSubject({ namespace, run: runName, fold }), ctx.signal);
+  const messages = await readStoredEpochs(
+    streamAccess(flags, env),
+    ctx.port,
+    namespace,
+    epochSubject({ namespace, run: runName, fold }),
+    ctx.signal,
+  );
   const curve = foldCurves(messages).find((c) => c.runUid === run.metadata.uid);
   const input: ExplainInput = {
     run: runName,
@@ -33,13 +52,21 @@ export async function explainCommand(ctx: CommandContext, env: Readonly<Record<s
     decision: status?.stopDecision,
     audit: status?.audit,
   };
-  if (curve === undefined) ctx.stderr.write(`no epochs of fold ${fold} on the stream (not started yet, or older than the stream's retention)\n`);
+  if (curve === undefined)
+    ctx.stderr.write(
+      `no epochs of fold ${fold} on the stream (not started yet, or older than the stream's retention)\n`,
+    );
   if (output !== undefined) {
     await writeFile(output, renderExplainSvg(input));
     ctx.stdout.write(`wrote ${output}\n`);
     return 0;
   }
   const columns = ctx.stdout.columns;
-  ctx.stdout.write(renderExplainText(input, { width: columns !== undefined ? Math.max(20, Math.min(72, columns - 10)) : 72, height: 16 }));
+  ctx.stdout.write(
+    renderExplainText(input, {
+      width: columns !== undefined ? Math.max(20, Math.min(72, columns - 10)) : 72,
+      height: 16,
+    }),
+  );
   return 0;
 }

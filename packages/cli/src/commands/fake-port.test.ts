@@ -42,13 +42,31 @@ describe("stop over a fake port", () => {
   it("re-reads and decides again when the Job changed between read and patch (409 Conflict)", async () => {
     const port = new FakeKubePort();
     await seed(port, trainingRun());
-    await port.create(Resources.jobs, { apiVersion: "batch/v1", kind: "Job", metadata: { name: "totalseg-ct-fold-0", namespace: "default" }, spec: {} });
-    port.failNext("patch", new KubeApiError("the object has been modified", { code: 409, reason: "Conflict", retryable: true }));
+    await port.create(Resources.jobs, {
+      apiVersion: "batch/v1",
+      kind: "Job",
+      metadata: { name: "totalseg-ct-fold-0", namespace: "default" },
+      spec: {},
+    });
+    port.failNext(
+      "patch",
+      new KubeApiError("the object has been modified", { code: 409, reason: "Conflict", retryable: true }),
+    );
     const out = output();
-    const ctx: CommandContext = { port, namespace: "default", stdout: out, stderr: out, now: () => NOW, signal: new AbortController().signal };
+    const ctx: CommandContext = {
+      port,
+      namespace: "default",
+      stdout: out,
+      stderr: out,
+      now: () => NOW,
+      signal: new AbortController().signal,
+    };
     assert.equal(await stopCommand(ctx, "totalseg-ct", "0", undefined), 0);
     assert.equal(port.writes().filter((w) => w.verb === "patch").length, 2);
-    const job = await port.get<KubeObject & { spec: { suspend?: boolean } }>(Resources.jobs, { namespace: "default", name: "totalseg-ct-fold-0" });
+    const job = await port.get<KubeObject & { spec: { suspend?: boolean } }>(Resources.jobs, {
+      namespace: "default",
+      name: "totalseg-ct-fold-0",
+    });
     assert.equal(job.spec.suspend, true);
     assert.match(job.metadata.annotations?.[ANNOTATION_STOP_DECISION] ?? "", /"policy":"Manual"/);
   });
@@ -61,7 +79,16 @@ describe("watchRuns over a fake port", () => {
     const out = output();
     const abort = new AbortController();
     let width = 120;
-    const watching = watchRuns({ port, namespace: "default", out, tty: true, width: () => width, now: () => NOW, signal: abort.signal, coalesceMs: 1 });
+    const watching = watchRuns({
+      port,
+      namespace: "default",
+      out,
+      tty: true,
+      width: () => width,
+      now: () => NOW,
+      signal: abort.signal,
+      coalesceMs: 1,
+    });
     try {
       await until(() => out.text().includes("queue"));
       const before = out.text().length;
@@ -83,12 +110,38 @@ describe("watchRuns over a fake port", () => {
     await seed(port, queuedRun("a", 2));
     const out = output();
     const abort = new AbortController();
-    const watching = watchRuns({ port, namespace: "default", run: "a", out, tty: false, width: () => 80, now: () => NOW, signal: abort.signal, coalesceMs: 1 });
+    const watching = watchRuns({
+      port,
+      namespace: "default",
+      run: "a",
+      out,
+      tty: false,
+      width: () => 80,
+      now: () => NOW,
+      signal: abort.signal,
+      coalesceMs: 1,
+    });
     try {
       await until(() => out.text().includes("queued #2"));
-      await port.patchStatus(Resources.trainingRuns, { namespace: "default", name: "a" }, { status: { queue: { position: 1 } } }, { type: "merge" });
+      await port.patchStatus(
+        Resources.trainingRuns,
+        { namespace: "default", name: "a" },
+        { status: { queue: { position: 1 } } },
+        { type: "merge" },
+      );
       await until(() => out.text().includes("queued #1"));
-      assert.deepEqual(out.text().trim().split("\n").map((l) => l.slice(9)), ["a: Queued", "a: queued #2 (NoGpuCapacity: needs 5 GPUs of NVIDIA-L40S, 0 free)", "a: queued #1 (NoGpuCapacity: needs 5 GPUs of NVIDIA-L40S, 0 free)"]);
+      assert.deepEqual(
+        out
+          .text()
+          .trim()
+          .split("\n")
+          .map((l) => l.slice(9)),
+        [
+          "a: Queued",
+          "a: queued #2 (NoGpuCapacity: needs 5 GPUs of NVIDIA-L40S, 0 free)",
+          "a: queued #1 (NoGpuCapacity: needs 5 GPUs of NVIDIA-L40S, 0 free)",
+        ],
+      );
     } finally {
       abort.abort();
       await watching;

@@ -18,13 +18,22 @@ export interface PodLike extends KubeObject {
 
 export interface LogStreamer {
   /** Copies the container's log to `out`; resolves when the server ends it or `signal` aborts. */
-  stream(namespace: string, pod: string, container: string, options: { follow: boolean }, out: Output, signal: AbortSignal): Promise<void>;
+  stream(
+    namespace: string,
+    pod: string,
+    container: string,
+    options: { follow: boolean },
+    out: Output,
+    signal: AbortSignal,
+  ): Promise<void>;
 }
 
 /** The current attempt's pod: the newest that is not being deleted, else the newest. Pure. */
 export function pickTrainingPod<T extends PodLike>(pods: readonly T[]): T | undefined {
   const newestFirst = [...pods].sort(
-    (a, b) => (b.metadata.creationTimestamp ?? "").localeCompare(a.metadata.creationTimestamp ?? "") || (b.metadata.name ?? "").localeCompare(a.metadata.name ?? ""),
+    (a, b) =>
+      (b.metadata.creationTimestamp ?? "").localeCompare(a.metadata.creationTimestamp ?? "") ||
+      (b.metadata.name ?? "").localeCompare(a.metadata.name ?? ""),
   );
   return newestFirst.find((p) => !p.metadata.deletionTimestamp) ?? newestFirst[0];
 }
@@ -34,7 +43,11 @@ export function pickContainer(pod: PodLike, requested: string | undefined): { co
   const names = [...(pod.spec?.containers ?? []), ...(pod.spec?.initContainers ?? [])].map((c) => c.name);
   const podName = pod.metadata.name ?? "?";
   if (requested !== undefined) {
-    return names.includes(requested) ? { container: requested } : { error: `container "${requested}" is not in pod ${podName} (containers: ${names.join(", ") || "none"}): pick one with -c` };
+    return names.includes(requested)
+      ? { container: requested }
+      : {
+          error: `container "${requested}" is not in pod ${podName} (containers: ${names.join(", ") || "none"}): pick one with -c`,
+        };
   }
   const preferred = pod.metadata.annotations?.[DEFAULT_CONTAINER_ANNOTATION];
   if (preferred && names.includes(preferred)) return { container: preferred };
@@ -43,7 +56,14 @@ export function pickContainer(pod: PodLike, requested: string | undefined): { co
   return first ? { container: first } : { error: `pod ${podName} has no containers` };
 }
 
-export async function logsCommand(ctx: CommandContext, streamer: LogStreamer, runName: string, fold: string, follow: boolean, container: string | undefined): Promise<number> {
+export async function logsCommand(
+  ctx: CommandContext,
+  streamer: LogStreamer,
+  runName: string,
+  fold: string,
+  follow: boolean,
+  container: string | undefined,
+): Promise<number> {
   const run = await readRun(ctx, runName);
   const namespace = run.metadata.namespace as string;
   const where = `fold ${fold} of TrainingRun ${namespace}/${runName}`;
@@ -52,7 +72,9 @@ export async function logsCommand(ctx: CommandContext, streamer: LogStreamer, ru
   const pod = pickTrainingPod(pods.items);
   if (!pod) {
     const phase = run.status?.folds?.find((f) => f.fold === fold)?.phase ?? "Pending";
-    throw new NotFoundError(`no training pod of ${where} (the fold is ${phase}): logs exist once it trains; see kubectl nnunet status ${runName} -n ${namespace}`);
+    throw new NotFoundError(
+      `no training pod of ${where} (the fold is ${phase}): logs exist once it trains; see kubectl nnunet status ${runName} -n ${namespace}`,
+    );
   }
   const picked = pickContainer(pod, container);
   if ("error" in picked) throw new NotFoundError(`${where}: ${picked.error}`);

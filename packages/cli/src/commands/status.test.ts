@@ -10,7 +10,11 @@ describe("status shows when work ends and when waiting runs start", () => {
     {
       name: "the run list says when a training run's last fold ends and when a queued run starts",
       text: () => formatRunList([trainingRun(), queuedRun()], NOW, false),
-      contains: [/^NAME .* QUEUE +ETA +AGE$/m, /^liver-low .*#1 NoGpuCapacity +start in 1h35m +90m$/m, /^totalseg-ct .* - +end in 3h15m +90m$/m],
+      contains: [
+        /^NAME .* QUEUE +ETA +AGE$/m,
+        /^liver-low .*#1 NoGpuCapacity +start in 1h35m +90m$/m,
+        /^totalseg-ct .* - +end in 3h15m +90m$/m,
+      ],
     },
     {
       name: "the fold table gives each training fold its predicted finish, and none to the others",
@@ -20,7 +24,9 @@ describe("status shows when work ends and when waiting runs start", () => {
     {
       name: "a queued run's detail names its estimated start with the instant",
       text: () => formatFoldTable(queuedRun(), NOW),
-      contains: ["Queue: #1 in default, NoGpuCapacity: needs 5 GPUs of NVIDIA-L40S, 0 free; estimated start in 1h35m (2026-01-01T13:35:00.000Z)"],
+      contains: [
+        "Queue: #1 in default, NoGpuCapacity: needs 5 GPUs of NVIDIA-L40S, 0 free; estimated start in 1h35m (2026-01-01T13:35:00.000Z)",
+      ],
     },
     {
       name: "an audited run shows its audits and, per fold, the would-be stop and what it would have cost and saved",

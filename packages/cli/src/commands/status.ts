@@ -9,9 +9,24 @@ import { foldNote } from "../view/render.js";
 
 export function formatRunList(runs: readonly TrainingRun[], now: Date, withNamespace: boolean): string {
   if (runs.length === 0) return "";
-  const header = [...(withNamespace ? ["NAMESPACE"] : []), "NAME", "PHASE", "FOLDS", "EPOCHS", "BEST-EMA", "BATCH", "GPU-H", "SAVED", "QUEUE", "ETA", "AGE"];
+  const header = [
+    ...(withNamespace ? ["NAMESPACE"] : []),
+    "NAME",
+    "PHASE",
+    "FOLDS",
+    "EPOCHS",
+    "BEST-EMA",
+    "BATCH",
+    "GPU-H",
+    "SAVED",
+    "QUEUE",
+    "ETA",
+    "AGE",
+  ];
   const rows = [...runs]
-    .sort((a, b) => `${a.metadata.namespace}/${a.metadata.name}`.localeCompare(`${b.metadata.namespace}/${b.metadata.name}`))
+    .sort((a, b) =>
+      `${a.metadata.namespace}/${a.metadata.name}`.localeCompare(`${b.metadata.namespace}/${b.metadata.name}`),
+    )
     .map((run) => {
       const s = run.status;
       const queue = s?.queue?.position !== undefined ? `#${s.queue.position} ${s.queue.reason ?? ""}`.trim() : "-";
@@ -44,15 +59,18 @@ function eta(run: TrainingRun, now: Date): string {
 /** Folds the spec asks for that status does not list yet show as Pending. */
 function foldsOf(run: TrainingRun): FoldStatus[] {
   const listed = new Map((run.status?.folds ?? []).map((f) => [f.fold, f]));
-  for (const fold of run.spec.folds.map(String)) if (!listed.has(fold)) listed.set(fold, { fold, phase: "Pending", attempt: 0 });
+  for (const fold of run.spec.folds.map(String))
+    if (!listed.has(fold)) listed.set(fold, { fold, phase: "Pending", attempt: 0 });
   return [...listed.values()].sort((a, b) => a.fold.localeCompare(b.fold));
 }
 
 function result(fold: FoldStatus): string {
   const parts: string[] = [];
   if (fold.audit) parts.push(auditText(fold.audit));
-  else if (fold.stopDecision) parts.push(`stopped @${fold.stopDecision.epoch} by ${fold.stopDecision.policy}: ${fold.stopDecision.reason}`);
-  if (fold.validation) parts.push(`validation Dice ${dice(fold.validation.meanDice)} (checkpoint_${fold.validation.checkpoint})`);
+  else if (fold.stopDecision)
+    parts.push(`stopped @${fold.stopDecision.epoch} by ${fold.stopDecision.policy}: ${fold.stopDecision.reason}`);
+  if (fold.validation)
+    parts.push(`validation Dice ${dice(fold.validation.meanDice)} (checkpoint_${fold.validation.checkpoint})`);
   if (parts.length === 0) return foldNote(fold) || "-";
   return parts.join("; ");
 }
@@ -61,7 +79,8 @@ function result(fold: FoldStatus): string {
 export function auditText(a: NonNullable<FoldStatus["audit"]>): string {
   const head = `audit: would have stopped @${a.stopEpoch} by ${a.policy}`;
   if (a.epochsSaved === undefined) return head;
-  const dice = a.validation?.meanDiceLost !== undefined ? `, validation Dice ${signedDice(a.validation.meanDiceLost)}` : "";
+  const dice =
+    a.validation?.meanDiceLost !== undefined ? `, validation Dice ${signedDice(a.validation.meanDiceLost)}` : "";
   return `${head}, costing best EMA ${dice4(a.bestEmaLost)}${dice}, saving ${a.epochsSaved} epochs, ${gpuHours(a.gpuSecondsSaved)} GPU-h`;
 }
 const dice4 = (v: number | undefined): string => (v === undefined ? "-" : v.toFixed(4));
@@ -69,22 +88,36 @@ const signedDice = (v: number): string => (v < 0 ? `-${(-v).toFixed(4)}` : v.toF
 
 export function formatFoldTable(run: TrainingRun, now: Date): string {
   const s = run.status;
-  const lines = [`TrainingRun ${run.metadata.namespace}/${run.metadata.name}: ${s?.phase ?? "Pending"} (${run.spec.dataset} ${run.spec.configuration}, age ${age(run.metadata.creationTimestamp, now)})`];
+  const lines = [
+    `TrainingRun ${run.metadata.namespace}/${run.metadata.name}: ${s?.phase ?? "Pending"} (${run.spec.dataset} ${run.spec.configuration}, age ${age(run.metadata.creationTimestamp, now)})`,
+  ];
   const failed = s?.conditions?.find((c) => c.type === "Failed" && c.status === "True");
   if (failed) lines.push(`Failed: ${failed.reason}: ${failed.message ?? ""}`);
   const q = s?.queue;
-  if (q?.position !== undefined || q?.reason) lines.push(`Queue: ${q.position !== undefined ? `#${q.position} in ` : ""}${run.spec.queue}${q.reason ? `, ${q.reason}` : ""}${q.message ? `: ${q.message}` : ""}${q.estimatedStartAt ? `; estimated start ${until(q.estimatedStartAt, now)} (${q.estimatedStartAt})` : ""}`);
+  if (q?.position !== undefined || q?.reason)
+    lines.push(
+      `Queue: ${q.position !== undefined ? `#${q.position} in ` : ""}${run.spec.queue}${q.reason ? `, ${q.reason}` : ""}${q.message ? `: ${q.message}` : ""}${q.estimatedStartAt ? `; estimated start ${until(q.estimatedStartAt, now)} (${q.estimatedStartAt})` : ""}`,
+    );
   const c = s?.calibration;
   if (c?.batchSize !== undefined) {
-    const extras = [c.samplesPerSecond !== undefined ? `${c.samplesPerSecond.toFixed(1)} samples/s` : "", c.gpuProduct ?? "", c.effectiveMaxEpochs !== undefined ? `${c.effectiveMaxEpochs} epochs planned` : ""].filter(Boolean);
-    lines.push(`Calibration: batch ${c.batchSize} (${c.source ?? "?"}${c.plansBatchSize !== undefined ? `, plans ${c.plansBatchSize}` : ""})${extras.length ? `, ${extras.join(", ")}` : ""}`);
+    const extras = [
+      c.samplesPerSecond !== undefined ? `${c.samplesPerSecond.toFixed(1)} samples/s` : "",
+      c.gpuProduct ?? "",
+      c.effectiveMaxEpochs !== undefined ? `${c.effectiveMaxEpochs} epochs planned` : "",
+    ].filter(Boolean);
+    lines.push(
+      `Calibration: batch ${c.batchSize} (${c.source ?? "?"}${c.plansBatchSize !== undefined ? `, plans ${c.plansBatchSize}` : ""})${extras.length ? `, ${extras.join(", ")}` : ""}`,
+    );
   }
   const gpu = gpuFigures(s);
   if (gpu) lines.push(gpu);
   const audit = s?.audit;
   if (audit) {
-    const dice = audit.meanDiceLost !== undefined ? `, mean validation Dice given up ${signedDice(audit.meanDiceLost)}` : "";
-    lines.push(`Audits: ${audit.folds} fold(s) trained on past the would-be stop: mean best EMA given up ${dice4(audit.meanBestEmaLost)}${dice}, GPU-hours the stops would have saved ${gpuHours(audit.gpuSecondsSaved)}`);
+    const dice =
+      audit.meanDiceLost !== undefined ? `, mean validation Dice given up ${signedDice(audit.meanDiceLost)}` : "";
+    lines.push(
+      `Audits: ${audit.folds} fold(s) trained on past the would-be stop: mean best EMA given up ${dice4(audit.meanBestEmaLost)}${dice}, GPU-hours the stops would have saved ${gpuHours(audit.gpuSecondsSaved)}`,
+    );
   }
   lines.push("");
   const rows = foldsOf(run).map((f) => [
@@ -100,7 +133,12 @@ export function formatFoldTable(run: TrainingRun, now: Date): string {
     f.predictedFinishAt !== undefined ? until(f.predictedFinishAt, now) : "-",
     result(f),
   ]);
-  lines.push(...table(["FOLD", "PHASE", "ATTEMPT", "EPOCH", "EMA", "BEST-EMA", "BATCH", "NODE", "GPU-H", "FINISH", "STOP/VALIDATION"], rows));
+  lines.push(
+    ...table(
+      ["FOLD", "PHASE", "ATTEMPT", "EPOCH", "EMA", "BEST-EMA", "BATCH", "NODE", "GPU-H", "FINISH", "STOP/VALIDATION"],
+      rows,
+    ),
+  );
   return `${lines.join("\n")}\n`;
 }
 
@@ -112,7 +150,11 @@ export async function statusCommand(ctx: CommandContext, run: string | undefined
   const list = await ctx.port.list(Resources.trainingRuns, { namespace: ctx.namespace });
   const runs = list.items.map(parseRun);
   if (runs.length === 0) {
-    ctx.stderr.write(ctx.namespace === undefined ? "No TrainingRuns found in any namespace.\n" : `No TrainingRuns found in namespace "${ctx.namespace}" (look in every namespace with -A).\n`);
+    ctx.stderr.write(
+      ctx.namespace === undefined
+        ? "No TrainingRuns found in any namespace.\n"
+        : `No TrainingRuns found in namespace "${ctx.namespace}" (look in every namespace with -A).\n`,
+    );
     return 0;
   }
   ctx.stdout.write(formatRunList(runs, ctx.now(), ctx.namespace === undefined));

@@ -36,14 +36,24 @@ export function decideManualStop({ run, fold, job, reason, now }: StopInput): St
   const runName = run.metadata.name ?? "";
   const jobName = foldJobName(runName, fold);
   if (!run.spec.folds.map(String).includes(fold)) {
-    return { kind: "refused", error: new NotFoundError(`fold ${fold} is not a fold of TrainingRun ${name} (its folds: ${run.spec.folds.join(", ")}): pick one of those with --fold`) };
+    return {
+      kind: "refused",
+      error: new NotFoundError(
+        `fold ${fold} is not a fold of TrainingRun ${name} (its folds: ${run.spec.folds.join(", ")}): pick one of those with --fold`,
+      ),
+    };
   }
   const write = job ? decideStopWrite(job) : undefined;
   const decided = write && !write.write && write.why === "decided" ? write.decision : undefined;
   if (job && decided) {
     const what = `fold ${fold} of TrainingRun ${name} already has a stop decision (${decided.policy} at epoch ${decided.epoch}, ${decided.decidedAt})`;
     if (job.spec?.suspend === true) return { kind: "noop", message: `${what}: nothing to do` };
-    return { kind: "patch", patch: withVersion(job, { spec: { suspend: true } }), decision: undefined, message: `${what}; Job ${jobName} suspended again` };
+    return {
+      kind: "patch",
+      patch: withVersion(job, { spec: { suspend: true } }),
+      decision: undefined,
+      message: `${what}; Job ${jobName} suspended again`,
+    };
   }
   const status = run.status?.folds?.find((f) => f.fold === fold);
   const phase = status?.phase ?? "Pending";
@@ -54,7 +64,10 @@ export function decideManualStop({ run, fold, job, reason, now }: StopInput): St
         : phase === "Restarting"
           ? "it is between attempts; try again once it trains"
           : "its training is already over";
-    return { kind: "refused", error: new RefusedError(`fold ${fold} of TrainingRun ${name} is ${phase}, not Training: ${hint}`) };
+    return {
+      kind: "refused",
+      error: new RefusedError(`fold ${fold} of TrainingRun ${name} is ${phase}, not Training: ${hint}`),
+    };
   }
   if (!job) {
     return {
@@ -65,8 +78,16 @@ export function decideManualStop({ run, fold, job, reason, now }: StopInput): St
     };
   }
   if (write && !write.write) {
-    const how = job.status?.conditions?.find((c) => c.status === "True" && ["Complete", "Failed", "SuccessCriteriaMet", "FailureTarget"].includes(c.type ?? ""))?.type;
-    return { kind: "refused", error: new RefusedError(`training Job ${jobName} of fold ${fold} of TrainingRun ${name} has already ended (${how}): nothing left to stop`) };
+    const how = job.status?.conditions?.find(
+      (c) =>
+        c.status === "True" && ["Complete", "Failed", "SuccessCriteriaMet", "FailureTarget"].includes(c.type ?? ""),
+    )?.type;
+    return {
+      kind: "refused",
+      error: new RefusedError(
+        `training Job ${jobName} of fold ${fold} of TrainingRun ${name} has already ended (${how}): nothing left to stop`,
+      ),
+    };
   }
 
   const decision = StopDecision.parse({
@@ -78,7 +99,10 @@ export function decideManualStop({ run, fold, job, reason, now }: StopInput): St
     decidedAt: now.toISOString(),
   });
   const patch = stopDecisionPatch(decision, job.metadata.resourceVersion);
-  const best = decision.bestEma !== undefined ? ` (best EMA ${decision.bestEma.toFixed(4)} at epoch ${decision.bestEpoch ?? "?"})` : "";
+  const best =
+    decision.bestEma !== undefined
+      ? ` (best EMA ${decision.bestEma.toFixed(4)} at epoch ${decision.bestEpoch ?? "?"})`
+      : "";
   const replaced = write?.write && write.replaces ? ` (replacing the Job's ${write.replaces})` : "";
   return {
     kind: "patch",
@@ -96,7 +120,12 @@ function withVersion(job: JobLike, patch: Record<string, unknown>): Record<strin
 
 const ATTEMPTS = 3;
 
-export async function stopCommand(ctx: CommandContext, runName: string, fold: string, reason: string | undefined): Promise<number> {
+export async function stopCommand(
+  ctx: CommandContext,
+  runName: string,
+  fold: string,
+  reason: string | undefined,
+): Promise<number> {
   for (let attempt = 1; ; attempt++) {
     const run = await readRun(ctx, runName);
     const namespace = run.metadata.namespace as string;

@@ -22,9 +22,15 @@ describe("selectRuns", () => {
   runs[2] = { ...runs[2]!, metadata: { ...runs[2]!.metadata, namespace: "team-b" } };
   it("without a run: every run", () => assert.equal(selectRuns(runs, undefined, undefined).length, 3));
   it("with a run: that run and the waiting runs of its namespace", () => {
-    assert.deepEqual(selectRuns(runs, "totalseg-ct", "default").map((r) => r.metadata.name), ["totalseg-ct", "waiting"]);
+    assert.deepEqual(
+      selectRuns(runs, "totalseg-ct", "default").map((r) => r.metadata.name),
+      ["totalseg-ct", "waiting"],
+    );
   });
   it("a run that does not exist: only the queue", () => {
-    assert.deepEqual(selectRuns(runs, "nope", "default").map((r) => r.metadata.name), ["waiting"]);
+    assert.deepEqual(
+      selectRuns(runs, "nope", "default").map((r) => r.metadata.name),
+      ["waiting"],
+    );
   });
 });

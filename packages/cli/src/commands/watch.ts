@@ -39,20 +39,35 @@ const HIDE_CURSOR = "\x1b[?25l";
 const SHOW_CURSOR = "\x1b[?25h";
 
 /** Cursor control for redrawing a frame in place. Pure: the previous height in, the bytes out. */
-export function redrawSequence(previousLines: number, frame: string, maxLines: number | undefined): { text: string; lines: number } {
+export function redrawSequence(
+  previousLines: number,
+  frame: string,
+  maxLines: number | undefined,
+): { text: string; lines: number } {
   let lines = frame.replace(/\n$/, "").split("\n");
   if (maxLines !== undefined && maxLines > 1 && lines.length > maxLines) {
-    lines = [...lines.slice(0, maxLines - 1), `... ${lines.length - maxLines + 1} more lines: widen or heighten the terminal`];
+    lines = [
+      ...lines.slice(0, maxLines - 1),
+      `... ${lines.length - maxLines + 1} more lines: widen or heighten the terminal`,
+    ];
   }
   const up = previousLines > 0 ? `\x1b[${previousLines}F` : "";
   return { text: `${up}\x1b[J${lines.join("\n")}\n`, lines: lines.length };
 }
 
-export function selectRuns(runs: readonly TrainingRun[], run: string | undefined, namespace: string | undefined): TrainingRun[] {
+export function selectRuns(
+  runs: readonly TrainingRun[],
+  run: string | undefined,
+  namespace: string | undefined,
+): TrainingRun[] {
   if (run === undefined) return [...runs];
-  const target = runs.filter((r) => r.metadata.name === run && (namespace === undefined || r.metadata.namespace === namespace));
+  const target = runs.filter(
+    (r) => r.metadata.name === run && (namespace === undefined || r.metadata.namespace === namespace),
+  );
   const ns = target[0]?.metadata.namespace ?? namespace;
-  const queue = runs.filter((r) => r.metadata.name !== run && r.metadata.namespace === ns && r.status?.queue?.position !== undefined);
+  const queue = runs.filter(
+    (r) => r.metadata.name !== run && r.metadata.namespace === ns && r.status?.queue?.position !== undefined,
+  );
   return [...target, ...queue];
 }
 
@@ -124,12 +139,17 @@ export async function watchRuns(o: WatchViewOptions): Promise<WatchEnd> {
     }
     if (target) seen = true;
     if (o.run !== undefined && !target && !o.waitForRun) {
-      firstError = new NotFoundError(`TrainingRun "${o.run}" not found in ${o.namespace === undefined ? "any namespace" : `namespace "${o.namespace}"`}: list runs with kubectl nnunet status${o.namespace ? ` -n ${o.namespace}` : " -A"}`);
+      firstError = new NotFoundError(
+        `TrainingRun "${o.run}" not found in ${o.namespace === undefined ? "any namespace" : `namespace "${o.namespace}"`}: list runs with kubectl nnunet status${o.namespace ? ` -n ${o.namespace}` : " -A"}`,
+      );
       stop.abort();
       return;
     }
     if (o.tty) {
-      let frame = shown.length > 0 || o.run === undefined ? renderRunView(shown, { width: o.width(), tty: true, now: o.now() }) : `waiting for TrainingRun ${o.run} to appear...\n`;
+      let frame =
+        shown.length > 0 || o.run === undefined
+          ? renderRunView(shown, { width: o.width(), tty: true, now: o.now() })
+          : `waiting for TrainingRun ${o.run} to appear...\n`;
       if (lastError) frame += `\x1b[33m${lastError}; retrying\x1b[0m\n`;
       const { text, lines } = redrawSequence(previousLines, frame, o.height?.());
       o.out.write((previousLines === 0 ? HIDE_CURSOR : "") + text);

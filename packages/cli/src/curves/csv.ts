@@ -7,12 +7,22 @@ import type { FoldCurve } from "./fold-curves.js";
 // Numbers are written in JavaScript's shortest round-trip form, so the evaluator reads back
 // exactly the values the reporter published; a missing value is an empty cell. Pure.
 
-export const CURVE_CSV_HEADER = "epoch,train_loss,val_loss,pseudo_dice_mean,pseudo_dice_per_class,ema_pseudo_dice,epoch_time_s,lr";
+export const CURVE_CSV_HEADER =
+  "epoch,train_loss,val_loss,pseudo_dice_mean,pseudo_dice_per_class,ema_pseudo_dice,epoch_time_s,lr";
 
 const cell = (v: number | undefined): string => (v === undefined ? "" : String(v));
 
 export function curveRow(m: EpochMetrics): string {
-  return [m.epoch, cell(m.trainLoss), cell(m.valLoss), cell(m.pseudoDiceMean), m.pseudoDice.map(String).join(";"), cell(m.emaPseudoDice), cell(m.epochTimeSeconds), cell(m.learningRate)].join(",");
+  return [
+    m.epoch,
+    cell(m.trainLoss),
+    cell(m.valLoss),
+    cell(m.pseudoDiceMean),
+    m.pseudoDice.map(String).join(";"),
+    cell(m.emaPseudoDice),
+    cell(m.epochTimeSeconds),
+    cell(m.learningRate),
+  ].join(",");
 }
 
 export function curveCsv(curve: FoldCurve): string {

@@ -55,24 +55,39 @@ export function renderExplainSvg(input: ExplainInput): string {
     const v = m.yMin + ((m.yMax - m.yMin) * i) / 4;
     parts.push(`<text x="${PLOT.left - 6}" y="${(y(v) + 4).toFixed(1)}" text-anchor="end">${v.toFixed(3)}</text>`);
   }
-  for (const epoch of [0, m.maxEpochs - 1]) parts.push(`<text x="${x(epoch).toFixed(1)}" y="${PLOT.top + ph + 16}" text-anchor="middle">${epoch}</text>`);
+  for (const epoch of [0, m.maxEpochs - 1])
+    parts.push(`<text x="${x(epoch).toFixed(1)}" y="${PLOT.top + ph + 16}" text-anchor="middle">${epoch}</text>`);
   parts.push(`<text x="${PLOT.left + pw / 2}" y="${PLOT.top + ph + 32}" text-anchor="middle">epoch</text>`);
   parts.push(`<path d="${path(m.raw)}" fill="none" stroke="#9ecae1" stroke-width="1"/>`);
   parts.push(`<path d="${path(m.best)}" fill="none" stroke="#31a354" stroke-width="1.5" stroke-dasharray="4 3"/>`);
   parts.push(`<path d="${path(m.ema)}" fill="none" stroke="#08519c" stroke-width="2"/>`);
   if (m.stopEpoch !== undefined) {
     const sx = x(m.stopEpoch).toFixed(1);
-    parts.push(`<line x1="${sx}" y1="${PLOT.top}" x2="${sx}" y2="${PLOT.top + ph}" stroke="#d62728" stroke-width="1.5"${m.audited ? ' stroke-dasharray="6 4"' : ""}/>`);
-    parts.push(`<text x="${sx}" y="${PLOT.top - 6}" text-anchor="middle" fill="#d62728">${m.audited ? "would-be stop" : "stop"} @${m.stopEpoch}</text>`);
+    parts.push(
+      `<line x1="${sx}" y1="${PLOT.top}" x2="${sx}" y2="${PLOT.top + ph}" stroke="#d62728" stroke-width="1.5"${m.audited ? ' stroke-dasharray="6 4"' : ""}/>`,
+    );
+    parts.push(
+      `<text x="${sx}" y="${PLOT.top - 6}" text-anchor="middle" fill="#d62728">${m.audited ? "would-be stop" : "stop"} @${m.stopEpoch}</text>`,
+    );
   }
-  const legend: Array<[string, string]> = [["#9ecae1", "pseudo Dice (mean over classes)"], ["#08519c", "EMA pseudo Dice"], ["#31a354", "best EMA so far"]];
+  const legend: Array<[string, string]> = [
+    ["#9ecae1", "pseudo Dice (mean over classes)"],
+    ["#08519c", "EMA pseudo Dice"],
+    ["#31a354", "best EMA so far"],
+  ];
   legend.forEach(([colour, text], i) => {
     const lx = PLOT.left + i * 230;
-    parts.push(`<line x1="${lx}" y1="${PLOT.top + ph + 52}" x2="${lx + 24}" y2="${PLOT.top + ph + 52}" stroke="${colour}" stroke-width="2"/>`);
+    parts.push(
+      `<line x1="${lx}" y1="${PLOT.top + ph + 52}" x2="${lx + 24}" y2="${PLOT.top + ph + 52}" stroke="${colour}" stroke-width="2"/>`,
+    );
     parts.push(`<text x="${lx + 30}" y="${PLOT.top + ph + 56}">${esc(text)}</text>`);
   });
-  const text = [forecastLine(input.decision), whySentence(input, m)].filter((t): t is string => t !== undefined).flatMap((t) => wrap(t, 120));
-  text.forEach((line, i) => parts.push(`<text x="${PLOT.left}" y="${PLOT.top + ph + 80 + i * 16}">${esc(line)}</text>`));
+  const text = [forecastLine(input.decision), whySentence(input, m)]
+    .filter((t): t is string => t !== undefined)
+    .flatMap((t) => wrap(t, 120));
+  text.forEach((line, i) =>
+    parts.push(`<text x="${PLOT.left}" y="${PLOT.top + ph + 80 + i * 16}">${esc(line)}</text>`),
+  );
   parts.push("</svg>");
   return `${parts.join("\n")}\n`;
 }

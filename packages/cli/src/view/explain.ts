@@ -50,7 +50,10 @@ export function explainModel(input: ExplainInput): ExplainModel {
   const pad = hi > lo ? 0 : 0.05;
   const lastEpoch = epochs[epochs.length - 1] ?? 0;
   return {
-    epochs, raw, ema, best,
+    epochs,
+    raw,
+    ema,
+    best,
     yMin: lo - pad,
     yMax: hi + pad,
     maxEpochs: Math.max(input.maxEpochs, lastEpoch + 1, 1),
@@ -72,7 +75,10 @@ export interface TextPictureOptions {
 const MARK = { raw: ".", ema: "*", best: "-", stop: "|" } as const;
 
 /** The terminal picture and the sentences under it. */
-export function renderExplainText(input: ExplainInput, options: TextPictureOptions = { width: 72, height: 16 }): string {
+export function renderExplainText(
+  input: ExplainInput,
+  options: TextPictureOptions = { width: 72, height: 16 },
+): string {
   const m = explainModel(input);
   const width = Math.max(10, Math.floor(options.width));
   const height = Math.max(4, Math.floor(options.height));
@@ -119,9 +125,17 @@ export function renderExplainText(input: ExplainInput, options: TextPictureOptio
   };
   label(0);
   label(m.maxEpochs - 1);
-  if (m.stopEpoch !== undefined && col(m.stopEpoch) > String(0).length + 1 && col(m.stopEpoch) < width - String(m.maxEpochs - 1).length - 1) label(m.stopEpoch);
+  if (
+    m.stopEpoch !== undefined &&
+    col(m.stopEpoch) > String(0).length + 1 &&
+    col(m.stopEpoch) < width - String(m.maxEpochs - 1).length - 1
+  )
+    label(m.stopEpoch);
   lines.push(axis.join("").trimEnd(), `${" ".repeat(8)}epoch`);
-  lines.push("", `  ${MARK.raw} pseudo Dice (mean over classes)   ${MARK.ema} EMA pseudo Dice   ${MARK.best} best EMA so far${m.stopEpoch !== undefined ? `   ${MARK.stop} ${m.audited ? "would-be stop" : "stop"} @${m.stopEpoch}` : ""}`);
+  lines.push(
+    "",
+    `  ${MARK.raw} pseudo Dice (mean over classes)   ${MARK.ema} EMA pseudo Dice   ${MARK.best} best EMA so far${m.stopEpoch !== undefined ? `   ${MARK.stop} ${m.audited ? "would-be stop" : "stop"} @${m.stopEpoch}` : ""}`,
+  );
   const forecast = forecastLine(input.decision);
   if (forecast) lines.push("", forecast);
   lines.push("", whySentence(input, m));
@@ -130,7 +144,10 @@ export function renderExplainText(input: ExplainInput, options: TextPictureOptio
 
 export function headline(input: ExplainInput, m: ExplainModel): string {
   const d = input.decision;
-  const trained = m.epochs.length > 0 ? `${(m.epochs[m.epochs.length - 1] ?? 0) + 1} of ${m.maxEpochs} epochs trained` : `no epoch of ${m.maxEpochs} trained yet`;
+  const trained =
+    m.epochs.length > 0
+      ? `${(m.epochs[m.epochs.length - 1] ?? 0) + 1} of ${m.maxEpochs} epochs trained`
+      : `no epoch of ${m.maxEpochs} trained yet`;
   if (!d) return `TrainingRun ${input.run} fold ${input.fold}: ${input.phase ?? "?"}, ${trained}, no stop decision`;
   return `TrainingRun ${input.run} fold ${input.fold}: ${m.audited ? "would have stopped" : "stopped"} at epoch ${d.epoch} of ${m.maxEpochs} by ${d.policy}${m.audited ? " (audit)" : ""}, ${trained}`;
 }
@@ -146,17 +163,25 @@ export function forecastLine(d: StopDecision | undefined): string | undefined {
 export function whySentence(input: ExplainInput, m: ExplainModel): string {
   const d = input.decision;
   const who = `Fold ${input.fold}`;
-  if (!d) return `${who} has not been stopped: ${m.epochs.length > 0 ? `its best EMA pseudo Dice so far is ${fmt(m.best[m.best.length - 1])}` : "no epoch has been reported yet"}.`;
+  if (!d)
+    return `${who} has not been stopped: ${m.epochs.length > 0 ? `its best EMA pseudo Dice so far is ${fmt(m.best[m.best.length - 1])}` : "no epoch has been reported yet"}.`;
   const verb = m.audited ? "would have stopped" : "stopped";
-  const best = d.bestEma !== undefined ? `; its best EMA pseudo Dice was ${fmt(d.bestEma)} at epoch ${d.bestEpoch ?? "?"}` : "";
+  const best =
+    d.bestEma !== undefined ? `; its best EMA pseudo Dice was ${fmt(d.bestEma)} at epoch ${d.bestEpoch ?? "?"}` : "";
   const lost = m.audited ? input.audit?.bestEmaLost : undefined;
-  const after = lost === undefined ? "" : lost > 0 ? `, and training on to the end added ${fmt(lost)} to it` : ", and training on to the end never beat it";
+  const after =
+    lost === undefined
+      ? ""
+      : lost > 0
+        ? `, and training on to the end added ${fmt(lost)} to it`
+        : ", and training on to the end never beat it";
   const f = d.forecast;
   if (d.policy === "Forecast" && f) {
     const pct = `${Math.round(f.confidence * 1000) / 10}%`;
-    const because = f.gainUpper < 0
-      ? `even the ${pct} bound of what the rest of the annealing could reach stayed ${fmt(-f.gainUpper)} below the best EMA pseudo Dice`
-      : `the ${pct} bound of the gain the remaining ${f.epochsLeft} epochs were predicted to bring, ${fmt(f.gainUpper)}, was below maxGain ${f.maxGain}`;
+    const because =
+      f.gainUpper < 0
+        ? `even the ${pct} bound of what the rest of the annealing could reach stayed ${fmt(-f.gainUpper)} below the best EMA pseudo Dice`
+        : `the ${pct} bound of the gain the remaining ${f.epochsLeft} epochs were predicted to bring, ${fmt(f.gainUpper)}, was below maxGain ${f.maxGain}`;
     return `${who} ${verb} at epoch ${d.epoch} because ${because}${best}${after}.`;
   }
   return `${who} ${verb} at epoch ${d.epoch} by ${d.policy}: ${d.reason.replace(/\.$/, "")}${best}${after}.`;

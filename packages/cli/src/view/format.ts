@@ -4,7 +4,16 @@ import type { FoldPhase, RunPhase, TrainingRunStatus } from "@nnunet-operator/ap
 
 const ANSI = /\x1b\[[0-9;]*m/g;
 const RESET = "\x1b[0m";
-const COLOURS = { green: "32", yellow: "33", red: "31", cyan: "36", blue: "34", dim: "2", bold: "1", magenta: "35" } as const;
+const COLOURS = {
+  green: "32",
+  yellow: "33",
+  red: "31",
+  cyan: "36",
+  blue: "34",
+  dim: "2",
+  bold: "1",
+  magenta: "35",
+} as const;
 export type Colour = keyof typeof COLOURS;
 
 export function paint(text: string, colour: Colour, tty: boolean): string {
@@ -78,7 +87,8 @@ export function gpuFigures(status: TrainingRunStatus | undefined): string | unde
   const saved = status.summary?.saved;
   if (saved === undefined) return used + planned;
   const [done, all] = status.summary?.folds?.split("/") ?? [];
-  const part = done !== undefined && all !== undefined && done !== all ? ` on the ${done} of ${all} folds that finished` : "";
+  const part =
+    done !== undefined && all !== undefined && done !== all ? ` on the ${done} of ${all} folds that finished` : "";
   return `${used}${planned}, saved ${saved}${part}`;
 }
 
@@ -105,7 +115,9 @@ export function until(to: string | undefined, now: Date): string {
 }
 
 /** The latest predicted finish of a run's training folds, or undefined when none has one. */
-export function runPredictedFinish(folds: ReadonlyArray<{ predictedFinishAt?: string | undefined }> | undefined): string | undefined {
+export function runPredictedFinish(
+  folds: ReadonlyArray<{ predictedFinishAt?: string | undefined }> | undefined,
+): string | undefined {
   const all = (folds ?? []).map((f) => f.predictedFinishAt).filter((t): t is string => t !== undefined);
   return all.length === 0 ? undefined : all.reduce((a, b) => (Date.parse(a) >= Date.parse(b) ? a : b));
 }
@@ -135,6 +147,9 @@ export function phase(value: string | undefined, tty: boolean): string {
 export function table(header: readonly string[], rows: ReadonlyArray<readonly string[]>): string[] {
   const widths = header.map((h, i) => Math.max(visibleLength(h), ...rows.map((r) => visibleLength(r[i] ?? ""))));
   const line = (cells: readonly string[]): string =>
-    cells.map((c, i) => (i === cells.length - 1 ? c : padEnd(c, widths[i] ?? 0))).join("  ").trimEnd();
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : padEnd(c, widths[i] ?? 0)))
+      .join("  ")
+      .trimEnd();
   return [line(header), ...rows.map(line)];
 }

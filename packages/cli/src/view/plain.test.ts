@@ -1,7 +1,15 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { TrainingRun } from "@nnunet-operator/api";
-import { convergedFold, makeRun, queuedRun, succeededRun, trainingFold, trainingRun, calibration } from "../testing/runs.js";
+import {
+  convergedFold,
+  makeRun,
+  queuedRun,
+  succeededRun,
+  trainingFold,
+  trainingRun,
+  calibration,
+} from "../testing/runs.js";
 import { EMPTY_PLAIN_STATE, type PlainState, plainUpdates } from "./plain.js";
 
 // Each step feeds the runs of one moment; the lines are what a CI log would gain.
@@ -11,13 +19,24 @@ interface Step {
 }
 
 const withFold0 = (epoch: number) =>
-  makeRun("r", { phase: "Training", calibration, folds: [trainingFold("0", epoch, { latestEma: 0.5, bestEma: 0.5, bestEpoch: epoch })] }, { folds: [0] });
+  makeRun(
+    "r",
+    {
+      phase: "Training",
+      calibration,
+      folds: [trainingFold("0", epoch, { latestEma: 0.5, bestEma: 0.5, bestEpoch: epoch })],
+    },
+    { folds: [0] },
+  );
 
 const cases: Array<{ name: string; steps: Step[] }> = [
   {
     name: "a queued run prints its phase and place once, and again only when the place changes",
     steps: [
-      { runs: [queuedRun("q", 2)], lines: ["q: Queued", "q: queued #2 (NoGpuCapacity: needs 5 GPUs of NVIDIA-L40S, 0 free)"] },
+      {
+        runs: [queuedRun("q", 2)],
+        lines: ["q: Queued", "q: queued #2 (NoGpuCapacity: needs 5 GPUs of NVIDIA-L40S, 0 free)"],
+      },
       { runs: [queuedRun("q", 2)], lines: [] },
       { runs: [queuedRun("q", 1)], lines: ["q: queued #1 (NoGpuCapacity: needs 5 GPUs of NVIDIA-L40S, 0 free)"] },
     ],
@@ -25,7 +44,14 @@ const cases: Array<{ name: string; steps: Step[] }> = [
   {
     name: "a training fold prints every 5% of its schedule, not every epoch",
     steps: [
-      { runs: [withFold0(10)], lines: ["r: Training", "r: calibration batch 12 (Calibrated), 41.3 samples/s, 250 epochs planned", "r fold 0: Training, epoch 10/250, ema 0.5000, best 0.5000@10"] },
+      {
+        runs: [withFold0(10)],
+        lines: [
+          "r: Training",
+          "r: calibration batch 12 (Calibrated), 41.3 samples/s, 250 epochs planned",
+          "r fold 0: Training, epoch 10/250, ema 0.5000, best 0.5000@10",
+        ],
+      },
       { runs: [withFold0(11)], lines: [] },
       { runs: [withFold0(12)], lines: [] },
       { runs: [withFold0(13)], lines: ["r fold 0: Training, epoch 13/250, ema 0.5000, best 0.5000@13"] },
@@ -34,7 +60,14 @@ const cases: Array<{ name: string; steps: Step[] }> = [
   {
     name: "an early stop prints at once, with the policy",
     steps: [
-      { runs: [withFold0(186)], lines: ["r: Training", "r: calibration batch 12 (Calibrated), 41.3 samples/s, 250 epochs planned", "r fold 0: Training, epoch 186/250, ema 0.5000, best 0.5000@186"] },
+      {
+        runs: [withFold0(186)],
+        lines: [
+          "r: Training",
+          "r: calibration batch 12 (Calibrated), 41.3 samples/s, 250 epochs planned",
+          "r fold 0: Training, epoch 186/250, ema 0.5000, best 0.5000@186",
+        ],
+      },
       {
         runs: [makeRun("r", { phase: "Training", calibration, folds: [convergedFold("0", 187)] }, { folds: [0] })],
         lines: ["r fold 0: Converged, epoch 187/250, ema 0.8601, best 0.8610@184, stopped @187 Forecast"],
@@ -62,8 +95,20 @@ const cases: Array<{ name: string; steps: Step[] }> = [
   {
     name: "a run that appears next to a known one prints only its own lines",
     steps: [
-      { runs: [trainingRun()], lines: ["totalseg-ct: Training", "totalseg-ct: calibration batch 12 (Calibrated), 41.3 samples/s, 250 epochs planned", "totalseg-ct fold 0: Training, epoch 120/250, ema 0.8123, best 0.8150@118, predicted end 2026-01-01T15:15:00.000Z", "totalseg-ct fold 1: Converged, epoch 187/250, ema 0.8601, best 0.8610@184, stopped @187 Forecast", "totalseg-ct fold 2: Queued, epoch -/250, ema -"] },
-      { runs: [trainingRun(), queuedRun("late")], lines: ["late: Queued", "late: queued #1 (NoGpuCapacity: needs 5 GPUs of NVIDIA-L40S, 0 free)"] },
+      {
+        runs: [trainingRun()],
+        lines: [
+          "totalseg-ct: Training",
+          "totalseg-ct: calibration batch 12 (Calibrated), 41.3 samples/s, 250 epochs planned",
+          "totalseg-ct fold 0: Training, epoch 120/250, ema 0.8123, best 0.8150@118, predicted end 2026-01-01T15:15:00.000Z",
+          "totalseg-ct fold 1: Converged, epoch 187/250, ema 0.8601, best 0.8610@184, stopped @187 Forecast",
+          "totalseg-ct fold 2: Queued, epoch -/250, ema -",
+        ],
+      },
+      {
+        runs: [trainingRun(), queuedRun("late")],
+        lines: ["late: Queued", "late: queued #1 (NoGpuCapacity: needs 5 GPUs of NVIDIA-L40S, 0 free)"],
+      },
     ],
   },
 ];

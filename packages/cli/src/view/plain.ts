@@ -14,7 +14,10 @@ export const EMPTY_PLAIN_STATE: PlainState = new Map();
 
 const PROGRESS_STEPS = 20;
 
-export function plainUpdates(previous: PlainState, runs: readonly TrainingRun[]): { lines: string[]; state: PlainState } {
+export function plainUpdates(
+  previous: PlainState,
+  runs: readonly TrainingRun[],
+): { lines: string[]; state: PlainState } {
   const state = new Map<string, string>();
   const lines: string[] = [];
   const multiNamespace = new Set(runs.map((r) => r.metadata.namespace)).size > 1;
@@ -61,7 +64,8 @@ function foldText(fold: FoldStatus): string {
   const note = foldNote(fold);
   if (note) parts.push(note);
   // At each 5% step the line says when the fold is now predicted to end (absolute: a log has no "now").
-  if (fold.phase === "Training" && fold.predictedFinishAt !== undefined) parts.push(`predicted end ${fold.predictedFinishAt}`);
+  if (fold.phase === "Training" && fold.predictedFinishAt !== undefined)
+    parts.push(`predicted end ${fold.predictedFinishAt}`);
   return parts.join(", ");
 }
 
@@ -69,7 +73,9 @@ function summary(label: string, run: TrainingRun): string[] {
   const gpu = gpuFigures(run.status);
   const lines: string[] = gpu ? [`${label} summary: ${gpu}`] : [];
   for (const f of run.status?.folds ?? []) {
-    lines.push(`${label} summary fold ${f.fold}: best EMA ${dice(f.bestEma)} @ epoch ${f.bestEpoch ?? "-"}, validation Dice ${dice(f.validation?.meanDice)}`);
+    lines.push(
+      `${label} summary fold ${f.fold}: best EMA ${dice(f.bestEma)} @ epoch ${f.bestEpoch ?? "-"}, validation Dice ${dice(f.validation?.meanDice)}`,
+    );
   }
   return lines;
 }

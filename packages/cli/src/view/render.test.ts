@@ -20,7 +20,9 @@ const cases: Case[] = [
   {
     name: "a queued run shows only in the queue block: place, priority, waiting time and reason",
     runs: [queuedRun()],
-    contains: [/^queue\n {2}#1 {2}liver-low {2}queue default, priority 10 for 3m, starts in 1h35m:\n {7}NoGpuCapacity - needs 5 GPUs of NVIDIA-L40S, 0 free\n$/],
+    contains: [
+      /^queue\n {2}#1 {2}liver-low {2}queue default, priority 10 for 3m, starts in 1h35m:\n {7}NoGpuCapacity - needs 5 GPUs of NVIDIA-L40S, 0 free\n$/,
+    ],
     absent: ["Queued"],
   },
   {
@@ -59,7 +61,10 @@ const cases: Case[] = [
     name: "a failed run shows the failure on the run and the fold's first log line",
     runs: [failedRun()],
     width: 160,
-    contains: ["broken  Failed  TrainingFailed: fold 0 failed 4 times", /fold 0 .*12\/1000 .*Failed {2}OutOfMemory: torch.OutOfMemoryError: CUDA out of memory/],
+    contains: [
+      "broken  Failed  TrainingFailed: fold 0 failed 4 times",
+      /fold 0 .*12\/1000 .*Failed {2}OutOfMemory: torch.OutOfMemoryError: CUDA out of memory/,
+    ],
     absent: ["Tried to allocate"],
   },
   {
@@ -111,8 +116,10 @@ describe("renderRunView", () => {
         if (typeof want === "string") assert.ok(out.includes(want), `missing ${JSON.stringify(want)} in\n${out}`);
         else assert.match(out, want);
       }
-      for (const unwanted of c.absent ?? []) assert.ok(!out.includes(unwanted), `unexpected ${JSON.stringify(unwanted)} in\n${out}`);
-      for (const line of out.split("\n")) assert.ok(visibleLength(line) <= width, `line longer than ${width}: ${JSON.stringify(line)}`);
+      for (const unwanted of c.absent ?? [])
+        assert.ok(!out.includes(unwanted), `unexpected ${JSON.stringify(unwanted)} in\n${out}`);
+      for (const line of out.split("\n"))
+        assert.ok(visibleLength(line) <= width, `line longer than ${width}: ${JSON.stringify(line)}`);
       if (!c.tty) assert.ok(!out.includes("\x1b"), "no escape codes without a TTY");
     });
   }

@@ -1,5 +1,18 @@
 import type { FoldStatus, TrainingRun } from "@nnunet-operator/api";
-import { age, dice, gpuFigures, gpuHours, padEnd, padStart, paint, phase, progressBar, truncate, until, visibleLength } from "./format.js";
+import {
+  age,
+  dice,
+  gpuFigures,
+  gpuHours,
+  padEnd,
+  padStart,
+  paint,
+  phase,
+  progressBar,
+  truncate,
+  until,
+  visibleLength,
+} from "./format.js";
 
 // The live view of `kubectl nnunet watch` and of the demo, as a pure function of the runs'
 // statuses: per run its phase, the calibration result, per fold a progress bar with epoch
@@ -53,7 +66,8 @@ function renderRun(run: TrainingRun, o: RenderOptions, multiNamespace: boolean):
   const lines = [header.join("  ")];
   const calibration = calibrationLine(run, o);
   if (calibration) lines.push(`  ${calibration}`);
-  if (folds.length === 0 && s?.queue?.reason) lines.push(`  held: ${s.queue.reason}${s.queue.message ? ` - ${s.queue.message}` : ""}`);
+  if (folds.length === 0 && s?.queue?.reason)
+    lines.push(`  held: ${s.queue.reason}${s.queue.message ? ` - ${s.queue.message}` : ""}`);
   for (const fold of folds) lines.push(...foldLine(fold, o));
   const totals = gpuFigures(s);
   if (totals) lines.push(`  ${totals}`);
@@ -64,12 +78,16 @@ function renderRun(run: TrainingRun, o: RenderOptions, multiNamespace: boolean):
 function calibrationLine(run: TrainingRun, o: RenderOptions): string | undefined {
   const c = run.status?.calibration;
   if (!c) return run.status?.phase === "Calibrating" ? "calibration  measuring on the GPU..." : undefined;
-  if (c.batchSize === undefined) return `calibration  measuring on the GPU${c.attempts ? ` (attempt ${c.attempts})` : ""}...`;
+  if (c.batchSize === undefined)
+    return `calibration  measuring on the GPU${c.attempts ? ` (attempt ${c.attempts})` : ""}...`;
   const source = [c.source ?? "?", ...(c.plansBatchSize !== undefined ? [`plans ${c.plansBatchSize}`] : [])].join(", ");
   const parts = [`calibration  batch ${paint(String(c.batchSize), "bold", o.tty)} (${source})`];
   if (c.samplesPerSecond !== undefined) parts.push(`${c.samplesPerSecond.toFixed(1)} samples/s`);
   if (c.gpuProduct) parts.push(c.gpuProduct);
-  if (c.effectiveMaxEpochs !== undefined) parts.push(`${c.effectiveMaxEpochs} epochs planned${c.epochScale && c.epochScale !== 1 ? ` (/${trim(c.epochScale)})` : ""}`);
+  if (c.effectiveMaxEpochs !== undefined)
+    parts.push(
+      `${c.effectiveMaxEpochs} epochs planned${c.epochScale && c.epochScale !== 1 ? ` (/${trim(c.epochScale)})` : ""}`,
+    );
   return parts.join(" · ");
 }
 
@@ -80,10 +98,14 @@ function trim(n: number): string {
 /** What happened to a fold besides its progress: the stop, the Dice, a failure. */
 export function foldNote(fold: FoldStatus): string {
   const notes: string[] = [];
-  if (fold.audit) notes.push(`audit: would stop @${fold.audit.stopEpoch}${fold.audit.bestEmaLost !== undefined ? `, cost ${dice(fold.audit.bestEmaLost)}` : ""}`);
+  if (fold.audit)
+    notes.push(
+      `audit: would stop @${fold.audit.stopEpoch}${fold.audit.bestEmaLost !== undefined ? `, cost ${dice(fold.audit.bestEmaLost)}` : ""}`,
+    );
   else if (fold.stopDecision) notes.push(`stopped @${fold.stopDecision.epoch} ${fold.stopDecision.policy}`);
   if (fold.validation) notes.push(`Dice ${dice(fold.validation.meanDice)}`);
-  if (fold.attempt > 0 && (fold.phase === "Training" || fold.phase === "Restarting")) notes.push(`attempt ${fold.attempt}`);
+  if (fold.attempt > 0 && (fold.phase === "Training" || fold.phase === "Restarting"))
+    notes.push(`attempt ${fold.attempt}`);
   if ((fold.phase === "Failed" || fold.phase === "Restarting") && (fold.reason || fold.message)) {
     notes.push([fold.reason, fold.message?.split("\n").find((l) => l.trim())].filter(Boolean).join(": "));
   }
@@ -97,14 +119,20 @@ function foldLine(fold: FoldStatus, o: RenderOptions): string[] {
   // The other columns take 67 characters; the bar gets the rest, between 10 and 32, and
   // below that a percentage stands in for it. The best column goes first on narrower screens.
   const barWidth = Math.min(32, o.width - 67);
-  const progress = barWidth >= 10 ? progressBar(done, total ?? 0, barWidth, o.tty) : padStart(total ? `${Math.floor((100 * done) / total)}%` : "-", 4);
+  const progress =
+    barWidth >= 10
+      ? progressBar(done, total ?? 0, barWidth, o.tty)
+      : padStart(total ? `${Math.floor((100 * done) / total)}%` : "-", 4);
   const best = fold.bestEma !== undefined ? `${dice(fold.bestEma)}@${fold.bestEpoch ?? "?"}` : "-";
   const cells = [`  fold ${padEnd(fold.fold, 3)}`, progress, epochs, padEnd(`ema ${dice(fold.latestEma)}`, 10)];
   if (o.width >= 60) cells.push(padEnd(`best ${best}`, 16));
   cells.push(padEnd(phase(fold.phase, o.tty), 10));
   const row = cells.join("  ").trimEnd();
   // The predicted end changes every epoch, so it stays out of foldNote (the plain view's signature).
-  const ends = fold.phase === "Training" && fold.predictedFinishAt !== undefined ? `ends ${until(fold.predictedFinishAt, o.now)}` : "";
+  const ends =
+    fold.phase === "Training" && fold.predictedFinishAt !== undefined
+      ? `ends ${until(fold.predictedFinishAt, o.now)}`
+      : "";
   const note = [foldNote(fold), ends].filter(Boolean).join(" · ");
   if (!note) return [row];
   const text = fold.phase === "Failed" ? paint(note, "red", o.tty) : note;
@@ -116,19 +144,25 @@ function summaryLines(run: TrainingRun, folds: readonly FoldStatus[], o: RenderO
   const lines = [`  ${paint("summary", "bold", o.tty)}`];
   for (const f of folds) {
     const best = f.bestEma !== undefined ? `best EMA ${dice(f.bestEma)} @ epoch ${f.bestEpoch ?? "?"}` : "best EMA -";
-    const val = f.validation ? `validation Dice ${dice(f.validation.meanDice)} (${f.validation.checkpoint})` : "validation Dice -";
+    const val = f.validation
+      ? `validation Dice ${dice(f.validation.meanDice)} (${f.validation.checkpoint})`
+      : "validation Dice -";
     lines.push(`    fold ${padEnd(f.fold, 3)}  ${best}  ${val}  GPU-h ${gpuHours(f.gpuSecondsUsed)}`);
   }
   const validated = folds.filter((f) => f.validation);
   if (validated.length > 1) {
     const mean = validated.reduce((n, f) => n + (f.validation?.meanDice ?? 0), 0) / validated.length;
-    lines.push(`    mean validation Dice ${dice(mean)} over ${validated.length} folds${run.status?.summary?.bestEma !== undefined ? ` · mean best EMA ${dice(run.status.summary.bestEma)}` : ""}`);
+    lines.push(
+      `    mean validation Dice ${dice(mean)} over ${validated.length} folds${run.status?.summary?.bestEma !== undefined ? ` · mean best EMA ${dice(run.status.summary.bestEma)}` : ""}`,
+    );
   }
   return lines;
 }
 
 function renderQueue(runs: readonly TrainingRun[], o: RenderOptions, multiNamespace: boolean): string[] {
-  const waiting = runs.filter((r) => r.status?.queue?.position !== undefined).sort((a, b) => (a.status?.queue?.position ?? 0) - (b.status?.queue?.position ?? 0));
+  const waiting = runs
+    .filter((r) => r.status?.queue?.position !== undefined)
+    .sort((a, b) => (a.status?.queue?.position ?? 0) - (b.status?.queue?.position ?? 0));
   if (waiting.length === 0) return [];
   const lines = [paint("queue", "bold", o.tty)];
   for (const run of waiting) {
@@ -137,7 +171,9 @@ function renderQueue(runs: readonly TrainingRun[], o: RenderOptions, multiNamesp
     const why = q.reason ? `${q.reason}${q.message ? ` - ${q.message}` : ""}` : "waiting";
     const head = `  #${q.position}  ${runLabel(run, multiNamespace)}  queue ${run.spec.queue ?? "default"}, priority ${run.spec.priority ?? 0}${since}`;
     // The reason goes under the run when both do not fit on one line, rather than being cut.
-    lines.push(...(visibleLength(head) + 2 + why.length <= o.width ? [`${head}: ${why}`] : [`${head}:`, `       ${why}`]));
+    lines.push(
+      ...(visibleLength(head) + 2 + why.length <= o.width ? [`${head}: ${why}`] : [`${head}:`, `       ${why}`]),
+    );
   }
   return lines;
 }

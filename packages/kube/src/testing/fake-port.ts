@@ -23,7 +23,10 @@ import {
 
 export function mergePatch(target: unknown, patch: unknown): unknown {
   if (typeof patch !== "object" || patch === null || Array.isArray(patch)) return patch;
-  const result: Record<string, unknown> = typeof target === "object" && target !== null && !Array.isArray(target) ? { ...(target as Record<string, unknown>) } : {};
+  const result: Record<string, unknown> =
+    typeof target === "object" && target !== null && !Array.isArray(target)
+      ? { ...(target as Record<string, unknown>) }
+      : {};
   for (const [key, value] of Object.entries(patch)) {
     if (value === null) delete result[key];
     else result[key] = mergePatch(result[key], value);
@@ -32,7 +35,12 @@ export function mergePatch(target: unknown, patch: unknown): unknown {
 }
 
 function statusError(code: number, reason: string, message: string, name?: string): KubeApiError {
-  return new KubeApiError(message, { code, reason, retryable: code === 409 ? reason !== "AlreadyExists" : code >= 500 || code === 429, status: { kind: "Status", code, reason, message, ...(name ? { details: { name } } : {}) } });
+  return new KubeApiError(message, {
+    code,
+    reason,
+    retryable: code === 409 ? reason !== "AlreadyExists" : code >= 500 || code === 429,
+    status: { kind: "Status", code, reason, message, ...(name ? { details: { name } } : {}) },
+  });
 }
 
 function matchesLabels(object: KubeObject, selector: string | undefined): boolean {
@@ -54,7 +62,11 @@ export interface RecordedRequest {
 export class FakeKubePort implements KubePort {
   private rv = 0;
   private readonly objects = new Map<string, Map<string, KubeObject>>();
-  private readonly watchers = new Set<{ resource: string; namespace: string | undefined; onEvent: (e: WatchEvent) => void }>();
+  private readonly watchers = new Set<{
+    resource: string;
+    namespace: string | undefined;
+    onEvent: (e: WatchEvent) => void;
+  }>();
   private readonly failures: Array<{ verb: string; error: Error }> = [];
   readonly requests: RecordedRequest[] = [];
 
@@ -76,14 +88,21 @@ export class FakeKubePort implements KubePort {
   }
 
   private begin(verb: string, resource: ResourceRef, key?: string, body?: unknown, options?: unknown): void {
-    this.requests.push({ verb, resource: resourceName(resource), ...(key !== undefined && { key }), ...(body !== undefined && { body }), ...(options !== undefined && { options }) });
+    this.requests.push({
+      verb,
+      resource: resourceName(resource),
+      ...(key !== undefined && { key }),
+      ...(body !== undefined && { body }),
+      ...(options !== undefined && { options }),
+    });
     const i = this.failures.findIndex((f) => f.verb === verb);
     if (i >= 0) throw this.failures.splice(i, 1)[0]!.error;
   }
 
   private notify(resource: ResourceRef, type: WatchEvent["type"], object: KubeObject): void {
     for (const w of this.watchers) {
-      if (w.resource === resourceName(resource) && (!w.namespace || w.namespace === object.metadata.namespace)) w.onEvent({ type, object: structuredClone(object) });
+      if (w.resource === resourceName(resource) && (!w.namespace || w.namespace === object.metadata.namespace))
+        w.onEvent({ type, object: structuredClone(object) });
     }
   }
 
@@ -100,7 +119,10 @@ export class FakeKubePort implements KubePort {
 
   async list<T extends KubeObject>(resource: ResourceRef, options: ListOptions = {}): Promise<ListResult<T>> {
     this.begin("list", resource, undefined, undefined, options);
-    const items = [...this.bucket(resource).values()].filter((o) => (!options.namespace || o.metadata.namespace === options.namespace) && matchesLabels(o, options.labelSelector));
+    const items = [...this.bucket(resource).values()].filter(
+      (o) =>
+        (!options.namespace || o.metadata.namespace === options.namespace) && matchesLabels(o, options.labelSelector),
+    );
     return { items: structuredClone(items) as T[], resourceVersion: String(this.rv) };
   }
 
@@ -108,10 +130,23 @@ export class FakeKubePort implements KubePort {
     this.begin("create", resource, objectKey(object), object, options);
     const bucket = this.bucket(resource);
     const stored = structuredClone(object);
-    if (!stored.metadata.name && stored.metadata.generateName) stored.metadata.name = `${stored.metadata.generateName}${(this.rv + 1).toString(36)}`;
+    if (!stored.metadata.name && stored.metadata.generateName)
+      stored.metadata.name = `${stored.metadata.generateName}${(this.rv + 1).toString(36)}`;
     const key = objectKey(stored);
-    if (bucket.has(key)) throw statusError(409, "AlreadyExists", `${resourceName(resource)} "${stored.metadata.name}" already exists`, stored.metadata.name);
-    stored.metadata = { ...stored.metadata, uid: `uid-${this.rv + 1}`, resourceVersion: String(++this.rv), generation: 1, creationTimestamp: new Date().toISOString() };
+    if (bucket.has(key))
+      throw statusError(
+        409,
+        "AlreadyExists",
+        `${resourceName(resource)} "${stored.metadata.name}" already exists`,
+        stored.metadata.name,
+      );
+    stored.metadata = {
+      ...stored.metadata,
+      uid: `uid-${this.rv + 1}`,
+      resourceVersion: String(++this.rv),
+      generation: 1,
+      creationTimestamp: new Date().toISOString(),
+    };
     bucket.set(key, stored);
     this.notify(resource, "ADDED", stored);
     return structuredClone(stored);
@@ -122,9 +157,23 @@ export class FakeKubePort implements KubePort {
     this.begin("update", resource, key, object, options);
     const bucket = this.bucket(resource);
     const current = bucket.get(key);
-    if (!current) throw statusError(404, "NotFound", `${resourceName(resource)} "${object.metadata.name}" not found`, object.metadata.name);
-    if (object.metadata.resourceVersion !== undefined && object.metadata.resourceVersion !== current.metadata.resourceVersion) {
-      throw statusError(409, "Conflict", `Operation cannot be fulfilled on ${resourceName(resource)} "${object.metadata.name}": the object has been modified`, object.metadata.name);
+    if (!current)
+      throw statusError(
+        404,
+        "NotFound",
+        `${resourceName(resource)} "${object.metadata.name}" not found`,
+        object.metadata.name,
+      );
+    if (
+      object.metadata.resourceVersion !== undefined &&
+      object.metadata.resourceVersion !== current.metadata.resourceVersion
+    ) {
+      throw statusError(
+        409,
+        "Conflict",
+        `Operation cannot be fulfilled on ${resourceName(resource)} "${object.metadata.name}": the object has been modified`,
+        object.metadata.name,
+      );
     }
     const next = structuredClone(object) as KubeObject;
     next.metadata = { ...current.metadata, ...next.metadata, resourceVersion: String(++this.rv) };
@@ -134,29 +183,59 @@ export class FakeKubePort implements KubePort {
     return structuredClone(next) as T;
   }
 
-  patch<T extends KubeObject>(resource: ResourceRef, key: ObjectKey, patch: unknown, options: PatchOptions): Promise<T> {
+  patch<T extends KubeObject>(
+    resource: ResourceRef,
+    key: ObjectKey,
+    patch: unknown,
+    options: PatchOptions,
+  ): Promise<T> {
     return this.applyPatch("patch", resource, key, patch, options);
   }
 
-  patchStatus<T extends KubeObject>(resource: ResourceRef, key: ObjectKey, patch: unknown, options: PatchOptions): Promise<T> {
+  patchStatus<T extends KubeObject>(
+    resource: ResourceRef,
+    key: ObjectKey,
+    patch: unknown,
+    options: PatchOptions,
+  ): Promise<T> {
     return this.applyPatch("patchStatus", resource, key, patch, options);
   }
 
-  private async applyPatch<T extends KubeObject>(verb: string, resource: ResourceRef, key: ObjectKey, patch: unknown, options: PatchOptions): Promise<T> {
+  private async applyPatch<T extends KubeObject>(
+    verb: string,
+    resource: ResourceRef,
+    key: ObjectKey,
+    patch: unknown,
+    options: PatchOptions,
+  ): Promise<T> {
     this.begin(verb, resource, this.keyOf(key), patch, options);
-    if (options.type !== "merge" && options.type !== "apply") throw statusError(415, "UnsupportedMediaType", `FakeKubePort does not implement ${options.type} patches`);
+    if (options.type !== "merge" && options.type !== "apply")
+      throw statusError(415, "UnsupportedMediaType", `FakeKubePort does not implement ${options.type} patches`);
     const bucket = this.bucket(resource);
     const current = bucket.get(this.keyOf(key));
     if (!current) throw statusError(404, "NotFound", `${resourceName(resource)} "${key.name}" not found`, key.name);
     const wanted = (patch as { metadata?: { resourceVersion?: string } })?.metadata?.resourceVersion;
     if (wanted !== undefined && wanted !== current.metadata.resourceVersion) {
-      throw statusError(409, "Conflict", `Operation cannot be fulfilled on ${resourceName(resource)} "${key.name}": the object has been modified`, key.name);
+      throw statusError(
+        409,
+        "Conflict",
+        `Operation cannot be fulfilled on ${resourceName(resource)} "${key.name}": the object has been modified`,
+        key.name,
+      );
     }
     // The status subresource writes only status; the main resource ignores status.
-    const scoped = verb === "patchStatus" ? { status: (patch as { status?: unknown })?.status } : { ...(patch as object), status: undefined };
+    const scoped =
+      verb === "patchStatus"
+        ? { status: (patch as { status?: unknown })?.status }
+        : { ...(patch as object), status: undefined };
     const next = mergePatch(current, JSON.parse(JSON.stringify(scoped))) as KubeObject;
-    const specChanged = JSON.stringify((next as { spec?: unknown }).spec) !== JSON.stringify((current as { spec?: unknown }).spec);
-    next.metadata = { ...next.metadata, resourceVersion: String(++this.rv), generation: (current.metadata.generation ?? 1) + (specChanged ? 1 : 0) };
+    const specChanged =
+      JSON.stringify((next as { spec?: unknown }).spec) !== JSON.stringify((current as { spec?: unknown }).spec);
+    next.metadata = {
+      ...next.metadata,
+      resourceVersion: String(++this.rv),
+      generation: (current.metadata.generation ?? 1) + (specChanged ? 1 : 0),
+    };
     bucket.set(this.keyOf(key), next);
     this.notify(resource, "MODIFIED", next);
     return structuredClone(next) as T;
@@ -172,16 +251,29 @@ export class FakeKubePort implements KubePort {
     this.notify(resource, "DELETED", current);
   }
 
-  watch<T extends KubeObject>(resource: ResourceRef, options: WatchOptions, onEvent: (event: WatchEvent<T>) => void, signal: AbortSignal): Promise<void> {
+  watch<T extends KubeObject>(
+    resource: ResourceRef,
+    options: WatchOptions,
+    onEvent: (event: WatchEvent<T>) => void,
+    signal: AbortSignal,
+  ): Promise<void> {
     this.begin("watch", resource, undefined, undefined, options);
     if (signal.aborted) return Promise.resolve();
-    const watcher = { resource: resourceName(resource), namespace: options.namespace, onEvent: onEvent as (e: WatchEvent) => void };
+    const watcher = {
+      resource: resourceName(resource),
+      namespace: options.namespace,
+      onEvent: onEvent as (e: WatchEvent) => void,
+    };
     this.watchers.add(watcher);
     return new Promise((resolve) =>
-      signal.addEventListener("abort", () => {
-        this.watchers.delete(watcher);
-        resolve();
-      }, { once: true }),
+      signal.addEventListener(
+        "abort",
+        () => {
+          this.watchers.delete(watcher);
+          resolve();
+        },
+        { once: true },
+      ),
     );
   }
 }

@@ -29,7 +29,11 @@ interface Rule {
 
 interface Webhook {
   name: string;
-  clientConfig: { url?: string; service?: { namespace: string; name: string; path?: string; port?: number }; caBundle?: string };
+  clientConfig: {
+    url?: string;
+    service?: { namespace: string; name: string; path?: string; port?: number };
+    caBundle?: string;
+  };
   rules?: Rule[];
   failurePolicy?: "Fail" | "Ignore";
   namespaceSelector?: Parameters<typeof fromLabelSelectorObject>[0];
@@ -44,7 +48,9 @@ const AdmissionReviewResponse = z.object({
   response: z.object({
     uid: z.string(),
     allowed: z.boolean(),
-    status: z.object({ code: z.number().int().optional(), message: z.string().optional(), reason: z.string().optional() }).optional(),
+    status: z
+      .object({ code: z.number().int().optional(), message: z.string().optional(), reason: z.string().optional() })
+      .optional(),
     warnings: z.array(z.string()).optional(),
   }),
 });
@@ -58,7 +64,14 @@ function conditionsHold(hook: Webhook, a: AdmissionAttributes): boolean {
   const vars = {
     object: a.object ?? null,
     oldObject: a.oldObject ?? null,
-    request: { operation: a.operation, name: a.name, namespace: a.namespace ?? "", userInfo: { username: a.user.username, groups: a.user.groups }, resource: { group: a.def.group, version: a.def.version, resource: a.def.resource }, subResource: a.subresource ?? "" },
+    request: {
+      operation: a.operation,
+      name: a.name,
+      namespace: a.namespace ?? "",
+      userInfo: { username: a.user.username, groups: a.user.groups },
+      resource: { group: a.def.group, version: a.def.version, resource: a.def.resource },
+      subResource: a.subresource ?? "",
+    },
   };
   for (const c of conditions) {
     let holds: unknown;
@@ -66,7 +79,9 @@ function conditionsHold(hook: Webhook, a: AdmissionAttributes): boolean {
       holds = cel.evaluate(c.expression, vars);
     } catch (error) {
       if ((hook.failurePolicy ?? "Fail") === "Ignore") return false;
-      throw internalError(`failed calling webhook "${hook.name}": matchCondition "${c.name}" could not be evaluated: ${(error as Error).message}`);
+      throw internalError(
+        `failed calling webhook "${hook.name}": matchCondition "${c.name}" could not be evaluated: ${(error as Error).message}`,
+      );
     }
     if (holds !== true) return false;
   }
@@ -105,13 +120,14 @@ export function createWebhookAdmission(store: Store, options: WebhookOptions = {
     // The API server does not call webhooks about webhook configurations.
     if (a.def.group === "admissionregistration.k8s.io") return;
     const hooks: Webhook[] = [];
-    for (const entry of store.scan(STORAGE)) hooks.push(...(((entry.object as { webhooks?: Webhook[] }).webhooks) ?? []));
+    for (const entry of store.scan(STORAGE)) hooks.push(...((entry.object as { webhooks?: Webhook[] }).webhooks ?? []));
     const obj = a.object ?? a.oldObject;
     for (const hook of hooks) {
       if (!(hook.rules ?? []).some((r) => matchesRule(r, a))) continue;
       if (hook.objectSelector) {
         const sel = fromLabelSelectorObject(hook.objectSelector);
-        if (!matchesLabels(sel, a.object?.metadata.labels) && !matchesLabels(sel, a.oldObject?.metadata.labels)) continue;
+        if (!matchesLabels(sel, a.object?.metadata.labels) && !matchesLabels(sel, a.oldObject?.metadata.labels))
+          continue;
       }
       if (hook.namespaceSelector && a.def.namespaced && a.namespace) {
         const ns = store.get("namespaces", undefined, a.namespace);
@@ -123,7 +139,13 @@ export function createWebhookAdmission(store: Store, options: WebhookOptions = {
   };
 }
 
-async function callWebhook(store: Store, hook: Webhook, a: AdmissionAttributes, obj: KubeObject | undefined, options: WebhookOptions): Promise<void> {
+async function callWebhook(
+  store: Store,
+  hook: Webhook,
+  a: AdmissionAttributes,
+  obj: KubeObject | undefined,
+  options: WebhookOptions,
+): Promise<void> {
   const timeout = (hook.timeoutSeconds ?? 10) * 1000;
   let url: string | undefined = hook.clientConfig.url;
   const svc = hook.clientConfig.service;
@@ -149,7 +171,11 @@ async function callWebhook(store: Store, hook: Webhook, a: AdmissionAttributes, 
     apiVersion: "admission.k8s.io/v1",
     kind: "AdmissionReview",
     request: {
-      uid, kind: gvk, resource: gvr, requestKind: gvk, requestResource: gvr,
+      uid,
+      kind: gvk,
+      resource: gvr,
+      requestKind: gvk,
+      requestResource: gvr,
       ...(a.subresource ? { subResource: a.subresource, requestSubResource: a.subresource } : {}),
       name: a.name || obj?.metadata.name || "",
       ...(a.namespace ? { namespace: a.namespace } : {}),
@@ -165,7 +191,10 @@ async function callWebhook(store: Store, hook: Webhook, a: AdmissionAttributes, 
     if ((hook.failurePolicy ?? "Fail") === "Ignore") return;
     throw internalError(`failed calling webhook "${hook.name}": ${why}`);
   };
-  if (!url) return fail(noEndpoints ?? `failed to call webhook: service ${svc?.namespace ?? ""}/${svc?.name ?? ""} has no endpoints`);
+  if (!url)
+    return fail(
+      noEndpoints ?? `failed to call webhook: service ${svc?.namespace ?? ""}/${svc?.name ?? ""} has no endpoints`,
+    );
   const target = `${url}${url.includes("?") ? "&" : "?"}timeout=${timeout / 1000}s`;
   let body: string;
   try {
@@ -180,38 +209,66 @@ async function callWebhook(store: Store, hook: Webhook, a: AdmissionAttributes, 
     return fail(`received invalid webhook response: ${(error as Error).message}`);
   }
   const parsed = AdmissionReviewResponse.safeParse(json);
-  if (!parsed.success) return fail(`received invalid webhook response: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
+  if (!parsed.success)
+    return fail(
+      `received invalid webhook response: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`,
+    );
   const response = parsed.data.response;
   if (response.uid !== uid) return fail(`expected response.uid="${uid}", got "${response.uid}"`);
   if (response.allowed) return;
   const status = response.status ?? {};
   const code = status.code !== undefined && status.code >= 400 ? status.code : 400;
   const denied = `admission webhook "${hook.name}" denied the request`;
-  const message = status.message ? `${denied}: ${status.message}` : status.reason ? `${denied}: ${status.reason}` : `${denied} without explanation`;
+  const message = status.message
+    ? `${denied}: ${status.message}`
+    : status.reason
+      ? `${denied}: ${status.reason}`
+      : `${denied} without explanation`;
   throw new ApiError(code, status.reason ?? "", message);
 }
 
-function post(url: string, payload: string, timeoutMs: number, caBundle: string | undefined, dial?: Dial): Promise<string> {
+function post(
+  url: string,
+  payload: string,
+  timeoutMs: number,
+  caBundle: string | undefined,
+  dial?: Dial,
+): Promise<string> {
   return new Promise((resolve, reject) => {
     const u = new URL(url);
     const send = u.protocol === "https:" ? httpsRequest : httpRequest;
-    const req = send(u, {
-      method: "POST",
-      headers: { "content-type": "application/json", accept: "application/json", "content-length": Buffer.byteLength(payload) },
-      timeout: timeoutMs,
-      ...(u.protocol === "https:" && caBundle ? { ca: Buffer.from(caBundle, "base64").toString("utf8") } : {}),
-      ...(dial ? { host: dial.address, hostname: dial.address, port: dial.port, servername: u.hostname } : {}),
-    }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on("data", (c: Buffer) => chunks.push(c));
-      res.on("end", () => {
-        const text = Buffer.concat(chunks).toString("utf8");
-        if ((res.statusCode ?? 500) >= 300) reject(new Error(`the server responded with the status code ${res.statusCode} but did not return more information`));
-        else resolve(text);
-      });
-      res.on("error", reject);
-    });
-    req.on("timeout", () => req.destroy(new Error("context deadline exceeded (Client.Timeout exceeded while awaiting headers)")));
+    const req = send(
+      u,
+      {
+        method: "POST",
+        headers: {
+          "content-type": "application/json",
+          accept: "application/json",
+          "content-length": Buffer.byteLength(payload),
+        },
+        timeout: timeoutMs,
+        ...(u.protocol === "https:" && caBundle ? { ca: Buffer.from(caBundle, "base64").toString("utf8") } : {}),
+        ...(dial ? { host: dial.address, hostname: dial.address, port: dial.port, servername: u.hostname } : {}),
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () => {
+          const text = Buffer.concat(chunks).toString("utf8");
+          if ((res.statusCode ?? 500) >= 300)
+            reject(
+              new Error(
+                `the server responded with the status code ${res.statusCode} but did not return more information`,
+              ),
+            );
+          else resolve(text);
+        });
+        res.on("error", reject);
+      },
+    );
+    req.on("timeout", () =>
+      req.destroy(new Error("context deadline exceeded (Client.Timeout exceeded while awaiting headers)")),
+    );
     req.on("error", reject);
     req.end(payload);
   });

@@ -12,7 +12,10 @@ import type { Store } from "./store.js";
 
 type Obj = Record<string, unknown>;
 
-export const SYSTEM_PRIORITY_CLASSES: Record<string, number> = { "system-cluster-critical": 2000000000, "system-node-critical": 2000001000 };
+export const SYSTEM_PRIORITY_CLASSES: Record<string, number> = {
+  "system-cluster-critical": 2000000000,
+  "system-node-critical": 2000001000,
+};
 
 interface PriorityClass {
   value?: number;
@@ -39,7 +42,12 @@ function admitPodPriority(store: Store, pod: KubeObject): void {
   const name = spec["priorityClassName"];
   if (typeof name === "string" && name) {
     const pc = findPriorityClass(store, name);
-    if (!pc) throw forbidden({ group: "", resource: "pods" }, pod.metadata.name, `no PriorityClass with name ${name} was found`);
+    if (!pc)
+      throw forbidden(
+        { group: "", resource: "pods" },
+        pod.metadata.name,
+        `no PriorityClass with name ${name} was found`,
+      );
     spec["priority"] = pc.value ?? 0;
     spec["preemptionPolicy"] = pc.preemptionPolicy ?? "PreemptLowerPriority";
     return;
@@ -91,7 +99,11 @@ function allocateClusterIp(store: Store, svc: KubeObject): void {
     spec["clusterIPs"] = [ip];
     return;
   }
-  throw forbidden({ group: "", resource: "services" }, svc.metadata.name, "failed to allocate a serviceIP: range is full");
+  throw forbidden(
+    { group: "", resource: "services" },
+    svc.metadata.name,
+    "failed to allocate a serviceIP: range is full",
+  );
 }
 
 export function admitOnCreate(store: Store, def: ResourceDef, obj: KubeObject): void {

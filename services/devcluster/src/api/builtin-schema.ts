@@ -6,7 +6,11 @@ import { readFileSync } from "node:fs";
 // under Warn a warning, and in every case the field is dropped before storage.
 
 export type Schema = Record<string, unknown>;
-interface Gvk { group: string; version: string; kind: string }
+interface Gvk {
+  group: string;
+  version: string;
+  kind: string;
+}
 
 const DATA = new URL("../../upstream/openapi-definitions.json", import.meta.url);
 let loaded: { definitions: Record<string, Schema>; byGvk: Map<string, string> } | undefined;
@@ -74,7 +78,8 @@ export function pruneUnknownFields(definition: string, value: unknown): string[]
     const props = isObject(s["properties"]) ? (s["properties"] as Record<string, Schema>) : undefined;
     const extra = s["additionalProperties"];
     if (!props) {
-      if (isObject(extra)) for (const [k, child] of Object.entries(v)) walk(extra as Schema, child, path ? `${path}.${k}` : k);
+      if (isObject(extra))
+        for (const [k, child] of Object.entries(v)) walk(extra as Schema, child, path ? `${path}.${k}` : k);
       return;
     }
     for (const [k, child] of Object.entries(v)) {

@@ -20,7 +20,8 @@ function ruleMessages(schema: object | undefined): Set<string> {
     if (Array.isArray(node)) stack.push(...node);
     else if (isObject(node)) {
       for (const rule of Array.isArray(node["x-kubernetes-validations"]) ? node["x-kubernetes-validations"] : []) {
-        if (isObject(rule)) found.add(typeof rule["message"] === "string" ? rule["message"] : `failed rule: ${String(rule["rule"])}`);
+        if (isObject(rule))
+          found.add(typeof rule["message"] === "string" ? rule["message"] : `failed rule: ${String(rule["rule"])}`);
       }
       stack.push(...Object.values(node));
     }
@@ -29,7 +30,11 @@ function ruleMessages(schema: object | undefined): Set<string> {
   return found;
 }
 
-export function fromCause(c: { field: string; message: string; reason: string }, object: unknown, schema?: object): FieldError {
+export function fromCause(
+  c: { field: string; message: string; reason: string },
+  object: unknown,
+  schema?: object,
+): FieldError {
   let value: unknown = object;
   const field = c.field === "(root)" ? "<nil>" : c.field;
   for (const part of c.field.replace(/\[(\d+)\]/g, ".$1").split(".")) {
@@ -43,18 +48,32 @@ export function fromCause(c: { field: string; message: string; reason: string },
     // A CEL rule's message travels as the detail (field.Required(path, detail)); a schema
     // `required` has none.
     case "FieldValueRequired":
-      return detail.startsWith("must have required property") ? { type: "FieldValueRequired", field } : { type: "FieldValueRequired", field, detail };
-    case "FieldValueDuplicate": return { type: "FieldValueDuplicate", field, value };
+      return detail.startsWith("must have required property")
+        ? { type: "FieldValueRequired", field }
+        : { type: "FieldValueRequired", field, detail };
+    case "FieldValueDuplicate":
+      return { type: "FieldValueDuplicate", field, value };
     case "FieldValueNotSupported": {
       const m = /allowed values: (\[.*\])$/.exec(detail);
       const allowed = m ? (JSON.parse(m[1]!) as unknown[]).map((v) => JSON.stringify(v)).join(", ") : detail;
       return { type: "FieldValueNotSupported", field, value, detail: `supported values: ${allowed}` };
     }
-    case "FieldValueForbidden": return { type: "FieldValueForbidden", field, detail };
-    case "FieldValueTypeInvalid": return { type: "FieldValueTypeInvalid", field, value, detail };
+    case "FieldValueForbidden":
+      return { type: "FieldValueForbidden", field, detail };
+    case "FieldValueTypeInvalid":
+      return { type: "FieldValueTypeInvalid", field, value, detail };
     default: {
       // CEL rule failures name the type of the value, as the real server does.
-      if (!fromSchema) value = Array.isArray(value) ? "array" : value === undefined || isObject(value) ? "object" : typeof value === "number" ? (Number.isInteger(value) ? "integer" : "number") : typeof value;
+      if (!fromSchema)
+        value = Array.isArray(value)
+          ? "array"
+          : value === undefined || isObject(value)
+            ? "object"
+            : typeof value === "number"
+              ? Number.isInteger(value)
+                ? "integer"
+                : "number"
+              : typeof value;
       return { type: "FieldValueInvalid", field, value, detail };
     }
   }

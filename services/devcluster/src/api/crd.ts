@@ -22,7 +22,14 @@ export interface CrdVersion {
 
 export interface CrdSpec {
   group: string;
-  names: { kind: string; plural: string; singular?: string; listKind?: string; shortNames?: string[]; categories?: string[] };
+  names: {
+    kind: string;
+    plural: string;
+    singular?: string;
+    listKind?: string;
+    shortNames?: string[];
+    categories?: string[];
+  };
   scope: "Namespaced" | "Cluster";
   versions: CrdVersion[];
 }
@@ -53,15 +60,36 @@ export function validateCrd(crd: KubeObject): FieldError[] {
   if (!names?.plural) errs.push({ type: "FieldValueRequired", field: "spec.names.plural" });
   if (!names?.kind) errs.push({ type: "FieldValueRequired", field: "spec.names.kind" });
   if (spec.group && names?.plural && crd.metadata.name !== `${names.plural}.${spec.group}`) {
-    errs.push({ type: "FieldValueInvalid", field: "metadata.name", value: crd.metadata.name, detail: 'must be spec.names.plural+"."+spec.group' });
+    errs.push({
+      type: "FieldValueInvalid",
+      field: "metadata.name",
+      value: crd.metadata.name,
+      detail: 'must be spec.names.plural+"."+spec.group',
+    });
   }
   if (spec.scope !== "Namespaced" && spec.scope !== "Cluster") {
-    errs.push({ type: "FieldValueNotSupported", field: "spec.scope", value: spec.scope ?? "", detail: 'supported values: "Cluster", "Namespaced"' });
+    errs.push({
+      type: "FieldValueNotSupported",
+      field: "spec.scope",
+      value: spec.scope ?? "",
+      detail: 'supported values: "Cluster", "Namespaced"',
+    });
   }
   const versions = spec.versions ?? [];
-  if (versions.length === 0) errs.push({ type: "FieldValueInvalid", field: "spec.versions", value: versions, detail: "must have exactly one version marked as storage version" });
+  if (versions.length === 0)
+    errs.push({
+      type: "FieldValueInvalid",
+      field: "spec.versions",
+      value: versions,
+      detail: "must have exactly one version marked as storage version",
+    });
   else if (versions.filter((v) => v.storage).length !== 1) {
-    errs.push({ type: "FieldValueInvalid", field: "spec.versions", value: versions.map((v) => v.name), detail: "must have exactly one version marked as storage version" });
+    errs.push({
+      type: "FieldValueInvalid",
+      field: "spec.versions",
+      value: versions.map((v) => v.name),
+      detail: "must have exactly one version marked as storage version",
+    });
   }
   versions.forEach((v, i) => {
     const schema = v.schema?.openAPIV3Schema;
@@ -72,7 +100,12 @@ export function validateCrd(crd: KubeObject): FieldError[] {
     }
     for (const violation of structuralViolations(schema)) {
       const [path, ...rest] = violation.split(": ");
-      errs.push({ type: "FieldValueInvalid", field: `${at}${path === "(root)" ? "" : path}`, value: "", detail: rest.join(": ") });
+      errs.push({
+        type: "FieldValueInvalid",
+        field: `${at}${path === "(root)" ? "" : path}`,
+        value: "",
+        detail: rest.join(": "),
+      });
     }
     compileRules(schema, at, errs);
   });
@@ -84,17 +117,29 @@ function compileRules(schema: JSONSchemaProps, at: string, errs: FieldError[]): 
     try {
       cel.parse(rule.rule);
     } catch (error) {
-      errs.push({ type: "FieldValueInvalid", field: `${at}.x-kubernetes-validations[${i}].rule`, value: rule.rule, detail: `compilation failed: ${(error as Error).message}` });
+      errs.push({
+        type: "FieldValueInvalid",
+        field: `${at}.x-kubernetes-validations[${i}].rule`,
+        value: rule.rule,
+        detail: `compilation failed: ${(error as Error).message}`,
+      });
     }
   });
   for (const [k, v] of Object.entries(schema.properties ?? {})) compileRules(v, `${at}.properties[${k}]`, errs);
   if (schema.items) compileRules(schema.items, `${at}.items`, errs);
-  if (schema.additionalProperties && typeof schema.additionalProperties === "object") compileRules(schema.additionalProperties, `${at}.additionalProperties`, errs);
+  if (schema.additionalProperties && typeof schema.additionalProperties === "object")
+    compileRules(schema.additionalProperties, `${at}.additionalProperties`, errs);
 }
 
 export function crdStatus(crd: KubeObject, now: string): Obj {
   const spec = crd["spec"] as CrdSpec;
-  const cond = (type: string, reason: string, message: string) => ({ type, status: "True", lastTransitionTime: now, reason, message });
+  const cond = (type: string, reason: string, message: string) => ({
+    type,
+    status: "True",
+    lastTransitionTime: now,
+    reason,
+    message,
+  });
   return {
     conditions: [
       cond("NamesAccepted", "NoConflicts", "no conflicts found"),
@@ -110,32 +155,38 @@ export function customResources(crd: KubeObject): CustomResourceInfo[] {
   const spec = crd["spec"] as CrdSpec;
   const storageVersion = spec.versions.find((v) => v.storage)?.name ?? spec.versions[0]!.name;
   const storage = `${spec.names.plural}.${spec.group}`;
-  return spec.versions.filter((v) => v.served).map((v) => {
-    const schema = v.schema?.openAPIV3Schema;
-    const def: ResourceDef = {
-      group: spec.group,
-      version: v.name,
-      resource: spec.names.plural,
-      singular: spec.names.singular ?? spec.names.kind.toLowerCase(),
-      kind: spec.names.kind,
-      listKind: spec.names.listKind ?? `${spec.names.kind}List`,
-      namespaced: spec.scope === "Namespaced",
-      shortNames: spec.names.shortNames ?? [],
-      categories: spec.names.categories ?? [],
-      verbs: ["delete", "deletecollection", "get", "list", "patch", "create", "update", "watch"],
-      statusSubresource: v.subresources?.status !== undefined,
-      generation: true,
-      storage,
-      custom: true,
-      printerColumns: v.additionalPrinterColumns ?? [],
-      convert: {
-        // conversion strategy None: only apiVersion changes between versions.
-        storedApiVersion: `${spec.group}/${storageVersion}`,
-        toStored: (o) => ({ ...o, apiVersion: `${spec.group}/${storageVersion}` }),
-        fromStored: (o) => ({ ...o, apiVersion: `${spec.group}/${v.name}` }),
-      },
-    };
-    return { def, validator: schema ? createCrdValidator(schema) : undefined, mergeSchema: withMetadata(mergeSchemaFromOpenApi(schema)), schema };
-  });
+  return spec.versions
+    .filter((v) => v.served)
+    .map((v) => {
+      const schema = v.schema?.openAPIV3Schema;
+      const def: ResourceDef = {
+        group: spec.group,
+        version: v.name,
+        resource: spec.names.plural,
+        singular: spec.names.singular ?? spec.names.kind.toLowerCase(),
+        kind: spec.names.kind,
+        listKind: spec.names.listKind ?? `${spec.names.kind}List`,
+        namespaced: spec.scope === "Namespaced",
+        shortNames: spec.names.shortNames ?? [],
+        categories: spec.names.categories ?? [],
+        verbs: ["delete", "deletecollection", "get", "list", "patch", "create", "update", "watch"],
+        statusSubresource: v.subresources?.status !== undefined,
+        generation: true,
+        storage,
+        custom: true,
+        printerColumns: v.additionalPrinterColumns ?? [],
+        convert: {
+          // conversion strategy None: only apiVersion changes between versions.
+          storedApiVersion: `${spec.group}/${storageVersion}`,
+          toStored: (o) => ({ ...o, apiVersion: `${spec.group}/${storageVersion}` }),
+          fromStored: (o) => ({ ...o, apiVersion: `${spec.group}/${v.name}` }),
+        },
+      };
+      return {
+        def,
+        validator: schema ? createCrdValidator(schema) : undefined,
+        mergeSchema: withMetadata(mergeSchemaFromOpenApi(schema)),
+        schema,
+      };
+    });
 }
-

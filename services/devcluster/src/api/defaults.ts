@@ -33,11 +33,13 @@ export function defaultPodSpec(spec: Obj): void {
   setDefault(spec, "securityContext", {});
   setDefault(spec, "schedulerName", "default-scheduler");
   setDefault(spec, "enableServiceLinks", true);
-  if (spec["serviceAccountName"] === undefined && spec["serviceAccount"] !== undefined) spec["serviceAccountName"] = spec["serviceAccount"];
+  if (spec["serviceAccountName"] === undefined && spec["serviceAccount"] !== undefined)
+    spec["serviceAccountName"] = spec["serviceAccount"];
   setDefault(spec, "serviceAccountName", "default");
   setDefault(spec, "serviceAccount", spec["serviceAccountName"]);
   for (const list of ["containers", "initContainers"]) {
-    if (Array.isArray(spec[list])) for (const c of spec[list] as Obj[]) if (c && typeof c === "object") defaultContainer(c);
+    if (Array.isArray(spec[list]))
+      for (const c of spec[list] as Obj[]) if (c && typeof c === "object") defaultContainer(c);
   }
   if (Array.isArray(spec["volumes"])) {
     for (const v of spec["volumes"] as Obj[]) {
@@ -49,7 +51,10 @@ export function defaultPodSpec(spec: Obj): void {
 
 /** QoS class as the kubelet computes it, simplified to cpu and memory. */
 export function qosClass(spec: Obj): "Guaranteed" | "Burstable" | "BestEffort" {
-  const containers = [...((spec["containers"] as Obj[] | undefined) ?? []), ...((spec["initContainers"] as Obj[] | undefined) ?? [])];
+  const containers = [
+    ...((spec["containers"] as Obj[] | undefined) ?? []),
+    ...((spec["initContainers"] as Obj[] | undefined) ?? []),
+  ];
   let any = false;
   let guaranteed = containers.length > 0;
   for (const c of containers) {
@@ -58,7 +63,8 @@ export function qosClass(spec: Obj): "Guaranteed" | "Burstable" | "BestEffort" {
     const lim = r.limits ?? {};
     if (Object.keys(req).length || Object.keys(lim).length) any = true;
     for (const res of ["cpu", "memory"]) {
-      if (lim[res] === undefined || (req[res] !== undefined && String(req[res]) !== String(lim[res]))) guaranteed = false;
+      if (lim[res] === undefined || (req[res] !== undefined && String(req[res]) !== String(lim[res])))
+        guaranteed = false;
     }
   }
   if (!any) return "BestEffort";

@@ -27,7 +27,8 @@ export interface DeleteResult {
 /** What still holds an object being deleted: finalizers (and a namespace's spec.finalizers). */
 export function pendingFinalizers(obj: KubeObject): string[] {
   const out = [...(obj.metadata.finalizers ?? [])];
-  if (obj.kind === "Namespace" && obj.apiVersion === "v1") out.push(...(((obj["spec"] as { finalizers?: string[] } | undefined)?.finalizers) ?? []));
+  if (obj.kind === "Namespace" && obj.apiVersion === "v1")
+    out.push(...((obj["spec"] as { finalizers?: string[] } | undefined)?.finalizers ?? []));
   return out;
 }
 
@@ -49,33 +50,87 @@ function podGrace(pod: KubeObject, requested: number | undefined): number {
 }
 
 export class Deleter {
-  constructor(private readonly registry: Registry, private readonly hooks: DeletionHooks = {}) {}
+  constructor(
+    private readonly registry: Registry,
+    private readonly hooks: DeletionHooks = {},
+  ) {}
 
-  async delete(def: ResourceDef, namespace: string | undefined, name: string, opts: DeleteOptions = {}): Promise<DeleteResult> {
+  async delete(
+    def: ResourceDef,
+    namespace: string | undefined,
+    name: string,
+    opts: DeleteOptions = {},
+  ): Promise<DeleteResult> {
     const r = this.registry;
     const existing = r.stored(def, namespace, name);
     if (!existing) throw notFound(def, name);
     const pre = opts.preconditions;
     if (pre?.uid && pre.uid !== existing.metadata.uid) {
-      throw conflict(def, name, `Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${existing.metadata.uid}`);
+      throw conflict(
+        def,
+        name,
+        `Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${existing.metadata.uid}`,
+      );
     }
     if (pre?.resourceVersion && pre.resourceVersion !== existing.metadata.resourceVersion) {
-      throw conflict(def, name, `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${existing.metadata.resourceVersion}`);
+      throw conflict(
+        def,
+        name,
+        `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${existing.metadata.resourceVersion}`,
+      );
     }
-    if (opts.propagationPolicy !== undefined && !["Background", "Foreground", "Orphan"].includes(opts.propagationPolicy)) {
-      throw new ApiError(422, "Invalid", `DeleteOptions.meta.k8s.io "" is invalid: propagationPolicy: Unsupported value: "${opts.propagationPolicy}": supported values: "Foreground", "Background", "Orphan", "nil"`, { kind: "DeleteOptions", group: "meta.k8s.io", causes: [{ reason: "FieldValueNotSupported", message: `Unsupported value: "${opts.propagationPolicy}"`, field: "propagationPolicy" }] });
+    if (
+      opts.propagationPolicy !== undefined &&
+      !["Background", "Foreground", "Orphan"].includes(opts.propagationPolicy)
+    ) {
+      throw new ApiError(
+        422,
+        "Invalid",
+        `DeleteOptions.meta.k8s.io "" is invalid: propagationPolicy: Unsupported value: "${opts.propagationPolicy}": supported values: "Foreground", "Background", "Orphan", "nil"`,
+        {
+          kind: "DeleteOptions",
+          group: "meta.k8s.io",
+          causes: [
+            {
+              reason: "FieldValueNotSupported",
+              message: `Unsupported value: "${opts.propagationPolicy}"`,
+              field: "propagationPolicy",
+            },
+          ],
+        },
+      );
     }
-    if (opts.gracePeriodSeconds !== undefined && (!Number.isInteger(opts.gracePeriodSeconds) || opts.gracePeriodSeconds < 0)) {
+    if (
+      opts.gracePeriodSeconds !== undefined &&
+      (!Number.isInteger(opts.gracePeriodSeconds) || opts.gracePeriodSeconds < 0)
+    ) {
       throw badRequest(`invalid gracePeriodSeconds: ${opts.gracePeriodSeconds}`);
     }
     if (def.resource === "namespaces" && !def.custom && ["default", "kube-system", "kube-public"].includes(name)) {
-      throw new ApiError(403, "Forbidden", `namespaces "${name}" is forbidden: this namespace may not be deleted`, { name, kind: "namespaces" });
+      throw new ApiError(403, "Forbidden", `namespaces "${name}" is forbidden: this namespace may not be deleted`, {
+        name,
+        kind: "namespaces",
+      });
     }
-    await r.admit({ operation: "DELETE", def, subresource: undefined, namespace, name, object: undefined, oldObject: r.external(def, existing) }, opts, { kind: "DeleteOptions", apiVersion: "meta.k8s.io/v1" });
+    await r.admit(
+      {
+        operation: "DELETE",
+        def,
+        subresource: undefined,
+        namespace,
+        name,
+        object: undefined,
+        oldObject: r.external(def, existing),
+      },
+      opts,
+      { kind: "DeleteOptions", apiVersion: "meta.k8s.io/v1" },
+    );
     const current = r.stored(def, namespace, name);
     if (!current) throw notFound(def, name);
 
-    let policy = opts.propagationPolicy ?? (opts.orphanDependents === true ? "Orphan" : opts.orphanDependents === false ? "Background" : defaultPolicy(def));
+    let policy =
+      opts.propagationPolicy ??
+      (opts.orphanDependents === true ? "Orphan" : opts.orphanDependents === false ? "Background" : defaultPolicy(def));
     const finalizers = new Set(current.metadata.finalizers ?? []);
     // An object already being deleted keeps its policy unless the caller asks for another.
     if (current.metadata.deletionTimestamp && opts.propagationPolicy === undefined) policy = "Background";
@@ -93,7 +148,10 @@ export class Deleter {
     if (next.metadata.finalizers.length === 0) delete next.metadata.finalizers;
     const holding = pendingFinalizers(next);
 
-    if (holding.length === 0 && (grace === 0 || (current.metadata.deletionTimestamp && current.metadata.deletionGracePeriodSeconds === 0))) {
+    if (
+      holding.length === 0 &&
+      (grace === 0 || (current.metadata.deletionTimestamp && current.metadata.deletionGracePeriodSeconds === 0))
+    ) {
       if (opts.dryRun) return { object: r.external(def, current), deleted: true };
       const gone = r.store.remove(def.storage, current.metadata.namespace, name)!;
       return { object: r.external(def, gone), deleted: true };
@@ -108,10 +166,12 @@ export class Deleter {
       next.metadata.deletionTimestamp = nowRfc3339(new Date(now.getTime() + grace * 1000));
       next.metadata.deletionGracePeriodSeconds = grace;
     }
-    if (def.resource === "namespaces" && !def.custom) next["status"] = { ...(next["status"] as object), phase: "Terminating" };
+    if (def.resource === "namespaces" && !def.custom)
+      next["status"] = { ...(next["status"] as object), phase: "Terminating" };
     if (opts.dryRun) return { object: r.external(def, next), deleted: false };
     if (JSON.stringify(next) !== JSON.stringify(current)) r.store.put(def.storage, next);
-    if (isPod && grace > 0 && holding.length === 0) this.hooks.onGracefulPod?.(r, def, next, next.metadata.deletionGracePeriodSeconds ?? grace);
+    if (isPod && grace > 0 && holding.length === 0)
+      this.hooks.onGracefulPod?.(r, def, next, next.metadata.deletionGracePeriodSeconds ?? grace);
     if (isPod && grace > 0 && holding.length > 0) this.hooks.onGracefulPod?.(r, def, next, grace);
     return { object: structuredClone(r.external(def, r.stored(def, namespace, name) ?? next)), deleted: false };
   }
@@ -123,14 +183,25 @@ export class Deleter {
   finishIfReleased(def: ResourceDef, obj: KubeObject): boolean {
     if (!obj.metadata.deletionTimestamp || pendingFinalizers(obj).length > 0) return false;
     const isPod = def.resource === "pods" && !def.custom;
-    if (isPod && (obj.metadata.deletionGracePeriodSeconds ?? 0) > 0 && Date.parse(obj.metadata.deletionTimestamp) > this.registry.now().getTime()) return false;
+    if (
+      isPod &&
+      (obj.metadata.deletionGracePeriodSeconds ?? 0) > 0 &&
+      Date.parse(obj.metadata.deletionTimestamp) > this.registry.now().getTime()
+    )
+      return false;
     const current = this.registry.store.get(def.storage, obj.metadata.namespace, obj.metadata.name!);
     if (!current || current.metadata.uid !== obj.metadata.uid) return false;
     this.registry.store.remove(def.storage, obj.metadata.namespace, obj.metadata.name!);
     return true;
   }
 
-  async deleteCollection(def: ResourceDef, namespace: string | undefined, labels: LabelSelector, fields: FieldRequirement[], opts: DeleteOptions): Promise<KubeObject[]> {
+  async deleteCollection(
+    def: ResourceDef,
+    namespace: string | undefined,
+    labels: LabelSelector,
+    fields: FieldRequirement[],
+    opts: DeleteOptions,
+  ): Promise<KubeObject[]> {
     const out: KubeObject[] = [];
     const targets = [...this.registry.store.scan(def.storage, def.namespaced ? namespace : undefined)]
       .filter((e) => matchesLabels(labels, e.labels) && matchesFieldValues(fields, e.fields))

@@ -43,7 +43,16 @@ export class ApiError extends Error {
 
   toStatus(): Status {
     // Key order as the real server serialises metav1.Status.
-    const status: Status = { kind: "Status", apiVersion: "v1", metadata: {}, status: "Failure", message: this.message, reason: this.reason, ...(this.details !== undefined ? { details: this.details } : {}), code: this.code };
+    const status: Status = {
+      kind: "Status",
+      apiVersion: "v1",
+      metadata: {},
+      status: "Failure",
+      message: this.message,
+      reason: this.reason,
+      ...(this.details !== undefined ? { details: this.details } : {}),
+      code: this.code,
+    };
     // metav1.Status omits an empty reason (StatusReasonUnknown).
     if (!this.reason) delete (status as Partial<Status>).reason;
     return status;
@@ -72,15 +81,36 @@ export const alreadyExists = (gr: GroupResource, name: string) =>
   new ApiError(409, "AlreadyExists", `${qualified(gr)} "${name}" already exists`, details(gr, name));
 
 export const conflict = (gr: GroupResource, name: string, why: string) =>
-  new ApiError(409, "Conflict", `Operation cannot be fulfilled on ${qualified(gr)} "${name}": ${why}`, details(gr, name));
+  new ApiError(
+    409,
+    "Conflict",
+    `Operation cannot be fulfilled on ${qualified(gr)} "${name}": ${why}`,
+    details(gr, name),
+  );
 
 export const staleConflict = (gr: GroupResource, name: string) =>
   conflict(gr, name, "the object has been modified; please apply your changes to the latest version and try again");
 
 /** The storage layer's answer to a UID precondition (a PUT carrying another object's uid), in its words. */
-export const uidPreconditionFailed = (gr: GroupResource & { custom?: boolean; namespaced?: boolean }, namespace: string | undefined, name: string, wanted: string, actual: string) => {
-  const key = ["/registry", ...(gr.custom ? [gr.group] : []), gr.resource, ...(gr.namespaced && namespace ? [namespace] : []), name].join("/");
-  return conflict(gr, name, `StorageError: invalid object, Code: 4, Key: ${key}, ResourceVersion: 0, AdditionalErrorMsg: Precondition failed: UID in precondition: ${wanted}, UID in object meta: ${actual}`);
+export const uidPreconditionFailed = (
+  gr: GroupResource & { custom?: boolean; namespaced?: boolean },
+  namespace: string | undefined,
+  name: string,
+  wanted: string,
+  actual: string,
+) => {
+  const key = [
+    "/registry",
+    ...(gr.custom ? [gr.group] : []),
+    gr.resource,
+    ...(gr.namespaced && namespace ? [namespace] : []),
+    name,
+  ].join("/");
+  return conflict(
+    gr,
+    name,
+    `StorageError: invalid object, Code: 4, Key: ${key}, ResourceVersion: 0, AdditionalErrorMsg: Precondition failed: UID in precondition: ${wanted}, UID in object meta: ${actual}`,
+  );
 };
 
 export const badRequest = (message: string) => new ApiError(400, "BadRequest", message);
@@ -91,10 +121,15 @@ export const requestTooLarge = () => new ApiError(500, "", "etcdserver: request 
 export const methodNotAllowed = () =>
   new ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource", {});
 
-export const resourceNotFound = () => new ApiError(404, "NotFound", "the server could not find the requested resource", {});
+export const resourceNotFound = () =>
+  new ApiError(404, "NotFound", "the server could not find the requested resource", {});
 
 export const unsupportedMediaType = (accepted: readonly string[]) =>
-  new ApiError(415, "UnsupportedMediaType", `the body of the request was in an unknown format - accepted media types include: ${accepted.join(", ")}`);
+  new ApiError(
+    415,
+    "UnsupportedMediaType",
+    `the body of the request was in an unknown format - accepted media types include: ${accepted.join(", ")}`,
+  );
 
 export const notAcceptable = (accepted: readonly string[]) =>
   new ApiError(406, "NotAcceptable", `only the following media types are accepted: ${accepted.join(", ")}`);
@@ -103,7 +138,6 @@ export const tooLarge = (limit: number) =>
   new ApiError(413, "RequestEntityTooLarge", `the request is too large: limit is ${limit}`);
 
 export const expired = (message: string) => new ApiError(410, "Expired", message);
-
 
 export const unauthorized = () => new ApiError(401, "Unauthorized", "Unauthorized");
 
@@ -117,7 +151,16 @@ export const forbidden = (gr: GroupResource, name: string | undefined, why: stri
 
 /** A field error as apimachinery's field.Error formats it. */
 export interface FieldError {
-  type: "FieldValueRequired" | "FieldValueInvalid" | "FieldValueNotSupported" | "FieldValueDuplicate" | "FieldValueForbidden" | "FieldValueTooLong" | "FieldValueTypeInvalid" | "FieldValueNotFound" | "FieldValueTooMany";
+  type:
+    | "FieldValueRequired"
+    | "FieldValueInvalid"
+    | "FieldValueNotSupported"
+    | "FieldValueDuplicate"
+    | "FieldValueForbidden"
+    | "FieldValueTooLong"
+    | "FieldValueTypeInvalid"
+    | "FieldValueNotFound"
+    | "FieldValueTooMany";
   field: string;
   value?: unknown;
   detail?: string;
@@ -138,7 +181,8 @@ const TYPE_TEXT: Record<FieldError["type"], string> = {
 /** field.Error.ErrorBody(): the value is omitted for Required, Forbidden and TooLong. */
 export function fieldErrorBody(e: FieldError): string {
   let body = TYPE_TEXT[e.type];
-  const omitValue = e.type === "FieldValueRequired" || e.type === "FieldValueForbidden" || e.type === "FieldValueTooLong";
+  const omitValue =
+    e.type === "FieldValueRequired" || e.type === "FieldValueForbidden" || e.type === "FieldValueTooLong";
   if (!omitValue && e.value !== undefined) {
     body += `: ${typeof e.value === "string" ? JSON.stringify(e.value) : typeof e.value === "object" ? JSON.stringify(e.value) : String(e.value)}`;
   }

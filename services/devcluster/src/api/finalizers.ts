@@ -27,11 +27,21 @@ export function finalizerErrors(def: ResourceDef, finalizers: unknown[]): FieldE
     // Upstream reports the qualified-name errors against the list, the core rule against the item.
     for (const e of qualifiedNameErrors(f, FIELD)) errs.push(e);
     if (coreRules && !f.includes("/") && !STANDARD.has(f)) {
-      errs.push({ type: "FieldValueInvalid", field: `${FIELD}[${i}]`, value: f, detail: "name is neither a standard finalizer name nor is it fully qualified" });
+      errs.push({
+        type: "FieldValueInvalid",
+        field: `${FIELD}[${i}]`,
+        value: f,
+        detail: "name is neither a standard finalizer name nor is it fully qualified",
+      });
     }
   }
   if (finalizers.includes("orphan") && finalizers.includes("foregroundDeletion")) {
-    errs.push({ type: "FieldValueInvalid", field: FIELD, value: finalizers, detail: "finalizer orphan and foregroundDeletion cannot be both set" });
+    errs.push({
+      type: "FieldValueInvalid",
+      field: FIELD,
+      value: finalizers,
+      detail: "finalizer orphan and foregroundDeletion cannot be both set",
+    });
   }
   return errs;
 }
@@ -40,6 +50,13 @@ export function finalizerErrors(def: ResourceDef, finalizers: unknown[]): FieldE
 export function finalizerWarnings(def: ResourceDef, obj: KubeObject, old: KubeObject | undefined): string[] {
   if (!def.custom) return [];
   const before = new Set(old?.metadata.finalizers ?? []);
-  const added = [...new Set(obj.metadata.finalizers ?? [])].filter((f) => typeof f === "string" && !before.has(f)).sort();
-  return added.filter((f) => !f.includes("/")).map((f) => `${FIELD}: ${JSON.stringify(f)}: prefer a domain-qualified finalizer name including a path (/) to avoid accidental conflicts with other finalizer writers`);
+  const added = [...new Set(obj.metadata.finalizers ?? [])]
+    .filter((f) => typeof f === "string" && !before.has(f))
+    .sort();
+  return added
+    .filter((f) => !f.includes("/"))
+    .map(
+      (f) =>
+        `${FIELD}: ${JSON.stringify(f)}: prefer a domain-qualified finalizer name including a path (/) to avoid accidental conflicts with other finalizer writers`,
+    );
 }

@@ -11,7 +11,8 @@ import type { KubeObject, ResourceDef } from "./resources.js";
 type Obj = Record<string, unknown>;
 const obj = (v: unknown): Obj => (typeof v === "object" && v !== null && !Array.isArray(v) ? (v as Obj) : {});
 
-const POD_FORBIDDEN = "pod updates may not change fields other than `spec.containers[*].image`,`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)";
+const POD_FORBIDDEN =
+  "pod updates may not change fields other than `spec.containers[*].image`,`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)";
 
 function maskPodSpec(spec: Obj, old: Obj): Obj {
   const out = structuredClone(spec);
@@ -49,15 +50,28 @@ export function validateImmutable(def: ResourceDef, old: KubeObject, next: KubeO
   if (def.custom || def.group !== (def.resource === "jobs" ? "batch" : "")) return [];
   if (def.resource === "pods") {
     const oldSpec = obj(old["spec"]);
-    if (!deepEqual(maskPodSpec(obj(next["spec"]), oldSpec), oldSpec)) return [{ type: "FieldValueForbidden", field: "spec", detail: POD_FORBIDDEN }];
+    if (!deepEqual(maskPodSpec(obj(next["spec"]), oldSpec), oldSpec))
+      return [{ type: "FieldValueForbidden", field: "spec", detail: POD_FORBIDDEN }];
     return [];
   }
   if (def.resource !== "jobs") return [];
   const errs: FieldError[] = [];
   const a = obj(old["spec"]);
   const b = obj(next["spec"]);
-  if (!deepEqual(a["selector"], b["selector"])) errs.push({ type: "FieldValueInvalid", field: "spec.selector", value: b["selector"], detail: "field is immutable" });
-  if (!deepEqual(a["completions"], b["completions"])) errs.push({ type: "FieldValueInvalid", field: "spec.completions", value: b["completions"], detail: "field is immutable" });
+  if (!deepEqual(a["selector"], b["selector"]))
+    errs.push({
+      type: "FieldValueInvalid",
+      field: "spec.selector",
+      value: b["selector"],
+      detail: "field is immutable",
+    });
+  if (!deepEqual(a["completions"], b["completions"]))
+    errs.push({
+      type: "FieldValueInvalid",
+      field: "spec.completions",
+      value: b["completions"],
+      detail: "field is immutable",
+    });
   const ta = obj(a["template"]);
   const tb = obj(b["template"]);
   if (!deepEqual(ta, tb)) {
@@ -70,7 +84,8 @@ export function validateImmutable(def: ResourceDef, old: KubeObject, next: KubeO
       for (const k of SCHEDULING_DIRECTIVES) delete obj(c["spec"])[k];
       return c;
     };
-    if (!neverStarted || !deepEqual(strip(ta), strip(tb))) errs.push({ type: "FieldValueInvalid", field: "spec.template", value: tb, detail: "field is immutable" });
+    if (!neverStarted || !deepEqual(strip(ta), strip(tb)))
+      errs.push({ type: "FieldValueInvalid", field: "spec.template", value: tb, detail: "field is immutable" });
   }
   return errs;
 }

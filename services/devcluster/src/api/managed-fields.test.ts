@@ -6,39 +6,60 @@ import type { KubeObject } from "./resources.js";
 
 const schema = mergeSchemaForKind("Pod");
 const now = "2026-01-01T00:00:00Z";
-const pod = (containers: object[], labels: Record<string, string> = {}): KubeObject => ({ apiVersion: "v1", kind: "Pod", metadata: { name: "p", labels }, spec: { containers } });
+const pod = (containers: object[], labels: Record<string, string> = {}): KubeObject => ({
+  apiVersion: "v1",
+  kind: "Pod",
+  metadata: { name: "p", labels },
+  spec: { containers },
+});
 
 describe("field sets", () => {
   it("keys list-map items by their merge key and round-trips through FieldsV1", () => {
     const set = fieldSet(pod([{ name: "main", image: "i" }], { app: "x" }), schema);
     const v1 = toFieldsV1(set);
-    assert.deepEqual(v1, { "f:metadata": { "f:labels": { "f:app": {} } }, "f:spec": { "f:containers": { 'k:{"name":"main"}': { ".": {}, "f:name": {}, "f:image": {} } } } });
+    assert.deepEqual(v1, {
+      "f:metadata": { "f:labels": { "f:app": {} } },
+      "f:spec": { "f:containers": { 'k:{"name":"main"}': { ".": {}, "f:name": {}, "f:image": {} } } },
+    });
     assert.deepEqual(fromFieldsV1(v1), set);
   });
 });
 
 describe("server-side apply", () => {
-  const apply = (live: KubeObject | undefined, applied: KubeObject, manager: string, force = false) => serverSideApply({ live, applied, manager, force, schema, subresource: undefined, now });
+  const apply = (live: KubeObject | undefined, applied: KubeObject, manager: string, force = false) =>
+    serverSideApply({ live, applied, manager, force, schema, subresource: undefined, now });
 
   it("merges containers by name across managers", () => {
     const a = apply(undefined, pod([{ name: "main", image: "i:1" }]), "a");
     const b = apply(a, pod([{ name: "side", image: "s:1" }]), "b");
-    assert.deepEqual((b["spec"] as { containers: { name: string }[] }).containers.map((c) => c.name), ["main", "side"]);
+    assert.deepEqual(
+      (b["spec"] as { containers: { name: string }[] }).containers.map((c) => c.name),
+      ["main", "side"],
+    );
   });
 
   it("conflicts on a field another manager owns with another value, naming manager and field", () => {
     const a = apply(undefined, pod([{ name: "main", image: "i:1" }]), "a");
-    assert.throws(() => apply(a, pod([{ name: "main", image: "i:2" }]), "b"), (e: unknown) => {
-      const err = e as { code: number; message: string };
-      return err.code === 409 && err.message === 'Apply failed with 1 conflict: conflict with "a": .spec.containers[{"name":"main"}].image';
-    });
+    assert.throws(
+      () => apply(a, pod([{ name: "main", image: "i:2" }]), "b"),
+      (e: unknown) => {
+        const err = e as { code: number; message: string };
+        return (
+          err.code === 409 &&
+          err.message === 'Apply failed with 1 conflict: conflict with "a": .spec.containers[{"name":"main"}].image'
+        );
+      },
+    );
   });
 
   it("takes a field over with force and leaves the loser without it", () => {
     const a = apply(undefined, pod([{ name: "main", image: "i:1" }]), "a");
     const b = apply(a, pod([{ name: "main", image: "i:2" }]), "b", true);
     const entryA = b.metadata.managedFields!.find((m) => m.manager === "a")!;
-    assert.equal(fromFieldsV1(entryA.fieldsV1).has('f:spec\u0001f:containers\u0001k:{"name":"main"}\u0001f:image'), false);
+    assert.equal(
+      fromFieldsV1(entryA.fieldsV1).has('f:spec\u0001f:containers\u0001k:{"name":"main"}\u0001f:image'),
+      false,
+    );
   });
 
   it("removes what a manager no longer applies unless someone else owns it", () => {
@@ -59,6 +80,9 @@ describe("updates", () => {
     const editor = after.metadata.managedFields!.find((m) => m.manager === "editor")!;
     assert.deepEqual(editor.fieldsV1, { "f:spec": { "f:containers": { 'k:{"name":"main"}': { "f:image": {} } } } });
     const creator = after.metadata.managedFields!.find((m) => m.manager === "creator")!;
-    assert.equal(fromFieldsV1(creator.fieldsV1).has('f:spec\u0001f:containers\u0001k:{"name":"main"}\u0001f:image'), false);
+    assert.equal(
+      fromFieldsV1(creator.fieldsV1).has('f:spec\u0001f:containers\u0001k:{"name":"main"}\u0001f:image'),
+      false,
+    );
   });
 });

@@ -24,7 +24,8 @@ export function fieldSet(obj: unknown, schema: MergeSchema | undefined, scope: "
     if (scope === "status" ? k !== "status" : k === "status") continue;
     if (k === "metadata") {
       if (!isObject(v)) continue;
-      for (const m of OWNED_METADATA) if (v[m] !== undefined) walk(v[m], child(child(schema, "metadata"), m), [`f:metadata`, `f:${m}`], out);
+      for (const m of OWNED_METADATA)
+        if (v[m] !== undefined) walk(v[m], child(child(schema, "metadata"), m), [`f:metadata`, `f:${m}`], out);
       continue;
     }
     walk(v, child(schema, k), [`f:${k}`], out);
@@ -51,7 +52,8 @@ function walk(v: unknown, schema: MergeSchema | undefined, path: string[], out: 
       for (const item of v) {
         const p = [...path, itemKey(item, list.keys)];
         out.add([...p, "."].join(SEP));
-        if (isObject(item)) for (const k of Object.keys(item)) walk(item[k], child(schema?.items, k), [...p, `f:${k}`], out);
+        if (isObject(item))
+          for (const k of Object.keys(item)) walk(item[k], child(schema?.items, k), [...p, `f:${k}`], out);
       }
       return;
     }
@@ -128,7 +130,9 @@ export function removeAt(obj: unknown, path: string): void {
     } else if (Array.isArray(cur)) {
       const want = JSON.parse(el.slice(2)) as unknown;
       const idx = el.startsWith("k:")
-        ? cur.findIndex((item) => isObject(item) && Object.entries(want as Obj).every(([k, v]) => deepEqual(item[k], v)))
+        ? cur.findIndex(
+            (item) => isObject(item) && Object.entries(want as Obj).every(([k, v]) => deepEqual(item[k], v)),
+          )
         : cur.findIndex((x) => deepEqual(x, want));
       if (idx < 0) return;
       if (last) cur.splice(idx, 1);
@@ -141,7 +145,8 @@ export function removeAt(obj: unknown, path: string): void {
 export function mergeApplied(live: unknown, applied: unknown, schema: MergeSchema | undefined): unknown {
   if (isObject(applied)) {
     const out: Obj = isObject(live) ? { ...live } : {};
-    for (const [k, v] of Object.entries(applied)) out[k] = v === null ? null : mergeApplied(out[k], v, child(schema, k));
+    for (const [k, v] of Object.entries(applied))
+      out[k] = v === null ? null : mergeApplied(out[k], v, child(schema, k));
     return out;
   }
   if (Array.isArray(applied)) {
@@ -170,7 +175,8 @@ interface Decoded {
   set: FieldSet;
 }
 
-const decode = (entries: ManagedFieldsEntry[] | undefined): Decoded[] => (entries ?? []).map((entry) => ({ entry, set: fromFieldsV1(entry.fieldsV1) }));
+const decode = (entries: ManagedFieldsEntry[] | undefined): Decoded[] =>
+  (entries ?? []).map((entry) => ({ entry, set: fromFieldsV1(entry.fieldsV1) }));
 
 function encode(decoded: Decoded[]): ManagedFieldsEntry[] {
   return decoded.filter((d) => d.set.size > 0).map((d) => ({ ...d.entry, fieldsV1: toFieldsV1(d.set) }));
@@ -186,7 +192,13 @@ export interface ApplyInput {
   now: string;
 }
 
-const readable = (path: string) => `.${path.split(SEP).filter((e) => e !== ".").map((e) => (e.startsWith("f:") ? e.slice(2) : `[${e.slice(2)}]`)).join(".").replace(/\.\[/g, "[")}`;
+const readable = (path: string) =>
+  `.${path
+    .split(SEP)
+    .filter((e) => e !== ".")
+    .map((e) => (e.startsWith("f:") ? e.slice(2) : `[${e.slice(2)}]`))
+    .join(".")
+    .replace(/\.\[/g, "[")}`;
 
 /** Server-side apply: returns the merged object with updated managedFields, or throws 409. */
 export function serverSideApply(input: ApplyInput): KubeObject {
@@ -194,7 +206,8 @@ export function serverSideApply(input: ApplyInput): KubeObject {
   const scope = subresource === "status" ? "status" : "main";
   const newSet = fieldSet(applied, schema, scope);
   const decoded = decode(live?.metadata.managedFields);
-  const mine = (d: Decoded) => d.entry.manager === manager && d.entry.operation === "Apply" && (d.entry.subresource ?? "") === (subresource ?? "");
+  const mine = (d: Decoded) =>
+    d.entry.manager === manager && d.entry.operation === "Apply" && (d.entry.subresource ?? "") === (subresource ?? "");
   const conflicts = new Map<string, string[]>();
   const changing = new Set<string>();
   for (const p of newSet) {
@@ -211,7 +224,9 @@ export function serverSideApply(input: ApplyInput): KubeObject {
   }
   if (conflicts.size > 0 && !force) throw applyConflict(conflicts);
 
-  const result = structuredClone(live ?? { apiVersion: applied.apiVersion, kind: applied.kind, metadata: {} }) as KubeObject;
+  const result = structuredClone(
+    live ?? { apiVersion: applied.apiVersion, kind: applied.kind, metadata: {} },
+  ) as KubeObject;
   const previous = decoded.find(mine)?.set ?? new Set<string>();
   for (const p of previous) {
     if (newSet.has(p)) continue;
@@ -229,7 +244,14 @@ export function serverSideApply(input: ApplyInput): KubeObject {
     for (const p of changing) d.set.delete(p);
   }
   const own = decoded.find(mine);
-  const entry: ManagedFieldsEntry = { manager, operation: "Apply", apiVersion: applied.apiVersion, time: now, fieldsType: "FieldsV1", fieldsV1: {} };
+  const entry: ManagedFieldsEntry = {
+    manager,
+    operation: "Apply",
+    apiVersion: applied.apiVersion,
+    time: now,
+    fieldsType: "FieldsV1",
+    fieldsV1: {},
+  };
   if (subresource) entry.subresource = subresource;
   if (own) {
     own.set = newSet;
@@ -241,24 +263,44 @@ export function serverSideApply(input: ApplyInput): KubeObject {
 
 function applyConflict(conflicts: Map<string, string[]>): ApiError {
   const all = [...conflicts.entries()].flatMap(([m, paths]) => paths.map((p) => ({ m, p })));
-  const causes = all.map(({ m, p }) => ({ reason: "FieldManagerConflict", message: `conflict with "${m}"`, field: readable(p) }));
+  const causes = all.map(({ m, p }) => ({
+    reason: "FieldManagerConflict",
+    message: `conflict with "${m}"`,
+    field: readable(p),
+  }));
   let message: string;
   if (all.length === 1) message = `Apply failed with 1 conflict: conflict with "${all[0]!.m}": ${readable(all[0]!.p)}`;
   else {
-    const parts = [...conflicts.entries()].map(([m, paths]) => `conflicts with "${m}":\n${paths.map((p) => `- ${readable(p)}`).join("\n")}`);
+    const parts = [...conflicts.entries()].map(
+      ([m, paths]) => `conflicts with "${m}":\n${paths.map((p) => `- ${readable(p)}`).join("\n")}`,
+    );
     message = `Apply failed with ${all.length} conflicts: ${parts.join("\n")}`;
   }
   return new ApiError(409, "Conflict", message, { causes });
 }
 
 /** Records an Update (create, PUT, patch) by `manager`: it takes the fields it changed. */
-export function recordUpdate(old: KubeObject | undefined, next: KubeObject, manager: string, schema: MergeSchema | undefined, subresource: "status" | undefined, now: string): void {
+export function recordUpdate(
+  old: KubeObject | undefined,
+  next: KubeObject,
+  manager: string,
+  schema: MergeSchema | undefined,
+  subresource: "status" | undefined,
+  now: string,
+): void {
   const scope = subresource === "status" ? "status" : "main";
   if (!old && !next.metadata.managedFields?.length) {
     // A create owns every field it sets: build FieldsV1 directly, the hot path of bulk creates.
     const fieldsV1 = toFieldsV1(fieldSet(next, schema, scope));
     if (Object.keys(fieldsV1).length === 0) return;
-    const entry: ManagedFieldsEntry = { manager, operation: "Update", apiVersion: next.apiVersion, time: now, fieldsType: "FieldsV1", fieldsV1 };
+    const entry: ManagedFieldsEntry = {
+      manager,
+      operation: "Update",
+      apiVersion: next.apiVersion,
+      time: now,
+      fieldsType: "FieldsV1",
+      fieldsV1,
+    };
     if (subresource) entry.subresource = subresource;
     next.metadata.managedFields = [entry];
     return;
@@ -280,8 +322,20 @@ export function recordUpdate(old: KubeObject | undefined, next: KubeObject, mana
     for (const p of changed) d.set.delete(p);
     for (const p of removed) d.set.delete(p);
   }
-  const mine = decoded.find((d) => d.entry.manager === manager && d.entry.operation === "Update" && (d.entry.subresource ?? "") === (subresource ?? ""));
-  const entry: ManagedFieldsEntry = { manager, operation: "Update", apiVersion: next.apiVersion, time: now, fieldsType: "FieldsV1", fieldsV1: {} };
+  const mine = decoded.find(
+    (d) =>
+      d.entry.manager === manager &&
+      d.entry.operation === "Update" &&
+      (d.entry.subresource ?? "") === (subresource ?? ""),
+  );
+  const entry: ManagedFieldsEntry = {
+    manager,
+    operation: "Update",
+    apiVersion: next.apiVersion,
+    time: now,
+    fieldsType: "FieldsV1",
+    fieldsV1: {},
+  };
   if (subresource) entry.subresource = subresource;
   if (mine) {
     for (const p of changed) mine.set.add(p);

@@ -18,6 +18,13 @@ export function changedBeyondMetadata(a: KubeObject, b: KubeObject, statusIsSubr
 
 /** A no-op write does not bump resourceVersion on the real server either. */
 export function sameObject(a: KubeObject, b: KubeObject): boolean {
-  const strip = (o: KubeObject) => ({ ...o, metadata: { ...o.metadata, resourceVersion: undefined, managedFields: (o.metadata.managedFields ?? []).map((e) => ({ ...e, time: undefined })) } });
+  const strip = (o: KubeObject) => ({
+    ...o,
+    metadata: {
+      ...o.metadata,
+      resourceVersion: undefined,
+      managedFields: (o.metadata.managedFields ?? []).map((e) => ({ ...e, time: undefined })),
+    },
+  });
   return deepEqual(JSON.parse(JSON.stringify(strip(a))), JSON.parse(JSON.stringify(strip(b))));
 }

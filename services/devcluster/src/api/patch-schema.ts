@@ -18,7 +18,8 @@ export interface MergeSchema {
   items?: MergeSchema;
 }
 
-const map = (keys: string[], items?: MergeSchema): MergeSchema => (items ? { list: { kind: "map", keys }, items } : { list: { kind: "map", keys } });
+const map = (keys: string[], items?: MergeSchema): MergeSchema =>
+  items ? { list: { kind: "map", keys }, items } : { list: { kind: "map", keys } };
 const conditions = map(["type"]);
 
 const container: MergeSchema = {
@@ -63,13 +64,44 @@ const podStatus: MergeSchema = {
 
 export const BUILTIN_MERGE_SCHEMAS: Record<string, MergeSchema> = {
   Pod: { fields: { metadata, spec: podSpec, status: podStatus } },
-  Job: { fields: { metadata, spec: { fields: { template: { fields: { metadata, spec: podSpec } } } }, status: { fields: { conditions } } } },
-  Deployment: { fields: { metadata, spec: { fields: { template: { fields: { metadata, spec: podSpec } } } }, status: { fields: { conditions } } } },
-  ReplicaSet: { fields: { metadata, spec: { fields: { template: { fields: { metadata, spec: podSpec } } } }, status: { fields: { conditions } } } },
-  StatefulSet: { fields: { metadata, spec: { fields: { template: { fields: { metadata, spec: podSpec } } } }, status: { fields: { conditions } } } },
-  Service: { fields: { metadata, spec: { fields: { ports: map(["port", "protocol"]) } }, status: { fields: { conditions } } } },
+  Job: {
+    fields: {
+      metadata,
+      spec: { fields: { template: { fields: { metadata, spec: podSpec } } } },
+      status: { fields: { conditions } },
+    },
+  },
+  Deployment: {
+    fields: {
+      metadata,
+      spec: { fields: { template: { fields: { metadata, spec: podSpec } } } },
+      status: { fields: { conditions } },
+    },
+  },
+  ReplicaSet: {
+    fields: {
+      metadata,
+      spec: { fields: { template: { fields: { metadata, spec: podSpec } } } },
+      status: { fields: { conditions } },
+    },
+  },
+  StatefulSet: {
+    fields: {
+      metadata,
+      spec: { fields: { template: { fields: { metadata, spec: podSpec } } } },
+      status: { fields: { conditions } },
+    },
+  },
+  Service: {
+    fields: { metadata, spec: { fields: { ports: map(["port", "protocol"]) } }, status: { fields: { conditions } } },
+  },
   PodDisruptionBudget: { fields: { metadata, status: { fields: { conditions } } } },
-  Node: { fields: { metadata, status: { fields: { conditions, addresses: map(["type"]), images: { list: { kind: "atomic" } } } } } },
+  Node: {
+    fields: {
+      metadata,
+      status: { fields: { conditions, addresses: map(["type"]), images: { list: { kind: "atomic" } } } },
+    },
+  },
   Namespace: { fields: { metadata, status: { fields: { conditions } } } },
   CustomResourceDefinition: { fields: { metadata, status: { fields: { conditions } } } },
 };
@@ -88,10 +120,16 @@ export function mergeSchemaFromOpenApi(schema: JSONSchemaProps | undefined): Mer
   }
   if (schema.type === "array") {
     const t = schema["x-kubernetes-list-type"];
-    out.list = t === "map" ? { kind: "map", keys: schema["x-kubernetes-list-map-keys"] ?? [] } : t === "set" ? { kind: "set" } : { kind: "atomic" };
+    out.list =
+      t === "map"
+        ? { kind: "map", keys: schema["x-kubernetes-list-map-keys"] ?? [] }
+        : t === "set"
+          ? { kind: "set" }
+          : { kind: "atomic" };
     if (schema.items) out.items = mergeSchemaFromOpenApi(schema.items);
   }
-  if (schema.additionalProperties && typeof schema.additionalProperties === "object") out.values = mergeSchemaFromOpenApi(schema.additionalProperties);
+  if (schema.additionalProperties && typeof schema.additionalProperties === "object")
+    out.values = mergeSchemaFromOpenApi(schema.additionalProperties);
   if (out.fields?.["metadata"] === undefined && schema.properties?.["metadata"]) out.fields!["metadata"] = metadata;
   return out;
 }

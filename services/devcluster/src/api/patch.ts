@@ -13,13 +13,18 @@ const clone = <T>(v: T): T => structuredClone(v);
 
 /** JSON patch failures are 422 with the server's generic wording and the cause. */
 function patchFailed(message: string): ApiError {
-  return new ApiError(422, "Invalid", "the server rejected our request due to an error in our request", { causes: [{ reason: "UnexpectedServerResponse", message }] });
+  return new ApiError(422, "Invalid", "the server rejected our request due to an error in our request", {
+    causes: [{ reason: "UnexpectedServerResponse", message }],
+  });
 }
 
 function decodePointer(pointer: string): string[] {
   if (pointer === "") return [];
   if (!pointer.startsWith("/")) throw patchFailed(`invalid JSON pointer: ${pointer}`);
-  return pointer.slice(1).split("/").map((p) => p.replace(/~1/g, "/").replace(/~0/g, "~"));
+  return pointer
+    .slice(1)
+    .split("/")
+    .map((p) => p.replace(/~1/g, "/").replace(/~0/g, "~"));
 }
 
 function parentOf(doc: Json, parts: string[], op: string, path: string): { parent: JsonObject | Json[]; key: string } {
@@ -28,7 +33,8 @@ function parentOf(doc: Json, parts: string[], op: string, path: string): { paren
     if (Array.isArray(cur)) cur = cur[Number(p)] as Json;
     else if (isObject(cur)) cur = cur[p] as Json;
     else cur = undefined as unknown as Json;
-    if (cur === undefined || cur === null || typeof cur !== "object") throw patchFailed(`${op} operation does not apply: doc is missing path: "${path}": missing value`);
+    if (cur === undefined || cur === null || typeof cur !== "object")
+      throw patchFailed(`${op} operation does not apply: doc is missing path: "${path}": missing value`);
   }
   return { parent: cur as JsonObject | Json[], key: parts[parts.length - 1]! };
 }
@@ -58,10 +64,12 @@ export function applyJsonPatch(document: unknown, patch: unknown): unknown {
       const { parent, key } = parentOf(doc, p, "remove", at);
       if (Array.isArray(parent)) {
         const i = Number(key);
-        if (!/^\d+$/.test(key) || i >= parent.length) throw patchFailed(`remove operation does not apply: doc is missing path: "${at}": missing value`);
+        if (!/^\d+$/.test(key) || i >= parent.length)
+          throw patchFailed(`remove operation does not apply: doc is missing path: "${at}": missing value`);
         return parent.splice(i, 1)[0]!;
       }
-      if (!(key in parent)) throw patchFailed(`remove operation does not apply: doc is missing path: "${at}": missing value`);
+      if (!(key in parent))
+        throw patchFailed(`remove operation does not apply: doc is missing path: "${at}": missing value`);
       const old = parent[key]!;
       delete parent[key];
       return old;
@@ -74,13 +82,18 @@ export function applyJsonPatch(document: unknown, patch: unknown): unknown {
       const { parent, key } = parentOf(doc, p, opName, at);
       if (Array.isArray(parent)) {
         const i = key === "-" ? parent.length : Number(key);
-        if (!(key === "-" || /^\d+$/.test(key)) || i > parent.length) throw patchFailed(`${opName} operation does not apply: doc is missing path: "${at}": missing value`);
+        if (!(key === "-" || /^\d+$/.test(key)) || i > parent.length)
+          throw patchFailed(`${opName} operation does not apply: doc is missing path: "${at}": missing value`);
         parent.splice(i, 0, v);
       } else parent[key] = v;
     };
     switch (op) {
-      case "add": add(parts, clone(value ?? null), path, "add"); break;
-      case "remove": remove(parts, path); break;
+      case "add":
+        add(parts, clone(value ?? null), path, "add");
+        break;
+      case "remove":
+        remove(parts, path);
+        break;
       case "replace": {
         getAt(doc, parts, path, "replace");
         if (parts.length === 0) doc = clone(value ?? null);
@@ -91,8 +104,10 @@ export function applyJsonPatch(document: unknown, patch: unknown): unknown {
         }
         break;
       }
-      case "move": case "copy": {
-        if (typeof raw["from"] !== "string") throw patchFailed(`${op} operation does not apply: operation, missing from field: missing value`);
+      case "move":
+      case "copy": {
+        if (typeof raw["from"] !== "string")
+          throw patchFailed(`${op} operation does not apply: operation, missing from field: missing value`);
         const from = raw["from"];
         const fromParts = decodePointer(from);
         const v = op === "move" ? remove(fromParts, from) : clone(getAt(doc, fromParts, from, "copy"));
@@ -104,7 +119,8 @@ export function applyJsonPatch(document: unknown, patch: unknown): unknown {
         if (!deepEqual(actual, value)) throw patchFailed(`testing value ${path} failed: test failed`);
         break;
       }
-      default: throw patchFailed(`Unexpected kind: ${op}`);
+      default:
+        throw patchFailed(`Unexpected kind: ${op}`);
     }
   }
   return doc;
@@ -122,7 +138,8 @@ export function applyMergePatch(target: unknown, patch: unknown): unknown {
 
 /** Strategic merge patch. Unknown directives in the patch are rejected as the server does. */
 export function applyStrategicMergePatch(original: unknown, patch: unknown, schema: MergeSchema | undefined): unknown {
-  if (!isObject(patch)) throw badRequest("unable to find api field in struct for strategic merge patch: patch is not an object");
+  if (!isObject(patch))
+    throw badRequest("unable to find api field in struct for strategic merge patch: patch is not an object");
   return mergeMap(isObject(original) ? clone(original) : {}, patch, schema);
 }
 
@@ -140,7 +157,8 @@ function mergeMap(orig: JsonObject, patch: JsonObject, schema: MergeSchema | und
     if (key.startsWith("$deleteFromPrimitiveList/")) {
       const field = key.slice("$deleteFromPrimitiveList/".length);
       const list = orig[field];
-      if (Array.isArray(list) && Array.isArray(value)) orig[field] = list.filter((x) => !value.some((d) => deepEqual(d, x)));
+      if (Array.isArray(list) && Array.isArray(value))
+        orig[field] = list.filter((x) => !value.some((d) => deepEqual(d, x)));
       continue;
     }
     if (value === null) {
@@ -178,24 +196,39 @@ function mergeList(orig: Json[], patch: Json[], schema: MergeSchema | undefined)
     const patched: Json[] = [];
     for (const v of patch) if (!patched.some((o) => deepEqual(o, v))) patched.push(v);
     const serverIndex = (v: Json) => orig.findIndex((o) => deepEqual(o, v));
-    return mergeSorted(orig.filter((o) => !patched.some((v) => deepEqual(o, v))), patched, serverIndex);
+    return mergeSorted(
+      orig.filter((o) => !patched.some((v) => deepEqual(o, v))),
+      patched,
+      serverIndex,
+    );
   }
-  if (meta?.kind !== "map" || !meta.keys?.length) return patch.filter((p) => !(isObject(p) && "$patch" in p)).map(stripDirectives);
+  if (meta?.kind !== "map" || !meta.keys?.length)
+    return patch.filter((p) => !(isObject(p) && "$patch" in p)).map(stripDirectives);
   const keys = meta.keys;
   const named = new Set<string>();
   const patched: Json[] = [];
   for (const item of patch) {
-    if (!isObject(item)) throw badRequest(`merging an object in json but data type is not struct, instead is: ${typeof item}`);
-    if (keys.every((k) => item[k] === undefined)) throw badRequest(`map: ${JSON.stringify(item)} does not contain declared merge key: ${keys[0]}`);
+    if (!isObject(item))
+      throw badRequest(`merging an object in json but data type is not struct, instead is: ${typeof item}`);
+    if (keys.every((k) => item[k] === undefined))
+      throw badRequest(`map: ${JSON.stringify(item)} does not contain declared merge key: ${keys[0]}`);
     const key = matchKey(item, keys)!;
     named.add(key);
     // A delete directive removes every entry with the key (duplicates included).
     if (item["$patch"] === "delete") continue;
     const current = orig.find((o) => matchKey(o, keys) === key);
-    patched.push(current !== undefined ? mergeMap(isObject(current) ? clone(current) : {}, item, schema?.items) : stripDirectives(item));
+    patched.push(
+      current !== undefined
+        ? mergeMap(isObject(current) ? clone(current) : {}, item, schema?.items)
+        : stripDirectives(item),
+    );
   }
   const serverIndex = (v: Json) => orig.findIndex((o) => matchKey(o, keys) === matchKey(v, keys));
-  return mergeSorted(orig.filter((o) => !named.has(matchKey(o, keys) ?? "")), patched, serverIndex);
+  return mergeSorted(
+    orig.filter((o) => !named.has(matchKey(o, keys) ?? "")),
+    patched,
+    serverIndex,
+  );
 }
 
 /**

@@ -1,5 +1,15 @@
 import { randomUUID } from "node:crypto";
-import { alreadyExists, badRequest, forbidden, invalid, notFound, staleConflict, uidPreconditionFailed, unsupportedMediaType, type FieldError } from "./errors.js";
+import {
+  alreadyExists,
+  badRequest,
+  forbidden,
+  invalid,
+  notFound,
+  staleConflict,
+  uidPreconditionFailed,
+  unsupportedMediaType,
+  type FieldError,
+} from "./errors.js";
 import { applyBuiltinDefaults, applyCreateDefaults, generateNameSuffix } from "./defaults.js";
 import { crdStatus, defaultCrd, validateCrd, type CustomResourceInfo } from "./crd.js";
 import { recordUpdate, serverSideApply } from "./managed-fields.js";
@@ -112,7 +122,11 @@ export class Registry {
     return structuredClone(this.external(def, obj));
   }
 
-  async admit(attrs: Omit<AdmissionAttributes, "user" | "dryRun" | "options">, opts: WriteOptions, options: Obj): Promise<void> {
+  async admit(
+    attrs: Omit<AdmissionAttributes, "user" | "dryRun" | "options">,
+    opts: WriteOptions,
+    options: Obj,
+  ): Promise<void> {
     if (!this.deps.admit) return;
     await this.deps.admit({ ...attrs, user: opts.user ?? SYSTEM_USER, dryRun: opts.dryRun ?? false, options });
   }
@@ -121,9 +135,12 @@ export class Registry {
     const apiVersion = body["apiVersion"];
     const kind = body["kind"];
     if (apiVersion !== undefined && apiVersion !== apiVersionOf(def)) {
-      throw badRequest(`the API version in the data (${String(apiVersion)}) does not match the expected API version (${apiVersionOf(def)})`);
+      throw badRequest(
+        `the API version in the data (${String(apiVersion)}) does not match the expected API version (${apiVersionOf(def)})`,
+      );
     }
-    if (kind !== undefined && kind !== def.kind) throw badRequest(`the kind in the data (${String(kind)}) does not match the expected kind (${def.kind})`);
+    if (kind !== undefined && kind !== def.kind)
+      throw badRequest(`the kind in the data (${String(kind)}) does not match the expected kind (${def.kind})`);
   }
 
   private checkNamespace(def: ResourceDef, name: string, namespace: string | undefined): void {
@@ -131,8 +148,18 @@ export class Registry {
     const ns = this.store.get("namespaces", undefined, namespace);
     if (!ns) throw notFound({ group: "", resource: "namespaces" }, namespace);
     if (ns.metadata.deletionTimestamp) {
-      const err = forbidden(def, name, `unable to create new content in namespace ${namespace} because it is being terminated`);
-      err.details!.causes = [{ reason: "NamespaceTerminating", message: `namespace ${namespace} is being terminated`, field: "metadata.namespace" }];
+      const err = forbidden(
+        def,
+        name,
+        `unable to create new content in namespace ${namespace} because it is being terminated`,
+      );
+      err.details!.causes = [
+        {
+          reason: "NamespaceTerminating",
+          message: `namespace ${namespace} is being terminated`,
+          field: "metadata.namespace",
+        },
+      ];
       throw err;
     }
   }
@@ -140,13 +167,18 @@ export class Registry {
   /** Built-in kinds: fields the upstream schema does not name are an error under Strict, a warning under Warn, and dropped. */
   private pruneBuiltin(def: ResourceDef, obj: KubeObject, opts: WriteOptions): void {
     if (def.custom) return;
-    const [group, version] = obj.apiVersion.includes("/") ? obj.apiVersion.split("/") as [string, string] : ["", obj.apiVersion];
+    const [group, version] = obj.apiVersion.includes("/")
+      ? (obj.apiVersion.split("/") as [string, string])
+      : ["", obj.apiVersion];
     const definition = builtinDefinitionName({ group, version, kind: obj.kind });
     if (!definition) return;
     const unknown = pruneUnknownFields(definition, obj).map((path) => `unknown field "${path}"`);
     if (unknown.length === 0) return;
     const validation = opts.fieldValidation ?? "Warn";
-    if (validation === "Strict") throw badRequest(`${def.kind} in version "${def.version}" cannot be handled as a ${def.kind}: strict decoding error: ${unknown.join(", ")}`);
+    if (validation === "Strict")
+      throw badRequest(
+        `${def.kind} in version "${def.version}" cannot be handled as a ${def.kind}: strict decoding error: ${unknown.join(", ")}`,
+      );
     if (validation === "Warn") opts.warnings?.push(...unknown);
   }
 
@@ -167,10 +199,15 @@ export class Registry {
     const info = this.deps.customInfo(def);
     if (info?.validator) {
       const validation = opts.fieldValidation ?? "Warn";
-      const { object, causes } = info.validator.validate(out, { old, fieldValidation: validation === "Strict" ? "Strict" : "Ignore" });
+      const { object, causes } = info.validator.validate(out, {
+        old,
+        fieldValidation: validation === "Strict" ? "Strict" : "Ignore",
+      });
       const unknown = causes.filter((c) => c.reason === "UnknownField");
       if (unknown.length > 0) {
-        throw badRequest(`${def.kind} in version "${def.version}" cannot be handled as a ${def.kind}: strict decoding error: ${unknown.map((c) => `unknown field "${c.field}"`).join(", ")}`);
+        throw badRequest(
+          `${def.kind} in version "${def.version}" cannot be handled as a ${def.kind}: strict decoding error: ${unknown.map((c) => `unknown field "${c.field}"`).join(", ")}`,
+        );
       }
       if (validation === "Warn") {
         const { causes: strict } = info.validator.validate(out, { old, fieldValidation: "Strict" });
@@ -183,25 +220,40 @@ export class Registry {
     return out;
   }
 
-  async create(def: ResourceDef, namespace: string | undefined, body: unknown, opts: WriteOptions = {}, prepared = false): Promise<KubeObject> {
-    if (!isObject(body) || (body["metadata"] !== undefined && !isObject(body["metadata"]))) throw badRequest("Object 'metadata' is missing or invalid in the request body");
+  async create(
+    def: ResourceDef,
+    namespace: string | undefined,
+    body: unknown,
+    opts: WriteOptions = {},
+    prepared = false,
+  ): Promise<KubeObject> {
+    if (!isObject(body) || (body["metadata"] !== undefined && !isObject(body["metadata"])))
+      throw badRequest("Object 'metadata' is missing or invalid in the request body");
     this.checkTypeMeta(def, body);
     // The real server serialises apiVersion, kind and metadata first.
-    let obj = { apiVersion: apiVersionOf(def), kind: def.kind, metadata: {}, ...(opts.shared ? body : structuredClone(body)) } as KubeObject;
+    let obj = {
+      apiVersion: apiVersionOf(def),
+      kind: def.kind,
+      metadata: {},
+      ...(opts.shared ? body : structuredClone(body)),
+    } as KubeObject;
     obj.apiVersion = apiVersionOf(def);
     obj.kind = def.kind;
     const meta = obj.metadata;
     if (def.namespaced) {
-      if (meta.namespace && namespace && meta.namespace !== namespace) throw badRequest("the namespace of the provided object does not match the namespace sent on the request");
+      if (meta.namespace && namespace && meta.namespace !== namespace)
+        throw badRequest("the namespace of the provided object does not match the namespace sent on the request");
       const ns = namespace ?? meta.namespace;
       if (ns !== undefined) meta.namespace = ns;
     } else delete meta.namespace;
-    if (meta.resourceVersion && !prepared) throw badRequest("resourceVersion should not be set on objects to be created");
+    if (meta.resourceVersion && !prepared)
+      throw badRequest("resourceVersion should not be set on objects to be created");
     if (!meta.name && meta.generateName) meta.name = `${meta.generateName}${generateNameSuffix()}`;
     if (def.convert) obj = def.convert.toStored(obj);
     const now = this.now();
     const m = obj.metadata;
-    for (const k of ["uid", "resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink"]) delete m[k];
+    for (const k of ["uid", "resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink"])
+      delete m[k];
     m.uid = randomUUID();
     m.creationTimestamp = nowRfc3339(now);
     if (def.generation) m.generation = 1;
@@ -217,8 +269,21 @@ export class Registry {
     }
     this.checkNamespace(def, m.name!, m.namespace);
     if (this.stored(def, m.namespace, m.name!)) throw alreadyExists(def, m.name!);
-    if (!prepared) recordUpdate(undefined, obj, opts.fieldManager ?? "unknown", this.mergeSchema(def), undefined, nowRfc3339(now));
-    await this.admit({ operation: "CREATE", def, subresource: undefined, namespace: m.namespace, name: m.name!, object: this.external(def, obj), oldObject: undefined }, opts, { kind: "CreateOptions", apiVersion: "meta.k8s.io/v1" });
+    if (!prepared)
+      recordUpdate(undefined, obj, opts.fieldManager ?? "unknown", this.mergeSchema(def), undefined, nowRfc3339(now));
+    await this.admit(
+      {
+        operation: "CREATE",
+        def,
+        subresource: undefined,
+        namespace: m.namespace,
+        name: m.name!,
+        object: this.external(def, obj),
+        oldObject: undefined,
+      },
+      opts,
+      { kind: "CreateOptions", apiVersion: "meta.k8s.io/v1" },
+    );
     if (this.stored(def, m.namespace, m.name!)) throw alreadyExists(def, m.name!);
     if (opts.dryRun) return this.external(def, obj);
     this.store.put(def.storage, obj);
@@ -227,81 +292,178 @@ export class Registry {
   }
 
   /** PUT: replaces the object (or its status) with optimistic concurrency. */
-  async update(def: ResourceDef, namespace: string | undefined, name: string, body: unknown, opts: WriteOptions = {}, subresource?: "status"): Promise<KubeObject> {
-    if (!isObject(body) || !isObject(body["metadata"])) throw badRequest("Object 'metadata' is missing or invalid in the request body");
+  async update(
+    def: ResourceDef,
+    namespace: string | undefined,
+    name: string,
+    body: unknown,
+    opts: WriteOptions = {},
+    subresource?: "status",
+  ): Promise<KubeObject> {
+    if (!isObject(body) || !isObject(body["metadata"]))
+      throw badRequest("Object 'metadata' is missing or invalid in the request body");
     this.checkTypeMeta(def, body);
     const incoming = body as KubeObject;
     if (incoming.metadata.name !== undefined && incoming.metadata.name !== name) {
-      throw badRequest(`the name of the object (${incoming.metadata.name}) does not match the name on the URL (${name})`);
+      throw badRequest(
+        `the name of the object (${incoming.metadata.name}) does not match the name on the URL (${name})`,
+      );
     }
     if (def.namespaced && incoming.metadata.namespace && incoming.metadata.namespace !== namespace) {
       throw badRequest("the namespace of the provided object does not match the namespace sent on the request");
     }
-    return this.guaranteedUpdate(def, namespace, name, opts, subresource, (current) => {
-      // A PUT's metadata.uid is a storage precondition, checked before the resourceVersion.
-      const uid = incoming.metadata.uid;
-      if (uid && uid !== current.metadata.uid) throw uidPreconditionFailed(def, namespace, name, uid, current.metadata.uid ?? "");
-      return structuredClone(incoming);
-    }, "Update");
+    return this.guaranteedUpdate(
+      def,
+      namespace,
+      name,
+      opts,
+      subresource,
+      (current) => {
+        // A PUT's metadata.uid is a storage precondition, checked before the resourceVersion.
+        const uid = incoming.metadata.uid;
+        if (uid && uid !== current.metadata.uid)
+          throw uidPreconditionFailed(def, namespace, name, uid, current.metadata.uid ?? "");
+        return structuredClone(incoming);
+      },
+      "Update",
+    );
   }
 
-  async patch(def: ResourceDef, namespace: string | undefined, name: string, type: PatchType, patch: unknown, opts: WriteOptions & { force?: boolean } = {}, subresource?: "status"): Promise<KubeObject> {
+  async patch(
+    def: ResourceDef,
+    namespace: string | undefined,
+    name: string,
+    type: PatchType,
+    patch: unknown,
+    opts: WriteOptions & { force?: boolean } = {},
+    subresource?: "status",
+  ): Promise<KubeObject> {
     if (type === "strategic" && def.custom) {
-      throw unsupportedMediaType(["application/json-patch+json", "application/merge-patch+json", "application/apply-patch+yaml"]);
+      throw unsupportedMediaType([
+        "application/json-patch+json",
+        "application/merge-patch+json",
+        "application/apply-patch+yaml",
+      ]);
     }
     if (type === "apply") {
-      if (!opts.fieldManager) throw badRequest("PATCH, application/apply-patch+yaml: fieldManager is required for apply requests");
+      if (!opts.fieldManager)
+        throw badRequest("PATCH, application/apply-patch+yaml: fieldManager is required for apply requests");
       if (!isObject(patch)) throw badRequest("error decoding YAML: apply patch must be an object");
       this.checkTypeMeta(def, { apiVersion: patch["apiVersion"], kind: patch["kind"] });
       if (!this.stored(def, namespace, name)) {
         if (subresource) throw notFound(def, name);
         const applied = structuredClone(patch) as KubeObject;
         applied.metadata ??= {};
-        if (applied.metadata.name !== undefined && applied.metadata.name !== name) throw badRequest(`the name of the object (${applied.metadata.name}) does not match the name on the URL (${name})`);
+        if (applied.metadata.name !== undefined && applied.metadata.name !== name)
+          throw badRequest(
+            `the name of the object (${applied.metadata.name}) does not match the name on the URL (${name})`,
+          );
         applied.metadata.name = name;
-        const merged = serverSideApply({ live: undefined, applied, manager: opts.fieldManager, force: opts.force ?? false, schema: this.mergeSchema(def), subresource: undefined, now: nowRfc3339(this.now()) });
+        const merged = serverSideApply({
+          live: undefined,
+          applied,
+          manager: opts.fieldManager,
+          force: opts.force ?? false,
+          schema: this.mergeSchema(def),
+          subresource: undefined,
+          now: nowRfc3339(this.now()),
+        });
         merged.metadata.name = name;
         if (def.namespaced && namespace !== undefined) merged.metadata.namespace = namespace;
         return this.create(def, namespace, merged, opts, true);
       }
     }
-    return this.guaranteedUpdate(def, namespace, name, opts, subresource, (current) => {
-      switch (type) {
-        case "json": return applyJsonPatch(current, patch) as KubeObject;
-        case "merge": return applyMergePatch(current, patch) as KubeObject;
-        case "strategic": return applyStrategicMergePatch(current, patch, this.mergeSchema(def)) as KubeObject;
-        case "apply": {
-          const applied = structuredClone(patch) as KubeObject;
-          applied.metadata ??= {};
-          if (applied.metadata.name !== undefined && applied.metadata.name !== name) throw badRequest(`the name of the object (${applied.metadata.name}) does not match the name on the URL (${name})`);
-          return serverSideApply({ live: current, applied, manager: opts.fieldManager!, force: opts.force ?? false, schema: this.mergeSchema(def), subresource, now: nowRfc3339(this.now()) });
+    return this.guaranteedUpdate(
+      def,
+      namespace,
+      name,
+      opts,
+      subresource,
+      (current) => {
+        switch (type) {
+          case "json":
+            return applyJsonPatch(current, patch) as KubeObject;
+          case "merge":
+            return applyMergePatch(current, patch) as KubeObject;
+          case "strategic":
+            return applyStrategicMergePatch(current, patch, this.mergeSchema(def)) as KubeObject;
+          case "apply": {
+            const applied = structuredClone(patch) as KubeObject;
+            applied.metadata ??= {};
+            if (applied.metadata.name !== undefined && applied.metadata.name !== name)
+              throw badRequest(
+                `the name of the object (${applied.metadata.name}) does not match the name on the URL (${name})`,
+              );
+            return serverSideApply({
+              live: current,
+              applied,
+              manager: opts.fieldManager!,
+              force: opts.force ?? false,
+              schema: this.mergeSchema(def),
+              subresource,
+              now: nowRfc3339(this.now()),
+            });
+          }
         }
-      }
-    }, type === "apply" ? "Apply" : "Update");
+      },
+      type === "apply" ? "Apply" : "Update",
+    );
   }
 
   /**
    * Read, transform, validate, admit and write, retrying when the object changed while
    * admission webhooks ran (unless the caller named a resourceVersion: then 409).
    */
-  private async guaranteedUpdate(def: ResourceDef, namespace: string | undefined, name: string, opts: WriteOptions, subresource: "status" | undefined, transform: (current: KubeObject) => KubeObject, operation: "Update" | "Apply"): Promise<KubeObject> {
+  private async guaranteedUpdate(
+    def: ResourceDef,
+    namespace: string | undefined,
+    name: string,
+    opts: WriteOptions,
+    subresource: "status" | undefined,
+    transform: (current: KubeObject) => KubeObject,
+    operation: "Update" | "Apply",
+  ): Promise<KubeObject> {
     for (let attempt = 0; ; attempt++) {
       const existing = this.stored(def, namespace, name);
       if (!existing) throw notFound(def, name);
       const current = structuredClone(this.external(def, existing));
       let incoming = transform(current);
-      if (!isObject(incoming) || !isObject(incoming.metadata)) throw badRequest("Object 'metadata' is missing or invalid");
+      if (!isObject(incoming) || !isObject(incoming.metadata))
+        throw badRequest("Object 'metadata' is missing or invalid");
       const wanted = incoming.metadata.resourceVersion;
-      if (wanted !== undefined && wanted !== "" && wanted !== existing.metadata.resourceVersion) throw staleConflict(def, name);
+      if (wanted !== undefined && wanted !== "" && wanted !== existing.metadata.resourceVersion)
+        throw staleConflict(def, name);
       if (def.convert) incoming = def.convert.toStored(incoming);
       const next = this.prepareUpdate(def, existing, incoming, subresource);
       let validated = this.validate(def, next, existing, opts);
-      if (def.resource === "customresourcedefinitions" && !def.custom && subresource !== "status") validated["status"] = existing["status"];
+      if (def.resource === "customresourcedefinitions" && !def.custom && subresource !== "status")
+        validated["status"] = existing["status"];
       this.checkFinalizersOnDeletion(def, existing, validated);
-      if (def.generation && changedBeyondMetadata(existing, validated, def.statusSubresource)) validated.metadata.generation = (existing.metadata.generation ?? 1) + 1;
-      if (operation === "Update") recordUpdate(existing, validated, opts.fieldManager ?? "unknown", this.mergeSchema(def), subresource, nowRfc3339(this.now()));
+      if (def.generation && changedBeyondMetadata(existing, validated, def.statusSubresource))
+        validated.metadata.generation = (existing.metadata.generation ?? 1) + 1;
+      if (operation === "Update")
+        recordUpdate(
+          existing,
+          validated,
+          opts.fieldManager ?? "unknown",
+          this.mergeSchema(def),
+          subresource,
+          nowRfc3339(this.now()),
+        );
       if (sameObject(existing, validated)) return structuredClone(this.external(def, existing));
-      await this.admit({ operation: "UPDATE", def, subresource, namespace, name, object: this.external(def, validated), oldObject: this.external(def, existing) }, opts, { kind: "UpdateOptions", apiVersion: "meta.k8s.io/v1" });
+      await this.admit(
+        {
+          operation: "UPDATE",
+          def,
+          subresource,
+          namespace,
+          name,
+          object: this.external(def, validated),
+          oldObject: this.external(def, existing),
+        },
+        opts,
+        { kind: "UpdateOptions", apiVersion: "meta.k8s.io/v1" },
+      );
       if (this.stored(def, namespace, name)?.metadata.resourceVersion !== existing.metadata.resourceVersion) {
         if (attempt < 5) continue;
         throw staleConflict(def, name);
@@ -316,7 +478,12 @@ export class Registry {
   }
 
   /** Server-owned metadata stays; the main resource keeps the status, /status keeps the rest. */
-  private prepareUpdate(def: ResourceDef, existing: KubeObject, incoming: KubeObject, subresource: "status" | undefined): KubeObject {
+  private prepareUpdate(
+    def: ResourceDef,
+    existing: KubeObject,
+    incoming: KubeObject,
+    subresource: "status" | undefined,
+  ): KubeObject {
     if (subresource === "status") {
       const next = structuredClone(existing);
       if (incoming["status"] === undefined) delete next["status"];
@@ -327,7 +494,15 @@ export class Registry {
     const next = incoming;
     const m = next.metadata;
     const e = existing.metadata;
-    for (const k of ["uid", "creationTimestamp", "generation", "deletionTimestamp", "deletionGracePeriodSeconds", "name", "namespace"] as const) {
+    for (const k of [
+      "uid",
+      "creationTimestamp",
+      "generation",
+      "deletionTimestamp",
+      "deletionGracePeriodSeconds",
+      "name",
+      "namespace",
+    ] as const) {
       if (e[k] === undefined) delete m[k];
       else (m as Record<string, unknown>)[k] = e[k];
     }
@@ -346,8 +521,13 @@ export class Registry {
     const before = new Set(existing.metadata.finalizers ?? []);
     const added = (next.metadata.finalizers ?? []).filter((f) => !before.has(f));
     if (added.length > 0) {
-      throw invalid(def.kind, def.group, existing.metadata.name!, [{ type: "FieldValueForbidden", field: "metadata.finalizers", detail: `no new finalizers can be added if the object is being deleted, found new finalizers ${JSON.stringify(added)}` }]);
+      throw invalid(def.kind, def.group, existing.metadata.name!, [
+        {
+          type: "FieldValueForbidden",
+          field: "metadata.finalizers",
+          detail: `no new finalizers can be added if the object is being deleted, found new finalizers ${JSON.stringify(added)}`,
+        },
+      ]);
     }
   }
 }
-

@@ -34,7 +34,11 @@ export interface ResourceDef {
   custom: boolean;
   printerColumns?: PrinterColumn[];
   /** Converts between the stored form and this resource's form when storage is shared. */
-  convert?: { storedApiVersion: string; toStored(obj: KubeObject): KubeObject; fromStored(obj: KubeObject): KubeObject };
+  convert?: {
+    storedApiVersion: string;
+    toStored(obj: KubeObject): KubeObject;
+    fromStored(obj: KubeObject): KubeObject;
+  };
   /** Create-only virtual resources (access reviews) are not stored. */
   virtual?: boolean;
 }
@@ -85,7 +89,9 @@ export interface KubeObject {
 
 const ALL_VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"];
 
-function def(partial: Partial<ResourceDef> & Pick<ResourceDef, "group" | "version" | "resource" | "kind">): ResourceDef {
+function def(
+  partial: Partial<ResourceDef> & Pick<ResourceDef, "group" | "version" | "resource" | "kind">,
+): ResourceDef {
   const group = partial.group;
   return {
     singular: partial.kind.toLowerCase(),
@@ -104,42 +110,210 @@ function def(partial: Partial<ResourceDef> & Pick<ResourceDef, "group" | "versio
 
 export function builtinResources(): ResourceDef[] {
   return [
-    def({ group: "", version: "v1", resource: "namespaces", kind: "Namespace", namespaced: false, shortNames: ["ns"], statusSubresource: true, verbs: ALL_VERBS.filter((v) => v !== "deletecollection") }),
-    def({ group: "", version: "v1", resource: "nodes", kind: "Node", namespaced: false, shortNames: ["no"], statusSubresource: true }),
-    def({ group: "", version: "v1", resource: "pods", kind: "Pod", shortNames: ["po"], categories: ["all"], statusSubresource: true }),
+    def({
+      group: "",
+      version: "v1",
+      resource: "namespaces",
+      kind: "Namespace",
+      namespaced: false,
+      shortNames: ["ns"],
+      statusSubresource: true,
+      verbs: ALL_VERBS.filter((v) => v !== "deletecollection"),
+    }),
+    def({
+      group: "",
+      version: "v1",
+      resource: "nodes",
+      kind: "Node",
+      namespaced: false,
+      shortNames: ["no"],
+      statusSubresource: true,
+    }),
+    def({
+      group: "",
+      version: "v1",
+      resource: "pods",
+      kind: "Pod",
+      shortNames: ["po"],
+      categories: ["all"],
+      statusSubresource: true,
+    }),
     def({ group: "", version: "v1", resource: "events", kind: "Event", shortNames: ["ev"] }),
     def({ group: "", version: "v1", resource: "configmaps", kind: "ConfigMap", shortNames: ["cm"] }),
     def({ group: "", version: "v1", resource: "secrets", kind: "Secret" }),
     def({ group: "", version: "v1", resource: "serviceaccounts", kind: "ServiceAccount", shortNames: ["sa"] }),
-    def({ group: "", version: "v1", resource: "persistentvolumeclaims", kind: "PersistentVolumeClaim", shortNames: ["pvc"], statusSubresource: true }),
-    def({ group: "scheduling.k8s.io", version: "v1", resource: "priorityclasses", kind: "PriorityClass", namespaced: false, shortNames: ["pc"] }),
-    def({ group: "", version: "v1", resource: "services", kind: "Service", shortNames: ["svc"], categories: ["all"], statusSubresource: true }),
-    def({ group: "apps", version: "v1", resource: "deployments", kind: "Deployment", shortNames: ["deploy"], categories: ["all"], statusSubresource: true, generation: true }),
-    def({ group: "apps", version: "v1", resource: "replicasets", kind: "ReplicaSet", shortNames: ["rs"], categories: ["all"], statusSubresource: true, generation: true }),
-    def({ group: "apps", version: "v1", resource: "statefulsets", kind: "StatefulSet", shortNames: ["sts"], categories: ["all"], statusSubresource: true, generation: true }),
+    def({
+      group: "",
+      version: "v1",
+      resource: "persistentvolumeclaims",
+      kind: "PersistentVolumeClaim",
+      shortNames: ["pvc"],
+      statusSubresource: true,
+    }),
+    def({
+      group: "scheduling.k8s.io",
+      version: "v1",
+      resource: "priorityclasses",
+      kind: "PriorityClass",
+      namespaced: false,
+      shortNames: ["pc"],
+    }),
+    def({
+      group: "",
+      version: "v1",
+      resource: "services",
+      kind: "Service",
+      shortNames: ["svc"],
+      categories: ["all"],
+      statusSubresource: true,
+    }),
+    def({
+      group: "apps",
+      version: "v1",
+      resource: "deployments",
+      kind: "Deployment",
+      shortNames: ["deploy"],
+      categories: ["all"],
+      statusSubresource: true,
+      generation: true,
+    }),
+    def({
+      group: "apps",
+      version: "v1",
+      resource: "replicasets",
+      kind: "ReplicaSet",
+      shortNames: ["rs"],
+      categories: ["all"],
+      statusSubresource: true,
+      generation: true,
+    }),
+    def({
+      group: "apps",
+      version: "v1",
+      resource: "statefulsets",
+      kind: "StatefulSet",
+      shortNames: ["sts"],
+      categories: ["all"],
+      statusSubresource: true,
+      generation: true,
+    }),
     def({ group: "discovery.k8s.io", version: "v1", resource: "endpointslices", kind: "EndpointSlice" }),
-    def({ group: "policy", version: "v1", resource: "poddisruptionbudgets", kind: "PodDisruptionBudget", shortNames: ["pdb"], statusSubresource: true, generation: true }),
-    def({ group: "networking.k8s.io", version: "v1", resource: "networkpolicies", kind: "NetworkPolicy", shortNames: ["netpol"], generation: true }),
-    def({ group: "batch", version: "v1", resource: "jobs", kind: "Job", categories: ["all"], statusSubresource: true, generation: true }),
+    def({
+      group: "policy",
+      version: "v1",
+      resource: "poddisruptionbudgets",
+      kind: "PodDisruptionBudget",
+      shortNames: ["pdb"],
+      statusSubresource: true,
+      generation: true,
+    }),
+    def({
+      group: "networking.k8s.io",
+      version: "v1",
+      resource: "networkpolicies",
+      kind: "NetworkPolicy",
+      shortNames: ["netpol"],
+      generation: true,
+    }),
+    def({
+      group: "batch",
+      version: "v1",
+      resource: "jobs",
+      kind: "Job",
+      categories: ["all"],
+      statusSubresource: true,
+      generation: true,
+    }),
     def({ group: "coordination.k8s.io", version: "v1", resource: "leases", kind: "Lease" }),
-    def({ group: "events.k8s.io", version: "v1", resource: "events", kind: "Event", shortNames: ["ev"], storage: "events", convert: { storedApiVersion: "v1", toStored: eventToCore, fromStored: eventFromCore } }),
+    def({
+      group: "events.k8s.io",
+      version: "v1",
+      resource: "events",
+      kind: "Event",
+      shortNames: ["ev"],
+      storage: "events",
+      convert: { storedApiVersion: "v1", toStored: eventToCore, fromStored: eventFromCore },
+    }),
     def({ group: "rbac.authorization.k8s.io", version: "v1", resource: "roles", kind: "Role" }),
     def({ group: "rbac.authorization.k8s.io", version: "v1", resource: "rolebindings", kind: "RoleBinding" }),
-    def({ group: "rbac.authorization.k8s.io", version: "v1", resource: "clusterroles", kind: "ClusterRole", namespaced: false }),
-    def({ group: "rbac.authorization.k8s.io", version: "v1", resource: "clusterrolebindings", kind: "ClusterRoleBinding", namespaced: false }),
-    def({ group: "admissionregistration.k8s.io", version: "v1", resource: "validatingwebhookconfigurations", kind: "ValidatingWebhookConfiguration", namespaced: false, generation: true }),
-    def({ group: "apiextensions.k8s.io", version: "v1", resource: "customresourcedefinitions", kind: "CustomResourceDefinition", namespaced: false, shortNames: ["crd", "crds"], categories: ["api-extensions"], statusSubresource: true, generation: true }),
-    def({ group: "authorization.k8s.io", version: "v1", resource: "selfsubjectaccessreviews", kind: "SelfSubjectAccessReview", namespaced: false, verbs: ["create"], virtual: true }),
-    def({ group: "authorization.k8s.io", version: "v1", resource: "subjectaccessreviews", kind: "SubjectAccessReview", namespaced: false, verbs: ["create"], virtual: true }),
-    def({ group: "authorization.k8s.io", version: "v1", resource: "selfsubjectrulesreviews", kind: "SelfSubjectRulesReview", namespaced: false, verbs: ["create"], virtual: true }),
-    def({ group: "authentication.k8s.io", version: "v1", resource: "selfsubjectreviews", kind: "SelfSubjectReview", namespaced: false, verbs: ["create"], virtual: true }),
+    def({
+      group: "rbac.authorization.k8s.io",
+      version: "v1",
+      resource: "clusterroles",
+      kind: "ClusterRole",
+      namespaced: false,
+    }),
+    def({
+      group: "rbac.authorization.k8s.io",
+      version: "v1",
+      resource: "clusterrolebindings",
+      kind: "ClusterRoleBinding",
+      namespaced: false,
+    }),
+    def({
+      group: "admissionregistration.k8s.io",
+      version: "v1",
+      resource: "validatingwebhookconfigurations",
+      kind: "ValidatingWebhookConfiguration",
+      namespaced: false,
+      generation: true,
+    }),
+    def({
+      group: "apiextensions.k8s.io",
+      version: "v1",
+      resource: "customresourcedefinitions",
+      kind: "CustomResourceDefinition",
+      namespaced: false,
+      shortNames: ["crd", "crds"],
+      categories: ["api-extensions"],
+      statusSubresource: true,
+      generation: true,
+    }),
+    def({
+      group: "authorization.k8s.io",
+      version: "v1",
+      resource: "selfsubjectaccessreviews",
+      kind: "SelfSubjectAccessReview",
+      namespaced: false,
+      verbs: ["create"],
+      virtual: true,
+    }),
+    def({
+      group: "authorization.k8s.io",
+      version: "v1",
+      resource: "subjectaccessreviews",
+      kind: "SubjectAccessReview",
+      namespaced: false,
+      verbs: ["create"],
+      virtual: true,
+    }),
+    def({
+      group: "authorization.k8s.io",
+      version: "v1",
+      resource: "selfsubjectrulesreviews",
+      kind: "SelfSubjectRulesReview",
+      namespaced: false,
+      verbs: ["create"],
+      virtual: true,
+    }),
+    def({
+      group: "authentication.k8s.io",
+      version: "v1",
+      resource: "selfsubjectreviews",
+      kind: "SelfSubjectReview",
+      namespaced: false,
+      verbs: ["create"],
+      virtual: true,
+    }),
   ];
 }
 
-export const apiVersionOf = (d: Pick<ResourceDef, "group" | "version">) => (d.group ? `${d.group}/${d.version}` : d.version);
+export const apiVersionOf = (d: Pick<ResourceDef, "group" | "version">) =>
+  d.group ? `${d.group}/${d.version}` : d.version;
 
 /** Stored objects are served as they are unless this resource's form differs from the stored one. */
-export const needsConversion = (d: ResourceDef) => d.convert !== undefined && d.convert.storedApiVersion !== apiVersionOf(d);
+export const needsConversion = (d: ResourceDef) =>
+  d.convert !== undefined && d.convert.storedApiVersion !== apiVersionOf(d);
 
 /** Looks resources up by group/version/resource and by group/version/kind; CRDs add and remove entries. */
 export class ResourceCatalog {

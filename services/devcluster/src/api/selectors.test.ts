@@ -32,13 +32,22 @@ describe("label selectors", () => {
 
   for (const bad of ["app in (web", "app=web,", "a b c", "Bad Key=x", "app=not valid"]) {
     it(`rejects ${JSON.stringify(bad)} with 400`, () => {
-      assert.throws(() => parseLabelSelector(bad), (e: unknown) => e instanceof ApiError && e.code === 400);
+      assert.throws(
+        () => parseLabelSelector(bad),
+        (e: unknown) => e instanceof ApiError && e.code === 400,
+      );
     });
   }
 });
 
 describe("field selectors", () => {
-  const pod = { apiVersion: "v1", kind: "Pod", metadata: { name: "p", namespace: "ns" }, spec: { nodeName: "n1" }, status: { phase: "Running" } } as KubeObject;
+  const pod = {
+    apiVersion: "v1",
+    kind: "Pod",
+    metadata: { name: "p", namespace: "ns" },
+    spec: { nodeName: "n1" },
+    status: { phase: "Running" },
+  } as KubeObject;
   const cases: [string, boolean][] = [
     ["metadata.name=p", true],
     ["metadata.name==p,metadata.namespace=ns", true],
@@ -54,6 +63,9 @@ describe("field selectors", () => {
   }
 
   it("refuses field labels a resource does not support, as the real server does", () => {
-    assert.throws(() => parseFieldSelector("spec.nodeName=x", "configmaps"), /field label not supported: spec.nodeName/);
+    assert.throws(
+      () => parseFieldSelector("spec.nodeName=x", "configmaps"),
+      /field label not supported: spec.nodeName/,
+    );
   });
 });

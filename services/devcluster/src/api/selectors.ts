@@ -30,15 +30,22 @@ function splitTop(text: string): string[] {
   return parts.map((p) => p.trim());
 }
 
-const KEY = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
+const KEY =
+  /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
 const VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
 
 function checkKey(key: string, whole: string): string {
-  if (!KEY.test(key) || key.length > 316) throw badRequest(`unable to parse requirement: invalid label key "${key}": name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (found in "${whole}")`);
+  if (!KEY.test(key) || key.length > 316)
+    throw badRequest(
+      `unable to parse requirement: invalid label key "${key}": name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (found in "${whole}")`,
+    );
   return key;
 }
 function checkValue(value: string, whole: string): string {
-  if (!VALUE.test(value) || value.length > 63) throw badRequest(`unable to parse requirement: values[0][${whole}]: Invalid value: "${value}": a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character`);
+  if (!VALUE.test(value) || value.length > 63)
+    throw badRequest(
+      `unable to parse requirement: values[0][${whole}]: Invalid value: "${value}": a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character`,
+    );
   return value;
 }
 
@@ -59,7 +66,8 @@ export function parseLabelSelector(text: string | null | undefined): LabelSelect
       const raw = m[3]!.trim();
       if (m[2] === "<" || m[2] === ">") {
         const n = Number(raw);
-        if (!/^-?\d+$/.test(raw)) throw badRequest(`unable to parse requirement: for 'Gt', 'Lt' operators, the value must be an integer`);
+        if (!/^-?\d+$/.test(raw))
+          throw badRequest(`unable to parse requirement: for 'Gt', 'Lt' operators, the value must be an integer`);
         return { key, op: m[2] === ">" ? "gt" : "lt", value: n };
       }
       return { key, op: m[2] === "!=" ? "!=" : "=", value: checkValue(raw, part) };
@@ -70,12 +78,20 @@ export function parseLabelSelector(text: string | null | undefined): LabelSelect
 }
 
 /** The metav1.LabelSelector form (matchLabels, matchExpressions) as requirements. */
-export function fromLabelSelectorObject(sel: { matchLabels?: Record<string, string>; matchExpressions?: { key: string; operator: string; values?: string[] }[] } | undefined): LabelSelector {
+export function fromLabelSelectorObject(
+  sel:
+    | {
+        matchLabels?: Record<string, string>;
+        matchExpressions?: { key: string; operator: string; values?: string[] }[];
+      }
+    | undefined,
+): LabelSelector {
   const out: Requirement[] = [];
   for (const [key, value] of Object.entries(sel?.matchLabels ?? {})) out.push({ key, op: "=", value });
   for (const e of sel?.matchExpressions ?? []) {
     const op = e.operator;
-    if (op === "In" || op === "NotIn") out.push({ key: e.key, op: op === "In" ? "in" : "notin", values: e.values ?? [] });
+    if (op === "In" || op === "NotIn")
+      out.push({ key: e.key, op: op === "In" ? "in" : "notin", values: e.values ?? [] });
     else if (op === "Exists") out.push({ key: e.key, op: "exists" });
     else if (op === "DoesNotExist") out.push({ key: e.key, op: "!exists" });
   }
@@ -86,14 +102,30 @@ export function matchesLabels(selector: LabelSelector, labels: Record<string, st
   for (const r of selector) {
     const v = labels?.[r.key];
     switch (r.op) {
-      case "=": if (v !== r.value) return false; break;
-      case "!=": if (v === r.value) return false; break;
-      case "in": if (v === undefined || !r.values.includes(v)) return false; break;
-      case "notin": if (v !== undefined && r.values.includes(v)) return false; break;
-      case "exists": if (v === undefined) return false; break;
-      case "!exists": if (v !== undefined) return false; break;
-      case "gt": if (v === undefined || !(Number(v) > r.value)) return false; break;
-      case "lt": if (v === undefined || !(Number(v) < r.value)) return false; break;
+      case "=":
+        if (v !== r.value) return false;
+        break;
+      case "!=":
+        if (v === r.value) return false;
+        break;
+      case "in":
+        if (v === undefined || !r.values.includes(v)) return false;
+        break;
+      case "notin":
+        if (v !== undefined && r.values.includes(v)) return false;
+        break;
+      case "exists":
+        if (v === undefined) return false;
+        break;
+      case "!exists":
+        if (v !== undefined) return false;
+        break;
+      case "gt":
+        if (v === undefined || !(Number(v) > r.value)) return false;
+        break;
+      case "lt":
+        if (v === undefined || !(Number(v) < r.value)) return false;
+        break;
     }
   }
   return true;
@@ -107,8 +139,29 @@ export interface FieldRequirement {
 
 /** Field labels each resource supports, beyond metadata.name and metadata.namespace. */
 const FIELD_LABELS: Record<string, string[]> = {
-  pods: ["spec.nodeName", "spec.restartPolicy", "spec.schedulerName", "spec.serviceAccountName", "spec.hostNetwork", "status.phase", "status.podIP", "status.nominatedNodeName"],
-  events: ["involvedObject.kind", "involvedObject.namespace", "involvedObject.name", "involvedObject.uid", "involvedObject.apiVersion", "involvedObject.resourceVersion", "involvedObject.fieldPath", "reason", "reportingComponent", "source", "type"],
+  pods: [
+    "spec.nodeName",
+    "spec.restartPolicy",
+    "spec.schedulerName",
+    "spec.serviceAccountName",
+    "spec.hostNetwork",
+    "status.phase",
+    "status.podIP",
+    "status.nominatedNodeName",
+  ],
+  events: [
+    "involvedObject.kind",
+    "involvedObject.namespace",
+    "involvedObject.name",
+    "involvedObject.uid",
+    "involvedObject.apiVersion",
+    "involvedObject.resourceVersion",
+    "involvedObject.fieldPath",
+    "reason",
+    "reportingComponent",
+    "source",
+    "type",
+  ],
   nodes: ["spec.unschedulable"],
   secrets: ["type"],
   namespaces: ["status.phase"],
@@ -140,7 +193,11 @@ export function parseFieldTerms(text: string): FieldRequirement[] {
       }
     }
     if (op === undefined) throw badRequest(`invalid selector: '${text}'; can't understand '${term}'`);
-    out.push({ field: term.slice(0, at), op: op === "!=" ? "!=" : "=", value: unescapeFieldValue(term.slice(at + op.length)) });
+    out.push({
+      field: term.slice(0, at),
+      op: op === "!=" ? "!=" : "=",
+      value: unescapeFieldValue(term.slice(at + op.length)),
+    });
   }
   return out;
 }
@@ -165,7 +222,8 @@ function unescapeFieldValue(v: string): string {
     const c = v[i]!;
     if (c === "\\") {
       const next = v[i + 1];
-      if (next !== "\\" && next !== "," && next !== "=") throw badRequest(`invalid field selector: invalid escape sequence: ${v}`);
+      if (next !== "\\" && next !== "," && next !== "=")
+        throw badRequest(`invalid field selector: invalid escape sequence: ${v}`);
       out += next;
       i++;
     } else if (c === "," || c === "=") throw badRequest(`invalid field selector: unescaped ${c} in value: ${v}`);
@@ -188,7 +246,8 @@ function fieldValue(obj: KubeObject, field: string): string {
     return String((obj["source"] as { component?: string } | undefined)?.component ?? "");
   }
   let v: unknown = obj;
-  for (const part of field.split(".")) v = v && typeof v === "object" ? (v as Record<string, unknown>)[part] : undefined;
+  for (const part of field.split("."))
+    v = v && typeof v === "object" ? (v as Record<string, unknown>)[part] : undefined;
   if (v === undefined || v === null) return "";
   return String(v);
 }
@@ -202,7 +261,10 @@ export function fieldValues(storage: string, obj: KubeObject): Record<string, st
   return out;
 }
 
-export function matchesFieldValues(selector: readonly FieldRequirement[], values: Readonly<Record<string, string>>): boolean {
+export function matchesFieldValues(
+  selector: readonly FieldRequirement[],
+  values: Readonly<Record<string, string>>,
+): boolean {
   for (const r of selector) {
     const v = values[r.field] ?? "";
     if (r.op === "=" ? v !== r.value : v === r.value) return false;

@@ -53,7 +53,15 @@ export type Listener = (event: StoreEvent) => void;
 class RecordedEvent implements StoreEvent {
   private objectRef: WeakRef<KubeObject>;
   private prevRef: WeakRef<KubeObject> | undefined;
-  constructor(readonly type: EventType, readonly storage: string, readonly rv: number, readonly json: string, object: KubeObject, prev: KubeObject | undefined, private readonly prevJson: string | undefined) {
+  constructor(
+    readonly type: EventType,
+    readonly storage: string,
+    readonly rv: number,
+    readonly json: string,
+    object: KubeObject,
+    prev: KubeObject | undefined,
+    private readonly prevJson: string | undefined,
+  ) {
     this.objectRef = new WeakRef(object);
     this.prevRef = prev ? new WeakRef(prev) : undefined;
   }

@@ -55,16 +55,21 @@ const has = (list: string[] | undefined, v: string) => (list ?? []).some((x) => 
 
 function resourceMatches(rule: PolicyRule, a: ResourceAttributes): boolean {
   const full = a.subresource ? `${a.resource}/${a.subresource}` : a.resource;
-  return (rule.resources ?? []).some((r) => r === "*" || r === full || (a.subresource !== undefined && r === `*/${a.subresource}`));
+  return (rule.resources ?? []).some(
+    (r) => r === "*" || r === full || (a.subresource !== undefined && r === `*/${a.subresource}`),
+  );
 }
 
 function ruleAllows(rule: PolicyRule, a: ResourceAttributes | NonResourceAttributes): boolean {
   if (!has(rule.verbs, a.verb)) return false;
   if ("path" in a) {
-    return (rule.nonResourceURLs ?? []).some((u) => u === "*" || u === a.path || (u.endsWith("*") && a.path.startsWith(u.slice(0, -1))));
+    return (rule.nonResourceURLs ?? []).some(
+      (u) => u === "*" || u === a.path || (u.endsWith("*") && a.path.startsWith(u.slice(0, -1))),
+    );
   }
   if (!has(rule.apiGroups, a.group) || !resourceMatches(rule, a)) return false;
-  if (rule.resourceNames && rule.resourceNames.length > 0) return a.name !== undefined && rule.resourceNames.includes(a.name);
+  if (rule.resourceNames && rule.resourceNames.length > 0)
+    return a.name !== undefined && rule.resourceNames.includes(a.name);
   return true;
 }
 
@@ -72,10 +77,11 @@ export class RbacAuthorizer {
   constructor(private readonly store: Store) {}
 
   private rules(kind: "Role" | "ClusterRole", name: string, namespace: string | undefined): PolicyRule[] {
-    const obj = kind === "ClusterRole"
-      ? this.store.get(`clusterroles.${RBAC}`, undefined, name)
-      : this.store.get(`roles.${RBAC}`, namespace, name);
-    return ((obj as { rules?: PolicyRule[] } | undefined)?.rules) ?? [];
+    const obj =
+      kind === "ClusterRole"
+        ? this.store.get(`clusterroles.${RBAC}`, undefined, name)
+        : this.store.get(`roles.${RBAC}`, namespace, name);
+    return (obj as { rules?: PolicyRule[] } | undefined)?.rules ?? [];
   }
 
   rulesFor(user: UserInfo, namespace: string | undefined): SubjectRules {
@@ -83,12 +89,14 @@ export class RbacAuthorizer {
     const rules: PolicyRule[] = [];
     for (const e of this.store.scan(`clusterrolebindings.${RBAC}`)) {
       const b = e.object as unknown as Binding;
-      if ((b.subjects ?? []).some((s) => subjectMatches(s, user, undefined))) rules.push(...this.rules("ClusterRole", b.roleRef.name, undefined));
+      if ((b.subjects ?? []).some((s) => subjectMatches(s, user, undefined)))
+        rules.push(...this.rules("ClusterRole", b.roleRef.name, undefined));
     }
     if (namespace) {
       for (const e of this.store.scan(`rolebindings.${RBAC}`, namespace)) {
         const b = e.object as unknown as Binding;
-        if ((b.subjects ?? []).some((s) => subjectMatches(s, user, namespace))) rules.push(...this.rules(b.roleRef.kind, b.roleRef.name, namespace));
+        if ((b.subjects ?? []).some((s) => subjectMatches(s, user, namespace)))
+          rules.push(...this.rules(b.roleRef.kind, b.roleRef.name, namespace));
       }
     }
     return splitRules(rules);
@@ -116,14 +124,24 @@ export interface SubjectRules {
   nonResourceRules: { verbs: string[]; nonResourceURLs?: string[] }[];
 }
 
-const ALL_RULES: PolicyRule[] = [{ verbs: ["*"], apiGroups: ["*"], resources: ["*"] }, { verbs: ["*"], nonResourceURLs: ["*"] }];
+const ALL_RULES: PolicyRule[] = [
+  { verbs: ["*"], apiGroups: ["*"], resources: ["*"] },
+  { verbs: ["*"], nonResourceURLs: ["*"] },
+];
 
 /** The rules a user holds in a namespace (cluster-wide ones included), split as a SelfSubjectRulesReview reports them. */
 export function splitRules(rules: PolicyRule[]): SubjectRules {
   const out: SubjectRules = { resourceRules: [], nonResourceRules: [] };
   for (const r of rules) {
-    if (r.nonResourceURLs?.length) out.nonResourceRules.push({ verbs: r.verbs ?? [], nonResourceURLs: r.nonResourceURLs });
-    if (r.resources?.length) out.resourceRules.push({ verbs: r.verbs ?? [], apiGroups: r.apiGroups ?? [], resources: r.resources, ...(r.resourceNames?.length ? { resourceNames: r.resourceNames } : {}) });
+    if (r.nonResourceURLs?.length)
+      out.nonResourceRules.push({ verbs: r.verbs ?? [], nonResourceURLs: r.nonResourceURLs });
+    if (r.resources?.length)
+      out.resourceRules.push({
+        verbs: r.verbs ?? [],
+        apiGroups: r.apiGroups ?? [],
+        resources: r.resources,
+        ...(r.resourceNames?.length ? { resourceNames: r.resourceNames } : {}),
+      });
   }
   return out;
 }
@@ -138,14 +156,62 @@ export function denialReason(user: UserInfo, a: ResourceAttributes | NonResource
 
 /** Bootstrap policy of a real cluster that every authenticated client relies on. */
 export function bootstrapPolicy(): { clusterRoles: object[]; clusterRoleBindings: object[] } {
-  const role = (name: string, rules: PolicyRule[]) => ({ apiVersion: `${RBAC}/v1`, kind: "ClusterRole", metadata: { name, labels: { "kubernetes.io/bootstrapping": "rbac-defaults" }, annotations: { "rbac.authorization.kubernetes.io/autoupdate": "true" } }, rules });
-  const bind = (name: string, group: string) => ({ apiVersion: `${RBAC}/v1`, kind: "ClusterRoleBinding", metadata: { name, labels: { "kubernetes.io/bootstrapping": "rbac-defaults" }, annotations: { "rbac.authorization.kubernetes.io/autoupdate": "true" } }, roleRef: { apiGroup: RBAC, kind: "ClusterRole", name }, subjects: [{ apiGroup: RBAC, kind: "Group", name: group }] });
+  const role = (name: string, rules: PolicyRule[]) => ({
+    apiVersion: `${RBAC}/v1`,
+    kind: "ClusterRole",
+    metadata: {
+      name,
+      labels: { "kubernetes.io/bootstrapping": "rbac-defaults" },
+      annotations: { "rbac.authorization.kubernetes.io/autoupdate": "true" },
+    },
+    rules,
+  });
+  const bind = (name: string, group: string) => ({
+    apiVersion: `${RBAC}/v1`,
+    kind: "ClusterRoleBinding",
+    metadata: {
+      name,
+      labels: { "kubernetes.io/bootstrapping": "rbac-defaults" },
+      annotations: { "rbac.authorization.kubernetes.io/autoupdate": "true" },
+    },
+    roleRef: { apiGroup: RBAC, kind: "ClusterRole", name },
+    subjects: [{ apiGroup: RBAC, kind: "Group", name: group }],
+  });
   return {
     clusterRoles: [
-      role("cluster-admin", [{ apiGroups: ["*"], resources: ["*"], verbs: ["*"] }, { nonResourceURLs: ["*"], verbs: ["*"] }]),
-      role("system:discovery", [{ nonResourceURLs: ["/api", "/api/*", "/apis", "/apis/*", "/healthz", "/livez", "/openapi", "/openapi/*", "/readyz", "/version", "/version/"], verbs: ["get"] }]),
-      role("system:public-info-viewer", [{ nonResourceURLs: ["/healthz", "/livez", "/readyz", "/version", "/version/"], verbs: ["get"] }]),
-      role("system:basic-user", [{ apiGroups: ["authorization.k8s.io"], resources: ["selfsubjectaccessreviews", "selfsubjectrulesreviews"], verbs: ["create"] }, { apiGroups: ["authentication.k8s.io"], resources: ["selfsubjectreviews"], verbs: ["create"] }]),
+      role("cluster-admin", [
+        { apiGroups: ["*"], resources: ["*"], verbs: ["*"] },
+        { nonResourceURLs: ["*"], verbs: ["*"] },
+      ]),
+      role("system:discovery", [
+        {
+          nonResourceURLs: [
+            "/api",
+            "/api/*",
+            "/apis",
+            "/apis/*",
+            "/healthz",
+            "/livez",
+            "/openapi",
+            "/openapi/*",
+            "/readyz",
+            "/version",
+            "/version/",
+          ],
+          verbs: ["get"],
+        },
+      ]),
+      role("system:public-info-viewer", [
+        { nonResourceURLs: ["/healthz", "/livez", "/readyz", "/version", "/version/"], verbs: ["get"] },
+      ]),
+      role("system:basic-user", [
+        {
+          apiGroups: ["authorization.k8s.io"],
+          resources: ["selfsubjectaccessreviews", "selfsubjectrulesreviews"],
+          verbs: ["create"],
+        },
+        { apiGroups: ["authentication.k8s.io"], resources: ["selfsubjectreviews"], verbs: ["create"] },
+      ]),
     ],
     clusterRoleBindings: [
       { ...bind("cluster-admin", "system:masters") },

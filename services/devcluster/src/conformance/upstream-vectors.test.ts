@@ -20,14 +20,24 @@ const dir = new URL("../../../../test/fixtures/upstream/", import.meta.url);
 const load = <T>(file: string) => JSON.parse(readFileSync(new URL(file, dir), "utf8")) as T;
 const notEmulated = load<Record<string, Record<string, string>>>("not-emulated.json");
 
-interface Outcome { id: string; ok: boolean }
+interface Outcome {
+  id: string;
+  ok: boolean;
+}
 
 /** Reports a suite's passed/total; returns a check that its failures are the listed ones (run after every suite is reported). */
 function report(t: TestContext, suite: string, outcomes: Outcome[], excluded = 0): () => void {
   const failed = outcomes.filter((o) => !o.ok).map((o) => o.id);
   const passed = outcomes.length - failed.length;
-  t.diagnostic(`${suite}: ${passed}/${outcomes.length} passed${excluded ? ` (${excluded} disabled upstream, not counted)` : ""}`);
-  return () => assert.deepEqual([...new Set(failed)].sort(), Object.keys(notEmulated[suite] ?? {}).sort(), `${suite}: failures must be exactly the cases listed in not-emulated.json`);
+  t.diagnostic(
+    `${suite}: ${passed}/${outcomes.length} passed${excluded ? ` (${excluded} disabled upstream, not counted)` : ""}`,
+  );
+  return () =>
+    assert.deepEqual(
+      [...new Set(failed)].sort(),
+      Object.keys(notEmulated[suite] ?? {}).sort(),
+      `${suite}: failures must be exactly the cases listed in not-emulated.json`,
+    );
 }
 const checkAll = (checks: (() => void)[]) => {
   for (const check of checks) check();
@@ -52,14 +62,24 @@ const throws = (f: () => unknown) => {
 describe("upstream test vectors", () => {
   it("JSON Patch (RFC 6902): json-patch-tests tests.json and spec_tests.json", (t) => {
     const checks: (() => void)[] = [];
-    const data = load<{ suites: Record<string, { comment?: string; doc?: unknown; patch?: unknown; expected?: unknown; error?: string; disabled?: boolean }[]> }>("json-patch-tests.json");
+    const data = load<{
+      suites: Record<
+        string,
+        { comment?: string; doc?: unknown; patch?: unknown; expected?: unknown; error?: string; disabled?: boolean }[]
+      >;
+    }>("json-patch-tests.json");
     for (const [file, records] of Object.entries(data.suites)) {
       const runnable = records.filter((r) => r.patch !== undefined && "doc" in r);
       const live = runnable.filter((r) => !r.disabled);
       const outcomes = live.map((r, i) => {
         const id = `${i}: ${r.comment ?? JSON.stringify(r.patch).slice(0, 60)}`;
         if (r.error !== undefined) return { id, ok: throws(() => applyJsonPatch(structuredClone(r.doc), r.patch)) };
-        return { id, ok: attempt(() => deepEqual(applyJsonPatch(structuredClone(r.doc), r.patch), "expected" in r ? r.expected : r.doc)) };
+        return {
+          id,
+          ok: attempt(() =>
+            deepEqual(applyJsonPatch(structuredClone(r.doc), r.patch), "expected" in r ? r.expected : r.doc),
+          ),
+        };
       });
       checks.push(report(t, `json-patch ${file}`, outcomes, runnable.length - live.length));
     }
@@ -68,14 +88,34 @@ describe("upstream test vectors", () => {
 
   it("JSON Merge Patch (RFC 7386): Appendix A and Section 3", (t) => {
     const checks: (() => void)[] = [];
-    const data = load<{ cases: { name: string; original: unknown; patch: unknown; result: unknown }[] }>("json-merge-patch-rfc7386.json");
-    checks.push(report(t, "json-merge-patch", data.cases.map((c) => ({ id: c.name, ok: attempt(() => deepEqual(applyMergePatch(structuredClone(c.original), c.patch), c.result)) }))));
+    const data = load<{ cases: { name: string; original: unknown; patch: unknown; result: unknown }[] }>(
+      "json-merge-patch-rfc7386.json",
+    );
+    checks.push(
+      report(
+        t,
+        "json-merge-patch",
+        data.cases.map((c) => ({
+          id: c.name,
+          ok: attempt(() => deepEqual(applyMergePatch(structuredClone(c.original), c.patch), c.result)),
+        })),
+      ),
+    );
     checkAll(checks);
   });
 
   it("strategic merge patch (apimachinery pkg/util/strategicpatch): directives and merge keys on its MergeItem test type", (t) => {
     const checks: (() => void)[] = [];
-    type Case = { description: string; original?: unknown; twoWay?: unknown; modified?: unknown; current?: unknown; threeWay?: unknown; result?: unknown; twoWayResult?: unknown };
+    type Case = {
+      description: string;
+      original?: unknown;
+      twoWay?: unknown;
+      modified?: unknown;
+      current?: unknown;
+      threeWay?: unknown;
+      result?: unknown;
+      twoWayResult?: unknown;
+    };
     const data = load<Record<string, Case[]>>("strategic-merge-patch.json");
     // MergeItem and RetainKeysMergeItem of patch_test.go: merge keys and strategies as their struct tags say.
     const mergeItem: MergeSchema = { fields: {} };
@@ -90,15 +130,28 @@ describe("upstream test vectors", () => {
       retainKeysMap: retainKeysItem,
       retainKeysMergingList: mergingList,
     });
-    Object.assign(retainKeysItem.fields!, { mergingIntList: { list: { kind: "set" } }, mergingList, nonMergingList: { list: { kind: "atomic" }, items: mergeItem } });
+    Object.assign(retainKeysItem.fields!, {
+      mergingIntList: { list: { kind: "set" } },
+      mergingList,
+      nonMergingList: { list: { kind: "atomic" }, items: mergeItem },
+    });
     for (const [block, cases] of Object.entries(data).filter(([k]) => k !== "source" && k !== "note")) {
       const outcomes: Outcome[] = [];
       for (const c of cases) {
         if (c.twoWay !== undefined) {
           const want = c.twoWayResult ?? c.modified;
-          outcomes.push({ id: `${cases.indexOf(c)}: ${c.description} (two-way)`, ok: attempt(() => deepEqual(applyStrategicMergePatch(c.original ?? {}, c.twoWay, mergeItem), want ?? {})) });
+          outcomes.push({
+            id: `${cases.indexOf(c)}: ${c.description} (two-way)`,
+            ok: attempt(() => deepEqual(applyStrategicMergePatch(c.original ?? {}, c.twoWay, mergeItem), want ?? {})),
+          });
         }
-        if (c.threeWay !== undefined) outcomes.push({ id: `${cases.indexOf(c)}: ${c.description} (three-way)`, ok: attempt(() => deepEqual(applyStrategicMergePatch(c.current ?? {}, c.threeWay, mergeItem), c.result ?? {})) });
+        if (c.threeWay !== undefined)
+          outcomes.push({
+            id: `${cases.indexOf(c)}: ${c.description} (three-way)`,
+            ok: attempt(() =>
+              deepEqual(applyStrategicMergePatch(c.current ?? {}, c.threeWay, mergeItem), c.result ?? {}),
+            ),
+          });
       }
       checks.push(report(t, `strategic-merge-patch ${block}`, outcomes));
     }
@@ -107,44 +160,144 @@ describe("upstream test vectors", () => {
 
   it("label selectors (apimachinery pkg/labels): parsing and matching", (t) => {
     const checks: (() => void)[] = [];
-    const data = load<{ parse: { selector: string; valid: boolean; from: string }[]; matches: { selector: string; labels: Record<string, string>; match: boolean }[] }>("label-selectors.json");
-    checks.push(report(t, "label-selector parse", data.parse.map((c) => ({ id: `${c.from} ${JSON.stringify(c.selector)} ${c.valid ? "valid" : "invalid"}`, ok: throws(() => parseLabelSelector(c.selector)) !== c.valid }))));
-    checks.push(report(t, "label-selector matches", data.matches.map((c) => ({ id: `${JSON.stringify(c.selector)} on ${JSON.stringify(c.labels)}`, ok: attempt(() => matchesLabels(parseLabelSelector(c.selector), c.labels) === c.match) }))));
+    const data = load<{
+      parse: { selector: string; valid: boolean; from: string }[];
+      matches: { selector: string; labels: Record<string, string>; match: boolean }[];
+    }>("label-selectors.json");
+    checks.push(
+      report(
+        t,
+        "label-selector parse",
+        data.parse.map((c) => ({
+          id: `${c.from} ${JSON.stringify(c.selector)} ${c.valid ? "valid" : "invalid"}`,
+          ok: throws(() => parseLabelSelector(c.selector)) !== c.valid,
+        })),
+      ),
+    );
+    checks.push(
+      report(
+        t,
+        "label-selector matches",
+        data.matches.map((c) => ({
+          id: `${JSON.stringify(c.selector)} on ${JSON.stringify(c.labels)}`,
+          ok: attempt(() => matchesLabels(parseLabelSelector(c.selector), c.labels) === c.match),
+        })),
+      ),
+    );
     checkAll(checks);
   });
 
   it("field selectors (apimachinery pkg/fields): parsing with escapes and matching", (t) => {
     const checks: (() => void)[] = [];
-    const data = load<{ parse: { selector: string; valid: boolean }[]; matches: { selector: string; fields: Record<string, string>; match: boolean }[] }>("field-selectors.json");
-    checks.push(report(t, "field-selector parse", data.parse.map((c) => ({ id: `${JSON.stringify(c.selector)} ${c.valid ? "valid" : "invalid"}`, ok: throws(() => parseFieldTerms(c.selector)) !== c.valid }))));
-    checks.push(report(t, "field-selector matches", data.matches.map((c) => ({ id: `${JSON.stringify(c.selector)} on ${JSON.stringify(c.fields)}`, ok: attempt(() => matchesFieldValues(parseFieldTerms(c.selector), c.fields) === c.match) }))));
+    const data = load<{
+      parse: { selector: string; valid: boolean }[];
+      matches: { selector: string; fields: Record<string, string>; match: boolean }[];
+    }>("field-selectors.json");
+    checks.push(
+      report(
+        t,
+        "field-selector parse",
+        data.parse.map((c) => ({
+          id: `${JSON.stringify(c.selector)} ${c.valid ? "valid" : "invalid"}`,
+          ok: throws(() => parseFieldTerms(c.selector)) !== c.valid,
+        })),
+      ),
+    );
+    checks.push(
+      report(
+        t,
+        "field-selector matches",
+        data.matches.map((c) => ({
+          id: `${JSON.stringify(c.selector)} on ${JSON.stringify(c.fields)}`,
+          ok: attempt(() => matchesFieldValues(parseFieldTerms(c.selector), c.fields) === c.match),
+        })),
+      ),
+    );
     checkAll(checks);
   });
 
   it("resource quantities (apimachinery pkg/api/resource): parsing, as the scheduler's milli-units", (t) => {
     const checks: (() => void)[] = [];
-    const data = load<{ valid: { input: string; value: string }[]; saturated: string[]; invalid: string[] }>("quantities.json");
+    const data = load<{ valid: { input: string; value: string }[]; saturated: string[]; invalid: string[] }>(
+      "quantities.json",
+    );
     // The exact milli-value, rounded up as MilliValue does, from the decimal string.
     const milli = (decimal: string) => {
       const [whole = "0", frac = ""] = decimal.split(".");
       const scaled = BigInt(whole + frac.padEnd(3, "0").slice(0, 3));
       return Number(frac.length > 3 && /[1-9]/.test(frac.slice(3)) ? scaled + 1n : scaled);
     };
-    checks.push(report(t, "quantity parse", data.valid.map((c) => ({ id: `${c.input} = ${c.value}`, ok: attempt(() => parseQuantity(c.input) === milli(c.value)) }))));
-    checks.push(report(t, "quantity invalid", data.invalid.map((c) => ({ id: JSON.stringify(c), ok: throws(() => parseQuantity(c)) }))));
+    checks.push(
+      report(
+        t,
+        "quantity parse",
+        data.valid.map((c) => ({
+          id: `${c.input} = ${c.value}`,
+          ok: attempt(() => parseQuantity(c.input) === milli(c.value)),
+        })),
+      ),
+    );
+    checks.push(
+      report(
+        t,
+        "quantity invalid",
+        data.invalid.map((c) => ({ id: JSON.stringify(c), ok: throws(() => parseQuantity(c)) })),
+      ),
+    );
     checkAll(checks);
   });
 
   it("qualified names, label values and finalizer names (apimachinery pkg/util/validation)", (t) => {
     const checks: (() => void)[] = [];
-    const data = load<{ qualifiedNames: { value: string; valid: boolean }[]; labelValues: { value: string; valid: boolean }[] }>("names-and-label-values.json");
+    const data = load<{
+      qualifiedNames: { value: string; valid: boolean }[];
+      labelValues: { value: string; valid: boolean }[];
+    }>("names-and-label-values.json");
     const short = (v: string) => (v.length > 40 ? `${v.slice(0, 12)}...(${v.length} chars)` : v);
     const configmaps = builtinResources().find((d) => d.resource === "configmaps")!;
-    const custom: ResourceDef = { ...configmaps, group: "example.com", kind: "Widget", resource: "widgets", custom: true };
-    checks.push(report(t, "qualified names", data.qualifiedNames.map((c) => ({ id: JSON.stringify(short(c.value)), ok: (qualifiedNameErrors(c.value, "x").length === 0) === c.valid }))));
-    checks.push(report(t, "finalizer names on custom resources", data.qualifiedNames.map((c) => ({ id: JSON.stringify(short(c.value)), ok: (finalizerErrors(custom, [c.value]).length === 0) === c.valid }))));
-    const labelValueErrors = (v: string) => validateMetadata(configmaps, { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "x", namespace: "default", labels: { key: v } } });
-    checks.push(report(t, "label values", data.labelValues.map((c) => ({ id: JSON.stringify(short(c.value)), ok: (labelValueErrors(c.value).length === 0) === c.valid }))));
+    const custom: ResourceDef = {
+      ...configmaps,
+      group: "example.com",
+      kind: "Widget",
+      resource: "widgets",
+      custom: true,
+    };
+    checks.push(
+      report(
+        t,
+        "qualified names",
+        data.qualifiedNames.map((c) => ({
+          id: JSON.stringify(short(c.value)),
+          ok: (qualifiedNameErrors(c.value, "x").length === 0) === c.valid,
+        })),
+      ),
+    );
+    checks.push(
+      report(
+        t,
+        "finalizer names on custom resources",
+        data.qualifiedNames.map((c) => ({
+          id: JSON.stringify(short(c.value)),
+          ok: (finalizerErrors(custom, [c.value]).length === 0) === c.valid,
+        })),
+      ),
+    );
+    const labelValueErrors = (v: string) =>
+      validateMetadata(configmaps, {
+        apiVersion: "v1",
+        kind: "ConfigMap",
+        metadata: { name: "x", namespace: "default", labels: { key: v } },
+      });
+    checks.push(
+      report(
+        t,
+        "label values",
+        data.labelValues.map((c) => ({
+          id: JSON.stringify(short(c.value)),
+          ok: (labelValueErrors(c.value).length === 0) === c.valid,
+        })),
+      ),
+    );
     checkAll(checks);
   });
 });

@@ -13,10 +13,23 @@ import { selfSignedCertificate } from "../tls.js";
 // the real message, SelfSubjectAccessReview) through client-node.
 
 const TR = { group: "nnunet-operator.io", version: "v1alpha1", plural: "trainingruns", namespace: "default" };
-const run = (name: string, dataset = "Dataset004_Hippocampus") => ({ apiVersion: "nnunet-operator.io/v1alpha1", kind: "TrainingRun", metadata: { name }, spec: { dataset, configuration: "3d_fullres", storage: { claimName: "d" } } });
+const run = (name: string, dataset = "Dataset004_Hippocampus") => ({
+  apiVersion: "nnunet-operator.io/v1alpha1",
+  kind: "TrainingRun",
+  metadata: { name },
+  spec: { dataset, configuration: "3d_fullres", storage: { claimName: "d" } },
+});
 
 interface Review {
-  request: { uid: string; operation: string; name: string; namespace: string; object: { spec?: { dataset?: string } }; userInfo: { username: string }; resource: { resource: string } };
+  request: {
+    uid: string;
+    operation: string;
+    name: string;
+    namespace: string;
+    object: { spec?: { dataset?: string } };
+    userInfo: { username: string };
+    resource: { resource: string };
+  };
 }
 
 describe("validating admission webhooks", () => {
@@ -33,26 +46,49 @@ describe("validating admission webhooks", () => {
         reviews.push(review);
         const allowed = !review.request.object?.spec?.dataset?.includes("Forbidden");
         res.setHeader("content-type", "application/json");
-        res.end(JSON.stringify({ apiVersion: "admission.k8s.io/v1", kind: "AdmissionReview", response: { uid: review.request.uid, allowed, ...(allowed ? {} : { status: { code: 403, reason: "Forbidden", message: "dataset is on the deny list" } }) } }));
+        res.end(
+          JSON.stringify({
+            apiVersion: "admission.k8s.io/v1",
+            kind: "AdmissionReview",
+            response: {
+              uid: review.request.uid,
+              allowed,
+              ...(allowed
+                ? {}
+                : { status: { code: 403, reason: "Forbidden", message: "dataset is on the deny list" } }),
+            },
+          }),
+        );
       });
     });
     await new Promise<void>((r) => hook.listen(0, "127.0.0.1", r));
     const port = (hook.address() as AddressInfo).port;
-    const started = await withDevCluster({ webhooks: { resolveService: (s) => (s.name === "operator-webhook" ? `http://127.0.0.1:${port}` : undefined) } });
+    const started = await withDevCluster({
+      webhooks: { resolveService: (s) => (s.name === "operator-webhook" ? `http://127.0.0.1:${port}` : undefined) },
+    });
     dc = started.dc;
     custom = started.kc.makeApiClient(CustomObjectsApi);
     await dc.cluster.create({
       apiVersion: "admissionregistration.k8s.io/v1",
       kind: "ValidatingWebhookConfiguration",
       metadata: { name: "nnunet" },
-      webhooks: [{
-        name: "vtrainingrun.nnunet-operator.io",
-        clientConfig: { service: { namespace: "nnunet-system", name: "operator-webhook", path: "/validate" } },
-        rules: [{ operations: ["CREATE", "UPDATE"], apiGroups: ["nnunet-operator.io"], apiVersions: ["v1alpha1"], resources: ["trainingruns"] }],
-        failurePolicy: "Fail",
-        sideEffects: "None",
-        admissionReviewVersions: ["v1"],
-      }],
+      webhooks: [
+        {
+          name: "vtrainingrun.nnunet-operator.io",
+          clientConfig: { service: { namespace: "nnunet-system", name: "operator-webhook", path: "/validate" } },
+          rules: [
+            {
+              operations: ["CREATE", "UPDATE"],
+              apiGroups: ["nnunet-operator.io"],
+              apiVersions: ["v1alpha1"],
+              resources: ["trainingruns"],
+            },
+          ],
+          failurePolicy: "Fail",
+          sideEffects: "None",
+          admissionReviewVersions: ["v1"],
+        },
+      ],
     });
   });
   after(async () => {
@@ -71,10 +107,15 @@ describe("validating admission webhooks", () => {
   });
 
   it("honours a denial with the webhook's code and the real message", async () => {
-    const err = await custom.createNamespacedCustomObject({ ...TR, body: run("denied", "Dataset001_Forbidden") }).catch((e: unknown) => e);
+    const err = await custom
+      .createNamespacedCustomObject({ ...TR, body: run("denied", "Dataset001_Forbidden") })
+      .catch((e: unknown) => e);
     const s = statusOf(err);
     assert.equal(s.code, 403);
-    assert.equal(s.message, 'admission webhook "vtrainingrun.nnunet-operator.io" denied the request: dataset is on the deny list');
+    assert.equal(
+      s.message,
+      'admission webhook "vtrainingrun.nnunet-operator.io" denied the request: dataset is on the deny list',
+    );
   });
 
   it("skips a webhook whose matchConditions do not hold", async () => {
@@ -86,26 +127,58 @@ describe("validating admission webhooks", () => {
         calls++;
         const review = JSON.parse(body) as Review;
         res.setHeader("content-type", "application/json");
-        res.end(JSON.stringify({ apiVersion: "admission.k8s.io/v1", kind: "AdmissionReview", response: { uid: review.request.uid, allowed: true } }));
+        res.end(
+          JSON.stringify({
+            apiVersion: "admission.k8s.io/v1",
+            kind: "AdmissionReview",
+            response: { uid: review.request.uid, allowed: true },
+          }),
+        );
       });
     });
     await new Promise<void>((r) => counting.listen(0, "127.0.0.1", r));
     const url = `http://127.0.0.1:${(counting.address() as AddressInfo).port}/`;
     await dc.cluster.create({
-      apiVersion: "admissionregistration.k8s.io/v1", kind: "ValidatingWebhookConfiguration", metadata: { name: "conditional" },
-      webhooks: [{ name: "conditional.example.com", clientConfig: { url }, matchConditions: [{ name: "only-team-a", expression: "has(object.metadata.labels) && object.metadata.labels['team'] == 'a'" }], rules: [{ operations: ["CREATE"], apiGroups: [""], apiVersions: ["v1"], resources: ["configmaps"] }], failurePolicy: "Fail", sideEffects: "None", admissionReviewVersions: ["v1"] }],
+      apiVersion: "admissionregistration.k8s.io/v1",
+      kind: "ValidatingWebhookConfiguration",
+      metadata: { name: "conditional" },
+      webhooks: [
+        {
+          name: "conditional.example.com",
+          clientConfig: { url },
+          matchConditions: [
+            { name: "only-team-a", expression: "has(object.metadata.labels) && object.metadata.labels['team'] == 'a'" },
+          ],
+          rules: [{ operations: ["CREATE"], apiGroups: [""], apiVersions: ["v1"], resources: ["configmaps"] }],
+          failurePolicy: "Fail",
+          sideEffects: "None",
+          admissionReviewVersions: ["v1"],
+        },
+      ],
     });
     const core = kubeConfigFor(dc).makeApiClient(CoreV1Api);
-    await core.createNamespacedConfigMap({ namespace: "default", body: { metadata: { name: "team-b", labels: { team: "b" } } } });
-    await core.createNamespacedConfigMap({ namespace: "default", body: { metadata: { name: "team-a", labels: { team: "a" } } } });
+    await core.createNamespacedConfigMap({
+      namespace: "default",
+      body: { metadata: { name: "team-b", labels: { team: "b" } } },
+    });
+    await core.createNamespacedConfigMap({
+      namespace: "default",
+      body: { metadata: { name: "team-a", labels: { team: "a" } } },
+    });
     counting.close();
-    await dc.cluster.deleter.delete(dc.cluster.resource("admissionregistration.k8s.io", "v1", "validatingwebhookconfigurations"), undefined, "conditional");
+    await dc.cluster.deleter.delete(
+      dc.cluster.resource("admissionregistration.k8s.io", "v1", "validatingwebhookconfigurations"),
+      undefined,
+      "conditional",
+    );
     assert.equal(calls, 1);
   });
 
   it("does not call the webhook for resources its rules do not match", async () => {
     const before = reviews.length;
-    await kubeConfigFor(dc).makeApiClient(CoreV1Api).createNamespacedConfigMap({ namespace: "default", body: { metadata: { name: "unrelated" } } });
+    await kubeConfigFor(dc)
+      .makeApiClient(CoreV1Api)
+      .createNamespacedConfigMap({ namespace: "default", body: { metadata: { name: "unrelated" } } });
     assert.equal(reviews.length, before);
   });
 
@@ -119,17 +192,41 @@ describe("validating admission webhooks", () => {
         called++;
         const review = JSON.parse(body) as Review;
         res.setHeader("content-type", "application/json");
-        res.end(JSON.stringify({ apiVersion: "admission.k8s.io/v1", kind: "AdmissionReview", response: { uid: review.request.uid, allowed: false, status: { message: "no leases today" } } }));
+        res.end(
+          JSON.stringify({
+            apiVersion: "admission.k8s.io/v1",
+            kind: "AdmissionReview",
+            response: { uid: review.request.uid, allowed: false, status: { message: "no leases today" } },
+          }),
+        );
       });
     });
     await new Promise<void>((r) => secure.listen(0, "127.0.0.1", r));
     const port = (secure.address() as AddressInfo).port;
     await dc.cluster.create({
-      apiVersion: "admissionregistration.k8s.io/v1", kind: "ValidatingWebhookConfiguration", metadata: { name: "tls" },
-      webhooks: [{ name: "leases.example.com", clientConfig: { url: `https://127.0.0.1:${port}/validate`, caBundle: Buffer.from(cert.certPem).toString("base64") }, rules: [{ operations: ["CREATE"], apiGroups: ["coordination.k8s.io"], apiVersions: ["v1"], resources: ["leases"] }], failurePolicy: "Fail", sideEffects: "None", admissionReviewVersions: ["v1"] }],
+      apiVersion: "admissionregistration.k8s.io/v1",
+      kind: "ValidatingWebhookConfiguration",
+      metadata: { name: "tls" },
+      webhooks: [
+        {
+          name: "leases.example.com",
+          clientConfig: {
+            url: `https://127.0.0.1:${port}/validate`,
+            caBundle: Buffer.from(cert.certPem).toString("base64"),
+          },
+          rules: [
+            { operations: ["CREATE"], apiGroups: ["coordination.k8s.io"], apiVersions: ["v1"], resources: ["leases"] },
+          ],
+          failurePolicy: "Fail",
+          sideEffects: "None",
+          admissionReviewVersions: ["v1"],
+        },
+      ],
     });
     const lease = dc.cluster.resource("coordination.k8s.io", "v1", "leases");
-    const err = await dc.cluster.registry.create(lease, "default", { metadata: { name: "l" } }).catch((e: unknown) => e);
+    const err = await dc.cluster.registry
+      .create(lease, "default", { metadata: { name: "l" } })
+      .catch((e: unknown) => e);
     secure.close();
     assert.equal(called, 1);
     assert.equal((err as { code: number }).code, 400);
@@ -142,30 +239,62 @@ describe("validating admission webhooks", () => {
     const url = `http://127.0.0.1:${(broken.address() as AddressInfo).port}/`;
     const vwc = dc.cluster.resource("admissionregistration.k8s.io", "v1", "validatingwebhookconfigurations");
     await dc.cluster.create({
-      apiVersion: "admissionregistration.k8s.io/v1", kind: "ValidatingWebhookConfiguration", metadata: { name: "broken" },
-      webhooks: [{ name: "broken.example.com", clientConfig: { url }, rules: [{ operations: ["CREATE"], apiGroups: [""], apiVersions: ["v1"], resources: ["serviceaccounts"] }], failurePolicy: "Fail", sideEffects: "None", admissionReviewVersions: ["v1"] }],
+      apiVersion: "admissionregistration.k8s.io/v1",
+      kind: "ValidatingWebhookConfiguration",
+      metadata: { name: "broken" },
+      webhooks: [
+        {
+          name: "broken.example.com",
+          clientConfig: { url },
+          rules: [{ operations: ["CREATE"], apiGroups: [""], apiVersions: ["v1"], resources: ["serviceaccounts"] }],
+          failurePolicy: "Fail",
+          sideEffects: "None",
+          admissionReviewVersions: ["v1"],
+        },
+      ],
     });
     const sa = dc.cluster.resource("", "v1", "serviceaccounts");
-    const err = await dc.cluster.registry.create(sa, "default", { metadata: { name: "robot" } }).catch((e: unknown) => e);
+    const err = await dc.cluster.registry
+      .create(sa, "default", { metadata: { name: "robot" } })
+      .catch((e: unknown) => e);
     broken.close();
     await dc.cluster.deleter.delete(vwc, undefined, "broken");
     assert.equal((err as { code: number }).code, 500);
-    assert.match((err as Error).message, /failed calling webhook "broken.example.com": received invalid webhook response/);
+    assert.match(
+      (err as Error).message,
+      /failed calling webhook "broken.example.com": received invalid webhook response/,
+    );
   });
 
   it("fails closed with 500 when an unreachable webhook has failurePolicy Fail, and opens with Ignore", async () => {
     const down = (policy: string) => ({
-      apiVersion: "admissionregistration.k8s.io/v1", kind: "ValidatingWebhookConfiguration", metadata: { name: `down-${policy.toLowerCase()}` },
-      webhooks: [{ name: `down-${policy.toLowerCase()}.example.com`, clientConfig: { url: "http://127.0.0.1:1/validate" }, rules: [{ operations: ["CREATE"], apiGroups: [""], apiVersions: ["v1"], resources: ["secrets"] }], failurePolicy: policy, sideEffects: "None", admissionReviewVersions: ["v1"] }],
+      apiVersion: "admissionregistration.k8s.io/v1",
+      kind: "ValidatingWebhookConfiguration",
+      metadata: { name: `down-${policy.toLowerCase()}` },
+      webhooks: [
+        {
+          name: `down-${policy.toLowerCase()}.example.com`,
+          clientConfig: { url: "http://127.0.0.1:1/validate" },
+          rules: [{ operations: ["CREATE"], apiGroups: [""], apiVersions: ["v1"], resources: ["secrets"] }],
+          failurePolicy: policy,
+          sideEffects: "None",
+          admissionReviewVersions: ["v1"],
+        },
+      ],
     });
     const core = kubeConfigFor(dc).makeApiClient(CoreV1Api);
     await dc.cluster.create(down("Ignore"));
     await core.createNamespacedSecret({ namespace: "default", body: { metadata: { name: "ignored" } } });
     await dc.cluster.create(down("Fail"));
-    const err = await core.createNamespacedSecret({ namespace: "default", body: { metadata: { name: "failed" } } }).catch((e: unknown) => e);
+    const err = await core
+      .createNamespacedSecret({ namespace: "default", body: { metadata: { name: "failed" } } })
+      .catch((e: unknown) => e);
     const s = statusOf(err);
     assert.equal(s.code, 500);
-    assert.match(s.message, /^Internal error occurred: failed calling webhook "down-fail.example.com": failed to call webhook: Post "http:\/\/127.0.0.1:1\/validate\?timeout=10s"/);
+    assert.match(
+      s.message,
+      /^Internal error occurred: failed calling webhook "down-fail.example.com": failed to call webhook: Post "http:\/\/127.0.0.1:1\/validate\?timeout=10s"/,
+    );
   });
 });
 
@@ -175,8 +304,24 @@ describe("RBAC mode", () => {
   before(async () => {
     ({ dc } = await withDevCluster({ rbac: true }));
     const rbac = kubeConfigFor(dc).makeApiClient(RbacAuthorizationV1Api);
-    await rbac.createNamespacedRole({ namespace: "default", body: { metadata: { name: "pod-reader" }, rules: [{ apiGroups: [""], resources: ["pods"], verbs: ["get", "list", "watch"] }, { apiGroups: ["nnunet-operator.io"], resources: ["trainingruns/status"], verbs: ["patch"] }] } });
-    await rbac.createNamespacedRoleBinding({ namespace: "default", body: { metadata: { name: "operator-reads" }, roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "pod-reader" }, subjects: [{ kind: "ServiceAccount", name: "operator", namespace: "default" }] } });
+    await rbac.createNamespacedRole({
+      namespace: "default",
+      body: {
+        metadata: { name: "pod-reader" },
+        rules: [
+          { apiGroups: [""], resources: ["pods"], verbs: ["get", "list", "watch"] },
+          { apiGroups: ["nnunet-operator.io"], resources: ["trainingruns/status"], verbs: ["patch"] },
+        ],
+      },
+    });
+    await rbac.createNamespacedRoleBinding({
+      namespace: "default",
+      body: {
+        metadata: { name: "operator-reads" },
+        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "pod-reader" },
+        subjects: [{ kind: "ServiceAccount", name: "operator", namespace: "default" }],
+      },
+    });
     token = dc.serviceAccountToken("default", "operator");
   });
   after(() => dc.stop());
@@ -190,10 +335,25 @@ describe("RBAC mode", () => {
   it("denies the rest with 403 and the real message", async () => {
     const core = kubeConfigFor(dc, token).makeApiClient(CoreV1Api);
     const cases: [Promise<unknown>, string][] = [
-      [core.createNamespacedPod({ namespace: "default", body: { metadata: { name: "x" }, spec: { containers: [{ name: "c", image: "i" }] } } }), 'pods is forbidden: User "system:serviceaccount:default:operator" cannot create resource "pods" in API group "" in the namespace "default"'],
-      [core.listNamespacedPod({ namespace: "kube-system" }), 'pods is forbidden: User "system:serviceaccount:default:operator" cannot list resource "pods" in API group "" in the namespace "kube-system"'],
-      [core.readNamespace({ name: "default" }), 'namespaces "default" is forbidden: User "system:serviceaccount:default:operator" cannot get resource "namespaces" in API group "" in the namespace "default"'],
-      [core.listNode(), 'nodes is forbidden: User "system:serviceaccount:default:operator" cannot list resource "nodes" in API group "" at the cluster scope'],
+      [
+        core.createNamespacedPod({
+          namespace: "default",
+          body: { metadata: { name: "x" }, spec: { containers: [{ name: "c", image: "i" }] } },
+        }),
+        'pods is forbidden: User "system:serviceaccount:default:operator" cannot create resource "pods" in API group "" in the namespace "default"',
+      ],
+      [
+        core.listNamespacedPod({ namespace: "kube-system" }),
+        'pods is forbidden: User "system:serviceaccount:default:operator" cannot list resource "pods" in API group "" in the namespace "kube-system"',
+      ],
+      [
+        core.readNamespace({ name: "default" }),
+        'namespaces "default" is forbidden: User "system:serviceaccount:default:operator" cannot get resource "namespaces" in API group "" in the namespace "default"',
+      ],
+      [
+        core.listNode(),
+        'nodes is forbidden: User "system:serviceaccount:default:operator" cannot list resource "nodes" in API group "" at the cluster scope',
+      ],
     ];
     for (const [call, message] of cases) {
       const s = statusOf(await call.catch((e: unknown) => e));
@@ -204,7 +364,10 @@ describe("RBAC mode", () => {
   });
 
   it("rejects an unknown token with 401", async () => {
-    const err = await kubeConfigFor(dc, "not-a-token").makeApiClient(CoreV1Api).listNamespacedPod({ namespace: "default" }).catch((e: unknown) => e);
+    const err = await kubeConfigFor(dc, "not-a-token")
+      .makeApiClient(CoreV1Api)
+      .listNamespacedPod({ namespace: "default" })
+      .catch((e: unknown) => e);
     // client-node drops the body of a 401; the code is what it exposes.
     assert.equal((err as { code?: number }).code, 401);
   });
@@ -212,7 +375,11 @@ describe("RBAC mode", () => {
   it("answers SelfSubjectAccessReviews from the same rules, subresources included", async () => {
     const authz = kubeConfigFor(dc, token).makeApiClient(AuthorizationV1Api);
     const ask = async (verb: string, resource: string, subresource = "", group = "") =>
-      (await authz.createSelfSubjectAccessReview({ body: { spec: { resourceAttributes: { namespace: "default", verb, resource, subresource, group } } } })).status?.allowed;
+      (
+        await authz.createSelfSubjectAccessReview({
+          body: { spec: { resourceAttributes: { namespace: "default", verb, resource, subresource, group } } },
+        })
+      ).status?.allowed;
     assert.equal(await ask("list", "pods"), true);
     assert.equal(await ask("delete", "pods"), false);
     assert.equal(await ask("patch", "trainingruns", "status", "nnunet-operator.io"), true);

@@ -10,7 +10,10 @@ import type { Store, StoreEvent } from "../api/store.js";
 // resources disappear from discovery when it is gone.
 
 const CLEANUP = "customresourcecleanup.apiextensions.k8s.io";
-const CRD_USER: UserInfo = { username: "system:apiextensions-controller", groups: ["system:masters", "system:authenticated"] };
+const CRD_USER: UserInfo = {
+  username: "system:apiextensions-controller",
+  groups: ["system:masters", "system:authenticated"],
+};
 
 export class CrdController {
   private readonly infos = new Map<string, CustomResourceInfo>();
@@ -18,7 +21,10 @@ export class CrdController {
   private registry: Registry | undefined;
   private deleter: Deleter | undefined;
 
-  constructor(private readonly store: Store, private readonly catalog: ResourceCatalog) {}
+  constructor(
+    private readonly store: Store,
+    private readonly catalog: ResourceCatalog,
+  ) {}
 
   /** Looks up the validator and merge metadata of a custom resource. */
   info(def: ResourceDef): CustomResourceInfo | undefined {
@@ -46,7 +52,10 @@ export class CrdController {
       this.infos.set(`${info.def.group}/${info.def.version}/${info.def.resource}`, info);
       this.catalog.add(info.def);
     }
-    this.served.set(name, infos.map((i) => i.def));
+    this.served.set(
+      name,
+      infos.map((i) => i.def),
+    );
   }
 
   private unregister(name: string): void {
@@ -66,7 +75,9 @@ export class CrdController {
       for (const entry of [...this.store.scan(def.storage)]) {
         remaining++;
         if (entry.object.metadata.deletionTimestamp) continue;
-        await this.deleter!.delete(def, entry.object.metadata.namespace, entry.object.metadata.name!, { user: CRD_USER }).catch(() => undefined);
+        await this.deleter!.delete(def, entry.object.metadata.namespace, entry.object.metadata.name!, {
+          user: CRD_USER,
+        }).catch(() => undefined);
       }
     }
     if (remaining > 0 && def && this.store.count(def.storage) > 0) {
@@ -78,6 +89,8 @@ export class CrdController {
     const next = structuredClone(current);
     next.metadata.finalizers = (current.metadata.finalizers ?? []).filter((f) => f !== CLEANUP);
     const crdDef = registry.catalog.get("apiextensions.k8s.io", "v1", "customresourcedefinitions")!;
-    await registry.update(crdDef, undefined, crd.metadata.name!, next, { user: CRD_USER, fieldManager: "kube-apiserver" }).catch(() => undefined);
+    await registry
+      .update(crdDef, undefined, crd.metadata.name!, next, { user: CRD_USER, fieldManager: "kube-apiserver" })
+      .catch(() => undefined);
   }
 }

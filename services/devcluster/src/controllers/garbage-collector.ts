@@ -10,7 +10,10 @@ import type { StoreEvent } from "../api/store.js";
 // with orphan propagation release their dependents. Work is queued by key and run
 // serially, so a burst of events costs one pass per object.
 
-const GC_USER: UserInfo = { username: "system:serviceaccount:kube-system:generic-garbage-collector", groups: ["system:serviceaccounts", "system:authenticated"] };
+const GC_USER: UserInfo = {
+  username: "system:serviceaccount:kube-system:generic-garbage-collector",
+  groups: ["system:serviceaccounts", "system:authenticated"],
+};
 
 interface Ref {
   storage: string;
@@ -32,7 +35,10 @@ export class GarbageCollector {
   private idleWaiters: (() => void)[] = [];
   private stopped = false;
 
-  constructor(private readonly registry: Registry, private readonly deleter: Deleter) {}
+  constructor(
+    private readonly registry: Registry,
+    private readonly deleter: Deleter,
+  ) {}
 
   start(): () => void {
     const unsubscribe = this.registry.store.watchAll((e) => this.observe(e));
@@ -72,7 +78,8 @@ export class GarbageCollector {
       if (!this.byUid.has(ref.uid)) this.enqueue(`dep:${key}`);
     }
     const fin = obj.metadata.finalizers ?? [];
-    if (obj.metadata.deletionTimestamp && (fin.includes("foregroundDeletion") || fin.includes("orphan"))) this.enqueue(`owner:${key}`);
+    if (obj.metadata.deletionTimestamp && (fin.includes("foregroundDeletion") || fin.includes("orphan")))
+      this.enqueue(`owner:${key}`);
     if (e.type === "MODIFIED" && obj.metadata.deletionTimestamp) {
       for (const ref of obj.metadata.ownerReferences ?? []) {
         const owner = this.byUid.get(ref.uid);
@@ -130,11 +137,18 @@ export class GarbageCollector {
     if (alive.length > 0) {
       const next = structuredClone(obj) as KubeObject;
       next.metadata.ownerReferences = alive;
-      await this.registry.update(def, ref.namespace, ref.name, next, { user: GC_USER, fieldManager: "generic-garbage-collector" });
+      await this.registry.update(def, ref.namespace, ref.name, next, {
+        user: GC_USER,
+        fieldManager: "generic-garbage-collector",
+      });
       return;
     }
     if (obj.metadata.deletionTimestamp) return;
-    await this.deleter.delete(def, ref.namespace, ref.name, { user: GC_USER, propagationPolicy: "Background", preconditions: { uid: obj.metadata.uid! } });
+    await this.deleter.delete(def, ref.namespace, ref.name, {
+      user: GC_USER,
+      propagationPolicy: "Background",
+      preconditions: { uid: obj.metadata.uid! },
+    });
   }
 
   private async processOwner(ref: Ref): Promise<void> {
@@ -152,7 +166,10 @@ export class GarbageCollector {
         const next = structuredClone(dep) as KubeObject;
         next.metadata.ownerReferences = (dep.metadata.ownerReferences ?? []).filter((r) => r.uid !== uid);
         if (next.metadata.ownerReferences.length === 0) delete next.metadata.ownerReferences;
-        await this.registry.update(depDef, d.namespace, d.name, next, { user: GC_USER, fieldManager: "generic-garbage-collector" });
+        await this.registry.update(depDef, d.namespace, d.name, next, {
+          user: GC_USER,
+          fieldManager: "generic-garbage-collector",
+        });
       }
       await this.removeFinalizer(def, owner, "orphan");
       return;
@@ -166,17 +183,26 @@ export class GarbageCollector {
       const link = (dep.metadata.ownerReferences ?? []).find((r) => r.uid === uid);
       if (!link) continue;
       if (link.blockOwnerDeletion) blocking++;
-      const others = (dep.metadata.ownerReferences ?? []).filter((r) => r.uid !== uid && this.ownerAlive(r, dep.metadata.namespace));
+      const others = (dep.metadata.ownerReferences ?? []).filter(
+        (r) => r.uid !== uid && this.ownerAlive(r, dep.metadata.namespace),
+      );
       if (others.length > 0) {
         // Another live owner keeps the dependent; only the link to this owner goes.
         const next = structuredClone(dep) as KubeObject;
         next.metadata.ownerReferences = (dep.metadata.ownerReferences ?? []).filter((r) => r.uid !== uid);
-        await this.registry.update(depDef, d.namespace, d.name, next, { user: GC_USER, fieldManager: "generic-garbage-collector" });
+        await this.registry.update(depDef, d.namespace, d.name, next, {
+          user: GC_USER,
+          fieldManager: "generic-garbage-collector",
+        });
         if (link.blockOwnerDeletion) blocking--;
         continue;
       }
       if (!dep.metadata.deletionTimestamp) {
-        await this.deleter.delete(depDef, d.namespace, d.name, { user: GC_USER, propagationPolicy: "Foreground", preconditions: { uid: dep.metadata.uid! } });
+        await this.deleter.delete(depDef, d.namespace, d.name, {
+          user: GC_USER,
+          propagationPolicy: "Foreground",
+          preconditions: { uid: dep.metadata.uid! },
+        });
       }
     }
     if (blocking === 0) await this.removeFinalizer(def, owner, "foregroundDeletion");
@@ -187,6 +213,9 @@ export class GarbageCollector {
     if (!current || current.metadata.uid !== owner.metadata.uid) return;
     const next = structuredClone(current) as KubeObject;
     next.metadata.finalizers = (current.metadata.finalizers ?? []).filter((f) => f !== finalizer);
-    await this.registry.update(def, owner.metadata.namespace, owner.metadata.name!, this.registry.external(def, next), { user: GC_USER, fieldManager: "generic-garbage-collector" });
+    await this.registry.update(def, owner.metadata.namespace, owner.metadata.name!, this.registry.external(def, next), {
+      user: GC_USER,
+      fieldManager: "generic-garbage-collector",
+    });
   }
 }

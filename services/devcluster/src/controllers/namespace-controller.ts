@@ -7,13 +7,19 @@ import type { StoreEvent } from "../api/store.js";
 // its `default` ServiceAccount; a namespace being deleted has its content deleted, and
 // once it is empty its `kubernetes` finalizer is removed so that it goes away.
 
-const NS_USER: UserInfo = { username: "system:serviceaccount:kube-system:namespace-controller", groups: ["system:serviceaccounts", "system:authenticated"] };
+const NS_USER: UserInfo = {
+  username: "system:serviceaccount:kube-system:namespace-controller",
+  groups: ["system:serviceaccounts", "system:authenticated"],
+};
 
 export class NamespaceController {
   private readonly pending = new Set<string>();
   private scheduled = false;
 
-  constructor(private readonly registry: Registry, private readonly deleter: Deleter) {}
+  constructor(
+    private readonly registry: Registry,
+    private readonly deleter: Deleter,
+  ) {}
 
   start(): () => void {
     return this.registry.store.watchAll((e) => this.observe(e));
@@ -26,14 +32,22 @@ export class NamespaceController {
       return;
     }
     const ns = e.object.metadata.namespace;
-    if (e.type === "DELETED" && ns && this.registry.store.get("namespaces", undefined, ns)?.metadata.deletionTimestamp) this.schedule(ns);
+    if (e.type === "DELETED" && ns && this.registry.store.get("namespaces", undefined, ns)?.metadata.deletionTimestamp)
+      this.schedule(ns);
   }
 
   private ensureServiceAccount(namespace: string): void {
     setImmediate(() => {
       const def = this.registry.catalog.get("", "v1", "serviceaccounts")!;
       if (this.registry.stored(def, namespace, "default")) return;
-      this.registry.create(def, namespace, { metadata: { name: "default" } }, { user: NS_USER, fieldManager: "kube-controller-manager" }).catch(() => undefined);
+      this.registry
+        .create(
+          def,
+          namespace,
+          { metadata: { name: "default" } },
+          { user: NS_USER, fieldManager: "kube-controller-manager" },
+        )
+        .catch(() => undefined);
     });
   }
 
@@ -51,7 +65,8 @@ export class NamespaceController {
 
   private namespacedStorages(): Map<string, ResourceDef> {
     const out = new Map<string, ResourceDef>();
-    for (const d of this.registry.catalog.all()) if (d.namespaced && !d.virtual && !out.has(d.storage)) out.set(d.storage, d);
+    for (const d of this.registry.catalog.all())
+      if (d.namespaced && !d.virtual && !out.has(d.storage)) out.set(d.storage, d);
     return out;
   }
 
@@ -63,7 +78,9 @@ export class NamespaceController {
       for (const entry of [...this.registry.store.scan(storage, ns)]) {
         remaining++;
         if (entry.object.metadata.deletionTimestamp) continue;
-        await this.deleter.delete(def, ns, entry.object.metadata.name!, { user: NS_USER, propagationPolicy: "Background" }).catch(() => undefined);
+        await this.deleter
+          .delete(def, ns, entry.object.metadata.name!, { user: NS_USER, propagationPolicy: "Background" })
+          .catch(() => undefined);
       }
     }
     if (remaining > 0) return;

@@ -50,8 +50,14 @@ function authenticate(cluster: Cluster, req: IncomingMessage, opts: ApiHandlerOp
   else user = SYSTEM_USER;
   const as = req.headers["impersonate-user"];
   if (typeof as === "string" && as) {
-    const attrs: ResourceAttributes = { verb: "impersonate", group: "", resource: as.startsWith("system:serviceaccount:") ? "serviceaccounts" : "users", name: as };
-    if (opts.rbac && !cluster.authorizer.allows(user, attrs)) throw forbidden({ group: "", resource: attrs.resource }, as, denialReason(user, attrs));
+    const attrs: ResourceAttributes = {
+      verb: "impersonate",
+      group: "",
+      resource: as.startsWith("system:serviceaccount:") ? "serviceaccounts" : "users",
+      name: as,
+    };
+    if (opts.rbac && !cluster.authorizer.allows(user, attrs))
+      throw forbidden({ group: "", resource: attrs.resource }, as, denialReason(user, attrs));
     const groups = req.headers["impersonate-group"];
     return userFromName(as, Array.isArray(groups) ? groups : groups ? [groups] : []);
   }
@@ -64,7 +70,12 @@ export function createApiHandler(cluster: Cluster, opts: ApiHandlerOptions) {
     if (opts.logger) {
       const started = performance.now();
       const log = opts.logger;
-      res.once("finish", () => log.debug({ method: req.method, url: req.url, status: res.statusCode, ms: Math.round(performance.now() - started) }, "request"));
+      res.once("finish", () =>
+        log.debug(
+          { method: req.method, url: req.url, status: res.statusCode, ms: Math.round(performance.now() - started) },
+          "request",
+        ),
+      );
     }
     // Bodies of requests that take none (a GET with a body) are drained, not parsed.
     if (req.method === "GET" || req.method === "HEAD") req.resume();
@@ -78,7 +89,13 @@ export function createApiHandler(cluster: Cluster, opts: ApiHandlerOptions) {
   };
 }
 
-async function handle(cluster: Cluster, opts: ApiHandlerOptions, req: IncomingMessage, res: ServerResponse, setFormat: (f: ResponseFormat) => void): Promise<void> {
+async function handle(
+  cluster: Cluster,
+  opts: ApiHandlerOptions,
+  req: IncomingMessage,
+  res: ServerResponse,
+  setFormat: (f: ResponseFormat) => void,
+): Promise<void> {
   let url: URL;
   try {
     url = new URL(req.url ?? "/", "http://devcluster");
@@ -91,11 +108,13 @@ async function handle(cluster: Cluster, opts: ApiHandlerOptions, req: IncomingMe
   if (info.kind === "nonresource") {
     if (opts.rbac) {
       const attrs: NonResourceAttributes = { verb: info.verb, path: url.pathname };
-      if (!cluster.authorizer.allows(user, attrs)) throw new ApiError(403, "Forbidden", `forbidden: ${denialReason(user, attrs)}`, {});
+      if (!cluster.authorizer.allows(user, attrs))
+        throw new ApiError(403, "Forbidden", `forbidden: ${denialReason(user, attrs)}`, {});
     }
     return nonResource(cluster, opts, req, res, url, format ?? "json");
   }
-  if (!format) throw notAcceptable(["application/json", "application/yaml", "application/json;as=Table;v=v1;g=meta.k8s.io"]);
+  if (!format)
+    throw notAcceptable(["application/json", "application/yaml", "application/json;as=Table;v=v1;g=meta.k8s.io"]);
   setFormat(format);
   authorize(cluster, opts, user, info);
   const def = cluster.catalog.get(info.group, info.version, info.resource);
@@ -106,17 +125,41 @@ async function handle(cluster: Cluster, opts: ApiHandlerOptions, req: IncomingMe
     return extra({ req, res, def, namespace: info.namespace, name: info.name, user, query: url.searchParams });
   }
   if (info.subresource === "status" && !def.statusSubresource) throw resourceNotFound();
-  return handleResource(cluster, { req, res, url, info, def, user, format, bookmarkIntervalMs: opts.bookmarkIntervalMs, rbac: opts.rbac });
+  return handleResource(cluster, {
+    req,
+    res,
+    url,
+    info,
+    def,
+    user,
+    format,
+    bookmarkIntervalMs: opts.bookmarkIntervalMs,
+    rbac: opts.rbac,
+  });
 }
 
 function authorize(cluster: Cluster, opts: ApiHandlerOptions, user: UserInfo, info: ResourceRequest): void {
   if (!opts.rbac) return;
-  const attrs: ResourceAttributes = { verb: info.verb, group: info.group, resource: info.resource, subresource: info.subresource, namespace: info.namespace, name: info.name };
+  const attrs: ResourceAttributes = {
+    verb: info.verb,
+    group: info.group,
+    resource: info.resource,
+    subresource: info.subresource,
+    namespace: info.namespace,
+    name: info.name,
+  };
   if (cluster.authorizer.allows(user, attrs)) return;
   throw forbidden({ group: info.group, resource: info.resource }, info.name, denialReason(user, attrs));
 }
 
-function nonResource(cluster: Cluster, opts: ApiHandlerOptions, req: IncomingMessage, res: ServerResponse, url: URL, format: ResponseFormat): void {
+function nonResource(
+  cluster: Cluster,
+  opts: ApiHandlerOptions,
+  req: IncomingMessage,
+  res: ServerResponse,
+  url: URL,
+  format: ResponseFormat,
+): void {
   const path = url.pathname.replace(/\/+$/, "") || "/";
   const method = req.method ?? "GET";
   if (method !== "GET" && method !== "HEAD") throw resourceNotFound();
@@ -130,7 +173,10 @@ function nonResource(cluster: Cluster, opts: ApiHandlerOptions, req: IncomingMes
   if (path === "/openapi/v2") {
     // client-go asks for gnostic's protobuf first and reads nothing else from this path.
     if ((req.headers.accept ?? "").includes("protobuf")) {
-      res.writeHead(200, { "content-type": "application/com.github.proto-openapi.spec.v2.v1.0+protobuf", "cache-control": "no-cache, private" });
+      res.writeHead(200, {
+        "content-type": "application/com.github.proto-openapi.spec.v2.v1.0+protobuf",
+        "cache-control": "no-cache, private",
+      });
       res.end(openApiV2Protobuf(cluster.catalog, info, encodeOpenApiV2));
       return;
     }
@@ -151,8 +197,12 @@ function nonResource(cluster: Cluster, opts: ApiHandlerOptions, req: IncomingMes
   }
   if (parts[0] === "openapi" && parts[1] === "v3") {
     const rest = parts.slice(2);
-    const doc = rest[0] === "api" && rest.length === 2 ? openApiGvDocument(cluster.catalog, "", rest[1]!, info)
-      : rest[0] === "apis" && rest.length === 3 ? openApiGvDocument(cluster.catalog, rest[1]!, rest[2]!, info) : undefined;
+    const doc =
+      rest[0] === "api" && rest.length === 2
+        ? openApiGvDocument(cluster.catalog, "", rest[1]!, info)
+        : rest[0] === "apis" && rest.length === 3
+          ? openApiGvDocument(cluster.catalog, rest[1]!, rest[2]!, info)
+          : undefined;
     if (doc) return json(doc);
   }
   throw resourceNotFound();

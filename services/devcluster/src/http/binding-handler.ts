@@ -10,12 +10,18 @@ import { sendJson } from "./respond.js";
 export function evictionHandler(cluster: Cluster): SubresourceHandler {
   return async ({ req, res, def, namespace, name, user }) => {
     if (req.method !== "POST" || !namespace) throw methodNotAllowed();
-    const body = decodeObject(req, await readBody(req)) as { deleteOptions?: { gracePeriodSeconds?: number; preconditions?: { uid?: string; resourceVersion?: string } } };
+    const body = decodeObject(req, await readBody(req)) as {
+      deleteOptions?: { gracePeriodSeconds?: number; preconditions?: { uid?: string; resourceVersion?: string } };
+    };
     const o = body.deleteOptions ?? {};
     const pod = cluster.store.get("pods", namespace, name);
     if (!pod) throw notFound({ group: "", resource: "pods" }, name);
     checkEviction(cluster, pod);
-    await cluster.deleter.delete(def, namespace, name, { user, ...(o.gracePeriodSeconds !== undefined ? { gracePeriodSeconds: o.gracePeriodSeconds } : {}), ...(o.preconditions ? { preconditions: o.preconditions } : {}) });
+    await cluster.deleter.delete(def, namespace, name, {
+      user,
+      ...(o.gracePeriodSeconds !== undefined ? { gracePeriodSeconds: o.gracePeriodSeconds } : {}),
+      ...(o.preconditions ? { preconditions: o.preconditions } : {}),
+    });
     sendJson(res, 201, { kind: "Status", apiVersion: "v1", metadata: {}, status: "Success", code: 201 });
   };
 }
@@ -25,8 +31,12 @@ export function bindingHandler(cluster: Cluster): SubresourceHandler {
   return async ({ req, res, namespace, name, user, query }) => {
     if (req.method !== "POST" || !namespace) throw methodNotAllowed();
     const body = decodeObject(req, await readBody(req)) as { target?: { name?: string; kind?: string } };
-    if (body.target?.kind !== undefined && body.target.kind !== "Node") throw badRequest(`Binding.target.kind: Unsupported value: "${body.target.kind}": supported values: "Node"`);
-    await bindPod(cluster.registry, namespace, name, body.target?.name ?? "", { user, dryRun: query.getAll("dryRun").includes("All") });
+    if (body.target?.kind !== undefined && body.target.kind !== "Node")
+      throw badRequest(`Binding.target.kind: Unsupported value: "${body.target.kind}": supported values: "Node"`);
+    await bindPod(cluster.registry, namespace, name, body.target?.name ?? "", {
+      user,
+      dryRun: query.getAll("dryRun").includes("All"),
+    });
     sendJson(res, 201, { kind: "Status", apiVersion: "v1", metadata: {}, status: "Success", code: 201 });
   };
 }

@@ -77,7 +77,10 @@ function decodeJson(text: string, what: string): unknown {
 
 function decodeYaml(text: string): unknown {
   try {
-    const docs = text.trim() === "" ? null : (parseYaml(text, { prettyErrors: false, uniqueKeys: true, maxAliasCount: 100 }) as unknown);
+    const docs =
+      text.trim() === ""
+        ? null
+        : (parseYaml(text, { prettyErrors: false, uniqueKeys: true, maxAliasCount: 100 }) as unknown);
     return sanitize(docs);
   } catch (error) {
     if (error instanceof ApiError) throw error;
@@ -106,12 +109,22 @@ export function decodeObject(req: IncomingMessage, body: Buffer): unknown {
  * Duplicate fields in a JSON create or update body, reported as the strict decoder does:
  * an error under fieldValidation=Strict, warnings under Warn, nothing under Ignore.
  */
-export function checkDuplicateFields(req: IncomingMessage, body: Buffer, kind: string, version: string, validation: FieldValidation, warnings: string[]): void {
+export function checkDuplicateFields(
+  req: IncomingMessage,
+  body: Buffer,
+  kind: string,
+  version: string,
+  validation: FieldValidation,
+  warnings: string[],
+): void {
   const type = mediaType(req);
   if (validation === "Ignore" || !(type === "" || type === "application/json" || type === "*/*")) return;
   const found = duplicateFields(body.toString("utf8")).map((path) => `duplicate field "${path}"`);
   if (found.length === 0) return;
-  if (validation === "Strict") throw badRequest(`${kind} in version "${version}" cannot be handled as a ${kind}: strict decoding error: ${found.join(", ")}`);
+  if (validation === "Strict")
+    throw badRequest(
+      `${kind} in version "${version}" cannot be handled as a ${kind}: strict decoding error: ${found.join(", ")}`,
+    );
   warnings.push(...found);
 }
 
@@ -124,11 +137,18 @@ const PATCH_TYPES: Record<string, PatchType> = {
 
 export function decodePatch(req: IncomingMessage, body: Buffer): { type: PatchType; patch: unknown } {
   const type = PATCH_TYPES[mediaType(req)];
-  if (!type) throw unsupportedMediaType(["application/json-patch+json", "application/merge-patch+json", "application/apply-patch+yaml", "application/strategic-merge-patch+json"]);
+  if (!type)
+    throw unsupportedMediaType([
+      "application/json-patch+json",
+      "application/merge-patch+json",
+      "application/apply-patch+yaml",
+      "application/strategic-merge-patch+json",
+    ]);
   const text = body.toString("utf8");
   if (type === "apply") {
     const v = decodeYaml(text);
-    if (v === null || typeof v !== "object" || Array.isArray(v)) throw badRequest("error decoding YAML: the apply patch must be a YAML or JSON object");
+    if (v === null || typeof v !== "object" || Array.isArray(v))
+      throw badRequest("error decoding YAML: the apply patch must be a YAML or JSON object");
     return { type, patch: v };
   }
   if (text.trim() === "") throw badRequest("the body of the patch was empty");

@@ -36,33 +36,79 @@ function apiResources(defs: ResourceDef[]): object[] {
   const out: object[] = [];
   for (const d of defs.sort((a, b) => a.resource.localeCompare(b.resource))) {
     const hash = createHash("sha256").update(`${d.group}/${d.version}/${d.kind}`).digest("base64").slice(0, 11);
-    const r: Record<string, unknown> = { name: d.resource, singularName: d.singular, namespaced: d.namespaced, kind: d.kind, verbs: d.verbs };
+    const r: Record<string, unknown> = {
+      name: d.resource,
+      singularName: d.singular,
+      namespaced: d.namespaced,
+      kind: d.kind,
+      verbs: d.verbs,
+    };
     if (d.shortNames.length) r["shortNames"] = d.shortNames;
     if (d.categories.length) r["categories"] = d.categories;
     if (!d.virtual) r["storageVersionHash"] = hash;
     out.push(r);
-    if (d.statusSubresource) out.push({ name: `${d.resource}/status`, singularName: "", namespaced: d.namespaced, kind: d.kind, verbs: ["get", "patch", "update"] });
-    if (d.resource === "serviceaccounts" && !d.custom) out.push({ name: "serviceaccounts/token", singularName: "", namespaced: true, group: "authentication.k8s.io", version: "v1", kind: "TokenRequest", verbs: ["create"] });
+    if (d.statusSubresource)
+      out.push({
+        name: `${d.resource}/status`,
+        singularName: "",
+        namespaced: d.namespaced,
+        kind: d.kind,
+        verbs: ["get", "patch", "update"],
+      });
+    if (d.resource === "serviceaccounts" && !d.custom)
+      out.push({
+        name: "serviceaccounts/token",
+        singularName: "",
+        namespaced: true,
+        group: "authentication.k8s.io",
+        version: "v1",
+        kind: "TokenRequest",
+        verbs: ["create"],
+      });
     if (d.resource === "pods" && !d.custom) {
       out.push({ name: "pods/binding", singularName: "", namespaced: true, kind: "Binding", verbs: ["create"] });
-      out.push({ name: "pods/eviction", singularName: "", namespaced: true, group: "policy", version: "v1", kind: "Eviction", verbs: ["create"] });
+      out.push({
+        name: "pods/eviction",
+        singularName: "",
+        namespaced: true,
+        group: "policy",
+        version: "v1",
+        kind: "Eviction",
+        verbs: ["create"],
+      });
     }
   }
   return out;
 }
 
 export function apiVersions(host: string): object {
-  return { kind: "APIVersions", versions: ["v1"], serverAddressByClientCIDRs: [{ clientCIDR: "0.0.0.0/0", serverAddress: host }] };
+  return {
+    kind: "APIVersions",
+    versions: ["v1"],
+    serverAddressByClientCIDRs: [{ clientCIDR: "0.0.0.0/0", serverAddress: host }],
+  };
 }
 
 export function resourceList(catalog: ResourceCatalog, group: string, version: string): object | undefined {
   const defs = catalog.all().filter((d) => d.group === group && d.version === version);
   if (defs.length === 0) return undefined;
-  return { kind: "APIResourceList", apiVersion: "v1", groupVersion: group ? `${group}/${version}` : version, resources: apiResources(defs) };
+  return {
+    kind: "APIResourceList",
+    apiVersion: "v1",
+    groupVersion: group ? `${group}/${version}` : version,
+    resources: apiResources(defs),
+  };
 }
 
 function groupOf(catalog: ResourceCatalog, name: string): object | undefined {
-  const versions = [...new Set(catalog.all().filter((d) => d.group === name).map((d) => d.version))].sort(compareVersions);
+  const versions = [
+    ...new Set(
+      catalog
+        .all()
+        .filter((d) => d.group === name)
+        .map((d) => d.version),
+    ),
+  ].sort(compareVersions);
   if (versions.length === 0) return undefined;
   const gv = (v: string) => ({ groupVersion: `${name}/${v}`, version: v });
   return { name, versions: versions.map(gv), preferredVersion: gv(versions[0]!) };
@@ -74,6 +120,13 @@ export function apiGroup(catalog: ResourceCatalog, name: string): object | undef
 }
 
 export function apiGroupList(catalog: ResourceCatalog): object {
-  const names = [...new Set(catalog.all().filter((d) => d.group !== "").map((d) => d.group))];
+  const names = [
+    ...new Set(
+      catalog
+        .all()
+        .filter((d) => d.group !== "")
+        .map((d) => d.group),
+    ),
+  ];
   return { kind: "APIGroupList", apiVersion: "v1", groups: names.map((n) => groupOf(catalog, n)) };
 }

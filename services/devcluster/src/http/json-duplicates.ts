@@ -13,7 +13,8 @@ interface Frame {
   lastKey: string;
 }
 
-const child = (f: Frame) => (f.kind === "array" ? `${f.path}[${f.index}]` : f.path ? `${f.path}.${f.lastKey}` : f.lastKey);
+const child = (f: Frame) =>
+  f.kind === "array" ? `${f.path}[${f.index}]` : f.path ? `${f.path}.${f.lastKey}` : f.lastKey;
 
 export function duplicateFields(text: string): string[] {
   const found: string[] = [];
@@ -23,7 +24,14 @@ export function duplicateFields(text: string): string[] {
     const c = text[i]!;
     const top = stack.at(-1);
     if (c === "{" || c === "[") {
-      stack.push({ kind: c === "{" ? "object" : "array", path: top ? child(top) : "", keys: new Set(), index: 0, expectKey: c === "{", lastKey: "" });
+      stack.push({
+        kind: c === "{" ? "object" : "array",
+        path: top ? child(top) : "",
+        keys: new Set(),
+        index: 0,
+        expectKey: c === "{",
+        lastKey: "",
+      });
       i++;
     } else if (c === "}" || c === "]") {
       stack.pop();

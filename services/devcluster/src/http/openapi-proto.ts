@@ -67,10 +67,11 @@ const isObject = (v: Json): v is Record<string, Json> => typeof v === "object" &
 /** gnostic Any: yaml = 2. */
 const any = (w: Writer, field: number, value: Json) => w.message(field, (a) => a.string(2, JSON.stringify(value)));
 /** NamedAny { name = 1; Any value = 2 }. */
-const extension = (w: Writer, field: number, name: string, value: Json) => w.message(field, (n) => {
-  n.string(1, name);
-  any(n, 2, value);
-});
+const extension = (w: Writer, field: number, name: string, value: Json) =>
+  w.message(field, (n) => {
+    n.string(1, name);
+    any(n, 2, value);
+  });
 
 function schema(w: Writer, s: Json): void {
   if (!isObject(s)) return;
@@ -98,9 +99,15 @@ function schema(w: Writer, s: Json): void {
   if (typeof extra === "boolean") w.message(21, (a) => a.bool(2, extra));
   else if (isObject(extra)) w.message(21, (a) => a.message(1, (x) => schema(x, extra)));
   const type = s["type"];
-  if (typeof type === "string" || Array.isArray(type)) w.message(22, (t) => { for (const v of [type].flat()) t.string(1, String(v)); });
+  if (typeof type === "string" || Array.isArray(type))
+    w.message(22, (t) => {
+      for (const v of [type].flat()) t.string(1, String(v));
+    });
   const items = s["items"];
-  if (items !== undefined) w.message(23, (i) => { for (const item of [items].flat()) i.message(1, (x) => schema(x, item)); });
+  if (items !== undefined)
+    w.message(23, (i) => {
+      for (const item of [items].flat()) i.message(1, (x) => schema(x, item));
+    });
   for (const sub of Array.isArray(s["allOf"]) ? s["allOf"] : []) w.message(24, (x) => schema(x, sub));
   if (isObject(s["properties"])) w.message(25, (p) => namedSchemas(p, 1, s["properties"] as Record<string, Json>));
   w.string(26, s["discriminator"] as string | undefined);
@@ -111,14 +118,19 @@ function schema(w: Writer, s: Json): void {
 
 /** repeated NamedSchema { name = 1; Schema value = 2 } */
 function namedSchemas(w: Writer, field: number, map: Record<string, Json>): void {
-  for (const [name, s] of Object.entries(map)) w.message(field, (n) => {
-    n.string(1, name);
-    n.message(2, (x) => schema(x, s));
-  });
+  for (const [name, s] of Object.entries(map))
+    w.message(field, (n) => {
+      n.string(1, name);
+      n.message(2, (x) => schema(x, s));
+    });
 }
 
 /** Document { swagger = 1; Info info = 2; Paths paths = 8; Definitions definitions = 9 }: paths are not published. */
-export function encodeOpenApiV2(doc: { swagger: string; info: { title: string; version: string }; definitions: Record<string, Json> }): Buffer {
+export function encodeOpenApiV2(doc: {
+  swagger: string;
+  info: { title: string; version: string };
+  definitions: Record<string, Json>;
+}): Buffer {
   const w = new Writer();
   w.string(1, doc.swagger);
   w.message(2, (i) => {

@@ -67,15 +67,18 @@ function goDuration(ns: bigint): string {
 
 function trimFraction(n: bigint, div: bigint): string {
   const whole = n / div;
-  const frac = (n % div).toString().padStart(div.toString().length - 1, "0").replace(/0+$/, "");
+  const frac = (n % div)
+    .toString()
+    .padStart(div.toString().length - 1, "0")
+    .replace(/0+$/, "");
   return frac ? `${whole}.${frac}` : `${whole}`;
 }
 
 function timestamp(f: Fields, micro: boolean): string | undefined {
   // Upstream writes the zero time as an empty message and reads seconds only for Time.
   if (f.size === 0) return undefined;
-  const seconds = scalar(f.get(1)?.at(-1), "int64") as number | undefined ?? 0;
-  const nanos = scalar(f.get(2)?.at(-1), "int32") as number | undefined ?? 0;
+  const seconds = (scalar(f.get(1)?.at(-1), "int64") as number | undefined) ?? 0;
+  const nanos = (scalar(f.get(2)?.at(-1), "int32") as number | undefined) ?? 0;
   if (BigInt(seconds) <= SECONDS_OF_GO_ZERO_TIME) return undefined;
   const iso = new Date(seconds * 1000).toISOString().slice(0, 19);
   return micro ? `${iso}.${String(Math.floor(nanos / 1000)).padStart(6, "0")}Z` : `${iso}Z`;
@@ -100,7 +103,10 @@ const SPECIAL: Record<string, (f: Fields) => unknown> = {
   [`${META_V1}.FieldsV1`]: (f) => rawJson(f, "FieldsV1"),
   "k8s.io.apimachinery.pkg.runtime.RawExtension": (f) => rawJson(f, "RawExtension"),
   "k8s.io.apimachinery.pkg.api.resource.Quantity": (f) => scalar(f.get(1)?.at(-1), "string") ?? "0",
-  "k8s.io.apimachinery.pkg.util.intstr.IntOrString": (f) => ((scalar(f.get(1)?.at(-1), "int64") ?? 0) === 1 ? scalar(f.get(3)?.at(-1), "string") ?? "" : scalar(f.get(2)?.at(-1), "int32") ?? 0),
+  "k8s.io.apimachinery.pkg.util.intstr.IntOrString": (f) =>
+    (scalar(f.get(1)?.at(-1), "int64") ?? 0) === 1
+      ? (scalar(f.get(3)?.at(-1), "string") ?? "")
+      : (scalar(f.get(2)?.at(-1), "int32") ?? 0),
 };
 
 function scalar(w: Wire | undefined, type: string): string | number | boolean | undefined {
@@ -159,7 +165,13 @@ function decodeField(out: Record<string, unknown>, field: ProtoField, wires: Wir
       const entry = readFields(w.value);
       const key = scalar(entry.get(1)?.at(-1), keyType) ?? "";
       const value = entry.get(2)?.at(-1);
-      map[String(key)] = value ? decodeValue(value, valueType) : valueType.includes(".") ? {} : valueType === "string" ? "" : 0;
+      map[String(key)] = value
+        ? decodeValue(value, valueType)
+        : valueType.includes(".")
+          ? {}
+          : valueType === "string"
+            ? ""
+            : 0;
     }
     out[name] = map;
     return;
@@ -197,7 +209,8 @@ function decodeMessage(f: Fields, type: string): unknown {
 
 /** Decodes a whole request body: the "k8s\0" magic, runtime.Unknown, then the kind's message. */
 export function decodeProtobufObject(body: Buffer): Record<string, unknown> {
-  if (body.length < 4 || body.subarray(0, 4).toString("latin1") !== "k8s\0") throw badRequest("provided input is not a Kubernetes protobuf object: missing magic number");
+  if (body.length < 4 || body.subarray(0, 4).toString("latin1") !== "k8s\0")
+    throw badRequest("provided input is not a Kubernetes protobuf object: missing magic number");
   const unknown = readFields(body.subarray(4));
   const typeMetaBuf = unknown.get(1)?.at(-1)?.value;
   const typeMeta = Buffer.isBuffer(typeMetaBuf) ? readFields(typeMetaBuf) : new Map<number, Wire[]>();
@@ -206,8 +219,15 @@ export function decodeProtobufObject(body: Buffer): Record<string, unknown> {
   const raw = unknown.get(2)?.at(-1)?.value;
   const type = kind ? messageNameFor(apiVersion, kind) : undefined;
   if (!type) {
-    throw new ApiError(415, "UnsupportedMediaType", `the body of type ${apiVersion || "?"}, Kind=${kind || "?"} cannot be decoded from protobuf: the devcluster knows the field numbers of the stable built-in kinds only; send application/json`);
+    throw new ApiError(
+      415,
+      "UnsupportedMediaType",
+      `the body of type ${apiVersion || "?"}, Kind=${kind || "?"} cannot be decoded from protobuf: the devcluster knows the field numbers of the stable built-in kinds only; send application/json`,
+    );
   }
-  const decoded = decodeMessage(readFields(Buffer.isBuffer(raw) ? raw : Buffer.alloc(0)), type) as Record<string, unknown>;
+  const decoded = decodeMessage(readFields(Buffer.isBuffer(raw) ? raw : Buffer.alloc(0)), type) as Record<
+    string,
+    unknown
+  >;
   return { apiVersion, kind, ...decoded };
 }

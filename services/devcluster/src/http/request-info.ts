@@ -23,16 +23,27 @@ export interface NonResourceRequest {
 
 const NAMESPACE_SUBRESOURCES = new Set(["status", "finalize"]);
 
-export function parseRequestInfo(method: string, path: string, query: URLSearchParams): ResourceRequest | NonResourceRequest {
+export function parseRequestInfo(
+  method: string,
+  path: string,
+  query: URLSearchParams,
+): ResourceRequest | NonResourceRequest {
   const httpVerb = method.toLowerCase();
-  const parts = path.split("/").filter((p, i) => i > 0 && p !== "").map((p) => {
-    try {
-      return decodeURIComponent(p);
-    } catch {
-      return p;
-    }
+  const parts = path
+    .split("/")
+    .filter((p, i) => i > 0 && p !== "")
+    .map((p) => {
+      try {
+        return decodeURIComponent(p);
+      } catch {
+        return p;
+      }
+    });
+  const nonResource = (): NonResourceRequest => ({
+    kind: "nonresource",
+    verb: httpVerb === "head" ? "get" : httpVerb,
+    path,
   });
-  const nonResource = (): NonResourceRequest => ({ kind: "nonresource", verb: httpVerb === "head" ? "get" : httpVerb, path });
   let group = "";
   let version: string;
   let rest: string[];
@@ -62,12 +73,24 @@ export function parseRequestInfo(method: string, path: string, query: URLSearchP
   let verb: string;
   const watch = watchPrefix || queryFlag(query, "watch");
   switch (httpVerb) {
-    case "get": case "head": verb = watch ? "watch" : name === undefined ? "list" : "get"; break;
-    case "post": verb = "create"; break;
-    case "put": verb = "update"; break;
-    case "patch": verb = "patch"; break;
-    case "delete": verb = name === undefined ? "deletecollection" : "delete"; break;
-    default: verb = httpVerb;
+    case "get":
+    case "head":
+      verb = watch ? "watch" : name === undefined ? "list" : "get";
+      break;
+    case "post":
+      verb = "create";
+      break;
+    case "put":
+      verb = "update";
+      break;
+    case "patch":
+      verb = "patch";
+      break;
+    case "delete":
+      verb = name === undefined ? "deletecollection" : "delete";
+      break;
+    default:
+      verb = httpVerb;
   }
   return { kind: "resource", verb, group, version, namespace, resource, name, subresource, watchPrefix };
 }
@@ -79,15 +102,19 @@ export function negotiate(accept: string | undefined): ResponseFormat | undefine
   if (!accept?.trim()) return "json";
   for (const raw of accept.split(",")) {
     const [type, ...params] = raw.split(";").map((s) => s.trim());
-    const p = new Map(params.map((x) => {
-      const [k, v = ""] = x.split("=");
-      return [k!.trim(), v.trim()] as const;
-    }));
+    const p = new Map(
+      params.map((x) => {
+        const [k, v = ""] = x.split("=");
+        return [k!.trim(), v.trim()] as const;
+      }),
+    );
     const as = p.get("as");
     if (type === "application/json" || type === "application/*" || type === "*/*") {
       if (as === undefined) return "json";
-      if (as === "Table" && p.get("g") === "meta.k8s.io" && (p.get("v") === "v1" || p.get("v") === "v1beta1")) return "table";
-      if ((as === "PartialObjectMetadata" || as === "PartialObjectMetadataList") && p.get("g") === "meta.k8s.io") return "partial";
+      if (as === "Table" && p.get("g") === "meta.k8s.io" && (p.get("v") === "v1" || p.get("v") === "v1beta1"))
+        return "table";
+      if ((as === "PartialObjectMetadata" || as === "PartialObjectMetadataList") && p.get("g") === "meta.k8s.io")
+        return "partial";
       continue;
     }
     if (type === "application/yaml" && as === undefined) return "yaml";

@@ -34,12 +34,21 @@ const FIELD_VALIDATIONS = new Set(["Strict", "Warn", "Ignore"]);
 function writeOptions(call: ResourceCall): WriteOptions & { warnings: string[] } {
   const q = call.url.searchParams;
   const dryRun = q.getAll("dryRun");
-  if (dryRun.some((d) => d !== "All")) throw badRequest(`dryRun: Unsupported value: "${dryRun.find((d) => d !== "All")}": supported values: "All"`);
+  if (dryRun.some((d) => d !== "All"))
+    throw badRequest(`dryRun: Unsupported value: "${dryRun.find((d) => d !== "All")}": supported values: "All"`);
   const fv = q.get("fieldValidation");
-  if (fv !== null && fv !== "" && !FIELD_VALIDATIONS.has(fv)) throw badRequest(`fieldValidation: Unsupported value: "${fv}": supported values: "Ignore", "Strict", "Warn"`);
+  if (fv !== null && fv !== "" && !FIELD_VALIDATIONS.has(fv))
+    throw badRequest(`fieldValidation: Unsupported value: "${fv}": supported values: "Ignore", "Strict", "Warn"`);
   const manager = q.get("fieldManager") ?? defaultManager(call.req);
   if (manager.length > 128) throw badRequest("fieldManager: Too long: may not be more than 128 bytes");
-  return { user: call.user, dryRun: dryRun.length > 0, fieldManager: manager, fieldValidation: (fv || "Warn") as FieldValidation, warnings: [], shared: true };
+  return {
+    user: call.user,
+    dryRun: dryRun.length > 0,
+    fieldManager: manager,
+    fieldValidation: (fv || "Warn") as FieldValidation,
+    warnings: [],
+    shared: true,
+  };
 }
 
 /** The real server names an unnamed manager after the client's user agent. */
@@ -65,9 +74,23 @@ function render(call: ResourceCall, obj: KubeObject, code: number, warnings: str
   if (cluster && call.format === "json" && !needsConversion(call.def)) {
     // The stored JSON of what was just written is the response body: no second stringify.
     const entry = cluster.store.entry(call.def.storage, obj.metadata.namespace, obj.metadata.name ?? "");
-    if (entry && entry.resourceVersion === obj.metadata.resourceVersion) return sendRaw(call.res, code, entry.json, "json", warnings);
+    if (entry && entry.resourceVersion === obj.metadata.resourceVersion)
+      return sendRaw(call.res, code, entry.json, "json", warnings);
   }
-  if (call.format === "table") return sendJson(call.res, code, toTable(call.def, [obj], { resourceVersion: obj.metadata.resourceVersion! }, call.url.searchParams.get("includeObject"), Date.now()), "table", warnings);
+  if (call.format === "table")
+    return sendJson(
+      call.res,
+      code,
+      toTable(
+        call.def,
+        [obj],
+        { resourceVersion: obj.metadata.resourceVersion! },
+        call.url.searchParams.get("includeObject"),
+        Date.now(),
+      ),
+      "table",
+      warnings,
+    );
   if (call.format === "partial") return sendJson(call.res, code, partialMetadata(obj), "json", warnings);
   sendJson(call.res, code, obj, call.format, warnings);
 }
@@ -88,43 +111,91 @@ export async function handleResource(cluster: Cluster, call: ResourceCall): Prom
   if (def.namespaced && method === "POST" && ns === undefined) throw methodNotAllowed();
   if (sub && (info.verb === "delete" || info.verb === "create")) throw methodNotAllowed();
   switch (info.verb) {
-    case "get": return render(call, cluster.registry.get(def, ns, name!), 200);
-    case "list": return list(cluster, call, ns);
-    case "watch": return watch(cluster, call, ns);
+    case "get":
+      return render(call, cluster.registry.get(def, ns, name!), 200);
+    case "list":
+      return list(cluster, call, ns);
+    case "watch":
+      return watch(cluster, call, ns);
     case "create": {
       const opts = writeOptions(call);
       const body = decodeWrite(call, opts, await readBody(call.req));
-      return render(call, await cluster.registry.create(def, ns, body, opts), 201, opts.warnings, storedJson(cluster, opts));
+      return render(
+        call,
+        await cluster.registry.create(def, ns, body, opts),
+        201,
+        opts.warnings,
+        storedJson(cluster, opts),
+      );
     }
     case "update": {
       const opts = writeOptions(call);
       const body = decodeWrite(call, opts, await readBody(call.req));
-      return render(call, await cluster.registry.update(def, ns, name!, body, opts, sub), 200, opts.warnings, storedJson(cluster, opts));
+      return render(
+        call,
+        await cluster.registry.update(def, ns, name!, body, opts, sub),
+        200,
+        opts.warnings,
+        storedJson(cluster, opts),
+      );
     }
     case "patch": {
       const opts = writeOptions(call);
       const { type, patch } = decodePatch(call.req, await readBody(call.req));
       const force = call.url.searchParams.get("force");
-      if (force !== null && type !== "apply") throw badRequest("force: Invalid value: true: may not be specified for non-apply patch");
+      if (force !== null && type !== "apply")
+        throw badRequest("force: Invalid value: true: may not be specified for non-apply patch");
       const existed = cluster.registry.stored(def, ns, name!) !== undefined;
       // Apply needs an explicit manager; the user-agent default is only for Updates.
       if (type === "apply" && call.url.searchParams.get("fieldManager") === null) delete opts.fieldManager;
-      const out = await cluster.registry.patch(def, ns, name!, type, patch, { ...opts, force: queryFlag(call.url.searchParams, "force") }, sub);
+      const out = await cluster.registry.patch(
+        def,
+        ns,
+        name!,
+        type,
+        patch,
+        { ...opts, force: queryFlag(call.url.searchParams, "force") },
+        sub,
+      );
       return render(call, out, existed ? 200 : 201, opts.warnings, storedJson(cluster, opts));
     }
     case "delete": {
       const opts = deleteOptions(call, decodeDeleteOptions(call.req, await readBody(call.req)));
       const result = await cluster.deleter.delete(def, ns, name!, opts);
-      if (!result.deleted || def.resource === "pods" || def.resource === "namespaces") return render(call, result.object, 200);
-      return sendJson(call.res, 200, { kind: "Status", apiVersion: "v1", metadata: {}, status: "Success", details: { name, ...(def.group ? { group: def.group } : {}), kind: def.resource, uid: result.object.metadata.uid } });
+      if (!result.deleted || def.resource === "pods" || def.resource === "namespaces")
+        return render(call, result.object, 200);
+      return sendJson(call.res, 200, {
+        kind: "Status",
+        apiVersion: "v1",
+        metadata: {},
+        status: "Success",
+        details: {
+          name,
+          ...(def.group ? { group: def.group } : {}),
+          kind: def.resource,
+          uid: result.object.metadata.uid,
+        },
+      });
     }
     case "deletecollection": {
       const opts = deleteOptions(call, decodeDeleteOptions(call.req, await readBody(call.req)));
       const q = call.url.searchParams;
-      const deleted = await cluster.deleter.deleteCollection(def, ns, parseLabelSelector(q.get("labelSelector")), parseFieldSelector(q.get("fieldSelector"), def.storage), opts);
-      return sendJson(call.res, 200, { kind: def.listKind, apiVersion: apiVersionOf(def), metadata: { resourceVersion: String(cluster.store.currentRV()) }, items: deleted });
+      const deleted = await cluster.deleter.deleteCollection(
+        def,
+        ns,
+        parseLabelSelector(q.get("labelSelector")),
+        parseFieldSelector(q.get("fieldSelector"), def.storage),
+        opts,
+      );
+      return sendJson(call.res, 200, {
+        kind: def.listKind,
+        apiVersion: apiVersionOf(def),
+        metadata: { resourceVersion: String(cluster.store.currentRV()) },
+        items: deleted,
+      });
     }
-    default: throw methodNotAllowed();
+    default:
+      throw methodNotAllowed();
   }
 }
 
@@ -137,13 +208,18 @@ function decodeWrite(call: ResourceCall, opts: WriteOptions & { warnings: string
 function deleteOptions(call: ResourceCall, body: Record<string, unknown>): DeleteOptions {
   const q = call.url.searchParams;
   const opts: DeleteOptions = { ...writeOptions(call) };
-  const grace = integerParam(q, "gracePeriodSeconds") ?? (typeof body["gracePeriodSeconds"] === "number" ? body["gracePeriodSeconds"] : undefined);
+  const grace =
+    integerParam(q, "gracePeriodSeconds") ??
+    (typeof body["gracePeriodSeconds"] === "number" ? body["gracePeriodSeconds"] : undefined);
   if (grace !== undefined) opts.gracePeriodSeconds = grace;
-  const policy = q.get("propagationPolicy") ?? (typeof body["propagationPolicy"] === "string" ? body["propagationPolicy"] : undefined);
+  const policy =
+    q.get("propagationPolicy") ??
+    (typeof body["propagationPolicy"] === "string" ? body["propagationPolicy"] : undefined);
   if (policy) opts.propagationPolicy = policy as PropagationPolicy;
   if (q.has("orphanDependents")) opts.orphanDependents = queryFlag(q, "orphanDependents");
   else if (typeof body["orphanDependents"] === "boolean") opts.orphanDependents = body["orphanDependents"];
-  if (typeof body["preconditions"] === "object" && body["preconditions"] !== null) opts.preconditions = body["preconditions"] as DeleteOptions["preconditions"] & object;
+  if (typeof body["preconditions"] === "object" && body["preconditions"] !== null)
+    opts.preconditions = body["preconditions"] as DeleteOptions["preconditions"] & object;
   if (Array.isArray(body["dryRun"]) && body["dryRun"].includes("All")) opts.dryRun = true;
   return opts;
 }
@@ -164,7 +240,11 @@ function list(cluster: Cluster, call: ResourceCall, ns: string | undefined): voi
   if (rvParam && rvParam !== "0") {
     const n = Number(rvParam);
     if (!Number.isInteger(n)) throw badRequest(`invalid resource version: "${rvParam}"`);
-    if (n > current) throw new ApiError(504, "Timeout", `Timeout: Too large resource version: ${n}, current: ${current}`, { causes: [{ reason: "ResourceVersionTooLarge", message: "Too large resource version" }], retryAfterSeconds: 1 });
+    if (n > current)
+      throw new ApiError(504, "Timeout", `Timeout: Too large resource version: ${n}, current: ${current}`, {
+        causes: [{ reason: "ResourceVersionTooLarge", message: "Too large resource version" }],
+        retryAfterSeconds: 1,
+      });
   }
   let after: string | undefined;
   let listRV = current;
@@ -178,7 +258,11 @@ function list(cluster: Cluster, call: ResourceCall, ns: string | undefined): voi
       throw badRequest("continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)");
     }
     if (cluster.store.isExpired(def.storage, token.rv)) {
-      throw new ApiError(410, "Expired", "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.");
+      throw new ApiError(
+        410,
+        "Expired",
+        "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.",
+      );
     }
     after = token.start;
     listRV = token.rv;
@@ -200,18 +284,41 @@ function list(cluster: Cluster, call: ResourceCall, ns: string | undefined): voi
   }
   const metadata: Record<string, unknown> = { resourceVersion: String(listRV) };
   if (more) {
-    metadata["continue"] = Buffer.from(JSON.stringify({ rv: listRV, start: lastKey } satisfies ContinueToken)).toString("base64");
+    metadata["continue"] = Buffer.from(JSON.stringify({ rv: listRV, start: lastKey } satisfies ContinueToken)).toString(
+      "base64",
+    );
     metadata["remainingItemCount"] = remaining;
   }
   const external = (o: KubeObject) => (def.convert ? def.convert.fromStored(o) : o);
   if (call.format === "table") {
-    return sendJson(call.res, 200, toTable(def, entries.map((e) => external(e.object)), metadata, q.get("includeObject"), Date.now()), "table");
+    return sendJson(
+      call.res,
+      200,
+      toTable(
+        def,
+        entries.map((e) => external(e.object)),
+        metadata,
+        q.get("includeObject"),
+        Date.now(),
+      ),
+      "table",
+    );
   }
   if (call.format === "partial") {
-    return sendJson(call.res, 200, { kind: "PartialObjectMetadataList", apiVersion: "meta.k8s.io/v1", metadata, items: entries.map((e) => partialMetadata(external(e.object))) });
+    return sendJson(call.res, 200, {
+      kind: "PartialObjectMetadataList",
+      apiVersion: "meta.k8s.io/v1",
+      metadata,
+      items: entries.map((e) => partialMetadata(external(e.object))),
+    });
   }
   if (call.format === "yaml" || needsConversion(def)) {
-    return sendJson(call.res, 200, { kind: def.listKind, apiVersion: apiVersionOf(def), metadata, items: entries.map((e) => external(e.object)) }, call.format);
+    return sendJson(
+      call.res,
+      200,
+      { kind: def.listKind, apiVersion: apiVersionOf(def), metadata, items: entries.map((e) => external(e.object)) },
+      call.format,
+    );
   }
   // Concatenating the stored JSON keeps a list of 10,000 pods cheap.
   const head = JSON.stringify({ kind: def.listKind, apiVersion: apiVersionOf(def), metadata }).slice(0, -1);

@@ -9,7 +9,13 @@ import { sendJson } from "./respond.js";
 // never stored: access reviews (`kubectl auth can-i`), rules reviews (`kubectl auth can-i
 // --list`) and SelfSubjectReview (`kubectl auth whoami`).
 
-type Spec = { resourceAttributes?: Record<string, string>; nonResourceAttributes?: { path?: string; verb?: string }; user?: string; groups?: string[]; namespace?: string };
+type Spec = {
+  resourceAttributes?: Record<string, string>;
+  nonResourceAttributes?: { path?: string; verb?: string };
+  user?: string;
+  groups?: string[];
+  namespace?: string;
+};
 
 export async function review(cluster: Cluster, call: ResourceCall): Promise<void> {
   if (call.info.verb !== "create" || call.info.name !== undefined) throw methodNotAllowed();
@@ -18,11 +24,20 @@ export async function review(cluster: Cluster, call: ResourceCall): Promise<void
   const typeMeta = { kind: call.def.kind, apiVersion: apiVersionOf(call.def), metadata: { creationTimestamp: null } };
   switch (call.def.resource) {
     case "selfsubjectreviews":
-      return sendJson(call.res, 201, { ...typeMeta, status: { userInfo: { username: call.user.username, groups: call.user.groups } } });
+      return sendJson(call.res, 201, {
+        ...typeMeta,
+        status: { userInfo: { username: call.user.username, groups: call.user.groups } },
+      });
     case "selfsubjectrulesreviews": {
       // Without RBAC every request is allowed, as the rules of system:masters say.
-      const rules = call.rbac ? cluster.authorizer.rulesFor(call.user, spec.namespace || undefined) : cluster.authorizer.rulesFor({ username: call.user.username, groups: ["system:masters"] }, undefined);
-      return sendJson(call.res, 201, { ...typeMeta, spec: { namespace: spec.namespace ?? "" }, status: { ...rules, incomplete: false } });
+      const rules = call.rbac
+        ? cluster.authorizer.rulesFor(call.user, spec.namespace || undefined)
+        : cluster.authorizer.rulesFor({ username: call.user.username, groups: ["system:masters"] }, undefined);
+      return sendJson(call.res, 201, {
+        ...typeMeta,
+        spec: { namespace: spec.namespace ?? "" },
+        status: { ...rules, incomplete: false },
+      });
     }
     default:
       return accessReview(cluster, call, spec, typeMeta);
@@ -38,10 +53,21 @@ function accessReview(cluster: Cluster, call: ResourceCall, spec: Spec, typeMeta
   }
   let allowed: boolean;
   if (!call.rbac && call.def.resource === "selfsubjectaccessreviews") allowed = true;
-  else if (spec.nonResourceAttributes) allowed = cluster.authorizer.allows(user, { verb: spec.nonResourceAttributes.verb ?? "get", path: spec.nonResourceAttributes.path ?? "/" });
+  else if (spec.nonResourceAttributes)
+    allowed = cluster.authorizer.allows(user, {
+      verb: spec.nonResourceAttributes.verb ?? "get",
+      path: spec.nonResourceAttributes.path ?? "/",
+    });
   else {
     const r = spec.resourceAttributes ?? {};
-    allowed = cluster.authorizer.allows(user, { verb: r["verb"] ?? "", group: r["group"] ?? "", resource: r["resource"] ?? "", subresource: r["subresource"] || undefined, namespace: r["namespace"] || undefined, name: r["name"] || undefined });
+    allowed = cluster.authorizer.allows(user, {
+      verb: r["verb"] ?? "",
+      group: r["group"] ?? "",
+      resource: r["resource"] ?? "",
+      subresource: r["subresource"] || undefined,
+      namespace: r["namespace"] || undefined,
+      name: r["name"] || undefined,
+    });
   }
   sendJson(call.res, 201, { ...typeMeta, spec, status: { allowed, ...(allowed ? { reason: "RBAC: allowed" } : {}) } });
 }

@@ -1,7 +1,18 @@
 import type { ServerResponse } from "node:http";
 import { ApiError } from "../api/errors.js";
-import { apiVersionOf, needsConversion as conversionNeeded, type KubeObject, type ResourceDef } from "../api/resources.js";
-import { matchesFields, matchesFieldValues, matchesLabels, type FieldRequirement, type LabelSelector } from "../api/selectors.js";
+import {
+  apiVersionOf,
+  needsConversion as conversionNeeded,
+  type KubeObject,
+  type ResourceDef,
+} from "../api/resources.js";
+import {
+  matchesFields,
+  matchesFieldValues,
+  matchesLabels,
+  type FieldRequirement,
+  type LabelSelector,
+} from "../api/selectors.js";
 import type { Store, StoreEvent } from "../api/store.js";
 import { partialMetadata, toTable } from "./table.js";
 import type { ResponseFormat } from "./request-info.js";
@@ -33,11 +44,18 @@ export function serveWatch(store: Store, res: ServerResponse, w: WatchRequest): 
   const { def } = w;
   const ns = def.namespaced ? w.namespace : undefined;
   const matches = (o: KubeObject | undefined) =>
-    o !== undefined && (ns === undefined || o.metadata.namespace === ns) && matchesLabels(w.labels, o.metadata.labels) && matchesFields(w.fields, o);
+    o !== undefined &&
+    (ns === undefined || o.metadata.namespace === ns) &&
+    matchesLabels(w.labels, o.metadata.labels) &&
+    matchesFields(w.fields, o);
   const needsConversion = conversionNeeded(def);
   const external = (o: KubeObject) => (def.convert ? def.convert.fromStored(o) : o);
 
-  res.writeHead(200, { "content-type": w.format === "table" ? "application/json;as=Table;v=v1;g=meta.k8s.io" : "application/json", "cache-control": "no-cache, private", "transfer-encoding": "chunked" });
+  res.writeHead(200, {
+    "content-type": w.format === "table" ? "application/json;as=Table;v=v1;g=meta.k8s.io" : "application/json",
+    "cache-control": "no-cache, private",
+    "transfer-encoding": "chunked",
+  });
   res.flushHeaders();
   let closed = false;
   let unsubscribe: () => void = () => undefined;
@@ -89,7 +107,9 @@ export function serveWatch(store: Store, res: ServerResponse, w: WatchRequest): 
   const bookmark = (annotations?: Record<string, string>) => {
     const metadata: Record<string, unknown> = { resourceVersion: String(store.currentRV()) };
     if (annotations) metadata["annotations"] = annotations;
-    write(`${JSON.stringify({ type: "BOOKMARK", object: { kind: def.kind, apiVersion: apiVersionOf(def), metadata } })}\n`);
+    write(
+      `${JSON.stringify({ type: "BOOKMARK", object: { kind: def.kind, apiVersion: apiVersionOf(def), metadata } })}\n`,
+    );
   };
   const onEvent = (e: StoreEvent) => {
     const now = matches(e.object);
@@ -109,13 +129,15 @@ export function serveWatch(store: Store, res: ServerResponse, w: WatchRequest): 
   try {
     if (rv === undefined || rv === "" || rv === "0") {
       for (const entry of store.scan(def.storage, ns)) {
-        if (matchesLabels(w.labels, entry.labels) && matchesFieldValues(w.fields, entry.fields)) emit("ADDED", () => entry.object, entry.json);
+        if (matchesLabels(w.labels, entry.labels) && matchesFieldValues(w.fields, entry.fields))
+          emit("ADDED", () => entry.object, entry.json);
       }
       if (w.sendInitialEvents && w.allowBookmarks) bookmark({ "k8s.io/initial-events-end": "true" });
       unsubscribe = store.watch(def.storage, def, undefined, onEvent);
     } else {
       const since = Number(rv);
-      if (!Number.isInteger(since) || since < 0) throw new ApiError(400, "BadRequest", `invalid resource version: "${rv}"`);
+      if (!Number.isInteger(since) || since < 0)
+        throw new ApiError(400, "BadRequest", `invalid resource version: "${rv}"`);
       unsubscribe = store.watch(def.storage, def, since, onEvent);
     }
   } catch (error) {

@@ -15,7 +15,9 @@ import { decideJob, TRACKING_FINALIZER, type JobStatus } from "./job-decide.js";
 const JOBS = "jobs.batch";
 
 function controllerOf(pod: KubeObject): string | undefined {
-  const ref = pod.metadata.ownerReferences?.find((r) => r.controller && r.kind === "Job" && r.apiVersion === "batch/v1");
+  const ref = pod.metadata.ownerReferences?.find(
+    (r) => r.controller && r.kind === "Job" && r.apiVersion === "batch/v1",
+  );
   return ref ? `${pod.metadata.namespace}/${ref.name}` : undefined;
 }
 
@@ -34,12 +36,17 @@ export class JobController {
   start(): () => void {
     const store = this.cluster.store;
     for (const e of store.scan(JOBS)) this.queue.add(`${e.namespace}/${e.name}`);
-    this.unsubscribe.push(store.watch(JOBS, { group: "batch", resource: "jobs" }, undefined, (e: StoreEvent) => this.queue.add(`${e.object.metadata.namespace}/${e.object.metadata.name}`)));
+    this.unsubscribe.push(
+      store.watch(JOBS, { group: "batch", resource: "jobs" }, undefined, (e: StoreEvent) =>
+        this.queue.add(`${e.object.metadata.namespace}/${e.object.metadata.name}`),
+      ),
+    );
     this.unsubscribe.push(
       store.watch("pods", { group: "", resource: "pods" }, undefined, (e: StoreEvent) => {
         const key = controllerOf(e.object);
         if (key) this.queue.add(key);
-        else if (e.type !== "DELETED" && e.object.metadata.finalizers?.includes(TRACKING_FINALIZER)) this.queue.add(`orphan:${e.object.metadata.namespace}/${e.object.metadata.name}`);
+        else if (e.type !== "DELETED" && e.object.metadata.finalizers?.includes(TRACKING_FINALIZER))
+          this.queue.add(`orphan:${e.object.metadata.namespace}/${e.object.metadata.name}`);
         if (e.type === "DELETED") this.counted.delete(e.object.metadata.uid!);
       }),
     );
@@ -68,26 +75,43 @@ export class JobController {
       return;
     }
     const uid = job.metadata.uid!;
-    const pods = [...c.store.scan("pods", ns)].map((e) => e.object).filter((p) => p.metadata.ownerReferences?.some((r) => r.uid === uid && r.controller));
+    const pods = [...c.store.scan("pods", ns)]
+      .map((e) => e.object)
+      .filter((p) => p.metadata.ownerReferences?.some((r) => r.uid === uid && r.controller));
     const d = decideJob(job, pods, c.now(), this.counted);
 
     for (const { pod } of d.count) this.counted.add(pod.metadata.uid!);
     if (JSON.stringify(d.status) !== JSON.stringify(job["status"] ?? {})) {
-      await c.registry.patch(jobDef, ns, name, "merge", { status: statusPatch(d.status, (job["status"] ?? {}) as JobStatus) }, { fieldManager: "job-controller" }, "status");
+      await c.registry.patch(
+        jobDef,
+        ns,
+        name,
+        "merge",
+        { status: statusPatch(d.status, (job["status"] ?? {}) as JobStatus) },
+        { fieldManager: "job-controller" },
+        "status",
+      );
     }
     for (const e of d.events) this.recorder.event(job, e.type, e.reason, e.message);
     for (const { pod } of d.count) await this.dropFinalizer(pod);
     for (const pod of d.delete) {
-      await c.delete(podDef, ns, pod.metadata.name!, { preconditions: { uid: pod.metadata.uid! } }).catch(() => undefined);
+      await c
+        .delete(podDef, ns, pod.metadata.name!, { preconditions: { uid: pod.metadata.uid! } })
+        .catch(() => undefined);
       this.recorder.event(job, "Normal", "SuccessfulDelete", `Deleted pod: ${pod.metadata.name}`);
     }
     // Pods of a finished job that still carry the finalizer (counted before) are released too.
-    for (const p of pods) if (p.metadata.finalizers?.includes(TRACKING_FINALIZER) && this.counted.has(p.metadata.uid!)) await this.dropFinalizer(p);
+    for (const p of pods)
+      if (p.metadata.finalizers?.includes(TRACKING_FINALIZER) && this.counted.has(p.metadata.uid!))
+        await this.dropFinalizer(p);
     for (let i = 0; i < d.create; i++) {
       const pod = await c.create(podFromTemplate(job), { fieldManager: "job-controller" });
       this.recorder.event(job, "Normal", "SuccessfulCreate", `Created pod: ${pod.metadata.name}`);
     }
-    if (d.deleteJob) await c.delete(jobDef, ns, name, { propagationPolicy: "Background", preconditions: { uid } }).catch(() => undefined);
+    if (d.deleteJob)
+      await c
+        .delete(jobDef, ns, name, { propagationPolicy: "Background", preconditions: { uid } })
+        .catch(() => undefined);
     if (d.requeueAfterMs !== undefined) this.queue.addAfter(key, d.requeueAfterMs);
   }
 
@@ -100,10 +124,27 @@ export class JobController {
 
   private async dropFinalizer(pod: KubeObject): Promise<void> {
     const current = this.cluster.store.get("pods", pod.metadata.namespace, pod.metadata.name!);
-    if (!current || current.metadata.uid !== pod.metadata.uid || !current.metadata.finalizers?.includes(TRACKING_FINALIZER)) return;
+    if (
+      !current ||
+      current.metadata.uid !== pod.metadata.uid ||
+      !current.metadata.finalizers?.includes(TRACKING_FINALIZER)
+    )
+      return;
     const finalizers = current.metadata.finalizers.filter((f) => f !== TRACKING_FINALIZER);
     await this.cluster.registry
-      .patch(this.cluster.resource("", "v1", "pods"), pod.metadata.namespace, pod.metadata.name!, "merge", { metadata: { finalizers: finalizers.length ? finalizers : null, resourceVersion: current.metadata.resourceVersion } }, { fieldManager: "job-controller" })
+      .patch(
+        this.cluster.resource("", "v1", "pods"),
+        pod.metadata.namespace,
+        pod.metadata.name!,
+        "merge",
+        {
+          metadata: {
+            finalizers: finalizers.length ? finalizers : null,
+            resourceVersion: current.metadata.resourceVersion,
+          },
+        },
+        { fieldManager: "job-controller" },
+      )
       .catch(() => undefined);
   }
 }
@@ -116,7 +157,8 @@ function statusPatch(next: JobStatus, prev: JobStatus): Record<string, unknown> 
 }
 
 export function podFromTemplate(job: KubeObject): KubeObject {
-  const template = ((job["spec"] as { template?: { metadata?: Record<string, unknown>; spec?: unknown } }).template ?? {}) as { metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> }; spec?: unknown };
+  const template = ((job["spec"] as { template?: { metadata?: Record<string, unknown>; spec?: unknown } }).template ??
+    {}) as { metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> }; spec?: unknown };
   const name = job.metadata.name!;
   return {
     apiVersion: "v1",
@@ -126,7 +168,16 @@ export function podFromTemplate(job: KubeObject): KubeObject {
       namespace: job.metadata.namespace!,
       labels: { ...template.metadata?.labels },
       ...(template.metadata?.annotations ? { annotations: { ...template.metadata.annotations } } : {}),
-      ownerReferences: [{ apiVersion: "batch/v1", kind: "Job", name, uid: job.metadata.uid!, controller: true, blockOwnerDeletion: true }],
+      ownerReferences: [
+        {
+          apiVersion: "batch/v1",
+          kind: "Job",
+          name,
+          uid: job.metadata.uid!,
+          controller: true,
+          blockOwnerDeletion: true,
+        },
+      ],
       finalizers: [TRACKING_FINALIZER],
     },
     spec: structuredClone(template.spec ?? {}),

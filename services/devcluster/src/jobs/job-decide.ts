@@ -63,7 +63,13 @@ interface ContainerStatus {
   state?: { terminated?: { exitCode: number } };
 }
 
-const podStatus = (p: KubeObject) => (p["status"] ?? {}) as { phase?: string; conditions?: { type: string; status: string }[]; containerStatuses?: ContainerStatus[]; initContainerStatuses?: ContainerStatus[] };
+const podStatus = (p: KubeObject) =>
+  (p["status"] ?? {}) as {
+    phase?: string;
+    conditions?: { type: string; status: string }[];
+    containerStatuses?: ContainerStatus[];
+    initContainerStatuses?: ContainerStatus[];
+  };
 const isFailedPod = (p: KubeObject) => podStatus(p).phase === "Failed";
 export const isTerminal = (p: KubeObject) => podStatus(p).phase === "Succeeded" || podStatus(p).phase === "Failed";
 
@@ -85,8 +91,11 @@ export function judgePod(pod: KubeObject, rules: readonly PodFailurePolicyRule[]
         }
       }
     } else if (rule.onPodConditions) {
-      const hit = rule.onPodConditions.find((pc) => st.conditions?.some((c) => c.type === pc.type && c.status === (pc.status ?? "True")));
-      if (hit) matched = `Pod ${pod.metadata.namespace}/${pod.metadata.name} has condition ${hit.type} matching ${rule.action} rule at index ${index}`;
+      const hit = rule.onPodConditions.find((pc) =>
+        st.conditions?.some((c) => c.type === pc.type && c.status === (pc.status ?? "True")),
+      );
+      if (hit)
+        matched = `Pod ${pod.metadata.namespace}/${pod.metadata.name} has condition ${hit.type} matching ${rule.action} rule at index ${index}`;
     }
     if (matched === undefined) continue;
     if (rule.action === "Ignore") return { outcome: "ignored" };
@@ -110,7 +119,8 @@ export interface JobDecision {
   events: { type: "Normal" | "Warning"; reason: string; message: string }[];
 }
 
-const conditionTrue = (s: JobStatus, type: string) => s.conditions?.some((c) => c.type === type && c.status === "True") ?? false;
+const conditionTrue = (s: JobStatus, type: string) =>
+  s.conditions?.some((c) => c.type === type && c.status === "True") ?? false;
 
 function setCondition(s: JobStatus, c: JobCondition, time: string): void {
   const list = s.conditions ?? [];
@@ -125,17 +135,31 @@ const iso = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, "Z");
  * `alreadyCounted` holds uids of pods counted in an earlier pass whose finalizer removal
  * has not shown up yet, so a pod is never counted twice.
  */
-export function decideJob(job: KubeObject, pods: readonly KubeObject[], now: Date, alreadyCounted: ReadonlySet<string> = new Set()): JobDecision {
+export function decideJob(
+  job: KubeObject,
+  pods: readonly KubeObject[],
+  now: Date,
+  alreadyCounted: ReadonlySet<string> = new Set(),
+): JobDecision {
   const spec = (job["spec"] ?? {}) as JobSpec;
   const prev = (job["status"] ?? {}) as JobStatus;
   const status: JobStatus = structuredClone(prev);
   const time = iso(now);
-  const out: JobDecision = { count: [], create: 0, delete: [], status, deleteJob: false, requeueAfterMs: undefined, events: [] };
+  const out: JobDecision = {
+    count: [],
+    create: 0,
+    delete: [],
+    status,
+    deleteJob: false,
+    requeueAfterMs: undefined,
+    events: [],
+  };
   const rules = spec.podFailurePolicy?.rules ?? [];
 
   let failJob: string | undefined;
   for (const p of pods) {
-    if (!isTerminal(p) || !p.metadata.finalizers?.includes(TRACKING_FINALIZER) || alreadyCounted.has(p.metadata.uid!)) continue;
+    if (!isTerminal(p) || !p.metadata.finalizers?.includes(TRACKING_FINALIZER) || alreadyCounted.has(p.metadata.uid!))
+      continue;
     // Pods stopped by a suspension are not failures of the job.
     const verdict: Verdict = spec.suspend && isFailedPod(p) ? { outcome: "ignored" } : judgePod(p, rules);
     out.count.push({ pod: p, verdict });
@@ -150,7 +174,11 @@ export function decideJob(job: KubeObject, pods: readonly KubeObject[], now: Dat
 
   if (finished) {
     const ttl = spec.ttlSecondsAfterFinished;
-    const doneAt = Date.parse(status.completionTime ?? status.conditions?.find((c) => c.type === "Complete" || c.type === "Failed")?.lastTransitionTime ?? time);
+    const doneAt = Date.parse(
+      status.completionTime ??
+        status.conditions?.find((c) => c.type === "Complete" || c.type === "Failed")?.lastTransitionTime ??
+        time,
+    );
     if (ttl !== undefined) {
       const left = doneAt + ttl * 1000 - now.getTime();
       if (left <= 0) out.deleteJob = true;
@@ -170,10 +198,25 @@ export function decideJob(job: KubeObject, pods: readonly KubeObject[], now: Dat
   let failure = status.conditions?.find((c) => c.type === "FailureTarget" && c.status === "True");
   if (!failure) {
     const started = status.startTime ? Date.parse(status.startTime) : undefined;
-    const deadline = spec.activeDeadlineSeconds !== undefined && started !== undefined && !spec.suspend ? started + spec.activeDeadlineSeconds * 1000 : undefined;
+    const deadline =
+      spec.activeDeadlineSeconds !== undefined && started !== undefined && !spec.suspend
+        ? started + spec.activeDeadlineSeconds * 1000
+        : undefined;
     if (failJob) failure = { type: "FailureTarget", status: "True", reason: "PodFailurePolicy", message: failJob };
-    else if (failed > (spec.backoffLimit ?? 6)) failure = { type: "FailureTarget", status: "True", reason: "BackoffLimitExceeded", message: "Job has reached the specified backoff limit" };
-    else if (deadline !== undefined && now.getTime() >= deadline) failure = { type: "FailureTarget", status: "True", reason: "DeadlineExceeded", message: "Job was active longer than specified deadline" };
+    else if (failed > (spec.backoffLimit ?? 6))
+      failure = {
+        type: "FailureTarget",
+        status: "True",
+        reason: "BackoffLimitExceeded",
+        message: "Job has reached the specified backoff limit",
+      };
+    else if (deadline !== undefined && now.getTime() >= deadline)
+      failure = {
+        type: "FailureTarget",
+        status: "True",
+        reason: "DeadlineExceeded",
+        message: "Job was active longer than specified deadline",
+      };
     else if (deadline !== undefined) out.requeueAfterMs = deadline - now.getTime();
     if (failure) {
       setCondition(status, failure, time);
@@ -181,15 +224,39 @@ export function decideJob(job: KubeObject, pods: readonly KubeObject[], now: Dat
     }
   }
   const success = !failure && succeeded >= completions;
-  if (success) setCondition(status, { type: "SuccessCriteriaMet", status: "True", reason: "CompletionsReached", message: "Reached expected number of succeeded pods" }, time);
+  if (success)
+    setCondition(
+      status,
+      {
+        type: "SuccessCriteriaMet",
+        status: "True",
+        reason: "CompletionsReached",
+        message: "Reached expected number of succeeded pods",
+      },
+      time,
+    );
 
   if (failure || success) {
     out.delete = active;
     Object.assign(status, { active: 0, ready: 0, terminating: live.length });
     if (live.length === 0) {
-      if (failure) setCondition(status, { type: "Failed", status: "True", reason: failure.reason!, message: failure.message! }, time);
+      if (failure)
+        setCondition(
+          status,
+          { type: "Failed", status: "True", reason: failure.reason!, message: failure.message! },
+          time,
+        );
       else {
-        setCondition(status, { type: "Complete", status: "True", reason: "CompletionsReached", message: "Reached expected number of succeeded pods" }, time);
+        setCondition(
+          status,
+          {
+            type: "Complete",
+            status: "True",
+            reason: "CompletionsReached",
+            message: "Reached expected number of succeeded pods",
+          },
+          time,
+        );
         status.completionTime = time;
         out.events.push({ type: "Normal", reason: "Completed", message: "Job completed" });
       }
@@ -201,7 +268,11 @@ export function decideJob(job: KubeObject, pods: readonly KubeObject[], now: Dat
   if (spec.suspend) {
     out.delete = active;
     if (!conditionTrue(status, "Suspended")) {
-      setCondition(status, { type: "Suspended", status: "True", reason: "JobSuspended", message: "Job suspended" }, time);
+      setCondition(
+        status,
+        { type: "Suspended", status: "True", reason: "JobSuspended", message: "Job suspended" },
+        time,
+      );
       out.events.push({ type: "Normal", reason: "Suspended", message: "Job suspended" });
     }
     delete status.startTime;
@@ -214,14 +285,21 @@ export function decideJob(job: KubeObject, pods: readonly KubeObject[], now: Dat
     out.events.push({ type: "Normal", reason: "Resumed", message: "Job resumed" });
   }
   status.startTime ??= time;
-  if (spec.activeDeadlineSeconds !== undefined && out.requeueAfterMs === undefined) out.requeueAfterMs = spec.activeDeadlineSeconds * 1000;
+  if (spec.activeDeadlineSeconds !== undefined && out.requeueAfterMs === undefined)
+    out.requeueAfterMs = spec.activeDeadlineSeconds * 1000;
 
   const wanted = Math.max(0, Math.min(parallelism, completions - succeeded));
   // podReplacementPolicy Failed: no replacement while an old pod is still terminating.
   const blocked = spec.podReplacementPolicy === "Failed" && terminating > 0;
   out.create = blocked ? 0 : Math.max(0, wanted - active.length);
   if (active.length > wanted) out.delete = active.slice(wanted);
-  const ready = active.filter((p) => podStatus(p).conditions?.some((c) => c.type === "Ready" && c.status === "True")).length;
-  Object.assign(status, { active: active.length + out.create - out.delete.length, ready, terminating: terminating + out.delete.length });
+  const ready = active.filter((p) =>
+    podStatus(p).conditions?.some((c) => c.type === "Ready" && c.status === "True"),
+  ).length;
+  Object.assign(status, {
+    active: active.length + out.create - out.delete.length,
+    ready,
+    terminating: terminating + out.delete.length,
+  });
   return out;
 }

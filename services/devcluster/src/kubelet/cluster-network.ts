@@ -52,13 +52,19 @@ export function buildDnsTable(services: Iterable<KubeObject>, pods: readonly Kub
     const fqdn = `${svc.metadata.name}.${svc.metadata.namespace}.svc.cluster.local`;
     if (spec.clusterIP && spec.clusterIP !== "None") table[fqdn] = [spec.clusterIP];
     else if (spec.selector) {
-      const members = pods.filter((p) => p.metadata.namespace === svc.metadata.namespace && podIp(p) && Object.entries(spec.selector!).every(([k, v]) => p.metadata.labels?.[k] === v));
+      const members = pods.filter(
+        (p) =>
+          p.metadata.namespace === svc.metadata.namespace &&
+          podIp(p) &&
+          Object.entries(spec.selector!).every(([k, v]) => p.metadata.labels?.[k] === v),
+      );
       table[fqdn] = members.map((p) => podIp(p)!);
     }
   }
   for (const p of pods) {
     const spec = (p["spec"] ?? {}) as { hostname?: string; subdomain?: string };
-    if (spec.hostname && spec.subdomain && podIp(p)) table[`${spec.hostname}.${spec.subdomain}.${p.metadata.namespace}.svc.cluster.local`] = [podIp(p)!];
+    if (spec.hostname && spec.subdomain && podIp(p))
+      table[`${spec.hostname}.${spec.subdomain}.${p.metadata.namespace}.svc.cluster.local`] = [podIp(p)!];
   }
   return table;
 }
@@ -70,7 +76,10 @@ export class ClusterNetwork {
   private readonly unsubscribe: (() => void)[] = [];
   private readonly sockets = new Set<Socket>();
 
-  constructor(private readonly cluster: Cluster, dataRoot: string) {
+  constructor(
+    private readonly cluster: Cluster,
+    dataRoot: string,
+  ) {
     this.dnsFile = join(dataRoot, DNS_FILE);
     this.queue = new KeyQueue(() => this.sync());
     writeFileSync(this.dnsFile, "{}");
@@ -78,7 +87,11 @@ export class ClusterNetwork {
 
   start(): () => void {
     const s = this.cluster.store;
-    for (const [storage, group, resource] of [["services", "", "services"], ["pods", "", "pods"], ["endpointslices.discovery.k8s.io", "discovery.k8s.io", "endpointslices"]] as const) {
+    for (const [storage, group, resource] of [
+      ["services", "", "services"],
+      ["pods", "", "pods"],
+      ["endpointslices.discovery.k8s.io", "discovery.k8s.io", "endpointslices"],
+    ] as const) {
       this.unsubscribe.push(s.watch(storage, { group, resource }, undefined, () => this.queue.add("sync")));
     }
     this.queue.add("sync");
@@ -106,13 +119,17 @@ export class ClusterNetwork {
     renameSync(tmp, this.dnsFile);
     const want = new Set<string>();
     for (const svc of services) {
-      const spec = (svc["spec"] ?? {}) as { clusterIP?: string; ports?: { name?: string; port: number; protocol?: string }[] };
+      const spec = (svc["spec"] ?? {}) as {
+        clusterIP?: string;
+        ports?: { name?: string; port: number; protocol?: string }[];
+      };
       if (!spec.clusterIP || spec.clusterIP === "None") continue;
       for (const p of spec.ports ?? []) {
         if ((p.protocol ?? "TCP") !== "TCP") continue;
         const key = `${spec.clusterIP}:${p.port}`;
         want.add(key);
-        if (!this.proxies.has(key)) await this.listen(key, spec.clusterIP, p.port, svc.metadata.namespace!, svc.metadata.name!, p.name ?? "");
+        if (!this.proxies.has(key))
+          await this.listen(key, spec.clusterIP, p.port, svc.metadata.namespace!, svc.metadata.name!, p.name ?? "");
       }
     }
     for (const [key, server] of this.proxies) {
@@ -147,4 +164,3 @@ export class ClusterNetwork {
     });
   }
 }
-

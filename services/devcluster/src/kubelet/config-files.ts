@@ -6,7 +6,12 @@ import { rewritePaths, type MountEntry } from "./paths.js";
 // store_dir) gets a copy of that file with its container paths rewritten like its
 // arguments: the image map names the flags that take such a file (`configFlags`).
 
-export function rewriteConfigFiles(argv: string[], flags: readonly string[], table: readonly MountEntry[], dir: string): void {
+export function rewriteConfigFiles(
+  argv: string[],
+  flags: readonly string[],
+  table: readonly MountEntry[],
+  dir: string,
+): void {
   for (let i = 0; i < argv.length - 1; i++) {
     if (!flags.includes(argv[i]!)) continue;
     const file = argv[i + 1]!;

@@ -33,7 +33,12 @@ export interface ProbeHooks {
   sleep(ms: number): Promise<void>;
 }
 
-export function execIn(argv: string[], env: Record<string, string>, cwd: string, timeoutMs: number): Promise<{ code: number; output: string }> {
+export function execIn(
+  argv: string[],
+  env: Record<string, string>,
+  cwd: string,
+  timeoutMs: number,
+): Promise<{ code: number; output: string }> {
   return new Promise((resolve) => {
     let output = "";
     const p = spawn(argv[0]!, argv.slice(1), { env, cwd, stdio: ["ignore", "pipe", "pipe"] });
@@ -63,39 +68,64 @@ export function probeContainer(c: ProbedContainer, hooks: ProbeHooks): { state: 
       return "error" in r ? { code: 126, output: r.error } : execIn(r.argv, r.env, r.cwd, timeoutMs);
     },
   };
-  const failed = (kind: string, message: string) => hooks.recorder.event(hooks.pod, "Warning", "Unhealthy", `${kind} probe failed: ${message}`);
+  const failed = (kind: string, message: string) =>
+    hooks.recorder.event(hooks.pod, "Warning", "Unhealthy", `${kind} probe failed: ${message}`);
   const startMain = () => {
     if (c.livenessProbe) {
-      stops.push(startProbe("Liveness", c.livenessProbe, target, {
-        failed,
-        changed: (_k, passing) => {
-          if (!passing) hooks.kill(`Container ${c.name} failed liveness probe, will be restarted`);
-        },
-      }, hooks.sleep));
+      stops.push(
+        startProbe(
+          "Liveness",
+          c.livenessProbe,
+          target,
+          {
+            failed,
+            changed: (_k, passing) => {
+              if (!passing) hooks.kill(`Container ${c.name} failed liveness probe, will be restarted`);
+            },
+          },
+          hooks.sleep,
+        ),
+      );
     }
     if (c.readinessProbe) {
-      stops.push(startProbe("Readiness", c.readinessProbe, target, {
-        failed,
-        changed: (_k, passing) => {
-          state.ready = passing;
-          hooks.changed();
-        },
-      }, hooks.sleep));
+      stops.push(
+        startProbe(
+          "Readiness",
+          c.readinessProbe,
+          target,
+          {
+            failed,
+            changed: (_k, passing) => {
+              state.ready = passing;
+              hooks.changed();
+            },
+          },
+          hooks.sleep,
+        ),
+      );
     } else {
       state.ready = true;
       hooks.changed();
     }
   };
   if (c.startupProbe) {
-    stops.push(startProbe("Startup", c.startupProbe, target, {
-      failed,
-      changed: (_k, passing) => {
-        if (!passing) return hooks.kill(`Container ${c.name} failed startup probe, will be restarted`);
-        state.started = true;
-        hooks.changed();
-        startMain();
-      },
-    }, hooks.sleep));
+    stops.push(
+      startProbe(
+        "Startup",
+        c.startupProbe,
+        target,
+        {
+          failed,
+          changed: (_k, passing) => {
+            if (!passing) return hooks.kill(`Container ${c.name} failed startup probe, will be restarted`);
+            state.started = true;
+            hooks.changed();
+            startMain();
+          },
+        },
+        hooks.sleep,
+      ),
+    );
   } else startMain();
   return { state, stop: () => stops.forEach((s) => s()) };
 }

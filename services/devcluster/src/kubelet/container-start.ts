@@ -3,7 +3,16 @@ import { join } from "node:path";
 import type { KubeObject } from "../api/resources.js";
 import { rewriteConfigFiles } from "./config-files.js";
 import { tailText } from "./logs.js";
-import { containerEnv, expandVars, mountTable, rewritePaths, type EnvContext, type Lookups, type MountEntry, type VolumeMount } from "./paths.js";
+import {
+  containerEnv,
+  expandVars,
+  mountTable,
+  rewritePaths,
+  type EnvContext,
+  type Lookups,
+  type MountEntry,
+  type VolumeMount,
+} from "./paths.js";
 import type { ContainerResources } from "./resource-field.js";
 
 // What a container starts with (argv, env, working directory, all container paths rewritten
@@ -41,12 +50,29 @@ interface StartSpec {
   terminationMessagePolicy?: string;
 }
 
-export function prepareContainer(pod: KubeObject, c: StartSpec, r: ResolvedCommand, msgFile: string, ctx: StartContext): PreparedContainer {
-  const table = mountTable(c.volumeMounts, ctx.volumes, [{ containerPath: c.terminationMessagePath ?? "/dev/termination-log", hostPath: msgFile }, ...ctx.extraMounts]);
-  const own = containerEnv(pod, c, ctx.lookups, { ...(ctx.podIp !== undefined ? { podIp: ctx.podIp } : {}), ...(ctx.allocatable ? { allocatable: ctx.allocatable } : {}) });
+export function prepareContainer(
+  pod: KubeObject,
+  c: StartSpec,
+  r: ResolvedCommand,
+  msgFile: string,
+  ctx: StartContext,
+): PreparedContainer {
+  const table = mountTable(c.volumeMounts, ctx.volumes, [
+    { containerPath: c.terminationMessagePath ?? "/dev/termination-log", hostPath: msgFile },
+    ...ctx.extraMounts,
+  ]);
+  const own = containerEnv(pod, c, ctx.lookups, {
+    ...(ctx.podIp !== undefined ? { podIp: ctx.podIp } : {}),
+    ...(ctx.allocatable ? { allocatable: ctx.allocatable } : {}),
+  });
   // The pod shim (pod-shim.ts) maps paths a program hard-codes through the same table.
   const mounts = JSON.stringify(table.map((m) => [m.containerPath, m.hostPath]));
-  const env: Record<string, string> = { ...ctx.baseEnv, TERMINATION_MESSAGE_PATH: msgFile, NNUNET_TERMINATION_MESSAGE_PATH: msgFile, DEVCLUSTER_MOUNTS: mounts };
+  const env: Record<string, string> = {
+    ...ctx.baseEnv,
+    TERMINATION_MESSAGE_PATH: msgFile,
+    NNUNET_TERMINATION_MESSAGE_PATH: msgFile,
+    DEVCLUSTER_MOUNTS: mounts,
+  };
   for (const [k, v] of Object.entries({ ...r.env, ...own })) env[k] = rewritePaths(v, table);
   const argv = r.argv.map((a, i) => (i < r.prefix ? a : rewritePaths(expandVars(a, own), table)));
   rewriteConfigFiles(argv, r.configFlags ?? [], table, join(ctx.podFolder, "config", c.name));
@@ -67,8 +93,14 @@ export function terminationMessage(c: StartSpec, msgFile: string, logFile: strin
 }
 
 /** The pod mounts this ConfigMap or Secret as a volume (its files follow changes). */
-export function usesVolumeSource(pod: KubeObject, kind: "configMap" | "secret", namespace: string, name: string): boolean {
+export function usesVolumeSource(
+  pod: KubeObject,
+  kind: "configMap" | "secret",
+  namespace: string,
+  name: string,
+): boolean {
   if (pod.metadata.namespace !== namespace) return false;
-  const volumes = ((pod["spec"] as { volumes?: { configMap?: { name: string }; secret?: { secretName: string } }[] }).volumes ?? []);
+  const volumes =
+    (pod["spec"] as { volumes?: { configMap?: { name: string }; secret?: { secretName: string } }[] }).volumes ?? [];
   return volumes.some((v) => (kind === "configMap" ? v.configMap?.name === name : v.secret?.secretName === name));
 }

@@ -7,7 +7,9 @@ import { z } from "zod";
 // image. Resolution is pure: image + command + args -> argv and extra env, or the reason
 // a real node would give (the image cannot be pulled; the executable is not in the image).
 
-export const ImageCommand = z.object({ run: z.array(z.string()).min(1), env: z.record(z.string(), z.string()).optional() }).strict();
+export const ImageCommand = z
+  .object({ run: z.array(z.string()).min(1), env: z.record(z.string(), z.string()).optional() })
+  .strict();
 export const ImageEntry = z
   .object({
     image: z.string().min(1),
@@ -34,10 +36,16 @@ export function loadImageMap(path: string): ImageMap {
   try {
     raw = parse(readFileSync(path, "utf8"));
   } catch (cause) {
-    throw new ImageMapError(`cannot read the image map ${path}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    throw new ImageMapError(
+      `cannot read the image map ${path}: ${cause instanceof Error ? cause.message : String(cause)}`,
+      { cause },
+    );
   }
   const r = ImageMap.safeParse(raw);
-  if (!r.success) throw new ImageMapError(`invalid image map ${path}: ${r.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
+  if (!r.success)
+    throw new ImageMapError(
+      `invalid image map ${path}: ${r.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`,
+    );
   return r.data;
 }
 
@@ -50,7 +58,12 @@ export function imageRepository(image: string): string {
 }
 
 function globMatch(pattern: string, value: string): boolean {
-  const re = new RegExp(`^${pattern.split("*").map((p) => p.replace(/[.+?^${}()|[\]\\]/g, "\\$&")).join(".*")}$`);
+  const re = new RegExp(
+    `^${pattern
+      .split("*")
+      .map((p) => p.replace(/[.+?^${}()|[\]\\]/g, "\\$&"))
+      .join(".*")}$`,
+  );
   return re.test(value);
 }
 
@@ -78,27 +91,55 @@ export interface Placeholders {
 }
 
 const fill = (s: string, p: Placeholders) =>
-  s.replaceAll("${repo}", p.repo).replaceAll("${node}", p.node).replaceAll("${tsx}", p.tsx).replaceAll("${fake-nnunet}", p.fakeNnunet).replaceAll("${pod-shim}", p.podShim ?? "").replaceAll("${pod-ip}", p.podIp ?? "127.0.0.1");
+  s
+    .replaceAll("${repo}", p.repo)
+    .replaceAll("${node}", p.node)
+    .replaceAll("${tsx}", p.tsx)
+    .replaceAll("${fake-nnunet}", p.fakeNnunet)
+    .replaceAll("${pod-shim}", p.podShim ?? "")
+    .replaceAll("${pod-ip}", p.podIp ?? "127.0.0.1");
 
 /** argv for a container: command (or the image's entrypoint) and args, with command[0] mapped to a local program. */
-export function resolveCommand(map: ImageMap, image: string, command: readonly string[] | undefined, args: readonly string[] | undefined, p: Placeholders): Resolved {
+export function resolveCommand(
+  map: ImageMap,
+  image: string,
+  command: readonly string[] | undefined,
+  args: readonly string[] | undefined,
+  p: Placeholders,
+): Resolved {
   const entry = findImage(map, image);
   if (!entry) {
-    return { kind: "pull", message: `failed to pull and unpack image "${image}": the devcluster image map has no entry for ${imageRepository(image)}` };
+    return {
+      kind: "pull",
+      message: `failed to pull and unpack image "${image}": the devcluster image map has no entry for ${imageRepository(image)}`,
+    };
   }
   // Kubernetes' rule: command replaces the entrypoint (and drops CMD); args alone replace CMD.
   const own = command && command.length > 0;
   const cmd = own ? command : (entry.entrypoint ?? []);
   const rawArgs = own || (args && args.length > 0) ? (args ?? []) : (entry.cmd ?? []);
   const [exe, ...rest] = cmd;
-  if (exe === undefined) return { kind: "exec", message: `failed to create containerd task: no command specified (image ${image} has no entrypoint in the image map)` };
+  if (exe === undefined)
+    return {
+      kind: "exec",
+      message: `failed to create containerd task: no command specified (image ${image} has no entrypoint in the image map)`,
+    };
   const mapped = entry.commands[basename(exe)];
   if (!mapped) {
-    return { kind: "exec", message: `failed to create containerd task: failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: exec: "${exe}": executable file not found in $PATH: unknown` };
+    return {
+      kind: "exec",
+      message: `failed to create containerd task: failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: exec: "${exe}": executable file not found in $PATH: unknown`,
+    };
   }
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(mapped.env ?? {})) env[k] = fill(v, p);
   const files = entry.files ?? {};
   const tail = [...rest, ...rawArgs].map((a) => (files[a] !== undefined ? fill(files[a]!, p) : a));
-  return { kind: "ok", argv: [...mapped.run.map((s) => fill(s, p)), ...tail], prefix: mapped.run.length, env, ...(entry.configFlags ? { configFlags: entry.configFlags } : {}) };
+  return {
+    kind: "ok",
+    argv: [...mapped.run.map((s) => fill(s, p)), ...tail],
+    prefix: mapped.run.length,
+    env,
+    ...(entry.configFlags ? { configFlags: entry.configFlags } : {}),
+  };
 }

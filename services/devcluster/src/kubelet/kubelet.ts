@@ -53,7 +53,10 @@ export class Kubelet {
   readonly network: ClusterNetwork;
   private api: ApiServer | undefined;
 
-  constructor(private readonly cluster: Cluster, private readonly options: KubeletOptions) {
+  constructor(
+    private readonly cluster: Cluster,
+    private readonly options: KubeletOptions,
+  ) {
     this.recorder = createRecorder(cluster, "kubelet");
     this.queue = new KeyQueue((key) => this.reconcile(key));
     this.statusQueue = new KeyQueue((key) => this.writeStatus(key));
@@ -70,19 +73,28 @@ export class Kubelet {
   start(): () => void {
     const s = this.cluster.store;
     for (const e of s.scan("pods")) this.queue.add(`${e.namespace}/${e.name}`);
-    this.unsubscribe.push(s.watch("pods", { group: "", resource: "pods" }, undefined, (e: StoreEvent) => this.queue.add(podKey(e.object))));
+    this.unsubscribe.push(
+      s.watch("pods", { group: "", resource: "pods" }, undefined, (e: StoreEvent) => this.queue.add(podKey(e.object))),
+    );
     this.unsubscribe.push(this.network.start());
-    for (const [storage, kind] of [["configmaps", "configMap"], ["secrets", "secret"]] as const) {
+    for (const [storage, kind] of [
+      ["configmaps", "configMap"],
+      ["secrets", "secret"],
+    ] as const) {
       this.unsubscribe.push(
         s.watch(storage, { group: "", resource: storage }, undefined, (e: StoreEvent) => {
-          for (const { runner } of this.runners.values()) if (runner.usesVolumeSource(kind, e.object.metadata.namespace!, e.object.metadata.name!)) runner.refreshVolumes();
+          for (const { runner } of this.runners.values())
+            if (runner.usesVolumeSource(kind, e.object.metadata.namespace!, e.object.metadata.name!))
+              runner.refreshVolumes();
         }),
       );
     }
     this.unsubscribe.push(
       s.watch("nodes", { group: "", resource: "nodes" }, undefined, (e: StoreEvent) => {
         if (e.type !== "DELETED" && isNodeReady(e.object)) return;
-        for (const p of s.scan("pods")) if ((p.object["spec"] as { nodeName?: string }).nodeName === e.object.metadata.name) this.queue.add(`${p.namespace}/${p.name}`);
+        for (const p of s.scan("pods"))
+          if ((p.object["spec"] as { nodeName?: string }).nodeName === e.object.metadata.name)
+            this.queue.add(`${p.namespace}/${p.name}`);
       }),
     );
     return () => this.stop();
@@ -125,7 +137,8 @@ export class Kubelet {
       held.runner.kill();
       this.runners.delete(key);
       this.ips.release(held.uid);
-      if (this.options.cleanup ?? true) rmSync(`${this.options.dataRoot}/pods/${held.uid}`, { recursive: true, force: true });
+      if (this.options.cleanup ?? true)
+        rmSync(`${this.options.dataRoot}/pods/${held.uid}`, { recursive: true, force: true });
     }
     if (!pod) return;
     const nodeName = (pod["spec"] as { nodeName?: string }).nodeName;
@@ -148,17 +161,38 @@ export class Kubelet {
     const extraMounts: MountEntry[] = [];
     const saName = (pod["spec"] as { serviceAccountName?: string }).serviceAccountName ?? "default";
     if (wantsToken(pod, c.store.get("serviceaccounts", ns, saName))) {
-      extraMounts.push(writeServiceAccountFiles(podDir(this.options.dataRoot, pod.metadata.uid!), ns, c.serviceAccountToken(ns, saName), this.api));
+      extraMounts.push(
+        writeServiceAccountFiles(
+          podDir(this.options.dataRoot, pod.metadata.uid!),
+          ns,
+          c.serviceAccountToken(ns, saName),
+          this.api,
+        ),
+      );
     }
     const runner = new PodRunner(pod, {
       podIp,
       extraMounts,
-      allocatable: ((node["status"] as { allocatable?: Record<string, string> } | undefined)?.allocatable) ?? {},
+      allocatable: (node["status"] as { allocatable?: Record<string, string> } | undefined)?.allocatable ?? {},
       dataRoot: this.options.dataRoot,
       imageMap: this.options.imageMap,
-      placeholders: { repo: REPO_ROOT, node: process.execPath, tsx: fileURLToPath(import.meta.resolve("tsx")), fakeNnunet: this.options.fakeNnunet, podShim: POD_SHIM, podIp },
+      placeholders: {
+        repo: REPO_ROOT,
+        node: process.execPath,
+        tsx: fileURLToPath(import.meta.resolve("tsx")),
+        fakeNnunet: this.options.fakeNnunet,
+        podShim: POD_SHIM,
+        podIp,
+      },
       lookups: this.lookups,
-      baseEnv: { ...this.baseEnv(pod, node), ...apiServerEnv(this.api), DEVCLUSTER_POD_IP: podIp, DEVCLUSTER_DATA_ROOT: this.options.dataRoot, DEVCLUSTER_DNS_FILE: this.network.dnsFile, DEVCLUSTER_POD_NAMESPACE: ns },
+      baseEnv: {
+        ...this.baseEnv(pod, node),
+        ...apiServerEnv(this.api),
+        DEVCLUSTER_POD_IP: podIp,
+        DEVCLUSTER_DATA_ROOT: this.options.dataRoot,
+        DEVCLUSTER_DNS_FILE: this.network.dnsFile,
+        DEVCLUSTER_POD_NAMESPACE: ns,
+      },
       recorder: createRecorder(c, "kubelet", nodeName),
       now: () => c.timestamp(),
       changed: () => this.statusQueue.add(key),
@@ -166,7 +200,13 @@ export class Kubelet {
     this.runners.set(key, { uid: pod.metadata.uid!, node: nodeName, runner });
     void runner.done.then(
       () => this.statusQueue.add(key),
-      (error: unknown) => this.recorder.event(pod, "Warning", "Failed", `kubelet: ${error instanceof Error ? error.message : String(error)}`),
+      (error: unknown) =>
+        this.recorder.event(
+          pod,
+          "Warning",
+          "Failed",
+          `kubelet: ${error instanceof Error ? error.message : String(error)}`,
+        ),
     );
   }
 
@@ -184,7 +224,13 @@ export class Kubelet {
       DEVCLUSTER_NODE: process.execPath,
       DEVCLUSTER_TSX: fileURLToPath(import.meta.resolve("tsx")),
       DEVCLUSTER_FAKE_NNUNET: this.options.fakeNnunet,
-      ...(labels[LABEL_GPU_PRODUCT] ? { NVIDIA_GPU_PRODUCT: labels[LABEL_GPU_PRODUCT], NVIDIA_GPU_MEMORY_MIB: labels[LABEL_GPU_MEMORY] ?? "", NVIDIA_VISIBLE_DEVICES: Array.from({ length: gpus }, (_, i) => String(i)).join(",") } : {}),
+      ...(labels[LABEL_GPU_PRODUCT]
+        ? {
+            NVIDIA_GPU_PRODUCT: labels[LABEL_GPU_PRODUCT],
+            NVIDIA_GPU_MEMORY_MIB: labels[LABEL_GPU_MEMORY] ?? "",
+            NVIDIA_VISIBLE_DEVICES: Array.from({ length: gpus }, (_, i) => String(i)).join(","),
+          }
+        : {}),
       ...this.options.env,
     };
   }
@@ -199,7 +245,15 @@ export class Kubelet {
     if (!node || !isNodeReady(node) || terminal(pod)) return;
     const previous = ((pod["status"] as { conditions?: Conditions } | undefined)?.conditions ?? []) as Conditions;
     const status = buildPodStatus(held.runner.view, previous, this.cluster.timestamp());
-    await this.cluster.registry.patch(this.cluster.resource("", "v1", "pods"), ns, name, "merge", { status }, { fieldManager: "kubelet" }, "status");
+    await this.cluster.registry.patch(
+      this.cluster.resource("", "v1", "pods"),
+      ns,
+      name,
+      "merge",
+      { status },
+      { fieldManager: "kubelet" },
+      "status",
+    );
     if (held.runner.view.finished) {
       const after = this.cluster.store.get("pods", ns, name);
       if (after?.metadata.deletionTimestamp) await this.finishDeletion(after);
@@ -207,22 +261,68 @@ export class Kubelet {
   }
 
   private async finishDeletion(pod: KubeObject): Promise<void> {
-    await this.cluster.deleter.delete(this.cluster.resource("", "v1", "pods"), pod.metadata.namespace, pod.metadata.name!, { gracePeriodSeconds: 0, preconditions: { uid: pod.metadata.uid! } }).catch(() => undefined);
+    await this.cluster.deleter
+      .delete(this.cluster.resource("", "v1", "pods"), pod.metadata.namespace, pod.metadata.name!, {
+        gracePeriodSeconds: 0,
+        preconditions: { uid: pod.metadata.uid! },
+      })
+      .catch(() => undefined);
   }
 
   /** Node lost: what the node lifecycle controller and pod GC do to its pods. */
   private async markLost(pod: KubeObject): Promise<void> {
     const now = this.cluster.timestamp();
-    const st = (pod["status"] ?? {}) as { conditions?: Conditions; containerStatuses?: { name: string; state?: Record<string, unknown> }[]; initContainerStatuses?: { name: string; state?: Record<string, unknown> }[] };
+    const st = (pod["status"] ?? {}) as {
+      conditions?: Conditions;
+      containerStatuses?: { name: string; state?: Record<string, unknown> }[];
+      initContainerStatuses?: { name: string; state?: Record<string, unknown> }[];
+    };
     const gone = (list: { name: string; state?: Record<string, unknown> }[] | undefined) =>
-      list?.map((c) => (c.state && "terminated" in c.state ? c : { ...c, ready: false, started: false, state: { terminated: { exitCode: 137, reason: "ContainerStatusUnknown", message: "The container could not be located when the pod was terminated", finishedAt: now } } }));
+      list?.map((c) =>
+        c.state && "terminated" in c.state
+          ? c
+          : {
+              ...c,
+              ready: false,
+              started: false,
+              state: {
+                terminated: {
+                  exitCode: 137,
+                  reason: "ContainerStatusUnknown",
+                  message: "The container could not be located when the pod was terminated",
+                  finishedAt: now,
+                },
+              },
+            },
+      );
     const conditions = [
       ...(st.conditions ?? []).filter((c) => c.type !== "DisruptionTarget" && c.type !== "Ready"),
-      { type: "DisruptionTarget", status: "True", reason: "DeletionByTaintManager", message: "Taint manager: deleting due to NoExecute taint", lastTransitionTime: now },
+      {
+        type: "DisruptionTarget",
+        status: "True",
+        reason: "DeletionByTaintManager",
+        message: "Taint manager: deleting due to NoExecute taint",
+        lastTransitionTime: now,
+      },
       { type: "Ready", status: "False", reason: "NodeLost", lastTransitionTime: now },
     ];
-    const status = { phase: "Failed", reason: "NodeLost", message: `Node ${(pod["spec"] as { nodeName?: string }).nodeName} which was running pod ${pod.metadata.name} is unresponsive`, conditions, ...(st.containerStatuses ? { containerStatuses: gone(st.containerStatuses) } : {}), ...(st.initContainerStatuses ? { initContainerStatuses: gone(st.initContainerStatuses) } : {}) };
-    await this.cluster.registry.patch(this.cluster.resource("", "v1", "pods"), pod.metadata.namespace, pod.metadata.name!, "merge", { status }, { fieldManager: "node-controller" }, "status");
+    const status = {
+      phase: "Failed",
+      reason: "NodeLost",
+      message: `Node ${(pod["spec"] as { nodeName?: string }).nodeName} which was running pod ${pod.metadata.name} is unresponsive`,
+      conditions,
+      ...(st.containerStatuses ? { containerStatuses: gone(st.containerStatuses) } : {}),
+      ...(st.initContainerStatuses ? { initContainerStatuses: gone(st.initContainerStatuses) } : {}),
+    };
+    await this.cluster.registry.patch(
+      this.cluster.resource("", "v1", "pods"),
+      pod.metadata.namespace,
+      pod.metadata.name!,
+      "merge",
+      { status },
+      { fieldManager: "node-controller" },
+      "status",
+    );
     this.recorder.event(pod, "Warning", "NodeNotReady", `Node is not ready`);
   }
 }

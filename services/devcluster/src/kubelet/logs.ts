@@ -11,7 +11,12 @@ export interface LogSource {
   /** Containers of a pod the kubelet runs, or undefined when it runs no such pod. */
   containers(namespace: string, name: string): { init: string[]; main: string[] } | undefined;
   /** Log file of the current (or previous) run of a container, and whether it still runs. */
-  log(namespace: string, name: string, container: string, previous: boolean): { path: string; running: () => boolean } | undefined;
+  log(
+    namespace: string,
+    name: string,
+    container: string,
+    previous: boolean,
+  ): { path: string; running: () => boolean } | undefined;
 }
 
 /** The last `lines` lines of a file, at most `maxBytes` (FallbackToLogsOnError). */
@@ -43,15 +48,23 @@ export function logHandler(source: LogSource): SubresourceHandler {
     if (!names) throw badRequest(`pod ${name} is not running on a devcluster node yet`);
     let container = query.get("container") ?? undefined;
     if (!container) {
-      if (names.main.length !== 1) throw badRequest(`a container name must be specified for pod ${name}, choose one of: [${names.main.join(" ")}] or one of the init containers: [${names.init.join(" ")}]`);
+      if (names.main.length !== 1)
+        throw badRequest(
+          `a container name must be specified for pod ${name}, choose one of: [${names.main.join(" ")}] or one of the init containers: [${names.init.join(" ")}]`,
+        );
       container = names.main[0]!;
     }
-    if (![...names.init, ...names.main].includes(container)) throw badRequest(`container ${container} is not valid for pod ${name}`);
+    if (![...names.init, ...names.main].includes(container))
+      throw badRequest(`container ${container} is not valid for pod ${name}`);
     const previous = queryFlag(query, "previous");
     const log = source.log(namespace, name, container, previous);
     if (!log) {
       if (previous) throw badRequest(`previous terminated container "${container}" in pod "${name}" not found`);
-      throw new ApiError(400, "BadRequest", `container "${container}" in pod "${name}" is waiting to start: ContainerCreating`);
+      throw new ApiError(
+        400,
+        "BadRequest",
+        `container "${container}" in pod "${name}" is waiting to start: ContainerCreating`,
+      );
     }
     const tail = query.get("tailLines");
     const limit = query.get("limitBytes");

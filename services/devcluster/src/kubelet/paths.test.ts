@@ -12,10 +12,18 @@ const table = [
 describe("container paths on the host", () => {
   const cases: [string, string, string][] = [
     ["rewrites a mount path itself", "/nnunet/results", "/data/pvc/ns/claim/nnUNet_results"],
-    ["rewrites a path below a mount", "/nnunet/results/Dataset003_Liver/fold_0", "/data/pvc/ns/claim/nnUNet_results/Dataset003_Liver/fold_0"],
+    [
+      "rewrites a path below a mount",
+      "/nnunet/results/Dataset003_Liver/fold_0",
+      "/data/pvc/ns/claim/nnUNet_results/Dataset003_Liver/fold_0",
+    ],
     ["rewrites by the longest matching mount", "/nnunet/raw", "/data/pvc/ns/claim/raw"],
     ["rewrites a flag value", "--out=/nnunet/results/x", "--out=/data/pvc/ns/claim/nnUNet_results/x"],
-    ["rewrites paths inside a shell script", "echo ok > /dev/termination-log; cat /nnunet/raw/a", "echo ok > /data/pods/u/termination/main; cat /data/pvc/ns/claim/raw/a"],
+    [
+      "rewrites paths inside a shell script",
+      "echo ok > /dev/termination-log; cat /nnunet/raw/a",
+      "echo ok > /data/pods/u/termination/main; cat /data/pvc/ns/claim/raw/a",
+    ],
     ["leaves alone a longer name that starts alike", "/nnunet-other/x /nnunetx", "/nnunet-other/x /nnunetx"],
     ["leaves alone a mount path inside another path", "/opt/nnunet/results", "/opt/nnunet/results"],
   ];
@@ -33,19 +41,49 @@ describe("container paths on the host", () => {
 describe("image map", () => {
   const map: ImageMap = {
     images: [
-      { image: "*nnunet-operator/nnunet", commands: { nnUNetv2_train: { run: ["node", "fake.ts"] }, python3: { run: ["/usr/bin/python3"], env: { PYTHONPATH: "${repo}/calibrator" } } } },
-      { image: "*nnunet-operator/reporter", entrypoint: ["reporter"], commands: { reporter: { run: ["node", "reporter.ts"] } } },
+      {
+        image: "*nnunet-operator/nnunet",
+        commands: {
+          nnUNetv2_train: { run: ["node", "fake.ts"] },
+          python3: { run: ["/usr/bin/python3"], env: { PYTHONPATH: "${repo}/calibrator" } },
+        },
+      },
+      {
+        image: "*nnunet-operator/reporter",
+        entrypoint: ["reporter"],
+        commands: { reporter: { run: ["node", "reporter.ts"] } },
+      },
     ],
   };
   const p = { repo: "/repo", node: "node", tsx: "tsx", fakeNnunet: "/bin/fake.mjs" };
   it("strips registry-free tags and digests", () => {
-    assert.equal(imageRepository("ghcr.io/x/nnunet-operator/nnunet:2.5@sha256:abc"), "ghcr.io/x/nnunet-operator/nnunet");
+    assert.equal(
+      imageRepository("ghcr.io/x/nnunet-operator/nnunet:2.5@sha256:abc"),
+      "ghcr.io/x/nnunet-operator/nnunet",
+    );
     assert.equal(imageRepository("localhost:5000/img"), "localhost:5000/img");
     assert.ok(findImage(map, "ghcr.io/acme/nnunet-operator/nnunet:1.0"));
   });
   it("maps the training command and keeps the container's arguments", () => {
-    assert.deepEqual(resolveCommand(map, "nnunet-operator/nnunet:latest", ["nnUNetv2_train"], ["Dataset003_Liver", "3d_fullres", "0"], p), { kind: "ok", argv: ["node", "fake.ts", "Dataset003_Liver", "3d_fullres", "0"], prefix: 2, env: {} });
-    assert.deepEqual(resolveCommand(map, "nnunet-operator/nnunet", ["python3", "-m", "nnunet_calibrate"], ["--dataset", "D"], p), { kind: "ok", argv: ["/usr/bin/python3", "-m", "nnunet_calibrate", "--dataset", "D"], prefix: 1, env: { PYTHONPATH: "/repo/calibrator" } });
+    assert.deepEqual(
+      resolveCommand(
+        map,
+        "nnunet-operator/nnunet:latest",
+        ["nnUNetv2_train"],
+        ["Dataset003_Liver", "3d_fullres", "0"],
+        p,
+      ),
+      { kind: "ok", argv: ["node", "fake.ts", "Dataset003_Liver", "3d_fullres", "0"], prefix: 2, env: {} },
+    );
+    assert.deepEqual(
+      resolveCommand(map, "nnunet-operator/nnunet", ["python3", "-m", "nnunet_calibrate"], ["--dataset", "D"], p),
+      {
+        kind: "ok",
+        argv: ["/usr/bin/python3", "-m", "nnunet_calibrate", "--dataset", "D"],
+        prefix: 1,
+        env: { PYTHONPATH: "/repo/calibrator" },
+      },
+    );
   });
   it("uses the image's entrypoint when the container has no command", () => {
     const r = resolveCommand(map, "nnunet-operator/reporter:latest", undefined, undefined, p);

@@ -46,7 +46,12 @@ export class MountError extends Error {
 export const podDir = (dataRoot: string, uid: string) => join(dataRoot, "pods", uid);
 export const claimDir = (dataRoot: string, namespace: string, claim: string) => join(dataRoot, "pvc", namespace, claim);
 
-function writeItems(dir: string, data: Record<string, string>, items: { key: string; path: string }[] | undefined, decode: boolean): void {
+function writeItems(
+  dir: string,
+  data: Record<string, string>,
+  items: { key: string; path: string }[] | undefined,
+  decode: boolean,
+): void {
   mkdirSync(dir, { recursive: true });
   const pairs = items ? items.map((i) => [i.path, data[i.key]] as const) : Object.entries(data);
   for (const [path, value] of pairs) {
@@ -60,7 +65,7 @@ function writeItems(dir: string, data: Record<string, string>, items: { key: str
 /** Host folder of each volume; writes configMap and secret files. Throws MountError as FailedMount would say it. */
 export function prepareVolumes(pod: KubeObject, dataRoot: string, lookups: Lookups): Map<string, string> {
   const ns = pod.metadata.namespace!;
-  const volumes = (((pod["spec"] as Obj)["volumes"] as VolumeSource[] | undefined) ?? []);
+  const volumes = ((pod["spec"] as Obj)["volumes"] as VolumeSource[] | undefined) ?? [];
   const out = new Map<string, string>();
   for (const v of volumes) {
     const own = join(podDir(dataRoot, pod.metadata.uid!), "volumes", v.name);
@@ -71,14 +76,21 @@ export function prepareVolumes(pod: KubeObject, dataRoot: string, lookups: Looku
     } else if (v.hostPath) out.set(v.name, join(dataRoot, "hostpath", v.hostPath.path));
     else if (v.configMap) {
       const cm = lookups.configMap(ns, v.configMap.name);
-      if (!cm && !v.configMap.optional) throw new MountError(`MountVolume.SetUp failed for volume "${v.name}" : configmap "${v.configMap.name}" not found`);
+      if (!cm && !v.configMap.optional)
+        throw new MountError(
+          `MountVolume.SetUp failed for volume "${v.name}" : configmap "${v.configMap.name}" not found`,
+        );
       writeItems(own, (cm?.["data"] as Record<string, string> | undefined) ?? {}, v.configMap.items, false);
       out.set(v.name, own);
     } else if (v.secret) {
       const s = lookups.secret(ns, v.secret.secretName);
-      if (!s && !v.secret.optional) throw new MountError(`MountVolume.SetUp failed for volume "${v.name}" : secret "${v.secret.secretName}" not found`);
+      if (!s && !v.secret.optional)
+        throw new MountError(
+          `MountVolume.SetUp failed for volume "${v.name}" : secret "${v.secret.secretName}" not found`,
+        );
       const data = { ...((s?.["data"] as Record<string, string> | undefined) ?? {}) };
-      for (const [k, val] of Object.entries((s?.["stringData"] as Record<string, string> | undefined) ?? {})) data[k] = Buffer.from(val).toString("base64");
+      for (const [k, val] of Object.entries((s?.["stringData"] as Record<string, string> | undefined) ?? {}))
+        data[k] = Buffer.from(val).toString("base64");
       writeItems(own, data, v.secret.items, true);
       out.set(v.name, own);
     } else out.set(v.name, own);
@@ -93,11 +105,16 @@ export interface MountEntry {
 }
 
 /** The container's mounts as host folders, longest container path first (so nested mounts win). */
-export function mountTable(mounts: readonly VolumeMount[] | undefined, volumes: ReadonlyMap<string, string>, extra: readonly MountEntry[] = []): MountEntry[] {
+export function mountTable(
+  mounts: readonly VolumeMount[] | undefined,
+  volumes: ReadonlyMap<string, string>,
+  extra: readonly MountEntry[] = [],
+): MountEntry[] {
   const table: MountEntry[] = [...extra];
   for (const m of mounts ?? []) {
     const base = volumes.get(m.name);
-    if (base === undefined) throw new MountError(`volume "${m.name}" of mount ${m.mountPath} is not defined in the pod`);
+    if (base === undefined)
+      throw new MountError(`volume "${m.name}" of mount ${m.mountPath} is not defined in the pod`);
     const hostPath = m.subPath ? join(base, m.subPath) : base;
     mkdirSync(hostPath, { recursive: true });
     table.push({ containerPath: m.mountPath.replace(/\/+$/, "") || "/", hostPath });
@@ -114,13 +131,21 @@ export function rewritePaths(s: string, table: readonly MountEntry[]): string {
   const entries = table.filter((e) => e.containerPath !== "/");
   if (entries.length === 0 || !s.includes("/")) return s;
   const byPath = new Map(entries.map((e) => [e.containerPath, e.hostPath]));
-  const alternation = [...byPath.keys()].sort((a, b) => b.length - a.length).map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join("|");
-  return s.replace(new RegExp(`(^|[^A-Za-z0-9_.~/-])(${alternation})(?![A-Za-z0-9_.~-])`, "g"), (_m, pre: string, path: string) => `${pre}${byPath.get(path)}`);
+  const alternation = [...byPath.keys()]
+    .sort((a, b) => b.length - a.length)
+    .map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"))
+    .join("|");
+  return s.replace(
+    new RegExp(`(^|[^A-Za-z0-9_.~/-])(${alternation})(?![A-Za-z0-9_.~-])`, "g"),
+    (_m, pre: string, path: string) => `${pre}${byPath.get(path)}`,
+  );
 }
 
 /** Kubernetes' $(VAR) expansion: known variables expand, unknown ones stay as written, $$ escapes. */
 export function expandVars(s: string, env: Readonly<Record<string, string>>): string {
-  return s.replace(/\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)/g, (m, name: string | undefined) => (name === undefined ? "$" : (env[name] ?? m)));
+  return s.replace(/\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)/g, (m, name: string | undefined) =>
+    name === undefined ? "$" : (env[name] ?? m),
+  );
 }
 
 interface EnvVar {
@@ -163,16 +188,25 @@ function fieldRef(pod: KubeObject, path: string, ctx: EnvContext): string {
 }
 
 /** The container's environment in declaration order (envFrom first), with $(VAR) expansion. */
-export function containerEnv(pod: KubeObject, container: { env?: EnvVar[]; envFrom?: EnvFrom[]; resources?: ContainerResources }, lookups: Lookups, ctx: EnvContext = {}): Record<string, string> {
+export function containerEnv(
+  pod: KubeObject,
+  container: { env?: EnvVar[]; envFrom?: EnvFrom[]; resources?: ContainerResources },
+  lookups: Lookups,
+  ctx: EnvContext = {},
+): Record<string, string> {
   const ns = pod.metadata.namespace!;
   const env: Record<string, string> = {};
   for (const from of container.envFrom ?? []) {
     const cm = from.configMapRef ? lookups.configMap(ns, from.configMapRef.name) : undefined;
     const sec = from.secretRef ? lookups.secret(ns, from.secretRef.name) : undefined;
-    if (from.configMapRef && !cm && !from.configMapRef.optional) throw new MountError(`configmap "${from.configMapRef.name}" not found`);
-    if (from.secretRef && !sec && !from.secretRef.optional) throw new MountError(`secret "${from.secretRef.name}" not found`);
-    for (const [k, v] of Object.entries((cm?.["data"] as Record<string, string> | undefined) ?? {})) env[`${from.prefix ?? ""}${k}`] = v;
-    for (const [k, v] of Object.entries((sec?.["data"] as Record<string, string> | undefined) ?? {})) env[`${from.prefix ?? ""}${k}`] = Buffer.from(v, "base64").toString();
+    if (from.configMapRef && !cm && !from.configMapRef.optional)
+      throw new MountError(`configmap "${from.configMapRef.name}" not found`);
+    if (from.secretRef && !sec && !from.secretRef.optional)
+      throw new MountError(`secret "${from.secretRef.name}" not found`);
+    for (const [k, v] of Object.entries((cm?.["data"] as Record<string, string> | undefined) ?? {}))
+      env[`${from.prefix ?? ""}${k}`] = v;
+    for (const [k, v] of Object.entries((sec?.["data"] as Record<string, string> | undefined) ?? {}))
+      env[`${from.prefix ?? ""}${k}`] = Buffer.from(v, "base64").toString();
   }
   for (const e of container.env ?? []) {
     const from = e.valueFrom;
@@ -180,17 +214,23 @@ export function containerEnv(pod: KubeObject, container: { env?: EnvVar[]; envFr
     else if (from.fieldRef) env[e.name] = fieldRef(pod, from.fieldRef.fieldPath, ctx);
     else if (from.configMapKeyRef) {
       const cm = lookups.configMap(ns, from.configMapKeyRef.name);
-      if (!cm && !from.configMapKeyRef.optional) throw new MountError(`configmap "${from.configMapKeyRef.name}" not found`);
+      if (!cm && !from.configMapKeyRef.optional)
+        throw new MountError(`configmap "${from.configMapKeyRef.name}" not found`);
       const v = (cm?.["data"] as Record<string, string> | undefined)?.[from.configMapKeyRef.key];
-      if (v === undefined && !from.configMapKeyRef.optional) throw new MountError(`couldn't find key ${from.configMapKeyRef.key} in ConfigMap ${ns}/${from.configMapKeyRef.name}`);
+      if (v === undefined && !from.configMapKeyRef.optional)
+        throw new MountError(
+          `couldn't find key ${from.configMapKeyRef.key} in ConfigMap ${ns}/${from.configMapKeyRef.name}`,
+        );
       if (v !== undefined) env[e.name] = v;
     } else if (from.secretKeyRef) {
       const sec = lookups.secret(ns, from.secretKeyRef.name);
       if (!sec && !from.secretKeyRef.optional) throw new MountError(`secret "${from.secretKeyRef.name}" not found`);
       const v = (sec?.["data"] as Record<string, string> | undefined)?.[from.secretKeyRef.key];
-      if (v === undefined && !from.secretKeyRef.optional) throw new MountError(`couldn't find key ${from.secretKeyRef.key} in Secret ${ns}/${from.secretKeyRef.name}`);
+      if (v === undefined && !from.secretKeyRef.optional)
+        throw new MountError(`couldn't find key ${from.secretKeyRef.key} in Secret ${ns}/${from.secretKeyRef.name}`);
       if (v !== undefined) env[e.name] = Buffer.from(v, "base64").toString();
-    } else if (from.resourceFieldRef) env[e.name] = resourceFieldValue(container.resources, from.resourceFieldRef, ctx.allocatable ?? {});
+    } else if (from.resourceFieldRef)
+      env[e.name] = resourceFieldValue(container.resources, from.resourceFieldRef, ctx.allocatable ?? {});
   }
   return env;
 }

@@ -21,11 +21,18 @@ export interface ApiServer {
 export function wantsToken(pod: KubeObject, serviceAccount: KubeObject | undefined): boolean {
   const own = (pod["spec"] as { automountServiceAccountToken?: boolean }).automountServiceAccountToken;
   if (own !== undefined) return own;
-  return (serviceAccount as { automountServiceAccountToken?: boolean } | undefined)?.automountServiceAccountToken !== false;
+  return (
+    (serviceAccount as { automountServiceAccountToken?: boolean } | undefined)?.automountServiceAccountToken !== false
+  );
 }
 
 /** Writes token, ca.crt and namespace into the pod's folder; returns the mount for every container. */
-export function writeServiceAccountFiles(podFolder: string, namespace: string, token: string, api: ApiServer | undefined): MountEntry {
+export function writeServiceAccountFiles(
+  podFolder: string,
+  namespace: string,
+  token: string,
+  api: ApiServer | undefined,
+): MountEntry {
   const dir = join(podFolder, "serviceaccount");
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, "token"), token, { mode: 0o600 });
@@ -36,5 +43,10 @@ export function writeServiceAccountFiles(podFolder: string, namespace: string, t
 
 export function apiServerEnv(api: ApiServer | undefined): Record<string, string> {
   if (!api) return {};
-  return { KUBERNETES_SERVICE_HOST: api.host, KUBERNETES_SERVICE_PORT: String(api.port), KUBERNETES_SERVICE_PORT_HTTPS: String(api.port), KUBERNETES_PORT: `tcp://${api.host}:${api.port}` };
+  return {
+    KUBERNETES_SERVICE_HOST: api.host,
+    KUBERNETES_SERVICE_PORT: String(api.port),
+    KUBERNETES_SERVICE_PORT_HTTPS: String(api.port),
+    KUBERNETES_PORT: `tcp://${api.host}:${api.port}`,
+  };
 }

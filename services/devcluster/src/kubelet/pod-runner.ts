@@ -6,7 +6,13 @@ import type { Recorder } from "../sim/recorder.js";
 import { resolveCommand, type ImageMap, type Placeholders } from "./image-map.js";
 import { podDir, prepareVolumes, type Lookups, type MountEntry, type VolumeMount } from "./paths.js";
 import { probeContainer, type ProbedContainer } from "./container-probes.js";
-import { prepareContainer, terminationMessage, usesVolumeSource, type PreparedContainer, type ResolvedCommand } from "./container-start.js";
+import {
+  prepareContainer,
+  terminationMessage,
+  usesVolumeSource,
+  type PreparedContainer,
+  type ResolvedCommand,
+} from "./container-start.js";
 import type { ContainerRole, ContainerView, PodView } from "./pod-status.js";
 
 // One pod's containers as local processes: volumes, then init containers in order (native
@@ -69,14 +75,40 @@ export class PodRunner {
   private readonly spec: { restartPolicy?: string; terminationGracePeriodSeconds?: number };
   readonly done: Promise<void>;
 
-  constructor(private readonly pod: KubeObject, private readonly deps: RunnerDeps) {
+  constructor(
+    private readonly pod: KubeObject,
+    private readonly deps: RunnerDeps,
+  ) {
     this.spec = pod["spec"] as typeof this.spec;
     this.dir = podDir(deps.dataRoot, pod.metadata.uid!);
     const spec = pod["spec"] as { initContainers?: ContainerSpec[]; containers?: ContainerSpec[] };
-    const slot = (c: ContainerSpec, role: ContainerRole): Slot => ({ name: c.name, image: c.image, role, spec: c, state: { waiting: { reason: "PodInitializing" } }, lastState: undefined, restartCount: 0, pid: undefined, proc: undefined, exited: undefined });
-    this.slots = [...(spec.initContainers ?? []).map((c) => slot(c, c.restartPolicy === "Always" ? "sidecar" : "init")), ...(spec.containers ?? []).map((c) => slot(c, "main"))];
-    for (const s of this.slots) if (s.role === "main" || !spec.initContainers?.length) s.state = { waiting: { reason: spec.initContainers?.length ? "PodInitializing" : "ContainerCreating" } };
-    this.view = { containers: this.slots, volumesReady: false, initialized: false, finished: false, startTime: deps.now(), podIp: deps.podIp };
+    const slot = (c: ContainerSpec, role: ContainerRole): Slot => ({
+      name: c.name,
+      image: c.image,
+      role,
+      spec: c,
+      state: { waiting: { reason: "PodInitializing" } },
+      lastState: undefined,
+      restartCount: 0,
+      pid: undefined,
+      proc: undefined,
+      exited: undefined,
+    });
+    this.slots = [
+      ...(spec.initContainers ?? []).map((c) => slot(c, c.restartPolicy === "Always" ? "sidecar" : "init")),
+      ...(spec.containers ?? []).map((c) => slot(c, "main")),
+    ];
+    for (const s of this.slots)
+      if (s.role === "main" || !spec.initContainers?.length)
+        s.state = { waiting: { reason: spec.initContainers?.length ? "PodInitializing" : "ContainerCreating" } };
+    this.view = {
+      containers: this.slots,
+      volumesReady: false,
+      initialized: false,
+      finished: false,
+      startTime: deps.now(),
+      podIp: deps.podIp,
+    };
     this.done = this.run();
   }
 
@@ -85,7 +117,10 @@ export class PodRunner {
   }
 
   containerNames(): { init: string[]; main: string[] } {
-    return { init: this.slots.filter((s) => s.role !== "main").map((s) => s.name), main: this.slots.filter((s) => s.role === "main").map((s) => s.name) };
+    return {
+      init: this.slots.filter((s) => s.role !== "main").map((s) => s.name),
+      main: this.slots.filter((s) => s.role === "main").map((s) => s.name),
+    };
   }
 
   slot(name: string): ContainerView | undefined {
@@ -152,7 +187,12 @@ export class PodRunner {
         this.volumes = prepareVolumes(this.pod, this.deps.dataRoot, this.deps.lookups);
         break;
       } catch (error) {
-        this.deps.recorder.event(this.pod, "Warning", "FailedMount", error instanceof Error ? error.message : String(error));
+        this.deps.recorder.event(
+          this.pod,
+          "Warning",
+          "FailedMount",
+          error instanceof Error ? error.message : String(error),
+        );
         await sleep(1000);
       }
     }
@@ -171,7 +211,9 @@ export class PodRunner {
     }
     if (this.terminating) return this.finish();
     this.view.initialized = true;
-    await Promise.all(this.slots.filter((s) => s.role === "main").map((s) => this.supervise(s, restartFailed, restartAll)));
+    await Promise.all(
+      this.slots.filter((s) => s.role === "main").map((s) => this.supervise(s, restartFailed, restartAll)),
+    );
     await this.stopSidecars(Date.now() + (this.spec.terminationGracePeriodSeconds ?? 30) * 1000);
     return this.finish();
   }
@@ -192,7 +234,16 @@ export class PodRunner {
   private async finish(): Promise<void> {
     for (const s of this.slots) if (s.proc) this.signal(s, "SIGKILL");
     await Promise.all(this.slots.map((s) => s.exited));
-    for (const s of this.slots) if ("waiting" in s.state) s.state = { terminated: { exitCode: 137, reason: "ContainerStatusUnknown", message: "The container could not be located when the pod was terminated", finishedAt: this.deps.now() } };
+    for (const s of this.slots)
+      if ("waiting" in s.state)
+        s.state = {
+          terminated: {
+            exitCode: 137,
+            reason: "ContainerStatusUnknown",
+            message: "The container could not be located when the pod was terminated",
+            finishedAt: this.deps.now(),
+          },
+        };
     this.view.finished = true;
     if (!this.lost) this.deps.changed();
   }
@@ -219,7 +270,12 @@ export class PodRunner {
       this.deps.recorder.event(this.pod, "Warning", "Failed", "Error: ErrImagePull");
       await sleep(1000);
       if (!this.terminating) {
-        this.set(s, { waiting: { reason: "ImagePullBackOff", message: `Back-off pulling image "${c.image}": ErrImagePull: ${r.message}` } });
+        this.set(s, {
+          waiting: {
+            reason: "ImagePullBackOff",
+            message: `Back-off pulling image "${c.image}": ErrImagePull: ${r.message}`,
+          },
+        });
         this.deps.recorder.event(this.pod, "Normal", "BackOff", `Back-off pulling image "${c.image}"`);
       }
       while (!this.terminating) await sleep(200);
@@ -233,7 +289,15 @@ export class PodRunner {
     mkdirSync(join(logFile, ".."), { recursive: true });
     if (r.kind === "exec") {
       writeFileSync(logFile, "");
-      this.set(s, { terminated: { exitCode: 128, reason: "StartError", message: r.message, startedAt: "1970-01-01T00:00:00Z", finishedAt: started } });
+      this.set(s, {
+        terminated: {
+          exitCode: 128,
+          reason: "StartError",
+          message: r.message,
+          startedAt: "1970-01-01T00:00:00Z",
+          finishedAt: started,
+        },
+      });
       this.deps.recorder.event(this.pod, "Warning", "Failed", `Error: ${r.message}`);
       return 128;
     }
@@ -267,7 +331,15 @@ export class PodRunner {
         s.stopProbes?.();
         s.probes = undefined;
         const text = message ?? terminationMessage(c, msgFile, logFile, code);
-        this.set(s, { terminated: { exitCode: code, reason, ...(text ? { message: text } : {}), startedAt: started, finishedAt: this.deps.now() } });
+        this.set(s, {
+          terminated: {
+            exitCode: code,
+            reason,
+            ...(text ? { message: text } : {}),
+            startedAt: started,
+            finishedAt: this.deps.now(),
+          },
+        });
         resolve(code);
       };
       proc.once("error", (e) => end(128, "StartError", e.message));
@@ -306,12 +378,19 @@ export class PodRunner {
     if (s.proc !== proc) return;
     this.deps.recorder.event(this.pod, "Normal", "Killing", reason);
     this.signal(s, "SIGTERM");
-    const t = setTimeout(() => s.proc === proc && this.signal(s, "SIGKILL"), (this.spec.terminationGracePeriodSeconds ?? 30) * 1000);
+    const t = setTimeout(
+      () => s.proc === proc && this.signal(s, "SIGKILL"),
+      (this.spec.terminationGracePeriodSeconds ?? 30) * 1000,
+    );
     t.unref();
   }
 
   /** argv, env and cwd for an exec probe's command, resolved through the image map like the container's own. */
-  private execArgv(c: ContainerSpec, command: string[], msgFile: string): { argv: string[]; env: Record<string, string>; cwd: string } | { error: string } {
+  private execArgv(
+    c: ContainerSpec,
+    command: string[],
+    msgFile: string,
+  ): { argv: string[]; env: Record<string, string>; cwd: string } | { error: string } {
     const r = resolveCommand(this.deps.imageMap, c.image, command, undefined, this.deps.placeholders);
     if (r.kind !== "ok") return { error: r.message };
     try {
@@ -322,6 +401,14 @@ export class PodRunner {
   }
 
   private prepare(c: ContainerSpec, r: ResolvedCommand, msgFile: string): PreparedContainer {
-    return prepareContainer(this.pod, c, r, msgFile, { volumes: this.volumes, podFolder: this.dir, baseEnv: this.deps.baseEnv, extraMounts: this.deps.extraMounts, lookups: this.deps.lookups, podIp: this.deps.podIp, allocatable: this.deps.allocatable });
+    return prepareContainer(this.pod, c, r, msgFile, {
+      volumes: this.volumes,
+      podFolder: this.dir,
+      baseEnv: this.deps.baseEnv,
+      extraMounts: this.deps.extraMounts,
+      lookups: this.deps.lookups,
+      podIp: this.deps.podIp,
+      allocatable: this.deps.allocatable,
+    });
   }
 }

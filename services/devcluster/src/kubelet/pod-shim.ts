@@ -19,7 +19,9 @@ import net from "node:net";
 const podIp = process.env["DEVCLUSTER_POD_IP"];
 const dnsFile = process.env["DEVCLUSTER_DNS_FILE"];
 const namespace = process.env["DEVCLUSTER_POD_NAMESPACE"] ?? "default";
-const mounts = (JSON.parse(process.env["DEVCLUSTER_MOUNTS"] ?? "[]") as [string, string][]).sort((a, b) => b[0].length - a[0].length);
+const mounts = (JSON.parse(process.env["DEVCLUSTER_MOUNTS"] ?? "[]") as [string, string][]).sort(
+  (a, b) => b[0].length - a[0].length,
+);
 /** Host paths (the devcluster's data root, where every pod folder lives) are never mapped again. */
 const hostRoot = process.env["DEVCLUSTER_DATA_ROOT"];
 const readFileSync = fs.readFileSync;
@@ -52,7 +54,12 @@ function lookupCluster(host: string): string[] | undefined {
     return undefined;
   }
   const name = host.replace(/\.$/, "").toLowerCase();
-  for (const candidate of [`${name}.${namespace}.svc.cluster.local`, `${name}.svc.cluster.local`, `${name}.cluster.local`, name]) {
+  for (const candidate of [
+    `${name}.${namespace}.svc.cluster.local`,
+    `${name}.svc.cluster.local`,
+    `${name}.cluster.local`,
+    name,
+  ]) {
     const ips = table[candidate];
     if (ips && ips.length > 0) return ips;
   }
@@ -62,11 +69,22 @@ function lookupCluster(host: string): string[] | undefined {
 if (dnsFile) {
   const lookup = dns.lookup;
   dns.lookup = ((host: string, options: unknown, callback?: unknown) => {
-    const cb = (typeof options === "function" ? options : callback) as (err: Error | null, address: unknown, family?: number) => void;
+    const cb = (typeof options === "function" ? options : callback) as (
+      err: Error | null,
+      address: unknown,
+      family?: number,
+    ) => void;
     const opts = (typeof options === "object" && options !== null ? options : {}) as dns.LookupOptions;
     const ips = lookupCluster(host);
     if (!ips) return (lookup as (...a: unknown[]) => void).call(dns, host, options, callback);
-    process.nextTick(() => (opts.all ? cb(null, ips.map((address) => ({ address, family: 4 }))) : cb(null, ips[0], 4)));
+    process.nextTick(() =>
+      opts.all
+        ? cb(
+            null,
+            ips.map((address) => ({ address, family: 4 })),
+          )
+        : cb(null, ips[0], 4),
+    );
     return undefined;
   }) as typeof dns.lookup;
   const plookup = dns.promises.lookup;
@@ -80,13 +98,33 @@ if (dnsFile) {
 function mapPath(p: unknown): unknown {
   if (typeof p !== "string" || mounts.length === 0) return p;
   if (hostRoot && (p === hostRoot || p.startsWith(`${hostRoot}/`))) return p;
-  for (const [container, host] of mounts) if (p === container || p.startsWith(`${container}/`)) return host + p.slice(container.length);
+  for (const [container, host] of mounts)
+    if (p === container || p.startsWith(`${container}/`)) return host + p.slice(container.length);
   return p;
 }
 
 if (mounts.length > 0) {
   const target = fs as unknown as Record<string, (...a: unknown[]) => unknown>;
-  for (const name of ["accessSync", "existsSync", "readFileSync", "statSync", "lstatSync", "openSync", "readdirSync", "realpathSync", "access", "exists", "readFile", "stat", "lstat", "open", "readdir", "createReadStream", "watch", "watchFile"]) {
+  for (const name of [
+    "accessSync",
+    "existsSync",
+    "readFileSync",
+    "statSync",
+    "lstatSync",
+    "openSync",
+    "readdirSync",
+    "realpathSync",
+    "access",
+    "exists",
+    "readFile",
+    "stat",
+    "lstat",
+    "open",
+    "readdir",
+    "createReadStream",
+    "watch",
+    "watchFile",
+  ]) {
     const original = target[name];
     if (typeof original !== "function") continue;
     target[name] = function (this: unknown, path: unknown, ...rest: unknown[]) {

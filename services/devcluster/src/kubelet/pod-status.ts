@@ -5,7 +5,16 @@
 export type ContainerState =
   | { waiting: { reason: string; message?: string } }
   | { running: { startedAt: string } }
-  | { terminated: { exitCode: number; reason: string; message?: string; startedAt?: string; finishedAt: string; signal?: number } };
+  | {
+      terminated: {
+        exitCode: number;
+        reason: string;
+        message?: string;
+        startedAt?: string;
+        finishedAt: string;
+        signal?: number;
+      };
+    };
 
 export type ContainerRole = "init" | "sidecar" | "main";
 
@@ -72,19 +81,40 @@ export function buildPodStatus(view: PodView, previous: Condition[], now: string
   const phase = podPhase(view);
   const mains = view.containers.filter((c) => c.role === "main");
   const sidecars = view.containers.filter((c) => c.role === "sidecar");
-  const podReady = !view.finished && view.initialized && mains.length > 0 && mains.every(ready) && sidecars.every(ready);
+  const podReady =
+    !view.finished && view.initialized && mains.length > 0 && mains.every(ready) && sidecars.every(ready);
   const notReady = mains.filter((c) => !ready(c)).map((c) => c.name);
-  const why = view.finished ? { reason: "PodCompleted" } : podReady ? {} : { reason: "ContainersNotReady", message: `containers with unready status: [${notReady.join(" ")}]` };
+  const why = view.finished
+    ? { reason: "PodCompleted" }
+    : podReady
+      ? {}
+      : { reason: "ContainersNotReady", message: `containers with unready status: [${notReady.join(" ")}]` };
   const mine: Condition[] = [
     { type: "PodReadyToStartContainers", status: view.volumesReady && !view.finished ? "True" : "False" },
-    { type: "Initialized", status: view.initialized || view.finished ? "True" : "False", ...(view.initialized || view.finished ? {} : { reason: "ContainersNotInitialized", message: `containers with incomplete status: [${view.containers.filter((c) => c.role === "init" && exitCode(c) !== 0).map((c) => c.name).join(" ")}]` }) },
+    {
+      type: "Initialized",
+      status: view.initialized || view.finished ? "True" : "False",
+      ...(view.initialized || view.finished
+        ? {}
+        : {
+            reason: "ContainersNotInitialized",
+            message: `containers with incomplete status: [${view.containers
+              .filter((c) => c.role === "init" && exitCode(c) !== 0)
+              .map((c) => c.name)
+              .join(" ")}]`,
+          }),
+    },
     { type: "Ready", status: podReady ? "True" : "False", ...why },
     { type: "ContainersReady", status: podReady ? "True" : "False", ...why },
   ];
   const conditions: Condition[] = previous.filter((c) => !mine.some((m) => m.type === c.type));
   for (const m of mine) {
     const old = previous.find((c) => c.type === m.type);
-    conditions.push({ ...m, lastProbeTime: null, lastTransitionTime: old && old.status === m.status ? (old.lastTransitionTime ?? now) : now });
+    conditions.push({
+      ...m,
+      lastProbeTime: null,
+      lastTransitionTime: old && old.status === m.status ? (old.lastTransitionTime ?? now) : now,
+    });
   }
   return {
     phase,

@@ -10,7 +10,11 @@ describe("probes", () => {
   let server: Server;
   let port = 0;
   let status = 200;
-  const target = (exitCode = 0): ProbeTarget => ({ podIp: "127.0.0.1", ports: [{ name: "metrics", containerPort: port }], exec: async () => ({ code: exitCode, output: exitCode ? "not yet" : "" }) });
+  const target = (exitCode = 0): ProbeTarget => ({
+    podIp: "127.0.0.1",
+    ports: [{ name: "metrics", containerPort: port }],
+    exec: async () => ({ code: exitCode, output: exitCode ? "not yet" : "" }),
+  });
   before(async () => {
     server = createServer((_req, res) => res.writeHead(status).end());
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
@@ -19,13 +23,35 @@ describe("probes", () => {
   after(() => server.close());
 
   const cases: { name: string; probe: () => Probe; status?: number; exit?: number; want: true | RegExp }[] = [
-    { name: "httpGet on a named port succeeds on 200", probe: () => ({ httpGet: { path: "/readyz", port: "metrics" } }), want: true },
-    { name: "httpGet fails on 503 with the status code", probe: () => ({ httpGet: { path: "/readyz", port } }), status: 503, want: /^HTTP probe failed with statuscode: 503$/ },
-    { name: "httpGet to a closed port says connection refused", probe: () => ({ httpGet: { path: "/", port: 1 } }), want: /dial tcp 127.0.0.1:1: connect: connection refused/ },
-    { name: "an unknown named port is a failure naming it", probe: () => ({ tcpSocket: { port: "grpc" } }), want: /couldn't find port grpc/ },
+    {
+      name: "httpGet on a named port succeeds on 200",
+      probe: () => ({ httpGet: { path: "/readyz", port: "metrics" } }),
+      want: true,
+    },
+    {
+      name: "httpGet fails on 503 with the status code",
+      probe: () => ({ httpGet: { path: "/readyz", port } }),
+      status: 503,
+      want: /^HTTP probe failed with statuscode: 503$/,
+    },
+    {
+      name: "httpGet to a closed port says connection refused",
+      probe: () => ({ httpGet: { path: "/", port: 1 } }),
+      want: /dial tcp 127.0.0.1:1: connect: connection refused/,
+    },
+    {
+      name: "an unknown named port is a failure naming it",
+      probe: () => ({ tcpSocket: { port: "grpc" } }),
+      want: /couldn't find port grpc/,
+    },
     { name: "tcpSocket succeeds when something listens", probe: () => ({ tcpSocket: { port } }), want: true },
     { name: "exec succeeds on exit 0", probe: () => ({ exec: { command: ["true"] } }), want: true },
-    { name: "exec fails with the command's output", probe: () => ({ exec: { command: ["check"] } }), exit: 1, want: /^not yet$/ },
+    {
+      name: "exec fails with the command's output",
+      probe: () => ({ exec: { command: ["check"] } }),
+      exit: 1,
+      want: /^not yet$/,
+    },
   ];
   for (const c of cases) {
     it(c.name, async () => {
@@ -51,9 +77,18 @@ describe("probes", () => {
           done();
         }
       };
-      stop = startProbe("Readiness", { httpGet: { path: "/", port }, failureThreshold: 3 }, target(), { changed: (k, p) => changes.push([k, p]), failed: (_k, m) => failures.push(m) }, sleep);
+      stop = startProbe(
+        "Readiness",
+        { httpGet: { path: "/", port }, failureThreshold: 3 },
+        target(),
+        { changed: (k, p) => changes.push([k, p]), failed: (_k, m) => failures.push(m) },
+        sleep,
+      );
     });
     assert.equal(failures.length, 3);
-    assert.deepEqual(changes, [["Readiness", false], ["Readiness", true]]);
+    assert.deepEqual(changes, [
+      ["Readiness", false],
+      ["Readiness", true],
+    ]);
   });
 });

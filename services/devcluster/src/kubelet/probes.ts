@@ -9,7 +9,13 @@ import { connect } from "node:net";
 // pod's own IP; a named port is looked up in the container's ports.
 
 export interface Probe {
-  httpGet?: { path?: string; port: number | string; host?: string; scheme?: string; httpHeaders?: { name: string; value: string }[] };
+  httpGet?: {
+    path?: string;
+    port: number | string;
+    host?: string;
+    scheme?: string;
+    httpHeaders?: { name: string; value: string }[];
+  };
   tcpSocket?: { port: number | string; host?: string };
   exec?: { command?: string[] };
   initialDelaySeconds?: number;
@@ -39,12 +45,15 @@ export async function runProbe(p: Probe, t: ProbeTarget): Promise<ProbeResult> {
   const timeoutMs = (p.timeoutSeconds ?? 1) * 1000;
   if (p.exec) {
     const r = await t.exec(p.exec.command ?? [], timeoutMs);
-    return r.code === 0 ? { ok: true } : { ok: false, message: r.output.trim() || `command ${JSON.stringify(p.exec.command)} exited with ${r.code}` };
+    return r.code === 0
+      ? { ok: true }
+      : { ok: false, message: r.output.trim() || `command ${JSON.stringify(p.exec.command)} exited with ${r.code}` };
   }
   const spec = p.httpGet ?? p.tcpSocket;
   if (!spec) return { ok: false, message: "probe has no handler" };
   const port = resolvePort(spec.port, t.ports);
-  if (port === undefined) return { ok: false, message: `couldn't find port ${String(spec.port)} in the container's ports` };
+  if (port === undefined)
+    return { ok: false, message: `couldn't find port ${String(spec.port)} in the container's ports` };
   const host = spec.host ?? t.podIp;
   if (p.tcpSocket) {
     return new Promise((resolve) => {
@@ -57,7 +66,12 @@ export async function runProbe(p: Probe, t: ProbeTarget): Promise<ProbeResult> {
         s.destroy();
         resolve({ ok: false, message: `dial tcp ${host}:${port}: i/o timeout` });
       });
-      s.once("error", (e) => resolve({ ok: false, message: `dial tcp ${host}:${port}: connect: ${(e as NodeJS.ErrnoException).code === "ECONNREFUSED" ? "connection refused" : e.message}` }));
+      s.once("error", (e) =>
+        resolve({
+          ok: false,
+          message: `dial tcp ${host}:${port}: connect: ${(e as NodeJS.ErrnoException).code === "ECONNREFUSED" ? "connection refused" : e.message}`,
+        }),
+      );
     });
   }
   const g = p.httpGet!;
@@ -65,13 +79,36 @@ export async function runProbe(p: Probe, t: ProbeTarget): Promise<ProbeResult> {
   const url = `${https ? "https" : "http"}://${host}:${port}${g.path ?? "/"}`;
   return new Promise((resolve) => {
     const headers = Object.fromEntries((g.httpHeaders ?? []).map((h) => [h.name, h.value]));
-    const req = (https ? httpsRequest : httpRequest)(url, { method: "GET", headers: { "user-agent": "kube-probe/1.32", ...headers }, timeout: timeoutMs, ...(https ? { rejectUnauthorized: false } : {}) }, (res) => {
-      res.resume();
-      const code = res.statusCode ?? 0;
-      resolve(code >= 200 && code < 400 ? { ok: true } : { ok: false, message: `HTTP probe failed with statuscode: ${code}` });
-    });
-    req.on("timeout", () => req.destroy(new Error(`Get "${url}": context deadline exceeded (Client.Timeout exceeded while awaiting headers)`)));
-    req.on("error", (e: NodeJS.ErrnoException) => resolve({ ok: false, message: e.code === "ECONNREFUSED" ? `Get "${url}": dial tcp ${host}:${port}: connect: connection refused` : e.message }));
+    const req = (https ? httpsRequest : httpRequest)(
+      url,
+      {
+        method: "GET",
+        headers: { "user-agent": "kube-probe/1.32", ...headers },
+        timeout: timeoutMs,
+        ...(https ? { rejectUnauthorized: false } : {}),
+      },
+      (res) => {
+        res.resume();
+        const code = res.statusCode ?? 0;
+        resolve(
+          code >= 200 && code < 400
+            ? { ok: true }
+            : { ok: false, message: `HTTP probe failed with statuscode: ${code}` },
+        );
+      },
+    );
+    req.on("timeout", () =>
+      req.destroy(
+        new Error(`Get "${url}": context deadline exceeded (Client.Timeout exceeded while awaiting headers)`),
+      ),
+    );
+    req.on("error", (e: NodeJS.ErrnoException) =>
+      resolve({
+        ok: false,
+        message:
+          e.code === "ECONNREFUSED" ? `Get "${url}": dial tcp ${host}:${port}: connect: connection refused` : e.message,
+      }),
+    );
     req.end();
   });
 }
@@ -87,7 +124,13 @@ export interface ProbeCallbacks {
  * Runs one probe until stopped: calls back when it crosses successThreshold or
  * failureThreshold. `sleep` is injected so tests can drive it.
  */
-export function startProbe(kind: ProbeKind, p: Probe, t: ProbeTarget, cb: ProbeCallbacks, sleep: (ms: number) => Promise<void>): () => void {
+export function startProbe(
+  kind: ProbeKind,
+  p: Probe,
+  t: ProbeTarget,
+  cb: ProbeCallbacks,
+  sleep: (ms: number) => Promise<void>,
+): () => void {
   let stopped = false;
   void (async () => {
     await sleep((p.initialDelaySeconds ?? 0) * 1000);

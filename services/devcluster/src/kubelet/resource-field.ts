@@ -9,7 +9,11 @@ export interface ContainerResources {
   requests?: Record<string, string>;
 }
 
-export function resourceFieldValue(resources: ContainerResources | undefined, ref: { resource: string; divisor?: string }, allocatable: Record<string, string>): string {
+export function resourceFieldValue(
+  resources: ContainerResources | undefined,
+  ref: { resource: string; divisor?: string },
+  allocatable: Record<string, string>,
+): string {
   const [kind, name] = ref.resource.split(".", 2) as [string, string];
   const own = kind === "limits" ? resources?.limits?.[name] : resources?.requests?.[name];
   const raw = own ?? (kind === "limits" ? allocatable[name] : (resources?.limits?.[name] ?? "0"));

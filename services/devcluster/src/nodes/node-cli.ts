@@ -22,7 +22,9 @@ function call(config: Kubeconfig, method: string, path: string, body?: unknown):
   const cluster = config.clusters[0]?.cluster;
   if (!cluster) throw new NodeCommandError("the kubeconfig names no cluster");
   const url = new URL(path, cluster.server);
-  const ca = cluster["certificate-authority-data"] ? Buffer.from(cluster["certificate-authority-data"], "base64").toString() : undefined;
+  const ca = cluster["certificate-authority-data"]
+    ? Buffer.from(cluster["certificate-authority-data"], "base64").toString()
+    : undefined;
   const token = config.users[0]?.user.token;
   const payload = body === undefined ? undefined : JSON.stringify(body);
   return new Promise((resolve, reject) => {
@@ -31,7 +33,11 @@ function call(config: Kubeconfig, method: string, path: string, body?: unknown):
       {
         method,
         ...(ca ? { ca } : { rejectUnauthorized: false }),
-        headers: { accept: "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}), ...(payload ? { "content-type": "application/merge-patch+json" } : {}) },
+        headers: {
+          accept: "application/json",
+          ...(token ? { authorization: `Bearer ${token}` } : {}),
+          ...(payload ? { "content-type": "application/merge-patch+json" } : {}),
+        },
       },
       (res) => {
         let text = "";
@@ -43,7 +49,9 @@ function call(config: Kubeconfig, method: string, path: string, body?: unknown):
         });
       },
     );
-    req.on("error", (cause) => reject(new NodeCommandError(`cannot reach the devcluster at ${cluster.server}: ${cause.message}`, { cause })));
+    req.on("error", (cause) =>
+      reject(new NodeCommandError(`cannot reach the devcluster at ${cluster.server}: ${cause.message}`, { cause })),
+    );
     req.end(payload);
   });
 }

@@ -27,7 +27,8 @@ export interface NodeChange {
 }
 
 export function isNodeReady(node: KubeObject): boolean {
-  const conditions = ((node["status"] as { conditions?: { type: string; status: string }[] } | undefined)?.conditions) ?? [];
+  const conditions =
+    (node["status"] as { conditions?: { type: string; status: string }[] } | undefined)?.conditions ?? [];
   return conditions.some((c) => c.type === "Ready" && c.status === "True");
 }
 
@@ -36,14 +37,17 @@ export function decideNodeAction(node: KubeObject, action: NodeAction, now: Date
   const time = now.toISOString().replace(/\.\d{3}Z$/, "Z");
   const spec = { ...((node["spec"] ?? {}) as Record<string, unknown>) };
   let taints = [...((spec["taints"] as Taint[] | undefined) ?? [])];
-  let conditions = [...(((node["status"] as { conditions?: { type: string }[] } | undefined)?.conditions) ?? [])];
+  let conditions = [...((node["status"] as { conditions?: { type: string }[] } | undefined)?.conditions ?? [])];
   const setReady = (ready: boolean) => {
     conditions = [...conditions.filter((c) => c.type !== "Ready"), readyCondition(ready, time)];
   };
   switch (action) {
     case "fail":
       taints = taints.filter((t) => t.key !== UNREACHABLE);
-      taints.push({ key: UNREACHABLE, effect: "NoSchedule", timeAdded: time }, { key: UNREACHABLE, effect: "NoExecute", timeAdded: time });
+      taints.push(
+        { key: UNREACHABLE, effect: "NoSchedule", timeAdded: time },
+        { key: UNREACHABLE, effect: "NoExecute", timeAdded: time },
+      );
       setReady(false);
       break;
     case "recover":
@@ -52,7 +56,8 @@ export function decideNodeAction(node: KubeObject, action: NodeAction, now: Date
       break;
     case "cordon":
       spec["unschedulable"] = true;
-      if (!taints.some((t) => t.key === UNSCHEDULABLE)) taints.push({ key: UNSCHEDULABLE, effect: "NoSchedule", timeAdded: time });
+      if (!taints.some((t) => t.key === UNSCHEDULABLE))
+        taints.push({ key: UNSCHEDULABLE, effect: "NoSchedule", timeAdded: time });
       break;
     case "uncordon":
       delete spec["unschedulable"];
@@ -69,6 +74,21 @@ export async function applyNodeAction(cluster: Cluster, action: NodeAction, name
   const def = cluster.resource("", "v1", "nodes");
   const node = cluster.registry.get(def, undefined, name);
   const change = decideNodeAction(node, action, cluster.now());
-  await cluster.registry.patch(def, undefined, name, "merge", { spec: { taints: null, unschedulable: null, ...change.spec } }, { fieldManager: "devcluster-node" });
-  return cluster.registry.patch(def, undefined, name, "merge", { status: { conditions: change.conditions } }, { fieldManager: "devcluster-node" }, "status");
+  await cluster.registry.patch(
+    def,
+    undefined,
+    name,
+    "merge",
+    { spec: { taints: null, unschedulable: null, ...change.spec } },
+    { fieldManager: "devcluster-node" },
+  );
+  return cluster.registry.patch(
+    def,
+    undefined,
+    name,
+    "merge",
+    { status: { conditions: change.conditions } },
+    { fieldManager: "devcluster-node" },
+    "status",
+  );
 }

@@ -25,7 +25,9 @@ interface GpuTable {
   products: Record<string, { label: string; memoryMib: number; short: string }>;
   aliases: Record<string, string>;
 }
-const TABLE = JSON.parse(readFileSync(new URL("../../../calibrator/nnunet_calibrate/gpu_products.json", import.meta.url), "utf8")) as GpuTable;
+const TABLE = JSON.parse(
+  readFileSync(new URL("../../../calibrator/nnunet_calibrate/gpu_products.json", import.meta.url), "utf8"),
+) as GpuTable;
 
 export const GPU_PRODUCTS: Readonly<Record<string, GpuProductInfo>> = Object.fromEntries(
   Object.entries(TABLE.products).map(([key, p]) => [key, { label: p.label, memoryMib: p.memoryMib, short: p.short }]),
@@ -61,20 +63,29 @@ export const DEFAULT_NODE_SHAPE: NodeShape = { cpu: "32", memory: "256Gi", pods:
 
 export class NodeSpecError extends Error {
   override readonly name = "NodeSpecError";
-  constructor(readonly part: string, why: string) {
+  constructor(
+    readonly part: string,
+    why: string,
+  ) {
     super(`invalid node spec part "${part}": ${why}`);
   }
 }
 
-const normalise = (s: string) => s.toLowerCase().replace(/[^a-z0-9]/g, "").replace(/^(nvidia|tesla)(?=.)/, "");
+const normalise = (s: string) =>
+  s
+    .toLowerCase()
+    .replace(/[^a-z0-9]/g, "")
+    .replace(/^(nvidia|tesla)(?=.)/, "");
 
 /** Parses the spec; throws NodeSpecError naming the first malformed part. */
 export function parseNodeSpec(spec: string): NodeGroup[] {
   const parts = spec.split(",").map((p) => p.trim());
-  if (parts.length === 0 || parts.every((p) => p === "")) throw new NodeSpecError(spec, "empty; expected e.g. 4xL40S:4,2xcpu");
+  if (parts.length === 0 || parts.every((p) => p === ""))
+    throw new NodeSpecError(spec, "empty; expected e.g. 4xL40S:4,2xcpu");
   return parts.map((part) => {
     const m = /^(\d+)x([A-Za-z0-9][A-Za-z0-9_.-]*)(?::(\d+))?$/.exec(part);
-    if (!m) throw new NodeSpecError(part, "expected <count>x<product>[:<gpus per node>] such as 4xL40S:4, or <count>xcpu");
+    if (!m)
+      throw new NodeSpecError(part, "expected <count>x<product>[:<gpus per node>] such as 4xL40S:4, or <count>xcpu");
     const count = Number(m[1]);
     if (count < 1 || count > 10000) throw new NodeSpecError(part, "the node count must be between 1 and 10000");
     const product = m[2]!;
@@ -83,7 +94,13 @@ export function parseNodeSpec(spec: string): NodeGroup[] {
       return { count, gpu: undefined, gpusPerNode: 0 };
     }
     const gpu = gpuProduct(product);
-    if (!gpu) throw new NodeSpecError(part, `unknown GPU product "${product}"; known: ${Object.values(GPU_PRODUCTS).map((g) => g.label).join(", ")}`);
+    if (!gpu)
+      throw new NodeSpecError(
+        part,
+        `unknown GPU product "${product}"; known: ${Object.values(GPU_PRODUCTS)
+          .map((g) => g.label)
+          .join(", ")}`,
+      );
     const gpus = m[3] === undefined ? 1 : Number(m[3]);
     if (gpus < 1 || gpus > 16) throw new NodeSpecError(part, "GPUs per node must be between 1 and 16");
     return { count, gpu, gpusPerNode: gpus };
@@ -91,7 +108,11 @@ export function parseNodeSpec(spec: string): NodeGroup[] {
 }
 
 /** Node objects for the groups, named `<product>-<i>` (`cpu-<i>` without GPUs), numbered per product from 0. */
-export function buildNodes(groups: readonly NodeGroup[], shape: NodeShape = DEFAULT_NODE_SHAPE, now = new Date()): KubeObject[] {
+export function buildNodes(
+  groups: readonly NodeGroup[],
+  shape: NodeShape = DEFAULT_NODE_SHAPE,
+  now = new Date(),
+): KubeObject[] {
   const seen = new Map<string, number>();
   const out: KubeObject[] = [];
   const time = now.toISOString().replace(/\.\d{3}Z$/, "Z");
@@ -101,8 +122,18 @@ export function buildNodes(groups: readonly NodeGroup[], shape: NodeShape = DEFA
       const n = seen.get(prefix) ?? 0;
       seen.set(prefix, n + 1);
       const name = `${prefix}-${n}`;
-      const labels: Record<string, string> = { "kubernetes.io/hostname": name, "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64", "node.kubernetes.io/instance-type": g.gpu ? `sim-${prefix}x${g.gpusPerNode}` : "sim-cpu" };
-      const capacity: Record<string, string> = { cpu: shape.cpu, memory: shape.memory, pods: shape.pods, "ephemeral-storage": "1Ti" };
+      const labels: Record<string, string> = {
+        "kubernetes.io/hostname": name,
+        "kubernetes.io/os": "linux",
+        "kubernetes.io/arch": "amd64",
+        "node.kubernetes.io/instance-type": g.gpu ? `sim-${prefix}x${g.gpusPerNode}` : "sim-cpu",
+      };
+      const capacity: Record<string, string> = {
+        cpu: shape.cpu,
+        memory: shape.memory,
+        pods: shape.pods,
+        "ephemeral-storage": "1Ti",
+      };
       if (g.gpu) {
         labels[LABEL_GPU_PRODUCT] = g.gpu.label;
         labels[LABEL_GPU_MEMORY] = String(g.gpu.memoryMib);
@@ -114,13 +145,19 @@ export function buildNodes(groups: readonly NodeGroup[], shape: NodeShape = DEFA
         apiVersion: "v1",
         kind: "Node",
         metadata: { name, labels },
-        spec: g.gpu && shape.taintGpuNodes ? { taints: [{ key: GPU_RESOURCE, value: "present", effect: "NoSchedule" }] } : {},
+        spec:
+          g.gpu && shape.taintGpuNodes
+            ? { taints: [{ key: GPU_RESOURCE, value: "present", effect: "NoSchedule" }] }
+            : {},
         status: {
           capacity,
           allocatable: { ...capacity },
           conditions: [readyCondition(true, time)],
           nodeInfo: nodeInfo(name, time),
-          addresses: [{ type: "InternalIP", address: "127.0.0.1" }, { type: "Hostname", address: name }],
+          addresses: [
+            { type: "InternalIP", address: "127.0.0.1" },
+            { type: "Hostname", address: name },
+          ],
         },
       });
     }
@@ -129,7 +166,8 @@ export function buildNodes(groups: readonly NodeGroup[], shape: NodeShape = DEFA
 }
 
 const hex = (seed: string) => createHash("sha256").update(seed).digest("hex");
-const uuid = (h: string) => `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-8${h.slice(17, 20)}-${h.slice(20, 32)}`;
+const uuid = (h: string) =>
+  `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-8${h.slice(17, 20)}-${h.slice(20, 32)}`;
 
 /**
  * Every NodeSystemInfo field a kubelet reports (clients such as the Python client refuse a
@@ -153,6 +191,20 @@ export function nodeInfo(name: string, bootTime: string) {
 
 export function readyCondition(ready: boolean, time: string) {
   return ready
-    ? { type: "Ready", status: "True", reason: "KubeletReady", message: "kubelet is posting ready status", lastHeartbeatTime: time, lastTransitionTime: time }
-    : { type: "Ready", status: "Unknown", reason: "NodeStatusUnknown", message: "Kubelet stopped posting node status.", lastHeartbeatTime: time, lastTransitionTime: time };
+    ? {
+        type: "Ready",
+        status: "True",
+        reason: "KubeletReady",
+        message: "kubelet is posting ready status",
+        lastHeartbeatTime: time,
+        lastTransitionTime: time,
+      }
+    : {
+        type: "Ready",
+        status: "Unknown",
+        reason: "NodeStatusUnknown",
+        message: "Kubelet stopped posting node status.",
+        lastHeartbeatTime: time,
+        lastTransitionTime: time,
+      };
 }

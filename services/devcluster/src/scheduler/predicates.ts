@@ -85,9 +85,17 @@ export function matchesAffinity(pod: SchedPod, node: SchedNode): boolean {
 
 /** Why `node` cannot take `pod`, or undefined when it can. Several resource shortfalls give several reasons. */
 export function unfitReasons(pod: SchedPod, node: SchedNode): string[] | undefined {
-  if (node.unschedulable && !pod.tolerations.some((t) => tolerates(t, { key: "node.kubernetes.io/unschedulable", effect: "NoSchedule" }))) return [REASON_UNSCHEDULABLE];
+  if (
+    node.unschedulable &&
+    !pod.tolerations.some((t) => tolerates(t, { key: "node.kubernetes.io/unschedulable", effect: "NoSchedule" }))
+  )
+    return [REASON_UNSCHEDULABLE];
   if (!matchesAffinity(pod, node)) return [REASON_AFFINITY];
-  const untolerated = node.taints.find((taint) => (taint.effect === "NoSchedule" || taint.effect === "NoExecute") && !pod.tolerations.some((t) => tolerates(t, taint)));
+  const untolerated = node.taints.find(
+    (taint) =>
+      (taint.effect === "NoSchedule" || taint.effect === "NoExecute") &&
+      !pod.tolerations.some((t) => tolerates(t, taint)),
+  );
   if (untolerated) return [`node(s) had untolerated taint {${untolerated.key}: ${untolerated.value ?? ""}}`];
   const reasons: string[] = [];
   const maxPods = (node.allocatable.get("pods") ?? 110_000) / 1000;
@@ -136,7 +144,10 @@ export function decidePlacement(pod: SchedPod, nodes: Iterable<SchedNode>): Deci
   if (best) return { node: best.name };
   const parts = [...histogram].map(([r, c]) => `${c} ${r}`).sort();
   const why = parts.length > 0 ? ` ${parts.join(", ")}.` : "";
-  return { node: undefined, message: `0/${total} nodes are available:${why} preemption: 0/${total} nodes are available: ${total} Preemption is not helpful for scheduling.` };
+  return {
+    node: undefined,
+    message: `0/${total} nodes are available:${why} preemption: 0/${total} nodes are available: ${total} Preemption is not helpful for scheduling.`,
+  };
 }
 
 /** Queue order: higher priority first, then older first. */

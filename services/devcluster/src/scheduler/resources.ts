@@ -5,8 +5,22 @@
 export type ResourceList = Map<string, number>;
 
 const SUFFIX: Record<string, number> = {
-  n: 1e-9, u: 1e-6, m: 1e-3, "": 1, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18,
-  Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, Ei: 2 ** 60,
+  n: 1e-9,
+  u: 1e-6,
+  m: 1e-3,
+  "": 1,
+  k: 1e3,
+  M: 1e6,
+  G: 1e9,
+  T: 1e12,
+  P: 1e15,
+  E: 1e18,
+  Ki: 2 ** 10,
+  Mi: 2 ** 20,
+  Gi: 2 ** 30,
+  Ti: 2 ** 40,
+  Pi: 2 ** 50,
+  Ei: 2 ** 60,
 };
 
 export class QuantityError extends Error {
@@ -18,7 +32,10 @@ export function parseQuantity(q: unknown): number {
   if (typeof q === "number") return Math.ceil(q * 1000);
   if (typeof q !== "string") throw new QuantityError(`quantities must be strings or numbers, got ${JSON.stringify(q)}`);
   const m = /^([+-]?(?:\d+\.?\d*|\.\d+))(?:[eE]([+-]?\d+))?(Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE])?$/.exec(q.trim());
-  if (!m) throw new QuantityError(`quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$', got "${q}"`);
+  if (!m)
+    throw new QuantityError(
+      `quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$', got "${q}"`,
+    );
   const base = Number(m[1]) * (m[2] ? 10 ** Number(m[2]) : 1);
   return Math.ceil(base * (SUFFIX[m[3] ?? ""] ?? 1) * 1000 - 1e-9);
 }
@@ -57,7 +74,11 @@ function containerRequests(c: ContainerLike): ResourceList {
  * (b) for each init container in order, itself plus the sidecars started before it.
  * Plus pod overhead.
  */
-export function podRequests(spec: { containers?: ContainerLike[]; initContainers?: ContainerLike[]; overhead?: unknown }): ResourceList {
+export function podRequests(spec: {
+  containers?: ContainerLike[];
+  initContainers?: ContainerLike[];
+  overhead?: unknown;
+}): ResourceList {
   const sidecars: ResourceList = new Map();
   const initPeak: ResourceList = new Map();
   for (const c of spec.initContainers ?? []) {
@@ -79,4 +100,3 @@ export function podRequests(spec: { containers?: ContainerLike[]; initContainers
   for (const [k, v] of total) if (v === 0) total.delete(k);
   return total;
 }
-

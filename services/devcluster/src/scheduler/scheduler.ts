@@ -3,7 +3,15 @@ import type { KubeObject } from "../api/resources.js";
 import type { StoreEvent } from "../api/store.js";
 import type { Cluster } from "../cluster.js";
 import { createRecorder, type Recorder } from "../sim/recorder.js";
-import { byPriority, decidePlacement, type NodeSelectorRequirement, type SchedNode, type SchedPod, type Taint, type Toleration } from "./predicates.js";
+import {
+  byPriority,
+  decidePlacement,
+  type NodeSelectorRequirement,
+  type SchedNode,
+  type SchedPod,
+  type Taint,
+  type Toleration,
+} from "./predicates.js";
 import { podRequests, resourceList, type ResourceList } from "./resources.js";
 
 // The default-scheduler, in process: a cache of nodes and of what each node's unfinished
@@ -25,7 +33,13 @@ interface PodSpecLike {
   priority?: number;
   nodeSelector?: Record<string, string>;
   tolerations?: Toleration[];
-  affinity?: { nodeAffinity?: { requiredDuringSchedulingIgnoredDuringExecution?: { nodeSelectorTerms?: { matchExpressions?: NodeSelectorRequirement[] }[] } } };
+  affinity?: {
+    nodeAffinity?: {
+      requiredDuringSchedulingIgnoredDuringExecution?: {
+        nodeSelectorTerms?: { matchExpressions?: NodeSelectorRequirement[] }[];
+      };
+    };
+  };
   containers?: [];
   initContainers?: [];
 }
@@ -112,7 +126,8 @@ export class Scheduler {
     const o = e.object;
     const key = podKey(o);
     const spec = (o["spec"] ?? {}) as PodSpecLike;
-    if (e.type === "DELETED" || isFinished(o) || (spec.nodeName && this.placed.get(key)?.uid !== o.metadata.uid)) this.release(key, o.metadata.uid!);
+    if (e.type === "DELETED" || isFinished(o) || (spec.nodeName && this.placed.get(key)?.uid !== o.metadata.uid))
+      this.release(key, o.metadata.uid!);
     if (e.type === "DELETED" || isFinished(o)) {
       this.pending.delete(key);
       return;
@@ -208,7 +223,8 @@ export class Scheduler {
       .catch(() => {
         // Deleted or rebound meanwhile: forget the assumption; the watch has the truth.
         const current = this.cluster.store.get("pods", ns, name);
-        if (!current || current.metadata.uid !== uid || !(current["spec"] as PodSpecLike).nodeName) this.release(key, uid);
+        if (!current || current.metadata.uid !== uid || !(current["spec"] as PodSpecLike).nodeName)
+          this.release(key, uid);
       })
       .finally(() => {
         this.inflight--;
@@ -222,8 +238,17 @@ export class Scheduler {
     const pod = this.cluster.store.get("pods", ns, name);
     if (!pod) return;
     this.stats.unschedulableWrites++;
-    const conditions = (((pod["status"] as { conditions?: { type: string }[] } | undefined)?.conditions) ?? []).filter((c) => c.type !== "PodScheduled");
-    conditions.push({ type: "PodScheduled", status: "False", reason: "Unschedulable", message, lastProbeTime: null, lastTransitionTime: this.cluster.timestamp() } as { type: string });
+    const conditions = ((pod["status"] as { conditions?: { type: string }[] } | undefined)?.conditions ?? []).filter(
+      (c) => c.type !== "PodScheduled",
+    );
+    conditions.push({
+      type: "PodScheduled",
+      status: "False",
+      reason: "Unschedulable",
+      message,
+      lastProbeTime: null,
+      lastTransitionTime: this.cluster.timestamp(),
+    } as { type: string });
     this.inflight++;
     this.cluster.registry
       .patch(def, ns, name, "merge", { status: { conditions } }, { fieldManager: "default-scheduler" }, "status")

@@ -39,8 +39,13 @@ export function isExpectedFailure(error: unknown): boolean {
 
 export const stderrReporter: QueueReporter = {
   failed: ({ queue, key, attempt, expected, error }) => {
-    const e = error instanceof Error ? { name: error.name, message: error.message, stack: error.stack } : { message: String(error) };
-    process.stderr.write(`${JSON.stringify({ level: expected ? "warn" : "error", msg: "reconcile failed", queue, key, attempt, expected, error: e })}\n`);
+    const e =
+      error instanceof Error
+        ? { name: error.name, message: error.message, stack: error.stack }
+        : { message: String(error) };
+    process.stderr.write(
+      `${JSON.stringify({ level: expected ? "warn" : "error", msg: "reconcile failed", queue, key, attempt, expected, error: e })}\n`,
+    );
   },
 };
 
@@ -58,9 +63,17 @@ export class KeyQueue {
   /** Failed reconciles that were not conflicts or vanished objects. */
   unexpectedFailures = 0;
 
-  constructor(private readonly work: (key: string) => Promise<void>, options: KeyQueueOptions | number = {}) {
+  constructor(
+    private readonly work: (key: string) => Promise<void>,
+    options: KeyQueueOptions | number = {},
+  ) {
     const o = typeof options === "number" ? { maxBackoffMs: options } : options;
-    this.options = { name: o.name ?? "key-queue", maxBackoffMs: o.maxBackoffMs ?? 5000, reporter: o.reporter ?? stderrReporter, failOnUnexpected: o.failOnUnexpected ?? false };
+    this.options = {
+      name: o.name ?? "key-queue",
+      maxBackoffMs: o.maxBackoffMs ?? 5000,
+      reporter: o.reporter ?? stderrReporter,
+      failOnUnexpected: o.failOnUnexpected ?? false,
+    };
   }
 
   add(key: string): void {
@@ -76,17 +89,21 @@ export class KeyQueue {
     if (this.stopped) return;
     const old = this.timers.get(key);
     if (old) clearTimeout(old);
-    const t = setTimeout(() => {
-      this.timers.delete(key);
-      this.add(key);
-    }, Math.max(0, Math.min(ms, 2 ** 31 - 1)));
+    const t = setTimeout(
+      () => {
+        this.timers.delete(key);
+        this.add(key);
+      },
+      Math.max(0, Math.min(ms, 2 ** 31 - 1)),
+    );
     t.unref();
     this.timers.set(key, t);
   }
 
   /** Resolves when nothing is queued or running (timers may still be pending); see failOnUnexpected. */
   idle(): Promise<void> {
-    if (this.options.failOnUnexpected && this.firstUnexpected !== undefined) return Promise.reject(this.firstUnexpected);
+    if (this.options.failOnUnexpected && this.firstUnexpected !== undefined)
+      return Promise.reject(this.firstUnexpected);
     if (!this.running) return Promise.resolve();
     return new Promise((resolve, reject) => this.waiters.push({ resolve, reject }));
   }

@@ -19,8 +19,18 @@ export function createRecorder(cluster: Cluster, component: string, host?: strin
       const ev: KubeObject = {
         apiVersion: "v1",
         kind: "Event",
-        metadata: { name: `${obj.metadata.name}.${randomBytes(8).toString("hex")}`, namespace: obj.metadata.namespace ?? "default" },
-        involvedObject: { apiVersion: obj.apiVersion, kind: obj.kind, namespace: obj.metadata.namespace, name: obj.metadata.name, uid: obj.metadata.uid, resourceVersion: obj.metadata.resourceVersion },
+        metadata: {
+          name: `${obj.metadata.name}.${randomBytes(8).toString("hex")}`,
+          namespace: obj.metadata.namespace ?? "default",
+        },
+        involvedObject: {
+          apiVersion: obj.apiVersion,
+          kind: obj.kind,
+          namespace: obj.metadata.namespace,
+          name: obj.metadata.name,
+          uid: obj.metadata.uid,
+          resourceVersion: obj.metadata.resourceVersion,
+        },
         reason,
         message,
         type,

@@ -71,17 +71,29 @@ export async function startSimulation(cluster: Cluster, options: SimulationOptio
     for (const sub of ["nnUNet_raw", "nnUNet_results"]) mkdirSync(join(dir, sub), { recursive: true });
     if (seed.create ?? true) {
       const exists = cluster.store.get("persistentvolumeclaims", ns, seed.name);
-      if (!exists) await cluster.create({ apiVersion: "v1", kind: "PersistentVolumeClaim", metadata: { name: seed.name, namespace: ns }, spec: { accessModes: ["ReadWriteMany"], resources: { requests: { storage: "100Gi" } } } });
+      if (!exists)
+        await cluster.create({
+          apiVersion: "v1",
+          kind: "PersistentVolumeClaim",
+          metadata: { name: seed.name, namespace: ns },
+          spec: { accessModes: ["ReadWriteMany"], resources: { requests: { storage: "100Gi" } } },
+        });
     }
   }
-  const imageMap = typeof options.imageMap === "object" ? options.imageMap : loadImageMap(options.imageMap ?? DEFAULT_IMAGE_MAP);
+  const imageMap =
+    typeof options.imageMap === "object" ? options.imageMap : loadImageMap(options.imageMap ?? DEFAULT_IMAGE_MAP);
   const env: Record<string, string> = { ...options.containerEnv };
   if (options.timeScale !== undefined) env["NNUNET_SIM_TIME_SCALE"] = String(options.timeScale);
   if (options.epochsPerSecond !== undefined) env["NNUNET_SIM_EPOCHS_PER_SECOND"] = String(options.epochsPerSecond);
   if (options.curveMap !== undefined) env["NNUNET_SIM_CURVE_MAP"] = options.curveMap;
   const scheduler = new Scheduler(cluster);
   const jobs = new JobController(cluster);
-  const kubelet = new Kubelet(cluster, { dataRoot, imageMap, env, fakeNnunet: bundleFakeNnunet(join(dataRoot, "bin")) });
+  const kubelet = new Kubelet(cluster, {
+    dataRoot,
+    imageMap,
+    env,
+    fakeNnunet: bundleFakeNnunet(join(dataRoot, "bin")),
+  });
   const stops = [scheduler.start(), jobs.start(), kubelet.start()];
   return {
     dataRoot,

@@ -24,7 +24,9 @@ export const isTerminal = (pod: KubeObject) => phaseOf(pod) === "Succeeded" || p
 export const isActive = (pod: KubeObject) => !isTerminal(pod) && !pod.metadata.deletionTimestamp;
 
 export function readyCondition(pod: KubeObject): Condition | undefined {
-  return ((pod["status"] as { conditions?: Condition[] } | undefined)?.conditions ?? []).find((c) => c.type === "Ready");
+  return ((pod["status"] as { conditions?: Condition[] } | undefined)?.conditions ?? []).find(
+    (c) => c.type === "Ready",
+  );
 }
 
 export const isReady = (pod: KubeObject) => readyCondition(pod)?.status === "True";
@@ -58,7 +60,10 @@ export function scaledValue(v: unknown, total: number, roundUp: boolean): number
 }
 
 /** maxSurge and maxUnavailable of a rolling update; both zero becomes unavailable 1, as the real controller does. */
-export function surgeAndUnavailable(strategy: Obj | undefined, replicas: number): { surge: number; unavailable: number } {
+export function surgeAndUnavailable(
+  strategy: Obj | undefined,
+  replicas: number,
+): { surge: number; unavailable: number } {
   const ru = (strategy?.["rollingUpdate"] ?? {}) as Obj;
   const surge = scaledValue(ru["maxSurge"] ?? "25%", replicas, true);
   let unavailable = scaledValue(ru["maxUnavailable"] ?? "25%", replicas, false);
@@ -106,21 +111,42 @@ export function withoutHashLabel(template: unknown): unknown {
   return t;
 }
 
-export const sameTemplate = (a: unknown, b: unknown) => canonical(withoutHashLabel(a)) === canonical(withoutHashLabel(b));
+export const sameTemplate = (a: unknown, b: unknown) =>
+  canonical(withoutHashLabel(a)) === canonical(withoutHashLabel(b));
 
 /** The uid of the object that controls `obj` (its ownerReference with controller: true) when it is of `kind`. */
 export function controllerUid(obj: KubeObject, kind: string): string | undefined {
   return obj.metadata.ownerReferences?.find((r) => r.controller && r.kind === kind)?.uid;
 }
 
-export function ownerRef(owner: KubeObject): { apiVersion: string; kind: string; name: string; uid: string; controller: true; blockOwnerDeletion: true } {
-  return { apiVersion: owner.apiVersion, kind: owner.kind, name: owner.metadata.name!, uid: owner.metadata.uid!, controller: true, blockOwnerDeletion: true };
+export function ownerRef(owner: KubeObject): {
+  apiVersion: string;
+  kind: string;
+  name: string;
+  uid: string;
+  controller: true;
+  blockOwnerDeletion: true;
+} {
+  return {
+    apiVersion: owner.apiVersion,
+    kind: owner.kind,
+    name: owner.metadata.name!,
+    uid: owner.metadata.uid!,
+    controller: true,
+    blockOwnerDeletion: true,
+  };
 }
 
 /** A condition list with one condition set; lastTransitionTime moves only when the status changes. */
 export function setCondition(list: readonly Condition[] | undefined, next: Condition, now: string): Condition[] {
   const old = list?.find((c) => c.type === next.type);
   const same = old && old.status === next.status && old.reason === next.reason && old.message === next.message;
-  const merged: Condition = same ? old : { ...next, lastTransitionTime: old && old.status === next.status ? (old.lastTransitionTime ?? now) : now, ...(next.lastUpdateTime !== undefined || "lastUpdateTime" in (old ?? {}) ? { lastUpdateTime: now } : {}) };
+  const merged: Condition = same
+    ? old
+    : {
+        ...next,
+        lastTransitionTime: old && old.status === next.status ? (old.lastTransitionTime ?? now) : now,
+        ...(next.lastUpdateTime !== undefined || "lastUpdateTime" in (old ?? {}) ? { lastUpdateTime: now } : {}),
+      };
   return [...(list ?? []).filter((c) => c.type !== next.type), merged];
 }

@@ -15,7 +15,11 @@ export abstract class WorkloadController {
   protected readonly recorder: Recorder;
   private readonly unsubscribe: (() => void)[] = [];
 
-  constructor(protected readonly cluster: Cluster, component: string, private readonly primary: { storage: string; group: string; resource: string }) {
+  constructor(
+    protected readonly cluster: Cluster,
+    component: string,
+    private readonly primary: { storage: string; group: string; resource: string },
+  ) {
     this.recorder = createRecorder(cluster, component);
     this.queue = new KeyQueue((key) => this.reconcile(key));
   }
@@ -31,11 +35,17 @@ export abstract class WorkloadController {
     const s = this.cluster.store;
     const p = this.primary;
     for (const e of s.scan(p.storage)) this.queue.add(`${e.namespace}/${e.name}`);
-    this.unsubscribe.push(s.watch(p.storage, p, undefined, (e: StoreEvent) => this.queue.add(`${e.object.metadata.namespace}/${e.object.metadata.name}`)));
+    this.unsubscribe.push(
+      s.watch(p.storage, p, undefined, (e: StoreEvent) =>
+        this.queue.add(`${e.object.metadata.namespace}/${e.object.metadata.name}`),
+      ),
+    );
     for (const w of this.secondary()) {
-      this.unsubscribe.push(s.watch(w.storage, w, undefined, (e: StoreEvent) => {
-        for (const k of w.keys(e.object)) this.queue.add(k);
-      }));
+      this.unsubscribe.push(
+        s.watch(w.storage, w, undefined, (e: StoreEvent) => {
+          for (const k of w.keys(e.object)) this.queue.add(k);
+        }),
+      );
     }
     return () => this.stop();
   }

@@ -64,7 +64,9 @@ export function decideDeployment(deploy: KubeObject, all: readonly RsView[], now
   const spec = (deploy["spec"] ?? {}) as DeploymentSpec;
   const R = spec.replicas ?? 1;
   const found = all.find((r) => sameTemplate(r.template, spec.template));
-  const olds = all.filter((r) => r !== found).sort((a, b) => a.revision - b.revision || a.creationTimestamp.localeCompare(b.creationTimestamp));
+  const olds = all
+    .filter((r) => r !== found)
+    .sort((a, b) => a.revision - b.revision || a.creationTimestamp.localeCompare(b.creationTimestamp));
   const maxRevision = Math.max(0, ...all.map((r) => r.revision));
   const scale = new Map<string, number>();
   const d: DeploymentDecision = { scale, deleteOld: [], status: {}, revision: found?.revision ?? maxRevision + 1 };
@@ -92,7 +94,8 @@ export function decideDeployment(deploy: KubeObject, all: readonly RsView[], now
       const newUnavailable = Math.max(0, (found?.specReplicas ?? 0) - (found?.available ?? 0));
       // Scale old ReplicaSets down no further than maxUnavailable allows, counted from the
       // replicas asked for (spec), so that a ReplicaSet's stale status cannot over-count.
-      let budget = newSpec > before ? 0 : sum(olds, target) + (found?.specReplicas ?? 0) - minAvailable - newUnavailable;
+      let budget =
+        newSpec > before ? 0 : sum(olds, target) + (found?.specReplicas ?? 0) - minAvailable - newUnavailable;
       for (const o of olds) {
         if (budget <= 0) break;
         const cut = Math.min(budget, Math.max(0, target(o) - o.available));
@@ -125,38 +128,111 @@ export function decideDeployment(deploy: KubeObject, all: readonly RsView[], now
   return d;
 }
 
-function deploymentStatus(deploy: KubeObject, found: RsView | undefined, olds: readonly RsView[], R: number, now: Date): Obj {
+function deploymentStatus(
+  deploy: KubeObject,
+  found: RsView | undefined,
+  olds: readonly RsView[],
+  R: number,
+  now: Date,
+): Obj {
   const spec = (deploy["spec"] ?? {}) as DeploymentSpec;
-  const prev = (deploy["status"] ?? {}) as { conditions?: Condition[]; updatedReplicas?: number; availableReplicas?: number; readyReplicas?: number; replicas?: number };
+  const prev = (deploy["status"] ?? {}) as {
+    conditions?: Condition[];
+    updatedReplicas?: number;
+    availableReplicas?: number;
+    readyReplicas?: number;
+    replicas?: number;
+  };
   const all = found ? [found, ...olds] : [...olds];
   const replicas = sum(all, (r) => r.replicas);
   const updated = found?.replicas ?? 0;
   const ready = sum(all, (r) => r.ready);
   const available = sum(all, (r) => r.available);
-  const { unavailable } = spec.strategy?.type === "Recreate" ? { unavailable: 0 } : surgeAndUnavailable(spec.strategy, R);
+  const { unavailable } =
+    spec.strategy?.type === "Recreate" ? { unavailable: 0 } : surgeAndUnavailable(spec.strategy, R);
   const t = now.toISOString().replace(/\.\d{3}Z$/, "Z");
   let conditions = setCondition(
     prev.conditions,
     available >= R - unavailable
-      ? { type: "Available", status: "True", reason: "MinimumReplicasAvailable", message: "Deployment has minimum availability.", lastUpdateTime: t }
-      : { type: "Available", status: "False", reason: "MinimumReplicasUnavailable", message: "Deployment does not have minimum availability.", lastUpdateTime: t },
+      ? {
+          type: "Available",
+          status: "True",
+          reason: "MinimumReplicasAvailable",
+          message: "Deployment has minimum availability.",
+          lastUpdateTime: t,
+        }
+      : {
+          type: "Available",
+          status: "False",
+          reason: "MinimumReplicasUnavailable",
+          message: "Deployment does not have minimum availability.",
+          lastUpdateTime: t,
+        },
     t,
   );
   const rsName = found?.name ?? `${deploy.metadata.name}`;
-  const complete = found !== undefined && updated === R && replicas === R && available === R && olds.every((o) => o.replicas === 0);
-  const progressed = prev.updatedReplicas !== updated || prev.availableReplicas !== available || prev.readyReplicas !== ready || prev.replicas !== replicas;
+  const complete =
+    found !== undefined && updated === R && replicas === R && available === R && olds.every((o) => o.replicas === 0);
+  const progressed =
+    prev.updatedReplicas !== updated ||
+    prev.availableReplicas !== available ||
+    prev.readyReplicas !== ready ||
+    prev.replicas !== replicas;
   const old = prev.conditions?.find((c) => c.type === "Progressing");
   const deadline = spec.progressDeadlineSeconds ?? 600;
-  const timedOut: Condition = { type: "Progressing", status: "False", reason: "ProgressDeadlineExceeded", message: `ReplicaSet "${rsName}" has timed out progressing.` };
+  const timedOut: Condition = {
+    type: "Progressing",
+    status: "False",
+    reason: "ProgressDeadlineExceeded",
+    message: `ReplicaSet "${rsName}" has timed out progressing.`,
+  };
   let progressing: Condition;
-  if (spec.paused) progressing = { type: "Progressing", status: "Unknown", reason: "DeploymentPaused", message: "Deployment is paused" };
-  else if (complete) progressing = { type: "Progressing", status: "True", reason: "NewReplicaSetAvailable", message: `ReplicaSet "${rsName}" has successfully progressed.` };
+  if (spec.paused)
+    progressing = {
+      type: "Progressing",
+      status: "Unknown",
+      reason: "DeploymentPaused",
+      message: "Deployment is paused",
+    };
+  else if (complete)
+    progressing = {
+      type: "Progressing",
+      status: "True",
+      reason: "NewReplicaSetAvailable",
+      message: `ReplicaSet "${rsName}" has successfully progressed.`,
+    };
   else if (!progressed && old?.reason === "ProgressDeadlineExceeded") progressing = timedOut;
-  else if (!progressed && old?.lastUpdateTime && old.reason !== "NewReplicaSetAvailable" && now.getTime() - Date.parse(old.lastUpdateTime) > deadline * 1000) progressing = timedOut;
-  else progressing = { type: "Progressing", status: "True", reason: "ReplicaSetUpdated", message: `ReplicaSet "${rsName}" is progressing.` };
+  else if (
+    !progressed &&
+    old?.lastUpdateTime &&
+    old.reason !== "NewReplicaSetAvailable" &&
+    now.getTime() - Date.parse(old.lastUpdateTime) > deadline * 1000
+  )
+    progressing = timedOut;
+  else
+    progressing = {
+      type: "Progressing",
+      status: "True",
+      reason: "ReplicaSetUpdated",
+      message: `ReplicaSet "${rsName}" is progressing.`,
+    };
   // lastUpdateTime moves whenever the rollout made progress (the deadline counts from it).
-  const keep = old && old.status === progressing.status && old.reason === progressing.reason && old.message === progressing.message && !progressed;
-  conditions = [...conditions.filter((c) => c.type !== "Progressing"), keep ? old : { ...progressing, lastUpdateTime: t, lastTransitionTime: old && old.status === progressing.status ? (old.lastTransitionTime ?? t) : t }];
+  const keep =
+    old &&
+    old.status === progressing.status &&
+    old.reason === progressing.reason &&
+    old.message === progressing.message &&
+    !progressed;
+  conditions = [
+    ...conditions.filter((c) => c.type !== "Progressing"),
+    keep
+      ? old
+      : {
+          ...progressing,
+          lastUpdateTime: t,
+          lastTransitionTime: old && old.status === progressing.status ? (old.lastTransitionTime ?? t) : t,
+        },
+  ];
   return {
     observedGeneration: deploy.metadata.generation ?? 1,
     replicas,

@@ -25,13 +25,26 @@ interface ContainerPort {
 }
 
 export function buildEndpointSlice(svc: KubeObject, pods: readonly KubeObject[]): KubeObject {
-  const spec = (svc["spec"] ?? {}) as { selector?: Record<string, string>; ports?: ServicePort[]; publishNotReadyAddresses?: boolean };
+  const spec = (svc["spec"] ?? {}) as {
+    selector?: Record<string, string>;
+    ports?: ServicePort[];
+    publishNotReadyAddresses?: boolean;
+  };
   const selector = fromLabelSelectorObject({ matchLabels: spec.selector ?? {} });
-  const members = pods.filter((p) => matchesLabels(selector, p.metadata.labels) && !isTerminal(p) && (p["status"] as { podIP?: string } | undefined)?.podIP);
-  const containerPorts = (p: KubeObject): ContainerPort[] => (((p["spec"] as Obj)["containers"] as { ports?: ContainerPort[] }[] | undefined) ?? []).flatMap((c) => c.ports ?? []);
+  const members = pods.filter(
+    (p) =>
+      matchesLabels(selector, p.metadata.labels) &&
+      !isTerminal(p) &&
+      (p["status"] as { podIP?: string } | undefined)?.podIP,
+  );
+  const containerPorts = (p: KubeObject): ContainerPort[] =>
+    (((p["spec"] as Obj)["containers"] as { ports?: ContainerPort[] }[] | undefined) ?? []).flatMap(
+      (c) => c.ports ?? [],
+    );
   const ports = (spec.ports ?? []).map((sp) => {
     let port = typeof sp.targetPort === "number" ? sp.targetPort : sp.targetPort === undefined ? sp.port : undefined;
-    if (port === undefined) for (const p of members) port ??= containerPorts(p).find((cp) => cp.name === sp.targetPort)?.containerPort;
+    if (port === undefined)
+      for (const p of members) port ??= containerPorts(p).find((cp) => cp.name === sp.targetPort)?.containerPort;
     return { name: sp.name ?? "", port: port ?? null, protocol: sp.protocol ?? "TCP" };
   });
   const endpoints = members
@@ -40,7 +53,11 @@ export function buildEndpointSlice(svc: KubeObject, pods: readonly KubeObject[])
       const terminating = Boolean(p.metadata.deletionTimestamp);
       return {
         addresses: [(p["status"] as { podIP: string }).podIP],
-        conditions: { ready: spec.publishNotReadyAddresses ? true : isReady(p) && !terminating, serving: isReady(p), terminating },
+        conditions: {
+          ready: spec.publishNotReadyAddresses ? true : isReady(p) && !terminating,
+          serving: isReady(p),
+          terminating,
+        },
         ...(podSpec.hostname && podSpec.subdomain === svc.metadata.name ? { hostname: podSpec.hostname } : {}),
         ...(podSpec.nodeName ? { nodeName: podSpec.nodeName } : {}),
         targetRef: { kind: "Pod", namespace: p.metadata.namespace, name: p.metadata.name, uid: p.metadata.uid },
@@ -53,7 +70,11 @@ export function buildEndpointSlice(svc: KubeObject, pods: readonly KubeObject[])
     metadata: {
       name: `${svc.metadata.name}-${templateHash(svc.metadata.uid).slice(0, 5)}`,
       namespace: svc.metadata.namespace!,
-      labels: { ...svc.metadata.labels, [SERVICE_NAME_LABEL]: svc.metadata.name!, "endpointslice.kubernetes.io/managed-by": "endpointslice-controller.k8s.io" },
+      labels: {
+        ...svc.metadata.labels,
+        [SERVICE_NAME_LABEL]: svc.metadata.name!,
+        "endpointslice.kubernetes.io/managed-by": "endpointslice-controller.k8s.io",
+      },
       ownerReferences: [ownerRef(svc)],
     },
     addressType: "IPv4",
@@ -69,7 +90,15 @@ export class EndpointSliceController extends WorkloadController {
 
   protected override secondary() {
     // Any pod change may move it in or out of a Service: look at its namespace's Services.
-    return [{ storage: "pods", group: "", resource: "pods", keys: (p: KubeObject) => [...this.cluster.store.scan("services", p.metadata.namespace)].map((e) => `${e.namespace}/${e.name}`) }];
+    return [
+      {
+        storage: "pods",
+        group: "",
+        resource: "pods",
+        keys: (p: KubeObject) =>
+          [...this.cluster.store.scan("services", p.metadata.namespace)].map((e) => `${e.namespace}/${e.name}`),
+      },
+    ];
   }
 
   protected async reconcile(key: string): Promise<void> {
@@ -78,12 +107,24 @@ export class EndpointSliceController extends WorkloadController {
     const svc = c.store.get("services", ns, name);
     if (!svc || svc.metadata.deletionTimestamp || !(svc["spec"] as { selector?: unknown }).selector) return;
     const def = c.resource("discovery.k8s.io", "v1", "endpointslices");
-    const want = buildEndpointSlice(svc, [...c.store.scan("pods", ns)].map((e) => e.object));
+    const want = buildEndpointSlice(
+      svc,
+      [...c.store.scan("pods", ns)].map((e) => e.object),
+    );
     const have = c.store.get(def.storage, ns, want.metadata.name!);
     const opts = { fieldManager: "endpointslice-controller" };
     if (!have) await c.registry.create(def, ns, want, opts);
-    else if (canonical([have["endpoints"], have["ports"], have.metadata.labels]) !== canonical([want["endpoints"], want["ports"], want.metadata.labels])) {
-      await c.registry.update(def, ns, want.metadata.name!, { ...want, metadata: { ...have.metadata, labels: want.metadata.labels } }, opts);
+    else if (
+      canonical([have["endpoints"], have["ports"], have.metadata.labels]) !==
+      canonical([want["endpoints"], want["ports"], want.metadata.labels])
+    ) {
+      await c.registry.update(
+        def,
+        ns,
+        want.metadata.name!,
+        { ...want, metadata: { ...have.metadata, labels: want.metadata.labels } },
+        opts,
+      );
     }
   }
 }

@@ -14,7 +14,13 @@ export interface WorkloadControllers {
 }
 
 export function startWorkloadControllers(cluster: Cluster): WorkloadControllers {
-  const controllers = [new DeploymentController(cluster), new ReplicaSetController(cluster), new StatefulSetController(cluster), new EndpointSliceController(cluster), new DisruptionController(cluster)];
+  const controllers = [
+    new DeploymentController(cluster),
+    new ReplicaSetController(cluster),
+    new StatefulSetController(cluster),
+    new EndpointSliceController(cluster),
+    new DisruptionController(cluster),
+  ];
   const stops = controllers.map((c) => c.start());
   return {
     idle: async () => {

@@ -1,7 +1,16 @@
 import type { KubeObject } from "../api/resources.js";
 import { fromLabelSelectorObject, matchesLabels } from "../api/selectors.js";
 import type { Cluster } from "../cluster.js";
-import { canonical, controllerUid, isActive, isAvailable, isReady, isTerminal, ownerRef, untilAvailable } from "./common.js";
+import {
+  canonical,
+  controllerUid,
+  isActive,
+  isAvailable,
+  isReady,
+  isTerminal,
+  ownerRef,
+  untilAvailable,
+} from "./common.js";
 import { splitKey, WorkloadController } from "./controller-base.js";
 
 // The apps/v1 ReplicaSet controller, in process: keeps spec.replicas active pods from the
@@ -17,7 +26,12 @@ type PodRank = [number, number, number, string];
 export function deletionRank(pod: KubeObject): PodRank {
   const spec = (pod["spec"] ?? {}) as { nodeName?: string };
   const phase = (pod["status"] as { phase?: string } | undefined)?.phase;
-  return [spec.nodeName ? 1 : 0, phase === "Pending" ? 0 : 1, isReady(pod) ? 1 : 0, pod.metadata.creationTimestamp ?? ""];
+  return [
+    spec.nodeName ? 1 : 0,
+    phase === "Pending" ? 0 : 1,
+    isReady(pod) ? 1 : 0,
+    pod.metadata.creationTimestamp ?? "",
+  ];
 }
 
 export function byDeletionOrder(a: KubeObject, b: KubeObject): number {
@@ -27,7 +41,15 @@ export function byDeletionOrder(a: KubeObject, b: KubeObject): number {
 }
 
 export function podFromReplicaSet(rs: KubeObject): KubeObject {
-  const tpl = ((rs["spec"] as { template?: { metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> }; spec?: unknown } }).template ?? {});
+  const tpl =
+    (
+      rs["spec"] as {
+        template?: {
+          metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> };
+          spec?: unknown;
+        };
+      }
+    ).template ?? {};
   return {
     apiVersion: "v1",
     kind: "Pod",
@@ -57,9 +79,16 @@ export class ReplicaSetController extends WorkloadController {
     const rs = c.store.get("replicasets.apps", ns, name);
     if (!rs || rs.metadata.deletionTimestamp) return;
     const podDef = c.resource("", "v1", "pods");
-    const spec = rs["spec"] as { replicas?: number; minReadySeconds?: number; selector?: Parameters<typeof fromLabelSelectorObject>[0] };
-    const pods = [...c.store.scan("pods", ns)].map((e) => e.object).filter((p) => controllerUid(p, "ReplicaSet") === rs.metadata.uid);
-    for (const p of pods.filter(isTerminal)) await c.delete(podDef, ns, p.metadata.name!, { preconditions: { uid: p.metadata.uid! } }).catch(() => undefined);
+    const spec = rs["spec"] as {
+      replicas?: number;
+      minReadySeconds?: number;
+      selector?: Parameters<typeof fromLabelSelectorObject>[0];
+    };
+    const pods = [...c.store.scan("pods", ns)]
+      .map((e) => e.object)
+      .filter((p) => controllerUid(p, "ReplicaSet") === rs.metadata.uid);
+    for (const p of pods.filter(isTerminal))
+      await c.delete(podDef, ns, p.metadata.name!, { preconditions: { uid: p.metadata.uid! } }).catch(() => undefined);
     const active = pods.filter(isActive);
     const want = spec.replicas ?? 1;
     const opts = { fieldManager: "replicaset-controller" };
@@ -70,7 +99,9 @@ export class ReplicaSetController extends WorkloadController {
       }
     } else if (active.length > want) {
       for (const p of [...active].sort(byDeletionOrder).slice(0, active.length - want)) {
-        await c.delete(podDef, ns, p.metadata.name!, { preconditions: { uid: p.metadata.uid! } }).catch(() => undefined);
+        await c
+          .delete(podDef, ns, p.metadata.name!, { preconditions: { uid: p.metadata.uid! } })
+          .catch(() => undefined);
         this.recorder.event(rs, "Normal", "SuccessfulDelete", `Deleted pod: ${p.metadata.name}`);
       }
     }
@@ -85,7 +116,8 @@ export class ReplicaSetController extends WorkloadController {
       terminatingReplicas: pods.filter((p) => p.metadata.deletionTimestamp && !isTerminal(p)).length,
       observedGeneration: rs.metadata.generation ?? 1,
     };
-    if (canonical(status) !== canonical(rs["status"] ?? {})) await c.registry.patch(c.resource("apps", "v1", "replicasets"), ns, name, "merge", { status }, opts, "status");
+    if (canonical(status) !== canonical(rs["status"] ?? {}))
+      await c.registry.patch(c.resource("apps", "v1", "replicasets"), ns, name, "merge", { status }, opts, "status");
     const wait = active.map((p) => untilAvailable(p, minReady, now)).filter((x): x is number => x !== undefined);
     if (wait.length > 0) this.queue.addAfter(key, Math.min(...wait) + 10);
   }

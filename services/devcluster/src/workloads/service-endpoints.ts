@@ -26,23 +26,29 @@ export function readyEndpoints(store: Store, namespace: string, service: string,
     if (e.object.metadata.labels?.[SERVICE_NAME_LABEL] !== service) continue;
     const port = ((e.object["ports"] as SlicePort[] | undefined) ?? []).find((p) => (p.name ?? "") === portName)?.port;
     if (typeof port !== "number") continue;
-    for (const ep of (e.object["endpoints"] as SliceEndpoint[] | undefined) ?? []) if (ep.conditions?.ready !== false) for (const a of ep.addresses) out.push({ address: a, port });
+    for (const ep of (e.object["endpoints"] as SliceEndpoint[] | undefined) ?? [])
+      if (ep.conditions?.ready !== false) for (const a of ep.addresses) out.push({ address: a, port });
   }
   return out;
 }
 
 /** The Service port numbered `port` (or its only port). */
 export function servicePort(svc: KubeObject, port: number | undefined): { name?: string; port: number } | undefined {
-  const ports = ((svc["spec"] as { ports?: { name?: string; port: number }[] } | undefined)?.ports ?? []);
+  const ports = (svc["spec"] as { ports?: { name?: string; port: number }[] } | undefined)?.ports ?? [];
   return port === undefined ? ports[0] : ports.find((p) => p.port === port);
 }
 
 /** A ready endpoint of namespace/name:port, or the error kube-apiserver reports. */
-export function resolveServiceEndpoint(store: Store, ref: { namespace: string; name: string; port?: number }, pick: (n: number) => number = (n) => Math.floor(Math.random() * n)): Dial | { error: string } {
+export function resolveServiceEndpoint(
+  store: Store,
+  ref: { namespace: string; name: string; port?: number },
+  pick: (n: number) => number = (n) => Math.floor(Math.random() * n),
+): Dial | { error: string } {
   const svc = store.get("services", ref.namespace, ref.name);
   if (!svc) return { error: `failed to call webhook: service "${ref.name}" not found` };
   const sp = servicePort(svc, ref.port ?? 443);
-  if (!sp) return { error: `failed to call webhook: service "${ref.namespace}/${ref.name}" has no port ${ref.port ?? 443}` };
+  if (!sp)
+    return { error: `failed to call webhook: service "${ref.namespace}/${ref.name}" has no port ${ref.port ?? 443}` };
   const eps = readyEndpoints(store, ref.namespace, ref.name, sp.name ?? "");
   if (eps.length === 0) return { error: `failed to call webhook: no endpoints available for service "${ref.name}"` };
   return eps[pick(eps.length)]!;

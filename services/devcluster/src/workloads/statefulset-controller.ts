@@ -1,6 +1,15 @@
 import type { KubeObject } from "../api/resources.js";
 import type { Cluster } from "../cluster.js";
-import { canonical, controllerUid, isActive, isAvailable, isReady, isTerminal, ownerRef, templateHash } from "./common.js";
+import {
+  canonical,
+  controllerUid,
+  isActive,
+  isAvailable,
+  isReady,
+  isTerminal,
+  ownerRef,
+  templateHash,
+} from "./common.js";
 import { splitKey, WorkloadController } from "./controller-base.js";
 
 // The apps/v1 StatefulSet controller, in process: pods `<sts>-<ordinal>` with stable names,
@@ -21,7 +30,10 @@ interface StsSpec {
   minReadySeconds?: number;
   updateStrategy?: { type?: string; rollingUpdate?: { partition?: number } };
   template?: { metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> }; spec?: Obj };
-  volumeClaimTemplates?: { metadata?: { name?: string; labels?: Record<string, string>; annotations?: Record<string, string> }; spec?: Obj }[];
+  volumeClaimTemplates?: {
+    metadata?: { name?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+    spec?: Obj;
+  }[];
   selector?: { matchLabels?: Record<string, string> };
 }
 
@@ -35,7 +47,10 @@ export function podForOrdinal(sts: KubeObject, ordinal: number, revision: string
   const name = `${sts.metadata.name}-${ordinal}`;
   const podSpec = structuredClone(spec.template?.spec ?? {}) as Obj & { volumes?: { name: string }[] };
   const claims = (spec.volumeClaimTemplates ?? []).map((t) => t.metadata?.name ?? "");
-  podSpec.volumes = [...(podSpec.volumes ?? []).filter((v) => !claims.includes(v.name)), ...claims.map((c) => ({ name: c, persistentVolumeClaim: { claimName: `${c}-${name}` } }))];
+  podSpec.volumes = [
+    ...(podSpec.volumes ?? []).filter((v) => !claims.includes(v.name)),
+    ...claims.map((c) => ({ name: c, persistentVolumeClaim: { claimName: `${c}-${name}` } })),
+  ];
   podSpec["hostname"] = name;
   if (spec.serviceName) podSpec["subdomain"] = spec.serviceName;
   return {
@@ -44,7 +59,12 @@ export function podForOrdinal(sts: KubeObject, ordinal: number, revision: string
     metadata: {
       name,
       namespace: sts.metadata.namespace!,
-      labels: { ...spec.template?.metadata?.labels, [REVISION_LABEL]: revision, "statefulset.kubernetes.io/pod-name": name, "apps.kubernetes.io/pod-index": String(ordinal) },
+      labels: {
+        ...spec.template?.metadata?.labels,
+        [REVISION_LABEL]: revision,
+        "statefulset.kubernetes.io/pod-name": name,
+        "apps.kubernetes.io/pod-index": String(ordinal),
+      },
       ...(spec.template?.metadata?.annotations ? { annotations: { ...spec.template.metadata.annotations } } : {}),
       ownerReferences: [ownerRef(sts)],
     },
@@ -73,19 +93,30 @@ export class StatefulSetController extends WorkloadController {
     const want = spec.replicas ?? 1;
     const ordered = (spec.podManagementPolicy ?? "OrderedReady") === "OrderedReady";
     const pods = new Map<number, KubeObject>();
-    for (const e of c.store.scan("pods", ns)) if (controllerUid(e.object, "StatefulSet") === sts.metadata.uid) pods.set(ordinalOf(name, e.name), e.object);
+    for (const e of c.store.scan("pods", ns))
+      if (controllerUid(e.object, "StatefulSet") === sts.metadata.uid) pods.set(ordinalOf(name, e.name), e.object);
     const revisionOf = (p: KubeObject) => p.metadata.labels?.[REVISION_LABEL];
     const healthy = (p: KubeObject | undefined) => p !== undefined && isActive(p) && isReady(p);
 
     // A failed pod is deleted and made again under the same name.
-    for (const [, p] of pods) if (isTerminal(p) && !p.metadata.deletionTimestamp) await c.delete(podDef, ns, p.metadata.name!, { preconditions: { uid: p.metadata.uid! } }).catch(() => undefined);
+    for (const [, p] of pods)
+      if (isTerminal(p) && !p.metadata.deletionTimestamp)
+        await c
+          .delete(podDef, ns, p.metadata.name!, { preconditions: { uid: p.metadata.uid! } })
+          .catch(() => undefined);
 
     for (let i = 0; i < want; i++) {
       const p = pods.get(i);
       if (!p) {
         await this.ensureClaims(sts, i);
         const pod = await c.registry.create(podDef, ns, podForOrdinal(sts, i, revision), opts).catch(() => undefined);
-        if (pod) this.recorder.event(sts, "Normal", "SuccessfulCreate", `create Pod ${pod.metadata.name} in StatefulSet ${name} successful`);
+        if (pod)
+          this.recorder.event(
+            sts,
+            "Normal",
+            "SuccessfulCreate",
+            `create Pod ${pod.metadata.name} in StatefulSet ${name} successful`,
+          );
         if (ordered) break;
         continue;
       }
@@ -95,18 +126,37 @@ export class StatefulSetController extends WorkloadController {
     const surplus = [...pods.entries()].filter(([i]) => i >= want || i < 0).sort((a, b) => b[0] - a[0]);
     const terminating = [...pods.values()].some((p) => p.metadata.deletionTimestamp);
     for (const [, p] of surplus) {
-      if (ordered && (terminating || ![...pods.entries()].filter(([i]) => i < want && i >= 0).every(([, q]) => healthy(q)))) break;
+      if (
+        ordered &&
+        (terminating || ![...pods.entries()].filter(([i]) => i < want && i >= 0).every(([, q]) => healthy(q)))
+      )
+        break;
       if (p.metadata.deletionTimestamp) continue;
       await c.delete(podDef, ns, p.metadata.name!, { preconditions: { uid: p.metadata.uid! } }).catch(() => undefined);
-      this.recorder.event(sts, "Normal", "SuccessfulDelete", `delete Pod ${p.metadata.name} in StatefulSet ${name} successful`);
+      this.recorder.event(
+        sts,
+        "Normal",
+        "SuccessfulDelete",
+        `delete Pod ${p.metadata.name} in StatefulSet ${name} successful`,
+      );
       if (ordered) break;
     }
     // Rolling update from the highest ordinal down to the partition, once every other pod is Ready.
     const inRange = [...pods.entries()].filter(([i]) => i >= 0 && i < want);
-    if ((spec.updateStrategy?.type ?? "RollingUpdate") === "RollingUpdate" && inRange.length === want && !terminating && inRange.every(([, p]) => healthy(p))) {
+    if (
+      (spec.updateStrategy?.type ?? "RollingUpdate") === "RollingUpdate" &&
+      inRange.length === want &&
+      !terminating &&
+      inRange.every(([, p]) => healthy(p))
+    ) {
       const partition = spec.updateStrategy?.rollingUpdate?.partition ?? 0;
-      const stale = inRange.filter(([i, p]) => i >= partition && revisionOf(p) !== revision).sort((a, b) => b[0] - a[0])[0];
-      if (stale) await c.delete(podDef, ns, stale[1].metadata.name!, { preconditions: { uid: stale[1].metadata.uid! } }).catch(() => undefined);
+      const stale = inRange
+        .filter(([i, p]) => i >= partition && revisionOf(p) !== revision)
+        .sort((a, b) => b[0] - a[0])[0];
+      if (stale)
+        await c
+          .delete(podDef, ns, stale[1].metadata.name!, { preconditions: { uid: stale[1].metadata.uid! } })
+          .catch(() => undefined);
     }
 
     const active = [...pods.values()].filter(isActive);
@@ -125,7 +175,8 @@ export class StatefulSetController extends WorkloadController {
       updateRevision: revision,
       collisionCount: 0,
     };
-    if (canonical(status) !== canonical(sts["status"] ?? {})) await c.registry.patch(c.resource("apps", "v1", "statefulsets"), ns, name, "merge", { status }, opts, "status");
+    if (canonical(status) !== canonical(sts["status"] ?? {}))
+      await c.registry.patch(c.resource("apps", "v1", "statefulsets"), ns, name, "merge", { status }, opts, "status");
   }
 
   private async ensureClaims(sts: KubeObject, ordinal: number): Promise<void> {
@@ -138,12 +189,22 @@ export class StatefulSetController extends WorkloadController {
         {
           apiVersion: "v1",
           kind: "PersistentVolumeClaim",
-          metadata: { name: claim, namespace: ns, labels: { ...spec.selector?.matchLabels, ...t.metadata?.labels }, ...(t.metadata?.annotations ? { annotations: t.metadata.annotations } : {}) },
+          metadata: {
+            name: claim,
+            namespace: ns,
+            labels: { ...spec.selector?.matchLabels, ...t.metadata?.labels },
+            ...(t.metadata?.annotations ? { annotations: t.metadata.annotations } : {}),
+          },
           spec: structuredClone(t.spec ?? {}),
         },
         { fieldManager: "statefulset-controller" },
       );
-      this.recorder.event(sts, "Normal", "SuccessfulCreate", `create Claim ${claim} Pod ${sts.metadata.name}-${ordinal} in StatefulSet ${sts.metadata.name} success`);
+      this.recorder.event(
+        sts,
+        "Normal",
+        "SuccessfulCreate",
+        `create Claim ${claim} Pod ${sts.metadata.name}-${ordinal} in StatefulSet ${sts.metadata.name} success`,
+      );
     }
   }
 }

@@ -8,7 +8,11 @@ import { configOf, emaOf, noise } from "./testing.js";
 // The per-fold state: ordering and attempts, and rebuilding by replay.
 
 const cfg = configOf({ policy: "Patience", patience: 20, minEpochs: 10 }, 200);
-const pt = (epoch: number, ema = 0.5 + epoch * 0.001): EpochPoint => ({ epoch, emaPseudoDice: ema, pseudoDiceMean: ema });
+const pt = (epoch: number, ema = 0.5 + epoch * 0.001): EpochPoint => ({
+  epoch,
+  emaPseudoDice: ema,
+  pseudoDiceMean: ema,
+});
 
 test("epochs in order are accepted; a repeated epoch is a duplicate, an older one out of order", () => {
   const s = new FoldState(cfg);

@@ -40,7 +40,8 @@ export class FoldState {
     const last = this.history.last;
     if (attempt < this.attempt) return { accepted: false, reason: "StaleAttempt" };
     if (last !== undefined && point.epoch <= last.epoch) {
-      if (attempt === this.attempt) return { accepted: false, reason: point.epoch === last.epoch ? "Duplicate" : "OutOfOrder" };
+      if (attempt === this.attempt)
+        return { accepted: false, reason: point.epoch === last.epoch ? "Duplicate" : "OutOfOrder" };
       this.history.truncateFrom(point.epoch);
     }
     this.attempt = attempt;

@@ -55,7 +55,9 @@ export const FORECAST_MODEL = {
 } as const;
 
 /** The model's constants; FORECAST_MODEL is the controller's, the evaluator may compare others. */
-export type ForecastModel = { readonly [K in keyof typeof FORECAST_MODEL]: (typeof FORECAST_MODEL)[K] extends boolean ? boolean : number };
+export type ForecastModel = {
+  readonly [K in keyof typeof FORECAST_MODEL]: (typeof FORECAST_MODEL)[K] extends boolean ? boolean : number;
+};
 
 export interface TrendEstimate {
   readonly epoch: number;
@@ -75,7 +77,12 @@ function forecastEpoch(h: FoldHistory, maxEpochs: number, index: number, model: 
 }
 
 /** The trend forecast made at points[index], or why there is none. */
-export function trendGainAt(h: FoldHistory, cfg: PolicyConfig, index: number, model: ForecastModel = FORECAST_MODEL): TrendEstimate | string {
+export function trendGainAt(
+  h: FoldHistory,
+  cfg: PolicyConfig,
+  index: number,
+  model: ForecastModel = FORECAST_MODEL,
+): TrendEstimate | string {
   const { maxEpochs } = cfg;
   const { monitor, forecast } = cfg.earlyStop;
   const s = forecastEpoch(h, maxEpochs, index, model);
@@ -102,7 +109,13 @@ export interface ForecastEstimate {
 }
 
 /** The annealing forecast made at points[index] (only epochs up to it are used), or why there is none. */
-export function forecastAt(h: FoldHistory, cfg: PolicyConfig, index: number, bestLevel: number, model: ForecastModel = FORECAST_MODEL): ForecastEstimate | string {
+export function forecastAt(
+  h: FoldHistory,
+  cfg: PolicyConfig,
+  index: number,
+  bestLevel: number,
+  model: ForecastModel = FORECAST_MODEL,
+): ForecastEstimate | string {
   const { maxEpochs } = cfg;
   const { monitor, forecast } = cfg.earlyStop;
   const s = forecastEpoch(h, maxEpochs, index, model);
@@ -144,7 +157,13 @@ function fitSums({ n, sx, sy, sxx, sxy, syy }: LineSums): Fit | string {
 }
 
 /** y = a + b*x by least squares over the epochs in (epoch at index - window, epoch at index]. */
-function leastSquares(h: FoldHistory, index: number, window: number, monitor: PolicyConfig["earlyStop"]["monitor"], xOf: (epoch: number) => number): Fit | string {
+function leastSquares(
+  h: FoldHistory,
+  index: number,
+  window: number,
+  monitor: PolicyConfig["earlyStop"]["monitor"],
+  xOf: (epoch: number) => number,
+): Fit | string {
   const s = h.points[index]?.epoch ?? 0;
   let n = 0;
   let sx = 0;
@@ -189,7 +208,12 @@ export interface ForecastScore {
  * left. A slope significantly above zero over hundreds of epochs is evidence of gain to come
  * whatever the shorter trend or the annealing model say; this is the gain it proves.
  */
-export function guardGainAt(h: FoldHistory, cfg: PolicyConfig, index: number, model: ForecastModel = FORECAST_MODEL): number | string {
+export function guardGainAt(
+  h: FoldHistory,
+  cfg: PolicyConfig,
+  index: number,
+  model: ForecastModel = FORECAST_MODEL,
+): number | string {
   const s = h.points[index]?.epoch;
   if (s === undefined) return "no epoch";
   const window = Math.max(model.guardMinWindow, Math.floor(model.guardWindowFraction * (s + 1)));
@@ -201,7 +225,13 @@ export function guardGainAt(h: FoldHistory, cfg: PolicyConfig, index: number, mo
 }
 
 /** The forecast made at points[index] with the best level up to it, as one score (see ForecastScore). */
-export function forecastScoreAt(h: FoldHistory, cfg: PolicyConfig, index: number, bestLevel: number, model: ForecastModel = FORECAST_MODEL): ForecastScore {
+export function forecastScoreAt(
+  h: FoldHistory,
+  cfg: PolicyConfig,
+  index: number,
+  bestLevel: number,
+  model: ForecastModel = FORECAST_MODEL,
+): ForecastScore {
   const trend = trendGainAt(h, cfg, index, model);
   if (typeof trend === "string") return { score: Number.POSITIVE_INFINITY, why: trend };
   const guard = model.guard ? guardGainAt(h, cfg, index, model) : 0;
@@ -210,7 +240,8 @@ export function forecastScoreAt(h: FoldHistory, cfg: PolicyConfig, index: number
   const turnGainUpper = typeof turn === "string" ? undefined : turn.gainUpper;
   const turnSays = turnGainUpper !== undefined && turnGainUpper < 0;
   const gain = Math.max(guardGainLower, turnSays ? Number.NEGATIVE_INFINITY : trend.gainUpper);
-  const score = model.leftExponent === 0 ? gain : gain / Math.max(1e-9, trend.epochsLeft / cfg.maxEpochs) ** model.leftExponent;
+  const score =
+    model.leftExponent === 0 ? gain : gain / Math.max(1e-9, trend.epochsLeft / cfg.maxEpochs) ** model.leftExponent;
   return { score, trend, guardGainLower, ...(turnGainUpper !== undefined && { turnGainUpper }) };
 }
 
@@ -239,11 +270,19 @@ export function checkForecast(h: FoldHistory, cfg: PolicyConfig, model: Forecast
       continue;
     }
     if ((f.guardGainLower ?? 0) >= forecast.maxGain) {
-      return { matched: false, reason: "SteadyGain", message: `the slope over the last ${Math.round(model.guardWindowFraction * 100)}% of the epochs is significantly positive: the remaining ${f.trend.epochsLeft} epochs are predicted to add at least ${(f.guardGainLower ?? 0).toFixed(4)}` };
+      return {
+        matched: false,
+        reason: "SteadyGain",
+        message: `the slope over the last ${Math.round(model.guardWindowFraction * 100)}% of the epochs is significantly positive: the remaining ${f.trend.epochsLeft} epochs are predicted to add at least ${(f.guardGainLower ?? 0).toFixed(4)}`,
+      };
     }
     return { matched: false, reason: "StillGaining", message: describeTrend(f.trend, cfg, "at least") };
   }
-  return { matched: true, reason: "Converged", message: `${why} for ${k} epochs in a row; ${displayLevel(best, monitor)} is the best so far` };
+  return {
+    matched: true,
+    reason: "Converged",
+    message: `${why} for ${k} epochs in a row; ${displayLevel(best, monitor)} is the best so far`,
+  };
 }
 
 function describeTrend(t: TrendEstimate, cfg: PolicyConfig, bound: string): string {
@@ -266,9 +305,17 @@ function annealingCurve(maxEpochs: number): Float64Array {
 
 /** Inverse of the standard normal CDF (Acklam's rational approximation, |error| < 1.2e-9). */
 export function normalQuantile(p: number): number {
-  const a = [-3.969683028665376e1, 2.209460984245205e2, -2.759285104469687e2, 1.38357751867269e2, -3.066479806614716e1, 2.506628277459239];
-  const b = [-5.447609879822406e1, 1.615858368580409e2, -1.556989798598866e2, 6.680131188771972e1, -1.328068155288572e1];
-  const c = [-7.784894002430293e-3, -3.223964580411365e-1, -2.400758277161838, -2.549732539343734, 4.374664141464968, 2.938163982698783];
+  const a = [
+    -3.969683028665376e1, 2.209460984245205e2, -2.759285104469687e2, 1.38357751867269e2, -3.066479806614716e1,
+    2.506628277459239,
+  ];
+  const b = [
+    -5.447609879822406e1, 1.615858368580409e2, -1.556989798598866e2, 6.680131188771972e1, -1.328068155288572e1,
+  ];
+  const c = [
+    -7.784894002430293e-3, -3.223964580411365e-1, -2.400758277161838, -2.549732539343734, 4.374664141464968,
+    2.938163982698783,
+  ];
   const d = [7.784695709041462e-3, 3.224671290700398e-1, 2.445134137142996, 3.754408661907416];
   const poly = (k: number[], x: number) => k.reduce((acc, v) => acc * x + v, 0);
   if (p <= 0) return Number.NEGATIVE_INFINITY;

@@ -12,7 +12,11 @@ function points(n: number, skip: (e: number) => boolean = () => false): EpochPoi
   const out: EpochPoint[] = [];
   for (let e = 0; e < n; e++) {
     if (skip(e)) continue;
-    out.push({ epoch: e, pseudoDiceMean: e % 17 === 3 ? undefined : 0.7 + 0.1 * z(e), valLoss: e % 11 === 5 ? Number.NaN : -0.5 - 0.01 * z(e + 1) });
+    out.push({
+      epoch: e,
+      pseudoDiceMean: e % 17 === 3 ? undefined : 0.7 + 0.1 * z(e),
+      valLoss: e % 11 === 5 ? Number.NaN : -0.5 - 0.01 * z(e + 1),
+    });
   }
   return out;
 }
@@ -35,12 +39,17 @@ function direct(ps: readonly EpochPoint[], signal: TrendSignal, index: number, w
 }
 
 function assertClose(a: LineSums, b: LineSums, what: string): void {
-  for (const k of ["n", "sx", "sy", "sxx", "sxy", "syy"] as const) assert.ok(Math.abs(a[k] - b[k]) <= 1e-9 * Math.max(1, Math.abs(b[k])), `${what} ${k}: ${a[k]} vs ${b[k]}`);
+  for (const k of ["n", "sx", "sy", "sxx", "sxy", "syy"] as const)
+    assert.ok(Math.abs(a[k] - b[k]) <= 1e-9 * Math.max(1, Math.abs(b[k])), `${what} ${k}: ${a[k]} vs ${b[k]}`);
 }
 
 const cases: { name: string; points: EpochPoint[]; windows: number[] }[] = [
   { name: "every epoch present", points: points(400), windows: [1, 20, 120, 1000] },
-  { name: "epochs missing (a gap in the log) and values missing or NaN", points: points(400, (e) => e >= 100 && e < 130), windows: [20, 50, 300] },
+  {
+    name: "epochs missing (a gap in the log) and values missing or NaN",
+    points: points(400, (e) => e >= 100 && e < 130),
+    windows: [20, 50, 300],
+  },
 ];
 
 for (const c of cases) {
@@ -49,7 +58,12 @@ for (const c of cases) {
     for (const p of c.points) h.append(p);
     for (const signal of ["pseudoDice", "negValLoss"] as const) {
       for (const window of c.windows) {
-        for (const index of [0, 1, 57, 150, c.points.length - 1]) assertClose(h.lineSums(signal, index, window), direct(c.points, signal, index, window), `${signal} window ${window} at ${index}`);
+        for (const index of [0, 1, 57, 150, c.points.length - 1])
+          assertClose(
+            h.lineSums(signal, index, window),
+            direct(c.points, signal, index, window),
+            `${signal} window ${window} at ${index}`,
+          );
       }
     }
   });
@@ -60,8 +74,14 @@ test("after a resume truncates the history, the sums are those of the epochs tha
   const first = points(300);
   for (const p of first) h.append(p);
   h.truncateFrom(250);
-  const resumed = points(320).slice(250).map((p) => ({ ...p, pseudoDiceMean: (p.pseudoDiceMean ?? 0.7) + 0.05 }));
+  const resumed = points(320)
+    .slice(250)
+    .map((p) => ({ ...p, pseudoDiceMean: (p.pseudoDiceMean ?? 0.7) + 0.05 }));
   for (const p of resumed) h.append(p);
   const now = [...first.slice(0, 250), ...resumed];
-  assertClose(h.lineSums("pseudoDice", now.length - 1, 100), direct(now, "pseudoDice", now.length - 1, 100), "after the resume");
+  assertClose(
+    h.lineSums("pseudoDice", now.length - 1, 100),
+    direct(now, "pseudoDice", now.length - 1, 100),
+    "after the resume",
+  );
 });

@@ -114,7 +114,8 @@ export class FoldHistory {
     const better = p.emaPseudoDice !== undefined && (prevBest === undefined || p.emaPseudoDice > prevBest);
     this.points.push(p);
     this.#bestIndex.push(better || prev === undefined ? i : prev);
-    for (const [signal, sums] of Object.entries(this.#sums) as [TrendSignal, PrefixSums][]) sums.push(p.epoch, SIGNALS[signal](p));
+    for (const [signal, sums] of Object.entries(this.#sums) as [TrendSignal, PrefixSums][])
+      sums.push(p.epoch, SIGNALS[signal](p));
   }
 
   /**

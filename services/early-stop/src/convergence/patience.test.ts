@@ -9,9 +9,24 @@ const rise = (n: number, step = 0.01) => Array.from({ length: n }, (_, i) => 0.5
 const flat = (n: number, v: number) => Array.from({ length: n }, () => v);
 
 const cases = [
-  { name: "a curve still improving by more than minDelta each epoch does not stop", emas: rise(30), spec: { patience: 5 }, stop: false },
-  { name: "patience epochs without improvement stop the fold", emas: [...rise(10), ...flat(5, 0.59)], spec: { patience: 5 }, stop: true },
-  { name: "one epoch fewer than patience keeps training", emas: [...rise(10), ...flat(4, 0.59)], spec: { patience: 5 }, stop: false },
+  {
+    name: "a curve still improving by more than minDelta each epoch does not stop",
+    emas: rise(30),
+    spec: { patience: 5 },
+    stop: false,
+  },
+  {
+    name: "patience epochs without improvement stop the fold",
+    emas: [...rise(10), ...flat(5, 0.59)],
+    spec: { patience: 5 },
+    stop: true,
+  },
+  {
+    name: "one epoch fewer than patience keeps training",
+    emas: [...rise(10), ...flat(4, 0.59)],
+    spec: { patience: 5 },
+    stop: false,
+  },
   {
     name: "values above the best by no more than minDelta do not count as improvements",
     emas: [...rise(10), 0.5905, 0.5908, 0.5902, 0.5909, 0.5901],

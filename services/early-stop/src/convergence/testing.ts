@@ -4,9 +4,22 @@ import { FoldHistory, type EpochPoint } from "./history.js";
 // Builders for the policy tests: histories from EMA series and configs from partial specs.
 
 /** A history whose epochs carry the given EMA values (and the same raw mean, unless given). */
-export function historyOf(emas: readonly number[], extra: (epoch: number) => Partial<EpochPoint> = () => ({})): FoldHistory {
+export function historyOf(
+  emas: readonly number[],
+  extra: (epoch: number) => Partial<EpochPoint> = () => ({}),
+): FoldHistory {
   const h = new FoldHistory();
-  emas.forEach((ema, epoch) => h.append({ epoch, emaPseudoDice: ema, pseudoDiceMean: ema, trainLoss: -0.5, valLoss: -0.5, epochTimeSeconds: 100, ...extra(epoch) }));
+  emas.forEach((ema, epoch) =>
+    h.append({
+      epoch,
+      emaPseudoDice: ema,
+      pseudoDiceMean: ema,
+      trainLoss: -0.5,
+      valLoss: -0.5,
+      epochTimeSeconds: 100,
+      ...extra(epoch),
+    }),
+  );
   return h;
 }
 
@@ -21,7 +34,16 @@ export function emaOf(means: readonly number[]): number[] {
 export function historyOfMeans(means: readonly number[]): FoldHistory {
   const emas = emaOf(means);
   const h = new FoldHistory();
-  means.forEach((m, epoch) => h.append({ epoch, pseudoDiceMean: m, emaPseudoDice: emas[epoch], trainLoss: -0.5, valLoss: -0.5, epochTimeSeconds: 100 }));
+  means.forEach((m, epoch) =>
+    h.append({
+      epoch,
+      pseudoDiceMean: m,
+      emaPseudoDice: emas[epoch],
+      trainLoss: -0.5,
+      valLoss: -0.5,
+      epochTimeSeconds: 100,
+    }),
+  );
   return h;
 }
 

@@ -1,6 +1,14 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { averagedCapitalUpper, binomialCdf, clopperPearsonUpper, hoeffdingBentkusUpper, inSeededOrder, seededOrders, waudbySmithRamdasUpper } from "./bounds.js";
+import {
+  averagedCapitalUpper,
+  binomialCdf,
+  clopperPearsonUpper,
+  hoeffdingBentkusUpper,
+  inSeededOrder,
+  seededOrders,
+  waudbySmithRamdasUpper,
+} from "./bounds.js";
 import { calibrate, resultUnder, tabulate, CALIBRATION_DEFAULTS } from "./calibrate.js";
 import type { Curve } from "./curves.js";
 import type { PolicyFamily } from "./families.js";
@@ -13,7 +21,15 @@ import { slugOf } from "./sources.js";
 // a "safe" curve is flat, so stopping it at epoch 10 loses nothing and saves 89 s.
 
 function curve(name: string, gain: number): Curve {
-  return { name, maxEpochs: 100, points: Array.from({ length: 100 }, (_, epoch) => ({ epoch, emaPseudoDice: epoch >= 50 ? 0.8 + gain : 0.8, epochTimeSeconds: 1 })) };
+  return {
+    name,
+    maxEpochs: 100,
+    points: Array.from({ length: 100 }, (_, epoch) => ({
+      epoch,
+      emaPseudoDice: epoch >= 50 ? 0.8 + gain : 0.8,
+      epochTimeSeconds: 1,
+    })),
+  };
 }
 
 /**
@@ -52,7 +68,8 @@ test("the Hoeffding-Bentkus bound lies above the mean and tightens with more cur
   assert.ok(hoeffdingBentkusUpper(0.1, 100, 0.05) <= 0.2224);
 });
 
-const ones = (n: number, prefix: string, gain: number) => Array.from({ length: n }, (_, i) => curve(`${prefix}${i}`, gain));
+const ones = (n: number, prefix: string, gain: number) =>
+  Array.from({ length: n }, (_, i) => curve(`${prefix}${i}`, gain));
 
 const cases: { name: string; curves: Curve[]; family: PolicyFamily; chosen: string | undefined; steps: number }[] = [
   {
@@ -97,7 +114,13 @@ for (const c of cases) {
 }
 
 test("each setting's bounds are reported: fraction over the tolerance and the clipped mean", () => {
-  const cal = calibrate(tabulate(nestedFamily(() => 1, 2), ones(50, "r", 0.02)), () => true);
+  const cal = calibrate(
+    tabulate(
+      nestedFamily(() => 1, 2),
+      ones(50, "r", 0.02),
+    ),
+    () => true,
+  );
   const [s0, s1] = cal.steps;
   assert.equal(s0?.exceeding, 0);
   assert.equal(s0?.meanLoss, 0);
@@ -129,7 +152,10 @@ test("leave-one-source-out calibrates each source on the others only", () => {
   // The oracle is on the same pooled set: every flat curve stopped after its first epoch; the
   // mean budget (0.002 x 90 = 0.18) lets it stop 22 risky ones there too (0.008 each), the
   // other 8 at their jump (epoch 50, no loss).
-  assert.ok(Math.abs(e.oracleGpuSecondsSavedFraction - (60 * 99 + 22 * 99 + 8 * 49) / 9000) < 1e-9, String(e.oracleGpuSecondsSavedFraction));
+  assert.ok(
+    Math.abs(e.oracleGpuSecondsSavedFraction - (60 * 99 + 22 * 99 + 8 * 49) / 9000) < 1e-9,
+    String(e.oracleGpuSecondsSavedFraction),
+  );
   assert.deepEqual(e.sources, [
     { source: "a", curves: 30 },
     { source: "b", curves: 30 },
@@ -150,7 +176,10 @@ function twoPointSamples(samples: number, n: number, seed: number): number[][] {
 
 test("seeded orders are permutations, the same for the same seed, different for another", () => {
   const [a, b] = seededOrders(20, 2, 7);
-  assert.deepEqual([...(a ?? [])].sort((x, y) => x - y), Array.from({ length: 20 }, (_, i) => i));
+  assert.deepEqual(
+    [...(a ?? [])].sort((x, y) => x - y),
+    Array.from({ length: 20 }, (_, i) => i),
+  );
   assert.notDeepEqual(a, b);
   assert.deepEqual(seededOrders(20, 2, 7), [a, b]);
   assert.notDeepEqual(seededOrders(20, 1, 8)[0], a);
@@ -159,8 +188,20 @@ test("seeded orders are permutations, the same for the same seed, different for 
 test("the averaged-capital bound is the same whatever the order of its input", () => {
   const [losses = []] = twoPointSamples(1, 60, 3);
   const upper = averagedCapitalUpper(losses, 0.05, 50, 12345);
-  for (const order of seededOrders(60, 5, 99)) assert.equal(averagedCapitalUpper(order.map((i) => losses[i] ?? 0), 0.05, 50, 12345), upper);
-  assert.equal(waudbySmithRamdasUpper(inSeededOrder([...losses].reverse(), 4), 0.05), waudbySmithRamdasUpper(inSeededOrder(losses, 4), 0.05));
+  for (const order of seededOrders(60, 5, 99))
+    assert.equal(
+      averagedCapitalUpper(
+        order.map((i) => losses[i] ?? 0),
+        0.05,
+        50,
+        12345,
+      ),
+      upper,
+    );
+  assert.equal(
+    waudbySmithRamdasUpper(inSeededOrder([...losses].reverse(), 4), 0.05),
+    waudbySmithRamdasUpper(inSeededOrder(losses, 4), 0.05),
+  );
 });
 
 test("on equal losses every order is the same, and the averaged bound is the betting bound, a little above the loss", () => {
@@ -176,7 +217,10 @@ test("on i.i.d. losses fed sorted (an order that follows the loss), the averaged
   const trials = twoPointSamples(100, 60, 99).map((l) => l.sort((a, b) => a - b));
   const covered = (bound: (l: number[]) => number) => trials.filter((l) => bound(l) >= 0.185).length / trials.length;
   assert.ok(covered((l) => averagedCapitalUpper(l, 0.05, 50, 12345)) >= 0.95);
-  assert.equal(covered((l) => waudbySmithRamdasUpper(l, 0.05)), 0);
+  assert.equal(
+    covered((l) => waudbySmithRamdasUpper(l, 0.05)),
+    0,
+  );
 });
 
 test("calibration: a setting whose mean loss is over budget is refused, though file order (one source's harmless curves first) would pass it", () => {
@@ -187,7 +231,10 @@ test("calibration: a setting whose mean loss is over budget is refused, though f
   const table = tabulate(family, curves);
   // The betting capital over the losses in file order rejects a mean of 0.002 on a's curves alone.
   const fileOrder = (table.results[1] ?? []).map((r) => r.bestEmaLoss / CALIBRATION_DEFAULTS.clip);
-  assert.ok(CALIBRATION_DEFAULTS.clip * waudbySmithRamdasUpper(fileOrder, CALIBRATION_DEFAULTS.delta / 2) <= CALIBRATION_DEFAULTS.meanBudget);
+  assert.ok(
+    CALIBRATION_DEFAULTS.clip * waudbySmithRamdasUpper(fileOrder, CALIBRATION_DEFAULTS.delta / 2) <=
+      CALIBRATION_DEFAULTS.meanBudget,
+  );
   for (const meanBound of ["orders", "wsr", "hb"] as const) {
     const cal = calibrate(table, () => true, { ...CALIBRATION_DEFAULTS, meanBound });
     assert.equal(cal.chosen?.setting.label, "s0", meanBound);

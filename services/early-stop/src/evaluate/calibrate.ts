@@ -1,4 +1,10 @@
-import { averagedCapitalUpper, clopperPearsonUpper, hoeffdingBentkusUpper, inSeededOrder, waudbySmithRamdasUpper } from "./bounds.js";
+import {
+  averagedCapitalUpper,
+  clopperPearsonUpper,
+  hoeffdingBentkusUpper,
+  inSeededOrder,
+  waudbySmithRamdasUpper,
+} from "./bounds.js";
 import type { Curve } from "./curves.js";
 import { stopIndexOf, type PolicyFamily, type Setting } from "./families.js";
 import { LOSS_BUDGET, measureStop, type CurveResult } from "./replay.js";
@@ -40,7 +46,16 @@ export interface CalibrationOptions {
 export const MEAN_BOUNDS = ["orders", "wsr", "hb"] as const;
 export type MeanBound = (typeof MEAN_BOUNDS)[number];
 
-export const CALIBRATION_DEFAULTS: CalibrationOptions = { alpha: 0.1, tolerance: 0.005, delta: 0.1, meanBudget: LOSS_BUDGET.mean, clip: LOSS_BUDGET.max, meanBound: "orders", orders: 50, seed: 12345 };
+export const CALIBRATION_DEFAULTS: CalibrationOptions = {
+  alpha: 0.1,
+  tolerance: 0.005,
+  delta: 0.1,
+  meanBudget: LOSS_BUDGET.mean,
+  clip: LOSS_BUDGET.max,
+  meanBound: "orders",
+  orders: 50,
+  seed: 12345,
+};
 
 /** Every curve's result under every setting of a family, computed once. */
 export interface FamilyTable {
@@ -88,7 +103,11 @@ function scaledMeanUpper(scaled: readonly number[], o: CalibrationOptions): numb
     case "wsr":
       return waudbySmithRamdasUpper(inSeededOrder(scaled, o.seed), d);
     case "hb":
-      return hoeffdingBentkusUpper(scaled.length > 0 ? scaled.reduce((a, l) => a + l, 0) / scaled.length : 0, scaled.length, d);
+      return hoeffdingBentkusUpper(
+        scaled.length > 0 ? scaled.reduce((a, l) => a + l, 0) / scaled.length : 0,
+        scaled.length,
+        d,
+      );
   }
 }
 
@@ -105,7 +124,11 @@ export function boundStep(setting: Setting, results: readonly CurveResult[], o: 
 }
 
 /** Calibrates a family on the curves of the table whose indices `use` selects. */
-export function calibrate(table: FamilyTable, use: (curveIndex: number) => boolean, o: CalibrationOptions = CALIBRATION_DEFAULTS): Calibration {
+export function calibrate(
+  table: FamilyTable,
+  use: (curveIndex: number) => boolean,
+  o: CalibrationOptions = CALIBRATION_DEFAULTS,
+): Calibration {
   const steps: CalibrationStep[] = [];
   let chosen: Calibration["chosen"];
   for (let s = 0; s < table.family.settings.length; s++) {

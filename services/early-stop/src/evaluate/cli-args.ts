@@ -45,8 +45,12 @@ function model(raw: string | undefined): ForecastModel {
   if (raw === undefined) return FORECAST_MODEL;
   const out: Record<string, unknown> = { ...FORECAST_MODEL };
   for (const [k, v] of Object.entries(json("model", raw) as Record<string, unknown>)) {
-    if (!(k in FORECAST_MODEL)) throw new UsageError(`--model: ${k} is not a constant of FORECAST_MODEL (${Object.keys(FORECAST_MODEL).join(", ")})`);
-    if (typeof v !== typeof out[k]) throw new UsageError(`--model: ${k} takes a ${typeof out[k]}, not ${JSON.stringify(v)}`);
+    if (!(k in FORECAST_MODEL))
+      throw new UsageError(
+        `--model: ${k} is not a constant of FORECAST_MODEL (${Object.keys(FORECAST_MODEL).join(", ")})`,
+      );
+    if (typeof v !== typeof out[k])
+      throw new UsageError(`--model: ${k} takes a ${typeof out[k]}, not ${JSON.stringify(v)}`);
     out[k] = v;
   }
   return out as ForecastModel;
@@ -74,9 +78,11 @@ export function parseEvaluateArgs(argv: readonly string[]): EvaluateArgs {
   });
   if (values.curves === undefined) throw new UsageError("--curves is required: a folder of curve CSVs");
   if (PRESETS[values.policy] === undefined) throw new UsageError(`--policy ${values.policy} is unknown`);
-  if (values.protocol !== undefined && values.protocol !== "loso") throw new UsageError(`--protocol ${values.protocol} is unknown: the one protocol is loso`);
+  if (values.protocol !== undefined && values.protocol !== "loso")
+    throw new UsageError(`--protocol ${values.protocol} is unknown: the one protocol is loso`);
   const minLength = Number(values["min-length"]);
-  if (!Number.isInteger(minLength) || minLength < 0) throw new UsageError(`--min-length ${values["min-length"]} must be a whole number of epochs`);
+  if (!Number.isInteger(minLength) || minLength < 0)
+    throw new UsageError(`--min-length ${values["min-length"]} must be a whole number of epochs`);
   const meanBound = values["mean-bound"] ?? CALIBRATION_DEFAULTS.meanBound;
   if (!(MEAN_BOUNDS as readonly string[]).includes(meanBound))
     throw new UsageError(

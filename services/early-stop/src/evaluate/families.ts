@@ -25,7 +25,8 @@ export interface PolicyFamily {
 
 /** The first index whose score is below the threshold, or the last index when none is (never stopped). */
 export function stopIndexOf(scores: Float64Array, threshold: number): { index: number; stopped: boolean } {
-  for (let i = 0; i < scores.length; i++) if ((scores[i] ?? Number.POSITIVE_INFINITY) < threshold) return { index: i, stopped: true };
+  for (let i = 0; i < scores.length; i++)
+    if ((scores[i] ?? Number.POSITIVE_INFINITY) < threshold) return { index: i, stopped: true };
   return { index: scores.length - 1, stopped: false };
 }
 

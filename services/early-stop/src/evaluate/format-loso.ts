@@ -7,7 +7,9 @@ const pct = (v: number) => `${(v * 100).toFixed(1)}%`;
 
 function table(rows: string[][]): string {
   const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length))) ?? [];
-  return rows.map((r) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join("  ")).join("\n");
+  return rows
+    .map((r) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join("  "))
+    .join("\n");
 }
 
 export function formatLoso(e: LosoEvaluation, o: CalibrationOptions): string {
@@ -26,7 +28,11 @@ export function formatLoso(e: LosoEvaluation, o: CalibrationOptions): string {
   ]);
   const chosen = table([
     ["held-out source", "curves", ...e.families.map((f) => f.family)],
-    ...e.sources.map((s) => [s.source, String(s.curves), ...e.families.map((f) => f.chosen.find((c) => c.source === s.source)?.setting ?? "")]),
+    ...e.sources.map((s) => [
+      s.source,
+      String(s.curves),
+      ...e.families.map((f) => f.chosen.find((c) => c.source === s.source)?.setting ?? ""),
+    ]),
   ]);
   return (
     `Leave-one-source-out over ${e.curves} curves from ${e.sources.length} sources: each source's curves judged by the setting\n` +
@@ -37,8 +43,22 @@ export function formatLoso(e: LosoEvaluation, o: CalibrationOptions): string {
 
 export function formatCalibration(c: Calibration, curves: number, o: CalibrationOptions): string {
   const steps = table([
-    ["setting", `curves losing > ${o.tolerance}`, `upper bound (<= ${o.alpha})`, "mean loss", `upper bound (<= ${o.meanBudget})`, "passed"],
-    ...c.steps.map((s) => [s.setting.label, `${s.exceeding}/${s.curves}`, s.exceedingUpper.toFixed(3), s.meanLoss.toFixed(4), s.meanLossUpper.toFixed(4), s.passed ? "yes" : "no"]),
+    [
+      "setting",
+      `curves losing > ${o.tolerance}`,
+      `upper bound (<= ${o.alpha})`,
+      "mean loss",
+      `upper bound (<= ${o.meanBudget})`,
+      "passed",
+    ],
+    ...c.steps.map((s) => [
+      s.setting.label,
+      `${s.exceeding}/${s.curves}`,
+      s.exceedingUpper.toFixed(3),
+      s.meanLoss.toFixed(4),
+      s.meanLossUpper.toFixed(4),
+      s.passed ? "yes" : "no",
+    ]),
   ]);
   const chosen =
     c.chosen === undefined

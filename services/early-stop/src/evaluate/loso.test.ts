@@ -33,7 +33,10 @@ test("the fixtures hold 79 curves of at least 200 epochs from 16 repositories", 
   assert.equal(all.length, 79);
   assert.equal(loso.sources.length, 16);
   // Two slugs of one repository are one source.
-  assert.equal(sourceOf("tbone-exp01__Task101_TemporalBone__3d_fullres__fold0.csv"), sourceOf("tbone-exp02__Task101_TemporalBone__3d_fullres__fold0.csv"));
+  assert.equal(
+    sourceOf("tbone-exp01__Task101_TemporalBone__3d_fullres__fold0.csv"),
+    sourceOf("tbone-exp02__Task101_TemporalBone__3d_fullres__fold0.csv"),
+  );
 });
 
 test("leave-one-source-out: Forecast keeps the loss budget on the pooled held-out curves", () => {
@@ -45,7 +48,10 @@ test("leave-one-source-out: Forecast keeps the loss budget on the pooled held-ou
 
 test("leave-one-source-out: Forecast saves 6.5% of the GPU-seconds, 27.6% of the oracle's on the same set (target 40%: not met)", () => {
   const s = family("Forecast").summary;
-  assert.ok(Math.abs(loso.oracleGpuSecondsSavedFraction - 0.2355) < 0.001, `oracle ${loso.oracleGpuSecondsSavedFraction}`);
+  assert.ok(
+    Math.abs(loso.oracleGpuSecondsSavedFraction - 0.2355) < 0.001,
+    `oracle ${loso.oracleGpuSecondsSavedFraction}`,
+  );
   assert.ok(s.gpuSecondsSavedFraction >= 0.0645, `saved ${s.gpuSecondsSavedFraction}`);
   assert.ok(s.ofOracle >= 0.275, `of oracle ${s.ofOracle}`);
 });
@@ -56,7 +62,8 @@ test("leave-one-source-out: the choices do not depend on the order of the curves
   assert.deepEqual(reversed.chosen, family("Forecast").chosen);
   const [r, f] = [reversed.summary, family("Forecast").summary];
   // Sums in another order: equal up to rounding.
-  for (const k of ["gpuSecondsSavedFraction", "meanBestEmaLoss", "maxBestEmaLoss", "ofOracle"] as const) assert.ok(Math.abs(r[k] - f[k]) < 1e-12, `${k}: ${r[k]} ${f[k]}`);
+  for (const k of ["gpuSecondsSavedFraction", "meanBestEmaLoss", "maxBestEmaLoss", "ofOracle"] as const)
+    assert.ok(Math.abs(r[k] - f[k]) < 1e-12, `${k}: ${r[k]} ${f[k]}`);
 });
 
 test("leave-one-source-out: Forecast saves more than every calibrated baseline that keeps the budget", () => {
@@ -65,7 +72,10 @@ test("leave-one-source-out: Forecast saves more than every calibrated baseline t
   assert.ok(baselines.length >= 2);
   for (const b of baselines) {
     if (!b.summary.withinBudget) continue;
-    assert.ok(forecast.gpuSecondsSavedFraction > b.summary.gpuSecondsSavedFraction, `${b.family} saves ${b.summary.gpuSecondsSavedFraction}`);
+    assert.ok(
+      forecast.gpuSecondsSavedFraction > b.summary.gpuSecondsSavedFraction,
+      `${b.family} saves ${b.summary.gpuSecondsSavedFraction}`,
+    );
   }
   // Calibrated Patience keeps neither: a curve that gains 0.043 after 250 epochs without one.
   assert.equal(family("Patience").summary.withinBudget, false);

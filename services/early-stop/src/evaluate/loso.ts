@@ -26,7 +26,12 @@ export interface LosoEvaluation {
   readonly families: readonly LosoFamily[];
 }
 
-export function evaluateLoso(curves: readonly Curve[], sourceOf: SourceOf, families: readonly PolicyFamily[], o: CalibrationOptions = CALIBRATION_DEFAULTS): LosoEvaluation {
+export function evaluateLoso(
+  curves: readonly Curve[],
+  sourceOf: SourceOf,
+  families: readonly PolicyFamily[],
+  o: CalibrationOptions = CALIBRATION_DEFAULTS,
+): LosoEvaluation {
   const source = curves.map((c) => sourceOf(c.name));
   const sources = [...new Set(source)].sort();
   const oracle = oracleSavedFraction(curves);

@@ -13,13 +13,23 @@ export interface Evaluation {
   readonly perCurveBoundGpuSecondsSavedFraction: number;
 }
 
-export function evaluatePolicies(curves: readonly Curve[], policy: string, overrides?: Record<string, unknown>): Evaluation {
+export function evaluatePolicies(
+  curves: readonly Curve[],
+  policy: string,
+  overrides?: Record<string, unknown>,
+): Evaluation {
   const oracle = oracleSavedFraction(curves);
   const run = (name: string, o?: Record<string, unknown>) => curves.map((c) => replayCurve(c, presetConfig(name, o)));
   const results = run(policy, overrides);
   const baselines: Record<string, Summary> = {};
   for (const b of BASELINES) if (b !== policy) baselines[b] = summarize(run(b), oracle);
-  return { policy, summary: summarize(results, oracle), curves: results, baselines, perCurveBoundGpuSecondsSavedFraction: perCurveBoundSavedFraction(curves) };
+  return {
+    policy,
+    summary: summarize(results, oracle),
+    curves: results,
+    baselines,
+    perCurveBoundGpuSecondsSavedFraction: perCurveBoundSavedFraction(curves),
+  };
 }
 
 /** One set of curves judged on its own: the policy's summary against that set's oracle and per-curve bound. */
@@ -39,7 +49,11 @@ export function sourceOf(name: string): string {
  * has two or more) and all curves but each source's. Each curve is replayed once; a set's
  * budget and oracle are its own.
  */
-export function evaluateBySource(curves: readonly Curve[], policy: string, overrides?: Record<string, unknown>): SetEvaluation[] {
+export function evaluateBySource(
+  curves: readonly Curve[],
+  policy: string,
+  overrides?: Record<string, unknown>,
+): SetEvaluation[] {
   const config = presetConfig(policy, overrides);
   const results = new Map(curves.map((c) => [c, replayCurve(c, config)]));
   const sources = [...new Set(curves.map((c) => sourceOf(c.name)))].sort();
@@ -60,9 +74,20 @@ export function evaluateBySource(curves: readonly Curve[], policy: string, overr
 }
 
 export function formatSets(policy: string, sets: readonly SetEvaluation[]): string {
-  const ofOracle = (v: number, s: Summary) => (s.oracleGpuSecondsSavedFraction > 0 ? v / s.oracleGpuSecondsSavedFraction : 0);
+  const ofOracle = (v: number, s: Summary) =>
+    s.oracleGpuSecondsSavedFraction > 0 ? v / s.oracleGpuSecondsSavedFraction : 0;
   const rows = table([
-    ["set", "curves", `${policy} GPU-s saved`, "of oracle", "mean loss", "max loss", "within budget", "oracle", "per-curve bound (of oracle)"],
+    [
+      "set",
+      "curves",
+      `${policy} GPU-s saved`,
+      "of oracle",
+      "mean loss",
+      "max loss",
+      "within budget",
+      "oracle",
+      "per-curve bound (of oracle)",
+    ],
     ...sets.map(({ set, summary: s, perCurveBoundGpuSecondsSavedFraction: b }) => [
       set,
       String(s.curves),
@@ -76,14 +101,22 @@ export function formatSets(policy: string, sets: readonly SetEvaluation[]): stri
 
 /** GPU-s saved, of oracle, mean loss, max loss, within budget: the columns both tables share. */
 function savingCells(s: Summary): string[] {
-  return [pct(s.gpuSecondsSavedFraction), pct(s.ofOracle), s.meanBestEmaLoss.toFixed(4), s.maxBestEmaLoss.toFixed(4), s.withinBudget ? "yes" : "no"];
+  return [
+    pct(s.gpuSecondsSavedFraction),
+    pct(s.ofOracle),
+    s.meanBestEmaLoss.toFixed(4),
+    s.maxBestEmaLoss.toFixed(4),
+    s.withinBudget ? "yes" : "no",
+  ];
 }
 
 const pct = (v: number) => `${(v * 100).toFixed(1)}%`;
 
 function table(rows: string[][]): string {
   const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length))) ?? [];
-  return rows.map((r) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join("  ")).join("\n");
+  return rows
+    .map((r) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join("  "))
+    .join("\n");
 }
 
 export function formatEvaluation(e: Evaluation): string {
@@ -105,11 +138,7 @@ export function formatEvaluation(e: Evaluation): string {
   const summaries: [string, Summary][] = [[e.policy, e.summary], ...Object.entries(e.baselines)];
   const side = table([
     ["policy", "epochs saved", "GPU-s saved", "of oracle", "mean loss", "max loss", "within budget"],
-    ...summaries.map(([name, s]) => [
-      name,
-      pct(s.epochsSavedFraction),
-      ...savingCells(s),
-    ]),
+    ...summaries.map(([name, s]) => [name, pct(s.epochsSavedFraction), ...savingCells(s)]),
     ["oracle", "", pct(e.summary.oracleGpuSecondsSavedFraction), "100.0%", "<= 0.0020", "<= 0.0100", "yes"],
     ["per-curve bound", "", pct(bound), pct(ofOracle(bound)), "<= 0.0020", "<= 0.0020", "yes"],
   ]);

@@ -12,7 +12,11 @@ import type { Curve } from "./curves.js";
 // through FoldState (tested).
 
 /** Per epoch index: the largest score over the window of `consecutive` epochs ending there. */
-export function windowedForecastScores(curve: Curve, spec: Record<string, unknown> = { policy: "Forecast" }, model: ForecastModel = FORECAST_MODEL): Float64Array {
+export function windowedForecastScores(
+  curve: Curve,
+  spec: Record<string, unknown> = { policy: "Forecast" },
+  model: ForecastModel = FORECAST_MODEL,
+): Float64Array {
   const cfg = makePolicyConfig(spec, curve.maxEpochs);
   const h = new FoldHistory();
   const raw = new Float64Array(curve.points.length);

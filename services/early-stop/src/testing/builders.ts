@@ -1,4 +1,13 @@
-import { API_VERSION, encodeLoss, type EpochMetrics, foldJobName, KIND, LABEL_FOLD, LABEL_ROLE, LABEL_RUN } from "@nnunet-operator/api";
+import {
+  API_VERSION,
+  encodeLoss,
+  type EpochMetrics,
+  foldJobName,
+  KIND,
+  LABEL_FOLD,
+  LABEL_ROLE,
+  LABEL_RUN,
+} from "@nnunet-operator/api";
 import type { KubeObject } from "@nnunet-operator/kube";
 import type { EpochPoint } from "../convergence/history.js";
 
@@ -32,7 +41,11 @@ export function makeRun(input: RunInput = {}): KubeObject {
 }
 
 /** The fold's training Job as the operator creates it: owned by the run, labelled, running. */
-export function makeTrainingJob(run: KubeObject, fold: string, extra: { annotations?: Record<string, string>; conditions?: unknown[] } = {}): KubeObject {
+export function makeTrainingJob(
+  run: KubeObject,
+  fold: string,
+  extra: { annotations?: Record<string, string>; conditions?: unknown[] } = {},
+): KubeObject {
   const name = run.metadata.name ?? "";
   return {
     apiVersion: "batch/v1",
@@ -47,7 +60,10 @@ export function makeTrainingJob(run: KubeObject, fold: string, extra: { annotati
     spec: {
       suspend: false,
       backoffLimit: 0,
-      template: { metadata: { labels: { [LABEL_RUN]: name, [LABEL_FOLD]: fold } }, spec: { restartPolicy: "Never", containers: [{ name: "nnunet", image: "nnunet-operator/nnunet:test" }] } },
+      template: {
+        metadata: { labels: { [LABEL_RUN]: name, [LABEL_FOLD]: fold } },
+        spec: { restartPolicy: "Never", containers: [{ name: "nnunet", image: "nnunet-operator/nnunet:test" }] },
+      },
     },
     status: { active: 1, ...(extra.conditions !== undefined && { conditions: extra.conditions }) },
   };
@@ -87,7 +103,15 @@ export function epochMessage(p: EpochPoint, observedAtMs: number, address: Epoch
 /** A flat curve: EMA rises for `rise` epochs, then stays put; 100 s epochs. */
 export function flatCurve(epochs: number, rise = 20): EpochPoint[] {
   return Array.from({ length: epochs }, (_, e) => {
-    const ema = 0.5 + 0.3 * Math.min(e, rise) / rise;
-    return { epoch: e, trainLoss: -0.5, valLoss: -0.4, pseudoDiceMean: ema, emaPseudoDice: ema, epochTimeSeconds: 100, learningRate: 0.01 };
+    const ema = 0.5 + (0.3 * Math.min(e, rise)) / rise;
+    return {
+      epoch: e,
+      trainLoss: -0.5,
+      valLoss: -0.4,
+      pseudoDiceMean: ema,
+      emaPseudoDice: ema,
+      epochTimeSeconds: 100,
+      learningRate: 0.01,
+    };
   });
 }

@@ -44,7 +44,9 @@ export function parseApiPath(path: string): Route | undefined {
     parts.splice(0, 2);
   }
   const [plural, name, subresource] = parts;
-  const resource = Object.values(Resources).find((r) => r.group === group && r.version === version && r.plural === plural);
+  const resource = Object.values(Resources).find(
+    (r) => r.group === group && r.version === version && r.plural === plural,
+  );
   return resource ? { resource, namespace, name, subresource } : undefined;
 }
 
@@ -90,14 +92,32 @@ function send(res: ServerResponse, code: number, body: unknown): void {
 }
 
 function sendError(res: ServerResponse, err: unknown): void {
-  if (err instanceof KubeApiError) return send(res, err.code || 500, err.status ?? { kind: "Status", code: err.code, reason: err.reason, message: err.message });
+  if (err instanceof KubeApiError)
+    return send(
+      res,
+      err.code || 500,
+      err.status ?? { kind: "Status", code: err.code, reason: err.reason, message: err.message },
+    );
   send(res, 500, { kind: "Status", code: 500, reason: "InternalError", message: String(err) });
 }
 
-async function handle(port: FakeKubePort, req: IncomingMessage, res: ServerResponse, body: string, watches: Set<AbortController>): Promise<void> {
+async function handle(
+  port: FakeKubePort,
+  req: IncomingMessage,
+  res: ServerResponse,
+  body: string,
+  watches: Set<AbortController>,
+): Promise<void> {
   const url = new URL(req.url ?? "/", "http://fake");
   const route = parseApiPath(url.pathname);
-  if (!route) return send(res, 404, { kind: "Status", code: 404, reason: "NotFound", message: `no route ${url.pathname}`, details: {} });
+  if (!route)
+    return send(res, 404, {
+      kind: "Status",
+      code: 404,
+      reason: "NotFound",
+      message: `no route ${url.pathname}`,
+      details: {},
+    });
   const { resource, namespace, name, subresource } = route;
   const key = { namespace, name: name ?? "" };
   try {
@@ -109,19 +129,32 @@ async function handle(port: FakeKubePort, req: IncomingMessage, res: ServerRespo
       res.on("close", () => abort.abort());
       res.writeHead(200, { "content-type": "application/json", "transfer-encoding": "chunked" });
       const labelSelector = url.searchParams.get("labelSelector") ?? undefined;
-      await port.watch(resource, { namespace, labelSelector }, (event) => res.write(`${JSON.stringify(event)}\n`), abort.signal);
+      await port.watch(
+        resource,
+        { namespace, labelSelector },
+        (event) => res.write(`${JSON.stringify(event)}\n`),
+        abort.signal,
+      );
       watches.delete(abort);
       return void res.end();
     }
     if (req.method === "GET") {
       const labelSelector = url.searchParams.get("labelSelector");
       const list = await port.list(resource, { namespace, ...(labelSelector && { labelSelector }) });
-      return send(res, 200, { kind: `${resource.kind}List`, apiVersion: resource.group ? `${resource.group}/${resource.version}` : resource.version, metadata: { resourceVersion: list.resourceVersion }, items: list.items });
+      return send(res, 200, {
+        kind: `${resource.kind}List`,
+        apiVersion: resource.group ? `${resource.group}/${resource.version}` : resource.version,
+        metadata: { resourceVersion: list.resourceVersion },
+        items: list.items,
+      });
     }
     if (req.method === "POST") return send(res, 201, await port.create(resource, JSON.parse(body) as KubeObject));
     if (req.method === "PATCH") {
       const type = CONTENT_TYPES[(req.headers["content-type"] ?? "").split(";")[0]?.trim() ?? ""] ?? "merge";
-      const patched = subresource === "status" ? await port.patchStatus(resource, key, JSON.parse(body), { type }) : await port.patch(resource, key, JSON.parse(body), { type });
+      const patched =
+        subresource === "status"
+          ? await port.patchStatus(resource, key, JSON.parse(body), { type })
+          : await port.patch(resource, key, JSON.parse(body), { type });
       return send(res, 200, patched);
     }
     if (req.method === "DELETE") {

@@ -83,7 +83,13 @@ export class MemoryEpochSource implements EpochSource {
   }
 
   private async feed(m: Stored, handler: EpochHandler, onMalformed: MalformedHandler): Promise<boolean> {
-    const meta: DeliveryMeta = { subject: m.subject, streamSequence: m.seq, deliveryCount: 1, redelivered: false, msgId: undefined };
+    const meta: DeliveryMeta = {
+      subject: m.subject,
+      streamSequence: m.seq,
+      deliveryCount: 1,
+      redelivered: false,
+      msgId: undefined,
+    };
     const decoded = decodeEpochMessage(m.subject, m.data);
     if (!decoded.ok) {
       onMalformed(decoded.reason, decoded.detail, meta);

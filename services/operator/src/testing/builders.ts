@@ -36,8 +36,18 @@ export class FakeClock {
 type DeepPartialSpec = Partial<TrainingRunSpecInput>;
 
 export class RunBuilder {
-  private meta: Record<string, unknown> = { name: "liver", namespace: "team-a", uid: "uid-liver", generation: 1, creationTimestamp: iso(0) };
-  private spec: DeepPartialSpec = { dataset: "Dataset003_Liver", configuration: "3d_fullres", storage: { claimName: "nnunet-data" } };
+  private meta: Record<string, unknown> = {
+    name: "liver",
+    namespace: "team-a",
+    uid: "uid-liver",
+    generation: 1,
+    creationTimestamp: iso(0),
+  };
+  private spec: DeepPartialSpec = {
+    dataset: "Dataset003_Liver",
+    configuration: "3d_fullres",
+    storage: { claimName: "nnunet-data" },
+  };
   private statusValue: TrainingRunStatus | undefined;
 
   named(name: string, namespace = "team-a"): this {
@@ -104,7 +114,10 @@ export class NodeBuilder {
       kind: "Node",
       metadata: { name, labels: { "nvidia.com/gpu.product": "NVIDIA-L40S" } },
       spec: { taints: [{ key: "nvidia.com/gpu", value: "present", effect: "NoSchedule" }] },
-      status: { allocatable: { "nvidia.com/gpu": "4", cpu: "64", memory: "512Gi" }, conditions: [{ type: "Ready", status: "True" }] },
+      status: {
+        allocatable: { "nvidia.com/gpu": "4", cpu: "64", memory: "512Gi" },
+        conditions: [{ type: "Ready", status: "True" }],
+      },
     };
   }
   product(product: string, label = "nvidia.com/gpu.product"): this {
@@ -124,7 +137,10 @@ export class NodeBuilder {
     return this;
   }
   taint(key: string, effect: "NoSchedule" | "NoExecute" | "PreferNoSchedule", value?: string): this {
-    this.node.spec = { ...this.node.spec, taints: [...(this.node.spec?.taints ?? []), { key, effect, ...(value ? { value } : {}) }] };
+    this.node.spec = {
+      ...this.node.spec,
+      taints: [...(this.node.spec?.taints ?? []), { key, effect, ...(value ? { value } : {}) }],
+    };
     return this;
   }
   build(): INode {
@@ -150,10 +166,18 @@ export class PodBuilder {
   }
   of(run: string, role: Role, fold?: string): this {
     const container = role === "calibrate" ? "calibrate" : "nnunet";
-    this.pod.metadata!.labels = { [LABEL_RUN]: run, [LABEL_ROLE]: role, ...(fold !== undefined ? { [LABEL_FOLD]: fold } : {}) };
+    this.pod.metadata!.labels = {
+      [LABEL_RUN]: run,
+      [LABEL_ROLE]: role,
+      ...(fold !== undefined ? { [LABEL_FOLD]: fold } : {}),
+    };
     this.pod.spec!.containers = [{ ...this.pod.spec!.containers[0]!, name: container, image: "nnunet" }];
     const statuses = this.pod.status?.containerStatuses;
-    if (statuses) this.pod.status = { ...this.pod.status, containerStatuses: statuses.map((s, i) => (i === 0 ? { ...s, name: container } : s)) };
+    if (statuses)
+      this.pod.status = {
+        ...this.pod.status,
+        containerStatuses: statuses.map((s, i) => (i === 0 ? { ...s, name: container } : s)),
+      };
     return this;
   }
   createdAt(seconds: number): this {
@@ -161,7 +185,9 @@ export class PodBuilder {
     return this;
   }
   gpus(n: number): this {
-    this.pod.spec!.containers = this.pod.spec!.containers.map((c, i) => (i === 0 ? { ...c, resources: { limits: { "nvidia.com/gpu": String(n) } } } : c));
+    this.pod.spec!.containers = this.pod.spec!.containers.map((c, i) =>
+      i === 0 ? { ...c, resources: { limits: { "nvidia.com/gpu": String(n) } } } : c,
+    );
     return this;
   }
   on(node: string): this {
@@ -172,35 +198,71 @@ export class PodBuilder {
     this.pod.status = { ...this.pod.status, phase: "Running", startTime: iso(startSeconds) };
     return this;
   }
-  private terminate(phase: "Succeeded" | "Failed", exitCode: number, extra: { reason: string; message?: string }, finishSeconds: number): this {
+  private terminate(
+    phase: "Succeeded" | "Failed",
+    exitCode: number,
+    extra: { reason: string; message?: string },
+    finishSeconds: number,
+  ): this {
     const name = this.pod.spec!.containers[0]!.name;
     this.pod.status = {
       ...this.pod.status,
       phase,
       startTime: this.pod.status?.startTime ?? iso(0),
       containerStatuses: [
-        { name, image: "nnunet", imageID: "", ready: false, restartCount: 0, state: { terminated: { ...extra, exitCode, finishedAt: iso(finishSeconds) } } },
+        {
+          name,
+          image: "nnunet",
+          imageID: "",
+          ready: false,
+          restartCount: 0,
+          state: { terminated: { ...extra, exitCode, finishedAt: iso(finishSeconds) } },
+        },
       ],
     };
     return this;
   }
   succeeded(finishSeconds = 100, message?: string): this {
-    return this.terminate("Succeeded", 0, { reason: "Completed", ...(message !== undefined ? { message } : {}) }, finishSeconds);
+    return this.terminate(
+      "Succeeded",
+      0,
+      { reason: "Completed", ...(message !== undefined ? { message } : {}) },
+      finishSeconds,
+    );
   }
   failed(exitCode: number, opts: { reason?: string; message?: string; finishSeconds?: number } = {}): this {
-    return this.terminate("Failed", exitCode, { reason: opts.reason ?? "Error", ...(opts.message !== undefined ? { message: opts.message } : {}) }, opts.finishSeconds ?? 100);
+    return this.terminate(
+      "Failed",
+      exitCode,
+      { reason: opts.reason ?? "Error", ...(opts.message !== undefined ? { message: opts.message } : {}) },
+      opts.finishSeconds ?? 100,
+    );
   }
   disrupted(reason = "DeletionByTaintManager"): this {
-    this.pod.status = { ...this.pod.status, conditions: [...(this.pod.status?.conditions ?? []), { type: "DisruptionTarget", status: "True", reason }] };
+    this.pod.status = {
+      ...this.pod.status,
+      conditions: [...(this.pod.status?.conditions ?? []), { type: "DisruptionTarget", status: "True", reason }],
+    };
     return this;
   }
   evicted(): this {
-    this.pod.status = { ...this.pod.status, phase: "Failed", reason: "Evicted", startTime: this.pod.status?.startTime ?? iso(0) };
+    this.pod.status = {
+      ...this.pod.status,
+      phase: "Failed",
+      reason: "Evicted",
+      startTime: this.pod.status?.startTime ?? iso(0),
+    };
     return this;
   }
   waiting(reason: string, message = ""): this {
     const name = this.pod.spec!.containers[0]!.name;
-    this.pod.status = { ...this.pod.status, phase: "Pending", containerStatuses: [{ name, image: "nnunet", imageID: "", ready: false, restartCount: 0, state: { waiting: { reason, message } } }] };
+    this.pod.status = {
+      ...this.pod.status,
+      phase: "Pending",
+      containerStatuses: [
+        { name, image: "nnunet", imageID: "", ready: false, restartCount: 0, state: { waiting: { reason, message } } },
+      ],
+    };
     return this;
   }
   build(): IPod {
@@ -212,10 +274,20 @@ export const makePod = (name = "pod-1"): PodBuilder => new PodBuilder(name);
 export class JobBuilder {
   private job: IJob;
   constructor(name: string) {
-    this.job = { apiVersion: "batch/v1", kind: "Job", metadata: { name, namespace: "team-a", labels: {}, annotations: {}, creationTimestamp: iso(0) }, spec: { template: { spec: { containers: [{ name: "nnunet", image: "nnunet" }], restartPolicy: "Never" } } }, status: {} };
+    this.job = {
+      apiVersion: "batch/v1",
+      kind: "Job",
+      metadata: { name, namespace: "team-a", labels: {}, annotations: {}, creationTimestamp: iso(0) },
+      spec: { template: { spec: { containers: [{ name: "nnunet", image: "nnunet" }], restartPolicy: "Never" } } },
+      status: {},
+    };
   }
   of(run: string, role: Role, fold?: string): this {
-    this.job.metadata!.labels = { [LABEL_RUN]: run, [LABEL_ROLE]: role, ...(fold !== undefined ? { [LABEL_FOLD]: fold } : {}) };
+    this.job.metadata!.labels = {
+      [LABEL_RUN]: run,
+      [LABEL_ROLE]: role,
+      ...(fold !== undefined ? { [LABEL_FOLD]: fold } : {}),
+    };
     return this;
   }
   annotate(key: string, value: string): this {
@@ -223,13 +295,33 @@ export class JobBuilder {
     return this;
   }
   stopDecision(decision: Partial<StopDecision> = {}): this {
-    const full = { schemaVersion: 1, epoch: 180, policy: "Forecast", reason: "predicted gain below 0.002", bestEpoch: 172, bestEma: 0.91, decidedAt: iso(500), ...decision };
+    const full = {
+      schemaVersion: 1,
+      epoch: 180,
+      policy: "Forecast",
+      reason: "predicted gain below 0.002",
+      bestEpoch: 172,
+      bestEma: 0.91,
+      decidedAt: iso(500),
+      ...decision,
+    };
     this.job.spec = { ...this.job.spec!, suspend: true };
     return this.annotate(ANNOTATION_STOP_DECISION, JSON.stringify(full));
   }
   /** An audit's would-be decision: the annotation with mode Audit, and no suspend. */
   auditDecision(decision: Partial<StopDecision> = {}): this {
-    const full = { schemaVersion: 1, epoch: 180, policy: "Forecast", reason: "predicted gain below 0.002", bestEpoch: 172, bestEma: 0.91, decidedAt: iso(500), mode: "Audit", trainedSeconds: 18100, ...decision };
+    const full = {
+      schemaVersion: 1,
+      epoch: 180,
+      policy: "Forecast",
+      reason: "predicted gain below 0.002",
+      bestEpoch: 172,
+      bestEma: 0.91,
+      decidedAt: iso(500),
+      mode: "Audit",
+      trainedSeconds: 18100,
+      ...decision,
+    };
     return this.annotate(ANNOTATION_STOP_DECISION, JSON.stringify(full));
   }
   gpus(n: number): this {
@@ -241,11 +333,17 @@ export class JobBuilder {
     return this;
   }
   complete(seconds = 100): this {
-    this.job.status = { succeeded: 1, conditions: [{ type: "Complete", status: "True", lastTransitionTime: iso(seconds) }] };
+    this.job.status = {
+      succeeded: 1,
+      conditions: [{ type: "Complete", status: "True", lastTransitionTime: iso(seconds) }],
+    };
     return this;
   }
   failed(seconds = 100, reason = "BackoffLimitExceeded", failedPods = 1): this {
-    this.job.status = { failed: failedPods, conditions: [{ type: "Failed", status: "True", reason, lastTransitionTime: iso(seconds) }] };
+    this.job.status = {
+      failed: failedPods,
+      conditions: [{ type: "Failed", status: "True", reason, lastTransitionTime: iso(seconds) }],
+    };
     return this;
   }
   deleting(): this {
@@ -285,7 +383,12 @@ export function makeCalibrationResult(overrides: Partial<CalibrationResult> = {}
 }
 
 /** An AdmissionReview request for a TrainingRun, as the API server sends it to the validating webhook. */
-export function admissionReview(operation: string, object: unknown, oldObject?: unknown, extra: Record<string, unknown> = {}) {
+export function admissionReview(
+  operation: string,
+  object: unknown,
+  oldObject?: unknown,
+  extra: Record<string, unknown> = {},
+) {
   return {
     apiVersion: "admission.k8s.io/v1",
     kind: "AdmissionReview",

@@ -19,14 +19,23 @@ export interface FoldCase {
 }
 
 /** A fold's previous status: Training attempt 0 unless overridden. */
-export const previousFold = (s: Partial<FoldStatus>): FoldStatus => ({ fold: "0", phase: "Training", attempt: 0, ...s });
+export const previousFold = (s: Partial<FoldStatus>): FoldStatus => ({
+  fold: "0",
+  phase: "Training",
+  attempt: 0,
+  ...s,
+});
 
 export function assertFoldDecision(d: FoldDecision, c: FoldCase): void {
   assert.equal(d.status.phase, c.phase, `phase (${d.status.reason}: ${d.status.message})`);
   if (c.reason) assert.equal(d.status.reason, c.reason);
   if (c.attempt !== undefined) assert.equal(d.status.attempt, c.attempt, "attempt");
   if (c.batch !== undefined) assert.equal(d.status.batchSize, c.batch, "batch size");
-  if (c.actions) assert.deepEqual(d.actions.map((a) => a.type), c.actions);
+  if (c.actions)
+    assert.deepEqual(
+      d.actions.map((a) => a.type),
+      c.actions,
+    );
   assert.equal(d.wants, c.wants, "wants");
   assert.equal(d.requeueAfterSeconds, c.requeue, "requeue");
   if (c.message) assert.match(d.status.message ?? "", c.message);

@@ -32,7 +32,18 @@ export class Sim {
   ) {}
 
   world(admission = NOTHING_ADMITTED): RunWorld {
-    return { config: this.config, jobs: this.jobs, pods: this.pods, nodes: this.nodes, calibrationCache: this.cache, claimExists: this.claimExists, admission, progress: this.progress, heartbeats: this.heartbeats, feedSince: this.feedSince };
+    return {
+      config: this.config,
+      jobs: this.jobs,
+      pods: this.pods,
+      nodes: this.nodes,
+      calibrationCache: this.cache,
+      claimExists: this.claimExists,
+      admission,
+      progress: this.progress,
+      heartbeats: this.heartbeats,
+      feedSince: this.feedSince,
+    };
   }
 
   /**
@@ -55,7 +66,8 @@ export class Sim {
     this.run = { ...this.run, status: plan.status };
     for (const a of plan.actions.slice(0, crashAfter ?? plan.actions.length)) {
       if (a.verb === "create") {
-        if (!this.jobs.some((j) => j.metadata?.name === a.object.metadata?.name)) this.jobs.push({ ...a.object, status: { active: 1 } });
+        if (!this.jobs.some((j) => j.metadata?.name === a.object.metadata?.name))
+          this.jobs.push({ ...a.object, status: { active: 1 } });
       } else if (a.verb === "delete") {
         this.jobs = this.jobs.filter((j) => j.metadata?.name !== a.name);
         this.pods = this.pods.filter((p) => !p.metadata?.name?.startsWith(a.name));

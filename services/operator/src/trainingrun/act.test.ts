@@ -6,7 +6,16 @@ import { mergePatchBetween, performActions } from "./act.js";
 import type { KubeAction } from "./decide/run.js";
 import { slimJob, slimPod } from "./slim.js";
 
-const job = (name: string): KubeAction => ({ verb: "create", object: { apiVersion: "batch/v1", kind: "Job", metadata: { name, namespace: "ns" }, spec: { template: { spec: { containers: [] } } } }, why: "test" });
+const job = (name: string): KubeAction => ({
+  verb: "create",
+  object: {
+    apiVersion: "batch/v1",
+    kind: "Job",
+    metadata: { name, namespace: "ns" },
+    spec: { template: { spec: { containers: [] } } },
+  },
+  why: "test",
+});
 const cache: KubeAction = {
   verb: "upsertConfigMapData",
   namespace: "ns",
@@ -31,7 +40,9 @@ describe("performActions", () => {
     const port = new FakeKubePort();
     await port.create(Resources.jobs, (job("b") as unknown as { object: KubeObject }).object);
     const written: string[] = [];
-    const result = await performActions(port, [job("a"), job("b"), job("c")], (_k, o) => written.push(o.metadata.name!));
+    const result = await performActions(port, [job("a"), job("b"), job("c")], (_k, o) =>
+      written.push(o.metadata.name!),
+    );
     assert.deepEqual(result.created, ["a", "c"]);
     assert.deepEqual(written, ["a", "c"]);
   });
@@ -40,14 +51,22 @@ describe("performActions", () => {
     const port = new FakeKubePort();
     port.failNext("create", new KubeApiError("forbidden", { code: 403, reason: "Forbidden", retryable: false }));
     const written: string[] = [];
-    await assert.rejects(performActions(port, [job("a"), job("b")], (_k, o) => written.push(o.metadata.name!)), /forbidden/);
+    await assert.rejects(
+      performActions(port, [job("a"), job("b")], (_k, o) => written.push(o.metadata.name!)),
+      /forbidden/,
+    );
     assert.deepEqual(written, ["b"]);
   });
 
   it("deletes with foreground propagation and takes NotFound as success", async () => {
     const port = new FakeKubePort();
-    await performActions(port, [{ verb: "delete", kind: "Job", namespace: "ns", name: "gone", propagationPolicy: "Foreground", why: "test" }]);
-    assert.deepEqual(port.writes().map((w) => [w.verb, w.options]), [["delete", { propagationPolicy: "Foreground" }]]);
+    await performActions(port, [
+      { verb: "delete", kind: "Job", namespace: "ns", name: "gone", propagationPolicy: "Foreground", why: "test" },
+    ]);
+    assert.deepEqual(
+      port.writes().map((w) => [w.verb, w.options]),
+      [["delete", { propagationPolicy: "Foreground" }]],
+    );
   });
 
   it("creates the cache ConfigMap when missing, else merge-patches one key", async () => {
@@ -55,26 +74,73 @@ describe("performActions", () => {
     await performActions(port, [cache]);
     assert.deepEqual((await port.get(Resources.configMaps, { namespace: "ns", name: "cache" })).data, { k2: "v2" });
     await performActions(port, [{ ...cache, patch: { data: { k3: "v3" } } } as KubeAction]);
-    assert.deepEqual((await port.get(Resources.configMaps, { namespace: "ns", name: "cache" })).data, { k2: "v2", k3: "v3" });
+    assert.deepEqual((await port.get(Resources.configMaps, { namespace: "ns", name: "cache" })).data, {
+      k2: "v2",
+      k3: "v3",
+    });
   });
 });
 
 describe("slim caches", () => {
   it("keeps of a pod what the decisions read, and drops managedFields and container details", () => {
     const pod = {
-      metadata: { name: "p", namespace: "ns", resourceVersion: "3", managedFields: [{ manager: "x" }], labels: { a: "b" } },
-      spec: { nodeName: "n1", containers: [{ name: "nnunet", image: "img", args: ["long"], env: [{ name: "A", value: "1" }], resources: { limits: { "nvidia.com/gpu": "1" } } }], initContainers: [{ name: "reporter", image: "r", restartPolicy: "Always", command: ["x"] }], volumes: [{ name: "v" }] },
+      metadata: {
+        name: "p",
+        namespace: "ns",
+        resourceVersion: "3",
+        managedFields: [{ manager: "x" }],
+        labels: { a: "b" },
+      },
+      spec: {
+        nodeName: "n1",
+        containers: [
+          {
+            name: "nnunet",
+            image: "img",
+            args: ["long"],
+            env: [{ name: "A", value: "1" }],
+            resources: { limits: { "nvidia.com/gpu": "1" } },
+          },
+        ],
+        initContainers: [{ name: "reporter", image: "r", restartPolicy: "Always", command: ["x"] }],
+        volumes: [{ name: "v" }],
+      },
       status: { phase: "Running" },
     } as KubeObject;
     assert.deepEqual(slimPod(pod), {
       metadata: { name: "p", namespace: "ns", resourceVersion: "3", labels: { a: "b" } },
-      spec: { nodeName: "n1", containers: [{ name: "nnunet", image: "img", resources: { limits: { "nvidia.com/gpu": "1" } } }], initContainers: [{ name: "reporter", image: "r", restartPolicy: "Always" }] },
+      spec: {
+        nodeName: "n1",
+        containers: [{ name: "nnunet", image: "img", resources: { limits: { "nvidia.com/gpu": "1" } } }],
+        initContainers: [{ name: "reporter", image: "r", restartPolicy: "Always" }],
+      },
       status: { phase: "Running" },
     });
   });
 
   it("keeps of a Job its suspension, template labels and placement", () => {
-    const j = { metadata: { name: "j", annotations: { x: "1" } }, spec: { suspend: true, backoffLimit: 0, template: { metadata: { labels: { r: "1" } }, spec: { affinity: { a: 1 }, containers: [{ name: "c", image: "i", command: ["python3"] }] } } }, status: { active: 1 } } as KubeObject;
-    assert.deepEqual(slimJob(j), { metadata: { name: "j", annotations: { x: "1" } }, spec: { suspend: true, template: { metadata: { labels: { r: "1" } }, spec: { affinity: { a: 1 }, containers: [{ name: "c", image: "i" }] } } }, status: { active: 1 } });
+    const j = {
+      metadata: { name: "j", annotations: { x: "1" } },
+      spec: {
+        suspend: true,
+        backoffLimit: 0,
+        template: {
+          metadata: { labels: { r: "1" } },
+          spec: { affinity: { a: 1 }, containers: [{ name: "c", image: "i", command: ["python3"] }] },
+        },
+      },
+      status: { active: 1 },
+    } as KubeObject;
+    assert.deepEqual(slimJob(j), {
+      metadata: { name: "j", annotations: { x: "1" } },
+      spec: {
+        suspend: true,
+        template: {
+          metadata: { labels: { r: "1" } },
+          spec: { affinity: { a: 1 }, containers: [{ name: "c", image: "i" }] },
+        },
+      },
+      status: { active: 1 },
+    });
   });
 });

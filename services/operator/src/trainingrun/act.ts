@@ -17,7 +17,8 @@ export interface ActResult {
 
 /** Recursive JSON merge patch (RFC 7386) from `from` to `to`: removed keys become null, arrays are replaced. Pure. */
 export function mergePatchBetween(from: unknown, to: unknown): unknown {
-  const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+  const isObject = (v: unknown): v is Record<string, unknown> =>
+    typeof v === "object" && v !== null && !Array.isArray(v);
   if (!isObject(from) || !isObject(to)) return to;
   const patch: Record<string, unknown> = {};
   for (const key of Object.keys(from)) if (!(key in to) || to[key] === undefined) patch[key] = null;
@@ -68,7 +69,11 @@ export async function performActions(
       }
       case "delete": {
         try {
-          await port.delete(Resources.jobs, { namespace: action.namespace, name: action.name }, { propagationPolicy: action.propagationPolicy });
+          await port.delete(
+            Resources.jobs,
+            { namespace: action.namespace, name: action.name },
+            { propagationPolicy: action.propagationPolicy },
+          );
         } catch (err) {
           if (!isNotFound(err)) throw err;
         }

@@ -15,7 +15,10 @@ export interface FoldSigning {
   caPem?: string | undefined;
 }
 
-export function foldCredentialIssuer(port: Pick<KubePort, "create">, signing: FoldSigning): (jobs: readonly IJob[]) => Promise<void> {
+export function foldCredentialIssuer(
+  port: Pick<KubePort, "create">,
+  signing: FoldSigning,
+): (jobs: readonly IJob[]) => Promise<void> {
   return async (jobs) => {
     await Promise.all(
       jobs.map(async (job) => {

@@ -9,8 +9,23 @@ import { ProgressCache } from "./progress-feed.js";
 // and a run's data gone with the run.
 
 const id = { namespace: "team-a", run: "liver", runUid: "uid-liver", fold: "0" };
-const epoch = (e: number, attempt = 0, seconds = 100): EpochMetrics => ({ schemaVersion: 1, ...id, attempt, epoch: e, pseudoDice: [0.5], epochTimeSeconds: seconds, observedAt: new Date(Date.UTC(2026, 0, 1, 0, 0, e)).toISOString() });
-const beat = (attempt: number, lastEpoch?: number): Heartbeat => ({ schemaVersion: 1, ...id, attempt, sentAt: "2026-01-01T00:00:00.000Z", buffered: 0, ...(lastEpoch !== undefined && { lastEpoch }) });
+const epoch = (e: number, attempt = 0, seconds = 100): EpochMetrics => ({
+  schemaVersion: 1,
+  ...id,
+  attempt,
+  epoch: e,
+  pseudoDice: [0.5],
+  epochTimeSeconds: seconds,
+  observedAt: new Date(Date.UTC(2026, 0, 1, 0, 0, e)).toISOString(),
+});
+const beat = (attempt: number, lastEpoch?: number): Heartbeat => ({
+  schemaVersion: 1,
+  ...id,
+  attempt,
+  sentAt: "2026-01-01T00:00:00.000Z",
+  buffered: 0,
+  ...(lastEpoch !== undefined && { lastEpoch }),
+});
 
 describe("the progress cache", () => {
   it("keeps the last RECENT_EPOCH_TIMES epoch times for the stall limit's median, across attempts", () => {
@@ -23,10 +38,32 @@ describe("the progress cache", () => {
     assert.equal(p?.attempt, 1);
   });
 
-  const cases: Array<{ name: string; beats: Array<[Heartbeat, number]>; want: { attempt: number; lastEpoch?: number; receivedAt: string } }> = [
-    { name: "the newest heartbeat of an attempt wins, stamped when it arrived", beats: [[beat(0, 3), 10], [beat(0, 4), 20]], want: { attempt: 0, lastEpoch: 4, receivedAt: new Date(20_000).toISOString() } },
-    { name: "a late heartbeat of an older attempt does not hide the newer one", beats: [[beat(1, 5), 10], [beat(0, 9), 20]], want: { attempt: 1, lastEpoch: 5, receivedAt: new Date(10_000).toISOString() } },
-    { name: "a heartbeat before the first epoch has no last epoch", beats: [[beat(2), 30]], want: { attempt: 2, receivedAt: new Date(30_000).toISOString() } },
+  const cases: Array<{
+    name: string;
+    beats: Array<[Heartbeat, number]>;
+    want: { attempt: number; lastEpoch?: number; receivedAt: string };
+  }> = [
+    {
+      name: "the newest heartbeat of an attempt wins, stamped when it arrived",
+      beats: [
+        [beat(0, 3), 10],
+        [beat(0, 4), 20],
+      ],
+      want: { attempt: 0, lastEpoch: 4, receivedAt: new Date(20_000).toISOString() },
+    },
+    {
+      name: "a late heartbeat of an older attempt does not hide the newer one",
+      beats: [
+        [beat(1, 5), 10],
+        [beat(0, 9), 20],
+      ],
+      want: { attempt: 1, lastEpoch: 5, receivedAt: new Date(10_000).toISOString() },
+    },
+    {
+      name: "a heartbeat before the first epoch has no last epoch",
+      beats: [[beat(2), 30]],
+      want: { attempt: 2, receivedAt: new Date(30_000).toISOString() },
+    },
   ];
   for (const c of cases) {
     it(c.name, () => {

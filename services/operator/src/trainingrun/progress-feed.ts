@@ -1,7 +1,13 @@
 import type { JetStreamClient } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { EpochMetrics, Heartbeat } from "@nnunet-operator/api";
-import { ALL_EPOCHS, ALL_HEARTBEATS, decodeEpochMessage, decodeHeartbeatMessage, replayEpochs } from "@nnunet-operator/bus";
+import {
+  ALL_EPOCHS,
+  ALL_HEARTBEATS,
+  decodeEpochMessage,
+  decodeHeartbeatMessage,
+  replayEpochs,
+} from "@nnunet-operator/bus";
 import { accumulateProgress, type FoldProgress } from "./decide/progress.js";
 import type { HeartbeatSeen } from "./decide/stall.js";
 
@@ -36,7 +42,11 @@ export class ProgressCache {
     if (!folds) this.beats.set(h.runUid, (folds = new Map()));
     const prev = folds.get(h.fold);
     if (prev && prev.attempt > h.attempt) return;
-    folds.set(h.fold, { attempt: h.attempt, ...(h.lastEpoch !== undefined && { lastEpoch: h.lastEpoch }), receivedAt: receivedAt.toISOString() });
+    folds.set(h.fold, {
+      attempt: h.attempt,
+      ...(h.lastEpoch !== undefined && { lastEpoch: h.lastEpoch }),
+      receivedAt: receivedAt.toISOString(),
+    });
   }
 
   /** Progress of a run's folds by fold key, for RunWorld.progress. */
@@ -101,7 +111,10 @@ export async function runProgressFeed(options: ProgressFeedOptions, signal: Abor
     }
   })().catch((err: unknown) => options.onError?.(err));
   try {
-    await replayEpochs(js, ALL_EPOCHS, take, { signal, onMalformed: (reason, detail) => options.onMalformed?.(reason, detail) });
+    await replayEpochs(js, ALL_EPOCHS, take, {
+      signal,
+      onMalformed: (reason, detail) => options.onMalformed?.(reason, detail),
+    });
   } catch (err) {
     // No stream yet (nothing was ever published) or JetStream unavailable: the live feed
     // still works; progress fills in status numbers (epochs, EMA, GPU-seconds).

@@ -1,7 +1,22 @@
 import type { IJob } from "kubernetes-models/batch/v1/Job";
 import type { Logger } from "pino";
-import { ConditionType, type FoldStatus, FINALIZER, setCondition, type TrainingRun, type TrainingRunStatus } from "@nnunet-operator/api";
-import { type Clock, defaultIsRetryable, type KubeObject, type KubePort, type ProcessResult, Resources, splitKey } from "@nnunet-operator/kube";
+import {
+  ConditionType,
+  type FoldStatus,
+  FINALIZER,
+  setCondition,
+  type TrainingRun,
+  type TrainingRunStatus,
+} from "@nnunet-operator/api";
+import {
+  type Clock,
+  defaultIsRetryable,
+  type KubeObject,
+  type KubePort,
+  type ProcessResult,
+  Resources,
+  splitKey,
+} from "@nnunet-operator/kube";
 import type { OperatorConfig } from "../config.js";
 import type { OperatorMetrics } from "../metrics.js";
 import { mergePatchBetween, performActions } from "./act.js";
@@ -72,7 +87,10 @@ export class TrainingRunReconciler {
       this.deps.metrics.reconcileErrors.inc({ controller: CONTROLLER, reason: errorReason(err) });
       throw err;
     } finally {
-      this.deps.metrics.reconcileDuration.observe({ controller: CONTROLLER, result }, (this.deps.clock.now() - started) / 1000);
+      this.deps.metrics.reconcileDuration.observe(
+        { controller: CONTROLLER, result },
+        (this.deps.clock.now() - started) / 1000,
+      );
     }
   }
 
@@ -89,7 +107,10 @@ export class TrainingRunReconciler {
       // The webhook keeps such runs out; without it, say why and wait for an edit.
       const message = parsed.errors.map((e) => `${e.field}: ${e.message}`).join("; ");
       await this.writeTerminalCondition(raw, undefined, "InvalidSpec", message);
-      logger.warn({ trainingRun: raw.metadata.name, namespace: raw.metadata.namespace, errors: parsed.errors }, "invalid TrainingRun");
+      logger.warn(
+        { trainingRun: raw.metadata.name, namespace: raw.metadata.namespace, errors: parsed.errors },
+        "invalid TrainingRun",
+      );
       return undefined;
     }
     if (!(raw.metadata.finalizers ?? []).includes(FINALIZER)) {
@@ -102,7 +123,9 @@ export class TrainingRunReconciler {
     } catch (err) {
       if (!defaultIsRetryable(err)) {
         await this.writeTerminalCondition(raw, parsed.run, "ReconcileFailed", (err as Error).message);
-        throw err instanceof TerminalReconcileError ? err : new TerminalReconcileError((err as Error).message, { cause: err });
+        throw err instanceof TerminalReconcileError
+          ? err
+          : new TerminalReconcileError((err as Error).message, { cause: err });
       }
       throw err;
     }
@@ -115,14 +138,26 @@ export class TrainingRunReconciler {
     const base = this.runWorld(key, run);
     const plan = decideRun(run, base, now);
 
-    const write = decideStatusWrite(run.status, plan.status, { now, lastWriteAt: this.lastStatusWrite.get(key), minIntervalSeconds: this.deps.statusMinIntervalSeconds });
+    const write = decideStatusWrite(run.status, plan.status, {
+      now,
+      lastWriteAt: this.lastStatusWrite.get(key),
+      minIntervalSeconds: this.deps.statusMinIntervalSeconds,
+    });
     if (write.write) {
-      const patch = { metadata: { resourceVersion: raw.metadata.resourceVersion }, status: mergePatchBetween(raw.status ?? {}, plan.status) };
+      const patch = {
+        metadata: { resourceVersion: raw.metadata.resourceVersion },
+        status: mergePatchBetween(raw.status ?? {}, plan.status),
+      };
       const updated = await port.patchStatus(Resources.trainingRuns, splitKey(key), patch, { type: "merge" });
       world.remember("runs", updated);
       this.lastStatusWrite.set(key, now);
     }
-    const done = await performActions(port, plan.actions, (kind, object) => world.remember(kind, object), this.deps.beforeCreateJobs);
+    const done = await performActions(
+      port,
+      plan.actions,
+      (kind, object) => world.remember(kind, object),
+      this.deps.beforeCreateJobs,
+    );
     for (const a of plan.actions) log.info({ action: a.verb, why: a.why }, "acted");
     for (const e of plan.events) void this.deps.events.event(raw, e.type, e.reason, e.message);
     // After the writes, so that the Jobs of used grants are in the cache: the admission loop
@@ -132,15 +167,24 @@ export class TrainingRunReconciler {
     metrics.setRun({
       namespace: run.metadata.namespace ?? "default",
       run: run.metadata.name ?? "",
-      gpusInUse: base.pods.filter((p) => isPodActive(p) && p.spec?.nodeName).reduce((s, p) => s + podGpuRequest(p.spec), 0),
+      gpusInUse: base.pods
+        .filter((p) => isPodActive(p) && p.spec?.nodeName)
+        .reduce((s, p) => s + podGpuRequest(p.spec), 0),
       gpuSecondsUsed: plan.status.totals?.gpuSecondsUsed ?? 0,
       gpuSecondsSaved: plan.status.totals?.gpuSecondsSaved ?? 0,
-      batchSize: plan.status.calibration?.batchSize !== undefined ? { value: plan.status.calibration.batchSize, source: plan.status.calibration.source ?? "Plans" } : undefined,
+      batchSize:
+        plan.status.calibration?.batchSize !== undefined
+          ? { value: plan.status.calibration.batchSize, source: plan.status.calibration.source ?? "Plans" }
+          : undefined,
     });
     metrics.setOutlook(
       run.metadata.namespace ?? "default",
       run.metadata.name ?? "",
-      new Map((plan.status.folds ?? []).flatMap((f) => (f.predictedFinishAt !== undefined ? [[f.fold, f.predictedFinishAt] as const] : []))),
+      new Map(
+        (plan.status.folds ?? []).flatMap((f) =>
+          f.predictedFinishAt !== undefined ? [[f.fold, f.predictedFinishAt] as const] : [],
+        ),
+      ),
       plan.status.queue?.estimatedStartAt,
     );
     // The writes went into the caches without the watch events that would requeue the run
@@ -202,13 +246,19 @@ export class TrainingRunReconciler {
       const fold = plan.status.folds?.find((f: FoldStatus) => name.endsWith(`-fold-${f.fold}`));
       if (fold && fold.attempt > 0) continue; // a restart is not a new admission
       this.deps.metrics.admittedFolds.inc({ queue });
-      if (queuedAt) this.deps.metrics.queueWait.observe({ queue }, Math.max(0, (now.getTime() - Date.parse(queuedAt)) / 1000));
+      if (queuedAt)
+        this.deps.metrics.queueWait.observe({ queue }, Math.max(0, (now.getTime() - Date.parse(queuedAt)) / 1000));
     }
   }
 
   private async addFinalizer(raw: KubeObject): Promise<void> {
     const finalizers = [...(raw.metadata.finalizers ?? []), FINALIZER];
-    const updated = await this.deps.port.patch(Resources.trainingRuns, splitKey(runKeyOf(raw)), { metadata: { resourceVersion: raw.metadata.resourceVersion, finalizers } }, { type: "merge" });
+    const updated = await this.deps.port.patch(
+      Resources.trainingRuns,
+      splitKey(runKeyOf(raw)),
+      { metadata: { resourceVersion: raw.metadata.resourceVersion, finalizers } },
+      { type: "merge" },
+    );
     this.deps.world.remember("runs", updated);
   }
 
@@ -223,7 +273,12 @@ export class TrainingRunReconciler {
         this.deps.logger.info({ trainingRun: name, namespace: ns, purged }, "purged the run's epochs");
       }
       const rest = finalizers.filter((f) => f !== FINALIZER);
-      await this.deps.port.patch(Resources.trainingRuns, splitKey(key), { metadata: { resourceVersion: raw.metadata.resourceVersion, finalizers: rest.length > 0 ? rest : null } }, { type: "merge" });
+      await this.deps.port.patch(
+        Resources.trainingRuns,
+        splitKey(key),
+        { metadata: { resourceVersion: raw.metadata.resourceVersion, finalizers: rest.length > 0 ? rest : null } },
+        { type: "merge" },
+      );
     }
     this.forget(key, raw.metadata.uid);
     return undefined;
@@ -239,17 +294,40 @@ export class TrainingRunReconciler {
   }
 
   /** Ready=False with the reason, written on the stored status; best effort. */
-  private async writeTerminalCondition(raw: KubeObject, run: TrainingRun | undefined, reason: string, message: string): Promise<void> {
+  private async writeTerminalCondition(
+    raw: KubeObject,
+    run: TrainingRun | undefined,
+    reason: string,
+    message: string,
+  ): Promise<void> {
     const stored = (raw.status ?? {}) as TrainingRunStatus;
     const generation = raw.metadata.generation ?? 0;
-    const { conditions, changed } = setCondition(stored.conditions ?? [], { type: ConditionType.Ready, status: "False", reason, message: message.slice(0, 2000), observedGeneration: generation }, new Date(this.deps.clock.now()));
+    const { conditions, changed } = setCondition(
+      stored.conditions ?? [],
+      {
+        type: ConditionType.Ready,
+        status: "False",
+        reason,
+        message: message.slice(0, 2000),
+        observedGeneration: generation,
+      },
+      new Date(this.deps.clock.now()),
+    );
     if (!changed) return;
     try {
-      const updated = await this.deps.port.patchStatus(Resources.trainingRuns, splitKey(runKeyOf(raw)), { status: { conditions } }, { type: "merge" });
+      const updated = await this.deps.port.patchStatus(
+        Resources.trainingRuns,
+        splitKey(runKeyOf(raw)),
+        { status: { conditions } },
+        { type: "merge" },
+      );
       this.deps.world.remember("runs", updated);
       void this.deps.events.event(raw, "Warning", reason, message);
     } catch (err) {
-      this.deps.logger.error({ err, trainingRun: run?.metadata.name ?? raw.metadata.name }, "could not record the terminal condition");
+      this.deps.logger.error(
+        { err, trainingRun: run?.metadata.name ?? raw.metadata.name },
+        "could not record the terminal condition",
+      );
     }
   }
 }

@@ -1,7 +1,16 @@
 import { LABEL_FOLD, LABEL_ROLE, type TrainingRun } from "@nnunet-operator/api";
 import type { Clock, TimerHandle } from "@nnunet-operator/kube";
 import type { OperatorConfig } from "../config.js";
-import { type AssumedGrant, type AdmissionRun, decideAdmission, type Demand, demandKey, NOTHING_ADMITTED, type RunAdmission, runKey } from "./decide/admission.js";
+import {
+  type AssumedGrant,
+  type AdmissionRun,
+  decideAdmission,
+  type Demand,
+  demandKey,
+  NOTHING_ADMITTED,
+  type RunAdmission,
+  runKey,
+} from "./decide/admission.js";
 import { withClusterDefaults } from "./decide/defaults.js";
 import { label } from "./decide/objects.js";
 import { gpuTolerations } from "./manifests/common.js";
@@ -63,7 +72,14 @@ export class AdmissionScheduler {
   publish(run: TrainingRun, wants: readonly Demand[]): void {
     const key = runKey(run);
     const { spec, metadata } = withClusterDefaults(run, this.deps.config);
-    const signature = JSON.stringify([metadata.creationTimestamp, spec.priority, spec.queue, spec.suspend, spec.gpu, wants]);
+    const signature = JSON.stringify([
+      metadata.creationTimestamp,
+      spec.priority,
+      spec.queue,
+      spec.suspend,
+      spec.gpu,
+      wants,
+    ]);
     const held = this.assumed.get(key);
     if (held) {
       const wanted = new Set(wants.map(demandKey));
@@ -141,12 +157,17 @@ export class AdmissionScheduler {
           held.set(k, { runKey: key, queue: run.spec.queue, node: got.nodes.get(k) ?? "", gpus });
         }
         if (held.size > 0) this.assumed.set(key, held);
-        const next: RunAdmission = { admitted: new Set(held.keys()), nodes: new Map([...held].map(([k, a]) => [k, a.node])), ...(got.wait ? { wait: got.wait } : {}) };
+        const next: RunAdmission = {
+          admitted: new Set(held.keys()),
+          nodes: new Map([...held].map(([k, a]) => [k, a.node])),
+          ...(got.wait ? { wait: got.wait } : {}),
+        };
         const prev = this.decisions.get(key);
         this.decisions.set(key, next);
         if (changed(prev, next)) this.deps.onChange(key);
       }
-      for (const key of [...this.decisions.keys()]) if (!this.published.has(key) && !this.assumed.has(key)) this.decisions.delete(key);
+      for (const key of [...this.decisions.keys()])
+        if (!this.published.has(key) && !this.assumed.has(key)) this.decisions.delete(key);
     } catch (err) {
       this.deps.onError(err);
     } finally {
@@ -166,7 +187,8 @@ export class AdmissionScheduler {
       for (const k of [...held.keys()]) {
         const [kind, fold] = k.split("/");
         const role = kind === "calibrate" ? "calibrate" : kind === "train" ? "train" : "validate";
-        if (jobs.some((j) => label(j, LABEL_ROLE) === role && (fold === undefined || label(j, LABEL_FOLD) === fold))) held.delete(k);
+        if (jobs.some((j) => label(j, LABEL_ROLE) === role && (fold === undefined || label(j, LABEL_FOLD) === fold)))
+          held.delete(k);
       }
       if (held.size === 0) this.assumed.delete(key);
     }

@@ -14,7 +14,11 @@ function slimMetadata(o: KubeObject): KubeObject["metadata"] {
 function slimContainers(list: unknown): unknown {
   if (!Array.isArray(list)) return list;
   // name (roles of containers), image (image-pull messages), resources (GPUs), restartPolicy (native sidecars).
-  return list.map((c: Obj) => Object.fromEntries(Object.entries(c).filter(([k]) => k === "name" || k === "image" || k === "resources" || k === "restartPolicy")));
+  return list.map((c: Obj) =>
+    Object.fromEntries(
+      Object.entries(c).filter(([k]) => k === "name" || k === "image" || k === "resources" || k === "restartPolicy"),
+    ),
+  );
 }
 
 /** A pod spec with placement and resources only. */
@@ -45,6 +49,12 @@ export function slimJob(o: KubeObject): KubeObject {
   return {
     ...o,
     metadata: slimMetadata(o),
-    spec: { ...(spec.suspend !== undefined && { suspend: spec.suspend }), template: { ...(template.metadata !== undefined && { metadata: template.metadata }), spec: slimPodSpec(template.spec) } },
+    spec: {
+      ...(spec.suspend !== undefined && { suspend: spec.suspend }),
+      template: {
+        ...(template.metadata !== undefined && { metadata: template.metadata }),
+        spec: slimPodSpec(template.spec),
+      },
+    },
   };
 }

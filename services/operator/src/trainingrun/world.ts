@@ -25,7 +25,11 @@ export class World {
   readonly informers: WorldInformers;
   private readonly parsed = new Map<string, { rv: string | undefined; result: ParsedRun }>();
 
-  constructor(port: Pick<KubePort, "list" | "watch">, readonly config: OperatorConfig, onError: (err: unknown) => void) {
+  constructor(
+    port: Pick<KubePort, "list" | "watch">,
+    readonly config: OperatorConfig,
+    onError: (err: unknown) => void,
+  ) {
     const common = { port, onError };
     this.informers = {
       runs: new Informer({ ...common, resource: Resources.trainingRuns, transform: slimObject }),
@@ -35,7 +39,12 @@ export class World {
       pods: new Informer({ ...common, resource: Resources.pods, transform: slimPod }),
       nodes: new Informer({ ...common, resource: Resources.nodes, transform: slimObject }),
       claims: new Informer({ ...common, resource: Resources.persistentVolumeClaims, transform: slimObject }),
-      configMaps: new Informer({ ...common, resource: Resources.configMaps, fieldSelector: `metadata.name=${config.calibration.cacheConfigMap}`, transform: slimObject }),
+      configMaps: new Informer({
+        ...common,
+        resource: Resources.configMaps,
+        fieldSelector: `metadata.name=${config.calibration.cacheConfigMap}`,
+        transform: slimObject,
+      }),
     };
   }
 
@@ -78,11 +87,15 @@ export class World {
   }
 
   jobsOf(namespace: string, run: string): IJob[] {
-    return this.informers.jobs.store.byLabel(LABEL_RUN, run).filter((j) => j.metadata.namespace === namespace) as IJob[];
+    return this.informers.jobs.store
+      .byLabel(LABEL_RUN, run)
+      .filter((j) => j.metadata.namespace === namespace) as IJob[];
   }
 
   podsOf(namespace: string, run: string): IPod[] {
-    return this.informers.pods.store.byLabel(LABEL_RUN, run).filter((p) => p.metadata.namespace === namespace) as IPod[];
+    return this.informers.pods.store
+      .byLabel(LABEL_RUN, run)
+      .filter((p) => p.metadata.namespace === namespace) as IPod[];
   }
 
   allJobs(): IJob[] {

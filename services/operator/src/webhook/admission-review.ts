@@ -43,7 +43,9 @@ export const AdmissionResponse = z.object({
       code: z.int(),
       reason: z.string(),
       message: z.string(),
-      details: z.object({ name: z.string().optional(), group: z.string(), kind: z.string(), causes: z.array(StatusCause) }).optional(),
+      details: z
+        .object({ name: z.string().optional(), group: z.string(), kind: z.string(), causes: z.array(StatusCause) })
+        .optional(),
     })
     .optional(),
   warnings: z.array(z.string()).optional(),

@@ -37,9 +37,14 @@ function check(body: unknown, options = {}) {
 describe("validating webhook for TrainingRuns", () => {
   it("refuses an image and a priority class the operator's configuration does not allow, naming both fields", () => {
     const config = parseOperatorConfig("images: {training: registry.example/nnunet:2.5}");
-    const out = check(review("CREATE", run({}, { image: "busybox", priorityClassName: "system-cluster-critical" })), { config });
+    const out = check(review("CREATE", run({}, { image: "busybox", priorityClassName: "system-cluster-critical" })), {
+      config,
+    });
     assert.equal(out.allowed, false);
-    assert.deepEqual(out.status?.details?.causes?.map((c) => c.field), ["spec.image", "spec.priorityClassName"]);
+    assert.deepEqual(
+      out.status?.details?.causes?.map((c) => c.field),
+      ["spec.image", "spec.priorityClassName"],
+    );
     assert.equal(check(review("CREATE", run({}, { image: "registry.example/nnunet:2.5" })), { config }).allowed, true);
   });
 
@@ -51,15 +56,24 @@ describe("validating webhook for TrainingRuns", () => {
       const r = check(review("CREATE", object));
       assert.equal(r.allowed, false);
       assert.equal(r.status?.code, 422);
-      assert.ok(r.status?.details?.causes.some((c) => c.field.replace(/\[(\d+)\]/g, ".$1").startsWith(expect!)), JSON.stringify(r.status?.details?.causes));
-      assert.match(r.status!.message, new RegExp(`^TrainingRun\\.nnunet-operator\\.io ".*" is invalid: .*${expect!.replace(/\./g, "\\.")}`));
+      assert.ok(
+        r.status?.details?.causes.some((c) => c.field.replace(/\[(\d+)\]/g, ".$1").startsWith(expect!)),
+        JSON.stringify(r.status?.details?.causes),
+      );
+      assert.match(
+        r.status!.message,
+        new RegExp(`^TrainingRun\\.nnunet-operator\\.io ".*" is invalid: .*${expect!.replace(/\./g, "\\.")}`),
+      );
     });
   }
 
   it("denies changing the dataset of an existing run, naming spec.dataset", () => {
     const r = check(review("UPDATE", run({}, { dataset: "Dataset004_Hippocampus" }), run()));
     assert.equal(r.allowed, false);
-    assert.deepEqual(r.status?.details?.causes.map((c) => c.field), ["spec.dataset"]);
+    assert.deepEqual(
+      r.status?.details?.causes.map((c) => c.field),
+      ["spec.dataset"],
+    );
     assert.match(r.status!.message, /immutable after creation/);
   });
 
@@ -68,7 +82,10 @@ describe("validating webhook for TrainingRuns", () => {
   });
 
   it("allows an update of a run being deleted (finalizer removal), even one that would not validate", () => {
-    const leaving = run({ metadata: { name: "liver", deletionTimestamp: "2026-01-01T00:00:00Z", finalizers: [] } }, { dataset: "bad" });
+    const leaving = run(
+      { metadata: { name: "liver", deletionTimestamp: "2026-01-01T00:00:00Z", finalizers: [] } },
+      { dataset: "bad" },
+    );
     assert.equal(check(review("UPDATE", leaving, run())).allowed, true);
   });
 
@@ -80,7 +97,10 @@ describe("validating webhook for TrainingRuns", () => {
   it("denies a generateName too long to leave room for the API server's suffix", () => {
     const r = check(review("CREATE", run({ metadata: { generateName: `${"r".repeat(40)}-` } })));
     assert.equal(r.allowed, false);
-    assert.deepEqual(r.status?.details?.causes.map((c) => c.field), ["metadata.generateName"]);
+    assert.deepEqual(
+      r.status?.details?.causes.map((c) => c.field),
+      ["metadata.generateName"],
+    );
   });
 
   it("denies objects of another kind sent by a misconfigured webhook", () => {
@@ -93,8 +113,16 @@ describe("validating webhook for TrainingRuns", () => {
 
   const warnings: Array<[string, Record<string, unknown>, RegExp]> = [
     ["a queue the configuration does not define", { queue: "ghost" }, /^spec\.queue: queue ghost is not defined/],
-    ["a custom trainer with keepSamplesConstant", { trainer: "nnUNetTrainerDA5" }, /^spec\.trainer: nnUNetTrainerDA5 is not the stock/],
-    ["a fixed batch above maxBatchSize", { batchSize: { mode: "Fixed", value: 128, maxBatchSize: 64 } }, /^spec\.batchSize\.value: 128 is above maxBatchSize 64/],
+    [
+      "a custom trainer with keepSamplesConstant",
+      { trainer: "nnUNetTrainerDA5" },
+      /^spec\.trainer: nnUNetTrainerDA5 is not the stock/,
+    ],
+    [
+      "a fixed batch above maxBatchSize",
+      { batchSize: { mode: "Fixed", value: 128, maxBatchSize: 64 } },
+      /^spec\.batchSize\.value: 128 is above maxBatchSize 64/,
+    ],
   ];
   for (const [what, spec, message] of warnings) {
     it(`allows ${what} with a warning naming the field`, () => {
@@ -105,7 +133,10 @@ describe("validating webhook for TrainingRuns", () => {
   }
 
   it("answers a body that is not an AdmissionReview with a typed error for a 400", () => {
-    assert.throws(() => validateTrainingRunReview({ kind: "AdmissionReview" }), (e: unknown) => e instanceof BadAdmissionReviewError && /apiVersion/.test(e.message));
+    assert.throws(
+      () => validateTrainingRunReview({ kind: "AdmissionReview" }),
+      (e: unknown) => e instanceof BadAdmissionReviewError && /apiVersion/.test(e.message),
+    );
     assert.throws(() => validateTrainingRunReview(null), BadAdmissionReviewError);
   });
 });

@@ -73,7 +73,10 @@ export interface CurveRow {
 /** Reads a curve CSV (epoch,train_loss,val_loss,pseudo_dice_mean,pseudo_dice_per_class,ema_pseudo_dice,epoch_time_s,lr). */
 export function readCurveCsv(path: string): CurveRow[] {
   const [header, ...lines] = readFileSync(path, "utf8").trim().split("\n");
-  if (header?.trim() !== "epoch,train_loss,val_loss,pseudo_dice_mean,pseudo_dice_per_class,ema_pseudo_dice,epoch_time_s,lr") {
+  if (
+    header?.trim() !==
+    "epoch,train_loss,val_loss,pseudo_dice_mean,pseudo_dice_per_class,ema_pseudo_dice,epoch_time_s,lr"
+  ) {
     throw new Error(`${path}: unexpected header ${header}`);
   }
   return lines.map((line) => {

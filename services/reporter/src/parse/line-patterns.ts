@@ -33,16 +33,29 @@ export const LINE_PATTERNS: readonly LinePattern[] = [
   // one when the trainer starts), so it belongs to the epoch whose header follows.
   { kind: "nextLearningRate", prefix: /^lr:/, pattern: new RegExp(`^lr: (${NUM})$`) },
   { kind: "trainLoss", prefix: /^train[_ ]loss/, pattern: new RegExp(`^train(?:_loss| loss :) (${NUM})$`) },
-  { kind: "valLoss", prefix: /^(?:val_loss|validation loss)/, pattern: new RegExp(`^(?:val_loss|validation loss:) (${NUM})$`) },
-  { kind: "pseudoDice", prefix: /^(?:Pseudo dice|Average global foreground Dice)/, pattern: /^(?:Pseudo dice|Average global foreground Dice:) \[(.*)\]$/ },
-  { kind: "epochEnd", prefix: /^(?:Epoch time|This epoch took)/, pattern: new RegExp(`^(?:Epoch time:|This epoch took) (${NUM}) s$`) },
+  {
+    kind: "valLoss",
+    prefix: /^(?:val_loss|validation loss)/,
+    pattern: new RegExp(`^(?:val_loss|validation loss:) (${NUM})$`),
+  },
+  {
+    kind: "pseudoDice",
+    prefix: /^(?:Pseudo dice|Average global foreground Dice)/,
+    pattern: /^(?:Pseudo dice|Average global foreground Dice:) \[(.*)\]$/,
+  },
+  {
+    kind: "epochEnd",
+    prefix: /^(?:Epoch time|This epoch took)/,
+    pattern: new RegExp(`^(?:Epoch time:|This epoch took) (${NUM}) s$`),
+  },
   { kind: "newBest", prefix: /^Yayy! New best/, pattern: new RegExp(`^Yayy! New best EMA pseudo Dice: (${NUM})$`) },
   { kind: "configuration", prefix: /^Configuration name:/, pattern: /^Configuration name: (\S+)$/ },
   // Lines a trainer prints only while starting up: after one of them an epoch number may go
   // back (a resume from checkpoint_latest, or a second training in the same capture).
   {
     kind: "sessionStart",
-    prefix: /^(?:Starting\.\.\.|Please cite the following paper|This is the configuration used by this training|Desired fold for training|loading checkpoint)/,
+    prefix:
+      /^(?:Starting\.\.\.|Please cite the following paper|This is the configuration used by this training|Desired fold for training|loading checkpoint)/,
     pattern: /^/,
   },
 ];

@@ -23,14 +23,18 @@ test("the SOURCES table maps every curve CSV and every raw log", () => {
     // REPO and COMMIT name where a folder's logs come from (attribution), they are no logs.
     .filter((d) => d.isFile() && d.name !== "REPO" && d.name !== "COMMIT")
     .map((d) => join(d.parentPath, d.name));
-  assert.deepEqual(raw.filter((f) => !used.has(f)), []);
+  assert.deepEqual(
+    raw.filter((f) => !used.has(f)),
+    [],
+  );
 });
 
 for (const run of runs) {
   test(`${run.csv}: the parser reproduces the curve from ${run.logFiles.length} log file(s)`, () => {
     const trainings = replayLogFiles(run.logFiles);
     // A capture with several trainings holds one per configuration; pick this CSV's.
-    const training = trainings.length === 1 ? trainings[0] : trainings.find((t) => t.configuration === run.configuration);
+    const training =
+      trainings.length === 1 ? trainings[0] : trainings.find((t) => t.configuration === run.configuration);
     assert.ok(training !== undefined, `no training with configuration ${run.configuration}`);
     const expected = readCurveCsv(join(FIXTURES, "curves", run.csv));
     assert.equal(training.epochs.length, expected.length, "number of epochs");

@@ -6,7 +6,10 @@ import { NnunetLogParser, parseLogText, type ParsedEpoch } from "./nnunet-log.js
 // Behaviour of the parser on hand-made logs: the v2 and v1 formats, divergence, restarts,
 // and lines that are truncated, corrupted or interleaved with other output.
 
-function v2Epoch(epoch: number, o: { lr?: string; tl?: string; vl?: string; dice?: string; time?: string } = {}): string[] {
+function v2Epoch(
+  epoch: number,
+  o: { lr?: string; tl?: string; vl?: string; dice?: string; time?: string } = {},
+): string[] {
   const t = `2024-01-01 10:${String(epoch % 60).padStart(2, "0")}:00.000001`;
   return [
     `${t}: `,
@@ -63,14 +66,24 @@ const cases: { name: string; lines: string[]; expect: (epochs: ParsedEpoch[], p:
     name: "the EMA follows nnU-Net (0.9 old + 0.1 new) and newBest only when it rises",
     lines: [...v2Epoch(0, { dice: "0.5" }), ...v2Epoch(1, { dice: "0.9" }), ...v2Epoch(2, { dice: "0.0" })],
     expect: (es) => {
-      assert.deepEqual(es.map((e) => e.emaPseudoDice?.toFixed(4)), ["0.5000", "0.5400", "0.4860"]);
-      assert.deepEqual(es.map((e) => e.newBest), [true, true, false]);
+      assert.deepEqual(
+        es.map((e) => e.emaPseudoDice?.toFixed(4)),
+        ["0.5000", "0.5400", "0.4860"],
+      );
+      assert.deepEqual(
+        es.map((e) => e.newBest),
+        [true, true, false],
+      );
     },
   },
   {
     name: "v1 prints the next epoch's learning rate; it is shifted onto the epoch that follows",
     lines: ["2021-05-15 18:56:00.157092: lr: 0.01 ", ...v1Epoch(0, "0.009989"), ...v1Epoch(1, "0.009977")],
-    expect: (es) => assert.deepEqual(es.map((e) => e.learningRate), [0.01, 0.009989]),
+    expect: (es) =>
+      assert.deepEqual(
+        es.map((e) => e.learningRate),
+        [0.01, 0.009989],
+      ),
   },
   {
     name: "a NaN or infinite loss survives as a number, so a diverging run can be stopped",
@@ -96,7 +109,11 @@ const cases: { name: string; lines: string[]; expect: (epochs: ParsedEpoch[], p:
     name: "SLURM noise, progress bars and wandb lines between metric lines are ignored",
     lines: [
       "wandb: Tracking run with wandb version 0.16.6",
-      ...v2Epoch(0).flatMap((l) => [l, "  0%|          | 0/966 [00:00<?, ?it/s]\r 50%|#####     | 483/966", "using pin_memory on device 0"]),
+      ...v2Epoch(0).flatMap((l) => [
+        l,
+        "  0%|          | 0/966 [00:00<?, ?it/s]\r 50%|#####     | 483/966",
+        "using pin_memory on device 0",
+      ]),
     ],
     expect: (es, p) => {
       assert.equal(es.length, 1);
@@ -127,15 +144,26 @@ const cases: { name: string; lines: string[]; expect: (epochs: ParsedEpoch[], p:
     name: "an epoch whose end line was lost is emitted when the next epoch begins, if its Dice arrived",
     lines: [...v2Epoch(0).slice(0, -1), ...v2Epoch(1)],
     expect: (es) => {
-      assert.deepEqual(es.map((e) => e.epoch), [0, 1]);
+      assert.deepEqual(
+        es.map((e) => e.epoch),
+        [0, 1],
+      );
       assert.equal(es[0]?.epochTimeSeconds, undefined);
     },
   },
   {
     name: "an epoch interrupted by a restart is abandoned and re-run from the resume epoch",
-    lines: [...v2Epoch(0), ...v2Epoch(1).slice(0, 4), "Please cite the following paper when using nnU-Net:", ...v2Epoch(1, { dice: "0.9" })],
+    lines: [
+      ...v2Epoch(0),
+      ...v2Epoch(1).slice(0, 4),
+      "Please cite the following paper when using nnU-Net:",
+      ...v2Epoch(1, { dice: "0.9" }),
+    ],
     expect: (es, p) => {
-      assert.deepEqual(es.map((e) => e.epoch), [0, 1]);
+      assert.deepEqual(
+        es.map((e) => e.epoch),
+        [0, 1],
+      );
       assert.equal(p.stats.abandoned, 1);
       assert.equal(es[1]?.pseudoDiceMean, 0.9);
     },
@@ -150,7 +178,10 @@ const cases: { name: string; lines: string[]; expect: (epochs: ParsedEpoch[], p:
       ...v2Epoch(1, { dice: "0.1" }),
     ],
     expect: (es, p) => {
-      assert.deepEqual(es.map((e) => e.epoch), [0, 1, 2, 1]);
+      assert.deepEqual(
+        es.map((e) => e.epoch),
+        [0, 1, 2, 1],
+      );
       assert.equal(es[3]?.emaPseudoDice?.toFixed(4), "0.4600");
       assert.equal(p.stats.rewinds, 1);
       assert.equal(p.training, 0);
@@ -158,7 +189,13 @@ const cases: { name: string; lines: string[]; expect: (epochs: ParsedEpoch[], p:
   },
   {
     name: "a second training from epoch 0 in the same capture starts a new EMA and counts a new training",
-    lines: [...v2Epoch(0, { dice: "0.5" }), ...v2Epoch(1), "Configuration name: 2d", "This is the configuration used by this training:", ...v2Epoch(0, { dice: "0.3" })],
+    lines: [
+      ...v2Epoch(0, { dice: "0.5" }),
+      ...v2Epoch(1),
+      "Configuration name: 2d",
+      "This is the configuration used by this training:",
+      ...v2Epoch(0, { dice: "0.3" }),
+    ],
     expect: (es, p) => {
       assert.equal(es.at(-1)?.emaPseudoDice, 0.3);
       assert.equal(p.training, 1);
@@ -169,7 +206,10 @@ const cases: { name: string; lines: string[]; expect: (epochs: ParsedEpoch[], p:
     name: "an epoch number going back without a restart is a corrupt header and does not rewind history",
     lines: [...v2Epoch(10), ...v2Epoch(11), ...v2Epoch(1).slice(0, 2), ...v2Epoch(12)],
     expect: (es, p) => {
-      assert.deepEqual(es.map((e) => e.epoch), [10, 11, 12]);
+      assert.deepEqual(
+        es.map((e) => e.epoch),
+        [10, 11, 12],
+      );
       assert.equal(p.stats.garbled, 1);
       assert.equal(p.stats.rewinds, 0);
     },
@@ -178,7 +218,10 @@ const cases: { name: string; lines: string[]; expect: (epochs: ParsedEpoch[], p:
     name: "a corrupt header far ahead is rejected and the following epochs still count",
     lines: [...v2Epoch(61), ...v2Epoch(622).slice(0, 2), ...v2Epoch(63), ...v2Epoch(64)],
     expect: (es, p) => {
-      assert.deepEqual(es.map((e) => e.epoch), [61, 63, 64]);
+      assert.deepEqual(
+        es.map((e) => e.epoch),
+        [61, 63, 64],
+      );
       assert.equal(p.stats.garbled, 1);
     },
   },
@@ -194,7 +237,16 @@ const cases: { name: string; lines: string[]; expect: (epochs: ParsedEpoch[], p:
       ...v2Epoch(2, { dice: "0.7", time: "14" }).map(unstamped),
     ],
     expect: (es, p) => {
-      assert.deepEqual(es.map((e) => [e.epoch, e.epochTimeSeconds]), [[0, 10], [1, 11], [0, 12], [1, 13], [2, 14]]);
+      assert.deepEqual(
+        es.map((e) => [e.epoch, e.epochTimeSeconds]),
+        [
+          [0, 10],
+          [1, 11],
+          [0, 12],
+          [1, 13],
+          [2, 14],
+        ],
+      );
       assert.equal(es.at(-1)?.emaPseudoDice?.toFixed(4), (0.9 * (0.9 * 0.5 + 0.1 * 0.6) + 0.1 * 0.7).toFixed(4));
       assert.equal(p.stats.garbled, 0, "no header counts as corrupt");
       assert.equal(p.training, 0, "the second copy of epoch 0 is no second training");
@@ -219,7 +271,10 @@ test("a new log file drops the unfinished epoch of the previous one and may resu
   const first = parse([...v2Epoch(0), ...v2Epoch(1), ...v2Epoch(2).slice(0, 3)], parser);
   parser.startFile();
   const second = parse(v2Epoch(1, { dice: "0.1" }), parser);
-  assert.deepEqual([...first, ...second].map((e) => e.epoch), [0, 1, 1]);
+  assert.deepEqual(
+    [...first, ...second].map((e) => e.epoch),
+    [0, 1, 1],
+  );
   assert.equal(parser.stats.abandoned, 1);
   assert.equal(parser.lastEpoch, 1);
 });
@@ -268,8 +323,13 @@ function corrupt(line: string, r: () => number): string[] {
 }
 
 test("fuzzed logs never make the parser throw, and emitted epochs and EMAs stay plausible", () => {
-  const clean = Array.from({ length: 60 }, (_, i) => v2Epoch(i, { tl: `-0.${i + 10}`, dice: `0.${i + 10}, 0.5` })).flat();
-  const v1 = ["2021-05-15 18:56:00.157092: lr: 0.01 ", ...Array.from({ length: 30 }, (_, i) => v1Epoch(i, `0.00${i + 10}`)).flat()];
+  const clean = Array.from({ length: 60 }, (_, i) =>
+    v2Epoch(i, { tl: `-0.${i + 10}`, dice: `0.${i + 10}, 0.5` }),
+  ).flat();
+  const v1 = [
+    "2021-05-15 18:56:00.157092: lr: 0.01 ",
+    ...Array.from({ length: 30 }, (_, i) => v1Epoch(i, `0.00${i + 10}`)).flat(),
+  ];
   for (let seed = 1; seed <= 200; seed++) {
     const r = rng(seed);
     const lines = (seed % 2 === 0 ? clean : v1).flatMap((l) => corrupt(l, r));
@@ -280,7 +340,8 @@ test("fuzzed logs never make the parser throw, and emitted epochs and EMAs stay 
     }, `seed ${seed}`);
     for (const e of epochs) {
       assert.ok(Number.isInteger(e.epoch) && e.epoch >= 0 && e.epoch < 60 + 11, `seed ${seed}: epoch ${e.epoch}`);
-      if (e.emaPseudoDice !== undefined) assert.ok(e.emaPseudoDice >= 0 && e.emaPseudoDice <= 1, `seed ${seed}: EMA ${e.emaPseudoDice}`);
+      if (e.emaPseudoDice !== undefined)
+        assert.ok(e.emaPseudoDice >= 0 && e.emaPseudoDice <= 1, `seed ${seed}: EMA ${e.emaPseudoDice}`);
     }
     assert.equal(parser.stats.lines, lines.length);
   }

@@ -100,7 +100,8 @@ export class NnunetLogParser {
     const cr = line.lastIndexOf("\r", line.length - 2);
     const { timestamp, body } = splitLine(cr >= 0 ? line.slice(cr + 1) : line);
     const c = classify(body);
-    if (this.#open !== undefined && timestamp !== undefined && c.kind !== "epochHeader") this.#open.lastTimestamp = timestamp;
+    if (this.#open !== undefined && timestamp !== undefined && c.kind !== "epochHeader")
+      this.#open.lastTimestamp = timestamp;
     switch (c.kind) {
       case "other":
       case "newBest": // recomputed from the EMA, which also covers resumed runs
@@ -155,7 +156,8 @@ export class NnunetLogParser {
   #header(epoch: number, timestamp: string | undefined): ParsedEpoch | undefined {
     // An epoch whose end line was lost still counts once its results are in.
     const previous = this.#open;
-    const emitted = previous?.pseudoDice !== undefined ? this.#finish(previous, undefined, previous.lastTimestamp) : undefined;
+    const emitted =
+      previous?.pseudoDice !== undefined ? this.#finish(previous, undefined, previous.lastTimestamp) : undefined;
     if (previous !== undefined && emitted === undefined) this.stats.abandoned += 1;
     this.#open = undefined;
 
@@ -198,7 +200,12 @@ export class NnunetLogParser {
     const mean = nanMean(dice);
     // Without this epoch's Dice (a garbled line) the EMA is carried: nnU-Net did update it, so
     // ours lags by one term until the history rewinds; no better guess exists.
-    const ema = mean === undefined ? prev?.ema : prev?.ema === undefined ? mean : EMA_MOMENTUM * prev.ema + (1 - EMA_MOMENTUM) * mean;
+    const ema =
+      mean === undefined
+        ? prev?.ema
+        : prev?.ema === undefined
+          ? mean
+          : EMA_MOMENTUM * prev.ema + (1 - EMA_MOMENTUM) * mean;
     const newBest = ema !== undefined && mean !== undefined && (prev?.bestEma === undefined || ema > prev.bestEma);
     this.#history.push({ epoch: open.epoch, ema, bestEma: newBest ? ema : prev?.bestEma });
     this.stats.epochs += 1;

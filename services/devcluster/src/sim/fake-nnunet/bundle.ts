@@ -12,6 +12,14 @@ const MAIN = fileURLToPath(new URL("./main.ts", import.meta.url));
 export function bundleFakeNnunet(outDir: string): string {
   mkdirSync(outDir, { recursive: true });
   const outfile = join(outDir, "fake-nnunet.mjs");
-  buildSync({ entryPoints: [MAIN], bundle: true, platform: "node", format: "esm", target: "node20", outfile, logLevel: "silent" });
+  buildSync({
+    entryPoints: [MAIN],
+    bundle: true,
+    platform: "node",
+    format: "esm",
+    target: "node20",
+    outfile,
+    logLevel: "silent",
+  });
   return outfile;
 }

@@ -31,18 +31,33 @@ export function parseCurve(text: string): CurveRow[] {
   const lines = text.trim().split(/\r?\n/).slice(1);
   return lines.map((line) => {
     const [epoch, trainLoss, valLoss, , perClass, ema, time, lr] = line.split(",");
-    return { epoch: Number(epoch), trainLoss: trainLoss!, valLoss: valLoss!, dice: perClass!.split(";"), ema: Number(ema), epochTime: Number(time), lr: lr! };
+    return {
+      epoch: Number(epoch),
+      trainLoss: trainLoss!,
+      valLoss: valLoss!,
+      dice: perClass!.split(";"),
+      ema: Number(ema),
+      epochTime: Number(time),
+      lr: lr!,
+    };
   });
 }
 
-export function findCurve(dir: string, dataset: string, configuration: string, mapFile: string | undefined): string | undefined {
+export function findCurve(
+  dir: string,
+  dataset: string,
+  configuration: string,
+  mapFile: string | undefined,
+): string | undefined {
   if (mapFile) {
     const map = JSON.parse(readFileSync(mapFile, "utf8")) as Record<string, string>;
     const named = map[dataset];
     if (named) return named.includes("/") ? named : join(dir, named);
   }
   if (!existsSync(dir)) return undefined;
-  const files = readdirSync(dir).filter((f) => f.endsWith(".csv")).sort();
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith(".csv"))
+    .sort();
   const exact = files.find((f) => f.includes(`__${dataset}__${configuration}__`));
   const any = exact ?? files.find((f) => f.includes(`__${dataset}__`));
   if (any) return join(dir, any);

@@ -13,7 +13,12 @@ import { parseCurve } from "./curve.js";
 const MAIN = fileURLToPath(new URL("./main.ts", import.meta.url));
 const TSX = fileURLToPath(import.meta.resolve("tsx"));
 const FIXTURES = fileURLToPath(new URL("../../../fixtures/preprocessed", import.meta.url));
-const CURVE = fileURLToPath(new URL("../../../../../test/fixtures/nnunet-logs/curves/liver-at__Dataset003_Liver__3d_fullres__fold0.csv", import.meta.url));
+const CURVE = fileURLToPath(
+  new URL(
+    "../../../../../test/fixtures/nnunet-logs/curves/liver-at__Dataset003_Liver__3d_fullres__fold0.csv",
+    import.meta.url,
+  ),
+);
 
 const roots: string[] = [];
 after(() => roots.forEach((r) => rmSync(r, { recursive: true, force: true })));
@@ -32,8 +37,22 @@ interface Run {
   stderr: string;
 }
 
-function run(w: ReturnType<typeof world>, args: string[], env: Record<string, string> = {}, killWhen?: () => boolean): Promise<Run> {
-  const child = spawn(process.execPath, ["--import", TSX, MAIN, ...args], { env: { PATH: process.env["PATH"] ?? "", nnUNet_preprocessed: w.pre, nnUNet_results: w.results, NNUNET_SIM_EPOCHS_PER_SECOND: "20000", ...env }, stdio: ["ignore", "pipe", "pipe"] });
+function run(
+  w: ReturnType<typeof world>,
+  args: string[],
+  env: Record<string, string> = {},
+  killWhen?: () => boolean,
+): Promise<Run> {
+  const child = spawn(process.execPath, ["--import", TSX, MAIN, ...args], {
+    env: {
+      PATH: process.env["PATH"] ?? "",
+      nnUNet_preprocessed: w.pre,
+      nnUNet_results: w.results,
+      NNUNET_SIM_EPOCHS_PER_SECOND: "20000",
+      ...env,
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let stdout = "";
   let stderr = "";
   child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
@@ -47,18 +66,36 @@ function run(w: ReturnType<typeof world>, args: string[], env: Record<string, st
   );
 }
 
-const foldDir = (w: ReturnType<typeof world>, plans = "nnUNetPlans") => join(w.results, "Dataset003_Liver", `nnUNetTrainer__${plans}__3d_fullres`, "fold_0");
-const logs = (dir: string) => readdirSync(dir).filter((f) => /^training_log_\d+_\d+_\d+_\d\d_\d\d_\d\d\.txt$/.test(f)).sort().map((f) => join(dir, f));
+const foldDir = (w: ReturnType<typeof world>, plans = "nnUNetPlans") =>
+  join(w.results, "Dataset003_Liver", `nnUNetTrainer__${plans}__3d_fullres`, "fold_0");
+const logs = (dir: string) =>
+  readdirSync(dir)
+    .filter((f) => /^training_log_\d+_\d+_\d+_\d\d_\d\d_\d\d\.txt$/.test(f))
+    .sort()
+    .map((f) => join(dir, f));
 
 describe("fake-nnunet", () => {
   it("writes a log the reporter parses epoch for epoch as the recorded curve, with nnU-Net's checkpoints and summary", async () => {
     const w = world();
-    const r = await run(w, ["Dataset003_Liver", "3d_fullres", "0", "-tr", "nnUNetTrainer", "-p", "nnUNetPlans", "-num_gpus", "1"]);
+    const r = await run(w, [
+      "Dataset003_Liver",
+      "3d_fullres",
+      "0",
+      "-tr",
+      "nnUNetTrainer",
+      "-p",
+      "nnUNetPlans",
+      "-num_gpus",
+      "1",
+    ]);
     assert.equal(r.code, 0, r.stderr);
     const dir = foldDir(w);
     const [file] = logs(dir);
     const parser = new NnunetLogParser();
-    const epochs = readFileSync(file!, "utf8").split("\n").map((l) => parser.push(l)).filter((e) => e !== undefined);
+    const epochs = readFileSync(file!, "utf8")
+      .split("\n")
+      .map((l) => parser.push(l))
+      .filter((e) => e !== undefined);
     const curve = parseCurve(readFileSync(CURVE, "utf8"));
     assert.equal(epochs.length, curve.length);
     assert.equal(parser.stats.garbled, 0);
@@ -77,7 +114,11 @@ describe("fake-nnunet", () => {
     for (const line of body) assert.match(line, /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}: .* $/);
     assert.ok(existsSync(join(dir, "checkpoint_final.pth")) && existsSync(join(dir, "checkpoint_best.pth")));
     assert.ok(!existsSync(join(dir, "checkpoint_latest.pth")), "nnU-Net removes checkpoint_latest at the end");
-    const summary = JSON.parse(readFileSync(join(dir, "validation", "summary.json"), "utf8")) as { foreground_mean: { Dice: number }; mean: Record<string, { Dice: number }>; metric_per_case: unknown[] };
+    const summary = JSON.parse(readFileSync(join(dir, "validation", "summary.json"), "utf8")) as {
+      foreground_mean: { Dice: number };
+      mean: Record<string, { Dice: number }>;
+      metric_per_case: unknown[];
+    };
     assert.deepEqual(Object.keys(summary.mean), ["1", "2"]);
     assert.ok(summary.foreground_mean.Dice > 0.8 && summary.foreground_mean.Dice < 1);
     assert.equal(summary.metric_per_case.length, 26);
@@ -87,7 +128,14 @@ describe("fake-nnunet", () => {
     const w = world();
     const dir = foldDir(w);
     const latest = join(dir, "checkpoint_latest.pth");
-    const first = await run(w, ["Dataset003_Liver", "3d_fullres", "0"], { NNUNET_SIM_EPOCHS_PER_SECOND: "400" }, () => existsSync(latest) && (JSON.parse(readFileSync(latest, "utf8")) as { current_epoch: number }).current_epoch >= 100);
+    const first = await run(
+      w,
+      ["Dataset003_Liver", "3d_fullres", "0"],
+      { NNUNET_SIM_EPOCHS_PER_SECOND: "400" },
+      () =>
+        existsSync(latest) &&
+        (JSON.parse(readFileSync(latest, "utf8")) as { current_epoch: number }).current_epoch >= 100,
+    );
     assert.equal(first.signal, "SIGTERM");
     assert.ok(!existsSync(join(dir, "checkpoint_final.pth")));
     const resumeAt = (JSON.parse(readFileSync(latest, "utf8")) as { current_epoch: number }).current_epoch;
@@ -99,7 +147,10 @@ describe("fake-nnunet", () => {
     assert.match(resumed, new RegExp(`: Epoch ${resumeAt} \\n`));
     assert.doesNotMatch(resumed, new RegExp(`: Epoch ${resumeAt - 1} \\n`));
     const [training] = replayLogFiles(files);
-    assert.deepEqual(training!.epochs.map((e) => e.epoch), Array.from({ length: 1000 }, (_, i) => i));
+    assert.deepEqual(
+      training!.epochs.map((e) => e.epoch),
+      Array.from({ length: 1000 }, (_, i) => i),
+    );
     assert.ok(existsSync(join(dir, "checkpoint_final.pth")));
   });
 
@@ -119,40 +170,94 @@ describe("fake-nnunet", () => {
     });
     assert.equal(first.signal, "SIGTERM", "it was still alive when killed");
     const [hung] = logs(dir);
-    assert.doesNotMatch(readFileSync(hung!, "utf8"), /: train_loss .*\n[\s\S]*: Epoch 60 \n[\s\S]*: train_loss /, "nothing after epoch 60's header");
-    assert.deepEqual(replayLogFiles([hung!])[0]!.epochs.map((e) => e.epoch), Array.from({ length: 60 }, (_, i) => i));
-    assert.equal((JSON.parse(readFileSync(join(dir, "checkpoint_latest.pth"), "utf8")) as { current_epoch: number }).current_epoch, 50);
+    assert.doesNotMatch(
+      readFileSync(hung!, "utf8"),
+      /: train_loss .*\n[\s\S]*: Epoch 60 \n[\s\S]*: train_loss /,
+      "nothing after epoch 60's header",
+    );
+    assert.deepEqual(
+      replayLogFiles([hung!])[0]!.epochs.map((e) => e.epoch),
+      Array.from({ length: 60 }, (_, i) => i),
+    );
+    assert.equal(
+      (JSON.parse(readFileSync(join(dir, "checkpoint_latest.pth"), "utf8")) as { current_epoch: number }).current_epoch,
+      50,
+    );
 
     const second = await run(w, ["Dataset003_Liver", "3d_fullres", "0", "--c"], hang);
     assert.equal(second.code, 0, second.stderr);
     const [training] = replayLogFiles(logs(dir));
-    assert.deepEqual(training!.epochs.map((e) => e.epoch), Array.from({ length: 1000 }, (_, i) => i));
+    assert.deepEqual(
+      training!.epochs.map((e) => e.epoch),
+      Array.from({ length: 1000 }, (_, i) => i),
+    );
     assert.ok(existsSync(join(dir, "checkpoint_final.pth")));
   });
 
   it("trains derived plans into the folder their plans_name gives, with epoch times scaled by the throughput model", async () => {
     const w = world();
-    const plans = JSON.parse(readFileSync(join(w.pre, "Dataset003_Liver", "nnUNetPlans.json"), "utf8")) as { plans_name: string; configurations: Record<string, { batch_size: number }> };
+    const plans = JSON.parse(readFileSync(join(w.pre, "Dataset003_Liver", "nnUNetPlans.json"), "utf8")) as {
+      plans_name: string;
+      configurations: Record<string, { batch_size: number }>;
+    };
     plans.plans_name = "nnUNetPlans_bs8";
     plans.configurations["3d_fullres"]!.batch_size = 8;
     writeFileSync(join(w.pre, "Dataset003_Liver", "nnUNetPlans_bs8.json"), JSON.stringify(plans));
-    const r = await run(w, ["Dataset003_Liver", "3d_fullres", "0", "-p", "nnUNetPlans_bs8"], { NVIDIA_GPU_PRODUCT: "NVIDIA-L40S" });
+    const r = await run(w, ["Dataset003_Liver", "3d_fullres", "0", "-p", "nnUNetPlans_bs8"], {
+      NVIDIA_GPU_PRODUCT: "NVIDIA-L40S",
+    });
     assert.equal(r.code, 0, r.stderr);
     const [file] = logs(foldDir(w, "nnUNetPlans_bs8"));
     const first = /Epoch time: ([\d.]+) s/.exec(readFileSync(file!, "utf8"))!;
     assert.ok(Number(first[1]) > 81.43 * 2, `an epoch of 250 batches of 8 takes longer than of 2 (${first[1]} s)`);
   });
 
-  const failures: { name: string; args: string[]; env?: Record<string, string>; prepare?: (w: ReturnType<typeof world>) => void; stderr: RegExp }[] = [
-    { name: "a batch that does not fit the node's GPU dies with CUDA's out-of-memory error", args: ["Dataset003_Liver", "3d_fullres", "0", "-p", "nnUNetPlans_bs64"], env: { NVIDIA_GPU_PRODUCT: "NVIDIA-L40S" }, prepare: (w) => derive(w, 64), stderr: /torch\.OutOfMemoryError: CUDA out of memory\. Tried to allocate/ },
-    { name: "a missing plans file fails as nnU-Net does", args: ["Dataset003_Liver", "3d_fullres", "0", "-p", "NoSuchPlans"], stderr: /FileNotFoundError: \[Errno 2\] No such file or directory: '.*NoSuchPlans\.json'/ },
-    { name: "an unknown dataset id fails as nnU-Net does", args: ["777", "3d_fullres", "0"], stderr: /RuntimeError: Could not find a dataset with the ID 777/ },
-    { name: "a dataset without a recorded curve fails instead of hanging", args: ["Dataset778_NoCurve", "3d_fullres", "0"], prepare: (w) => cpSync(join(w.pre, "Dataset003_Liver"), join(w.pre, "Dataset778_NoCurve"), { recursive: true }), stderr: /no learning curve for Dataset778_NoCurve[\s\S]*FileNotFoundError/ },
-    { name: "validation before training has finished fails as nnU-Net does", args: ["Dataset003_Liver", "3d_fullres", "0", "--val"], stderr: /RuntimeError: Cannot run validation because the training is not finished yet!/ },
-    { name: "an unknown configuration is refused", args: ["Dataset003_Liver", "3d_huge", "0"], stderr: /RuntimeError: Requested configuration 3d_huge not found in plans/ },
+  const failures: {
+    name: string;
+    args: string[];
+    env?: Record<string, string>;
+    prepare?: (w: ReturnType<typeof world>) => void;
+    stderr: RegExp;
+  }[] = [
+    {
+      name: "a batch that does not fit the node's GPU dies with CUDA's out-of-memory error",
+      args: ["Dataset003_Liver", "3d_fullres", "0", "-p", "nnUNetPlans_bs64"],
+      env: { NVIDIA_GPU_PRODUCT: "NVIDIA-L40S" },
+      prepare: (w) => derive(w, 64),
+      stderr: /torch\.OutOfMemoryError: CUDA out of memory\. Tried to allocate/,
+    },
+    {
+      name: "a missing plans file fails as nnU-Net does",
+      args: ["Dataset003_Liver", "3d_fullres", "0", "-p", "NoSuchPlans"],
+      stderr: /FileNotFoundError: \[Errno 2\] No such file or directory: '.*NoSuchPlans\.json'/,
+    },
+    {
+      name: "an unknown dataset id fails as nnU-Net does",
+      args: ["777", "3d_fullres", "0"],
+      stderr: /RuntimeError: Could not find a dataset with the ID 777/,
+    },
+    {
+      name: "a dataset without a recorded curve fails instead of hanging",
+      args: ["Dataset778_NoCurve", "3d_fullres", "0"],
+      prepare: (w) => cpSync(join(w.pre, "Dataset003_Liver"), join(w.pre, "Dataset778_NoCurve"), { recursive: true }),
+      stderr: /no learning curve for Dataset778_NoCurve[\s\S]*FileNotFoundError/,
+    },
+    {
+      name: "validation before training has finished fails as nnU-Net does",
+      args: ["Dataset003_Liver", "3d_fullres", "0", "--val"],
+      stderr: /RuntimeError: Cannot run validation because the training is not finished yet!/,
+    },
+    {
+      name: "an unknown configuration is refused",
+      args: ["Dataset003_Liver", "3d_huge", "0"],
+      stderr: /RuntimeError: Requested configuration 3d_huge not found in plans/,
+    },
   ];
   function derive(w: ReturnType<typeof world>, bs: number) {
-    const plans = JSON.parse(readFileSync(join(w.pre, "Dataset003_Liver", "nnUNetPlans.json"), "utf8")) as { plans_name: string; configurations: Record<string, { batch_size: number }> };
+    const plans = JSON.parse(readFileSync(join(w.pre, "Dataset003_Liver", "nnUNetPlans.json"), "utf8")) as {
+      plans_name: string;
+      configurations: Record<string, { batch_size: number }>;
+    };
     plans.plans_name = `nnUNetPlans_bs${bs}`;
     plans.configurations["3d_fullres"]!.batch_size = bs;
     writeFileSync(join(w.pre, "Dataset003_Liver", `nnUNetPlans_bs${bs}.json`), JSON.stringify(plans));

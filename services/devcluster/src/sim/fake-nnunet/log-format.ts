@@ -23,7 +23,10 @@ export class TrainingLog {
   /** Each line is a little later than the one before, as printing takes time. */
   private micros = 0;
   private readonly fd: number;
-  constructor(readonly path: string, public clockMs: number) {
+  constructor(
+    readonly path: string,
+    public clockMs: number,
+  ) {
     this.fd = openSync(path, "a");
   }
 
@@ -57,7 +60,9 @@ export function pyRepr(v: unknown): string {
   if (typeof v === "number") return Number.isInteger(v) && !String(v).includes("e") ? String(v) : String(v);
   if (typeof v === "string") return `'${v.replace(/\\/g, "\\\\").replace(/'/g, "\\'")}'`;
   if (Array.isArray(v)) return `[${v.map(pyRepr).join(", ")}]`;
-  return `{${Object.entries(v as Record<string, unknown>).map(([k, x]) => `${pyRepr(k)}: ${pyRepr(x)}`).join(", ")}}`;
+  return `{${Object.entries(v as Record<string, unknown>)
+    .map(([k, x]) => `${pyRepr(k)}: ${pyRepr(x)}`)
+    .join(", ")}}`;
 }
 
 export const CITATION = `

@@ -25,7 +25,16 @@ function metrics(dice: number, ref: number): Metrics {
   const fn = ref - tp;
   const fp = dice > 0 ? Math.max(0, Math.round((2 * tp) / dice - 2 * tp - fn)) : 0;
   const denom = tp + fp + fn;
-  return { Dice: dice, FN: fn, FP: fp, IoU: denom > 0 ? tp / denom : Number.NaN, TN: 10_000_000 - tp - fp - fn, TP: tp, n_pred: tp + fp, n_ref: ref };
+  return {
+    Dice: dice,
+    FN: fn,
+    FP: fp,
+    IoU: denom > 0 ? tp / denom : Number.NaN,
+    TN: 10_000_000 - tp - fp - fn,
+    TP: tp,
+    n_pred: tp + fp,
+    n_ref: ref,
+  };
 }
 
 const avg = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
@@ -37,24 +46,40 @@ export function checkpointDice(curve: readonly CurveRow[], epoch: number): numbe
   return Array.from({ length: classes }, (_, c) => Math.max(0, avg(rows.map((r) => Number(r.dice[c]))) - 0.02));
 }
 
-export function writeSummary(foldDir: string, dice: readonly number[], labels: readonly string[], cases: number): string {
+export function writeSummary(
+  foldDir: string,
+  dice: readonly number[],
+  labels: readonly string[],
+  cases: number,
+): string {
   const perCase = Array.from({ length: cases }, (_, i) => {
     const m: Record<string, Metrics> = {};
     dice.forEach((d, c) => {
       const jitter = Math.sin(i * 12.9898 + c * 78.233) * 0.03;
-      m[labels[c] ?? String(c + 1)] = metrics(Math.max(0, Math.min(1, d + jitter)), 20_000 + ((i * 7919 + c * 104_729) % 50_000));
+      m[labels[c] ?? String(c + 1)] = metrics(
+        Math.max(0, Math.min(1, d + jitter)),
+        20_000 + ((i * 7919 + c * 104_729) % 50_000),
+      );
     });
-    return { metrics: m, prediction_file: join(foldDir, "validation", `case_${String(i).padStart(3, "0")}.nii.gz`), reference_file: `gt_segmentations/case_${String(i).padStart(3, "0")}.nii.gz` };
+    return {
+      metrics: m,
+      prediction_file: join(foldDir, "validation", `case_${String(i).padStart(3, "0")}.nii.gz`),
+      reference_file: `gt_segmentations/case_${String(i).padStart(3, "0")}.nii.gz`,
+    };
   });
   const mean: Record<string, Metrics> = {};
   // A curve may log fewer classes than the dataset has labels (a stand-in curve of another
   // dataset): the summary covers the classes the curve has.
   for (const label of dice.map((_, c) => labels[c] ?? String(c + 1))) {
     const rows = perCase.map((p) => p.metrics[label]!);
-    mean[label] = Object.fromEntries((Object.keys(rows[0]!) as (keyof Metrics)[]).map((k) => [k, avg(rows.map((r) => r[k]))])) as unknown as Metrics;
+    mean[label] = Object.fromEntries(
+      (Object.keys(rows[0]!) as (keyof Metrics)[]).map((k) => [k, avg(rows.map((r) => r[k]))]),
+    ) as unknown as Metrics;
   }
   const fg = Object.values(mean);
-  const foreground_mean = Object.fromEntries((Object.keys(fg[0]!) as (keyof Metrics)[]).map((k) => [k, avg(fg.map((r) => r[k]))]));
+  const foreground_mean = Object.fromEntries(
+    (Object.keys(fg[0]!) as (keyof Metrics)[]).map((k) => [k, avg(fg.map((r) => r[k]))]),
+  );
   const dir = join(foldDir, "validation");
   mkdirSync(dir, { recursive: true });
   const path = join(dir, "summary.json");

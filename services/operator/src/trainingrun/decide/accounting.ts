@@ -43,7 +43,12 @@ export function epochSecondsAtPlansBatch(measured: number, calibration: Calibrat
  * operator's memory and is rebuilt from the stream after a restart, so until it is, the
  * stored figures stand: used never goes down.
  */
-export function withGpuFigures(run: TrainingRun, fold: FoldStatus, progress: FoldProgress | undefined, calibration: CalibrationStatus | undefined): FoldStatus {
+export function withGpuFigures(
+  run: TrainingRun,
+  fold: FoldStatus,
+  progress: FoldProgress | undefined,
+  calibration: CalibrationStatus | undefined,
+): FoldStatus {
   const mean = progress?.meanEpochSeconds;
   if (mean === undefined || progress === undefined) return fold;
   const gpus = run.spec.gpu.perFold;
@@ -75,7 +80,9 @@ export function computeTotals(folds: readonly FoldStatus[]): Totals {
   return {
     gpuSecondsUsed: used,
     ...(timed > 0 ? { gpuSecondsPlanned: planned } : {}),
-    ...(plannedFinished > 0 ? { gpuSecondsSaved: saved, savedPercent: Math.round((1000 * saved) / plannedFinished) / 10 } : {}),
+    ...(plannedFinished > 0
+      ? { gpuSecondsSaved: saved, savedPercent: Math.round((1000 * saved) / plannedFinished) / 10 }
+      : {}),
   };
 }
 
@@ -106,8 +113,12 @@ export function computeSummary(folds: readonly FoldStatus[], totals: Totals): Su
   return {
     folds: `${folds.filter(foldFinishedTraining).length}/${folds.length}`,
     ...(epochs !== undefined ? { epochs } : {}),
-    ...(emas.length > 0 ? { bestEma: Math.round((emas.reduce((a, b) => a + b, 0) / emas.length) * 10000) / 10000 } : {}),
+    ...(emas.length > 0
+      ? { bestEma: Math.round((emas.reduce((a, b) => a + b, 0) / emas.length) * 10000) / 10000 }
+      : {}),
     gpuHours: hours(totals.gpuSecondsUsed),
-    ...(totals.gpuSecondsSaved !== undefined && totals.savedPercent !== undefined ? { saved: `${hours(totals.gpuSecondsSaved).toFixed(1)} (${totals.savedPercent.toFixed(1)}%)` } : {}),
+    ...(totals.gpuSecondsSaved !== undefined && totals.savedPercent !== undefined
+      ? { saved: `${hours(totals.gpuSecondsSaved).toFixed(1)} (${totals.savedPercent.toFixed(1)}%)` }
+      : {}),
   };
 }

@@ -22,7 +22,8 @@ export interface Demand {
   readonly fold?: string;
   readonly gpus: number;
 }
-export const demandKey = (d: { kind: DemandKind; fold?: string | undefined }): string => (d.fold === undefined ? d.kind : `${d.kind}/${d.fold}`);
+export const demandKey = (d: { kind: DemandKind; fold?: string | undefined }): string =>
+  d.fold === undefined ? d.kind : `${d.kind}/${d.fold}`;
 
 export interface AdmissionRun {
   readonly run: TrainingRun;
@@ -101,7 +102,13 @@ type Check = (ctx: Ctx) => CheckResult;
 const pass = (reason: WaitReason): CheckResult => ({ reason, message: "", matched: false });
 
 export const checkSuspended: Check = ({ run }) =>
-  run.spec.suspend ? { reason: "Suspended", message: "spec.suspend is true: nothing new starts; set it to false to resume", matched: true } : pass("Suspended");
+  run.spec.suspend
+    ? {
+        reason: "Suspended",
+        message: "spec.suspend is true: nothing new starts; set it to false to resume",
+        matched: true,
+      }
+    : pass("Suspended");
 
 export const checkClaim: Check = ({ run, claimExists }) =>
   claimExists
@@ -129,9 +136,10 @@ export const checkMatchingNodes: Check = ({ run, demand, nodes }) => {
   const usable = matching.filter((n) => n.blockers.length === 0 && n.allocatable >= demand.gpus);
   if (usable.length > 0) return pass("NoMatchingNodes");
   const seen = [...new Set(nodes.map((n) => n.labels[productLabel]).filter((v): v is string => !!v))];
-  const why = matching.length === 0
-    ? `no node has ${productLabel} in [${products.join(", ")}]${seen.length ? ` (nodes offer ${seen.join(", ")})` : ""}`
-    : `the ${matching.length} matching node(s) cannot take it: ${matching.map((n) => `${n.name} ${n.blockers.length ? n.blockers.join(", ") : `has ${n.allocatable} GPU(s)`}`).join("; ")}`;
+  const why =
+    matching.length === 0
+      ? `no node has ${productLabel} in [${products.join(", ")}]${seen.length ? ` (nodes offer ${seen.join(", ")})` : ""}`
+      : `the ${matching.length} matching node(s) cannot take it: ${matching.map((n) => `${n.name} ${n.blockers.length ? n.blockers.join(", ") : `has ${n.allocatable} GPU(s)`}`).join("; ")}`;
   return {
     reason: "NoMatchingNodes",
     message: `no Ready, schedulable node with ${demand.gpus} ${products.join("/")} GPU(s): ${why}; add or uncordon such nodes, or change spec.gpu.products or spec.gpu.perFold`,
@@ -141,10 +149,15 @@ export const checkMatchingNodes: Check = ({ run, demand, nodes }) => {
 
 export const checkQuota: Check = ({ run, demand, queue, queueUsed }) => {
   if (!queue) {
-    return { reason: "QuotaExceeded", message: `queue ${run.spec.queue} is not defined in the operator configuration; set spec.queue to a defined queue or add it to queues`, matched: true };
+    return {
+      reason: "QuotaExceeded",
+      message: `queue ${run.spec.queue} is not defined in the operator configuration; set spec.queue to a defined queue or add it to queues`,
+      matched: true,
+    };
   }
   if (queue.gpuQuota === undefined || queueUsed + demand.gpus <= queue.gpuQuota) return pass("QuotaExceeded");
-  const never = demand.gpus > queue.gpuQuota ? ` (the quota is smaller than the ${demand.gpus} GPUs one fold needs)` : "";
+  const never =
+    demand.gpus > queue.gpuQuota ? ` (the quota is smaller than the ${demand.gpus} GPUs one fold needs)` : "";
   return {
     reason: "QuotaExceeded",
     message: `queue ${queue.name} uses ${queueUsed} of its ${queue.gpuQuota} GPU quota and this needs ${demand.gpus} more${never}; wait for the queue's runs to finish or raise gpuQuota of queue ${queue.name}`,
@@ -175,19 +188,34 @@ export const checkFitsLargestNode: Check = ({ run, demand, allNodes }) => {
   const { productLabel, products } = run.spec.gpu;
   const matching = allNodes.filter((n) => products.includes(n.metadata?.labels?.[productLabel] ?? ""));
   if (matching.length === 0) return pass("ExceedsLargestNode");
-  const want = { cpu: parseQuantity(run.spec.resources.cpu), memory: parseQuantity(run.spec.resources.memory), gpus: demand.gpus };
+  const want = {
+    cpu: parseQuantity(run.spec.resources.cpu),
+    memory: parseQuantity(run.spec.resources.memory),
+    gpus: demand.gpus,
+  };
   // A node that does not say what it can allocate is not held against the fold.
   const known = (q: string | number | undefined) => (q === undefined ? Number.POSITIVE_INFINITY : parseQuantity(q));
-  const sizes = matching.map((n) => ({ name: n.metadata?.name ?? "", cpu: known(n.status?.allocatable?.cpu), memory: known(n.status?.allocatable?.memory), gpus: parseQuantity(n.status?.allocatable?.[GPU_RESOURCE] ?? "0") }));
+  const sizes = matching.map((n) => ({
+    name: n.metadata?.name ?? "",
+    cpu: known(n.status?.allocatable?.cpu),
+    memory: known(n.status?.allocatable?.memory),
+    gpus: parseQuantity(n.status?.allocatable?.[GPU_RESOURCE] ?? "0"),
+  }));
   // Too few GPUs on every node is checkMatchingNodes' to say (it names spec.gpu.perFold).
   if (!sizes.some((s) => s.gpus >= want.gpus)) return pass("ExceedsLargestNode");
-  if (sizes.some((s) => s.cpu >= want.cpu && s.memory >= want.memory && s.gpus >= want.gpus)) return pass("ExceedsLargestNode");
+  if (sizes.some((s) => s.cpu >= want.cpu && s.memory >= want.memory && s.gpus >= want.gpus))
+    return pass("ExceedsLargestNode");
   const largest = [...sizes].sort((a, b) => b.memory - a.memory || b.cpu - a.cpu || b.gpus - a.gpus)[0]!;
   const over = [
     ...(!(Math.max(...sizes.map((s) => s.cpu)) >= want.cpu) ? [`spec.resources.cpu ${run.spec.resources.cpu}`] : []),
-    ...(!(Math.max(...sizes.map((s) => s.memory)) >= want.memory) ? [`spec.resources.memory ${run.spec.resources.memory}`] : []),
+    ...(!(Math.max(...sizes.map((s) => s.memory)) >= want.memory)
+      ? [`spec.resources.memory ${run.spec.resources.memory}`]
+      : []),
   ];
-  const what = over.length > 0 ? over.join(" and ") : `spec.resources (cpu ${run.spec.resources.cpu}, memory ${run.spec.resources.memory}) with ${want.gpus} GPU(s) together`;
+  const what =
+    over.length > 0
+      ? over.join(" and ")
+      : `spec.resources (cpu ${run.spec.resources.cpu}, memory ${run.spec.resources.memory}) with ${want.gpus} GPU(s) together`;
   return {
     reason: "ExceedsLargestNode",
     message: `${what} fit no matching node: the largest, ${largest.name}, can allocate ${largest.cpu} CPUs, ${formatBytes(largest.memory)} memory and ${largest.gpus} GPU(s); lower the request (create a new TrainingRun) or add a larger node`,
@@ -204,7 +232,12 @@ export const checkResultsFolder: Check = ({ run, allRuns }) => {
   const mine = runResultsSubPath(run);
   const other = allRuns.find(
     // Only the younger of two overlapping runs is held: the older one keeps its folder.
-    (o) => o.metadata.uid !== run.metadata.uid && olderThan(o, run) && o.metadata.namespace === run.metadata.namespace && o.spec.storage.claimName === run.spec.storage.claimName && foldersOverlap(runResultsSubPath(o), mine),
+    (o) =>
+      o.metadata.uid !== run.metadata.uid &&
+      olderThan(o, run) &&
+      o.metadata.namespace === run.metadata.namespace &&
+      o.spec.storage.claimName === run.spec.storage.claimName &&
+      foldersOverlap(runResultsSubPath(o), mine),
   );
   return other === undefined
     ? pass("ResultsFolderInUse")
@@ -216,7 +249,10 @@ export const checkResultsFolder: Check = ({ run, allRuns }) => {
 };
 
 function olderThan(a: TrainingRun, b: TrainingRun): boolean {
-  return String(a.metadata.creationTimestamp ?? "").localeCompare(String(b.metadata.creationTimestamp ?? "")) < 0 || (a.metadata.creationTimestamp === b.metadata.creationTimestamp && runKey(a) < runKey(b));
+  return (
+    String(a.metadata.creationTimestamp ?? "").localeCompare(String(b.metadata.creationTimestamp ?? "")) < 0 ||
+    (a.metadata.creationTimestamp === b.metadata.creationTimestamp && runKey(a) < runKey(b))
+  );
 }
 
 /** In order: holds first (no position), then what a cluster change or a quota change fixes. */
@@ -262,7 +298,8 @@ export function decideAdmission(input: AdmissionInput): AdmissionDecision {
   const byRun = gpusByRun(input.pods, reservations);
   for (const a of input.assumed ?? []) byRun.set(a.runKey, (byRun.get(a.runKey) ?? 0) + a.gpus);
   const queueUsed = new Map<string, number>();
-  for (const { run } of input.runs) queueUsed.set(run.spec.queue, (queueUsed.get(run.spec.queue) ?? 0) + (byRun.get(runKey(run)) ?? 0));
+  for (const { run } of input.runs)
+    queueUsed.set(run.spec.queue, (queueUsed.get(run.spec.queue) ?? 0) + (byRun.get(runKey(run)) ?? 0));
 
   const result = new Map<string, RunAdmission>();
   // Within a pass free GPUs and quota only shrink, so work of a shape (queue, products,
@@ -277,10 +314,22 @@ export function decideAdmission(input: AdmissionInput): AdmissionDecision {
     const admitted = new Set<string>();
     const placed = new Map<string, string>();
     let wait: CheckResult | undefined;
-    const wants = [...entry.wants].sort((a, b) => KIND_ORDER[a.kind] - KIND_ORDER[b.kind] || String(a.fold).localeCompare(String(b.fold)));
+    const wants = [...entry.wants].sort(
+      (a, b) => KIND_ORDER[a.kind] - KIND_ORDER[b.kind] || String(a.fold).localeCompare(String(b.fold)),
+    );
     for (const demand of wants) {
       const queue = input.queues.find((q) => q.name === run.spec.queue);
-      const ctx: Ctx = { run, claimExists: entry.claimExists, demand, nodes, queue, queueUsed: queueUsed.get(run.spec.queue) ?? 0, acceptedProducts: input.acceptedProducts, allNodes: input.nodes, allRuns };
+      const ctx: Ctx = {
+        run,
+        claimExists: entry.claimExists,
+        demand,
+        nodes,
+        queue,
+        queueUsed: queueUsed.get(run.spec.queue) ?? 0,
+        acceptedProducts: input.acceptedProducts,
+        allNodes: input.nodes,
+        allRuns,
+      };
       const shape = `${run.spec.queue}|${run.spec.gpu.productLabel}|${run.spec.gpu.products.join(",")}|${demand.gpus}`;
       const blocked = firstMatch(HOLD_CHECKS, ctx) ?? refused.get(shape) ?? firstMatch(CAPACITY_CHECKS, ctx);
       if (blocked && !HOLDS.has(blocked.reason)) refused.set(shape, blocked);
@@ -299,7 +348,11 @@ export function decideAdmission(input: AdmissionInput): AdmissionDecision {
     if (wait) {
       const waitingCount = wants.length - admitted.size;
       const prefix = wants.length > 1 ? `${waitingCount} of ${wants.length} piece(s) of work wait: ` : "";
-      runWait = { reason: wait.reason, message: `${prefix}${wait.message}`, ...(HOLDS.has(wait.reason) ? {} : { position: ++position }) };
+      runWait = {
+        reason: wait.reason,
+        message: `${prefix}${wait.message}`,
+        ...(HOLDS.has(wait.reason) ? {} : { position: ++position }),
+      };
     }
     result.set(runKey(run), { admitted, nodes: placed, ...(runWait ? { wait: runWait } : {}) });
   }

@@ -12,14 +12,20 @@ export function isAudit(decision: StopDecision | undefined): decision is StopDec
   return decision?.mode === "Audit";
 }
 
-export function computeFoldAudit(decision: StopDecision, progress: FoldProgress | undefined, gpusPerFold: number, trainingEnded: boolean): FoldAudit {
+export function computeFoldAudit(
+  decision: StopDecision,
+  progress: FoldProgress | undefined,
+  gpusPerFold: number,
+  trainingEnded: boolean,
+): FoldAudit {
   const audit: FoldAudit = {
     stopEpoch: decision.epoch,
     policy: decision.policy,
     ...(decision.bestEma !== undefined && { bestEmaAtStop: decision.bestEma }),
   };
   if (!trainingEnded || progress === undefined) return audit;
-  if (progress.bestEma !== undefined && decision.bestEma !== undefined) audit.bestEmaLost = round(Math.max(0, progress.bestEma - decision.bestEma), 6);
+  if (progress.bestEma !== undefined && decision.bestEma !== undefined)
+    audit.bestEmaLost = round(Math.max(0, progress.bestEma - decision.bestEma), 6);
   audit.epochsSaved = Math.max(0, progress.epoch - decision.epoch);
   if (decision.trainedSeconds !== undefined && progress.meanEpochSeconds !== undefined) {
     const total = progress.meanEpochSeconds * progress.epochsTimed;
@@ -40,7 +46,12 @@ export function computeRunAudit(folds: readonly FoldStatus[]): NonNullable<Train
     folds: done.length,
     ...(lost !== undefined && { meanBestEmaLost: lost }),
     ...(dice !== undefined && { meanDiceLost: dice }),
-    ...(saved.length > 0 && { gpuSecondsSaved: round(saved.reduce((a, b) => a + b, 0), 3) }),
+    ...(saved.length > 0 && {
+      gpuSecondsSaved: round(
+        saved.reduce((a, b) => a + b, 0),
+        3,
+      ),
+    }),
   };
 }
 

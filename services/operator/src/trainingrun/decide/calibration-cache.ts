@@ -27,7 +27,17 @@ const KEY_CHARS = /[^-._a-zA-Z0-9]/g;
  * without making them unreadable or too long.
  */
 export function calibrationCacheKey(p: CalibrationCacheKeyParts): string {
-  const canonical = JSON.stringify([p.dataset, p.plans, p.configuration, p.gpuProduct, p.image, p.headroom, p.maxBatchSize, p.objective, p.precision]);
+  const canonical = JSON.stringify([
+    p.dataset,
+    p.plans,
+    p.configuration,
+    p.gpuProduct,
+    p.image,
+    p.headroom,
+    p.maxBatchSize,
+    p.objective,
+    p.precision,
+  ]);
   const digest = createHash("sha256").update(canonical).digest("hex").slice(0, 16);
   const readable = [p.dataset, p.configuration, p.plans, p.gpuProduct].join(".").replace(KEY_CHARS, "_").slice(0, 200);
   return `${readable}.${digest}`;
@@ -61,7 +71,10 @@ export const CalibrationCacheEntry = z
 export type CalibrationCacheEntry = z.infer<typeof CalibrationCacheEntry>;
 
 /** A damaged entry is a miss, never an error: the run calibrates again and overwrites it. */
-export function readCacheEntry(data: Readonly<Record<string, string>> | undefined, key: string): CalibrationCacheEntry | undefined {
+export function readCacheEntry(
+  data: Readonly<Record<string, string>> | undefined,
+  key: string,
+): CalibrationCacheEntry | undefined {
   const text = data?.[key];
   if (text === undefined) return undefined;
   try {

@@ -14,13 +14,30 @@ const auto = makeRun().build();
 const result = makeCalibrationResult();
 const node = makeNode("gpu-7").build();
 const cachedFor = (run = auto, image = IMAGE, product = "NVIDIA-L40S") => ({
-  [cacheKeyForRun(run, image, product)]: serialiseCacheEntry({ result, gpuProduct: product, image, source: "team-a/older", cachedAt: at(-3600).toISOString() }),
+  [cacheKeyForRun(run, image, product)]: serialiseCacheEntry({
+    result,
+    gpuProduct: product,
+    image,
+    source: "team-a/older",
+    cachedAt: at(-3600).toISOString(),
+  }),
 });
 const calibratePod = (p: ReturnType<typeof makePod>): IPod => p.of("liver", "calibrate").on("gpu-7").build();
 const job = (j: ReturnType<typeof makeJob>): IJob => j.of("liver", "calibrate").build();
 
 function input(over: Partial<CalibrationInput> = {}): CalibrationInput {
-  return { run: auto, config, job: undefined, pods: [], nodes: [node], cache: undefined, previous: undefined, admitted: false, now: T0, ...over };
+  return {
+    run: auto,
+    config,
+    job: undefined,
+    pods: [],
+    nodes: [node],
+    cache: undefined,
+    previous: undefined,
+    admitted: false,
+    now: T0,
+    ...over,
+  };
 }
 
 describe("calibration decision", () => {
@@ -105,14 +122,20 @@ describe("calibration decision", () => {
     },
     {
       name: "a calibration pod that cannot pull its image says so while waiting",
-      input: { job: job(makeJob("liver-calibrate").active()), pods: [calibratePod(makePod().waiting("ImagePullBackOff", "pull access denied"))] },
+      input: {
+        job: job(makeJob("liver-calibrate").active()),
+        pods: [calibratePod(makePod().waiting("ImagePullBackOff", "pull access denied"))],
+      },
       ready: false,
       condition: ["Unknown", "Calibrating"],
       message: /ImagePullBackOff \(pull access denied\); fix spec\.image/,
     },
     {
       name: "a finished Job's result is used and written to the cache",
-      input: { job: job(makeJob("liver-calibrate").complete()), pods: [calibratePod(makePod().running().succeeded(300, JSON.stringify(result)))] },
+      input: {
+        job: job(makeJob("liver-calibrate").complete()),
+        pods: [calibratePod(makePod().running().succeeded(300, JSON.stringify(result)))],
+      },
       ready: true,
       batch: 8,
       source: "Calibrated",
@@ -122,7 +145,10 @@ describe("calibration decision", () => {
     },
     {
       name: "an unparseable termination message is a calibration failure quoting the text, and the run falls back to the plans",
-      input: { job: job(makeJob("liver-calibrate").complete()), pods: [calibratePod(makePod().running().succeeded(300, "Segmentation fault (core dumped)"))] },
+      input: {
+        job: job(makeJob("liver-calibrate").complete()),
+        pods: [calibratePod(makePod().running().succeeded(300, "Segmentation fault (core dumped)"))],
+      },
       ready: true,
       source: "Fallback",
       condition: ["False", "CalibrationFailed"],
@@ -131,7 +157,10 @@ describe("calibration decision", () => {
     },
     {
       name: "JSON that is not a CalibrationResult names the field",
-      input: { job: job(makeJob("liver-calibrate").complete()), pods: [calibratePod(makePod().running().succeeded(300, '{"schemaVersion":1}'))] },
+      input: {
+        job: job(makeJob("liver-calibrate").complete()),
+        pods: [calibratePod(makePod().running().succeeded(300, '{"schemaVersion":1}'))],
+      },
       ready: true,
       source: "Fallback",
       condition: ["False", "CalibrationFailed"],
@@ -150,7 +179,16 @@ describe("calibration decision", () => {
     },
     {
       name: "a calibration recorded in status is kept, whatever the cache says now",
-      input: { previous: { batchSize: 6, plansBatchSize: 2, plans: "nnUNetPlans_bs6", source: "Calibrated", gpuProduct: "NVIDIA-L40S" }, cache: cachedFor() },
+      input: {
+        previous: {
+          batchSize: 6,
+          plansBatchSize: 2,
+          plans: "nnUNetPlans_bs6",
+          source: "Calibrated",
+          gpuProduct: "NVIDIA-L40S",
+        },
+        cache: cachedFor(),
+      },
       ready: true,
       batch: 6,
       source: "Calibrated",
@@ -201,7 +239,11 @@ describe("calibration decision", () => {
       assert.equal(d.batchSize, c.batch, "batch size");
       assert.equal(d.status.source, c.source, "source");
       assert.deepEqual([d.condition.status, d.condition.reason], c.condition);
-      if (c.actions) assert.deepEqual(d.actions.map((a) => a.type), c.actions);
+      if (c.actions)
+        assert.deepEqual(
+          d.actions.map((a) => a.type),
+          c.actions,
+        );
       assert.equal(d.wantsGpu, c.wantsGpu ?? false, "wants a GPU");
       if (c.message) assert.match(`${d.condition.message} ${d.status.message ?? ""}`, c.message);
       if (c.trainer) assert.equal(d.schedule.trainer, c.trainer);
@@ -211,7 +253,14 @@ describe("calibration decision", () => {
   it("the cache entry it writes is keyed by the GPU product of the node the calibration ran on", () => {
     const a100 = makeNode("gpu-7").product("NVIDIA-A100-SXM4-80GB").build();
     const run = makeRun().gpus(1, ["NVIDIA-L40S", "NVIDIA-A100-SXM4-80GB"]).build();
-    const d = decideCalibration(input({ run, nodes: [a100], job: job(makeJob("liver-calibrate").complete()), pods: [calibratePod(makePod().running().succeeded(300, JSON.stringify(result)))] }));
+    const d = decideCalibration(
+      input({
+        run,
+        nodes: [a100],
+        job: job(makeJob("liver-calibrate").complete()),
+        pods: [calibratePod(makePod().running().succeeded(300, JSON.stringify(result)))],
+      }),
+    );
     const write = d.actions[0];
     assert.ok(write?.type === "WriteCalibrationCache");
     assert.equal(write.key, cacheKeyForRun(run, IMAGE, "NVIDIA-A100-SXM4-80GB"));
@@ -221,7 +270,17 @@ describe("calibration decision", () => {
 });
 
 describe("calibration cache key", () => {
-  const parts = { dataset: "Dataset003_Liver", plans: "nnUNetPlans", configuration: "3d_fullres", gpuProduct: "NVIDIA-L40S", image: "reg.example:5000/nnunet@sha256:abc", headroom: 0.1, maxBatchSize: 64, objective: "Throughput", precision: "Mixed" };
+  const parts = {
+    dataset: "Dataset003_Liver",
+    plans: "nnUNetPlans",
+    configuration: "3d_fullres",
+    gpuProduct: "NVIDIA-L40S",
+    image: "reg.example:5000/nnunet@sha256:abc",
+    headroom: 0.1,
+    maxBatchSize: 64,
+    objective: "Throughput",
+    precision: "Mixed",
+  };
   const table: Array<[string, Partial<typeof parts>]> = [
     ["another image", { image: "reg.example:5000/nnunet:other" }],
     ["another GPU product", { gpuProduct: "NVIDIA-A100-SXM4-80GB" }],
@@ -230,13 +289,19 @@ describe("calibration cache key", () => {
     ["another plans", { plans: "nnUNetResEncUNetMPlans" }],
   ];
   for (const [what, change] of table) {
-    it(`differs for ${what}`, () => assert.notEqual(calibrationCacheKey(parts), calibrationCacheKey({ ...parts, ...change })));
+    it(`differs for ${what}`, () =>
+      assert.notEqual(calibrationCacheKey(parts), calibrationCacheKey({ ...parts, ...change })));
   }
   it("is a valid ConfigMap key, readable, stable and at most 253 characters even for long names", () => {
     const key = calibrationCacheKey(parts);
     assert.match(key, /^Dataset003_Liver\.3d_fullres\.nnUNetPlans\.NVIDIA-L40S\.[0-9a-f]{16}$/);
     assert.equal(key, calibrationCacheKey({ ...parts }));
-    const long = calibrationCacheKey({ ...parts, dataset: `Dataset001_${"x".repeat(89)}`, plans: "P".repeat(200), configuration: "c".repeat(100) });
+    const long = calibrationCacheKey({
+      ...parts,
+      dataset: `Dataset001_${"x".repeat(89)}`,
+      plans: "P".repeat(200),
+      configuration: "c".repeat(100),
+    });
     assert.ok(long.length <= 253 && /^[-._a-zA-Z0-9]+$/.test(long));
   });
 });
@@ -246,7 +311,16 @@ describe("out-of-memory step ladder", () => {
     assert.deepEqual(batchLadder(makeCalibrationResult().probes, 8), [6, 4, 2]);
   });
   it("skips sizes that fitted only beyond the headroom", () => {
-    assert.deepEqual(batchLadder([{ batchSize: 4, fits: true, withinHeadroom: false }, { batchSize: 2, fits: true }], 8), [2]);
+    assert.deepEqual(
+      batchLadder(
+        [
+          { batchSize: 4, fits: true, withinHeadroom: false },
+          { batchSize: 2, fits: true },
+        ],
+        8,
+      ),
+      [2],
+    );
   });
   it("halves when there are no probes (a fixed batch size)", () => {
     assert.deepEqual(batchLadder(undefined, 12), [6, 3, 1]);

@@ -1,7 +1,14 @@
 import type { IJob } from "kubernetes-models/batch/v1/Job";
 import type { INode } from "kubernetes-models/v1/Node";
 import type { IPod } from "kubernetes-models/v1/Pod";
-import { CalibrationResult, ConditionReason, isJobComplete, isJobFailed, type TrainingRun, type TrainingRunStatus } from "@nnunet-operator/api";
+import {
+  CalibrationResult,
+  ConditionReason,
+  isJobComplete,
+  isJobFailed,
+  type TrainingRun,
+  type TrainingRunStatus,
+} from "@nnunet-operator/api";
 import type { OperatorConfig } from "../../config.js";
 import { CALIBRATE_CONTAINER, runName, runNamespace, trainingImage } from "../manifests/common.js";
 import { cacheKeyForRun, type CalibrationCacheEntry, lookupCache, readCacheEntry } from "./calibration-cache.js";
@@ -30,7 +37,9 @@ export interface CalibrationInput {
   readonly now: Date;
 }
 
-export type CalibrationAction = { type: "CreateCalibrationJob" } | { type: "WriteCalibrationCache"; key: string; entry: CalibrationCacheEntry };
+export type CalibrationAction =
+  | { type: "CreateCalibrationJob" }
+  | { type: "WriteCalibrationCache"; key: string; entry: CalibrationCacheEntry };
 
 export interface CalibrationDecision {
   /** Folds may start: the batch size is known. */
@@ -49,7 +58,9 @@ export interface CalibrationDecision {
 
 const KEPT_SOURCES = new Set(["Calibrated", "Cached", "Fallback"]);
 
-export function parseCalibrationMessage(text: string | undefined): { ok: true; result: CalibrationResultT } | { ok: false; error: string } {
+export function parseCalibrationMessage(
+  text: string | undefined,
+): { ok: true; result: CalibrationResultT } | { ok: false; error: string } {
   if (!text || text.trim() === "") return { ok: false, error: "the calibrator left no termination message" };
   let json: unknown;
   try {
@@ -60,7 +71,10 @@ export function parseCalibrationMessage(text: string | undefined): { ok: true; r
   const parsed = CalibrationResult.safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    return { ok: false, error: `the termination message is not a CalibrationResult (${issue?.path.join(".") || "(root)"}: ${issue?.message}): "${quote(text)}"` };
+    return {
+      ok: false,
+      error: `the termination message is not a CalibrationResult (${issue?.path.join(".") || "(root)"}: ${issue?.message}): "${quote(text)}"`,
+    };
   }
   return { ok: true, result: parsed.data };
 }
@@ -73,7 +87,9 @@ function quote(text: string): string {
 /** Sizes below the chosen one that fitted within the headroom, largest first. */
 export function batchLadder(probes: CalibrationStatus["probes"], chosen: number | undefined): number[] {
   if (chosen === undefined) return [];
-  const sizes = (probes ?? []).filter((p) => p.fits && p.withinHeadroom !== false && p.batchSize < chosen).map((p) => p.batchSize);
+  const sizes = (probes ?? [])
+    .filter((p) => p.fits && p.withinHeadroom !== false && p.batchSize < chosen)
+    .map((p) => p.batchSize);
   const fromProbes = [...new Set(sizes)].sort((a, b) => b - a);
   return fromProbes.length > 0 ? fromProbes : halvings(chosen);
 }
@@ -85,17 +101,31 @@ function halvings(size: number): number[] {
 }
 
 /** The plans' batch size as any earlier calibration of the same plans recorded it. */
-export function plansBatchSizeFromCache(run: TrainingRun, cache: Readonly<Record<string, string>> | undefined): number | undefined {
+export function plansBatchSizeFromCache(
+  run: TrainingRun,
+  cache: Readonly<Record<string, string>> | undefined,
+): number | undefined {
   for (const key of Object.keys(cache ?? {})) {
     const entry = readCacheEntry(cache, key);
-    if (entry && entry.result.plans === run.spec.plans && entry.result.configuration === run.spec.configuration && key.startsWith(`${run.spec.dataset}.`)) {
+    if (
+      entry &&
+      entry.result.plans === run.spec.plans &&
+      entry.result.configuration === run.spec.configuration &&
+      key.startsWith(`${run.spec.dataset}.`)
+    ) {
       return entry.result.plansBatchSize;
     }
   }
   return undefined;
 }
 
-function fromResult(run: TrainingRun, result: CalibrationResultT, source: "Calibrated" | "Cached", gpuProduct: string, attempts: number | undefined): CalibrationStatus {
+function fromResult(
+  run: TrainingRun,
+  result: CalibrationResultT,
+  source: "Calibrated" | "Cached",
+  gpuProduct: string,
+  attempts: number | undefined,
+): CalibrationStatus {
   const chosen = result.probes.find((p) => p.batchSize === result.chosenBatchSize);
   const schedule = decideSchedule(run, result.chosenBatchSize, result.plansBatchSize);
   return {
@@ -112,13 +142,34 @@ function fromResult(run: TrainingRun, result: CalibrationResultT, source: "Calib
   };
 }
 
-function scheduleStatus(s: Schedule): Pick<CalibrationStatus, "epochScale" | "effectiveMaxEpochs" | "trainer" | "message"> {
-  return { epochScale: s.epochScale, effectiveMaxEpochs: s.effectiveMaxEpochs, trainer: s.trainer, ...(s.note ? { message: s.note } : {}) };
+function scheduleStatus(
+  s: Schedule,
+): Pick<CalibrationStatus, "epochScale" | "effectiveMaxEpochs" | "trainer" | "message"> {
+  return {
+    epochScale: s.epochScale,
+    effectiveMaxEpochs: s.effectiveMaxEpochs,
+    trainer: s.trainer,
+    ...(s.note ? { message: s.note } : {}),
+  };
 }
 
-function decided(status: CalibrationStatus, run: TrainingRun, condition: CalibrationDecision["condition"], actions: CalibrationAction[] = []): CalibrationDecision {
+function decided(
+  status: CalibrationStatus,
+  run: TrainingRun,
+  condition: CalibrationDecision["condition"],
+  actions: CalibrationAction[] = [],
+): CalibrationDecision {
   const schedule = decideSchedule(run, status.batchSize, status.plansBatchSize);
-  return { ready: true, batchSize: status.batchSize, ladder: batchLadder(status.probes, status.batchSize), schedule, status, condition, actions, wantsGpu: false };
+  return {
+    ready: true,
+    batchSize: status.batchSize,
+    ladder: batchLadder(status.probes, status.batchSize),
+    schedule,
+    status,
+    condition,
+    actions,
+    wantsGpu: false,
+  };
 }
 
 function fallback(run: TrainingRun, error: string, attempts: number): CalibrationDecision {
@@ -135,7 +186,9 @@ function productOf(input: CalibrationInput, pod: IPod | undefined, result: Calib
   const node = input.nodes.find((n) => n.metadata?.name === pod?.spec?.nodeName);
   const label = node?.metadata?.labels?.[input.run.spec.gpu.productLabel];
   if (label) return label;
-  return input.run.spec.gpu.products.length === 1 ? input.run.spec.gpu.products[0]! : result.gpu.name.replace(/\s+/g, "-");
+  return input.run.spec.gpu.products.length === 1
+    ? input.run.spec.gpu.products[0]!
+    : result.gpu.name.replace(/\s+/g, "-");
 }
 
 export function decideCalibration(input: CalibrationInput): CalibrationDecision {
@@ -154,14 +207,26 @@ export function decideCalibration(input: CalibrationInput): CalibrationDecision 
     const value = run.spec.batchSize.value!;
     const plansBatchSize = previous?.plansBatchSize ?? plansBatchSizeFromCache(run, input.cache);
     const schedule = decideSchedule(run, value, plansBatchSize);
-    const status: CalibrationStatus = { batchSize: value, plans: `${run.spec.plans}_bs${value}`, source: "Fixed", ...(plansBatchSize ? { plansBatchSize } : {}), ...scheduleStatus(schedule) };
-    return decided(status, run, { status: "True", reason: ConditionReason.FixedBatchSize, message: `training with spec.batchSize.value ${value}` });
+    const status: CalibrationStatus = {
+      batchSize: value,
+      plans: `${run.spec.plans}_bs${value}`,
+      source: "Fixed",
+      ...(plansBatchSize ? { plansBatchSize } : {}),
+      ...scheduleStatus(schedule),
+    };
+    return decided(status, run, {
+      status: "True",
+      reason: ConditionReason.FixedBatchSize,
+      message: `training with spec.batchSize.value ${value}`,
+    });
   }
 
   const image = trainingImage(run, input.config);
   const pod = newestPod(input.pods.filter((p) => p.status?.phase === "Succeeded")) ?? newestPod(input.pods);
   const message = pod ? containerTerminated(pod, CALIBRATE_CONTAINER)?.message : undefined;
-  const attempts = input.job ? (input.job.status?.failed ?? 0) + (input.job.status?.succeeded ?? 0) : (previous?.attempts ?? 0);
+  const attempts = input.job
+    ? (input.job.status?.failed ?? 0) + (input.job.status?.succeeded ?? 0)
+    : (previous?.attempts ?? 0);
 
   // A fresh result in a finished Job is written to the cache, also when status already
   // has it: the cache write may have failed in the pass that read it.
@@ -172,46 +237,99 @@ export function decideCalibration(input: CalibrationInput): CalibrationDecision 
     const key = cacheKeyForRun(run, image, product);
     const have = readCacheEntry(input.cache, key);
     if (!have || JSON.stringify(have.result) !== JSON.stringify(fresh.result)) {
-      actions.push({ type: "WriteCalibrationCache", key, entry: { result: fresh.result, gpuProduct: product, image, source: `${runNamespace(run)}/${runName(run)}`, cachedAt: input.now.toISOString() } });
+      actions.push({
+        type: "WriteCalibrationCache",
+        key,
+        entry: {
+          result: fresh.result,
+          gpuProduct: product,
+          image,
+          source: `${runNamespace(run)}/${runName(run)}`,
+          cachedAt: input.now.toISOString(),
+        },
+      });
     }
   }
 
-  if (previous?.source && KEPT_SOURCES.has(previous.source) && (previous.batchSize !== undefined || previous.source === "Fallback")) {
-    const reason = previous.source === "Fallback" ? ConditionReason.CalibrationFailed : previous.source === "Cached" ? ConditionReason.CalibrationCached : ConditionReason.Calibrated;
-    return decided(previous, run, { status: previous.source === "Fallback" ? "False" : "True", reason, message: calibratedMessage(previous) }, actions);
+  if (
+    previous?.source &&
+    KEPT_SOURCES.has(previous.source) &&
+    (previous.batchSize !== undefined || previous.source === "Fallback")
+  ) {
+    const reason =
+      previous.source === "Fallback"
+        ? ConditionReason.CalibrationFailed
+        : previous.source === "Cached"
+          ? ConditionReason.CalibrationCached
+          : ConditionReason.Calibrated;
+    return decided(
+      previous,
+      run,
+      { status: previous.source === "Fallback" ? "False" : "True", reason, message: calibratedMessage(previous) },
+      actions,
+    );
   }
 
   if (fresh?.ok) {
     const status = fromResult(run, fresh.result, "Calibrated", productOf(input, pod, fresh.result), attempts);
-    return decided(status, run, { status: "True", reason: ConditionReason.Calibrated, message: calibratedMessage(status) }, actions);
+    return decided(
+      status,
+      run,
+      { status: "True", reason: ConditionReason.Calibrated, message: calibratedMessage(status) },
+      actions,
+    );
   }
   if (fresh && !fresh.ok) return fallback(run, fresh.error, attempts);
 
   const hit = lookupCache(run, image, input.cache);
   if (hit && !input.job) {
     const status = fromResult(run, hit.entry.result, "Cached", hit.entry.gpuProduct, undefined);
-    return decided(status, run, { status: "True", reason: ConditionReason.CalibrationCached, message: `${calibratedMessage(status)}, cached from ${hit.entry.source} at ${hit.entry.cachedAt}` });
+    return decided(status, run, {
+      status: "True",
+      reason: ConditionReason.CalibrationCached,
+      message: `${calibratedMessage(status)}, cached from ${hit.entry.source} at ${hit.entry.cachedAt}`,
+    });
   }
 
   if (input.job && isJobFailed(input.job)) {
     const exit = pod ? containerTerminated(pod, CALIBRATE_CONTAINER) : undefined;
-    const why = exit ? `exit code ${exit.exitCode}${exit.message ? `: ${lastLines(exit.message, 5, 600)}` : ""}` : (input.job.status?.conditions?.find((c) => c.type === "Failed")?.message ?? "the Job failed");
+    const why = exit
+      ? `exit code ${exit.exitCode}${exit.message ? `: ${lastLines(exit.message, 5, 600)}` : ""}`
+      : (input.job.status?.conditions?.find((c) => c.type === "Failed")?.message ?? "the Job failed");
     return fallback(run, why, attempts);
   }
 
   const schedule = decideSchedule(run, undefined, undefined);
   if (input.job) {
     const waiting = pod ? containerWaitingReason(pod, CALIBRATE_CONTAINER) : undefined;
-    const pull = waiting && isImagePullError(waiting.reason) ? `; fix spec.image or the operator's images.training, or add an image pull secret` : "";
-    const detail = waiting ? `; the pod waits: ${waiting.reason}${waiting.message ? ` (${waiting.message})` : ""}${pull}` : "";
+    const pull =
+      waiting && isImagePullError(waiting.reason)
+        ? `; fix spec.image or the operator's images.training, or add an image pull secret`
+        : "";
+    const detail = waiting
+      ? `; the pod waits: ${waiting.reason}${waiting.message ? ` (${waiting.message})` : ""}${pull}`
+      : "";
     const limit = input.config.calibration.retryLimit + 1;
-    return pending(run, schedule, attempts, `calibration Job ${input.job.metadata?.name} is running (attempt ${attempts + 1} of at most ${limit})${detail}`, []);
+    return pending(
+      run,
+      schedule,
+      attempts,
+      `calibration Job ${input.job.metadata?.name} is running (attempt ${attempts + 1} of at most ${limit})${detail}`,
+      [],
+    );
   }
-  if (input.admitted) return pending(run, schedule, attempts, "creating the calibration Job", [{ type: "CreateCalibrationJob" }]);
+  if (input.admitted)
+    return pending(run, schedule, attempts, "creating the calibration Job", [{ type: "CreateCalibrationJob" }]);
   return { ...pending(run, schedule, attempts, "the calibration Job waits for a GPU", []), wantsGpu: true };
 }
 
-function pending(run: TrainingRun, schedule: Schedule, attempts: number, message: string, actions: CalibrationAction[]): CalibrationDecision {
+function pending(
+  run: TrainingRun,
+  schedule: Schedule,
+  attempts: number,
+  message: string,
+  actions: CalibrationAction[],
+): CalibrationDecision {
   return {
     ready: false,
     batchSize: undefined,
@@ -226,7 +344,10 @@ function pending(run: TrainingRun, schedule: Schedule, attempts: number, message
 
 function calibratedMessage(s: CalibrationStatus): string {
   if (s.source === "Fallback") return s.message ?? "calibration failed; training with the plans' batch size";
-  const k = s.batchSize && s.plansBatchSize ? ` (${Math.round((s.batchSize / s.plansBatchSize) * 100) / 100}x the plans' ${s.plansBatchSize})` : "";
+  const k =
+    s.batchSize && s.plansBatchSize
+      ? ` (${Math.round((s.batchSize / s.plansBatchSize) * 100) / 100}x the plans' ${s.plansBatchSize})`
+      : "";
   const sched = s.trainer ? `; schedule ${s.effectiveMaxEpochs} epochs with ${s.trainer}` : "";
   return `batch size ${s.batchSize}${k} on ${s.gpuProduct ?? "the GPU"}${sched}`;
 }

@@ -26,7 +26,11 @@ export interface Reservation {
   readonly products: readonly string[];
 }
 
-export function buildGpuNodes(nodes: readonly INode[], pods: readonly IPod[], tolerations: readonly IToleration[]): GpuNode[] {
+export function buildGpuNodes(
+  nodes: readonly INode[],
+  pods: readonly IPod[],
+  tolerations: readonly IToleration[],
+): GpuNode[] {
   const used = new Map<string, number>();
   for (const pod of pods) {
     const node = pod.spec?.nodeName;
@@ -40,14 +44,23 @@ export function buildGpuNodes(nodes: readonly INode[], pods: readonly IPod[], to
     if (!nodeReady(n)) blockers.push("not Ready");
     if (n.spec?.unschedulable) blockers.push("cordoned");
     const taints = untoleratedTaints(n, tolerations);
-    if (taints.length > 0) blockers.push(`taint ${taints.map((t) => `${t.key}${t.value ? `=${t.value}` : ""}:${t.effect}`).join(", ")}`);
-    return { name, labels: n.metadata?.labels ?? {}, allocatable, blockers, free: Math.max(0, allocatable - (used.get(name) ?? 0)) };
+    if (taints.length > 0)
+      blockers.push(`taint ${taints.map((t) => `${t.key}${t.value ? `=${t.value}` : ""}:${t.effect}`).join(", ")}`);
+    return {
+      name,
+      labels: n.metadata?.labels ?? {},
+      allocatable,
+      blockers,
+      free: Math.max(0, allocatable - (used.get(name) ?? 0)),
+    };
   });
 }
 
 /** The product In-list of a pod template's required node affinity. */
 function templateProducts(job: IJob): { label: string | undefined; values: string[] } {
-  const terms = job.spec?.template.spec?.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms ?? [];
+  const terms =
+    job.spec?.template.spec?.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution
+      ?.nodeSelectorTerms ?? [];
   const expr = terms.flatMap((t) => t.matchExpressions ?? []).find((e) => e.operator === "In");
   return { label: expr?.key, values: expr?.values ?? [] };
 }
@@ -63,7 +76,9 @@ function childKey(obj: IJob | IPod): string {
  */
 export function reservationsFrom(jobs: readonly IJob[], pods: readonly IPod[]): Reservation[] {
   const out: Reservation[] = [];
-  const bound = new Set(pods.filter((p) => isPodActive(p) && p.spec?.nodeName && label(p, LABEL_RUN) !== undefined).map(childKey));
+  const bound = new Set(
+    pods.filter((p) => isPodActive(p) && p.spec?.nodeName && label(p, LABEL_RUN) !== undefined).map(childKey),
+  );
   for (const job of jobs) {
     if (label(job, LABEL_RUN) === undefined) continue;
     if (job.spec?.suspend || isJobFinished(job) || job.metadata?.deletionTimestamp) continue;
@@ -71,7 +86,13 @@ export function reservationsFrom(jobs: readonly IJob[], pods: readonly IPod[]): 
     const gpus = podGpuRequest(job.spec?.template.spec);
     if (gpus === 0) continue;
     const { label: productLabel, values } = templateProducts(job);
-    out.push({ namespace: job.metadata?.namespace ?? "", run: label(job, LABEL_RUN)!, gpus, productLabel, products: values });
+    out.push({
+      namespace: job.metadata?.namespace ?? "",
+      run: label(job, LABEL_RUN)!,
+      gpus,
+      productLabel,
+      products: values,
+    });
   }
   return out;
 }
@@ -83,7 +104,12 @@ export function nodeMatches(node: GpuNode, productLabel: string | undefined, pro
 }
 
 /** The usable node with the least free GPUs that still fits, so big holes stay for big folds. */
-export function bestFit(nodes: readonly GpuNode[], gpus: number, productLabel: string | undefined, products: readonly string[]): GpuNode | undefined {
+export function bestFit(
+  nodes: readonly GpuNode[],
+  gpus: number,
+  productLabel: string | undefined,
+  products: readonly string[],
+): GpuNode | undefined {
   let best: GpuNode | undefined;
   for (const n of nodes) {
     if (n.blockers.length > 0 || n.free < gpus || !nodeMatches(n, productLabel, products)) continue;

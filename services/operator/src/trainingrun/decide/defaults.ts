@@ -9,7 +9,12 @@ import type { OperatorConfig } from "../../config.js";
 export const API_DEFAULT_PRODUCT_LABEL = GpuSpec.parse({}).productLabel;
 
 export function withDefaultProductLabel(run: TrainingRun, label: string | undefined): TrainingRun {
-  if (label === undefined || run.spec.gpu.productLabel !== API_DEFAULT_PRODUCT_LABEL || label === API_DEFAULT_PRODUCT_LABEL) return run;
+  if (
+    label === undefined ||
+    run.spec.gpu.productLabel !== API_DEFAULT_PRODUCT_LABEL ||
+    label === API_DEFAULT_PRODUCT_LABEL
+  )
+    return run;
   return { ...run, spec: { ...run.spec, gpu: { ...run.spec.gpu, productLabel: label } } };
 }
 

@@ -37,7 +37,11 @@ const CHECKS: readonly Check[] = [
     match: (pod) => {
       const t = containerTerminated(pod, "derive-plans");
       return t && t.exitCode !== 0
-        ? { kind: "Terminal", reason: "TrainerError", message: `the derived plans file could not be written: ${lastLines(t.message, 4)}` }
+        ? {
+            kind: "Terminal",
+            reason: "TrainerError",
+            message: `the derived plans file could not be written: ${lastLines(t.message, 4)}`,
+          }
         : undefined;
     },
   },
@@ -46,21 +50,33 @@ const CHECKS: readonly Check[] = [
     match: (pod) => {
       if (!podCondition(pod, "DisruptionTarget")) return undefined;
       const c = pod.status?.conditions?.find((x) => x.type === "DisruptionTarget");
-      return { kind: "Retryable", reason: "NodeLost", message: `the pod was disrupted (${c?.reason ?? "DisruptionTarget"}${c?.message ? `: ${c.message}` : ""})` };
+      return {
+        kind: "Retryable",
+        reason: "NodeLost",
+        message: `the pod was disrupted (${c?.reason ?? "DisruptionTarget"}${c?.message ? `: ${c.message}` : ""})`,
+      };
     },
   },
   {
     name: "evicted",
     match: (pod) =>
       pod.status?.reason === "Evicted" || pod.status?.reason === "Preempting"
-        ? { kind: "Retryable", reason: "Evicted", message: `the pod was evicted${pod.status?.message ? `: ${pod.status.message}` : ""}` }
+        ? {
+            kind: "Retryable",
+            reason: "Evicted",
+            message: `the pod was evicted${pod.status?.message ? `: ${pod.status.message}` : ""}`,
+          }
         : undefined,
   },
   {
     name: "oom-killed",
     match: (pod) =>
       containerTerminated(pod, NNUNET_CONTAINER)?.reason === "OOMKilled"
-        ? { kind: "Retryable", reason: "OOMKilled", message: "nnU-Net was killed for exceeding its memory limit (raise spec.resources.memory if this repeats)" }
+        ? {
+            kind: "Retryable",
+            reason: "OOMKilled",
+            message: "nnU-Net was killed for exceeding its memory limit (raise spec.resources.memory if this repeats)",
+          }
         : undefined,
   },
   {
@@ -68,7 +84,11 @@ const CHECKS: readonly Check[] = [
     match: (pod) => {
       const t = containerTerminated(pod, NNUNET_CONTAINER);
       return t && t.exitCode !== 0 && CUDA_OOM.test(t.message ?? "")
-        ? { kind: "CudaOutOfMemory", reason: "CudaOutOfMemory", message: `CUDA out of memory: ${lastLines(t.message, 3, 600)}` }
+        ? {
+            kind: "CudaOutOfMemory",
+            reason: "CudaOutOfMemory",
+            message: `CUDA out of memory: ${lastLines(t.message, 3, 600)}`,
+          }
         : undefined;
     },
   },
@@ -85,14 +105,22 @@ const CHECKS: readonly Check[] = [
     name: "never-ran",
     match: (pod) =>
       containerTerminated(pod, NNUNET_CONTAINER) === undefined
-        ? { kind: "Retryable", reason: "NodeLost", message: `the pod failed before nnU-Net ran${pod.status?.reason ? ` (${pod.status.reason})` : ""}` }
+        ? {
+            kind: "Retryable",
+            reason: "NodeLost",
+            message: `the pod failed before nnU-Net ran${pod.status?.reason ? ` (${pod.status.reason})` : ""}`,
+          }
         : undefined,
   },
   {
     name: "trainer-error",
     match: (pod) => {
       const t = containerTerminated(pod, NNUNET_CONTAINER)!;
-      return { kind: "Terminal", reason: "TrainerError", message: `nnU-Net exited with code ${t.exitCode}:\n${lastLines(t.message) || "(no log output)"}` };
+      return {
+        kind: "Terminal",
+        reason: "TrainerError",
+        message: `nnU-Net exited with code ${t.exitCode}:\n${lastLines(t.message) || "(no log output)"}`,
+      };
     },
   },
 ];
@@ -101,7 +129,13 @@ const CHECKS: readonly Check[] = [
 export function classifyFailure(job: IJob, pod: IPod | undefined, now: Date): Failure {
   const failedCondition = job.status?.conditions?.find((c) => c.type === "Failed" && c.status === "True");
   const fallbackAt = failedCondition?.lastTransitionTime ? new Date(failedCondition.lastTransitionTime) : now;
-  if (!pod) return { kind: "Retryable", reason: "NodeLost", message: "the fold's pod is gone (node lost or pod deleted)", at: fallbackAt };
+  if (!pod)
+    return {
+      kind: "Retryable",
+      reason: "NodeLost",
+      message: "the fold's pod is gone (node lost or pod deleted)",
+      at: fallbackAt,
+    };
   const finished = containerTerminated(pod, NNUNET_CONTAINER)?.finishedAt;
   const at = finished ? new Date(finished) : fallbackAt;
   for (const check of CHECKS) {

@@ -34,7 +34,8 @@ export interface FoldTiming {
 
 /** When the fold's training is predicted to end, or undefined without a measured epoch time. */
 export function predictFoldFinish(t: FoldTiming): Date | undefined {
-  if (t.epochSeconds === undefined || !(t.epochSeconds > 0) || !Number.isFinite(t.lastEpochAt.getTime())) return undefined;
+  if (t.epochSeconds === undefined || !(t.epochSeconds > 0) || !Number.isFinite(t.lastEpochAt.getTime()))
+    return undefined;
   const lastEpoch = Math.min(t.maxEpochs - 1, t.stopEpoch ?? t.maxEpochs - 1);
   const left = Math.max(0, lastEpoch - t.epoch);
   return new Date(t.lastEpochAt.getTime() + Math.round(left * t.epochSeconds) * 1000);
@@ -59,9 +60,19 @@ export interface QueuedRun {
  * When `target`'s first piece of work is estimated to start, or undefined when the
  * releases known now do not free enough GPUs for it (then nobody can say).
  */
-export function estimateQueuedStart(target: QueuedRun, ahead: readonly QueuedRun[], releases: readonly GpuRelease[], now: Date): Date | undefined {
-  const queue = [...ahead.filter((r) => r.position < target.position && r.key !== target.key)].sort((a, b) => a.position - b.position || a.key.localeCompare(b.key));
-  const pending = [...queue.flatMap((r) => r.pieces.map((gpus) => ({ gpus, mine: false }))), ...target.pieces.map((gpus) => ({ gpus, mine: true }))];
+export function estimateQueuedStart(
+  target: QueuedRun,
+  ahead: readonly QueuedRun[],
+  releases: readonly GpuRelease[],
+  now: Date,
+): Date | undefined {
+  const queue = [...ahead.filter((r) => r.position < target.position && r.key !== target.key)].sort(
+    (a, b) => a.position - b.position || a.key.localeCompare(b.key),
+  );
+  const pending = [
+    ...queue.flatMap((r) => r.pieces.map((gpus) => ({ gpus, mine: false }))),
+    ...target.pieces.map((gpus) => ({ gpus, mine: true })),
+  ];
   if (!pending.some((p) => p.mine)) return undefined;
   const free = new Map<string, number>();
   const ordered = [...releases].sort((a, b) => a.at.getTime() - b.at.getTime() || a.node.localeCompare(b.node));
@@ -112,12 +123,19 @@ export function queueOutlookOf(runs: readonly TrainingRun[]): QueueOutlook {
     const folds = run.status?.folds ?? [];
     for (const f of folds) {
       if (f.phase !== "Training" || f.predictedFinishAt === undefined) continue;
-      releases.push({ node: f.node ?? `${key}/fold-${f.fold}`, gpus: run.spec.gpu.perFold, at: new Date(f.predictedFinishAt) });
+      releases.push({
+        node: f.node ?? `${key}/fold-${f.fold}`,
+        gpus: run.spec.gpu.perFold,
+        at: new Date(f.predictedFinishAt),
+      });
     }
     const position = run.status?.queue?.position;
     if (position === undefined) continue;
     const started = new Set(folds.filter((f) => !WAITING_FOLD.has(f.phase)).map((f) => f.fold));
-    const pieces = run.spec.folds.map(String).filter((f) => !started.has(f)).map(() => run.spec.gpu.perFold);
+    const pieces = run.spec.folds
+      .map(String)
+      .filter((f) => !started.has(f))
+      .map(() => run.spec.gpu.perFold);
     waiting.push({ key, position, pieces });
   }
   return { releases, waiting };

@@ -1,11 +1,27 @@
 import type { IJob } from "kubernetes-models/batch/v1/Job";
 import type { IPod } from "kubernetes-models/v1/Pod";
-import { type FoldStatus, isJobComplete, isJobFailed, jobAttempt as attemptOf, readStopDecision, type StopDecision, type TrainingRun } from "@nnunet-operator/api";
+import {
+  type FoldStatus,
+  isJobComplete,
+  isJobFailed,
+  jobAttempt as attemptOf,
+  readStopDecision,
+  type StopDecision,
+  type TrainingRun,
+} from "@nnunet-operator/api";
 import type { OperatorConfig } from "../../config.js";
 import { NNUNET_CONTAINER } from "../manifests/common.js";
 import type { CalibrationDecision } from "./calibration.js";
 import { classifyFailure, type Failure } from "./failures.js";
-import { ANNOTATION_BATCH_SIZE, containerWaitingReason, intAnnotation, isImagePullError, isPodActive, newestPod, TRAINED_PHASES } from "./objects.js";
+import {
+  ANNOTATION_BATCH_SIZE,
+  containerWaitingReason,
+  intAnnotation,
+  isImagePullError,
+  isPodActive,
+  newestPod,
+  TRAINED_PHASES,
+} from "./objects.js";
 import type { FoldProgress } from "./progress.js";
 import { decideStall, type HeartbeatSeen } from "./stall.js";
 import { decideValidation } from "./validation.js";
@@ -40,7 +56,13 @@ export interface FoldInput {
 export type FoldAction =
   | { type: "CreateTrainingJob"; fold: string; attempt: number; batchSize: number | undefined; trainer: string }
   | { type: "DeleteTrainingJob"; fold: string; name: string; reason: string }
-  | { type: "CreateValidationJob"; fold: string; checkpoint: "best" | "final"; batchSize: number | undefined; trainer: string };
+  | {
+      type: "CreateValidationJob";
+      fold: string;
+      checkpoint: "best" | "final";
+      batchSize: number | undefined;
+      trainer: string;
+    };
 
 export interface FoldDecision {
   readonly status: FoldStatus;
@@ -51,7 +73,6 @@ export interface FoldDecision {
 }
 
 type Partial_ = Omit<FoldStatus, "fold" | "attempt"> & { attempt?: number };
-
 
 /** The Job's stop decision; a malformed one is no decision, only a note (packages/api fold-job.ts). */
 export function parseStopDecision(job: IJob): { decision?: StopDecision; error?: string } {
@@ -77,7 +98,23 @@ function finish(input: FoldInput, s: Partial_, extra: Omit<FoldDecision, "status
     fold: input.fold,
     attempt: s.attempt ?? prev?.attempt ?? 0,
     maxEpochs: input.calibration.schedule.effectiveMaxEpochs,
-    ...pick(prev, ["epoch", "latestEma", "bestEma", "bestEpoch", "node", "pod", "startedAt", "finishedAt", "gpuSecondsUsed", "gpuSecondsPlanned", "epochSeconds", "batchSize", "stopDecision", "audit", "validation"]),
+    ...pick(prev, [
+      "epoch",
+      "latestEma",
+      "bestEma",
+      "bestEpoch",
+      "node",
+      "pod",
+      "startedAt",
+      "finishedAt",
+      "gpuSecondsUsed",
+      "gpuSecondsPlanned",
+      "epochSeconds",
+      "batchSize",
+      "stopDecision",
+      "audit",
+      "validation",
+    ]),
     ...(p ? { epoch: p.epoch } : {}),
     ...(p?.latestEma !== undefined ? { latestEma: p.latestEma } : {}),
     ...(p?.bestEma !== undefined ? { bestEma: p.bestEma } : {}),
@@ -88,9 +125,15 @@ function finish(input: FoldInput, s: Partial_, extra: Omit<FoldDecision, "status
   if (s.message === undefined) delete status.message;
   if (p?.meanEpochSeconds !== undefined) status.epochSeconds = Math.round(p.meanEpochSeconds * 100) / 100;
   // Only a fold that is training has an end ahead of it; a stopping one ends now.
-  const predicted = p && status.phase === "Training" && s.reason !== "Stopping" && status.maxEpochs !== undefined
-    ? predictFoldFinish({ epoch: p.epoch, maxEpochs: status.maxEpochs, epochSeconds: p.meanEpochSeconds, lastEpochAt: new Date(p.observedAt) })
-    : undefined;
+  const predicted =
+    p && status.phase === "Training" && s.reason !== "Stopping" && status.maxEpochs !== undefined
+      ? predictFoldFinish({
+          epoch: p.epoch,
+          maxEpochs: status.maxEpochs,
+          epochSeconds: p.meanEpochSeconds,
+          lastEpochAt: new Date(p.observedAt),
+        })
+      : undefined;
   if (predicted) status.predictedFinishAt = predicted.toISOString();
   return { status, ...extra };
 }
@@ -109,12 +152,35 @@ function decideTraining(input: FoldInput): FoldDecision {
   if (previous && previous.attempt > jobAttempt) {
     // The replacement of this Job is already decided (status says so): finish deleting it.
     const deleting = job.metadata?.deletionTimestamp !== undefined;
-    return finish(input, { phase: "Restarting", reason: previous.reason ?? "Restarting", message: deleting ? `waiting for Job ${job.metadata?.name} of attempt ${jobAttempt} to be deleted` : previous.message ?? "" }, {
-      actions: deleting ? [] : [{ type: "DeleteTrainingJob", fold: input.fold, name: job.metadata?.name ?? "", reason: "replaced by the next attempt" }],
-    });
+    return finish(
+      input,
+      {
+        phase: "Restarting",
+        reason: previous.reason ?? "Restarting",
+        message: deleting
+          ? `waiting for Job ${job.metadata?.name} of attempt ${jobAttempt} to be deleted`
+          : (previous.message ?? ""),
+      },
+      {
+        actions: deleting
+          ? []
+          : [
+              {
+                type: "DeleteTrainingJob",
+                fold: input.fold,
+                name: job.metadata?.name ?? "",
+                reason: "replaced by the next attempt",
+              },
+            ],
+      },
+    );
   }
 
-  if (previous?.phase === "Failed" && previous.attempt === jobAttempt && job.metadata?.deletionTimestamp !== undefined) {
+  if (
+    previous?.phase === "Failed" &&
+    previous.attempt === jobAttempt &&
+    job.metadata?.deletionTimestamp !== undefined
+  ) {
     // A failed attempt's Job on its way out (a stalled pod with no restart left): what it told us stands.
     return finish(input, { phase: "Failed", reason: previous.reason, message: previous.message });
   }
@@ -122,7 +188,12 @@ function decideTraining(input: FoldInput): FoldDecision {
   const batchSize = intAnnotation(job, ANNOTATION_BATCH_SIZE) ?? input.calibration.batchSize;
   const pod = newestPod(input.pods);
   const active = input.pods.filter(isPodActive);
-  const startedAt = previous?.startedAt ?? input.pods.map((p) => p.status?.startTime).filter((t): t is string => !!t).sort()[0];
+  const startedAt =
+    previous?.startedAt ??
+    input.pods
+      .map((p) => p.status?.startTime)
+      .filter((t): t is string => !!t)
+      .sort()[0];
   const base: Partial_ = {
     phase: "Training",
     attempt: jobAttempt,
@@ -142,15 +213,45 @@ function decideTraining(input: FoldInput): FoldDecision {
   }
   if (stop.decision && !audited) {
     const d = stop.decision;
-    if (active.length > 0) return finish(input, { ...base, phase: "Training", reason: "Stopping", message: `stop decided at epoch ${d.epoch} by ${d.policy}; waiting for the pod to terminate` });
+    if (active.length > 0)
+      return finish(input, {
+        ...base,
+        phase: "Training",
+        reason: "Stopping",
+        message: `stop decided at epoch ${d.epoch} by ${d.policy}; waiting for the pod to terminate`,
+      });
     const finishedAt = d.decidedAt;
-    if (d.policy === "Divergence") return finish(input, { ...base, phase: "Failed", reason: "Diverged", message: `training diverged at epoch ${d.epoch}: ${d.reason}`, stopDecision: d, finishedAt });
-    return finish(input, { ...base, phase: "Converged", reason: "EarlyStopped", message: `stopped at epoch ${d.epoch} by ${d.policy}: ${d.reason}`, stopDecision: d, finishedAt });
+    if (d.policy === "Divergence")
+      return finish(input, {
+        ...base,
+        phase: "Failed",
+        reason: "Diverged",
+        message: `training diverged at epoch ${d.epoch}: ${d.reason}`,
+        stopDecision: d,
+        finishedAt,
+      });
+    return finish(input, {
+      ...base,
+      phase: "Converged",
+      reason: "EarlyStopped",
+      message: `stopped at epoch ${d.epoch} by ${d.policy}: ${d.reason}`,
+      stopDecision: d,
+      finishedAt,
+    });
   }
 
   if (isJobComplete(job)) {
-    const finishedAt = job.status?.conditions?.find((c) => c.type === "Complete")?.lastTransitionTime ?? previous?.finishedAt ?? input.now.toISOString();
-    return finish(input, { ...base, phase: "Completed", reason: "Completed", message: `trained the full schedule of ${input.calibration.schedule.effectiveMaxEpochs} epochs`, finishedAt: String(finishedAt) });
+    const finishedAt =
+      job.status?.conditions?.find((c) => c.type === "Complete")?.lastTransitionTime ??
+      previous?.finishedAt ??
+      input.now.toISOString();
+    return finish(input, {
+      ...base,
+      phase: "Completed",
+      reason: "Completed",
+      message: `trained the full schedule of ${input.calibration.schedule.effectiveMaxEpochs} epochs`,
+      finishedAt: String(finishedAt),
+    });
   }
 
   if (active.length === 0 && (isJobFailed(job) || pod?.status?.phase === "Failed")) {
@@ -166,13 +267,20 @@ function decideTraining(input: FoldInput): FoldDecision {
       message: `image ${image} cannot be pulled (${waiting.reason}${waiting.message ? `: ${waiting.message}` : ""}); fix spec.image or the operator's images.training, or add an image pull secret`,
     });
   }
-  const unschedulable = pod?.status?.conditions?.find((c) => c.type === "PodScheduled" && c.status === "False" && c.reason === "Unschedulable");
+  const unschedulable = pod?.status?.conditions?.find(
+    (c) => c.type === "PodScheduled" && c.status === "False" && c.reason === "Unschedulable",
+  );
   if (unschedulable) {
     // Admission counted the GPUs, so this is a world that changed under us (a node gone, a
     // label changed): say what the scheduler says; the pod starts when it can.
-    return finish(input, { ...base, reason: "Unschedulable", message: `the training pod cannot be scheduled: ${unschedulable.message ?? "no node fits"}` });
+    return finish(input, {
+      ...base,
+      reason: "Unschedulable",
+      message: `the training pod cannot be scheduled: ${unschedulable.message ?? "no node fits"}`,
+    });
   }
-  if (!pod?.spec?.nodeName) return finish(input, { ...base, reason: "Starting", message: "waiting for the training pod to be scheduled" });
+  if (!pod?.spec?.nodeName)
+    return finish(input, { ...base, reason: "Starting", message: "waiting for the training pod to be scheduled" });
   const stall = decideStall({
     attempt: jobAttempt,
     startedAt: pod.status?.startTime === undefined ? undefined : String(pod.status.startTime),
@@ -183,47 +291,113 @@ function decideTraining(input: FoldInput): FoldDecision {
     maxEpochs: input.calibration.schedule.effectiveMaxEpochs,
     now: input.now,
   });
-  if (stall.kind === "stalled" && active.length > 0) return afterFailure(input, base, stall.failure, jobAttempt, batchSize);
+  if (stall.kind === "stalled" && active.length > 0)
+    return afterFailure(input, base, stall.failure, jobAttempt, batchSize);
   const note = stop.error !== undefined ? `; ignoring the Job's ${stop.error}` : "";
   const running = `attempt ${jobAttempt} running on ${pod.spec.nodeName}`;
   if (stall.kind === "unconfirmed") {
-    return finish(input, { ...base, reason: "StreamLost", message: `${running}; ${stall.message}${note}` }, { actions: [], requeueAfterSeconds: stall.requeueAfterSeconds });
+    return finish(
+      input,
+      { ...base, reason: "StreamLost", message: `${running}; ${stall.message}${note}` },
+      { actions: [], requeueAfterSeconds: stall.requeueAfterSeconds },
+    );
   }
-  const wait = stall.kind === "watching" && stall.requeueAfterSeconds !== undefined ? { requeueAfterSeconds: stall.requeueAfterSeconds } : {};
+  const wait =
+    stall.kind === "watching" && stall.requeueAfterSeconds !== undefined
+      ? { requeueAfterSeconds: stall.requeueAfterSeconds }
+      : {};
   return finish(input, { ...base, reason: "Running", message: `${running}${note}` }, { actions: [], ...wait });
 }
 
 /** Resume after a retryable failure, step the batch down after CUDA OOM, or fail for good. */
-function afterFailure(input: FoldInput, base: Partial_, failure: Failure, jobAttempt: number, batchSize: number | undefined): FoldDecision {
+function afterFailure(
+  input: FoldInput,
+  base: Partial_,
+  failure: Failure,
+  jobAttempt: number,
+  batchSize: number | undefined,
+): FoldDecision {
   const { run, config, now } = input;
   const finishedAt = failure.at.toISOString();
-  if (failure.kind === "Terminal") return finish(input, { ...base, phase: "Failed", reason: failure.reason, message: failure.message, finishedAt });
+  if (failure.kind === "Terminal")
+    return finish(input, { ...base, phase: "Failed", reason: failure.reason, message: failure.message, finishedAt });
   const next = jobAttempt + 1;
   if (jobAttempt >= run.spec.maxRestarts) {
     // A stalled pod still runs: delete its Job so that it gives its GPU back.
     const running = input.pods.some(isPodActive) && input.job?.metadata?.deletionTimestamp === undefined;
-    return finish(input, { ...base, phase: "Failed", reason: "RestartsExhausted", message: `gave up after ${jobAttempt} restart(s) (spec.maxRestarts ${run.spec.maxRestarts}); last failure: ${failure.message}`, finishedAt }, {
-      actions: running ? [{ type: "DeleteTrainingJob", fold: input.fold, name: input.job?.metadata?.name ?? "", reason: `${failure.reason}, no restart left` }] : [],
-    });
+    return finish(
+      input,
+      {
+        ...base,
+        phase: "Failed",
+        reason: "RestartsExhausted",
+        message: `gave up after ${jobAttempt} restart(s) (spec.maxRestarts ${run.spec.maxRestarts}); last failure: ${failure.message}`,
+        finishedAt,
+      },
+      {
+        actions: running
+          ? [
+              {
+                type: "DeleteTrainingJob",
+                fold: input.fold,
+                name: input.job?.metadata?.name ?? "",
+                reason: `${failure.reason}, no restart left`,
+              },
+            ]
+          : [],
+      },
+    );
   }
   let nextBatch = batchSize;
   if (failure.kind === "CudaOutOfMemory") {
     nextBatch = batchSize === undefined ? undefined : input.calibration.ladder.find((b) => b < batchSize);
     if (nextBatch === undefined) {
-      const hint = batchSize === undefined ? "the plans' batch size does not fit this GPU; use spec.batchSize.mode Auto to calibrate it" : `no calibrated batch size below ${batchSize} is left`;
-      return finish(input, { ...base, phase: "Failed", reason: "TrainerError", message: `${failure.message}; ${hint}`, finishedAt });
+      const hint =
+        batchSize === undefined
+          ? "the plans' batch size does not fit this GPU; use spec.batchSize.mode Auto to calibrate it"
+          : `no calibrated batch size below ${batchSize} is left`;
+      return finish(input, {
+        ...base,
+        phase: "Failed",
+        reason: "TrainerError",
+        message: `${failure.message}; ${hint}`,
+        finishedAt,
+      });
     }
   }
   const backoff = failure.waitedOut === true ? 0 : restartBackoffSeconds(config, jobAttempt);
   const wait = backoff - (now.getTime() - failure.at.getTime()) / 1000;
-  const what = failure.kind === "CudaOutOfMemory" ? `resuming with batch size ${nextBatch} (from ${batchSize})` : "resuming from checkpoint_latest.pth";
+  const what =
+    failure.kind === "CudaOutOfMemory"
+      ? `resuming with batch size ${nextBatch} (from ${batchSize})`
+      : "resuming from checkpoint_latest.pth";
   if (wait > 0) {
-    return finish(input, { ...base, phase: "Restarting", reason: failure.reason, message: `${failure.message}; ${what} in ${Math.ceil(wait)}s` }, { actions: [], requeueAfterSeconds: Math.ceil(wait) });
+    return finish(
+      input,
+      {
+        ...base,
+        phase: "Restarting",
+        reason: failure.reason,
+        message: `${failure.message}; ${what} in ${Math.ceil(wait)}s`,
+      },
+      { actions: [], requeueAfterSeconds: Math.ceil(wait) },
+    );
   }
   return finish(
     input,
-    { ...base, phase: "Restarting", attempt: next, ...(nextBatch !== undefined ? { batchSize: nextBatch } : {}), reason: failure.reason, message: `${failure.message}; ${what} as attempt ${next}` },
-    { actions: [{ type: "DeleteTrainingJob", fold: input.fold, name: input.job?.metadata?.name ?? "", reason: failure.reason }] },
+    {
+      ...base,
+      phase: "Restarting",
+      attempt: next,
+      ...(nextBatch !== undefined ? { batchSize: nextBatch } : {}),
+      reason: failure.reason,
+      message: `${failure.message}; ${what} as attempt ${next}`,
+    },
+    {
+      actions: [
+        { type: "DeleteTrainingJob", fold: input.fold, name: input.job?.metadata?.name ?? "", reason: failure.reason },
+      ],
+    },
   );
 }
 
@@ -231,7 +405,12 @@ function noJob(input: FoldInput): FoldDecision {
   const { previous, run } = input;
   if (previous && (TRAINED_PHASES.has(previous.phase) || previous.phase === "Failed")) {
     // The Job is gone after the fold finished (deleted by hand): what it told us stands.
-    const phase = previous.phase === "Failed" ? "Failed" : previous.stopDecision && !isAudit(previous.stopDecision) ? "Converged" : "Completed";
+    const phase =
+      previous.phase === "Failed"
+        ? "Failed"
+        : previous.stopDecision && !isAudit(previous.stopDecision)
+          ? "Converged"
+          : "Completed";
     return finish(input, { phase, reason: previous.reason, message: previous.message });
   }
   let attempt = previous?.attempt ?? 0;
@@ -241,20 +420,49 @@ function noJob(input: FoldInput): FoldDecision {
     // We saw this attempt's Job and nobody decided to replace it: it vanished. Count it as
     // a lost attempt, so the resumed pod gets fresh message ids.
     if (attempt >= run.spec.maxRestarts) {
-      return finish(input, { phase: "Failed", reason: "RestartsExhausted", message: `the training Job of attempt ${attempt} disappeared and spec.maxRestarts ${run.spec.maxRestarts} is used up` });
+      return finish(input, {
+        phase: "Failed",
+        reason: "RestartsExhausted",
+        message: `the training Job of attempt ${attempt} disappeared and spec.maxRestarts ${run.spec.maxRestarts} is used up`,
+      });
     }
     attempt += 1;
     restarting = true;
     message = `the training Job of attempt ${attempt - 1} disappeared; resuming as attempt ${attempt}`;
   }
-  if (!input.calibration.ready) return finish(input, { phase: "Pending", attempt, reason: "WaitingForCalibration", message: "waiting for the batch size" });
+  if (!input.calibration.ready)
+    return finish(input, {
+      phase: "Pending",
+      attempt,
+      reason: "WaitingForCalibration",
+      message: "waiting for the batch size",
+    });
   const batchSize = previous?.batchSize ?? input.calibration.batchSize;
   const phase = restarting ? "Restarting" : "Queued";
   const common: Partial_ = { phase, attempt, ...(batchSize !== undefined ? { batchSize } : {}) };
   if (!input.admitted.train) {
-    return { ...finish(input, { ...common, reason: restarting ? previous?.reason ?? "Restarting" : "WaitingForGpu", message: message ?? "waiting for a GPU" }), wants: "train" };
+    return {
+      ...finish(input, {
+        ...common,
+        reason: restarting ? (previous?.reason ?? "Restarting") : "WaitingForGpu",
+        message: message ?? "waiting for a GPU",
+      }),
+      wants: "train",
+    };
   }
-  return finish(input, { ...common, reason: "Admitted", message: message ?? `creating the training Job for attempt ${attempt}` }, {
-    actions: [{ type: "CreateTrainingJob", fold: input.fold, attempt, batchSize, trainer: input.calibration.schedule.trainer }],
-  });
+  return finish(
+    input,
+    { ...common, reason: "Admitted", message: message ?? `creating the training Job for attempt ${attempt}` },
+    {
+      actions: [
+        {
+          type: "CreateTrainingJob",
+          fold: input.fold,
+          attempt,
+          batchSize,
+          trainer: input.calibration.schedule.trainer,
+        },
+      ],
+    },
+  );
 }

@@ -13,7 +13,12 @@ import type { IToleration } from "kubernetes-models/v1/Toleration";
 export const GPU_RESOURCE = "nvidia.com/gpu";
 
 /** Fold phases after training: the fold has its checkpoint, whatever validation still does. */
-export const TRAINED_PHASES: ReadonlySet<FoldStatus["phase"]> = new Set(["Converged", "Completed", "Validating", "Validated"]);
+export const TRAINED_PHASES: ReadonlySet<FoldStatus["phase"]> = new Set([
+  "Converged",
+  "Completed",
+  "Validating",
+  "Validated",
+]);
 
 /** A container waiting reason that means its image cannot be pulled (and retrying will not help). */
 export function isImagePullError(reason: string | undefined): boolean {
@@ -28,7 +33,9 @@ export function intQuantity(value: string | number | undefined): number {
   return Number.isFinite(n) ? Math.floor(n) : 0;
 }
 
-function containerGpus(c: { resources?: { requests?: Record<string, unknown>; limits?: Record<string, unknown> } }): number {
+function containerGpus(c: {
+  resources?: { requests?: Record<string, unknown>; limits?: Record<string, unknown> };
+}): number {
   // Extended resources must have request == limit; a limit alone implies the request.
   const req = c.resources?.requests?.[GPU_RESOURCE] ?? c.resources?.limits?.[GPU_RESOURCE];
   return intQuantity(req as string | number | undefined);
@@ -57,7 +64,10 @@ export function podCondition(pod: IPod, type: string): boolean {
   return (pod.status?.conditions ?? []).some((c) => c.type === type && c.status === "True");
 }
 
-export function annotation(obj: { metadata?: { annotations?: Record<string, string> } }, key: string): string | undefined {
+export function annotation(
+  obj: { metadata?: { annotations?: Record<string, string> } },
+  key: string,
+): string | undefined {
   return obj.metadata?.annotations?.[key];
 }
 
@@ -65,7 +75,10 @@ export function label(obj: { metadata?: { labels?: Record<string, string> } }, k
   return obj.metadata?.labels?.[key];
 }
 
-export function intAnnotation(obj: { metadata?: { annotations?: Record<string, string> } }, key: string): number | undefined {
+export function intAnnotation(
+  obj: { metadata?: { annotations?: Record<string, string> } },
+  key: string,
+): number | undefined {
   const v = annotation(obj, key);
   if (v === undefined || !/^\d+(\.\d+)?$/.test(v)) return undefined;
   return Number(v);
@@ -79,14 +92,20 @@ export function containerTerminated(pod: IPod, name: string): IContainerStateTer
 }
 
 export function containerWaitingReason(pod: IPod, name: string): { reason: string; message?: string } | undefined {
-  const s = [...(pod.status?.containerStatuses ?? []), ...(pod.status?.initContainerStatuses ?? [])].find((c) => c.name === name);
+  const s = [...(pod.status?.containerStatuses ?? []), ...(pod.status?.initContainerStatuses ?? [])].find(
+    (c) => c.name === name,
+  );
   const w = s?.state?.waiting;
   return w?.reason ? { reason: w.reason, ...(w.message ? { message: w.message } : {}) } : undefined;
 }
 
 /** Newest pod first: the one a decision is about when a Job had several. */
 export function newestPod(pods: readonly IPod[]): IPod | undefined {
-  return [...pods].sort((a, b) => String(b.metadata?.creationTimestamp ?? "").localeCompare(String(a.metadata?.creationTimestamp ?? "")) || String(b.metadata?.name).localeCompare(String(a.metadata?.name)))[0];
+  return [...pods].sort(
+    (a, b) =>
+      String(b.metadata?.creationTimestamp ?? "").localeCompare(String(a.metadata?.creationTimestamp ?? "")) ||
+      String(b.metadata?.name).localeCompare(String(a.metadata?.name)),
+  )[0];
 }
 
 export function nodeReady(node: INode): boolean {

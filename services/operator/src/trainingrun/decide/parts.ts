@@ -1,7 +1,16 @@
 import type { IJob } from "kubernetes-models/batch/v1/Job";
 import type { INode } from "kubernetes-models/v1/Node";
 import type { IPod } from "kubernetes-models/v1/Pod";
-import { calibrateJobName, foldJobName, foldKey, LABEL_FOLD, LABEL_ROLE, type Role, type TrainingRun, validateJobName } from "@nnunet-operator/api";
+import {
+  calibrateJobName,
+  foldJobName,
+  foldKey,
+  LABEL_FOLD,
+  LABEL_ROLE,
+  type Role,
+  type TrainingRun,
+  validateJobName,
+} from "@nnunet-operator/api";
 import type { OperatorConfig } from "../../config.js";
 import { type Demand, demandKey, type RunAdmission } from "./admission.js";
 import { type CalibrationDecision, decideCalibration } from "./calibration.js";
@@ -43,7 +52,9 @@ export interface RunParts {
 }
 
 function childPods(world: RunWorld, role: Role, fold?: string): IPod[] {
-  return world.pods.filter((p) => label(p, LABEL_ROLE) === role && (fold === undefined || label(p, LABEL_FOLD) === fold));
+  return world.pods.filter(
+    (p) => label(p, LABEL_ROLE) === role && (fold === undefined || label(p, LABEL_FOLD) === fold),
+  );
 }
 
 function job(world: RunWorld, name: string): IJob | undefined {
@@ -85,7 +96,11 @@ export function decideParts(run: TrainingRun, world: RunWorld, now: Date): RunPa
   const wants: Demand[] = [
     ...(calibration.wantsGpu ? [{ kind: "calibrate" as const, gpus: 1 }] : []),
     ...folds.flatMap((d): Demand[] =>
-      d.wants === "train" ? [{ kind: "train", fold: d.status.fold, gpus: run.spec.gpu.perFold }] : d.wants === "validate" ? [{ kind: "validate", fold: d.status.fold, gpus: 1 }] : [],
+      d.wants === "train"
+        ? [{ kind: "train", fold: d.status.fold, gpus: run.spec.gpu.perFold }]
+        : d.wants === "validate"
+          ? [{ kind: "validate", fold: d.status.fold, gpus: 1 }]
+          : [],
     ),
   ];
   return { calibration, folds, wants };

@@ -15,24 +15,52 @@ policy: { allowedImages: ["registry.example/nnunet-custom:*", "registry.example/
 describe("pod policy: what a run author may choose for the operator's pods", () => {
   const cases: Array<{ name: string; spec: Record<string, unknown>; fields: string[] }> = [
     { name: "a run that chooses nothing is allowed", spec: {}, fields: [] },
-    { name: "the default training image named explicitly is allowed", spec: { image: "registry.example/nnunet:2.5" }, fields: [] },
+    {
+      name: "the default training image named explicitly is allowed",
+      spec: { image: "registry.example/nnunet:2.5" },
+      fields: [],
+    },
     { name: "an image listed exactly is allowed", spec: { image: "registry.example/nnunet:2.6" }, fields: [] },
-    { name: "an image under an allowed prefix is allowed", spec: { image: "registry.example/nnunet-custom:lab-7" }, fields: [] },
+    {
+      name: "an image under an allowed prefix is allowed",
+      spec: { image: "registry.example/nnunet-custom:lab-7" },
+      fields: [],
+    },
     { name: "busybox is refused, naming spec.image", spec: { image: "busybox" }, fields: ["spec.image"] },
-    { name: "a prefix does not stretch to a look-alike repository", spec: { image: "registry.example/nnunet:2.5-evil" }, fields: ["spec.image"] },
+    {
+      name: "a prefix does not stretch to a look-alike repository",
+      spec: { image: "registry.example/nnunet:2.5-evil" },
+      fields: ["spec.image"],
+    },
     { name: "an allowed priority class is allowed", spec: { priorityClassName: "research-high" }, fields: [] },
-    { name: "system-cluster-critical is refused, naming spec.priorityClassName", spec: { priorityClassName: "system-cluster-critical" }, fields: ["spec.priorityClassName"] },
-    { name: "both at once are both reported", spec: { image: "busybox", priorityClassName: "system-node-critical" }, fields: ["spec.image", "spec.priorityClassName"] },
+    {
+      name: "system-cluster-critical is refused, naming spec.priorityClassName",
+      spec: { priorityClassName: "system-cluster-critical" },
+      fields: ["spec.priorityClassName"],
+    },
+    {
+      name: "both at once are both reported",
+      spec: { image: "busybox", priorityClassName: "system-node-critical" },
+      fields: ["spec.image", "spec.priorityClassName"],
+    },
   ];
   for (const c of cases) {
     it(c.name, () => {
       const errors = checkPodPolicy(makeRun().with(c.spec).build(), config);
-      assert.deepEqual(errors.map((e) => e.field), c.fields);
+      assert.deepEqual(
+        errors.map((e) => e.field),
+        c.fields,
+      );
       for (const e of errors) assert.match(e.message, /not allowed by the operator's configuration .*; remove/);
     });
   }
 
   it("allows no priority class at all by default", () => {
-    assert.deepEqual(checkPodPolicy(makeRun().with({ priorityClassName: "research-high" }).build(), parseOperatorConfig("")).map((e) => e.field), ["spec.priorityClassName"]);
+    assert.deepEqual(
+      checkPodPolicy(makeRun().with({ priorityClassName: "research-high" }).build(), parseOperatorConfig("")).map(
+        (e) => e.field,
+      ),
+      ["spec.priorityClassName"],
+    );
   });
 });

@@ -14,7 +14,9 @@ export interface PolicyCheck {
 /** Whether `image` is the default training image or matches an allowlist entry. Pure. */
 export function imageAllowed(image: string, config: OperatorConfig): boolean {
   if (image === config.images.training) return true;
-  return config.policy.allowedImages.some((entry) => (entry.endsWith("*") ? image.startsWith(entry.slice(0, -1)) : image === entry));
+  return config.policy.allowedImages.some((entry) =>
+    entry.endsWith("*") ? image.startsWith(entry.slice(0, -1)) : image === entry,
+  );
 }
 
 export const POD_POLICY_CHECKS: readonly PolicyCheck[] = [
@@ -31,7 +33,8 @@ export const POD_POLICY_CHECKS: readonly PolicyCheck[] = [
   {
     name: "PriorityClassNotAllowed",
     check: (run, config) =>
-      run.spec.priorityClassName === undefined || config.policy.allowedPriorityClasses.includes(run.spec.priorityClassName)
+      run.spec.priorityClassName === undefined ||
+      config.policy.allowedPriorityClasses.includes(run.spec.priorityClassName)
         ? undefined
         : {
             field: "spec.priorityClassName",

@@ -32,15 +32,25 @@ export function accumulateProgress(prev: FoldProgress | undefined, m: EpochMetri
   const improves = ema !== undefined && (prev?.bestEma === undefined || ema > prev.bestEma);
   const timed = m.epochTimeSeconds !== undefined;
   const epochsTimed = (prev?.epochsTimed ?? 0) + (timed ? 1 : 0);
-  const meanEpochSeconds = timed ? ((prev?.meanEpochSeconds ?? 0) * (epochsTimed - 1) + m.epochTimeSeconds!) / epochsTimed : prev?.meanEpochSeconds;
+  const meanEpochSeconds = timed
+    ? ((prev?.meanEpochSeconds ?? 0) * (epochsTimed - 1) + m.epochTimeSeconds!) / epochsTimed
+    : prev?.meanEpochSeconds;
   return {
     attempt: m.attempt,
     epoch: m.epoch,
     ...(ema !== undefined ? { latestEma: ema } : prev?.latestEma !== undefined ? { latestEma: prev.latestEma } : {}),
-    ...(improves ? { bestEma: ema, bestEpoch: m.epoch } : prev?.bestEma !== undefined ? { bestEma: prev.bestEma, ...(prev.bestEpoch !== undefined ? { bestEpoch: prev.bestEpoch } : {}) } : {}),
+    ...(improves
+      ? { bestEma: ema, bestEpoch: m.epoch }
+      : prev?.bestEma !== undefined
+        ? { bestEma: prev.bestEma, ...(prev.bestEpoch !== undefined ? { bestEpoch: prev.bestEpoch } : {}) }
+        : {}),
     ...(meanEpochSeconds !== undefined ? { meanEpochSeconds } : {}),
     epochsTimed,
-    ...(timed ? { recentEpochSeconds: [...(prev?.recentEpochSeconds ?? []), m.epochTimeSeconds!].slice(-RECENT_EPOCH_TIMES) } : prev?.recentEpochSeconds ? { recentEpochSeconds: prev.recentEpochSeconds } : {}),
+    ...(timed
+      ? { recentEpochSeconds: [...(prev?.recentEpochSeconds ?? []), m.epochTimeSeconds!].slice(-RECENT_EPOCH_TIMES) }
+      : prev?.recentEpochSeconds
+        ? { recentEpochSeconds: prev.recentEpochSeconds }
+        : {}),
     observedAt: m.observedAt,
   };
 }

@@ -32,7 +32,14 @@ export function parseQuantity(value: string | number | undefined): number {
 
 /** A byte count as the largest binary unit that keeps it whole-ish: 512Gi, 1.5Ti. */
 export function formatBytes(bytes: number): string {
-  for (const [unit, size] of [["Ei", 2 ** 60], ["Pi", 2 ** 50], ["Ti", 2 ** 40], ["Gi", 2 ** 30], ["Mi", 2 ** 20], ["Ki", 2 ** 10]] as const) {
+  for (const [unit, size] of [
+    ["Ei", 2 ** 60],
+    ["Pi", 2 ** 50],
+    ["Ti", 2 ** 40],
+    ["Gi", 2 ** 30],
+    ["Mi", 2 ** 20],
+    ["Ki", 2 ** 10],
+  ] as const) {
     if (bytes >= size) return `${Math.round((bytes / size) * 10) / 10}${unit}`;
   }
   return String(bytes);

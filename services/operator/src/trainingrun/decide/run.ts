@@ -23,8 +23,22 @@ import { assembleStatus, type RunEvent, transitionEvents } from "./status.js";
 
 export type KubeAction =
   | { readonly verb: "create"; readonly object: IJob; readonly why: string }
-  | { readonly verb: "delete"; readonly kind: "Job"; readonly namespace: string; readonly name: string; readonly propagationPolicy: "Foreground"; readonly why: string }
-  | { readonly verb: "upsertConfigMapData"; readonly namespace: string; readonly name: string; readonly patch: { data: Record<string, string> }; readonly ifMissing: IConfigMap; readonly why: string };
+  | {
+      readonly verb: "delete";
+      readonly kind: "Job";
+      readonly namespace: string;
+      readonly name: string;
+      readonly propagationPolicy: "Foreground";
+      readonly why: string;
+    }
+  | {
+      readonly verb: "upsertConfigMapData";
+      readonly namespace: string;
+      readonly name: string;
+      readonly patch: { data: Record<string, string> };
+      readonly ifMissing: IConfigMap;
+      readonly why: string;
+    };
 
 export interface RunPlan {
   readonly status: TrainingRunStatus;
@@ -35,7 +49,11 @@ export interface RunPlan {
   readonly requeueAfterSeconds?: number;
 }
 
-export function toKubeActions(run: TrainingRun, world: RunWorld, actions: readonly (CalibrationAction | FoldAction)[]): KubeAction[] {
+export function toKubeActions(
+  run: TrainingRun,
+  world: RunWorld,
+  actions: readonly (CalibrationAction | FoldAction)[],
+): KubeAction[] {
   const config = world.config;
   return actions.map((a): KubeAction => {
     switch (a.type) {
@@ -43,18 +61,50 @@ export function toKubeActions(run: TrainingRun, world: RunWorld, actions: readon
         return { verb: "create", object: buildCalibrateJob(run, config), why: "calibrate the batch size" };
       case "WriteCalibrationCache": {
         const name = config.calibration.cacheConfigMap;
-        return { verb: "upsertConfigMapData", namespace: runNamespace(run), name, patch: cacheEntryPatch(a.key, a.entry), ifMissing: buildCalibrationCacheConfigMap(runNamespace(run), name, { [a.key]: a.entry }), why: "cache the calibration" };
+        return {
+          verb: "upsertConfigMapData",
+          namespace: runNamespace(run),
+          name,
+          patch: cacheEntryPatch(a.key, a.entry),
+          ifMissing: buildCalibrationCacheConfigMap(runNamespace(run), name, { [a.key]: a.entry }),
+          why: "cache the calibration",
+        };
       }
       case "CreateTrainingJob":
         return {
           verb: "create",
-          object: buildTrainingJob({ run, config, fold: a.fold, attempt: a.attempt, batchSize: a.batchSize, trainer: a.trainer }),
+          object: buildTrainingJob({
+            run,
+            config,
+            fold: a.fold,
+            attempt: a.attempt,
+            batchSize: a.batchSize,
+            trainer: a.trainer,
+          }),
           why: `train fold ${a.fold}, attempt ${a.attempt}`,
         };
       case "DeleteTrainingJob":
-        return { verb: "delete", kind: "Job", namespace: runNamespace(run), name: a.name, propagationPolicy: "Foreground", why: `restart fold ${a.fold}: ${a.reason}` };
+        return {
+          verb: "delete",
+          kind: "Job",
+          namespace: runNamespace(run),
+          name: a.name,
+          propagationPolicy: "Foreground",
+          why: `restart fold ${a.fold}: ${a.reason}`,
+        };
       case "CreateValidationJob":
-        return { verb: "create", object: buildValidationJob({ run, config, fold: a.fold, trainer: a.trainer, batchSize: a.batchSize, checkpoint: a.checkpoint }), why: `validate fold ${a.fold}` };
+        return {
+          verb: "create",
+          object: buildValidationJob({
+            run,
+            config,
+            fold: a.fold,
+            trainer: a.trainer,
+            batchSize: a.batchSize,
+            checkpoint: a.checkpoint,
+          }),
+          why: `validate fold ${a.fold}`,
+        };
     }
   });
 }

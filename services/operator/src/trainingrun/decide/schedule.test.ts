@@ -20,7 +20,8 @@ describe("nearest stock nnU-Net epoch variant", () => {
     [20000, 8000],
   ];
   for (const [wanted, expected] of table) {
-    it(`${wanted} epochs round to the ${expected}-epoch variant`, () => assert.equal(nearestStockEpochs(wanted), expected));
+    it(`${wanted} epochs round to the ${expected}-epoch variant`, () =>
+      assert.equal(nearestStockEpochs(wanted), expected));
   }
   it("1000 epochs is nnUNetTrainer itself, others are nnUNetTrainer_<N>epochs", () => {
     assert.equal(stockTrainerFor(1000), "nnUNetTrainer");
@@ -29,14 +30,77 @@ describe("nearest stock nnU-Net epoch variant", () => {
 });
 
 describe("the schedule a run trains with", () => {
-  const cases: Array<{ name: string; run: ReturnType<typeof makeRun>; batch?: number; plans?: number; trainer: string; epochs: number; scale: number; note?: RegExp }> = [
-    { name: "a 4x batch divides 1000 epochs by 4", run: makeRun(), batch: 8, plans: 2, trainer: "nnUNetTrainer_250epochs", epochs: 250, scale: 4 },
-    { name: "a 3x batch rounds 333 epochs to the 300-epoch variant", run: makeRun(), batch: 6, plans: 2, trainer: "nnUNetTrainer_300epochs", epochs: 300, scale: 3.33 },
-    { name: "an unchanged batch keeps the stock trainer", run: makeRun(), batch: 2, plans: 2, trainer: "nnUNetTrainer", epochs: 1000, scale: 1 },
-    { name: "a smaller batch never lengthens the schedule", run: makeRun(), batch: 1, plans: 2, trainer: "nnUNetTrainer", epochs: 1000, scale: 1 },
-    { name: "keepSamplesConstant off keeps maxEpochs", run: makeRun().with({ schedule: { keepSamplesConstant: false } }), batch: 8, plans: 2, trainer: "nnUNetTrainer", epochs: 1000, scale: 1 },
-    { name: "maxEpochs 500 with the stock trainer picks the 500-epoch variant even without calibration", run: makeRun().with({ schedule: { maxEpochs: 500 } }), trainer: "nnUNetTrainer_500epochs", epochs: 500, scale: 1 },
-    { name: "an unknown plans batch size leaves the schedule and says why", run: makeRun(), batch: 8, trainer: "nnUNetTrainer", epochs: 1000, scale: 1, note: /plans' batch size unknown/ },
+  const cases: Array<{
+    name: string;
+    run: ReturnType<typeof makeRun>;
+    batch?: number;
+    plans?: number;
+    trainer: string;
+    epochs: number;
+    scale: number;
+    note?: RegExp;
+  }> = [
+    {
+      name: "a 4x batch divides 1000 epochs by 4",
+      run: makeRun(),
+      batch: 8,
+      plans: 2,
+      trainer: "nnUNetTrainer_250epochs",
+      epochs: 250,
+      scale: 4,
+    },
+    {
+      name: "a 3x batch rounds 333 epochs to the 300-epoch variant",
+      run: makeRun(),
+      batch: 6,
+      plans: 2,
+      trainer: "nnUNetTrainer_300epochs",
+      epochs: 300,
+      scale: 3.33,
+    },
+    {
+      name: "an unchanged batch keeps the stock trainer",
+      run: makeRun(),
+      batch: 2,
+      plans: 2,
+      trainer: "nnUNetTrainer",
+      epochs: 1000,
+      scale: 1,
+    },
+    {
+      name: "a smaller batch never lengthens the schedule",
+      run: makeRun(),
+      batch: 1,
+      plans: 2,
+      trainer: "nnUNetTrainer",
+      epochs: 1000,
+      scale: 1,
+    },
+    {
+      name: "keepSamplesConstant off keeps maxEpochs",
+      run: makeRun().with({ schedule: { keepSamplesConstant: false } }),
+      batch: 8,
+      plans: 2,
+      trainer: "nnUNetTrainer",
+      epochs: 1000,
+      scale: 1,
+    },
+    {
+      name: "maxEpochs 500 with the stock trainer picks the 500-epoch variant even without calibration",
+      run: makeRun().with({ schedule: { maxEpochs: 500 } }),
+      trainer: "nnUNetTrainer_500epochs",
+      epochs: 500,
+      scale: 1,
+    },
+    {
+      name: "an unknown plans batch size leaves the schedule and says why",
+      run: makeRun(),
+      batch: 8,
+      trainer: "nnUNetTrainer",
+      epochs: 1000,
+      scale: 1,
+      note: /plans' batch size unknown/,
+    },
     {
       name: "a custom trainer keeps its schedule and status says so",
       run: makeRun().with({ trainer: "nnUNetTrainerDA5" }),

@@ -44,9 +44,14 @@ export interface Schedule {
  * trainer can be swapped for a variant; a custom trainer keeps its own schedule and the
  * status says so.
  */
-export function decideSchedule(run: TrainingRun, batchSize: number | undefined, plansBatchSize: number | undefined): Schedule {
+export function decideSchedule(
+  run: TrainingRun,
+  batchSize: number | undefined,
+  plansBatchSize: number | undefined,
+): Schedule {
   const { maxEpochs, keepSamplesConstant } = run.spec.schedule;
-  const k = batchSize !== undefined && plansBatchSize !== undefined && plansBatchSize > 0 ? batchSize / plansBatchSize : 1;
+  const k =
+    batchSize !== undefined && plansBatchSize !== undefined && plansBatchSize > 0 ? batchSize / plansBatchSize : 1;
   const wanted = keepSamplesConstant && k > 1 ? maxEpochs / k : maxEpochs;
   if (run.spec.trainer !== STOCK_TRAINER) {
     const note =
@@ -60,7 +65,12 @@ export function decideSchedule(run: TrainingRun, batchSize: number | undefined, 
     keepSamplesConstant && batchSize !== undefined && plansBatchSize === undefined && batchSize > 0
       ? "plans' batch size unknown (no calibration of these plans yet), so the schedule was not shortened"
       : undefined;
-  return { trainer: stockTrainerFor(epochs), effectiveMaxEpochs: epochs, epochScale: round2(maxEpochs / epochs), ...(note ? { note } : {}) };
+  return {
+    trainer: stockTrainerFor(epochs),
+    effectiveMaxEpochs: epochs,
+    epochScale: round2(maxEpochs / epochs),
+    ...(note ? { note } : {}),
+  };
 }
 
 function round2(x: number): number {

@@ -2,7 +2,17 @@ import { strict as assert } from "node:assert";
 import { describe, it } from "node:test";
 import { ANNOTATION_ATTEMPT } from "@nnunet-operator/api";
 import { parseOperatorConfig } from "../../config.js";
-import { at, FakeClock, iso, type JobBuilder, makeJob, makeNode, makePod, makeRun, type PodBuilder } from "../../testing/builders.js";
+import {
+  at,
+  FakeClock,
+  iso,
+  type JobBuilder,
+  makeJob,
+  makeNode,
+  makePod,
+  makeRun,
+  type PodBuilder,
+} from "../../testing/builders.js";
 import { Sim } from "../../testing/sim.js";
 import { type FoldInput, decideFold } from "./folds.js";
 import { ANNOTATION_BATCH_SIZE } from "./objects.js";
@@ -23,14 +33,38 @@ const config = parseOperatorConfig("restartBackoff: { initialSeconds: 10, maxSec
 const run = makeRun().build();
 const calibrated = { ready: true, batchSize: 8, ladder: [6, 4, 2], schedule: decideSchedule(run, 8, 2) };
 
-const progress = (over: Partial<FoldProgress> = {}): FoldProgress => ({ attempt: 0, epoch: 41, epochsTimed: 42, meanEpochSeconds: 100, recentEpochSeconds: Array(20).fill(100), observedAt: iso(300), ...over });
-const beat = (receivedAt: number, over: Partial<HeartbeatSeen> = {}): HeartbeatSeen => ({ attempt: 0, lastEpoch: 41, receivedAt: iso(receivedAt), ...over });
-const trainJob = (attempt = 0): JobBuilder => makeJob("liver-fold-0").of("liver", "train", "0").annotate(ANNOTATION_ATTEMPT, String(attempt)).annotate(ANNOTATION_BATCH_SIZE, "8").gpus(1);
+const progress = (over: Partial<FoldProgress> = {}): FoldProgress => ({
+  attempt: 0,
+  epoch: 41,
+  epochsTimed: 42,
+  meanEpochSeconds: 100,
+  recentEpochSeconds: Array(20).fill(100),
+  observedAt: iso(300),
+  ...over,
+});
+const beat = (receivedAt: number, over: Partial<HeartbeatSeen> = {}): HeartbeatSeen => ({
+  attempt: 0,
+  lastEpoch: 41,
+  receivedAt: iso(receivedAt),
+  ...over,
+});
+const trainJob = (attempt = 0): JobBuilder =>
+  makeJob("liver-fold-0")
+    .of("liver", "train", "0")
+    .annotate(ANNOTATION_ATTEMPT, String(attempt))
+    .annotate(ANNOTATION_BATCH_SIZE, "8")
+    .gpus(1);
 const stalledJob = trainJob;
 const trainPod = (): PodBuilder => makePod("liver-fold-0-abcde").of("liver", "train", "0").gpus(1).on("gpu-1");
 const traceback = "Traceback (most recent call last):\nRuntimeError: Expected 3 channels, got 1";
 /** A running attempt 0, quiet since epoch 41 at 300 s, confirmed hung by a heartbeat at 850 s. */
-const hung = (over: Partial<FoldInput> = {}): Partial<FoldInput> => ({ job: trainJob().active().build(), pods: [trainPod().running(100).build()], progress: progress(), liveness: { heartbeat: beat(850), feedSince: iso(0) }, ...over });
+const hung = (over: Partial<FoldInput> = {}): Partial<FoldInput> => ({
+  job: trainJob().active().build(),
+  pods: [trainPod().running(100).build()],
+  progress: progress(),
+  liveness: { heartbeat: beat(850), feedSince: iso(0) },
+  ...over,
+});
 
 function input(over: Partial<FoldInput> = {}): FoldInput {
   return {
@@ -68,7 +102,8 @@ const cases: FoldCase[] = [
     reason: "Stalled",
     attempt: 1,
     actions: ["DeleteTrainingJob"],
-    message: /^training stalled: no epoch for 605s after epoch 41 \(limit 500s, 5 median epoch times; the reporter's heartbeat confirms the log has not moved\); resuming from checkpoint_latest\.pth as attempt 1$/,
+    message:
+      /^training stalled: no epoch for 605s after epoch 41 \(limit 500s, 5 median epoch times; the reporter's heartbeat confirms the log has not moved\); resuming from checkpoint_latest\.pth as attempt 1$/,
   },
   {
     name: "past the deadline without any heartbeat since, the stream is lost: not a stall, looked at again in 30 s",
@@ -77,7 +112,8 @@ const cases: FoldCase[] = [
     reason: "StreamLost",
     actions: [],
     requeue: 30,
-    message: /no epoch for 605s after epoch 41 \(limit 500s\) and no heartbeat of the reporter since: the fold's stream is lost, not judged stalled$/,
+    message:
+      /no epoch for 605s after epoch 41 \(limit 500s\) and no heartbeat of the reporter since: the fold's stream is lost, not judged stalled$/,
   },
   {
     name: "a heartbeat from before the deadline confirms nothing",
@@ -94,7 +130,8 @@ const cases: FoldCase[] = [
     reason: "StreamLost",
     actions: [],
     requeue: 30,
-    message: /the reporter sees epoch 47 but no epoch after epoch 41 arrived for 605s: its epochs are lost on the way, the trainer is not stalled/,
+    message:
+      /the reporter sees epoch 47 but no epoch after epoch 41 arrived for 605s: its epochs are lost on the way, the trainer is not stalled/,
   },
   {
     name: "while the operator's own NATS feed is down nothing is judged, whatever the heartbeats said before",
@@ -122,7 +159,12 @@ const cases: FoldCase[] = [
   },
   {
     name: "a restarted attempt that hangs before its first epoch is judged from its pod's start, with the epoch times of the attempts before",
-    input: hung({ job: trainJob(1).active().build(), pods: [trainPod().running(300).build()], previous: prev({ attempt: 1 }), liveness: { heartbeat: { attempt: 1, receivedAt: iso(850) }, feedSince: iso(0) } }),
+    input: hung({
+      job: trainJob(1).active().build(),
+      pods: [trainPod().running(300).build()],
+      previous: prev({ attempt: 1 }),
+      liveness: { heartbeat: { attempt: 1, receivedAt: iso(850) }, feedSince: iso(0) },
+    }),
     phase: "Restarting",
     reason: "Stalled",
     attempt: 2,
@@ -138,7 +180,10 @@ const cases: FoldCase[] = [
   },
   {
     name: "after the schedule's last epoch nnU-Net validates without logging epochs: not a stall",
-    input: hung({ progress: progress({ epoch: calibrated.schedule.effectiveMaxEpochs - 1 }), liveness: { heartbeat: beat(850, { lastEpoch: calibrated.schedule.effectiveMaxEpochs - 1 }), feedSince: iso(0) } }),
+    input: hung({
+      progress: progress({ epoch: calibrated.schedule.effectiveMaxEpochs - 1 }),
+      liveness: { heartbeat: beat(850, { lastEpoch: calibrated.schedule.effectiveMaxEpochs - 1 }), feedSince: iso(0) },
+    }),
     phase: "Training",
     reason: "Running",
     actions: [],
@@ -152,7 +197,10 @@ const cases: FoldCase[] = [
   },
   {
     name: "a stop decision wins over a stall once the pod is gone too: Converged",
-    input: hung({ job: stalledJob().stopDecision().build(), pods: [trainPod().running(100).failed(143, { finishSeconds: 910 }).build()] }),
+    input: hung({
+      job: stalledJob().stopDecision().build(),
+      pods: [trainPod().running(100).failed(143, { finishSeconds: 910 }).build()],
+    }),
     phase: "Converged",
     reason: "EarlyStopped",
     actions: [],
@@ -173,25 +221,39 @@ const cases: FoldCase[] = [
   },
   {
     name: "a quiet pod that ends with an nnU-Net error fails as TrainerError, not as a stall",
-    input: hung({ job: stalledJob().failed(903).build(), pods: [trainPod().running(100).failed(1, { message: traceback, finishSeconds: 903 }).build()] }),
+    input: hung({
+      job: stalledJob().failed(903).build(),
+      pods: [trainPod().running(100).failed(1, { message: traceback, finishSeconds: 903 }).build()],
+    }),
     phase: "Failed",
     reason: "TrainerError",
   },
   {
     name: "with spec.maxRestarts used up a stall fails the fold, naming the stall, and deletes the Job so the hung pod frees its GPU",
-    input: hung({ job: stalledJob(3).active().build(), previous: prev({ attempt: 3 }), progress: progress({ attempt: 3 }), liveness: { heartbeat: beat(850, { attempt: 3 }), feedSince: iso(0) } }),
+    input: hung({
+      job: stalledJob(3).active().build(),
+      previous: prev({ attempt: 3 }),
+      progress: progress({ attempt: 3 }),
+      liveness: { heartbeat: beat(850, { attempt: 3 }), feedSince: iso(0) },
+    }),
     phase: "Failed",
     reason: "RestartsExhausted",
     attempt: 3,
     actions: ["DeleteTrainingJob"],
-    message: /^gave up after 3 restart\(s\) \(spec\.maxRestarts 3\); last failure: training stalled: no epoch for 605s after epoch 41/,
+    message:
+      /^gave up after 3 restart\(s\) \(spec\.maxRestarts 3\); last failure: training stalled: no epoch for 605s after epoch 41/,
   },
   {
     name: "the exhausted fold's Job on its way out asks for nothing more, and the fold stays Failed with its reason",
     input: {
       job: stalledJob(3).active().deleting().build(),
       pods: [trainPod().running(100).failed(143, { finishSeconds: 906 }).build()],
-      previous: prev({ phase: "Failed", attempt: 3, reason: "RestartsExhausted", message: "gave up after 3 restart(s) (spec.maxRestarts 3); last failure: training stalled: ..." }),
+      previous: prev({
+        phase: "Failed",
+        attempt: 3,
+        reason: "RestartsExhausted",
+        message: "gave up after 3 restart(s) (spec.maxRestarts 3); last failure: training stalled: ...",
+      }),
     },
     phase: "Failed",
     reason: "RestartsExhausted",
@@ -200,7 +262,15 @@ const cases: FoldCase[] = [
   },
   {
     name: "once that Job is gone the fold stays Failed, not a lost attempt",
-    input: { previous: prev({ phase: "Failed", attempt: 3, reason: "RestartsExhausted", message: "last failure: training stalled" }), admitted: { train: true, validate: false } },
+    input: {
+      previous: prev({
+        phase: "Failed",
+        attempt: 3,
+        reason: "RestartsExhausted",
+        message: "last failure: training stalled",
+      }),
+      admitted: { train: true, validate: false },
+    },
     phase: "Failed",
     reason: "RestartsExhausted",
     actions: [],
@@ -239,14 +309,26 @@ describe("a stalled fold, pass by pass", () => {
     clock.advance(30);
     sim.heartbeats.set("0", { attempt: 0, lastEpoch: 41, receivedAt: clock.now().toISOString() });
     plan = sim.pass(clock.now());
-    assert.deepEqual([plan.status.folds?.[0]?.phase, plan.status.folds?.[0]?.reason, plan.status.folds?.[0]?.attempt], ["Restarting", "Stalled", 1], "the next attempt is in the status written with the delete");
-    assert.deepEqual(plan.actions.map((a) => (a.verb === "delete" ? `${a.verb} ${a.name}` : a.verb)), ["delete liver-fold-0"], "no backoff: the hung pod gives its GPU back at once");
+    assert.deepEqual(
+      [plan.status.folds?.[0]?.phase, plan.status.folds?.[0]?.reason, plan.status.folds?.[0]?.attempt],
+      ["Restarting", "Stalled", 1],
+      "the next attempt is in the status written with the delete",
+    );
+    assert.deepEqual(
+      plan.actions.map((a) => (a.verb === "delete" ? `${a.verb} ${a.name}` : a.verb)),
+      ["delete liver-fold-0"],
+      "no backoff: the hung pod gives its GPU back at once",
+    );
     const warning = plan.events.find((e) => e.reason === "FoldRestarting");
     assert.equal(warning?.type, "Warning");
     assert.match(warning?.message ?? "", /^fold 0: training stalled: no epoch for 530s after epoch 41/);
 
     plan = sim.pass(clock.now());
-    assert.deepEqual(plan.events.filter((e) => e.reason === "FoldRestarting"), [], "one warning per restart");
+    assert.deepEqual(
+      plan.events.filter((e) => e.reason === "FoldRestarting"),
+      [],
+      "one warning per restart",
+    );
     const created = plan.actions[0];
     assert.ok(created?.verb === "create");
     assert.equal(created.object.metadata?.annotations?.[ANNOTATION_ATTEMPT], "1");
@@ -255,6 +337,9 @@ describe("a stalled fold, pass by pass", () => {
     sim.addPod(makePod("liver-fold-0-y").of("liver", "train", "0").gpus(1).on("a").running(845).build());
     clock.advance(5);
     plan = sim.pass(clock.now());
-    assert.deepEqual([plan.status.folds?.[0]?.phase, plan.status.folds?.[0]?.reason, plan.status.folds?.[0]?.attempt], ["Training", "Running", 1]);
+    assert.deepEqual(
+      [plan.status.folds?.[0]?.phase, plan.status.folds?.[0]?.reason, plan.status.folds?.[0]?.attempt],
+      ["Training", "Running", 1],
+    );
   });
 });

@@ -65,13 +65,17 @@ export function decideStall(input: StallInput): StallVerdict {
   if (!Number.isFinite(quietSince)) return { kind: "watching" };
   const deadline = quietSince + limit * 1000;
   const nowMs = now.getTime();
-  if (nowMs < deadline) return { kind: "watching", requeueAfterSeconds: Math.max(1, Math.ceil((deadline - nowMs) / 1000)) };
+  if (nowMs < deadline)
+    return { kind: "watching", requeueAfterSeconds: Math.max(1, Math.ceil((deadline - nowMs) / 1000)) };
 
   const quiet = (nowMs - quietSince) / 1000;
   const after = own ? `after epoch ${own.epoch}` : `since attempt ${input.attempt} started`;
   // Look again while waiting for a heartbeat, often enough for a short limit.
   const recheck = Math.min(30, Math.max(1, Math.ceil(limit / 4)));
-  const confirming = heartbeat !== undefined && heartbeat.attempt === input.attempt && ms(heartbeat.receivedAt) >= deadline ? heartbeat : undefined;
+  const confirming =
+    heartbeat !== undefined && heartbeat.attempt === input.attempt && ms(heartbeat.receivedAt) >= deadline
+      ? heartbeat
+      : undefined;
   if (confirming === undefined) {
     return {
       kind: "unconfirmed",

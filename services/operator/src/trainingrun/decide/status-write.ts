@@ -6,7 +6,14 @@ import type { FoldStatus, TrainingRunStatus } from "@nnunet-operator/api";
 // at once; progress alone at most every minIntervalSeconds, with a requeue so the last
 // progress still lands.
 
-const VOLATILE_FOLD_FIELDS = ["epoch", "latestEma", "bestEma", "bestEpoch", "gpuSecondsUsed", "gpuSecondsPlanned"] as const;
+const VOLATILE_FOLD_FIELDS = [
+  "epoch",
+  "latestEma",
+  "bestEma",
+  "bestEpoch",
+  "gpuSecondsUsed",
+  "gpuSecondsPlanned",
+] as const;
 
 function material(status: TrainingRunStatus | undefined): unknown {
   if (!status) return undefined;

@@ -1,4 +1,13 @@
-import { type Condition, ConditionReason, ConditionType, type FoldStatus, type RunPhase, setCondition, type TrainingRun, type TrainingRunStatus } from "@nnunet-operator/api";
+import {
+  type Condition,
+  ConditionReason,
+  ConditionType,
+  type FoldStatus,
+  type RunPhase,
+  setCondition,
+  type TrainingRun,
+  type TrainingRunStatus,
+} from "@nnunet-operator/api";
 import { computeSummary, computeTotals, withGpuFigures } from "./accounting.js";
 import { LABEL_ROLE } from "@nnunet-operator/api";
 import { label, TRAINED_PHASES } from "./objects.js";
@@ -33,7 +42,9 @@ const WARNING_REASONS = new Set<string>([
 ]);
 
 function foldDone(run: TrainingRun, f: FoldStatus): boolean {
-  return f.phase === "Validated" || (!run.spec.validation.enabled && (f.phase === "Converged" || f.phase === "Completed"));
+  return (
+    f.phase === "Validated" || (!run.spec.validation.enabled && (f.phase === "Converged" || f.phase === "Completed"))
+  );
 }
 
 export function computePhase(run: TrainingRun, parts: RunParts, world: RunWorld): RunPhase {
@@ -41,45 +52,105 @@ export function computePhase(run: TrainingRun, parts: RunParts, world: RunWorld)
   if (folds.some((f) => f.phase === "Failed")) return "Failed";
   if (folds.every((f) => foldDone(run, f))) return "Succeeded";
   if (run.spec.suspend && !folds.some((f) => ACTIVE.has(f.phase))) return "Suspended";
-  if (folds.some((f) => f.phase === "Validating") || folds.every((f) => TRAINED_PHASES.has(f.phase))) return "Validating";
-  if (folds.some((f) => f.phase === "Training" || f.phase === "Restarting" || TRAINED_PHASES.has(f.phase))) return "Training";
+  if (folds.some((f) => f.phase === "Validating") || folds.every((f) => TRAINED_PHASES.has(f.phase)))
+    return "Validating";
+  if (folds.some((f) => f.phase === "Training" || f.phase === "Restarting" || TRAINED_PHASES.has(f.phase)))
+    return "Training";
   if (!parts.calibration.ready && world.jobs.some((j) => label(j, LABEL_ROLE) === "calibrate")) return "Calibrating";
   const wait = world.admission.wait;
   if (wait && wait.reason !== "ClaimNotFound") return "Queued";
   return "Pending";
 }
 
-function conditions(run: TrainingRun, parts: RunParts, world: RunWorld, phase: RunPhase, admittedAt: string | undefined): CondInput[] {
+function conditions(
+  run: TrainingRun,
+  parts: RunParts,
+  world: RunWorld,
+  phase: RunPhase,
+  admittedAt: string | undefined,
+): CondInput[] {
   const folds = parts.folds.map((d) => d.status);
   const n = folds.length;
   const wait = world.admission.wait;
   const out: CondInput[] = [];
   if (run.spec.suspend || run.status?.conditions?.some((c) => c.type === ConditionType.Suspended)) {
-    out.push(run.spec.suspend
-      ? { type: ConditionType.Suspended, status: "True", reason: ConditionReason.Suspended, message: "spec.suspend is true: nothing new starts" }
-      : { type: ConditionType.Suspended, status: "False", reason: "Resumed", message: "spec.suspend is false" });
+    out.push(
+      run.spec.suspend
+        ? {
+            type: ConditionType.Suspended,
+            status: "True",
+            reason: ConditionReason.Suspended,
+            message: "spec.suspend is true: nothing new starts",
+          }
+        : { type: ConditionType.Suspended, status: "False", reason: "Resumed", message: "spec.suspend is false" },
+    );
   }
   if (admittedAt && !(wait && folds.every((f) => f.phase === "Pending" || f.phase === "Queued"))) {
-    out.push({ type: ConditionType.Admitted, status: "True", reason: ConditionReason.Admitted, message: wait ? `admitted in part; ${wait.message}` : "the run's work is admitted" });
+    out.push({
+      type: ConditionType.Admitted,
+      status: "True",
+      reason: ConditionReason.Admitted,
+      message: wait ? `admitted in part; ${wait.message}` : "the run's work is admitted",
+    });
   } else if (wait) {
-    out.push({ type: ConditionType.Admitted, status: "False", reason: wait.reason, message: wait.position ? `queue position ${wait.position}: ${wait.message}` : wait.message });
+    out.push({
+      type: ConditionType.Admitted,
+      status: "False",
+      reason: wait.reason,
+      message: wait.position ? `queue position ${wait.position}: ${wait.message}` : wait.message,
+    });
   } else {
-    out.push({ type: ConditionType.Admitted, status: admittedAt ? "True" : "Unknown", reason: admittedAt ? ConditionReason.Admitted : "Pending", message: admittedAt ? "the run's work is admitted" : "not yet considered for admission" });
+    out.push({
+      type: ConditionType.Admitted,
+      status: admittedAt ? "True" : "Unknown",
+      reason: admittedAt ? ConditionReason.Admitted : "Pending",
+      message: admittedAt ? "the run's work is admitted" : "not yet considered for admission",
+    });
   }
   out.push({ type: ConditionType.Calibrated, ...parts.calibration.condition });
 
   const pull = folds.find((f) => f.reason === "ImagePullFailed");
   const running = folds.filter((f) => f.phase === "Training" || f.phase === "Restarting").length;
   const trained = folds.filter((f) => TRAINED_PHASES.has(f.phase)).length;
-  if (pull) out.push({ type: ConditionType.Training, status: "False", reason: ConditionReason.ImagePullFailed, message: `fold ${pull.fold}: ${pull.message}` });
-  else if (running > 0) out.push({ type: ConditionType.Training, status: "True", reason: ConditionReason.FoldsRunning, message: `${running} of ${n} fold(s) training` });
-  else out.push({ type: ConditionType.Training, status: "False", reason: trained === n ? ConditionReason.Completed : "NotTraining", message: trained === n ? "every fold finished training" : "no fold is training" });
+  if (pull)
+    out.push({
+      type: ConditionType.Training,
+      status: "False",
+      reason: ConditionReason.ImagePullFailed,
+      message: `fold ${pull.fold}: ${pull.message}`,
+    });
+  else if (running > 0)
+    out.push({
+      type: ConditionType.Training,
+      status: "True",
+      reason: ConditionReason.FoldsRunning,
+      message: `${running} of ${n} fold(s) training`,
+    });
+  else
+    out.push({
+      type: ConditionType.Training,
+      status: "False",
+      reason: trained === n ? ConditionReason.Completed : "NotTraining",
+      message: trained === n ? "every fold finished training" : "no fold is training",
+    });
 
-  const stopped = folds.filter((f) => f.stopDecision && f.stopDecision.mode !== "Audit" && TRAINED_PHASES.has(f.phase)).length;
+  const stopped = folds.filter(
+    (f) => f.stopDecision && f.stopDecision.mode !== "Audit" && TRAINED_PHASES.has(f.phase),
+  ).length;
   out.push(
     trained === n
-      ? { type: ConditionType.Converged, status: "True", reason: stopped > 0 ? ConditionReason.EarlyStopped : ConditionReason.Completed, message: `${stopped} of ${n} fold(s) stopped early, ${n - stopped} trained the full schedule` }
-      : { type: ConditionType.Converged, status: "False", reason: "FoldsRunning", message: `${trained} of ${n} fold(s) finished training` },
+      ? {
+          type: ConditionType.Converged,
+          status: "True",
+          reason: stopped > 0 ? ConditionReason.EarlyStopped : ConditionReason.Completed,
+          message: `${stopped} of ${n} fold(s) stopped early, ${n - stopped} trained the full schedule`,
+        }
+      : {
+          type: ConditionType.Converged,
+          status: "False",
+          reason: "FoldsRunning",
+          message: `${trained} of ${n} fold(s) finished training`,
+        },
   );
 
   if (run.spec.validation.enabled) {
@@ -87,22 +158,49 @@ function conditions(run: TrainingRun, parts: RunParts, world: RunWorld, phase: R
     const failed = folds.find((f) => f.reason === ConditionReason.ValidationFailed);
     out.push(
       failed
-        ? { type: ConditionType.Validated, status: "False", reason: ConditionReason.ValidationFailed, message: `fold ${failed.fold}: ${failed.message}` }
+        ? {
+            type: ConditionType.Validated,
+            status: "False",
+            reason: ConditionReason.ValidationFailed,
+            message: `fold ${failed.fold}: ${failed.message}`,
+          }
         : validated === n
-          ? { type: ConditionType.Validated, status: "True", reason: ConditionReason.ValidationPassed, message: `every fold validated; mean Dice ${meanDice(folds)}` }
-          : { type: ConditionType.Validated, status: "Unknown", reason: "Pending", message: `${validated} of ${n} fold(s) validated` },
+          ? {
+              type: ConditionType.Validated,
+              status: "True",
+              reason: ConditionReason.ValidationPassed,
+              message: `every fold validated; mean Dice ${meanDice(folds)}`,
+            }
+          : {
+              type: ConditionType.Validated,
+              status: "Unknown",
+              reason: "Pending",
+              message: `${validated} of ${n} fold(s) validated`,
+            },
     );
   }
 
   const failed = folds.find((f) => f.phase === "Failed");
   out.push(
     failed
-      ? { type: ConditionType.Failed, status: "True", reason: failed.reason ?? ConditionReason.TrainerError, message: `fold ${failed.fold}: ${failed.message ?? ""}` }
+      ? {
+          type: ConditionType.Failed,
+          status: "True",
+          reason: failed.reason ?? ConditionReason.TrainerError,
+          message: `fold ${failed.fold}: ${failed.message ?? ""}`,
+        }
       : { type: ConditionType.Failed, status: "False", reason: "NoFailure", message: "no fold failed" },
   );
   out.push(
     phase === "Succeeded"
-      ? { type: ConditionType.Ready, status: "True", reason: ConditionReason.Succeeded, message: run.spec.validation.enabled ? `every fold validated; mean Dice ${meanDice(folds)}` : "every fold trained" }
+      ? {
+          type: ConditionType.Ready,
+          status: "True",
+          reason: ConditionReason.Succeeded,
+          message: run.spec.validation.enabled
+            ? `every fold validated; mean Dice ${meanDice(folds)}`
+            : "every fold trained",
+        }
       : { type: ConditionType.Ready, status: "False", reason: phase, message: `the run is ${phase}` },
   );
   return out;
@@ -116,7 +214,9 @@ function meanDice(folds: readonly FoldStatus[]): string {
 export function assembleStatus(run: TrainingRun, parts: RunParts, world: RunWorld, now: Date): TrainingRunStatus {
   const prev = run.status;
   const generation = run.metadata.generation ?? 0;
-  const folds = parts.folds.map((d) => withGpuFigures(run, d.status, world.progress.get(d.status.fold), parts.calibration.status));
+  const folds = parts.folds.map((d) =>
+    withGpuFigures(run, d.status, world.progress.get(d.status.fold), parts.calibration.status),
+  );
   const wait = world.admission.wait;
   const anyChild = world.jobs.length > 0 || world.admission.admitted.size > 0;
   const admittedAt = prev?.queue?.admittedAt ?? (anyChild ? now.toISOString() : undefined);
@@ -125,11 +225,18 @@ export function assembleStatus(run: TrainingRun, parts: RunParts, world: RunWorl
   const phase = computePhase(run, parts, world);
 
   let list: Condition[] = prev?.conditions ?? [];
-  for (const c of conditions(run, parts, world, phase, admittedAt)) list = setCondition(list, { ...c, observedGeneration: generation }, now).conditions;
+  for (const c of conditions(run, parts, world, phase, admittedAt))
+    list = setCondition(list, { ...c, observedGeneration: generation }, now).conditions;
 
-  const estimatedStartAt = wait?.position !== undefined && world.queueOutlook
-    ? estimateQueuedStart({ key: runKey(run), position: wait.position, pieces: parts.wants.map((w) => w.gpus) }, world.queueOutlook.waiting, world.queueOutlook.releases, now)
-    : undefined;
+  const estimatedStartAt =
+    wait?.position !== undefined && world.queueOutlook
+      ? estimateQueuedStart(
+          { key: runKey(run), position: wait.position, pieces: parts.wants.map((w) => w.gpus) },
+          world.queueOutlook.waiting,
+          world.queueOutlook.releases,
+          now,
+        )
+      : undefined;
   const runAudit = computeRunAudit(folds);
   const totals = computeTotals(folds);
   return {
@@ -152,8 +259,14 @@ export function assembleStatus(run: TrainingRun, parts: RunParts, world: RunWorl
 }
 
 /** The latest predicted finish of the training folds, for the printer column. */
-function withPredictedFinish<S extends object>(summary: S, folds: readonly FoldStatus[]): S & { predictedFinishAt?: string } {
-  const ends = folds.map((f) => f.predictedFinishAt).filter((t): t is string => t !== undefined).sort();
+function withPredictedFinish<S extends object>(
+  summary: S,
+  folds: readonly FoldStatus[],
+): S & { predictedFinishAt?: string } {
+  const ends = folds
+    .map((f) => f.predictedFinishAt)
+    .filter((t): t is string => t !== undefined)
+    .sort();
   const last = ends[ends.length - 1];
   return last === undefined ? summary : { ...summary, predictedFinishAt: last };
 }
@@ -166,7 +279,11 @@ export function transitionEvents(prev: TrainingRunStatus | undefined, next: Trai
     if (old && old.status === c.status && old.reason === c.reason) continue;
     if (!old && c.status !== "True" && !WARNING_REASONS.has(c.reason)) continue;
     const warning = WARNING_REASONS.has(c.reason) || (c.type === ConditionType.Failed && c.status === "True");
-    events.push({ type: warning ? "Warning" : "Normal", reason: c.reason, message: `${c.type}=${c.status}: ${c.message}` });
+    events.push({
+      type: warning ? "Warning" : "Normal",
+      reason: c.reason,
+      message: `${c.type}=${c.status}: ${c.message}`,
+    });
   }
   for (const f of next.folds ?? []) {
     const old = prev?.folds?.find((o) => o.fold === f.fold);
@@ -174,13 +291,21 @@ export function transitionEvents(prev: TrainingRunStatus | undefined, next: Trai
     // A new run's folds all start out waiting; that is no news.
     if (!old && (f.phase === "Pending" || f.phase === "Queued")) continue;
     const warning = f.phase === "Failed" || f.phase === "Restarting";
-    events.push({ type: warning ? "Warning" : "Normal", reason: `Fold${f.phase}`, message: `fold ${f.fold}: ${f.message ?? f.phase}` });
+    events.push({
+      type: warning ? "Warning" : "Normal",
+      reason: `Fold${f.phase}`,
+      message: `fold ${f.fold}: ${f.message ?? f.phase}`,
+    });
   }
   return events;
 }
 
 /** The status a pass writes, with the events of its transitions. */
-export function computeStatus(stored: TrainingRun, world: RunWorld, now: Date): { status: TrainingRunStatus; events: RunEvent[] } {
+export function computeStatus(
+  stored: TrainingRun,
+  world: RunWorld,
+  now: Date,
+): { status: TrainingRunStatus; events: RunEvent[] } {
   const run = withClusterDefaults(stored, world.config);
   const status = assembleStatus(run, decideParts(run, world, now), world, now);
   return { status, events: transitionEvents(run.status, status) };

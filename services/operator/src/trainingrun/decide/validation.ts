@@ -10,7 +10,10 @@ import { containerTerminated, containerWaitingReason, lastLines, newestPod } fro
 
 type ValidationResult = NonNullable<FoldStatus["validation"]>;
 
-export function parseValidationMessage(text: string | undefined, completedAt: string | undefined): { ok: true; result: ValidationResult; atDecision?: ValidationResult } | { ok: false; error: string } {
+export function parseValidationMessage(
+  text: string | undefined,
+  completedAt: string | undefined,
+): { ok: true; result: ValidationResult; atDecision?: ValidationResult } | { ok: false; error: string } {
   if (!text?.trim()) return { ok: false, error: "validation left no termination message" };
   let json: unknown;
   try {
@@ -19,22 +22,45 @@ export function parseValidationMessage(text: string | undefined, completedAt: st
     return { ok: false, error: `the validation result is not JSON: "${lastLines(text, 6, 600)}"` };
   }
   const parsed = ValidationMessage.safeParse(json);
-  if (!parsed.success) return { ok: false, error: `the validation result has no valid ${parsed.error.issues[0]?.path.join(".") || "content"}: "${text.slice(0, 600)}"` };
+  if (!parsed.success)
+    return {
+      ok: false,
+      error: `the validation result has no valid ${parsed.error.issues[0]?.path.join(".") || "content"}: "${text.slice(0, 600)}"`,
+    };
   const m = parsed.data;
   // A NaN Dice (a class absent from every case) has no place in a list of numbers; the
   // per-class list is left out rather than shifted.
   const perClass = m.perClassDice?.every((d): d is number => d !== null) ? m.perClassDice : undefined;
-  const result: ValidationResult = { checkpoint: m.checkpoint, meanDice: m.meanDice, ...(perClass ? { perClassDice: perClass } : {}), ...(completedAt ? { completedAt } : {}) };
+  const result: ValidationResult = {
+    checkpoint: m.checkpoint,
+    meanDice: m.meanDice,
+    ...(perClass ? { perClassDice: perClass } : {}),
+    ...(completedAt ? { completedAt } : {}),
+  };
   if (m.atDecision === undefined) return { ok: true, result };
-  const decisionPerClass = m.atDecision.perClassDice?.every((d): d is number => d !== null) ? m.atDecision.perClassDice : undefined;
-  return { ok: true, result, atDecision: { checkpoint: "best", meanDice: m.atDecision.meanDice, ...(decisionPerClass ? { perClassDice: decisionPerClass } : {}), ...(completedAt ? { completedAt } : {}) } };
+  const decisionPerClass = m.atDecision.perClassDice?.every((d): d is number => d !== null)
+    ? m.atDecision.perClassDice
+    : undefined;
+  return {
+    ok: true,
+    result,
+    atDecision: {
+      checkpoint: "best",
+      meanDice: m.atDecision.meanDice,
+      ...(decisionPerClass ? { perClassDice: decisionPerClass } : {}),
+      ...(completedAt ? { completedAt } : {}),
+    },
+  };
 }
 
 /**
  * An audited fold's two validations side by side: the checkpoint the full schedule left and
  * the one kept at the would-be stop, and what the stop would have given up (end minus stop).
  */
-export function auditedValidation(atEnd: ValidationResult, atDecision: ValidationResult): NonNullable<NonNullable<FoldStatus["audit"]>["validation"]> {
+export function auditedValidation(
+  atEnd: ValidationResult,
+  atDecision: ValidationResult,
+): NonNullable<NonNullable<FoldStatus["audit"]>["validation"]> {
   const r = (x: number) => Math.round(x * 1e5) / 1e5;
   const a = atEnd.perClassDice;
   const b = atDecision.perClassDice;
@@ -54,41 +80,89 @@ export function decideValidation(input: FoldInput, trained: FoldStatus): FoldDec
   if (!run.spec.validation.enabled) return { status: outcome, actions: [] };
 
   if (!job) {
-    if (previous?.validation) return { status: validated(withAuditValidation(outcome, previous.validation, previous.audit?.validation?.atDecision), previous.validation), actions: [] };
+    if (previous?.validation)
+      return {
+        status: validated(
+          withAuditValidation(outcome, previous.validation, previous.audit?.validation?.atDecision),
+          previous.validation,
+        ),
+        actions: [],
+      };
     const checkpoint = validationCheckpoint(run, earlyStopped);
     if (!input.admitted.validate) {
-      return { status: { ...outcome, message: `${outcome.message ?? ""}; validation waits for a GPU`.replace(/^; /, "") }, actions: [], wants: "validate" };
+      return {
+        status: { ...outcome, message: `${outcome.message ?? ""}; validation waits for a GPU`.replace(/^; /, "") },
+        actions: [],
+        wants: "validate",
+      };
     }
     return {
       status: outcome,
-      actions: [{ type: "CreateValidationJob", fold: input.fold, checkpoint, batchSize: trained.batchSize, trainer: input.calibration.schedule.trainer }],
+      actions: [
+        {
+          type: "CreateValidationJob",
+          fold: input.fold,
+          checkpoint,
+          batchSize: trained.batchSize,
+          trainer: input.calibration.schedule.trainer,
+        },
+      ],
     };
   }
 
-  const pod = newestPod(input.validatePods.filter((p) => p.status?.phase === "Succeeded")) ?? newestPod(input.validatePods);
+  const pod =
+    newestPod(input.validatePods.filter((p) => p.status?.phase === "Succeeded")) ?? newestPod(input.validatePods);
   const term = pod ? containerTerminated(pod, NNUNET_CONTAINER) : undefined;
   if (isJobComplete(job)) {
     const completedAt = term?.finishedAt ? String(term.finishedAt) : undefined;
     const parsed = parseValidationMessage(term?.message, completedAt);
-    if (parsed.ok) return { status: validated(withAuditValidation(outcome, parsed.result, parsed.atDecision), parsed.result), actions: [] };
-    if (previous?.validation) return { status: validated(withAuditValidation(outcome, previous.validation, previous.audit?.validation?.atDecision), previous.validation), actions: [] };
+    if (parsed.ok)
+      return {
+        status: validated(withAuditValidation(outcome, parsed.result, parsed.atDecision), parsed.result),
+        actions: [],
+      };
+    if (previous?.validation)
+      return {
+        status: validated(
+          withAuditValidation(outcome, previous.validation, previous.audit?.validation?.atDecision),
+          previous.validation,
+        ),
+        actions: [],
+      };
     return { status: { ...outcome, phase: "Failed", reason: "ValidationFailed", message: parsed.error }, actions: [] };
   }
   if (isJobFailed(job)) {
-    const why = term ? `exit code ${term.exitCode}:\n${lastLines(term.message) || "(no log output)"}` : "the validation Job failed";
-    return { status: { ...outcome, phase: "Failed", reason: "ValidationFailed", message: `validation failed, ${why}` }, actions: [] };
+    const why = term
+      ? `exit code ${term.exitCode}:\n${lastLines(term.message) || "(no log output)"}`
+      : "the validation Job failed";
+    return {
+      status: { ...outcome, phase: "Failed", reason: "ValidationFailed", message: `validation failed, ${why}` },
+      actions: [],
+    };
   }
   const waiting = pod ? containerWaitingReason(pod, NNUNET_CONTAINER) : undefined;
-  const message = waiting ? `validation pod waits: ${waiting.reason}${waiting.message ? ` (${waiting.message})` : ""}` : `validating ${validationCheckpoint(run, earlyStopped)} checkpoint`;
+  const message = waiting
+    ? `validation pod waits: ${waiting.reason}${waiting.message ? ` (${waiting.message})` : ""}`
+    : `validating ${validationCheckpoint(run, earlyStopped)} checkpoint`;
   return { status: { ...outcome, phase: "Validating", reason: "Validating", message }, actions: [] };
 }
 
 /** An audited fold with both validations gets them in its audit. */
-function withAuditValidation(outcome: FoldStatus, atEnd: ValidationResult, atDecision: ValidationResult | undefined): FoldStatus {
+function withAuditValidation(
+  outcome: FoldStatus,
+  atEnd: ValidationResult,
+  atDecision: ValidationResult | undefined,
+): FoldStatus {
   if (outcome.audit === undefined || atDecision === undefined) return outcome;
   return { ...outcome, audit: { ...outcome.audit, validation: auditedValidation(atEnd, atDecision) } };
 }
 
 function validated(outcome: FoldStatus, v: ValidationResult): FoldStatus {
-  return { ...outcome, phase: "Validated", reason: "ValidationPassed", message: `mean Dice ${v.meanDice.toFixed(4)} (${v.checkpoint} checkpoint)`, validation: v };
+  return {
+    ...outcome,
+    phase: "Validated",
+    reason: "ValidationPassed",
+    message: `mean Dice ${v.meanDice.toFixed(4)} (${v.checkpoint} checkpoint)`,
+    validation: v,
+  };
 }

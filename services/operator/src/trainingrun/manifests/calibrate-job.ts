@@ -19,14 +19,22 @@ import {
 export function calibrateArgs(run: TrainingRun, config: OperatorConfig): string[] {
   const b = run.spec.batchSize;
   return [
-    "--dataset", run.spec.dataset,
-    "--configuration", run.spec.configuration,
-    "--plans", run.spec.plans,
-    "--headroom", String(b.memoryHeadroom),
-    "--max-batch", String(b.maxBatchSize),
-    "--objective", b.objective.toLowerCase(),
-    "--precision", run.spec.precision.toLowerCase(),
-    "--backend", config.calibration.backend,
+    "--dataset",
+    run.spec.dataset,
+    "--configuration",
+    run.spec.configuration,
+    "--plans",
+    run.spec.plans,
+    "--headroom",
+    String(b.memoryHeadroom),
+    "--max-batch",
+    String(b.maxBatchSize),
+    "--objective",
+    b.objective.toLowerCase(),
+    "--precision",
+    run.spec.precision.toLowerCase(),
+    "--backend",
+    config.calibration.backend,
   ];
 }
 
@@ -52,7 +60,11 @@ export function buildCalibrateJob(run: TrainingRun, config: OperatorConfig): IJo
         rules: [
           {
             action: "FailJob",
-            onExitCodes: { containerName: CALIBRATE_CONTAINER, operator: "In", values: [CalibratorExitCode.BadInput, CalibratorExitCode.NothingFits] },
+            onExitCodes: {
+              containerName: CALIBRATE_CONTAINER,
+              operator: "In",
+              values: [CalibratorExitCode.BadInput, CalibratorExitCode.NothingFits],
+            },
           },
           { action: "Ignore", onPodConditions: [{ type: "DisruptionTarget", status: "True" }] },
         ],

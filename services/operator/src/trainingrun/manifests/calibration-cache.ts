@@ -6,7 +6,11 @@ import type { CalibrationCacheEntry } from "../decide/calibration-cache.js";
 // none, on purpose). Entries are small (a CalibrationResult is under 4 KiB), so the 1 MiB
 // ConfigMap limit holds a few hundred distinct calibrations.
 
-export function buildCalibrationCacheConfigMap(namespace: string, name: string, entries: Readonly<Record<string, CalibrationCacheEntry>> = {}): IConfigMap {
+export function buildCalibrationCacheConfigMap(
+  namespace: string,
+  name: string,
+  entries: Readonly<Record<string, CalibrationCacheEntry>> = {},
+): IConfigMap {
   return {
     apiVersion: "v1",
     kind: "ConfigMap",

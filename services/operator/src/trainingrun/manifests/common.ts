@@ -5,7 +5,16 @@ import type { IPodSpec } from "kubernetes-models/v1/PodSpec";
 import type { IToleration } from "kubernetes-models/v1/Toleration";
 import type { IVolume } from "kubernetes-models/v1/Volume";
 import type { IVolumeMount } from "kubernetes-models/v1/VolumeMount";
-import { API_VERSION, KIND, LABEL_FOLD, LABEL_ROLE, LABEL_RUN, type Role, runResultsSubPath, type TrainingRun } from "@nnunet-operator/api";
+import {
+  API_VERSION,
+  KIND,
+  LABEL_FOLD,
+  LABEL_ROLE,
+  LABEL_RUN,
+  type Role,
+  runResultsSubPath,
+  type TrainingRun,
+} from "@nnunet-operator/api";
 import type { OperatorConfig } from "../../config.js";
 import { GPU_RESOURCE } from "../decide/objects.js";
 
@@ -28,14 +37,32 @@ export function runNamespace(run: TrainingRun): string {
 }
 
 export function ownerReference(run: TrainingRun): IOwnerReference {
-  return { apiVersion: API_VERSION, kind: KIND, name: runName(run), uid: run.metadata.uid ?? "", controller: true, blockOwnerDeletion: true };
+  return {
+    apiVersion: API_VERSION,
+    kind: KIND,
+    name: runName(run),
+    uid: run.metadata.uid ?? "",
+    controller: true,
+    blockOwnerDeletion: true,
+  };
 }
 
 export function childLabels(run: TrainingRun, role: Role, fold?: string): Record<string, string> {
-  return { [LABEL_RUN]: runName(run), [LABEL_ROLE]: role, ...(fold !== undefined ? { [LABEL_FOLD]: fold } : {}), "app.kubernetes.io/managed-by": "nnunet-operator" };
+  return {
+    [LABEL_RUN]: runName(run),
+    [LABEL_ROLE]: role,
+    ...(fold !== undefined ? { [LABEL_FOLD]: fold } : {}),
+    "app.kubernetes.io/managed-by": "nnunet-operator",
+  };
 }
 
-export function childMetadata(run: TrainingRun, name: string, role: Role, fold?: string, annotations?: Record<string, string>) {
+export function childMetadata(
+  run: TrainingRun,
+  name: string,
+  role: Role,
+  fold?: string,
+  annotations?: Record<string, string>,
+) {
   return {
     name,
     namespace: runNamespace(run),
@@ -53,22 +80,33 @@ export function trainingImage(run: TrainingRun, config: OperatorConfig): string 
 export function gpuTolerations(config: OperatorConfig): IToleration[] {
   return [
     { key: GPU_RESOURCE, operator: "Exists", effect: "NoSchedule" },
-    ...config.gpu.extraTolerations.map((t): IToleration => ({
-      operator: t.operator,
-      ...(t.key !== undefined ? { key: t.key } : {}),
-      ...(t.value !== undefined ? { value: t.value } : {}),
-      ...(t.effect !== undefined ? { effect: t.effect } : {}),
-    })),
+    ...config.gpu.extraTolerations.map(
+      (t): IToleration => ({
+        operator: t.operator,
+        ...(t.key !== undefined ? { key: t.key } : {}),
+        ...(t.value !== undefined ? { value: t.value } : {}),
+        ...(t.effect !== undefined ? { effect: t.effect } : {}),
+      }),
+    ),
   ];
 }
 
 /** Required node affinity to the accepted GPU products plus tolerations and priority class. */
-export function placement(run: TrainingRun, config: OperatorConfig): Pick<IPodSpec, "affinity" | "tolerations" | "priorityClassName"> {
+export function placement(
+  run: TrainingRun,
+  config: OperatorConfig,
+): Pick<IPodSpec, "affinity" | "tolerations" | "priorityClassName"> {
   return {
     affinity: {
       nodeAffinity: {
         requiredDuringSchedulingIgnoredDuringExecution: {
-          nodeSelectorTerms: [{ matchExpressions: [{ key: run.spec.gpu.productLabel, operator: "In", values: [...run.spec.gpu.products] }] }],
+          nodeSelectorTerms: [
+            {
+              matchExpressions: [
+                { key: run.spec.gpu.productLabel, operator: "In", values: [...run.spec.gpu.products] },
+              ],
+            },
+          ],
         },
       },
     },
@@ -133,10 +171,18 @@ export function foldDir(run: TrainingRun, trainer: string, fold: string, plans: 
  * device plugin, which needs no privilege in the pod, so GPU pods meet "restricted" too.
  */
 export function podHardening(): Pick<IPodSpec, "automountServiceAccountToken" | "securityContext"> {
-  return { automountServiceAccountToken: false, securityContext: { runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } } };
+  return {
+    automountServiceAccountToken: false,
+    securityContext: { runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } },
+  };
 }
 
 /** Container-level hardening: no privilege escalation, no capabilities. */
 export function containerHardening(): NonNullable<IContainer["securityContext"]> {
-  return { allowPrivilegeEscalation: false, runAsNonRoot: true, capabilities: { drop: ["ALL"] }, seccompProfile: { type: "RuntimeDefault" } };
+  return {
+    allowPrivilegeEscalation: false,
+    runAsNonRoot: true,
+    capabilities: { drop: ["ALL"] },
+    seccompProfile: { type: "RuntimeDefault" },
+  };
 }

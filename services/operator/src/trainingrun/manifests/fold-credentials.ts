@@ -36,10 +36,18 @@ export function buildFoldCredsSecret(job: IJob, creds: string, caPem?: string): 
 }
 
 /** Which fold attempt a training Job is for, read back from the Job the builder made; undefined for other Jobs. Pure. */
-export function foldAttemptOf(job: IJob): { namespace: string; run: string; fold: string; attempt: number } | undefined {
+export function foldAttemptOf(
+  job: IJob,
+): { namespace: string; run: string; fold: string; attempt: number } | undefined {
   const labels = job.metadata?.labels ?? {};
   const attempt = Number(job.metadata?.annotations?.[ANNOTATION_ATTEMPT]);
   const run = job.metadata?.ownerReferences?.find((o) => o.controller)?.name;
-  if (labels[LABEL_ROLE] !== "train" || labels[LABEL_FOLD] === undefined || run === undefined || !Number.isInteger(attempt)) return undefined;
+  if (
+    labels[LABEL_ROLE] !== "train" ||
+    labels[LABEL_FOLD] === undefined ||
+    run === undefined ||
+    !Number.isInteger(attempt)
+  )
+    return undefined;
   return { namespace: job.metadata?.namespace ?? "default", run, fold: labels[LABEL_FOLD], attempt };
 }

@@ -134,7 +134,10 @@ export const ValidationMessage = z
     /** null where nnU-Net reported NaN (a class absent from every case). */
     perClassDice: z.array(z.number().nullable()).optional(),
     /** An audited fold: the validation of the checkpoint kept at the would-be stop. */
-    atDecision: z.object({ meanDice: z.number(), perClassDice: z.array(z.number().nullable()).optional() }).strict().optional(),
+    atDecision: z
+      .object({ meanDice: z.number(), perClassDice: z.array(z.number().nullable()).optional() })
+      .strict()
+      .optional(),
     atDecisionError: z.string().optional(),
   })
   .strict();

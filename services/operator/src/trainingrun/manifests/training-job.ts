@@ -47,8 +47,26 @@ export function trainingPlans(run: TrainingRun, batchSize: number | undefined): 
   return batchSize === undefined ? run.spec.plans : `${run.spec.plans}_bs${batchSize}`;
 }
 
-export function trainArgs(run: TrainingRun, fold: string, trainer: string, plans: string, numGpus: number, extra: readonly string[]): string[] {
-  return [run.spec.dataset, run.spec.configuration, fold, "-tr", trainer, "-p", plans, "-num_gpus", String(numGpus), ...extra];
+export function trainArgs(
+  run: TrainingRun,
+  fold: string,
+  trainer: string,
+  plans: string,
+  numGpus: number,
+  extra: readonly string[],
+): string[] {
+  return [
+    run.spec.dataset,
+    run.spec.configuration,
+    fold,
+    "-tr",
+    trainer,
+    "-p",
+    plans,
+    "-num_gpus",
+    String(numGpus),
+    ...extra,
+  ];
 }
 
 /** The init container that writes `<plans>_bs<N>.json` when training uses a derived batch size. */
@@ -70,7 +88,9 @@ function reporterSidecar(input: TrainingJobInput): { container: IContainer; volu
   const { run, config, fold, attempt, trainer } = input;
   // With NATS auth each attempt has its own credential (minted by the operator just before
   // the Job is created); the shared credsSecret is for an external NATS without it.
-  const creds = config.nats.auth ? { name: foldCredsSecretName(runName(run), fold, attempt), key: FOLD_CREDS_KEY } : config.nats.credsSecret;
+  const creds = config.nats.auth
+    ? { name: foldCredsSecretName(runName(run), fold, attempt), key: FOLD_CREDS_KEY }
+    : config.nats.credsSecret;
   const ca = config.nats.auth && config.nats.tlsCaFile ? FOLD_CA_KEY : undefined;
   const env: IEnvVar[] = [
     { name: "NNUNET_NAMESPACE", value: runNamespace(run) },
@@ -100,7 +120,18 @@ function reporterSidecar(input: TrainingJobInput): { container: IContainer; volu
       resources: { requests: { cpu: "50m", memory: "64Mi" }, limits: { cpu: "500m", memory: "256Mi" } },
       securityContext: { ...containerHardening(), readOnlyRootFilesystem: true },
     },
-    volumes: creds ? [{ name: "nats-creds", secret: { secretName: creds.name, defaultMode: 0o440, items: [creds.key, ...(ca ? [ca] : [])].map((key) => ({ key, path: key })) } }] : [],
+    volumes: creds
+      ? [
+          {
+            name: "nats-creds",
+            secret: {
+              secretName: creds.name,
+              defaultMode: 0o440,
+              items: [creds.key, ...(ca ? [ca] : [])].map((key) => ({ key, path: key })),
+            },
+          },
+        ]
+      : [],
   };
 }
 
@@ -159,7 +190,10 @@ export function buildTrainingJob(input: TrainingJobInput): IJob {
           enableServiceLinks: false,
           ...podHardening(),
           ...placement(run, config),
-          initContainers: [...(batchSize !== undefined ? [derivePlansContainer(run, config, batchSize)] : []), sidecar.container],
+          initContainers: [
+            ...(batchSize !== undefined ? [derivePlansContainer(run, config, batchSize)] : []),
+            sidecar.container,
+          ],
           containers: [nnunet],
           volumes: [...dataVolumes(run), ...sidecar.volumes],
           // nnU-Net writes checkpoint_latest only every 50 epochs; a graceful stop cannot

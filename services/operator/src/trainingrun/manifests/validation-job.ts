@@ -1,7 +1,21 @@
 import type { IJob } from "kubernetes-models/batch/v1/Job";
 import { validateJobName, type TrainingRun } from "@nnunet-operator/api";
 import type { OperatorConfig } from "../../config.js";
-import { childLabels, childMetadata, dataMounts, dataVolumes, foldDir, NNUNET_CONTAINER, nnunetEnv, placement, resources, runName, trainingImage, containerHardening, podHardening } from "./common.js";
+import {
+  childLabels,
+  childMetadata,
+  dataMounts,
+  dataVolumes,
+  foldDir,
+  NNUNET_CONTAINER,
+  nnunetEnv,
+  placement,
+  resources,
+  runName,
+  trainingImage,
+  containerHardening,
+  podHardening,
+} from "./common.js";
 import { VALIDATE_PY } from "./scripts.js";
 import { trainArgs, trainingPlans } from "./training-job.js";
 
@@ -51,7 +65,12 @@ export function buildValidationJob(input: ValidationJobInput): IJob {
               image: trainingImage(run, config),
               imagePullPolicy: config.images.pullPolicy,
               command: ["python3", "-c", VALIDATE_PY],
-              args: [foldDir(run, trainer, fold, plans), checkpoint, "nnUNetv2_train", ...trainArgs(run, fold, trainer, plans, 1, extra)],
+              args: [
+                foldDir(run, trainer, fold, plans),
+                checkpoint,
+                "nnUNetv2_train",
+                ...trainArgs(run, fold, trainer, plans, 1, extra),
+              ],
               env: nnunetEnv(),
               volumeMounts: dataMounts(run),
               // Validation predicts the fold's cases on one GPU, whatever training used.
