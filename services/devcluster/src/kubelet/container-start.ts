@@ -3,7 +3,7 @@ import { join } from "node:path";
 import type { KubeObject } from "../api/resources.js";
 import { rewriteConfigFiles } from "./config-files.js";
 import { tailText } from "./logs.js";
-import { containerEnv, expandVars, mountTable, rewritePaths, type EnvContext, type Lookups, type MountEntry, type VolumeMount } from "./paths.js";
+import { containerEnv, expandVars, mountTable, rewritePaths, type EnvContext, type Lookups, type MountEntry, type VolumeMount, type VolumeSource } from "./paths.js";
 import type { ContainerResources } from "./resource-field.js";
 
 // What a container starts with (argv, env, working directory, all container paths rewritten
@@ -69,6 +69,7 @@ export function terminationMessage(c: StartSpec, msgFile: string, logFile: strin
 /** The pod mounts this ConfigMap or Secret as a volume (its files follow changes). */
 export function usesVolumeSource(pod: KubeObject, kind: "configMap" | "secret", namespace: string, name: string): boolean {
   if (pod.metadata.namespace !== namespace) return false;
-  const volumes = ((pod["spec"] as { volumes?: { configMap?: { name: string }; secret?: { secretName: string } }[] }).volumes ?? []);
-  return volumes.some((v) => (kind === "configMap" ? v.configMap?.name === name : v.secret?.secretName === name));
+  const volumes = ((pod["spec"] as { volumes?: VolumeSource[] }).volumes ?? []);
+  const projected = (v: VolumeSource): boolean => (v.projected?.sources ?? []).some((s) => (kind === "configMap" ? s.configMap?.name === name : s.secret?.name === name));
+  return volumes.some((v) => (kind === "configMap" ? v.configMap?.name === name : v.secret?.secretName === name) || projected(v));
 }
