@@ -12,6 +12,7 @@ import {
   type Lookups,
   type MountEntry,
   type VolumeMount,
+  type VolumeSource,
 } from "./paths.js";
 import type { ContainerResources } from "./resource-field.js";
 
@@ -100,7 +101,12 @@ export function usesVolumeSource(
   name: string,
 ): boolean {
   if (pod.metadata.namespace !== namespace) return false;
-  const volumes =
-    (pod["spec"] as { volumes?: { configMap?: { name: string }; secret?: { secretName: string } }[] }).volumes ?? [];
-  return volumes.some((v) => (kind === "configMap" ? v.configMap?.name === name : v.secret?.secretName === name));
+  const volumes = (pod["spec"] as { volumes?: VolumeSource[] }).volumes ?? [];
+  const projected = (v: VolumeSource): boolean =>
+    (v.projected?.sources ?? []).some((s) =>
+      kind === "configMap" ? s.configMap?.name === name : s.secret?.name === name,
+    );
+  return volumes.some(
+    (v) => (kind === "configMap" ? v.configMap?.name === name : v.secret?.secretName === name) || projected(v),
+  );
 }

@@ -1,7 +1,11 @@
 import { strict as assert } from "node:assert";
 import { describe, it } from "node:test";
 import { findImage, imageRepository, resolveCommand, type ImageMap } from "./image-map.js";
-import { expandVars, rewritePaths } from "./paths.js";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { KubeObject } from "../api/resources.js";
+import { expandVars, type Lookups, prepareVolumes, type ProjectedSource, rewritePaths } from "./paths.js";
 
 const table = [
   { containerPath: "/nnunet/results", hostPath: "/data/pvc/ns/claim/nnUNet_results" },
@@ -95,4 +99,82 @@ describe("image map", () => {
     assert.equal(r.kind, "exec");
     assert.match((r as { message: string }).message, /exec: "bash": executable file not found in \$PATH/);
   });
+});
+
+describe("projected volumes", () => {
+  // The chart mounts each pod's NATS auth keys as a projected volume of the auth Secret (and
+  // the TLS CA); the kubelet writes the selected items of every source into one folder.
+  const secret = {
+    apiVersion: "v1",
+    kind: "Secret",
+    metadata: { name: "auth", namespace: "ns" },
+    data: { "a.creds": Buffer.from("A").toString("base64"), "b.creds": Buffer.from("B").toString("base64") },
+  };
+  const ca = {
+    apiVersion: "v1",
+    kind: "Secret",
+    metadata: { name: "tls", namespace: "ns" },
+    stringData: { "ca.crt": "CA" },
+  };
+  const lookups: Lookups = {
+    configMap: (_ns, name) =>
+      name === "cm"
+        ? ({
+            apiVersion: "v1",
+            kind: "ConfigMap",
+            metadata: { name: "cm", namespace: "ns" },
+            data: { "nats.conf": "port: 4222" },
+          } as KubeObject)
+        : undefined,
+    secret: (_ns, name) => (name === "auth" ? (secret as KubeObject) : name === "tls" ? (ca as KubeObject) : undefined),
+    claim: () => undefined,
+  };
+  const pod = (sources: ProjectedSource[]): KubeObject =>
+    ({
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: { name: "p", namespace: "ns", uid: `uid-${Math.random()}` },
+      spec: { volumes: [{ name: "v", projected: { sources } }] },
+    }) as KubeObject;
+  const cases: Array<{ name: string; sources: ProjectedSource[]; want?: Record<string, string>; error?: RegExp }> = [
+    {
+      name: "writes only the selected keys of a Secret",
+      sources: [{ secret: { name: "auth", items: [{ key: "a.creds", path: "a.creds" }] } }],
+      want: { "a.creds": "A" },
+    },
+    {
+      name: "merges the sources into one folder",
+      sources: [
+        { secret: { name: "auth", items: [{ key: "b.creds", path: "b.creds" }] } },
+        { secret: { name: "tls", items: [{ key: "ca.crt", path: "ca.crt" }] } },
+        { configMap: { name: "cm" } },
+      ],
+      want: { "b.creds": "B", "ca.crt": "CA", "nats.conf": "port: 4222" },
+    },
+    {
+      name: "fails the mount on a missing Secret, as FailedMount says",
+      sources: [{ secret: { name: "gone" } }],
+      error: /secret "gone" not found/,
+    },
+    {
+      name: "mounts nothing of a missing optional source",
+      sources: [{ secret: { name: "gone", optional: true } }],
+      want: {},
+    },
+  ];
+  for (const c of cases) {
+    it(c.name, () => {
+      const root = mkdtempSync(join(tmpdir(), "projected-"));
+      try {
+        if (c.error) return void assert.throws(() => prepareVolumes(pod(c.sources), root, lookups), c.error);
+        const dir = prepareVolumes(pod(c.sources), root, lookups).get("v")!;
+        assert.deepEqual(
+          Object.fromEntries(readdirSync(dir).map((f) => [f, readFileSync(join(dir, f), "utf8")])),
+          c.want,
+        );
+      } finally {
+        rmSync(root, { recursive: true, force: true });
+      }
+    });
+  }
 });

@@ -25,6 +25,13 @@ export interface VolumeSource {
   emptyDir?: { medium?: string };
   configMap?: { name: string; items?: { key: string; path: string }[]; optional?: boolean };
   secret?: { secretName: string; items?: { key: string; path: string }[]; optional?: boolean };
+  /** A projected volume's ConfigMap and Secret sources, written into one folder (the chart mounts the NATS auth keys so). */
+  projected?: { sources?: ProjectedSource[] };
+}
+
+export interface ProjectedSource {
+  configMap?: { name: string; items?: { key: string; path: string }[]; optional?: boolean };
+  secret?: { name: string; items?: { key: string; path: string }[]; optional?: boolean };
 }
 
 export interface VolumeMount {
@@ -62,6 +69,23 @@ function writeItems(
   }
 }
 
+/** A Secret's data, base64 as stored (stringData encoded); throws MountError when it is missing and not optional. */
+function secretData(
+  volume: string,
+  ns: string,
+  name: string,
+  optional: boolean | undefined,
+  lookups: Lookups,
+): Record<string, string> {
+  const s = lookups.secret(ns, name);
+  if (!s && !optional)
+    throw new MountError(`MountVolume.SetUp failed for volume "${volume}" : secret "${name}" not found`);
+  const data = { ...((s?.["data"] as Record<string, string> | undefined) ?? {}) };
+  for (const [k, val] of Object.entries((s?.["stringData"] as Record<string, string> | undefined) ?? {}))
+    data[k] = Buffer.from(val).toString("base64");
+  return data;
+}
+
 /** Host folder of each volume; writes configMap and secret files. Throws MountError as FailedMount would say it. */
 export function prepareVolumes(pod: KubeObject, dataRoot: string, lookups: Lookups): Map<string, string> {
   const ns = pod.metadata.namespace!;
@@ -83,15 +107,26 @@ export function prepareVolumes(pod: KubeObject, dataRoot: string, lookups: Looku
       writeItems(own, (cm?.["data"] as Record<string, string> | undefined) ?? {}, v.configMap.items, false);
       out.set(v.name, own);
     } else if (v.secret) {
-      const s = lookups.secret(ns, v.secret.secretName);
-      if (!s && !v.secret.optional)
-        throw new MountError(
-          `MountVolume.SetUp failed for volume "${v.name}" : secret "${v.secret.secretName}" not found`,
-        );
-      const data = { ...((s?.["data"] as Record<string, string> | undefined) ?? {}) };
-      for (const [k, val] of Object.entries((s?.["stringData"] as Record<string, string> | undefined) ?? {}))
-        data[k] = Buffer.from(val).toString("base64");
-      writeItems(own, data, v.secret.items, true);
+      writeItems(own, secretData(v.name, ns, v.secret.secretName, v.secret.optional, lookups), v.secret.items, true);
+      out.set(v.name, own);
+    } else if (v.projected) {
+      for (const src of v.projected.sources ?? []) {
+        if (src.secret)
+          writeItems(
+            own,
+            secretData(v.name, ns, src.secret.name, src.secret.optional, lookups),
+            src.secret.items,
+            true,
+          );
+        if (src.configMap) {
+          const cm = lookups.configMap(ns, src.configMap.name);
+          if (!cm && !src.configMap.optional)
+            throw new MountError(
+              `MountVolume.SetUp failed for volume "${v.name}" : configmap "${src.configMap.name}" not found`,
+            );
+          writeItems(own, (cm?.["data"] as Record<string, string> | undefined) ?? {}, src.configMap.items, false);
+        }
+      }
       out.set(v.name, own);
     } else out.set(v.name, own);
   }
