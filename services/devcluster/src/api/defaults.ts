@@ -75,6 +75,19 @@ export function applyBuiltinDefaults(def: ResourceDef, o: KubeObject): void {
   if (def.custom) return;
   const root = o as unknown as Obj;
   switch (def.resource) {
+    case "secrets": {
+      // stringData is write-only: kube-apiserver's v1 conversion merges it into data (base64,
+      // stringData winning on a shared key) and never stores or returns it.
+      const stringData = root["stringData"] as Record<string, string> | undefined;
+      if (stringData !== undefined) {
+        const data = { ...(root["data"] as Record<string, string> | undefined) };
+        for (const [k, v] of Object.entries(stringData)) data[k] = Buffer.from(String(v), "utf8").toString("base64");
+        root["data"] = data;
+        delete root["stringData"];
+      }
+      setDefault(root, "type", "Opaque");
+      break;
+    }
     case "pods": {
       const spec = obj(root, "spec");
       defaultPodSpec(spec);
