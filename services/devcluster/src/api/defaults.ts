@@ -119,9 +119,6 @@ export function applyBuiltinDefaults(def: ResourceDef, o: KubeObject): void {
       labels["kubernetes.io/metadata.name"] = o.metadata.name ?? "";
       break;
     }
-    case "secrets":
-      setDefault(root, "type", "Opaque");
-      break;
     case "deployments":
     case "replicasets":
     case "statefulsets": {
