@@ -68,7 +68,8 @@ export async function connectBus(options: BusConnectOptions): Promise<NatsConnec
     ...(options.inboxPrefix && { inboxPrefix: options.inboxPrefix }),
     ...(options.tlsCaFile && { tls: { caFile: options.tlsCaFile } }),
   });
-  if (options.signal) await drainOnAbort(nc, options.signal);
+  // Not awaited: the promise settles when the connection closes.
+  if (options.signal) void drainOnAbort(nc, options.signal);
   return nc;
 }
 
