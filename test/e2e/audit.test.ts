@@ -11,7 +11,7 @@ import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { TrainingRun } from "@nnunet-operator/api";
+import { runResultsSubPath, TrainingRun } from "@nnunet-operator/api";
 import { runCli } from "@nnunet-operator/cli";
 import { parseCurveCsv, presetConfig, readCurveDir, replayCurve } from "@nnunet-operator/early-stop";
 import { sleep } from "../../scripts/demo/processes.js";
@@ -149,7 +149,7 @@ describe("an audited fold on the devcluster", { timeout: 240_000 }, () => {
       "pvc",
       NS,
       "nnunet-data",
-      "nnUNet_results",
+      runResultsSubPath(run),
       run.spec.dataset,
       `${c?.trainer}__${c?.plans}__${run.spec.configuration}`,
       "fold_0",
