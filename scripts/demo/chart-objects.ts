@@ -18,14 +18,18 @@ export function chartRbac(): KubeObject[] {
     .filter((o) => o && RBAC_KINDS.has(o.kind ?? ""));
 }
 
-/** The operator's config.yaml from the chart, pointed at this machine's NATS and the simulated backend. */
+/**
+ * The operator's config.yaml from the chart, pointed at this machine's NATS (started without
+ * auth, so the chart's nats.auth files are dropped) and the simulated backend.
+ */
 export function operatorConfig(natsUrl: string): string {
   const cm = parseYaml(
     readFileSync(join(repoRoot, "deploy/manifests/configmap-nnunet-operator-config.yaml"), "utf8"),
   ) as { data: Record<string, string> };
   // biome-ignore lint/suspicious/noExplicitAny: the operator's config is edited as plain YAML data
   const config = parseYaml(cm.data["config.yaml"] ?? "") as Record<string, any>;
-  config["nats"] = { ...config["nats"], url: natsUrl };
+  const { auth: _auth, ...nats } = config["nats"] ?? {};
+  config["nats"] = { ...nats, url: natsUrl };
   config["calibration"] = { ...config["calibration"], backend: "simulated" };
   // Restarts in seconds rather than minutes: the simulated epochs are seconds long.
   config["restartBackoff"] = { initialSeconds: 1, maxSeconds: 10 };

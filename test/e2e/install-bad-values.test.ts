@@ -88,6 +88,9 @@ describe("helm install with values that cannot work", { timeout: 200_000 }, () =
       "operator.nodeSelector.disktype=ssd",
       "--set",
       "images.earlyStop.repository=registry.example.com/nnunet-operator/early-stopp",
+      // One shared credential (auth off) names a Secret that is not there.
+      "--set",
+      "nats.auth.enabled=false",
       "--set",
       "nats.credsSecret.name=missing-creds",
     );

@@ -167,12 +167,13 @@ spec:
       JSON.stringify({ status: fixture.status }),
     ]);
     // kubectl pads columns with three spaces or more; values hold at most single spaces.
+    // Cut the row at the header's column starts: an empty cell (a column whose path is unset) stays empty.
     const row = (out: string): Record<string, string> => {
-      const [head, line] = out
-        .trim()
-        .split("\n")
-        .map((l) => l.trim().split(/\s{2,}/));
-      return Object.fromEntries((head ?? []).map((h, i) => [h, line?.[i] ?? ""]));
+      const [head = "", line = ""] = out.split("\n");
+      const starts = [...head.matchAll(/\S+(?: \S+)*/g)].map((m) => ({ name: m[0], at: m.index }));
+      return Object.fromEntries(
+        starts.map(({ name, at }, i) => [name, line.slice(at, starts[i + 1]?.at ?? line.length).trim()]),
+      );
     };
     const { AGE: age, ...columns } = row(await ok(["get", "tr", "totalseg-ct"]));
     assert.deepEqual(columns, {
@@ -182,6 +183,7 @@ spec:
       EPOCH: "163-211/250",
       "GPU-H": "19.5",
       SAVED: "125.3 (92.7%)",
+      FINISH: "",
     });
     assert.match(age ?? "", /^\d+s$/);
     const wide = row(await ok(["get", "tr", "totalseg-ct", "-o", "wide"]));
@@ -200,14 +202,12 @@ spec:
     const file = join(home, "ssa.yaml");
     writeFileSync(
       file,
-      readFileSync(join(repo, "test/fixtures/trainingruns/valid/minimal.yaml"), "utf8").replace(
-        /^\s*namespace:.*$/m,
-        "",
-      ),
+      // suspend is one of the fields a user may change after creation (the claim, dataset and folds are immutable).
+      `${readFileSync(join(repo, "test/fixtures/trainingruns/valid/minimal.yaml"), "utf8").replace(/^\s*namespace:.*$/m, "")}  suspend: false\n`,
     );
     assert.match(await ok(["apply", "--server-side", "-f", file]), /serverside-applied/);
     await ok(["apply", "--server-side", "--field-manager=other", "-f", file]);
-    writeFileSync(file, readFileSync(file, "utf8").replace(/claimName: \S+/, "claimName: changed"));
+    writeFileSync(file, readFileSync(file, "utf8").replace("suspend: false", "suspend: true"));
     const conflict = await kubectl(["apply", "--server-side", "--field-manager=other", "-f", file]);
     assert.notEqual(conflict.code, 0);
     assert.match(conflict.stderr, /conflict with "kubectl"/);

@@ -16,7 +16,7 @@ import {
   systemClock,
   WorkQueue,
 } from "@nnunet-operator/kube";
-import { DEFAULT_STATUS_MIN_INTERVAL_SECONDS, type OperatorConfig } from "./config.js";
+import { ConfigError, DEFAULT_STATUS_MIN_INTERVAL_SECONDS, type OperatorConfig } from "./config.js";
 import { OperatorMetrics } from "./metrics.js";
 import { isPodActive, podGpuRequest } from "./trainingrun/decide/objects.js";
 import { foldCredentialIssuer, type FoldSigning } from "./trainingrun/fold-credentials.js";
@@ -108,6 +108,13 @@ export class Operator {
 
   constructor(private readonly options: OperatorOptions) {
     const { port, config, logger, registry } = options;
+    // Each fold's pod mounts a credential minted with the signing key; without the key no
+    // fold could start, so the operator refuses to start rather than leave pods waiting.
+    if (config.nats.auth && !options.foldSigning)
+      throw new ConfigError(
+        "nats.auth is set but the operator has no account signing key to mint fold credentials: pass foldSigning (main.ts reads nats.auth.signingKeyFile), or remove nats.auth to use one shared credential",
+        ["nats.auth"],
+      );
     this.clock = options.clock ?? systemClock;
     this.metrics = new OperatorMetrics(registry);
     this.world = new World(port, config, (err) => logger.warn({ err }, "informer error"));
