@@ -46,6 +46,22 @@ const Resources = strictObject(
   "Container resources.",
 );
 
+// Probe timing only: the handler (path, port) is the chart's, the timing is the cluster's
+// business (the devcluster's values probe every second; a loaded node may want slower).
+const ProbeTiming = (description: string) =>
+  strictObject(
+    {
+      initialDelaySeconds: described(
+        z.int().min(0).max(3600),
+        "Seconds after the start before the first probe.",
+      ).optional(),
+      periodSeconds: described(z.int().min(1).max(3600), "Seconds between probes.").optional(),
+      timeoutSeconds: described(z.int().min(1).max(3600), "Seconds a probe may take.").optional(),
+      failureThreshold: described(z.int().min(1).max(1000), "Failures in a row that count as failed.").optional(),
+    },
+    description,
+  );
+
 function component(name: string, extra: Record<string, z.ZodType> = {}) {
   return strictObject(
     {
@@ -56,6 +72,13 @@ function component(name: string, extra: Record<string, z.ZodType> = {}) {
       ),
       logLevel: described(z.enum(["fatal", "error", "warn", "info", "debug", "trace"]), "pino log level."),
       resources: Resources,
+      probes: strictObject(
+        {
+          liveness: ProbeTiming("Timing of the liveness probe (GET /healthz on the metrics port)."),
+          readiness: ProbeTiming("Timing of the readiness probe (GET /readyz on the metrics port)."),
+        },
+        "Probe timing of the container.",
+      ),
       nodeSelector: stringMap("Node selector of the pods."),
       tolerations: described(z.array(z.record(z.string(), z.unknown())), "Tolerations of the pods."),
       affinity: freeForm("Affinity of the pods; empty spreads replicas over nodes (preferred anti-affinity)."),
@@ -116,6 +139,14 @@ const Nats = strictObject(
         maxFileStore: quantity("JetStream max_file_store; keep it below storage.size."),
         maxMemoryStore: quantity("JetStream max_memory_store."),
         resources: Resources,
+        probes: strictObject(
+          {
+            startup: ProbeTiming("Timing of the startup probe (/healthz with monitoring on, else the client port)."),
+            liveness: ProbeTiming("Timing of the liveness probe."),
+            readiness: ProbeTiming("Timing of the readiness probe."),
+          },
+          "Probe timing of the NATS container.",
+        ),
         monitoring: strictObject(
           {
             enabled: described(
