@@ -68,7 +68,7 @@ describe("helm install -> upgrade -> rollback -> uninstall -> install", { timeou
 
   before(async () => {
     // Slow enough that the run is still training while the upgrade rolls the operator.
-    stack = await startStack({ operatorReplicas: 2, timeScale: 150 });
+    stack = await startStack({ operatorReplicas: 2, timeScale: 250 });
     watching = setInterval(recordChildren, 100);
   });
   after(async () => {
