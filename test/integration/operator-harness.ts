@@ -10,8 +10,7 @@ import { type JetStreamClient, type JetStreamManager, jetstream, jetstreamManage
 import type { NatsConnection } from "@nats-io/transport-node";
 import { pino } from "pino";
 import { Registry } from "prom-client";
-import { FINALIZER } from "@nnunet-operator/api";
-import { connectBus, ensureEpochStream, purgeRunSubjects } from "@nnunet-operator/bus";
+import { connectBus, ensureEpochStream } from "@nnunet-operator/bus";
 import { startNatsServer, type NatsServerHandle } from "@nnunet-operator/bus/testing";
 import { bindPod, type DevCluster, type KubeObject, startDevCluster } from "@nnunet-operator/devcluster";
 import { ClientPort, type RequestInfo } from "@nnunet-operator/kube";
@@ -117,7 +116,6 @@ export async function startEnv(): Promise<Env> {
       leaderElection: { leaseDurationMs: 2_000, renewDeadlineMs: 1_500, retryPeriodMs: 300 },
       statusMinIntervalSeconds: 1,
       waitingResyncSeconds: 5,
-      purgeRun: (ns, run) => purgeRunSubjects(jsm, ns, run),
       bus: { nc, js },
     });
     const controller = new AbortController();
@@ -419,8 +417,6 @@ export async function loseNode(
     await patchStatus(dc, "batch/v1", "Job", job, jobEnd(false), namespace);
   }
 }
-
-export const hasFinalizer = (o: KubeObject) => (o.metadata.finalizers ?? []).includes(FINALIZER);
 
 /** What the calibrator writes to its termination message: 2 in the plans, 8 chosen, 4 the step below it. */
 export const CALIBRATION_RESULT = makeCalibrationResult({

@@ -1,3 +1,4 @@
+import { EARLY_STOP_DURABLE } from "@nnunet-operator/bus";
 import { z } from "zod";
 
 // The early-stop controller's configuration, from the environment the chart sets
@@ -33,7 +34,7 @@ export const EarlyStopConfig = z
     durable: z
       .string()
       .regex(/^[A-Za-z0-9_-]{1,64}$/, { error: "must be a consumer name: letters, digits, '-' and '_'" })
-      .default("nnunet-early-stop"),
+      .default(EARLY_STOP_DURABLE),
     /** Limits of the NNUNET_EPOCHS stream this controller ensures: a run's epochs must outlive the run. */
     streamMaxAgeHours: intFrom(1, 24 * 365).default(30 * 24),
     streamMaxBytes: intFrom(1024 * 1024, 1024 ** 4).default(1024 ** 3),
