@@ -23,10 +23,10 @@ export const OPERATOR_SA = "nnunet-operator";
 export const RUN_NS = "team-a";
 const RBAC_KINDS = new Set(["ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"]);
 
-/** The operator's RBAC objects from `helm template` of the chart: what it runs with in production. */
-export function operatorRbac(): KubeObject[] {
-  return parseManifests(runOk("helm", templateArgs())).filter(
-    (o) => RBAC_KINDS.has(o.kind) && o.metadata.labels?.["app.kubernetes.io/component"] === "operator",
+/** One service's RBAC objects from `helm template` of the chart (with `set` values): what it runs with in production. */
+export function renderedRbac(component: "operator" | "early-stop", set: Record<string, string> = {}): KubeObject[] {
+  return parseManifests(runOk("helm", templateArgs({ set }))).filter(
+    (o) => RBAC_KINDS.has(o.kind) && o.metadata.labels?.["app.kubernetes.io/component"] === component,
   ) as unknown as KubeObject[];
 }
 
@@ -77,7 +77,7 @@ export async function startEnv(): Promise<Env> {
   const dc = await startDevCluster({ rbac: true, manifests: [CRD] });
   const c = dc.cluster;
   for (const name of [NAMESPACE, RUN_NS]) await c.create({ apiVersion: "v1", kind: "Namespace", metadata: { name } });
-  for (const o of operatorRbac()) await c.create(o);
+  for (const o of renderedRbac("operator")) await c.create(o);
   const nats = await startNatsServer();
   const nc = await connectBus({ servers: nats.url, name: "operator-test" });
   const jsm = await jetstreamManager(nc);
