@@ -45,40 +45,101 @@ function permissions(objects: readonly K8sObject[], serviceAccount: string, name
 const expand = (scope: string, resource: string, verbs: string) =>
   verbs.split(" ").map((v) => `${scope} ${resource} ${v}`);
 
-const OPERATOR = [
-  ...expand("cluster", "nnunet-operator.io/trainingruns", "get list watch update patch"),
-  ...expand("cluster", "nnunet-operator.io/trainingruns/status", "get update patch"),
-  ...expand("cluster", "nnunet-operator.io/trainingruns/finalizers", "update"),
-  ...expand("cluster", "batch/jobs", "get list watch create delete patch"),
-  ...expand("cluster", "core/pods", "get list watch delete"),
+/** What the operator needs where a run lives: the whole cluster, or each watched namespace. */
+const operatorRunPermissions = (scope: string, natsAuth = true) => [
+  ...expand(scope, "nnunet-operator.io/trainingruns", "get list watch update patch"),
+  ...expand(scope, "nnunet-operator.io/trainingruns/status", "get update patch"),
+  ...expand(scope, "nnunet-operator.io/trainingruns/finalizers", "update"),
+  ...expand(scope, "batch/jobs", "get list watch create delete patch"),
   // Each fold attempt's NATS credential; create only, never read.
-  ...expand("cluster", "core/secrets", "create"),
-  ...expand("cluster", "core/nodes", "get list watch"),
-  ...expand("cluster", "core/persistentvolumeclaims", "get list watch"),
-  ...expand("cluster", "core/configmaps", "get list watch create update patch"),
-  ...expand("cluster", "core/events", "create patch"),
-  ...expand("cluster", "events.k8s.io/events", "create patch"),
-  ...expand("namespace nnunet-system", "coordination.k8s.io/leases", "get create patch"),
-].sort();
+  ...(natsAuth ? expand(scope, "core/secrets", "create") : []),
+  ...expand(scope, "core/persistentvolumeclaims", "get list watch"),
+  ...expand(scope, "core/configmaps", "get list watch create update patch"),
+  ...expand(scope, "core/events", "create patch"),
+  ...expand(scope, "events.k8s.io/events", "create patch"),
+];
+const earlyStopRunPermissions = (scope: string) => [
+  ...expand(scope, "nnunet-operator.io/trainingruns", "get list watch"),
+  ...expand(scope, "batch/jobs", "get list watch patch"),
+  ...expand(scope, "core/events", "create patch"),
+  ...expand(scope, "events.k8s.io/events", "create patch"),
+];
+const LEASE = expand("namespace nnunet-system", "coordination.k8s.io/leases", "get create patch");
 
-const EARLY_STOP = [
-  ...expand("cluster", "nnunet-operator.io/trainingruns", "get list watch"),
-  ...expand("cluster", "batch/jobs", "get list watch patch"),
-  ...expand("cluster", "core/events", "create patch"),
-  ...expand("cluster", "events.k8s.io/events", "create patch"),
-  ...expand("namespace nnunet-system", "coordination.k8s.io/leases", "get create patch"),
-].sort();
+/**
+ * Per values: the exact permissions of each ServiceAccount. Cluster-wide, or with
+ * watchNamespaces a Role per watched namespace, and cluster-wide only the reading of nodes
+ * and pods (GPU capacity counts every pod) for the operator and nothing for early-stop.
+ */
+const CASES: Array<{ name: string; set?: Record<string, string>; operator: string[]; earlyStop: string[] }> = [
+  {
+    name: "every namespace (default)",
+    operator: [
+      ...operatorRunPermissions("cluster"),
+      ...expand("cluster", "core/pods", "get list watch delete"),
+      ...expand("cluster", "core/nodes", "get list watch"),
+      ...LEASE,
+    ],
+    earlyStop: [...earlyStopRunPermissions("cluster"), ...LEASE],
+  },
+  {
+    name: "watchNamespaces [team-a, team-b]",
+    set: { watchNamespaces: "{team-a,team-b}" },
+    operator: [
+      ...["team-a", "team-b"].flatMap((ns) => [
+        ...operatorRunPermissions(`namespace ${ns}`),
+        ...expand(`namespace ${ns}`, "core/pods", "delete"),
+      ]),
+      ...expand("cluster", "core/pods", "get list watch"),
+      ...expand("cluster", "core/nodes", "get list watch"),
+      ...LEASE,
+    ],
+    earlyStop: [
+      ...earlyStopRunPermissions("namespace team-a"),
+      ...earlyStopRunPermissions("namespace team-b"),
+      ...LEASE,
+    ],
+  },
+  {
+    name: "watchNamespaces naming the release namespace, beside the Lease's Role there",
+    set: { watchNamespaces: "{nnunet-system}" },
+    operator: [
+      ...operatorRunPermissions("namespace nnunet-system"),
+      ...expand("namespace nnunet-system", "core/pods", "delete"),
+      ...expand("cluster", "core/pods", "get list watch"),
+      ...expand("cluster", "core/nodes", "get list watch"),
+      ...LEASE,
+    ],
+    earlyStop: [...earlyStopRunPermissions("namespace nnunet-system"), ...LEASE],
+  },
+  {
+    name: "watchNamespaces [team-a] with NATS auth off: no Secrets at all",
+    set: { watchNamespaces: "{team-a}", "nats.auth.enabled": "false" },
+    operator: [
+      ...operatorRunPermissions("namespace team-a", false),
+      ...expand("namespace team-a", "core/pods", "delete"),
+      ...expand("cluster", "core/pods", "get list watch"),
+      ...expand("cluster", "core/nodes", "get list watch"),
+      ...LEASE,
+    ],
+    earlyStop: [...earlyStopRunPermissions("namespace team-a"), ...LEASE],
+  },
+];
 
 describe("RBAC", () => {
   const objects = renderChart();
 
-  it("grants the operator exactly what it needs", () => {
-    assert.deepEqual(permissions(objects, "nnunet-operator", "nnunet-system"), OPERATOR);
-  });
-
-  it("grants early-stop exactly what it needs: no status writes, no pod deletion", () => {
-    assert.deepEqual(permissions(objects, "nnunet-operator-early-stop", "nnunet-system"), EARLY_STOP);
-  });
+  for (const c of CASES) {
+    describe(c.name, () => {
+      const rendered = c.set ? renderChart({ set: c.set }) : objects;
+      it("grants the operator exactly what it needs", () => {
+        assert.deepEqual(permissions(rendered, "nnunet-operator", "nnunet-system"), [...c.operator].sort());
+      });
+      it("grants early-stop exactly what it needs: no status writes, no pod deletion", () => {
+        assert.deepEqual(permissions(rendered, "nnunet-operator-early-stop", "nnunet-system"), [...c.earlyStop].sort());
+      });
+    });
+  }
 
   it("grants the NATS bootstrap hook only the creation of Secrets in the release namespace", () => {
     assert.deepEqual(permissions(objects, "nnunet-operator-nats-bootstrap", "nnunet-system"), [

@@ -222,6 +222,88 @@ describe("the validating webhook", () => {
   });
 });
 
+describe("watchNamespaces: what the operator and early-stop serve", () => {
+  type Selector = { matchExpressions?: { key: string; operator: string; values: string[] }[] };
+  type Peer = { namespaceSelector?: Selector; podSelector?: { matchLabels?: Record<string, string> } };
+  const inNamespaces = (values: string[]): Selector => ({
+    matchExpressions: [{ key: "kubernetes.io/metadata.name", operator: "In", values }],
+  });
+  const cases: Array<{
+    name: string;
+    valuesFiles?: string[];
+    set?: Record<string, string>;
+    /** The webhook's and the NATS policy's namespaceSelector for training pods. */
+    webhookSelector: Selector | undefined;
+    trainPeerSelector: Selector;
+    config: string[] | undefined;
+    earlyStopEnv: Record<string, string | undefined>;
+  }> = [
+    {
+      name: "every namespace (default): no selector, training pods from any namespace",
+      webhookSelector: undefined,
+      trainPeerSelector: {},
+      config: undefined,
+      earlyStopEnv: { WATCH_NAMESPACES: undefined, PURGE_SWEEP_MINUTES: "60" },
+    },
+    {
+      name: "[team-a, team-b]: the webhook, the NATS policy and both services' configuration limited to them",
+      valuesFiles: ci("watch-namespaces-values.yaml"),
+      webhookSelector: inNamespaces(["team-a", "team-b"]),
+      trainPeerSelector: inNamespaces(["team-a", "team-b"]),
+      config: ["team-a", "team-b"],
+      earlyStopEnv: { WATCH_NAMESPACES: "team-a,team-b", PURGE_SWEEP_MINUTES: "60" },
+    },
+    {
+      name: "[team-a] with a 5-minute purge sweep",
+      set: { watchNamespaces: "{team-a}", "earlyStop.purgeSweepMinutes": "5" },
+      webhookSelector: inNamespaces(["team-a"]),
+      trainPeerSelector: inNamespaces(["team-a"]),
+      config: ["team-a"],
+      earlyStopEnv: { WATCH_NAMESPACES: "team-a", PURGE_SWEEP_MINUTES: "5" },
+    },
+  ];
+  for (const c of cases) {
+    describe(c.name, () => {
+      const objects = renderChart({ valuesFiles: c.valuesFiles ?? [], set: c.set ?? {} });
+
+      it("selects the namespaces whose TrainingRuns the webhook validates", () => {
+        const vwc = find(objects, "ValidatingWebhookConfiguration", "nnunet-operator") as unknown as {
+          webhooks: { namespaceSelector?: Selector }[];
+        };
+        assert.deepEqual(vwc.webhooks[0]?.namespaceSelector, c.webhookSelector);
+      });
+
+      it("admits to NATS training pods from these namespaces only, and early-stop and the operator", () => {
+        const policy = find(objects, "NetworkPolicy", "nnunet-operator-nats").spec as {
+          ingress: { ports: { port: number }[]; from: Peer[] }[];
+        };
+        const client = policy.ingress.find((r) => r.ports.some((p) => p.port === 4222));
+        const train = client?.from.filter((p) => p.podSelector?.matchLabels?.["nnunet-operator.io/role"] === "train");
+        assert.deepEqual(
+          train?.map((p) => p.namespaceSelector),
+          [c.trainPeerSelector],
+        );
+        assert.deepEqual(
+          client?.from
+            .filter((p) => p.namespaceSelector === undefined)
+            .map((p) => p.podSelector?.matchLabels?.["app.kubernetes.io/component"]),
+          ["early-stop", "operator"],
+          "the services' own pods, in the release namespace",
+        );
+      });
+
+      it("tells the operator (config file) and early-stop (environment) the same namespaces", () => {
+        assert.deepEqual(operatorConfig(objects).watchNamespaces, c.config);
+        const e = env(container(find(objects, "Deployment", "nnunet-operator-early-stop")));
+        assert.deepEqual(
+          { WATCH_NAMESPACES: e.WATCH_NAMESPACES, PURGE_SWEEP_MINUTES: e.PURGE_SWEEP_MINUTES },
+          c.earlyStopEnv,
+        );
+      });
+    });
+  }
+});
+
 describe("the in-chart NATS server", () => {
   it("starts from the rendered nats.conf: nats-server accepts it with JetStream on file storage", async () => {
     const material = await generateNatsAuth();

@@ -15,12 +15,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { KubeConfig } from "@kubernetes/client-node";
-import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { jetstream } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { pino } from "pino";
 import { Registry } from "prom-client";
 import { ANNOTATION_ATTEMPT, runResultsSubPath, type TrainingRun } from "@nnunet-operator/api";
-import { connectBus, purgeRunSubjects } from "@nnunet-operator/bus";
+import { connectBus } from "@nnunet-operator/bus";
 import { type NatsServerHandle, startNatsServer } from "@nnunet-operator/bus/testing";
 import { type DevCluster, startDevCluster } from "@nnunet-operator/devcluster";
 import { type EarlyStopHandle, loadConfig, startEarlyStop } from "@nnunet-operator/early-stop";
@@ -127,7 +127,6 @@ before(async () => {
   await eventually(() => earlyStop.controller.active, "the early-stop controller leading", 20_000);
 
   nc = await connectBus({ servers: nats.url, name: "operator" });
-  const jsm = await jetstreamManager(nc);
   const config = parseOperatorConfig(operatorConfig(nats.url));
   const identity = "operator-0";
   const operator = new Operator({
@@ -139,7 +138,6 @@ before(async () => {
     leaderElection: { leaseDurationMs: 3000, renewDeadlineMs: 2000, retryPeriodMs: 300 },
     statusMinIntervalSeconds: 1,
     waitingResyncSeconds: 5,
-    purgeRun: (ns, run) => purgeRunSubjects(jsm, ns, run),
     bus: { nc, js: jetstream(nc) },
   });
   const abort = new AbortController();

@@ -1,9 +1,10 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { AckPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { EpochMetrics } from "@nnunet-operator/api";
 import {
+  EARLY_STOP_DURABLE,
   EPOCH_STREAM,
   connectBus,
   ensureEpochConsumer,
@@ -195,6 +196,41 @@ describe("NATS with auth on: a fold can publish only its own epochs", () => {
       await operatorNc.close();
     }
   });
+
+  for (const user of ["operator", "export"] as const) {
+    it(`lets the ${user} user read the stream but not purge it, delete a consumer or alter early-stop's`, async () => {
+      const nc = await connectBus({
+        servers: server.url,
+        name: user,
+        credsFile: user === "operator" ? auth.operatorCredsFile : auth.exportCredsFile,
+        waitOnFirstConnect: false,
+      });
+      try {
+        const read: string[] = [];
+        await replayEpochs(jetstream(nc), epochSubject(victim), (m) => void read.push(`${m.run}/${m.epoch}`));
+        assert.ok(read.includes("victim/1"), "reads through an ephemeral consumer");
+        const jsm = await jetstreamManager(nc, { checkAPI: false, timeout: 2000 });
+        const attempts: Array<[string, () => Promise<unknown>]> = [
+          ["purging the stream", () => jsm.streams.purge(EPOCH_STREAM)],
+          ["purging one run's epochs", () => jsm.streams.purge(EPOCH_STREAM, { filter: epochSubject(victim) })],
+          ["deleting early-stop's consumer", () => jsm.consumers.delete(EPOCH_STREAM, "early-stop")],
+          [
+            "creating a consumer under the name of early-stop's durable one",
+            () =>
+              jsm.consumers.add(EPOCH_STREAM, {
+                name: EARLY_STOP_DURABLE,
+                durable_name: EARLY_STOP_DURABLE,
+                ack_policy: AckPolicy.Explicit,
+              }),
+          ],
+        ];
+        for (const [what, attempt] of attempts)
+          assert.match(await refused(what, attempt), /permissions violation/i, `${user}: ${what}`);
+      } finally {
+        await nc.close();
+      }
+    });
+  }
 
   it("keeps the victim training: its next epochs are accepted and the stream holds only its own", async () => {
     const js = jetstream(victimNc);

@@ -10,8 +10,7 @@ import { type JetStreamClient, type JetStreamManager, jetstream, jetstreamManage
 import type { NatsConnection } from "@nats-io/transport-node";
 import { pino } from "pino";
 import { Registry } from "prom-client";
-import { FINALIZER } from "@nnunet-operator/api";
-import { connectBus, ensureEpochStream, purgeRunSubjects } from "@nnunet-operator/bus";
+import { connectBus, ensureEpochStream } from "@nnunet-operator/bus";
 import { startNatsServer, type NatsServerHandle } from "@nnunet-operator/bus/testing";
 import { bindPod, type DevCluster, type KubeObject, startDevCluster } from "@nnunet-operator/devcluster";
 import { ClientPort, type RequestInfo } from "@nnunet-operator/kube";
@@ -24,10 +23,10 @@ export const OPERATOR_SA = "nnunet-operator";
 export const RUN_NS = "team-a";
 const RBAC_KINDS = new Set(["ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"]);
 
-/** The operator's RBAC objects from `helm template` of the chart: what it runs with in production. */
-export function operatorRbac(): KubeObject[] {
-  return parseManifests(runOk("helm", templateArgs())).filter(
-    (o) => RBAC_KINDS.has(o.kind) && o.metadata.labels?.["app.kubernetes.io/component"] === "operator",
+/** One service's RBAC objects from `helm template` of the chart (with `set` values): what it runs with in production. */
+export function renderedRbac(component: "operator" | "early-stop", set: Record<string, string> = {}): KubeObject[] {
+  return parseManifests(runOk("helm", templateArgs({ set }))).filter(
+    (o) => RBAC_KINDS.has(o.kind) && o.metadata.labels?.["app.kubernetes.io/component"] === component,
   ) as unknown as KubeObject[];
 }
 
@@ -78,7 +77,7 @@ export async function startEnv(): Promise<Env> {
   const dc = await startDevCluster({ rbac: true, manifests: [CRD] });
   const c = dc.cluster;
   for (const name of [NAMESPACE, RUN_NS]) await c.create({ apiVersion: "v1", kind: "Namespace", metadata: { name } });
-  for (const o of operatorRbac()) await c.create(o);
+  for (const o of renderedRbac("operator")) await c.create(o);
   const nats = await startNatsServer();
   const nc = await connectBus({ servers: nats.url, name: "operator-test" });
   const jsm = await jetstreamManager(nc);
@@ -117,7 +116,6 @@ export async function startEnv(): Promise<Env> {
       leaderElection: { leaseDurationMs: 2_000, renewDeadlineMs: 1_500, retryPeriodMs: 300 },
       statusMinIntervalSeconds: 1,
       waitingResyncSeconds: 5,
-      purgeRun: (ns, run) => purgeRunSubjects(jsm, ns, run),
       bus: { nc, js },
     });
     const controller = new AbortController();
@@ -419,8 +417,6 @@ export async function loseNode(
     await patchStatus(dc, "batch/v1", "Job", job, jobEnd(false), namespace);
   }
 }
-
-export const hasFinalizer = (o: KubeObject) => (o.metadata.finalizers ?? []).includes(FINALIZER);
 
 /** What the calibrator writes to its termination message: 2 in the plans, 8 chosen, 4 the step below it. */
 export const CALIBRATION_RESULT = makeCalibrationResult({

@@ -1,11 +1,12 @@
 // One TrainingRun's whole life through the real reconciler on the devcluster (RBAC on, the
 // chart's RBAC), with a real nats-server: admission, one training Job per fold with the
 // right manifest, progress from NATS epochs, a stop decision, validation, Succeeded with
-// totals, events, and deletion through the finalizer that purges the run's epochs.
+// totals, events, and deletion without a finalizer (early-stop purges the run's epochs;
+// early-stop-purge.test.ts); a finalizer older operators put on runs is taken off.
 import { strict as assert } from "node:assert";
 import { after, before, describe, it } from "node:test";
-import { ANNOTATION_STOP_DECISION, FINALIZER, LABEL_FOLD, LABEL_ROLE, LABEL_RUN } from "@nnunet-operator/api";
-import { EPOCH_STREAM, publishEpoch } from "@nnunet-operator/bus";
+import { ANNOTATION_STOP_DECISION, LABEL_FOLD, LABEL_ROLE, LABEL_RUN, LEGACY_FINALIZER } from "@nnunet-operator/api";
+import { publishEpoch } from "@nnunet-operator/bus";
 import {
   addClaim,
   addNode,
@@ -17,6 +18,7 @@ import {
   getRun,
   jobNames,
   listObjects,
+  makeRunObject,
   RUN_NS,
   type RunningOperator,
   startEnv,
@@ -40,12 +42,12 @@ const VALIDATION = (dice: number) =>
 describe("a TrainingRun's lifecycle on the devcluster", () => {
   const pods = new Map<string, string>();
 
-  it("gets the finalizer and one training Job per fold, spread over the free L40S GPUs, with the right manifest", async () => {
+  it("gets one training Job per fold, spread over the free L40S GPUs, with the right manifest, and no finalizer", async () => {
     await createRun(env.dc, "liver", { folds: [0, 1, 2], image: "registry.example/nnunet:2.5" });
     await eventually(() => jobNames(env.dc).length === 3, "three training Jobs");
     assert.deepEqual(jobNames(env.dc), ["liver-fold-0", "liver-fold-1", "liver-fold-2"]);
     const run = getRun(env.dc, "liver");
-    assert.ok(run.metadata.finalizers?.includes(FINALIZER));
+    assert.equal(run.metadata.finalizers, undefined);
     const job = getJob(env.dc, "liver-fold-1")!;
     assert.equal(job.metadata.labels?.[LABEL_RUN], "liver");
     assert.equal(job.metadata.labels?.[LABEL_FOLD], "1");
@@ -190,9 +192,7 @@ describe("a TrainingRun's lifecycle on the devcluster", () => {
     assert.match(text, /nnunet_reconcile_duration_seconds_count\{controller="trainingrun",result="success"\} \d+/);
   });
 
-  it("on deletion purges the run's epochs from JetStream, lets the run go and its children follow", async () => {
-    const before = await env.jsm.streams.info(EPOCH_STREAM, { subjects_filter: `nnunet.epochs.${RUN_NS}.liver.>` });
-    assert.ok((before.state.subjects?.[`nnunet.epochs.${RUN_NS}.liver.0`] ?? 0) > 0);
+  it("on deletion lets the run go at once and its children follow", async () => {
     await env.dc.cluster.delete(
       env.dc.cluster.resourceFor("nnunet-operator.io/v1alpha1", "TrainingRun"),
       RUN_NS,
@@ -207,8 +207,31 @@ describe("a TrainingRun's lifecycle on the devcluster", () => {
         return true;
       }
     }, "the run to be gone");
-    const after = await env.jsm.streams.info(EPOCH_STREAM, { subjects_filter: `nnunet.epochs.${RUN_NS}.liver.>` });
-    assert.equal(Object.keys(after.state.subjects ?? {}).length, 0);
     await eventually(() => jobNames(env.dc).length === 0, "the children collected");
+  });
+
+  it("takes the finalizer an older operator put on a run off, live or being deleted, and keeps other finalizers", async () => {
+    const runs = env.dc.cluster.resourceFor("nnunet-operator.io/v1alpha1", "TrainingRun");
+    for (const [name, finalizers] of [
+      ["old-live", [LEGACY_FINALIZER, "example.com/keep"]],
+      ["old-gone", [LEGACY_FINALIZER]],
+    ] as const) {
+      const object = makeRunObject(name, { folds: [0] });
+      object.metadata.finalizers = [...finalizers];
+      await env.dc.cluster.create(object);
+    }
+    await env.dc.cluster.delete(runs, RUN_NS, "old-gone", {});
+    await eventually(
+      () => JSON.stringify(getRun(env.dc, "old-live").metadata.finalizers) === '["example.com/keep"]',
+      "the legacy finalizer removed from the live run",
+    );
+    await eventually(() => {
+      try {
+        getRun(env.dc, "old-gone");
+        return false;
+      } catch {
+        return true;
+      }
+    }, "the run being deleted to be gone");
   });
 });

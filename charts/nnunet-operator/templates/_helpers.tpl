@@ -136,3 +136,55 @@ its user). dict: ctx, name, keys.
       - key: {{ .Values.nats.credsSecret.key }}
         path: nats.creds
 {{- end -}}
+
+{{/*
+The operator's rules on what lives in a run's namespace: in its ClusterRole, or with
+watchNamespaces in a Role in each watched namespace (rbac-operator.yaml).
+*/}}
+{{- define "nnunet.operatorRunRules" -}}
+- apiGroups: [nnunet-operator.io]
+  resources: [trainingruns]
+  verbs: [get, list, watch, update, patch]
+- apiGroups: [nnunet-operator.io]
+  resources: [trainingruns/status]
+  verbs: [get, update, patch]
+- apiGroups: [nnunet-operator.io]
+  resources: [trainingruns/finalizers]
+  verbs: [update]
+- apiGroups: [batch]
+  resources: [jobs]
+  verbs: [get, list, watch, create, delete, patch]
+{{- if .Values.nats.auth.enabled }}
+- apiGroups: [""]
+  resources: [secrets]
+  verbs: [create]
+{{- end }}
+- apiGroups: [""]
+  resources: [persistentvolumeclaims]
+  verbs: [get, list, watch]
+- apiGroups: [""]
+  resources: [configmaps]
+  verbs: [get, list, watch, create, update, patch]
+- apiGroups: [""]
+  resources: [events]
+  verbs: [create, patch]
+- apiGroups: [events.k8s.io]
+  resources: [events]
+  verbs: [create, patch]
+{{- end -}}
+
+{{/* early-stop's rules on what lives in a run's namespace (rbac-early-stop.yaml). */}}
+{{- define "nnunet.earlyStopRunRules" -}}
+- apiGroups: [nnunet-operator.io]
+  resources: [trainingruns]
+  verbs: [get, list, watch]
+- apiGroups: [batch]
+  resources: [jobs]
+  verbs: [get, list, watch, patch]
+- apiGroups: [""]
+  resources: [events]
+  verbs: [create, patch]
+- apiGroups: [events.k8s.io]
+  resources: [events]
+  verbs: [create, patch]
+{{- end -}}

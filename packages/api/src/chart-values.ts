@@ -300,6 +300,10 @@ export const ChartValues = strictObject(
         z.number().min(0).max(1),
         "Share of otherwise enforced folds audited: the would-be stop is recorded on the fold's Job and the fold trains its full schedule, so its status shows what the stop would have cost. A deterministic sample (a hash of the run's uid and the fold). 0 audits none; runs can ask for Audit themselves (spec.schedule.earlyStop.mode).",
       ),
+      purgeSweepMinutes: described(
+        z.int().min(1).max(10080),
+        "How often the leader looks for stored epochs of TrainingRuns that no longer exist and purges them (a deletion it saw is purged at once).",
+      ),
     }),
     queues: described(z.array(Queue).min(1), "Admission queues with optional GPU quotas."),
     gpu: strictObject(
@@ -412,6 +416,10 @@ export const ChartValues = strictObject(
       },
       "What TrainingRun authors may choose for the pods the operator builds (the webhook refuses anything else).",
     ),
+    watchNamespaces: described(
+      z.array(dnsLabel("A namespace whose TrainingRuns the operator and early-stop serve.")),
+      "Namespaces the operator and early-stop serve: Roles and RoleBindings there instead of ClusterRoles for what a run owns, their informers, the webhook and the NATS NetworkPolicy limited to them. Each must exist. Empty: every namespace.",
+    ),
     networkPolicy: strictObject(
       {
         enabled: described(z.boolean(), "NetworkPolicies limiting ingress to the operator, early-stop and NATS pods."),
@@ -430,6 +438,12 @@ export const ChartValues = strictObject(
     if (seen.has(queue.name))
       ctx.addIssue({ code: "custom", path: ["queues", i, "name"], message: `queue "${queue.name}" is listed twice` });
     seen.add(queue.name);
+  });
+  const watched = new Set<string>();
+  values.watchNamespaces.forEach((ns, i) => {
+    if (watched.has(ns))
+      ctx.addIssue({ code: "custom", path: ["watchNamespaces", i], message: `namespace "${ns}" is listed twice` });
+    watched.add(ns);
   });
   if (values.restartBackoff.maxSeconds < values.restartBackoff.initialSeconds)
     ctx.addIssue({

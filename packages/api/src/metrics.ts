@@ -207,6 +207,13 @@ export const METRICS = {
     help: "Times early-stop found the epoch stream or its consumer missing and recreated it.",
     labels: ["missing"],
   }),
+  runPurges: m({
+    service: "early-stop",
+    name: "nnunet_earlystop_run_purges_total",
+    type: "counter",
+    help: "Purges of a deleted TrainingRun's epochs from the stream, by trigger (its deletion seen, or the periodic sweep) and result.",
+    labels: ["trigger", "result"],
+  }),
   epochsSaved: m({
     service: "early-stop",
     name: "nnunet_earlystop_epochs_saved_total",

@@ -13,6 +13,7 @@ import {
   ALL_EPOCHS,
   ALL_HEARTBEATS,
   DECISION_PREFIX,
+  EARLY_STOP_DURABLE,
   EPOCH_STREAM,
   type FoldAddress,
   decisionSubject,
@@ -27,17 +28,15 @@ import {
 // pod may be hostile (DESIGN.md, contracts): a fold's user may publish only its own epochs
 // and heartbeats, read only its own replies and answer only requests on its own decision
 // subject (an audit's would-be stop, sent by early-stop). Only early-stop's user may manage
-// the stream and send decisions; nobody may delete it. The export user only reads the
-// stream (kubectl nnunet curves export).
-//
-// The operator's own user may purge (its finalizer removes a deleted run's epochs); the
-// server cannot limit a purge to one run's subjects, and the operator holds the signing key
-// anyway, so it is inside the trusted base either way (chart README, threat model).
+// the stream, purge a deleted run's epochs and send decisions; nobody may delete the stream.
+// The operator's and the export user only read it (progress, kubectl nnunet curves
+// export): through ephemeral consumers they create, never purging, never deleting a
+// consumer (the server cannot tell theirs from early-stop's), never touching early-stop's
+// durable one.
 
 export const ACCOUNT_NAME = "NNUNET";
 const JS_API = "$JS.API";
 const STREAM_DELETE = `${JS_API}.STREAM.DELETE.${EPOCH_STREAM}`;
-const STREAM_PURGE = `${JS_API}.STREAM.PURGE.${EPOCH_STREAM}`;
 
 /** What the bootstrap generates once per installation; kept in a Secret (chart: nats-auth). */
 export interface NatsAuthMaterial {
@@ -61,18 +60,26 @@ export interface NatsAuthMaterial {
  */
 const ONE_REPLY = { max: 1, ttl: 60_000_000_000 };
 
-/** JetStream API calls that read the epoch stream through ephemeral consumers, and nothing more. */
-function streamReadApi(): string[] {
-  const consumerApi = ["CREATE", "INFO", "DELETE", "MSG.NEXT"].map(
-    (verb) => `${JS_API}.CONSUMER.${verb}.${EPOCH_STREAM}.>`,
-  );
-  return [
-    `${JS_API}.INFO`,
-    `${JS_API}.STREAM.INFO.${EPOCH_STREAM}`,
-    `${JS_API}.CONSUMER.CREATE.${EPOCH_STREAM}`,
-    ...consumerApi,
-    "$JS.FC.>",
-  ];
+/**
+ * JetStream API calls that read the epoch stream through ephemeral consumers, and nothing
+ * more: no purge, no consumer deletion (an ordered consumer's client asks to delete the old
+ * one on a reset and ignores the refusal; the server drops it after its inactivity
+ * threshold), and no create under the name of early-stop's durable consumer, which would
+ * alter it.
+ */
+function streamReadOnly(): { allow: string[]; deny: string[] } {
+  const consumerApi = ["CREATE", "INFO", "MSG.NEXT"].map((verb) => `${JS_API}.CONSUMER.${verb}.${EPOCH_STREAM}.>`);
+  const durable = `${JS_API}.CONSUMER.CREATE.${EPOCH_STREAM}.${EARLY_STOP_DURABLE}`;
+  return {
+    allow: [
+      `${JS_API}.INFO`,
+      `${JS_API}.STREAM.INFO.${EPOCH_STREAM}`,
+      `${JS_API}.CONSUMER.CREATE.${EPOCH_STREAM}`,
+      ...consumerApi,
+      "$JS.FC.>",
+    ],
+    deny: [durable, `${durable}.>`],
+  };
 }
 
 /**
@@ -89,9 +96,9 @@ export function foldPermissions(address: FoldAddress): Permissions {
 }
 
 /**
- * early-stop: manages the stream and its durable consumer, reads epochs and heartbeats,
- * sends an audit's would-be decision to the fold (a request; the reply comes to its
- * _INBOX); never deletes the stream.
+ * early-stop: manages the stream and its durable consumer, purges the epochs of deleted
+ * runs, reads epochs and heartbeats, sends an audit's would-be decision to the fold (a
+ * request; the reply comes to its _INBOX); never deletes the stream.
  */
 export function earlyStopPermissions(): Permissions {
   return {
@@ -103,10 +110,10 @@ export function earlyStopPermissions(): Permissions {
   };
 }
 
-/** The operator: reads epochs and heartbeats (progress, stalls), replays through ephemeral consumers, purges a deleted run. */
+/** The operator: reads epochs and heartbeats (progress, stalls) and replays through ephemeral consumers; writes nothing. */
 export function operatorPermissions(): Permissions {
   return {
-    pub: { allow: [...streamReadApi(), STREAM_PURGE] },
+    pub: streamReadOnly(),
     sub: { allow: ["_INBOX.>", ALL_EPOCHS, ALL_HEARTBEATS] },
   };
 }
@@ -117,7 +124,7 @@ export function operatorPermissions(): Permissions {
  * no heartbeats or decisions.
  */
 export function exportPermissions(): Permissions {
-  return { pub: { allow: streamReadApi() }, sub: { allow: ["_INBOX.>"] } };
+  return { pub: streamReadOnly(), sub: { allow: ["_INBOX.>"] } };
 }
 
 async function mintUser(

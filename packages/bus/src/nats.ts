@@ -22,6 +22,7 @@ import {
   epochMessageId,
   epochSubject,
   heartbeatSubject,
+  parseEpochSubject,
   runEpochsFilter,
 } from "./subjects.js";
 
@@ -332,7 +333,7 @@ export async function replayEpochs(
   return delivered;
 }
 
-/** Deletes every stored epoch of one run (the operator's finalizer); returns how many. */
+/** Deletes every stored epoch of one run (early-stop, once the run is gone); returns how many. */
 export async function purgeRunSubjects(jsm: JetStreamManager, namespace: string, run: string): Promise<number> {
   try {
     const response = await jsm.streams.purge(EPOCH_STREAM, { filter: runEpochsFilter(namespace, run) });
@@ -341,4 +342,24 @@ export async function purgeRunSubjects(jsm: JetStreamManager, namespace: string,
     if (isNotFound(err, JetStreamApiCodes.StreamNotFound)) return 0;
     throw err;
   }
+}
+
+/**
+ * The runs that have epochs in the stream, as `namespace/run` (subjects that do not parse
+ * are left out): what early-stop's sweep compares with the TrainingRuns that exist.
+ */
+export async function runsWithStoredEpochs(jsm: JetStreamManager): Promise<Array<{ namespace: string; run: string }>> {
+  let subjects: Record<string, number>;
+  try {
+    subjects = (await jsm.streams.info(EPOCH_STREAM, { subjects_filter: ALL_EPOCHS })).state.subjects ?? {};
+  } catch (err) {
+    if (isNotFound(err, JetStreamApiCodes.StreamNotFound)) return [];
+    throw err;
+  }
+  const runs = new Map<string, { namespace: string; run: string }>();
+  for (const subject of Object.keys(subjects)) {
+    const address = parseEpochSubject(subject);
+    if (address.ok) runs.set(`${address.value.namespace}/${address.value.run}`, address.value);
+  }
+  return [...runs.values()].map(({ namespace, run }) => ({ namespace, run }));
 }

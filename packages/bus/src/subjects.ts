@@ -16,6 +16,8 @@ export const ALL_EPOCHS = `${EPOCH_PREFIX}.>`;
 /** Core-NATS requests from early-stop to one fold's reporter: keep checkpoint_best as it stands (an audit's would-be stop). */
 export const DECISION_PREFIX = "nnunet.decisions";
 export const ALL_HEARTBEATS = `${HEARTBEAT_PREFIX}.>`;
+/** early-stop's durable consumer on the stream (shared by its replicas); no other user may create or alter it. */
+export const EARLY_STOP_DURABLE = "nnunet-early-stop";
 
 export interface FoldAddress {
   namespace: string;
@@ -88,7 +90,7 @@ export function foldInboxPrefix(address: FoldAddress): string {
   return build("_INBOX_FOLD", address);
 }
 
-/** All folds of one run: the purge filter of the operator's finalizer. */
+/** All folds of one run: the filter early-stop purges a deleted run's epochs with. */
 export function runEpochsFilter(namespace: string, run: string): string {
   const problem = checkAddress({ namespace, run, fold: "0" });
   if (problem) throw new InvalidSubjectError(problem.field, problem.detail);

@@ -271,4 +271,138 @@ describe("Informer", () => {
     controller.abort();
     await running;
   });
+
+  describe("over several namespaces", () => {
+    /** A port that lists and watches per namespace from scripted lists, with watches the test feeds. */
+    function namespacedPort(lists: Record<string, Array<ListResult | Error>>) {
+      const calls: string[] = [];
+      const feeds = new Map<string, (e: WatchEvent) => void>();
+      const ends = new Map<string, (err?: Error) => void>();
+      const port: Pick<KubePort, "list" | "watch"> = {
+        async list<T extends KubeObject>(_r: unknown, options?: { namespace?: string }) {
+          const ns = options?.namespace ?? "*";
+          calls.push(`list ${ns}`);
+          const next = lists[ns]?.shift();
+          if (!next) throw new Error(`unexpected list of ${ns}`);
+          if (next instanceof Error) throw next;
+          return next as ListResult<T>;
+        },
+        watch<T extends KubeObject>(
+          _r: unknown,
+          options: WatchOptions,
+          onEvent: (e: WatchEvent<T>) => void,
+          signal: AbortSignal,
+        ) {
+          const ns = options.namespace ?? "*";
+          calls.push(`watch ${ns}@${options.resourceVersion}`);
+          feeds.set(ns, onEvent as (e: WatchEvent) => void);
+          return new Promise<void>((resolve, reject) => {
+            ends.set(ns, (err) => (err ? reject(err) : resolve()));
+            signal.addEventListener("abort", () => resolve(), { once: true });
+          });
+        },
+      };
+      return { port, calls, feeds, ends };
+    }
+    const inNs = (ns: string, name: string, rv: string): KubeObject => ({
+      metadata: { namespace: ns, name, resourceVersion: rv },
+    });
+
+    it("lists and watches each namespace on its own, never the whole cluster, into one cache", async () => {
+      const { port, calls, feeds } = namespacedPort({
+        "team-a": [{ items: [inNs("team-a", "a", "3")], resourceVersion: "10" }],
+        "team-b": [{ items: [inNs("team-b", "b", "4")], resourceVersion: "20" }],
+      });
+      const informer = new Informer({
+        port,
+        resource: Resources.jobs,
+        namespaces: ["team-a", "team-b", "team-a"],
+        clock: new FakeClock(),
+      });
+      const controller = new AbortController();
+      const running = informer.run(controller.signal);
+      assert.equal(await informer.waitForSync(controller.signal), true);
+      await settle();
+      feeds.get("team-b")?.({ type: "ADDED", object: inNs("team-b", "c", "21") });
+      assert.deepEqual(calls.sort(), ["list team-a", "list team-b", "watch team-a@10", "watch team-b@20"]);
+      assert.deepEqual(informer.store.keys().sort(), ["team-a/a", "team-b/b", "team-b/c"]);
+      controller.abort();
+      await running;
+    });
+
+    it("has synced only when every namespace has listed once", async () => {
+      const { port } = namespacedPort({
+        "team-a": [{ items: [], resourceVersion: "1" }],
+        "team-b": [unavailable, { items: [], resourceVersion: "2" }],
+      });
+      let release: () => void = () => undefined;
+      const informer = new Informer({
+        port,
+        resource: Resources.jobs,
+        namespaces: ["team-a", "team-b"],
+        delay: () => new Promise<boolean>((resolve) => (release = () => resolve(true))),
+        onError: () => undefined,
+      });
+      const controller = new AbortController();
+      const running = informer.run(controller.signal);
+      await settle();
+      assert.equal(informer.hasSynced(), false, "team-b's list failed; its retry waits");
+      release();
+      assert.equal(await informer.waitForSync(controller.signal), true);
+      controller.abort();
+      await running;
+    });
+
+    it("re-lists one namespace after 410 Gone and keeps the other namespace's objects", async () => {
+      const { port, calls, ends } = namespacedPort({
+        "team-a": [
+          { items: [inNs("team-a", "a1", "1"), inNs("team-a", "a2", "1")], resourceVersion: "5" },
+          { items: [inNs("team-a", "a2", "1")], resourceVersion: "9" },
+        ],
+        "team-b": [{ items: [inNs("team-b", "b", "1")], resourceVersion: "6" }],
+      });
+      const changes: string[] = [];
+      const informer = new Informer({
+        port,
+        resource: Resources.pods,
+        namespaces: ["team-a", "team-b"],
+        clock: new FakeClock(),
+      });
+      informer.addHandler((c) => changes.push(`${c.type} ${c.object.metadata.namespace}/${c.object.metadata.name}`));
+      const controller = new AbortController();
+      const running = informer.run(controller.signal);
+      await informer.waitForSync(controller.signal);
+      await settle();
+      ends.get("team-a")?.(gone);
+      await settle();
+      await settle();
+      assert.deepEqual(changes.slice(-1), ["deleted team-a/a1"]);
+      assert.deepEqual(informer.store.keys().sort(), ["team-a/a2", "team-b/b"]);
+      assert.equal(calls.filter((c) => c === "list team-b").length, 1, "team-b was not listed again");
+      assert.ok(calls.includes("watch team-a@9"));
+      controller.abort();
+      await running;
+    });
+
+    it("refuses namespaces on a cluster-scoped resource, and namespace together with namespaces", () => {
+      const { port } = namespacedPort({});
+      assert.throws(() => new Informer({ port, resource: Resources.nodes, namespaces: ["team-a"] }), /cluster-scoped/);
+      assert.throws(
+        () => new Informer({ port, resource: Resources.jobs, namespace: "x", namespaces: ["team-a"] }),
+        /not both/,
+      );
+    });
+
+    it("watches the whole cluster with one watch when the list of namespaces is empty", async () => {
+      const { port, calls } = namespacedPort({ "*": [{ items: [], resourceVersion: "1" }] });
+      const informer = new Informer({ port, resource: Resources.jobs, namespaces: [], clock: new FakeClock() });
+      const controller = new AbortController();
+      const running = informer.run(controller.signal);
+      await informer.waitForSync(controller.signal);
+      await settle();
+      assert.deepEqual(calls, ["list *", "watch *@1"]);
+      controller.abort();
+      await running;
+    });
+  });
 });

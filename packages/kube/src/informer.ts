@@ -10,11 +10,21 @@ import { type BackoffConfig, computeBackoff } from "./workqueue.js";
 // version left the server's window: re-list, and the re-list's diff reports deletions that
 // were missed. Failures wait an injected, capped exponential delay. Built on KubePort.watch
 // (client-node's Watch), so a fake port drives it in tests.
+//
+// With `namespaces`, one list-and-watch per namespace feeds one cache (client-go's
+// MultiNamespaceCache): a controller limited to some namespaces by Roles cannot list
+// cluster-wide. Each namespace keeps its own resourceVersion, reconnects on its own, and its
+// re-list replaces only its own objects; the informer has synced once every namespace has.
 
 export interface InformerOptions<T extends KubeObject> {
   port: Pick<KubePort, "list" | "watch">;
   resource: ResourceRef;
   namespace?: string;
+  /**
+   * Watch these namespaces only, one watch each (not with `namespace`). Empty or absent:
+   * `namespace`, or every namespace.
+   */
+  namespaces?: readonly string[];
   labelSelector?: string;
   fieldSelector?: string;
   indexers?: Record<string, IndexFn<T>>;
@@ -98,21 +108,36 @@ export function labelKey(label: string): KeyMapper<KubeObject> {
   };
 }
 
+/** One list-and-watch: a namespace, or every namespace (undefined). */
+interface Scope {
+  readonly namespace: string | undefined;
+  rv: string;
+  synced: boolean;
+}
+
 export class Informer<T extends KubeObject = KubeObject> {
   readonly store: ObjectStore<T>;
-  private rv = "";
+  private readonly scopes: Scope[];
   private synced = false;
   private syncWaiters: Array<() => void> = [];
   private readonly handlers = new Set<(change: Change<T>) => void>();
   private readonly clock: Clock;
 
   constructor(private readonly options: InformerOptions<T>) {
+    const several = options.namespaces ?? [];
+    if (several.length > 0 && options.namespace !== undefined)
+      throw new Error("Informer: set namespace or namespaces, not both");
+    if (several.length > 0 && !options.resource.namespaced)
+      throw new Error(`Informer: ${resourceName(options.resource)} is cluster-scoped; it has no namespaces to watch`);
+    const namespaces = several.length > 0 ? [...new Set(several)] : [options.namespace];
+    this.scopes = namespaces.map((namespace) => ({ namespace, rv: "", synced: false }));
     this.store = new ObjectStore<T>(options.indexers);
     this.clock = options.clock ?? systemClock;
   }
 
+  /** The version the watch resumes from (of the first namespace, when there are several). */
   get resourceVersion(): string {
-    return this.rv;
+    return this.scopes[0]?.rv ?? "";
   }
 
   hasSynced(): boolean {
@@ -154,6 +179,10 @@ export class Informer<T extends KubeObject = KubeObject> {
 
   /** Lists and watches until `signal` aborts. Never rejects: errors go to onError and are retried. */
   async run(signal: AbortSignal): Promise<void> {
+    await Promise.all(this.scopes.map((scope) => this.runScope(scope, signal)));
+  }
+
+  private async runScope(scope: Scope, signal: AbortSignal): Promise<void> {
     const backoff = this.options.backoff ?? INFORMER_BACKOFF;
     const delay = this.options.delay ?? ((ms, s) => sleep(this.clock, ms, s));
     let failures = 0;
@@ -163,7 +192,7 @@ export class Informer<T extends KubeObject = KubeObject> {
       let phase: "list" | "watch" = relist ? "list" : "watch";
       try {
         if (relist) {
-          await this.list(signal);
+          await this.list(scope, signal);
           // A list that succeeds proves the server is back: the next failure starts over.
           failures = 0;
         }
@@ -173,13 +202,13 @@ export class Informer<T extends KubeObject = KubeObject> {
         await this.options.port.watch<T>(
           this.options.resource,
           {
-            namespace: this.options.namespace,
+            namespace: scope.namespace,
             labelSelector: this.options.labelSelector,
             fieldSelector: this.options.fieldSelector,
-            resourceVersion: this.rv,
+            resourceVersion: scope.rv,
             timeoutSeconds: this.options.watchTimeoutSeconds ?? 300,
           },
-          (event) => this.onEvent(event),
+          (event) => this.onEvent(scope, event),
           signal,
         );
         outcome = { kind: "closed" };
@@ -195,13 +224,13 @@ export class Informer<T extends KubeObject = KubeObject> {
     }
   }
 
-  private async list(signal: AbortSignal): Promise<void> {
+  private async list(scope: Scope, signal: AbortSignal): Promise<void> {
     const items: T[] = [];
     let continueToken: string | undefined;
     let resourceVersion = "";
     do {
       const page = await this.options.port.list<T>(this.options.resource, {
-        namespace: this.options.namespace,
+        namespace: scope.namespace,
         ...(this.options.labelSelector !== undefined && { labelSelector: this.options.labelSelector }),
         ...(this.options.fieldSelector !== undefined && { fieldSelector: this.options.fieldSelector }),
         ...((this.options.pageSize ?? 500) > 0 && { limit: this.options.pageSize ?? 500 }),
@@ -213,21 +242,22 @@ export class Informer<T extends KubeObject = KubeObject> {
       continueToken = page.continue;
     } while (continueToken && !signal.aborted);
     if (signal.aborted) return;
-    this.rv = resourceVersion;
-    for (const change of this.store.replace(items)) this.emit(change);
-    if (!this.synced) {
+    scope.rv = resourceVersion;
+    for (const change of this.store.replace(items, scope.namespace)) this.emit(change);
+    scope.synced = true;
+    if (!this.synced && this.scopes.every((s) => s.synced)) {
       this.synced = true;
       for (const wake of this.syncWaiters.splice(0)) wake();
     }
   }
 
-  private onEvent(event: WatchEvent<T>): void {
+  private onEvent(scope: Scope, event: WatchEvent<T>): void {
     const transform = this.options.transform;
     const { change, resourceVersion } = applyWatchEvent(
       this.store,
       transform && event.type !== "BOOKMARK" ? { type: event.type, object: transform(event.object) } : event,
     );
-    if (resourceVersion) this.rv = resourceVersion;
+    if (resourceVersion) scope.rv = resourceVersion;
     if (change) this.emit(change);
   }
 

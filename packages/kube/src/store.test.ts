@@ -70,6 +70,17 @@ describe("ObjectStore", () => {
     assert.deepEqual(store.byIndex("namespace", "a").length, 3);
   });
 
+  it("replaces only the listed namespace's objects when a re-list is of one namespace", () => {
+    const store = new ObjectStore();
+    store.replace([pod("team-a", "p", "1"), pod("team-b", "q", "1")]);
+    const changes = store.replace([pod("team-a", "r", "1")], "team-a");
+    assert.deepEqual(
+      changes.map((c) => `${c.type} ${c.object.metadata.namespace}/${c.object.metadata.name}`),
+      ["deleted team-a/p", "added team-a/r"],
+    );
+    assert.deepEqual(store.keys().sort(), ["team-a/r", "team-b/q"]);
+  });
+
   it("reports a delete once and forgets the object's index entries", () => {
     const store = new ObjectStore();
     store.upsert(pod("a", "p", "1", { labels: { x: "y" } }));

@@ -89,11 +89,16 @@ export class ObjectStore<T extends KubeObject = KubeObject> {
     return { type: "deleted", object };
   }
 
-  /** Makes the cache equal to a fresh list and returns the changes, deletions first. */
-  replace(items: T[]): Change<T>[] {
+  /**
+   * Makes the cache equal to a fresh list and returns the changes, deletions first. With
+   * `namespace`, the list is of that namespace only: objects of other namespaces stay (a
+   * multi-namespace informer lists each of its namespaces on its own).
+   */
+  replace(items: T[], namespace?: string): Change<T>[] {
     const fresh = new Set(items.map((o) => objectKey(o)));
     const changes: Change<T>[] = [];
     for (const [key, old] of [...this.objects]) {
+      if (namespace !== undefined && old.metadata.namespace !== namespace) continue;
       if (!fresh.has(key)) {
         const change = this.remove(old);
         if (change) changes.push(change);

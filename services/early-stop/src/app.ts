@@ -1,12 +1,14 @@
 import type { KubeConfig } from "@kubernetes/client-node";
+import { jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { connectBus, decisionSubject } from "@nnunet-operator/bus";
+import { connectBus, decisionSubject, purgeRunSubjects, runsWithStoredEpochs } from "@nnunet-operator/bus";
 import { CheckpointKept } from "@nnunet-operator/api";
 import {
   ClientPort,
   type Clock,
   EventRecorder,
   Informer,
+  isNotFound,
   type LeaderElectionConfig,
   LeaderElector,
   promKubeRequestMetrics,
@@ -20,14 +22,16 @@ import { type EarlyStopConfig, streamLimits } from "./config.js";
 import { natsEpochSource } from "./consumer.js";
 import { EarlyStopController } from "./controller.js";
 import { createEarlyStopMetrics } from "./metrics.js";
+import { RunPurger } from "./purge.js";
 import { RunIndex } from "./runs.js";
 import { buildServer } from "./server.js";
 import { StreamWatch } from "./stream-watch.js";
 import { Terminator } from "./terminator.js";
 
 // Wires the controller from its configuration: the HTTP server first (probes answer while
-// NATS is still coming up), the TrainingRun informer, the NATS connection, and leader
-// election whose terms run the controller. main.ts calls it with the process's environment
+// NATS is still coming up), the TrainingRun informer (one watch per namespace with
+// watchNamespaces), the NATS connection, and leader election whose terms run the controller
+// and the purge of deleted runs' epochs. main.ts calls it with the process's environment
 // and signals; the integration tests and the latency benchmark call it directly, so they run
 // the same composition as production.
 
@@ -73,6 +77,7 @@ export async function startEarlyStop(options: StartOptions): Promise<EarlyStopHa
   const runsInformer = new Informer({
     port,
     resource: Resources.trainingRuns,
+    namespaces: config.watchNamespaces,
     clock,
     onError: (err) => log.warn({ err }, "TrainingRun watch failed; retrying"),
   });
@@ -142,9 +147,35 @@ export async function startEarlyStop(options: StartOptions): Promise<EarlyStopHa
       return CheckpointKept.parse(JSON.parse(reply.string())).kept;
     },
   });
+  const purger = new RunPurger({
+    cached: (namespace, run) => runsInformer.store.get(`${namespace}/${run}`) !== undefined,
+    gone: async (namespace, name) => {
+      try {
+        await port.get(Resources.trainingRuns, { namespace, name });
+        return false;
+      } catch (err) {
+        if (isNotFound(err)) return true;
+        throw err;
+      }
+    },
+    stream: {
+      purge: async (namespace, run) => purgeRunSubjects(await jetstreamManager(nc), namespace, run),
+      runs: async () => runsWithStoredEpochs(await jetstreamManager(nc)),
+    },
+    namespaces: config.watchNamespaces,
+    waitForRuns: (signal) => runsInformer.waitForSync(signal),
+    metrics,
+    clock,
+    log,
+    intervalMs: config.purgeSweepMinutes * 60_000,
+  });
   runsInformer.addHandler((change) => {
-    if (change.type === "deleted")
-      controller.forgetRun(change.object.metadata.namespace ?? "", change.object.metadata.name ?? "");
+    if (change.type !== "deleted") return;
+    const namespace = change.object.metadata.namespace ?? "";
+    const name = change.object.metadata.name ?? "";
+    controller.forgetRun(namespace, name);
+    // The leader purges; a deletion no leader saw is the sweep's.
+    if (leading) void purger.deleted(namespace, name);
   });
 
   streamWatch = new StreamWatch({
@@ -168,7 +199,7 @@ export async function startEarlyStop(options: StartOptions): Promise<EarlyStopHa
     onStartedLeading: (signal) => {
       leading = true;
       log.info("leading: consuming epochs");
-      term = controller.lead(signal);
+      term = Promise.all([controller.lead(signal), purger.run(signal)]).then(() => undefined);
       return term;
     },
     onStoppedLeading: () => {

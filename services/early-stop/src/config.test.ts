@@ -30,7 +30,28 @@ describe("loadConfig", () => {
     );
   });
 
+  it("watches every namespace and sweeps hourly unless told otherwise", () => {
+    const c = loadConfig({});
+    assert.deepEqual([c.watchNamespaces, c.purgeSweepMinutes], [[], 60]);
+  });
+
+  it("reads the watched namespaces as a comma-separated list, spaces and empty items ignored", () => {
+    const c = loadConfig({ WATCH_NAMESPACES: " team-a, team-b,", PURGE_SWEEP_MINUTES: "5" });
+    assert.deepEqual([c.watchNamespaces, c.purgeSweepMinutes], [["team-a", "team-b"], 5]);
+  });
+
   const bad: Array<[string, Record<string, string>, RegExp]> = [
+    [
+      "a watched namespace that is not a DNS label",
+      { WATCH_NAMESPACES: "team-a,Team_B" },
+      /WATCH_NAMESPACES: namespace "Team_B" is not a DNS label/,
+    ],
+    [
+      "a watched namespace listed twice",
+      { WATCH_NAMESPACES: "team-a,team-a" },
+      /WATCH_NAMESPACES: namespace "team-a" is listed twice/,
+    ],
+    ["a purge sweep of no minutes", { PURGE_SWEEP_MINUTES: "0" }, /PURGE_SWEEP_MINUTES/],
     ["a port out of range", { HTTP_PORT: "70000" }, /HTTP_PORT/],
     ["a URL that is not NATS", { NATS_URL: "http://nats:4222" }, /NATS_URL/],
     ["an unknown log level", { LOG_LEVEL: "loud" }, /LOG_LEVEL/],

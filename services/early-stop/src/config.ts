@@ -1,3 +1,4 @@
+import { EARLY_STOP_DURABLE } from "@nnunet-operator/bus";
 import { z } from "zod";
 
 // The early-stop controller's configuration, from the environment the chart sets
@@ -6,6 +7,28 @@ import { z } from "zod";
 
 const intFrom = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+
+/**
+ * A comma-separated list of namespaces (chart: watchNamespaces), each a DNS label, none
+ * twice; empty means every namespace.
+ */
+const namespaceList = z
+  .string()
+  .transform((text) =>
+    text
+      .split(",")
+      .map((n) => n.trim())
+      .filter((n) => n !== ""),
+  )
+  .superRefine((names, ctx) => {
+    const seen = new Set<string>();
+    for (const name of names) {
+      if (!DNS_LABEL.test(name))
+        ctx.addIssue({ code: "custom", message: `namespace ${JSON.stringify(name)} is not a DNS label` });
+      else if (seen.has(name)) ctx.addIssue({ code: "custom", message: `namespace "${name}" is listed twice` });
+      seen.add(name);
+    }
+  });
 
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 
@@ -33,7 +56,7 @@ export const EarlyStopConfig = z
     durable: z
       .string()
       .regex(/^[A-Za-z0-9_-]{1,64}$/, { error: "must be a consumer name: letters, digits, '-' and '_'" })
-      .default("nnunet-early-stop"),
+      .default(EARLY_STOP_DURABLE),
     /** Limits of the NNUNET_EPOCHS stream this controller ensures: a run's epochs must outlive the run. */
     streamMaxAgeHours: intFrom(1, 24 * 365).default(30 * 24),
     streamMaxBytes: intFrom(1024 * 1024, 1024 ** 4).default(1024 ** 3),
@@ -42,6 +65,13 @@ export const EarlyStopConfig = z
     maxAckPending: intFrom(1, 100_000).default(1000),
     /** How often pending stop patches are retried. */
     tickSeconds: intFrom(1, 3600).default(15),
+    /**
+     * Namespaces whose TrainingRuns early-stop reads (one watch each) and whose deleted runs'
+     * epochs it purges; empty: every namespace. Its Roles (chart: watchNamespaces) match.
+     */
+    watchNamespaces: namespaceList.default([]),
+    /** How often the leader looks for stored epochs of runs that no longer exist and purges them. */
+    purgeSweepMinutes: intFrom(1, 7 * 24 * 60).default(60),
     /** Share of otherwise enforced folds audited (recorded, not stopped); the chart's earlyStop.auditFraction. */
     auditFraction: z.coerce
       .number()
@@ -70,6 +100,8 @@ export const CONFIG_ENV: Readonly<Record<keyof EarlyStopConfig, string>> = {
   maxAckPending: "NATS_MAX_ACK_PENDING",
   tickSeconds: "TICK_SECONDS",
   auditFraction: "AUDIT_FRACTION",
+  watchNamespaces: "WATCH_NAMESPACES",
+  purgeSweepMinutes: "PURGE_SWEEP_MINUTES",
 };
 
 export class ConfigError extends Error {

@@ -33,6 +33,7 @@ export class EarlyStopMetrics {
   readonly epochsSaved: Counter<string>;
   readonly streamReady: Gauge<string>;
   readonly streamRecreated: Counter<"missing">;
+  readonly runPurges: Counter<"trigger" | "result">;
   private readonly messageCounts = new Map<string, { result: string; reason: string; count: number }>();
   private folds: () => Iterable<FoldSample> = () => [];
 
@@ -78,6 +79,12 @@ export class EarlyStopMetrics {
       name: METRICS.streamRecreated.name,
       help: METRICS.streamRecreated.help,
       labelNames: labelsOf(METRICS.streamRecreated) as Array<"missing">,
+      registers,
+    });
+    this.runPurges = new Counter({
+      name: METRICS.runPurges.name,
+      help: METRICS.runPurges.help,
+      labelNames: labelsOf(METRICS.runPurges) as Array<"trigger" | "result">,
       registers,
     });
     const foldGauge = (spec: MetricSpec, value: (f: FoldSample) => number | undefined) => {

@@ -11,6 +11,11 @@ describe("operator configuration file", () => {
     assert.equal(config.calibration.retryLimit, 2);
     assert.equal(config.restartBackoff.initialSeconds, 10);
     assert.equal(config.gpu.defaultProductLabel, "nvidia.com/gpu.product");
+    assert.deepEqual(config.watchNamespaces, [], "every namespace");
+  });
+
+  it("reads the namespaces to watch", () => {
+    assert.deepEqual(parseOperatorConfig("watchNamespaces: [team-a, team-b]").watchNamespaces, ["team-a", "team-b"]);
   });
 
   it("a full file as the chart renders it is read field for field", () => {
@@ -58,6 +63,16 @@ restartBackoff: { initialSeconds: 5, maxSeconds: 60 }
       name: "per-fold credentials without the signing key name nats.auth.signingKeyFile",
       yaml: "nats: {auth: {credsFile: /a, accountPublicKeyFile: /c}}",
       key: "nats.auth.signingKeyFile",
+    },
+    {
+      name: "a watched namespace that is not a DNS label names its entry",
+      yaml: "watchNamespaces: [team-a, Team_B]",
+      key: "watchNamespaces.1",
+    },
+    {
+      name: "a watched namespace listed twice names the second",
+      yaml: "watchNamespaces: [team-a, team-b, team-a]",
+      key: "watchNamespaces.2",
     },
     {
       name: "a backoff cap below its start names maxSeconds",

@@ -36,6 +36,12 @@ export const OperatorConfig = z
   .object({
     /** Namespace the operator runs in (its Lease lives here). */
     namespace: dnsLabel.default("nnunet-system"),
+    /**
+     * Namespaces whose TrainingRuns the operator serves (chart: watchNamespaces, with Roles
+     * there instead of ClusterRoles): runs, Jobs, claims and the calibration cache are watched
+     * there only, one watch each. Empty: every namespace.
+     */
+    watchNamespaces: z.array(dnsLabel).default([]),
     queues: z
       .array(QueueConfig)
       .min(1)
@@ -132,6 +138,12 @@ export const OperatorConfig = z
   })
   .strict()
   .superRefine((config, ctx) => {
+    const watched = new Set<string>();
+    config.watchNamespaces.forEach((ns, i) => {
+      if (watched.has(ns))
+        ctx.addIssue({ code: "custom", path: ["watchNamespaces", i], message: `namespace "${ns}" is listed twice` });
+      watched.add(ns);
+    });
     const seen = new Set<string>();
     config.queues.forEach((q, i) => {
       if (seen.has(q.name))

@@ -46,7 +46,6 @@ export interface OperatorOptions {
   statusMinIntervalSeconds?: number;
   /** Waiting runs are looked at again at least this often (queue positions, missing claims). */
   waitingResyncSeconds?: number;
-  purgeRun?: (namespace: string, run: string) => Promise<number>;
   /** NATS auth: the account signing key that mints each fold attempt's credential. */
   foldSigning?: FoldSigning;
   /** NATS: the epoch feed fills the progress cache (a replay of the stream, then live). */
@@ -141,7 +140,6 @@ export class Operator {
       metrics: this.metrics,
       logger,
       clock: this.clock,
-      ...(options.purgeRun ? { purgeRun: options.purgeRun } : {}),
       ...(options.foldSigning ? { beforeCreateJobs: foldCredentialIssuer(port, options.foldSigning) } : {}),
       statusMinIntervalSeconds: options.statusMinIntervalSeconds ?? DEFAULT_STATUS_MIN_INTERVAL_SECONDS,
     });

@@ -2,11 +2,11 @@ import { randomBytes } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import { join } from "node:path";
-import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { jetstream } from "@nats-io/jetstream";
 import { KubeConfig } from "@kubernetes/client-node";
 import { pino } from "pino";
 import { collectDefaultMetrics, Registry } from "prom-client";
-import { connectBus, drainOnAbort, purgeRunSubjects } from "@nnunet-operator/bus";
+import { connectBus, drainOnAbort } from "@nnunet-operator/bus";
 import { ClientPort, promKubeRequestMetrics } from "@nnunet-operator/kube";
 import type { Logger } from "pino";
 import { applyEnvOverrides, ConfigError, type OperatorEnv, parseOperatorConfig, readProcessEnv } from "./config.js";
@@ -80,7 +80,6 @@ async function main(): Promise<void> {
     caPem: config.nats.tlsCaFile ? await readFile(config.nats.tlsCaFile, "utf8") : undefined,
   };
   const js = jetstream(nc);
-  const jsm = await jetstreamManager(nc);
   operator = new Operator({
     port,
     config,
@@ -88,7 +87,6 @@ async function main(): Promise<void> {
     registry,
     identity: `${env.POD_NAME ?? hostname()}_${randomBytes(4).toString("hex")}`,
     statusMinIntervalSeconds: env.STATUS_MIN_INTERVAL_SECONDS,
-    purgeRun: (ns, run) => purgeRunSubjects(jsm, ns, run),
     ...(foldSigning ? { foldSigning } : {}),
     bus: { nc, js },
   });

@@ -14,7 +14,11 @@ export const CRD_NAME = `${PLURAL}.${GROUP}`;
 export const LABEL_RUN = `${GROUP}/run`;
 export const LABEL_FOLD = `${GROUP}/fold`;
 export const LABEL_ROLE = `${GROUP}/role`;
-export const FINALIZER = `${GROUP}/purge-metrics`;
+/**
+ * The finalizer operators before issue 17 put on every run (its deletion purged the run's
+ * epochs). early-stop purges them now; the operator only removes this from existing runs.
+ */
+export const LEGACY_FINALIZER = `${GROUP}/purge-metrics`;
 
 export const ROLES = ["calibrate", "train", "validate"] as const;
 export type Role = (typeof ROLES)[number];

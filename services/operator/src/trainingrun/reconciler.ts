@@ -3,7 +3,7 @@ import type { Logger } from "pino";
 import {
   ConditionType,
   type FoldStatus,
-  FINALIZER,
+  LEGACY_FINALIZER,
   setCondition,
   type TrainingRun,
   type TrainingRunStatus,
@@ -51,8 +51,6 @@ export interface ReconcilerDeps {
   metrics: OperatorMetrics;
   logger: Logger;
   clock: Clock;
-  /** Purges a run's epochs from JetStream (the finalizer); absent without NATS. */
-  purgeRun?: (namespace: string, run: string) => Promise<number>;
   /** Stores each fold attempt's NATS credential before its Job is created; absent without NATS auth. */
   beforeCreateJobs?: (jobs: readonly IJob[]) => Promise<void>;
   /** Progress-only status writes at most this often. */
@@ -72,6 +70,8 @@ const CONTROLLER = "trainingrun";
 
 export class TrainingRunReconciler {
   private readonly lastStatusWrite = new Map<string, Date>();
+  /** Runs (by uid) whose legacy finalizer could not be removed while live: tried again on deletion only. */
+  private readonly legacyFinalizerKept = new Set<string>();
 
   constructor(private readonly deps: ReconcilerDeps) {}
 
@@ -113,10 +113,20 @@ export class TrainingRunReconciler {
       );
       return undefined;
     }
-    if (!(raw.metadata.finalizers ?? []).includes(FINALIZER)) {
-      await this.addFinalizer(raw);
-      // remember() keeps the watch event of our own write from requeueing: go on at once.
-      return { requeueAfterMs: 1 };
+    if (hasLegacyFinalizer(raw) && !this.legacyFinalizerKept.has(raw.metadata.uid ?? "")) {
+      try {
+        await this.removeLegacyFinalizer(raw);
+        // remember() keeps the watch event of our own write from requeueing: go on at once.
+        return { requeueAfterMs: 1 };
+      } catch (err) {
+        // A webhook may refuse any update of a run that no longer passes today's rules; the
+        // run trains on, and deletion removes the finalizer (the webhook admits that).
+        this.legacyFinalizerKept.add(raw.metadata.uid ?? "");
+        logger.warn(
+          { err, trainingRun: raw.metadata.name, namespace: raw.metadata.namespace },
+          "could not remove the legacy finalizer; it goes when the run is deleted",
+        );
+      }
     }
     try {
       return await this.act(key, raw, parsed.run);
@@ -251,41 +261,34 @@ export class TrainingRunReconciler {
     }
   }
 
-  private async addFinalizer(raw: KubeObject): Promise<void> {
-    const finalizers = [...(raw.metadata.finalizers ?? []), FINALIZER];
+  /**
+   * Takes the legacy finalizer off, keeping any others (merge patch of the whole list,
+   * guarded by the resourceVersion it was read at).
+   */
+  private async removeLegacyFinalizer(raw: KubeObject): Promise<void> {
+    const rest = (raw.metadata.finalizers ?? []).filter((f) => f !== LEGACY_FINALIZER);
     const updated = await this.deps.port.patch(
       Resources.trainingRuns,
       splitKey(runKeyOf(raw)),
-      { metadata: { resourceVersion: raw.metadata.resourceVersion, finalizers } },
+      { metadata: { resourceVersion: raw.metadata.resourceVersion, finalizers: rest.length > 0 ? rest : null } },
       { type: "merge" },
     );
     this.deps.world.remember("runs", updated);
   }
 
-  /** Deletion: purge the run's epochs from JetStream, then let it go. Children go by owner references. */
+  /**
+   * Deletion: children go by owner references and early-stop purges the run's epochs; a run
+   * an older operator gave its finalizer is let go here.
+   */
   private async finalize(key: string, raw: KubeObject): Promise<ProcessResult> {
-    const finalizers = raw.metadata.finalizers ?? [];
-    if (finalizers.includes(FINALIZER)) {
-      const ns = raw.metadata.namespace ?? "default";
-      const name = raw.metadata.name ?? "";
-      if (this.deps.purgeRun) {
-        const purged = await this.deps.purgeRun(ns, name);
-        this.deps.logger.info({ trainingRun: name, namespace: ns, purged }, "purged the run's epochs");
-      }
-      const rest = finalizers.filter((f) => f !== FINALIZER);
-      await this.deps.port.patch(
-        Resources.trainingRuns,
-        splitKey(key),
-        { metadata: { resourceVersion: raw.metadata.resourceVersion, finalizers: rest.length > 0 ? rest : null } },
-        { type: "merge" },
-      );
-    }
+    if (hasLegacyFinalizer(raw)) await this.removeLegacyFinalizer(raw);
     this.forget(key, raw.metadata.uid);
     return undefined;
   }
 
   private forget(key: string, uid: string | undefined): void {
     const { namespace, name } = splitKey(key);
+    if (uid !== undefined) this.legacyFinalizerKept.delete(uid);
     this.lastStatusWrite.delete(key);
     this.deps.scheduler.forget(key);
     this.deps.world.forget(key);
@@ -330,6 +333,10 @@ export class TrainingRunReconciler {
       );
     }
   }
+}
+
+function hasLegacyFinalizer(raw: KubeObject): boolean {
+  return (raw.metadata.finalizers ?? []).includes(LEGACY_FINALIZER);
 }
 
 function runKeyOf(raw: KubeObject): string {

@@ -9,6 +9,9 @@ import { slimJob, slimObject, slimPod } from "./slim.js";
 // The operator's view of the cluster: one informer per resource it reads, all through the
 // kube port, and the small per-run caches that keep a reconcile cheap when a thousand runs
 // share the cluster. Holds no rules: it gathers what the pure decisions take as input.
+// With config.watchNamespaces, what belongs to runs (runs, our Jobs, claims, the calibration
+// cache) is watched in those namespaces only, one watch each; pods and nodes stay
+// cluster-wide and read-only: GPUs held by pods in any namespace count against capacity.
 
 export interface WorldInformers {
   readonly runs: Informer<KubeObject>;
@@ -31,16 +34,17 @@ export class World {
     onError: (err: unknown) => void,
   ) {
     const common = { port, onError };
+    const watched = { ...common, namespaces: config.watchNamespaces };
     this.informers = {
-      runs: new Informer({ ...common, resource: Resources.trainingRuns, transform: slimObject }),
+      runs: new Informer({ ...watched, resource: Resources.trainingRuns, transform: slimObject }),
       // Only our children: the run label is set on every Job and pod the operator creates.
-      jobs: new Informer({ ...common, resource: Resources.jobs, labelSelector: LABEL_RUN, transform: slimJob }),
-      // Every pod: GPUs held by other workloads count against capacity too.
+      jobs: new Informer({ ...watched, resource: Resources.jobs, labelSelector: LABEL_RUN, transform: slimJob }),
+      // Every pod, in every namespace: GPUs held by other workloads count against capacity too.
       pods: new Informer({ ...common, resource: Resources.pods, transform: slimPod }),
       nodes: new Informer({ ...common, resource: Resources.nodes, transform: slimObject }),
-      claims: new Informer({ ...common, resource: Resources.persistentVolumeClaims, transform: slimObject }),
+      claims: new Informer({ ...watched, resource: Resources.persistentVolumeClaims, transform: slimObject }),
       configMaps: new Informer({
-        ...common,
+        ...watched,
         resource: Resources.configMaps,
         fieldSelector: `metadata.name=${config.calibration.cacheConfigMap}`,
         transform: slimObject,

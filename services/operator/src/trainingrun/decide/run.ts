@@ -114,8 +114,8 @@ export function decideRun(stored: TrainingRun, world: RunWorld, now: Date): RunP
   const parts = decideParts(run, world, now);
   const status = assembleStatus(run, parts, world, now);
   const events = transitionEvents(run.status, status);
-  // A run being deleted starts nothing; owner references remove its children and the
-  // finalizer (handled by the adapter) purges its metrics.
+  // A run being deleted starts nothing; owner references remove its children and
+  // early-stop purges its epochs.
   if (run.metadata.deletionTimestamp) return { status, actions: [], events: [], wants: [] };
   const decided = [...parts.calibration.actions, ...parts.folds.flatMap((f) => f.actions)];
   const requeues = parts.folds.map((f) => f.requeueAfterSeconds).filter((s): s is number => s !== undefined);
