@@ -5,8 +5,9 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { parse } from "yaml";
+import { parse, stringify } from "yaml";
 import { generateNatsAuth, serverAuthConfig } from "@nnunet-operator/bus";
+import { parseOperatorConfig } from "@nnunet-operator/operator/runtime";
 import { find, type K8sObject, renderChart } from "../chart/render.js";
 
 // How the rendered objects refer to each other and to the services' contracts: the
@@ -62,7 +63,24 @@ describe("the operator's config file", () => {
       policy: { allowedImages: [], allowedPriorityClasses: [] },
       calibration: { retryLimit: 2, backend: "torch", cacheConfigMap: "nnunet-calibration-cache" },
       restartBackoff: { initialSeconds: 10, maxSeconds: 600 },
+      startTimeouts: {
+        unschedulableSeconds: 600,
+        imagePullSeconds: 300,
+        containerConfigSeconds: 120,
+        firstEpochSeconds: 1800,
+      },
     });
+  });
+
+  it("carries start timeouts through, 0 (off) included, as the operator parses them", () => {
+    const config = operatorConfig(renderChart({ valuesFiles: ci("minimal-values.yaml") }));
+    assert.deepEqual(config.startTimeouts, {
+      unschedulableSeconds: 900,
+      imagePullSeconds: 0,
+      containerConfigSeconds: 120,
+      firstEpochSeconds: 3600,
+    });
+    assert.deepEqual(parseOperatorConfig(stringify(config)).startTimeouts, config.startTimeouts);
   });
 
   it("carries quotas, several products and extra tolerations through", () => {

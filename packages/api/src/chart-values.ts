@@ -16,6 +16,15 @@ const described = <T extends z.ZodType>(schema: T, description: string): T => sc
 const strictObject = <S extends z.ZodRawShape>(shape: S, description: string) =>
   z.object(shape).strict().meta({ description });
 
+/** Seconds up to a week, as the operator's config.ts (StartTimeouts) takes them. */
+const startTimeout = (description: string) =>
+  described(
+    z
+      .number()
+      .min(0, { error: "must be 0 (off) or a positive number of seconds" })
+      .max(604800, { error: "must be at most 604800 seconds (a week)" }),
+    `${description} 0 turns it off.`,
+  );
 const stringMap = (description: string) => described(z.record(z.string(), z.string()), description);
 const freeForm = (description: string) => described(z.record(z.string(), z.unknown()), description);
 const duration = (description: string) =>
@@ -343,6 +352,23 @@ export const ChartValues = strictObject(
         maxSeconds: described(z.number().min(0), "Longest wait between restarts."),
       },
       "Backoff between restarts of a failed fold.",
+    ),
+    startTimeouts: strictObject(
+      {
+        unschedulableSeconds: startTimeout(
+          "A pod the scheduler cannot place fails its attempt after this many seconds (retried as a restart).",
+        ),
+        imagePullSeconds: startTimeout(
+          "A pod whose image cannot be pulled fails its attempt after this many seconds; an image that does not exist or may not be pulled fails the run.",
+        ),
+        containerConfigSeconds: startTimeout(
+          "A pod in CreateContainerConfigError fails its attempt after this many seconds (retried as a restart).",
+        ),
+        firstEpochSeconds: startTimeout(
+          "A training attempt without its first epoch this many seconds after its pod started is restarted as a stalled one.",
+        ),
+      },
+      "How long an operator-built pod may fail to start before its attempt fails and its GPUs are freed; 0 turns a limit off.",
     ),
     webhook: strictObject(
       {

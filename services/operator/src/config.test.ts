@@ -12,10 +12,26 @@ describe("operator configuration file", () => {
     assert.equal(config.restartBackoff.initialSeconds, 10);
     assert.equal(config.gpu.defaultProductLabel, "nvidia.com/gpu.product");
     assert.deepEqual(config.watchNamespaces, [], "every namespace");
+    assert.deepEqual(config.startTimeouts, {
+      unschedulableSeconds: 600,
+      imagePullSeconds: 300,
+      containerConfigSeconds: 120,
+      firstEpochSeconds: 1800,
+    });
   });
 
   it("reads the namespaces to watch", () => {
     assert.deepEqual(parseOperatorConfig("watchNamespaces: [team-a, team-b]").watchNamespaces, ["team-a", "team-b"]);
+  });
+
+  it("start timeouts set in part keep the other defaults, and 0 turns one off", () => {
+    const config = parseOperatorConfig("startTimeouts: { imagePullSeconds: 0, firstEpochSeconds: 900 }");
+    assert.deepEqual(config.startTimeouts, {
+      unschedulableSeconds: 600,
+      imagePullSeconds: 0,
+      containerConfigSeconds: 120,
+      firstEpochSeconds: 900,
+    });
   });
 
   it("a full file as the chart renders it is read field for field", () => {
@@ -84,6 +100,26 @@ restartBackoff: { initialSeconds: 5, maxSeconds: 60 }
       yaml: "calibration: {retryLimit: 50}",
       key: "calibration.retryLimit",
     },
+    {
+      name: "a negative start timeout names its field and says 0 turns it off",
+      yaml: "startTimeouts: {imagePullSeconds: -5}",
+      key: "startTimeouts.imagePullSeconds",
+    },
+    {
+      name: "a start timeout written as text names its field",
+      yaml: "startTimeouts: {unschedulableSeconds: 10m}",
+      key: "startTimeouts.unschedulableSeconds",
+    },
+    {
+      name: "a start timeout of milliseconds, beyond a week, names its field",
+      yaml: "startTimeouts: {firstEpochSeconds: 1800000}",
+      key: "startTimeouts.firstEpochSeconds",
+    },
+    {
+      name: "a misspelt start timeout is named as an unknown key of startTimeouts",
+      yaml: "startTimeouts: {imagePullSecs: 60}",
+      key: "startTimeouts",
+    },
   ];
   for (const c of bad) {
     it(`${c.name}`, () => {
@@ -93,6 +129,17 @@ restartBackoff: { initialSeconds: 5, maxSeconds: 60 }
       );
     });
   }
+
+  it("a bad start timeout's message says what a limit may be", () => {
+    assert.throws(
+      () => parseOperatorConfig("startTimeouts: {containerConfigSeconds: -1}"),
+      /startTimeouts\.containerConfigSeconds: must be 0 \(off\) or a positive number of seconds/,
+    );
+    assert.throws(
+      () => parseOperatorConfig("startTimeouts: {containerConfigSeconds: soon}"),
+      /startTimeouts\.containerConfigSeconds: must be a number of seconds \(0 turns this limit off\)/,
+    );
+  });
 
   it("text that is not YAML is a ConfigError with the line", () => {
     assert.throws(

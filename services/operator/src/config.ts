@@ -32,6 +32,37 @@ export const TolerationConfig = z
   .strict();
 export type TolerationConfig = z.infer<typeof TolerationConfig>;
 
+/**
+ * The longest a limit may be: a week. Requeue delays become timers, and a timer past 2^31 ms
+ * (24.8 days) fires at once; a week also catches milliseconds written where seconds belong.
+ */
+const MAX_START_TIMEOUT_SECONDS = 7 * 24 * 3600;
+const startTimeout = (fallback: number) =>
+  z
+    .number({ error: "must be a number of seconds (0 turns this limit off)" })
+    .min(0, { error: "must be 0 (off) or a positive number of seconds" })
+    .max(MAX_START_TIMEOUT_SECONDS, { error: `must be at most ${MAX_START_TIMEOUT_SECONDS} seconds (a week)` })
+    .default(fallback);
+
+/**
+ * How long an operator-built pod may fail to get going before its attempt fails and its Job
+ * is deleted, so that it gives its GPUs back (issue 17, decide/start-timeouts.ts). 0 turns a
+ * limit off.
+ */
+export const StartTimeouts = z
+  .object({
+    /** A pod the scheduler cannot place (PodScheduled False, Unschedulable), since it first said so. */
+    unschedulableSeconds: startTimeout(600),
+    /** A container in ErrImagePull/ImagePullBackOff, since the pod started on its node. */
+    imagePullSeconds: startTimeout(300),
+    /** A container in CreateContainerConfigError, since the pod started on its node. */
+    containerConfigSeconds: startTimeout(120),
+    /** A training attempt without its first epoch, since its pod started. */
+    firstEpochSeconds: startTimeout(1800),
+  })
+  .strict();
+export type StartTimeouts = z.infer<typeof StartTimeouts>;
+
 export const OperatorConfig = z
   .object({
     /** Namespace the operator runs in (its Lease lives here). */
@@ -135,6 +166,7 @@ export const OperatorConfig = z
         path: ["maxSeconds"],
       })
       .prefault({}),
+    startTimeouts: StartTimeouts.prefault({}),
   })
   .strict()
   .superRefine((config, ctx) => {

@@ -217,7 +217,11 @@ export class Operator {
       for (const f of status?.folds ?? []) {
         foldPhases.push(f.phase);
         if (f.phase === "Queued") queued.set(queue, (queued.get(queue) ?? 0) + 1);
-        if (f.reason === "StreamLost" || (f.phase === "Restarting" && f.reason === "Stalled"))
+        // A first epoch that never came is a stall before the first epoch (decide/stall.ts).
+        if (
+          f.reason === "StreamLost" ||
+          (f.phase === "Restarting" && (f.reason === "Stalled" || f.reason === "FirstEpochTimeout"))
+        )
           stalled.push({ namespace: run.metadata.namespace ?? "default", run: run.metadata.name ?? "", fold: f.fold });
       }
     }

@@ -66,6 +66,11 @@ export const ConditionReason = {
   Diverged: "Diverged",
   TrainerError: "TrainerError",
   RestartsExhausted: "RestartsExhausted",
+  /** A pod the operator built could not start within the operator's startTimeouts (issue 17). */
+  UnschedulableTimeout: "UnschedulableTimeout",
+  ImagePullTimeout: "ImagePullTimeout",
+  ContainerConfigTimeout: "ContainerConfigTimeout",
+  FirstEpochTimeout: "FirstEpochTimeout",
   ValidationPassed: "ValidationPassed",
   ValidationFailed: "ValidationFailed",
   Succeeded: "Succeeded",

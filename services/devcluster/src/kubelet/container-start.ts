@@ -24,6 +24,41 @@ export interface ResolvedCommand {
   prefix: number;
   env: Record<string, string>;
   configFlags?: string[];
+  /** The image's USER, from the image map. */
+  user?: string;
+}
+
+/** A container the kubelet refuses to create from its configuration (CreateContainerConfigError). */
+export class ContainerConfigError extends Error {
+  override readonly name = "ContainerConfigError";
+}
+
+interface SecurityContext {
+  runAsNonRoot?: boolean;
+  runAsUser?: number;
+}
+
+/**
+ * The kubelet's verifyRunAsNonRoot: with runAsNonRoot (container over pod) and no runAsUser,
+ * an image whose user is root, or a name it cannot check, is refused, in the kubelet's words.
+ */
+export function runAsNonRootRefusal(
+  pod: KubeObject,
+  c: { name: string; securityContext?: SecurityContext },
+  imageUser: string | undefined,
+): string | undefined {
+  const podSc = ((pod["spec"] as { securityContext?: SecurityContext }).securityContext ?? {}) as SecurityContext;
+  const nonRoot = c.securityContext?.runAsNonRoot ?? podSc.runAsNonRoot;
+  if (!nonRoot) return undefined;
+  const where = `(pod: "${pod.metadata.name}_${pod.metadata.namespace}(${pod.metadata.uid})", container: ${c.name})`;
+  const runAsUser = c.securityContext?.runAsUser ?? podSc.runAsUser;
+  if (runAsUser !== undefined)
+    return runAsUser === 0 ? `container's runAsUser breaks non-root policy ${where}` : undefined;
+  if (imageUser === undefined) return undefined;
+  const uid = /^\d+/.exec(imageUser)?.[0];
+  if (uid !== undefined)
+    return Number(uid) === 0 ? `container has runAsNonRoot and image will run as root ${where}` : undefined;
+  return `container has runAsNonRoot and image has non-numeric user (${imageUser}), cannot verify user is non-root ${where}`;
 }
 
 export interface PreparedContainer {
@@ -42,6 +77,7 @@ export interface StartContext extends EnvContext {
 
 interface StartSpec {
   name: string;
+  securityContext?: SecurityContext;
   env?: [];
   envFrom?: [];
   workingDir?: string;
@@ -58,6 +94,8 @@ export function prepareContainer(
   msgFile: string,
   ctx: StartContext,
 ): PreparedContainer {
+  const refusal = runAsNonRootRefusal(pod, c, r.user);
+  if (refusal) throw new ContainerConfigError(refusal);
   const table = mountTable(c.volumeMounts, ctx.volumes, [
     { containerPath: c.terminationMessagePath ?? "/dev/termination-log", hostPath: msgFile },
     ...ctx.extraMounts,

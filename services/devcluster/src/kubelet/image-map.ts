@@ -20,6 +20,11 @@ export const ImageEntry = z
     files: z.record(z.string(), z.string()).optional(),
     /** Flags whose next argument is a configuration file with container paths in it: a copy with the paths rewritten is passed instead. */
     configFlags: z.array(z.string()).optional(),
+    /**
+     * The image's USER (a uid or a name), which the kubelet checks against runAsNonRoot.
+     * Absent: a non-root numeric user, as our own images have.
+     */
+    user: z.string().min(1).optional(),
     commands: z.record(z.string(), ImageCommand),
   })
   .strict();
@@ -74,7 +79,14 @@ export function findImage(map: ImageMap, image: string): ImageEntry | undefined 
 
 export type Resolved =
   /** argv[0..prefix) is the local program; the rest came from the container (paths in it get rewritten). */
-  | { kind: "ok"; argv: string[]; prefix: number; env: Record<string, string>; configFlags?: string[] }
+  | {
+      kind: "ok";
+      argv: string[];
+      prefix: number;
+      env: Record<string, string>;
+      configFlags?: string[];
+      user?: string;
+    }
   | { kind: "pull"; message: string }
   | { kind: "exec"; message: string };
 
@@ -111,7 +123,9 @@ export function resolveCommand(
   if (!entry) {
     return {
       kind: "pull",
-      message: `failed to pull and unpack image "${image}": the devcluster image map has no entry for ${imageRepository(image)}`,
+      // containerd's words for a registry without the image (the operator tells a missing
+      // image from a registry outage by them), then ours.
+      message: `rpc error: code = NotFound desc = failed to pull and unpack image "${image}": failed to resolve reference "${image}": ${image}: not found (the devcluster image map has no entry for ${imageRepository(image)})`,
     };
   }
   // Kubernetes' rule: command replaces the entrypoint (and drops CMD); args alone replace CMD.
@@ -141,5 +155,6 @@ export function resolveCommand(
     prefix: mapped.run.length,
     env,
     ...(entry.configFlags ? { configFlags: entry.configFlags } : {}),
+    ...(entry.user ? { user: entry.user } : {}),
   };
 }

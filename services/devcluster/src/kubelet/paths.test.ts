@@ -94,7 +94,13 @@ describe("image map", () => {
     assert.deepEqual(r, { kind: "ok", argv: ["node", "reporter.ts"], prefix: 2, env: {} });
   });
   it("answers a pull error for an unknown image and an exec error for an unknown command", () => {
-    assert.equal(resolveCommand(map, "busybox", ["sh"], [], p).kind, "pull");
+    const pull = resolveCommand(map, "busybox", ["sh"], [], p);
+    assert.equal(pull.kind, "pull");
+    // containerd's words for an image the registry does not have: what tells it from an outage.
+    assert.match(
+      (pull as { message: string }).message,
+      /^rpc error: code = NotFound desc = failed to pull and unpack image "busybox": failed to resolve reference "busybox": busybox: not found \(the devcluster image map has no entry for busybox\)$/,
+    );
     const r = resolveCommand(map, "nnunet-operator/nnunet", ["bash"], [], p);
     assert.equal(r.kind, "exec");
     assert.match((r as { message: string }).message, /exec: "bash": executable file not found in \$PATH/);

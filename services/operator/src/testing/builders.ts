@@ -194,8 +194,25 @@ export class PodBuilder {
     this.pod.spec!.nodeName = node;
     return this;
   }
+  /** Started on its node at `startSeconds`, its main container running since. */
   running(startSeconds = 0): this {
-    this.pod.status = { ...this.pod.status, phase: "Running", startTime: iso(startSeconds) };
+    const name = this.pod.spec!.containers[0]!.name;
+    this.pod.status = {
+      ...this.pod.status,
+      phase: "Running",
+      startTime: iso(startSeconds),
+      containerStatuses: [
+        {
+          name,
+          image: "nnunet",
+          imageID: "",
+          ready: true,
+          restartCount: 0,
+          started: true,
+          state: { running: { startedAt: iso(startSeconds) } },
+        },
+      ],
+    };
     return this;
   }
   private terminate(

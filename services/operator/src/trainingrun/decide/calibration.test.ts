@@ -128,7 +128,8 @@ describe("calibration decision", () => {
       },
       ready: false,
       condition: ["Unknown", "Calibrating"],
-      message: /ImagePullBackOff \(pull access denied\); fix spec\.image/,
+      message:
+        /image nnunet cannot be pulled \(ImagePullBackOff: pull access denied\); fix spec\.image.*fails after 300 s/,
     },
     {
       name: "a finished Job's result is used and written to the cache",

@@ -6,13 +6,15 @@ import {
   ConditionReason,
   isJobComplete,
   isJobFailed,
+  isJobFinished,
   type TrainingRun,
   type TrainingRunStatus,
 } from "@nnunet-operator/api";
 import type { OperatorConfig } from "../../config.js";
 import { CALIBRATE_CONTAINER, runName, runNamespace, trainingImage } from "../manifests/common.js";
 import { cacheKeyForRun, type CalibrationCacheEntry, lookupCache, readCacheEntry } from "./calibration-cache.js";
-import { containerTerminated, containerWaitingReason, isImagePullError, lastLines, newestPod } from "./objects.js";
+import { containerTerminated, containerWaitingReason, isPodActive, lastLines, newestPod } from "./objects.js";
+import { decideStart } from "./start-timeouts.js";
 import { decideSchedule, type Schedule } from "./schedule.js";
 
 // Where the batch size comes from. Calibration never fails a run: every road ends in a
@@ -39,6 +41,8 @@ export interface CalibrationInput {
 
 export type CalibrationAction =
   | { type: "CreateCalibrationJob" }
+  /** A calibration Job whose pod cannot start, or that is no longer needed, holds a GPU: delete it. */
+  | { type: "DeleteCalibrationJob"; name: string; reason: string }
   | { type: "WriteCalibrationCache"; key: string; entry: CalibrationCacheEntry };
 
 export interface CalibrationDecision {
@@ -54,6 +58,8 @@ export interface CalibrationDecision {
   readonly actions: readonly CalibrationAction[];
   /** The run needs a GPU for its calibration Job and admission has not granted it. */
   readonly wantsGpu: boolean;
+  /** Look again then: the calibration pod's start limit (start-timeouts.ts). */
+  readonly requeueAfterSeconds?: number;
 }
 
 const KEPT_SOURCES = new Set(["Calibrated", "Cached", "Fallback"]);
@@ -172,14 +178,26 @@ function decided(
   };
 }
 
-function fallback(run: TrainingRun, error: string, attempts: number): CalibrationDecision {
+function fallback(
+  run: TrainingRun,
+  error: string,
+  attempts: number,
+  actions: CalibrationAction[] = [],
+): CalibrationDecision {
   const schedule = decideSchedule(run, undefined, undefined);
   const message = `calibration failed after ${attempts} attempt(s), training with the batch size of plans ${run.spec.plans}: ${error}`;
-  return decided({ plans: run.spec.plans, source: "Fallback", attempts, ...scheduleStatus(schedule), message }, run, {
-    status: "False",
-    reason: ConditionReason.CalibrationFailed,
-    message,
-  });
+  return decided(
+    { plans: run.spec.plans, source: "Fallback", attempts, ...scheduleStatus(schedule), message },
+    run,
+    { status: "False", reason: ConditionReason.CalibrationFailed, message },
+    actions,
+  );
+}
+
+/** The calibration Job, while it still runs, as a delete: it holds a GPU for a batch size already decided. */
+function deleteUnfinished(job: IJob | undefined, reason: string): CalibrationAction[] {
+  if (!job || isJobFinished(job) || job.metadata?.deletionTimestamp !== undefined) return [];
+  return [{ type: "DeleteCalibrationJob", name: job.metadata?.name ?? "", reason }];
 }
 
 function productOf(input: CalibrationInput, pod: IPod | undefined, result: CalibrationResultT): string {
@@ -262,6 +280,7 @@ export function decideCalibration(input: CalibrationInput): CalibrationDecision 
         : previous.source === "Cached"
           ? ConditionReason.CalibrationCached
           : ConditionReason.Calibrated;
+    actions.push(...deleteUnfinished(input.job, "the batch size is decided"));
     return decided(
       previous,
       run,
@@ -301,22 +320,38 @@ export function decideCalibration(input: CalibrationInput): CalibrationDecision 
 
   const schedule = decideSchedule(run, undefined, undefined);
   if (input.job) {
+    // Calibration never fails a run: a pod that cannot start within its limit ends the
+    // calibration like a failed one, with the plans' batch size, and frees its GPU.
+    const active = newestPod(input.pods.filter(isPodActive));
+    const start = active
+      ? decideStart({
+          pod: active,
+          role: "calibration",
+          main: CALIBRATE_CONTAINER,
+          timeouts: input.config.startTimeouts,
+          now: input.now,
+        })
+      : undefined;
+    if (start?.kind === "timedOut")
+      return fallback(run, start.failure.message, attempts + 1, deleteUnfinished(input.job, start.failure.reason));
     const waiting = pod ? containerWaitingReason(pod, CALIBRATE_CONTAINER) : undefined;
-    const pull =
-      waiting && isImagePullError(waiting.reason)
-        ? `; fix spec.image or the operator's images.training, or add an image pull secret`
-        : "";
-    const detail = waiting
-      ? `; the pod waits: ${waiting.reason}${waiting.message ? ` (${waiting.message})` : ""}${pull}`
-      : "";
+    const detail =
+      start?.kind === "waiting"
+        ? `; ${start.message}`
+        : waiting
+          ? `; the pod waits: ${waiting.reason}${waiting.message ? ` (${waiting.message})` : ""}`
+          : "";
     const limit = input.config.calibration.retryLimit + 1;
-    return pending(
+    const decision = pending(
       run,
       schedule,
       attempts,
       `calibration Job ${input.job.metadata?.name} is running (attempt ${attempts + 1} of at most ${limit})${detail}`,
       [],
     );
+    return start?.kind === "waiting" && start.requeueAfterSeconds !== undefined
+      ? { ...decision, requeueAfterSeconds: start.requeueAfterSeconds }
+      : decision;
   }
   if (input.admitted)
     return pending(run, schedule, attempts, "creating the calibration Job", [{ type: "CreateCalibrationJob" }]);

@@ -100,6 +100,7 @@ const cases: FoldCase[] = [
                 status: "False",
                 reason: "Unschedulable",
                 message: "0/3 nodes are available: 3 Insufficient nvidia.com/gpu.",
+                lastTransitionTime: iso(900),
               },
             ],
           };
@@ -109,14 +110,19 @@ const cases: FoldCase[] = [
     },
     phase: "Training",
     reason: "Unschedulable",
-    message: /cannot be scheduled: 0\/3 nodes are available/,
+    message: /cannot be scheduled: 0\/3 nodes are available.*; the attempt fails after 600 s/,
+    requeue: 500,
   },
   {
-    name: "an image that cannot be pulled waits with a message naming the fix, never Failed",
-    input: { job: trainJob().active().build(), pods: [trainPod().waiting("ImagePullBackOff", "not found").build()] },
+    name: "an image that cannot be pulled waits, within its limit, with a message naming the fix",
+    input: {
+      job: trainJob().active().build(),
+      pods: [trainPod().running(800).waiting("ImagePullBackOff", "not found").build()],
+    },
     phase: "Training",
     reason: "ImagePullFailed",
     message: /cannot be pulled.*fix spec\.image/,
+    requeue: 100,
   },
   {
     name: "a stop decision with the pod still terminating keeps the fold Training until the pod is gone",

@@ -13,17 +13,10 @@ import type { OperatorConfig } from "../../config.js";
 import { NNUNET_CONTAINER } from "../manifests/common.js";
 import type { CalibrationDecision } from "./calibration.js";
 import { classifyFailure, type Failure } from "./failures.js";
-import {
-  ANNOTATION_BATCH_SIZE,
-  containerWaitingReason,
-  intAnnotation,
-  isImagePullError,
-  isPodActive,
-  newestPod,
-  TRAINED_PHASES,
-} from "./objects.js";
+import { ANNOTATION_BATCH_SIZE, intAnnotation, isPodActive, newestPod, TRAINED_PHASES } from "./objects.js";
 import type { FoldProgress } from "./progress.js";
 import { decideStall, type HeartbeatSeen } from "./stall.js";
+import { decideStart } from "./start-timeouts.js";
 import { decideValidation } from "./validation.js";
 import { predictFoldFinish } from "./finish.js";
 import { computeFoldAudit, isAudit } from "./audit.js";
@@ -56,6 +49,7 @@ export interface FoldInput {
 export type FoldAction =
   | { type: "CreateTrainingJob"; fold: string; attempt: number; batchSize: number | undefined; trainer: string }
   | { type: "DeleteTrainingJob"; fold: string; name: string; reason: string }
+  | { type: "DeleteValidationJob"; fold: string; name: string; reason: string }
   | {
       type: "CreateValidationJob";
       fold: string;
@@ -258,27 +252,28 @@ function decideTraining(input: FoldInput): FoldDecision {
     return afterFailure(input, base, classifyFailure(job, pod, input.now), jobAttempt, batchSize);
   }
 
-  const waiting = pod ? containerWaitingReason(pod, NNUNET_CONTAINER) : undefined;
-  if (waiting && isImagePullError(waiting.reason)) {
-    const image = pod?.spec?.containers.find((c) => c.name === NNUNET_CONTAINER)?.image ?? "";
-    return finish(input, {
-      ...base,
-      reason: "ImagePullFailed",
-      message: `image ${image} cannot be pulled (${waiting.reason}${waiting.message ? `: ${waiting.message}` : ""}); fix spec.image or the operator's images.training, or add an image pull secret`,
-    });
-  }
-  const unschedulable = pod?.status?.conditions?.find(
-    (c) => c.type === "PodScheduled" && c.status === "False" && c.reason === "Unschedulable",
-  );
-  if (unschedulable) {
-    // Admission counted the GPUs, so this is a world that changed under us (a node gone, a
-    // label changed): say what the scheduler says; the pod starts when it can.
-    return finish(input, {
-      ...base,
-      reason: "Unschedulable",
-      message: `the training pod cannot be scheduled: ${unschedulable.message ?? "no node fits"}`,
-    });
-  }
+  // A pod that cannot start (no node fits: admission counted the GPUs, so the world changed
+  // under us; an image that cannot be pulled; a container that cannot be created) holds its
+  // GPUs: past its limit the attempt fails and its Job is deleted (start-timeouts.ts).
+  const start =
+    pod && isPodActive(pod)
+      ? decideStart({
+          pod,
+          role: "training",
+          main: NNUNET_CONTAINER,
+          timeouts: input.config.startTimeouts,
+          now: input.now,
+          hasEpoch: input.progress?.attempt === jobAttempt,
+          attempt: jobAttempt,
+        })
+      : undefined;
+  if (start?.kind === "timedOut") return afterFailure(input, base, start.failure, jobAttempt, batchSize);
+  if (start?.kind === "waiting")
+    return finish(
+      input,
+      { ...base, reason: start.reason, message: start.message },
+      { actions: [], ...requeue(start.requeueAfterSeconds) },
+    );
   if (!pod?.spec?.nodeName)
     return finish(input, { ...base, reason: "Starting", message: "waiting for the training pod to be scheduled" });
   const stall = decideStall({
@@ -288,6 +283,7 @@ function decideTraining(input: FoldInput): FoldDecision {
     heartbeat: input.liveness.heartbeat,
     feedSince: input.liveness.feedSince,
     stallAfterEpochTimes: input.run.spec.schedule.earlyStop.stallAfterEpochTimes,
+    firstEpochSeconds: input.config.startTimeouts.firstEpochSeconds,
     maxEpochs: input.calibration.schedule.effectiveMaxEpochs,
     now: input.now,
   });
@@ -299,14 +295,18 @@ function decideTraining(input: FoldInput): FoldDecision {
     return finish(
       input,
       { ...base, reason: "StreamLost", message: `${running}; ${stall.message}${note}` },
-      { actions: [], requeueAfterSeconds: stall.requeueAfterSeconds },
+      { actions: [], ...requeue(stall.requeueAfterSeconds, start?.requeueAfterSeconds) },
     );
   }
-  const wait =
-    stall.kind === "watching" && stall.requeueAfterSeconds !== undefined
-      ? { requeueAfterSeconds: stall.requeueAfterSeconds }
-      : {};
+  // The trainer's own start (start-timeouts.ts) and the stall deadline both want a look back.
+  const wait = requeue(stall.kind === "watching" ? stall.requeueAfterSeconds : undefined, start?.requeueAfterSeconds);
   return finish(input, { ...base, reason: "Running", message: `${running}${note}` }, { actions: [], ...wait });
+}
+
+/** The earliest of the requeues asked for, as FoldDecision's field. */
+function requeue(...seconds: (number | undefined)[]): { requeueAfterSeconds?: number } {
+  const s = seconds.filter((x): x is number => x !== undefined);
+  return s.length > 0 ? { requeueAfterSeconds: Math.min(...s) } : {};
 }
 
 /** Resume after a retryable failure, step the batch down after CUDA OOM, or fail for good. */
@@ -319,12 +319,21 @@ function afterFailure(
 ): FoldDecision {
   const { run, config, now } = input;
   const finishedAt = failure.at.toISOString();
+  // A stalled pod, or one that never started, still holds its GPUs: a fold that fails for
+  // good deletes its Job so that they are freed.
+  const running = input.pods.some(isPodActive) && input.job?.metadata?.deletionTimestamp === undefined;
+  const giveBack = (why: string): FoldAction[] =>
+    running
+      ? [{ type: "DeleteTrainingJob", fold: input.fold, name: input.job?.metadata?.name ?? "", reason: why }]
+      : [];
   if (failure.kind === "Terminal")
-    return finish(input, { ...base, phase: "Failed", reason: failure.reason, message: failure.message, finishedAt });
+    return finish(
+      input,
+      { ...base, phase: "Failed", reason: failure.reason, message: failure.message, finishedAt },
+      { actions: giveBack(`${failure.reason}, failed for good`) },
+    );
   const next = jobAttempt + 1;
   if (jobAttempt >= run.spec.maxRestarts) {
-    // A stalled pod still runs: delete its Job so that it gives its GPU back.
-    const running = input.pods.some(isPodActive) && input.job?.metadata?.deletionTimestamp === undefined;
     return finish(
       input,
       {
@@ -334,18 +343,7 @@ function afterFailure(
         message: `gave up after ${jobAttempt} restart(s) (spec.maxRestarts ${run.spec.maxRestarts}); last failure: ${failure.message}`,
         finishedAt,
       },
-      {
-        actions: running
-          ? [
-              {
-                type: "DeleteTrainingJob",
-                fold: input.fold,
-                name: input.job?.metadata?.name ?? "",
-                reason: `${failure.reason}, no restart left`,
-              },
-            ]
-          : [],
-      },
+      { actions: giveBack(`${failure.reason}, no restart left`) },
     );
   }
   let nextBatch = batchSize;

@@ -20,9 +20,9 @@ export const TRAINED_PHASES: ReadonlySet<FoldStatus["phase"]> = new Set([
   "Validated",
 ]);
 
-/** A container waiting reason that means its image cannot be pulled (and retrying will not help). */
+/** A container waiting reason that means its image cannot be pulled (start-timeouts.ts says whether for good). */
 export function isImagePullError(reason: string | undefined): boolean {
-  return reason !== undefined && /ErrImagePull|ImagePullBackOff|InvalidImageName/.test(reason);
+  return reason !== undefined && /ErrImagePull|ImagePullBackOff|InvalidImageName|ErrImageNeverPull/.test(reason);
 }
 export const ANNOTATION_BATCH_SIZE = "nnunet-operator.io/batch-size";
 

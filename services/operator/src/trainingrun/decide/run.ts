@@ -84,14 +84,11 @@ export function toKubeActions(
           why: `train fold ${a.fold}, attempt ${a.attempt}`,
         };
       case "DeleteTrainingJob":
-        return {
-          verb: "delete",
-          kind: "Job",
-          namespace: runNamespace(run),
-          name: a.name,
-          propagationPolicy: "Foreground",
-          why: `restart fold ${a.fold}: ${a.reason}`,
-        };
+        return deleteJob(run, a.name, `restart fold ${a.fold}: ${a.reason}`);
+      case "DeleteCalibrationJob":
+        return deleteJob(run, a.name, `end the calibration: ${a.reason}`);
+      case "DeleteValidationJob":
+        return deleteJob(run, a.name, `end the validation of fold ${a.fold}: ${a.reason}`);
       case "CreateValidationJob":
         return {
           verb: "create",
@@ -109,6 +106,11 @@ export function toKubeActions(
   });
 }
 
+/** Foreground, so that the Job's pods (and their GPUs) are gone before the Job is. */
+function deleteJob(run: TrainingRun, name: string, why: string): KubeAction {
+  return { verb: "delete", kind: "Job", namespace: runNamespace(run), name, propagationPolicy: "Foreground", why };
+}
+
 export function decideRun(stored: TrainingRun, world: RunWorld, now: Date): RunPlan {
   const run = withClusterDefaults(stored, world.config);
   const parts = decideParts(run, world, now);
@@ -118,7 +120,9 @@ export function decideRun(stored: TrainingRun, world: RunWorld, now: Date): RunP
   // early-stop purges its epochs.
   if (run.metadata.deletionTimestamp) return { status, actions: [], events: [], wants: [] };
   const decided = [...parts.calibration.actions, ...parts.folds.flatMap((f) => f.actions)];
-  const requeues = parts.folds.map((f) => f.requeueAfterSeconds).filter((s): s is number => s !== undefined);
+  const requeues = [parts.calibration, ...parts.folds]
+    .map((f) => f.requeueAfterSeconds)
+    .filter((s): s is number => s !== undefined);
   return {
     status,
     actions: toKubeActions(run, world, decided),

@@ -30,6 +30,10 @@ import { assertFoldDecision, type FoldCase, previousFold } from "../../testing/f
 // feed down or freshly reconnected: a lost stream, never a stall.
 
 const config = parseOperatorConfig("restartBackoff: { initialSeconds: 10, maxSeconds: 300 }");
+const firstEpochLimit = (seconds: number) =>
+  parseOperatorConfig(
+    `restartBackoff: { initialSeconds: 10, maxSeconds: 300 }\nstartTimeouts: { firstEpochSeconds: ${seconds} }`,
+  );
 const run = makeRun().build();
 const calibrated = { ready: true, batchSize: 8, ladder: [6, 4, 2], schedule: decideSchedule(run, 8, 2) };
 
@@ -150,7 +154,12 @@ const cases: FoldCase[] = [
   },
   {
     name: "a heartbeat of the previous attempt confirms nothing about the new one",
-    input: hung({ job: trainJob(1).active().build(), now: at(905), previous: prev({ attempt: 1 }) }),
+    input: hung({
+      job: trainJob(1).active().build(),
+      now: at(905),
+      previous: prev({ attempt: 1 }),
+      progress: progress({ attempt: 1 }),
+    }),
     phase: "Training",
     reason: "StreamLost",
     attempt: 1,
@@ -158,8 +167,9 @@ const cases: FoldCase[] = [
     requeue: 30,
   },
   {
-    name: "a restarted attempt that hangs before its first epoch is judged from its pod's start, with the epoch times of the attempts before",
+    name: "with the first-epoch limit off, a restarted attempt that hangs before its first epoch is judged from its pod's start, with the epoch times of the attempts before",
     input: hung({
+      config: firstEpochLimit(0),
       job: trainJob(1).active().build(),
       pods: [trainPod().running(300).build()],
       previous: prev({ attempt: 1 }),
@@ -172,8 +182,47 @@ const cases: FoldCase[] = [
     message: /^training stalled: no epoch for 605s since attempt 1 started \(limit 500s/,
   },
   {
-    name: "without any epoch time yet there is no limit to judge by",
+    name: "a restarted attempt before its first epoch is held to the first-epoch limit where that is longer than the stall limit: past it, confirmed hung, it is restarted as FirstEpochTimeout",
+    input: hung({
+      config: firstEpochLimit(600),
+      job: trainJob(1).active().build(),
+      pods: [trainPod().running(300).build()],
+      previous: prev({ attempt: 1 }),
+      liveness: { heartbeat: { attempt: 1, receivedAt: iso(903) }, feedSince: iso(0) },
+    }),
+    phase: "Restarting",
+    reason: "FirstEpochTimeout",
+    attempt: 2,
+    actions: ["DeleteTrainingJob"],
+    message:
+      /^FirstEpochTimeout: no first epoch for 600 s since attempt 1 started \(operator startTimeouts\.firstEpochSeconds; the reporter's heartbeat confirms the log has not moved\); resuming from checkpoint_latest\.pth as attempt 2$/,
+  },
+  {
+    name: "the same attempt within its first-epoch limit trains on, and the reconcile comes back at the limit",
+    input: hung({
+      config: firstEpochLimit(600),
+      job: trainJob(1).active().build(),
+      pods: [trainPod().running(300).build()],
+      previous: prev({ attempt: 1 }),
+      liveness: { heartbeat: { attempt: 1, receivedAt: iso(850) }, feedSince: iso(0) },
+      now: at(850),
+    }),
+    phase: "Training",
+    reason: "Running",
+    actions: [],
+    requeue: 50,
+  },
+  {
+    name: "without any epoch time yet only the first-epoch limit judges: within it the fold trains on, requeued for it",
     input: hung({ progress: undefined }),
+    phase: "Training",
+    reason: "Running",
+    actions: [],
+    requeue: 995,
+  },
+  {
+    name: "without any epoch time yet and the first-epoch limit off there is no limit to judge by",
+    input: hung({ config: firstEpochLimit(0), progress: undefined }),
     phase: "Training",
     reason: "Running",
     actions: [],

@@ -15,6 +15,12 @@ import type { FoldProgress } from "./progress.js";
 // are lost: not a stall. No heartbeat since the deadline says nothing either way: not a
 // stall. And while the operator's own feed is down, or since it last (re)connected, no time
 // counts: a NATS outage never reads as a stall.
+//
+// An attempt's first epoch comes after its start-up, which no epoch time shows: until it
+// logs one, the attempt is held to the operator's startTimeouts.firstEpochSeconds where that
+// is longer than the stall limit (and a fold without any epoch time yet only to it), with
+// the same confirmation by the heartbeat and the same restart (reason FirstEpochTimeout).
+// A trainer that never started is told by its pod's status instead (start-timeouts.ts).
 
 export interface HeartbeatSeen {
   readonly attempt: number;
@@ -32,6 +38,13 @@ export interface StallInput {
   /** Since when the operator's epoch feed is connected; undefined while it is down (or absent). */
   readonly feedSince: string | undefined;
   readonly stallAfterEpochTimes: number;
+  /**
+   * The operator's startTimeouts.firstEpochSeconds (0: off). Before an attempt's first epoch
+   * its start-up (loading the data, a checkpoint to resume) takes time no epoch time shows:
+   * the attempt gets the longer of this and the stall limit, and a fold without any epoch
+   * time yet gets this one.
+   */
+  readonly firstEpochSeconds: number;
   /** The fold's planned epochs: after the last one nnU-Net validates, logging no epoch. */
   readonly maxEpochs: number;
   readonly now: Date;
@@ -56,11 +69,15 @@ const ms = (iso: string | undefined): number => (iso === undefined ? Number.NEGA
 export function decideStall(input: StallInput): StallVerdict {
   const { progress, heartbeat, now } = input;
   if (input.feedSince === undefined) return { kind: "watching" };
-  const median = medianEpochSeconds(progress);
-  if (median === undefined) return { kind: "watching" };
-  const limit = input.stallAfterEpochTimes * median;
   const own = progress !== undefined && progress.attempt === input.attempt ? progress : undefined;
   if (own !== undefined && own.epoch + 1 >= input.maxEpochs) return { kind: "watching" };
+  const median = medianEpochSeconds(progress);
+  const stallLimit = median === undefined ? undefined : input.stallAfterEpochTimes * median;
+  const firstLimit = own === undefined && input.firstEpochSeconds > 0 ? input.firstEpochSeconds : undefined;
+  const limit = Math.max(stallLimit ?? 0, firstLimit ?? 0);
+  if (limit === 0) return { kind: "watching" };
+  // Which rule the attempt is held to, for the message: its first epoch's, or the stall's.
+  const first = firstLimit !== undefined && firstLimit >= (stallLimit ?? 0);
   const quietSince = Math.max(ms(own?.observedAt), ms(input.startedAt), ms(input.feedSince));
   if (!Number.isFinite(quietSince)) return { kind: "watching" };
   const deadline = quietSince + limit * 1000;
@@ -91,15 +108,24 @@ export function decideStall(input: StallInput): StallVerdict {
       requeueAfterSeconds: recheck,
     };
   }
+  const confirmed = "the reporter's heartbeat confirms the log has not moved";
   return {
     kind: "stalled",
-    failure: {
-      kind: "Retryable",
-      reason: "Stalled",
-      waitedOut: true,
-      message: `training stalled: no epoch for ${seconds(quiet)} ${after} (limit ${seconds(limit)}, ${input.stallAfterEpochTimes} median epoch times; the reporter's heartbeat confirms the log has not moved)`,
-      at: now,
-    },
+    failure: first
+      ? {
+          kind: "Retryable",
+          reason: "FirstEpochTimeout",
+          waitedOut: true,
+          message: `FirstEpochTimeout: no first epoch for ${limit} s since attempt ${input.attempt} started (operator startTimeouts.firstEpochSeconds; ${confirmed})`,
+          at: now,
+        }
+      : {
+          kind: "Retryable",
+          reason: "Stalled",
+          waitedOut: true,
+          message: `training stalled: no epoch for ${seconds(quiet)} ${after} (limit ${seconds(limit)}, ${input.stallAfterEpochTimes} median epoch times; ${confirmed})`,
+          at: now,
+        },
   };
 }
 

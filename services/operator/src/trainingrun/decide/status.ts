@@ -16,6 +16,7 @@ import { decideParts, type RunParts, type RunWorld } from "./parts.js";
 import { estimateQueuedStart } from "./finish.js";
 import { runKey } from "./admission.js";
 import { computeRunAudit } from "./audit.js";
+import { START_TIMEOUT_REASONS } from "./start-timeouts.js";
 
 // The whole TrainingRun status, recomputed from the world on every pass, and the events
 // its transitions deserve. Conditions go through setCondition, so lastTransitionTime only
@@ -39,6 +40,7 @@ const WARNING_REASONS = new Set<string>([
   ConditionReason.Diverged,
   ConditionReason.RestartsExhausted,
   ConditionReason.ValidationFailed,
+  ...START_TIMEOUT_REASONS,
 ]);
 
 function foldDone(run: TrainingRun, f: FoldStatus): boolean {

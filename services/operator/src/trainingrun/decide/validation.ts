@@ -2,8 +2,9 @@ import { type FoldStatus, isJobComplete, isJobFailed } from "@nnunet-operator/ap
 import { NNUNET_CONTAINER } from "../manifests/common.js";
 import { ValidationMessage } from "../manifests/scripts.js";
 import { validationCheckpoint } from "../manifests/validation-job.js";
-import type { FoldDecision, FoldInput } from "./folds.js";
-import { containerTerminated, containerWaitingReason, lastLines, newestPod } from "./objects.js";
+import type { FoldAction, FoldDecision, FoldInput } from "./folds.js";
+import { containerTerminated, containerWaitingReason, isPodActive, lastLines, newestPod } from "./objects.js";
+import { decideStart, isStartTimeout } from "./start-timeouts.js";
 
 // The validation step of a fold that converged or completed: `<run>-validate-<f>` and its
 // Dice, read from the termination message the validation wrapper writes.
@@ -78,6 +79,13 @@ export function decideValidation(input: FoldInput, trained: FoldStatus): FoldDec
   const earlyStopped = trained.stopDecision !== undefined && trained.stopDecision.mode !== "Audit";
   const outcome: FoldStatus = { ...trained, phase: earlyStopped ? "Converged" : "Completed" };
   if (!run.spec.validation.enabled) return { status: outcome, actions: [] };
+  // A validation pod that could not start failed the fold, and its Job is deleted to free
+  // the GPU: the failure stands (validation has no attempts to retry with).
+  if (previous?.phase === "Failed" && isStartTimeout(previous.reason))
+    return {
+      status: { ...outcome, phase: "Failed", reason: previous.reason, message: previous.message },
+      actions: deleteValidation(input, previous.reason),
+    };
 
   if (!job) {
     if (previous?.validation)
@@ -140,11 +148,43 @@ export function decideValidation(input: FoldInput, trained: FoldStatus): FoldDec
       actions: [],
     };
   }
+  const active = newestPod(input.validatePods.filter(isPodActive));
+  const start = active
+    ? decideStart({
+        pod: active,
+        role: "validation",
+        main: NNUNET_CONTAINER,
+        timeouts: input.config.startTimeouts,
+        now: input.now,
+      })
+    : undefined;
+  if (start?.kind === "timedOut")
+    return {
+      status: { ...outcome, phase: "Failed", reason: start.failure.reason, message: start.failure.message },
+      actions: deleteValidation(input, start.failure.reason),
+    };
   const waiting = pod ? containerWaitingReason(pod, NNUNET_CONTAINER) : undefined;
-  const message = waiting
-    ? `validation pod waits: ${waiting.reason}${waiting.message ? ` (${waiting.message})` : ""}`
-    : `validating ${validationCheckpoint(run, earlyStopped)} checkpoint`;
-  return { status: { ...outcome, phase: "Validating", reason: "Validating", message }, actions: [] };
+  const message =
+    start?.kind === "waiting"
+      ? start.message
+      : waiting
+        ? `validation pod waits: ${waiting.reason}${waiting.message ? ` (${waiting.message})` : ""}`
+        : `validating ${validationCheckpoint(run, earlyStopped)} checkpoint`;
+  return {
+    status: { ...outcome, phase: "Validating", reason: "Validating", message },
+    actions: [],
+    ...(start?.kind === "waiting" && start.requeueAfterSeconds !== undefined
+      ? { requeueAfterSeconds: start.requeueAfterSeconds }
+      : {}),
+  };
+}
+
+function deleteValidation(input: FoldInput, reason: string | undefined): FoldAction[] {
+  const job = input.validateJob;
+  if (!job || job.metadata?.deletionTimestamp !== undefined) return [];
+  return [
+    { type: "DeleteValidationJob", fold: input.fold, name: job.metadata?.name ?? "", reason: reason ?? "failed" },
+  ];
 }
 
 /** An audited fold with both validations gets them in its audit. */
