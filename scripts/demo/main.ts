@@ -100,6 +100,10 @@ async function main(): Promise<void> {
 
   const view = new AbortController();
   shutdown.signal.addEventListener("abort", () => view.abort(), { once: true });
+  // The runs as the view last printed them: the demo's own reading of "finished" and its
+  // summary come from these, so the summary says what the live lines said last.
+  let shown: readonly TrainingRun[] = [];
+  const shownRun = (name: string): TrainingRun | undefined => shown.find((r) => r.metadata.name === name);
   const viewing = watchRuns({
     port,
     namespace: NAMESPACE,
@@ -110,6 +114,7 @@ async function main(): Promise<void> {
     now: () => new Date(),
     signal: view.signal,
     refreshMs: 1000,
+    onDraw: (runs) => (shown = runs),
   });
 
   // The low-priority run arrives once the first one's folds hold the GPUs: it has to queue.
@@ -123,14 +128,17 @@ async function main(): Promise<void> {
     );
 
   const names = ["totalseg-ct", "liver-lowprio"];
-  while (!shutdown.signal.aborted && !names.every((n) => FINISHED.has(get(n)?.status?.phase ?? ""))) await sleep(500);
+  while (!shutdown.signal.aborted && !names.every((n) => FINISHED.has(shownRun(n)?.status?.phase ?? "")))
+    await sleep(500);
   if (shutdown.signal.aborted) return;
-  await sleep(1500); // one last frame with the final statuses
+  // The last epochs' times can reach the status just after a run finished; the view prints a
+  // summary line again when its figure moves.
+  await sleep(1500);
   view.abort();
   await viewing;
   if (tty) process.stdout.write("\x1b[?25h");
 
-  const figures = names.map((n) => runFigures(get(n)!));
+  const figures = names.map((n) => runFigures(shownRun(n)!));
   console.log(`\n${formatSummary(figures, (Date.now() - started) / 1000)}`);
 
   const env = `export KUBECONFIG=${stack.kubeconfigPath} PATH=${join(repoRoot, ".tools/bin")}:${join(repoRoot, "node_modules/.bin")}:$PATH`;
