@@ -97,15 +97,15 @@ describe("npm run demo without a TTY", { timeout: 420_000 }, () => {
     const out = demo.output();
     assert.equal(code, 0, out.slice(-4000));
     assert.doesNotMatch(out, /\x1b\[/, "no terminal control sequences without a TTY");
-    assert.match(out, /totalseg-ct fold 0: Training, epoch \d+\/\d+, ema 0\.\d+/);
-    assert.match(out, /liver-lowprio: queued #1 \(NoGpuCapacity/);
-    assert.match(out, /totalseg-ct: calibration batch \d+ \(Calibrated\)/);
+    assert.match(out, /topcow-ctamra fold 0: Training, epoch \d+\/\d+, ema 0\.\d+/);
+    assert.match(out, /topcow-mra: queued #1 \(NoGpuCapacity/);
+    assert.match(out, /topcow-ctamra: calibration batch \d+ \(Calibrated\)/);
     assert.match(out, /^Summary \(\d+ s wall clock\)$/m);
     assert.match(out, /^ {2}GPU-hours [\d.]+ used of [\d.]+ for the full schedule, saved [\d.]+ \([\d.]+%\)$/m);
     assert.match(out, /^All runs: GPU-hours [\d.]+ used of [\d.]+ for the full schedules, saved [\d.]+ \([\d.]+%\)$/m);
     // One figure per run: the live lines' last word on a run is the summary's.
     const summary = out.slice(out.indexOf("Summary ("));
-    for (const name of ["totalseg-ct", "liver-lowprio"]) {
+    for (const name of ["topcow-ctamra", "topcow-mra"]) {
       const live = [...out.matchAll(new RegExp(`^\\d\\d:\\d\\d:\\d\\d ${name} summary: (GPU-hours .*)$`, "gm"))].map(
         (m) => m[1],
       );
@@ -121,7 +121,7 @@ describe("npm run demo without a TTY", { timeout: 420_000 }, () => {
 
   it("stops every process it started on SIGINT", async () => {
     const demo = startDemo(["--time-scale", "1200"]);
-    await waitFor(demo, /totalseg-ct fold \d: Training, epoch \d+/, 90_000);
+    await waitFor(demo, /topcow-ctamra fold \d: Training, epoch \d+/, 90_000);
     const started = descendants(demo.pid);
     // The pods' processes (nats-server, the operator and early-stop replicas, the training pods).
     assert.ok(started.size >= 8, `processes under the demo: ${started.size}`);

@@ -46,7 +46,7 @@ describe("stop over a fake port", () => {
     await port.create(Resources.jobs, {
       apiVersion: "batch/v1",
       kind: "Job",
-      metadata: { name: "totalseg-ct-fold-0", namespace: "default" },
+      metadata: { name: "topcow-ctamra-fold-0", namespace: "default" },
       spec: {},
     });
     port.failNext(
@@ -62,11 +62,11 @@ describe("stop over a fake port", () => {
       now: () => NOW,
       signal: new AbortController().signal,
     };
-    assert.equal(await stopCommand(ctx, "totalseg-ct", "0", undefined), 0);
+    assert.equal(await stopCommand(ctx, "topcow-ctamra", "0", undefined), 0);
     assert.equal(port.writes().filter((w) => w.verb === "patch").length, 2);
     const job = await port.get<KubeObject & { spec: { suspend?: boolean } }>(Resources.jobs, {
       namespace: "default",
-      name: "totalseg-ct-fold-0",
+      name: "topcow-ctamra-fold-0",
     });
     assert.equal(job.spec.suspend, true);
     assert.match(job.metadata.annotations?.[ANNOTATION_STOP_DECISION] ?? "", /"policy":"Manual"/);

@@ -121,11 +121,11 @@ const cases: Array<{ name: string; steps: Step[] }> = [
       {
         runs: [trainingRun()],
         lines: [
-          "totalseg-ct: Training",
-          "totalseg-ct: calibration batch 12 (Calibrated), 41.3 samples/s, 250 epochs planned",
-          "totalseg-ct fold 0: Training, epoch 120/250, ema 0.8123, best 0.8150@118, predicted end 2026-01-01T15:15:00.000Z",
-          "totalseg-ct fold 1: Converged, epoch 187/250, ema 0.8601, best 0.8610@184, stopped @187 Forecast",
-          "totalseg-ct fold 2: Queued, epoch -/250, ema -",
+          "topcow-ctamra: Training",
+          "topcow-ctamra: calibration batch 12 (Calibrated), 41.3 samples/s, 250 epochs planned",
+          "topcow-ctamra fold 0: Training, epoch 120/250, ema 0.8123, best 0.8150@118, predicted end 2026-01-01T15:15:00.000Z",
+          "topcow-ctamra fold 1: Converged, epoch 187/250, ema 0.8601, best 0.8610@184, stopped @187 Forecast",
+          "topcow-ctamra fold 2: Queued, epoch -/250, ema -",
         ],
       },
       {
