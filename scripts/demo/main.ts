@@ -15,7 +15,7 @@ import { formatSummary, runFigures } from "./summary.js";
 
 const USAGE = `usage: npm run demo [-- --keep] [--time-scale N]
   --keep          leave the cluster running after the runs finish (Ctrl-C stops it)
-  --time-scale N  recorded training seconds replayed per second (default 250: about two and a half minutes)`;
+  --time-scale N  recorded training seconds replayed per second (default 1200: about three minutes)`;
 
 interface Args {
   keep: boolean;
@@ -47,6 +47,9 @@ const NAMESPACE = "default";
 const HIGH = join(repoRoot, "deploy/samples/trainingrun.yaml");
 const LOW = join(repoRoot, "deploy/samples/trainingrun-low-priority.yaml");
 const FINISHED = new Set(["Succeeded", "Failed"]);
+// The samples' run names: each is named after the data its folds replay.
+const HIGH_RUN = "topcow-ctamra";
+const LOW_RUN = "topcow-mra";
 
 let starting: Promise<Stack> | undefined;
 let stopping: Promise<void> | undefined;
@@ -77,7 +80,7 @@ async function main(): Promise<void> {
   console.log(
     "Starting the devcluster (4 x 4 L40S + 1 CPU node, RBAC), then: helm install nnunet-operator charts/nnunet-operator -n nnunet-system --create-namespace -f scripts/demo/values-devcluster.yaml --wait",
   );
-  starting = startStack({ timeScale: args.timeScale ?? 250, logLevel: "info" });
+  starting = startStack({ timeScale: args.timeScale ?? 1200, logLevel: "info" });
   const stack = await starting;
   if (shutdown.signal.aborted) return;
   const { dc } = stack;
@@ -95,11 +98,15 @@ async function main(): Promise<void> {
 
   await stack.kubectl(["apply", "-f", HIGH]);
   console.log(
-    "kubectl apply -f deploy/samples/trainingrun.yaml (totalseg-ct: 5 folds, batch size Auto, early stop Forecast, priority 100)",
+    "kubectl apply -f deploy/samples/trainingrun.yaml (topcow-ctamra: TopCoW circle of Willis region on CTA, 5 folds, batch size Auto, early stop Forecast, priority 100)",
   );
 
   const view = new AbortController();
   shutdown.signal.addEventListener("abort", () => view.abort(), { once: true });
+  // The runs as the view last printed them: the demo's own reading of "finished" and its
+  // summary come from these, so the summary says what the live lines said last.
+  let shown: readonly TrainingRun[] = [];
+  const shownRun = (name: string): TrainingRun | undefined => shown.find((r) => r.metadata.name === name);
   const viewing = watchRuns({
     port,
     namespace: NAMESPACE,
@@ -110,27 +117,31 @@ async function main(): Promise<void> {
     now: () => new Date(),
     signal: view.signal,
     refreshMs: 1000,
+    onDraw: (runs) => (shown = runs),
   });
 
   // The low-priority run arrives once the first one's folds hold the GPUs: it has to queue.
-  while (!shutdown.signal.aborted && !(get("totalseg-ct")?.status?.folds ?? []).some((f) => f.phase === "Training"))
+  while (!shutdown.signal.aborted && !(get(HIGH_RUN)?.status?.folds ?? []).some((f) => f.phase === "Training"))
     await sleep(250);
   if (shutdown.signal.aborted) return;
   await stack.kubectl(["apply", "-f", LOW]);
   if (!tty)
     console.log(
-      "kubectl apply -f deploy/samples/trainingrun-low-priority.yaml (liver-lowprio: 3 folds x 4 GPUs, priority 10)",
+      "kubectl apply -f deploy/samples/trainingrun-low-priority.yaml (topcow-mra: TopCoW vessel segmentation on MRA, 4 folds x 4 GPUs, priority 10)",
     );
 
-  const names = ["totalseg-ct", "liver-lowprio"];
-  while (!shutdown.signal.aborted && !names.every((n) => FINISHED.has(get(n)?.status?.phase ?? ""))) await sleep(500);
+  const names = [HIGH_RUN, LOW_RUN];
+  while (!shutdown.signal.aborted && !names.every((n) => FINISHED.has(shownRun(n)?.status?.phase ?? "")))
+    await sleep(500);
   if (shutdown.signal.aborted) return;
-  await sleep(1500); // one last frame with the final statuses
+  // The last epochs' times can reach the status just after a run finished; the view prints a
+  // summary line again when its figure moves.
+  await sleep(1500);
   view.abort();
   await viewing;
   if (tty) process.stdout.write("\x1b[?25h");
 
-  const figures = names.map((n) => runFigures(get(n)!));
+  const figures = names.map((n) => runFigures(shownRun(n)!));
   console.log(`\n${formatSummary(figures, (Date.now() - started) / 1000)}`);
 
   const env = `export KUBECONFIG=${stack.kubeconfigPath} PATH=${join(repoRoot, ".tools/bin")}:${join(repoRoot, "node_modules/.bin")}:$PATH`;
@@ -141,9 +152,9 @@ async function main(): Promise<void> {
         `  ${env}`,
         "  kubectl get tr -w; kubectl get pods -n nnunet-system; helm list -n nnunet-system",
         "  kubectl logs -n nnunet-system deploy/nnunet-operator",
-        "  kubectl nnunet status totalseg-ct",
-        "  kubectl nnunet watch liver-lowprio",
-        "  kubectl apply -f deploy/samples/trainingrun.yaml   # after kubectl delete tr totalseg-ct",
+        `  kubectl nnunet status ${HIGH_RUN}`,
+        `  kubectl nnunet watch ${LOW_RUN}`,
+        `  kubectl apply -f deploy/samples/trainingrun.yaml   # after kubectl delete tr ${HIGH_RUN}`,
         "Ctrl-C here stops it all.",
       ].join("\n"),
     );
@@ -154,7 +165,7 @@ async function main(): Promise<void> {
     [
       "Keep exploring: `npm run demo -- --keep` leaves the cluster running and prints:",
       `  ${env.replace(stack.kubeconfigPath, "<kubeconfig>")}`,
-      "  kubectl get tr -w; kubectl nnunet status totalseg-ct; kubectl nnunet logs totalseg-ct --fold 0",
+      `  kubectl get tr -w; kubectl nnunet status ${HIGH_RUN}; kubectl nnunet logs ${HIGH_RUN} --fold 0`,
       "Architecture and the other commands: README.md",
     ].join("\n"),
   );

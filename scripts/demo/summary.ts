@@ -3,8 +3,9 @@ import { gpuFigures } from "@nnunet-operator/cli";
 
 // The demo's closing summary, read from each run's status like every other view: the GPU
 // figures are the operator's (status.totals, from the epoch times the trainer logged), and
-// the line that says them is the plugin's own formatter, so the summary, the live lines and
-// `kubectl nnunet status` print the same figure for a run. On the devcluster the logged
+// the line that says them is the plugin's own formatter (gpuFigures). The demo hands it the
+// runs exactly as the live view last printed them, so the summary and the last live line of
+// a run are one figure from one function over one object. On the devcluster the logged
 // epoch times are the recorded ones of the replayed real runs (rescaled for the batch size),
 // so these are GPU-hours on real L40S cards, not the simulation's compressed wall clock.
 

@@ -4,8 +4,8 @@
 // trains its fold to the end of the schedule, and its status shows the would-be stop epoch
 // and what that stop would have cost and saved, equal to the early-stop evaluator's figures
 // for the curve the fold trained (exported from the stream with kubectl nnunet curves
-// export, as a platform team would). The curve is the calcium OCT 2d run, which Forecast
-// stops at epoch 494 of 1000.
+// export, as a platform team would). The fold is fold 3 of the TopCoW CTA circle-of-Willis
+// region run, whose recorded curve Forecast stops at epoch 755 of 1000.
 import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -18,10 +18,11 @@ import { sleep } from "../../scripts/demo/processes.js";
 import { RELEASE, removeWorkDir, repoRoot, type Stack, startStack, SYSTEM_NS } from "../../scripts/demo/stack.js";
 
 const NS = "default";
-const NAME = "audit-oct";
+const NAME = "audit-ctamra";
+const FOLD = 3;
 // The read-only export user of the chart's nats-auth Secret.
 const EXPORT_CREDS_KEY = "export.creds";
-const SOURCE = "icekang__Dataset306_Sohee_Ajay_Calcium_OCT__2d__fold0.csv";
+const SOURCE = `topcow-hasna__Dataset705_TopCoWDetCTAextendedMaskCTAMRA__3d_fullres_spacing_ps__fold${FOLD}.csv`;
 
 describe("an audited fold on the devcluster", { timeout: 240_000 }, () => {
   let stack: Stack;
@@ -34,7 +35,7 @@ describe("an audited fold on the devcluster", { timeout: 240_000 }, () => {
   };
 
   before(async () => {
-    stack = await startStack({ timeScale: 2400, logLevel: "warn" });
+    stack = await startStack({ timeScale: 4000, logLevel: "warn" });
     await stack.dc.cluster.create({
       apiVersion: "nnunet-operator.io/v1alpha1",
       kind: "TrainingRun",
@@ -42,9 +43,9 @@ describe("an audited fold on the devcluster", { timeout: 240_000 }, () => {
       // The plans' batch size keeps the schedule at 1000 epochs and the simulated epoch times
       // those of the recorded curve.
       spec: {
-        dataset: "Dataset501_TotalSegCT",
-        configuration: "3d_fullres",
-        folds: [0],
+        dataset: "Dataset705_TopCoWDetCTAextendedMaskCTAMRA",
+        configuration: "3d_fullres_spacing_ps",
+        folds: [FOLD],
         storage: { claimName: "nnunet-data" },
         batchSize: { mode: "Plans" },
         schedule: { earlyStop: { mode: "Audit" } },
@@ -152,7 +153,7 @@ describe("an audited fold on the devcluster", { timeout: 240_000 }, () => {
       runResultsSubPath(run),
       run.spec.dataset,
       `${c?.trainer}__${c?.plans}__${run.spec.configuration}`,
-      "fold_0",
+      `fold_${FOLD}`,
     );
     // The simulated nnU-Net writes its checkpoints as JSON: the epoch after the one saved, and the best EMA.
     const kept = JSON.parse(readFileSync(join(foldDir, "checkpoint_best_at_decision.pth"), "utf8")) as {

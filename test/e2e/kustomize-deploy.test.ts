@@ -71,7 +71,7 @@ describe("kubectl apply -k deploy/ with cert-manager TLS", { timeout: 400_000 },
   it("admits a TrainingRun through the webhook (failurePolicy Fail)", async () => {
     assert.match(
       await kubectl("apply", "-f", join(repoRoot, "deploy/samples/trainingrun.yaml")),
-      /trainingrun.nnunet-operator.io\/totalseg-ct created/,
+      /trainingrun.nnunet-operator.io\/topcow-ctamra created/,
     );
     await kubectl("delete", "-f", join(repoRoot, "deploy/samples/trainingrun.yaml"), "--wait=false");
   });

@@ -61,6 +61,6 @@ describe("deploy/", () => {
     const kustomization = parse(readFileSync(join(deployDir, "kustomization.yaml"), "utf8")) as { resources: string[] };
     assert.ok(kustomization.resources.every((r) => r.startsWith("manifests/")));
     const sample = parse(readFileSync(join(deployDir, "samples/trainingrun.yaml"), "utf8")) as K8sObject;
-    assert.equal(objectKey(sample), "nnunet-operator.io/v1alpha1/TrainingRun/default/totalseg-ct");
+    assert.equal(objectKey(sample), "nnunet-operator.io/v1alpha1/TrainingRun/default/topcow-ctamra");
   });
 });

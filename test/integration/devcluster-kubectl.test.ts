@@ -63,10 +63,10 @@ describe("kubectl against the devcluster", () => {
       await ok(["apply", "-f", crd]),
       /customresourcedefinition.apiextensions.k8s.io\/trainingruns.nnunet-operator.io created/,
     );
-    assert.match(await ok(["apply", "-f", sample]), /trainingrun.nnunet-operator.io\/totalseg-ct created/);
-    assert.match(await ok(["apply", "-f", sample]), /trainingrun.nnunet-operator.io\/totalseg-ct unchanged/);
+    assert.match(await ok(["apply", "-f", sample]), /trainingrun.nnunet-operator.io\/topcow-ctamra created/);
+    assert.match(await ok(["apply", "-f", sample]), /trainingrun.nnunet-operator.io\/topcow-ctamra unchanged/);
     const annotations = JSON.parse(
-      await ok(["get", "tr", "totalseg-ct", "-o", "jsonpath={.metadata.annotations}"]),
+      await ok(["get", "tr", "topcow-ctamra", "-o", "jsonpath={.metadata.annotations}"]),
     ) as Record<string, string>;
     assert.ok(
       annotations["kubectl.kubernetes.io/last-applied-configuration"],
@@ -120,21 +120,21 @@ spec:
   it("prints the CRD's printer columns", async () => {
     const out = await ok(["get", "trainingruns"]);
     assert.match(out.split("\n")[0] ?? "", /^NAME\s+PHASE\s+FOLDS\s+EPOCH\s+GPU-H\s+SAVED\s+FINISH\s+AGE$/);
-    assert.match(out, /^totalseg-ct\s+\S+/m);
+    assert.match(out, /^topcow-ctamra\s+\S+/m);
     const pods = await kubectl(["get", "pods", "-A"]);
     assert.match(pods.stdout + pods.stderr, /No resources found|^NAMESPACE\s+NAME\s+READY\s+STATUS\s+RESTARTS\s+AGE/m);
   });
 
   it("patches with merge and JSON patches, and the status subresource", async () => {
     assert.match(
-      await ok(["patch", "tr", "totalseg-ct", "--type=merge", "-p", '{"spec":{"suspend":true}}']),
+      await ok(["patch", "tr", "topcow-ctamra", "--type=merge", "-p", '{"spec":{"suspend":true}}']),
       /patched/,
     );
     assert.match(
       await ok([
         "patch",
         "tr",
-        "totalseg-ct",
+        "topcow-ctamra",
         "--type=json",
         "-p",
         '[{"op":"replace","path":"/spec/suspend","value":false}]',
@@ -144,13 +144,13 @@ spec:
     await ok([
       "patch",
       "tr",
-      "totalseg-ct",
+      "topcow-ctamra",
       "--subresource=status",
       "--type=merge",
       "-p",
       '{"status":{"phase":"Training"}}',
     ]);
-    assert.match(await ok(["get", "tr", "totalseg-ct", "--no-headers"]), /^totalseg-ct\s+Training/);
+    assert.match(await ok(["get", "tr", "topcow-ctamra", "--no-headers"]), /^topcow-ctamra\s+Training/);
   });
 
   it("shows a fixture status in the printer columns (-o wide adds batch and best EMA), with the values the plugin's run list prints", async () => {
@@ -160,7 +160,7 @@ spec:
     await ok([
       "patch",
       "tr",
-      "totalseg-ct",
+      "topcow-ctamra",
       "--subresource=status",
       "--type=merge",
       "-p",
@@ -175,9 +175,9 @@ spec:
         starts.map(({ name, at }, i) => [name, line.slice(at, starts[i + 1]?.at ?? line.length).trim()]),
       );
     };
-    const { AGE: age, ...columns } = row(await ok(["get", "tr", "totalseg-ct"]));
+    const { AGE: age, ...columns } = row(await ok(["get", "tr", "topcow-ctamra"]));
     assert.deepEqual(columns, {
-      NAME: "totalseg-ct",
+      NAME: "topcow-ctamra",
       PHASE: "Training",
       FOLDS: "2/5",
       EPOCH: "163-211/250",
@@ -186,10 +186,10 @@ spec:
       FINISH: "",
     });
     assert.match(age ?? "", /^\d+s$/);
-    const wide = row(await ok(["get", "tr", "totalseg-ct", "-o", "wide"]));
+    const wide = row(await ok(["get", "tr", "topcow-ctamra", "-o", "wide"]));
     assert.deepEqual([wide["BATCH"], wide["BEST EMA DICE"], wide["SAVED"]], ["8", "0.8475", "125.3 (92.7%)"]);
 
-    const run = TrainingRun.parse(JSON.parse(await ok(["get", "tr", "totalseg-ct", "-o", "json"])));
+    const run = TrainingRun.parse(JSON.parse(await ok(["get", "tr", "topcow-ctamra", "-o", "json"])));
     const plugin = row(formatRunList([run], new Date(), false));
     assert.deepEqual(
       [plugin["FOLDS"], plugin["EPOCHS"], plugin["GPU-H"], plugin["SAVED"], plugin["BATCH"], plugin["BEST-EMA"]],
@@ -218,14 +218,14 @@ spec:
   });
 
   it("describes a TrainingRun", async () => {
-    const out = await ok(["describe", "tr", "totalseg-ct"]);
-    assert.match(out, /^Name:\s+totalseg-ct$/m);
+    const out = await ok(["describe", "tr", "topcow-ctamra"]);
+    assert.match(out, /^Name:\s+topcow-ctamra$/m);
     assert.match(out, /^Kind:\s+TrainingRun$/m);
-    assert.match(out, /Dataset:\s+Dataset501_TotalSegCT/);
+    assert.match(out, /Dataset:\s+Dataset705_TopCoWDetCTAextendedMaskCTAMRA/);
   });
 
   it("watches with get -w and sees a change", async () => {
-    const child = spawn(kubectlBin, ["get", "tr", "totalseg-ct", "-w", "--no-headers"], {
+    const child = spawn(kubectlBin, ["get", "tr", "topcow-ctamra", "-w", "--no-headers"], {
       env: { PATH: process.env["PATH"] ?? "", HOME: home, KUBECONFIG: dc.kubeconfigPath },
     });
     let out = "";
@@ -234,11 +234,11 @@ spec:
       const deadline = Date.now() + 10_000;
       while (!re.test(out) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     };
-    await until(/totalseg-ct/);
+    await until(/topcow-ctamra/);
     await ok([
       "patch",
       "tr",
-      "totalseg-ct",
+      "topcow-ctamra",
       "--subresource=status",
       "--type=merge",
       "-p",
@@ -246,18 +246,18 @@ spec:
     ]);
     await until(/Validating/);
     child.kill();
-    assert.match(out, /totalseg-ct\s+Validating/);
+    assert.match(out, /topcow-ctamra\s+Validating/);
   });
 
   it("waits for a condition", async () => {
     // kubectl wait ignores conditions whose observedGeneration is behind metadata.generation.
-    const generation = Number(await ok(["get", "tr", "totalseg-ct", "-o", "jsonpath={.metadata.generation}"]));
-    const waiting = kubectl(["wait", "--for=condition=Ready", "tr/totalseg-ct", "--timeout=20s"]);
+    const generation = Number(await ok(["get", "tr", "topcow-ctamra", "-o", "jsonpath={.metadata.generation}"]));
+    const waiting = kubectl(["wait", "--for=condition=Ready", "tr/topcow-ctamra", "--timeout=20s"]);
     await new Promise((r) => setTimeout(r, 300));
     await ok([
       "patch",
       "tr",
-      "totalseg-ct",
+      "topcow-ctamra",
       "--subresource=status",
       "--type=merge",
       "-p",
@@ -305,9 +305,9 @@ spec:
   });
 
   it("deletes, then reports NotFound like a real server", async () => {
-    assert.match(await ok(["delete", "tr", "totalseg-ct"]), /trainingrun.nnunet-operator.io "totalseg-ct" deleted/);
-    const r = await kubectl(["get", "tr", "totalseg-ct"]);
+    assert.match(await ok(["delete", "tr", "topcow-ctamra"]), /trainingrun.nnunet-operator.io "topcow-ctamra" deleted/);
+    const r = await kubectl(["get", "tr", "topcow-ctamra"]);
     assert.notEqual(r.code, 0);
-    assert.match(r.stderr, /Error from server \(NotFound\): trainingruns.nnunet-operator.io "totalseg-ct" not found/);
+    assert.match(r.stderr, /Error from server \(NotFound\): trainingruns.nnunet-operator.io "topcow-ctamra" not found/);
   });
 });

@@ -71,11 +71,11 @@ describe("a run's GPU figure is the same in the plugin, the live view and the de
       assert.equal(gpuLine(formatSummary([runFigures(c.run)], 60)), plugin, "the demo's summary");
       assert.equal(gpuLine(renderRunView([c.run], { width: 200, tty: false, now: NOW })), plugin, "the live view");
       const plain = plainUpdates(EMPTY_PLAIN_STATE, [c.run]).lines.find((l) =>
-        l.startsWith("totalseg-ct summary: GPU-hours"),
+        l.startsWith("topcow-ctamra summary: GPU-hours"),
       );
       assert.equal(
         plain,
-        c.plain ? `totalseg-ct summary: ${plugin}` : undefined,
+        c.plain ? `topcow-ctamra summary: ${plugin}` : undefined,
         "the plain lines print it once the run ended",
       );
     });

@@ -20,38 +20,38 @@ after(async () => {
 
 describe("kubectl nnunet logs", () => {
   it("prints the nnU-Net container's log of the fold's training pod, found by its labels", async () => {
-    const r = await world.cli(["logs", "totalseg-ct", "--fold", "0"]);
+    const r = await world.cli(["logs", "topcow-ctamra", "--fold", "0"]);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout, "Epoch 119\nYayy! New best EMA pseudo Dice: 0.815\nEpoch 120\n");
   });
 
   it("follows a container's log with -f -c until the pod's log ends, through the real plugin", async () => {
-    const r = await world.plugin(["logs", "totalseg-ct", "--fold", "0", "-f", "-c", "reporter"]);
+    const r = await world.plugin(["logs", "topcow-ctamra", "--fold", "0", "-f", "-c", "reporter"]);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout, '{"msg":"published","epoch":120}\n');
   });
 
   it("says that a fold has no training pod yet; exit code 1", async () => {
-    const r = await world.cli(["logs", "totalseg-ct", "--fold", "2"]);
+    const r = await world.cli(["logs", "topcow-ctamra", "--fold", "2"]);
     assert.equal(r.code, 1);
-    assert.match(r.stderr, /no training pod of fold 2 of TrainingRun default\/totalseg-ct \(the fold is Queued\)/);
+    assert.match(r.stderr, /no training pod of fold 2 of TrainingRun default\/topcow-ctamra \(the fold is Queued\)/);
   });
 
   it("names the containers when -c names one the pod lacks", async () => {
-    const r = await world.cli(["logs", "totalseg-ct", "--fold", "0", "-c", "trainer"]);
+    const r = await world.cli(["logs", "topcow-ctamra", "--fold", "0", "-c", "trainer"]);
     assert.equal(r.code, 1);
     assert.match(
       r.stderr,
-      /container "trainer" is not in pod totalseg-ct-fold-0-a1b2c \(containers: nnunet, reporter\)/,
+      /container "trainer" is not in pod topcow-ctamra-fold-0-a1b2c \(containers: nnunet, reporter\)/,
     );
   });
 });
 
 describe("kubectl nnunet watch", () => {
   it("--once prints one plain frame of the run and the queue without a TTY", async () => {
-    const r = await world.cli(["watch", "totalseg-ct", "--once"]);
+    const r = await world.cli(["watch", "topcow-ctamra", "--once"]);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /^totalseg-ct {2}Training {2}epochs 120\/250\n/);
+    assert.match(r.stdout, /^topcow-ctamra {2}Training {2}epochs 120\/250\n/);
     assert.match(r.stdout, /\n {2}fold 0 .*120\/250 {2}ema 0\.8123 .*Training\n/);
     assert.match(r.stdout, /\nqueue\n {2}#1 {2}liver-low/);
     assert.ok(!r.stdout.includes("\x1b"));
@@ -60,12 +60,12 @@ describe("kubectl nnunet watch", () => {
   it("follows status changes and ends with the summary when the run succeeds", async () => {
     const abort = new AbortController();
     const timer = setTimeout(() => abort.abort(), 10_000);
-    const watching = world.cli(["watch", "totalseg-ct"], {}, abort.signal);
+    const watching = world.cli(["watch", "topcow-ctamra"], {}, abort.signal);
     await new Promise((r) => setTimeout(r, 500));
     const done = succeededRun().status;
     await world.port.patchStatus(
       Resources.trainingRuns,
-      { namespace: "default", name: "totalseg-ct" },
+      { namespace: "default", name: "topcow-ctamra" },
       {
         status: {
           ...done,
@@ -88,13 +88,13 @@ describe("kubectl nnunet watch", () => {
     clearTimeout(timer);
     assert.equal(abort.signal.aborted, false, "the watch ended by itself");
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /totalseg-ct: Training\n/);
-    assert.match(r.stdout, /totalseg-ct: Succeeded\n/);
+    assert.match(r.stdout, /topcow-ctamra: Training\n/);
+    assert.match(r.stdout, /topcow-ctamra: Succeeded\n/);
     assert.match(
       r.stdout,
-      /totalseg-ct summary: GPU-hours 9\.6 used of 100\.0 for the full schedule, saved 90\.4 \(90\.4%\)\n/,
+      /topcow-ctamra summary: GPU-hours 9\.6 used of 100\.0 for the full schedule, saved 90\.4 \(90\.4%\)\n/,
     );
-    assert.match(r.stdout, /totalseg-ct summary fold 2: best EMA - @ epoch -, validation Dice 0\.8100/);
+    assert.match(r.stdout, /topcow-ctamra summary fold 2: best EMA - @ epoch -, validation Dice 0\.8100/);
   });
 
   it("on a TTY redraws the frame in place and shows the cursor again when it ends", async () => {

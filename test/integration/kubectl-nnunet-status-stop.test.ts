@@ -27,7 +27,7 @@ describe("kubectl nnunet status", () => {
     const lines = r.stdout.trim().split("\n");
     assert.match(lines[0] as string, /^NAME +PHASE +FOLDS +EPOCHS +BEST-EMA +BATCH +GPU-H +SAVED +QUEUE +ETA +AGE$/);
     assert.match(r.stdout, /liver-low +Queued +0\/5 +- +- +- +- +- +#1 NoGpuCapacity +start (now|in \S+)/);
-    assert.match(r.stdout, /totalseg-ct +Training +1\/3 +120\/250 +0\.8380 +12 +7\.7 +45\.3 \(90\.6%\) +-/);
+    assert.match(r.stdout, /topcow-ctamra +Training +1\/3 +120\/250 +0\.8380 +12 +7\.7 +45\.3 \(90\.6%\) +-/);
     assert.ok(!r.stdout.includes("other"), "runs of other namespaces stay out without -A");
   });
 
@@ -39,9 +39,12 @@ describe("kubectl nnunet status", () => {
   });
 
   it("with RUN prints a table per fold: phase, attempt, epochs, EMA, batch, node, GPU-h, stop decision", async () => {
-    const r = await world.cli(["status", "totalseg-ct"]);
+    const r = await world.cli(["status", "topcow-ctamra"]);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /^TrainingRun default\/totalseg-ct: Training \(Dataset501_TotalSegCT 3d_fullres/);
+    assert.match(
+      r.stdout,
+      /^TrainingRun default\/topcow-ctamra: Training \(Dataset705_TopCoWDetCTAextendedMaskCTAMRA 3d_fullres_spacing_ps/,
+    );
     assert.match(
       r.stdout,
       /Calibration: batch 12 \(Calibrated, plans 2\), 41\.3 samples\/s, NVIDIA-L40S, 250 epochs planned/,
@@ -121,15 +124,15 @@ describe("kubectl nnunet status", () => {
 
 describe("kubectl nnunet stop", () => {
   it("patches the fold's Job once: the Manual decision annotation and suspend, as the early-stop controller does", async () => {
-    const r = await world.cli(["stop", "totalseg-ct", "--fold", "0", "--reason", "good enough for the demo"]);
+    const r = await world.cli(["stop", "topcow-ctamra", "--fold", "0", "--reason", "good enough for the demo"]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(
       r.stdout,
-      /fold 0 of TrainingRun default\/totalseg-ct: stop requested at epoch 120 \(best EMA 0\.8150 at epoch 118\); Job totalseg-ct-fold-0 suspended/,
+      /fold 0 of TrainingRun default\/topcow-ctamra: stop requested at epoch 120 \(best EMA 0\.8150 at epoch 118\); Job topcow-ctamra-fold-0 suspended/,
     );
     const job = await world.port.get<KubeObject & { spec: { suspend?: boolean } }>(Resources.jobs, {
       namespace: "default",
-      name: "totalseg-ct-fold-0",
+      name: "topcow-ctamra-fold-0",
     });
     assert.equal(job.spec.suspend, true);
     const decision = StopDecision.parse(JSON.parse(job.metadata.annotations?.[ANNOTATION_STOP_DECISION] ?? "null"));
@@ -148,14 +151,14 @@ describe("kubectl nnunet stop", () => {
   });
 
   it("a second stop changes nothing, also through the real plugin", async () => {
-    const before = await world.port.get(Resources.jobs, { namespace: "default", name: "totalseg-ct-fold-0" });
-    const r = await world.plugin(["stop", "totalseg-ct", "--fold", "0"]);
+    const before = await world.port.get(Resources.jobs, { namespace: "default", name: "topcow-ctamra-fold-0" });
+    const r = await world.plugin(["stop", "topcow-ctamra", "--fold", "0"]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(
       r.stdout,
-      /fold 0 of TrainingRun default\/totalseg-ct already has a stop decision \(Manual at epoch 120, .*\): nothing to do/,
+      /fold 0 of TrainingRun default\/topcow-ctamra already has a stop decision \(Manual at epoch 120, .*\): nothing to do/,
     );
-    const afterStop = await world.port.get(Resources.jobs, { namespace: "default", name: "totalseg-ct-fold-0" });
+    const afterStop = await world.port.get(Resources.jobs, { namespace: "default", name: "topcow-ctamra-fold-0" });
     assert.equal(afterStop.metadata.resourceVersion, before.metadata.resourceVersion);
   });
 
@@ -164,30 +167,30 @@ describe("kubectl nnunet stop", () => {
       name: "a fold that has converged",
       args: ["--fold", "1"],
       code: 1,
-      message: /fold 1 of TrainingRun default\/totalseg-ct is Converged, not Training: its training is already over/,
+      message: /fold 1 of TrainingRun default\/topcow-ctamra is Converged, not Training: its training is already over/,
     },
     {
       name: "a fold still queued",
       args: ["--fold", "2"],
       code: 1,
-      message: /fold 2 of TrainingRun default\/totalseg-ct is Queued, not Training: it has not started/,
+      message: /fold 2 of TrainingRun default\/topcow-ctamra is Queued, not Training: it has not started/,
     },
     {
       name: "a fold the run does not have",
       args: ["--fold", "4"],
       code: 1,
-      message: /fold 4 is not a fold of TrainingRun default\/totalseg-ct \(its folds: 0, 1, 2\)/,
+      message: /fold 4 is not a fold of TrainingRun default\/topcow-ctamra \(its folds: 0, 1, 2\)/,
     },
     { name: "a missing --fold", args: [], code: 2, message: /"stop" needs --fold N/ },
   ];
   for (const c of refusals) {
     it(`refuses ${c.name} with exit code ${c.code} and leaves the Job alone`, async () => {
-      const r = await world.cli(["stop", "totalseg-ct", ...c.args]);
+      const r = await world.cli(["stop", "topcow-ctamra", ...c.args]);
       assert.equal(r.code, c.code);
       assert.match(r.stderr, c.message);
       const job1 = await world.port.get<KubeObject & { spec: { suspend?: boolean } }>(Resources.jobs, {
         namespace: "default",
-        name: "totalseg-ct-fold-1",
+        name: "topcow-ctamra-fold-1",
       });
       assert.notEqual(job1.spec.suspend, true);
     });

@@ -63,7 +63,7 @@ export class CliWorld {
     readonly port: ClientPort,
   ) {}
 
-  /** default: totalseg-ct (fold 0 training, 1 converged, 2 queued) and liver-low (queued); team-b: other (succeeded). */
+  /** default: topcow-ctamra (fold 0 training, 1 converged, 2 queued) and liver-low (queued); team-b: other (succeeded). */
   static async start(): Promise<CliWorld> {
     const dc = await startDevCluster({ manifests: [join(root, "crds/trainingruns.nnunet-operator.io.yaml")] });
     const kc = new KubeConfig();
@@ -75,14 +75,17 @@ export class CliWorld {
     await world.createRun(queuedRun("liver-low"));
     const done = succeededRun();
     await world.createRun({ ...done, metadata: { ...done.metadata, namespace: "team-b", name: "other" } });
-    await port.create(Resources.jobs, job("totalseg-ct", "0"));
-    await port.create(Resources.jobs, job("totalseg-ct", "1"));
-    await port.create(Resources.pods, pod("totalseg-ct-calibrate-x1", "totalseg-ct", "0", "calibrate"));
-    await port.create(Resources.pods, pod("totalseg-ct-fold-0-a1b2c", "totalseg-ct", "0"));
+    await port.create(Resources.jobs, job("topcow-ctamra", "0"));
+    await port.create(Resources.jobs, job("topcow-ctamra", "1"));
+    await port.create(Resources.pods, pod("topcow-ctamra-calibrate-x1", "topcow-ctamra", "0", "calibrate"));
+    await port.create(Resources.pods, pod("topcow-ctamra-fold-0-a1b2c", "topcow-ctamra", "0"));
     const logs = new Map<string, string[]>([
-      ["default/totalseg-ct-fold-0-a1b2c/nnunet", ["Epoch 119", "Yayy! New best EMA pseudo Dice: 0.815", "Epoch 120"]],
-      ["default/totalseg-ct-fold-0-a1b2c/reporter", ['{"msg":"published","epoch":120}']],
-      ["default/totalseg-ct-calibrate-x1/nnunet", ["calibration log: not a training pod"]],
+      [
+        "default/topcow-ctamra-fold-0-a1b2c/nnunet",
+        ["Epoch 119", "Yayy! New best EMA pseudo Dice: 0.815", "Epoch 120"],
+      ],
+      ["default/topcow-ctamra-fold-0-a1b2c/reporter", ['{"msg":"published","epoch":120}']],
+      ["default/topcow-ctamra-calibrate-x1/nnunet", ["calibration log: not a training pod"]],
     ]);
     dc.addSubresource("pods/log", async ({ res, namespace, name, query }) => {
       const lines = logs.get(`${namespace}/${name}/${query.get("container")}`);

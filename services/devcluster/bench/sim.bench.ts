@@ -146,7 +146,16 @@ async function benchTrainers(): Promise<void> {
             name: "nnunet",
             image: "nnunet-operator/nnunet:latest",
             command: ["nnUNetv2_train"],
-            args: ["Dataset003_Liver", "3d_fullres", String(i % 5), "-tr", `Trainer${i}`, "-p", "nnUNetPlans"],
+            // Five recorded folds of 1000 epochs: each trainer replays its fold's own curve.
+            args: [
+              "Dataset705_TopCoWDetCTAextendedMaskCTAMRA",
+              "3d_fullres_spacing_ps",
+              String(i % 5),
+              "-tr",
+              `Trainer${i}`,
+              "-p",
+              "nnUNetPlans",
+            ],
             env: [
               { name: "nnUNet_preprocessed", value: "/data/nnUNet_preprocessed" },
               { name: "nnUNet_results", value: "/data/nnUNet_results" },

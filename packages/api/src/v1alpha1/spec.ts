@@ -236,9 +236,9 @@ export const TrainingRunSpec = z
       .string()
       .max(100)
       .regex(/^Dataset[0-9]{3}_[A-Za-z0-9_-]+$/, {
-        error: "must be an nnU-Net v2 dataset name such as Dataset501_TotalSegCT",
+        error: "must be an nnU-Net v2 dataset name such as Dataset003_Liver",
       })
-      .meta({ description: "nnU-Net dataset name, such as Dataset501_TotalSegCT. Immutable." }),
+      .meta({ description: "nnU-Net dataset name, such as Dataset003_Liver. Immutable." }),
     configuration: z
       .string()
       .min(1)

@@ -5,7 +5,8 @@ import { ANNOTATION_STOP_DECISION, type TrainingRun } from "@nnunet-operator/api
 import { KubeApiError, type KubeObject, Resources } from "@nnunet-operator/kube";
 import { FakeKubePort } from "@nnunet-operator/kube/testing";
 import type { CommandContext } from "../context.js";
-import { NOW, queuedRun, trainingRun } from "../testing/runs.js";
+import { NOW, queuedRun, succeededRun, trainingRun } from "../testing/runs.js";
+import { gpuFigures } from "../view/format.js";
 import { stopCommand } from "./stop.js";
 import { watchRuns } from "./watch.js";
 
@@ -45,7 +46,7 @@ describe("stop over a fake port", () => {
     await port.create(Resources.jobs, {
       apiVersion: "batch/v1",
       kind: "Job",
-      metadata: { name: "totalseg-ct-fold-0", namespace: "default" },
+      metadata: { name: "topcow-ctamra-fold-0", namespace: "default" },
       spec: {},
     });
     port.failNext(
@@ -61,11 +62,11 @@ describe("stop over a fake port", () => {
       now: () => NOW,
       signal: new AbortController().signal,
     };
-    assert.equal(await stopCommand(ctx, "totalseg-ct", "0", undefined), 0);
+    assert.equal(await stopCommand(ctx, "topcow-ctamra", "0", undefined), 0);
     assert.equal(port.writes().filter((w) => w.verb === "patch").length, 2);
     const job = await port.get<KubeObject & { spec: { suspend?: boolean } }>(Resources.jobs, {
       namespace: "default",
-      name: "totalseg-ct-fold-0",
+      name: "topcow-ctamra-fold-0",
     });
     assert.equal(job.spec.suspend, true);
     assert.match(job.metadata.annotations?.[ANNOTATION_STOP_DECISION] ?? "", /"policy":"Manual"/);
@@ -146,5 +147,45 @@ describe("watchRuns over a fake port", () => {
       abort.abort();
       await watching;
     }
+  });
+
+  it("hands each frame's runs to onDraw, so a summary printed after the view says what its last line said", async () => {
+    const port = new FakeKubePort();
+    await seed(port, succeededRun());
+    const out = output();
+    const abort = new AbortController();
+    let drawn: readonly TrainingRun[] = [];
+    const watching = watchRuns({
+      port,
+      namespace: "default",
+      out,
+      tty: false,
+      width: () => 80,
+      now: () => NOW,
+      signal: abort.signal,
+      coalesceMs: 1,
+      onDraw: (runs) => (drawn = runs),
+    });
+    try {
+      await until(() => out.text().includes("done summary: GPU-hours 9.6"));
+      // The last epoch's time lands after the run finished: the figure moves once more.
+      await port.patchStatus(
+        Resources.trainingRuns,
+        { namespace: "default", name: "done" },
+        { status: { summary: { gpuHours: 9.7 }, totals: { gpuSecondsUsed: 34830 } } },
+        { type: "merge" },
+      );
+      await until(() => out.text().includes("done summary: GPU-hours 9.7"));
+    } finally {
+      abort.abort();
+      await watching;
+    }
+    const live = out
+      .text()
+      .split("\n")
+      .filter((l) => l.includes("done summary: "))
+      .map((l) => l.slice(l.indexOf("GPU-hours")));
+    assert.equal(live.length, 2);
+    assert.equal(live.at(-1), gpuFigures(drawn.find((r) => r.metadata.name === "done")?.status));
   });
 });

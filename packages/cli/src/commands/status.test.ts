@@ -13,7 +13,7 @@ describe("status shows when work ends and when waiting runs start", () => {
       contains: [
         /^NAME .* QUEUE +ETA +AGE$/m,
         /^liver-low .*#1 NoGpuCapacity +start in 1h35m +90m$/m,
-        /^totalseg-ct .* - +end in 3h15m +90m$/m,
+        /^topcow-ctamra .* - +end in 3h15m +90m$/m,
       ],
     },
     {

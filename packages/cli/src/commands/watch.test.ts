@@ -23,8 +23,8 @@ describe("selectRuns", () => {
   it("without a run: every run", () => assert.equal(selectRuns(runs, undefined, undefined).length, 3));
   it("with a run: that run and the waiting runs of its namespace", () => {
     assert.deepEqual(
-      selectRuns(runs, "totalseg-ct", "default").map((r) => r.metadata.name),
-      ["totalseg-ct", "waiting"],
+      selectRuns(runs, "topcow-ctamra", "default").map((r) => r.metadata.name),
+      ["topcow-ctamra", "waiting"],
     );
   });
   it("a run that does not exist: only the queue", () => {

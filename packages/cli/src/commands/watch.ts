@@ -31,6 +31,12 @@ export interface WatchViewOptions {
   /** A TTY also redraws this often, so that ages stay current; default 5000. */
   refreshMs?: number;
   warn?: (message: string) => void;
+  /**
+   * Called after each frame with the runs it showed. What a caller prints beside the view
+   * (the demo's closing summary) then reads the very objects the view last printed, instead
+   * of a later read that could say something else.
+   */
+  onDraw?: (runs: readonly TrainingRun[]) => void;
 }
 
 export type WatchEnd = "aborted" | "once" | "finished";
@@ -164,6 +170,7 @@ export async function watchRuns(o: WatchViewOptions): Promise<WatchEnd> {
       for (const line of update.lines) o.out.write(`${stamp} ${line}\n`);
     }
     lastError = undefined;
+    o.onDraw?.(shown);
     if (o.once) end = "once";
     else if (target && (target.status?.phase === "Succeeded" || target.status?.phase === "Failed")) end = "finished";
     else return;

@@ -20,8 +20,8 @@ export function makeRun(
     kind: "TrainingRun",
     metadata: { name, namespace, uid: `uid-${name}`, creationTimestamp: minutesAgo(90), resourceVersion: "1" },
     spec: {
-      dataset: "Dataset501_TotalSegCT",
-      configuration: "3d_fullres",
+      dataset: "Dataset705_TopCoWDetCTAextendedMaskCTAMRA",
+      configuration: "3d_fullres_spacing_ps",
       storage: { claimName: "nnunet-data" },
       ...spec,
     },
@@ -101,7 +101,7 @@ export const calibratingRun = () => makeRun("calib", { phase: "Calibrating", cal
 
 export const trainingRun = () =>
   makeRun(
-    "totalseg-ct",
+    "topcow-ctamra",
     {
       phase: "Training",
       calibration,

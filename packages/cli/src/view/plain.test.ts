@@ -29,6 +29,21 @@ const withFold0 = (epoch: number) =>
     { folds: [0] },
   );
 
+const succeededLines = [
+  "done: Succeeded",
+  "done: calibration batch 12 (Calibrated), 41.3 samples/s, 250 epochs planned",
+  "done fold 0: Validated, epoch 180/250, ema 0.8601, best 0.8610@177, stopped @180 Forecast · Dice 0.8231",
+  "done fold 1: Validated, epoch 201/250, ema 0.8601, best 0.8610@198, stopped @201 Forecast · Dice 0.8302",
+  "done summary: GPU-hours 9.6 used of 100.0 for the full schedule, saved 90.4 (90.4%)",
+  "done summary fold 0: best EMA 0.8610 @ epoch 177, validation Dice 0.8231",
+  "done summary fold 1: best EMA 0.8610 @ epoch 198, validation Dice 0.8302",
+];
+
+const withStatus = (run: TrainingRun, status: Partial<NonNullable<TrainingRun["status"]>>): TrainingRun => ({
+  ...run,
+  status: { ...run.status, ...status },
+});
+
 const cases: Array<{ name: string; steps: Step[] }> = [
   {
     name: "a queued run prints its phase and place once, and again only when the place changes",
@@ -77,19 +92,27 @@ const cases: Array<{ name: string; steps: Step[] }> = [
   {
     name: "a finished run prints its summary once",
     steps: [
+      { runs: [succeededRun()], lines: succeededLines },
+      { runs: [succeededRun()], lines: [] },
+    ],
+  },
+  {
+    name: "a finished run whose figures still move prints its summary again, so its last summary line is the current figure",
+    steps: [
+      { runs: [succeededRun()], lines: succeededLines },
       {
-        runs: [succeededRun()],
+        runs: [
+          withStatus(succeededRun(), {
+            totals: { gpuSecondsUsed: 34830, gpuSecondsPlanned: 360000, gpuSecondsSaved: 325170, savedPercent: 90.3 },
+            summary: { folds: "2/2", epochs: "180-201/250", bestEma: 0.861, gpuHours: 9.7, saved: "90.3 (90.3%)" },
+          }),
+        ],
         lines: [
-          "done: Succeeded",
-          "done: calibration batch 12 (Calibrated), 41.3 samples/s, 250 epochs planned",
-          "done fold 0: Validated, epoch 180/250, ema 0.8601, best 0.8610@177, stopped @180 Forecast · Dice 0.8231",
-          "done fold 1: Validated, epoch 201/250, ema 0.8601, best 0.8610@198, stopped @201 Forecast · Dice 0.8302",
-          "done summary: GPU-hours 9.6 used of 100.0 for the full schedule, saved 90.4 (90.4%)",
+          "done summary: GPU-hours 9.7 used of 100.0 for the full schedule, saved 90.3 (90.3%)",
           "done summary fold 0: best EMA 0.8610 @ epoch 177, validation Dice 0.8231",
           "done summary fold 1: best EMA 0.8610 @ epoch 198, validation Dice 0.8302",
         ],
       },
-      { runs: [succeededRun()], lines: [] },
     ],
   },
   {
@@ -98,11 +121,11 @@ const cases: Array<{ name: string; steps: Step[] }> = [
       {
         runs: [trainingRun()],
         lines: [
-          "totalseg-ct: Training",
-          "totalseg-ct: calibration batch 12 (Calibrated), 41.3 samples/s, 250 epochs planned",
-          "totalseg-ct fold 0: Training, epoch 120/250, ema 0.8123, best 0.8150@118, predicted end 2026-01-01T15:15:00.000Z",
-          "totalseg-ct fold 1: Converged, epoch 187/250, ema 0.8601, best 0.8610@184, stopped @187 Forecast",
-          "totalseg-ct fold 2: Queued, epoch -/250, ema -",
+          "topcow-ctamra: Training",
+          "topcow-ctamra: calibration batch 12 (Calibrated), 41.3 samples/s, 250 epochs planned",
+          "topcow-ctamra fold 0: Training, epoch 120/250, ema 0.8123, best 0.8150@118, predicted end 2026-01-01T15:15:00.000Z",
+          "topcow-ctamra fold 1: Converged, epoch 187/250, ema 0.8601, best 0.8610@184, stopped @187 Forecast",
+          "topcow-ctamra fold 2: Queued, epoch -/250, ema -",
         ],
       },
       {

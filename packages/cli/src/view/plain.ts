@@ -5,8 +5,8 @@ import { foldNote, runLabel } from "./render.js";
 // The non-TTY form of the live view, for CI logs: no redraws, only a line when something
 // changed. A run prints a line when its phase, queue place or calibration changes; a fold
 // when its phase, attempt or outcome changes, or its epoch crosses another 5% of the
-// planned schedule (a line per epoch would drown a log); a finished run prints its summary
-// once. Pure: the caller keeps the returned state for the next call.
+// planned schedule (a line per epoch would drown a log); a finished run prints its summary,
+// again only when what it says changes. Pure: the caller keeps the returned state for the next call.
 
 export type PlainState = ReadonlyMap<string, string>;
 
@@ -47,7 +47,11 @@ export function plainUpdates(
       emit(`${id}#fold-${fold.fold}`, foldSignature(fold), `${label} fold ${fold.fold}: ${foldText(fold)}`);
     }
     if ((s?.phase === "Succeeded" || s?.phase === "Failed") && (s.folds?.length ?? 0) > 0) {
-      emit(`${id}#summary`, s.phase, summary(label, run));
+      // Keyed by what it says, not by the phase: a figure that moves after the run finished
+      // (the last epochs' times arriving after the Job ended) prints again, so the last
+      // summary line of a run is always its current figure.
+      const lines = summary(label, run);
+      emit(`${id}#summary`, `${s.phase}\n${lines.join("\n")}`, lines);
     }
   }
   return { lines, state };

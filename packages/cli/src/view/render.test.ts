@@ -35,7 +35,7 @@ const cases: Case[] = [
     runs: [trainingRun()],
     width: 120,
     contains: [
-      "totalseg-ct  Training  epochs 120/250",
+      "topcow-ctamra  Training  epochs 120/250",
       "calibration  batch 12 (Calibrated, plans 2) · 41.3 samples/s · NVIDIA-L40S · 250 epochs planned (/4)",
       /fold 0 {4}\[#{14}-{16}\] {3}120\/250 {2}ema 0\.8123 {2}best 0\.8150@118 {3}Training {2}ends in 3h15m/,
       /fold 1 .*187\/250 {2}ema 0\.8601 {2}best 0\.8610@184 {3}Converged {2}stopped @187 Forecast/,
@@ -93,7 +93,7 @@ const cases: Case[] = [
     name: "runs from several namespaces are named with their namespace",
     runs: [trainingRun(), { ...queuedRun(), metadata: { ...queuedRun().metadata, namespace: "team-b" } }],
     width: 160,
-    contains: ["default/totalseg-ct  Training", "#1  team-b/liver-low"],
+    contains: ["default/topcow-ctamra  Training", "#1  team-b/liver-low"],
   },
   {
     name: "a run held without a place in the queue (suspended) says why",

@@ -21,7 +21,7 @@ export const DEMO_PREPROCESSED = fileURLToPath(new URL("../../fixtures/preproces
 export interface SeedClaim {
   namespace?: string;
   name: string;
-  /** Copied into <claim>/nnUNet_preprocessed (nnUNet_raw and nnUNet_results are made empty); default: the demo fixtures (Dataset003_Liver, Dataset501_TotalSegCT). */
+  /** Copied into <claim>/nnUNet_preprocessed (nnUNet_raw and nnUNet_results are made empty); default: the demo fixtures (the TopCoW datasets 705 and 801, Dataset003_Liver). */
   preprocessed?: string;
   /** Also create the PersistentVolumeClaim object (default true). */
   create?: boolean;
@@ -35,11 +35,11 @@ export interface SimulationOptions {
   imageMap?: string | ImageMap;
   /** Claims, hostPaths and pod folders live here (default: a new temporary folder, removed on stop). */
   dataRoot?: string;
-  /** Recorded training seconds per wall-clock second for the simulated nnU-Net (default 1200: the 1,000 epochs of the TotalSegCT stand-in curve, 68,000 recorded seconds, in about a minute). */
+  /** Recorded training seconds per wall-clock second for the simulated nnU-Net (default 1200: a 1,000-epoch curve of about 100,000 recorded seconds in under a minute and a half). */
   timeScale?: number;
   /** A fixed replay rate instead of timeScale. */
   epochsPerSecond?: number;
-  /** JSON file mapping dataset names to curve CSVs (NNUNET_SIM_CURVE_MAP). */
+  /** JSON file mapping dataset names to curve CSVs, one for every fold or one per fold (NNUNET_SIM_CURVE_MAP). */
   curveMap?: string;
   seedClaims?: SeedClaim[];
   /** Extra environment for every container. */

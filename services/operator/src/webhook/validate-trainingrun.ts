@@ -5,11 +5,11 @@ import {
   KIND,
   MAX_RUN_NAME_LENGTH,
   parseTrainingRun,
+  STOCK_TRAINER,
   type TrainingRun,
 } from "@nnunet-operator/api";
 import type { OperatorConfig } from "../config.js";
 import { checkPodPolicy } from "../trainingrun/decide/pod-policy.js";
-import { STOCK_TRAINER } from "../trainingrun/decide/schedule.js";
 import {
   type AdmissionResponse,
   AdmissionReview,

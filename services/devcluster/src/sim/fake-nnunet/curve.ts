@@ -2,10 +2,12 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 
 // Learning curves the simulated nnU-Net replays: the CSVs of test/fixtures/nnunet-logs/curves
-// (parsed from real logs; SOURCES.md there names each log's repository and commit). A curve
-// is chosen by dataset name: an explicit mapping first (NNUNET_SIM_CURVE_MAP, a JSON file
-// `{ "<dataset>": "<csv file name or path>" }`), then a curve recorded for that dataset and
-// configuration, then one for the dataset, then the built-in stand-ins below.
+// (parsed from real logs; SOURCES.md there names each log's repository and commit), named
+// `<source>__<dataset>__<configuration>__fold<N>.csv`. Fold N of a dataset and configuration
+// replays that dataset's own fold-N curve, so the folds of a run differ as real folds do. An
+// explicit mapping comes first (NNUNET_SIM_CURVE_MAP, a JSON file of
+// `{ "<dataset>": "<csv>" }`, one curve for every fold, or `{ "<dataset>": { "<fold>": "<csv>" } }`).
+// No curve: the fold fails saying so; nothing stands in for a dataset that has none.
 
 export interface CurveRow {
   epoch: number;
@@ -16,16 +18,6 @@ export interface CurveRow {
   epochTime: number;
   lr: string;
 }
-
-/**
- * Datasets of the demo fixtures that have no recorded curve of their own. TotalSegCT stands
- * in with a run that converged early (the calcium OCT 2d run: flat from epoch ~100 of 1000),
- * so that the demo shows a fold stopped early beside the liver run, still learning, which
- * Forecast lets run almost to the end.
- */
-export const DEFAULT_CURVES: Record<string, string> = {
-  Dataset501_TotalSegCT: "icekang__Dataset306_Sohee_Ajay_Calcium_OCT__2d__fold0.csv",
-};
 
 export function parseCurve(text: string): CurveRow[] {
   const lines = text.trim().split(/\r?\n/).slice(1);
@@ -43,24 +35,45 @@ export function parseCurve(text: string): CurveRow[] {
   });
 }
 
-export function findCurve(
-  dir: string,
-  dataset: string,
-  configuration: string,
-  mapFile: string | undefined,
-): string | undefined {
-  if (mapFile) {
-    const map = JSON.parse(readFileSync(mapFile, "utf8")) as Record<string, string>;
-    const named = map[dataset];
-    if (named) return named.includes("/") ? named : join(dir, named);
+export interface CurveQuery {
+  /** Folder of recorded curves. */
+  dir: string;
+  dataset: string;
+  configuration: string;
+  fold: string;
+  /** NNUNET_SIM_CURVE_MAP. */
+  mapFile?: string | undefined;
+}
+
+export type CurveChoice = { ok: true; path: string } | { ok: false; reason: string };
+
+type CurveMap = Record<string, string | Record<string, string>>;
+
+export function findCurve(q: CurveQuery): CurveChoice {
+  const resolve = (named: string): string => (named.includes("/") ? named : join(q.dir, named));
+  if (q.mapFile) {
+    const named = (JSON.parse(readFileSync(q.mapFile, "utf8")) as CurveMap)[q.dataset];
+    if (typeof named === "string") return { ok: true, path: resolve(named) };
+    if (named !== undefined) {
+      const perFold = named[q.fold];
+      if (perFold !== undefined) return { ok: true, path: resolve(perFold) };
+      return {
+        ok: false,
+        reason: `${q.mapFile} maps ${q.dataset} to curves for folds ${Object.keys(named).join(", ")}, not for fold ${q.fold}`,
+      };
+    }
   }
-  if (!existsSync(dir)) return undefined;
-  const files = readdirSync(dir)
-    .filter((f) => f.endsWith(".csv"))
-    .sort();
-  const exact = files.find((f) => f.includes(`__${dataset}__${configuration}__`));
-  const any = exact ?? files.find((f) => f.includes(`__${dataset}__`));
-  if (any) return join(dir, any);
-  const fallback = DEFAULT_CURVES[dataset];
-  return fallback && existsSync(join(dir, fallback)) ? join(dir, fallback) : undefined;
+  const files = existsSync(q.dir) ? readdirSync(q.dir).filter((f) => f.endsWith(".csv")) : [];
+  const exact = files.filter((f) => f.endsWith(`__${q.dataset}__${q.configuration}__fold${q.fold}.csv`)).sort();
+  if (exact[0] !== undefined) return { ok: true, path: join(q.dir, exact[0]) };
+  // Say what is recorded for the dataset, so that a wrong configuration or fold is plain to see.
+  const recorded = files
+    .map((f) => f.split("__"))
+    .filter((parts) => parts[1] === q.dataset)
+    .map((parts) => `${parts[2]} ${parts[3]?.replace(/\.csv$/, "")}`);
+  const have = recorded.length > 0 ? ` (recorded: ${[...new Set(recorded)].sort().join(", ")})` : "";
+  return {
+    ok: false,
+    reason: `no recorded learning curve for ${q.dataset} ${q.configuration} fold ${q.fold} in ${q.dir}${have}; map one with NNUNET_SIM_CURVE_MAP`,
+  };
 }

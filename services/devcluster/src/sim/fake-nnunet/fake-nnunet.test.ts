@@ -13,12 +13,12 @@ import { parseCurve } from "./curve.js";
 const MAIN = fileURLToPath(new URL("./main.ts", import.meta.url));
 const TSX = fileURLToPath(import.meta.resolve("tsx"));
 const FIXTURES = fileURLToPath(new URL("../../../fixtures/preprocessed", import.meta.url));
-const CURVE = fileURLToPath(
-  new URL(
-    "../../../../../test/fixtures/nnunet-logs/curves/liver-at__Dataset003_Liver__3d_fullres__fold0.csv",
-    import.meta.url,
-  ),
-);
+const CURVES = fileURLToPath(new URL("../../../../../test/fixtures/nnunet-logs/curves/", import.meta.url));
+const CURVE = join(CURVES, "liver-at__Dataset003_Liver__3d_fullres__fold0.csv");
+const CTA = "Dataset705_TopCoWDetCTAextendedMaskCTAMRA";
+const MRA = "Dataset801_TopCoWSegMRA";
+
+const mraCurve = (fold: number) => `topcow-hasna__${MRA}__3d_fullres__fold${fold}.csv`;
 
 const roots: string[] = [];
 after(() => roots.forEach((r) => rmSync(r, { recursive: true, force: true })));
@@ -237,10 +237,31 @@ describe("fake-nnunet", () => {
       stderr: /RuntimeError: Could not find a dataset with the ID 777/,
     },
     {
-      name: "a dataset without a recorded curve fails instead of hanging",
+      name: "a dataset without a recorded curve fails with one line saying so, never replaying another's",
       args: ["Dataset778_NoCurve", "3d_fullres", "0"],
       prepare: (w) => cpSync(join(w.pre, "Dataset003_Liver"), join(w.pre, "Dataset778_NoCurve"), { recursive: true }),
-      stderr: /no learning curve for Dataset778_NoCurve[\s\S]*FileNotFoundError/,
+      stderr:
+        /^devcluster fake-nnunet: no recorded learning curve for Dataset778_NoCurve 3d_fullres fold 0 in .*; map one with NNUNET_SIM_CURVE_MAP\n$/,
+    },
+    {
+      name: "a fold its dataset has no curve for fails naming the folds that are recorded, never replaying another fold's",
+      args: [MRA, "3d_fullres", "4"],
+      stderr:
+        /no recorded learning curve for Dataset801_TopCoWSegMRA 3d_fullres fold 4 in .* \(recorded: 3d_fullres fold0, 3d_fullres fold1, 3d_fullres fold2, 3d_fullres fold3\)/,
+    },
+    {
+      name: "a configuration its dataset has no curve for fails too",
+      args: [CTA, "3d_fullres", "0"],
+      stderr:
+        /no recorded learning curve for Dataset705_TopCoWDetCTAextendedMaskCTAMRA 3d_fullres fold 0 .*recorded: 3d_fullres_spacing_ps fold0/,
+    },
+    {
+      name: "a curve map with curves per fold fails a fold it does not name",
+      args: [MRA, "3d_fullres", "1"],
+      prepare: (w) =>
+        writeFileSync(join(w.root, "curves.json"), JSON.stringify({ [MRA]: { "0": join(CURVES, mraCurve(0)) } })),
+      env: { NNUNET_SIM_CURVE_MAP: "{root}/curves.json" },
+      stderr: /curves\.json maps Dataset801_TopCoWSegMRA to curves for folds 0, not for fold 1/,
     },
     {
       name: "validation before training has finished fails as nnU-Net does",
@@ -266,11 +287,81 @@ describe("fake-nnunet", () => {
     it(f.name, async () => {
       const w = world();
       f.prepare?.(w);
-      const r = await run(w, f.args, f.env);
+      const env = Object.fromEntries(Object.entries(f.env ?? {}).map(([k, v]) => [k, v.replace("{root}", w.root)]));
+      const r = await run(w, f.args, env);
       assert.equal(r.code, 1);
       assert.match(r.stderr, f.stderr);
     });
   }
+
+  const schedules: {
+    name: string;
+    dataset: string;
+    configuration: string;
+    trainer: string;
+    epochs: number;
+    stderr?: RegExp;
+  }[] = [
+    {
+      name: "nnUNetTrainer_5epochs replays five epochs of the fold's curve and stops there",
+      dataset: CTA,
+      configuration: "3d_fullres_spacing_ps",
+      trainer: "nnUNetTrainer_5epochs",
+      epochs: 5,
+    },
+    {
+      name: "nnUNetTrainer_50epochs ends at 50 with checkpoint_final, not writing checkpoint_latest at its last epoch",
+      dataset: MRA,
+      configuration: "3d_fullres",
+      trainer: "nnUNetTrainer_50epochs",
+      epochs: 50,
+    },
+    {
+      name: "a recording shorter than nnUNetTrainer's 1000 epochs ends where the recording does, and says so",
+      dataset: MRA,
+      configuration: "3d_fullres",
+      trainer: "nnUNetTrainer",
+      epochs: 500,
+      stderr: /records 500 epochs, fewer than the 1000 of nnUNetTrainer; training ends where the recording does/,
+    },
+  ];
+  for (const c of schedules) {
+    it(c.name, async () => {
+      const w = world();
+      const r = await run(w, [c.dataset, c.configuration, "0", "-tr", c.trainer]);
+      assert.equal(r.code, 0, r.stderr);
+      if (c.stderr) assert.match(r.stderr, c.stderr);
+      else assert.equal(r.stderr, "");
+      const dir = join(w.results, c.dataset, `${c.trainer}__nnUNetPlans__${c.configuration}`, "fold_0");
+      const [trained] = replayLogFiles(logs(dir));
+      assert.equal(trained?.epochs.length, c.epochs);
+      assert.equal(trained?.epochs.at(-1)?.epoch, c.epochs - 1, "no epoch logged beyond the schedule");
+      const final = JSON.parse(readFileSync(join(dir, "checkpoint_final.pth"), "utf8")) as { current_epoch: number };
+      assert.equal(final.current_epoch, c.epochs);
+      assert.ok(!existsSync(join(dir, "checkpoint_latest.pth")));
+    });
+  }
+
+  it("each fold of a dataset replays its own recorded fold: five folds of TopCoW CTA, five different curves", async () => {
+    const seen = new Set<string>();
+    for (const fold of ["0", "1", "2", "3", "4"]) {
+      const w = world();
+      const r = await run(w, [CTA, "3d_fullres_spacing_ps", fold, "-tr", "nnUNetTrainer_10epochs"]);
+      assert.equal(r.code, 0, r.stderr);
+      const dir = join(w.results, CTA, "nnUNetTrainer_10epochs__nnUNetPlans__3d_fullres_spacing_ps", `fold_${fold}`);
+      const [trained] = replayLogFiles(logs(dir));
+      const recorded = parseCurve(
+        readFileSync(join(CURVES, `topcow-hasna__${CTA}__3d_fullres_spacing_ps__fold${fold}.csv`), "utf8"),
+      ).slice(0, 10);
+      assert.deepEqual(
+        trained?.epochs.map((e) => e.valLoss),
+        recorded.map((row) => Number(row.valLoss)),
+        `fold ${fold} replays its own curve`,
+      );
+      seen.add(JSON.stringify(recorded.map((row) => row.valLoss)));
+    }
+    assert.equal(seen.size, 5);
+  });
 
   it("--val_best writes the summary from the best checkpoint's epoch", async () => {
     const w = world();

@@ -1,7 +1,8 @@
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { stockTrainerEpochs } from "@nnunet-operator/api/trainer";
 import { findCurve, parseCurve, type CurveRow } from "./curve.js";
 import { CITATION, logFileName, pyRepr, TrainingLog } from "./log-format.js";
 import { checkpointDice, writeSummary } from "./validation.js";
@@ -9,7 +10,9 @@ import { checkpointDice, writeSummary } from "./validation.js";
 // fake-nnunet: `nnUNetv2_train DATASET CONFIG FOLD [-tr T] [-p P] [--c] [--val] [--val_best]
 // [-num_gpus N]` for the devcluster. It reads the plans as nnU-Net does, writes nnU-Net v2's
 // exact log into $nnUNet_results/<Dataset>/<T>__<plans_name>__<CONFIG>/fold_<F>/ by
-// replaying a real learning curve, and writes the checkpoints nnU-Net writes (as small
+// replaying a real learning curve (fold N replays its dataset's fold-N curve, see curve.ts)
+// for as many epochs as the trainer trains (nnUNetTrainer 1000, nnUNetTrainer_<N>epochs N,
+// another trainer the whole recording), and writes the checkpoints nnU-Net writes (as small
 // JSON files). Time: NNUNET_SIM_EPOCHS_PER_SECOND (a fixed rate) or NNUNET_SIM_TIME_SCALE
 // (recorded seconds per wall second, default 1200). Memory: the calibrator's simulated GPU
 // model decides whether the plans' batch fits the node's GPU (NVIDIA_GPU_PRODUCT,
@@ -182,21 +185,25 @@ async function main(): Promise<void> {
     .filter(([k]) => k !== "background")
     .map(([, v]) => (Array.isArray(v) ? `(${v.join(", ")})` : String(v)));
   const foldDir = join(results, dataset, `${args.trainer}__${plansName}__${args.config}`, `fold_${args.fold}`);
-  const curvePath = findCurve(
-    env["NNUNET_SIM_CURVES"] ?? join(REPO, "test/fixtures/nnunet-logs/curves"),
+  const choice = findCurve({
+    dir: env["NNUNET_SIM_CURVES"] ?? join(REPO, "test/fixtures/nnunet-logs/curves"),
     dataset,
-    args.config,
-    env["NNUNET_SIM_CURVE_MAP"],
-  );
-  if (!curvePath || !existsSync(curvePath)) {
-    process.stderr.write(
-      `(devcluster fake-nnunet: no learning curve for ${dataset}; map one with NNUNET_SIM_CURVE_MAP)\n`,
-    );
-    traceback(
-      `FileNotFoundError: [Errno 2] No such file or directory: '${join(pre, dataset, String(config["data_identifier"] ?? `${args.plans}_${args.config}`))}'`,
-    );
-  }
+    configuration: args.config,
+    fold: args.fold,
+    mapFile: env["NNUNET_SIM_CURVE_MAP"],
+  });
+  // Not nnU-Net's failure but the simulation's: said in one line, the last of the log, which
+  // is what reaches the fold's status (FallbackToLogsOnError).
+  if (!choice.ok) die(1, [`devcluster fake-nnunet: ${choice.reason}`]);
+  if (!existsSync(choice.path)) die(1, [`devcluster fake-nnunet: the learning curve ${choice.path} does not exist`]);
+  const curvePath = choice.path;
   const curve = parseCurve(readFileSync(curvePath, "utf8"));
+  const scheduled = stockTrainerEpochs(args.trainer);
+  const epochs = Math.min(curve.length, scheduled ?? curve.length);
+  if (scheduled !== undefined && curve.length < scheduled)
+    process.stderr.write(
+      `devcluster fake-nnunet: ${basename(curvePath)} records ${curve.length} epochs, fewer than the ${scheduled} of ${args.trainer}; training ends where the recording does\n`,
+    );
   const cases = Math.max(1, Math.round((datasetJson.numTraining ?? 20) / 5));
   mkdirSync(foldDir, { recursive: true });
 
@@ -304,7 +311,7 @@ async function main(): Promise<void> {
     process.stdout.write(pending);
     pending = "";
   };
-  for (let e = start; e < curve.length; e++) {
+  for (let e = start; e < epochs; e++) {
     const row = curve[e]!;
     const seconds = row.epochTime * speed;
     wallDue += eps > 0 ? 1000 / eps : (seconds * 1000) / scale;
@@ -332,7 +339,7 @@ async function main(): Promise<void> {
       checkpoint("checkpoint_best.pth", e);
     }
     pending += log.format(lines);
-    if ((e + 1) % 50 === 0 && e !== curve.length - 1) {
+    if ((e + 1) % 50 === 0 && e !== epochs - 1) {
       // What the checkpoint covers is in the log before the checkpoint exists.
       flush();
       checkpoint("checkpoint_latest.pth", e);
@@ -341,10 +348,10 @@ async function main(): Promise<void> {
     last = row;
   }
   flush();
-  checkpoint("checkpoint_final.pth", (last ?? curve[curve.length - 1]!).epoch);
+  checkpoint("checkpoint_final.pth", (last ?? curve[epochs - 1]!).epoch);
   rmSync(join(foldDir, "checkpoint_latest.pth"), { force: true });
   echo(["Training done."]);
-  const dice = checkpointDice(curve, curve.length - 1);
+  const dice = checkpointDice(curve, epochs - 1);
   writeSummary(foldDir, dice, labels, cases);
   echo(["Validation complete", `Mean Validation Dice:  ${dice.reduce((a, b) => a + b, 0) / dice.length}`]);
 }

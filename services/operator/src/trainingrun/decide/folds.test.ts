@@ -544,6 +544,30 @@ describe("fold validation", () => {
       check: (s) => assert.equal(s.validation?.perClassDice, undefined),
     },
     {
+      name: "a validation Job seen Complete before its pod's termination message waits for the pod, not failing the fold",
+      over: {
+        job: stopped(),
+        pods: gone,
+        validateJob: valJob().complete(995).build(),
+        validatePods: [valPod().build()],
+      },
+      phase: "Validating",
+      reason: "Validating",
+      message: /waiting for its pod's termination message/,
+    },
+    {
+      name: "a validation Job seen Complete before any of its pods waits for the pod too",
+      over: { job: stopped(), pods: gone, validateJob: valJob().complete(995).build(), validatePods: [] },
+      phase: "Validating",
+    },
+    {
+      name: "a completed validation whose pod never showed a result within the grace fails the fold",
+      over: { job: stopped(), pods: gone, validateJob: valJob().complete(900).build(), validatePods: [] },
+      phase: "Failed",
+      reason: "ValidationFailed",
+      message: /left no termination message/,
+    },
+    {
       name: "an unparseable validation result fails the fold quoting the text",
       over: {
         job: stopped(),

@@ -1,7 +1,8 @@
 import { strict as assert } from "node:assert";
 import { describe, it } from "node:test";
 import { makeRun } from "../../testing/builders.js";
-import { decideSchedule, nearestStockEpochs, stockTrainerFor } from "./schedule.js";
+import { stockTrainerFor } from "@nnunet-operator/api";
+import { decideSchedule, nearestStockEpochs } from "./schedule.js";
 
 describe("nearest stock nnU-Net epoch variant", () => {
   const table: Array<[number, number]> = [

@@ -1,15 +1,9 @@
-import type { TrainingRun } from "@nnunet-operator/api";
+import { STOCK_EPOCH_VARIANTS, STOCK_TRAINER, stockTrainerFor, type TrainingRun } from "@nnunet-operator/api";
 
 // The training schedule nnU-Net will actually run. Stock nnU-Net has no epochs flag: the
 // number of epochs is a property of the trainer class, and v2 ships variants
-// nnUNetTrainer_<N>epochs for a fixed set of N (1000 is nnUNetTrainer itself).
-
-export const STOCK_TRAINER = "nnUNetTrainer";
-export const STOCK_EPOCH_VARIANTS = [1, 5, 10, 20, 50, 100, 250, 300, 500, 750, 1000, 2000, 4000, 8000] as const;
-
-export function stockTrainerFor(epochs: number): string {
-  return epochs === 1000 ? STOCK_TRAINER : `${STOCK_TRAINER}_${epochs}epochs`;
-}
+// nnUNetTrainer_<N>epochs for a fixed set of N (1000 is nnUNetTrainer itself); the naming
+// lives in packages/api (trainer.ts), which the simulated trainer reads too.
 
 /**
  * The stock variant nearest to `epochs`, measured as a ratio (a 5x shorter schedule is as

@@ -122,6 +122,18 @@ export function decideValidation(input: FoldInput, trained: FoldStatus): FoldDec
     newestPod(input.validatePods.filter((p) => p.status?.phase === "Succeeded")) ?? newestPod(input.validatePods);
   const term = pod ? containerTerminated(pod, NNUNET_CONTAINER) : undefined;
   if (isJobComplete(job)) {
+    const wait = awaitTerminatedPod(job, term, input.now);
+    if (wait !== undefined)
+      return {
+        status: {
+          ...outcome,
+          phase: "Validating",
+          reason: "Validating",
+          message: "the validation Job completed; waiting for its pod's termination message",
+        },
+        actions: [],
+        requeueAfterSeconds: wait,
+      };
     const completedAt = term?.finishedAt ? String(term.finishedAt) : undefined;
     const parsed = parseValidationMessage(term?.message, completedAt);
     if (parsed.ok)
@@ -185,6 +197,28 @@ function deleteValidation(input: FoldInput, reason: string | undefined): FoldAct
   return [
     { type: "DeleteValidationJob", fold: input.fold, name: job.metadata?.name ?? "", reason: reason ?? "failed" },
   ];
+}
+
+/**
+ * Seconds a completed validation Job may wait for its pod's terminated state to reach the
+ * pod cache. The Job controller marks the Job Complete after it saw the pod succeed, but the
+ * operator watches Jobs and pods on separate streams, so the Job can arrive first; reading
+ * the missing termination message as "validation left no result" would fail the fold (and
+ * the run) for a moment, and a view that printed that moment would disagree with the end.
+ */
+const TERMINATED_POD_GRACE_SECONDS = 30;
+
+/** Seconds to wait for the pod of a completed validation Job, or undefined to decide now. */
+function awaitTerminatedPod(
+  job: NonNullable<FoldInput["validateJob"]>,
+  term: ReturnType<typeof containerTerminated>,
+  now: Date,
+): number | undefined {
+  if (term !== undefined) return undefined;
+  const done = job.status?.conditions?.find((c) => c.type === "Complete" || c.type === "SuccessCriteriaMet");
+  const since = done?.lastTransitionTime ? (now.getTime() - Date.parse(String(done.lastTransitionTime))) / 1000 : 0;
+  const left = TERMINATED_POD_GRACE_SECONDS - (Number.isFinite(since) ? since : 0);
+  return left > 0 ? Math.max(1, Math.ceil(left)) : undefined;
 }
 
 /** An audited fold with both validations gets them in its audit. */
