@@ -92,7 +92,7 @@ describe("npm run demo without a TTY", { timeout: 420_000 }, () => {
   });
 
   it("runs both sample runs to the end and prints the summary and how to keep exploring", async () => {
-    const demo = startDemo(["--time-scale", "1200"]);
+    const demo = startDemo(["--time-scale", "2400"]);
     const code = await demo.exited;
     const out = demo.output();
     assert.equal(code, 0, out.slice(-4000));
@@ -120,7 +120,7 @@ describe("npm run demo without a TTY", { timeout: 420_000 }, () => {
   });
 
   it("stops every process it started on SIGINT", async () => {
-    const demo = startDemo(["--time-scale", "1200"]);
+    const demo = startDemo(["--time-scale", "2400"]);
     await waitFor(demo, /topcow-ctamra fold \d: Training, epoch \d+/, 90_000);
     const started = descendants(demo.pid);
     // The pods' processes (nats-server, the operator and early-stop replicas, the training pods).
