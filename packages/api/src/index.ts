@@ -16,3 +16,4 @@ export * from "./generated-files.js";
 export * from "./metrics.js";
 export * from "./chart-values.js";
 export * from "./results-folder.js";
+export * from "./ownership.js";
