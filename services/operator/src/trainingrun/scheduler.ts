@@ -183,7 +183,9 @@ export class AdmissionScheduler {
   private settleAssumed(): void {
     for (const [key, held] of this.assumed) {
       const [ns, name] = splitRunKey(key);
-      const jobs = this.deps.world.jobsOf(ns, name);
+      const uid = this.published.get(key)?.run.metadata.uid;
+      // Only the run's own Jobs settle a grant: a foreign one of that name holds no grant of ours.
+      const { jobs } = this.deps.world.childrenOf(ns, name, uid);
       for (const k of [...held.keys()]) {
         const [kind, fold] = k.split("/");
         const role = kind === "calibrate" ? "calibrate" : kind === "train" ? "train" : "validate";
