@@ -20,7 +20,7 @@ import type { FoldDecision } from "./folds.js";
 // until it is gone. Pure.
 
 /** Work held by a foreign Job is looked at again this often, also without a watch event. */
-export const FOREIGN_JOB_RECHECK_SECONDS = 10;
+export const FOREIGN_JOB_RECHECK_SECONDS = 5;
 
 export interface RunChildren {
   /** Jobs the run controls. */
