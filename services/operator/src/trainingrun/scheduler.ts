@@ -13,6 +13,7 @@ import {
 } from "./decide/admission.js";
 import { withClusterDefaults } from "./decide/defaults.js";
 import { label } from "./decide/objects.js";
+import { runControlledJobs } from "./decide/ownership.js";
 import { gpuTolerations } from "./manifests/common.js";
 import type { World } from "./world.js";
 
@@ -140,7 +141,7 @@ export class AdmissionScheduler {
       const decision = decideAdmission({
         nodes: world.nodes(),
         pods: world.allPods(),
-        jobs: world.allJobs(),
+        jobs: runControlledJobs(world.allJobs()),
         runs,
         queues: config.queues,
         acceptedProducts: config.gpu.acceptedProducts,

@@ -6,7 +6,7 @@ import { findCondition, type TrainingRunStatus } from "@nnunet-operator/api";
 import { parseOperatorConfig } from "../../config.js";
 import { FakeClock, makeJob, makeNode, makePod, makeRun } from "../../testing/builders.js";
 import { Sim } from "../../testing/sim.js";
-import { FOREIGN_JOB_RECHECK_SECONDS, foreignJobMessage, splitChildren } from "./ownership.js";
+import { FOREIGN_JOB_RECHECK_SECONDS, foreignJobMessage, runControlledJobs, splitChildren } from "./ownership.js";
 
 // The ControllerRef rule of the operator: a run's children are the Jobs it controls (by uid)
 // and the pods those Jobs control; a Job that only carries the run's label or a child's name
@@ -85,6 +85,34 @@ describe("splitChildren", () => {
       const got = splitChildren(c.runUid ?? RUN.uid, c.jobs, c.pods);
       assert.deepEqual({ jobs: names(got.jobs), pods: names(got.pods), foreign: names(got.foreignJobs) }, c.want);
     });
+});
+
+describe("runControlledJobs: the Jobs admission counts as GPUs promised to runs", () => {
+  const cases: Array<[string, IJob, boolean]> = [
+    [
+      "a Job a run controls and labels as its own",
+      makeJob("liver-fold-0").of("liver", "train", "0").ownedBy(RUN).build(),
+      true,
+    ],
+    [
+      "a Job of an earlier run of the same name: its pods may still run",
+      makeJob("liver-fold-0").of("liver", "train", "0").ownedBy(EARLIER).build(),
+      true,
+    ],
+    ["a Job labelled for a run by hand", makeJob("liver-fold-0").of("liver", "train", "0").build(), false],
+    [
+      "a run's Job labelled for another run",
+      makeJob("liver-fold-0").of("kidney", "train", "0").ownedBy(RUN).build(),
+      false,
+    ],
+    [
+      "a Job another kind of owner controls",
+      makeJob("liver-fold-0").of("liver", "train", "0").ownedBy({ kind: "CronJob", name: "liver", uid: "c" }).build(),
+      false,
+    ],
+  ];
+  for (const [name, job, counted] of cases)
+    it(name, () => assert.deepEqual(names(runControlledJobs([job])), counted ? ["liver-fold-0"] : []));
 });
 
 describe("foreignJobMessage names the Job, whose it is and the fix", () => {

@@ -53,6 +53,20 @@ export function isChildOf(job: IJob, runName: string | undefined, runUid: string
   return isControlledBy(job, runUid) && runName !== undefined && job.metadata?.labels?.[LABEL_RUN] === runName;
 }
 
+/**
+ * The Jobs admission counts as GPUs promised to runs (capacity.ts reservations, a queue's
+ * use): those a TrainingRun controls and labels as its own. A Job labelled for a run by
+ * anyone else promises it nothing and must not eat its queue's quota or hold GPUs on a node
+ * in admission's eyes; its pods, once bound, count against their node like any other pod.
+ * A Job of an earlier run of the same name counts until it is gone: its pods may still run.
+ */
+export function runControlledJobs(jobs: readonly IJob[]): IJob[] {
+  return jobs.filter((j) => {
+    const ref = controllerRefOf(j);
+    return ref?.kind === KIND && j.metadata?.labels?.[LABEL_RUN] === ref.name;
+  });
+}
+
 /** What blocks the run, and how to clear it, naming the Job. */
 export function foreignJobMessage(run: TrainingRun, job: IJob): string {
   const ns = job.metadata?.namespace ?? run.metadata.namespace ?? "default";
