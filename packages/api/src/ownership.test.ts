@@ -5,7 +5,14 @@ import { controllerRefOf, isControlledBy, type OwnedLike } from "./ownership.js"
 // ControllerRef: the one ownerReference with controller: true, matched by uid.
 
 const owned = (...refs: Array<{ uid?: string; controller?: boolean }>): OwnedLike => ({
-  metadata: { ownerReferences: refs.map((r) => ({ kind: "TrainingRun", name: "liver", ...r })) },
+  metadata: {
+    ownerReferences: refs.map((r) => ({
+      apiVersion: "nnunet-operator.io/v1alpha1",
+      kind: "TrainingRun",
+      name: "liver",
+      ...r,
+    })),
+  },
 });
 
 describe("isControlledBy", () => {
@@ -24,8 +31,9 @@ describe("isControlledBy", () => {
   ];
   for (const [name, obj, uid, want] of cases) it(name, () => assert.equal(isControlledBy(obj, uid), want));
 
-  it("reads the controller's kind, name and uid", () => {
+  it("reads the controller's apiVersion, kind, name and uid", () => {
     assert.deepEqual(controllerRefOf(owned({ uid: "u2" }, { uid: "u1", controller: true })), {
+      apiVersion: "nnunet-operator.io/v1alpha1",
       kind: "TrainingRun",
       name: "liver",
       uid: "u1",

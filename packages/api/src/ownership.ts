@@ -3,7 +3,8 @@
 // enough (a run deleted and created again has the same name and a new uid), and a label
 // naming a run is a selector, never proof of ownership: anyone who may create Jobs in a
 // namespace can set it. The operator acts only on Jobs its TrainingRun controls by this
-// rule, and on the pods those Jobs control. Pure.
+// rule, and on the pods those Jobs control; early-stop stops only a fold Job so controlled.
+// Pure.
 
 /** The part of an object this module reads. */
 export interface OwnedLike {
@@ -11,6 +12,7 @@ export interface OwnedLike {
     | {
         readonly ownerReferences?:
           | ReadonlyArray<{
+              readonly apiVersion?: string;
               readonly kind?: string;
               readonly name?: string;
               readonly uid?: string;
@@ -22,6 +24,7 @@ export interface OwnedLike {
 }
 
 export interface ControllerRef {
+  readonly apiVersion: string;
   readonly kind: string;
   readonly name: string;
   readonly uid: string;
@@ -30,7 +33,9 @@ export interface ControllerRef {
 /** The owner that controls `obj` (its ownerReference with controller: true), if any. */
 export function controllerRefOf(obj: OwnedLike): ControllerRef | undefined {
   const ref = obj.metadata?.ownerReferences?.find((r) => r.controller === true);
-  return ref?.uid ? { kind: ref.kind ?? "", name: ref.name ?? "", uid: ref.uid } : undefined;
+  return ref?.uid
+    ? { apiVersion: ref.apiVersion ?? "", kind: ref.kind ?? "", name: ref.name ?? "", uid: ref.uid }
+    : undefined;
 }
 
 /** Whether the owner with `uid` controls `obj`; never for an owner without a uid. */
