@@ -1,7 +1,8 @@
 // Faults through the real reconciler: a lost node resumes the fold with --c as the next
 // attempt, a CUDA out-of-memory exit steps the batch size down one calibrated size, an
 // nnU-Net error fails the fold with its last log lines, and a missing claim makes the run
-// wait with ClaimNotFound until the claim appears.
+// wait with ClaimNotFound until the claim appears, and a Job the run does not control under
+// a fold's name is left alone (the fold waits with JobConflict) until it is deleted.
 import { strict as assert } from "node:assert";
 import { after, before, describe, it } from "node:test";
 import {
@@ -16,9 +17,11 @@ import {
   getJob,
   getRun,
   jobNames,
+  listObjects,
   loseNode,
   nnunetArgs,
   patchStatus,
+  RUN_NS,
   startEnv,
   startPod,
 } from "./operator-harness.js";
@@ -33,6 +36,15 @@ before(async () => {
 after(async () => env?.stop());
 
 const fold = (run: string, f = "0") => getRun(env.dc, run).status?.folds?.find((x: { fold: string }) => x.fold === f);
+const STOP = JSON.stringify({
+  schemaVersion: 1,
+  epoch: 3,
+  policy: "Patience",
+  reason: "no improvement for 50 epochs",
+  bestEpoch: 2,
+  bestEma: 0.5,
+  decidedAt: "2026-01-01T00:00:00.000Z",
+});
 const attemptOf = (job: { metadata: { annotations?: Record<string, string> } } | undefined) =>
   job?.metadata.annotations?.["nnunet-operator.io/attempt"];
 
@@ -142,5 +154,102 @@ describe("faults", () => {
     assert.ok(!jobNames(env.dc).includes("noclaim-fold-0"));
     await addClaim(env.dc, "later-data");
     await eventually(() => getJob(env.dc, "noclaim-fold-0"), "the training Job once the claim exists");
+  });
+
+  it("leaves a hand-made Job under a fold's name alone, shows JobConflict, and trains the fold once it is deleted", async () => {
+    // One with the run label (the informer sees it), one without (only a create meets it),
+    // both finished with a stop decision the fold must not take for its own.
+    const squat = (name: string, labels: Record<string, string>) =>
+      env.dc.cluster.create({
+        apiVersion: "batch/v1",
+        kind: "Job",
+        metadata: {
+          name,
+          namespace: RUN_NS,
+          labels,
+          annotations: { "nnunet-operator.io/stop-decision": STOP },
+        },
+        spec: {
+          template: { spec: { restartPolicy: "Never", containers: [{ name: "nnunet", image: "busybox" }] } },
+        },
+      });
+    const squatters = {
+      labelled: await squat("squat-fold-0", { "nnunet-operator.io/run": "squat", "nnunet-operator.io/fold": "0" }),
+      bare: await squat("bare-fold-0", {}),
+    };
+    for (const name of ["squat-fold-0", "bare-fold-0"])
+      await patchStatus(env.dc, "batch/v1", "Job", name, {
+        succeeded: 1,
+        conditions: [{ type: "Complete", status: "True", lastTransitionTime: new Date().toISOString() }],
+      });
+    // Every write to them from here on, until the test deletes them itself.
+    const jobs = env.dc.cluster.resourceFor("batch/v1", "Job");
+    const touched: string[] = [];
+    const unwatch = env.dc.cluster.watch(
+      jobs,
+      (e) => {
+        if (["squat-fold-0", "bare-fold-0"].includes(e.object.metadata.name ?? ""))
+          touched.push(`${e.type} ${e.object.metadata.name}`);
+      },
+      { namespace: RUN_NS },
+    );
+    for (const run of ["squat", "bare"]) await createRun(env.dc, run, { folds: [0] });
+
+    for (const [run, job] of [
+      ["squat", squatters.labelled],
+      ["bare", squatters.bare],
+    ] as const) {
+      const uid = getRun(env.dc, run).metadata.uid;
+      const conflict = await eventually(
+        () =>
+          getRun(env.dc, run).status?.conditions?.find(
+            (c: { type: string; status: string }) => c.type === "JobConflict" && c.status === "True",
+          ),
+        `JobConflict on ${run}`,
+      );
+      assert.equal(conflict.reason, "JobNameTaken");
+      assert.equal(
+        conflict.message,
+        `Job team-a/${run}-fold-0 exists and is not controlled by TrainingRun ${run} (uid ${uid}); delete it or rename the run`,
+      );
+      assert.deepEqual(
+        { phase: fold(run).phase, reason: fold(run).reason, stopDecision: fold(run).stopDecision },
+        { phase: "Queued", reason: "JobNameTaken", stopDecision: undefined },
+        "the foreign Job's status is not the fold's",
+      );
+      const there = getJob(env.dc, `${run}-fold-0`);
+      assert.equal(there?.metadata.uid, job.metadata.uid, "not deleted");
+      assert.equal(there?.metadata.ownerReferences, undefined, "not adopted");
+    }
+    const warning = await eventually(
+      () =>
+        (
+          listObjects(env.dc, "events.k8s.io/v1", "Event") as Array<{
+            reason?: string;
+            type?: string;
+            message?: string;
+          }>
+        )
+          .filter((e) => e.reason === "JobNameTaken")
+          .find((e) => e.message?.includes("squat-fold-0")),
+      "a JobNameTaken event",
+    );
+    assert.equal(warning.type, "Warning");
+
+    unwatch();
+    assert.deepEqual(touched, [], "neither Job written to, adopted or deleted");
+    for (const name of ["squat-fold-0", "bare-fold-0"]) await env.dc.cluster.delete(jobs, RUN_NS, name);
+    for (const run of ["squat", "bare"]) {
+      const uid = getRun(env.dc, run).metadata.uid;
+      const own = await eventually(
+        () => getJob(env.dc, `${run}-fold-0`)?.metadata.ownerReferences?.find((r) => r.controller && r.uid === uid),
+        `${run}'s own Job once the hand-made one is gone`,
+      );
+      assert.equal(own.kind, "TrainingRun");
+      await startPod(env.dc, `${run}-fold-0`, run === "squat" ? "gpu-b" : "gpu-c");
+      await eventually(() => fold(run).phase === "Training", `fold 0 of ${run} training`);
+      const conflict = getRun(env.dc, run).status.conditions.find((c: { type: string }) => c.type === "JobConflict");
+      assert.equal(conflict.status, "False");
+    }
   });
 });

@@ -16,4 +16,5 @@ export * from "./generated-files.js";
 export * from "./metrics.js";
 export * from "./chart-values.js";
 export * from "./results-folder.js";
+export * from "./ownership.js";
 export * from "./trainer.js";

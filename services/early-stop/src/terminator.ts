@@ -1,5 +1,6 @@
 import {
   API_VERSION,
+  controllerRefOf,
   decideStopWrite,
   foldJobName,
   KIND,
@@ -70,7 +71,7 @@ interface JobView extends KubeObject {
  * like a fold's (`<run>-fold-0` created by hand) is not. Pure.
  */
 export function isFoldJobOf(job: JobView, target: StopTarget): boolean {
-  const controller = (job.metadata.ownerReferences ?? []).find((r) => r.controller === true);
+  const controller = controllerRefOf(job);
   const labels = job.metadata.labels ?? {};
   return (
     controller?.apiVersion === API_VERSION &&

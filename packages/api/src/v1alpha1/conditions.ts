@@ -43,6 +43,8 @@ export const ConditionType = {
   Ready: "Ready",
   Failed: "Failed",
   Suspended: "Suspended",
+  /** A Job name the run needs is held by a Job the run does not control (present once that happened). */
+  JobConflict: "JobConflict",
 } as const;
 export type ConditionType = (typeof ConditionType)[keyof typeof ConditionType];
 
@@ -74,6 +76,8 @@ export const ConditionReason = {
   ValidationPassed: "ValidationPassed",
   ValidationFailed: "ValidationFailed",
   Succeeded: "Succeeded",
+  /** A Job the run does not control holds the name of one it needs: that work waits (issue 17). */
+  JobNameTaken: "JobNameTaken",
 } as const;
 export type ConditionReason = (typeof ConditionReason)[keyof typeof ConditionReason];
 

@@ -45,7 +45,16 @@ describe("FakeKubePort", () => {
       ),
       isConflict,
     );
-    await port.delete(Resources.jobs, { namespace: "ns", name: "r-fold-0" });
+    await assert.rejects(
+      port.delete(Resources.jobs, { namespace: "ns", name: "r-fold-0" }, { preconditions: { uid: "another" } }),
+      isConflict,
+      "a delete by uid leaves another object of that name alone",
+    );
+    await port.delete(
+      Resources.jobs,
+      { namespace: "ns", name: "r-fold-0" },
+      { preconditions: { uid: created.metadata.uid! } },
+    );
     await assert.rejects(port.get(Resources.jobs, { namespace: "ns", name: "r-fold-0" }), isNotFound);
   });
 

@@ -16,10 +16,10 @@ import {
 } from "../port.js";
 
 // An in-memory KubePort for unit tests of code written against the port: one global
-// resourceVersion counter, merge patches with resourceVersion preconditions (409 Conflict),
-// AlreadyExists/NotFound like the API server, watches fed by writes, a request log and
-// injected failures. Not an API server: no validation, no label selectors beyond
-// equality, no JSON or strategic patches (415).
+// resourceVersion counter, merge patches with resourceVersion preconditions and deletes
+// with uid preconditions (409 Conflict), AlreadyExists/NotFound like the API server,
+// watches fed by writes, a request log and injected failures. Not an API server: no
+// validation, no label selectors beyond equality, no JSON or strategic patches (415).
 
 export function mergePatch(target: unknown, patch: unknown): unknown {
   if (typeof patch !== "object" || patch === null || Array.isArray(patch)) return patch;
@@ -246,6 +246,14 @@ export class FakeKubePort implements KubePort {
     const bucket = this.bucket(resource);
     const current = bucket.get(this.keyOf(key));
     if (!current) throw statusError(404, "NotFound", `${resourceName(resource)} "${key.name}" not found`, key.name);
+    const uid = options?.preconditions?.uid;
+    if (uid !== undefined && uid !== current.metadata.uid)
+      throw statusError(
+        409,
+        "Conflict",
+        `Precondition failed: UID in precondition: ${uid}, UID in object meta: ${current.metadata.uid}`,
+        key.name,
+      );
     bucket.delete(this.keyOf(key));
     current.metadata = { ...current.metadata, resourceVersion: String(++this.rv) };
     this.notify(resource, "DELETED", current);

@@ -282,11 +282,23 @@ export class PodBuilder {
     };
     return this;
   }
+  /** An ownerReference to `owner` (a Job unless its kind says otherwise), as its controller. */
+  ownedBy(owner: OwnerRef): this {
+    this.pod.metadata!.ownerReferences = [ownerReferenceTo(owner, "Job", true)];
+    return this;
+  }
   build(): IPod {
     return structuredClone(this.pod);
   }
 }
 export const makePod = (name = "pod-1"): PodBuilder => new PodBuilder(name);
+
+type OwnerRef = { readonly kind?: string; readonly name: string; readonly uid: string };
+function ownerReferenceTo(owner: OwnerRef, kind: string, controller: boolean) {
+  const k = owner.kind ?? kind;
+  const apiVersion = k === "TrainingRun" ? "nnunet-operator.io/v1alpha1" : k === "Job" ? "batch/v1" : "v1";
+  return { apiVersion, kind: k, name: owner.name, uid: owner.uid, controller, blockOwnerDeletion: true };
+}
 
 export class JobBuilder {
   private job: IJob;
@@ -365,6 +377,15 @@ export class JobBuilder {
   }
   deleting(): this {
     this.job.metadata!.deletionTimestamp = iso(0);
+    return this;
+  }
+  uid(uid: string): this {
+    this.job.metadata!.uid = uid;
+    return this;
+  }
+  /** An ownerReference to `owner` (a TrainingRun unless its kind says otherwise), as its controller by default. */
+  ownedBy(owner: OwnerRef, controller = true): this {
+    this.job.metadata!.ownerReferences = [ownerReferenceTo(owner, "TrainingRun", controller)];
     return this;
   }
   build(): IJob {

@@ -17,6 +17,8 @@ import type { RunWorld } from "../trainingrun/decide/parts.js";
 export class Sim {
   jobs: IJob[] = [];
   pods: IPod[] = [];
+  /** Jobs that hold names of the run's children and that it does not control. */
+  foreignJobs: IJob[] = [];
   cache: Record<string, string> = {};
   progress = new Map<string, FoldProgress>();
   heartbeats = new Map<string, HeartbeatSeen>();
@@ -36,6 +38,7 @@ export class Sim {
       config: this.config,
       jobs: this.jobs,
       pods: this.pods,
+      foreignJobs: this.foreignJobs,
       nodes: this.nodes,
       calibrationCache: this.cache,
       claimExists: this.claimExists,
@@ -66,9 +69,16 @@ export class Sim {
     this.run = { ...this.run, status: plan.status };
     for (const a of plan.actions.slice(0, crashAfter ?? plan.actions.length)) {
       if (a.verb === "create") {
-        if (!this.jobs.some((j) => j.metadata?.name === a.object.metadata?.name))
-          this.jobs.push({ ...a.object, status: { active: 1 } });
+        const name = a.object.metadata?.name;
+        if (this.foreignJobs.some((j) => j.metadata?.name === name))
+          throw new Error(`created ${name} over a foreign Job`);
+        if (!this.jobs.some((j) => j.metadata?.name === name)) this.jobs.push({ ...a.object, status: { active: 1 } });
       } else if (a.verb === "delete") {
+        if (
+          this.foreignJobs.some((j) => j.metadata?.name === a.name) &&
+          !this.jobs.some((j) => j.metadata?.name === a.name)
+        )
+          throw new Error(`deleted the foreign Job ${a.name}`);
         this.jobs = this.jobs.filter((j) => j.metadata?.name !== a.name);
         this.pods = this.pods.filter((p) => !p.metadata?.name?.startsWith(a.name));
       } else {

@@ -1,19 +1,33 @@
 import { strict as assert } from "node:assert";
 import { describe, it } from "node:test";
+import type { IJob } from "kubernetes-models/batch/v1/Job";
+import { LABEL_RUN } from "@nnunet-operator/api";
 import { KubeApiError, type KubeObject, Resources } from "@nnunet-operator/kube";
 import { FakeKubePort } from "@nnunet-operator/kube/testing";
 import { mergePatchBetween, performActions } from "./act.js";
 import type { KubeAction } from "./decide/run.js";
 import { slimJob, slimPod } from "./slim.js";
 
-const job = (name: string): KubeAction => ({
-  verb: "create",
-  object: {
-    apiVersion: "batch/v1",
-    kind: "Job",
-    metadata: { name, namespace: "ns" },
-    spec: { template: { spec: { containers: [] } } },
-  },
+const RUN_REF = { apiVersion: "nnunet-operator.io/v1alpha1", kind: "TrainingRun", name: "run", uid: "run-uid" };
+/** A Job as the operator builds it: the run's label, and the run as its controller. */
+const jobObject = (
+  name: string,
+  owner: Record<string, unknown> | null = { ...RUN_REF, controller: true },
+  labels: Record<string, string> = { [LABEL_RUN]: "run" },
+): IJob & KubeObject => ({
+  apiVersion: "batch/v1",
+  kind: "Job",
+  metadata: { name, namespace: "ns", labels, ...(owner ? { ownerReferences: [owner as never] } : {}) },
+  spec: { template: { spec: { containers: [] } } },
+});
+const job = (name: string): KubeAction => ({ verb: "create", object: jobObject(name), why: "test" });
+const deleteAction = (name: string, uid: string | undefined): KubeAction => ({
+  verb: "delete",
+  kind: "Job",
+  namespace: "ns",
+  name,
+  uid,
+  propagationPolicy: "Foreground",
   why: "test",
 });
 const cache: KubeAction = {
@@ -36,15 +50,38 @@ describe("mergePatchBetween", () => {
 });
 
 describe("performActions", () => {
-  it("creates the Jobs of one admission at once, and takes AlreadyExists as success", async () => {
+  it("creates the Jobs of one admission at once, and takes AlreadyExists of the run's own Job as success", async () => {
     const port = new FakeKubePort();
-    await port.create(Resources.jobs, (job("b") as unknown as { object: KubeObject }).object);
+    await port.create(Resources.jobs, jobObject("b"));
     const written: string[] = [];
     const result = await performActions(port, [job("a"), job("b"), job("c")], (_k, o) =>
       written.push(o.metadata.name!),
     );
     assert.deepEqual(result.created, ["a", "c"]);
-    assert.deepEqual(written, ["a", "c"]);
+    assert.deepEqual(written, ["a", "c", "b"], "the run's own b goes into the cache as it is");
+    assert.deepEqual(result.foreign, []);
+  });
+
+  describe("reports a Job the create met that the run does not control as foreign, and never caches it", () => {
+    const cases: Array<[string, KubeObject]> = [
+      ["made by hand, without an owner", jobObject("a", null)],
+      ["controlled by an earlier run of the same name", jobObject("a", { ...RUN_REF, uid: "old", controller: true })],
+      ["owned by the run but not as its controller", jobObject("a", { ...RUN_REF, controller: false })],
+      ["controlled by the run but without the run label", jobObject("a", { ...RUN_REF, controller: true }, {})],
+    ];
+    for (const [name, there] of cases)
+      it(name, async () => {
+        const port = new FakeKubePort();
+        await port.create(Resources.jobs, there);
+        const written: string[] = [];
+        const result = await performActions(port, [job("a")], (_k, o) => written.push(o.metadata.name!));
+        assert.deepEqual(result.created, []);
+        assert.deepEqual(written, []);
+        assert.deepEqual(
+          result.foreign.map((j) => j.metadata.name),
+          ["a"],
+        );
+      });
   });
 
   it("reports the Jobs it wrote before a create failed, then fails", async () => {
@@ -58,15 +95,21 @@ describe("performActions", () => {
     assert.deepEqual(written, ["b"]);
   });
 
-  it("deletes with foreground propagation and takes NotFound as success", async () => {
+  it("deletes with foreground propagation by uid and takes NotFound as success", async () => {
     const port = new FakeKubePort();
-    await performActions(port, [
-      { verb: "delete", kind: "Job", namespace: "ns", name: "gone", propagationPolicy: "Foreground", why: "test" },
-    ]);
+    await performActions(port, [deleteAction("gone", "uid-1")]);
     assert.deepEqual(
       port.writes().map((w) => [w.verb, w.options]),
-      [["delete", { propagationPolicy: "Foreground" }]],
+      [["delete", { propagationPolicy: "Foreground", preconditions: { uid: "uid-1" } }]],
     );
+  });
+
+  it("leaves a Job that took the name since the decision (another uid) alone, and takes that as success", async () => {
+    const port = new FakeKubePort();
+    const squatter = await port.create(Resources.jobs, jobObject("a", null));
+    await performActions(port, [deleteAction("a", "the-run's-old-job")]);
+    const still = await port.get(Resources.jobs, { namespace: "ns", name: "a" });
+    assert.equal(still.metadata.uid, squatter.metadata.uid);
   });
 
   it("creates the cache ConfigMap when missing, else merge-patches one key", async () => {

@@ -1,18 +1,32 @@
 import type { IJob } from "kubernetes-models/batch/v1/Job";
-import { isAlreadyExists, isNotFound, type KubeObject, type KubePort, Resources } from "@nnunet-operator/kube";
+import {
+  isAlreadyExists,
+  isConflict,
+  isNotFound,
+  type KubeObject,
+  type KubePort,
+  Resources,
+} from "@nnunet-operator/kube";
+import { controllerRefOf, LABEL_RUN } from "@nnunet-operator/api";
+import { isChildOf } from "./decide/ownership.js";
 import type { KubeAction } from "./decide/run.js";
 
 // Performs one plan's kube actions in order, with the idempotence the plan relies on:
-// a create that meets AlreadyExists and a delete that meets NotFound are success, and the
-// calibration cache is merge-patched (concurrent writers of different keys do not clash)
-// or created when missing. Every other error goes up to the work queue, which retries the
-// retryable ones with backoff.
+// a create that meets AlreadyExists reads the Job there, which is success when the run
+// controls it and comes back as foreign when it does not (its name is taken: the reconciler
+// shows it to the decisions, which never touch it); a delete is by uid and takes NotFound
+// or another Job by that name (a failed uid precondition) as success; the calibration cache
+// is merge-patched (concurrent writers of different keys do not clash) or created when
+// missing. Every other error goes up to the work queue, which retries the retryable ones
+// with backoff.
 
 export interface ActResult {
   /** Objects a write returned, for the caches. */
   readonly written: Array<{ kind: "jobs" | "configMaps"; object: KubeObject }>;
   /** Names of Jobs this pass created (not those that already existed). */
   readonly created: string[];
+  /** Jobs a create met (AlreadyExists) that the run does not control: never adopted. */
+  readonly foreign: KubeObject[];
 }
 
 /** Recursive JSON merge patch (RFC 7386) from `from` to `to`: removed keys become null, arrays are replaced. Pure. */
@@ -37,14 +51,14 @@ export function mergePatchBetween(from: unknown, to: unknown): unknown {
  * each other, and a pass that admits five folds then costs one round trip, not five.
  */
 export async function performActions(
-  port: Pick<KubePort, "create" | "delete" | "patch">,
+  port: Pick<KubePort, "create" | "delete" | "get" | "patch">,
   actions: readonly KubeAction[],
   /** Called at once with every object written, also when a later action fails. */
   onWritten: (kind: "jobs" | "configMaps", object: KubeObject) => void = () => undefined,
   /** Runs before a batch of Jobs is created: stores what their pods mount (a fold's NATS credential). */
   beforeCreate: (jobs: readonly IJob[]) => Promise<void> = async () => undefined,
 ): Promise<ActResult> {
-  const result: ActResult = { written: [], created: [] };
+  const result: ActResult = { written: [], created: [], foreign: [] };
   const wrote = (kind: "jobs" | "configMaps", object: KubeObject): void => {
     result.written.push({ kind, object });
     onWritten(kind, object);
@@ -58,12 +72,22 @@ export async function performActions(
         await beforeCreate(batch.map((a) => a.object as IJob));
         const settled = await Promise.allSettled(batch.map((a) => port.create(Resources.jobs, a.object as KubeObject)));
         let failure: unknown;
+        const existing: IJob[] = [];
         settled.forEach((s, k) => {
           if (s.status === "fulfilled") {
             wrote("jobs", s.value);
             result.created.push(batch[k]!.object.metadata?.name ?? "");
-          } else if (!isAlreadyExists(s.reason)) failure ??= s.reason;
+          } else if (isAlreadyExists(s.reason)) existing.push(batch[k]!.object as IJob);
+          else failure ??= s.reason;
         });
+        for (const wanted of existing) {
+          const there = await existingJob(port, wanted);
+          if (!there) continue; // gone again: the next pass creates it
+          // The run of a Job we build is its controller, and its run label names it.
+          const [runName, runUid] = [wanted.metadata?.labels?.[LABEL_RUN], controllerRefOf(wanted)?.uid];
+          if (isChildOf(there as IJob, runName, runUid)) wrote("jobs", there);
+          else result.foreign.push(there);
+        }
         if (failure !== undefined) throw failure;
         break;
       }
@@ -72,10 +96,14 @@ export async function performActions(
           await port.delete(
             Resources.jobs,
             { namespace: action.namespace, name: action.name },
-            { propagationPolicy: action.propagationPolicy },
+            {
+              propagationPolicy: action.propagationPolicy,
+              ...(action.uid !== undefined ? { preconditions: { uid: action.uid } } : {}),
+            },
           );
         } catch (err) {
-          if (!isNotFound(err)) throw err;
+          // Conflict: the uid precondition failed, the name holds a Job this action is not about.
+          if (!isNotFound(err) && !isConflict(err)) throw err;
         }
         break;
       }
@@ -98,4 +126,17 @@ export async function performActions(
     }
   }
   return result;
+}
+
+/** The Job a create met (AlreadyExists), as stored; undefined when it is gone by now. */
+async function existingJob(port: Pick<KubePort, "get">, wanted: IJob): Promise<KubeObject | undefined> {
+  try {
+    return await port.get(Resources.jobs, {
+      namespace: wanted.metadata?.namespace ?? "default",
+      name: wanted.metadata?.name ?? "",
+    });
+  } catch (err) {
+    if (isNotFound(err)) return undefined;
+    throw err;
+  }
 }

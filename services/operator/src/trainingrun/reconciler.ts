@@ -26,6 +26,7 @@ import { queueOutlookOf } from "./decide/finish.js";
 import { decideRun, type RunPlan } from "./decide/run.js";
 import { decideStatusWrite } from "./decide/status-write.js";
 import type { ProgressCache } from "./progress-feed.js";
+import { TakenJobNames } from "./taken-names.js";
 import type { AdmissionScheduler } from "./scheduler.js";
 import type { World } from "./world.js";
 
@@ -42,7 +43,7 @@ export interface EventSink {
 }
 
 export interface ReconcilerDeps {
-  port: Pick<KubePort, "create" | "delete" | "patch" | "patchStatus">;
+  port: Pick<KubePort, "create" | "delete" | "get" | "patch" | "patchStatus">;
   world: World;
   scheduler: AdmissionScheduler;
   progress: ProgressCache;
@@ -72,8 +73,11 @@ export class TrainingRunReconciler {
   private readonly lastStatusWrite = new Map<string, Date>();
   /** Runs (by uid) whose legacy finalizer could not be removed while live: tried again on deletion only. */
   private readonly legacyFinalizerKept = new Set<string>();
+  private readonly takenNames: TakenJobNames;
 
-  constructor(private readonly deps: ReconcilerDeps) {}
+  constructor(private readonly deps: ReconcilerDeps) {
+    this.takenNames = new TakenJobNames(deps.port);
+  }
 
   async reconcile(key: string): Promise<ProcessResult> {
     const started = this.deps.clock.now();
@@ -145,7 +149,7 @@ export class TrainingRunReconciler {
     const { world, scheduler, port, logger, metrics } = this.deps;
     const now = new Date(this.deps.clock.now());
     const log = logger.child({ trainingRun: run.metadata.name, namespace: run.metadata.namespace });
-    const base = this.runWorld(key, run);
+    const base = this.runWorld(key, run, await this.takenNames.recheck(key, run));
     const plan = decideRun(run, base, now);
 
     const write = decideStatusWrite(run.status, plan.status, {
@@ -168,6 +172,7 @@ export class TrainingRunReconciler {
       (kind, object) => world.remember(kind, object),
       this.deps.beforeCreateJobs,
     );
+    this.takenNames.remember(key, done.foreign);
     for (const a of plan.actions) log.info({ action: a.verb, why: a.why }, "acted");
     for (const e of plan.events) void this.deps.events.event(raw, e.type, e.reason, e.message);
     // After the writes, so that the Jobs of used grants are in the cache: the admission loop
@@ -205,14 +210,17 @@ export class TrainingRunReconciler {
   }
 
   /** The world of one run as the pure decisions take it, with its grant from the admission loop. */
-  private runWorld(key: string, run: TrainingRun): RunWorld {
+  private runWorld(key: string, run: TrainingRun, taken: readonly IJob[]): RunWorld {
     const { world, config, progress, scheduler } = this.deps;
     const ns = run.metadata.namespace ?? "default";
     const name = run.metadata.name ?? "";
+    const children = world.childrenOf(ns, name, run.metadata.uid);
+    const labelled = new Set(children.foreignJobs.map((j) => j.metadata?.name));
     return {
       config,
-      jobs: world.jobsOf(ns, name),
-      pods: world.podsOf(ns, name),
+      jobs: children.jobs,
+      pods: children.pods,
+      foreignJobs: [...children.foreignJobs, ...taken.filter((j) => !labelled.has(j.metadata?.name))],
       nodes: world.nodes(),
       calibrationCache: world.calibrationCache(ns).data,
       claimExists: world.claimExists(ns, run.spec.storage.claimName),
@@ -290,6 +298,7 @@ export class TrainingRunReconciler {
     const { namespace, name } = splitKey(key);
     if (uid !== undefined) this.legacyFinalizerKept.delete(uid);
     this.lastStatusWrite.delete(key);
+    this.takenNames.forget(key);
     this.deps.scheduler.forget(key);
     this.deps.world.forget(key);
     this.deps.progress.forget(uid);

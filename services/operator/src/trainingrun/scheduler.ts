@@ -13,6 +13,7 @@ import {
 } from "./decide/admission.js";
 import { withClusterDefaults } from "./decide/defaults.js";
 import { label } from "./decide/objects.js";
+import { runControlledJobs } from "./decide/ownership.js";
 import { gpuTolerations } from "./manifests/common.js";
 import type { World } from "./world.js";
 
@@ -140,7 +141,7 @@ export class AdmissionScheduler {
       const decision = decideAdmission({
         nodes: world.nodes(),
         pods: world.allPods(),
-        jobs: world.allJobs(),
+        jobs: runControlledJobs(world.allJobs()),
         runs,
         queues: config.queues,
         acceptedProducts: config.gpu.acceptedProducts,
@@ -183,7 +184,9 @@ export class AdmissionScheduler {
   private settleAssumed(): void {
     for (const [key, held] of this.assumed) {
       const [ns, name] = splitRunKey(key);
-      const jobs = this.deps.world.jobsOf(ns, name);
+      const uid = this.published.get(key)?.run.metadata.uid;
+      // Only the run's own Jobs settle a grant: a foreign one of that name holds no grant of ours.
+      const { jobs } = this.deps.world.childrenOf(ns, name, uid);
       for (const k of [...held.keys()]) {
         const [kind, fold] = k.split("/");
         const role = kind === "calibrate" ? "calibrate" : kind === "train" ? "train" : "validate";

@@ -4,6 +4,7 @@ import type { IPod } from "kubernetes-models/v1/Pod";
 import { type FieldError, LABEL_RUN, parseTrainingRun, type TrainingRun } from "@nnunet-operator/api";
 import { Informer, type KubeObject, type KubePort, objectKey, Resources } from "@nnunet-operator/kube";
 import type { OperatorConfig } from "../config.js";
+import { type RunChildren, splitChildren } from "./decide/ownership.js";
 import { slimJob, slimObject, slimPod } from "./slim.js";
 
 // The operator's view of the cluster: one informer per resource it reads, all through the
@@ -90,16 +91,15 @@ export class World {
     return this.informers.runs.store.list();
   }
 
-  jobsOf(namespace: string, run: string): IJob[] {
-    return this.informers.jobs.store
-      .byLabel(LABEL_RUN, run)
-      .filter((j) => j.metadata.namespace === namespace) as IJob[];
-  }
-
-  podsOf(namespace: string, run: string): IPod[] {
-    return this.informers.pods.store
-      .byLabel(LABEL_RUN, run)
-      .filter((p) => p.metadata.namespace === namespace) as IPod[];
+  /**
+   * The Jobs and pods labelled for the run in its namespace, split by who controls them
+   * (decide/ownership.ts): only the run's own are its children; labelled Jobs it does not
+   * control come back as foreign.
+   */
+  childrenOf(namespace: string, run: string, uid: string | undefined): RunChildren {
+    const labelled = (i: Informer<KubeObject>) =>
+      i.store.byLabel(LABEL_RUN, run).filter((o) => o.metadata.namespace === namespace);
+    return splitChildren(uid, labelled(this.informers.jobs) as IJob[], labelled(this.informers.pods) as IPod[]);
   }
 
   allJobs(): IJob[] {

@@ -16,6 +16,7 @@ import { type Demand, demandKey, type RunAdmission } from "./admission.js";
 import { type CalibrationDecision, decideCalibration } from "./calibration.js";
 import { decideFold, type FoldDecision } from "./folds.js";
 import { label } from "./objects.js";
+import { foreignJobMessage, holdCalibration, holdFold } from "./ownership.js";
 import type { FoldProgress } from "./progress.js";
 import type { QueueOutlook } from "./finish.js";
 import type { HeartbeatSeen } from "./stall.js";
@@ -25,10 +26,15 @@ import type { HeartbeatSeen } from "./stall.js";
 
 export interface RunWorld {
   readonly config: OperatorConfig;
-  /** The run's Jobs (label nnunet-operator.io/run, same namespace). */
+  /** The Jobs the run controls (ownership.ts): the only ones read or deleted as its own. */
   readonly jobs: readonly IJob[];
-  /** The run's pods (same label). */
+  /** The pods those Jobs control. */
   readonly pods: readonly IPod[];
+  /**
+   * Jobs in the run's namespace that hold names of its children but that it does not
+   * control (ownership.ts): the work that needs such a name waits. Absent: none.
+   */
+  readonly foreignJobs?: readonly IJob[];
   readonly nodes: readonly INode[];
   /** data of the namespace's calibration cache ConfigMap, when it exists. */
   readonly calibrationCache: Readonly<Record<string, string>> | undefined;
@@ -49,6 +55,8 @@ export interface RunParts {
   readonly calibration: CalibrationDecision;
   readonly folds: readonly FoldDecision[];
   readonly wants: readonly Demand[];
+  /** Why work waits for a name a foreign Job holds, one message per held name. */
+  readonly conflicts: readonly string[];
 }
 
 function childPods(world: RunWorld, role: Role, fold?: string): IPod[] {
@@ -64,20 +72,28 @@ function job(world: RunWorld, name: string): IJob | undefined {
 export function decideParts(run: TrainingRun, world: RunWorld, now: Date): RunParts {
   const name = run.metadata.name ?? "";
   const admitted = (kind: Demand["kind"], fold?: string) => world.admission.admitted.has(demandKey({ kind, fold }));
-  const calibration = decideCalibration({
-    run,
-    config: world.config,
-    job: job(world, calibrateJobName(name)),
-    pods: childPods(world, "calibrate"),
-    nodes: world.nodes,
-    cache: world.calibrationCache,
-    previous: run.status?.calibration,
-    admitted: admitted("calibrate"),
-    now,
-  });
-  const folds = run.spec.folds.map((f) => {
+  const taken = (jobName: string): string | undefined => {
+    const foreign = world.foreignJobs?.find((j) => j.metadata?.name === jobName);
+    return foreign ? foreignJobMessage(run, foreign) : undefined;
+  };
+  const heldCalibration = holdCalibration(
+    decideCalibration({
+      run,
+      config: world.config,
+      job: job(world, calibrateJobName(name)),
+      pods: childPods(world, "calibrate"),
+      nodes: world.nodes,
+      cache: world.calibrationCache,
+      previous: run.status?.calibration,
+      admitted: admitted("calibrate"),
+      now,
+    }),
+    taken(calibrateJobName(name)),
+  );
+  const calibration = heldCalibration.decision;
+  const heldFolds = run.spec.folds.map((f) => {
     const fold = foldKey(f);
-    return decideFold({
+    const decided = decideFold({
       run,
       config: world.config,
       fold,
@@ -92,7 +108,10 @@ export function decideParts(run: TrainingRun, world: RunWorld, now: Date): RunPa
       liveness: { heartbeat: world.heartbeats.get(fold), feedSince: world.feedSince },
       now,
     });
+    return holdFold(decided, { train: taken(foldJobName(name, fold)), validate: taken(validateJobName(name, fold)) });
   });
+  const folds = heldFolds.map((h) => h.decision);
+  const conflicts = [heldCalibration, ...heldFolds].flatMap((h) => (h.conflict !== undefined ? [h.conflict] : []));
   const wants: Demand[] = [
     ...(calibration.wantsGpu ? [{ kind: "calibrate" as const, gpus: 1 }] : []),
     ...folds.flatMap((d): Demand[] =>
@@ -103,5 +122,5 @@ export function decideParts(run: TrainingRun, world: RunWorld, now: Date): RunPa
           : [],
     ),
   ];
-  return { calibration, folds, wants };
+  return { calibration, folds, wants, conflicts };
 }

@@ -18,8 +18,10 @@ import { assembleStatus, type RunEvent, transitionEvents } from "./status.js";
 // The reconciler's contract with this plan: write the status first (through the status
 // subresource), then perform the actions in order. The order matters for restarts: the
 // status carries the next attempt before the old Job is deleted, so a crash between the
-// two never loses the attempt count. Creates treat AlreadyExists as success; deletes treat
-// NotFound as success. Nothing else is read back.
+// two never loses the attempt count. Creates treat AlreadyExists as success when the Job
+// there is the run's own (a Job the run does not control comes back as foreign, and its work
+// waits: ownership.ts); deletes carry the uid of the Job they were decided on, and treat
+// NotFound, or a Job of that name with another uid, as success. Nothing else is read back.
 
 export type KubeAction =
   | { readonly verb: "create"; readonly object: IJob; readonly why: string }
@@ -28,6 +30,8 @@ export type KubeAction =
       readonly kind: "Job";
       readonly namespace: string;
       readonly name: string;
+      /** The uid of the Job decided on: the delete is refused if the name holds another Job by then. */
+      readonly uid: string | undefined;
       readonly propagationPolicy: "Foreground";
       readonly why: string;
     }
@@ -84,11 +88,11 @@ export function toKubeActions(
           why: `train fold ${a.fold}, attempt ${a.attempt}`,
         };
       case "DeleteTrainingJob":
-        return deleteJob(run, a.name, `restart fold ${a.fold}: ${a.reason}`);
+        return deleteJob(run, world, a.name, `restart fold ${a.fold}: ${a.reason}`);
       case "DeleteCalibrationJob":
-        return deleteJob(run, a.name, `end the calibration: ${a.reason}`);
+        return deleteJob(run, world, a.name, `end the calibration: ${a.reason}`);
       case "DeleteValidationJob":
-        return deleteJob(run, a.name, `end the validation of fold ${a.fold}: ${a.reason}`);
+        return deleteJob(run, world, a.name, `end the validation of fold ${a.fold}: ${a.reason}`);
       case "CreateValidationJob":
         return {
           verb: "create",
@@ -106,9 +110,13 @@ export function toKubeActions(
   });
 }
 
-/** Foreground, so that the Job's pods (and their GPUs) are gone before the Job is. */
-function deleteJob(run: TrainingRun, name: string, why: string): KubeAction {
-  return { verb: "delete", kind: "Job", namespace: runNamespace(run), name, propagationPolicy: "Foreground", why };
+/**
+ * Foreground, so that the Job's pods (and their GPUs) are gone before the Job is; only the
+ * Job of the run's world by that name (one it controls), by uid.
+ */
+function deleteJob(run: TrainingRun, world: RunWorld, name: string, why: string): KubeAction {
+  const uid = world.jobs.find((j) => j.metadata?.name === name)?.metadata?.uid;
+  return { verb: "delete", kind: "Job", namespace: runNamespace(run), name, uid, propagationPolicy: "Foreground", why };
 }
 
 export function decideRun(stored: TrainingRun, world: RunWorld, now: Date): RunPlan {

@@ -40,6 +40,7 @@ const WARNING_REASONS = new Set<string>([
   ConditionReason.Diverged,
   ConditionReason.RestartsExhausted,
   ConditionReason.ValidationFailed,
+  ConditionReason.JobNameTaken,
   ...START_TIMEOUT_REASONS,
 ]);
 
@@ -109,6 +110,8 @@ function conditions(
       message: admittedAt ? "the run's work is admitted" : "not yet considered for admission",
     });
   }
+  const conflict = jobConflict(run, parts);
+  if (conflict) out.push(conflict);
   out.push({ type: ConditionType.Calibrated, ...parts.calibration.condition });
 
   const pull = folds.find((f) => f.reason === "ImagePullFailed");
@@ -206,6 +209,27 @@ function conditions(
       : { type: ConditionType.Ready, status: "False", reason: phase, message: `the run is ${phase}` },
   );
   return out;
+}
+
+/**
+ * JobConflict, once a Job the run does not control has held a name it needs (ownership.ts):
+ * True with every such Job and the fix while one does, False once none does.
+ */
+function jobConflict(run: TrainingRun, parts: RunParts): CondInput | undefined {
+  if (parts.conflicts.length > 0)
+    return {
+      type: ConditionType.JobConflict,
+      status: "True",
+      reason: ConditionReason.JobNameTaken,
+      message: parts.conflicts.join("; "),
+    };
+  if (!run.status?.conditions?.some((c) => c.type === ConditionType.JobConflict)) return undefined;
+  return {
+    type: ConditionType.JobConflict,
+    status: "False",
+    reason: "NoConflict",
+    message: "no Job the run does not control holds a name it needs",
+  };
 }
 
 function meanDice(folds: readonly FoldStatus[]): string {
