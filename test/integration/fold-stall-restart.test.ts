@@ -10,25 +10,26 @@
 // fold as attempt 1, which resumes from epoch 50 with --c and finishes. The early-stop
 // controller only sees epochs: it writes nothing for a stall.
 import assert from "node:assert/strict";
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { KubeConfig } from "@kubernetes/client-node";
-import { jetstream } from "@nats-io/jetstream";
-import type { NatsConnection } from "@nats-io/transport-node";
 import { pino } from "pino";
-import { Registry } from "prom-client";
 import { ANNOTATION_ATTEMPT, runResultsSubPath, type TrainingRun } from "@nnunet-operator/api";
-import { connectBus } from "@nnunet-operator/bus";
 import { type NatsServerHandle, startNatsServer } from "@nnunet-operator/bus/testing";
-import { type DevCluster, startDevCluster } from "@nnunet-operator/devcluster";
+import type { DevCluster } from "@nnunet-operator/devcluster";
 import { type EarlyStopHandle, loadConfig, startEarlyStop } from "@nnunet-operator/early-stop";
-import { ClientPort } from "@nnunet-operator/kube";
-import { Operator, parseOperatorConfig } from "@nnunet-operator/operator/runtime";
 import { NnunetLogParser } from "@nnunet-operator/reporter";
-import { chartRbac, operatorConfig, repoRoot, SYSTEM_NS } from "../../scripts/demo/stack.js";
-import { eventually, getJob, getRun, listObjects } from "./operator-harness.js";
+import { SYSTEM_NS } from "../../scripts/demo/stack.js";
+import {
+  eventually,
+  getJob,
+  getRun,
+  listObjects,
+  serviceAccountKubeConfig,
+  startChartOperator,
+  startProcessCluster,
+} from "./operator-harness.js";
 
 const NS = "team-a";
 const RUN = "hang";
@@ -41,68 +42,21 @@ const STALL_AFTER = 48;
 
 let dc: DevCluster;
 let nats: NatsServerHandle;
-let nc: NatsConnection;
 let earlyStop: EarlyStopHandle;
 let work: string;
 const stops: Array<() => Promise<void>> = [];
 
-/** A learning curve in the format of test/fixtures/nnunet-logs/curves: rising EMA, PolyLR, short epochs. */
-function writeCurve(path: string): void {
-  const rows = ["epoch,train_loss,val_loss,pseudo_dice_mean,pseudo_dice_per_class,ema_pseudo_dice,epoch_time_s,lr"];
-  let ema = 0;
-  for (let e = 0; e < EPOCHS; e++) {
-    const dice = Math.round((0.9 - 0.5 * Math.exp(-e / 15)) * 1e4) / 1e4;
-    ema = e === 0 ? dice : 0.9 * ema + 0.1 * dice;
-    const lr = Math.round(0.01 * (1 - e / EPOCHS) ** 0.9 * 1e5) / 1e5;
-    rows.push(
-      `${e},${(-0.2 - e / 100).toFixed(4)},${(-0.1 - e / 120).toFixed(4)},${dice},${dice};${dice},${ema.toFixed(6)},${EPOCH_SECONDS},${lr}`,
-    );
-  }
-  writeFileSync(path, `${rows.join("\n")}\n`);
-}
-
-function kubeConfigFor(serviceAccount: string): KubeConfig {
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [{ name: "dc", server: dc.url, caData: Buffer.from(dc.caPem ?? "").toString("base64") }],
-    users: [{ name: serviceAccount, token: dc.serviceAccountToken(SYSTEM_NS, serviceAccount) }],
-    contexts: [{ name: "dc", cluster: "dc", user: serviceAccount }],
-    currentContext: "dc",
-  });
-  return kc;
-}
-
 before(async () => {
   work = mkdtempSync(join(tmpdir(), "fold-stall-"));
-  const curve = join(work, "hang-curve.csv");
-  writeCurve(curve);
-  writeFileSync(join(work, "curves.json"), JSON.stringify({ Dataset003_Liver: curve }));
-  dc = await startDevCluster({
-    rbac: true,
-    manifests: [join(repoRoot, "crds/trainingruns.nnunet-operator.io.yaml")],
-    nodes: "1xL40S:4",
-    nodeShape: { cpu: "64", memory: "512Gi" },
-    dataRoot: join(work, "data"),
-    timeScale: 1,
-    curveMap: join(work, "curves.json"),
+  dc = await startProcessCluster({
+    work,
+    namespaces: [NS],
+    curve: { epochs: EPOCHS, epochSeconds: EPOCH_SECONDS },
     containerEnv: {
       NNUNET_SIM_HANG_AT_EPOCH: String(HANG_AT),
       NNUNET_SIM_GPU_MODEL: "off",
       REPORTER_HEARTBEAT_SECONDS: "1",
     },
-    // The claim's folder is seeded with the demo datasets; the claim itself follows its namespace.
-    seedClaims: [{ namespace: NS, name: "nnunet-data", create: false }],
-  });
-  for (const obj of chartRbac()) {
-    if (obj.kind === "Namespace" && dc.cluster.store.get("namespaces", undefined, obj.metadata.name ?? "")) continue;
-    await dc.cluster.create(obj);
-  }
-  await dc.cluster.create({ apiVersion: "v1", kind: "Namespace", metadata: { name: NS } });
-  await dc.cluster.create({
-    apiVersion: "v1",
-    kind: "PersistentVolumeClaim",
-    metadata: { name: "nnunet-data", namespace: NS },
-    spec: { accessModes: ["ReadWriteMany"], resources: { requests: { storage: "100Gi" } } },
   });
   nats = await startNatsServer();
 
@@ -118,7 +72,7 @@ before(async () => {
   });
   earlyStop = await startEarlyStop({
     config: esConfig,
-    kubeConfig: kubeConfigFor("nnunet-operator-early-stop"),
+    kubeConfig: serviceAccountKubeConfig(dc, "nnunet-operator-early-stop"),
     log: pino({ level: process.env.EARLY_STOP_TEST_LOG ?? "silent" }),
     identity: "early-stop-0",
     leaderElection: { leaseDurationMs: 3000, renewDeadlineMs: 2000, retryPeriodMs: 200 },
@@ -126,31 +80,12 @@ before(async () => {
   stops.push(() => earlyStop.stop());
   await eventually(() => earlyStop.controller.active, "the early-stop controller leading", 20_000);
 
-  nc = await connectBus({ servers: nats.url, name: "operator" });
-  const config = parseOperatorConfig(operatorConfig(nats.url));
-  const identity = "operator-0";
-  const operator = new Operator({
-    port: new ClientPort(kubeConfigFor("nnunet-operator")),
-    config,
-    logger: pino({ level: process.env.OPERATOR_TEST_LOG ?? "silent" }).child({ identity }),
-    registry: new Registry(),
-    identity,
-    leaderElection: { leaseDurationMs: 3000, renewDeadlineMs: 2000, retryPeriodMs: 300 },
-    statusMinIntervalSeconds: 1,
-    waitingResyncSeconds: 5,
-    bus: { nc, js: jetstream(nc) },
-  });
-  const abort = new AbortController();
-  const done = operator.run(abort.signal);
-  stops.push(async () => {
-    abort.abort();
-    await done;
-  });
+  const operator = await startChartOperator(dc, nats.url, { waitingResyncSeconds: 5 });
+  stops.push(operator.stop);
 });
 
 after(async () => {
   for (const stop of stops.reverse()) await stop();
-  await nc?.drain();
   await dc?.stop();
   await nats?.stop();
   if (work) rmSync(work, { recursive: true, force: true });

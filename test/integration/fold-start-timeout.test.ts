@@ -18,24 +18,24 @@
 //   (NNUNET_SIM_HANG_AT_EPOCH=0); the reporter's heartbeat confirms it, and the fold is
 //   restarted like a stalled one and trains on.
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { KubeConfig } from "@kubernetes/client-node";
-import { jetstream, jetstreamManager } from "@nats-io/jetstream";
-import type { NatsConnection } from "@nats-io/transport-node";
-import { pino } from "pino";
-import { Registry } from "prom-client";
-import { parse as parseYaml, stringify } from "yaml";
+import { jetstreamManager } from "@nats-io/jetstream";
 import { ANNOTATION_ATTEMPT } from "@nnunet-operator/api";
 import { connectBus, ensureEpochStream } from "@nnunet-operator/bus";
 import { type NatsServerHandle, startNatsServer } from "@nnunet-operator/bus/testing";
-import { type DevCluster, loadImageMap, startDevCluster } from "@nnunet-operator/devcluster";
-import { ClientPort } from "@nnunet-operator/kube";
-import { Operator, parseOperatorConfig } from "@nnunet-operator/operator/runtime";
-import { chartRbac, operatorConfig, repoRoot, SYSTEM_NS } from "../../scripts/demo/stack.js";
-import { eventually, getJob, getRun, listObjects } from "./operator-harness.js";
+import { type DevCluster, loadImageMap } from "@nnunet-operator/devcluster";
+import { repoRoot } from "../../scripts/demo/stack.js";
+import {
+  eventually,
+  getJob,
+  getRun,
+  listObjects,
+  startChartOperator,
+  startProcessCluster,
+} from "./operator-harness.js";
 
 const NS = "team-a";
 const EPOCHS = 70;
@@ -46,24 +46,8 @@ const ROOT_IMAGE = "nnunet-operator/nnunet-root:0.1.0";
 
 let dc: DevCluster;
 let nats: NatsServerHandle;
-let nc: NatsConnection;
 let work: string;
 const stops: Array<() => Promise<void>> = [];
-
-/** A short learning curve in the format of test/fixtures/nnunet-logs/curves. */
-function writeCurve(path: string): void {
-  const rows = ["epoch,train_loss,val_loss,pseudo_dice_mean,pseudo_dice_per_class,ema_pseudo_dice,epoch_time_s,lr"];
-  let ema = 0;
-  for (let e = 0; e < EPOCHS; e++) {
-    const dice = Math.round((0.9 - 0.5 * Math.exp(-e / 15)) * 1e4) / 1e4;
-    ema = e === 0 ? dice : 0.9 * ema + 0.1 * dice;
-    const lr = Math.round(0.01 * (1 - e / EPOCHS) ** 0.9 * 1e5) / 1e5;
-    rows.push(
-      `${e},${(-0.2 - e / 100).toFixed(4)},${(-0.1 - e / 120).toFixed(4)},${dice},${dice};${dice},${ema.toFixed(6)},${EPOCH_SECONDS},${lr}`,
-    );
-  }
-  writeFileSync(path, `${rows.join("\n")}\n`);
-}
 
 /** The shipped image map, plus the training image built to run as root. */
 function imageMap() {
@@ -73,84 +57,41 @@ function imageMap() {
   return { images: [{ ...nnunet, image: "*nnunet-operator/nnunet-root", user: "0" }, ...map.images] };
 }
 
-function kubeConfigFor(serviceAccount: string): KubeConfig {
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [{ name: "dc", server: dc.url, caData: Buffer.from(dc.caPem ?? "").toString("base64") }],
-    users: [{ name: serviceAccount, token: dc.serviceAccountToken(SYSTEM_NS, serviceAccount) }],
-    contexts: [{ name: "dc", cluster: "dc", user: serviceAccount }],
-    currentContext: "dc",
-  });
-  return kc;
-}
-
 before(async () => {
   work = mkdtempSync(join(tmpdir(), "fold-start-"));
-  const curve = join(work, "curve.csv");
-  writeCurve(curve);
-  writeFileSync(join(work, "curves.json"), JSON.stringify({ Dataset003_Liver: curve }));
-  dc = await startDevCluster({
-    rbac: true,
-    manifests: [join(repoRoot, "crds/trainingruns.nnunet-operator.io.yaml")],
-    nodes: "1xL40S:4",
-    nodeShape: { cpu: "64", memory: "512Gi" },
-    dataRoot: join(work, "data"),
-    timeScale: 1,
-    curveMap: join(work, "curves.json"),
+  dc = await startProcessCluster({
+    work,
+    namespaces: [NS, "other"],
+    curve: { epochs: EPOCHS, epochSeconds: EPOCH_SECONDS },
     imageMap: imageMap(),
     containerEnv: {
       NNUNET_SIM_HANG_AT_EPOCH: "0",
       NNUNET_SIM_GPU_MODEL: "off",
       REPORTER_HEARTBEAT_SECONDS: "1",
     },
-    seedClaims: [{ namespace: NS, name: "nnunet-data", create: false }],
-  });
-  for (const obj of chartRbac()) {
-    if (obj.kind === "Namespace" && dc.cluster.store.get("namespaces", undefined, obj.metadata.name ?? "")) continue;
-    await dc.cluster.create(obj);
-  }
-  for (const name of [NS, "other"])
-    await dc.cluster.create({ apiVersion: "v1", kind: "Namespace", metadata: { name } });
-  await dc.cluster.create({
-    apiVersion: "v1",
-    kind: "PersistentVolumeClaim",
-    metadata: { name: "nnunet-data", namespace: NS },
-    spec: { accessModes: ["ReadWriteMany"], resources: { requests: { storage: "100Gi" } } },
   });
   nats = await startNatsServer();
-  nc = await connectBus({ servers: nats.url, name: "operator" });
-  const jsm = await jetstreamManager(nc);
+  const admin = await connectBus({ servers: nats.url, name: "stream-setup" });
   // early-stop owns the stream in production; here only its existence matters.
-  await ensureEpochStream(jsm, { maxAgeMs: 3_600_000, maxBytes: 64 * 1024 * 1024, duplicateWindowMs: 60_000 });
-
+  await ensureEpochStream(await jetstreamManager(admin), {
+    maxAgeMs: 3_600_000,
+    maxBytes: 64 * 1024 * 1024,
+    duplicateWindowMs: 60_000,
+  });
+  await admin.drain();
   // The chart's configuration, with the start timeouts in seconds and the two test images allowed.
-  const raw = parseYaml(operatorConfig(nats.url)) as Record<string, unknown>;
-  raw["startTimeouts"] = LIMITS;
-  raw["policy"] = { allowedImages: [MISSING_IMAGE, ROOT_IMAGE], allowedPriorityClasses: [] };
-  const config = parseOperatorConfig(stringify(raw));
-  const identity = "operator-0";
-  const operator = new Operator({
-    port: new ClientPort(kubeConfigFor("nnunet-operator")),
-    config,
-    logger: pino({ level: process.env.OPERATOR_TEST_LOG ?? "silent" }).child({ identity }),
-    registry: new Registry(),
-    identity,
-    leaderElection: { leaseDurationMs: 3000, renewDeadlineMs: 2000, retryPeriodMs: 300 },
-    statusMinIntervalSeconds: 1,
+  const operator = await startChartOperator(dc, nats.url, {
+    configure: (raw) => {
+      raw["startTimeouts"] = LIMITS;
+      raw["policy"] = { allowedImages: [MISSING_IMAGE, ROOT_IMAGE], allowedPriorityClasses: [] };
+    },
     waitingResyncSeconds: 2,
-    bus: { nc, js: jetstream(nc) },
   });
-  const abort = new AbortController();
-  const done = operator.run(abort.signal);
-  stops.push(async () => {
-    abort.abort();
-    await done;
-  });
+  stops.push(operator.stop);
 });
 
 after(async () => {
   for (const stop of stops.reverse()) await stop();
-  await nc?.drain();
   await dc?.stop();
   await nats?.stop();
   if (work) rmSync(work, { recursive: true, force: true });

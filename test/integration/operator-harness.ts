@@ -4,18 +4,27 @@
 // devcluster part 2 will add (Job controller, scheduler, kubelet): they write pod and Job
 // status through the cluster's registry, the way those controllers would.
 import { randomBytes } from "node:crypto";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { KubeConfig } from "@kubernetes/client-node";
 import { type JetStreamClient, type JetStreamManager, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { pino } from "pino";
 import { Registry } from "prom-client";
+import { parse as parseYaml, stringify } from "yaml";
 import { connectBus, ensureEpochStream } from "@nnunet-operator/bus";
 import { startNatsServer, type NatsServerHandle } from "@nnunet-operator/bus/testing";
-import { bindPod, type DevCluster, type KubeObject, startDevCluster } from "@nnunet-operator/devcluster";
+import {
+  bindPod,
+  type DevCluster,
+  type DevClusterOptions,
+  type KubeObject,
+  startDevCluster,
+} from "@nnunet-operator/devcluster";
 import { ClientPort, type RequestInfo } from "@nnunet-operator/kube";
 import { Operator, parseOperatorConfig, type OperatorConfigInput } from "@nnunet-operator/operator/runtime";
 import { makeCalibrationResult } from "@nnunet-operator/operator/testing";
+import { chartRbac, operatorConfig } from "../../scripts/demo/stack.js";
 import { NAMESPACE, parseManifests, repoRoot, runOk, templateArgs } from "../chart/render.js";
 
 export const CRD = join(repoRoot, "crds/trainingruns.nnunet-operator.io.yaml");
@@ -29,6 +38,22 @@ export function renderedRbac(component: "operator" | "early-stop", set: Record<s
     (o) => RBAC_KINDS.has(o.kind) && o.metadata.labels?.["app.kubernetes.io/component"] === component,
   ) as unknown as KubeObject[];
 }
+
+/** A kubeconfig for the devcluster that authenticates with a bearer token. */
+export function tokenKubeConfig(dc: DevCluster, user: string, token: string): KubeConfig {
+  const kc = new KubeConfig();
+  kc.loadFromOptions({
+    clusters: [{ name: "dc", server: dc.url, caData: Buffer.from(dc.caPem ?? "").toString("base64") }],
+    users: [{ name: user, token }],
+    contexts: [{ name: user, cluster: "dc", user }],
+    currentContext: user,
+  });
+  return kc;
+}
+
+/** A kubeconfig for the devcluster as one of the chart's ServiceAccounts (its token, its RBAC). */
+export const serviceAccountKubeConfig = (dc: DevCluster, serviceAccount: string, namespace = NAMESPACE) =>
+  tokenKubeConfig(dc, serviceAccount, dc.serviceAccountToken(namespace, serviceAccount));
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -88,14 +113,7 @@ export async function startEnv(): Promise<Env> {
   async function startOperator(
     o: { config?: OperatorConfigInput; identity?: string; token?: string } = {},
   ): Promise<RunningOperator> {
-    const token = o.token ?? dc.serviceAccountToken(NAMESPACE, OPERATOR_SA);
-    const kc = new KubeConfig();
-    kc.loadFromOptions({
-      clusters: [{ name: "dc", server: dc.url, caData: Buffer.from(dc.caPem ?? "").toString("base64") }],
-      users: [{ name: "operator", token }],
-      contexts: [{ name: "operator", cluster: "dc", user: "operator" }],
-      currentContext: "operator",
-    });
+    const kc = tokenKubeConfig(dc, "operator", o.token ?? dc.serviceAccountToken(NAMESPACE, OPERATOR_SA));
     const requests: RequestInfo[] = [];
     const port = new ClientPort(kc, { onRequest: (r) => requests.push(r) });
     const config = parseOperatorConfig(
@@ -146,6 +164,101 @@ export async function startEnv(): Promise<Env> {
       await nc.drain();
       await nats.stop();
       await dc.stop();
+    },
+  };
+}
+
+// ---- every controller real: the devcluster's kubelet runs the pods as processes ----
+
+/**
+ * A rising learning curve in the format of test/fixtures/nnunet-logs/curves (EMA pseudo
+ * Dice, PolyLR, fixed epoch time), for the simulated nnU-Net to replay.
+ */
+export function writeRisingCurve(path: string, epochs: number, epochSeconds: number): void {
+  const rows = ["epoch,train_loss,val_loss,pseudo_dice_mean,pseudo_dice_per_class,ema_pseudo_dice,epoch_time_s,lr"];
+  let ema = 0;
+  for (let e = 0; e < epochs; e++) {
+    const dice = Math.round((0.9 - 0.5 * Math.exp(-e / 15)) * 1e4) / 1e4;
+    ema = e === 0 ? dice : 0.9 * ema + 0.1 * dice;
+    const lr = Math.round(0.01 * (1 - e / epochs) ** 0.9 * 1e5) / 1e5;
+    rows.push(
+      `${e},${(-0.2 - e / 100).toFixed(4)},${(-0.1 - e / 120).toFixed(4)},${dice},${dice};${dice},${ema.toFixed(6)},${epochSeconds},${lr}`,
+    );
+  }
+  writeFileSync(path, `${rows.join("\n")}\n`);
+}
+
+/**
+ * The devcluster in RBAC mode with the chart's ServiceAccounts and roles, one simulated
+ * L40S node (64 CPUs, 512Gi, 4 GPUs) whose kubelet runs pods as processes, the simulated
+ * nnU-Net replaying a rising curve for Dataset003_Liver at time scale 1, and each of
+ * `namespaces` with its `nnunet-data` claim (seeded with the demo datasets).
+ */
+export async function startProcessCluster(o: {
+  work: string;
+  namespaces: string[];
+  curve: { epochs: number; epochSeconds: number };
+  containerEnv: Record<string, string>;
+  imageMap?: DevClusterOptions["imageMap"];
+}): Promise<DevCluster> {
+  const curve = join(o.work, "curve.csv");
+  writeRisingCurve(curve, o.curve.epochs, o.curve.epochSeconds);
+  writeFileSync(join(o.work, "curves.json"), JSON.stringify({ Dataset003_Liver: curve }));
+  const dc = await startDevCluster({
+    rbac: true,
+    manifests: [CRD],
+    nodes: "1xL40S:4",
+    nodeShape: { cpu: "64", memory: "512Gi" },
+    dataRoot: join(o.work, "data"),
+    timeScale: 1,
+    curveMap: join(o.work, "curves.json"),
+    ...(o.imageMap && { imageMap: o.imageMap }),
+    containerEnv: o.containerEnv,
+    seedClaims: o.namespaces.map((namespace) => ({ namespace, name: "nnunet-data", create: false })),
+  });
+  for (const obj of chartRbac()) {
+    if (obj.kind === "Namespace" && dc.cluster.store.get("namespaces", undefined, obj.metadata.name ?? "")) continue;
+    await dc.cluster.create(obj);
+  }
+  for (const name of o.namespaces) {
+    await dc.cluster.create({ apiVersion: "v1", kind: "Namespace", metadata: { name } });
+    await addClaim(dc, "nnunet-data", name);
+  }
+  return dc;
+}
+
+/**
+ * The operator composed as in production (main.ts) with the chart's configuration, edited
+ * by `configure`, and the chart's ServiceAccount token; stopped by the returned function.
+ */
+export async function startChartOperator(
+  dc: DevCluster,
+  natsUrl: string,
+  o: { configure?: (raw: Record<string, unknown>) => void; waitingResyncSeconds: number },
+): Promise<{ nc: NatsConnection; stop(): Promise<void> }> {
+  const nc = await connectBus({ servers: natsUrl, name: "operator" });
+  const raw = parseYaml(operatorConfig(natsUrl)) as Record<string, unknown>;
+  o.configure?.(raw);
+  const identity = "operator-0";
+  const operator = new Operator({
+    port: new ClientPort(serviceAccountKubeConfig(dc, OPERATOR_SA)),
+    config: parseOperatorConfig(stringify(raw)),
+    logger: pino({ level: process.env.OPERATOR_TEST_LOG ?? "silent" }).child({ identity }),
+    registry: new Registry(),
+    identity,
+    leaderElection: { leaseDurationMs: 3000, renewDeadlineMs: 2000, retryPeriodMs: 300 },
+    statusMinIntervalSeconds: 1,
+    waitingResyncSeconds: o.waitingResyncSeconds,
+    bus: { nc, js: jetstream(nc) },
+  });
+  const abort = new AbortController();
+  const done = operator.run(abort.signal);
+  return {
+    nc,
+    stop: async () => {
+      abort.abort();
+      await done;
+      await nc.drain();
     },
   };
 }

@@ -8,7 +8,6 @@
 // early-stop purge its epochs (the operator puts no finalizer on runs).
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { KubeConfig } from "@kubernetes/client-node";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { pino } from "pino";
@@ -35,6 +34,7 @@ import {
   listObjects,
   makeRunObject,
   renderedRbac,
+  serviceAccountKubeConfig,
   startPod,
 } from "./operator-harness.js";
 
@@ -50,17 +50,6 @@ let observer: NatsConnection;
 let earlyStop: EarlyStopHandle;
 const operatorRequests: RequestInfo[] = [];
 const stops: Array<() => Promise<void>> = [];
-
-function kubeConfigFor(serviceAccount: string): KubeConfig {
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [{ name: "dc", server: dc.url, caData: Buffer.from(dc.caPem ?? "").toString("base64") }],
-    users: [{ name: serviceAccount, token: dc.serviceAccountToken(NAMESPACE, serviceAccount) }],
-    contexts: [{ name: "dc", cluster: "dc", user: serviceAccount }],
-    currentContext: "dc",
-  });
-  return kc;
-}
 
 /** Messages the stream holds for one run, per subject (the observer is the test's own NATS user). */
 async function storedEpochs(namespace: string, run: string): Promise<Record<string, number>> {
@@ -104,7 +93,7 @@ before(async () => {
       TICK_SECONDS: "1",
       LOG_LEVEL: "silent",
     }),
-    kubeConfig: kubeConfigFor("nnunet-operator-early-stop"),
+    kubeConfig: serviceAccountKubeConfig(dc, "nnunet-operator-early-stop"),
     log: pino({ level: process.env.EARLY_STOP_TEST_LOG ?? "silent" }),
     identity: "early-stop-0",
     leaderElection: { leaseDurationMs: 3000, renewDeadlineMs: 2000, retryPeriodMs: 200 },
@@ -115,7 +104,9 @@ before(async () => {
 
   operatorNc = await connectBus({ servers: nats.url, name: "operator", credsFile: auth.operatorCredsFile });
   const operator = new Operator({
-    port: new ClientPort(kubeConfigFor("nnunet-operator"), { onRequest: (r) => operatorRequests.push(r) }),
+    port: new ClientPort(serviceAccountKubeConfig(dc, "nnunet-operator"), {
+      onRequest: (r) => operatorRequests.push(r),
+    }),
     config: parseOperatorConfig(
       JSON.stringify({
         namespace: NAMESPACE,
@@ -210,7 +201,7 @@ describe("watchNamespaces [team-a] with the chart's Roles, and NATS least privil
     assert.deepEqual(jobNames(dc, UNWATCHED), []);
     assert.deepEqual(listObjects(dc, "v1", "Secret", UNWATCHED), []);
     for (const serviceAccount of ["nnunet-operator", "nnunet-operator-early-stop"]) {
-      const port = new ClientPort(kubeConfigFor(serviceAccount));
+      const port = new ClientPort(serviceAccountKubeConfig(dc, serviceAccount));
       await assert.rejects(port.list(Resources.trainingRuns, { namespace: UNWATCHED }), isForbidden, serviceAccount);
       await assert.rejects(port.list(Resources.trainingRuns), isForbidden, `${serviceAccount}, cluster-wide`);
     }
