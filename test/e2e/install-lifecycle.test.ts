@@ -68,7 +68,7 @@ describe("helm install -> upgrade -> rollback -> uninstall -> install", { timeou
 
   before(async () => {
     // Slow enough that the run is still training while the upgrade rolls the operator.
-    stack = await startStack({ operatorReplicas: 2, timeScale: 250 });
+    stack = await startStack({ operatorReplicas: 2, timeScale: 200 });
     watching = setInterval(recordChildren, 100);
   });
   after(async () => {
@@ -93,9 +93,20 @@ describe("helm install -> upgrade -> rollback -> uninstall -> install", { timeou
 
   it("upgrades with a changed value while a run trains: the operator Deployment rolls, the leader hands over, the run converges with no child made twice", async () => {
     const sample = parse(readFileSync(join(repoRoot, "deploy/samples/trainingrun.yaml"), "utf8")) as KubeObject & {
-      spec: { folds: number[] };
+      spec: { folds: number[]; schedule: Record<string, unknown> };
     };
-    const manifest = { ...sample, metadata: { name: RUN, namespace: NS }, spec: { ...sample.spec, folds: [0, 1] } };
+    // Two folds of 100 epochs at the plans' batch size (about a minute each at this time scale):
+    // long enough to train through the upgrade, short enough for CI.
+    const manifest = {
+      ...sample,
+      metadata: { name: RUN, namespace: NS },
+      spec: {
+        ...sample.spec,
+        folds: [0, 1],
+        batchSize: { mode: "Fixed", value: 2 },
+        schedule: { ...sample.spec.schedule, maxEpochs: 100 },
+      },
+    };
     const file = join(stack.workDir, `${RUN}.yaml`);
     writeFileSync(file, stringify(manifest));
     await stack.kubectl(["apply", "-f", file]);
