@@ -30,7 +30,10 @@ export class JobController {
 
   constructor(private readonly cluster: Cluster) {
     this.recorder = createRecorder(cluster, "job-controller");
-    this.queue = new KeyQueue((key) => this.reconcile(key));
+    this.queue = new KeyQueue((key) => this.reconcile(key), {
+      name: "job-controller",
+      reporter: cluster.controllerFailures,
+    });
   }
 
   start(): () => void {

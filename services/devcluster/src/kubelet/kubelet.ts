@@ -58,8 +58,9 @@ export class Kubelet {
     private readonly options: KubeletOptions,
   ) {
     this.recorder = createRecorder(cluster, "kubelet");
-    this.queue = new KeyQueue((key) => this.reconcile(key));
-    this.statusQueue = new KeyQueue((key) => this.writeStatus(key));
+    const reporter = cluster.controllerFailures;
+    this.queue = new KeyQueue((key) => this.reconcile(key), { name: "kubelet", reporter });
+    this.statusQueue = new KeyQueue((key) => this.writeStatus(key), { name: "kubelet-status", reporter });
     const get = (storage: string) => (ns: string, name: string) => cluster.store.get(storage, ns, name);
     this.lookups = { configMap: get("configmaps"), secret: get("secrets"), claim: get("persistentvolumeclaims") };
     this.network = new ClusterNetwork(cluster, options.dataRoot);
