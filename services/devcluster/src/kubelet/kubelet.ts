@@ -6,7 +6,7 @@ import type { Cluster } from "../cluster.js";
 import { isNodeReady } from "../nodes/node-control.js";
 import { LABEL_GPU_MEMORY, LABEL_GPU_PRODUCT } from "../nodes/node-spec.js";
 import { createRecorder, type Recorder } from "../sim/recorder.js";
-import { KeyQueue } from "../sim/key-queue.js";
+import { ignoreExpected, KeyQueue } from "../sim/key-queue.js";
 import type { ImageMap } from "./image-map.js";
 import type { LogSource } from "./logs.js";
 import type { Lookups } from "./paths.js";
@@ -267,7 +267,7 @@ export class Kubelet {
         gracePeriodSeconds: 0,
         preconditions: { uid: pod.metadata.uid! },
       })
-      .catch(() => undefined);
+      .catch(ignoreExpected);
   }
 
   /** Node lost: what the node lifecycle controller and pod GC do to its pods. */

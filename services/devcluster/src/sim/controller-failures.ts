@@ -80,8 +80,16 @@ export class UnexpectedControllerFailuresError extends Error {
     readonly failures: ControllerFailure[],
     readonly total: number,
   ) {
-    const lines = failures.map((f) => `  ${f.queue} ${f.key} (attempt ${f.attempt}): ${f.message}`);
-    const shown = failures.length < total ? ` (the last ${failures.length} shown)` : "";
+    // A key retried with backoff fails many times alike: one line per queue and key, its last message.
+    const byKey = new Map<string, { last: ControllerFailure; times: number }>();
+    for (const f of failures) {
+      const id = `${f.queue} ${f.key}`;
+      byKey.set(id, { last: f, times: (byKey.get(id)?.times ?? 0) + 1 });
+    }
+    const lines = [...byKey].map(
+      ([id, { last, times }]) => `  ${id} (${times}x, last attempt ${last.attempt}): ${last.message}`,
+    );
+    const shown = failures.length < total ? ` (the last ${failures.length} kept)` : "";
     super(`${total} unexpected devcluster controller failure(s)${shown}:\n${lines.join("\n")}`);
   }
 }

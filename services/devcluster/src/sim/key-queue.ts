@@ -37,6 +37,15 @@ export function isExpectedFailure(error: unknown): boolean {
   return (error as { name?: unknown } | null)?.name === "ApiError" && (code === 404 || code === 409);
 }
 
+/**
+ * For a write inside a reconcile whose conflict or vanished object the next pass handles
+ * (`.catch(ignoreExpected)`); any other failure still fails the reconcile and is reported.
+ */
+export function ignoreExpected(error: unknown): undefined {
+  if (isExpectedFailure(error)) return undefined;
+  throw error;
+}
+
 export const stderrReporter: QueueReporter = {
   failed: ({ queue, key, attempt, expected, error }) => {
     const e =
