@@ -22,7 +22,7 @@ import { Registry } from "prom-client";
 import { ANNOTATION_ATTEMPT, runResultsSubPath, type TrainingRun } from "@nnunet-operator/api";
 import { connectBus } from "@nnunet-operator/bus";
 import { type NatsServerHandle, startNatsServer } from "@nnunet-operator/bus/testing";
-import { type DevCluster, startDevCluster } from "@nnunet-operator/devcluster";
+import { assertNoUnexpectedFailures, type DevCluster, startDevCluster } from "@nnunet-operator/devcluster";
 import { type EarlyStopHandle, loadConfig, startEarlyStop } from "@nnunet-operator/early-stop";
 import { ClientPort } from "@nnunet-operator/kube";
 import { Operator, parseOperatorConfig } from "@nnunet-operator/operator/runtime";
@@ -154,6 +154,7 @@ after(async () => {
   await dc?.stop();
   await nats?.stop();
   if (work) rmSync(work, { recursive: true, force: true });
+  if (dc) assertNoUnexpectedFailures(dc);
 });
 
 type Job = NonNullable<ReturnType<typeof getJob>>;

@@ -31,7 +31,12 @@ import { parse as parseYaml, stringify } from "yaml";
 import { ANNOTATION_ATTEMPT } from "@nnunet-operator/api";
 import { connectBus, ensureEpochStream } from "@nnunet-operator/bus";
 import { type NatsServerHandle, startNatsServer } from "@nnunet-operator/bus/testing";
-import { type DevCluster, loadImageMap, startDevCluster } from "@nnunet-operator/devcluster";
+import {
+  assertNoUnexpectedFailures,
+  type DevCluster,
+  loadImageMap,
+  startDevCluster,
+} from "@nnunet-operator/devcluster";
 import { ClientPort } from "@nnunet-operator/kube";
 import { Operator, parseOperatorConfig } from "@nnunet-operator/operator/runtime";
 import { chartRbac, operatorConfig, repoRoot, SYSTEM_NS } from "../../scripts/demo/stack.js";
@@ -154,6 +159,7 @@ after(async () => {
   await dc?.stop();
   await nats?.stop();
   if (work) rmSync(work, { recursive: true, force: true });
+  if (dc) assertNoUnexpectedFailures(dc);
 });
 
 function createRun(name: string, spec: Record<string, unknown> = {}) {

@@ -12,7 +12,13 @@ import { pino } from "pino";
 import { Registry } from "prom-client";
 import { connectBus, ensureEpochStream } from "@nnunet-operator/bus";
 import { startNatsServer, type NatsServerHandle } from "@nnunet-operator/bus/testing";
-import { bindPod, type DevCluster, type KubeObject, startDevCluster } from "@nnunet-operator/devcluster";
+import {
+  assertNoUnexpectedFailures,
+  bindPod,
+  type DevCluster,
+  type KubeObject,
+  startDevCluster,
+} from "@nnunet-operator/devcluster";
 import { ClientPort, type RequestInfo } from "@nnunet-operator/kube";
 import { Operator, parseOperatorConfig, type OperatorConfigInput } from "@nnunet-operator/operator/runtime";
 import { makeCalibrationResult } from "@nnunet-operator/operator/testing";
@@ -146,6 +152,7 @@ export async function startEnv(): Promise<Env> {
       await nc.drain();
       await nats.stop();
       await dc.stop();
+      assertNoUnexpectedFailures(dc);
     },
   };
 }
