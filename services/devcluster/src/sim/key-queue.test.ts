@@ -19,6 +19,20 @@ describe("KeyQueue failures", () => {
     },
     { name: "an object deleted meanwhile", error: new ApiError(404, "NotFound", 'pods "x" not found'), expected: true },
     {
+      name: "a create in a namespace being deleted",
+      error: new ApiError(403, "Forbidden", "unable to create new content in namespace a", {
+        causes: [
+          { reason: "NamespaceTerminating", message: "namespace a is being terminated", field: "metadata.namespace" },
+        ],
+      }),
+      expected: true,
+    },
+    {
+      name: "a write the authoriser or an admission plugin refuses",
+      error: new ApiError(403, "Forbidden", 'pods "x" is forbidden: no PriorityClass with name missing was found'),
+      expected: false,
+    },
+    {
       name: "an invalid write (a bug in the controller)",
       error: new ApiError(422, "Invalid", "spec: Required value"),
       expected: false,
