@@ -70,10 +70,10 @@ async function main(): Promise<void> {
       shutdown.abort();
       if (tty) process.stdout.write("\x1b[?25h");
       console.log(`\n${signal}: stopping everything the demo started...`);
-      void stopAll().then(() => {
-        console.log("stopped.");
-        process.exit(signal === "SIGINT" ? 130 : 143);
-      });
+      void stopAll()
+        .then(() => console.log("stopped."))
+        .catch((err: unknown) => console.error(err))
+        .finally(() => process.exit(signal === "SIGINT" ? 130 : 143));
     });
   }
 

@@ -3,7 +3,12 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:f
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
-import { type DevCluster, type KubeObject, startDevCluster } from "@nnunet-operator/devcluster";
+import {
+  assertNoUnexpectedFailures,
+  type DevCluster,
+  type KubeObject,
+  startDevCluster,
+} from "@nnunet-operator/devcluster";
 import type { Service } from "./processes.js";
 import { startPrometheus } from "./prometheus.js";
 
@@ -61,7 +66,7 @@ export interface Stack {
   pods(component: string): KubeObject[];
   /** Pod phases, restarts and the last log lines of the chart's pods, for failure messages. */
   diagnostics(): string;
-  /** Stops everything this stack started, the pods' processes included. */
+  /** Stops everything this stack started, the pods' processes included; rejects with UnexpectedControllerFailuresError when a devcluster controller failed unexpectedly. */
   stop(): Promise<void>;
 }
 
@@ -80,11 +85,17 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
   let dc: DevCluster | undefined;
   let prometheus: Service | undefined;
 
-  const stop = async (): Promise<void> => {
+  const teardown = async (): Promise<void> => {
     await prometheus?.stop();
     // The kubelet kills every pod's processes; the API server goes with them.
     await dc?.stop();
     if (!o.keepData) rmSync(dataRoot, { recursive: true, force: true });
+  };
+  // A controller of the devcluster that failed in the background (not a conflict) is a
+  // bug in the devcluster or a departure from Kubernetes: the caller hears of it.
+  const stop = async (): Promise<void> => {
+    await teardown();
+    if (dc) assertNoUnexpectedFailures(dc);
   };
 
   try {
@@ -203,7 +214,13 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
       stop,
     };
   } catch (err) {
-    await stop();
+    await teardown();
+    // Controller failures may be why the start failed: both reach the caller.
+    try {
+      if (dc) assertNoUnexpectedFailures(dc);
+    } catch (failures) {
+      throw new AggregateError([err, failures], "the stack failed to start");
+    }
     throw err;
   }
 }

@@ -70,8 +70,11 @@ describe("an audited fold on the devcluster", { timeout: 240_000 }, () => {
   });
 
   after(async () => {
-    await stack?.stop();
-    if (stack) removeWorkDir(stack.workDir);
+    try {
+      await stack?.stop();
+    } finally {
+      if (stack) removeWorkDir(stack.workDir);
+    }
   });
 
   it("trains the audited fold to the end of its schedule, validates it, and the run Succeeded", () => {

@@ -86,8 +86,11 @@ describe("the full system: two runs competing for simulated L40S GPUs", { timeou
 
   after(async () => {
     observer?.stop();
-    await stack?.stop();
-    if (stack) removeWorkDir(stack.workDir);
+    try {
+      await stack?.stop();
+    } finally {
+      if (stack) removeWorkDir(stack.workDir);
+    }
   });
 
   it("both runs succeed", () => {

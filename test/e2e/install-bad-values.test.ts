@@ -9,7 +9,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { after, before, describe, it } from "node:test";
-import { type DevCluster, type KubeObject, startDevCluster } from "@nnunet-operator/devcluster";
+import {
+  assertNoUnexpectedFailures,
+  type DevCluster,
+  type KubeObject,
+  startDevCluster,
+} from "@nnunet-operator/devcluster";
 import { CHART, DEVCLUSTER_VALUES, toolPath } from "../../scripts/demo/stack.js";
 
 const run = promisify(execFile);
@@ -49,6 +54,7 @@ describe("helm install with values that cannot work", { timeout: 200_000 }, () =
   after(async () => {
     await dc?.stop();
     rmSync(dir, { recursive: true, force: true });
+    if (dc) assertNoUnexpectedFailures(dc);
   });
 
   it("refuses webhook TLS from cert-manager on a cluster without cert-manager, naming the missing kinds", async () => {

@@ -73,8 +73,11 @@ describe("helm install -> upgrade -> rollback -> uninstall -> install", { timeou
   });
   after(async () => {
     if (watching) clearInterval(watching);
-    await stack?.stop();
-    if (stack) removeWorkDir(stack.workDir);
+    try {
+      await stack?.stop();
+    } finally {
+      if (stack) removeWorkDir(stack.workDir);
+    }
   });
 
   it("installs with --wait: every pod of the chart Ready, and `helm test` passes (webhook through its Service, both /readyz)", async () => {

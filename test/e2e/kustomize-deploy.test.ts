@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { after, before, describe, it } from "node:test";
-import { type DevCluster, startDevCluster } from "@nnunet-operator/devcluster";
+import { assertNoUnexpectedFailures, type DevCluster, startDevCluster } from "@nnunet-operator/devcluster";
 import { repoRoot, SYSTEM_NS, toolPath } from "../../scripts/demo/stack.js";
 
 const run = promisify(execFile);
@@ -36,6 +36,7 @@ describe("kubectl apply -k deploy/ with cert-manager TLS", { timeout: 400_000 },
   after(async () => {
     await dc?.stop();
     rmSync(dir, { recursive: true, force: true });
+    if (dc) assertNoUnexpectedFailures(dc);
   });
 
   it("rolls out the operator, early-stop and NATS", async () => {

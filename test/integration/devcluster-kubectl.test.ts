@@ -6,7 +6,7 @@ import { join, resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { TrainingRun } from "@nnunet-operator/api";
 import { formatRunList } from "@nnunet-operator/cli";
-import { startDevCluster, type DevCluster } from "@nnunet-operator/devcluster";
+import { assertNoUnexpectedFailures, startDevCluster, type DevCluster } from "@nnunet-operator/devcluster";
 
 // The real kubectl (v1.32, .tools/bin/kubectl from scripts/setup.sh) against the
 // devcluster, with default flags: client-side apply (last-applied annotation, three-way
@@ -56,7 +56,10 @@ describe("kubectl against the devcluster", () => {
     home = mkdtempSync(join(tmpdir(), "devcluster-kubectl-"));
     dc = await startDevCluster({ kubeconfigPath: join(home, "kubeconfig"), rbac: true, bookmarkIntervalMs: 1000 });
   });
-  after(() => dc.stop());
+  after(async () => {
+    await dc.stop();
+    assertNoUnexpectedFailures(dc);
+  });
 
   it("applies the real CRD and the sample with default flags, then reports unchanged", async () => {
     assert.match(

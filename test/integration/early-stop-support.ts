@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { KubeConfig } from "@kubernetes/client-node";
-import { startDevCluster } from "@nnunet-operator/devcluster";
+import { assertNoUnexpectedFailures, startDevCluster } from "@nnunet-operator/devcluster";
 import { startFakeApiServer } from "@nnunet-operator/early-stop/testing";
 import { ClientPort, type KubePort, Resources } from "@nnunet-operator/kube";
 import { FakeKubePort } from "@nnunet-operator/kube/testing";
@@ -68,6 +68,9 @@ export async function devclusterBackend(namespaces: string[]): Promise<ApiBacken
       });
       return kc;
     },
-    close: () => dc.stop(),
+    close: async () => {
+      await dc.stop();
+      assertNoUnexpectedFailures(dc);
+    },
   };
 }

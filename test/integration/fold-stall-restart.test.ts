@@ -17,7 +17,7 @@ import { after, before, describe, it } from "node:test";
 import { pino } from "pino";
 import { ANNOTATION_ATTEMPT, runResultsSubPath, type TrainingRun } from "@nnunet-operator/api";
 import { type NatsServerHandle, startNatsServer } from "@nnunet-operator/bus/testing";
-import type { DevCluster } from "@nnunet-operator/devcluster";
+import { assertNoUnexpectedFailures, type DevCluster } from "@nnunet-operator/devcluster";
 import { type EarlyStopHandle, loadConfig, startEarlyStop } from "@nnunet-operator/early-stop";
 import { NnunetLogParser } from "@nnunet-operator/reporter";
 import { SYSTEM_NS } from "../../scripts/demo/stack.js";
@@ -89,6 +89,7 @@ after(async () => {
   await dc?.stop();
   await nats?.stop();
   if (work) rmSync(work, { recursive: true, force: true });
+  if (dc) assertNoUnexpectedFailures(dc);
 });
 
 type Job = NonNullable<ReturnType<typeof getJob>>;

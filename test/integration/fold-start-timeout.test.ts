@@ -26,7 +26,7 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import { ANNOTATION_ATTEMPT } from "@nnunet-operator/api";
 import { connectBus, ensureEpochStream } from "@nnunet-operator/bus";
 import { type NatsServerHandle, startNatsServer } from "@nnunet-operator/bus/testing";
-import { type DevCluster, loadImageMap } from "@nnunet-operator/devcluster";
+import { assertNoUnexpectedFailures, type DevCluster, loadImageMap } from "@nnunet-operator/devcluster";
 import { repoRoot } from "../../scripts/demo/stack.js";
 import {
   eventually,
@@ -95,6 +95,7 @@ after(async () => {
   await dc?.stop();
   await nats?.stop();
   if (work) rmSync(work, { recursive: true, force: true });
+  if (dc) assertNoUnexpectedFailures(dc);
 });
 
 function createRun(name: string, spec: Record<string, unknown> = {}) {

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { ANNOTATION_STOP_DECISION, StopDecision } from "@nnunet-operator/api";
 import { convergedFold, makeRun } from "@nnunet-operator/cli/testing";
-import { startDevCluster } from "@nnunet-operator/devcluster";
+import { assertNoUnexpectedFailures, startDevCluster } from "@nnunet-operator/devcluster";
 import { type KubeObject, Resources } from "@nnunet-operator/kube";
 import { parse, stringify } from "yaml";
 import { CliWorld } from "./kubectl-nnunet-support.js";
@@ -109,6 +109,7 @@ describe("kubectl nnunet status", () => {
     } finally {
       await bare.stop();
     }
+    assertNoUnexpectedFailures(bare);
   });
 
   it("says which run is missing, where it looked and how to list runs; exit code 1", async () => {

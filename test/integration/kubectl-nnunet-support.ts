@@ -5,7 +5,7 @@ import { KubeConfig } from "@kubernetes/client-node";
 import { LABEL_FOLD, LABEL_ROLE, LABEL_RUN, type TrainingRun } from "@nnunet-operator/api";
 import { runCli } from "@nnunet-operator/cli";
 import { queuedRun, succeededRun, trainingRun } from "@nnunet-operator/cli/testing";
-import { type DevCluster, startDevCluster } from "@nnunet-operator/devcluster";
+import { assertNoUnexpectedFailures, type DevCluster, startDevCluster } from "@nnunet-operator/devcluster";
 import { ClientPort, type KubeObject, Resources } from "@nnunet-operator/kube";
 
 // The world of the kubectl-nnunet integration tests: a devcluster with the real CRD, runs
@@ -156,7 +156,8 @@ export class CliWorld {
     return new Promise((done) => child.on("close", (code) => done({ code: code ?? -1, stdout, stderr })));
   }
 
-  stop(): Promise<void> {
-    return this.dc.stop();
+  async stop(): Promise<void> {
+    await this.dc.stop();
+    assertNoUnexpectedFailures(this.dc);
   }
 }

@@ -5,7 +5,7 @@
 import { strict as assert } from "node:assert";
 import { after, before, describe, it } from "node:test";
 import { Registry } from "prom-client";
-import { startDevCluster } from "@nnunet-operator/devcluster";
+import { assertNoUnexpectedFailures, startDevCluster } from "@nnunet-operator/devcluster";
 import { buildServer } from "@nnunet-operator/operator/runtime";
 import {
   addClaim,
@@ -174,6 +174,7 @@ describe("the validating webhook at the API", () => {
       await app.close();
       await dc.stop();
     }
+    assertNoUnexpectedFailures(dc);
   }
 
   it("lets a valid run through the operator's webhook", async () => {

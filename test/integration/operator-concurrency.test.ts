@@ -11,7 +11,12 @@ import { KubeConfig } from "@kubernetes/client-node";
 import { pino } from "pino";
 import { Registry } from "prom-client";
 import { isJobFinished, LABEL_ROLE, LABEL_RUN } from "@nnunet-operator/api";
-import { type DevCluster, type KubeObject, startDevCluster } from "@nnunet-operator/devcluster";
+import {
+  assertNoUnexpectedFailures,
+  type DevCluster,
+  type KubeObject,
+  startDevCluster,
+} from "@nnunet-operator/devcluster";
 import { ClientPort, Resources } from "@nnunet-operator/kube";
 import { Operator, parseOperatorConfig, podGpuRequest } from "@nnunet-operator/operator/runtime";
 import { CRD, eventually } from "./operator-harness.js";
@@ -119,6 +124,7 @@ before(async () => {
 after(async () => {
   await stopOperator?.();
   await dc?.stop();
+  if (dc) assertNoUnexpectedFailures(dc);
 });
 
 describe("eight concurrent reconcile workers and one admission loop", { timeout: 240_000 }, () => {

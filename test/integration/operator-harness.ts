@@ -15,6 +15,7 @@ import { parse as parseYaml, stringify } from "yaml";
 import { connectBus, ensureEpochStream } from "@nnunet-operator/bus";
 import { startNatsServer, type NatsServerHandle } from "@nnunet-operator/bus/testing";
 import {
+  assertNoUnexpectedFailures,
   bindPod,
   type DevCluster,
   type DevClusterOptions,
@@ -164,6 +165,7 @@ export async function startEnv(): Promise<Env> {
       await nc.drain();
       await nats.stop();
       await dc.stop();
+      assertNoUnexpectedFailures(dc);
     },
   };
 }

@@ -19,7 +19,7 @@ import {
   makeNatsAuthFixture,
   startNatsServer,
 } from "@nnunet-operator/bus/testing";
-import { type DevCluster, startDevCluster } from "@nnunet-operator/devcluster";
+import { assertNoUnexpectedFailures, type DevCluster, startDevCluster } from "@nnunet-operator/devcluster";
 import { type EarlyStopHandle, loadConfig, startEarlyStop } from "@nnunet-operator/early-stop";
 import { ClientPort, isForbidden, type RequestInfo, Resources } from "@nnunet-operator/kube";
 import { Operator, parseOperatorConfig } from "@nnunet-operator/operator/runtime";
@@ -143,6 +143,7 @@ after(async () => {
   await dc?.stop();
   await nats?.stop();
   await auth?.cleanup();
+  if (dc) assertNoUnexpectedFailures(dc);
 });
 
 describe("watchNamespaces [team-a] with the chart's Roles, and NATS least privilege", { timeout: 60_000 }, () => {

@@ -11,6 +11,7 @@ import { bootstrapPolicy, RbacAuthorizer } from "./auth/rbac.js";
 import { CrdController } from "./controllers/crd-controller.js";
 import { GarbageCollector } from "./controllers/garbage-collector.js";
 import { NamespaceController } from "./controllers/namespace-controller.js";
+import { ControllerFailureLog } from "./sim/controller-failures.js";
 import { startWorkloadControllers, type WorkloadControllers } from "./workloads/index.js";
 
 // The in-memory cluster without HTTP: store, resource catalogue, registry (REST
@@ -41,6 +42,8 @@ export class Cluster {
   readonly authorizer: RbacAuthorizer;
   /** Deployment, ReplicaSet, StatefulSet, EndpointSlice and disruption controllers (after start). */
   workloads: WorkloadControllers | undefined;
+  /** The reporter of every in-process controller queue: logs, keeps and counts their failures. */
+  readonly controllerFailures = new ControllerFailureLog();
   private readonly tokens = new Map<string, UserInfo>();
   private readonly stops: (() => void)[] = [];
   private readonly timers = new Set<NodeJS.Timeout>();

@@ -10,6 +10,12 @@ export type { UserInfo, WriteOptions, PatchType } from "./api/registry.js";
 export type { DeleteOptions, DeleteResult, PropagationPolicy } from "./api/deletion.js";
 export type { SubresourceHandler, SubresourceContext } from "./http/api-handler.js";
 export { bindPod } from "./api/binding.js";
+export {
+  assertNoUnexpectedFailures,
+  UnexpectedControllerFailuresError,
+  type ControllerFailure,
+  type ControllerFailureCount,
+} from "./sim/controller-failures.js";
 // Part 2: simulated nodes, scheduler, Job controller, process kubelet, simulated nnU-Net.
 export {
   startSimulation,

@@ -16,6 +16,7 @@ import { selfSignedCertificate } from "./tls.js";
 import { logHandler } from "./kubelet/logs.js";
 import { startSimulation, type Simulation, type SimulationOptions } from "./sim/simulation.js";
 import { tokenRequestHandler } from "./http/token-handler.js";
+import type { ControllerFailure, ControllerFailureCount } from "./sim/controller-failures.js";
 
 // startDevCluster: the cluster behind a node:http server on 127.0.0.1, plus a kubeconfig
 // that points kubectl and client libraries at it.
@@ -59,6 +60,10 @@ export interface DevCluster {
   /** Serves an extra subresource such as `pods/log`. */
   addSubresource(key: string, handler: SubresourceHandler): void;
   serviceAccountToken(namespace: string, name: string): string;
+  /** Failures of the in-process controllers' queues, oldest first (the last 200 expected and 200 unexpected). */
+  controllerFailures(): ControllerFailure[];
+  /** Every controller failure counted per queue and kind (expected: a conflict or an object gone meanwhile). */
+  controllerFailureCounts(): ControllerFailureCount[];
   stop(): Promise<void>;
 }
 
@@ -128,6 +133,8 @@ export async function startDevCluster(options: DevClusterOptions = {}): Promise<
     simulation,
     addSubresource: (key, h) => void subresources.set(key, h),
     serviceAccountToken: (ns, name) => cluster.serviceAccountToken(ns, name),
+    controllerFailures: () => cluster.controllerFailures.list(),
+    controllerFailureCounts: () => cluster.controllerFailures.counts(),
     stop: async () => {
       simulation?.stop();
       stopCertManager?.();

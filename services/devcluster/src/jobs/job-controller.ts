@@ -2,7 +2,7 @@ import type { KubeObject } from "../api/resources.js";
 import type { StoreEvent } from "../api/store.js";
 import type { Cluster } from "../cluster.js";
 import { createRecorder, type Recorder } from "../sim/recorder.js";
-import { KeyQueue } from "../sim/key-queue.js";
+import { ignoreExpected, KeyQueue } from "../sim/key-queue.js";
 import { decideJob, TRACKING_FINALIZER, type JobStatus } from "./job-decide.js";
 
 // The batch/v1 Job controller, in process: a keyed queue of jobs fed by job and pod
@@ -30,7 +30,10 @@ export class JobController {
 
   constructor(private readonly cluster: Cluster) {
     this.recorder = createRecorder(cluster, "job-controller");
-    this.queue = new KeyQueue((key) => this.reconcile(key));
+    this.queue = new KeyQueue((key) => this.reconcile(key), {
+      name: "job-controller",
+      reporter: cluster.controllerFailures,
+    });
   }
 
   start(): () => void {
@@ -97,7 +100,7 @@ export class JobController {
     for (const pod of d.delete) {
       await c
         .delete(podDef, ns, pod.metadata.name!, { preconditions: { uid: pod.metadata.uid! } })
-        .catch(() => undefined);
+        .catch(ignoreExpected);
       this.recorder.event(job, "Normal", "SuccessfulDelete", `Deleted pod: ${pod.metadata.name}`);
     }
     // Pods of a finished job that still carry the finalizer (counted before) are released too.
@@ -111,7 +114,7 @@ export class JobController {
     if (d.deleteJob)
       await c
         .delete(jobDef, ns, name, { propagationPolicy: "Background", preconditions: { uid } })
-        .catch(() => undefined);
+        .catch(ignoreExpected);
     if (d.requeueAfterMs !== undefined) this.queue.addAfter(key, d.requeueAfterMs);
   }
 
@@ -145,7 +148,7 @@ export class JobController {
         },
         { fieldManager: "job-controller" },
       )
-      .catch(() => undefined);
+      .catch(ignoreExpected);
   }
 }
 

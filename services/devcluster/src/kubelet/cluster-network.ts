@@ -81,7 +81,7 @@ export class ClusterNetwork {
     dataRoot: string,
   ) {
     this.dnsFile = join(dataRoot, DNS_FILE);
-    this.queue = new KeyQueue(() => this.sync());
+    this.queue = new KeyQueue(() => this.sync(), { name: "cluster-network", reporter: cluster.controllerFailures });
     writeFileSync(this.dnsFile, "{}");
   }
 

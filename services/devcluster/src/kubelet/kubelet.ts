@@ -6,7 +6,7 @@ import type { Cluster } from "../cluster.js";
 import { isNodeReady } from "../nodes/node-control.js";
 import { LABEL_GPU_MEMORY, LABEL_GPU_PRODUCT } from "../nodes/node-spec.js";
 import { createRecorder, type Recorder } from "../sim/recorder.js";
-import { KeyQueue } from "../sim/key-queue.js";
+import { ignoreExpected, KeyQueue } from "../sim/key-queue.js";
 import type { ImageMap } from "./image-map.js";
 import type { LogSource } from "./logs.js";
 import type { Lookups } from "./paths.js";
@@ -58,8 +58,9 @@ export class Kubelet {
     private readonly options: KubeletOptions,
   ) {
     this.recorder = createRecorder(cluster, "kubelet");
-    this.queue = new KeyQueue((key) => this.reconcile(key));
-    this.statusQueue = new KeyQueue((key) => this.writeStatus(key));
+    const reporter = cluster.controllerFailures;
+    this.queue = new KeyQueue((key) => this.reconcile(key), { name: "kubelet", reporter });
+    this.statusQueue = new KeyQueue((key) => this.writeStatus(key), { name: "kubelet-status", reporter });
     const get = (storage: string) => (ns: string, name: string) => cluster.store.get(storage, ns, name);
     this.lookups = { configMap: get("configmaps"), secret: get("secrets"), claim: get("persistentvolumeclaims") };
     this.network = new ClusterNetwork(cluster, options.dataRoot);
@@ -266,7 +267,7 @@ export class Kubelet {
         gracePeriodSeconds: 0,
         preconditions: { uid: pod.metadata.uid! },
       })
-      .catch(() => undefined);
+      .catch(ignoreExpected);
   }
 
   /** Node lost: what the node lifecycle controller and pod GC do to its pods. */

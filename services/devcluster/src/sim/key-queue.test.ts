@@ -1,7 +1,7 @@
 import { strict as assert } from "node:assert";
 import { describe, it } from "node:test";
 import { ApiError } from "../api/errors.js";
-import { KeyQueue, type QueueFailure } from "./key-queue.js";
+import { ignoreExpected, KeyQueue, type QueueFailure } from "./key-queue.js";
 
 // The queue never swallows a failure: it is counted, reported, classified, and retried.
 
@@ -18,6 +18,20 @@ describe("KeyQueue failures", () => {
       expected: true,
     },
     { name: "an object deleted meanwhile", error: new ApiError(404, "NotFound", 'pods "x" not found'), expected: true },
+    {
+      name: "a create in a namespace being deleted",
+      error: new ApiError(403, "Forbidden", "unable to create new content in namespace a", {
+        causes: [
+          { reason: "NamespaceTerminating", message: "namespace a is being terminated", field: "metadata.namespace" },
+        ],
+      }),
+      expected: true,
+    },
+    {
+      name: "a write the authoriser or an admission plugin refuses",
+      error: new ApiError(403, "Forbidden", 'pods "x" is forbidden: no PriorityClass with name missing was found'),
+      expected: false,
+    },
     {
       name: "an invalid write (a bug in the controller)",
       error: new ApiError(422, "Invalid", "spec: Required value"),
@@ -93,5 +107,14 @@ describe("KeyQueue failures", () => {
     assert.equal(calls, 2);
     assert.match(lines.join(""), /"msg":"reconcile failed".*"reporter down"/);
     q.stop();
+  });
+
+  it("ignoreExpected lets a write inside a reconcile skip a conflict or a vanished object, and nothing else", async () => {
+    const conflict = new ApiError(409, "Conflict", "the object has been modified");
+    const gone = new ApiError(404, "NotFound", 'pods "x" not found');
+    const forbidden = new ApiError(403, "Forbidden", "namespace is being terminated");
+    assert.equal(await Promise.reject(conflict).catch(ignoreExpected), undefined);
+    assert.equal(await Promise.reject(gone).catch(ignoreExpected), undefined);
+    await assert.rejects(Promise.reject(forbidden).catch(ignoreExpected), (e) => e === forbidden);
   });
 });

@@ -5,10 +5,12 @@
 //
 // No failure is swallowed: each one is counted on the queue and handed to its reporter,
 // which by default writes a structured line to stderr. An expected failure (a conflict
-// with a concurrent writer, an object deleted meanwhile: ApiError 404/409) is retried
-// and reported at warn level; any other is "unexpected", reported at error level and
-// counted apart, so a test can assert none happened (`unexpectedFailures`), or pass
-// `failOnUnexpected` to make `idle()` reject with the first one.
+// with a concurrent writer, an object deleted meanwhile: ApiError 404/409; a create in a
+// namespace being deleted) is retried and reported at warn level; any other is
+// "unexpected", reported at error level and counted apart, so a test can assert none
+// happened (`unexpectedFailures`), or pass `failOnUnexpected` to make `idle()` reject with
+// the first one. In a devcluster every queue reports to the cluster's ControllerFailureLog
+// (sim/controller-failures.ts), which the test harnesses check after stopping.
 
 export interface QueueFailure {
   queue: string;
@@ -31,10 +33,26 @@ export interface KeyQueueOptions {
   failOnUnexpected?: boolean;
 }
 
-/** Conflicts and objects gone meanwhile are part of a controller's life; the next pass re-reads. */
+/**
+ * Conflicts and objects gone meanwhile are part of a controller's life; the next pass
+ * re-reads. So is a create refused because its namespace is being deleted: upstream
+ * controllers (the ReplicaSet controller's `HasStatusCause(err, NamespaceTerminatingCause)`)
+ * treat it as nothing to do.
+ */
 export function isExpectedFailure(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  return (error as { name?: unknown } | null)?.name === "ApiError" && (code === 404 || code === 409);
+  const e = error as { name?: unknown; code?: unknown; details?: { causes?: { reason?: string }[] } } | null;
+  if (e?.name !== "ApiError") return false;
+  if (e.code === 404 || e.code === 409) return true;
+  return e.code === 403 && (e.details?.causes ?? []).some((c) => c.reason === "NamespaceTerminating");
+}
+
+/**
+ * For a write inside a reconcile whose conflict or vanished object the next pass handles
+ * (`.catch(ignoreExpected)`); any other failure still fails the reconcile and is reported.
+ */
+export function ignoreExpected(error: unknown): undefined {
+  if (isExpectedFailure(error)) return undefined;
+  throw error;
 }
 
 export const stderrReporter: QueueReporter = {

@@ -4,6 +4,7 @@ import { existsSync } from "node:fs";
 import { promisify } from "node:util";
 import { after, before, describe, it } from "node:test";
 import { startDevCluster, type DevCluster } from "../server.js";
+import { assertNoUnexpectedFailures } from "./controller-failures.js";
 import { runNodeCommand } from "../nodes/node-cli.js";
 import {
   condition,
@@ -35,7 +36,10 @@ describe("kubelet and Job controller on simulated nodes", () => {
   before(async () => {
     dc = await startDevCluster({ nodes: "2xL40S:2,1xcpu" });
   });
-  after(() => dc.stop());
+  after(async () => {
+    await dc.stop();
+    assertNoUnexpectedFailures(dc);
+  });
 
   it("runs a pod with a native sidecar: logs, the sidecar stopped after the main container, the termination message in status", async () => {
     const c = dc.cluster;

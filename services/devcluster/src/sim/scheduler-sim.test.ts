@@ -1,6 +1,7 @@
 import { strict as assert } from "node:assert";
 import { after, before, describe, it } from "node:test";
 import { startDevCluster, type DevCluster } from "../server.js";
+import { assertNoUnexpectedFailures } from "./controller-failures.js";
 import { condition, events, makePod, pod, TOLERATE_GPU, waitFor } from "./sim-test-support.js";
 
 // The scheduler on a live cluster: priority order, GPUs never over-committed, unschedulable
@@ -28,7 +29,10 @@ describe("scheduler on a simulated cluster", () => {
   before(async () => {
     dc = await startDevCluster({ nodes: "2xL40S:4,1xA100-80GB:8,1xcpu", tls: false });
   });
-  after(() => dc.stop());
+  after(async () => {
+    await dc.stop();
+    assertNoUnexpectedFailures(dc);
+  });
 
   it("binds by priority, never over-commits GPUs, and explains what waits", async () => {
     const c = dc.cluster;

@@ -14,6 +14,7 @@ import {
 import type { KubeObject } from "../api/resources.js";
 import { loadImageMap } from "../kubelet/image-map.js";
 import { startDevCluster, type DevCluster } from "../server.js";
+import { assertNoUnexpectedFailures } from "./controller-failures.js";
 import { condition, containerState, job, podsOf, waitFor } from "./sim-test-support.js";
 import { DEFAULT_IMAGE_MAP } from "./simulation.js";
 import { trainingRunCrd } from "../test-support.js";
@@ -83,7 +84,10 @@ describe("the operator's Jobs on the devcluster", () => {
     run = parsed.run;
     config = parseOperatorConfig("calibration:\n  backend: simulated\n");
   });
-  after(() => dc.stop());
+  after(async () => {
+    await dc.stop();
+    assertNoUnexpectedFailures(dc);
+  });
 
   it("calibrates with the real calibrator (simulated L40S) and reports through the termination message", async () => {
     await create(buildCalibrateJob(run, config));

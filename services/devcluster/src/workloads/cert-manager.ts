@@ -48,7 +48,10 @@ export class CertManagerStandIn {
   private readonly unsubscribe: (() => void)[] = [];
 
   constructor(private readonly cluster: Cluster) {
-    this.queue = new KeyQueue((key) => (key.startsWith("inject:") ? this.inject(key.slice(7)) : this.issue(key)));
+    this.queue = new KeyQueue((key) => (key.startsWith("inject:") ? this.inject(key.slice(7)) : this.issue(key)), {
+      name: "cert-manager",
+      reporter: cluster.controllerFailures,
+    });
   }
 
   start(): () => void {

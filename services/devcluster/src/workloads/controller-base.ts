@@ -21,7 +21,7 @@ export abstract class WorkloadController {
     private readonly primary: { storage: string; group: string; resource: string },
   ) {
     this.recorder = createRecorder(cluster, component);
-    this.queue = new KeyQueue((key) => this.reconcile(key));
+    this.queue = new KeyQueue((key) => this.reconcile(key), { name: component, reporter: cluster.controllerFailures });
   }
 
   protected abstract reconcile(key: string): Promise<void>;

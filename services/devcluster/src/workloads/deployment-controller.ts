@@ -1,5 +1,6 @@
 import type { KubeObject } from "../api/resources.js";
 import type { Cluster } from "../cluster.js";
+import { ignoreExpected } from "../sim/key-queue.js";
 import {
   canonical,
   controllerUid,
@@ -102,7 +103,7 @@ export class DeploymentController extends WorkloadController {
       }
     }
     for (const old of d.deleteOld)
-      await c.delete(rsDef, ns, old, { propagationPolicy: "Background" }).catch(() => undefined);
+      await c.delete(rsDef, ns, old, { propagationPolicy: "Background" }).catch(ignoreExpected);
     const deployDef = c.resource("apps", "v1", "deployments");
     if (deploy.metadata.annotations?.[REVISION_ANNOTATION] !== String(d.revision)) {
       await c.registry.patch(

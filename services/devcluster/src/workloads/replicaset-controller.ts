@@ -1,6 +1,7 @@
 import type { KubeObject } from "../api/resources.js";
 import { fromLabelSelectorObject, matchesLabels } from "../api/selectors.js";
 import type { Cluster } from "../cluster.js";
+import { ignoreExpected } from "../sim/key-queue.js";
 import {
   canonical,
   controllerUid,
@@ -88,7 +89,7 @@ export class ReplicaSetController extends WorkloadController {
       .map((e) => e.object)
       .filter((p) => controllerUid(p, "ReplicaSet") === rs.metadata.uid);
     for (const p of pods.filter(isTerminal))
-      await c.delete(podDef, ns, p.metadata.name!, { preconditions: { uid: p.metadata.uid! } }).catch(() => undefined);
+      await c.delete(podDef, ns, p.metadata.name!, { preconditions: { uid: p.metadata.uid! } }).catch(ignoreExpected);
     const active = pods.filter(isActive);
     const want = spec.replicas ?? 1;
     const opts = { fieldManager: "replicaset-controller" };
@@ -99,9 +100,7 @@ export class ReplicaSetController extends WorkloadController {
       }
     } else if (active.length > want) {
       for (const p of [...active].sort(byDeletionOrder).slice(0, active.length - want)) {
-        await c
-          .delete(podDef, ns, p.metadata.name!, { preconditions: { uid: p.metadata.uid! } })
-          .catch(() => undefined);
+        await c.delete(podDef, ns, p.metadata.name!, { preconditions: { uid: p.metadata.uid! } }).catch(ignoreExpected);
         this.recorder.event(rs, "Normal", "SuccessfulDelete", `Deleted pod: ${p.metadata.name}`);
       }
     }

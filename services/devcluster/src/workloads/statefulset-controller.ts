@@ -1,5 +1,6 @@
 import type { KubeObject } from "../api/resources.js";
 import type { Cluster } from "../cluster.js";
+import { ignoreExpected } from "../sim/key-queue.js";
 import {
   canonical,
   controllerUid,
@@ -101,15 +102,13 @@ export class StatefulSetController extends WorkloadController {
     // A failed pod is deleted and made again under the same name.
     for (const [, p] of pods)
       if (isTerminal(p) && !p.metadata.deletionTimestamp)
-        await c
-          .delete(podDef, ns, p.metadata.name!, { preconditions: { uid: p.metadata.uid! } })
-          .catch(() => undefined);
+        await c.delete(podDef, ns, p.metadata.name!, { preconditions: { uid: p.metadata.uid! } }).catch(ignoreExpected);
 
     for (let i = 0; i < want; i++) {
       const p = pods.get(i);
       if (!p) {
         await this.ensureClaims(sts, i);
-        const pod = await c.registry.create(podDef, ns, podForOrdinal(sts, i, revision), opts).catch(() => undefined);
+        const pod = await c.registry.create(podDef, ns, podForOrdinal(sts, i, revision), opts).catch(ignoreExpected);
         if (pod)
           this.recorder.event(
             sts,
@@ -132,7 +131,7 @@ export class StatefulSetController extends WorkloadController {
       )
         break;
       if (p.metadata.deletionTimestamp) continue;
-      await c.delete(podDef, ns, p.metadata.name!, { preconditions: { uid: p.metadata.uid! } }).catch(() => undefined);
+      await c.delete(podDef, ns, p.metadata.name!, { preconditions: { uid: p.metadata.uid! } }).catch(ignoreExpected);
       this.recorder.event(
         sts,
         "Normal",
@@ -156,7 +155,7 @@ export class StatefulSetController extends WorkloadController {
       if (stale)
         await c
           .delete(podDef, ns, stale[1].metadata.name!, { preconditions: { uid: stale[1].metadata.uid! } })
-          .catch(() => undefined);
+          .catch(ignoreExpected);
     }
 
     const active = [...pods.values()].filter(isActive);

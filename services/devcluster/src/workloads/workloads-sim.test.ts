@@ -4,6 +4,7 @@ import { promisify } from "node:util";
 import { after, before, describe, it } from "node:test";
 import type { KubeObject } from "../api/resources.js";
 import { startDevCluster, type DevCluster } from "../server.js";
+import { assertNoUnexpectedFailures } from "../sim/controller-failures.js";
 import { BUSYBOX, statusOf, waitFor } from "../sim/sim-test-support.js";
 
 // The workload kinds end to end on simulated nodes, driven by the real kubectl: a
@@ -46,7 +47,10 @@ describe("workload controllers with kubectl", () => {
   before(async () => {
     dc = await startDevCluster({ nodes: "2xcpu" });
   });
-  after(() => dc.stop());
+  after(async () => {
+    await dc.stop();
+    assertNoUnexpectedFailures(dc);
+  });
 
   it("rolls a Deployment one surge pod at a time, never below three ready, and rollout status/undo/restart work", async () => {
     await dc.cluster.create(deployment(BUSYBOX));
