@@ -1,3 +1,4 @@
+import { addressBlock, randomAddress } from "../address-block.js";
 import { forbidden } from "./errors.js";
 import type { KubeObject, ResourceDef } from "./resources.js";
 import type { Store } from "./store.js";
@@ -91,10 +92,10 @@ function allocateClusterIp(store: Store, svc: KubeObject): void {
   for (const e of store.scan("services")) used.add(String((e.object["spec"] as Obj | undefined)?.["clusterIP"] ?? ""));
   // Random rather than sequential: devclusters running side by side (parallel tests) then
   // rarely want the same address for their service proxies.
+  const block = addressBlock();
   for (let tries = 0; tries < 100_000; tries++) {
-    const i = 1 + Math.floor(Math.random() * 65_000);
-    const ip = `${CLUSTER_IP_PREFIX}${i >> 8}.${i & 255}`;
-    if ((i & 255) === 0 || (i & 255) === 255 || used.has(ip)) continue;
+    const ip = randomAddress(CLUSTER_IP_PREFIX, Math.random, block);
+    if (ip === undefined || used.has(ip)) continue;
     spec["clusterIP"] = ip;
     spec["clusterIPs"] = [ip];
     return;

@@ -1,6 +1,7 @@
 import { renameSync, writeFileSync } from "node:fs";
 import { connect, createServer, type Server, type Socket } from "node:net";
 import { join } from "node:path";
+import { addressBlock, randomAddress } from "../address-block.js";
 import type { KubeObject } from "../api/resources.js";
 import type { Cluster } from "../cluster.js";
 import { KeyQueue } from "../sim/key-queue.js";
@@ -20,7 +21,10 @@ export const DNS_FILE = "cluster-dns.json";
 export class PodIps {
   private readonly used = new Map<string, string>();
 
-  constructor(private readonly random: () => number = Math.random) {}
+  constructor(
+    private readonly random: () => number = Math.random,
+    private readonly block: number | undefined = addressBlock(),
+  ) {}
 
   /** A free pod IP for `uid` (the same one while the pod lives). */
   take(uid: string): string {
@@ -28,9 +32,8 @@ export class PodIps {
     if (have) return have;
     const taken = new Set(this.used.values());
     for (let tries = 0; tries < 100_000; tries++) {
-      const i = 1 + Math.floor(this.random() * 65_000);
-      const ip = `${POD_IP_PREFIX}${i >> 8}.${i & 255}`;
-      if ((i & 255) === 0 || (i & 255) === 255 || taken.has(ip)) continue;
+      const ip = randomAddress(POD_IP_PREFIX, this.random, this.block);
+      if (ip === undefined || taken.has(ip)) continue;
       this.used.set(uid, ip);
       return ip;
     }
