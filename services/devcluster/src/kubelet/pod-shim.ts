@@ -2,6 +2,7 @@ import dns from "node:dns";
 import fs from "node:fs";
 import { syncBuiltinESMExports } from "node:module";
 import net from "node:net";
+import { resolve } from "node:path";
 
 // Loaded with `--import` into the Node.js programs the kubelet runs (the operator, the
 // early-stop controller, the reporter, helm test hooks): what a pod's network and mount
@@ -22,8 +23,14 @@ const namespace = process.env["DEVCLUSTER_POD_NAMESPACE"] ?? "default";
 const mounts = (JSON.parse(process.env["DEVCLUSTER_MOUNTS"] ?? "[]") as [string, string][]).sort(
   (a, b) => b[0].length - a[0].length,
 );
-/** Host paths (the devcluster's data root, where every pod folder lives) are never mapped again. */
-const hostRoot = process.env["DEVCLUSTER_DATA_ROOT"];
+/**
+ * Host paths are never mapped: the devcluster's data root (every pod folder lives there) and
+ * the checkout the program itself runs from (its sources, node_modules and tsx), which may
+ * lie under a path a pod mounts, as a clone in /tmp does under the pods' /tmp emptyDir.
+ */
+const hostRoots = [process.env["DEVCLUSTER_DATA_ROOT"], resolve(import.meta.dirname, "../../../..")].filter(
+  (r): r is string => r !== undefined && r !== "" && r !== "/",
+);
 const readFileSync = fs.readFileSync;
 
 const WILDCARD = new Set([undefined, null, "", "0.0.0.0", "::", "::0"]);
@@ -97,7 +104,7 @@ if (dnsFile) {
 
 function mapPath(p: unknown): unknown {
   if (typeof p !== "string" || mounts.length === 0) return p;
-  if (hostRoot && (p === hostRoot || p.startsWith(`${hostRoot}/`))) return p;
+  if (hostRoots.some((root) => p === root || p.startsWith(`${root}/`))) return p;
   for (const [container, host] of mounts)
     if (p === container || p.startsWith(`${container}/`)) return host + p.slice(container.length);
   return p;
