@@ -89,4 +89,30 @@ describe("runAsNonRoot against the image's user", () => {
     });
     assert.equal(r.kind === "ok" ? r.user : r.kind, "0");
   });
+
+  it("marks the files the image ships as local, so a checkout under a mounted path (a clone in /tmp) is not rewritten", () => {
+    const map: ImageMap = {
+      images: [
+        {
+          image: "*operator",
+          entrypoint: ["node", "/app/main.js"],
+          files: { "/app/main.js": "${repo}/services/operator/src/main.ts" },
+          commands: { node: { run: ["${node}"] } },
+        },
+      ],
+    };
+    const r = resolveCommand(map, "operator:1", undefined, ["--data", "/tmp/work"], {
+      repo: "/tmp/clone",
+      node: "node",
+      tsx: "tsx",
+      fakeNnunet: "fake.js",
+    });
+    assert.deepEqual(r, {
+      kind: "ok",
+      argv: ["node", "/tmp/clone/services/operator/src/main.ts", "--data", "/tmp/work"],
+      prefix: 1,
+      local: [1],
+      env: {},
+    });
+  });
 });

@@ -22,6 +22,8 @@ import type { ContainerResources } from "./resource-field.js";
 export interface ResolvedCommand {
   argv: string[];
   prefix: number;
+  /** argv indices at or past prefix that are local files the image ships: not rewritten. */
+  local?: number[];
   env: Record<string, string>;
   configFlags?: string[];
   /** The image's USER, from the image map. */
@@ -112,8 +114,13 @@ export function prepareContainer(
     NNUNET_TERMINATION_MESSAGE_PATH: msgFile,
     DEVCLUSTER_MOUNTS: mounts,
   };
-  for (const [k, v] of Object.entries({ ...r.env, ...own })) env[k] = rewritePaths(v, table);
-  const argv = r.argv.map((a, i) => (i < r.prefix ? a : rewritePaths(expandVars(a, own), table)));
+  // The image map's own values (its env, the files the image ships) are local paths already:
+  // rewriting them would map a checkout that lies under a mounted path (a clone in /tmp).
+  Object.assign(env, r.env);
+  for (const [k, v] of Object.entries(own)) env[k] = rewritePaths(v, table);
+  const argv = r.argv.map((a, i) =>
+    i < r.prefix || r.local?.includes(i) ? a : rewritePaths(expandVars(a, own), table),
+  );
   rewriteConfigFiles(argv, r.configFlags ?? [], table, join(ctx.podFolder, "config", c.name));
   const cwd = c.workingDir ? rewritePaths(c.workingDir, table) : join(ctx.podFolder, "root");
   mkdirSync(cwd, { recursive: true });

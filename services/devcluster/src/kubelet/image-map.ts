@@ -78,11 +78,15 @@ export function findImage(map: ImageMap, image: string): ImageEntry | undefined 
 }
 
 export type Resolved =
-  /** argv[0..prefix) is the local program; the rest came from the container (paths in it get rewritten). */
+  /**
+   * argv[0..prefix) is the local program; the rest came from the container (paths in it get
+   * rewritten), except the indices in `local`: files the image ships, already local paths.
+   */
   | {
       kind: "ok";
       argv: string[];
       prefix: number;
+      local?: number[];
       env: Record<string, string>;
       configFlags?: string[];
       user?: string;
@@ -148,11 +152,15 @@ export function resolveCommand(
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(mapped.env ?? {})) env[k] = fill(v, p);
   const files = entry.files ?? {};
-  const tail = [...rest, ...rawArgs].map((a) => (files[a] !== undefined ? fill(files[a]!, p) : a));
+  const run = mapped.run.map((s) => fill(s, p));
+  const raw = [...rest, ...rawArgs];
+  const tail = raw.map((a) => (files[a] !== undefined ? fill(files[a]!, p) : a));
+  const local = raw.flatMap((a, i) => (files[a] !== undefined ? [run.length + i] : []));
   return {
     kind: "ok",
-    argv: [...mapped.run.map((s) => fill(s, p)), ...tail],
-    prefix: mapped.run.length,
+    argv: [...run, ...tail],
+    prefix: run.length,
+    ...(local.length > 0 ? { local } : {}),
     env,
     ...(entry.configFlags ? { configFlags: entry.configFlags } : {}),
     ...(entry.user ? { user: entry.user } : {}),
