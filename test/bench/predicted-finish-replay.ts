@@ -2,7 +2,12 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { EpochMetrics } from "@nnunet-operator/api";
 import { type Curve, presetConfig, readCurveDir, replayCurve } from "@nnunet-operator/early-stop";
-import { accumulateProgress, type FoldProgress, predictFoldFinish } from "@nnunet-operator/operator";
+import {
+  accumulateProgress,
+  type FoldProgress,
+  predictFoldFinish,
+  recentEpochSecondsOf,
+} from "@nnunet-operator/operator";
 
 // Replays the real learning curves of test/fixtures/nnunet-logs/curves through the
 // operator's own progress accumulation and finish prediction, epoch by epoch, with each
@@ -58,7 +63,7 @@ export function replayFinish(curve: Curve, from = 0.2): CurveFinishErrors {
     const predicted = predictFoldFinish({
       epoch: progress.epoch,
       maxEpochs: curve.maxEpochs,
-      epochSeconds: progress.meanEpochSeconds,
+      epochSeconds: recentEpochSecondsOf(progress),
       lastEpochAt: new Date(progress.observedAt),
     });
     if (!predicted) return;

@@ -185,7 +185,7 @@ export const FoldStatus = z
       .number()
       .min(0)
       .optional()
-      .meta({ description: "Measured time of one epoch (mean over the epochs seen), in seconds." }),
+      .meta({ description: "Current time of one epoch: the median of the last 50 epoch times, in seconds." }),
     predictedFinishAt: timestamp(
       "While the fold trains: when its training is predicted to end, the epochs left to the end of the schedule (or to the stop already decided) times the measured epoch time, from the last epoch's time.",
     ).optional(),

@@ -28,10 +28,11 @@ const beat = (attempt: number, lastEpoch?: number): Heartbeat => ({
 });
 
 describe("the progress cache", () => {
-  it("keeps the last RECENT_EPOCH_TIMES epoch times for the stall limit's median, across attempts", () => {
+  it("keeps the last RECENT_EPOCH_TIMES epoch times for the recent epoch time, across attempts", () => {
     const cache = new ProgressCache();
-    for (let e = 0; e < 30; e++) cache.add(epoch(e, 0, e < 25 ? 100 : 200));
-    cache.add(epoch(30, 1, 300));
+    const epochs = RECENT_EPOCH_TIMES + 10;
+    for (let e = 0; e < epochs; e++) cache.add(epoch(e, 0, e < epochs - 5 ? 100 : 200));
+    cache.add(epoch(epochs, 1, 300));
     const p = cache.of("uid-liver").get("0");
     assert.equal(p?.recentEpochSeconds?.length, RECENT_EPOCH_TIMES);
     assert.deepEqual(p?.recentEpochSeconds?.slice(-6), [200, 200, 200, 200, 200, 300]);

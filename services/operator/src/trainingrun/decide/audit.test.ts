@@ -5,7 +5,7 @@ import { parseOperatorConfig } from "../../config.js";
 import { at, makeJob, makePod, makeRun } from "../../testing/builders.js";
 import { computeFoldAudit, computeRunAudit } from "./audit.js";
 import { decideFold, type FoldInput } from "./folds.js";
-import type { FoldProgress } from "./progress.js";
+import { type FoldProgress, RECENT_EPOCH_TIMES } from "./progress.js";
 import { decideSchedule } from "./schedule.js";
 
 // Audited folds: the would-be decision on the Job stops nothing; once the fold has trained
@@ -30,6 +30,7 @@ const ended: FoldProgress = {
   bestEma: 0.9135,
   bestEpoch: 231,
   meanEpochSeconds: 100,
+  recentEpochSeconds: Array(RECENT_EPOCH_TIMES).fill(100),
   epochsTimed: 250,
   observedAt: at(25_000).toISOString(),
 };

@@ -6,6 +6,7 @@ import { at, iso, type JobBuilder, makeJob, makePod, makeRun, type PodBuilder } 
 import { type FoldInput, decideFold } from "./folds.js";
 import { ANNOTATION_BATCH_SIZE } from "./objects.js";
 import { decideSchedule } from "./schedule.js";
+import { RECENT_EPOCH_TIMES } from "./progress.js";
 import { assertFoldDecision, type FoldCase, previousFold } from "../../testing/fold-cases.js";
 
 const config = parseOperatorConfig("restartBackoff: { initialSeconds: 10, maxSeconds: 300 }");
@@ -450,6 +451,7 @@ describe("fold decision", () => {
           bestEpoch: 39,
           epochsTimed: 42,
           meanEpochSeconds: 95,
+          recentEpochSeconds: Array(RECENT_EPOCH_TIMES).fill(95),
           observedAt: iso(900),
         },
       }),

@@ -14,7 +14,7 @@ import { NNUNET_CONTAINER } from "../manifests/common.js";
 import type { CalibrationDecision } from "./calibration.js";
 import { classifyFailure, type Failure } from "./failures.js";
 import { ANNOTATION_BATCH_SIZE, intAnnotation, isPodActive, newestPod, TRAINED_PHASES } from "./objects.js";
-import type { FoldProgress } from "./progress.js";
+import { type FoldProgress, recentEpochSecondsOf } from "./progress.js";
 import { decideStall, type HeartbeatSeen } from "./stall.js";
 import { decideStart } from "./start-timeouts.js";
 import { decideValidation } from "./validation.js";
@@ -117,14 +117,15 @@ function finish(input: FoldInput, s: Partial_, extra: Omit<FoldDecision, "status
   } as FoldStatus;
   if (s.reason === undefined) delete status.reason;
   if (s.message === undefined) delete status.message;
-  if (p?.meanEpochSeconds !== undefined) status.epochSeconds = Math.round(p.meanEpochSeconds * 100) / 100;
+  const epochSeconds = recentEpochSecondsOf(p);
+  if (epochSeconds !== undefined) status.epochSeconds = Math.round(epochSeconds * 100) / 100;
   // Only a fold that is training has an end ahead of it; a stopping one ends now.
   const predicted =
     p && status.phase === "Training" && s.reason !== "Stopping" && status.maxEpochs !== undefined
       ? predictFoldFinish({
           epoch: p.epoch,
           maxEpochs: status.maxEpochs,
-          epochSeconds: p.meanEpochSeconds,
+          epochSeconds,
           lastEpochAt: new Date(p.observedAt),
         })
       : undefined;

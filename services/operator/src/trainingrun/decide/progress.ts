@@ -15,12 +15,29 @@ export interface FoldProgress {
   /** Mean epoch time over the epochs seen, in seconds. */
   readonly meanEpochSeconds?: number;
   readonly epochsTimed: number;
-  /** The last RECENT_EPOCH_TIMES epoch times, oldest first: the stall limit's median. */
+  /** The last RECENT_EPOCH_TIMES epoch times, oldest first: see recentEpochSecondsOf. */
   readonly recentEpochSeconds?: readonly number[];
   readonly observedAt: string;
 }
 
-export const RECENT_EPOCH_TIMES = 20;
+export const RECENT_EPOCH_TIMES = 50;
+
+/**
+ * The fold's current epoch time: the median of its last RECENT_EPOCH_TIMES epoch times.
+ * The stall limit and the predicted finish both read it. Recent, because nnU-Net's first
+ * epochs are often slower (data loading warms up, cudnn benchmarks) and a run's epoch time
+ * can change for good partway (a resume on another node, a second phase): the mean over
+ * every epoch would drag the old time along for the rest of the run. A median of 50, because
+ * a cluster of slow epochs (a neighbour on the node for a while) must not hold the majority
+ * and change the prediction for the whole schedule left. Measured on the real curves in
+ * services/operator/README.md, "Predicted finish".
+ */
+export function recentEpochSecondsOf(progress: FoldProgress | undefined): number | undefined {
+  const values = [...(progress?.recentEpochSeconds ?? [])].filter((v) => v > 0).sort((a, b) => a - b);
+  if (values.length === 0) return undefined;
+  const mid = Math.floor(values.length / 2);
+  return values.length % 2 === 1 ? values[mid] : ((values[mid - 1] ?? 0) + (values[mid] ?? 0)) / 2;
+}
 
 /** Folds one EpochMetrics message into the fold's progress; older or repeated epochs are ignored. */
 export function accumulateProgress(prev: FoldProgress | undefined, m: EpochMetrics): FoldProgress {

@@ -1,5 +1,5 @@
 import type { Failure } from "./failures.js";
-import type { FoldProgress } from "./progress.js";
+import { type FoldProgress, recentEpochSecondsOf } from "./progress.js";
 
 // Stall detection, owned by the operator (DESIGN.md: one owner per concern). A fold whose
 // attempt logs no epoch for stallAfterEpochTimes median epoch times has passed its stall
@@ -57,13 +57,6 @@ export type StallVerdict =
   | { readonly kind: "unconfirmed"; readonly message: string; readonly requeueAfterSeconds: number }
   | { readonly kind: "stalled"; readonly failure: Failure };
 
-export function medianEpochSeconds(progress: FoldProgress | undefined): number | undefined {
-  const values = [...(progress?.recentEpochSeconds ?? [])].filter((v) => v > 0).sort((a, b) => a - b);
-  if (values.length === 0) return undefined;
-  const mid = Math.floor(values.length / 2);
-  return values.length % 2 === 1 ? values[mid] : ((values[mid - 1] ?? 0) + (values[mid] ?? 0)) / 2;
-}
-
 const ms = (iso: string | undefined): number => (iso === undefined ? Number.NEGATIVE_INFINITY : Date.parse(iso));
 
 export function decideStall(input: StallInput): StallVerdict {
@@ -71,7 +64,7 @@ export function decideStall(input: StallInput): StallVerdict {
   if (input.feedSince === undefined) return { kind: "watching" };
   const own = progress !== undefined && progress.attempt === input.attempt ? progress : undefined;
   if (own !== undefined && own.epoch + 1 >= input.maxEpochs) return { kind: "watching" };
-  const median = medianEpochSeconds(progress);
+  const median = recentEpochSecondsOf(progress);
   const stallLimit = median === undefined ? undefined : input.stallAfterEpochTimes * median;
   const firstLimit = own === undefined && input.firstEpochSeconds > 0 ? input.firstEpochSeconds : undefined;
   const limit = Math.max(stallLimit ?? 0, firstLimit ?? 0);

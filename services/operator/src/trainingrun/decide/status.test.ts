@@ -8,6 +8,7 @@ import { Job } from "kubernetes-models/batch/v1/Job";
 import { ConfigMap } from "kubernetes-models/v1/ConfigMap";
 import { NOTHING_ADMITTED } from "./admission.js";
 import type { RunPlan } from "./run.js";
+import { RECENT_EPOCH_TIMES } from "./progress.js";
 import { computeStatus, transitionEvents } from "./status.js";
 
 const config = parseOperatorConfig("");
@@ -100,6 +101,7 @@ describe("a run's whole lifecycle, pass by pass", () => {
         bestEma: 0.86 + f / 100,
         bestEpoch: 97,
         meanEpochSeconds: 100,
+        recentEpochSeconds: Array(RECENT_EPOCH_TIMES).fill(100),
         epochsTimed: 100,
         observedAt: clock.now().toISOString(),
       });
@@ -241,6 +243,7 @@ describe("level-triggered passes", () => {
         bestEpoch: 39,
         epochsTimed: 41,
         meanEpochSeconds: 90,
+        recentEpochSeconds: Array(RECENT_EPOCH_TIMES).fill(90),
         observedAt: iso(50),
       });
     }
