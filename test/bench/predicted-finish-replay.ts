@@ -1,7 +1,14 @@
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { EpochMetrics } from "@nnunet-operator/api";
-import { type Curve, presetConfig, readCurveDir, replayCurve } from "@nnunet-operator/early-stop";
+import {
+  type Curve,
+  FoldState,
+  forecastScoreAt,
+  presetConfig,
+  readCurveDir,
+  replayCurve,
+} from "@nnunet-operator/early-stop";
 import {
   accumulateProgress,
   type FoldProgress,
@@ -94,3 +101,73 @@ export function quantile(sorted: readonly number[], q: number): number {
 }
 
 export const curvesDir = (...parts: string[]): string => join(CURVES_DIR, ...parts);
+
+/** Errors of one predictor against the end an enforcing run has (the Forecast stop, else the schedule's end). */
+export interface EnforcedEndErrors {
+  readonly name: string;
+  readonly toScheduleEnd: readonly number[];
+  readonly toExtrapolatedStop: readonly number[];
+}
+
+/**
+ * A stop predictor tried and not adopted (services/operator/README.md, "Predicted finish"):
+ * the Forecast policy's gain bound at each epoch, extrapolated as the policy's own model of
+ * the gain to come, (1 - p)^2, to the epoch where it would cross maxGain, plus the epochs
+ * the policy waits to confirm. Compared with the schedule's end, both against the end an
+ * enforcing run really has and with the same epoch time (the median of the last 50).
+ */
+export function replayEnforcedEnd(curve: Curve, from = 0.2): EnforcedEndErrors {
+  const cfg = presetConfig("Forecast")(curve);
+  const state = new FoldState(cfg);
+  const times = curve.points.map((p) => p.epochTimeSeconds ?? 0);
+  const ends: number[] = [];
+  times.reduce((sum, t, i) => (ends[i] = sum + t), 0);
+  const n = curve.maxEpochs;
+  const { maxGain } = cfg.earlyStop.forecast;
+  const confirm = 4;
+  let best = Number.NEGATIVE_INFINITY;
+  let progress: FoldProgress | undefined;
+  const predictions: { index: number; scheduleEnd: number; extrapolated: number }[] = [];
+  let stopIndex = curve.points.length - 1;
+  for (let i = 0; i < curve.points.length; i++) {
+    const p = curve.points[i]!;
+    const outcome = state.ingest(p, 0);
+    best = Math.max(best, p.emaPseudoDice ?? Number.NEGATIVE_INFINITY);
+    progress = accumulateProgress(progress, {
+      schemaVersion: 1,
+      namespace: "replay",
+      run: "replay",
+      runUid: "replay",
+      fold: "0",
+      attempt: 0,
+      epoch: p.epoch,
+      pseudoDice: [],
+      epochTimeSeconds: p.epochTimeSeconds,
+      observedAt: new Date(T0 + (ends[i] ?? 0) * 1000).toISOString(),
+    } as EpochMetrics);
+    if (p.epoch + 1 >= from * n) {
+      const epochSeconds = recentEpochSecondsOf(progress) ?? 0;
+      const score = forecastScoreAt(state.history, cfg, state.history.length - 1, best).score;
+      const left = 1 - (p.epoch + 1) / n;
+      const stopEpoch = !Number.isFinite(score)
+        ? n - 1
+        : score <= maxGain
+          ? p.epoch + confirm
+          : Math.round(n * (1 - left * Math.sqrt(maxGain / score))) + confirm;
+      const at = (epoch: number) =>
+        (ends[i] ?? 0) + (Math.min(n - 1, Math.max(p.epoch, epoch)) - p.epoch) * epochSeconds;
+      predictions.push({ index: i, scheduleEnd: at(n - 1), extrapolated: at(stopEpoch) });
+    }
+    if (outcome.accepted && outcome.decision !== undefined) {
+      stopIndex = i;
+      break;
+    }
+  }
+  const real = ends[stopIndex] ?? 0;
+  const err = (at: number) => (at - real) / real;
+  return {
+    name: curve.name,
+    toScheduleEnd: predictions.map((x) => err(x.scheduleEnd)),
+    toExtrapolatedStop: predictions.map((x) => err(x.extrapolated)),
+  };
+}

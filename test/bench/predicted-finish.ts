@@ -1,6 +1,6 @@
 // `npm run bench:finish`: the error distribution of the operator's predicted finish on the
 // real curves, from 20% of the schedule on (see predicted-finish-replay.ts).
-import { completeCurves, quantile, replayFinish } from "./predicted-finish-replay.js";
+import { completeCurves, quantile, replayEnforcedEnd, replayFinish } from "./predicted-finish-replay.js";
 
 const results = completeCurves().map((c) => replayFinish(c, 0.2));
 const pct = (x: number | undefined): string => (x === undefined ? "-" : `${(100 * x).toFixed(1)}%`);
@@ -28,3 +28,20 @@ const stopped = results.filter((r) => r.worstToForecastStop !== undefined);
 process.stdout.write(
   `against the Forecast stop instead (${stopped.length} curves it stops): within 10% ${stopped.filter((r) => (r.worstToForecastStop ?? 1) <= 0.1).length} of ${stopped.length}\n`,
 );
+
+// Against the end an enforcing run has: the schedule's end (what the operator predicts) and
+// the Forecast bound extrapolated to its stop (tried, not adopted).
+const enforced = completeCurves().map((c) => replayEnforcedEnd(c, 0.2));
+process.stdout.write(
+  `\nagainst the end an enforcing run has (the Forecast stop, else the schedule's end), ${enforced.length} curves:\n`,
+);
+for (const [label, pick] of [
+  ["schedule end (the operator)", (e: (typeof enforced)[number]) => e.toScheduleEnd],
+  ["extrapolated Forecast stop", (e: (typeof enforced)[number]) => e.toExtrapolatedStop],
+] as const) {
+  const errs = enforced.flatMap((e) => pick(e).map(Math.abs)).sort((a, b) => a - b);
+  const curvesWithin = enforced.filter((e) => pick(e).every((x) => Math.abs(x) <= 0.1)).length;
+  process.stdout.write(
+    `  ${label.padEnd(28)} median ${pct(quantile(errs, 0.5))}, p90 ${pct(quantile(errs, 0.9))}, max ${pct(errs[errs.length - 1])}; within 10% ${pct(errs.filter((e) => e <= 0.1).length / errs.length)} of predictions, ${curvesWithin} of ${enforced.length} curves at every epoch\n`,
+  );
+}
