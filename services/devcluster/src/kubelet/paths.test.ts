@@ -130,6 +130,7 @@ describe("projected volumes", () => {
             kind: "ConfigMap",
             metadata: { name: "cm", namespace: "ns" },
             data: { "nats.conf": "port: 4222" },
+            binaryData: { "blob.bin": Buffer.from("bytes").toString("base64") },
           } as KubeObject)
         : undefined,
     secret: (_ns, name) => (name === "auth" ? (secret as KubeObject) : name === "tls" ? (ca as KubeObject) : undefined),
@@ -155,7 +156,34 @@ describe("projected volumes", () => {
         { secret: { name: "tls", items: [{ key: "ca.crt", path: "ca.crt" }] } },
         { configMap: { name: "cm" } },
       ],
-      want: { "b.creds": "B", "ca.crt": "CA", "nats.conf": "port: 4222" },
+      want: { "b.creds": "B", "ca.crt": "CA", "nats.conf": "port: 4222", "blob.bin": "bytes" },
+    },
+    {
+      name: "fails the mount on an item naming a key the Secret lacks, as the kubelet's secret plugin says",
+      sources: [{ secret: { name: "auth", items: [{ key: "c.creds", path: "c.creds" }] } }],
+      error: /^MountError: MountVolume\.SetUp failed for volume "v" : references non-existent secret key: c\.creds$/,
+    },
+    {
+      name: "fails the mount on an item naming a key the ConfigMap lacks, as the kubelet's configmap plugin says",
+      sources: [{ configMap: { name: "cm", items: [{ key: "other.conf", path: "x" }] } }],
+      error:
+        /^MountError: MountVolume\.SetUp failed for volume "v" : configmap references non-existent config key: other\.conf$/,
+    },
+    {
+      name: "leaves out a missing key of an optional source and writes the others",
+      sources: [
+        {
+          secret: {
+            name: "auth",
+            optional: true,
+            items: [
+              { key: "a.creds", path: "a.creds" },
+              { key: "c.creds", path: "c.creds" },
+            ],
+          },
+        },
+      ],
+      want: { "a.creds": "A" },
     },
     {
       name: "fails the mount on a missing Secret, as FailedMount says",
@@ -172,7 +200,11 @@ describe("projected volumes", () => {
     it(c.name, () => {
       const root = mkdtempSync(join(tmpdir(), "projected-"));
       try {
-        if (c.error) return void assert.throws(() => prepareVolumes(pod(c.sources), root, lookups), c.error);
+        if (c.error)
+          return void assert.throws(
+            () => prepareVolumes(pod(c.sources), root, lookups),
+            (e: Error) => c.error!.test(`${e.name}: ${e.message}`),
+          );
         const dir = prepareVolumes(pod(c.sources), root, lookups).get("v")!;
         assert.deepEqual(
           Object.fromEntries(readdirSync(dir).map((f) => [f, readFileSync(join(dir, f), "utf8")])),

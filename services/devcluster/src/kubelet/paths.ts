@@ -53,36 +53,71 @@ export class MountError extends Error {
 export const podDir = (dataRoot: string, uid: string) => join(dataRoot, "pods", uid);
 export const claimDir = (dataRoot: string, namespace: string, claim: string) => join(dataRoot, "pvc", namespace, claim);
 
-function writeItems(
-  dir: string,
-  data: Record<string, string>,
-  items: { key: string; path: string }[] | undefined,
-  decode: boolean,
-): void {
+/** What one configMap or secret source projects into a volume. */
+interface Projection {
+  readonly volume: string;
+  readonly kind: "configmap" | "secret";
+  readonly data: Record<string, Buffer>;
+  readonly items: { key: string; path: string }[] | undefined;
+  readonly optional: boolean | undefined;
+}
+
+/**
+ * Writes a projection's files. An item naming a key the object lacks fails the mount, as the
+ * kubelet's configmap and secret volume plugins do, unless the source is optional (then the
+ * file is left out).
+ */
+function writeItems(dir: string, p: Projection): void {
   mkdirSync(dir, { recursive: true });
-  const pairs = items ? items.map((i) => [i.path, data[i.key]] as const) : Object.entries(data);
-  for (const [path, value] of pairs) {
-    if (value === undefined) continue;
+  const pairs = p.items ? p.items.map((i) => [i.path, p.data[i.key], i.key] as const) : Object.entries(p.data);
+  for (const [path, value, key] of pairs) {
+    if (value === undefined) {
+      if (p.optional) continue;
+      const what =
+        p.kind === "configmap" ? "configmap references non-existent config key" : "references non-existent secret key";
+      throw new MountError(`MountVolume.SetUp failed for volume "${p.volume}" : ${what}: ${key}`);
+    }
     const file = resolve(dir, path);
     mkdirSync(resolve(file, ".."), { recursive: true });
-    writeFileSync(file, decode ? Buffer.from(value, "base64") : value);
+    writeFileSync(file, value);
   }
 }
 
-/** A Secret's data, base64 as stored (stringData encoded); throws MountError when it is missing and not optional. */
+/** A ConfigMap's data and binaryData (decoded) as files; throws MountError when it is missing and not optional. */
+function configMapData(
+  volume: string,
+  ns: string,
+  name: string,
+  optional: boolean | undefined,
+  lookups: Lookups,
+): Record<string, Buffer> {
+  const cm = lookups.configMap(ns, name);
+  if (!cm && !optional)
+    throw new MountError(`MountVolume.SetUp failed for volume "${volume}" : configmap "${name}" not found`);
+  const data: Record<string, Buffer> = {};
+  for (const [k, val] of Object.entries((cm?.["binaryData"] as Record<string, string> | undefined) ?? {}))
+    data[k] = Buffer.from(val, "base64");
+  for (const [k, val] of Object.entries((cm?.["data"] as Record<string, string> | undefined) ?? {}))
+    data[k] = Buffer.from(val);
+  return data;
+}
+
+/** A Secret's data (and stringData) as files; throws MountError when it is missing and not optional. */
 function secretData(
   volume: string,
   ns: string,
   name: string,
   optional: boolean | undefined,
   lookups: Lookups,
-): Record<string, string> {
+): Record<string, Buffer> {
   const s = lookups.secret(ns, name);
   if (!s && !optional)
     throw new MountError(`MountVolume.SetUp failed for volume "${volume}" : secret "${name}" not found`);
-  const data = { ...((s?.["data"] as Record<string, string> | undefined) ?? {}) };
+  const data: Record<string, Buffer> = {};
+  for (const [k, val] of Object.entries((s?.["data"] as Record<string, string> | undefined) ?? {}))
+    data[k] = Buffer.from(val, "base64");
   for (const [k, val] of Object.entries((s?.["stringData"] as Record<string, string> | undefined) ?? {}))
-    data[k] = Buffer.from(val).toString("base64");
+    data[k] = Buffer.from(val);
   return data;
 }
 
@@ -99,32 +134,26 @@ export function prepareVolumes(pod: KubeObject, dataRoot: string, lookups: Looku
       out.set(v.name, claimDir(dataRoot, ns, v.persistentVolumeClaim.claimName));
     } else if (v.hostPath) out.set(v.name, join(dataRoot, "hostpath", v.hostPath.path));
     else if (v.configMap) {
-      const cm = lookups.configMap(ns, v.configMap.name);
-      if (!cm && !v.configMap.optional)
-        throw new MountError(
-          `MountVolume.SetUp failed for volume "${v.name}" : configmap "${v.configMap.name}" not found`,
-        );
-      writeItems(own, (cm?.["data"] as Record<string, string> | undefined) ?? {}, v.configMap.items, false);
+      const { name, items, optional } = v.configMap;
+      const data = configMapData(v.name, ns, name, optional, lookups);
+      writeItems(own, { volume: v.name, kind: "configmap", data, items, optional });
       out.set(v.name, own);
     } else if (v.secret) {
-      writeItems(own, secretData(v.name, ns, v.secret.secretName, v.secret.optional, lookups), v.secret.items, true);
+      const { secretName, items, optional } = v.secret;
+      const data = secretData(v.name, ns, secretName, optional, lookups);
+      writeItems(own, { volume: v.name, kind: "secret", data, items, optional });
       out.set(v.name, own);
     } else if (v.projected) {
       for (const src of v.projected.sources ?? []) {
-        if (src.secret)
-          writeItems(
-            own,
-            secretData(v.name, ns, src.secret.name, src.secret.optional, lookups),
-            src.secret.items,
-            true,
-          );
+        if (src.secret) {
+          const { name, items, optional } = src.secret;
+          const data = secretData(v.name, ns, name, optional, lookups);
+          writeItems(own, { volume: v.name, kind: "secret", data, items, optional });
+        }
         if (src.configMap) {
-          const cm = lookups.configMap(ns, src.configMap.name);
-          if (!cm && !src.configMap.optional)
-            throw new MountError(
-              `MountVolume.SetUp failed for volume "${v.name}" : configmap "${src.configMap.name}" not found`,
-            );
-          writeItems(own, (cm?.["data"] as Record<string, string> | undefined) ?? {}, src.configMap.items, false);
+          const { name, items, optional } = src.configMap;
+          const data = configMapData(v.name, ns, name, optional, lookups);
+          writeItems(own, { volume: v.name, kind: "configmap", data, items, optional });
         }
       }
       out.set(v.name, own);
