@@ -266,7 +266,14 @@ describe("admission of fold-work", () => {
   it("a Job whose pod is bound is counted once, through its pod", () => {
     const run = makeRun().build();
     const job = buildTrainingJob({ run, config, fold: "0", attempt: 0, batchSize: 8, trainer: "nnUNetTrainer" });
-    const pod = makePod("liver-fold-0-x").of("liver", "train", "0").gpus(1).on("a").running().build();
+    job.metadata!.uid = "job-uid";
+    const pod = makePod("liver-fold-0-x")
+      .of("liver", "train", "0")
+      .gpus(1)
+      .on("a")
+      .running()
+      .ownedBy({ name: job.metadata!.name!, uid: "job-uid" })
+      .build();
     const d = decide({
       nodes: [makeNode("a").build()],
       jobs: [job],
@@ -274,6 +281,21 @@ describe("admission of fold-work", () => {
       runs: [entry(run, folds(5).slice(1))],
     });
     assert.equal(of(d).admitted.size, 3);
+  });
+
+  it("a pod that copies a Job's labels without being its pod does not cancel the Job's reservation", () => {
+    const run = makeRun().build();
+    const job = buildTrainingJob({ run, config, fold: "0", attempt: 0, batchSize: 8, trainer: "nnUNetTrainer" });
+    job.metadata!.uid = "job-uid";
+    // Bound, labelled as fold 0's training pod, asking for no GPU, and controlled by nothing.
+    const forged = makePod("liver-fold-0-forged").of("liver", "train", "0").on("a").running().build();
+    const d = decide({
+      nodes: [makeNode("a").build()],
+      jobs: [job],
+      pods: [forged],
+      runs: [entry(run, folds(5).slice(1))],
+    });
+    assert.equal(of(d).admitted.size, 3, "4 GPUs: 1 reserved by the Job whose pod is not bound yet, 3 left");
   });
 
   it("finished or suspended (stopped) Jobs reserve nothing", () => {

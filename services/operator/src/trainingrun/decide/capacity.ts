@@ -2,7 +2,7 @@ import type { IJob } from "kubernetes-models/batch/v1/Job";
 import type { INode } from "kubernetes-models/v1/Node";
 import type { IPod } from "kubernetes-models/v1/Pod";
 import type { IToleration } from "kubernetes-models/v1/Toleration";
-import { isJobFinished, LABEL_FOLD, LABEL_ROLE, LABEL_RUN } from "@nnunet-operator/api";
+import { controllerRefOf, isJobFinished, LABEL_RUN } from "@nnunet-operator/api";
 import { allocatableGpus, isPodActive, label, nodeReady, podGpuRequest, untoleratedTaints } from "./objects.js";
 
 // The cluster's GPUs as admission sees them: per node, what is allocatable and what every
@@ -65,24 +65,23 @@ function templateProducts(job: IJob): { label: string | undefined; values: strin
   return { label: expr?.key, values: expr?.values ?? [] };
 }
 
-/** Identity of a child across its Job and pods: namespace, run, role and fold labels. */
-function childKey(obj: IJob | IPod): string {
-  return [obj.metadata?.namespace, label(obj, LABEL_RUN), label(obj, LABEL_ROLE), label(obj, LABEL_FOLD)].join("/");
-}
-
 /**
  * GPUs our Jobs hold before their pod is bound to a node: created (so admitted) but not yet
  * visible on any node. Without these, the next pass would hand the same GPUs out again.
  */
 export function reservationsFrom(jobs: readonly IJob[], pods: readonly IPod[]): Reservation[] {
   const out: Reservation[] = [];
-  const bound = new Set(
-    pods.filter((p) => isPodActive(p) && p.spec?.nodeName && label(p, LABEL_RUN) !== undefined).map(childKey),
-  );
+  // A Job's pod is its own by the controller reference the Job controller sets, not by labels
+  // anyone can copy: a pod labelled like the Job must not cancel the Job's reservation.
+  const bound = new Set<string>();
+  for (const p of pods) {
+    const ref = controllerRefOf(p);
+    if (ref?.kind === "Job" && isPodActive(p) && p.spec?.nodeName) bound.add(ref.uid);
+  }
   for (const job of jobs) {
     if (label(job, LABEL_RUN) === undefined) continue;
     if (job.spec?.suspend || isJobFinished(job) || job.metadata?.deletionTimestamp) continue;
-    if (bound.has(childKey(job))) continue;
+    if (job.metadata?.uid !== undefined && bound.has(job.metadata.uid)) continue;
     const gpus = podGpuRequest(job.spec?.template.spec);
     if (gpus === 0) continue;
     const { label: productLabel, values } = templateProducts(job);
