@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from "node:util";
 import { strict as assert } from "node:assert";
 import { describe, it } from "node:test";
 import { type K8sObject, renderChart } from "../chart/render.js";
@@ -37,7 +38,10 @@ function permissions(objects: readonly K8sObject[], serviceAccount: string, name
     for (const rule of (role.rules as Rule[] | undefined) ?? [])
       for (const group of rule.apiGroups ?? [])
         for (const resource of rule.resources ?? [])
-          for (const verb of rule.verbs) out.add(`${scope} ${group === "" ? "core" : group}/${resource} ${verb}`);
+          for (const verb of rule.verbs)
+            out.add(
+              `${scope} ${group === "" ? "core" : group}/${resource}${rule.resourceNames ? `/${rule.resourceNames.join(",")}` : ""} ${verb}`,
+            );
   }
   return [...out].sort();
 }
@@ -141,9 +145,11 @@ describe("RBAC", () => {
     });
   }
 
-  it("grants the NATS bootstrap hook only the creation of Secrets in the release namespace", () => {
+  it("grants the NATS bootstrap hook the creation of Secrets in the release namespace, and reading and patching its own one", () => {
     assert.deepEqual(permissions(objects, "nnunet-operator-nats-bootstrap", "nnunet-system"), [
       "namespace nnunet-system core/secrets create",
+      "namespace nnunet-system core/secrets/nnunet-operator-nats-auth get",
+      "namespace nnunet-system core/secrets/nnunet-operator-nats-auth patch",
     ]);
   });
 
@@ -162,12 +168,16 @@ describe("RBAC", () => {
       for (const r of rules) {
         const all = [...(r.apiGroups ?? []), ...(r.resources ?? []), ...r.verbs, ...(r.resourceNames ?? [])];
         assert.ok(!all.some((x) => x.includes("*")), `${r.role} has a wildcard: ${JSON.stringify(r)}`);
-        // Secrets: create only (fold credentials, the NATS auth bootstrap); nobody reads one.
+        // Secrets: create (fold credentials, the NATS auth bootstrap); nobody reads one, except
+        // the bootstrap hook its own NATS auth Secret, by name (to mint stale service credentials again).
         if ((r.resources ?? []).some((x) => x === "secrets" || x.startsWith("secrets/")))
-          assert.deepEqual(
-            [r.resources, r.verbs],
-            [["secrets"], ["create"]],
-            `${r.role} grants more than creating Secrets`,
+          assert.ok(
+            isDeepStrictEqual([r.resources, r.verbs, r.resourceNames], [["secrets"], ["create"], undefined]) ||
+              isDeepStrictEqual(
+                [r.role, r.resources, r.verbs, r.resourceNames?.length],
+                ["nnunet-operator-nats-bootstrap", ["secrets"], ["get", "patch"], 1],
+              ),
+            `${r.role} grants more than creating Secrets: ${JSON.stringify(r)}`,
           );
         assert.equal(r.nonResourceURLs, undefined, `${r.role} grants non-resource URLs`);
         assert.ok(!r.verbs.some((v) => ["escalate", "bind", "impersonate"].includes(v)), `${r.role} can escalate`);

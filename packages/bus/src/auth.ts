@@ -7,6 +7,7 @@ import {
   encodeUser,
   fmtCreds,
   fromSeed,
+  parseCreds,
   type Permissions,
 } from "@nats-io/jwt";
 import {
@@ -140,6 +141,59 @@ async function mintUser(
     issuer_account: accountPublicKey,
   });
   return new TextDecoder().decode(fmtCreds(jwt, user));
+}
+
+/** The services' users, each with the permissions this version gives it. */
+export const SERVICE_USERS = {
+  operator: operatorPermissions,
+  "early-stop": earlyStopPermissions,
+  export: exportPermissions,
+} as const satisfies Record<string, () => Permissions>;
+export type ServiceUser = keyof typeof SERVICE_USERS;
+
+/** Permissions as a comparable string: allow and deny lists sorted, absent lists empty. */
+function permissionsKey(p: Permissions | undefined): string {
+  const side = (x: Partial<{ allow: string[]; deny: string[] }> | undefined) => ({
+    allow: [...(x?.allow ?? [])].sort(),
+    deny: [...(x?.deny ?? [])].sort(),
+  });
+  return JSON.stringify({ pub: side(p?.pub), sub: side(p?.sub), resp: p?.resp ?? null });
+}
+
+/**
+ * The service credentials of an existing installation that are not what this version would
+ * mint: missing, unreadable, signed by another key or for another account, or carrying other
+ * permissions (an upgrade that narrowed a service's rights must not leave it the old ones).
+ * Returns a fresh credential for each of them, signed with the installation's own account
+ * signing key, so the server configuration and every fold's credential stay valid.
+ */
+export async function staleServiceCreds(
+  signing: { accountSigningSeed: string; accountPublicKey: string },
+  creds: Readonly<Partial<Record<ServiceUser, string>>>,
+): Promise<Partial<Record<ServiceUser, string>>> {
+  const signer = fromSeed(new TextEncoder().encode(signing.accountSigningSeed)).getPublicKey();
+  const out: Partial<Record<ServiceUser, string>> = {};
+  for (const [user, permissions] of Object.entries(SERVICE_USERS) as [ServiceUser, () => Permissions][]) {
+    const want = permissions();
+    const current = await readUserClaims(creds[user]);
+    const fresh =
+      current !== undefined &&
+      current.iss === signer &&
+      current.nats.issuer_account === signing.accountPublicKey &&
+      current.name === user &&
+      permissionsKey(current.nats) === permissionsKey(want);
+    if (!fresh) out[user] = await mintUser(user, signing.accountSigningSeed, signing.accountPublicKey, want);
+  }
+  return out;
+}
+
+async function readUserClaims(creds: string | undefined) {
+  if (creds === undefined) return undefined;
+  try {
+    return (await parseCreds(new TextEncoder().encode(creds))).uc;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Generates fresh keys and JWTs for an installation. Run once; rotating means new fold creds for every running fold. */

@@ -100,7 +100,7 @@ async function main(): Promise<void> {
   logger.info("operator stopped");
 }
 
-/** The chart's hook Job: creates the NATS auth Secret once (an existing one is kept), then exits. */
+/** The chart's hook Job: creates the NATS auth Secret once (an existing one keeps its keys; stale service credentials are minted again), then exits. */
 async function natsBootstrap(env: OperatorEnv, logger: Logger): Promise<void> {
   if (!env.POD_NAMESPACE || !env.NATS_AUTH_SECRET)
     throw new ConfigError("nats-bootstrap needs POD_NAMESPACE and NATS_AUTH_SECRET", [
@@ -114,7 +114,7 @@ async function natsBootstrap(env: OperatorEnv, logger: Logger): Promise<void> {
     env.POD_NAMESPACE,
     env.NATS_AUTH_SECRET,
   );
-  logger.info({ namespace: env.POD_NAMESPACE, secret: env.NATS_AUTH_SECRET, outcome }, "NATS auth Secret ready");
+  logger.info({ namespace: env.POD_NAMESPACE, secret: env.NATS_AUTH_SECRET, ...outcome }, "NATS auth Secret ready");
 }
 
 main().catch((err: unknown) => {

@@ -1,5 +1,12 @@
 import type { ISecret } from "kubernetes-models/v1/Secret";
-import { generateNatsAuth, type NatsAuthMaterial, serverAuthConfig } from "@nnunet-operator/bus";
+import {
+  generateNatsAuth,
+  type NatsAuthMaterial,
+  SERVICE_USERS,
+  type ServiceUser,
+  serverAuthConfig,
+  staleServiceCreds,
+} from "@nnunet-operator/bus";
 import { isAlreadyExists, type KubeObject, type KubePort, Resources } from "@nnunet-operator/kube";
 
 // The installation's NATS auth material as one Secret in the release namespace. Helm cannot
@@ -43,19 +50,51 @@ export function buildNatsAuthSecret(namespace: string, name: string, material: N
 }
 
 /**
- * Creates the Secret with fresh material unless it exists. An existing one is kept as it
- * is: new keys would invalidate every running fold's credential. Returns what happened.
+ * Creates the Secret with fresh material unless it exists. An existing one keeps its keys
+ * (new ones would invalidate every running fold's credential); only the services'
+ * credentials that are not what this version mints (missing, or with other permissions, as
+ * after an upgrade that narrowed a service's rights) are minted again with the existing
+ * account signing key, guarded by the Secret's resourceVersion. The services read their
+ * credential when they connect: the new one takes effect as their pods restart, which an
+ * upgrade to a new image does. Returns what happened.
  */
 export async function ensureNatsAuthSecret(
-  port: Pick<KubePort, "create">,
+  port: Pick<KubePort, "create" | "get" | "patch">,
   namespace: string,
   name: string,
-): Promise<"created" | "kept"> {
+): Promise<{ outcome: "created" | "kept" } | { outcome: "updated"; users: ServiceUser[] }> {
   try {
     await port.create(Resources.secrets, buildNatsAuthSecret(namespace, name, await generateNatsAuth()) as KubeObject);
-    return "created";
+    return { outcome: "created" };
   } catch (err) {
-    if (isAlreadyExists(err)) return "kept";
-    throw err;
+    if (!isAlreadyExists(err)) throw err;
   }
+  const existing = await port.get<KubeObject>(Resources.secrets, { namespace, name });
+  const data = (existing["data"] ?? {}) as Record<string, string>;
+  const text = (key: string): string | undefined =>
+    data[key] === undefined ? undefined : Buffer.from(data[key], "base64").toString("utf8");
+  const seed = text("account-signing.nk")?.trim();
+  const account = text("account.pub")?.trim();
+  if (!seed || !account)
+    throw new Error(
+      `Secret ${namespace}/${name} lacks account-signing.nk or account.pub: it is not this chart's NATS auth Secret; delete it to generate a new one (every running fold then needs a restart)`,
+    );
+  const stale = await staleServiceCreds(
+    { accountSigningSeed: seed, accountPublicKey: account },
+    Object.fromEntries(Object.keys(SERVICE_USERS).map((u) => [u, text(credsKey(u as ServiceUser))])),
+  );
+  const users = Object.keys(stale) as ServiceUser[];
+  if (users.length === 0) return { outcome: "kept" };
+  await port.patch(
+    Resources.secrets,
+    { namespace, name },
+    {
+      metadata: { resourceVersion: existing.metadata.resourceVersion },
+      data: Object.fromEntries(users.map((u) => [credsKey(u), Buffer.from(stale[u]!).toString("base64")])),
+    },
+    { type: "merge" },
+  );
+  return { outcome: "updated", users };
 }
+
+const credsKey = (user: ServiceUser) => `${user}.creds` as const;
