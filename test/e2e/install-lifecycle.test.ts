@@ -94,7 +94,7 @@ describe("helm install -> upgrade -> rollback -> uninstall -> install", { timeou
     assert.match(out, /TEST SUITE:\s+nnunet-operator-test[\s\S]*Phase:\s+Succeeded/);
   });
 
-  it("upgrades with a changed value while a run trains: the operator Deployment rolls, the leader hands over, the run converges with no child made twice", async () => {
+  it("upgrades with a changed value while a run trains: the operator Deployment rolls, the leader hands over, the run converges with no child made twice; the hook mints a missing service credential and keeps the rest", async () => {
     const sample = parse(readFileSync(join(repoRoot, "deploy/samples/trainingrun.yaml"), "utf8")) as KubeObject & {
       spec: { folds: number[]; schedule: Record<string, unknown> };
     };
@@ -114,6 +114,25 @@ describe("helm install -> upgrade -> rollback -> uninstall -> install", { timeou
     writeFileSync(file, stringify(manifest));
     await stack.kubectl(["apply", "-f", file]);
     await until("a fold training", () => (run()?.status?.folds ?? []).some((f) => f.phase === "Training"), 120_000);
+    // An auth Secret from a version without the export user: the upgrade's hook mints it,
+    // with the installation's keys, and leaves every other key as it was.
+    const authData = () =>
+      (stack.dc.cluster.store.get("secrets", SYSTEM_NS, `${RELEASE}-nats-auth`)?.["data"] ?? {}) as Record<
+        string,
+        string
+      >;
+    await stack.kubectl([
+      "patch",
+      "secret",
+      `${RELEASE}-nats-auth`,
+      "--namespace",
+      SYSTEM_NS,
+      "--type=json",
+      "--patch",
+      '[{"op":"remove","path":"/data/export.creds"}]',
+    ]);
+    const authBefore = authData();
+    assert.equal(authBefore["export.creds"], undefined);
     const podsBefore = operatorPods();
     const leaderBefore = leader();
     assert.ok(podsBefore.includes(leaderBefore!), `leader ${leaderBefore} among ${podsBefore}`);
@@ -132,6 +151,9 @@ describe("helm install -> upgrade -> rollback -> uninstall -> install", { timeou
       "--timeout",
       "240s",
     ]);
+    const { "export.creds": minted, ...kept } = authData();
+    assert.deepEqual(kept, authBefore, "the hook changed keys it had no reason to");
+    assert.match(Buffer.from(minted ?? "", "base64").toString(), /BEGIN NATS USER JWT/);
     const podsAfter = operatorPods();
     assert.equal(podsAfter.length, 2);
     assert.deepEqual(
