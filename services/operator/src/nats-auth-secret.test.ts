@@ -150,6 +150,10 @@ describe("the NATS auth Secret of an installation", () => {
         delete d["account-signing.nk"];
       }),
     );
-    await assert.rejects(ensureNatsAuthSecret(port, NS, NAME), /lacks account-signing\.nk or account\.pub.*delete it/);
+    await assert.rejects(ensureNatsAuthSecret(port, NS, NAME), (e: Error) => {
+      assert.equal(e.name, "NatsAuthSecretError");
+      assert.match(e.message, /lacks account-signing\.nk or account\.pub.*delete it/);
+      return true;
+    });
   });
 });

@@ -76,7 +76,7 @@ export async function ensureNatsAuthSecret(
   const seed = text("account-signing.nk")?.trim();
   const account = text("account.pub")?.trim();
   if (!seed || !account)
-    throw new Error(
+    throw new NatsAuthSecretError(
       `Secret ${namespace}/${name} lacks account-signing.nk or account.pub: it is not this chart's NATS auth Secret; delete it to generate a new one (every running fold then needs a restart)`,
     );
   const stale = await staleServiceCreds(
@@ -95,6 +95,11 @@ export async function ensureNatsAuthSecret(
     { type: "merge" },
   );
   return { outcome: "updated", users };
+}
+
+/** The Secret of the auth material's name is not one this chart made; terminal, the hook Job fails with it. */
+export class NatsAuthSecretError extends Error {
+  override readonly name = "NatsAuthSecretError";
 }
 
 const credsKey = (user: ServiceUser) => `${user}.creds` as const;
