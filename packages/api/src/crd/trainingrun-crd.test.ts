@@ -170,11 +170,12 @@ describe("the generated CRD", () => {
     };
     const found = structuralViolations(bad).join("\n");
     for (const expected of [
-      "additionalProperties",
-      "type must not be empty",
-      "uniqueItems",
-      "$ref",
-      "unknown field const",
+      "properties[a].additionalProperties: Forbidden: additionalProperties and properties are mutual exclusive",
+      "properties[b].type: Required value: must not be empty for specified object fields",
+      "properties[b].anyOf[0].type: Forbidden: must be empty to be structural",
+      "properties[c].uniqueItems: Forbidden",
+      "properties[d].$ref: Forbidden: $ref is not supported",
+      "properties[e].const: Forbidden: unknown field const",
     ]) {
       assert.ok(found.includes(expected), `missing ${expected} in:\n${found}`);
     }

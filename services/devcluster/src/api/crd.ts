@@ -1,4 +1,4 @@
-import { structuralViolations, type JSONSchemaProps } from "@nnunet-operator/api";
+import { schemaViolations, type JSONSchemaProps } from "@nnunet-operator/api";
 import { createCrdValidator, type CrdValidator } from "@nnunet-operator/api/testing";
 import { Environment } from "@marcbachmann/cel-js";
 import type { FieldError } from "./errors.js";
@@ -98,14 +98,16 @@ export function validateCrd(crd: KubeObject): FieldError[] {
       errs.push({ type: "FieldValueRequired", field: at, detail: "schemas are required" });
       return;
     }
-    for (const violation of structuralViolations(schema)) {
-      const [path, ...rest] = violation.split(": ");
-      errs.push({
-        type: "FieldValueInvalid",
-        field: `${at}${path === "(root)" ? "" : path}`,
-        value: "",
-        detail: rest.join(": "),
-      });
+    for (const v of schemaViolations(schema, at)) {
+      const type = (
+        {
+          Required: "FieldValueRequired",
+          Forbidden: "FieldValueForbidden",
+          Invalid: "FieldValueInvalid",
+          NotSupported: "FieldValueNotSupported",
+        } as const
+      )[v.type];
+      errs.push({ type, field: v.field, ...(v.value !== undefined ? { value: v.value } : {}), detail: v.detail });
     }
     compileRules(schema, at, errs);
   });

@@ -1,6 +1,8 @@
 import { strict as assert } from "node:assert";
 import { readFileSync } from "node:fs";
 import { describe, it, type TestContext } from "node:test";
+import { validateCrd } from "../api/crd.js";
+import { fieldErrorBody } from "../api/errors.js";
 import { finalizerErrors } from "../api/finalizers.js";
 import { applyJsonPatch, applyMergePatch, applyStrategicMergePatch, deepEqual } from "../api/patch.js";
 import type { MergeSchema } from "../api/patch-schema.js";
@@ -298,6 +300,58 @@ describe("upstream test vectors", () => {
         })),
       ),
     );
+    checkAll(checks);
+  });
+
+  it("structural schemas (apiextensions-apiserver): which CRD schemas a v1 create refuses, and the errors it names", (t) => {
+    const checks: (() => void)[] = [];
+    type Case = {
+      desc: string;
+      schema?: unknown;
+      schemas?: Record<string, unknown>;
+      errors: string[];
+      notErrors?: string[];
+    };
+    const data = load<{ cases: Case[] }>("structural-schemas.json");
+    // Upstream's CRD: version v1beta1 (storage), then v1; a global schema applies to both.
+    const messages = (c: Case) => {
+      const schemaOf = (v: string) => (c.schemas ? c.schemas[v] : c.schema);
+      const crd = {
+        apiVersion: "apiextensions.k8s.io/v1",
+        kind: "CustomResourceDefinition",
+        metadata: { name: "foos.example.com" },
+        spec: {
+          group: "example.com",
+          scope: "Namespaced",
+          names: { plural: "foos", singular: "foo", kind: "Foo", listKind: "Foolist" },
+          versions: ["v1beta1", "v1"].map((name) => ({
+            name,
+            served: true,
+            storage: name === "v1beta1",
+            schema: { openAPIV3Schema: schemaOf(name) },
+          })),
+        },
+      };
+      return validateCrd(crd).map((e) => `${e.field}: ${fieldErrorBody(e)}`);
+    };
+    const upstream = (m: string) =>
+      m.replace(/^spec\.validation\.openAPIV3Schema/, "spec.versions[0].schema.openAPIV3Schema");
+    const verdicts: Outcome[] = [];
+    const named: Outcome[] = [];
+    for (const [i, c] of data.cases.entries()) {
+      const id = `${i}: ${c.desc}`;
+      const got = messages(c);
+      verdicts.push({ id, ok: got.length > 0 === c.errors.length > 0 });
+      if (c.errors.length === 0 && !c.notErrors) continue;
+      named.push({
+        id,
+        ok:
+          c.errors.every((m) => got.includes(upstream(m))) &&
+          (c.notErrors ?? []).every((m) => !got.some((g) => g.includes(upstream(m)))),
+      });
+    }
+    checks.push(report(t, "structural schema verdicts", verdicts));
+    checks.push(report(t, "structural schema errors", named));
     checkAll(checks);
   });
 });
