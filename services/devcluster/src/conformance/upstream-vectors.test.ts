@@ -1,6 +1,4 @@
-import { strict as assert } from "node:assert";
-import { readFileSync } from "node:fs";
-import { describe, it, type TestContext } from "node:test";
+import { describe, it } from "node:test";
 import { validateCrd } from "../api/crd.js";
 import { fieldErrorBody } from "../api/errors.js";
 import { finalizerErrors } from "../api/finalizers.js";
@@ -10,56 +8,14 @@ import { builtinResources, type ResourceDef } from "../api/resources.js";
 import { matchesFieldValues, matchesLabels, parseFieldTerms, parseLabelSelector } from "../api/selectors.js";
 import { qualifiedNameErrors, validateMetadata } from "../api/validation.js";
 import { parseQuantity } from "../scheduler/resources.js";
+import { attempt, checkAll, load, type Outcome, report, throws } from "./upstream-support.js";
 
 // Upstream behaviour as data: test vectors of the projects that define what the devcluster
 // emulates (test/fixtures/upstream/, each file naming its repository, commit and file),
 // run against the devcluster's own code. Each suite reports passed/total; a case the
 // devcluster does not meet must be listed in not-emulated.json with the reason (and in the
 // README's "not emulated" list), so an unexpected failure, or a listed case that now
-// passes, fails the test.
-
-const dir = new URL("../../../../test/fixtures/upstream/", import.meta.url);
-const load = <T>(file: string) => JSON.parse(readFileSync(new URL(file, dir), "utf8")) as T;
-const notEmulated = load<Record<string, Record<string, string>>>("not-emulated.json");
-
-interface Outcome {
-  id: string;
-  ok: boolean;
-}
-
-/** Reports a suite's passed/total; returns a check that its failures are the listed ones (run after every suite is reported). */
-function report(t: TestContext, suite: string, outcomes: Outcome[], excluded = 0): () => void {
-  const failed = outcomes.filter((o) => !o.ok).map((o) => o.id);
-  const passed = outcomes.length - failed.length;
-  t.diagnostic(
-    `${suite}: ${passed}/${outcomes.length} passed${excluded ? ` (${excluded} disabled upstream, not counted)` : ""}`,
-  );
-  return () =>
-    assert.deepEqual(
-      [...new Set(failed)].sort(),
-      Object.keys(notEmulated[suite] ?? {}).sort(),
-      `${suite}: failures must be exactly the cases listed in not-emulated.json`,
-    );
-}
-const checkAll = (checks: (() => void)[]) => {
-  for (const check of checks) check();
-};
-
-const attempt = (f: () => boolean) => {
-  try {
-    return f();
-  } catch {
-    return false;
-  }
-};
-const throws = (f: () => unknown) => {
-  try {
-    f();
-    return false;
-  } catch {
-    return true;
-  }
-};
+// passes, fails the test. Server-side apply's vectors: upstream-apply-vectors.test.ts.
 
 describe("upstream test vectors", () => {
   it("JSON Patch (RFC 6902): json-patch-tests tests.json and spec_tests.json", (t) => {
