@@ -98,7 +98,7 @@ export function validateCrd(crd: KubeObject): FieldError[] {
       errs.push({ type: "FieldValueRequired", field: at, detail: "schemas are required" });
       return;
     }
-    for (const v of schemaViolations(schema, at)) {
+    for (const violation of schemaViolations(schema, at, { statusSubresource: v.subresources?.status !== undefined })) {
       const type = (
         {
           Required: "FieldValueRequired",
@@ -106,8 +106,13 @@ export function validateCrd(crd: KubeObject): FieldError[] {
           Invalid: "FieldValueInvalid",
           NotSupported: "FieldValueNotSupported",
         } as const
-      )[v.type];
-      errs.push({ type, field: v.field, ...(v.value !== undefined ? { value: v.value } : {}), detail: v.detail });
+      )[violation.type];
+      errs.push({
+        type,
+        field: violation.field,
+        ...(violation.value !== undefined ? { value: violation.value } : {}),
+        detail: violation.detail,
+      });
     }
     compileRules(schema, at, errs);
   });
