@@ -20,7 +20,7 @@ describe("helm against the devcluster", () => {
       'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: tiny-{{ .Release.Name }}\ndata:\n  revision: "{{ .Release.Revision }}"\n',
     );
   });
-  after(() => h.dc.stop());
+  after(() => h.stop());
 
   const ok = async (...args: string[]) => {
     const r = await h.helm(...args);

@@ -12,7 +12,7 @@ describe("kubectl commands our other tests do not use", () => {
   before(async () => {
     h = await startClientHarness({ rbac: true });
   });
-  after(() => h.dc.stop());
+  after(() => h.stop());
   const ok = async (...args: string[]) => {
     const r = await h.kubectl(...args);
     assert.equal(r.code, 0, `kubectl ${args.join(" ")}: ${r.stderr}`);

@@ -21,7 +21,7 @@ describe("the official Python client against the devcluster", () => {
     assert.equal(probe, 0, "python3-kubernetes is missing: run `bash scripts/setup.sh system` (npm test does)");
     h = await startClientHarness({ nodes: "1xL40S:1" });
   });
-  after(() => h?.dc.stop());
+  after(() => h?.stop());
 
   const check = async (name: string) => {
     const r = await h.run(python, [script, name]);

@@ -77,15 +77,15 @@ export class Cluster {
       },
     });
     this.deleter = deleter;
-    this.gc = new GarbageCollector(this.registry, this.deleter);
+    this.gc = new GarbageCollector(this.registry, this.deleter, this.controllerFailures);
     this.authorizer = new RbacAuthorizer(this.store);
   }
 
   /** Starts the control loops and creates what a fresh cluster has (namespaces, bootstrap RBAC). */
   async start(): Promise<void> {
-    this.stops.push(this.crds.start(this.registry, this.deleter));
+    this.stops.push(this.crds.start(this.registry, this.deleter, this.controllerFailures));
     this.stops.push(this.gc.start());
-    this.stops.push(new NamespaceController(this.registry, this.deleter).start());
+    this.stops.push(new NamespaceController(this.registry, this.deleter, this.controllerFailures).start());
     const workloads = startWorkloadControllers(this);
     this.workloads = workloads;
     this.stops.push(() => workloads.stop());

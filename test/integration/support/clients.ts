@@ -2,10 +2,11 @@ import { execFile } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { startDevCluster, type DevCluster } from "@nnunet-operator/devcluster";
+import { assertNoUnexpectedFailures, startDevCluster, type DevCluster } from "@nnunet-operator/devcluster";
 
 // Real clients (kubectl, helm, Debian's python3 with python3-kubernetes) against a started
 // devcluster, run asynchronously: the devcluster serves from this same event loop.
+// `stop()` stops the devcluster and fails on any unexpected controller failure.
 
 export const repo = resolve(import.meta.dirname, "../../..");
 export const kubectlBin = join(repo, ".tools/bin/kubectl");
@@ -24,6 +25,8 @@ export interface ClientHarness {
   run(bin: string, args: string[], opts?: { env?: Record<string, string>; input?: string }): Promise<Result>;
   kubectl(...args: string[]): Promise<Result>;
   helm(...args: string[]): Promise<Result>;
+  /** Stops the devcluster, then throws if a controller failed unexpectedly meanwhile. */
+  stop(): Promise<void>;
 }
 
 export async function startClientHarness(options: Parameters<typeof startDevCluster>[0] = {}): Promise<ClientHarness> {
@@ -45,5 +48,9 @@ export async function startClientHarness(options: Parameters<typeof startDevClus
       );
       if (opts.input !== undefined) child.stdin?.end(opts.input);
     });
-  return { dc, home, run, kubectl: (...args) => run(kubectlBin, args), helm: (...args) => run(helmBin, args) };
+  const stop = async () => {
+    await dc.stop();
+    assertNoUnexpectedFailures(dc);
+  };
+  return { dc, home, run, kubectl: (...args) => run(kubectlBin, args), helm: (...args) => run(helmBin, args), stop };
 }

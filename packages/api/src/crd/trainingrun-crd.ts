@@ -85,7 +85,9 @@ export function buildOpenApiSchema(): JSONSchemaProps {
         type: "string",
         description: "Kind is a string value representing the REST resource this object represents.",
       },
-      metadata: { type: "object", description: "Standard object metadata." },
+      // Nothing but the type: kube-apiserver refuses a root metadata schema that says more
+      // than name and generateName, a description included (kubernetes/kubernetes#100933).
+      metadata: { type: "object" },
       spec: toStructural(TrainingRunSpec),
       status: toStructural(TrainingRunStatus),
     },

@@ -1,4 +1,4 @@
-import { structuralViolations, type JSONSchemaProps } from "@nnunet-operator/api";
+import { schemaViolations, type JSONSchemaProps } from "@nnunet-operator/api";
 import { createCrdValidator, type CrdValidator } from "@nnunet-operator/api/testing";
 import { Environment } from "@marcbachmann/cel-js";
 import type { FieldError } from "./errors.js";
@@ -98,13 +98,20 @@ export function validateCrd(crd: KubeObject): FieldError[] {
       errs.push({ type: "FieldValueRequired", field: at, detail: "schemas are required" });
       return;
     }
-    for (const violation of structuralViolations(schema)) {
-      const [path, ...rest] = violation.split(": ");
+    for (const violation of schemaViolations(schema, at, { statusSubresource: v.subresources?.status !== undefined })) {
+      const type = (
+        {
+          Required: "FieldValueRequired",
+          Forbidden: "FieldValueForbidden",
+          Invalid: "FieldValueInvalid",
+          NotSupported: "FieldValueNotSupported",
+        } as const
+      )[violation.type];
       errs.push({
-        type: "FieldValueInvalid",
-        field: `${at}${path === "(root)" ? "" : path}`,
-        value: "",
-        detail: rest.join(": "),
+        type,
+        field: violation.field,
+        ...(violation.value !== undefined ? { value: violation.value } : {}),
+        detail: violation.detail,
       });
     }
     compileRules(schema, at, errs);

@@ -46,7 +46,7 @@ describe("server-side apply", () => {
         const err = e as { code: number; message: string };
         return (
           err.code === 409 &&
-          err.message === 'Apply failed with 1 conflict: conflict with "a": .spec.containers[{"name":"main"}].image'
+          err.message === 'Apply failed with 1 conflict: conflict with "a": .spec.containers[name="main"].image'
         );
       },
     );
@@ -67,6 +67,54 @@ describe("server-side apply", () => {
     const shared = apply(a, { apiVersion: "v1", kind: "Pod", metadata: { name: "p", labels: { y: "2" } } }, "b");
     const dropped = apply(shared, pod([{ name: "main", image: "i" }], {}), "a");
     assert.deepEqual(dropped.metadata.labels, { y: "2" });
+  });
+});
+
+describe("server-side apply as kube-apiserver answers clients", () => {
+  const apply = (live: KubeObject | undefined, applied: KubeObject, manager: string, force = false) =>
+    serverSideApply({ live, applied, manager, force, schema, subresource: undefined, now });
+  const withPorts = (ports: object[]) => pod([{ name: "main", image: "i", ports }]);
+  const portsOf = (o: KubeObject) => (o["spec"] as { containers: { ports: unknown[] }[] }).containers[0]!.ports;
+
+  it("keys a port without protocol as TCP, so a second apply (after defaulting) does not add it again", () => {
+    const first = apply(undefined, withPorts([{ containerPort: 80 }]), "kubectl");
+    portsOf(first).splice(0, 1, { containerPort: 80, protocol: "TCP" }); // what defaulting stores
+    const second = apply(first, withPorts([{ containerPort: 80 }]), "kubectl");
+    assert.deepEqual(portsOf(second), [{ containerPort: 80, protocol: "TCP" }]);
+    const owned = fromFieldsV1(second.metadata.managedFields![0]!.fieldsV1);
+    assert.ok(
+      owned.has(
+        'f:spec\u0001f:containers\u0001k:{"name":"main"}\u0001f:ports\u0001k:{"containerPort":80,"protocol":"TCP"}\u0001.',
+      ),
+    );
+  });
+
+  it("names an updater in a conflict with the version it wrote, as kubectl shows it", () => {
+    const created = pod([{ name: "main", image: "i:1" }]);
+    recordUpdate(undefined, created, "kubectl-client-side-apply", schema, undefined, now);
+    assert.throws(
+      () => apply(created, pod([{ name: "main", image: "i:2" }]), "kubectl"),
+      (e: unknown) =>
+        (e as Error).message ===
+        'Apply failed with 1 conflict: conflict with "kubectl-client-side-apply" using v1: .spec.containers[name="main"].image',
+    );
+  });
+
+  it("refuses a configuration with two containers of one name as the API server does (500, typed patch object)", () => {
+    const twice = {
+      ...pod([
+        { name: "main", image: "a" },
+        { name: "main", image: "b" },
+      ]),
+    };
+    twice.metadata.namespace = "default";
+    assert.throws(
+      () => apply(undefined, twice, "kubectl"),
+      (e: unknown) =>
+        (e as { code: number }).code === 500 &&
+        (e as Error).message ===
+          'failed to create typed patch object (default/p; /v1, Kind=Pod): .spec.containers: duplicate entries for key [name="main"]',
+    );
   });
 });
 

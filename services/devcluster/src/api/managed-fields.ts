@@ -1,16 +1,27 @@
 import { ApiError } from "./errors.js";
+import {
+  appliedErrors,
+  isObject,
+  itemKey,
+  mergeApplied,
+  pathString,
+  removeAt,
+  SEP,
+  schemaAt,
+  valueAt,
+} from "./field-paths.js";
 import { deepEqual } from "./patch.js";
 import { child, type MergeSchema } from "./patch-schema.js";
 import type { KubeObject, ManagedFieldsEntry } from "./resources.js";
 
-// Field ownership for server-side apply, simplified from structured-merge-diff: a field
-// set is the set of leaf paths of an object (list-map items by their keys, set items by
-// value, atomic lists as one leaf), encoded as FieldsV1. Apply conflicts when it would
-// change a field another manager owns; Updates take ownership without conflict.
+// Field ownership for server-side apply, after structured-merge-diff: a field set is the
+// set of paths of an object's leaves, list-map items (by their keys, defaulted keys
+// filled in), set values, atomic lists and maps as one leaf, and the entries of
+// string-keyed maps and of schemaless (deduced) objects; encoded as FieldsV1. Apply
+// conflicts when it would change a leaf another manager owns; Updates take ownership
+// without conflict. test/fixtures/upstream/server-side-apply.json holds upstream's cases.
 
 type Obj = Record<string, unknown>;
-const isObject = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
-const SEP = "\u0001";
 /** Metadata fields that are owned like data; the rest is server-managed. */
 const OWNED_METADATA = ["labels", "annotations", "finalizers", "ownerReferences"];
 
@@ -28,32 +39,32 @@ export function fieldSet(obj: unknown, schema: MergeSchema | undefined, scope: "
         if (v[m] !== undefined) walk(v[m], child(child(schema, "metadata"), m), [`f:metadata`, `f:${m}`], out);
       continue;
     }
-    walk(v, child(schema, k), [`f:${k}`], out);
+    entry(schema, k, v, [], out);
   }
   return out;
 }
 
-function itemKey(item: unknown, keys: string[]): string {
-  const o: Obj = {};
-  for (const k of keys) if (isObject(item) && item[k] !== undefined) o[k] = item[k];
-  return `k:${JSON.stringify(o)}`;
+/** A map's key: an entry of a string-keyed or schemaless map is a field of its own, a struct field only its leaves. */
+function entry(schema: MergeSchema | undefined, k: string, v: unknown, path: string[], out: FieldSet): void {
+  const p = [...path, `f:${k}`];
+  if (schema?.fields?.[k] === undefined && (schema?.values || schema?.deduced)) out.add(p.join(SEP));
+  walk(v, child(schema, k), p, out);
 }
 
 function walk(v: unknown, schema: MergeSchema | undefined, path: string[], out: FieldSet): void {
-  if (isObject(v)) {
+  if (isObject(v) && !schema?.atomic) {
     const keys = Object.keys(v);
     if (keys.length === 0) out.add(path.join(SEP));
-    for (const k of keys) walk(v[k], child(schema, k), [...path, `f:${k}`], out);
+    for (const k of keys) entry(schema, k, v[k], path, out);
     return;
   }
   if (Array.isArray(v)) {
     const list = schema?.list;
     if (list?.kind === "map" && list.keys?.length) {
       for (const item of v) {
-        const p = [...path, itemKey(item, list.keys)];
+        const p = [...path, itemKey(item, list)];
         out.add([...p, "."].join(SEP));
-        if (isObject(item))
-          for (const k of Object.keys(item)) walk(item[k], child(schema?.items, k), [...p, `f:${k}`], out);
+        if (isObject(item)) for (const k of Object.keys(item)) entry(schema?.items, k, item[k], p, out);
       }
       return;
     }
@@ -67,6 +78,7 @@ function walk(v: unknown, schema: MergeSchema | undefined, path: string[], out: 
 
 export function toFieldsV1(set: FieldSet): Obj {
   const root: Obj = {};
+  const members: Obj[] = [];
   for (const p of set) {
     let cur = root;
     let start = 0;
@@ -77,7 +89,10 @@ export function toFieldsV1(set: FieldSet): Obj {
       if (end < 0) break;
       start = end + 1;
     }
+    if (!p.endsWith(".")) members.push(cur);
   }
+  // A member with members below it (a map entry holding a map) says so with ".".
+  for (const node of members) if (Object.keys(node).length > 0 && !("." in node)) node["."] = {};
   return root;
 }
 
@@ -86,88 +101,11 @@ export function fromFieldsV1(tree: unknown, prefix: string[] = [], out: FieldSet
   const keys = Object.keys(tree);
   if (keys.length === 0 && prefix.length > 0) out.add(prefix.join(SEP));
   for (const k of keys) {
-    if (k === ".") out.add([...prefix, "."].join(SEP));
+    // "." is the node itself: a list-map item keeps it as its own element, a field is its path.
+    if (k === ".") out.add((prefix.at(-1)?.startsWith("k:") ? [...prefix, "."] : prefix).join(SEP));
     else fromFieldsV1(tree[k], [...prefix, k], out);
   }
   return out;
-}
-
-/** Locates the value at a path; `found` is false when any step is missing. */
-export function valueAt(obj: unknown, path: string): { found: boolean; value?: unknown } {
-  let cur: unknown = obj;
-  for (const el of path.split(SEP)) {
-    if (el === ".") break;
-    if (el.startsWith("f:")) {
-      const k = el.slice(2);
-      if (!isObject(cur) || !(k in cur)) return { found: false };
-      cur = cur[k];
-    } else if (el.startsWith("k:")) {
-      const want = JSON.parse(el.slice(2)) as Obj;
-      if (!Array.isArray(cur)) return { found: false };
-      cur = cur.find((item) => isObject(item) && Object.entries(want).every(([k, v]) => deepEqual(item[k], v)));
-      if (cur === undefined) return { found: false };
-    } else if (el.startsWith("v:")) {
-      const want = JSON.parse(el.slice(2)) as unknown;
-      if (!Array.isArray(cur) || !cur.some((x) => deepEqual(x, want))) return { found: false };
-      cur = want;
-    }
-  }
-  return { found: true, value: cur };
-}
-
-/** Removes the field, list item or set value a path names; parents left empty are kept. */
-export function removeAt(obj: unknown, path: string): void {
-  const els = path.split(SEP).filter((e) => e !== ".");
-  let cur: unknown = obj;
-  for (let i = 0; i < els.length; i++) {
-    const el = els[i]!;
-    const last = i === els.length - 1;
-    if (el.startsWith("f:")) {
-      const k = el.slice(2);
-      if (!isObject(cur)) return;
-      if (last) delete cur[k];
-      else cur = cur[k];
-    } else if (Array.isArray(cur)) {
-      const want = JSON.parse(el.slice(2)) as unknown;
-      const idx = el.startsWith("k:")
-        ? cur.findIndex(
-            (item) => isObject(item) && Object.entries(want as Obj).every(([k, v]) => deepEqual(item[k], v)),
-          )
-        : cur.findIndex((x) => deepEqual(x, want));
-      if (idx < 0) return;
-      if (last) cur.splice(idx, 1);
-      else cur = cur[idx];
-    } else return;
-  }
-}
-
-/** Merges an applied configuration into the live object (list maps by key, sets by value). */
-export function mergeApplied(live: unknown, applied: unknown, schema: MergeSchema | undefined): unknown {
-  if (isObject(applied)) {
-    const out: Obj = isObject(live) ? { ...live } : {};
-    for (const [k, v] of Object.entries(applied))
-      out[k] = v === null ? null : mergeApplied(out[k], v, child(schema, k));
-    return out;
-  }
-  if (Array.isArray(applied)) {
-    const list = schema?.list;
-    if (list?.kind === "map" && list.keys?.length && Array.isArray(live)) {
-      const out = [...live];
-      for (const item of applied) {
-        const key = itemKey(item, list.keys);
-        const i = out.findIndex((o) => itemKey(o, list.keys!) === key);
-        if (i >= 0) out[i] = mergeApplied(out[i], item, schema?.items);
-        else out.push(structuredClone(item));
-      }
-      return out;
-    }
-    if (list?.kind === "set" && Array.isArray(live)) {
-      const out = [...live];
-      for (const item of applied) if (!out.some((o) => deepEqual(o, item))) out.push(item);
-      return out;
-    }
-  }
-  return structuredClone(applied);
 }
 
 interface Decoded {
@@ -192,38 +130,44 @@ export interface ApplyInput {
   now: string;
 }
 
-const readable = (path: string) =>
-  `.${path
-    .split(SEP)
-    .filter((e) => e !== ".")
-    .map((e) => (e.startsWith("f:") ? e.slice(2) : `[${e.slice(2)}]`))
-    .join(".")
-    .replace(/\.\[/g, "[")}`;
+/** A leaf whose value is compared: a map (not atomic) or list-map item is compared by its leaves instead. */
+const compared = (p: string, applied: unknown, schema: MergeSchema | undefined) =>
+  !p.endsWith(".") && (!isObject(applied) || schemaAt(schema, p)?.atomic === true);
+
+/** How a conflict names a manager: `"kubectl"`, `"helm" using apps/v1`, `"x" with subresource "status"`. */
+function printManager(e: ManagedFieldsEntry): string {
+  let s = JSON.stringify(e.manager);
+  if (e.subresource) s += ` with subresource ${JSON.stringify(e.subresource)}`;
+  if (e.operation === "Update") s += ` using ${e.apiVersion ?? ""}`;
+  return s;
+}
+
+/** The manager identifier the API server sorts conflicts by (the entry without time and fields). */
+const managerId = (e: ManagedFieldsEntry) =>
+  JSON.stringify({
+    manager: e.manager,
+    operation: e.operation,
+    ...(e.operation === "Update" ? { apiVersion: e.apiVersion } : {}),
+    ...(e.subresource ? { subresource: e.subresource } : {}),
+  });
 
 /** Server-side apply: returns the merged object with updated managedFields, or throws 409. */
 export function serverSideApply(input: ApplyInput): KubeObject {
   const { live, applied, manager, force, schema, subresource, now } = input;
   const scope = subresource === "status" ? "status" : "main";
+  const invalid = appliedErrors(applied, schema);
+  if (invalid.length > 0) {
+    const [group, version] = applied.apiVersion.includes("/")
+      ? applied.apiVersion.split("/")
+      : ["", applied.apiVersion];
+    const nn = `${applied.metadata.namespace ?? ""}/${applied.metadata.name ?? ""}`;
+    const what = `${nn}; ${group}/${version}, Kind=${applied.kind}`;
+    throw new ApiError(500, "", `failed to create typed patch object (${what}): ${invalid.join("\n")}`);
+  }
   const newSet = fieldSet(applied, schema, scope);
   const decoded = decode(live?.metadata.managedFields);
   const mine = (d: Decoded) =>
     d.entry.manager === manager && d.entry.operation === "Apply" && (d.entry.subresource ?? "") === (subresource ?? "");
-  const conflicts = new Map<string, string[]>();
-  const changing = new Set<string>();
-  for (const p of newSet) {
-    const have = valueAt(live, p);
-    if (!have.found || p.endsWith(".")) continue;
-    if (deepEqual(have.value, valueAt(applied, p).value)) continue;
-    changing.add(p);
-    for (const d of decoded) {
-      if (mine(d) || !d.set.has(p)) continue;
-      const list = conflicts.get(d.entry.manager) ?? [];
-      list.push(p);
-      conflicts.set(d.entry.manager, list);
-    }
-  }
-  if (conflicts.size > 0 && !force) throw applyConflict(conflicts);
-
   const result = structuredClone(
     live ?? { apiVersion: applied.apiVersion, kind: applied.kind, metadata: {} },
   ) as KubeObject;
@@ -231,7 +175,7 @@ export function serverSideApply(input: ApplyInput): KubeObject {
   for (const p of previous) {
     if (newSet.has(p)) continue;
     if (decoded.some((d) => !mine(d) && d.set.has(p))) continue;
-    removeAt(result, p);
+    removeAt(result, p, schema);
   }
   const { metadata: appliedMeta, ...appliedRest } = applied;
   const merged = mergeApplied(result, appliedRest, schema) as KubeObject;
@@ -239,9 +183,28 @@ export function serverSideApply(input: ApplyInput): KubeObject {
     const v = appliedMeta?.[m];
     if (v !== undefined) merged.metadata[m] = mergeApplied(merged.metadata[m], v, child(child(schema, "metadata"), m));
   }
+  // A conflict is a leaf the apply changes (live against merged) that another manager owns.
+  const conflicts = new Map<ManagedFieldsEntry, string[]>();
+  const changing = new Set<string>();
+  for (const p of newSet) {
+    const have = valueAt(live, p, schema);
+    if (!have.found) continue;
+    const now = valueAt(merged, p, schema).value;
+    if (!compared(p, now, schema) || deepEqual(have.value, now)) continue;
+    changing.add(p);
+    for (const d of decoded) {
+      if (mine(d) || !d.set.has(p)) continue;
+      conflicts.set(d.entry, [...(conflicts.get(d.entry) ?? []), p]);
+    }
+  }
+  if (conflicts.size > 0 && !force) throw applyConflict(conflicts);
+  // Others lose what the apply took over and what no longer exists.
+  const after = fieldSet(merged, schema, scope);
+  const gone = [...fieldSet(live, schema, scope)].filter((p) => !after.has(p));
   for (const d of decoded) {
     if (mine(d)) continue;
     for (const p of changing) d.set.delete(p);
+    for (const p of gone) d.set.delete(p);
   }
   const own = decoded.find(mine);
   const entry: ManagedFieldsEntry = {
@@ -261,18 +224,15 @@ export function serverSideApply(input: ApplyInput): KubeObject {
   return merged;
 }
 
-function applyConflict(conflicts: Map<string, string[]>): ApiError {
-  const all = [...conflicts.entries()].flatMap(([m, paths]) => paths.map((p) => ({ m, p })));
-  const causes = all.map(({ m, p }) => ({
-    reason: "FieldManagerConflict",
-    message: `conflict with "${m}"`,
-    field: readable(p),
-  }));
+function applyConflict(conflicts: Map<ManagedFieldsEntry, string[]>): ApiError {
+  const byManager = [...conflicts.entries()].sort(([a], [b]) => managerId(a).localeCompare(managerId(b)));
+  const all = byManager.flatMap(([e, paths]) => paths.map((p) => ({ m: printManager(e), p: pathString(p) })));
+  const causes = all.map(({ m, p }) => ({ reason: "FieldManagerConflict", message: `conflict with ${m}`, field: p }));
   let message: string;
-  if (all.length === 1) message = `Apply failed with 1 conflict: conflict with "${all[0]!.m}": ${readable(all[0]!.p)}`;
+  if (all.length === 1) message = `Apply failed with 1 conflict: conflict with ${all[0]!.m}: ${all[0]!.p}`;
   else {
-    const parts = [...conflicts.entries()].map(
-      ([m, paths]) => `conflicts with "${m}":\n${paths.map((p) => `- ${readable(p)}`).join("\n")}`,
+    const parts = byManager.map(
+      ([e, paths]) => `conflicts with ${printManager(e)}:\n${paths.map((p) => `- ${pathString(p)}`).join("\n")}`,
     );
     message = `Apply failed with ${all.length} conflicts: ${parts.join("\n")}`;
   }
@@ -310,7 +270,10 @@ export function recordUpdate(
   const changed = new Set<string>();
   for (const p of newAll) {
     if (!oldAll.has(p)) changed.add(p);
-    else if (!p.endsWith(".") && !deepEqual(valueAt(old, p).value, valueAt(next, p).value)) changed.add(p);
+    else {
+      const now = valueAt(next, p, schema).value;
+      if (compared(p, now, schema) && !deepEqual(valueAt(old, p, schema).value, now)) changed.add(p);
+    }
   }
   const removed = [...oldAll].filter((p) => !newAll.has(p));
   const decoded = decode(next.metadata.managedFields);

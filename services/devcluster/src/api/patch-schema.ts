@@ -8,6 +8,8 @@ import type { JSONSchemaProps } from "@nnunet-operator/api";
 export interface ListMeta {
   kind: "map" | "set" | "atomic";
   keys?: string[];
+  /** Values of keys an item may leave out (a port's protocol is TCP): its key is the defaulted one. */
+  keyDefaults?: Record<string, unknown>;
 }
 
 export interface MergeSchema {
@@ -16,16 +18,29 @@ export interface MergeSchema {
   values?: MergeSchema;
   list?: ListMeta;
   items?: MergeSchema;
+  /** A map owned and replaced whole (x-kubernetes-map-type: atomic). */
+  atomic?: boolean;
+  /** No schema (x-kubernetes-preserve-unknown-fields): every key is a map entry, every list atomic. */
+  deduced?: boolean;
 }
 
-const map = (keys: string[], items?: MergeSchema): MergeSchema =>
-  items ? { list: { kind: "map", keys }, items } : { list: { kind: "map", keys } };
+/** What a node without a schema is, as structured-merge-diff deduces it. */
+export const DEDUCED: MergeSchema = { deduced: true };
+
+const map = (keys: string[], items?: MergeSchema, keyDefaults?: Record<string, unknown>): MergeSchema => ({
+  list: { kind: "map", keys, ...(keyDefaults ? { keyDefaults } : {}) },
+  ...(items ? { items } : {}),
+});
+/** Maps the upstream types mark x-kubernetes-map-type: atomic (LabelSelector, a pod's nodeSelector). */
+const ATOMIC: MergeSchema = { atomic: true };
+/** Ports are keyed by number and protocol; the API server defaults the protocol to TCP. */
+const TCP = { protocol: "TCP" };
 const conditions = map(["type"]);
 
 const container: MergeSchema = {
   fields: {
     env: map(["name"]),
-    ports: map(["containerPort", "protocol"]),
+    ports: map(["containerPort", "protocol"], undefined, TCP),
     volumeMounts: map(["mountPath"]),
     volumeDevices: map(["devicePath"]),
     resizePolicy: { list: { kind: "atomic" } },
@@ -44,6 +59,7 @@ const podSpec: MergeSchema = {
     resourceClaims: map(["name"]),
     readinessGates: { list: { kind: "atomic" } },
     tolerations: { list: { kind: "atomic" } },
+    nodeSelector: ATOMIC,
   },
 };
 
@@ -67,35 +83,41 @@ export const BUILTIN_MERGE_SCHEMAS: Record<string, MergeSchema> = {
   Job: {
     fields: {
       metadata,
-      spec: { fields: { template: { fields: { metadata, spec: podSpec } } } },
+      spec: { fields: { selector: ATOMIC, template: { fields: { metadata, spec: podSpec } } } },
       status: { fields: { conditions } },
     },
   },
   Deployment: {
     fields: {
       metadata,
-      spec: { fields: { template: { fields: { metadata, spec: podSpec } } } },
+      spec: { fields: { selector: ATOMIC, template: { fields: { metadata, spec: podSpec } } } },
       status: { fields: { conditions } },
     },
   },
   ReplicaSet: {
     fields: {
       metadata,
-      spec: { fields: { template: { fields: { metadata, spec: podSpec } } } },
+      spec: { fields: { selector: ATOMIC, template: { fields: { metadata, spec: podSpec } } } },
       status: { fields: { conditions } },
     },
   },
   StatefulSet: {
     fields: {
       metadata,
-      spec: { fields: { template: { fields: { metadata, spec: podSpec } } } },
+      spec: { fields: { selector: ATOMIC, template: { fields: { metadata, spec: podSpec } } } },
       status: { fields: { conditions } },
     },
   },
   Service: {
-    fields: { metadata, spec: { fields: { ports: map(["port", "protocol"]) } }, status: { fields: { conditions } } },
+    fields: {
+      metadata,
+      spec: { fields: { ports: map(["port", "protocol"], undefined, TCP) } },
+      status: { fields: { conditions } },
+    },
   },
-  PodDisruptionBudget: { fields: { metadata, status: { fields: { conditions } } } },
+  PodDisruptionBudget: {
+    fields: { metadata, spec: { fields: { selector: ATOMIC } }, status: { fields: { conditions } } },
+  },
   Node: {
     fields: {
       metadata,
@@ -120,9 +142,15 @@ export function mergeSchemaFromOpenApi(schema: JSONSchemaProps | undefined): Mer
   }
   if (schema.type === "array") {
     const t = schema["x-kubernetes-list-type"];
+    const keys = schema["x-kubernetes-list-map-keys"] ?? [];
+    const keyDefaults: Record<string, unknown> = {};
+    for (const k of keys) {
+      const d = schema.items?.properties?.[k]?.default;
+      if (d !== undefined) keyDefaults[k] = d;
+    }
     out.list =
       t === "map"
-        ? { kind: "map", keys: schema["x-kubernetes-list-map-keys"] ?? [] }
+        ? { kind: "map", keys, ...(Object.keys(keyDefaults).length > 0 ? { keyDefaults } : {}) }
         : t === "set"
           ? { kind: "set" }
           : { kind: "atomic" };
@@ -130,6 +158,8 @@ export function mergeSchemaFromOpenApi(schema: JSONSchemaProps | undefined): Mer
   }
   if (schema.additionalProperties && typeof schema.additionalProperties === "object")
     out.values = mergeSchemaFromOpenApi(schema.additionalProperties);
+  if (schema["x-kubernetes-map-type"] === "atomic") out.atomic = true;
+  if (schema["x-kubernetes-preserve-unknown-fields"] === true && !out.values) out.deduced = true;
   if (out.fields?.["metadata"] === undefined && schema.properties?.["metadata"]) out.fields!["metadata"] = metadata;
   return out;
 }
@@ -139,5 +169,5 @@ export function withMetadata(s: MergeSchema): MergeSchema {
 }
 
 export function child(s: MergeSchema | undefined, key: string): MergeSchema | undefined {
-  return s?.fields?.[key] ?? s?.values;
+  return s?.fields?.[key] ?? s?.values ?? (s?.deduced ? DEDUCED : undefined);
 }

@@ -15,6 +15,7 @@ import {
 } from "@kubernetes/client-node";
 import type { DevCluster } from "../server.js";
 import { fixtures, statusOf, withDevCluster } from "../test-support.js";
+import { assertNoUnexpectedFailures } from "../sim/controller-failures.js";
 
 // CRUD through @kubernetes/client-node: metav1.Status bodies as the real server sends
 // them, resourceVersion and generation semantics, the TrainingRun CRD's validation and
@@ -39,7 +40,10 @@ describe("CRUD through client-node", () => {
     batch = started.kc.makeApiClient(BatchV1Api);
     custom = started.kc.makeApiClient(CustomObjectsApi);
   });
-  after(() => dc.stop());
+  after(async () => {
+    await dc.stop();
+    assertNoUnexpectedFailures(dc);
+  });
 
   it("works from the kubeconfig file it writes (HTTPS, self-signed CA, bearer token)", async () => {
     const kc = new KubeConfig();

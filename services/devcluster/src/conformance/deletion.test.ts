@@ -10,6 +10,7 @@ import {
 } from "@kubernetes/client-node";
 import type { DevCluster } from "../server.js";
 import { eventually, statusOf, withDevCluster } from "../test-support.js";
+import { assertNoUnexpectedFailures } from "../sim/controller-failures.js";
 
 // Deletion through client-node: finalizers and deletionTimestamp, garbage collection of
 // owned objects with background, foreground (blockOwnerDeletion) and orphan propagation,
@@ -58,7 +59,10 @@ describe("deletion and garbage collection through client-node", () => {
     core = started.kc.makeApiClient(CoreV1Api);
     batch = started.kc.makeApiClient(BatchV1Api);
   });
-  after(() => dc.stop());
+  after(async () => {
+    await dc.stop();
+    assertNoUnexpectedFailures(dc);
+  });
 
   it("keeps an object with finalizers, sets deletionTimestamp, and removes it with the last finalizer", async () => {
     await core.createNamespacedConfigMap({

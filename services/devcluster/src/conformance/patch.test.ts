@@ -11,6 +11,7 @@ import {
 } from "@kubernetes/client-node";
 import type { DevCluster } from "../server.js";
 import { statusOf, withDevCluster } from "../test-support.js";
+import { assertNoUnexpectedFailures } from "../sim/controller-failures.js";
 
 // Every patch type through client-node: JSON patch, merge patch, strategic merge patch
 // (containers and conditions merged by key, $patch: delete; the pure merge rules for
@@ -55,7 +56,10 @@ describe("patches through client-node", () => {
     };
     await core.createNamespacedPod({ namespace: "default", body });
   });
-  after(() => dc.stop());
+  after(async () => {
+    await dc.stop();
+    assertNoUnexpectedFailures(dc);
+  });
 
   it("applies a JSON patch, and refuses one whose test fails with 422", async () => {
     const out = await core.patchNamespacedPod(

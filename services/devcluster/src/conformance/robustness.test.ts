@@ -3,6 +3,7 @@ import { request } from "node:http";
 import { after, before, describe, it } from "node:test";
 import type { DevCluster } from "../server.js";
 import { withDevCluster } from "../test-support.js";
+import { assertNoUnexpectedFailures } from "../sim/controller-failures.js";
 
 // Bad requests get the status code and metav1.Status body the real server sends, and no
 // request, however malformed, crashes the emulator or changes its store.
@@ -59,7 +60,10 @@ describe("robustness against bad requests", () => {
   before(async () => {
     ({ dc } = await withDevCluster({ tls: false }));
   });
-  after(() => dc.stop());
+  after(async () => {
+    await dc.stop();
+    assertNoUnexpectedFailures(dc);
+  });
 
   const cases: {
     name: string;

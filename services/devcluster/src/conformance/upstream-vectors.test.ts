@@ -1,6 +1,6 @@
-import { strict as assert } from "node:assert";
-import { readFileSync } from "node:fs";
-import { describe, it, type TestContext } from "node:test";
+import { describe, it } from "node:test";
+import { validateCrd } from "../api/crd.js";
+import { fieldErrorBody } from "../api/errors.js";
 import { finalizerErrors } from "../api/finalizers.js";
 import { applyJsonPatch, applyMergePatch, applyStrategicMergePatch, deepEqual } from "../api/patch.js";
 import type { MergeSchema } from "../api/patch-schema.js";
@@ -8,56 +8,14 @@ import { builtinResources, type ResourceDef } from "../api/resources.js";
 import { matchesFieldValues, matchesLabels, parseFieldTerms, parseLabelSelector } from "../api/selectors.js";
 import { qualifiedNameErrors, validateMetadata } from "../api/validation.js";
 import { parseQuantity } from "../scheduler/resources.js";
+import { attempt, checkAll, load, type Outcome, report, throws } from "./upstream-support.js";
 
 // Upstream behaviour as data: test vectors of the projects that define what the devcluster
 // emulates (test/fixtures/upstream/, each file naming its repository, commit and file),
 // run against the devcluster's own code. Each suite reports passed/total; a case the
 // devcluster does not meet must be listed in not-emulated.json with the reason (and in the
 // README's "not emulated" list), so an unexpected failure, or a listed case that now
-// passes, fails the test.
-
-const dir = new URL("../../../../test/fixtures/upstream/", import.meta.url);
-const load = <T>(file: string) => JSON.parse(readFileSync(new URL(file, dir), "utf8")) as T;
-const notEmulated = load<Record<string, Record<string, string>>>("not-emulated.json");
-
-interface Outcome {
-  id: string;
-  ok: boolean;
-}
-
-/** Reports a suite's passed/total; returns a check that its failures are the listed ones (run after every suite is reported). */
-function report(t: TestContext, suite: string, outcomes: Outcome[], excluded = 0): () => void {
-  const failed = outcomes.filter((o) => !o.ok).map((o) => o.id);
-  const passed = outcomes.length - failed.length;
-  t.diagnostic(
-    `${suite}: ${passed}/${outcomes.length} passed${excluded ? ` (${excluded} disabled upstream, not counted)` : ""}`,
-  );
-  return () =>
-    assert.deepEqual(
-      [...new Set(failed)].sort(),
-      Object.keys(notEmulated[suite] ?? {}).sort(),
-      `${suite}: failures must be exactly the cases listed in not-emulated.json`,
-    );
-}
-const checkAll = (checks: (() => void)[]) => {
-  for (const check of checks) check();
-};
-
-const attempt = (f: () => boolean) => {
-  try {
-    return f();
-  } catch {
-    return false;
-  }
-};
-const throws = (f: () => unknown) => {
-  try {
-    f();
-    return false;
-  } catch {
-    return true;
-  }
-};
+// passes, fails the test. Server-side apply's vectors: upstream-apply-vectors.test.ts.
 
 describe("upstream test vectors", () => {
   it("JSON Patch (RFC 6902): json-patch-tests tests.json and spec_tests.json", (t) => {
@@ -298,6 +256,117 @@ describe("upstream test vectors", () => {
         })),
       ),
     );
+    checkAll(checks);
+  });
+
+  it("structural schemas (apiextensions-apiserver): which CRD schemas a v1 create refuses, and the errors it names", (t) => {
+    const checks: (() => void)[] = [];
+    type Case = {
+      desc: string;
+      schema?: unknown;
+      schemas?: Record<string, unknown>;
+      errors: string[];
+      notErrors?: string[];
+    };
+    const data = load<{ cases: Case[] }>("structural-schemas.json");
+    // Upstream's CRD: version v1beta1 (storage), then v1; a global schema applies to both.
+    const messages = (c: Case) => {
+      const schemaOf = (v: string) => (c.schemas ? c.schemas[v] : c.schema);
+      const crd = {
+        apiVersion: "apiextensions.k8s.io/v1",
+        kind: "CustomResourceDefinition",
+        metadata: { name: "foos.example.com" },
+        spec: {
+          group: "example.com",
+          scope: "Namespaced",
+          names: { plural: "foos", singular: "foo", kind: "Foo", listKind: "Foolist" },
+          versions: ["v1beta1", "v1"].map((name) => ({
+            name,
+            served: true,
+            storage: name === "v1beta1",
+            schema: { openAPIV3Schema: schemaOf(name) },
+          })),
+        },
+      };
+      return validateCrd(crd).map((e) => `${e.field}: ${fieldErrorBody(e)}`);
+    };
+    const upstream = (m: string) =>
+      m.replace(/^spec\.validation\.openAPIV3Schema/, "spec.versions[0].schema.openAPIV3Schema");
+    const verdicts: Outcome[] = [];
+    const named: Outcome[] = [];
+    for (const [i, c] of data.cases.entries()) {
+      const id = `${i}: ${c.desc}`;
+      const got = messages(c);
+      verdicts.push({ id, ok: got.length > 0 === c.errors.length > 0 });
+      if (c.errors.length === 0 && !c.notErrors) continue;
+      named.push({
+        id,
+        ok:
+          c.errors.every((m) => got.includes(upstream(m))) &&
+          (c.notErrors ?? []).every((m) => !got.some((g) => g.includes(upstream(m)))),
+      });
+    }
+    checks.push(report(t, "structural schema verdicts", verdicts));
+    checks.push(report(t, "structural schema errors", named));
+    checkAll(checks);
+  });
+
+  it("CRD schema validation (apiextensions validation_test.go): list, map and key rules, types, status-subresource roots", (t) => {
+    const checks: (() => void)[] = [];
+    type Case = {
+      name: string;
+      schema: unknown;
+      statusEnabled?: boolean;
+      opts?: string[];
+      errors: { type: string; field: string }[];
+    };
+    const data = load<{ cases: Case[] }>("crd-schema-validation.json");
+    const TYPES: Record<string, string> = {
+      invalid: "FieldValueInvalid",
+      required: "FieldValueRequired",
+      forbidden: "FieldValueForbidden",
+      unsupported: "FieldValueNotSupported",
+    };
+    const errorsOf = (c: Case) =>
+      validateCrd({
+        apiVersion: "apiextensions.k8s.io/v1",
+        kind: "CustomResourceDefinition",
+        metadata: { name: "foos.example.com" },
+        spec: {
+          group: "example.com",
+          scope: "Namespaced",
+          names: { plural: "foos", singular: "foo", kind: "Foo" },
+          versions: [
+            {
+              name: "v1",
+              served: true,
+              storage: true,
+              schema: { openAPIV3Schema: c.schema },
+              ...(c.statusEnabled ? { subresources: { status: {} } } : {}),
+            },
+          ],
+        },
+      }).map((e) => `${e.type} ${e.field.replace("spec.versions[0].schema.", "spec.validation.")}`);
+    const verdicts: Outcome[] = [];
+    const named: Outcome[] = [];
+    let lenient = 0;
+    for (const [i, c] of data.cases.entries()) {
+      const opts = c.opts ?? [];
+      // What only a legacy option makes right or wrong is not what a v1 create does.
+      const legacyDefault =
+        !opts.includes("allowDefaults") && c.errors.some((e) => e.field.endsWith(".default") && e.type === "forbidden");
+      if ((c.errors.length === 0 && !opts.includes("requireStructuralSchema")) || legacyDefault) {
+        lenient++;
+        continue;
+      }
+      const got = errorsOf(c);
+      const id = `${i}: ${c.name}`;
+      verdicts.push({ id, ok: got.length > 0 === c.errors.length > 0 });
+      if (c.errors.length > 0)
+        named.push({ id, ok: c.errors.every((e) => got.includes(`${TYPES[e.type]} ${e.field}`)) });
+    }
+    checks.push(report(t, "crd schema validation verdicts", verdicts, lenient, "run under legacy options"));
+    checks.push(report(t, "crd schema validation errors", named));
     checkAll(checks);
   });
 });

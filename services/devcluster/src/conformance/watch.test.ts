@@ -3,6 +3,7 @@ import { after, before, describe, it } from "node:test";
 import { CoreV1Api, makeInformer, Watch, type KubeConfig, type V1ConfigMap, type V1Pod } from "@kubernetes/client-node";
 import type { DevCluster } from "../server.js";
 import { eventually, withDevCluster } from "../test-support.js";
+import { assertNoUnexpectedFailures } from "../sim/controller-failures.js";
 
 // Watches and informers through client-node: informer callbacks, resuming a watch from a
 // resourceVersion, 410 Expired for a resourceVersion older than the kept history and the
@@ -46,7 +47,10 @@ describe("watch and informers through client-node", () => {
     kc = started.kc;
     core = kc.makeApiClient(CoreV1Api);
   });
-  after(() => dc.stop());
+  after(async () => {
+    await dc.stop();
+    assertNoUnexpectedFailures(dc);
+  });
 
   it("feeds an informer's add, update and delete callbacks", async () => {
     const informer = makeInformer<V1Pod>(kc, "/api/v1/namespaces/default/pods", () =>

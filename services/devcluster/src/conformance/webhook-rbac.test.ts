@@ -7,6 +7,7 @@ import { AuthorizationV1Api, CoreV1Api, CustomObjectsApi, RbacAuthorizationV1Api
 import type { DevCluster } from "../server.js";
 import { kubeConfigFor, statusOf, withDevCluster } from "../test-support.js";
 import { selfSignedCertificate } from "../tls.js";
+import { assertNoUnexpectedFailures } from "../sim/controller-failures.js";
 
 // Validating admission webhooks (AdmissionReview v1 over HTTP, service references mapped
 // to a local URL, failurePolicy) and RBAC mode (bearer tokens as service accounts, 403 with
@@ -94,6 +95,7 @@ describe("validating admission webhooks", () => {
   after(async () => {
     await dc.stop();
     hook.close();
+    assertNoUnexpectedFailures(dc);
   });
 
   it("sends an AdmissionReview and honours an allow", async () => {
@@ -324,7 +326,10 @@ describe("RBAC mode", () => {
     });
     token = dc.serviceAccountToken("default", "operator");
   });
-  after(() => dc.stop());
+  after(async () => {
+    await dc.stop();
+    assertNoUnexpectedFailures(dc);
+  });
 
   it("allows what a binding grants", async () => {
     const core = kubeConfigFor(dc, token).makeApiClient(CoreV1Api);

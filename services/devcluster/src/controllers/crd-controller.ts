@@ -3,11 +3,14 @@ import type { Deleter } from "../api/deletion.js";
 import type { Registry, UserInfo } from "../api/registry.js";
 import type { KubeObject, ResourceCatalog, ResourceDef } from "../api/resources.js";
 import type { Store, StoreEvent } from "../api/store.js";
+import { ignoreExpected, KeyQueue, type QueueReporter } from "../sim/key-queue.js";
 
 // Serves what CRDs define: a created or changed CRD (re)registers its custom resources
 // synchronously, so a client can use them as soon as the create returns; a CRD being
 // deleted has its custom resources deleted, then its cleanup finalizer removed, and its
-// resources disappear from discovery when it is gone.
+// resources disappear from discovery when it is gone. The cleanup runs on a keyed queue
+// (`crd-cleanup`, by CRD name) that reports to the cluster's failure log; custom
+// resources deleted meanwhile and a CRD changed meanwhile are expected and retried.
 
 const CLEANUP = "customresourcecleanup.apiextensions.k8s.io";
 const CRD_USER: UserInfo = {
@@ -20,6 +23,7 @@ export class CrdController {
   private readonly served = new Map<string, ResourceDef[]>();
   private registry: Registry | undefined;
   private deleter: Deleter | undefined;
+  private queue: KeyQueue | undefined;
 
   constructor(
     private readonly store: Store,
@@ -31,10 +35,19 @@ export class CrdController {
     return def.custom ? this.infos.get(`${def.group}/${def.version}/${def.resource}`) : undefined;
   }
 
-  start(registry: Registry, deleter: Deleter): () => void {
+  start(registry: Registry, deleter: Deleter, reporter?: QueueReporter): () => void {
     this.registry = registry;
     this.deleter = deleter;
-    return this.store.watchAll((e) => this.observe(e));
+    const queue = new KeyQueue((name) => this.cleanup(name), {
+      name: "crd-cleanup",
+      ...(reporter ? { reporter } : {}),
+    });
+    this.queue = queue;
+    const unsubscribe = this.store.watchAll((e) => this.observe(e));
+    return () => {
+      unsubscribe();
+      queue.stop();
+    };
   }
 
   private observe(e: StoreEvent): void {
@@ -43,7 +56,7 @@ export class CrdController {
     this.unregister(name);
     if (e.type === "DELETED") return;
     this.register(name, e.object);
-    if (e.object.metadata.deletionTimestamp) setImmediate(() => void this.cleanup(e.object));
+    if (e.object.metadata.deletionTimestamp) this.queue?.add(name);
   }
 
   private register(name: string, crd: KubeObject): void {
@@ -66,31 +79,29 @@ export class CrdController {
     this.served.delete(name);
   }
 
-  private async cleanup(crd: KubeObject): Promise<void> {
+  private async cleanup(name: string): Promise<void> {
     const registry = this.registry!;
-    const defs = this.served.get(crd.metadata.name!) ?? [];
-    const def = defs[0];
-    let remaining = 0;
+    const crd = this.store.get("customresourcedefinitions.apiextensions.k8s.io", undefined, name);
+    if (!crd?.metadata.deletionTimestamp) return;
+    const def = this.served.get(name)?.[0];
     if (def) {
       for (const entry of [...this.store.scan(def.storage)]) {
-        remaining++;
         if (entry.object.metadata.deletionTimestamp) continue;
         await this.deleter!.delete(def, entry.object.metadata.namespace, entry.object.metadata.name!, {
           user: CRD_USER,
-        }).catch(() => undefined);
+        }).catch(ignoreExpected);
+      }
+      // Resources with finalizers of their own go later: look again until none is left.
+      if (this.store.count(def.storage) > 0) {
+        this.queue!.addAfter(name, 50);
+        return;
       }
     }
-    if (remaining > 0 && def && this.store.count(def.storage) > 0) {
-      setTimeout(() => void this.cleanup(crd), 50).unref();
-      return;
-    }
-    const current = this.store.get("customresourcedefinitions.apiextensions.k8s.io", undefined, crd.metadata.name!);
-    if (!current || !(current.metadata.finalizers ?? []).includes(CLEANUP)) return;
-    const next = structuredClone(current);
-    next.metadata.finalizers = (current.metadata.finalizers ?? []).filter((f) => f !== CLEANUP);
+    if (!(crd.metadata.finalizers ?? []).includes(CLEANUP)) return;
+    const next = structuredClone(crd);
+    next.metadata.finalizers = (crd.metadata.finalizers ?? []).filter((f) => f !== CLEANUP);
     const crdDef = registry.catalog.get("apiextensions.k8s.io", "v1", "customresourcedefinitions")!;
-    await registry
-      .update(crdDef, undefined, crd.metadata.name!, next, { user: CRD_USER, fieldManager: "kube-apiserver" })
-      .catch(() => undefined);
+    // A conflict (the CRD changed meanwhile) fails the pass and is retried from a fresh read.
+    await registry.update(crdDef, undefined, name, next, { user: CRD_USER, fieldManager: "kube-apiserver" });
   }
 }

@@ -1,14 +1,17 @@
-import { ApiError } from "../api/errors.js";
 import type { Deleter } from "../api/deletion.js";
 import type { Registry, UserInfo } from "../api/registry.js";
 import type { KubeObject, OwnerReference, ResourceDef } from "../api/resources.js";
 import type { StoreEvent } from "../api/store.js";
+import { KeyQueue, type QueueReporter } from "../sim/key-queue.js";
 
 // The garbage collector, in process, reacting to store events like the real one reacts
 // to its informers: dependents whose owners are all gone are deleted (background), owners
 // deleted in the foreground wait for dependents that block owner deletion, owners deleted
 // with orphan propagation release their dependents. Work is queued by key and run
-// serially, so a burst of events costs one pass per object.
+// serially, so a burst of events costs one pass per object. A pass that fails (a
+// conflict, a write the API refuses) is retried with backoff and reported to the
+// cluster's failure log as `garbage-collector`: an owner whose dependent could not be
+// released keeps its finalizer until the release succeeds.
 
 const GC_USER: UserInfo = {
   username: "system:serviceaccount:kube-system:generic-garbage-collector",
@@ -30,28 +33,30 @@ function parseKey(key: string): Ref {
 export class GarbageCollector {
   private readonly byUid = new Map<string, Ref>();
   private readonly dependents = new Map<string, Set<string>>();
-  private readonly queue = new Set<string>();
-  private running = false;
-  private idleWaiters: (() => void)[] = [];
-  private stopped = false;
+  private readonly queue: KeyQueue;
 
   constructor(
     private readonly registry: Registry,
     private readonly deleter: Deleter,
-  ) {}
+    reporter?: QueueReporter,
+  ) {
+    this.queue = new KeyQueue((item) => this.process(item), {
+      name: "garbage-collector",
+      ...(reporter ? { reporter } : {}),
+    });
+  }
 
   start(): () => void {
     const unsubscribe = this.registry.store.watchAll((e) => this.observe(e));
     return () => {
-      this.stopped = true;
+      this.queue.stop();
       unsubscribe();
     };
   }
 
   /** Resolves when the queue is empty (tests and benchmarks wait on it). */
   idle(): Promise<void> {
-    if (!this.running && this.queue.size === 0) return Promise.resolve();
-    return new Promise((resolve) => this.idleWaiters.push(resolve));
+    return this.queue.idle();
   }
 
   private observe(e: StoreEvent): void {
@@ -63,10 +68,10 @@ export class GarbageCollector {
     for (const ref of e.prev?.metadata.ownerReferences ?? []) this.dependents.get(ref.uid)?.delete(key);
     if (e.type === "DELETED") {
       this.byUid.delete(uid);
-      for (const dep of this.dependents.get(uid) ?? []) this.enqueue(`dep:${dep}`);
+      for (const dep of this.dependents.get(uid) ?? []) this.queue.add(`dep:${dep}`);
       for (const ref of obj.metadata.ownerReferences ?? []) {
         const owner = this.byUid.get(ref.uid);
-        if (owner) this.enqueue(`owner:${refKey(owner)}`);
+        if (owner) this.queue.add(`owner:${refKey(owner)}`);
       }
       return;
     }
@@ -75,45 +80,23 @@ export class GarbageCollector {
       let set = this.dependents.get(ref.uid);
       if (!set) this.dependents.set(ref.uid, (set = new Set()));
       set.add(key);
-      if (!this.byUid.has(ref.uid)) this.enqueue(`dep:${key}`);
+      if (!this.byUid.has(ref.uid)) this.queue.add(`dep:${key}`);
     }
     const fin = obj.metadata.finalizers ?? [];
     if (obj.metadata.deletionTimestamp && (fin.includes("foregroundDeletion") || fin.includes("orphan")))
-      this.enqueue(`owner:${key}`);
+      this.queue.add(`owner:${key}`);
     if (e.type === "MODIFIED" && obj.metadata.deletionTimestamp) {
       for (const ref of obj.metadata.ownerReferences ?? []) {
         const owner = this.byUid.get(ref.uid);
-        if (owner) this.enqueue(`owner:${refKey(owner)}`);
+        if (owner) this.queue.add(`owner:${refKey(owner)}`);
       }
     }
   }
 
-  private enqueue(item: string): void {
-    if (this.stopped) return;
-    this.queue.add(item);
-    if (!this.running) {
-      this.running = true;
-      setImmediate(() => void this.drain());
-    }
-  }
-
-  private async drain(): Promise<void> {
-    while (this.queue.size > 0 && !this.stopped) {
-      const item = this.queue.values().next().value as string;
-      this.queue.delete(item);
-      try {
-        if (item.startsWith("dep:")) await this.processDependent(parseKey(item.slice(4)));
-        else await this.processOwner(parseKey(item.slice(6)));
-      } catch (error) {
-        // A conflict or a vanished object is resolved by the next event; anything else is
-        // retried once the queue drains again.
-        if (!(error instanceof ApiError)) setTimeout(() => this.enqueue(item), 100).unref();
-      }
-    }
-    this.running = false;
-    const waiters = this.idleWaiters;
-    this.idleWaiters = [];
-    for (const w of waiters) w();
+  private process(item: string): Promise<void> {
+    return item.startsWith("dep:")
+      ? this.processDependent(parseKey(item.slice(4)))
+      : this.processOwner(parseKey(item.slice(6)));
   }
 
   private def(storage: string): ResourceDef | undefined {

@@ -2,10 +2,14 @@ import type { Deleter } from "../api/deletion.js";
 import type { Registry, UserInfo } from "../api/registry.js";
 import type { KubeObject, ResourceDef } from "../api/resources.js";
 import type { StoreEvent } from "../api/store.js";
+import { ignoreExpected, KeyQueue, type QueueReporter } from "../sim/key-queue.js";
 
 // The namespace lifecycle controllers the real control plane runs: a new namespace gets
 // its `default` ServiceAccount; a namespace being deleted has its content deleted, and
-// once it is empty its `kubernetes` finalizer is removed so that it goes away.
+// once it is empty its `kubernetes` finalizer is removed so that it goes away. Both run
+// on keyed queues (`namespace-serviceaccounts`, `namespace-controller`) that report to
+// the cluster's failure log; a ServiceAccount that already exists, a namespace being
+// deleted, or content deleted meanwhile are expected and skipped.
 
 const NS_USER: UserInfo = {
   username: "system:serviceaccount:kube-system:namespace-controller",
@@ -13,54 +17,51 @@ const NS_USER: UserInfo = {
 };
 
 export class NamespaceController {
-  private readonly pending = new Set<string>();
-  private scheduled = false;
+  private readonly sweeps: KeyQueue;
+  private readonly accounts: KeyQueue;
 
   constructor(
     private readonly registry: Registry,
     private readonly deleter: Deleter,
-  ) {}
+    reporter?: QueueReporter,
+  ) {
+    const r = reporter ? { reporter } : {};
+    this.sweeps = new KeyQueue((ns) => this.sweep(ns), { name: "namespace-controller", ...r });
+    this.accounts = new KeyQueue((ns) => this.ensureServiceAccount(ns), { name: "namespace-serviceaccounts", ...r });
+  }
 
   start(): () => void {
-    return this.registry.store.watchAll((e) => this.observe(e));
+    const unsubscribe = this.registry.store.watchAll((e) => this.observe(e));
+    return () => {
+      unsubscribe();
+      this.sweeps.stop();
+      this.accounts.stop();
+    };
   }
 
   private observe(e: StoreEvent): void {
     if (e.storage === "namespaces") {
-      if (e.type === "ADDED") this.ensureServiceAccount(e.object.metadata.name!);
-      if (e.type !== "DELETED" && e.object.metadata.deletionTimestamp) this.schedule(e.object.metadata.name!);
+      if (e.type === "ADDED") this.accounts.add(e.object.metadata.name!);
+      if (e.type !== "DELETED" && e.object.metadata.deletionTimestamp) this.sweeps.add(e.object.metadata.name!);
       return;
     }
     const ns = e.object.metadata.namespace;
     if (e.type === "DELETED" && ns && this.registry.store.get("namespaces", undefined, ns)?.metadata.deletionTimestamp)
-      this.schedule(ns);
+      this.sweeps.add(ns);
   }
 
-  private ensureServiceAccount(namespace: string): void {
-    setImmediate(() => {
-      const def = this.registry.catalog.get("", "v1", "serviceaccounts")!;
-      if (this.registry.stored(def, namespace, "default")) return;
-      this.registry
-        .create(
-          def,
-          namespace,
-          { metadata: { name: "default" } },
-          { user: NS_USER, fieldManager: "kube-controller-manager" },
-        )
-        .catch(() => undefined);
-    });
-  }
-
-  private schedule(ns: string): void {
-    this.pending.add(ns);
-    if (this.scheduled) return;
-    this.scheduled = true;
-    setImmediate(() => {
-      this.scheduled = false;
-      const names = [...this.pending];
-      this.pending.clear();
-      for (const n of names) void this.sweep(n);
-    });
+  private async ensureServiceAccount(namespace: string): Promise<void> {
+    const def = this.registry.catalog.get("", "v1", "serviceaccounts")!;
+    const ns = this.registry.store.get("namespaces", undefined, namespace);
+    if (!ns || ns.metadata.deletionTimestamp || this.registry.stored(def, namespace, "default")) return;
+    await this.registry
+      .create(
+        def,
+        namespace,
+        { metadata: { name: "default" } },
+        { user: NS_USER, fieldManager: "kube-controller-manager" },
+      )
+      .catch(ignoreExpected);
   }
 
   private namespacedStorages(): Map<string, ResourceDef> {
@@ -80,7 +81,7 @@ export class NamespaceController {
         if (entry.object.metadata.deletionTimestamp) continue;
         await this.deleter
           .delete(def, ns, entry.object.metadata.name!, { user: NS_USER, propagationPolicy: "Background" })
-          .catch(() => undefined);
+          .catch(ignoreExpected);
       }
     }
     if (remaining > 0) return;

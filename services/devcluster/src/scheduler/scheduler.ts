@@ -2,6 +2,7 @@ import { bindPod } from "../api/binding.js";
 import type { KubeObject } from "../api/resources.js";
 import type { StoreEvent } from "../api/store.js";
 import type { Cluster } from "../cluster.js";
+import { reportUnexpected } from "../sim/key-queue.js";
 import { createRecorder, type Recorder } from "../sim/recorder.js";
 import {
   byPriority,
@@ -19,7 +20,9 @@ import { podRequests, resourceList, type ResourceList } from "./resources.js";
 // pass never over-commits), a priority-ordered queue of pending pods, and passes that
 // run once per event-loop turn. Unschedulable pods get PodScheduled=False/Unschedulable
 // and a FailedScheduling event whenever the reason changes, and are retried when a node
-// changes or a pod releases resources.
+// changes or a pod releases resources. A failed write is reported to the cluster's failure
+// log as `default-scheduler` unless it is expected (the pod deleted or bound meanwhile);
+// a pod whose binding failed otherwise is forgotten and retried with backoff.
 
 interface Placed {
   node: string;
@@ -67,6 +70,7 @@ export class Scheduler {
   private readonly unsubscribe: (() => void)[] = [];
   private readonly recorder: Recorder;
   private inflight = 0;
+  private readonly bindFailures = new Map<string, number>();
   private readonly idleWaiters: (() => void)[] = [];
   readonly stats: SchedulerStats = { bound: 0, unschedulableWrites: 0 };
 
@@ -216,20 +220,44 @@ export class Scheduler {
     const [ns, name] = key.split("/") as [string, string];
     this.inflight++;
     bindPod(this.cluster.registry, ns, name, node, { fieldManager: "default-scheduler" })
-      .then((pod) => {
-        this.stats.bound++;
-        this.recorder.event(pod, "Normal", "Scheduled", `Successfully assigned ${key} to ${node}`);
-      })
-      .catch(() => {
-        // Deleted or rebound meanwhile: forget the assumption; the watch has the truth.
-        const current = this.cluster.store.get("pods", ns, name);
-        if (!current || current.metadata.uid !== uid || !(current["spec"] as PodSpecLike).nodeName)
-          this.release(key, uid);
-      })
+      .then(
+        (pod) => {
+          this.stats.bound++;
+          this.bindFailures.delete(key);
+          this.recorder.event(pod, "Normal", "Scheduled", `Successfully assigned ${key} to ${node}`);
+        },
+        (error) => {
+          const current = this.cluster.store.get("pods", ns, name);
+          const same = current?.metadata.uid === uid;
+          const unbound = same && !(current["spec"] as PodSpecLike).nodeName;
+          // Deleted, replaced or still unbound: forget the assumption (the watch has the
+          // truth); a pod still unbound is tried again later.
+          if (!same || unbound) this.release(key, uid);
+          const attempt = (this.bindFailures.get(key) ?? 0) + 1;
+          reportUnexpected(this.cluster.controllerFailures, "default-scheduler", key, error, attempt);
+          if (!unbound) {
+            this.bindFailures.delete(key);
+            return;
+          }
+          this.bindFailures.set(key, attempt);
+          this.retryLater(key, uid, Math.min(5000, 50 * 2 ** attempt));
+        },
+      )
       .finally(() => {
         this.inflight--;
         this.settle();
       });
+  }
+
+  /** Queues a pod whose binding failed again, if it is still there and unbound. */
+  private retryLater(key: string, uid: string, ms: number): void {
+    const [ns, name] = key.split("/") as [string, string];
+    setTimeout(() => {
+      const pod = this.cluster.store.get("pods", ns, name);
+      if (this.stopped || pod?.metadata.uid !== uid || (pod["spec"] as PodSpecLike).nodeName) return;
+      this.pending.delete(key);
+      this.onPod({ type: "MODIFIED", object: pod } as StoreEvent);
+    }, ms).unref();
   }
 
   private markUnschedulable(key: string, message: string): void {
@@ -253,7 +281,7 @@ export class Scheduler {
     this.cluster.registry
       .patch(def, ns, name, "merge", { status: { conditions } }, { fieldManager: "default-scheduler" }, "status")
       .then((p) => this.recorder.event(p, "Warning", "FailedScheduling", message))
-      .catch(() => undefined)
+      .catch((error) => reportUnexpected(this.cluster.controllerFailures, "default-scheduler", key, error))
       .finally(() => {
         this.inflight--;
         this.settle();

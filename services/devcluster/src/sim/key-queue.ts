@@ -55,6 +55,16 @@ export function ignoreExpected(error: unknown): undefined {
   throw error;
 }
 
+/**
+ * For a loop that is not a KeyQueue (the scheduler's bindings, event writes): an expected
+ * failure is skipped, any other is reported as unexpected. Returns whether it was expected.
+ */
+export function reportUnexpected(reporter: QueueReporter, queue: string, key: string, error: unknown, attempt = 1) {
+  if (isExpectedFailure(error)) return true;
+  reporter.failed({ queue, key, attempt, expected: false, error });
+  return false;
+}
+
 export const stderrReporter: QueueReporter = {
   failed: ({ queue, key, attempt, expected, error }) => {
     const e =

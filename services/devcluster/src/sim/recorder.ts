@@ -1,10 +1,13 @@
 import { randomBytes } from "node:crypto";
 import type { Cluster } from "../cluster.js";
 import type { KubeObject } from "../api/resources.js";
+import { reportUnexpected } from "./key-queue.js";
 
 // core/v1 Events for the simulated controllers (scheduler, kubelet, Job controller), named
-// `<object>.<hex>` like client-go's recorder. A failed event write is never fatal: events
-// are best effort on a real cluster too.
+// `<object>.<hex>` like client-go's recorder. A failed event write is never fatal (events
+// are best effort on a real cluster too) and never retried, but one that is not expected
+// (a namespace being deleted or gone) is reported to the cluster's failure log as
+// `<component>-events`, keyed by the object and reason: a refused event is a bug of ours.
 
 export type EventType = "Normal" | "Warning";
 
@@ -41,7 +44,10 @@ export function createRecorder(cluster: Cluster, component: string, host?: strin
         reportingComponent: component,
         reportingInstance: host ?? component,
       };
-      cluster.create(ev, { fieldManager: component }).catch(() => undefined);
+      const key = `${obj.metadata.namespace ?? "default"}/${obj.metadata.name} ${reason}`;
+      cluster
+        .create(ev, { fieldManager: component })
+        .catch((error) => reportUnexpected(cluster.controllerFailures, `${component}-events`, key, error));
     },
   };
 }
