@@ -1,6 +1,7 @@
 import { strict as assert } from "node:assert";
 import { describe, it } from "node:test";
 import { Cluster } from "./cluster.js";
+import { assertNoUnexpectedFailures } from "./sim/controller-failures.js";
 
 // The in-process surface part 2's controllers use: create, list, watch and delete
 // without HTTP, through the same registry semantics.
@@ -36,5 +37,9 @@ describe("in-process cluster", () => {
     stop();
     cluster.stop();
     assert.deepEqual(seen, ["ADDED a", "DELETED a"]);
+    assertNoUnexpectedFailures({
+      controllerFailures: () => cluster.controllerFailures.list(),
+      controllerFailureCounts: () => cluster.controllerFailures.counts(),
+    });
   });
 });

@@ -3,6 +3,7 @@ import { spawn } from "node:child_process";
 import { resolve } from "node:path";
 import { describe, it } from "node:test";
 import { startDevCluster } from "../server.js";
+import { assertNoUnexpectedFailures } from "../sim/controller-failures.js";
 import { isNodeReady } from "./node-control.js";
 
 // `devcluster node ACTION NAME` against a running devcluster, and `serve --nodes` refusing
@@ -44,6 +45,7 @@ describe("devcluster node", () => {
     } finally {
       await dc.stop();
     }
+    assertNoUnexpectedFailures(dc);
   });
 
   it("refuses an unknown action with the usage and exit code 2", async () => {
