@@ -208,6 +208,8 @@ describe("the full system: two runs competing for simulated L40S GPUs", { timeou
           ...(c.args ?? []),
         ]);
         const where = `${run.metadata.name} fold ${f.fold} (${curveOf(run, f.fold)})`;
+        // An audited fold trains its whole schedule whatever its curve: the devcluster values sample none.
+        assert.notEqual(f.stopDecision?.mode, "Audit", `${where}: audited (earlyStop.auditFraction is not 0)`);
         if (within) {
           stopped++;
           assert.equal(f.phase, "Validated", where);
