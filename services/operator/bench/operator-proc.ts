@@ -46,7 +46,7 @@ const verbs = new Map<string, number>();
 const operator = new Operator({
   port: countingPort(new ClientPort(kc), perRun, verbs),
   config: parseOperatorConfig("namespace: nnunet-system"),
-  logger: pino({ level: "silent" }),
+  logger: pino({ level: process.env.BENCH_LOG ?? "silent" }),
   registry: new Registry(),
   identity: "bench",
   statusMinIntervalSeconds: 30,
@@ -94,5 +94,11 @@ process.on("message", (m: { type: string }) => {
     controller.abort();
     void running.then(() => process.exit(0));
   }
+});
+// The bench gone (it failed): so is its operator.
+process.on("disconnect", () => {
+  controller.abort();
+  void running.then(() => process.exit(1));
+  setTimeout(() => process.exit(1), 5000).unref();
 });
 process.send!({ type: "started" });

@@ -2,12 +2,13 @@ import type { IJob } from "kubernetes-models/batch/v1/Job";
 import type { INode } from "kubernetes-models/v1/Node";
 import type { IPod } from "kubernetes-models/v1/Pod";
 import type { IToleration } from "kubernetes-models/v1/Toleration";
-import { foldersOverlap, runResultsSubPath, type TrainingRun, type WaitReason } from "@nnunet-operator/api";
+import { runResultsSubPath, type TrainingRun, type WaitReason } from "@nnunet-operator/api";
 import type { QueueConfig } from "../../config.js";
 import { withDefaultProductLabel } from "./defaults.js";
 import { bestFit, buildGpuNodes, type GpuNode, gpusByRun, nodeMatches, reservationsFrom } from "./capacity.js";
 import { GPU_RESOURCE } from "./objects.js";
 import { formatBytes, parseQuantity } from "./quantity.js";
+import { olderOverlappingRuns } from "./results-folders.js";
 
 // Cluster-wide admission of fold-work. Every pass sees the whole queue: the work every run
 // wants to start now, ordered by spec.priority, then creation time, then name; each piece
@@ -89,8 +90,8 @@ interface Ctx {
   readonly acceptedProducts: readonly string[];
   /** Every node as the API has it (allocatable CPU and memory, for checkFitsLargestNode). */
   readonly allNodes: readonly INode[];
-  /** Every run of the pass (for checkResultsFolder). */
-  readonly allRuns: readonly TrainingRun[];
+  /** The older run of the pass whose results folder overlaps this run's (results-folders.ts). */
+  readonly resultsFolderHolder: TrainingRun | undefined;
 }
 /** A named check, cert-manager style: matched means it stops the work, with reason and message. */
 export interface CheckResult {
@@ -228,36 +229,37 @@ export const checkFitsLargestNode: Check = ({ run, demand, allNodes }) => {
  * <resultsSubPath>/<namespace>/<name>/<uid>, so only a resultsSubPath that points into
  * another run's folder (or one that holds it) on the same claim can collide.
  */
-export const checkResultsFolder: Check = ({ run, allRuns }) => {
+export const checkResultsFolder: Check = ({ run, resultsFolderHolder: other }) => {
+  if (other === undefined) return pass("ResultsFolderInUse");
   const mine = runResultsSubPath(run);
-  const other = allRuns.find(
-    // Only the younger of two overlapping runs is held: the older one keeps its folder.
-    (o) =>
-      o.metadata.uid !== run.metadata.uid &&
-      olderThan(o, run) &&
-      o.metadata.namespace === run.metadata.namespace &&
-      o.spec.storage.claimName === run.spec.storage.claimName &&
-      foldersOverlap(runResultsSubPath(o), mine),
-  );
-  return other === undefined
-    ? pass("ResultsFolderInUse")
-    : {
-        reason: "ResultsFolderInUse",
-        message: `its results folder ${mine} on claim ${run.spec.storage.claimName} overlaps ${runResultsSubPath(other)} of TrainingRun ${other.metadata.name}; a run may neither write nor resume into another run's folder: choose another spec.storage.resultsSubPath (create a new TrainingRun)`,
-        matched: true,
-      };
+  return {
+    reason: "ResultsFolderInUse",
+    message: `its results folder ${mine} on claim ${run.spec.storage.claimName} overlaps ${runResultsSubPath(other)} of TrainingRun ${other.metadata.name}; a run may neither write nor resume into another run's folder: choose another spec.storage.resultsSubPath (create a new TrainingRun)`,
+    matched: true,
+  };
 };
-
-function olderThan(a: TrainingRun, b: TrainingRun): boolean {
-  return (
-    String(a.metadata.creationTimestamp ?? "").localeCompare(String(b.metadata.creationTimestamp ?? "")) < 0 ||
-    (a.metadata.creationTimestamp === b.metadata.creationTimestamp && runKey(a) < runKey(b))
-  );
-}
 
 /** In order: holds first (no position), then what a cluster change or a quota change fixes. */
 export const HOLD_CHECKS: readonly Check[] = [checkSuspended, checkClaim, checkResultsFolder, checkFitsLargestNode];
 export const CAPACITY_CHECKS: readonly Check[] = [checkProductsAccepted, checkMatchingNodes, checkQuota, checkCapacity];
+
+/**
+ * checkFitsLargestNode depends on the fold's shape and the nodes alone: evaluated once per
+ * shape and pass (it parses every node's allocatable; per demand that was O(demands x nodes)).
+ */
+function fitsLargestNodeOncePerShape(): Check {
+  const memo = new Map<string, CheckResult>();
+  return (ctx) => {
+    const { gpu, resources } = ctx.run.spec;
+    const key = JSON.stringify([gpu.productLabel, gpu.products, resources.cpu, resources.memory, ctx.demand.gpus]);
+    let r = memo.get(key);
+    if (r === undefined) {
+      r = checkFitsLargestNode(ctx);
+      memo.set(key, r);
+    }
+    return r;
+  };
+}
 
 function firstMatch(checks: readonly Check[], ctx: Ctx): CheckResult | undefined {
   for (const check of checks) {
@@ -308,8 +310,11 @@ export function decideAdmission(input: AdmissionInput): AdmissionDecision {
   const refused = new Map<string, CheckResult>();
   let position = 0;
   let admittedGpus = 0;
-  const allRuns = input.runs.map((r) => r.run);
-  for (const entry of [...input.runs].sort((a, b) => compareRuns(a.run, b.run))) {
+  const holders = olderOverlappingRuns(input.runs.map((r) => r.run));
+  const holdChecks = HOLD_CHECKS.map((c) => (c === checkFitsLargestNode ? fitsLargestNodeOncePerShape() : c));
+  const order = input.runs.map((_, i) => i).sort((a, b) => compareRuns(input.runs[a]!.run, input.runs[b]!.run));
+  for (const index of order) {
+    const entry = input.runs[index]!;
     const run = withDefaultProductLabel(entry.run, input.defaultProductLabel);
     const admitted = new Set<string>();
     const placed = new Map<string, string>();
@@ -328,10 +333,10 @@ export function decideAdmission(input: AdmissionInput): AdmissionDecision {
         queueUsed: queueUsed.get(run.spec.queue) ?? 0,
         acceptedProducts: input.acceptedProducts,
         allNodes: input.nodes,
-        allRuns,
+        resultsFolderHolder: holders.get(index),
       };
       const shape = `${run.spec.queue}|${run.spec.gpu.productLabel}|${run.spec.gpu.products.join(",")}|${demand.gpus}`;
-      const blocked = firstMatch(HOLD_CHECKS, ctx) ?? refused.get(shape) ?? firstMatch(CAPACITY_CHECKS, ctx);
+      const blocked = firstMatch(holdChecks, ctx) ?? refused.get(shape) ?? firstMatch(CAPACITY_CHECKS, ctx);
       if (blocked && !HOLDS.has(blocked.reason)) refused.set(shape, blocked);
       if (blocked) {
         wait ??= blocked;
