@@ -249,9 +249,14 @@ export const CAPACITY_CHECKS: readonly Check[] = [checkProductsAccepted, checkMa
  */
 function fitsLargestNodeOncePerShape(): Check {
   const memo = new Map<string, CheckResult>();
+  // A run's demands come one after another: its part of the key is built once.
+  let last: { run: TrainingRun; key: string } | undefined;
   return (ctx) => {
-    const { gpu, resources } = ctx.run.spec;
-    const key = JSON.stringify([gpu.productLabel, gpu.products, resources.cpu, resources.memory, ctx.demand.gpus]);
+    if (last?.run !== ctx.run) {
+      const { gpu, resources } = ctx.run.spec;
+      last = { run: ctx.run, key: JSON.stringify([gpu.productLabel, gpu.products, resources.cpu, resources.memory]) };
+    }
+    const key = `${last.key}${ctx.demand.gpus}`;
     let r = memo.get(key);
     if (r === undefined) {
       r = checkFitsLargestNode(ctx);
@@ -270,12 +275,25 @@ function firstMatch(checks: readonly Check[], ctx: Ctx): CheckResult | undefined
 }
 const HOLDS = new Set<WaitReason>(["Suspended", "ClaimNotFound", "ResultsFolderInUse", "ExceedsLargestNode"]);
 
+/** String.prototype.localeCompare without arguments, without building a collator per call. */
+const collator = new Intl.Collator();
+
+interface QueueKey {
+  readonly priority: number;
+  readonly created: string;
+  readonly key: string;
+}
+const queueKeyOf = (run: TrainingRun): QueueKey => ({
+  priority: run.spec.priority,
+  created: String(run.metadata.creationTimestamp ?? ""),
+  key: runKey(run),
+});
+/** Queue order: higher spec.priority first, then older, then by namespace/name. */
+const compareQueueKeys = (a: QueueKey, b: QueueKey): number =>
+  b.priority - a.priority || collator.compare(a.created, b.created) || collator.compare(a.key, b.key);
+
 export function compareRuns(a: TrainingRun, b: TrainingRun): number {
-  return (
-    b.spec.priority - a.spec.priority ||
-    String(a.metadata.creationTimestamp ?? "").localeCompare(String(b.metadata.creationTimestamp ?? "")) ||
-    runKey(a).localeCompare(runKey(b))
-  );
+  return compareQueueKeys(queueKeyOf(a), queueKeyOf(b));
 }
 
 const KIND_ORDER: Record<DemandKind, number> = { validate: 0, calibrate: 1, train: 2 };
@@ -299,9 +317,12 @@ export function decideAdmission(input: AdmissionInput): AdmissionDecision {
   }
   const byRun = gpusByRun(input.pods, reservations);
   for (const a of input.assumed ?? []) byRun.set(a.runKey, (byRun.get(a.runKey) ?? 0) + a.gpus);
+  // The queue keys once per run (a sort compares each run some log(runs) times).
+  const keys = input.runs.map((r) => queueKeyOf(r.run));
   const queueUsed = new Map<string, number>();
-  for (const { run } of input.runs)
-    queueUsed.set(run.spec.queue, (queueUsed.get(run.spec.queue) ?? 0) + (byRun.get(runKey(run)) ?? 0));
+  input.runs.forEach(({ run }, i) =>
+    queueUsed.set(run.spec.queue, (queueUsed.get(run.spec.queue) ?? 0) + (byRun.get(keys[i]!.key) ?? 0)),
+  );
 
   const result = new Map<string, RunAdmission>();
   // Within a pass free GPUs and quota only shrink, so work of a shape (queue, products,
@@ -312,7 +333,7 @@ export function decideAdmission(input: AdmissionInput): AdmissionDecision {
   let admittedGpus = 0;
   const holders = olderOverlappingRuns(input.runs.map((r) => r.run));
   const holdChecks = HOLD_CHECKS.map((c) => (c === checkFitsLargestNode ? fitsLargestNodeOncePerShape() : c));
-  const order = input.runs.map((_, i) => i).sort((a, b) => compareRuns(input.runs[a]!.run, input.runs[b]!.run));
+  const order = input.runs.map((_, i) => i).sort((a, b) => compareQueueKeys(keys[a]!, keys[b]!));
   for (const index of order) {
     const entry = input.runs[index]!;
     const run = withDefaultProductLabel(entry.run, input.defaultProductLabel);
@@ -320,10 +341,11 @@ export function decideAdmission(input: AdmissionInput): AdmissionDecision {
     const placed = new Map<string, string>();
     let wait: CheckResult | undefined;
     const wants = [...entry.wants].sort(
-      (a, b) => KIND_ORDER[a.kind] - KIND_ORDER[b.kind] || String(a.fold).localeCompare(String(b.fold)),
+      (a, b) => KIND_ORDER[a.kind] - KIND_ORDER[b.kind] || collator.compare(String(a.fold), String(b.fold)),
     );
+    const queue = input.queues.find((q) => q.name === run.spec.queue);
+    const shapeOfRun = `${run.spec.queue}|${run.spec.gpu.productLabel}|${run.spec.gpu.products.join(",")}|`;
     for (const demand of wants) {
-      const queue = input.queues.find((q) => q.name === run.spec.queue);
       const ctx: Ctx = {
         run,
         claimExists: entry.claimExists,
@@ -335,7 +357,7 @@ export function decideAdmission(input: AdmissionInput): AdmissionDecision {
         allNodes: input.nodes,
         resultsFolderHolder: holders.get(index),
       };
-      const shape = `${run.spec.queue}|${run.spec.gpu.productLabel}|${run.spec.gpu.products.join(",")}|${demand.gpus}`;
+      const shape = `${shapeOfRun}${demand.gpus}`;
       const blocked = firstMatch(holdChecks, ctx) ?? refused.get(shape) ?? firstMatch(CAPACITY_CHECKS, ctx);
       if (blocked && !HOLDS.has(blocked.reason)) refused.set(shape, blocked);
       if (blocked) {
@@ -359,7 +381,7 @@ export function decideAdmission(input: AdmissionInput): AdmissionDecision {
         ...(HOLDS.has(wait.reason) ? {} : { position: ++position }),
       };
     }
-    result.set(runKey(run), { admitted, nodes: placed, ...(runWait ? { wait: runWait } : {}) });
+    result.set(keys[index]!.key, { admitted, nodes: placed, ...(runWait ? { wait: runWait } : {}) });
   }
   return { runs: result, waiting: position, admittedGpus };
 }
