@@ -5,7 +5,7 @@ import type { IToleration } from "kubernetes-models/v1/Toleration";
 import { runResultsSubPath, type TrainingRun, type WaitReason } from "@nnunet-operator/api";
 import type { QueueConfig } from "../../config.js";
 import { withDefaultProductLabel } from "./defaults.js";
-import { bestFit, buildGpuNodes, type GpuNode, gpusByRun, nodeMatches, reservationsFrom } from "./capacity.js";
+import { buildGpuNodes, FreeGpuIndex, type GpuNode, gpusByRun, nodeMatches, reservationsFrom } from "./capacity.js";
 import { GPU_RESOURCE } from "./objects.js";
 import { formatBytes, parseQuantity } from "./quantity.js";
 import { olderOverlappingRuns } from "./results-folders.js";
@@ -85,6 +85,8 @@ interface Ctx {
   readonly claimExists: boolean;
   readonly demand: Demand;
   readonly nodes: readonly GpuNode[];
+  /** bestFit over `nodes` (capacity.ts), through the pass's index. */
+  readonly bestFit: FreeGpuIndex["bestFit"];
   readonly queue: QueueConfig | undefined;
   readonly queueUsed: number;
   readonly acceptedProducts: readonly string[];
@@ -166,9 +168,9 @@ export const checkQuota: Check = ({ run, demand, queue, queueUsed }) => {
   };
 };
 
-export const checkCapacity: Check = ({ run, demand, nodes }) => {
+export const checkCapacity: Check = ({ run, demand, nodes, bestFit }) => {
   const { productLabel, products } = run.spec.gpu;
-  if (bestFit(nodes, demand.gpus, productLabel, products)) return pass("NoGpuCapacity");
+  if (bestFit(demand.gpus, productLabel, products)) return pass("NoGpuCapacity");
   const usable = nodes.filter((n) => n.blockers.length === 0 && nodeMatches(n, productLabel, products));
   const free = usable.reduce((s, n) => s + n.free, 0);
   const total = usable.reduce((s, n) => s + n.allocatable, 0);
@@ -244,22 +246,21 @@ export const HOLD_CHECKS: readonly Check[] = [checkSuspended, checkClaim, checkR
 export const CAPACITY_CHECKS: readonly Check[] = [checkProductsAccepted, checkMatchingNodes, checkQuota, checkCapacity];
 
 /**
- * checkFitsLargestNode depends on the fold's shape and the nodes alone: evaluated once per
- * shape and pass (it parses every node's allocatable; per demand that was O(demands x nodes)).
+ * A check that depends on the nodes as the pass found them (not on free GPUs) and on a part
+ * of the run and demand: evaluated once per distinct part and pass. checkFitsLargestNode
+ * parses every node's allocatable and checkMatchingNodes filters every node; per demand that
+ * was O(demands x nodes).
  */
-function fitsLargestNodeOncePerShape(): Check {
+function oncePerPass(check: Check, keyOf: (run: TrainingRun) => unknown[]): Check {
   const memo = new Map<string, CheckResult>();
   // A run's demands come one after another: its part of the key is built once.
   let last: { run: TrainingRun; key: string } | undefined;
   return (ctx) => {
-    if (last?.run !== ctx.run) {
-      const { gpu, resources } = ctx.run.spec;
-      last = { run: ctx.run, key: JSON.stringify([gpu.productLabel, gpu.products, resources.cpu, resources.memory]) };
-    }
+    if (last?.run !== ctx.run) last = { run: ctx.run, key: JSON.stringify(keyOf(ctx.run)) };
     const key = `${last.key}${ctx.demand.gpus}`;
     let r = memo.get(key);
     if (r === undefined) {
-      r = checkFitsLargestNode(ctx);
+      r = check(ctx);
       memo.set(key, r);
     }
     return r;
@@ -310,10 +311,13 @@ export function decideAdmission(input: AdmissionInput): AdmissionDecision {
     const node = byName.get(a.node);
     if (node) node.free -= a.gpus;
   }
+  // From here on free GPUs shrink through the index only.
+  const free = new FreeGpuIndex(nodes);
+  const bestFit = free.bestFit.bind(free);
   // Promised GPUs are placed next, on the node they would most likely land on.
   for (const r of [...reservations].sort((a, b) => b.gpus - a.gpus)) {
-    const node = bestFit(nodes, r.gpus, r.productLabel, r.products);
-    if (node) node.free -= r.gpus;
+    const node = bestFit(r.gpus, r.productLabel, r.products);
+    if (node) free.take(node, r.gpus);
   }
   const byRun = gpusByRun(input.pods, reservations);
   for (const a of input.assumed ?? []) byRun.set(a.runKey, (byRun.get(a.runKey) ?? 0) + a.gpus);
@@ -332,7 +336,19 @@ export function decideAdmission(input: AdmissionInput): AdmissionDecision {
   let position = 0;
   let admittedGpus = 0;
   const holders = olderOverlappingRuns(input.runs.map((r) => r.run));
-  const holdChecks = HOLD_CHECKS.map((c) => (c === checkFitsLargestNode ? fitsLargestNodeOncePerShape() : c));
+  const holdChecks = HOLD_CHECKS.map((c) =>
+    c === checkFitsLargestNode
+      ? oncePerPass(c, ({ spec }) => [
+          spec.gpu.productLabel,
+          spec.gpu.products,
+          spec.resources.cpu,
+          spec.resources.memory,
+        ])
+      : c,
+  );
+  const capacityChecks = CAPACITY_CHECKS.map((c) =>
+    c === checkMatchingNodes ? oncePerPass(c, ({ spec }) => [spec.gpu.productLabel, spec.gpu.products]) : c,
+  );
   const order = input.runs.map((_, i) => i).sort((a, b) => compareQueueKeys(keys[a]!, keys[b]!));
   for (const index of order) {
     const entry = input.runs[index]!;
@@ -351,6 +367,7 @@ export function decideAdmission(input: AdmissionInput): AdmissionDecision {
         claimExists: entry.claimExists,
         demand,
         nodes,
+        bestFit,
         queue,
         queueUsed: queueUsed.get(run.spec.queue) ?? 0,
         acceptedProducts: input.acceptedProducts,
@@ -358,14 +375,14 @@ export function decideAdmission(input: AdmissionInput): AdmissionDecision {
         resultsFolderHolder: holders.get(index),
       };
       const shape = `${shapeOfRun}${demand.gpus}`;
-      const blocked = firstMatch(holdChecks, ctx) ?? refused.get(shape) ?? firstMatch(CAPACITY_CHECKS, ctx);
+      const blocked = firstMatch(holdChecks, ctx) ?? refused.get(shape) ?? firstMatch(capacityChecks, ctx);
       if (blocked && !HOLDS.has(blocked.reason)) refused.set(shape, blocked);
       if (blocked) {
         wait ??= blocked;
         continue;
       }
-      const node = bestFit(nodes, demand.gpus, run.spec.gpu.productLabel, run.spec.gpu.products)!;
-      node.free -= demand.gpus;
+      const node = bestFit(demand.gpus, run.spec.gpu.productLabel, run.spec.gpu.products)!;
+      free.take(node, demand.gpus);
       queueUsed.set(run.spec.queue, ctx.queueUsed + demand.gpus);
       admittedGpus += demand.gpus;
       admitted.add(demandKey(demand));
