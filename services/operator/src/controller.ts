@@ -2,7 +2,6 @@ import type { JetStreamClient } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
-import type { IPod } from "kubernetes-models/v1/Pod";
 import { LABEL_RUN } from "@nnunet-operator/api";
 import {
   type Clock,
@@ -184,19 +183,7 @@ export class Operator {
         c.type === "deleted"
           ? isPodActive(c.object as never)
           : c.type === "updated" && isPodActive(c.old as never) && !isPodActive(c.object as never);
-      const pod = c.object as IPod;
-      const gpus = podGpuRequest(pod.spec);
-      if (!freed || gpus === 0 || !this.queue) return;
-      // Held for the pod's run until its next pass (scheduler.ts), which goes first.
-      const run = pod.metadata?.labels?.[LABEL_RUN];
-      const node = pod.spec?.nodeName;
-      if (run && node) {
-        const key = `${pod.metadata?.namespace}/${run}`;
-        const job = pod.metadata?.ownerReferences?.find((o) => o.controller && o.kind === "Job")?.name;
-        this.scheduler.release(key, node, gpus, job);
-        this.queue.addFirst(key);
-      }
-      schedule();
+      if (freed && podGpuRequest((c.object as { spec?: never }).spec) > 0) schedule();
     });
     runs.addHandler((c) => {
       if (c.type === "deleted") this.scheduler.forget(`${c.object.metadata.namespace}/${c.object.metadata.name}`);

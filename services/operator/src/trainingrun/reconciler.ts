@@ -179,7 +179,7 @@ export class TrainingRunReconciler {
     for (const e of plan.events) void this.deps.events.event(raw, e.type, e.reason, e.message);
     // After the writes, so that the Jobs of used grants are in the cache: the admission loop
     // then counts them as reservations instead of assumed grants.
-    scheduler.publish(run, plan.wants, { at: now.getTime(), jobs: base.jobs });
+    scheduler.publish(run, plan.wants);
     this.observe(run, plan, done.created, now);
     metrics.setRun({
       namespace: run.metadata.namespace ?? "default",

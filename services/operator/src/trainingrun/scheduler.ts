@@ -1,5 +1,4 @@
-import type { IJob } from "kubernetes-models/batch/v1/Job";
-import { isJobFinished, LABEL_FOLD, LABEL_ROLE, type TrainingRun } from "@nnunet-operator/api";
+import { LABEL_FOLD, LABEL_ROLE, type TrainingRun } from "@nnunet-operator/api";
 import type { Clock, TimerHandle } from "@nnunet-operator/kube";
 import type { OperatorConfig } from "../config.js";
 import {
@@ -29,13 +28,6 @@ import type { World } from "./world.js";
 // against their node and queue by the next cycles, until the Job is in the cache (then it
 // counts as a reservation, decide/capacity.ts) or the run no longer wants the work.
 //
-// GPUs a run's pod gives back (a fold finished training) are kept for that run until a pass
-// that saw the pod's Job finished (or gone) has published what the run wants now: the queue
-// order says an older run's validation goes before a younger run's training, but a cycle run
-// on the pod's end, before that pass, would hand its GPUs to the runs that already published
-// (once the pass came, nothing would be free). A run that wants nothing more lets them go
-// with that pass; a hold lasts RELEASE_HOLD_MS at most, should the pass never come.
-//
 // Checks that later admission needs (a fold must fit a node's allocatable, start timeouts)
 // go into decide/admission.ts's check chains as named pure checks; this loop stays the same.
 
@@ -58,22 +50,6 @@ export interface SchedulerDeps {
   readonly batchMs?: number;
 }
 
-const RELEASE_HOLD_MS = 30_000;
-
-interface Release {
-  readonly node: string;
-  readonly gpus: number;
-  readonly at: number;
-  /** The Job of the pod that ended, when it had one. */
-  readonly job: string | undefined;
-}
-
-/** What a pass decided on: when it started and the run's Jobs it saw. */
-export interface PassSeen {
-  readonly at: number;
-  readonly jobs: readonly IJob[];
-}
-
 interface Published {
   readonly run: TrainingRun;
   readonly wants: readonly Demand[];
@@ -85,8 +61,6 @@ export class AdmissionScheduler {
   private readonly decisions = new Map<string, RunAdmission>();
   /** Per run, per demand key: granted GPUs whose Job the cache does not show yet. */
   private readonly assumed = new Map<string, Map<string, AssumedGrant>>();
-  /** Per run: GPUs its pods gave back, held for it until a pass that started later publishes. */
-  private readonly released = new Map<string, Release[]>();
   private timer: TimerHandle | undefined;
   private cycling = false;
   private again = false;
@@ -105,12 +79,8 @@ export class AdmissionScheduler {
    * A reconcile's wants, after it acted (its new Jobs are in the cache). A demand no longer
    * wanted loses its assumption: its Job exists now, or the run changed its mind.
    */
-  publish(run: TrainingRun, wants: readonly Demand[], seen: PassSeen): void {
+  publish(run: TrainingRun, wants: readonly Demand[]): void {
     const key = runKey(run);
-    const kept = this.released.get(key)?.filter((r) => !sawEnd(r, seen));
-    const freed = kept !== undefined && kept.length < this.released.get(key)!.length;
-    if (kept?.length) this.released.set(key, kept);
-    else this.released.delete(key);
     const { spec, metadata } = withClusterDefaults(run, this.deps.config);
     const signature = JSON.stringify([
       metadata.creationTimestamp,
@@ -127,25 +97,15 @@ export class AdmissionScheduler {
       if (held.size === 0) this.assumed.delete(key);
     }
     const prev = this.published.get(key);
-    if (prev?.signature === signature || (wants.length === 0 && !prev)) {
-      if (freed) this.trigger();
-      return;
-    }
+    if (prev?.signature === signature) return;
+    if (wants.length === 0 && !prev) return;
     if (wants.length === 0) this.published.delete(key);
     else this.published.set(key, { run, wants, signature });
     this.trigger();
   }
 
-  /** A pod of the run ended and gave back `gpus` on `node`: held for the run's next pass. */
-  release(key: string, node: string, gpus: number, job: string | undefined): void {
-    const list = this.released.get(key) ?? [];
-    list.push({ node, gpus, at: this.deps.clock.now(), job });
-    this.released.set(key, list);
-    this.trigger();
-  }
-
   forget(key: string): void {
-    const had = [this.published.delete(key), this.assumed.delete(key), this.released.delete(key)].some(Boolean);
+    const had = this.published.delete(key) || this.assumed.delete(key);
     this.decisions.delete(key);
     if (had) this.trigger();
   }
@@ -200,7 +160,7 @@ export class AdmissionScheduler {
         acceptedProducts: config.gpu.acceptedProducts,
         tolerations: gpuTolerations(config),
         defaultProductLabel: config.gpu.defaultProductLabel,
-        assumed: [...[...this.assumed.values()].flatMap((m) => [...m.values()]), ...this.heldReleases()],
+        assumed: [...this.assumed.values()].flatMap((m) => [...m.values()]),
       });
       for (const { run, wants } of runs) {
         const key = runKey(run);
@@ -240,25 +200,6 @@ export class AdmissionScheduler {
     }
   }
 
-  /** The GPUs held for runs whose pods gave them back, as grants on their nodes; expired holds go. */
-  private heldReleases(): AssumedGrant[] {
-    const out: AssumedGrant[] = [];
-    const since = this.deps.clock.now() - RELEASE_HOLD_MS;
-    for (const [key, list] of this.released) {
-      const live = list.filter((r) => r.at > since);
-      if (live.length === 0) {
-        this.released.delete(key);
-        continue;
-      }
-      this.released.set(key, live);
-      const raw = this.deps.world.informers.runs.store.get(key);
-      const parsed = raw ? this.deps.world.parse(raw) : undefined;
-      if (!parsed?.ok) continue;
-      for (const r of live) out.push({ runKey: key, queue: parsed.run.spec.queue, node: r.node, gpus: r.gpus });
-    }
-    return out;
-  }
-
   /** Drops assumptions whose Job the cache shows: it is counted as a reservation from now on. */
   private settleAssumed(): void {
     for (const [key, held] of this.assumed) {
@@ -275,13 +216,6 @@ export class AdmissionScheduler {
       if (held.size === 0) this.assumed.delete(key);
     }
   }
-}
-
-/** Whether the pass started after the release and saw the pod's Job finished, deleting or gone. */
-function sawEnd(r: Release, seen: PassSeen): boolean {
-  if (r.at > seen.at) return false;
-  const job = r.job === undefined ? undefined : seen.jobs.find((j) => j.metadata?.name === r.job);
-  return job === undefined || isJobFinished(job) || job.metadata?.deletionTimestamp !== undefined;
 }
 
 function splitRunKey(key: string): [string, string] {
