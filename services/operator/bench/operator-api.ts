@@ -341,7 +341,7 @@ async function main(): Promise<void> {
     ],
     [
       "  of a pass: its API calls p50 / p99",
-      `${pct(fillApi, 50).toFixed(1)} / ${pct(fillApi, 99).toFixed(1)} ms (fill; wall time of the calls it awaited)`,
+      `${pct(fillApi, 50).toFixed(1)} / ${pct(fillApi, 99).toFixed(1)} ms (fill; wall time of the calls it awaited, summed: Jobs created at once overlap)`,
       "",
     ],
     [
