@@ -97,6 +97,24 @@ describe("WorkQueue", () => {
     await h.running;
   });
 
+  it("serves addFirst keys before the others, moving a queued key forward, and a key in flight first after its pass", async () => {
+    const h = harness();
+    const release = h.block("ns/a");
+    h.queue.add("ns/a");
+    await settle();
+    for (const k of ["ns/b", "ns/c", "ns/d"]) h.queue.add(k);
+    h.queue.addFirst("ns/d"); // queued already: moves ahead
+    h.queue.addFirst("ns/e"); // new: behind the earlier addFirst
+    h.queue.addFirst("ns/a"); // in flight: again, first, once it is done
+    h.queue.addFirst("ns/d"); // merged
+    assert.equal(h.queue.len(), 4);
+    release();
+    for (let i = 0; i < 8; i++) await settle();
+    assert.deepEqual(h.calls, ["ns/a", "ns/d", "ns/e", "ns/a", "ns/b", "ns/c"]);
+    h.controller.abort();
+    await h.running;
+  });
+
   it("runs different keys in parallel up to the concurrency bound", async () => {
     const h = harness({ concurrency: 2 });
     const releases = ["a", "b", "c"].map((k) => h.block(k));

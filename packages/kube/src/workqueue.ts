@@ -68,9 +68,12 @@ function retryAfterOf(err: unknown): number {
 
 export class WorkQueue {
   private readonly ready = new Set<string>(); // insertion order is queue order
+  /** Ready keys served before the rest (addFirst), in their own insertion order. */
+  private readonly first = new Set<string>();
   private readonly readySince = new Map<string, number>();
   private readonly processing = new Set<string>();
   private readonly dirty = new Set<string>(); // added again while processing
+  private readonly dirtyFirst = new Set<string>(); // of those, added with addFirst
   private readonly waiting = new Map<string, { at: number; timer: TimerHandle }>();
   private readonly failures = new Map<string, number>();
   private wakers: Array<() => void> = [];
@@ -96,6 +99,24 @@ export class WorkQueue {
       return;
     }
     this.enqueue(key);
+  }
+
+  /**
+   * Queues `key` ahead of the keys queued with `add` (behind earlier addFirst keys), or moves
+   * it there if it is queued already: work that holds something idle until it runs (a
+   * granted admission whose GPUs wait for their Job) should not wait behind a long queue of
+   * status refreshes. A key being processed runs again right after, first as well.
+   */
+  addFirst(key: string): void {
+    if (this.shuttingDown) return;
+    this.metrics.added?.();
+    if (this.processing.has(key)) {
+      this.dirty.add(key);
+      this.dirtyFirst.add(key);
+      return;
+    }
+    this.enqueue(key);
+    this.first.add(key);
   }
 
   private enqueue(key: string): void {
@@ -182,8 +203,10 @@ export class WorkQueue {
     for (const { timer } of this.waiting.values()) this.clock.clearTimeout(timer);
     this.waiting.clear();
     this.ready.clear();
+    this.first.clear();
     this.readySince.clear();
     this.dirty.clear();
+    this.dirtyFirst.clear();
     this.metrics.depth?.(0);
     for (const wake of this.wakers.splice(0)) wake();
   }
@@ -214,8 +237,9 @@ export class WorkQueue {
       if (this.shuttingDown) return undefined;
       await new Promise<void>((resolve) => this.wakers.push(resolve));
     }
-    const key = this.ready.values().next().value as string;
+    const key = (this.first.size > 0 ? this.first : this.ready).values().next().value as string;
     this.ready.delete(key);
+    this.first.delete(key);
     this.processing.add(key);
     const since = this.readySince.get(key);
     this.readySince.delete(key);
@@ -226,6 +250,10 @@ export class WorkQueue {
 
   private done(key: string): void {
     this.processing.delete(key);
-    if (this.dirty.delete(key) && !this.shuttingDown) this.enqueue(key);
+    const first = this.dirtyFirst.delete(key);
+    if (this.dirty.delete(key) && !this.shuttingDown) {
+      this.enqueue(key);
+      if (first) this.first.add(key);
+    }
   }
 }

@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from "node:async_hooks";
 import { performance } from "node:perf_hooks";
 import { KubeConfig } from "@kubernetes/client-node";
 import { pino } from "pino";
@@ -11,6 +12,15 @@ import { Operator, parseOperatorConfig } from "../src/runtime.js";
 // memory is what production would see. Talks to the parent over IPC: "mark" snapshots the
 // reconcile latencies so far, "report" answers with every figure, "stop" shuts down.
 
+/** Per reconcile pass: milliseconds its awaited API calls took (wall; concurrent calls overlap). */
+const pass = new AsyncLocalStorage<{ apiMs: number }>();
+function timed<T>(p: Promise<T>): Promise<T> {
+  const store = pass.getStore();
+  if (!store) return p;
+  const t = performance.now();
+  return p.finally(() => (store.apiMs += performance.now() - t));
+}
+
 /** Counts the operator's writes per run (Jobs, run status and metadata, events). */
 function countingPort(inner: KubePort, perRun: Map<string, number>, verbs: Map<string, number>): KubePort {
   const bump = (verb: string, run: string | undefined) => {
@@ -23,18 +33,23 @@ function countingPort(inner: KubePort, perRun: Map<string, number>, verbs: Map<s
     get: (r, k) => inner.get(r, k),
     list: (r, o) => inner.list(r, o),
     watch: (r, o, e, s) => inner.watch(r, o, e, s),
-    replace: (r, o, opts) => (bump(`update ${r.plural}`, undefined), inner.replace!(r, o, opts)),
-    create: (r, o, opts) => (bump(`create ${r.plural}`, runOf(o)), inner.create(r, o, opts)),
+    replace: (r, o, opts) => (bump(`update ${r.plural}`, undefined), timed(inner.replace!(r, o, opts))),
+    create: (r, o, opts) => (
+      bump(`create ${r.plural}`, runOf(o)),
+      // Events are not awaited by the pass (a bounded background queue sends them).
+      r.plural === "events" ? inner.create(r, o, opts) : timed(inner.create(r, o, opts))
+    ),
     patch: (r, k, p, o) => (
       bump(
         `patch ${r.plural}`,
         r === Resources.trainingRuns ? k.name : r.plural === "events" ? k.name.split(".")[0] : undefined,
       ),
-      inner.patch(r, k, p, o)
+      timed(inner.patch(r, k, p, o))
     ),
-    patchStatus: (r, k, p, o) => (bump(`patchStatus ${r.plural}`, k.name), inner.patchStatus(r, k, p, o)),
+    patchStatus: (r, k, p, o) => (bump(`patchStatus ${r.plural}`, k.name), timed(inner.patchStatus(r, k, p, o))),
     delete: (r, k, o) => (
-      bump(`delete ${r.plural}`, k.name.replace(/-(fold|validate)-[^-]+$|-calibrate$/, "")), inner.delete(r, k, o)
+      bump(`delete ${r.plural}`, k.name.replace(/-(fold|validate)-[^-]+$|-calibrate$/, "")),
+      timed(inner.delete(r, k, o))
     ),
   };
 }
@@ -46,24 +61,27 @@ const verbs = new Map<string, number>();
 const operator = new Operator({
   port: countingPort(new ClientPort(kc), perRun, verbs),
   config: parseOperatorConfig("namespace: nnunet-system"),
-  logger: pino({ level: "silent" }),
+  logger: pino({ level: process.env.BENCH_LOG ?? "silent" }),
   registry: new Registry(),
   identity: "bench",
   statusMinIntervalSeconds: 30,
 });
 const latencies: number[] = [];
 const cpu: number[] = [];
+const apiMs: number[] = [];
 let marked = 0;
 const reconcile = operator.reconciler.reconcile.bind(operator.reconciler);
 operator.reconciler.reconcile = async (key) => {
   const t = performance.now();
   const c = process.cpuUsage();
+  const store = { apiMs: 0 };
   try {
-    return await reconcile(key);
+    return await pass.run(store, () => reconcile(key));
   } finally {
     latencies.push(performance.now() - t);
     const d = process.cpuUsage(c);
     cpu.push((d.user + d.system) / 1000);
+    apiMs.push(store.apiMs);
   }
 };
 let peakRss = 0;
@@ -82,6 +100,7 @@ process.on("message", (m: { type: string }) => {
       type: "report",
       latencies,
       cpu,
+      apiMs,
       marked,
       perRun: [...perRun],
       verbs: [...verbs],
@@ -94,5 +113,11 @@ process.on("message", (m: { type: string }) => {
     controller.abort();
     void running.then(() => process.exit(0));
   }
+});
+// The bench gone (it failed): so is its operator.
+process.on("disconnect", () => {
+  controller.abort();
+  void running.then(() => process.exit(1));
+  setTimeout(() => process.exit(1), 5000).unref();
 });
 process.send!({ type: "started" });

@@ -127,7 +127,8 @@ export class Operator {
       world: this.world,
       config,
       clock: this.clock,
-      onChange: (key) => this.enqueue(key),
+      // A grant's GPUs idle until its Jobs exist: its pass goes ahead of status refreshes.
+      onChange: (key, granted) => (granted ? this.queue?.addFirst(key) : this.enqueue(key)),
       onError: (err) => logger.error({ err }, "admission cycle failed"),
     });
     this.reconciler = new TrainingRunReconciler({

@@ -22,10 +22,10 @@ import type { OperatorMetrics } from "../metrics.js";
 import { mergePatchBetween, performActions } from "./act.js";
 import { isPodActive, podGpuRequest } from "./decide/objects.js";
 import type { RunWorld } from "./decide/parts.js";
-import { queueOutlookOf } from "./decide/finish.js";
 import { decideRun, type RunPlan } from "./decide/run.js";
 import { decideStatusWrite } from "./decide/status-write.js";
 import type { ProgressCache } from "./progress-feed.js";
+import { QueueOutlookCache } from "./queue-outlook.js";
 import { TakenJobNames } from "./taken-names.js";
 import type { AdmissionScheduler } from "./scheduler.js";
 import type { World } from "./world.js";
@@ -74,9 +74,11 @@ export class TrainingRunReconciler {
   /** Runs (by uid) whose legacy finalizer could not be removed while live: tried again on deletion only. */
   private readonly legacyFinalizerKept = new Set<string>();
   private readonly takenNames: TakenJobNames;
+  private readonly outlook: QueueOutlookCache;
 
   constructor(private readonly deps: ReconcilerDeps) {
     this.takenNames = new TakenJobNames(deps.port);
+    this.outlook = new QueueOutlookCache(deps.world);
   }
 
   async reconcile(key: string): Promise<ProcessResult> {
@@ -216,6 +218,7 @@ export class TrainingRunReconciler {
     const name = run.metadata.name ?? "";
     const children = world.childrenOf(ns, name, run.metadata.uid);
     const labelled = new Set(children.foreignJobs.map((j) => j.metadata?.name));
+    const admission = scheduler.admissionOf(key);
     return {
       config,
       jobs: children.jobs,
@@ -224,27 +227,14 @@ export class TrainingRunReconciler {
       nodes: world.nodes(),
       calibrationCache: world.calibrationCache(ns).data,
       claimExists: world.claimExists(ns, run.spec.storage.claimName),
-      admission: scheduler.admissionOf(key),
+      admission,
       progress: progress.of(run.metadata.uid),
       heartbeats: progress.heartbeatsOf(run.metadata.uid),
       feedSince: progress.feedSince,
-      queueOutlook: queueOutlookOf(this.liveRuns()),
+      // The estimated start reads the other runs' statuses (when their training folds free
+      // GPUs, who waits ahead); only a run with a place in the queue has one.
+      ...(admission.wait?.position !== undefined ? { queueOutlook: this.outlook.outlook() } : {}),
     };
-  }
-
-  /**
-   * Every live run that parses, as stored (parses are cached per resourceVersion): the
-   * estimated start reads the other runs' statuses, when their training folds free GPUs
-   * and who waits ahead, beside the admission loop's wait position for this run.
-   */
-  private liveRuns(): TrainingRun[] {
-    const runs: TrainingRun[] = [];
-    for (const raw of this.deps.world.runs()) {
-      if (raw.metadata.deletionTimestamp) continue;
-      const parsed = this.deps.world.parse(raw);
-      if (parsed.ok) runs.push(parsed.run);
-    }
-    return runs;
   }
 
   /** Queue wait and admitted folds, from the Jobs this pass created. */

@@ -35,10 +35,18 @@ export interface SchedulerDeps {
   readonly world: World;
   readonly config: OperatorConfig;
   readonly clock: Clock;
-  /** A run whose grant or wait changed: its reconcile acts on it (enqueue the key). */
-  readonly onChange: (key: string) => void;
+  /**
+   * A run whose grant or wait changed: its reconcile acts on it (enqueue the key). `granted`:
+   * it was granted more work, whose GPUs stay idle until its reconcile creates the Jobs.
+   */
+  readonly onChange: (key: string, granted: boolean) => void;
   readonly onError: (err: unknown) => void;
-  /** Coalescing window: the triggers within it make one cycle. */
+  /**
+   * Coalescing window: the triggers within it make one cycle. It stretches to twice the
+   * last cycle's duration, so that under a stream of triggers admission takes at most a
+   * third of the process (a cycle is O(runs): at 10,000 runs back-to-back cycles starved
+   * the reconciles that use their grants).
+   */
   readonly batchMs?: number;
 }
 
@@ -56,6 +64,7 @@ export class AdmissionScheduler {
   private timer: TimerHandle | undefined;
   private cycling = false;
   private again = false;
+  private lastCycleMs = 0;
   /** Cycles run (tests and metrics). */
   cycles = 0;
 
@@ -108,10 +117,13 @@ export class AdmissionScheduler {
       return;
     }
     if (this.timer !== undefined) return;
-    this.timer = this.deps.clock.setTimeout(() => {
-      this.timer = undefined;
-      this.cycle();
-    }, this.deps.batchMs ?? 20);
+    this.timer = this.deps.clock.setTimeout(
+      () => {
+        this.timer = undefined;
+        this.cycle();
+      },
+      Math.max(this.deps.batchMs ?? 20, 2 * this.lastCycleMs),
+    );
   }
 
   /** Granted demands whose Jobs the cache does not show yet, as `run: demand@node` (diagnostics). */
@@ -127,6 +139,7 @@ export class AdmissionScheduler {
   /** One admission pass over every published want. Synchronous: no other cycle interleaves. */
   cycle(): void {
     this.cycling = true;
+    const started = this.deps.clock.now();
     try {
       this.cycles += 1;
       this.settleAssumed();
@@ -152,20 +165,26 @@ export class AdmissionScheduler {
       for (const { run, wants } of runs) {
         const key = runKey(run);
         const got = decision.runs.get(key) ?? NOTHING_ADMITTED;
-        const held = this.assumed.get(key) ?? new Map<string, AssumedGrant>();
-        for (const k of got.admitted) {
-          const gpus = wants.find((d) => demandKey(d) === k)?.gpus ?? 0;
-          held.set(k, { runKey: key, queue: run.spec.queue, node: got.nodes.get(k) ?? "", gpus });
+        let held = this.assumed.get(key);
+        if (got.admitted.size > 0) {
+          held ??= new Map<string, AssumedGrant>();
+          for (const k of got.admitted) {
+            const gpus = wants.find((d) => demandKey(d) === k)?.gpus ?? 0;
+            held.set(k, { runKey: key, queue: run.spec.queue, node: got.nodes.get(k) ?? "", gpus });
+          }
+          this.assumed.set(key, held);
         }
-        if (held.size > 0) this.assumed.set(key, held);
+        // Most runs of a full cluster hold and get nothing: no sets of their own for them.
         const next: RunAdmission = {
-          admitted: new Set(held.keys()),
-          nodes: new Map([...held].map(([k, a]) => [k, a.node])),
+          ...(held
+            ? { admitted: new Set(held.keys()), nodes: new Map([...held].map(([k, a]) => [k, a.node])) }
+            : NOTHING_ADMITTED),
           ...(got.wait ? { wait: got.wait } : {}),
         };
         const prev = this.decisions.get(key);
         this.decisions.set(key, next);
-        if (changed(prev, next)) this.deps.onChange(key);
+        const granted = grew(prev, next);
+        if (granted || prev?.wait?.reason !== next.wait?.reason) this.deps.onChange(key, granted);
       }
       for (const key of [...this.decisions.keys()])
         if (!this.published.has(key) && !this.assumed.has(key)) this.decisions.delete(key);
@@ -173,6 +192,7 @@ export class AdmissionScheduler {
       this.deps.onError(err);
     } finally {
       this.cycling = false;
+      this.lastCycleMs = this.deps.clock.now() - started;
     }
     if (this.again) {
       this.again = false;
@@ -204,12 +224,10 @@ function splitRunKey(key: string): [string, string] {
 }
 
 /**
- * What makes a run's reconcile worth running now: new grants, or another reason to wait.
- * A position or a capacity message that moved is not: with thousands waiting, every cycle
- * moves them all; the run's next pass (or the periodic resync) shows them.
+ * What makes a run's reconcile worth running now: new grants (grew), or another reason to
+ * wait. A position or a capacity message that moved is not: with thousands waiting, every
+ * cycle moves them all; the run's next pass (or the periodic resync) shows them.
  */
-function changed(a: RunAdmission | undefined, b: RunAdmission): boolean {
-  if (!a) return b.admitted.size > 0 || b.wait !== undefined;
-  if ([...b.admitted].some((k) => !a.admitted.has(k))) return true;
-  return a.wait?.reason !== b.wait?.reason;
+function grew(a: RunAdmission | undefined, b: RunAdmission): boolean {
+  return a ? [...b.admitted].some((k) => !a.admitted.has(k)) : b.admitted.size > 0;
 }

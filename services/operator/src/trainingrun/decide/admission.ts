@@ -2,12 +2,13 @@ import type { IJob } from "kubernetes-models/batch/v1/Job";
 import type { INode } from "kubernetes-models/v1/Node";
 import type { IPod } from "kubernetes-models/v1/Pod";
 import type { IToleration } from "kubernetes-models/v1/Toleration";
-import { foldersOverlap, runResultsSubPath, type TrainingRun, type WaitReason } from "@nnunet-operator/api";
+import { runResultsSubPath, type TrainingRun, type WaitReason } from "@nnunet-operator/api";
 import type { QueueConfig } from "../../config.js";
 import { withDefaultProductLabel } from "./defaults.js";
-import { bestFit, buildGpuNodes, type GpuNode, gpusByRun, nodeMatches, reservationsFrom } from "./capacity.js";
+import { buildGpuNodes, FreeGpuIndex, type GpuNode, gpusByRun, nodeMatches, reservationsFrom } from "./capacity.js";
 import { GPU_RESOURCE } from "./objects.js";
 import { formatBytes, parseQuantity } from "./quantity.js";
+import { olderOverlappingRuns } from "./results-folders.js";
 
 // Cluster-wide admission of fold-work. Every pass sees the whole queue: the work every run
 // wants to start now, ordered by spec.priority, then creation time, then name; each piece
@@ -84,13 +85,15 @@ interface Ctx {
   readonly claimExists: boolean;
   readonly demand: Demand;
   readonly nodes: readonly GpuNode[];
+  /** bestFit over `nodes` (capacity.ts), through the pass's index. */
+  readonly bestFit: FreeGpuIndex["bestFit"];
   readonly queue: QueueConfig | undefined;
   readonly queueUsed: number;
   readonly acceptedProducts: readonly string[];
   /** Every node as the API has it (allocatable CPU and memory, for checkFitsLargestNode). */
   readonly allNodes: readonly INode[];
-  /** Every run of the pass (for checkResultsFolder). */
-  readonly allRuns: readonly TrainingRun[];
+  /** The older run of the pass whose results folder overlaps this run's (results-folders.ts). */
+  readonly resultsFolderHolder: TrainingRun | undefined;
 }
 /** A named check, cert-manager style: matched means it stops the work, with reason and message. */
 export interface CheckResult {
@@ -165,9 +168,9 @@ export const checkQuota: Check = ({ run, demand, queue, queueUsed }) => {
   };
 };
 
-export const checkCapacity: Check = ({ run, demand, nodes }) => {
+export const checkCapacity: Check = ({ run, demand, nodes, bestFit }) => {
   const { productLabel, products } = run.spec.gpu;
-  if (bestFit(nodes, demand.gpus, productLabel, products)) return pass("NoGpuCapacity");
+  if (bestFit(demand.gpus, productLabel, products)) return pass("NoGpuCapacity");
   const usable = nodes.filter((n) => n.blockers.length === 0 && nodeMatches(n, productLabel, products));
   const free = usable.reduce((s, n) => s + n.free, 0);
   const total = usable.reduce((s, n) => s + n.allocatable, 0);
@@ -228,36 +231,41 @@ export const checkFitsLargestNode: Check = ({ run, demand, allNodes }) => {
  * <resultsSubPath>/<namespace>/<name>/<uid>, so only a resultsSubPath that points into
  * another run's folder (or one that holds it) on the same claim can collide.
  */
-export const checkResultsFolder: Check = ({ run, allRuns }) => {
+export const checkResultsFolder: Check = ({ run, resultsFolderHolder: other }) => {
+  if (other === undefined) return pass("ResultsFolderInUse");
   const mine = runResultsSubPath(run);
-  const other = allRuns.find(
-    // Only the younger of two overlapping runs is held: the older one keeps its folder.
-    (o) =>
-      o.metadata.uid !== run.metadata.uid &&
-      olderThan(o, run) &&
-      o.metadata.namespace === run.metadata.namespace &&
-      o.spec.storage.claimName === run.spec.storage.claimName &&
-      foldersOverlap(runResultsSubPath(o), mine),
-  );
-  return other === undefined
-    ? pass("ResultsFolderInUse")
-    : {
-        reason: "ResultsFolderInUse",
-        message: `its results folder ${mine} on claim ${run.spec.storage.claimName} overlaps ${runResultsSubPath(other)} of TrainingRun ${other.metadata.name}; a run may neither write nor resume into another run's folder: choose another spec.storage.resultsSubPath (create a new TrainingRun)`,
-        matched: true,
-      };
+  return {
+    reason: "ResultsFolderInUse",
+    message: `its results folder ${mine} on claim ${run.spec.storage.claimName} overlaps ${runResultsSubPath(other)} of TrainingRun ${other.metadata.name}; a run may neither write nor resume into another run's folder: choose another spec.storage.resultsSubPath (create a new TrainingRun)`,
+    matched: true,
+  };
 };
-
-function olderThan(a: TrainingRun, b: TrainingRun): boolean {
-  return (
-    String(a.metadata.creationTimestamp ?? "").localeCompare(String(b.metadata.creationTimestamp ?? "")) < 0 ||
-    (a.metadata.creationTimestamp === b.metadata.creationTimestamp && runKey(a) < runKey(b))
-  );
-}
 
 /** In order: holds first (no position), then what a cluster change or a quota change fixes. */
 export const HOLD_CHECKS: readonly Check[] = [checkSuspended, checkClaim, checkResultsFolder, checkFitsLargestNode];
 export const CAPACITY_CHECKS: readonly Check[] = [checkProductsAccepted, checkMatchingNodes, checkQuota, checkCapacity];
+
+/**
+ * A check that depends on the nodes as the pass found them (not on free GPUs) and on a part
+ * of the run and demand: evaluated once per distinct part and pass. checkFitsLargestNode
+ * parses every node's allocatable and checkMatchingNodes filters every node; per demand that
+ * was O(demands x nodes).
+ */
+function oncePerPass(check: Check, keyOf: (run: TrainingRun) => unknown[]): Check {
+  const memo = new Map<string, CheckResult>();
+  // A run's demands come one after another: its part of the key is built once.
+  let last: { run: TrainingRun; key: string } | undefined;
+  return (ctx) => {
+    if (last?.run !== ctx.run) last = { run: ctx.run, key: JSON.stringify(keyOf(ctx.run)) };
+    const key = `${last.key}${ctx.demand.gpus}`;
+    let r = memo.get(key);
+    if (r === undefined) {
+      r = check(ctx);
+      memo.set(key, r);
+    }
+    return r;
+  };
+}
 
 function firstMatch(checks: readonly Check[], ctx: Ctx): CheckResult | undefined {
   for (const check of checks) {
@@ -268,12 +276,25 @@ function firstMatch(checks: readonly Check[], ctx: Ctx): CheckResult | undefined
 }
 const HOLDS = new Set<WaitReason>(["Suspended", "ClaimNotFound", "ResultsFolderInUse", "ExceedsLargestNode"]);
 
+/** String.prototype.localeCompare without arguments, without building a collator per call. */
+const collator = new Intl.Collator();
+
+interface QueueKey {
+  readonly priority: number;
+  readonly created: string;
+  readonly key: string;
+}
+const queueKeyOf = (run: TrainingRun): QueueKey => ({
+  priority: run.spec.priority,
+  created: String(run.metadata.creationTimestamp ?? ""),
+  key: runKey(run),
+});
+/** Queue order: higher spec.priority first, then older, then by namespace/name. */
+const compareQueueKeys = (a: QueueKey, b: QueueKey): number =>
+  b.priority - a.priority || collator.compare(a.created, b.created) || collator.compare(a.key, b.key);
+
 export function compareRuns(a: TrainingRun, b: TrainingRun): number {
-  return (
-    b.spec.priority - a.spec.priority ||
-    String(a.metadata.creationTimestamp ?? "").localeCompare(String(b.metadata.creationTimestamp ?? "")) ||
-    runKey(a).localeCompare(runKey(b))
-  );
+  return compareQueueKeys(queueKeyOf(a), queueKeyOf(b));
 }
 
 const KIND_ORDER: Record<DemandKind, number> = { validate: 0, calibrate: 1, train: 2 };
@@ -290,16 +311,22 @@ export function decideAdmission(input: AdmissionInput): AdmissionDecision {
     const node = byName.get(a.node);
     if (node) node.free -= a.gpus;
   }
+  // From here on free GPUs shrink through the index only.
+  const free = new FreeGpuIndex(nodes);
+  const bestFit = free.bestFit.bind(free);
   // Promised GPUs are placed next, on the node they would most likely land on.
   for (const r of [...reservations].sort((a, b) => b.gpus - a.gpus)) {
-    const node = bestFit(nodes, r.gpus, r.productLabel, r.products);
-    if (node) node.free -= r.gpus;
+    const node = bestFit(r.gpus, r.productLabel, r.products);
+    if (node) free.take(node, r.gpus);
   }
   const byRun = gpusByRun(input.pods, reservations);
   for (const a of input.assumed ?? []) byRun.set(a.runKey, (byRun.get(a.runKey) ?? 0) + a.gpus);
+  // The queue keys once per run (a sort compares each run some log(runs) times).
+  const keys = input.runs.map((r) => queueKeyOf(r.run));
   const queueUsed = new Map<string, number>();
-  for (const { run } of input.runs)
-    queueUsed.set(run.spec.queue, (queueUsed.get(run.spec.queue) ?? 0) + (byRun.get(runKey(run)) ?? 0));
+  input.runs.forEach(({ run }, i) =>
+    queueUsed.set(run.spec.queue, (queueUsed.get(run.spec.queue) ?? 0) + (byRun.get(keys[i]!.key) ?? 0)),
+  );
 
   const result = new Map<string, RunAdmission>();
   // Within a pass free GPUs and quota only shrink, so work of a shape (queue, products,
@@ -308,37 +335,54 @@ export function decideAdmission(input: AdmissionInput): AdmissionDecision {
   const refused = new Map<string, CheckResult>();
   let position = 0;
   let admittedGpus = 0;
-  const allRuns = input.runs.map((r) => r.run);
-  for (const entry of [...input.runs].sort((a, b) => compareRuns(a.run, b.run))) {
+  const holders = olderOverlappingRuns(input.runs.map((r) => r.run));
+  const holdChecks = HOLD_CHECKS.map((c) =>
+    c === checkFitsLargestNode
+      ? oncePerPass(c, ({ spec }) => [
+          spec.gpu.productLabel,
+          spec.gpu.products,
+          spec.resources.cpu,
+          spec.resources.memory,
+        ])
+      : c,
+  );
+  const capacityChecks = CAPACITY_CHECKS.map((c) =>
+    c === checkMatchingNodes ? oncePerPass(c, ({ spec }) => [spec.gpu.productLabel, spec.gpu.products]) : c,
+  );
+  const order = input.runs.map((_, i) => i).sort((a, b) => compareQueueKeys(keys[a]!, keys[b]!));
+  for (const index of order) {
+    const entry = input.runs[index]!;
     const run = withDefaultProductLabel(entry.run, input.defaultProductLabel);
     const admitted = new Set<string>();
     const placed = new Map<string, string>();
     let wait: CheckResult | undefined;
     const wants = [...entry.wants].sort(
-      (a, b) => KIND_ORDER[a.kind] - KIND_ORDER[b.kind] || String(a.fold).localeCompare(String(b.fold)),
+      (a, b) => KIND_ORDER[a.kind] - KIND_ORDER[b.kind] || collator.compare(String(a.fold), String(b.fold)),
     );
+    const queue = input.queues.find((q) => q.name === run.spec.queue);
+    const shapeOfRun = `${run.spec.queue}|${run.spec.gpu.productLabel}|${run.spec.gpu.products.join(",")}|`;
     for (const demand of wants) {
-      const queue = input.queues.find((q) => q.name === run.spec.queue);
       const ctx: Ctx = {
         run,
         claimExists: entry.claimExists,
         demand,
         nodes,
+        bestFit,
         queue,
         queueUsed: queueUsed.get(run.spec.queue) ?? 0,
         acceptedProducts: input.acceptedProducts,
         allNodes: input.nodes,
-        allRuns,
+        resultsFolderHolder: holders.get(index),
       };
-      const shape = `${run.spec.queue}|${run.spec.gpu.productLabel}|${run.spec.gpu.products.join(",")}|${demand.gpus}`;
-      const blocked = firstMatch(HOLD_CHECKS, ctx) ?? refused.get(shape) ?? firstMatch(CAPACITY_CHECKS, ctx);
+      const shape = `${shapeOfRun}${demand.gpus}`;
+      const blocked = firstMatch(holdChecks, ctx) ?? refused.get(shape) ?? firstMatch(capacityChecks, ctx);
       if (blocked && !HOLDS.has(blocked.reason)) refused.set(shape, blocked);
       if (blocked) {
         wait ??= blocked;
         continue;
       }
-      const node = bestFit(nodes, demand.gpus, run.spec.gpu.productLabel, run.spec.gpu.products)!;
-      node.free -= demand.gpus;
+      const node = bestFit(demand.gpus, run.spec.gpu.productLabel, run.spec.gpu.products)!;
+      free.take(node, demand.gpus);
       queueUsed.set(run.spec.queue, ctx.queueUsed + demand.gpus);
       admittedGpus += demand.gpus;
       admitted.add(demandKey(demand));
@@ -354,7 +398,7 @@ export function decideAdmission(input: AdmissionInput): AdmissionDecision {
         ...(HOLDS.has(wait.reason) ? {} : { position: ++position }),
       };
     }
-    result.set(runKey(run), { admitted, nodes: placed, ...(runWait ? { wait: runWait } : {}) });
+    result.set(keys[index]!.key, { admitted, nodes: placed, ...(runWait ? { wait: runWait } : {}) });
   }
   return { runs: result, waiting: position, admittedGpus };
 }

@@ -66,6 +66,8 @@ export function estimateQueuedStart(
   releases: readonly GpuRelease[],
   now: Date,
 ): Date | undefined {
+  // Nothing frees GPUs that anyone can foresee (below, no release: no placement).
+  if (releases.length === 0) return undefined;
   const queue = [...ahead.filter((r) => r.position < target.position && r.key !== target.key)].sort(
     (a, b) => a.position - b.position || a.key.localeCompare(b.key),
   );
@@ -116,27 +118,39 @@ const WAITING_FOLD = new Set(["Pending", "Queued"]);
  * its GPUs then; each run with a queue position waits with one piece per fold not started.
  */
 export function queueOutlookOf(runs: readonly TrainingRun[]): QueueOutlook {
+  return joinOutlooks(runs.map(runOutlookOf));
+}
+
+/** One run's part of the queue outlook (queueOutlookOf is every run's, joined). */
+export function runOutlookOf(run: TrainingRun): QueueOutlook {
+  const releases: GpuRelease[] = [];
+  const key = `${run.metadata.namespace ?? "default"}/${run.metadata.name}`;
+  const folds = run.status?.folds ?? [];
+  for (const f of folds) {
+    if (f.phase !== "Training" || f.predictedFinishAt === undefined) continue;
+    releases.push({
+      node: f.node ?? `${key}/fold-${f.fold}`,
+      gpus: run.spec.gpu.perFold,
+      at: new Date(f.predictedFinishAt),
+    });
+  }
+  const position = run.status?.queue?.position;
+  if (position === undefined) return { releases, waiting: [] };
+  const started = new Set(folds.filter((f) => !WAITING_FOLD.has(f.phase)).map((f) => f.fold));
+  const pieces = run.spec.folds
+    .map(String)
+    .filter((f) => !started.has(f))
+    .map(() => run.spec.gpu.perFold);
+  return { releases, waiting: [{ key, position, pieces }] };
+}
+
+/** The outlooks of several runs as one, in their order. */
+export function joinOutlooks(parts: readonly QueueOutlook[]): QueueOutlook {
   const releases: GpuRelease[] = [];
   const waiting: QueuedRun[] = [];
-  for (const run of runs) {
-    const key = `${run.metadata.namespace ?? "default"}/${run.metadata.name}`;
-    const folds = run.status?.folds ?? [];
-    for (const f of folds) {
-      if (f.phase !== "Training" || f.predictedFinishAt === undefined) continue;
-      releases.push({
-        node: f.node ?? `${key}/fold-${f.fold}`,
-        gpus: run.spec.gpu.perFold,
-        at: new Date(f.predictedFinishAt),
-      });
-    }
-    const position = run.status?.queue?.position;
-    if (position === undefined) continue;
-    const started = new Set(folds.filter((f) => !WAITING_FOLD.has(f.phase)).map((f) => f.fold));
-    const pieces = run.spec.folds
-      .map(String)
-      .filter((f) => !started.has(f))
-      .map(() => run.spec.gpu.perFold);
-    waiting.push({ key, position, pieces });
+  for (const p of parts) {
+    for (const r of p.releases) releases.push(r);
+    for (const w of p.waiting) waiting.push(w);
   }
   return { releases, waiting };
 }
