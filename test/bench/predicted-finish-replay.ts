@@ -41,6 +41,22 @@ export interface CurveFinishErrors {
 
 const T0 = Date.parse("2026-01-01T00:00:00Z");
 
+/** The reporter's message for a curve's epoch, observed `endSeconds` after the fold began. */
+function replayedEpoch(p: Curve["points"][number], endSeconds: number): EpochMetrics {
+  return {
+    schemaVersion: 1,
+    namespace: "replay",
+    run: "replay",
+    runUid: "replay",
+    fold: "0",
+    attempt: 0,
+    epoch: p.epoch,
+    pseudoDice: [],
+    epochTimeSeconds: p.epochTimeSeconds,
+    observedAt: new Date(T0 + endSeconds * 1000).toISOString(),
+  } as EpochMetrics;
+}
+
 export function replayFinish(curve: Curve, from = 0.2): CurveFinishErrors {
   const times = curve.points.map((p) => p.epochTimeSeconds ?? 0);
   const ends: number[] = [];
@@ -53,19 +69,7 @@ export function replayFinish(curve: Curve, from = 0.2): CurveFinishErrors {
   const errors: number[] = [];
   let worstStop = 0;
   curve.points.forEach((p, i) => {
-    const message = {
-      schemaVersion: 1,
-      namespace: "replay",
-      run: "replay",
-      runUid: "replay",
-      fold: "0",
-      attempt: 0,
-      epoch: p.epoch,
-      pseudoDice: [],
-      epochTimeSeconds: p.epochTimeSeconds,
-      observedAt: new Date(T0 + (ends[i] ?? 0) * 1000).toISOString(),
-    } as EpochMetrics;
-    progress = accumulateProgress(progress, message);
+    progress = accumulateProgress(progress, replayedEpoch(p, ends[i] ?? 0));
     if (p.epoch + 1 < from * curve.maxEpochs) return;
     const predicted = predictFoldFinish({
       epoch: progress.epoch,
@@ -133,18 +137,7 @@ export function replayEnforcedEnd(curve: Curve, from = 0.2): EnforcedEndErrors {
     const p = curve.points[i]!;
     const outcome = state.ingest(p, 0);
     best = Math.max(best, p.emaPseudoDice ?? Number.NEGATIVE_INFINITY);
-    progress = accumulateProgress(progress, {
-      schemaVersion: 1,
-      namespace: "replay",
-      run: "replay",
-      runUid: "replay",
-      fold: "0",
-      attempt: 0,
-      epoch: p.epoch,
-      pseudoDice: [],
-      epochTimeSeconds: p.epochTimeSeconds,
-      observedAt: new Date(T0 + (ends[i] ?? 0) * 1000).toISOString(),
-    } as EpochMetrics);
+    progress = accumulateProgress(progress, replayedEpoch(p, ends[i] ?? 0));
     if (p.epoch + 1 >= from * n) {
       const epochSeconds = recentEpochSecondsOf(progress) ?? 0;
       const score = forecastScoreAt(state.history, cfg, state.history.length - 1, best).score;

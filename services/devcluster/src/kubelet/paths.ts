@@ -83,41 +83,27 @@ function writeItems(dir: string, p: Projection): void {
   }
 }
 
-/** A ConfigMap's data and binaryData (decoded) as files; throws MountError when it is missing and not optional. */
-function configMapData(
+/**
+ * A ConfigMap's or Secret's keys as file contents: a ConfigMap's binaryData and a Secret's
+ * data are base64, a ConfigMap's data and a Secret's stringData plain text. Throws MountError
+ * when the object is missing and not optional.
+ */
+function sourceData(
+  kind: Projection["kind"],
   volume: string,
   ns: string,
   name: string,
   optional: boolean | undefined,
   lookups: Lookups,
 ): Record<string, Buffer> {
-  const cm = lookups.configMap(ns, name);
-  if (!cm && !optional)
-    throw new MountError(`MountVolume.SetUp failed for volume "${volume}" : configmap "${name}" not found`);
+  const o = kind === "configmap" ? lookups.configMap(ns, name) : lookups.secret(ns, name);
+  if (!o && !optional)
+    throw new MountError(`MountVolume.SetUp failed for volume "${volume}" : ${kind} "${name}" not found`);
+  const [encoded, plain] = kind === "configmap" ? ["binaryData", "data"] : ["data", "stringData"];
+  const field = (f: string) => Object.entries((o?.[f] as Record<string, string> | undefined) ?? {});
   const data: Record<string, Buffer> = {};
-  for (const [k, val] of Object.entries((cm?.["binaryData"] as Record<string, string> | undefined) ?? {}))
-    data[k] = Buffer.from(val, "base64");
-  for (const [k, val] of Object.entries((cm?.["data"] as Record<string, string> | undefined) ?? {}))
-    data[k] = Buffer.from(val);
-  return data;
-}
-
-/** A Secret's data (and stringData) as files; throws MountError when it is missing and not optional. */
-function secretData(
-  volume: string,
-  ns: string,
-  name: string,
-  optional: boolean | undefined,
-  lookups: Lookups,
-): Record<string, Buffer> {
-  const s = lookups.secret(ns, name);
-  if (!s && !optional)
-    throw new MountError(`MountVolume.SetUp failed for volume "${volume}" : secret "${name}" not found`);
-  const data: Record<string, Buffer> = {};
-  for (const [k, val] of Object.entries((s?.["data"] as Record<string, string> | undefined) ?? {}))
-    data[k] = Buffer.from(val, "base64");
-  for (const [k, val] of Object.entries((s?.["stringData"] as Record<string, string> | undefined) ?? {}))
-    data[k] = Buffer.from(val);
+  for (const [k, val] of field(encoded)) data[k] = Buffer.from(val, "base64");
+  for (const [k, val] of field(plain)) data[k] = Buffer.from(val);
   return data;
 }
 
@@ -135,24 +121,24 @@ export function prepareVolumes(pod: KubeObject, dataRoot: string, lookups: Looku
     } else if (v.hostPath) out.set(v.name, join(dataRoot, "hostpath", v.hostPath.path));
     else if (v.configMap) {
       const { name, items, optional } = v.configMap;
-      const data = configMapData(v.name, ns, name, optional, lookups);
+      const data = sourceData("configmap", v.name, ns, name, optional, lookups);
       writeItems(own, { volume: v.name, kind: "configmap", data, items, optional });
       out.set(v.name, own);
     } else if (v.secret) {
       const { secretName, items, optional } = v.secret;
-      const data = secretData(v.name, ns, secretName, optional, lookups);
+      const data = sourceData("secret", v.name, ns, secretName, optional, lookups);
       writeItems(own, { volume: v.name, kind: "secret", data, items, optional });
       out.set(v.name, own);
     } else if (v.projected) {
       for (const src of v.projected.sources ?? []) {
         if (src.secret) {
           const { name, items, optional } = src.secret;
-          const data = secretData(v.name, ns, name, optional, lookups);
+          const data = sourceData("secret", v.name, ns, name, optional, lookups);
           writeItems(own, { volume: v.name, kind: "secret", data, items, optional });
         }
         if (src.configMap) {
           const { name, items, optional } = src.configMap;
-          const data = configMapData(v.name, ns, name, optional, lookups);
+          const data = sourceData("configmap", v.name, ns, name, optional, lookups);
           writeItems(own, { volume: v.name, kind: "configmap", data, items, optional });
         }
       }
