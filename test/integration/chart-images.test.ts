@@ -92,6 +92,23 @@ describe("Dockerfiles", () => {
     assert.ok(text.includes(`-t ${values.images.training?.repository}:`));
   });
 
+  it("the devcluster runs the service images as their Dockerfiles do: the same CMD and NODE_OPTIONS", () => {
+    const map = parse(readFileSync(join(repoRoot, "services/devcluster/images.yaml"), "utf8")) as {
+      images: Array<{ image: string; cmd?: string[]; commands?: Record<string, { env?: Record<string, string> }> }>;
+    };
+    for (const svc of SERVICES.filter((s) => s.dir !== "reporter")) {
+      const runtime = stages(dockerfile(svc.dir))[1]?.body ?? "";
+      const entry = map.images.find((i) => i.image === `*nnunet-operator/${svc.dir}`);
+      assert.ok(entry, `images.yaml has no entry for nnunet-operator/${svc.dir}`);
+      assert.deepEqual(entry.cmd, JSON.parse(/^CMD (.*)$/m.exec(runtime)?.[1] ?? "null"), `${svc.dir}: CMD`);
+      assert.equal(
+        entry.commands?.node?.env?.NODE_OPTIONS,
+        /^ENV NODE_OPTIONS="([^"]*)"$/m.exec(runtime)?.[1],
+        `${svc.dir}: NODE_OPTIONS`,
+      );
+    }
+  });
+
   it("no image is pulled by a floating tag", () => {
     for (const dir of ["operator", "early-stop", "reporter", "nnunet"])
       for (const { from } of stages(dockerfile(dir)))

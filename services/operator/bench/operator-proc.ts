@@ -1,5 +1,6 @@
 import { AsyncLocalStorage } from "node:async_hooks";
-import { performance } from "node:perf_hooks";
+import { monitorEventLoopDelay, performance } from "node:perf_hooks";
+import { writeHeapSnapshot } from "node:v8";
 import { KubeConfig } from "@kubernetes/client-node";
 import { pino } from "pino";
 import { Registry } from "prom-client";
@@ -10,7 +11,8 @@ import { Operator, parseOperatorConfig } from "../src/runtime.js";
 // The operator process of the API benchmark (operator-api.ts): bundled with
 // images/bundle.sh and run with plain node, as the operator image runs, so its resident
 // memory is what production would see. Talks to the parent over IPC: "mark" snapshots the
-// reconcile latencies so far, "report" answers with every figure, "stop" shuts down.
+// reconcile latencies so far, "report" answers with every figure, "heap" writes a heap
+// snapshot to BENCH_HEAP_SNAPSHOT, "stop" shuts down.
 
 /** Per reconcile pass: milliseconds its awaited API calls took (wall; concurrent calls overlap). */
 const pass = new AsyncLocalStorage<{ apiMs: number }>();
@@ -84,6 +86,23 @@ operator.reconciler.reconcile = async (key) => {
     apiMs.push(store.apiMs);
   }
 };
+// Admission cycles are synchronous (O(runs)): while one runs, every pass waiting on an API
+// answer waits for it too. Their durations, and the event loop's delay, say how much of a
+// pass's latency is the operator's own.
+const cycles: number[] = [];
+const cycle = operator.scheduler.cycle.bind(operator.scheduler);
+operator.scheduler.cycle = () => {
+  const t = performance.now();
+  try {
+    cycle();
+  } finally {
+    cycles.push(performance.now() - t);
+  }
+};
+let markedCycles = 0;
+const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+loopDelay.enable();
+let fillLoopDelay = { p50: 0, p99: 0, max: 0 };
 let peakRss = 0;
 const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 100);
 const startRss = process.memoryUsage().rss;
@@ -93,6 +112,15 @@ const running = operator.run(controller.signal);
 process.on("message", (m: { type: string }) => {
   if (m.type === "mark") {
     marked = latencies.length;
+    markedCycles = cycles.length;
+    // The histogram records the time between its timer's ticks: the delay is what exceeds the
+    // 10 ms resolution (on shared cores, time the OS gave the process none is in it too).
+    const ms = (ns: number) => Math.max(0, ns / 1e6 - 10);
+    fillLoopDelay = {
+      p50: ms(loopDelay.percentile(50)),
+      p99: ms(loopDelay.percentile(99)),
+      max: ms(loopDelay.max),
+    };
     process.send!({ type: "marked", rss: process.memoryUsage().rss });
   } else if (m.type === "report") {
     global.gc?.();
@@ -102,12 +130,18 @@ process.on("message", (m: { type: string }) => {
       cpu,
       apiMs,
       marked,
+      cycles,
+      markedCycles,
+      fillLoopDelay,
       perRun: [...perRun],
       verbs: [...verbs],
       peakRss,
       startRss,
       afterGc: process.memoryUsage(),
     });
+  } else if (m.type === "heap") {
+    // BENCH_HEAP_SNAPSHOT: where the heap went, for Chrome DevTools' Memory tab.
+    process.send!({ type: "heap", path: writeHeapSnapshot(process.env.BENCH_HEAP_SNAPSHOT) });
   } else if (m.type === "stop") {
     clearInterval(sampler);
     controller.abort();

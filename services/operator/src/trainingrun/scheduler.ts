@@ -51,7 +51,8 @@ export interface SchedulerDeps {
 }
 
 interface Published {
-  readonly run: TrainingRun;
+  /** The run as last published: the World's current parse, never a stale copy kept alive here. */
+  run: TrainingRun;
   readonly wants: readonly Demand[];
   readonly signature: string;
 }
@@ -97,7 +98,12 @@ export class AdmissionScheduler {
       if (held.size === 0) this.assumed.delete(key);
     }
     const prev = this.published.get(key);
-    if (prev?.signature === signature) return;
+    if (prev?.signature === signature) {
+      // Nothing admission reads changed; the newer parse replaces the old (at 10,000 runs the
+      // stale parses kept here held 20 MB).
+      prev.run = run;
+      return;
+    }
     if (wants.length === 0 && !prev) return;
     if (wants.length === 0) this.published.delete(key);
     else this.published.set(key, { run, wants, signature });
