@@ -1,12 +1,14 @@
 import { strict as assert } from "node:assert";
 import { describe, it } from "node:test";
 import type { IJob } from "kubernetes-models/batch/v1/Job";
+import type { IPodSpec } from "kubernetes-models/v1/PodSpec";
 import { LABEL_RUN } from "@nnunet-operator/api";
 import { KubeApiError, type KubeObject, Resources } from "@nnunet-operator/kube";
 import { FakeKubePort } from "@nnunet-operator/kube/testing";
 import { mergePatchBetween, performActions } from "./act.js";
 import type { KubeAction } from "./decide/run.js";
-import { slimJob, slimPod } from "./slim.js";
+import { podGpuRequest } from "./decide/objects.js";
+import { slimJob, slimPod, slimPodSpec } from "./slim.js";
 
 const RUN_REF = { apiVersion: "nnunet-operator.io/v1alpha1", kind: "TrainingRun", name: "run", uid: "run-uid" };
 /** A Job as the operator builds it: the run's label, and the run as its controller. */
@@ -142,10 +144,18 @@ describe("slim caches", () => {
             image: "img",
             args: ["long"],
             env: [{ name: "A", value: "1" }],
-            resources: { limits: { "nvidia.com/gpu": "1" } },
+            resources: { requests: { cpu: "8", memory: "64Gi" }, limits: { "nvidia.com/gpu": "1", memory: "64Gi" } },
           },
         ],
-        initContainers: [{ name: "reporter", image: "r", restartPolicy: "Always", command: ["x"] }],
+        initContainers: [
+          {
+            name: "reporter",
+            image: "r",
+            restartPolicy: "Always",
+            command: ["x"],
+            resources: { requests: { cpu: "50m" } },
+          },
+        ],
         volumes: [{ name: "v" }],
       },
       status: { phase: "Running" },
@@ -161,7 +171,7 @@ describe("slim caches", () => {
     });
   });
 
-  it("keeps of a Job its suspension, template labels and placement", () => {
+  it("keeps of a Job its suspension and placement; the template's labels repeat the Job's and go", () => {
     const j = {
       metadata: { name: "j", annotations: { x: "1" } },
       spec: {
@@ -178,12 +188,47 @@ describe("slim caches", () => {
       metadata: { name: "j", annotations: { x: "1" } },
       spec: {
         suspend: true,
-        template: {
-          metadata: { labels: { r: "1" } },
-          spec: { affinity: { a: 1 }, containers: [{ name: "c", image: "i" }] },
-        },
+        template: { spec: { affinity: { a: 1 }, containers: [{ name: "c", image: "i" }] } },
       },
       status: { active: 1 },
     });
   });
+
+  const gpus = (n: number | string) => ({ "nvidia.com/gpu": String(n) });
+  const specs: Array<[string, IPodSpec]> = [
+    [
+      "one trainer, GPUs as a limit",
+      { containers: [{ name: "t", resources: { limits: gpus(1), requests: { cpu: "8" } } }] },
+    ],
+    [
+      "two containers, requests and limits",
+      {
+        containers: [
+          { name: "a", resources: { requests: gpus(2), limits: gpus(2) } },
+          { name: "b", resources: { limits: gpus(1) } },
+        ],
+      },
+    ],
+    [
+      "an init container needing more than the rest",
+      {
+        containers: [{ name: "t", resources: { limits: gpus(1) } }],
+        initContainers: [{ name: "i", resources: { limits: gpus(4) } }],
+      },
+    ],
+    [
+      "a native sidecar with a GPU beside the trainer",
+      {
+        containers: [{ name: "t", resources: { limits: gpus(2) } }],
+        initContainers: [
+          { name: "s", restartPolicy: "Always", resources: { limits: gpus(1), requests: { memory: "1Gi" } } },
+        ],
+      },
+    ],
+    ["no resources at all", { containers: [{ name: "t", image: "x" }] }],
+  ];
+  for (const [name, spec] of specs)
+    it(`counts the same GPUs for a slim pod spec as for the full one: ${name}`, () => {
+      assert.equal(podGpuRequest(slimPodSpec(spec) as IPodSpec), podGpuRequest(spec));
+    });
 });

@@ -50,9 +50,12 @@ export interface SchedulerDeps {
   readonly batchMs?: number;
 }
 
+/**
+ * A run's wants as its last pass published them. Not the run: a cycle reads the World's
+ * current parse of it (a pass's parse kept here went stale at its own status write, and at
+ * 10,000 runs those second copies held 44 MB).
+ */
 interface Published {
-  /** The run as last published: the World's current parse, never a stale copy kept alive here. */
-  run: TrainingRun;
   readonly wants: readonly Demand[];
   readonly signature: string;
 }
@@ -98,15 +101,10 @@ export class AdmissionScheduler {
       if (held.size === 0) this.assumed.delete(key);
     }
     const prev = this.published.get(key);
-    if (prev?.signature === signature) {
-      // Nothing admission reads changed; the newer parse replaces the old (at 10,000 runs the
-      // stale parses kept here held 20 MB).
-      prev.run = run;
-      return;
-    }
+    if (prev?.signature === signature) return;
     if (wants.length === 0 && !prev) return;
     if (wants.length === 0) this.published.delete(key);
-    else this.published.set(key, { run, wants, signature });
+    else this.published.set(key, { wants, signature });
     this.trigger();
   }
 
@@ -152,10 +150,12 @@ export class AdmissionScheduler {
       const { world, config } = this.deps;
       const runs: AdmissionRun[] = [];
       for (const [key, p] of this.published) {
+        const run = this.currentRun(key);
+        if (!run) continue;
         const held = this.assumed.get(key);
         const wants = held ? p.wants.filter((d) => !held.has(demandKey(d))) : p.wants;
-        const ns = p.run.metadata.namespace ?? "default";
-        runs.push({ run: p.run, claimExists: world.claimExists(ns, p.run.spec.storage.claimName), wants });
+        const ns = run.metadata.namespace ?? "default";
+        runs.push({ run, claimExists: world.claimExists(ns, run.spec.storage.claimName), wants });
       }
       const decision = decideAdmission({
         nodes: world.nodes(),
@@ -206,11 +206,22 @@ export class AdmissionScheduler {
     }
   }
 
+  /**
+   * The run as the cache holds it now, parsed (cached per resourceVersion). A run gone from
+   * the cache, or no longer valid, asks for nothing until its reconcile forgets or republishes it.
+   */
+  private currentRun(key: string): TrainingRun | undefined {
+    const raw = this.deps.world.informers.runs.store.get(key);
+    if (!raw) return undefined;
+    const parsed = this.deps.world.parse(raw);
+    return parsed.ok ? parsed.run : undefined;
+  }
+
   /** Drops assumptions whose Job the cache shows: it is counted as a reservation from now on. */
   private settleAssumed(): void {
     for (const [key, held] of this.assumed) {
       const [ns, name] = splitRunKey(key);
-      const uid = this.published.get(key)?.run.metadata.uid;
+      const uid = this.deps.world.informers.runs.store.get(key)?.metadata.uid;
       // Only the run's own Jobs settle a grant: a foreign one of that name holds no grant of ours.
       const { jobs } = this.deps.world.childrenOf(ns, name, uid);
       for (const k of [...held.keys()]) {
