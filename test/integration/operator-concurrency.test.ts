@@ -1,6 +1,6 @@
 // Admission is one loop while reconciles run concurrently (services/operator scheduler.ts):
 // eight reconcile workers over 60 runs x 5 folds on 10 nodes x 4 L40S, against the
-// devcluster's API. Every change the API server stores is checked: the GPUs our Jobs hold
+// devcluster's API, with admission cycles that yield to the event loop between their steps. Every change the API server stores is checked: the GPUs our Jobs hold
 // (every Job that is neither finished nor suspended; no pod is ever bound here, so each one
 // is a reservation) never exceed the cluster's 40. Training Jobs are then finished in
 // rounds, which frees GPUs for validation and for waiting runs while the workers race; the
@@ -33,6 +33,7 @@ let operator: Operator;
 let peak = 0;
 let events = 0;
 let created = 0;
+let slicedCycles = 0;
 const overcommits: string[] = [];
 
 type Job = KubeObject & {
@@ -109,10 +110,16 @@ before(async () => {
     registry: new Registry(),
     identity: "concurrency-0",
     concurrency: 8,
+    // Every cycle yields between its steps (the default does so above 2,000 runs only), so
+    // that reconciles run while admission is half done.
+    admissionSliceAboveObjects: 0,
     leaderElection: { leaseDurationMs: 3000, renewDeadlineMs: 2000, retryPeriodMs: 200 },
     statusMinIntervalSeconds: 1,
     waitingResyncSeconds: 2,
   });
+  operator.scheduler.onCycleEnd = (c) => {
+    slicedCycles += c.slices > 1 ? 1 : 0;
+  };
   const abort = new AbortController();
   const done = operator.run(abort.signal);
   stopOperator = async () => {
@@ -135,7 +142,7 @@ describe("eight concurrent reconcile workers and one admission loop", { timeout:
       90_000,
     );
     assert.deepEqual(overcommits, []);
-    assert.ok(operator.scheduler.cycles > 0);
+    assert.ok(slicedCycles > 0, `${operator.scheduler.cycles} cycles, none in slices`);
   });
 
   it("refill the GPUs that finished training frees, for validation and waiting runs alike, in four rounds, never over-committing", async () => {

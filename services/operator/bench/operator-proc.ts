@@ -86,18 +86,14 @@ operator.reconciler.reconcile = async (key) => {
     apiMs.push(store.apiMs);
   }
 };
-// Admission cycles are synchronous (O(runs)): while one runs, every pass waiting on an API
-// answer waits for it too. Their durations, and the event loop's delay, say how much of a
-// pass's latency is the operator's own.
+// Admission cycles are O(runs); a cycle over many runs yields between its steps, and while
+// a slice of it runs every pass waiting on an API answer waits too. Their work, their longest
+// slices, and the event loop's delay say how much of a pass's latency is the operator's own.
 const cycles: number[] = [];
-const cycle = operator.scheduler.cycle.bind(operator.scheduler);
-operator.scheduler.cycle = () => {
-  const t = performance.now();
-  try {
-    cycle();
-  } finally {
-    cycles.push(performance.now() - t);
-  }
+const slices: number[] = [];
+operator.scheduler.onCycleEnd = (c) => {
+  cycles.push(c.busyMs);
+  slices.push(c.longestSliceMs);
 };
 let markedCycles = 0;
 const loopDelay = monitorEventLoopDelay({ resolution: 10 });
@@ -131,6 +127,7 @@ process.on("message", (m: { type: string }) => {
       apiMs,
       marked,
       cycles,
+      slices,
       markedCycles,
       fillLoopDelay,
       perRun: [...perRun],

@@ -42,6 +42,8 @@ export interface OperatorOptions {
   clock?: Clock;
   /** Reconciles of different runs at once (default 4); admission is one loop whatever this is. */
   concurrency?: number;
+  /** An admission cycle over more runs, pods and Jobs than this yields to the event loop between its steps (default 5,000). */
+  admissionSliceAboveObjects?: number;
   leaderElection?: Partial<LeaderElectionConfig>;
   leaseName?: string;
   statusMinIntervalSeconds?: number;
@@ -134,6 +136,9 @@ export class Operator {
       // A grant's GPUs idle until its Jobs exist: its pass goes ahead of status refreshes.
       onChange: (key, granted) => (granted ? this.queue?.addFirst(key) : this.enqueue(key)),
       onError: (err) => logger.error({ err }, "admission cycle failed"),
+      ...(options.admissionSliceAboveObjects !== undefined
+        ? { sliceAboveObjects: options.admissionSliceAboveObjects }
+        : {}),
     });
     this.reconciler = new TrainingRunReconciler({
       port,

@@ -299,9 +299,30 @@ export function compareRuns(a: TrainingRun, b: TrainingRun): number {
 
 const KIND_ORDER: Record<DemandKind, number> = { validate: 0, calibrate: 1, train: 2 };
 
+/** Runs the main loop of a pass considers between two yields of admissionSteps. */
+export const ADMISSION_STEP_RUNS = 500;
+
+/** One admission pass over the whole queue (admissionSteps run to the end). */
 export function decideAdmission(input: AdmissionInput): AdmissionDecision {
+  const steps = admissionSteps(input);
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+  }
+}
+
+/**
+ * decideAdmission in steps: it yields between its phases and every ADMISSION_STEP_RUNS runs
+ * of its main loop, so that a caller may let other work run during a long pass (at 10,000
+ * runs a pass takes 20-120 ms). Still pure: its state is its own, and the caller must not
+ * change the input's arrays or objects until it is done (cached objects are replaced, never
+ * changed, so arrays taken from the caches before the first step are a snapshot).
+ */
+export function* admissionSteps(input: AdmissionInput): Generator<void, AdmissionDecision, void> {
   const nodes = buildGpuNodes(input.nodes, input.pods, input.tolerations);
+  yield;
   const reservations = reservationsFrom(input.jobs, input.pods);
+  yield;
   // Assumed grants sit on the node they were counted against; they go first, so that the
   // reservations placed after them see what is left (placed the other way round, a
   // reservation could take an assumed grant's node and the grant would drive it negative
@@ -319,7 +340,9 @@ export function decideAdmission(input: AdmissionInput): AdmissionDecision {
     const node = bestFit(r.gpus, r.productLabel, r.products);
     if (node) free.take(node, r.gpus);
   }
+  yield;
   const byRun = gpusByRun(input.pods, reservations);
+  yield;
   for (const a of input.assumed ?? []) byRun.set(a.runKey, (byRun.get(a.runKey) ?? 0) + a.gpus);
   // The queue keys once per run (a sort compares each run some log(runs) times).
   const keys = input.runs.map((r) => queueKeyOf(r.run));
@@ -335,7 +358,9 @@ export function decideAdmission(input: AdmissionInput): AdmissionDecision {
   const refused = new Map<string, CheckResult>();
   let position = 0;
   let admittedGpus = 0;
+  yield;
   const holders = olderOverlappingRuns(input.runs.map((r) => r.run));
+  yield;
   const holdChecks = HOLD_CHECKS.map((c) =>
     c === checkFitsLargestNode
       ? oncePerPass(c, ({ spec }) => [
@@ -350,7 +375,9 @@ export function decideAdmission(input: AdmissionInput): AdmissionDecision {
     c === checkMatchingNodes ? oncePerPass(c, ({ spec }) => [spec.gpu.productLabel, spec.gpu.products]) : c,
   );
   const order = input.runs.map((_, i) => i).sort((a, b) => compareQueueKeys(keys[a]!, keys[b]!));
+  let considered = 0;
   for (const index of order) {
+    if (++considered % ADMISSION_STEP_RUNS === 0) yield;
     const entry = input.runs[index]!;
     const run = withDefaultProductLabel(entry.run, input.defaultProductLabel);
     const admitted = new Set<string>();
