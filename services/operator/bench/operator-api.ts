@@ -51,6 +51,9 @@ interface Report {
   cycles: number[];
   /** Milliseconds of each cycle's longest slice: the longest it held the event loop. */
   slices: number[];
+  /** Milliseconds of each cycle taking its inputs, and applying its decisions. */
+  inputs: number[];
+  applies: number[];
   markedCycles: number;
   /** The event loop's delay until capacity was full, in milliseconds. */
   fillLoopDelay: { p50: number; p99: number; max: number };
@@ -356,6 +359,8 @@ async function main(): Promise<void> {
   const fillApi = report.apiMs.slice(0, report.marked);
   const fillCycles = report.cycles.slice(0, report.markedCycles);
   const fillSlices = report.slices.slice(0, report.markedCycles);
+  const fillInputs = report.inputs.slice(0, report.markedCycles);
+  const fillApplies = report.applies.slice(0, report.markedCycles);
   const fillRest = fillLatencies.map((l, i) => l - Math.min(l, fillApi[i] ?? 0));
   const peakRss = report.peakRss;
   const baselineRss = report.startRss;
@@ -401,6 +406,11 @@ async function main(): Promise<void> {
     [
       "  of a cycle: its longest slice p50 / p99 / max",
       `${pct(fillSlices, 50).toFixed(1)} / ${pct(fillSlices, 99).toFixed(1)} / ${Math.max(0, ...fillSlices).toFixed(1)} ms (fill; what a cycle holds the event loop for at once)`,
+      "",
+    ],
+    [
+      "  of a cycle: inputs / applying p99",
+      `${pct(fillInputs, 99).toFixed(1)} / ${pct(fillApplies, 99).toFixed(1)} ms (fill; its first slice takes its inputs, its last applies its decisions)`,
       "",
     ],
     [

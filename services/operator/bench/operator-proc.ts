@@ -91,9 +91,13 @@ operator.reconciler.reconcile = async (key) => {
 // slices, and the event loop's delay say how much of a pass's latency is the operator's own.
 const cycles: number[] = [];
 const slices: number[] = [];
+const inputs: number[] = [];
+const applies: number[] = [];
 operator.scheduler.onCycleEnd = (c) => {
   cycles.push(c.busyMs);
   slices.push(c.longestSliceMs);
+  inputs.push(c.inputsMs);
+  applies.push(c.applyMs);
 };
 let markedCycles = 0;
 const loopDelay = monitorEventLoopDelay({ resolution: 10 });
@@ -128,6 +132,8 @@ process.on("message", (m: { type: string }) => {
       marked,
       cycles,
       slices,
+      inputs,
+      applies,
       markedCycles,
       fillLoopDelay,
       perRun: [...perRun],

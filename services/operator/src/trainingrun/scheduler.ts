@@ -64,6 +64,10 @@ export interface CycleStats {
   readonly longestSliceMs: number;
   /** From its start to its decisions applied, other work between its slices included. */
   readonly wallMs: number;
+  /** Of its first slice: taking its inputs (settling assumptions, each run's current parse). */
+  readonly inputsMs: number;
+  /** Of its last slice: applying its decisions. */
+  readonly applyMs: number;
 }
 
 /**
@@ -181,7 +185,7 @@ export class AdmissionScheduler {
     this.cycling = true;
     this.cycles += 1;
     const epoch = this.epoch;
-    const stats = { busyMs: 0, slices: 0, longestSliceMs: 0 };
+    const stats = { busyMs: 0, slices: 0, longestSliceMs: 0, inputsMs: 0, applyMs: 0 };
     const started = this.deps.clock.now();
     const runs: AdmissionRun[] = [];
     let steps: Generator<void, AdmissionDecision, void> | undefined;
@@ -215,6 +219,7 @@ export class AdmissionScheduler {
     } catch (err) {
       this.deps.onError(err);
     }
+    stats.inputsMs = this.deps.clock.now() - started;
     const sliced = runs.length + size.pods + size.jobs > (this.deps.sliceAboveObjects ?? 5000);
     const slice = (from: number): void => {
       // A stop (lost leadership, shutdown) abandons the cycle: its grants are not handed out.
@@ -224,7 +229,9 @@ export class AdmissionScheduler {
           const step = steps?.next();
           if (!step) break; // its inputs failed: nothing to apply
           if (step.done) {
+            const applying = this.deps.clock.now();
             this.apply(runs, step.value);
+            stats.applyMs = this.deps.clock.now() - applying;
             break;
           }
           if (sliced) {
@@ -242,7 +249,7 @@ export class AdmissionScheduler {
     slice(started);
   }
 
-  private finishCycle(stats: { busyMs: number; slices: number; longestSliceMs: number }, started: number): void {
+  private finishCycle(stats: Omit<CycleStats, "wallMs">, started: number): void {
     this.cycling = false;
     this.lastCycleMs = stats.busyMs;
     this.onCycleEnd?.({ ...stats, wallMs: this.deps.clock.now() - started });

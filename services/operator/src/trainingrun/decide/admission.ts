@@ -5,10 +5,11 @@ import type { IToleration } from "kubernetes-models/v1/Toleration";
 import { runResultsSubPath, type TrainingRun, type WaitReason } from "@nnunet-operator/api";
 import type { QueueConfig } from "../../config.js";
 import { withDefaultProductLabel } from "./defaults.js";
-import { buildGpuNodes, FreeGpuIndex, type GpuNode, gpusByRun, nodeMatches, reservationsFrom } from "./capacity.js";
+import { FreeGpuIndex, type GpuNode, gpuNodeSteps, gpusByRunSteps, nodeMatches, reservationSteps } from "./capacity.js";
 import { GPU_RESOURCE } from "./objects.js";
 import { formatBytes, parseQuantity } from "./quantity.js";
-import { olderOverlappingRuns } from "./results-folders.js";
+import { olderOverlappingRunSteps } from "./results-folders.js";
+import { drain, STEP_ITEMS, type Steps } from "./steps.js";
 
 // Cluster-wide admission of fold-work. Every pass sees the whole queue: the work every run
 // wants to start now, ordered by spec.priority, then creation time, then name; each piece
@@ -299,29 +300,22 @@ export function compareRuns(a: TrainingRun, b: TrainingRun): number {
 
 const KIND_ORDER: Record<DemandKind, number> = { validate: 0, calibrate: 1, train: 2 };
 
-/** Runs the main loop of a pass considers between two yields of admissionSteps. */
-export const ADMISSION_STEP_RUNS = 500;
-
 /** One admission pass over the whole queue (admissionSteps run to the end). */
 export function decideAdmission(input: AdmissionInput): AdmissionDecision {
-  const steps = admissionSteps(input);
-  for (;;) {
-    const step = steps.next();
-    if (step.done) return step.value;
-  }
+  return drain(admissionSteps(input));
 }
 
 /**
- * decideAdmission in steps: it yields between its phases and every ADMISSION_STEP_RUNS runs
- * of its main loop, so that a caller may let other work run during a long pass (at 10,000
- * runs a pass takes 20-120 ms). Still pure: its state is its own, and the caller must not
+ * decideAdmission in steps (steps.ts): it yields between its phases and within them every
+ * STEP_ITEMS pods, Jobs or runs (half as many in its main loop), so that a caller may let
+ * other work run during a long pass (at 10,000 runs a pass takes 20-120 ms). Still pure: its state is its own, and the caller must not
  * change the input's arrays or objects until it is done (cached objects are replaced, never
  * changed, so arrays taken from the caches before the first step are a snapshot).
  */
-export function* admissionSteps(input: AdmissionInput): Generator<void, AdmissionDecision, void> {
-  const nodes = buildGpuNodes(input.nodes, input.pods, input.tolerations);
+export function* admissionSteps(input: AdmissionInput): Steps<AdmissionDecision> {
+  const nodes = yield* gpuNodeSteps(input.nodes, input.pods, input.tolerations);
   yield;
-  const reservations = reservationsFrom(input.jobs, input.pods);
+  const reservations = yield* reservationSteps(input.jobs, input.pods);
   yield;
   // Assumed grants sit on the node they were counted against; they go first, so that the
   // reservations placed after them see what is left (placed the other way round, a
@@ -336,12 +330,14 @@ export function* admissionSteps(input: AdmissionInput): Generator<void, Admissio
   const free = new FreeGpuIndex(nodes);
   const bestFit = free.bestFit.bind(free);
   // Promised GPUs are placed next, on the node they would most likely land on.
+  let placed = 0;
   for (const r of [...reservations].sort((a, b) => b.gpus - a.gpus)) {
+    if (++placed % STEP_ITEMS === 0) yield;
     const node = bestFit(r.gpus, r.productLabel, r.products);
     if (node) free.take(node, r.gpus);
   }
   yield;
-  const byRun = gpusByRun(input.pods, reservations);
+  const byRun = yield* gpusByRunSteps(input.pods, reservations);
   yield;
   for (const a of input.assumed ?? []) byRun.set(a.runKey, (byRun.get(a.runKey) ?? 0) + a.gpus);
   // The queue keys once per run (a sort compares each run some log(runs) times).
@@ -359,7 +355,7 @@ export function* admissionSteps(input: AdmissionInput): Generator<void, Admissio
   let position = 0;
   let admittedGpus = 0;
   yield;
-  const holders = olderOverlappingRuns(input.runs.map((r) => r.run));
+  const holders = yield* olderOverlappingRunSteps(input.runs.map((r) => r.run));
   yield;
   const holdChecks = HOLD_CHECKS.map((c) =>
     c === checkFitsLargestNode
@@ -377,7 +373,8 @@ export function* admissionSteps(input: AdmissionInput): Generator<void, Admissio
   const order = input.runs.map((_, i) => i).sort((a, b) => compareQueueKeys(keys[a]!, keys[b]!));
   let considered = 0;
   for (const index of order) {
-    if (++considered % ADMISSION_STEP_RUNS === 0) yield;
+    // A run is up to five demands, each through the check chains: half a step's items.
+    if (++considered % (STEP_ITEMS / 2) === 0) yield;
     const entry = input.runs[index]!;
     const run = withDefaultProductLabel(entry.run, input.defaultProductLabel);
     const admitted = new Set<string>();

@@ -4,6 +4,7 @@ import type { IPod } from "kubernetes-models/v1/Pod";
 import type { IToleration } from "kubernetes-models/v1/Toleration";
 import { controllerRefOf, isJobFinished, LABEL_RUN } from "@nnunet-operator/api";
 import { allocatableGpus, isPodActive, label, nodeReady, podGpuRequest, untoleratedTaints } from "./objects.js";
+import { drain, STEP_ITEMS, type Steps } from "./steps.js";
 
 // The cluster's GPUs as admission sees them: per node, what is allocatable and what every
 // non-terminated pod on it already requests (ours or not), and what our own created-but-
@@ -31,12 +32,24 @@ export function buildGpuNodes(
   pods: readonly IPod[],
   tolerations: readonly IToleration[],
 ): GpuNode[] {
+  return drain(gpuNodeSteps(nodes, pods, tolerations));
+}
+
+/** buildGpuNodes in steps (steps.ts). */
+export function* gpuNodeSteps(
+  nodes: readonly INode[],
+  pods: readonly IPod[],
+  tolerations: readonly IToleration[],
+): Steps<GpuNode[]> {
   const used = new Map<string, number>();
+  let seen = 0;
   for (const pod of pods) {
+    if (++seen % STEP_ITEMS === 0) yield;
     const node = pod.spec?.nodeName;
     if (!node || !isPodActive(pod)) continue;
     used.set(node, (used.get(node) ?? 0) + podGpuRequest(pod.spec));
   }
+  yield;
   return nodes.map((n) => {
     const name = n.metadata?.name ?? "";
     const allocatable = allocatableGpus(n);
@@ -70,15 +83,23 @@ function templateProducts(job: IJob): { label: string | undefined; values: strin
  * visible on any node. Without these, the next pass would hand the same GPUs out again.
  */
 export function reservationsFrom(jobs: readonly IJob[], pods: readonly IPod[]): Reservation[] {
+  return drain(reservationSteps(jobs, pods));
+}
+
+/** reservationsFrom in steps (steps.ts). */
+export function* reservationSteps(jobs: readonly IJob[], pods: readonly IPod[]): Steps<Reservation[]> {
   const out: Reservation[] = [];
   // A Job's pod is its own by the controller reference the Job controller sets, not by labels
   // anyone can copy: a pod labelled like the Job must not cancel the Job's reservation.
   const bound = new Set<string>();
+  let seen = 0;
   for (const p of pods) {
+    if (++seen % STEP_ITEMS === 0) yield;
     const ref = controllerRefOf(p);
     if (ref?.kind === "Job" && isPodActive(p) && p.spec?.nodeName) bound.add(ref.uid);
   }
   for (const job of jobs) {
+    if (++seen % STEP_ITEMS === 0) yield;
     if (label(job, LABEL_RUN) === undefined) continue;
     if (job.spec?.suspend || isJobFinished(job) || job.metadata?.deletionTimestamp) continue;
     if (job.metadata?.uid !== undefined && bound.has(job.metadata.uid)) continue;
@@ -119,8 +140,18 @@ export function bestFit(
 
 /** GPUs held by our children, per run key (`namespace/name`): bound pods and reservations. */
 export function gpusByRun(pods: readonly IPod[], reservations: readonly Reservation[]): Map<string, number> {
+  return drain(gpusByRunSteps(pods, reservations));
+}
+
+/** gpusByRun in steps (steps.ts). */
+export function* gpusByRunSteps(
+  pods: readonly IPod[],
+  reservations: readonly Reservation[],
+): Steps<Map<string, number>> {
   const byRun = new Map<string, number>();
+  let seen = 0;
   for (const pod of pods) {
+    if (++seen % STEP_ITEMS === 0) yield;
     const run = label(pod, LABEL_RUN);
     // Unbound pods are covered by their Job's reservation.
     if (!run || !isPodActive(pod) || !pod.spec?.nodeName) continue;

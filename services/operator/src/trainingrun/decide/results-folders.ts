@@ -1,4 +1,5 @@
 import { runResultsSubPath, type TrainingRun } from "@nnunet-operator/api";
+import { drain, STEP_ITEMS, type Steps } from "./steps.js";
 
 // Which run's results folder a run would collide with (admission's checkResultsFolder), for
 // every run of a pass at once. Asked run by run against every other run this is quadratic:
@@ -26,15 +27,25 @@ function olderThan(a: TrainingRun, b: TrainingRun): boolean {
  * Only the younger of two overlapping runs is held: the older one keeps its folder.
  */
 export function olderOverlappingRuns(runs: readonly TrainingRun[]): Map<number, TrainingRun> {
+  return drain(olderOverlappingRunSteps(runs));
+}
+
+/** olderOverlappingRuns in steps (steps.ts). */
+export function* olderOverlappingRunSteps(runs: readonly TrainingRun[]): Steps<Map<number, TrainingRun>> {
   const claimOf = (r: TrainingRun) => JSON.stringify([r.metadata.namespace ?? null, r.spec.storage.claimName]);
-  const paths = runs.map((r) => normalise(runResultsSubPath(r)));
+  const claims: string[] = [];
+  const paths: string[] = [];
   const byFolder = new Map<string, number[]>();
-  runs.forEach((r, i) => {
-    const k = `${claimOf(r)}\n${paths[i]}`;
+  for (let i = 0; i < runs.length; i++) {
+    if (i > 0 && i % STEP_ITEMS === 0) yield;
+    const r = runs[i]!;
+    claims.push(claimOf(r));
+    paths.push(normalise(runResultsSubPath(r)));
+    const k = `${claims[i]}\n${paths[i]}`;
     const at = byFolder.get(k);
     if (at) at.push(i);
     else byFolder.set(k, [i]);
-  });
+  }
   const overlapping = new Map<number, Set<number>>();
   const pair = (a: number, b: number) => {
     for (const [x, y] of [
@@ -46,12 +57,13 @@ export function olderOverlappingRuns(runs: readonly TrainingRun[]): Map<number, 
       else overlapping.set(x, new Set([y]));
     }
   };
-  runs.forEach((r, i) => {
+  for (let i = 0; i < runs.length; i++) {
+    if (i > 0 && i % STEP_ITEMS === 0) yield;
     const path = paths[i]!;
-    const claim = claimOf(r);
+    const claim = claims[i]!;
     for (let j = path.indexOf("/"); j >= 0; j = path.indexOf("/", j + 1))
       for (const o of byFolder.get(`${claim}\n${path.slice(0, j + 1)}`) ?? []) if (o !== i) pair(i, o);
-  });
+  }
   const out = new Map<number, TrainingRun>();
   for (const [i, others] of overlapping) {
     const run = runs[i]!;
