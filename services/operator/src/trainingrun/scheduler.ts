@@ -189,7 +189,7 @@ export class AdmissionScheduler {
     const started = this.deps.clock.now();
     const runs: AdmissionRun[] = [];
     let steps: Generator<void, AdmissionDecision, void> | undefined;
-    const size = { pods: 0, jobs: 0 };
+    let objects = 0;
     try {
       this.settleAssumed();
       const { world, config } = this.deps;
@@ -203,8 +203,7 @@ export class AdmissionScheduler {
       }
       const pods = world.allPods();
       const jobs = runControlledJobs(world.allJobs());
-      size.pods = pods.length;
-      size.jobs = jobs.length;
+      objects = runs.length + pods.length + jobs.length;
       steps = admissionSteps({
         nodes: world.nodes(),
         pods,
@@ -220,7 +219,7 @@ export class AdmissionScheduler {
       this.deps.onError(err);
     }
     stats.inputsMs = this.deps.clock.now() - started;
-    const sliced = runs.length + size.pods + size.jobs > (this.deps.sliceAboveObjects ?? 5000);
+    const sliced = objects > (this.deps.sliceAboveObjects ?? 5000);
     const slice = (from: number): void => {
       // A stop (lost leadership, shutdown) abandons the cycle: its grants are not handed out.
       if (epoch !== this.epoch) return;

@@ -4,7 +4,7 @@ import type { IPod } from "kubernetes-models/v1/Pod";
 import type { IToleration } from "kubernetes-models/v1/Toleration";
 import { controllerRefOf, isJobFinished, LABEL_RUN } from "@nnunet-operator/api";
 import { allocatableGpus, isPodActive, label, nodeReady, podGpuRequest, untoleratedTaints } from "./objects.js";
-import { drain, STEP_ITEMS, type Steps } from "./steps.js";
+import { STEP_ITEMS, type Steps } from "./steps.js";
 
 // The cluster's GPUs as admission sees them: per node, what is allocatable and what every
 // non-terminated pod on it already requests (ours or not), and what our own created-but-
@@ -27,15 +27,7 @@ export interface Reservation {
   readonly products: readonly string[];
 }
 
-export function buildGpuNodes(
-  nodes: readonly INode[],
-  pods: readonly IPod[],
-  tolerations: readonly IToleration[],
-): GpuNode[] {
-  return drain(gpuNodeSteps(nodes, pods, tolerations));
-}
-
-/** buildGpuNodes in steps (steps.ts). */
+/** Each node's GPUs as admission sees them (free: allocatable less what active pods request), in steps (steps.ts). */
 export function* gpuNodeSteps(
   nodes: readonly INode[],
   pods: readonly IPod[],
@@ -49,7 +41,6 @@ export function* gpuNodeSteps(
     if (!node || !isPodActive(pod)) continue;
     used.set(node, (used.get(node) ?? 0) + podGpuRequest(pod.spec));
   }
-  yield;
   return nodes.map((n) => {
     const name = n.metadata?.name ?? "";
     const allocatable = allocatableGpus(n);
@@ -82,11 +73,6 @@ function templateProducts(job: IJob): { label: string | undefined; values: strin
  * GPUs our Jobs hold before their pod is bound to a node: created (so admitted) but not yet
  * visible on any node. Without these, the next pass would hand the same GPUs out again.
  */
-export function reservationsFrom(jobs: readonly IJob[], pods: readonly IPod[]): Reservation[] {
-  return drain(reservationSteps(jobs, pods));
-}
-
-/** reservationsFrom in steps (steps.ts). */
 export function* reservationSteps(jobs: readonly IJob[], pods: readonly IPod[]): Steps<Reservation[]> {
   const out: Reservation[] = [];
   // A Job's pod is its own by the controller reference the Job controller sets, not by labels
@@ -138,12 +124,7 @@ export function bestFit(
   return best;
 }
 
-/** GPUs held by our children, per run key (`namespace/name`): bound pods and reservations. */
-export function gpusByRun(pods: readonly IPod[], reservations: readonly Reservation[]): Map<string, number> {
-  return drain(gpusByRunSteps(pods, reservations));
-}
-
-/** gpusByRun in steps (steps.ts). */
+/** GPUs held by our children, per run key (`namespace/name`): bound pods and reservations. In steps (steps.ts). */
 export function* gpusByRunSteps(
   pods: readonly IPod[],
   reservations: readonly Reservation[],

@@ -2,7 +2,11 @@ import { strict as assert } from "node:assert";
 import { describe, it } from "node:test";
 import { foldersOverlap, runResultsSubPath, type TrainingRun } from "@nnunet-operator/api";
 import { makeRun } from "../../testing/builders.js";
-import { olderOverlappingRuns } from "./results-folders.js";
+import { olderOverlappingRunSteps } from "./results-folders.js";
+import { drain } from "./steps.js";
+
+const olderOverlappingRuns = (runs: Parameters<typeof olderOverlappingRunSteps>[0]) =>
+  drain(olderOverlappingRunSteps(runs));
 
 // The index must answer exactly what asking every other run would (the quadratic rule it
 // replaces, kept here as the reference): same holder, first in input order.

@@ -1,5 +1,5 @@
 import { runResultsSubPath, type TrainingRun } from "@nnunet-operator/api";
-import { drain, STEP_ITEMS, type Steps } from "./steps.js";
+import { STEP_ITEMS, type Steps } from "./steps.js";
 
 // Which run's results folder a run would collide with (admission's checkResultsFolder), for
 // every run of a pass at once. Asked run by run against every other run this is quadratic:
@@ -24,13 +24,9 @@ function olderThan(a: TrainingRun, b: TrainingRun): boolean {
 /**
  * For each run (by index), the first run in `runs` (another uid, created before it, in its
  * namespace and on its claim) whose results folder overlaps its own; absent when none.
- * Only the younger of two overlapping runs is held: the older one keeps its folder.
+ * Only the younger of two overlapping runs is held: the older one keeps its folder. In steps
+ * (steps.ts).
  */
-export function olderOverlappingRuns(runs: readonly TrainingRun[]): Map<number, TrainingRun> {
-  return drain(olderOverlappingRunSteps(runs));
-}
-
-/** olderOverlappingRuns in steps (steps.ts). */
 export function* olderOverlappingRunSteps(runs: readonly TrainingRun[]): Steps<Map<number, TrainingRun>> {
   const claimOf = (r: TrainingRun) => JSON.stringify([r.metadata.namespace ?? null, r.spec.storage.claimName]);
   const claims: string[] = [];
